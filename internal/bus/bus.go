@@ -1,0 +1,130 @@
+// Package bus is coachwire's event transport: the NATS connection, the JetStream streams and
+// consumers (created here with explicit settings, never by a library's auto-provisioning), the
+// watermill router with its middleware stack, and publishing with deduplication ids.
+//
+// It must never deliver a message to a handler without the creator check of the subject, and
+// never ack a message whose handler failed.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/coachwire/coachwire/events"
+)
+
+// Options tune stream creation for a deployment.
+type Options struct {
+	// Replicas of each stream: 1 for a single server, 3 in production clusters.
+	Replicas int
+	// MemoryStorage keeps streams in memory (benchmarks only).
+	MemoryStorage bool
+}
+
+// Bus is a NATS connection with its JetStream context.
+type Bus struct {
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+	log *slog.Logger
+	opt Options
+}
+
+// Connect dials url and prepares JetStream.
+func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Options) (*Bus, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if opt.Replicas == 0 {
+		opt.Replicas = 1
+	}
+	return &Bus{NC: nc, JS: js, log: log, opt: opt}, nil
+}
+
+// Close drains the connection.
+func (b *Bus) Close() {
+	if err := b.NC.Drain(); err != nil {
+		b.NC.Close()
+	}
+}
+
+// Ping checks the server answers a JetStream request.
+func (b *Bus) Ping(ctx context.Context) error {
+	if !b.NC.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	_, err := b.JS.AccountInfo(ctx)
+	return err
+}
+
+// EnsureStreams creates or updates every stream of events.Streams.
+func (b *Bus) EnsureStreams(ctx context.Context) error {
+	storage := jetstream.FileStorage
+	if b.opt.MemoryStorage {
+		storage = jetstream.MemoryStorage
+	}
+	for _, s := range events.Streams {
+		cfg := jetstream.StreamConfig{
+			Name:       s.Name,
+			Subjects:   s.Subjects,
+			Retention:  jetstream.LimitsPolicy,
+			Storage:    storage,
+			Replicas:   b.opt.Replicas,
+			MaxAge:     s.MaxAge,
+			Duplicates: events.DuplicateWindow,
+			Discard:    jetstream.DiscardOld,
+		}
+		if _, err := b.JS.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish writes payload to subject and waits for JetStream's ack. msgID is the deduplication
+// id: a second publish with the same id inside the duplicate window is dropped by the server.
+func (b *Bus) Publish(ctx context.Context, subject, msgID string, payload []byte, header nats.Header) error {
+	m := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+	for k, v := range header {
+		m.Header[k] = v
+	}
+	if msgID != "" {
+		m.Header.Set(nats.MsgIdHdr, msgID)
+	}
+	if _, err := b.JS.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// PublishEvent marshals an event and publishes it with msgID.
+func PublishEvent[T events.Event](ctx context.Context, b *Bus, subject, msgID string, ev events.Message[T]) error {
+	payload, err := marshal(ev)
+	if err != nil {
+		return err
+	}
+	h := nats.Header{}
+	h.Set(HeaderCorrelationID, ev.CorrelationID)
+	return b.Publish(ctx, subject, msgID, payload, h)
+}

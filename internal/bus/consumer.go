@@ -1,0 +1,232 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/coachwire/coachwire/events"
+)
+
+// Metadata keys the subscriber adds to every watermill message.
+const (
+	MetaSubject         = "cw_subject"
+	MetaDelivered       = "cw_delivered"
+	HeaderCorrelationID = "correlation_id"
+	// ReasonHeader and SourceHeader describe a dead-lettered message.
+	ReasonHeader = middleware.ReasonForPoisonedKey
+	SourceHeader = "cw_source_subject"
+)
+
+// ConsumerSpec declares one durable consumer shared by every replica of a target.
+type ConsumerSpec struct {
+	Stream  string
+	Durable string
+	Filter  string
+	// AckWait is how long a handler may run before JetStream redelivers the message.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries; the last one goes to the dead-letter stream.
+	MaxDeliver int
+	// Parallel is the number of watermill subscribers, i.e. messages handled at once.
+	Parallel int
+}
+
+// Permanent marks an error that no retry can fix; the message goes to the dead-letter stream at
+// once.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// IsPermanent reports whether err can never succeed on retry.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p) || errors.Is(err, events.ErrMalformed)
+}
+
+// Router runs handlers on durable consumers under one middleware stack: correlation id →
+// dead-letter (poison) queue → retry with backoff → panic recoverer.
+type Router struct {
+	*message.Router
+	bus    *Bus
+	log    *slog.Logger
+	wmlog  watermill.LoggerAdapter
+	dlqPub message.Publisher
+}
+
+// NewRouter builds the router. Handlers are added with Handle and run by Run.
+func NewRouter(b *Bus, log *slog.Logger) (*Router, error) {
+	wmlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wmlog)
+	if err != nil {
+		return nil, err
+	}
+	return &Router{Router: r, bus: b, log: log, wmlog: wmlog, dlqPub: dlqPublisher{b}}, nil
+}
+
+// Handle registers fn on the durable consumer described by spec, creating the consumer with
+// explicit settings. The creator token of the subject is checked against the envelope by the
+// typed helpers in this package (see Typed).
+func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn func(*message.Message) error) error {
+	if spec.MaxDeliver == 0 {
+		spec.MaxDeliver = 8
+	}
+	if spec.Parallel == 0 {
+		spec.Parallel = 1
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       spec.Durable,
+		FilterSubject: spec.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       spec.AckWait,
+		MaxDeliver:    spec.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 1000,
+	}
+	stream, err := r.bus.JS.Stream(ctx, spec.Stream)
+	if err != nil {
+		return fmt.Errorf("bus: stream %s for consumer %s: %w", spec.Stream, spec.Durable, err)
+	}
+	consumer, err := stream.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("bus: consumer %s: %w", spec.Durable, err)
+	}
+	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
+		Conn:           r.bus.NC,
+		Logger:         r.wmlog,
+		AckWaitTimeout: spec.AckWait,
+		AckAsync:       true,
+		NakDelay:       backoffDelay{base: 250 * time.Millisecond, max: 10 * time.Second},
+		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
+			return consumer, nil, nil
+		},
+		ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(2)},
+		Unmarshaler:    unmarshaler{},
+	})
+	if err != nil {
+		return fmt.Errorf("bus: subscriber %s: %w", name, err)
+	}
+	poison, err := middleware.PoisonQueueWithFilter(r.dlqPub, events.DLQSubject(spec.Stream), func(err error) bool {
+		return IsPermanent(err)
+	})
+	if err != nil {
+		return err
+	}
+	maxDeliver := spec.MaxDeliver
+	lastDelivery := func(h message.HandlerFunc) message.HandlerFunc {
+		// On the final delivery a failure is dead-lettered instead of redelivered forever.
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err != nil && !IsPermanent(err) {
+				if n, _ := strconv.Atoi(msg.Metadata.Get(MetaDelivered)); n >= maxDeliver {
+					return out, Permanent(fmt.Errorf("gave up after %d deliveries: %w", n, err))
+				}
+			}
+			return out, err
+		}
+	}
+	retry := middleware.Retry{
+		MaxRetries:      3,
+		InitialInterval: 50 * time.Millisecond,
+		MaxInterval:     time.Second,
+		Multiplier:      3,
+		Logger:          r.wmlog,
+		ShouldRetry:     func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
+	}
+	for i := range spec.Parallel {
+		h := r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), spec.Durable, sub, func(msg *message.Message) error {
+			return fn(msg)
+		})
+		h.AddMiddleware(middleware.CorrelationID, poison, lastDelivery, retry.Middleware, middleware.Recoverer)
+	}
+	return nil
+}
+
+type backoffDelay struct{ base, max time.Duration }
+
+func (d backoffDelay) WaitTime(n uint64) time.Duration {
+	w := d.base << min(n, 10)
+	return min(w, d.max)
+}
+
+// unmarshaler keeps the JetStream subject and delivery count, which handlers and the poison
+// filter need, next to watermill's default header mapping.
+type unmarshaler struct{}
+
+func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
+	m, err := wmjs.DefaultUnmarshaler{}.Unmarshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	if m.UUID == "" {
+		m.UUID = watermill.NewUUID()
+	}
+	m.Metadata.Set(MetaSubject, msg.Subject())
+	if md, err := msg.Metadata(); err == nil {
+		m.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
+	}
+	if c := msg.Headers().Get(HeaderCorrelationID); c != "" {
+		middleware.SetCorrelationID(c, m)
+	}
+	return m, nil
+}
+
+// dlqPublisher writes dead-lettered messages to the DLQ stream with their reason and origin.
+type dlqPublisher struct{ b *Bus }
+
+func (p dlqPublisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		h := nats.Header{}
+		for k, v := range m.Metadata {
+			h.Set(k, v)
+		}
+		h.Set(SourceHeader, m.Metadata.Get(MetaSubject))
+		id := "dlq:" + m.Metadata.Get(MetaSubject) + ":" + m.UUID
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.b.Publish(ctx, topic, id, m.Payload, h)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (dlqPublisher) Close() error { return nil }
+
+// Decode checks a delivered message: its payload must be a well-formed event of an accepted
+// type, and the envelope's creator must equal the subject's creator token.
+func Decode[T events.Event](msg *message.Message, accepted ...string) (events.Message[T], error) {
+	ev, err := events.Decode[T](msg.Payload, accepted...)
+	if err != nil {
+		return ev, err
+	}
+	subjCreator, err := events.CreatorFromSubject(msg.Metadata.Get(MetaSubject))
+	if err != nil {
+		return ev, err
+	}
+	if subjCreator != ev.CreatorID {
+		return ev, fmt.Errorf("%w: envelope creator %s on subject of creator %s", events.ErrMalformed, ev.CreatorID, subjCreator)
+	}
+	return ev, nil
+}
+
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("bus: marshal event: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,264 @@
+// Package config holds coachwire's one Config, read from COACHWIRE_* environment variables and
+// command-line flags, and validated before anything starts. No other package reads the
+// environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Targets a process can run.
+const (
+	TargetAll      = "all"
+	TargetGateway  = "gateway"
+	TargetIngest   = "ingest"
+	TargetRetrieve = "retrieve"
+	TargetGenerate = "generate"
+	TargetNudge    = "nudge"
+	TargetDispatch = "dispatch"
+)
+
+// WorkerTargets is every component target, in start order.
+var WorkerTargets = []string{TargetGateway, TargetIngest, TargetRetrieve, TargetGenerate, TargetDispatch, TargetNudge}
+
+// LLM modes.
+const (
+	LLMAuto     = "auto"
+	LLMOllama   = "ollama"
+	LLMPassages = "passages"
+)
+
+// Config is everything a coachwire process needs to start.
+type Config struct {
+	Targets []string
+	DataDir string
+
+	HTTPAddr  string
+	PublicURL string
+	Dev       bool
+
+	NATSURL            string
+	DatabaseURL        string
+	MigrateDatabaseURL string
+	WeaviateURL        string
+	OllamaURL          string
+
+	WeaviateBin string
+	PGBinDir    string
+
+	LLMMode    string
+	ChatModel  string
+	EmbedModel string
+
+	JWTKeyFile      string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	WidgetTokenTTL  time.Duration
+	BcryptCost      int
+
+	ChunkTokens    int
+	ChunkOverlap   int
+	ContextTokens  int
+	TurnLease      time.Duration
+	WorkerParallel int
+
+	LogLevel string
+}
+
+// Embedded reports whether this process starts its own NATS, Postgres and Weaviate.
+func (c *Config) Embedded() bool { return c.NATSURL == "" }
+
+// Runs reports whether target is among the configured ones.
+func (c *Config) Runs(target string) bool {
+	return slices.Contains(c.Targets, TargetAll) || slices.Contains(c.Targets, target)
+}
+
+// Parse reads flags from args and the environment through getenv.
+func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	env := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("coachwire", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &Config{}
+	target := fs.String("target", env("COACHWIRE_TARGET", TargetAll), "comma list of targets: all, or "+strings.Join(WorkerTargets, ", "))
+	fs.StringVar(&c.DataDir, "data-dir", env("COACHWIRE_DATA_DIR", ".coachwire"), "directory for embedded NATS, Postgres, Weaviate data and keys")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("COACHWIRE_HTTP_ADDR", "127.0.0.1:8080"), "gateway listen address")
+	fs.StringVar(&c.PublicURL, "public-url", env("COACHWIRE_PUBLIC_URL", ""), "public base URL of the gateway (default http://<http-addr>)")
+	fs.BoolVar(&c.Dev, "dev", env("COACHWIRE_DEV", "") == "true" || env("COACHWIRE_DEV", "") == "1", "serve the demo page and seed a demo creator")
+	fs.StringVar(&c.LLMMode, "llm-mode", env("COACHWIRE_LLM_MODE", LLMAuto), "auto, ollama or passages")
+	fs.StringVar(&c.LogLevel, "log-level", env("COACHWIRE_LOG_LEVEL", "info"), "debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.Targets = splitList(*target)
+	c.NATSURL = env("COACHWIRE_NATS_URL", "")
+	c.DatabaseURL = env("COACHWIRE_DATABASE_URL", "")
+	c.MigrateDatabaseURL = env("COACHWIRE_MIGRATE_DATABASE_URL", "")
+	c.WeaviateURL = env("COACHWIRE_WEAVIATE_URL", "")
+	c.OllamaURL = env("COACHWIRE_OLLAMA_URL", "http://127.0.0.1:11434")
+	c.WeaviateBin = env("COACHWIRE_WEAVIATE_BIN", "")
+	c.PGBinDir = env("COACHWIRE_PG_BIN_DIR", "")
+	c.ChatModel = env("COACHWIRE_CHAT_MODEL", "llama3.2")
+	c.EmbedModel = env("COACHWIRE_EMBED_MODEL", "nomic-embed-text")
+	c.JWTKeyFile = env("COACHWIRE_JWT_KEY_FILE", "")
+
+	var errs []error
+	dur := func(k string, def time.Duration) time.Duration {
+		v := env(k, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 15m", k, v))
+			return def
+		}
+		return d
+	}
+	num := func(k string, def int) int {
+		v := env(k, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer", k, v))
+			return def
+		}
+		return n
+	}
+	c.AccessTokenTTL = dur("COACHWIRE_ACCESS_TOKEN_TTL", 15*time.Minute)
+	c.RefreshTokenTTL = dur("COACHWIRE_REFRESH_TOKEN_TTL", 30*24*time.Hour)
+	c.WidgetTokenTTL = dur("COACHWIRE_WIDGET_TOKEN_TTL", 30*time.Minute)
+	c.TurnLease = dur("COACHWIRE_TURN_LEASE", 45*time.Second)
+	c.BcryptCost = num("COACHWIRE_BCRYPT_COST", 11)
+	c.ChunkTokens = num("COACHWIRE_CHUNK_TOKENS", 1000)
+	c.ChunkOverlap = num("COACHWIRE_CHUNK_OVERLAP", 200)
+	c.ContextTokens = num("COACHWIRE_CONTEXT_TOKENS", 4000)
+	c.WorkerParallel = num("COACHWIRE_WORKER_PARALLEL", 8)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every setting and names the bad ones.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if len(c.Targets) == 0 {
+		bad("-target (COACHWIRE_TARGET) is empty: use all or a comma list of %s", strings.Join(WorkerTargets, ", "))
+	}
+	for _, t := range c.Targets {
+		if t != TargetAll && !slices.Contains(WorkerTargets, t) {
+			bad("-target (COACHWIRE_TARGET): unknown target %q: use all or a comma list of %s", t, strings.Join(WorkerTargets, ", "))
+		}
+	}
+	external := []struct{ name, val string }{
+		{"COACHWIRE_NATS_URL", c.NATSURL}, {"COACHWIRE_DATABASE_URL", c.DatabaseURL}, {"COACHWIRE_WEAVIATE_URL", c.WeaviateURL},
+	}
+	set := 0
+	for _, e := range external {
+		if e.val != "" {
+			set++
+		}
+	}
+	if set != 0 && set != len(external) {
+		var missing []string
+		for _, e := range external {
+			if e.val == "" {
+				missing = append(missing, e.name)
+			}
+		}
+		bad("external services are half configured: also set %s (or unset all three to run the embedded defaults)", strings.Join(missing, ", "))
+	}
+	if set == 0 && !(len(c.Targets) == 1 && c.Targets[0] == TargetAll) {
+		bad("-target %s needs COACHWIRE_NATS_URL, COACHWIRE_DATABASE_URL and COACHWIRE_WEAVIATE_URL: only target all starts embedded services", strings.Join(c.Targets, ","))
+	}
+	for _, u := range []struct{ name, val string }{
+		{"COACHWIRE_NATS_URL", c.NATSURL}, {"COACHWIRE_DATABASE_URL", c.DatabaseURL}, {"COACHWIRE_WEAVIATE_URL", c.WeaviateURL},
+		{"COACHWIRE_OLLAMA_URL", c.OllamaURL}, {"COACHWIRE_PUBLIC_URL", c.PublicURL}, {"COACHWIRE_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL},
+	} {
+		if u.val == "" {
+			continue
+		}
+		p, err := url.Parse(u.val)
+		if err != nil || p.Scheme == "" || p.Host == "" {
+			bad("%s=%q is not a URL with scheme and host", u.name, redact(u.val))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("-http-addr (COACHWIRE_HTTP_ADDR)=%q: want host:port", c.HTTPAddr)
+	}
+	if !slices.Contains([]string{LLMAuto, LLMOllama, LLMPassages}, c.LLMMode) {
+		bad("-llm-mode (COACHWIRE_LLM_MODE)=%q: want auto, ollama or passages", c.LLMMode)
+	}
+	if c.ChunkTokens < 50 || c.ChunkOverlap < 0 || c.ChunkOverlap >= c.ChunkTokens {
+		bad("COACHWIRE_CHUNK_TOKENS=%d / COACHWIRE_CHUNK_OVERLAP=%d: want tokens ≥ 50 and 0 ≤ overlap < tokens", c.ChunkTokens, c.ChunkOverlap)
+	}
+	if c.ContextTokens < 500 {
+		bad("COACHWIRE_CONTEXT_TOKENS=%d: want at least 500", c.ContextTokens)
+	}
+	if c.BcryptCost < 4 || c.BcryptCost > 16 {
+		bad("COACHWIRE_BCRYPT_COST=%d: want 4..16", c.BcryptCost)
+	}
+	if c.WorkerParallel < 1 || c.WorkerParallel > 256 {
+		bad("COACHWIRE_WORKER_PARALLEL=%d: want 1..256", c.WorkerParallel)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("-log-level (COACHWIRE_LOG_LEVEL)=%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Embedded() && c.DataDir == "" {
+		bad("-data-dir (COACHWIRE_DATA_DIR) is empty")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// redact hides a URL's password in error messages and logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Redact hides a URL's password.
+func Redact(raw string) string { return redact(raw) }

@@ -1,0 +1,136 @@
+// Package db is coachwire's PostgreSQL access: the sqlc-generated queries, the connection pool
+// and the one way to run tenant SQL, Store.InTenant. Nothing here ever issues a session-level
+// SET or runs tenant SQL outside a transaction that has set app.creator_id.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned when a row does not exist in the current tenant.
+var ErrNotFound = errors.New("db: not found")
+
+// Store runs queries against the pool, always inside a tenant.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to url and checks that the role is fit to run the application (see CheckAppRole).
+func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("db: parse COACHWIRE_DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: connect: %w", err)
+	}
+	if err := CheckAppRole(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Pool exposes the pool for health checks and tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// InTenant runs fn in a transaction whose row-level security context is creatorID. The
+// transaction commits when fn returns nil and rolls back otherwise.
+func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Queries) error) error {
+	if creatorID == uuid.Nil {
+		return errors.New("db: tenant transaction without a creator id")
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after commit this is a no-op
+	if _, err := tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", creatorID.String()); err != nil {
+		return fmt.Errorf("db: set tenant: %w", err)
+	}
+	if err := fn(New(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}
+
+// Global runs fn outside any tenant: only the SECURITY DEFINER lookups (login, widget key)
+// return anything there, since every tenant table's policy matches no row.
+func (s *Store) Global(ctx context.Context, fn func(q *Queries) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	if err := fn(New(tx)); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// IsNotFound reports whether err means "no such row".
+func IsNotFound(err error) bool {
+	return errors.Is(err, pgx.ErrNoRows) || errors.Is(err, ErrNotFound)
+}
+
+// IsUniqueViolation reports whether err is a unique constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// CheckAppRole refuses a role that could see past row-level security: a superuser, a role with
+// BYPASSRLS, or one that owns (or is a member of a role that owns) a table in the schema.
+func CheckAppRole(ctx context.Context, pool *pgxpool.Pool) error {
+	var (
+		user             string
+		super, bypassRLS bool
+		owned            []string
+	)
+	err := pool.QueryRow(ctx, `
+		SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+		       COALESCE((SELECT array_agg(c.relname::text ORDER BY c.relname)
+		                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+		                   AND pg_has_role(current_user, c.relowner, 'USAGE')), '{}')
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&user, &super, &bypassRLS, &owned)
+	if err != nil {
+		return fmt.Errorf("db: check application role: %w", err)
+	}
+	var reasons []string
+	if super {
+		reasons = append(reasons, "is a superuser")
+	}
+	if bypassRLS {
+		reasons = append(reasons, "has BYPASSRLS")
+	}
+	if len(owned) > 0 {
+		reasons = append(reasons, fmt.Sprintf("owns tables %v (directly or through membership)", owned))
+	}
+	if len(reasons) > 0 {
+		return fmt.Errorf("db: refusing to run as role %q: it %v; row-level security would not isolate creators. "+
+			"Connect COACHWIRE_DATABASE_URL as a role that owns nothing, is NOSUPERUSER NOBYPASSRLS and is a member of coachwire_app; "+
+			"run migrations with COACHWIRE_MIGRATE_DATABASE_URL as the owner", user, reasons)
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+package db_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// seed creates a creator with one row in every tenant table and returns its ids.
+type seeded struct {
+	creator, endUser, conversation, message, document uuid.UUID
+}
+
+func seed(t *testing.T, s *db.Store) seeded {
+	t.Helper()
+	ctx := context.Background()
+	x := seeded{creator: uuid.New(), endUser: uuid.New(), conversation: uuid.New(), message: uuid.New(), document: uuid.New()}
+	err := s.InTenant(ctx, x.creator, func(q *db.Queries) error {
+		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: x.creator, Name: "c", Email: x.creator.String() + "@example.com",
+			WidgetKey: "wk_" + x.creator.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
+			return err
+		}
+		if err := q.RegisterAccount(ctx, db.RegisterAccountParams{CreatorID: x.creator, Email: x.creator.String() + "@example.com", PasswordHash: "h"}); err != nil {
+			return err
+		}
+		if err := q.RegisterWidgetKey(ctx, db.RegisterWidgetKeyParams{CreatorID: x.creator, WidgetKey: "wk_" + x.creator.String()}); err != nil {
+			return err
+		}
+		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: x.endUser, CreatorID: x.creator, Channel: "widget", ExternalID: "anon"}); err != nil {
+			return err
+		}
+		if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: x.conversation, CreatorID: x.creator, EndUserID: x.endUser, Channel: "widget"}); err != nil {
+			return err
+		}
+		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: x.message, CreatorID: x.creator, ConversationID: x.conversation,
+			Role: "user", Body: "secret of " + x.creator.String(), Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"}); err != nil {
+			return err
+		}
+		if _, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: x.document, CreatorID: x.creator, Title: "t", Format: "text", Body: "b"}); err != nil {
+			return err
+		}
+		if _, err := q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: x.message, CreatorID: x.creator, Channel: "widget"}); err != nil {
+			return err
+		}
+		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
+	})
+	require.NoError(t, err)
+	return x
+}
+
+var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries"}
+
+// TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
+// creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.
+func TestRLSMatrix(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	a := seed(t, s)
+	b := seed(t, s)
+	ctx := context.Background()
+	pool := s.Pool()
+
+	type tenantCtx struct {
+		name  string
+		setup string
+	}
+	contexts := []tenantCtx{
+		{"other creator", fmt.Sprintf("SELECT set_config('app.creator_id', '%s', true)", b.creator)},
+		{"unset", "SELECT 1"},
+		{"empty", "SELECT set_config('app.creator_id', '', true)"},
+	}
+	idCol := func(table string) string {
+		switch table {
+		case "creators":
+			return "id"
+		case "deliveries":
+			return "message_id"
+		}
+		return "creator_id"
+	}
+	for _, tc := range contexts {
+		for _, table := range tenantTables {
+			t.Run(tc.name+"/"+table, func(t *testing.T) {
+				inTx(t, pool, tc.setup, func(tx pgx.Tx) {
+					var n int
+					col := idCol(table)
+					where := fmt.Sprintf("creator_id = '%s'", a.creator)
+					if col == "id" {
+						where = fmt.Sprintf("id = '%s'", a.creator)
+					}
+					require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+where).Scan(&n))
+					require.Zero(t, n, "SELECT saw creator A's rows")
+					tag, err := tx.Exec(ctx, "UPDATE "+table+" SET created_at = now() WHERE "+where)
+					require.NoError(t, err)
+					require.Zero(t, tag.RowsAffected(), "UPDATE touched creator A's rows")
+					tag, err = tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+where)
+					require.NoError(t, err)
+					require.Zero(t, tag.RowsAffected(), "DELETE removed creator A's rows")
+				})
+			})
+		}
+		t.Run(tc.name+"/insert", func(t *testing.T) {
+			inTx(t, pool, tc.setup, func(tx pgx.Tx) {
+				_, err := tx.Exec(ctx, `INSERT INTO documents (id, creator_id, title, format, body) VALUES ($1, $2, 't', 'text', 'x')`, uuid.New(), a.creator)
+				require.ErrorContains(t, err, "row-level security", "INSERT into creator A's tenant was allowed")
+			})
+		})
+	}
+
+	t.Run("no access to credential tables", func(t *testing.T) {
+		inTx(t, pool, "SELECT 1", func(tx pgx.Tx) {
+			_, err := tx.Exec(ctx, "SELECT * FROM creator_accounts")
+			require.ErrorContains(t, err, "permission denied")
+		})
+		inTx(t, pool, "SELECT 1", func(tx pgx.Tx) {
+			_, err := tx.Exec(ctx, "SELECT * FROM widget_keys")
+			require.ErrorContains(t, err, "permission denied")
+		})
+	})
+	t.Run("register functions refuse another tenant", func(t *testing.T) {
+		err := s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+			return q.RegisterWidgetKey(ctx, db.RegisterWidgetKeyParams{CreatorID: a.creator, WidgetKey: "stolen"})
+		})
+		require.ErrorContains(t, err, "not the current tenant")
+	})
+	t.Run("queries in own tenant see own rows only", func(t *testing.T) {
+		require.NoError(t, s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+			_, err := q.GetMessage(ctx, a.message)
+			require.True(t, db.IsNotFound(err), "got A's message from B: %v", err)
+			docs, err := q.ListDocuments(ctx, 100)
+			require.NoError(t, err)
+			require.Len(t, docs, 1)
+			require.Equal(t, b.document, docs[0].ID)
+			return nil
+		}))
+	})
+}
+
+// TestRLSInterleaved runs many transactions for different creators over a 2-connection pool:
+// a tenant setting must never leak from one transaction into the next on the same connection.
+func TestRLSInterleaved(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 2)
+	require.NoError(t, err)
+	defer s.Close()
+	creators := []seeded{seed(t, s), seed(t, s), seed(t, s), seed(t, s)}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	crossSeen := 0
+	const perWorker = 250
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				me := creators[(w+i)%len(creators)]
+				_ = s.InTenant(ctx, me.creator, func(q *db.Queries) error {
+					msgs, err := q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: me.conversation, Limit: 10})
+					if err != nil {
+						return err
+					}
+					for _, other := range creators {
+						if other.creator == me.creator {
+							continue
+						}
+						if _, err := q.GetConversation(ctx, other.conversation); err == nil {
+							mu.Lock()
+							crossSeen++
+							mu.Unlock()
+						}
+					}
+					for _, m := range msgs {
+						if m.CreatorID != me.creator {
+							mu.Lock()
+							crossSeen++
+							mu.Unlock()
+						}
+					}
+					return nil
+				})
+				// And outside any tenant, nothing at all.
+				_ = s.Global(ctx, func(q *db.Queries) error {
+					if _, err := q.GetConversation(ctx, me.conversation); err == nil {
+						mu.Lock()
+						crossSeen++
+						mu.Unlock()
+					}
+					return nil
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("interleaved transactions: %d, cross-tenant rows seen: %d", 8*perWorker*2, crossSeen)
+	require.Zero(t, crossSeen)
+}
+
+func TestAppRoleCheckRefusesPrivilegedRoles(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	ctx := context.Background()
+	for name, url := range map[string]string{"owner": d.OwnerURL, "superuser": d.SuperURL} {
+		t.Run(name, func(t *testing.T) {
+			_, err := db.Open(ctx, url, 2)
+			require.ErrorContains(t, err, "refusing to run as role")
+		})
+	}
+	s, err := db.Open(ctx, d.AppURL, 2)
+	require.NoError(t, err)
+	s.Close()
+}
+
+func TestLookupsOutsideTenant(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	a := seed(t, s)
+	ctx := context.Background()
+	require.NoError(t, s.Global(ctx, func(q *db.Queries) error {
+		acc, err := q.AccountByEmail(ctx, a.creator.String()+"@EXAMPLE.com")
+		require.NoError(t, err)
+		require.Equal(t, a.creator, acc.CreatorID)
+		id, err := q.CreatorByWidgetKey(ctx, "wk_"+a.creator.String())
+		require.NoError(t, err)
+		require.Equal(t, a.creator, id)
+		return nil
+	}))
+}
+
+func inTx(t *testing.T, pool *pgxpool.Pool, setup string, fn func(pgx.Tx)) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	_, err = tx.Exec(ctx, setup)
+	require.NoError(t, err)
+	fn(tx)
+}

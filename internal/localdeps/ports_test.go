@@ -1,0 +1,39 @@
+package localdeps
+
+import (
+	"fmt"
+	"net"
+	"testing"
+)
+
+func TestFreePort(t *testing.T) {
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p <= 0 || p > 65535 {
+		t.Fatalf("port %d out of range", p)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		t.Fatalf("port %d returned as free but cannot listen: %v", p, err)
+	}
+	_ = l.Close()
+}
+
+func TestFreePortsDistinct(t *testing.T) {
+	ports, err := FreePorts(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("duplicate port %d in %v", p, ports)
+		}
+		seen[p] = true
+	}
+	if len(ports) != 8 {
+		t.Fatalf("got %d ports, want 8", len(ports))
+	}
+}

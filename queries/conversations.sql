@@ -1,0 +1,34 @@
+-- name: UpsertEndUser :one
+INSERT INTO end_users (id, creator_id, channel, external_id, display_name, verified)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (creator_id, channel, external_id) DO UPDATE
+SET last_seen_at = now(),
+    display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE end_users.display_name END
+RETURNING *;
+
+-- name: GetEndUser :one
+SELECT * FROM end_users WHERE id = $1;
+
+-- name: UpsertConversation :one
+INSERT INTO conversations (id, creator_id, end_user_id, channel)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE SET last_activity_at = now()
+RETURNING *;
+
+-- name: GetConversation :one
+SELECT * FROM conversations WHERE id = $1;
+
+-- name: ListConversations :many
+SELECT * FROM conversations ORDER BY last_activity_at DESC LIMIT $1;
+
+-- name: AcquireTurnLease :one
+-- Takes the conversation's turn lease when it is free, expired or already ours.
+UPDATE conversations
+SET turn_lease_until = @until, turn_lease_owner = @owner
+WHERE id = @id
+  AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = @owner)
+RETURNING id;
+
+-- name: ReleaseTurnLease :exec
+UPDATE conversations SET turn_lease_until = NULL, turn_lease_owner = NULL
+WHERE id = @id AND turn_lease_owner = @owner;

@@ -1,0 +1,27 @@
+-- name: InsertCreator :one
+INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: RegisterAccount :exec
+SELECT auth_register_account(@creator_id::uuid, @email::text, @password_hash::text);
+
+-- name: RegisterWidgetKey :exec
+SELECT widget_register_key(@creator_id::uuid, @widget_key::text);
+
+-- name: AccountByEmail :one
+SELECT creator_id::uuid AS creator_id, password_hash::text AS password_hash
+FROM auth_account_by_email(@email::text);
+
+-- name: CreatorByWidgetKey :one
+SELECT widget_creator_by_key(@widget_key::text)::uuid AS creator_id;
+
+-- name: GetCreator :one
+SELECT * FROM creators WHERE id = $1;
+
+-- name: UpdateWidgetSettings :one
+UPDATE creators
+SET persona = @persona, allowed_origins = @allowed_origins, identity_required = @identity_required,
+    name = @name, updated_at = now()
+WHERE id = @id
+RETURNING *;

@@ -1,0 +1,37 @@
+-- name: InsertMessage :one
+-- Idempotent: a redelivered event inserts nothing and gets no row back.
+INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (id) DO NOTHING
+RETURNING *;
+
+-- name: GetMessage :one
+SELECT * FROM messages WHERE id = $1;
+
+-- name: RecentMessages :many
+SELECT * FROM (
+    SELECT * FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
+) recent ORDER BY seq;
+
+-- name: MessagesAfter :many
+SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+
+-- name: UnansweredUserMessages :many
+-- User messages after the last assistant or creator message of a conversation.
+SELECT * FROM messages m
+WHERE m.conversation_id = $1 AND m.role = 'user'
+  AND m.seq > COALESCE((SELECT max(a.seq) FROM messages a
+                        WHERE a.conversation_id = $1 AND a.role IN ('assistant', 'creator')), 0)
+ORDER BY m.seq;
+
+-- name: ReplyCovering :one
+-- The reply that answered a user message, if any: the first assistant message after it.
+SELECT a.* FROM messages a
+WHERE a.conversation_id = @conversation_id AND a.role = 'assistant' AND a.seq > @seq
+ORDER BY a.seq LIMIT 1;
+
+-- name: SetMessageStatus :exec
+UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1;
+
+-- name: TouchConversation :exec
+UPDATE conversations SET last_activity_at = now() WHERE id = $1;
