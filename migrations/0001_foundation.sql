@@ -87,7 +87,7 @@ CREATE TABLE messages (
     id                  uuid PRIMARY KEY,
     creator_id          uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     conversation_id     uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    seq                 bigint GENERATED ALWAYS AS IDENTITY,
+    seq                 bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
     role                text NOT NULL CHECK (role IN ('user', 'assistant', 'creator', 'system')),
     body                text NOT NULL,
     sources             jsonb NOT NULL DEFAULT '[]',

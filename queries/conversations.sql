@@ -24,7 +24,7 @@ SELECT * FROM conversations ORDER BY last_activity_at DESC LIMIT $1;
 -- name: AcquireTurnLease :one
 -- Takes the conversation's turn lease when it is free, expired or already ours.
 UPDATE conversations
-SET turn_lease_until = @until, turn_lease_owner = @owner
+SET turn_lease_until = now() + make_interval(secs => @lease_seconds::float8), turn_lease_owner = @owner
 WHERE id = @id
   AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = @owner)
 RETURNING id;

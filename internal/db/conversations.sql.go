@@ -7,28 +7,27 @@ package db
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
 
 const acquireTurnLease = `-- name: AcquireTurnLease :one
 UPDATE conversations
-SET turn_lease_until = $1, turn_lease_owner = $2
+SET turn_lease_until = now() + make_interval(secs => $1::float8), turn_lease_owner = $2
 WHERE id = $3
   AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = $2)
 RETURNING id
 `
 
 type AcquireTurnLeaseParams struct {
-	Until *time.Time    `json:"until"`
-	Owner uuid.NullUUID `json:"owner"`
-	ID    uuid.UUID     `json:"id"`
+	LeaseSeconds float64       `json:"lease_seconds"`
+	Owner        uuid.NullUUID `json:"owner"`
+	ID           uuid.UUID     `json:"id"`
 }
 
 // Takes the conversation's turn lease when it is free, expired or already ours.
 func (q *Queries) AcquireTurnLease(ctx context.Context, arg AcquireTurnLeaseParams) (uuid.UUID, error) {
-	row := q.db.QueryRow(ctx, acquireTurnLease, arg.Until, arg.Owner, arg.ID)
+	row := q.db.QueryRow(ctx, acquireTurnLease, arg.LeaseSeconds, arg.Owner, arg.ID)
 	var id uuid.UUID
 	err := row.Scan(&id)
 	return id, err

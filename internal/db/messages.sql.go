@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const getMessage = `-- name: GetMessage :one
@@ -55,7 +54,7 @@ type InsertMessageParams struct {
 	Sources           json.RawMessage `json:"sources"`
 	ReplyTo           uuid.NullUUID   `json:"reply_to"`
 	Channel           string          `json:"channel"`
-	ProviderMessageID pgtype.Text     `json:"provider_message_id"`
+	ProviderMessageID *string         `json:"provider_message_id"`
 	Status            string          `json:"status"`
 }
 
@@ -98,9 +97,9 @@ SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, chan
 `
 
 type MessagesAfterParams struct {
-	ConversationID uuid.UUID   `json:"conversation_id"`
-	Seq            pgtype.Int8 `json:"seq"`
-	Limit          int32       `json:"limit"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Seq            int64     `json:"seq"`
+	Limit          int32     `json:"limit"`
 }
 
 func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([]Message, error) {
@@ -191,8 +190,8 @@ ORDER BY a.seq LIMIT 1
 `
 
 type ReplyCoveringParams struct {
-	ConversationID uuid.UUID   `json:"conversation_id"`
-	Seq            pgtype.Int8 `json:"seq"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Seq            int64     `json:"seq"`
 }
 
 // The reply that answered a user message, if any: the first assistant message after it.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Conversation struct {
@@ -87,13 +86,13 @@ type Message struct {
 	ID                uuid.UUID       `json:"id"`
 	CreatorID         uuid.UUID       `json:"creator_id"`
 	ConversationID    uuid.UUID       `json:"conversation_id"`
-	Seq               pgtype.Int8     `json:"seq"`
+	Seq               int64           `json:"seq"`
 	Role              string          `json:"role"`
 	Body              string          `json:"body"`
 	Sources           json.RawMessage `json:"sources"`
 	ReplyTo           uuid.NullUUID   `json:"reply_to"`
 	Channel           string          `json:"channel"`
-	ProviderMessageID pgtype.Text     `json:"provider_message_id"`
+	ProviderMessageID *string         `json:"provider_message_id"`
 	Status            string          `json:"status"`
 	Error             string          `json:"error"`
 	CreatedAt         time.Time       `json:"created_at"`

@@ -1,0 +1,66 @@
+# coachwire — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+WEAVIATE_VERSION := v1.35.2
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coachwire
+WEAVIATE_DIR := $(CACHE_DIR)/weaviate-$(WEAVIATE_VERSION)
+WEAVIATE_BIN := $(WEAVIATE_DIR)/weaviate-server
+SQLC := $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+export COACHWIRE_WEAVIATE_BIN ?= $(WEAVIATE_BIN)
+
+.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt
+
+## run: build and start the whole system on embedded defaults (Ctrl-C stops it)
+run: deps weaviate
+	$(GO) run ./cmd/coachwire -dev $(ARGS)
+
+## test: everything CI runs
+test: deps deps-test weaviate build vet lint check-generated
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+build:
+	$(GO) build ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+lint:
+	$(STATICCHECK) ./...
+
+generate:
+	$(SQLC) generate
+
+check-generated:
+	$(SQLC) diff
+
+## weaviate: build the Weaviate server once into the user cache (about 5 minutes the first time)
+weaviate: $(WEAVIATE_BIN)
+$(WEAVIATE_BIN):
+	@echo "building weaviate-server $(WEAVIATE_VERSION) into $(WEAVIATE_DIR) (first time only, ~5 min)"
+	mkdir -p $(WEAVIATE_DIR)
+	GOBIN=$(WEAVIATE_DIR) GOFLAGS=-buildvcs=false $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION)
+
+## deps: PostgreSQL server binaries (Debian package postgresql)
+deps:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL server binaries missing: install package postgresql (or set COACHWIRE_DATABASE_URL)"; exit 1; fi; \
+	fi
+
+## deps-test: Chromium for the widget's browser test (Debian package chromium)
+deps-test:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: install package chromium"; exit 1; fi; \
+	fi
+
+## bench: turn-overhead and bus benchmarks (numbers, not assertions)
+bench: deps weaviate
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 30m ./internal/bench/
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

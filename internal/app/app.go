@@ -1,0 +1,369 @@
+// Package app decides which components a coachwire process runs (its targets) and wires them:
+// it is the one place where dependencies are built and passed down. With no service URLs it
+// starts the embedded defaults (NATS in-process, PostgreSQL and Weaviate as child processes).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/dispatch"
+	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/generate"
+	"github.com/coachwire/coachwire/internal/ingest"
+	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/localdeps"
+	"github.com/coachwire/coachwire/internal/retrieve"
+)
+
+// App is a running coachwire process.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	out   io.Writer
+	now   func() time.Time
+	stops []func()
+
+	Bus       *bus.Bus
+	Store     *db.Store
+	Knowledge *knowledge.Store
+	Auth      *auth.Service
+	LLM       *llm.Client
+	LLMMode   string
+	embedder  bool
+	// URL is the gateway's base URL when the gateway runs here.
+	URL      string
+	gateway  *gateway.Server
+	httpSrv  *http.Server
+	router   *bus.Router
+	demoKey  string
+	services services
+}
+
+type services struct {
+	natsURL, dbURL, ownerURL, weaviateURL string
+}
+
+// Options for Start beyond the config.
+type Options struct {
+	Log *slog.Logger
+	// Out receives the human-readable start banner.
+	Out io.Writer
+	Now func() time.Time
+}
+
+// Start brings up every dependency and component of cfg's targets. Stop undoes it.
+func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err error) {
+	a = &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.out == nil {
+		a.out = io.Discard
+	}
+	defer func() {
+		if err != nil {
+			a.Stop()
+		}
+	}()
+	if err := a.startServices(ctx); err != nil {
+		return nil, err
+	}
+	if a.Bus, err = bus.Connect(ctx, a.services.natsURL, "coachwire-"+strings.Join(cfg.Targets, "+"), a.log, bus.Options{}); err != nil {
+		return nil, err
+	}
+	a.onStop(a.Bus.Close)
+	if err := a.Bus.EnsureStreams(ctx); err != nil {
+		return nil, err
+	}
+	if a.services.ownerURL != "" {
+		if err := db.Migrate(ctx, a.services.ownerURL, a.log); err != nil {
+			return nil, err
+		}
+	}
+	if a.Store, err = db.Open(ctx, a.services.dbURL, 20); err != nil {
+		return nil, err
+	}
+	a.onStop(a.Store.Close)
+	if a.Knowledge, err = knowledge.New(ctx, a.services.weaviateURL); err != nil {
+		return nil, fmt.Errorf("knowledge index at %s: %w", a.services.weaviateURL, err)
+	}
+	a.detectLLM(ctx)
+	if err := a.startWorkers(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Runs(config.TargetGateway) {
+		if err := a.startGateway(ctx); err != nil {
+			return nil, err
+		}
+	}
+	a.banner()
+	return a, nil
+}
+
+func (a *App) onStop(f func()) { a.stops = append(a.stops, f) }
+
+// Stop shuts down in reverse order of start: the gateway stops accepting and closes sockets,
+// handlers drain, then connections close and child processes stop.
+func (a *App) Stop() {
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		a.stops[i]()
+	}
+	a.stops = nil
+}
+
+// startServices starts the embedded defaults or takes the configured URLs.
+func (a *App) startServices(ctx context.Context) error {
+	cfg := a.cfg
+	if !cfg.Embedded() {
+		a.services = services{natsURL: cfg.NATSURL, dbURL: cfg.DatabaseURL, ownerURL: cfg.MigrateDatabaseURL, weaviateURL: cfg.WeaviateURL}
+		return nil
+	}
+	// Find every prerequisite before starting anything, so a missing one is reported at once.
+	pgBin, err := localdeps.FindPostgresBin(cfg.PGBinDir)
+	if err != nil {
+		return err
+	}
+	getenv := func(k string) string {
+		if k == "COACHWIRE_WEAVIATE_BIN" {
+			return cfg.WeaviateBin
+		}
+		return os.Getenv(k)
+	}
+	wvBin, err := localdeps.FindWeaviateBin(getenv)
+	if err != nil {
+		return fmt.Errorf("%w (or set COACHWIRE_WEAVIATE_URL to use a running Weaviate)", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Port: -1})
+	if err != nil {
+		return err
+	}
+	a.onStop(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	a.log.Info("embedded nats started", "url", ns.ClientURL())
+	pg, err := localdeps.StartPostgres(ctx, localdeps.PostgresOptions{BinDir: pgBin, DataDir: filepath.Join(cfg.DataDir, "postgres"), Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.onStop(func() { _ = pg.Stop() })
+	wv, err := localdeps.StartWeaviate(ctx, localdeps.WeaviateOptions{Bin: wvBin, DataDir: filepath.Join(cfg.DataDir, "weaviate"), Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.onStop(func() { _ = wv.Stop() })
+	a.services = services{natsURL: natsURL(ns), dbURL: pg.AppURL(), ownerURL: pg.OwnerURL(), weaviateURL: wv.URL()}
+	return nil
+}
+
+func natsURL(ns *server.Server) string { return ns.ClientURL() }
+
+// detectLLM picks the LLM mode: Ollama when it answers and has the chat model, otherwise the
+// explicit passages mode. The embedder is used when the embedding model is there.
+func (a *App) detectLLM(ctx context.Context) {
+	a.LLMMode = config.LLMPassages
+	if a.cfg.LLMMode == config.LLMPassages {
+		return
+	}
+	c, err := llm.New(a.cfg.OllamaURL, llm.Options{Logger: a.log, MaxAttempts: 3})
+	if err != nil {
+		a.log.Warn("ollama client", "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx); err != nil {
+		a.log.Warn("ollama not reachable: answering in passages mode", "url", a.cfg.OllamaURL, "err", err)
+		return
+	}
+	a.LLM = c
+	if ok, err := c.HasModel(pctx, a.cfg.ChatModel); err == nil && ok {
+		a.LLMMode = config.LLMOllama
+	} else {
+		a.log.Warn("chat model not available in ollama: answering in passages mode", "model", a.cfg.ChatModel, "err", err)
+	}
+	if ok, err := c.HasModel(pctx, a.cfg.EmbedModel); err == nil && ok {
+		a.embedder = true
+	} else {
+		a.log.Warn("embedding model not available: knowledge search is BM25 only", "model", a.cfg.EmbedModel)
+	}
+}
+
+func (a *App) startWorkers(ctx context.Context) error {
+	cfg := a.cfg
+	runsWorker := false
+	for _, t := range []string{config.TargetIngest, config.TargetRetrieve, config.TargetGenerate, config.TargetDispatch} {
+		runsWorker = runsWorker || cfg.Runs(t)
+	}
+	if !runsWorker && !cfg.Runs(config.TargetGateway) {
+		return nil
+	}
+	var err error
+	if a.router, err = bus.NewRouter(a.Bus, a.log); err != nil {
+		return err
+	}
+	var embed interface {
+		Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
+	}
+	if a.embedder {
+		embed = a.LLM
+	}
+	if cfg.Runs(config.TargetIngest) {
+		tok, err := ingest.CL100K()
+		if err != nil {
+			return err
+		}
+		ch, err := ingest.NewChunker(ingest.ChunkerOptions{MaxTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, Tokenizer: tok})
+		if err != nil {
+			return err
+		}
+		w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
+			Parallel: 2, Log: a.log.With("target", "ingest"), Now: a.now}
+		if embed != nil {
+			w.Embedder = embed
+		}
+		if err := w.Register(ctx, a.router); err != nil {
+			return err
+		}
+	}
+	if cfg.Runs(config.TargetRetrieve) {
+		w := &retrieve.Worker{Store: a.Store, Bus: a.Bus, Search: a.Knowledge, EmbedModel: cfg.EmbedModel,
+			Parallel: cfg.WorkerParallel, Log: a.log.With("target", "retrieve"), Now: a.now}
+		if embed != nil {
+			w.Embedder = embed
+		}
+		if err := w.Register(ctx, a.router); err != nil {
+			return err
+		}
+	}
+	if cfg.Runs(config.TargetGenerate) {
+		w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
+			Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
+		if tok, err := ingest.CL100K(); err == nil {
+			w.Tokens = tok.Count
+		}
+		if a.LLMMode == config.LLMOllama {
+			w.LLM = a.LLM
+		}
+		if err := w.Register(ctx, a.router); err != nil {
+			return err
+		}
+	}
+	if cfg.Runs(config.TargetDispatch) {
+		w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now}
+		if err := w.Register(ctx, a.router); err != nil {
+			return err
+		}
+	}
+	if len(a.router.Handlers()) == 0 {
+		return nil
+	}
+	go func() {
+		if err := a.router.Run(context.WithoutCancel(ctx)); err != nil {
+			a.log.Error("router stopped", "err", err)
+		}
+	}()
+	a.onStop(func() { _ = a.router.Close() })
+	select {
+	case <-a.router.Running():
+	case <-time.After(30 * time.Second):
+		return errors.New("message router did not start within 30s")
+	}
+	return nil
+}
+
+func (a *App) startGateway(ctx context.Context) error {
+	cfg := a.cfg
+	keyFile := cfg.JWTKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "keys", "jwt.json")
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s (COACHWIRE_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	a.URL = "http://" + ln.Addr().String()
+	if cfg.PublicURL == "" || strings.HasSuffix(cfg.HTTPAddr, ":0") {
+		cfg.PublicURL = a.URL
+	}
+	a.Auth, err = auth.New(auth.Options{KeyFile: keyFile, Issuer: cfg.PublicURL, AccessTTL: cfg.AccessTokenTTL,
+		RefreshTTL: cfg.RefreshTokenTTL, WidgetTTL: cfg.WidgetTokenTTL, BcryptCost: cfg.BcryptCost, Now: a.now})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	checks := []gateway.HealthCheck{
+		{Name: "postgres", Check: a.Store.Ping},
+		{Name: "nats", Check: a.Bus.Ping},
+		{Name: "weaviate", Check: a.Knowledge.Ready},
+	}
+	if a.LLM != nil {
+		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.LLM.Ping})
+	}
+	a.gateway = gateway.New(gateway.Deps{
+		Config: cfg, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Log: a.log.With("target", "gateway"), Now: a.now,
+		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
+		Health:        checks,
+		DemoWidgetKey: func() string { return a.demoKey },
+	})
+	a.httpSrv = &http.Server{Handler: a.gateway.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server", "err", err)
+		}
+	}()
+	a.onStop(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		a.gateway.Shutdown()
+		_ = a.httpSrv.Shutdown(sctx)
+	})
+	if cfg.Dev {
+		if a.demoKey, err = seedDemo(ctx, a); err != nil {
+			a.log.Warn("demo creator not seeded", "err", err)
+		}
+	}
+	return nil
+}
+
+func (a *App) banner() {
+	fmt.Fprintf(a.out, "coachwire running: targets %s\n", strings.Join(a.cfg.Targets, ","))
+	if a.URL != "" {
+		fmt.Fprintf(a.out, "  API:        %s/api/v1 (OpenAPI: %s/openapi.yaml, health: %s/health)\n", a.cfg.PublicURL, a.cfg.PublicURL, a.cfg.PublicURL)
+		if a.cfg.Dev && a.demoKey != "" {
+			fmt.Fprintf(a.out, "  Demo page:  %s/demo (widget key %s)\n", a.cfg.PublicURL, a.demoKey)
+		}
+	}
+	switch a.LLMMode {
+	case config.LLMOllama:
+		fmt.Fprintf(a.out, "  LLM mode:   ollama (%s at %s)\n", a.cfg.ChatModel, a.cfg.OllamaURL)
+	default:
+		fmt.Fprintf(a.out, "  LLM mode:   passages (no chat model reachable at %s: replies quote the best passages with their sources)\n", a.cfg.OllamaURL)
+	}
+	if a.embedder {
+		fmt.Fprintf(a.out, "  Search:     hybrid (BM25 + %s vectors)\n", a.cfg.EmbedModel)
+	} else {
+		fmt.Fprintf(a.out, "  Search:     BM25 only (no embedding model)\n")
+	}
+	if a.cfg.Embedded() {
+		fmt.Fprintf(a.out, "  Data:       %s (embedded NATS, PostgreSQL and Weaviate)\n", a.cfg.DataDir)
+	}
+}

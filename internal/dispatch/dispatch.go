@@ -1,0 +1,114 @@
+// Package dispatch is the dispatch worker: it delivers stored messages to end users on their
+// channel and records each send in the send log before it happens, so a redelivered event
+// never sends twice. Widget delivery pushes to the gateway replica holding the socket; an
+// offline user gets the message from Postgres on reconnect. It never generates content.
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Worker is the dispatch target.
+type Worker struct {
+	Store    *db.Store
+	Bus      *bus.Bus
+	Parallel int
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Register adds the worker's handlers to the router.
+func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
+	return r.Handle(ctx, "dispatch", bus.ConsumerSpec{
+		Stream: "CW_OUTBOUND", Durable: "dispatch", Filter: "cw.*.outbound.*",
+		AckWait: 30 * time.Second, MaxDeliver: 10, Parallel: w.Parallel,
+	}, w.handle)
+}
+
+func (w *Worker) handle(msg *message.Message) error {
+	ev, err := bus.Decode[events.MessageOutbound](msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	c, out := ev.CreatorID, ev.Data
+	var (
+		m       db.Message
+		claimed bool
+	)
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		if m, err = q.GetMessage(ctx, out.MessageID); err != nil {
+			return err
+		}
+		_, err = q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: m.ID, CreatorID: c, Channel: out.Channel})
+		if db.IsNotFound(err) {
+			return nil // already delivered or failed for good
+		}
+		claimed = err == nil
+		return err
+	})
+	if err != nil {
+		if db.IsNotFound(err) {
+			return bus.Permanent(fmt.Errorf("dispatch: message %s: %w", out.MessageID, err))
+		}
+		return err
+	}
+	if !claimed {
+		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
+		return nil
+	}
+	switch out.Channel {
+	case events.ChannelWidget:
+		err = w.pushWidget(ctx, c, m)
+	default:
+		err = bus.Permanent(fmt.Errorf("dispatch: channel %q has no adapter", out.Channel))
+	}
+	status, errText := "sent", ""
+	if err != nil {
+		if !bus.IsPermanent(err) {
+			return err
+		}
+		status, errText = "failed", err.Error()
+	}
+	if ferr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil {
+			return err
+		}
+		return q.SetMessageStatus(ctx, db.SetMessageStatusParams{ID: m.ID, Status: status, Error: errText})
+	}); ferr != nil {
+		return ferr
+	}
+	w.Log.Info("message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
+	return nil
+}
+
+// pushWidget publishes the final message to the conversation's live subject. Whether or not a
+// socket is listening, the message is in Postgres and replayed on the next resume.
+func (w *Worker) pushWidget(ctx context.Context, c [16]byte, m db.Message) error {
+	l := events.Live{Kind: "message", Seq: m.Seq, MessageID: m.ID, Role: m.Role, Text: m.Body}
+	_ = json.Unmarshal(m.Sources, &l.Sources)
+	if m.ReplyTo.Valid {
+		l.ReplyTo = m.ReplyTo.UUID
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := w.Bus.NC.Publish(events.LiveSubject(c, m.ConversationID), b); err != nil {
+		return fmt.Errorf("dispatch: widget push: %w", err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return w.Bus.NC.FlushWithContext(fctx)
+}

@@ -1,0 +1,136 @@
+// Package gateway is coachwire's HTTP edge: the creator REST API, the widget script, the widget
+// WebSocket, the demo page and health. It authenticates every request, publishes work to the
+// bus and never does a worker's job (no retrieval, no LLM calls) in a request.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// HealthCheck is one dependency probe for /health.
+type HealthCheck struct {
+	Name string
+	// Optional checks report "degraded" instead of failing the whole service.
+	Optional bool
+	Check    func(ctx context.Context) error
+}
+
+// Deps is what the gateway needs, built by package app.
+type Deps struct {
+	Config *config.Config
+	Store  *db.Store
+	Bus    *bus.Bus
+	Auth   *auth.Service
+	// Tenants creates a new creator's space in the knowledge index (a Weaviate tenant).
+	Tenants func(ctx context.Context, creatorID uuid.UUID) error
+	Health  []HealthCheck
+	Log     *slog.Logger
+	Now     func() time.Time
+	// DemoWidgetKey is shown on /demo in dev mode.
+	DemoWidgetKey func() string
+}
+
+// Server serves the gateway's routes.
+type Server struct {
+	Deps
+	hub *hub
+
+	mu      sync.Mutex
+	closing bool
+}
+
+// New builds the gateway.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Server{Deps: d, hub: newHub(d.Bus, d.Log)}
+}
+
+// Handler returns every route in one table.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				writeError(w, r, s.Log, err)
+			}
+		})
+	}
+	creator := func(pattern string, h func(http.ResponseWriter, *http.Request, creatorAuth) error) {
+		route(pattern, s.requireCreator(h))
+	}
+
+	// Health.
+	mux.HandleFunc("GET /health", s.handleHealth)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /readyz", s.handleHealth)
+
+	// Creator auth.
+	route("POST /api/v1/auth/register", s.handleRegister)
+	route("POST /api/v1/auth/login", s.handleLogin)
+	route("POST /api/v1/auth/refresh", s.handleRefresh)
+	route("POST /api/v1/auth/logout", s.handleLogout)
+	creator("GET /api/v1/auth/me", s.handleMe)
+
+	// Creator settings and knowledge.
+	creator("GET /api/v1/widget/settings", s.handleGetWidgetSettings)
+	creator("PUT /api/v1/widget/settings", s.handlePutWidgetSettings)
+	creator("POST /api/v1/documents", s.handleCreateDocument)
+	creator("GET /api/v1/documents", s.handleListDocuments)
+	creator("GET /api/v1/documents/{id}", s.handleGetDocument)
+	creator("GET /api/v1/conversations", s.handleListConversations)
+	creator("GET /api/v1/conversations/{id}/messages", s.handleListMessages)
+
+	// Widget (end users).
+	mux.HandleFunc("GET /widget.js", s.handleWidgetJS)
+	route("OPTIONS /api/v1/widget/session", s.handleWidgetSessionPreflight)
+	route("POST /api/v1/widget/session", s.handleWidgetSession)
+	route("GET /api/v1/widget/ws", s.handleWidgetWS)
+	if s.Config.Dev {
+		route("GET /demo", s.handleDemo)
+	}
+	mux.HandleFunc("GET /openapi.yaml", s.handleOpenAPI)
+	return s.logRequests(mux)
+}
+
+// Shutdown closes every widget socket so clients reconnect to another replica.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.hub.closeAll()
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		next.ServeHTTP(sw, r)
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		s.Log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dur", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+// Unwrap lets http.ResponseController and coder/websocket reach the hijacker.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/static"
+	"github.com/coachwire/coachwire/internal/ids"
+)
+
+func (s *Server) handleWidgetJS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	http.ServeFileFS(w, r, static.Files, "widget.js")
+}
+
+func (s *Server) handleDemo(w http.ResponseWriter, r *http.Request) error {
+	key := ""
+	if s.DemoWidgetKey != nil {
+		key = s.DemoWidgetKey()
+	}
+	if key == "" {
+		return errNotFound("demo creator")
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return static.DemoPage(w, key, s.Config.PublicURL+"/widget.js")
+}
+
+// widgetCreator is what the widget endpoints need to know about a creator.
+type widgetCreator struct {
+	ID               uuid.UUID
+	AllowedOrigins   []string
+	IdentityRequired bool
+	Secret           string
+}
+
+func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCreator, error) {
+	var wc widgetCreator
+	if key == "" || len(key) > 128 {
+		return wc, errBadRequest("bad_widget_key", "widget_key is missing or malformed")
+	}
+	err := s.Store.Global(ctx, func(q *db.Queries) error {
+		id, err := q.CreatorByWidgetKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		wc.ID = id
+		return nil
+	})
+	if err != nil || wc.ID == uuid.Nil {
+		return wc, errNotFound("widget key")
+	}
+	return s.widgetCreator(ctx, wc.ID)
+}
+
+func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator, error) {
+	wc := widgetCreator{ID: id}
+	err := s.Store.InTenant(ctx, id, func(q *db.Queries) error {
+		c, err := q.GetCreator(ctx, id)
+		if err != nil {
+			return err
+		}
+		wc.AllowedOrigins, wc.IdentityRequired, wc.Secret = c.AllowedOrigins, c.IdentityRequired, c.WidgetSecret
+		return nil
+	})
+	if db.IsNotFound(err) {
+		return wc, errNotFound("creator")
+	}
+	return wc, err
+}
+
+// originAllowed reports whether a browser Origin may use a creator's widget: one of the
+// creator's allowed origins (scheme://host[:port], or "*"), or the gateway's own origin (demo).
+// A request without Origin is not a browser's cross-site request; it still needs a token.
+func (s *Server) originAllowed(origin string, wc widgetCreator, r *http.Request) bool {
+	if origin == "" {
+		return true
+	}
+	o, err := url.Parse(origin)
+	if err != nil || o.Host == "" {
+		return false
+	}
+	norm := strings.ToLower(o.Scheme + "://" + o.Host)
+	if strings.EqualFold(o.Host, r.Host) || norm == strings.ToLower(s.Config.PublicURL) {
+		return true
+	}
+	for _, a := range wc.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimRight(a, "/"), norm) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleWidgetSessionPreflight(w http.ResponseWriter, r *http.Request) error {
+	// The widget key is in the body, not known at preflight: allow the method and header, the
+	// real request is checked against the creator's origins.
+	if o := r.Header.Get("Origin"); o != "" {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		w.Header().Set("Vary", "Origin")
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "POST")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type widgetSessionRequest struct {
+	WidgetKey string `json:"widget_key"`
+	AnonID    string `json:"anon_id"`
+	UserID    string `json:"user_id,omitempty"`
+	UserHash  string `json:"user_hash,omitempty"`
+}
+
+type widgetSessionResponse struct {
+	Token          string    `json:"token"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	EndUserID      uuid.UUID `json:"end_user_id"`
+}
+
+// handleWidgetSession starts (or resumes) an end user's widget session: it checks the page's
+// Origin against the creator's allowed origins and, when given or required, the verified
+// identity HMAC, then returns a short-lived token for the socket.
+func (s *Server) handleWidgetSession(w http.ResponseWriter, r *http.Request) error {
+	var req widgetSessionRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	wc, err := s.widgetCreatorByKey(ctx, req.WidgetKey)
+	if err != nil {
+		return err
+	}
+	origin := r.Header.Get("Origin")
+	if !s.originAllowed(origin, wc, r) {
+		return errForbidden("origin " + origin + " is not allowed for this widget")
+	}
+	if origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Vary", "Origin")
+	}
+	var external string
+	verified := false
+	switch {
+	case req.UserID != "":
+		if len(req.UserID) > 256 || !validUserHash(wc.Secret, req.UserID, req.UserHash) {
+			return errUnauthorized("user_hash does not match user_id")
+		}
+		external, verified = "user:"+req.UserID, true
+	case wc.IdentityRequired:
+		return errUnauthorized("this widget requires a verified user_id and user_hash")
+	default:
+		if len(req.AnonID) < 8 || len(req.AnonID) > 64 || strings.ContainsAny(req.AnonID, " \t\r\n") {
+			return errBadRequest("bad_anon_id", "anon_id must be 8 to 64 characters without spaces")
+		}
+		external = "anon:" + req.AnonID
+	}
+	endUserID := ids.EndUser(wc.ID, events.ChannelWidget, external)
+	convID := ids.Conversation(wc.ID, endUserID, events.ChannelWidget)
+	err = s.Store.InTenant(ctx, wc.ID, func(q *db.Queries) error {
+		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: endUserID, CreatorID: wc.ID, Channel: events.ChannelWidget, ExternalID: external, Verified: verified}); err != nil {
+			return err
+		}
+		c, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: convID, CreatorID: wc.ID, EndUserID: endUserID, Channel: events.ChannelWidget})
+		if err != nil {
+			return err
+		}
+		convID = c.ID
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	tok, exp, err := s.Auth.IssueWidget(auth.WidgetClaims{CreatorID: wc.ID, EndUserID: endUserID, ConversationID: convID})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, widgetSessionResponse{Token: tok, ExpiresAt: exp, ConversationID: convID, EndUserID: endUserID})
+	return nil
+}
+
+func validUserHash(secret, userID, hash string) bool {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(userID))
+	want := mac.Sum(nil)
+	got, err := hex.DecodeString(hash)
+	return err == nil && hmac.Equal(want, got)
+}
+
+// UserHash computes the verified-identity HMAC a creator's server puts on its pages.
+func UserHash(secret, userID string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(userID))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func originPatterns(allowed []string) []string {
+	var out []string
+	for _, a := range allowed {
+		if a == "*" {
+			return []string{"*"}
+		}
+		if u, err := url.Parse(a); err == nil && u.Host != "" && !slices.Contains(out, u.Host) {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Widget socket limits.
+const (
+	wsSubprotocol   = "coachwire.v1"
+	wsBearerPrefix  = "bearer."
+	wsMaxFrame      = 16 << 10
+	wsMaxText       = 4000
+	wsWriteTimeout  = 10 * time.Second
+	wsSendQueue     = 64
+	wsReplayLimit   = 200
+	wsMsgsPerWindow = 5
+	wsWindow        = 10 * time.Second
+)
+
+// clientFrame is anything a widget may send.
+type clientFrame struct {
+	Type    string `json:"type"`
+	ID      string `json:"id,omitempty"`
+	Text    string `json:"text,omitempty"`
+	LastSeq int64  `json:"last_seq,omitempty"`
+}
+
+// serverFrame is anything the gateway sends to a widget.
+type serverFrame struct {
+	Type      string           `json:"type"`
+	ID        string           `json:"id,omitempty"`
+	Seq       int64            `json:"seq,omitempty"`
+	Turn      string           `json:"turn,omitempty"`
+	Text      string           `json:"text,omitempty"`
+	Reset     bool             `json:"reset,omitempty"`
+	Role      string           `json:"role,omitempty"`
+	Sources   []events.Passage `json:"sources,omitempty"`
+	ReplyTo   string           `json:"reply_to,omitempty"`
+	Code      string           `json:"code,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	CreatedAt *time.Time       `json:"created_at,omitempty"`
+}
+
+// tokenFromSubprotocols finds the session token the widget sends as "bearer.<jwt>" in
+// Sec-WebSocket-Protocol: it never travels in the URL, so it never lands in access logs.
+func tokenFromSubprotocols(r *http.Request) string {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if p = strings.TrimSpace(p); strings.HasPrefix(p, wsBearerPrefix) {
+				return strings.TrimPrefix(p, wsBearerPrefix)
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
+	tok := tokenFromSubprotocols(r)
+	if tok == "" {
+		return errUnauthorized("missing session token (send it as WebSocket subprotocol bearer.<token>)")
+	}
+	claims, err := s.Auth.VerifyWidget(tok)
+	if err != nil {
+		return errUnauthorized("invalid session token")
+	}
+	ctx := r.Context()
+	wc, err := s.widgetCreator(ctx, claims.CreatorID)
+	if err != nil {
+		return err
+	}
+	if !s.originAllowed(r.Header.Get("Origin"), wc, r) {
+		return errForbidden("origin not allowed for this widget")
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{wsSubprotocol},
+		OriginPatterns:  originPatterns(wc.AllowedOrigins),
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.Log.Info("widget socket refused", "creator_id", claims.CreatorID, "err", err)
+		return nil // Accept has written the response
+	}
+	c.SetReadLimit(wsMaxFrame)
+	sess := &wsSession{
+		srv:    s,
+		conn:   c,
+		claims: claims,
+		out:    make(chan serverFrame, wsSendQueue),
+		limit:  rate.NewLimiter(rate.Every(wsWindow/wsMsgsPerWindow), wsMsgsPerWindow),
+		log:    s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
+	}
+	sess.run(context.WithoutCancel(ctx))
+	return nil
+}
+
+type wsSession struct {
+	srv    *Server
+	conn   *websocket.Conn
+	claims auth.WidgetClaims
+	out    chan serverFrame
+	limit  *rate.Limiter
+	log    *slog.Logger
+}
+
+func (ss *wsSession) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	unsubscribe, err := ss.srv.hub.join(ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, cancel)
+	if err != nil {
+		ss.log.Error("widget socket: subscribe live", "err", err)
+		ss.conn.Close(websocket.StatusInternalError, "try again")
+		return
+	}
+	defer unsubscribe()
+	go ss.writeLoop(ctx, cancel)
+	ss.readLoop(ctx)
+	cancel()
+}
+
+// deliverLive forwards a live frame from NATS. A client too slow to drain its queue is
+// disconnected; it replays what it missed on reconnect.
+func (ss *wsSession) deliverLive(l events.Live) {
+	f := serverFrame{Type: l.Kind}
+	switch l.Kind {
+	case "delta":
+		f.Turn, f.Text, f.Reset = l.Turn.String(), l.Text, l.Reset
+	case "message":
+		f.ID, f.Seq, f.Role, f.Text, f.Sources = l.MessageID.String(), l.Seq, l.Role, l.Text, l.Sources
+		if l.ReplyTo != uuid.Nil {
+			f.ReplyTo = l.ReplyTo.String()
+		}
+	case "typing":
+	default:
+		return
+	}
+	select {
+	case ss.out <- f:
+	default:
+		ss.conn.Close(websocket.StatusTryAgainLater, "client too slow")
+	}
+}
+
+func (ss *wsSession) send(ctx context.Context, f serverFrame) {
+	select {
+	case ss.out <- f:
+	case <-ctx.Done():
+	}
+}
+
+func (ss *wsSession) writeLoop(ctx context.Context, cancel func()) {
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-ss.out:
+			b, _ := json.Marshal(f)
+			wctx, wcancel := context.WithTimeout(ctx, wsWriteTimeout)
+			err := ss.conn.Write(wctx, websocket.MessageText, b)
+			wcancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (ss *wsSession) readLoop(ctx context.Context) {
+	for {
+		typ, b, err := ss.conn.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if websocket.CloseStatus(err) == -1 {
+				ss.log.Debug("widget socket closed", "err", err)
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			ss.sendError(ctx, "bad_frame", "frames must be JSON text")
+			continue
+		}
+		var f clientFrame
+		if err := json.Unmarshal(b, &f); err != nil {
+			ss.log.Info("widget socket: malformed frame", "err", err)
+			ss.sendError(ctx, "bad_frame", "malformed JSON frame")
+			continue
+		}
+		switch f.Type {
+		case "resume":
+			ss.replay(ctx, f.LastSeq)
+		case "message":
+			ss.receive(ctx, f)
+		case "ping":
+			ss.send(ctx, serverFrame{Type: "pong"})
+		default:
+			ss.sendError(ctx, "bad_frame", "unknown frame type")
+		}
+	}
+}
+
+func (ss *wsSession) sendError(ctx context.Context, code, msg string) {
+	ss.send(ctx, serverFrame{Type: "error", Code: code, Message: msg})
+}
+
+// replay sends every bot or creator message after lastSeq, so a reconnecting widget misses
+// nothing; the widget drops what it already has by seq.
+func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
+	var msgs []db.Message
+	err := ss.srv.Store.InTenant(ctx, ss.claims.CreatorID, func(q *db.Queries) error {
+		var err error
+		msgs, err = q.MessagesAfter(ctx, db.MessagesAfterParams{ConversationID: ss.claims.ConversationID, Seq: lastSeq, Limit: wsReplayLimit})
+		return err
+	})
+	if err != nil {
+		ss.log.Error("widget socket: replay", "err", err)
+		ss.sendError(ctx, "unavailable", "could not load history, retrying later")
+		return
+	}
+	for _, m := range msgs {
+		if m.Role == "user" || m.Role == "system" {
+			continue
+		}
+		f := serverFrame{Type: "message", ID: m.ID.String(), Seq: m.Seq, Role: m.Role, Text: m.Body, CreatedAt: &m.CreatedAt}
+		_ = json.Unmarshal(m.Sources, &f.Sources)
+		if m.ReplyTo.Valid {
+			f.ReplyTo = m.ReplyTo.UUID.String()
+		}
+		ss.send(ctx, f)
+	}
+	ss.send(ctx, serverFrame{Type: "ready"})
+}
+
+// receive validates an end user's message and publishes it; the ack tells the widget it is
+// durable. The client's id is the deduplication key: a re-send after a reconnect is dropped by
+// JetStream and, past its window, by the deterministic message id in Postgres.
+func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
+	id, err := uuid.Parse(f.ID)
+	if err != nil {
+		ss.sendError(ctx, "bad_frame", "message id must be a UUID")
+		return
+	}
+	text := strings.TrimSpace(f.Text)
+	if text == "" || !utf8.ValidString(text) || utf8.RuneCountInString(text) > wsMaxText {
+		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message must be 1 to 4000 characters of text"})
+		return
+	}
+	if !ss.limit.Allow() {
+		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "rate_limited", Message: "too many messages, slow down"})
+		return
+	}
+	c := ss.claims
+	ev := events.New(c.CreatorID, events.MessageReceived{
+		Channel:           events.ChannelWidget,
+		ProviderMessageID: id.String(),
+		EndUserID:         c.EndUserID,
+		ConversationID:    c.ConversationID,
+		Text:              text,
+		SentAt:            ss.srv.Now().UTC().Format(time.RFC3339Nano),
+	}, nil, ss.srv.Now())
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := bus.PublishEvent(pctx, ss.srv.Bus, events.InboundSubject(c.CreatorID, events.ChannelWidget), "widget:"+id.String(), ev); err != nil {
+		ss.log.Error("widget socket: publish inbound", "err", err)
+		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "unavailable", Message: "message not accepted, it will be re-sent"})
+		return
+	}
+	ss.log.Debug("widget message accepted", "correlation_id", ev.CorrelationID, "message", id)
+	ss.send(ctx, serverFrame{Type: "ack", ID: f.ID})
+}

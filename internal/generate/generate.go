@@ -1,0 +1,254 @@
+// Package generate is the generate worker: for a requested turn it builds the prompt (persona,
+// fenced passages, history, within a token budget), streams the chat model's reply to the
+// widget live, stores the reply with its sources and hands it to dispatch. One turn per
+// conversation runs at a time (a lease in Postgres), and a reply is stored at most once.
+// It never sends anything to an end user itself.
+package generate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/llm"
+)
+
+// Chatter streams a chat completion.
+type Chatter interface {
+	Chat(ctx context.Context, model string, msgs []llm.Message, onDelta func(string) error) (string, error)
+}
+
+// Worker is the generate target.
+type Worker struct {
+	Store *db.Store
+	Bus   *bus.Bus
+	// LLM is nil in passages mode.
+	LLM           Chatter
+	Model         string
+	ContextTokens int
+	Tokens        TokenCounter
+	// Lease bounds how long one turn may hold a conversation; a crashed worker's turn is taken
+	// over after it. It is also the consumer's AckWait.
+	Lease    time.Duration
+	Parallel int
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// errBusy means another turn of the same conversation is running; the message is retried later.
+var errBusy = errors.New("generate: conversation busy with another turn")
+
+const historyTurns = 20
+
+// Register adds the worker's handler to the router.
+func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
+	return r.Handle(ctx, "generate", bus.ConsumerSpec{
+		Stream: "CW_GENERATE", Durable: "generate", Filter: "cw.*.generate",
+		AckWait: w.Lease, MaxDeliver: 10, Parallel: w.Parallel,
+	}, w.handle)
+}
+
+func (w *Worker) handle(msg *message.Message) error {
+	ev, err := bus.Decode[events.TurnRequested](msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	c, turn := ev.CreatorID, ev.Data
+	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "conversation_id", turn.ConversationID)
+
+	owner := uuid.New()
+	if err := w.lease(ctx, c, turn.ConversationID, owner); err != nil {
+		return err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = w.Store.InTenant(rctx, c, func(q *db.Queries) error {
+			return q.ReleaseTurnLease(rctx, db.ReleaseTurnLeaseParams{ID: turn.ConversationID, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
+		})
+	}()
+
+	var (
+		trigger  db.Message
+		answered *db.Message
+		pending  []db.Message
+		recent   []db.Message
+		creator  db.Creator
+		conv     db.Conversation
+	)
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		if conv, err = q.GetConversation(ctx, turn.ConversationID); err != nil {
+			return err
+		}
+		if trigger, err = q.GetMessage(ctx, turn.MessageID); err != nil {
+			return err
+		}
+		if r, err := q.ReplyCovering(ctx, db.ReplyCoveringParams{ConversationID: conv.ID, Seq: trigger.Seq}); err == nil {
+			answered = &r
+			return nil
+		} else if !db.IsNotFound(err) {
+			return err
+		}
+		if pending, err = q.UnansweredUserMessages(ctx, conv.ID); err != nil {
+			return err
+		}
+		if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
+			return err
+		}
+		creator, err = q.GetCreator(ctx, c)
+		return err
+	})
+	if err != nil {
+		if db.IsNotFound(err) {
+			return bus.Permanent(fmt.Errorf("generate: turn %s: %w", turn.MessageID, err))
+		}
+		return err
+	}
+	if answered != nil {
+		// Folded into an earlier turn, or a redelivery after the reply was stored: make sure the
+		// reply reached dispatch (deduplicated by its id) and stop.
+		log.Debug("turn already answered", "message_id", turn.MessageID, "reply_id", answered.ID)
+		return w.publishOutbound(ctx, &ev.Envelope, *answered, conv)
+	}
+	if conv.Status != "bot" {
+		log.Info("conversation taken over by the creator: no bot reply")
+		return nil
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	last := pending[len(pending)-1]
+	replyID := ids.Reply(last.ID)
+
+	history := make([]llm.Message, 0, len(recent))
+	texts := make([]string, 0, len(pending))
+	for _, m := range recent {
+		if m.Seq >= pending[0].Seq {
+			continue
+		}
+		role := "assistant"
+		if m.Role == "user" {
+			role = "user"
+		}
+		history = append(history, llm.Message{Role: role, Content: m.Body})
+	}
+	for _, m := range pending {
+		texts = append(texts, m.Body)
+	}
+	prompt := BuildPrompt(creator.Persona, turn.Passages, history, texts, w.ContextTokens, w.Tokens)
+
+	live := events.LiveSubject(c, conv.ID)
+	w.publishLive(live, events.Live{Kind: "typing"})
+	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt)
+	if err != nil {
+		return err
+	}
+	sources, _ := json.Marshal(sourcesOf(prompt.Used))
+	var reply db.Message
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		r, err := q.InsertMessage(ctx, db.InsertMessageParams{
+			ID: replyID, CreatorID: c, ConversationID: conv.ID, Role: "assistant", Body: text,
+			Sources: sources, ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status,
+		})
+		if db.IsNotFound(err) { // stored by an earlier attempt
+			r, err = q.GetMessage(ctx, replyID)
+		}
+		reply = r
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "status", status)
+	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
+}
+
+// lease takes the conversation's turn lease or reports errBusy.
+func (w *Worker) lease(ctx context.Context, c, conv, owner uuid.UUID) error {
+	return w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{
+			ID: conv, Owner: uuid.NullUUID{UUID: owner, Valid: true}, LeaseSeconds: w.Lease.Seconds(),
+		})
+		if db.IsNotFound(err) {
+			return errBusy
+		}
+		return err
+	})
+}
+
+// compose produces the reply text: streamed from the model, or the passages answer without
+// one. A model failure ends in an honest message plus the passages, never in silence.
+func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt) (string, string, error) {
+	if w.LLM == nil {
+		text := PassagesAnswer(p.Used)
+		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: text, Reset: true})
+		return text, "generated", nil
+	}
+	first := true
+	var mu sync.Mutex
+	renewEvery := w.Lease / 3
+	lastRenew := time.Now()
+	text, err := w.LLM.Chat(ctx, w.Model, p.Messages, func(delta string) error {
+		mu.Lock()
+		reset := first
+		first = false
+		mu.Unlock()
+		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: delta, Reset: reset})
+		if time.Since(lastRenew) > renewEvery {
+			lastRenew = time.Now()
+			return w.lease(ctx, c, conv, owner)
+		}
+		return nil
+	})
+	if err == nil {
+		return text, "generated", nil
+	}
+	if ctx.Err() != nil || errors.Is(err, errBusy) {
+		return "", "", err
+	}
+	w.Log.Error("chat model failed", "creator_id", c, "conversation_id", conv, "err", err)
+	apology := "I'm sorry, I couldn't finish my answer: the coach's language model is not responding right now. Please try again in a moment."
+	if len(p.Used) > 0 {
+		apology += "\n\n" + PassagesAnswer(p.Used)
+	}
+	w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: apology, Reset: true})
+	return apology, "llm_error", nil
+}
+
+func (w *Worker) publishOutbound(ctx context.Context, cause *events.Envelope, reply db.Message, conv db.Conversation) error {
+	out := events.New(conv.CreatorID, events.MessageOutbound{
+		MessageID: reply.ID, ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel,
+	}, cause, w.Now())
+	return bus.PublishEvent(ctx, w.Bus, events.OutboundSubject(conv.CreatorID, conv.Channel), "out:"+reply.ID.String(), out)
+}
+
+// publishLive sends an ephemeral frame on core NATS; losing one is harmless (the stored reply
+// is replayed), so errors are only logged.
+func (w *Worker) publishLive(subject string, l events.Live) {
+	b, _ := json.Marshal(l)
+	if err := w.Bus.NC.Publish(subject, b); err != nil {
+		w.Log.Debug("live publish failed", "subject", subject, "err", err)
+	}
+}
+
+func sourcesOf(ps []events.Passage) []events.Passage {
+	out := make([]events.Passage, 0, len(ps))
+	for _, p := range ps {
+		p.Text = snippet(p.Text, 240)
+		out = append(out, p)
+	}
+	return out
+}

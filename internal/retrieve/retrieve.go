@@ -1,0 +1,169 @@
+// Package retrieve is the retrieve worker: it records each inbound end-user message (once, by
+// its deterministic id), searches the creator's knowledge for it and asks generate for a turn.
+// It never calls the chat model and never writes outside the message's creator tenant.
+package retrieve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/llm"
+)
+
+// Searcher finds passages in a creator's knowledge.
+type Searcher interface {
+	Search(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]knowledge.Passage, error)
+}
+
+// Embedder turns queries into vectors; nil means BM25 only.
+type Embedder interface {
+	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
+}
+
+// Worker is the retrieve target.
+type Worker struct {
+	Store      *db.Store
+	Bus        *bus.Bus
+	Search     Searcher
+	Embedder   Embedder
+	EmbedModel string
+	Passages   int
+	Parallel   int
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// Register adds the worker's handlers to the router.
+func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
+	if w.Passages == 0 {
+		w.Passages = 5
+	}
+	return r.Handle(ctx, "retrieve", bus.ConsumerSpec{
+		Stream: "CW_INBOUND", Durable: "retrieve", Filter: "cw.*.inbound.*",
+		AckWait: 30 * time.Second, MaxDeliver: 8, Parallel: w.Parallel,
+	}, w.handle)
+}
+
+func (w *Worker) handle(msg *message.Message) error {
+	ev, err := bus.Decode[events.MessageReceived](msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	c, in := ev.CreatorID, ev.Data
+	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
+	if in.ProviderMessageID == "" || in.Text == "" {
+		return bus.Permanent(fmt.Errorf("retrieve: %w: message without provider id or text", events.ErrMalformed))
+	}
+	msgID := ids.InboundMessage(c, in.Channel, in.ProviderMessageID)
+	var (
+		conv     db.Conversation
+		inserted bool
+	)
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		conv, err = w.conversation(ctx, q, c, in)
+		if err != nil {
+			return err
+		}
+		_, err = q.InsertMessage(ctx, db.InsertMessageParams{
+			ID: msgID, CreatorID: c, ConversationID: conv.ID, Role: "user", Body: in.Text,
+			Sources: json.RawMessage("[]"), Channel: in.Channel,
+			ProviderMessageID: &in.ProviderMessageID, Status: "received",
+		})
+		switch {
+		case err == nil:
+			inserted = true
+		case db.IsNotFound(err): // already recorded: a redelivery
+		default:
+			return err
+		}
+		return q.TouchConversation(ctx, conv.ID)
+	})
+	if err != nil {
+		if db.IsNotFound(err) {
+			return bus.Permanent(fmt.Errorf("retrieve: conversation %s of creator %s: %w", in.ConversationID, c, err))
+		}
+		return err
+	}
+	if !inserted {
+		log.Debug("inbound message already recorded", "message_id", msgID)
+	}
+	if conv.Status != "bot" {
+		log.Info("conversation held by the creator: no bot turn", "conversation_id", conv.ID)
+		return nil
+	}
+	passages, mode, err := w.search(ctx, c, in.Text)
+	if err != nil {
+		return err
+	}
+	turn := events.New(c, events.TurnRequested{
+		ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
+		Query: in.Text, Passages: passages, SearchMode: mode,
+	}, &ev.Envelope, w.Now())
+	return bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn)
+}
+
+// conversation finds the message's conversation, creating end user and conversation for
+// channels whose adapters only know the channel's user id.
+func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, in events.MessageReceived) (db.Conversation, error) {
+	if in.ConversationID != uuid.Nil {
+		conv, err := q.GetConversation(ctx, in.ConversationID)
+		if err != nil {
+			return conv, err
+		}
+		if conv.EndUserID != in.EndUserID || conv.Channel != in.Channel {
+			return conv, bus.Permanent(fmt.Errorf("retrieve: %w: conversation %s does not belong to end user %s on %s",
+				events.ErrMalformed, conv.ID, in.EndUserID, in.Channel))
+		}
+		return conv, nil
+	}
+	if in.ExternalUserID == "" {
+		return db.Conversation{}, bus.Permanent(fmt.Errorf("retrieve: %w: neither conversation nor external user id", events.ErrMalformed))
+	}
+	eu, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: ids.EndUser(c, in.Channel, in.ExternalUserID), CreatorID: c,
+		Channel: in.Channel, ExternalID: in.ExternalUserID, DisplayName: in.DisplayName})
+	if err != nil {
+		return db.Conversation{}, err
+	}
+	return q.UpsertConversation(ctx, db.UpsertConversationParams{ID: ids.Conversation(c, eu.ID, in.Channel), CreatorID: c, EndUserID: eu.ID, Channel: in.Channel})
+}
+
+// search returns the best passages for text: hybrid when the query can be embedded, BM25
+// otherwise. A creator without a knowledge tenant yet simply has no passages.
+func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, string, error) {
+	var vec []float32
+	mode := "bm25"
+	if w.Embedder != nil {
+		vs, err := w.Embedder.Embed(ctx, w.EmbedModel, []string{llm.QueryPrefix + text})
+		if err == nil && len(vs) == 1 {
+			vec, mode = vs[0], "hybrid"
+		} else if err != nil {
+			w.Log.Warn("query embedding failed, searching BM25 only", "creator_id", c, "err", err)
+		}
+	}
+	hits, err := w.Search.Search(ctx, c, text, vec, w.Passages)
+	if errors.Is(err, knowledge.ErrTenantNotFound) {
+		return nil, mode, nil
+	}
+	if err != nil {
+		return nil, mode, fmt.Errorf("retrieve: search: %w", err)
+	}
+	out := make([]events.Passage, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Text: h.Text, Score: h.Score})
+	}
+	return out, mode, nil
+}
