@@ -36,6 +36,18 @@ func (q *Queries) InsertRefreshToken(ctx context.Context, arg InsertRefreshToken
 	return err
 }
 
+const lockRefreshFamily = `-- name: LockRefreshFamily :exec
+SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))
+`
+
+// Serializes every change to one refresh-token family until the transaction ends: rotation,
+// reuse revocation and logout. Without it a revocation could miss a token that a concurrent
+// rotation of the same family commits while the revoking UPDATE runs.
+func (q *Queries) LockRefreshFamily(ctx context.Context, familyID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockRefreshFamily, familyID)
+	return err
+}
+
 const markRefreshTokenUsed = `-- name: MarkRefreshTokenUsed :exec
 UPDATE refresh_tokens SET used_at = now() WHERE id = $1
 `
@@ -43,6 +55,18 @@ UPDATE refresh_tokens SET used_at = now() WHERE id = $1
 func (q *Queries) MarkRefreshTokenUsed(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, markRefreshTokenUsed, id)
 	return err
+}
+
+const refreshFamilyByHash = `-- name: RefreshFamilyByHash :one
+SELECT family_id FROM refresh_tokens WHERE token_hash = $1
+`
+
+// The family of a token, read without locking so the family lock can be taken first.
+func (q *Queries) RefreshFamilyByHash(ctx context.Context, tokenHash []byte) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, refreshFamilyByHash, tokenHash)
+	var family_id uuid.UUID
+	err := row.Scan(&family_id)
+	return family_id, err
 }
 
 const refreshTokenByHash = `-- name: RefreshTokenByHash :one

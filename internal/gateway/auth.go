@@ -269,8 +269,8 @@ func errAuthRefresh(code, msg string) error {
 
 // handleRefresh rotates a refresh token: the presented one is marked used and a new one of the
 // same family is returned with a new access token. Presenting a token that was already used
-// revokes its whole family. Two concurrent refreshes with one token serialize on the row lock;
-// the second counts as reuse.
+// revokes its whole family. Two concurrent refreshes with one token serialize on the family
+// lock; the second counts as reuse.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
@@ -290,7 +290,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 		outcome error
 	)
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-		rt, err := q.RefreshTokenByHash(ctx, hash) // SELECT ... FOR UPDATE
+		rt, err := lockRefreshToken(ctx, q, hash)
 		if db.IsNotFound(err) {
 			outcome = errAuthRefresh("invalid_token", "invalid refresh token")
 			return nil
@@ -329,6 +329,20 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	return s.writeSession(w, http.StatusOK, c, refresh)
 }
 
+// lockRefreshToken takes the lock of the token's family, then reads the token (FOR UPDATE).
+// Every change to a family (rotation, reuse revocation, logout) holds that lock, so a revocation
+// always sees the tokens a concurrent rotation added, and a rotation always sees a revocation.
+func lockRefreshToken(ctx context.Context, q *db.Queries, hash []byte) (db.RefreshToken, error) {
+	family, err := q.RefreshFamilyByHash(ctx, hash)
+	if err != nil {
+		return db.RefreshToken{}, err
+	}
+	if err := q.LockRefreshFamily(ctx, family); err != nil {
+		return db.RefreshToken{}, err
+	}
+	return q.RefreshTokenByHash(ctx, hash)
+}
+
 // handleLogout revokes the family of the presented refresh token. It answers 204 whether or not
 // the token was known (logging out twice is fine, and nothing is learned about tokens).
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
@@ -345,7 +359,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		ctx := r.Context()
 		err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-			rt, err := q.RefreshTokenByHash(ctx, hash)
+			rt, err := lockRefreshToken(ctx, q, hash)
 			if db.IsNotFound(err) {
 				return nil
 			}

@@ -61,24 +61,62 @@ func CL100K() (Tokenizer, error) {
 
 type tiktokenTokenizer struct{ t *tiktoken.Tiktoken }
 
-func (t tiktokenTokenizer) Count(s string) int {
-	if s == "" {
-		return 0
+// maxRun bounds how much text the BPE sees at once. tiktoken-go is
+// quadratic in the length of one pre-tokenised piece (a long run of letters,
+// digits, punctuation or whitespace, such as an inlined base64 image), so
+// runs of one kind longer than this are encoded in slices of maxRun bytes.
+// Ordinary text has no such runs and is tokenised exactly as cl100k_base
+// does; inside giant runs the count can differ slightly.
+const maxRun = 256
+
+// segments returns the text split for encoding: whole, unless it contains
+// runs of whitespace or of non-whitespace longer than maxRun, which are cut
+// every maxRun bytes (at character boundaries).
+func segments(s string) []string {
+	var out []string
+	last := 0 // start of the current segment
+	runStart, runSpace := 0, false
+	for i, r := range s {
+		sp := unicode.IsSpace(r)
+		if i == 0 || sp != runSpace {
+			runStart, runSpace = i, sp
+			continue
+		}
+		if i-runStart >= maxRun && i-last >= maxRun {
+			out = append(out, s[last:i])
+			last = i
+			runStart = i
+		}
 	}
-	return len(t.t.EncodeOrdinary(s))
+	return append(out, s[last:])
+}
+
+func (t tiktokenTokenizer) Count(s string) int {
+	n := 0
+	for _, seg := range segments(s) {
+		if seg != "" {
+			n += len(t.t.EncodeOrdinary(seg))
+		}
+	}
+	return n
 }
 
 func (t tiktokenTokenizer) Ends(s string) []int {
-	ids := t.t.EncodeOrdinary(s)
-	ends := make([]int, len(ids))
+	var ends []int
 	off := 0
-	for i, id := range ids {
-		off += len(t.t.Decode([]int{id}))
-		ends[i] = off
-	}
-	if len(ends) > 0 && off != len(s) {
-		// Cannot happen for valid UTF-8; keep the contract regardless.
-		ends[len(ends)-1] = len(s)
+	for _, seg := range segments(s) {
+		if seg == "" {
+			continue
+		}
+		segEnd := off + len(seg)
+		for _, id := range t.t.EncodeOrdinary(seg) {
+			off += len(t.t.Decode([]int{id}))
+			ends = append(ends, min(off, segEnd))
+		}
+		if len(ends) > 0 {
+			ends[len(ends)-1] = segEnd // cannot differ for valid UTF-8
+		}
+		off = segEnd
 	}
 	return ends
 }
@@ -149,7 +187,7 @@ type ChunkerOptions struct {
 type Chunk struct {
 	Index   int    // 0-based position in the document
 	Heading string // nearest Markdown heading above the chunk's content ("" before the first)
-	Text    string // Text == source[Start:End], without leading/trailing whitespace
+	Text    string // Text == source[Start:End], without leading/trailing whitespace unless removing it would exceed the budget
 	Start   int    // byte offsets into the (UTF-8 sanitised) source
 	End     int
 	Tokens  int // Tokenizer.Count(Text)
@@ -215,14 +253,26 @@ func (c *Chunker) Chunk(text string) []Chunk {
 				continue
 			}
 			n := c.tok.Count(text[s:e])
-			if n > c.max { // trimming changed the tokenisation; keep the verified span
-				s, e = r[0], r[1]
-				n = c.tok.Count(text[s:e])
+			if n > c.max {
+				// Trimming changed the tokenisation (BPE counts are not
+				// monotonic): keep as much of the verified span as fits.
+				s, e, n = c.bestTrim(text, r[0], r[1], s, e)
 			}
 			out = append(out, Chunk{Index: len(out), Heading: sec.heading, Text: text[s:e], Start: s, End: e, Tokens: n})
 		}
 	}
 	return out
+}
+
+// bestTrim returns the span among [ts, e), [s, te) and [s, e) (trimmed at
+// the start only, at the end only, untrimmed) that fits the budget.
+func (c *Chunker) bestTrim(text string, s, e, ts, te int) (int, int, int) {
+	for _, sp := range [][2]int{{ts, e}, {s, te}} {
+		if n := c.tok.Count(text[sp[0]:sp[1]]); n <= c.max {
+			return sp[0], sp[1], n
+		}
+	}
+	return s, e, c.tok.Count(text[s:e])
 }
 
 type section struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 )
 
@@ -41,7 +42,7 @@ func checkInvariants(t testing.TB, c *Chunker, input string, chunks []Chunk) {
 		if ch.Text != text[ch.Start:ch.End] {
 			t.Fatalf("chunk %d text does not match its span", i)
 		}
-		if strings.TrimSpace(ch.Text) != ch.Text {
+		if tr := strings.TrimSpace(ch.Text); tr != ch.Text && c.tok.Count(tr) <= c.max {
 			t.Fatalf("chunk %d not trimmed: %q", i, ch.Text)
 		}
 		if n := c.tok.Count(ch.Text); n != ch.Tokens || n > c.max {
@@ -287,5 +288,32 @@ func BenchmarkChunkDefault(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
 		c.Chunk(in)
+	}
+}
+
+func TestGiantRunsStayFast(t *testing.T) {
+	c := mustChunker(t, ChunkerOptions{MaxTokens: 64, OverlapTokens: 16})
+	for name, in := range map[string]string{
+		"base64 blob": "![img](data:image/png;base64," + strings.Repeat("iVBORw0KGgoAAAANSUhEUgAA", 4000) + ")",
+		"whitespace":  "a" + strings.Repeat(" ", 50000) + "b",
+		"dots":        strings.Repeat(".", 50000),
+	} {
+		start := time.Now()
+		got := c.Chunk(in)
+		checkInvariants(t, c, in, got)
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: %v for %d bytes", name, d, len(in))
+		}
+	}
+}
+
+func TestSegmentsExactOnOrdinaryText(t *testing.T) {
+	in := paragraphDoc(5, 5)
+	if segs := segments(in); len(segs) != 1 {
+		t.Fatalf("ordinary text split into %d segments", len(segs))
+	}
+	long := strings.Repeat("x", 1000)
+	if segs := segments(long); strings.Join(segs, "") != long || len(segs) != 4 {
+		t.Fatalf("segments of a long run: %d", len(segs))
 	}
 }

@@ -170,6 +170,8 @@ type Frame struct {
 type WidgetConn struct {
 	*websocket.Conn
 	Frames chan Frame
+	// ReadErr is the error that ended the read loop; valid once Frames is closed.
+	ReadErr error
 }
 
 // DialWidget opens the widget socket with the session token as subprotocol, then resumes
@@ -189,6 +191,7 @@ func (c *Client) DialWidget(ctx context.Context, s WidgetSession, lastSeq int64,
 		for {
 			_, b, err := conn.Read(context.Background())
 			if err != nil {
+				wc.ReadErr = err
 				return
 			}
 			var f Frame
