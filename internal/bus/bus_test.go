@@ -1,0 +1,125 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// startRouter runs fn as the handler of a fresh durable consumer on CW_INGEST for one creator.
+func startRouter(t *testing.T, b *bus.Bus, creator uuid.UUID, maxDeliver int, fn func(*message.Message) error) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := bus.NewRouter(b, testenv.Logger(t))
+	require.NoError(t, err)
+	durable := "test-" + uuid.NewString()[:8]
+	require.NoError(t, r.Handle(ctx, durable, bus.ConsumerSpec{
+		Stream: "CW_INGEST", Durable: durable, Filter: events.IngestSubject(creator),
+		AckWait: 2 * time.Second, MaxDeliver: maxDeliver, Parallel: 2,
+	}, fn))
+	go func() { _ = r.Run(ctx) }()
+	<-r.Running()
+	t.Cleanup(func() { _ = r.Close() })
+}
+
+func dlqMessages(t *testing.T, b *bus.Bus, source string) []jetstream.Msg {
+	t.Helper()
+	ctx := context.Background()
+	s, err := b.JS.Stream(ctx, "CW_DLQ")
+	require.NoError(t, err)
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.DLQSubject("CW_INGEST")}})
+	require.NoError(t, err)
+	var out []jetstream.Msg
+	for {
+		batch, err := c.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
+		require.NoError(t, err)
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if m.Headers().Get(bus.SourceHeader) == source {
+				out = append(out, m)
+			}
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// TestPoisonMessagesGoToDLQ: undecodable events, events whose creator does not match the
+// subject, and events whose handler always fails all end in the dead-letter stream with a
+// reason, and the consumer keeps processing good events.
+func TestPoisonMessagesGoToDLQ(t *testing.T) {
+	b := testenv.Bus(t)
+	ctx := context.Background()
+	creator := uuid.New()
+	subject := events.IngestSubject(creator)
+	var good, failing atomic.Int64
+	alwaysFails := uuid.New()
+	startRouter(t, b, creator, 3, func(m *message.Message) error {
+		ev, err := bus.Decode[events.DocumentIngest](m)
+		if err != nil {
+			return err
+		}
+		if ev.Data.DocumentID == alwaysFails {
+			failing.Add(1)
+			return errors.New("boom: downstream keeps failing")
+		}
+		good.Add(1)
+		return nil
+	})
+
+	require.NoError(t, b.Publish(ctx, subject, "junk-1", []byte("{not json"), nil))
+	forged := events.New(uuid.New(), events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "forged-1", forged))
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "fail-1", events.New(creator, events.DocumentIngest{DocumentID: alwaysFails, Action: "index"}, nil, time.Now())))
+	for i := range 20 {
+		require.NoError(t, bus.PublishEvent(ctx, b, subject, "good-"+string(rune('a'+i)), events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())))
+	}
+
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 3 }, "three dead letters")
+	require.EqualValues(t, 20, good.Load(), "good events still flow")
+	reasons := map[string]bool{}
+	for _, m := range dlqMessages(t, b, subject) {
+		reasons[m.Headers().Get(bus.ReasonHeader)] = true
+	}
+	require.Len(t, reasons, 3)
+	var joined string
+	for r := range reasons {
+		joined += r + "\n"
+	}
+	require.Contains(t, joined, "malformed")
+	require.Contains(t, joined, "envelope creator")
+	require.Contains(t, joined, "gave up after 3 deliveries")
+	// Retries in process plus redeliveries, bounded: (1 + 3 retries) x 3 deliveries.
+	require.LessOrEqual(t, failing.Load(), int64(12))
+}
+
+// TestDuplicatePublishIsDropped: the same Nats-Msg-Id published twice is stored once.
+func TestDuplicatePublishIsDropped(t *testing.T) {
+	b := testenv.Bus(t)
+	ctx := context.Background()
+	creator := uuid.New()
+	var n atomic.Int64
+	startRouter(t, b, creator, 3, func(m *message.Message) error { n.Add(1); return nil })
+	ev := events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())
+	for range 5 {
+		require.NoError(t, bus.PublishEvent(ctx, b, events.IngestSubject(creator), "same-id", ev))
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return n.Load() >= 1 }, "delivery")
+	time.Sleep(500 * time.Millisecond) // give a duplicate the chance to show up
+	require.EqualValues(t, 1, n.Load())
+}
