@@ -1,6 +1,6 @@
-// Package localdeps starts the project's local dependencies (Weaviate, and
-// the helpers they share such as free loopback ports) as child processes for
-// the embedded default and for tests.
+// Package localdeps starts the project's local dependencies (PostgreSQL,
+// Weaviate) as child processes for the embedded default and for tests, with
+// the helpers they share such as free loopback ports.
 //
 // It must never start anything listening beyond loopback on purpose, never
 // download binaries at run time (it finds binaries built by `make` targets and
