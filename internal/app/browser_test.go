@@ -46,6 +46,14 @@ func TestWidgetInBrowser(t *testing.T) {
 	waitDemoDocumentIndexed(t, a.URL, cfg.DataDir)
 
 	b := newBrowser(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			reqs := h.ollama.ChatRequests()
+			for i, r := range reqs {
+				t.Logf("chat request %d: reply of %d chars", i, len([]rune(ollamatest.DefaultReply(r))))
+			}
+		}
+	})
 	b.do(t, "load the demo page", chromedp.Navigate(a.URL+"/demo"))
 	b.waitWidget(t)
 	require.Equal(t, "offline", b.eval(t, widgetRoot+`.querySelector('.cw-status').textContent`),
@@ -228,9 +236,25 @@ func run[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
+		b.dump(t)
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
+}
+
+// dump logs what the widget shows, for a failure's diagnosis.
+func (b *browser) dump(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	js := `(() => { try { const r = document.getElementById('coachwire-widget').shadowRoot;
+	  return JSON.stringify({state: window.coachwire.state(), html: r.querySelector('.cw-log').innerHTML}); }
+	  catch (e) { return 'no widget: ' + e + ' page: ' + document.documentElement.outerHTML.slice(0, 2000); } })()`
+	if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err == nil {
+		t.Logf("widget at failure: %s", s)
+	} else {
+		t.Logf("widget at failure: unreadable: %v", err)
+	}
 }
 
 func (b *browser) do(t *testing.T, what string, a chromedp.Action[chromedp.Void]) {

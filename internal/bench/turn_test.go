@@ -13,8 +13,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -63,8 +65,18 @@ const (
 // again (per-conversation order) and staying under the widget rate limit.
 func BenchmarkTurnOverhead(b *testing.B) {
 	st := settings(b)
+	// COACHWIRE_BENCH_SEARCH=bm25 serves no embedding model, so retrieval is BM25 only (to
+	// separate the vector search's cost); the default is hybrid, as with a real Ollama.
+	search, embedModels := "hybrid (BM25 + loopback embeddings)", []string{"nomic-embed-text"}
+	switch os.Getenv("COACHWIRE_BENCH_SEARCH") {
+	case "", "hybrid":
+	case "bm25":
+		search, embedModels = "BM25 only", []string{}
+	default:
+		b.Fatalf("COACHWIRE_BENCH_SEARCH=%q: want hybrid or bm25", os.Getenv("COACHWIRE_BENCH_SEARCH"))
+	}
 	ol := ollamatest.New(b, ollamatest.Options{
-		ChatModels: []string{"llama3.2"}, EmbedModels: []string{"nomic-embed-text"},
+		ChatModels: []string{"llama3.2"}, EmbedModels: embedModels,
 		Reply:     func(ollamatest.ChatRequest) string { return "Stop caffeine eight hours before bed." },
 		ChunkSize: 1 << 10, DeltaDelay: 0,
 	})
@@ -104,10 +116,10 @@ func BenchmarkTurnOverhead(b *testing.B) {
 	c.SetWidget(b, cr, "You are Robin, a sleep coach.")
 	c.AddDocument(b, cr, "Sleep basics", "markdown", knowledgeDoc)
 
-	p := &userPool{c: c, key: cr.WidgetKey, ready: make(chan *endUser, maxUsers)}
+	p := &userPool{c: c, key: cr.WidgetKey, creator: cr.ID, ready: make(chan *endUser, maxUsers)}
 	b.Cleanup(p.close)
-	b.Logf("coachwire: WorkerParallel=%d, search=hybrid (BM25 + loopback embeddings), reply=%d chars in 1 delta, steps %v × %s",
-		parallel, len("Stop caffeine eight hours before bed."), st.Rates, st.Duration)
+	b.Logf("coachwire: WorkerParallel=%d, search=%s, reply=%d chars in 1 delta, steps %v × %s",
+		parallel, search, len("Stop caffeine eight hours before bed."), st.Rates, st.Duration)
 
 	// Warm up: connections, prepared statements, Weaviate caches. Not recorded.
 	if err := p.grow(need(st.Rates[0])); err != nil {
@@ -165,8 +177,11 @@ func runTurns(p *userPool, rate float64, d time.Duration) Result {
 type endUser struct {
 	ws *testenv.WidgetConn
 
+	creator uuid.UUID
+
 	mu       sync.Mutex
-	pending  string
+	pending  string // the client's message id
+	replyTo  string // the stored id of that message, which the reply names in reply_to
 	due      time.Time
 	sent     time.Time
 	rec      *Recorder
@@ -186,6 +201,7 @@ func (u *endUser) send(rec *Recorder, due time.Time, text string, p *userPool) {
 	}
 	now := time.Now()
 	u.pending, u.due, u.sent, u.rec, u.lastSend = id, due, now, rec, now
+	u.replyTo = ids.InboundMessage(u.creator, events.ChannelWidget, id).String()
 	u.timer = time.AfterFunc(turnTimeout, func() { u.finish(id, "timeout", p) })
 	u.mu.Unlock()
 	rec.Issued(due, now)
@@ -232,9 +248,9 @@ func (u *endUser) read(p *userPool) {
 		switch {
 		case testenv.IsReply(f):
 			u.mu.Lock()
-			id := u.pending
+			id, replyTo := u.pending, u.replyTo
 			u.mu.Unlock()
-			if f.ReplyTo == id {
+			if f.ReplyTo == replyTo {
 				u.finish(id, "", p)
 			}
 		case f.Type == "error":
@@ -254,11 +270,12 @@ func (u *endUser) read(p *userPool) {
 
 // userPool holds connected end users; idle ones wait in ready.
 type userPool struct {
-	c     *testenv.Client
-	key   string
-	mu    sync.Mutex
-	users []*endUser
-	ready chan *endUser
+	c       *testenv.Client
+	key     string
+	creator uuid.UUID
+	mu      sync.Mutex
+	users   []*endUser
+	ready   chan *endUser
 }
 
 func (p *userPool) size() int {
@@ -320,7 +337,7 @@ func (p *userPool) open() (*endUser, error) {
 				return nil, fmt.Errorf("widget socket closed before ready")
 			}
 			if f.Type == "ready" {
-				return &endUser{ws: ws}, nil
+				return &endUser{ws: ws, creator: p.creator}, nil
 			}
 		case <-ctx.Done():
 			ws.CloseNow()

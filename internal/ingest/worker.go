@@ -51,9 +51,11 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	}
 	return r.Handle(ctx, "ingest", bus.ConsumerSpec{
 		Stream: "CW_INGEST", Durable: "ingest", Filter: "cw.*.ingest",
-		AckWait: 5 * time.Minute, MaxDeliver: 5, Parallel: w.Parallel,
+		AckWait: 5 * time.Minute, MaxDeliver: maxDeliver, Parallel: w.Parallel,
 	}, w.handle)
 }
+
+const maxDeliver = 5
 
 func (w *Worker) handle(msg *message.Message) error {
 	ev, err := bus.Decode[events.DocumentIngest](msg)
@@ -84,15 +86,28 @@ func (w *Worker) handle(msg *message.Message) error {
 	if doc.Status == "indexed" {
 		return nil
 	}
+	err = w.index(ctx, &ev.Envelope, doc)
+	if err != nil {
+		// A document never stays "processing": when this was the last attempt, say so.
+		if n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered)); bus.IsPermanent(err) || n >= maxDeliver {
+			w.setStatus(context.WithoutCancel(ctx), &ev.Envelope, doc, "failed", 0, err.Error(), "")
+		}
+	}
+	return err
+}
+
+func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Document) error {
+	log := w.Log.With("creator_id", doc.CreatorID, "document_id", doc.ID, "correlation_id", cause.CorrelationID)
+	c := doc.CreatorID
 	chunks := w.Chunker.Chunk(doc.Body)
-	w.setStatus(ctx, &ev.Envelope, doc, "chunking", len(chunks), "", "")
+	w.setStatus(ctx, cause, doc, "chunking", len(chunks), "", "")
 	kcs := make([]knowledge.Chunk, len(chunks))
 	for i, ch := range chunks {
 		kcs[i] = knowledge.Chunk{DocumentID: doc.ID, Index: ch.Index, Title: doc.Title, Heading: ch.Heading, Text: ch.Text}
 	}
 	mode := "bm25"
 	if w.Embedder != nil && len(kcs) > 0 {
-		w.setStatus(ctx, &ev.Envelope, doc, "embedding", len(chunks), "", "")
+		w.setStatus(ctx, cause, doc, "embedding", len(chunks), "", "")
 		if err := w.embed(ctx, kcs); err != nil {
 			log.Warn("embedding failed, indexing for BM25 only", "err", err)
 			for i := range kcs {
@@ -108,7 +123,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err := w.Index.ReplaceDocument(ctx, c, doc.ID, kcs); err != nil {
 		return fmt.Errorf("ingest: index: %w", err)
 	}
-	w.setStatus(ctx, &ev.Envelope, doc, "indexed", len(chunks), "", mode)
+	w.setStatus(ctx, cause, doc, "indexed", len(chunks), "", mode)
 	log.Info("document indexed", "chunks", len(chunks), "search_mode", mode)
 	return nil
 }
