@@ -23,6 +23,15 @@ type MessageReceived struct {
 	DisplayName    string `json:"display_name,omitempty"`
 	Text           string `json:"text"`
 	SentAt         string `json:"sent_at,omitempty"`
+	// ChannelID is the creator's channel (WhatsApp number, Telegram bot) it arrived on; zero for
+	// the widget.
+	ChannelID uuid.UUID `json:"channel_id,omitzero"`
+	// ChatID is where to answer on the channel (WhatsApp wa_id, Telegram chat id).
+	ChatID   string `json:"chat_id,omitempty"`
+	Language string `json:"language,omitempty"`
+	// Type is the message type (text, image, audio, video, document, sticker, location, other);
+	// empty means text. Only text goes to the coach; the rest gets a polite answer.
+	Type string `json:"type,omitempty"`
 }
 
 func (MessageReceived) EventType() string { return TypeMessageReceived }
@@ -66,6 +75,39 @@ type DeliveryStatus struct {
 	Channel   string    `json:"channel"`
 	Status    string    `json:"status"` // sent, delivered, read, failed
 	Error     string    `json:"error,omitempty"`
+	// Provider status webhooks name the provider's message id (WhatsApp wamid) instead of
+	// MessageID; the consumer finds the message from its send log.
+	ChannelID         uuid.UUID `json:"channel_id,omitzero"`
+	ProviderMessageID string    `json:"provider_message_id,omitempty"`
+	ErrorCode         string    `json:"error_code,omitempty"`
+	At                string    `json:"at,omitempty"`
 }
 
 func (DeliveryStatus) EventType() string { return TypeDeliveryStatus }
+
+// Typing asks dispatch to show a typing indicator on the end user's channel while a reply is
+// generated. It travels on core NATS (TypingSubject): losing one is harmless.
+type Typing struct {
+	ConversationID uuid.UUID `json:"conversation_id"`
+	EndUserID      uuid.UUID `json:"end_user_id"`
+	Channel        string    `json:"channel"`
+	ChannelID      uuid.UUID `json:"channel_id,omitzero"`
+	// ProviderMessageID is the inbound message being answered (WhatsApp shows typing on it).
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+}
+
+// Activity is a live update for the creator's dashboard (new message, status change of a
+// message or a conversation). It travels on core NATS (ActivitySubject); the creator reloads
+// from the API after a reconnect.
+type Activity struct {
+	Kind           string    `json:"kind"` // message, message_status, conversation
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel,omitempty"`
+	MessageID      uuid.UUID `json:"message_id,omitzero"`
+	Seq            int64     `json:"seq,omitempty"`
+	Role           string    `json:"role,omitempty"`
+	Text           string    `json:"text,omitempty"`
+	Status         string    `json:"status,omitempty"`
+	ErrorCode      string    `json:"error_code,omitempty"`
+	At             string    `json:"at,omitempty"`
+}

@@ -40,8 +40,13 @@ func TestGolden(t *testing.T) {
 			Passages: []events.Passage{{DocumentID: doc, Title: "Doc", Heading: "H", Text: "text", Score: 0.5}}}),
 		"message_outbound_v1": envelope(events.MessageOutbound{MessageID: msgID, ConversationID: conv, EndUserID: msgID, Channel: "widget"}),
 		"delivery_status_v1":  envelope(events.DeliveryStatus{MessageID: msgID, Channel: "widget", Status: "sent"}),
-		"document_ingest_v1":  envelope(events.DocumentIngest{DocumentID: doc, Action: events.IngestIndex, Version: 1}),
-		"document_state_v1":   envelope(events.DocumentState{DocumentID: doc, Status: "indexed", Chunks: 3}),
+		"message_received_v1_telegram": envelope(events.MessageReceived{Channel: "telegram", ProviderMessageID: "42:7", ExternalUserID: "42",
+			DisplayName: "Ana", Text: "hola", ChannelID: doc, ChatID: "42", Language: "es", Type: "text"}),
+		"delivery_status_v1_whatsapp": envelope(events.DeliveryStatus{Channel: "whatsapp", Status: "failed", ChannelID: doc,
+			ProviderMessageID: "wamid.X", ErrorCode: "131047", Error: "Re-engagement message", At: "2026-11-25T12:00:00Z"}),
+		"document_ingest_v1": envelope(events.DocumentIngest{DocumentID: doc, Action: events.IngestIndex, Version: 1}),
+		"document_state_v1":  envelope(events.DocumentState{DocumentID: doc, Status: "indexed", Chunks: 3}),
+		"nudge_recipient_v1": envelope(events.NudgeRecipient{OccurrenceID: doc, CampaignID: conv, EndUserID: msgID, ScheduledAt: at}),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -17,6 +17,8 @@ const (
 	StageKnowledge = "knowledge"
 	StageNudge     = "nudge"
 	StageLive      = "live"
+	StageTyping    = "typing"
+	StageActivity  = "activity"
 )
 
 // Channels an end user can talk on.
@@ -71,3 +73,9 @@ func CreatorFromSubject(subject string) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// TypingSubject is the core-NATS subject of typing requests for dispatch.
+func TypingSubject(c uuid.UUID, channel string) string { return Subject(c, StageTyping, channel) }
+
+// ActivitySubject is the core-NATS subject of a creator's live dashboard updates.
+func ActivitySubject(c uuid.UUID) string { return Subject(c, StageActivity) }

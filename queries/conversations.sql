@@ -32,3 +32,23 @@ RETURNING id;
 -- name: ReleaseTurnLease :exec
 UPDATE conversations SET turn_lease_until = NULL, turn_lease_owner = NULL
 WHERE id = @id AND turn_lease_owner = @owner;
+
+-- name: ListConversationsFiltered :many
+-- The creator's conversations, newest activity first, with optional filters.
+SELECT c.*, e.display_name, e.external_id, e.provider_user_id, e.opted_out_at FROM conversations c
+JOIN end_users e ON e.id = c.end_user_id
+WHERE (sqlc.narg(channel)::text IS NULL OR c.channel = sqlc.narg(channel))
+  AND (sqlc.narg(channel_id)::uuid IS NULL OR c.channel_id = sqlc.narg(channel_id))
+  AND (sqlc.narg(status)::text IS NULL OR c.status = sqlc.narg(status))
+  AND (sqlc.narg(active_after)::timestamptz IS NULL OR c.last_activity_at > sqlc.narg(active_after))
+  AND (sqlc.narg(active_before)::timestamptz IS NULL OR c.last_activity_at < sqlc.narg(active_before))
+ORDER BY c.last_activity_at DESC
+LIMIT @max_rows;
+
+-- name: LockConversation :one
+-- Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
+-- being stored are serialized on this row.
+SELECT * FROM conversations WHERE id = $1 FOR UPDATE;
+
+-- name: SetConversationStatus :one
+UPDATE conversations SET status = @status, last_activity_at = now() WHERE id = @id RETURNING *;

@@ -35,3 +35,22 @@ UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1;
 
 -- name: TouchConversation :exec
 UPDATE conversations SET last_activity_at = now() WHERE id = $1;
+
+-- name: SetMessageDelivery :exec
+-- Records a delivery outcome on a message: status, provider message id of its first part and the
+-- provider's error code.
+UPDATE messages
+SET status = @status, error = @error, error_code = @error_code,
+    provider_message_id = COALESCE(sqlc.narg(provider_message_id), provider_message_id), updated_at = now()
+WHERE id = @id;
+
+-- name: AdvanceMessageStatus :one
+-- Applies a provider delivery status when it moves the message forward (sent < delivered <
+-- read; failed is final).
+UPDATE messages SET status = @status, error = @error, error_code = @error_code, updated_at = now()
+WHERE id = @id
+  AND status NOT IN ('failed', 'window_closed')
+  AND (@status::text = 'failed'
+       OR (CASE @status::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
+        > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
+RETURNING *;

@@ -16,9 +16,11 @@ import (
 	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/extract"
 )
 
 func main() {
+	extract.MainIfChild() // a re-executed copy of this binary parsing one untrusted file
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

@@ -21,16 +21,21 @@ import (
 
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/clock"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
+	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/gateway"
 	"github.com/coachwire/coachwire/internal/generate"
 	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/localdeps"
+	"github.com/coachwire/coachwire/internal/nudge"
 	"github.com/coachwire/coachwire/internal/retrieve"
+	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/storage"
 )
 
 // App is a running coachwire process.
@@ -55,6 +60,8 @@ type App struct {
 	router   *bus.Router
 	demoKey  string
 	services services
+	// DispatchLimits are the providers' send limits (zero fields: the defaults).
+	DispatchLimits dispatch.Limits
 }
 
 type services struct {
@@ -67,11 +74,13 @@ type Options struct {
 	// Out receives the human-readable start banner.
 	Out io.Writer
 	Now func() time.Time
+	// DispatchLimits override the providers' send limits (tests, benchmarks).
+	DispatchLimits dispatch.Limits
 }
 
 // Start brings up every dependency and component of cfg's targets. Stop undoes it.
 func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err error) {
-	a = &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now}
+	a = &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now, DispatchLimits: opt.DispatchLimits}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -210,7 +219,7 @@ func (a *App) detectLLM(ctx context.Context) {
 func (a *App) startWorkers(ctx context.Context) error {
 	cfg := a.cfg
 	runsWorker := false
-	for _, t := range []string{config.TargetIngest, config.TargetRetrieve, config.TargetGenerate, config.TargetDispatch} {
+	for _, t := range []string{config.TargetIngest, config.TargetRetrieve, config.TargetGenerate, config.TargetDispatch, config.TargetNudge} {
 		runsWorker = runsWorker || cfg.Runs(t)
 	}
 	if !runsWorker && !cfg.Runs(config.TargetGateway) {
@@ -235,14 +244,25 @@ func (a *App) startWorkers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		kc := cfg.Knowledge.WithDefaults(cfg.DataDir)
+		files, err := storage.New(kc.StorageDir)
+		if err != nil {
+			return err
+		}
 		w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
-			Parallel: 2, Log: a.log.With("target", "ingest"), Now: a.now}
+			Files: files, EmbedBatch: kc.EmbedBatch, Parallel: 2, Log: a.log.With("target", "ingest"), Now: a.now,
+			Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
 		if embed != nil {
 			w.Embedder = embed
 		}
 		if err := w.Register(ctx, a.router); err != nil {
 			return err
 		}
+		sw := &ingest.Sweeper{Store: a.Store, Bus: a.Bus, StuckAfter: kc.StuckAfter, Interval: kc.SweepInterval,
+			MaxAttempts: kc.MaxAttempts, Log: a.log.With("target", "ingest", "component", "sweeper"), Now: a.now}
+		sctx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+		go sw.Run(sctx)
+		a.onStop(stopSweeper)
 	}
 	if cfg.Runs(config.TargetRetrieve) {
 		w := &retrieve.Worker{Store: a.Store, Bus: a.Bus, Search: a.Knowledge, EmbedModel: cfg.EmbedModel,
@@ -268,8 +288,18 @@ func (a *App) startWorkers(ctx context.Context) error {
 		}
 	}
 	if cfg.Runs(config.TargetDispatch) {
-		w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now}
+		keys, err := secrets.Load(cfg.SecretKeys, cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
+			Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: a.DispatchLimits}
 		if err := w.Register(ctx, a.router); err != nil {
+			return err
+		}
+	}
+	if cfg.Runs(config.TargetNudge) {
+		if err := a.startNudge(ctx); err != nil {
 			return err
 		}
 	}
@@ -287,6 +317,24 @@ func (a *App) startWorkers(ctx context.Context) error {
 	case <-time.After(30 * time.Second):
 		return errors.New("message router did not start within 30s")
 	}
+	return nil
+}
+
+// startNudge registers the nudge consumer and runs the scheduler (issue 5).
+func (a *App) startNudge(ctx context.Context) error {
+	n := a.cfg.Nudge.WithDefaults()
+	w := &nudge.Worker{Store: a.Store, Bus: a.Bus, Clock: clock.Func(a.now), Log: a.log.With("target", "nudge"),
+		Platform: nudge.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
+		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Parallel: n.Parallel}
+	if a.LLMMode == config.LLMOllama {
+		w.Writer = nudge.LLMWriter{LLM: a.LLM, Model: a.cfg.ChatModel}
+	}
+	if err := w.Register(ctx, a.router); err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go w.Run(sctx)
+	a.onStop(stop)
 	return nil
 }
 

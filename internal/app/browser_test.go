@@ -11,9 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
@@ -42,6 +44,9 @@ func TestWidgetInBrowser(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 20 * time.Millisecond, ChunkSize: 3})
 	cfg := h.config()
 	cfg.Dev = true
+	// The demo reply quotes every passage (about 1.5k characters, ~500 deltas 20 ms apart, so
+	// 10+ s under -race): longer than the harness's 10 s turn lease and AckWait, which a turn
+	// must survive (the lease is renewed while deltas flow).
 	a := h.start(cfg)
 	waitDemoDocumentIndexed(t, a.URL, cfg.DataDir)
 
@@ -96,9 +101,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	b.do(t, "click the bubble", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.cw-bubble')`)))
 	b.poll(t, "the panel to open", `!`+widgetRoot+`.querySelector('.cw-panel').hidden`)
 	const q2 = "What should I do after I miss a day?"
-	second := b.ask(t, q2, func() {
-		b.do(t, "press Enter", chromedp.SendKeys(chromedp.JSPath(widgetRoot+`.querySelector('.cw-input')`), kb.Enter))
-	})
+	second := b.ask(t, q2, func() { b.do(t, "press Enter", pressEnter()) })
 	require.Len(t, second.Assistants, 2, "two replies, the first one not replayed twice")
 	require.Equal(t, reply1, second.Assistants[0])
 	require.Contains(t, second.Assistants[1].Text, "miss a day")
@@ -218,7 +221,7 @@ func newBrowser(t *testing.T) *browser {
 			if err != nil {
 				return
 			}
-			b.logf("page console.%s: %s", m.Type, m)
+			b.logf("page console.%s: %s (%s)", m.Type, m, m.URL)
 			if m.IsException() {
 				b.mu.Lock()
 				b.excs = append(b.excs, m.String())
@@ -272,6 +275,24 @@ func (b *browser) poll(t *testing.T, what, expr string) {
 	t.Helper()
 	run(t, b, "wait for "+what, chromedp.Poll[bool](`!!(`+expr+`)`,
 		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+}
+
+// pressEnter presses Enter in the focused element the way Chromium's own keyboard does: a
+// keyDown that carries the text, so a handler that prevents the keydown also prevents the
+// newline. (chromedp's SendKeys sends a separate char event, which still inserts "\n" after the
+// widget has sent the message and cleared the input.)
+func pressEnter() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		key := input.DispatchKeyEventParams{Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		down, up := key, key
+		down.Type, down.Text, down.UnmodifiedText = input.DispatchKeyEventTypeKeyDown, "\r", "\r"
+		up.Type = input.DispatchKeyEventTypeKeyUp
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
+		return err
+	})
 }
 
 func (b *browser) waitWidget(t *testing.T) {
@@ -331,7 +352,9 @@ type streamWatch struct {
 	DraftLengths     int    `json:"draftLengths"`     // distinct non-empty draft lengths seen
 	DraftBeforeFinal bool   `json:"draftBeforeFinal"` // a non-empty draft while no new final reply existed
 	StateDraft       bool   `json:"stateDraft"`       // window.coachwire.state().drafts showed it too
+	ShortestDraft    string `json:"shortestDraft"`    // the first (shortest) non-empty draft
 	LongestDraft     string `json:"longestDraft"`
+	NotGrowing       int    `json:"notGrowing"`   // samples whose draft did not extend the previous one
 	FinalAfterMs     int    `json:"finalAfterMs"` // ms from the first draft to the final reply
 }
 
@@ -340,7 +363,7 @@ const watchJS = `(() => {
   if (window.__cwWatch) clearInterval(window.__cwWatch.timer);
   const base = root.querySelectorAll('.cw-msg.cw-assistant').length;
   const w = window.__cwWatch = { samples: 0, lengths: new Set(), draftBeforeFinal: false, stateDraft: false,
-    longestDraft: '', firstDraftAt: 0, finalAt: 0 };
+    shortest: '', longest: '', notGrowing: 0, firstDraftAt: 0, finalAt: 0 };
   w.timer = setInterval(() => {
     w.samples++;
     const finals = root.querySelectorAll('.cw-msg.cw-assistant').length;
@@ -348,9 +371,13 @@ const watchJS = `(() => {
     const text = d ? d.textContent : '';
     if (text && finals === base) {
       w.draftBeforeFinal = true;
-      if (!w.firstDraftAt) w.firstDraftAt = performance.now();
+      if (!w.firstDraftAt) {
+        w.firstDraftAt = performance.now();
+        w.shortest = text;
+      }
+      if (!text.startsWith(w.longest)) w.notGrowing++;
       w.lengths.add(text.length);
-      if (text.length > w.longestDraft.length) w.longestDraft = text;
+      if (text.length >= w.longest.length) w.longest = text;
       const s = window.coachwire.state();
       if (s.drafts.some((x) => x.text && x.text.length > 0)) w.stateDraft = true;
     }
@@ -365,8 +392,8 @@ const watchJS = `(() => {
 const watchResultJS = `(() => {
   const w = window.__cwWatch;
   return { samples: w.samples, draftLengths: w.lengths.size, draftBeforeFinal: w.draftBeforeFinal,
-    stateDraft: w.stateDraft, longestDraft: w.longestDraft,
-    finalAfterMs: w.firstDraftAt && w.finalAt ? Math.round(w.finalAt - w.firstDraftAt) : -1 };
+    stateDraft: w.stateDraft, shortestDraft: w.shortest, longestDraft: w.longest, notGrowing: w.notGrowing,
+    finalAfterMs: w.firstDraftAt ? Math.round((w.finalAt || performance.now()) - w.firstDraftAt) : -1 };
 })()`
 
 // ask types question into the widget with real key events, submits it with submit, and waits
@@ -391,15 +418,18 @@ func (b *browser) ask(t *testing.T, question string, submit func()) widgetSnapsh
 
 	w := run(t, b, "read the stream watch", chromedp.Evaluate[streamWatch](watchResultJS))
 	after := b.snapshot(t)
-	t.Logf("stream watch: %d samples, %d distinct draft lengths, longest draft %d chars, final %d ms after the first draft",
-		w.Samples, w.DraftLengths, len(w.LongestDraft), w.FinalAfterMs)
-	require.Len(t, after.Assistants, len(before.Assistants)+1, "exactly one new reply")
 	final := after.Assistants[len(after.Assistants)-1]
+	t.Logf("stream watch: %d samples, %d distinct draft lengths (%d..%d runes), final reply %d runes, %d ms after the first draft",
+		w.Samples, w.DraftLengths, utf8.RuneCountInString(w.ShortestDraft), utf8.RuneCountInString(w.LongestDraft),
+		utf8.RuneCountInString(final.Text), w.FinalAfterMs)
+	require.Len(t, after.Assistants, len(before.Assistants)+1, "exactly one new reply")
 	require.NotEmpty(t, strings.TrimSpace(final.Text), "the final reply has text")
 	require.True(t, w.DraftBeforeFinal, "a non-empty .cw-msg.cw-draft showed before the final reply")
 	require.True(t, w.StateDraft, "window.coachwire.state().drafts reported the streaming draft")
 	require.GreaterOrEqual(t, w.DraftLengths, 3, "the draft grew piece by piece")
-	require.Less(t, len(w.LongestDraft), len(final.Text), "the draft was partial")
+	require.Less(t, len(w.ShortestDraft), len(final.Text)/2, "the draft showed partial text well before the reply was complete")
+	require.True(t, strings.HasPrefix(final.Text, w.ShortestDraft), "the first draft is a prefix of the final reply")
+	require.Zero(t, w.NotGrowing, "the draft only ever grew at its end")
 	require.True(t, strings.HasPrefix(final.Text, w.LongestDraft), "the draft is a prefix of the final reply")
 	require.NotEmpty(t, final.Sources, "the final reply lists its sources")
 	require.Zero(t, after.Drafts, "the final reply replaced the draft")

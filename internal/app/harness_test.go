@@ -2,16 +2,19 @@ package app_test
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { extract.MainIfChild(); testenv.Main(m) }
 
 // harness holds the real services a test's coachwire processes connect to.
 type harness struct {
@@ -33,20 +36,20 @@ func newHarness(t testing.TB, ollama ollamatest.Options) *harness {
 	return &harness{t: t, db: testenv.Postgres(t), natsURL: testenv.NATS(t), weaviate: testenv.Weaviate(t), ollama: ollamatest.New(t, ollama)}
 }
 
-// config is what a process of targets would parse from COACHWIRE_* with the harness's URLs.
+// config is what a process of targets parses from COACHWIRE_* with the harness's URLs (so every
+// setting gets its real default), with the test-friendly values of h.env.
 func (h *harness) config(targets ...string) *config.Config {
 	if len(targets) == 0 {
 		targets = []string{config.TargetAll}
 	}
-	c := &config.Config{
-		Targets: targets, DataDir: h.t.TempDir(), HTTPAddr: "127.0.0.1:0",
-		NATSURL: h.natsURL, DatabaseURL: h.db.AppURL, MigrateDatabaseURL: h.db.OwnerURL, WeaviateURL: h.weaviate,
-		OllamaURL: h.ollama.URL, LLMMode: config.LLMAuto, ChatModel: "llama3.2", EmbedModel: "nomic-embed-text",
-		AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: time.Hour, WidgetTokenTTL: 30 * time.Minute, BcryptCost: 4,
-		ChunkTokens: 1000, ChunkOverlap: 200, ContextTokens: 4000, TurnLease: 10 * time.Second, WorkerParallel: 4,
-		LogLevel: "debug",
+	env := map[string]string{}
+	for _, kv := range h.env(h.t.TempDir(), "COACHWIRE_HTTP_ADDR=127.0.0.1:0", "COACHWIRE_MIGRATE_DATABASE_URL="+h.db.OwnerURL,
+		"COACHWIRE_TURN_LEASE=10s", "COACHWIRE_WORKER_PARALLEL=4") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
-	if err := c.Validate(); err != nil {
+	c, err := config.Parse([]string{"-target", strings.Join(targets, ",")}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
 		h.t.Fatalf("config: %v", err)
 	}
 	return c

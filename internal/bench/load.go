@@ -67,11 +67,19 @@ type Recorder struct {
 	errs      map[string]int
 	last      time.Time
 	issued    int
+	stages    map[string][]time.Duration
 }
 
 // NewRecorder starts a step at start.
 func NewRecorder(start time.Time) *Recorder {
-	return &Recorder{start: start, errs: map[string]int{}}
+	return &Recorder{start: start, errs: map[string]int{}, stages: map[string][]time.Duration{}}
+}
+
+// Stage records how long one part of an operation took (for a breakdown of the latency).
+func (r *Recorder) Stage(name string, d time.Duration) {
+	r.mu.Lock()
+	r.stages[name] = append(r.stages[name], d)
+	r.mu.Unlock()
 }
 
 // Issued counts a sent operation and how late it left against its schedule.
@@ -120,11 +128,12 @@ type Result struct {
 	P99, Max time.Duration
 	// SchedP99 is the 99th percentile measured from the scheduled send time: it adds the time
 	// an operation waited for the driver (no free end user, i.e. the system was behind).
-	SchedP99    time.Duration
-	LateP99     time.Duration
-	CPU         CPUUsage
-	Wall        time.Duration
-	Description string
+	SchedP99 time.Duration
+	LateP99  time.Duration
+	CPU      CPUUsage
+	Wall     time.Duration
+	// Stages are "name p50/p99" of the recorded stage durations, in name order.
+	Stages []string
 }
 
 // Result computes the step's summary.
@@ -150,6 +159,16 @@ func (r *Recorder) Result(offered float64) Result {
 	lt := slices.Clone(r.lateness)
 	slices.Sort(lt)
 	res.LateP99 = pct(lt, 0.99)
+	names := make([]string, 0, len(r.stages))
+	for n := range r.stages {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		v := slices.Clone(r.stages[n])
+		slices.Sort(v)
+		res.Stages = append(res.Stages, fmt.Sprintf("%s p50 %.1f / p99 %.1f ms", n, Ms(pct(v, 0.5)), Ms(pct(v, 0.99))))
+	}
 	return res
 }
 

@@ -3,15 +3,18 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/app"
@@ -89,15 +92,14 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		}
 		parallel = n
 	}
-	cfg := &config.Config{
-		Targets: []string{config.TargetAll}, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0",
-		NATSURL: testenv.NATS(b), DatabaseURL: d.AppURL, MigrateDatabaseURL: d.OwnerURL, WeaviateURL: testenv.Weaviate(b),
-		OllamaURL: ol.URL, LLMMode: config.LLMAuto, ChatModel: "llama3.2", EmbedModel: "nomic-embed-text",
-		AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: time.Hour, WidgetTokenTTL: 30 * time.Minute, BcryptCost: 4,
-		ChunkTokens: 1000, ChunkOverlap: 200, ContextTokens: 4000, TurnLease: 45 * time.Second, WorkerParallel: parallel,
-		LogLevel: "info",
+	env := map[string]string{
+		"COACHWIRE_NATS_URL": testenv.NATS(b), "COACHWIRE_DATABASE_URL": d.AppURL, "COACHWIRE_MIGRATE_DATABASE_URL": d.OwnerURL,
+		"COACHWIRE_WEAVIATE_URL": testenv.Weaviate(b), "COACHWIRE_OLLAMA_URL": ol.URL, "COACHWIRE_DATA_DIR": b.TempDir(),
+		"COACHWIRE_HTTP_ADDR": "127.0.0.1:0", "COACHWIRE_BCRYPT_COST": "4", "COACHWIRE_WORKER_PARALLEL": strconv.Itoa(parallel),
+		"COACHWIRE_WHATSAPP_API_URL": "http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL": "http://127.0.0.1:9",
 	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := config.Parse(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -116,7 +118,24 @@ func BenchmarkTurnOverhead(b *testing.B) {
 	c.SetWidget(b, cr, "You are Robin, a sleep coach.")
 	c.AddDocument(b, cr, "Sleep basics", "markdown", knowledgeDoc)
 
-	p := &userPool{c: c, key: cr.WidgetKey, creator: cr.ID, ready: make(chan *endUser, maxUsers)}
+	// Stage marks: JetStream publishes are also seen by core-NATS subscribers, so the time the
+	// turn request (retrieve done) and the outbound event (generate done) were published is
+	// observable from outside, keyed by their Nats-Msg-Id.
+	nc, err := nats.Connect(testenv.NATS(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	var marks sync.Map
+	for _, subj := range []string{"cw.*.generate", "cw.*.outbound.*"} {
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) { marks.Store(m.Header.Get(nats.MsgIdHdr), time.Now()) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	p := &userPool{marks: &marks, c: c, key: cr.WidgetKey, creator: cr.ID, ready: make(chan *endUser, maxUsers)}
 	b.Cleanup(p.close)
 	b.Logf("coachwire: WorkerParallel=%d, search=%s, reply=%d chars in 1 delta, steps %v × %s",
 		parallel, search, len("Stop caffeine eight hours before bed."), st.Rates, st.Duration)
@@ -135,12 +154,14 @@ func BenchmarkTurnOverhead(b *testing.B) {
 			}
 			r := runTurns(p, rate, st.Duration)
 			results = append(results, r)
+			if len(results) == len(st.Rates) { // the parent's log is not printed: the table goes with the last step
+				b.Log(table("Turn overhead: widget message frame → final reply frame (full coachwire, instant LLM)", results))
+			}
 			report(b, r, "turns/s")
-			b.Logf("rate %g: %d end users, achieved %.1f turns/s, p50 %.1f ms, p99 %.1f ms (from schedule %.1f ms), failed %d %v; cpu %s",
-				rate, p.size(), r.Achieved, Ms(r.P50), Ms(r.P99), Ms(r.SchedP99), r.Failed, r.Errors, r.CPU)
+			b.Logf("rate %g: %d end users, achieved %.1f turns/s, p50 %.1f ms, p99 %.1f ms (from schedule %.1f ms), failed %d %v; cpu %s; stages: %s",
+				rate, p.size(), r.Achieved, Ms(r.P50), Ms(r.P99), Ms(r.SchedP99), r.Failed, r.Errors, r.CPU, strings.Join(r.Stages, ", "))
 		})
 	}
-	b.Log(table("Turn overhead: widget message frame → final reply frame (full coachwire, instant LLM)", results))
 }
 
 // need is the number of end users a rate needs: each may send once per userGap, plus a
@@ -225,7 +246,7 @@ func (u *endUser) finish(id, reason string, p *userPool) {
 	if u.timer != nil {
 		u.timer.Stop()
 	}
-	rec, due, sent, last := u.rec, u.due, u.sent, u.lastSend
+	rec, due, sent, last, replyTo := u.rec, u.due, u.sent, u.lastSend, u.replyTo
 	if reason != "" {
 		u.dead = true
 	}
@@ -235,6 +256,15 @@ func (u *endUser) finish(id, reason string, p *userPool) {
 		return
 	}
 	rec.Done(due, sent, done)
+	if msgID, err := uuid.Parse(replyTo); err == nil {
+		tk, ok1 := p.marks.LoadAndDelete("turn:" + msgID.String())
+		to, ok2 := p.marks.LoadAndDelete("out:" + ids.Reply(msgID).String())
+		if ok1 && ok2 {
+			rec.Stage("1 gateway+retrieve", tk.(time.Time).Sub(sent))
+			rec.Stage("2 generate", to.(time.Time).Sub(tk.(time.Time)))
+			rec.Stage("3 dispatch+push", done.Sub(to.(time.Time)))
+		}
+	}
 	back := func() { p.ready <- u }
 	if w := time.Until(last.Add(userGap)); w > 0 {
 		time.AfterFunc(w, back)
@@ -271,6 +301,7 @@ func (u *endUser) read(p *userPool) {
 // userPool holds connected end users; idle ones wait in ready.
 type userPool struct {
 	c       *testenv.Client
+	marks   *sync.Map
 	key     string
 	creator uuid.UUID
 	mu      sync.Mutex

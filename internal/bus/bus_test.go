@@ -123,3 +123,31 @@ func TestDuplicatePublishIsDropped(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // give a duplicate the chance to show up
 	require.EqualValues(t, 1, n.Load())
 }
+
+// TestHungHandlerIsDeadLettered: a handler that never finishes in time (as if its process hung
+// or died) is redelivered MaxDeliver times, then JetStream's advisory puts it in the DLQ.
+func TestHungHandlerIsDeadLettered(t *testing.T) {
+	b := testenv.Bus(t)
+	ctx := context.Background()
+	creator := uuid.New()
+	subject := events.IngestSubject(creator)
+	hung := uuid.New()
+	var calls atomic.Int64
+	r, err := bus.NewRouter(b, testenv.Logger(t))
+	require.NoError(t, err)
+	durable := "hung-" + uuid.NewString()[:8]
+	require.NoError(t, r.Handle(ctx, durable, bus.ConsumerSpec{
+		Stream: "CW_INGEST", Durable: durable, Filter: subject, AckWait: 500 * time.Millisecond, MaxDeliver: 2, Parallel: 1,
+	}, func(m *message.Message) error {
+		calls.Add(1)
+		<-m.Context().Done() // never answers before the ack deadline
+		return nil
+	}))
+	go func() { _ = r.Run(ctx) }()
+	<-r.Running()
+	defer r.Close()
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "hung-1", events.New(creator, events.DocumentIngest{DocumentID: hung, Action: "index"}, nil, time.Now())))
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 1 }, "the hung message in the DLQ")
+	require.Contains(t, dlqMessages(t, b, subject)[0].Headers().Get(bus.ReasonHeader), "max deliveries (2)")
+	require.EqualValues(t, 2, calls.Load())
+}

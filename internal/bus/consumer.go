@@ -23,6 +23,7 @@ import (
 const (
 	MetaSubject         = "cw_subject"
 	MetaDelivered       = "cw_delivered"
+	MetaStreamSeq       = "cw_stream_seq"
 	HeaderCorrelationID = "correlation_id"
 	// ReasonHeader and SourceHeader describe a dead-lettered message.
 	ReasonHeader = middleware.ReasonForPoisonedKey
@@ -40,6 +41,9 @@ type ConsumerSpec struct {
 	MaxDeliver int
 	// Parallel is the number of watermill subscribers, i.e. messages handled at once.
 	Parallel int
+	// KeepAlive extends the ack deadline while a handler runs (long LLM turns); without it a
+	// handler still running at AckWait loses its context and the message is redelivered.
+	KeepAlive bool
 }
 
 // Permanent marks an error that no retry can fix; the message goes to the dead-letter stream at
@@ -64,6 +68,15 @@ type Router struct {
 	log    *slog.Logger
 	wmlog  watermill.LoggerAdapter
 	dlqPub message.Publisher
+	subs   []*nats.Subscription
+}
+
+// Close stops watching advisories and closes the router, draining in-flight handlers.
+func (r *Router) Close() error {
+	for _, s := range r.subs {
+		_ = s.Unsubscribe()
+	}
+	return r.Router.Close()
 }
 
 // NewRouter builds the router. Handlers are added with Handle and run by Run.
@@ -103,21 +116,10 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: %w", spec.Durable, err)
 	}
-	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-		Conn:           r.bus.NC,
-		Logger:         r.wmlog,
-		AckWaitTimeout: spec.AckWait,
-		AckAsync:       true,
-		NakDelay:       backoffDelay{base: 250 * time.Millisecond, max: 10 * time.Second},
-		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-			return consumer, nil, nil
-		},
-		ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(2)},
-		Unmarshaler:    unmarshaler{},
-	})
-	if err != nil {
-		return fmt.Errorf("bus: subscriber %s: %w", name, err)
+	if err := r.watchMaxDeliveries(spec); err != nil {
+		return err
 	}
+	sub := newSubscriber(consumer, spec.AckWait, spec.KeepAlive, r.log)
 	poison, err := middleware.PoisonQueueWithFilter(r.dlqPub, events.DLQSubject(spec.Stream), func(err error) bool {
 		return IsPermanent(err)
 	})
@@ -176,6 +178,7 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	m.Metadata.Set(MetaSubject, msg.Subject())
 	if md, err := msg.Metadata(); err == nil {
 		m.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
+		m.Metadata.Set(MetaStreamSeq, strconv.FormatUint(md.Sequence.Stream, 10))
 	}
 	if c := msg.Headers().Get(HeaderCorrelationID); c != "" {
 		middleware.SetCorrelationID(c, m)
@@ -193,7 +196,7 @@ func (p dlqPublisher) Publish(topic string, msgs ...*message.Message) error {
 			h.Set(k, v)
 		}
 		h.Set(SourceHeader, m.Metadata.Get(MetaSubject))
-		id := "dlq:" + m.Metadata.Get(MetaSubject) + ":" + m.UUID
+		id := "dlq:" + topic + ":" + m.Metadata.Get(MetaStreamSeq)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := p.b.Publish(ctx, topic, id, m.Payload, h)
 		cancel()
@@ -229,4 +232,54 @@ func marshal(v any) ([]byte, error) {
 		return nil, fmt.Errorf("bus: marshal event: %w", err)
 	}
 	return b, nil
+}
+
+// watchMaxDeliveries dead-letters messages that JetStream gave up on without a handler ever
+// failing cleanly: the process died or hung on every delivery (kill -9, OOM, a stuck call).
+// The server announces them on an advisory subject; one replica per consumer (queue group)
+// copies the message to the DLQ under the same id the poison path would use, so a message is
+// dead-lettered once whichever path sees it.
+func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
+	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + spec.Stream + "." + spec.Durable
+	sub, err := r.bus.NC.QueueSubscribe(subject, "cw-maxdeliver-"+spec.Durable, func(m *nats.Msg) {
+		var adv struct {
+			Stream     string `json:"stream"`
+			StreamSeq  uint64 `json:"stream_seq"`
+			Deliveries uint64 `json:"deliveries"`
+		}
+		if err := json.Unmarshal(m.Data, &adv); err != nil || adv.Stream != spec.Stream {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stream, err := r.bus.JS.Stream(ctx, adv.Stream)
+		if err != nil {
+			r.log.Error("max deliveries: stream", "stream", adv.Stream, "err", err)
+			return
+		}
+		raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+		if err != nil {
+			r.log.Error("max deliveries: load message", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
+			return
+		}
+		h := nats.Header{}
+		for k, v := range raw.Header {
+			if k != nats.MsgIdHdr {
+				h[k] = v
+			}
+		}
+		h.Set(ReasonHeader, fmt.Sprintf("consumer %s reached max deliveries (%d) without a result: the handler crashed or timed out on every attempt", spec.Durable, adv.Deliveries))
+		h.Set(SourceHeader, raw.Subject)
+		id := "dlq:" + events.DLQSubject(adv.Stream) + ":" + strconv.FormatUint(adv.StreamSeq, 10)
+		if err := r.bus.Publish(ctx, events.DLQSubject(adv.Stream), id, raw.Data, h); err != nil {
+			r.log.Error("max deliveries: dead-letter", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
+			return
+		}
+		r.log.Warn("message dead-lettered after max deliveries", "stream", adv.Stream, "seq", adv.StreamSeq, "subject", raw.Subject)
+	})
+	if err != nil {
+		return fmt.Errorf("bus: watch max deliveries of %s: %w", spec.Durable, err)
+	}
+	r.subs = append(r.subs, sub)
+	return nil
 }

@@ -72,7 +72,107 @@ type Config struct {
 	TurnLease      time.Duration
 	WorkerParallel int
 
+	// Knowledge lifecycle (issue 3); zero values take the defaults of KnowledgeDefaults.
+	Knowledge Knowledge
+
+	// Nudge configures the proactive scheduler (issue 5); zero fields take the defaults.
+	Nudge Nudge
+
 	LogLevel string
+
+	// Channels. SecretKeys is COACHWIRE_SECRET_KEYS: a comma list of "<id>:<base64 32 bytes>",
+	// the first encrypts channel credentials, all decrypt (empty: a key file in the data dir).
+	SecretKeys     string
+	WhatsAppAPIURL string
+	TelegramAPIURL string
+}
+
+// Knowledge configures uploads, storage and the ingest pipeline.
+type Knowledge struct {
+	StorageDir         string        // COACHWIRE_STORAGE_DIR, default <data dir>/files
+	MaxUploadBytes     int64         // COACHWIRE_MAX_UPLOAD_BYTES, default 25 MiB
+	MaxCreatorBytes    int64         // COACHWIRE_MAX_CREATOR_BYTES, default 500 MiB
+	EmbedBatch         int           // COACHWIRE_EMBED_BATCH, default 32 chunks per embedding call
+	StuckAfter         time.Duration // COACHWIRE_INGEST_STUCK_AFTER, default 10m
+	SweepInterval      time.Duration // COACHWIRE_INGEST_SWEEP_INTERVAL, default 1m
+	MaxAttempts        int           // COACHWIRE_INGEST_MAX_ATTEMPTS, default 3 sweeper requeues
+	ExtractTimeout     time.Duration // COACHWIRE_EXTRACT_TIMEOUT, default 60s
+	ExtractMemory      int64         // COACHWIRE_EXTRACT_MEMORY_BYTES, default 1 GiB
+	ImportAllowPrivate bool          // COACHWIRE_IMPORT_ALLOW_PRIVATE: tests only; lets URL import reach private addresses
+}
+
+// Nudge configures the nudge target: scheduler cadence and the platform-wide send ceilings
+// every creator's policy lives under.
+type Nudge struct {
+	Tick        time.Duration // COACHWIRE_NUDGE_TICK, default 1s: how often due work is claimed
+	Page        int           // COACHWIRE_NUDGE_PAGE, default 1000 recipients per audience page
+	Lease       time.Duration // COACHWIRE_NUDGE_LEASE, default 30s: a dead replica's work is taken over after it
+	Parallel    int           // COACHWIRE_NUDGE_PARALLEL, default 16 recipient decisions at once
+	CeilingDay  int           // COACHWIRE_NUDGE_CEILING_DAY, default 3 proactive messages per person per day
+	CeilingWeek int           // COACHWIRE_NUDGE_CEILING_WEEK, default 10 per person per 7 days
+	LiveWindow  time.Duration // COACHWIRE_NUDGE_LIVE_WINDOW, default 10m: who wrote within it is not interrupted
+	MaxHold     time.Duration // COACHWIRE_NUDGE_MAX_HOLD, default 48h: a held nudge older than that is skipped (expired)
+}
+
+// WithDefaults fills zero fields.
+func (n Nudge) WithDefaults() Nudge {
+	if n.Tick <= 0 {
+		n.Tick = time.Second
+	}
+	if n.Page <= 0 {
+		n.Page = 1000
+	}
+	if n.Lease <= 0 {
+		n.Lease = 30 * time.Second
+	}
+	if n.Parallel <= 0 {
+		n.Parallel = 16
+	}
+	if n.CeilingDay <= 0 {
+		n.CeilingDay = 3
+	}
+	if n.CeilingWeek <= 0 {
+		n.CeilingWeek = 10
+	}
+	if n.LiveWindow <= 0 {
+		n.LiveWindow = 10 * time.Minute
+	}
+	if n.MaxHold <= 0 {
+		n.MaxHold = 48 * time.Hour
+	}
+	return n
+}
+
+// WithDefaults fills zero fields.
+func (k Knowledge) WithDefaults(dataDir string) Knowledge {
+	if k.StorageDir == "" {
+		k.StorageDir = filepath.Join(dataDir, "files")
+	}
+	if k.MaxUploadBytes <= 0 {
+		k.MaxUploadBytes = 25 << 20
+	}
+	if k.MaxCreatorBytes <= 0 {
+		k.MaxCreatorBytes = 500 << 20
+	}
+	if k.EmbedBatch <= 0 {
+		k.EmbedBatch = 32
+	}
+	if k.StuckAfter <= 0 {
+		k.StuckAfter = 10 * time.Minute
+	}
+	if k.SweepInterval <= 0 {
+		k.SweepInterval = time.Minute
+	}
+	if k.MaxAttempts <= 0 {
+		k.MaxAttempts = 3
+	}
+	if k.ExtractTimeout <= 0 {
+		k.ExtractTimeout = 60 * time.Second
+	}
+	if k.ExtractMemory <= 0 {
+		k.ExtractMemory = 1 << 30
+	}
+	return k
 }
 
 // Embedded reports whether this process starts its own NATS, Postgres and Weaviate.
@@ -115,6 +215,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.ChatModel = env("COACHWIRE_CHAT_MODEL", "llama3.2")
 	c.EmbedModel = env("COACHWIRE_EMBED_MODEL", "nomic-embed-text")
 	c.JWTKeyFile = env("COACHWIRE_JWT_KEY_FILE", "")
+	c.SecretKeys = env("COACHWIRE_SECRET_KEYS", "")
+	c.WhatsAppAPIURL = env("COACHWIRE_WHATSAPP_API_URL", "https://graph.facebook.com")
+	c.TelegramAPIURL = env("COACHWIRE_TELEGRAM_API_URL", "https://api.telegram.org")
 
 	var errs []error
 	dur := func(k string, def time.Duration) time.Duration {
@@ -150,6 +253,16 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.ChunkOverlap = num("COACHWIRE_CHUNK_OVERLAP", 200)
 	c.ContextTokens = num("COACHWIRE_CONTEXT_TOKENS", 4000)
 	c.WorkerParallel = num("COACHWIRE_WORKER_PARALLEL", 8)
+	c.Knowledge = Knowledge{StorageDir: env("COACHWIRE_STORAGE_DIR", ""),
+		MaxUploadBytes: int64(num("COACHWIRE_MAX_UPLOAD_BYTES", 25<<20)), MaxCreatorBytes: int64(num("COACHWIRE_MAX_CREATOR_BYTES", 500<<20)),
+		EmbedBatch: num("COACHWIRE_EMBED_BATCH", 32), StuckAfter: dur("COACHWIRE_INGEST_STUCK_AFTER", 10*time.Minute),
+		SweepInterval: dur("COACHWIRE_INGEST_SWEEP_INTERVAL", time.Minute), MaxAttempts: num("COACHWIRE_INGEST_MAX_ATTEMPTS", 3),
+		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", 60*time.Second), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", 1<<30)),
+		ImportAllowPrivate: env("COACHWIRE_IMPORT_ALLOW_PRIVATE", "") == "true"}
+	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 1000),
+		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 16),
+		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
+		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -199,6 +312,7 @@ func (c *Config) Validate() error {
 	for _, u := range []struct{ name, val string }{
 		{"COACHWIRE_NATS_URL", c.NATSURL}, {"COACHWIRE_DATABASE_URL", c.DatabaseURL}, {"COACHWIRE_WEAVIATE_URL", c.WeaviateURL},
 		{"COACHWIRE_OLLAMA_URL", c.OllamaURL}, {"COACHWIRE_PUBLIC_URL", c.PublicURL}, {"COACHWIRE_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL},
+		{"COACHWIRE_WHATSAPP_API_URL", c.WhatsAppAPIURL}, {"COACHWIRE_TELEGRAM_API_URL", c.TelegramAPIURL},
 	} {
 		if u.val == "" {
 			continue

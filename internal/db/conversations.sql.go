@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -34,7 +35,7 @@ func (q *Queries) AcquireTurnLease(ctx context.Context, arg AcquireTurnLeasePara
 }
 
 const getConversation = `-- name: GetConversation :one
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at FROM conversations WHERE id = $1
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations WHERE id = $1
 `
 
 func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
@@ -50,12 +51,13 @@ func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversati
 		&i.TurnLeaseOwner,
 		&i.CreatedAt,
 		&i.LastActivityAt,
+		&i.ChannelID,
 	)
 	return i, err
 }
 
 const getEndUser = `-- name: GetEndUser :one
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at FROM end_users WHERE id = $1
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users WHERE id = $1
 `
 
 func (q *Queries) GetEndUser(ctx context.Context, id uuid.UUID) (EndUser, error) {
@@ -72,12 +74,18 @@ func (q *Queries) GetEndUser(ctx context.Context, id uuid.UUID) (EndUser, error)
 		&i.Verified,
 		&i.CreatedAt,
 		&i.LastSeenAt,
+		&i.ChannelID,
+		&i.ProviderUserID,
+		&i.ChatID,
+		&i.LastInboundAt,
+		&i.OptedOutAt,
+		&i.Tags,
 	)
 	return i, err
 }
 
 const listConversations = `-- name: ListConversations :many
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at FROM conversations ORDER BY last_activity_at DESC LIMIT $1
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations ORDER BY last_activity_at DESC LIMIT $1
 `
 
 func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Conversation, error) {
@@ -99,6 +107,7 @@ func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Convers
 			&i.TurnLeaseOwner,
 			&i.CreatedAt,
 			&i.LastActivityAt,
+			&i.ChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -108,6 +117,111 @@ func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Convers
 		return nil, err
 	}
 	return items, nil
+}
+
+const listConversationsFiltered = `-- name: ListConversationsFiltered :many
+SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.status, c.turn_lease_until, c.turn_lease_owner, c.created_at, c.last_activity_at, c.channel_id, e.display_name, e.external_id, e.provider_user_id, e.opted_out_at FROM conversations c
+JOIN end_users e ON e.id = c.end_user_id
+WHERE ($1::text IS NULL OR c.channel = $1)
+  AND ($2::uuid IS NULL OR c.channel_id = $2)
+  AND ($3::text IS NULL OR c.status = $3)
+  AND ($4::timestamptz IS NULL OR c.last_activity_at > $4)
+  AND ($5::timestamptz IS NULL OR c.last_activity_at < $5)
+ORDER BY c.last_activity_at DESC
+LIMIT $6
+`
+
+type ListConversationsFilteredParams struct {
+	Channel      *string       `json:"channel"`
+	ChannelID    uuid.NullUUID `json:"channel_id"`
+	Status       *string       `json:"status"`
+	ActiveAfter  *time.Time    `json:"active_after"`
+	ActiveBefore *time.Time    `json:"active_before"`
+	MaxRows      int32         `json:"max_rows"`
+}
+
+type ListConversationsFilteredRow struct {
+	ID             uuid.UUID     `json:"id"`
+	CreatorID      uuid.UUID     `json:"creator_id"`
+	EndUserID      uuid.UUID     `json:"end_user_id"`
+	Channel        string        `json:"channel"`
+	Status         string        `json:"status"`
+	TurnLeaseUntil *time.Time    `json:"turn_lease_until"`
+	TurnLeaseOwner uuid.NullUUID `json:"turn_lease_owner"`
+	CreatedAt      time.Time     `json:"created_at"`
+	LastActivityAt time.Time     `json:"last_activity_at"`
+	ChannelID      uuid.NullUUID `json:"channel_id"`
+	DisplayName    string        `json:"display_name"`
+	ExternalID     string        `json:"external_id"`
+	ProviderUserID string        `json:"provider_user_id"`
+	OptedOutAt     *time.Time    `json:"opted_out_at"`
+}
+
+// The creator's conversations, newest activity first, with optional filters.
+func (q *Queries) ListConversationsFiltered(ctx context.Context, arg ListConversationsFilteredParams) ([]ListConversationsFilteredRow, error) {
+	rows, err := q.db.Query(ctx, listConversationsFiltered,
+		arg.Channel,
+		arg.ChannelID,
+		arg.Status,
+		arg.ActiveAfter,
+		arg.ActiveBefore,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListConversationsFilteredRow{}
+	for rows.Next() {
+		var i ListConversationsFilteredRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatorID,
+			&i.EndUserID,
+			&i.Channel,
+			&i.Status,
+			&i.TurnLeaseUntil,
+			&i.TurnLeaseOwner,
+			&i.CreatedAt,
+			&i.LastActivityAt,
+			&i.ChannelID,
+			&i.DisplayName,
+			&i.ExternalID,
+			&i.ProviderUserID,
+			&i.OptedOutAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockConversation = `-- name: LockConversation :one
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations WHERE id = $1 FOR UPDATE
+`
+
+// Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
+// being stored are serialized on this row.
+func (q *Queries) LockConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
+	row := q.db.QueryRow(ctx, lockConversation, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.EndUserID,
+		&i.Channel,
+		&i.Status,
+		&i.TurnLeaseUntil,
+		&i.TurnLeaseOwner,
+		&i.CreatedAt,
+		&i.LastActivityAt,
+		&i.ChannelID,
+	)
+	return i, err
 }
 
 const releaseTurnLease = `-- name: ReleaseTurnLease :exec
@@ -125,11 +239,38 @@ func (q *Queries) ReleaseTurnLease(ctx context.Context, arg ReleaseTurnLeasePara
 	return err
 }
 
+const setConversationStatus = `-- name: SetConversationStatus :one
+UPDATE conversations SET status = $1, last_activity_at = now() WHERE id = $2 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+`
+
+type SetConversationStatusParams struct {
+	Status string    `json:"status"`
+	ID     uuid.UUID `json:"id"`
+}
+
+func (q *Queries) SetConversationStatus(ctx context.Context, arg SetConversationStatusParams) (Conversation, error) {
+	row := q.db.QueryRow(ctx, setConversationStatus, arg.Status, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.EndUserID,
+		&i.Channel,
+		&i.Status,
+		&i.TurnLeaseUntil,
+		&i.TurnLeaseOwner,
+		&i.CreatedAt,
+		&i.LastActivityAt,
+		&i.ChannelID,
+	)
+	return i, err
+}
+
 const upsertConversation = `-- name: UpsertConversation :one
 INSERT INTO conversations (id, creator_id, end_user_id, channel)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE SET last_activity_at = now()
-RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at
+RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
 `
 
 type UpsertConversationParams struct {
@@ -157,6 +298,7 @@ func (q *Queries) UpsertConversation(ctx context.Context, arg UpsertConversation
 		&i.TurnLeaseOwner,
 		&i.CreatedAt,
 		&i.LastActivityAt,
+		&i.ChannelID,
 	)
 	return i, err
 }
@@ -167,7 +309,7 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (creator_id, channel, external_id) DO UPDATE
 SET last_seen_at = now(),
     display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE end_users.display_name END
-RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at
+RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
 `
 
 type UpsertEndUserParams struct {
@@ -200,6 +342,12 @@ func (q *Queries) UpsertEndUser(ctx context.Context, arg UpsertEndUserParams) (E
 		&i.Verified,
 		&i.CreatedAt,
 		&i.LastSeenAt,
+		&i.ChannelID,
+		&i.ProviderUserID,
+		&i.ChatID,
+		&i.LastInboundAt,
+		&i.OptedOutAt,
+		&i.Tags,
 	)
 	return i, err
 }

@@ -40,7 +40,7 @@ func (q *Queries) CreatorByWidgetKey(ctx context.Context, widgetKey string) (uui
 }
 
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -57,6 +57,13 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.IdentityRequired,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Timezone,
+		&i.QuietStart,
+		&i.QuietEnd,
+		&i.NudgeCapDay,
+		&i.NudgeCapWeek,
 	)
 	return i, err
 }
@@ -64,7 +71,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
 `
 
 type InsertCreatorParams struct {
@@ -99,6 +106,13 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.IdentityRequired,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Timezone,
+		&i.QuietStart,
+		&i.QuietEnd,
+		&i.NudgeCapDay,
+		&i.NudgeCapWeek,
 	)
 	return i, err
 }
@@ -137,7 +151,7 @@ UPDATE creators
 SET persona = $1, allowed_origins = $2, identity_required = $3,
     name = $4, updated_at = now()
 WHERE id = $5
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -168,6 +182,13 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.IdentityRequired,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Timezone,
+		&i.QuietStart,
+		&i.QuietEnd,
+		&i.NudgeCapDay,
+		&i.NudgeCapWeek,
 	)
 	return i, err
 }

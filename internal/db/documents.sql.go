@@ -11,6 +11,71 @@ import (
 	"github.com/google/uuid"
 )
 
+const claimStuckDocuments = `-- name: ClaimStuckDocuments :many
+SELECT c.creator_id::uuid AS creator_id, c.document_id::uuid AS document_id, c.version::integer AS version,
+       c.status::text AS status, c.attempts::integer AS attempts
+FROM ingest_claim_stuck($1::double precision, $2::integer) AS c
+`
+
+type ClaimStuckDocumentsParams struct {
+	StaleSeconds float64 `json:"stale_seconds"`
+	Lim          int32   `json:"lim"`
+}
+
+type ClaimStuckDocumentsRow struct {
+	CreatorID  uuid.UUID `json:"creator_id"`
+	DocumentID uuid.UUID `json:"document_id"`
+	Version    int32     `json:"version"`
+	Status     string    `json:"status"`
+	Attempts   int32     `json:"attempts"`
+}
+
+func (q *Queries) ClaimStuckDocuments(ctx context.Context, arg ClaimStuckDocumentsParams) ([]ClaimStuckDocumentsRow, error) {
+	rows, err := q.db.Query(ctx, claimStuckDocuments, arg.StaleSeconds, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimStuckDocumentsRow{}
+	for rows.Next() {
+		var i ClaimStuckDocumentsRow
+		if err := rows.Scan(
+			&i.CreatorID,
+			&i.DocumentID,
+			&i.Version,
+			&i.Status,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const creatorStorageBytes = `-- name: CreatorStorageBytes :one
+SELECT COALESCE(SUM(size_bytes), 0)::bigint FROM documents WHERE status <> 'deleting'
+`
+
+func (q *Queries) CreatorStorageBytes(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, creatorStorageBytes)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const deleteDeletingDocument = `-- name: DeleteDeletingDocument :exec
+DELETE FROM documents WHERE id = $1 AND status = 'deleting'
+`
+
+func (q *Queries) DeleteDeletingDocument(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteDeletingDocument, id)
+	return err
+}
+
 const deleteDocument = `-- name: DeleteDocument :exec
 DELETE FROM documents WHERE id = $1
 `
@@ -20,8 +85,89 @@ func (q *Queries) DeleteDocument(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
+const filterDocuments = `-- name: FilterDocuments :many
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::text IS NULL OR format = $2::text)
+  AND ($3::text IS NULL OR title ILIKE '%' || $3::text || '%')
+ORDER BY created_at DESC, id DESC
+LIMIT $5 OFFSET $4
+`
+
+type FilterDocumentsParams struct {
+	Status *string `json:"status"`
+	Format *string `json:"format"`
+	Query  *string `json:"query"`
+	Off    int32   `json:"off"`
+	Lim    int32   `json:"lim"`
+}
+
+func (q *Queries) FilterDocuments(ctx context.Context, arg FilterDocumentsParams) ([]Document, error) {
+	rows, err := q.db.Query(ctx, filterDocuments,
+		arg.Status,
+		arg.Format,
+		arg.Query,
+		arg.Off,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Document{}
+	for rows.Next() {
+		var i Document
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatorID,
+			&i.Title,
+			&i.Format,
+			&i.Body,
+			&i.Version,
+			&i.Status,
+			&i.Error,
+			&i.ChunkCount,
+			&i.SearchMode,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ContentHash,
+			&i.StorageKey,
+			&i.Filename,
+			&i.SizeBytes,
+			&i.SourceUrl,
+			&i.ChunksDone,
+			&i.ChunkTokens,
+			&i.ChunkOverlap,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getCreatorChunking = `-- name: GetCreatorChunking :one
+SELECT chunk_tokens, chunk_overlap FROM creators WHERE id = $1
+`
+
+type GetCreatorChunkingRow struct {
+	ChunkTokens  int32 `json:"chunk_tokens"`
+	ChunkOverlap int32 `json:"chunk_overlap"`
+}
+
+func (q *Queries) GetCreatorChunking(ctx context.Context, id uuid.UUID) (GetCreatorChunkingRow, error) {
+	row := q.db.QueryRow(ctx, getCreatorChunking, id)
+	var i GetCreatorChunkingRow
+	err := row.Scan(&i.ChunkTokens, &i.ChunkOverlap)
+	return i, err
+}
+
 const getDocument = `-- name: GetDocument :one
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at FROM documents WHERE id = $1
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE id = $1
 `
 
 func (q *Queries) GetDocument(ctx context.Context, id uuid.UUID) (Document, error) {
@@ -40,22 +186,106 @@ func (q *Queries) GetDocument(ctx context.Context, id uuid.UUID) (Document, erro
 		&i.SearchMode,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
+	)
+	return i, err
+}
+
+const getDocumentByHash = `-- name: GetDocumentByHash :one
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE content_hash = $1 AND status <> 'deleting'
+`
+
+func (q *Queries) GetDocumentByHash(ctx context.Context, contentHash []byte) (Document, error) {
+	row := q.db.QueryRow(ctx, getDocumentByHash, contentHash)
+	var i Document
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Title,
+		&i.Format,
+		&i.Body,
+		&i.Version,
+		&i.Status,
+		&i.Error,
+		&i.ChunkCount,
+		&i.SearchMode,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
+	)
+	return i, err
+}
+
+const getDocumentForUpdate = `-- name: GetDocumentForUpdate :one
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) GetDocumentForUpdate(ctx context.Context, id uuid.UUID) (Document, error) {
+	row := q.db.QueryRow(ctx, getDocumentForUpdate, id)
+	var i Document
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Title,
+		&i.Format,
+		&i.Body,
+		&i.Version,
+		&i.Status,
+		&i.Error,
+		&i.ChunkCount,
+		&i.SearchMode,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
 	)
 	return i, err
 }
 
 const insertDocument = `-- name: InsertDocument :one
-INSERT INTO documents (id, creator_id, title, format, body)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at
+INSERT INTO documents (id, creator_id, title, format, body, content_hash, storage_key, filename, size_bytes,
+                       source_url, chunk_tokens, chunk_overlap)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+        $10, $11, $12)
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
 `
 
 type InsertDocumentParams struct {
-	ID        uuid.UUID `json:"id"`
-	CreatorID uuid.UUID `json:"creator_id"`
-	Title     string    `json:"title"`
-	Format    string    `json:"format"`
-	Body      string    `json:"body"`
+	ID           uuid.UUID `json:"id"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Title        string    `json:"title"`
+	Format       string    `json:"format"`
+	Body         string    `json:"body"`
+	ContentHash  []byte    `json:"content_hash"`
+	StorageKey   string    `json:"storage_key"`
+	Filename     string    `json:"filename"`
+	SizeBytes    int64     `json:"size_bytes"`
+	SourceUrl    string    `json:"source_url"`
+	ChunkTokens  int32     `json:"chunk_tokens"`
+	ChunkOverlap int32     `json:"chunk_overlap"`
 }
 
 func (q *Queries) InsertDocument(ctx context.Context, arg InsertDocumentParams) (Document, error) {
@@ -65,6 +295,13 @@ func (q *Queries) InsertDocument(ctx context.Context, arg InsertDocumentParams) 
 		arg.Title,
 		arg.Format,
 		arg.Body,
+		arg.ContentHash,
+		arg.StorageKey,
+		arg.Filename,
+		arg.SizeBytes,
+		arg.SourceUrl,
+		arg.ChunkTokens,
+		arg.ChunkOverlap,
 	)
 	var i Document
 	err := row.Scan(
@@ -80,12 +317,21 @@ func (q *Queries) InsertDocument(ctx context.Context, arg InsertDocumentParams) 
 		&i.SearchMode,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
 	)
 	return i, err
 }
 
 const listDocuments = `-- name: ListDocuments :many
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at FROM documents ORDER BY created_at DESC LIMIT $1
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents ORDER BY created_at DESC LIMIT $1
 `
 
 func (q *Queries) ListDocuments(ctx context.Context, limit int32) ([]Document, error) {
@@ -110,6 +356,15 @@ func (q *Queries) ListDocuments(ctx context.Context, limit int32) ([]Document, e
 			&i.SearchMode,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ContentHash,
+			&i.StorageKey,
+			&i.Filename,
+			&i.SizeBytes,
+			&i.SourceUrl,
+			&i.ChunksDone,
+			&i.ChunkTokens,
+			&i.ChunkOverlap,
+			&i.Attempts,
 		); err != nil {
 			return nil, err
 		}
@@ -119,6 +374,226 @@ func (q *Queries) ListDocuments(ctx context.Context, limit int32) ([]Document, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const markDocumentDeleting = `-- name: MarkDocumentDeleting :one
+UPDATE documents
+SET version = version + 1, status = 'deleting', attempts = 0, updated_at = now()
+WHERE id = $1
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+`
+
+func (q *Queries) MarkDocumentDeleting(ctx context.Context, id uuid.UUID) (Document, error) {
+	row := q.db.QueryRow(ctx, markDocumentDeleting, id)
+	var i Document
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Title,
+		&i.Format,
+		&i.Body,
+		&i.Version,
+		&i.Status,
+		&i.Error,
+		&i.ChunkCount,
+		&i.SearchMode,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
+	)
+	return i, err
+}
+
+const markDocumentFailed = `-- name: MarkDocumentFailed :execrows
+UPDATE documents SET status = 'failed', error = $1, updated_at = now()
+WHERE id = $2 AND version = $3 AND status NOT IN ('indexed', 'deleting')
+`
+
+type MarkDocumentFailedParams struct {
+	Error   string    `json:"error"`
+	ID      uuid.UUID `json:"id"`
+	Version int32     `json:"version"`
+}
+
+func (q *Queries) MarkDocumentFailed(ctx context.Context, arg MarkDocumentFailedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markDocumentFailed, arg.Error, arg.ID, arg.Version)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const replaceDocumentContent = `-- name: ReplaceDocumentContent :one
+UPDATE documents
+SET version = version + 1, title = $1, format = $2, body = $3, content_hash = $4,
+    storage_key = $5, filename = $6, size_bytes = $7, source_url = $8,
+    status = 'queued', error = '', chunk_count = 0, chunks_done = 0, search_mode = '', attempts = 0,
+    updated_at = now()
+WHERE id = $9 AND status <> 'deleting'
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+`
+
+type ReplaceDocumentContentParams struct {
+	Title       string    `json:"title"`
+	Format      string    `json:"format"`
+	Body        string    `json:"body"`
+	ContentHash []byte    `json:"content_hash"`
+	StorageKey  string    `json:"storage_key"`
+	Filename    string    `json:"filename"`
+	SizeBytes   int64     `json:"size_bytes"`
+	SourceUrl   string    `json:"source_url"`
+	ID          uuid.UUID `json:"id"`
+}
+
+func (q *Queries) ReplaceDocumentContent(ctx context.Context, arg ReplaceDocumentContentParams) (Document, error) {
+	row := q.db.QueryRow(ctx, replaceDocumentContent,
+		arg.Title,
+		arg.Format,
+		arg.Body,
+		arg.ContentHash,
+		arg.StorageKey,
+		arg.Filename,
+		arg.SizeBytes,
+		arg.SourceUrl,
+		arg.ID,
+	)
+	var i Document
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Title,
+		&i.Format,
+		&i.Body,
+		&i.Version,
+		&i.Status,
+		&i.Error,
+		&i.ChunkCount,
+		&i.SearchMode,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
+	)
+	return i, err
+}
+
+const requeueAllDocuments = `-- name: RequeueAllDocuments :many
+UPDATE documents
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+WHERE status <> 'deleting'
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+`
+
+func (q *Queries) RequeueAllDocuments(ctx context.Context) ([]Document, error) {
+	rows, err := q.db.Query(ctx, requeueAllDocuments)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Document{}
+	for rows.Next() {
+		var i Document
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatorID,
+			&i.Title,
+			&i.Format,
+			&i.Body,
+			&i.Version,
+			&i.Status,
+			&i.Error,
+			&i.ChunkCount,
+			&i.SearchMode,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ContentHash,
+			&i.StorageKey,
+			&i.Filename,
+			&i.SizeBytes,
+			&i.SourceUrl,
+			&i.ChunksDone,
+			&i.ChunkTokens,
+			&i.ChunkOverlap,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const requeueDocument = `-- name: RequeueDocument :one
+UPDATE documents
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+WHERE id = $1 AND status <> 'deleting'
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+`
+
+func (q *Queries) RequeueDocument(ctx context.Context, id uuid.UUID) (Document, error) {
+	row := q.db.QueryRow(ctx, requeueDocument, id)
+	var i Document
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Title,
+		&i.Format,
+		&i.Body,
+		&i.Version,
+		&i.Status,
+		&i.Error,
+		&i.ChunkCount,
+		&i.SearchMode,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ContentHash,
+		&i.StorageKey,
+		&i.Filename,
+		&i.SizeBytes,
+		&i.SourceUrl,
+		&i.ChunksDone,
+		&i.ChunkTokens,
+		&i.ChunkOverlap,
+		&i.Attempts,
+	)
+	return i, err
+}
+
+const setDocumentProgress = `-- name: SetDocumentProgress :execrows
+UPDATE documents SET chunks_done = $1, updated_at = now()
+WHERE id = $2 AND version = $3
+`
+
+type SetDocumentProgressParams struct {
+	ChunksDone int32     `json:"chunks_done"`
+	ID         uuid.UUID `json:"id"`
+	Version    int32     `json:"version"`
+}
+
+func (q *Queries) SetDocumentProgress(ctx context.Context, arg SetDocumentProgressParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setDocumentProgress, arg.ChunksDone, arg.ID, arg.Version)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setDocumentStatus = `-- name: SetDocumentStatus :exec
@@ -140,6 +615,35 @@ func (q *Queries) SetDocumentStatus(ctx context.Context, arg SetDocumentStatusPa
 	_, err := q.db.Exec(ctx, setDocumentStatus,
 		arg.Status,
 		arg.Error,
+		arg.ChunkCount,
+		arg.SearchMode,
+		arg.ID,
+		arg.Version,
+	)
+	return err
+}
+
+const startDocumentStage = `-- name: StartDocumentStage :exec
+UPDATE documents
+SET status = $1, chunk_count = $2, search_mode = $3, error = '',
+    chunks_done = CASE WHEN status = $1 AND chunk_count = $2 AND search_mode = $3 THEN chunks_done ELSE 0 END,
+    updated_at = now()
+WHERE id = $4 AND version = $5
+`
+
+type StartDocumentStageParams struct {
+	Status     string    `json:"status"`
+	ChunkCount int32     `json:"chunk_count"`
+	SearchMode string    `json:"search_mode"`
+	ID         uuid.UUID `json:"id"`
+	Version    int32     `json:"version"`
+}
+
+// A new pipeline stage: status, total chunks and the intended search mode; chunks_done is kept
+// when the stage and total are unchanged (a resumed run).
+func (q *Queries) StartDocumentStage(ctx context.Context, arg StartDocumentStageParams) error {
+	_, err := q.db.Exec(ctx, startDocumentStage,
+		arg.Status,
 		arg.ChunkCount,
 		arg.SearchMode,
 		arg.ID,

@@ -12,8 +12,55 @@ import (
 	"github.com/google/uuid"
 )
 
+const advanceMessageStatus = `-- name: AdvanceMessageStatus :one
+UPDATE messages SET status = $1, error = $2, error_code = $3, updated_at = now()
+WHERE id = $4
+  AND status NOT IN ('failed', 'window_closed')
+  AND ($1::text = 'failed'
+       OR (CASE $1::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
+        > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code
+`
+
+type AdvanceMessageStatusParams struct {
+	Status    string    `json:"status"`
+	Error     string    `json:"error"`
+	ErrorCode string    `json:"error_code"`
+	ID        uuid.UUID `json:"id"`
+}
+
+// Applies a provider delivery status when it moves the message forward (sent < delivered <
+// read; failed is final).
+func (q *Queries) AdvanceMessageStatus(ctx context.Context, arg AdvanceMessageStatusParams) (Message, error) {
+	row := q.db.QueryRow(ctx, advanceMessageStatus,
+		arg.Status,
+		arg.Error,
+		arg.ErrorCode,
+		arg.ID,
+	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ConversationID,
+		&i.Seq,
+		&i.Role,
+		&i.Body,
+		&i.Sources,
+		&i.ReplyTo,
+		&i.Channel,
+		&i.ProviderMessageID,
+		&i.Status,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ErrorCode,
+	)
+	return i, err
+}
+
 const getMessage = `-- name: GetMessage :one
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at FROM messages WHERE id = $1
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE id = $1
 `
 
 func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error) {
@@ -34,6 +81,7 @@ func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
 		&i.Error,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErrorCode,
 	)
 	return i, err
 }
@@ -42,7 +90,7 @@ const insertMessage = `-- name: InsertMessage :one
 INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code
 `
 
 type InsertMessageParams struct {
@@ -88,12 +136,13 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 		&i.Error,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErrorCode,
 	)
 	return i, err
 }
 
 const messagesAfter = `-- name: MessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
 `
 
 type MessagesAfterParams struct {
@@ -126,6 +175,7 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 			&i.Error,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -138,8 +188,8 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 }
 
 const recentMessages = `-- name: RecentMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at FROM (
-    SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM (
+    SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
 ) recent ORDER BY seq
 `
 
@@ -172,6 +222,7 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 			&i.Error,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -184,7 +235,7 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 }
 
 const replyCovering = `-- name: ReplyCovering :one
-SELECT a.id, a.creator_id, a.conversation_id, a.seq, a.role, a.body, a.sources, a.reply_to, a.channel, a.provider_message_id, a.status, a.error, a.created_at, a.updated_at FROM messages a
+SELECT a.id, a.creator_id, a.conversation_id, a.seq, a.role, a.body, a.sources, a.reply_to, a.channel, a.provider_message_id, a.status, a.error, a.created_at, a.updated_at, a.error_code FROM messages a
 WHERE a.conversation_id = $1 AND a.role = 'assistant' AND a.seq > $2
 ORDER BY a.seq LIMIT 1
 `
@@ -213,8 +264,37 @@ func (q *Queries) ReplyCovering(ctx context.Context, arg ReplyCoveringParams) (M
 		&i.Error,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErrorCode,
 	)
 	return i, err
+}
+
+const setMessageDelivery = `-- name: SetMessageDelivery :exec
+UPDATE messages
+SET status = $1, error = $2, error_code = $3,
+    provider_message_id = COALESCE($4, provider_message_id), updated_at = now()
+WHERE id = $5
+`
+
+type SetMessageDeliveryParams struct {
+	Status            string    `json:"status"`
+	Error             string    `json:"error"`
+	ErrorCode         string    `json:"error_code"`
+	ProviderMessageID *string   `json:"provider_message_id"`
+	ID                uuid.UUID `json:"id"`
+}
+
+// Records a delivery outcome on a message: status, provider message id of its first part and the
+// provider's error code.
+func (q *Queries) SetMessageDelivery(ctx context.Context, arg SetMessageDeliveryParams) error {
+	_, err := q.db.Exec(ctx, setMessageDelivery,
+		arg.Status,
+		arg.Error,
+		arg.ErrorCode,
+		arg.ProviderMessageID,
+		arg.ID,
+	)
+	return err
 }
 
 const setMessageStatus = `-- name: SetMessageStatus :exec
@@ -242,7 +322,7 @@ func (q *Queries) TouchConversation(ctx context.Context, id uuid.UUID) error {
 }
 
 const unansweredUserMessages = `-- name: UnansweredUserMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at FROM messages m
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages m
 WHERE m.conversation_id = $1 AND m.role = 'user'
   AND m.seq > COALESCE((SELECT max(a.seq) FROM messages a
                         WHERE a.conversation_id = $1 AND a.role IN ('assistant', 'creator')), 0)
@@ -274,6 +354,7 @@ func (q *Queries) UnansweredUserMessages(ctx context.Context, conversationID uui
 			&i.Error,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ErrorCode,
 		); err != nil {
 			return nil, err
 		}

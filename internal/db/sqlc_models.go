@@ -9,7 +9,53 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+type Campaign struct {
+	ID        uuid.UUID       `json:"id"`
+	CreatorID uuid.UUID       `json:"creator_id"`
+	Name      string          `json:"name"`
+	Status    string          `json:"status"`
+	Audience  json.RawMessage `json:"audience"`
+	Content   json.RawMessage `json:"content"`
+	Schedule  json.RawMessage `json:"schedule"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+type CampaignOccurrence struct {
+	ID          uuid.UUID     `json:"id"`
+	CreatorID   uuid.UUID     `json:"creator_id"`
+	CampaignID  uuid.UUID     `json:"campaign_id"`
+	ScheduledAt time.Time     `json:"scheduled_at"`
+	LocalDate   pgtype.Date   `json:"local_date"`
+	LocalAt     string        `json:"local_at"`
+	Status      string        `json:"status"`
+	CursorID    uuid.NullUUID `json:"cursor_id"`
+	Targeted    int32         `json:"targeted"`
+	LeaseOwner  uuid.NullUUID `json:"lease_owner"`
+	LeaseUntil  *time.Time    `json:"lease_until"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+}
+
+type Channel struct {
+	ID         uuid.UUID       `json:"id"`
+	CreatorID  uuid.UUID       `json:"creator_id"`
+	Type       string          `json:"type"`
+	Name       string          `json:"name"`
+	ExternalID string          `json:"external_id"`
+	Config     json.RawMessage `json:"config"`
+	Secrets    string          `json:"secrets"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+type ChannelKey struct {
+	ChannelID uuid.UUID `json:"channel_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+}
 
 type Conversation struct {
 	ID             uuid.UUID     `json:"id"`
@@ -21,6 +67,7 @@ type Conversation struct {
 	TurnLeaseOwner uuid.NullUUID `json:"turn_lease_owner"`
 	CreatedAt      time.Time     `json:"created_at"`
 	LastActivityAt time.Time     `json:"last_activity_at"`
+	ChannelID      uuid.NullUUID `json:"channel_id"`
 }
 
 type Creator struct {
@@ -34,6 +81,13 @@ type Creator struct {
 	IdentityRequired bool      `json:"identity_required"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+	ChunkTokens      int32     `json:"chunk_tokens"`
+	ChunkOverlap     int32     `json:"chunk_overlap"`
+	Timezone         string    `json:"timezone"`
+	QuietStart       int16     `json:"quiet_start"`
+	QuietEnd         int16     `json:"quiet_end"`
+	NudgeCapDay      int32     `json:"nudge_cap_day"`
+	NudgeCapWeek     int32     `json:"nudge_cap_week"`
 }
 
 type CreatorAccount struct {
@@ -54,32 +108,69 @@ type Delivery struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
+type DeliveryPart struct {
+	MessageID  uuid.UUID     `json:"message_id"`
+	Part       int32         `json:"part"`
+	CreatorID  uuid.UUID     `json:"creator_id"`
+	ChannelID  uuid.NullUUID `json:"channel_id"`
+	Status     string        `json:"status"`
+	Attempts   int32         `json:"attempts"`
+	ProviderID string        `json:"provider_id"`
+	Error      string        `json:"error"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+}
+
 type Document struct {
-	ID         uuid.UUID `json:"id"`
-	CreatorID  uuid.UUID `json:"creator_id"`
-	Title      string    `json:"title"`
-	Format     string    `json:"format"`
-	Body       string    `json:"body"`
-	Version    int32     `json:"version"`
-	Status     string    `json:"status"`
-	Error      string    `json:"error"`
-	ChunkCount int32     `json:"chunk_count"`
-	SearchMode string    `json:"search_mode"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID           uuid.UUID `json:"id"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Title        string    `json:"title"`
+	Format       string    `json:"format"`
+	Body         string    `json:"body"`
+	Version      int32     `json:"version"`
+	Status       string    `json:"status"`
+	Error        string    `json:"error"`
+	ChunkCount   int32     `json:"chunk_count"`
+	SearchMode   string    `json:"search_mode"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	ContentHash  []byte    `json:"content_hash"`
+	StorageKey   string    `json:"storage_key"`
+	Filename     string    `json:"filename"`
+	SizeBytes    int64     `json:"size_bytes"`
+	SourceUrl    string    `json:"source_url"`
+	ChunksDone   int32     `json:"chunks_done"`
+	ChunkTokens  int32     `json:"chunk_tokens"`
+	ChunkOverlap int32     `json:"chunk_overlap"`
+	Attempts     int32     `json:"attempts"`
 }
 
 type EndUser struct {
-	ID          uuid.UUID `json:"id"`
-	CreatorID   uuid.UUID `json:"creator_id"`
-	Channel     string    `json:"channel"`
-	ExternalID  string    `json:"external_id"`
-	DisplayName string    `json:"display_name"`
-	Language    string    `json:"language"`
-	Timezone    string    `json:"timezone"`
-	Verified    bool      `json:"verified"`
-	CreatedAt   time.Time `json:"created_at"`
-	LastSeenAt  time.Time `json:"last_seen_at"`
+	ID             uuid.UUID     `json:"id"`
+	CreatorID      uuid.UUID     `json:"creator_id"`
+	Channel        string        `json:"channel"`
+	ExternalID     string        `json:"external_id"`
+	DisplayName    string        `json:"display_name"`
+	Language       string        `json:"language"`
+	Timezone       string        `json:"timezone"`
+	Verified       bool          `json:"verified"`
+	CreatedAt      time.Time     `json:"created_at"`
+	LastSeenAt     time.Time     `json:"last_seen_at"`
+	ChannelID      uuid.NullUUID `json:"channel_id"`
+	ProviderUserID string        `json:"provider_user_id"`
+	ChatID         string        `json:"chat_id"`
+	LastInboundAt  *time.Time    `json:"last_inbound_at"`
+	OptedOutAt     *time.Time    `json:"opted_out_at"`
+	Tags           []string      `json:"tags"`
+}
+
+type EndUserMemory struct {
+	EndUserID       uuid.UUID       `json:"end_user_id"`
+	CreatorID       uuid.UUID       `json:"creator_id"`
+	Profile         json.RawMessage `json:"profile"`
+	ExtractedSeq    int64           `json:"extracted_seq"`
+	EditedByCreator bool            `json:"edited_by_creator"`
+	UpdatedAt       time.Time       `json:"updated_at"`
 }
 
 type Message struct {
@@ -97,6 +188,49 @@ type Message struct {
 	Error             string          `json:"error"`
 	CreatedAt         time.Time       `json:"created_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
+	ErrorCode         string          `json:"error_code"`
+}
+
+type NudgeDelivery struct {
+	OccurrenceID uuid.UUID     `json:"occurrence_id"`
+	EndUserID    uuid.UUID     `json:"end_user_id"`
+	CreatorID    uuid.UUID     `json:"creator_id"`
+	CampaignID   uuid.NullUUID `json:"campaign_id"`
+	EnrollmentID uuid.NullUUID `json:"enrollment_id"`
+	Status       string        `json:"status"`
+	Reason       string        `json:"reason"`
+	Mode         string        `json:"mode"`
+	HoldUntil    *time.Time    `json:"hold_until"`
+	Holds        int32         `json:"holds"`
+	MessageID    uuid.NullUUID `json:"message_id"`
+	DecidedAt    time.Time     `json:"decided_at"`
+}
+
+type Program struct {
+	ID        uuid.UUID       `json:"id"`
+	CreatorID uuid.UUID       `json:"creator_id"`
+	Name      string          `json:"name"`
+	Keyword   string          `json:"keyword"`
+	Steps     json.RawMessage `json:"steps"`
+	Status    string          `json:"status"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+type ProgramEnrollment struct {
+	ID         uuid.UUID       `json:"id"`
+	CreatorID  uuid.UUID       `json:"creator_id"`
+	ProgramID  uuid.UUID       `json:"program_id"`
+	EndUserID  uuid.UUID       `json:"end_user_id"`
+	Status     string          `json:"status"`
+	NextStep   int32           `json:"next_step"`
+	NextAt     *time.Time      `json:"next_at"`
+	EnrolledAt time.Time       `json:"enrolled_at"`
+	LastStep   int32           `json:"last_step"`
+	LastStepAt *time.Time      `json:"last_step_at"`
+	LeaseUntil *time.Time      `json:"lease_until"`
+	History    json.RawMessage `json:"history"`
+	UpdatedAt  time.Time       `json:"updated_at"`
 }
 
 type RefreshToken struct {

@@ -250,3 +250,37 @@ func inTx(t *testing.T, pool *pgxpool.Pool, setup string, fn func(pgx.Tx)) {
 	require.NoError(t, err)
 	fn(tx)
 }
+
+// TestInTenantRollsBack: a failing closure leaves nothing behind, and a connection that saw an
+// error inside a tenant transaction is never reused with that tenant set.
+func TestInTenantRollsBack(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	a := seed(t, s)
+	ctx := context.Background()
+	doc := uuid.New()
+	boom := fmt.Errorf("boom")
+	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: doc, CreatorID: a.creator, Title: "t", Format: "text", Body: "b"})
+		require.NoError(t, err)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	// A SQL error inside the closure, then the same single connection outside any tenant.
+	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: a.document, CreatorID: a.creator, Title: "dup", Format: "text", Body: "b"})
+		return err
+	})
+	require.True(t, db.IsUniqueViolation(err), "%v", err)
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting, "tenant leaked out of its transaction")
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.GetDocument(ctx, doc)
+		require.True(t, db.IsNotFound(err), "the failed transaction's insert survived: %v", err)
+		return nil
+	}))
+}

@@ -11,11 +11,16 @@ import (
 	"log/slog"
 	"time"
 
+	"net/http"
+	"sync"
+
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // Worker is the dispatch target.
@@ -25,14 +30,58 @@ type Worker struct {
 	Parallel int
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// Channels. Keys opens channel credentials; the URLs point the adapters at the providers
+	// (or at test doubles); ChannelParallel is the handlers per channel type (default 4×Parallel:
+	// most of their time is spent waiting on the providers' limits).
+	Keys            *secrets.Keyring
+	WhatsAppURL     string
+	TelegramURL     string
+	HTTP            *http.Client
+	Limits          Limits
+	ChannelParallel int
+
+	limits   Limits
+	lim      *limiters
+	accts    accounts
+	httpOnce sync.Once
 }
 
-// Register adds the worker's handlers to the router.
+// Register adds the worker's handlers to the router: widget pushes, WhatsApp and Telegram
+// sends (separate consumers, so a channel waiting on its provider's limits never delays
+// another), provider delivery statuses, and typing indicators on core NATS.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
-	return r.Handle(ctx, "dispatch", bus.ConsumerSpec{
-		Stream: "CW_OUTBOUND", Durable: "dispatch", Filter: "cw.*.outbound.*",
+	w.limits = w.Limits.withDefaults()
+	w.lim = newLimiters()
+	if w.ChannelParallel == 0 {
+		w.ChannelParallel = 4 * max(w.Parallel, 1)
+	}
+	if err := r.Handle(ctx, "dispatch", bus.ConsumerSpec{
+		Stream: "CW_OUTBOUND", Durable: "dispatch", Filter: "cw.*.outbound." + events.ChannelWidget,
 		AckWait: 30 * time.Second, MaxDeliver: 10, Parallel: w.Parallel,
-	}, w.handle)
+	}, w.handle); err != nil {
+		return err
+	}
+	for _, ch := range []string{events.ChannelWhatsApp, events.ChannelTelegram} {
+		if err := r.Handle(ctx, "dispatch-"+ch, bus.ConsumerSpec{
+			Stream: "CW_OUTBOUND", Durable: "dispatch-" + ch, Filter: "cw.*.outbound." + ch,
+			// A handler waits at most Limits.MaxWait for a slot plus a few provider calls.
+			AckWait: 2*w.limits.MaxWait + 30*time.Second, MaxDeliver: 20, Parallel: w.ChannelParallel,
+		}, w.handleChannel); err != nil {
+			return err
+		}
+	}
+	if err := r.Handle(ctx, "dispatch-delivery", bus.ConsumerSpec{
+		Stream: "CW_DELIVERY", Durable: "dispatch-delivery", Filter: "cw.*.delivery",
+		AckWait: 30 * time.Second, MaxDeliver: 8, Parallel: w.Parallel,
+	}, w.handleDeliveryStatus); err != nil {
+		return err
+	}
+	// The subscription lives as long as the connection (drained when the bus closes).
+	if _, err := w.Bus.NC.QueueSubscribe("cw.*."+events.StageTyping+".*", "dispatch", func(m *nats.Msg) { go w.handleTyping(m) }); err != nil {
+		return fmt.Errorf("dispatch: typing subscription: %w", err)
+	}
+	return nil
 }
 
 func (w *Worker) handle(msg *message.Message) error {

@@ -12,16 +12,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
-	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
-// Limits of the minimal knowledge API (the upload pipeline has its own).
+// Limits of the creator settings API.
 const (
-	maxDocumentChars = 512 << 10
-	maxTitleChars    = 300
-	maxPersonaChars  = 4000
-	maxOrigins       = 50
+	maxPersonaChars = 4000
+	maxOrigins      = 50
 )
 
 type widgetSettings struct {
@@ -88,87 +85,6 @@ func (s *Server) handlePutWidgetSettings(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-type documentIn struct {
-	Title   string `json:"title"`
-	Content string `json:"content"`
-	Format  string `json:"format"`
-}
-
-type documentOut struct {
-	ID         uuid.UUID `json:"id"`
-	Title      string    `json:"title"`
-	Format     string    `json:"format"`
-	Status     string    `json:"status"`
-	Error      string    `json:"error,omitempty"`
-	ChunkCount int32     `json:"chunk_count"`
-	SearchMode string    `json:"search_mode,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
-func documentOf(d db.Document) documentOut {
-	return documentOut{ID: d.ID, Title: d.Title, Format: d.Format, Status: d.Status, Error: d.Error,
-		ChunkCount: d.ChunkCount, SearchMode: d.SearchMode, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-}
-
-// handleCreateDocument stores a text or Markdown document and queues it for indexing. The row
-// is written first; the ingest event carries only its id and is re-published idempotently
-// (Nats-Msg-Id = document id + version) if the client retries.
-func (s *Server) handleCreateDocument(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	var in documentIn
-	if err := readJSON(w, r, &in); err != nil {
-		return err
-	}
-	in.Title = strings.TrimSpace(in.Title)
-	switch {
-	case in.Format == "":
-		in.Format = "text"
-	case in.Format != "text" && in.Format != "markdown":
-		return errBadRequest("bad_format", "format must be text or markdown (file uploads: see the knowledge API)")
-	}
-	if in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleChars {
-		return errBadRequest("bad_title", "title must be 1 to 300 characters")
-	}
-	if strings.TrimSpace(in.Content) == "" {
-		return errBadRequest("empty_content", "content is empty")
-	}
-	if len(in.Content) > maxDocumentChars || !utf8.ValidString(in.Content) {
-		return errBadRequest("bad_content", "content must be valid UTF-8 of at most 512 KiB")
-	}
-	ctx := r.Context()
-	var d db.Document
-	id := uuid.Must(uuid.NewV7())
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		d, err = q.InsertDocument(ctx, db.InsertDocumentParams{ID: id, CreatorID: a.CreatorID, Title: in.Title, Format: in.Format, Body: in.Content})
-		return err
-	}); err != nil {
-		return err
-	}
-	ev := events.New(a.CreatorID, events.DocumentIngest{DocumentID: d.ID, Action: events.IngestIndex, Version: d.Version}, nil, s.Now())
-	if err := bus.PublishEvent(ctx, s.Bus, events.IngestSubject(a.CreatorID), "ingest:"+d.ID.String()+":"+strconv.Itoa(int(d.Version)), ev); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, documentOf(d))
-	return nil
-}
-
-func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	ctx := r.Context()
-	var docs []db.Document
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		docs, err = q.ListDocuments(ctx, 500)
-		return err
-	}); err != nil {
-		return err
-	}
-	out := make([]documentOut, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, documentOf(d))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"documents": out})
-	return nil
-}
-
 func pathID(r *http.Request, name string) (uuid.UUID, error) {
 	id, err := uuid.Parse(r.PathValue(name))
 	if err != nil {
@@ -177,47 +93,78 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	var d db.Document
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		d, err = q.GetDocument(ctx, id)
-		return err
-	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("document")
-		}
-		return err
-	}
-	writeJSON(w, http.StatusOK, documentOf(d))
-	return nil
-}
-
 type conversationOut struct {
-	ID             uuid.UUID `json:"id"`
-	EndUserID      uuid.UUID `json:"end_user_id"`
-	Channel        string    `json:"channel"`
-	Status         string    `json:"status"`
-	CreatedAt      time.Time `json:"created_at"`
-	LastActivityAt time.Time `json:"last_activity_at"`
+	ID             uuid.UUID  `json:"id"`
+	EndUserID      uuid.UUID  `json:"end_user_id"`
+	Channel        string     `json:"channel"`
+	ChannelID      *uuid.UUID `json:"channel_id,omitempty"`
+	Status         string     `json:"status"`
+	DisplayName    string     `json:"display_name,omitempty"`
+	OptedOut       bool       `json:"opted_out,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastActivityAt time.Time  `json:"last_activity_at"`
 }
 
+// handleListConversations lists the creator's conversations, newest activity first. Filters:
+// channel (widget, whatsapp, telegram), channel_id, status (bot, human, closed),
+// active_after / active_before (RFC 3339), limit (1-500, default 200).
 func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	q := r.URL.Query()
+	p := db.ListConversationsFilteredParams{MaxRows: 200}
+	if v := q.Get("channel"); v != "" {
+		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
+			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
+		}
+		p.Channel = &v
+	}
+	if v := q.Get("channel_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return errBadRequest("bad_channel_id", "channel_id must be a UUID")
+		}
+		p.ChannelID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if v := q.Get("status"); v != "" {
+		if v != "bot" && v != "human" && v != "closed" {
+			return errBadRequest("bad_status", "status must be bot, human or closed")
+		}
+		p.Status = &v
+	}
+	for _, f := range []struct {
+		name string
+		dst  **time.Time
+	}{{"active_after", &p.ActiveAfter}, {"active_before", &p.ActiveBefore}} {
+		if v := q.Get(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return errBadRequest("bad_"+f.name, f.name+" must be an RFC 3339 time")
+			}
+			*f.dst = &t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return errBadRequest("bad_limit", "limit must be 1 to 500")
+		}
+		p.MaxRows = int32(n)
+	}
 	ctx := r.Context()
-	var convs []db.Conversation
+	var convs []db.ListConversationsFilteredRow
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		convs, err = q.ListConversations(ctx, 200)
+		convs, err = q.ListConversationsFiltered(ctx, p)
 		return err
 	}); err != nil {
 		return err
 	}
 	out := make([]conversationOut, 0, len(convs))
 	for _, c := range convs {
-		out = append(out, conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt})
+		co := conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, DisplayName: c.DisplayName,
+			OptedOut: c.OptedOutAt != nil, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt}
+		if c.ChannelID.Valid {
+			co.ChannelID = &c.ChannelID.UUID
+		}
+		out = append(out, co)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": out})
 	return nil
@@ -230,6 +177,8 @@ type messageOut struct {
 	Text      string          `json:"text"`
 	Sources   json.RawMessage `json:"sources"`
 	Status    string          `json:"status"`
+	Error     string          `json:"error,omitempty"`
+	ErrorCode string          `json:"error_code,omitempty"`
 	ReplyTo   *uuid.UUID      `json:"reply_to,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 }
@@ -257,7 +206,8 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request, a cr
 	}
 	out := make([]messageOut, 0, len(msgs))
 	for _, m := range msgs {
-		mo := messageOut{ID: m.ID, Seq: m.Seq, Role: m.Role, Text: m.Body, Sources: m.Sources, Status: m.Status, CreatedAt: m.CreatedAt}
+		mo := messageOut{ID: m.ID, Seq: m.Seq, Role: m.Role, Text: m.Body, Sources: m.Sources, Status: m.Status,
+			Error: m.Error, ErrorCode: m.ErrorCode, CreatedAt: m.CreatedAt}
 		if m.ReplyTo.Valid {
 			mo.ReplyTo = &m.ReplyTo.UUID
 		}

@@ -45,6 +45,8 @@ type Deps struct {
 type Server struct {
 	Deps
 	hub *hub
+	// channels caches webhook channel lookups and holds the secrets keyring.
+	channels *channelState
 
 	mu      sync.Mutex
 	closing bool
@@ -55,7 +57,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, hub: newHub(d.Bus, d.Log)}
+	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState()}
 }
 
 // Handler returns every route in one table.
@@ -88,10 +90,48 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/widget/settings", s.handleGetWidgetSettings)
 	creator("PUT /api/v1/widget/settings", s.handlePutWidgetSettings)
 	creator("POST /api/v1/documents", s.handleCreateDocument)
+	creator("POST /api/v1/documents/import", s.handleImportDocument)
 	creator("GET /api/v1/documents", s.handleListDocuments)
+	creator("GET /api/v1/documents/events", s.handleDocumentEvents)
+	creator("POST /api/v1/documents/reindex", s.handleReindexAll)
 	creator("GET /api/v1/documents/{id}", s.handleGetDocument)
+	creator("PUT /api/v1/documents/{id}", s.handleReplaceDocument)
+	creator("DELETE /api/v1/documents/{id}", s.handleDeleteDocument)
+	creator("POST /api/v1/documents/{id}/reindex", s.handleReindexDocument)
+
+	// Channels and conversations.
+	creator("POST /api/v1/channels", s.handleCreateChannel)
+	creator("GET /api/v1/channels", s.handleListChannels)
+	creator("DELETE /api/v1/channels/{id}", s.handleDeleteChannel)
 	creator("GET /api/v1/conversations", s.handleListConversations)
+	creator("GET /api/v1/conversations/events", s.handleConversationEvents)
 	creator("GET /api/v1/conversations/{id}/messages", s.handleListMessages)
+	creator("POST /api/v1/conversations/{id}/messages", s.handleCreatorMessage)
+	creator("POST /api/v1/conversations/{id}/takeover", s.handleTakeover)
+	creator("POST /api/v1/conversations/{id}/release", s.handleRelease)
+
+	// Proactive coaching: campaigns, programs, memory.
+	creator("POST /api/v1/campaigns", s.handleCreateCampaign)
+	creator("GET /api/v1/campaigns", s.handleListCampaigns)
+	creator("GET /api/v1/campaigns/{id}", s.handleGetCampaign)
+	creator("PATCH /api/v1/campaigns/{id}", s.handleUpdateCampaign)
+	creator("POST /api/v1/campaigns/{id}/pause", s.handlePauseCampaign)
+	creator("POST /api/v1/campaigns/{id}/resume", s.handleResumeCampaign)
+	creator("POST /api/v1/campaigns/{id}/cancel", s.handleCancelCampaign)
+	creator("POST /api/v1/campaigns/{id}/preview", s.handlePreviewCampaign)
+	creator("GET /api/v1/campaigns/{id}/stats", s.handleCampaignStats)
+	creator("POST /api/v1/programs", s.handleCreateProgram)
+	creator("GET /api/v1/programs", s.handleListPrograms)
+	creator("GET /api/v1/programs/{id}", s.handleGetProgram)
+	creator("POST /api/v1/programs/{id}/enrollments", s.handleEnroll)
+	creator("GET /api/v1/end-users/{id}/memory", s.handleGetMemory)
+	creator("PUT /api/v1/end-users/{id}/memory", s.handlePutMemory)
+	creator("DELETE /api/v1/end-users/{id}/memory", s.handleDeleteMemory)
+
+	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
+	route("GET /webhooks/whatsapp/{channel}", s.handleWhatsAppVerify)
+	route("POST /webhooks/whatsapp/{channel}", s.handleWhatsAppWebhook)
+	route("POST /webhooks/telegram/{channel}", s.handleTelegramWebhook)
 
 	// Widget (end users).
 	mux.HandleFunc("GET /widget.js", s.handleWidgetJS)

@@ -27,7 +27,7 @@ const (
 	wsMaxFrame      = 16 << 10
 	wsMaxText       = 4000
 	wsWriteTimeout  = 10 * time.Second
-	wsSendQueue     = 64
+	wsSendQueue     = 256
 	wsReplayLimit   = 200
 	wsMsgsPerWindow = 5
 	wsWindow        = 10 * time.Second
@@ -116,6 +116,8 @@ type wsSession struct {
 	out    chan serverFrame
 	limit  *rate.Limiter
 	log    *slog.Logger
+	// laggingTurn is a turn whose deltas are being dropped (only touched by deliverLive).
+	laggingTurn uuid.UUID
 }
 
 func (ss *wsSession) run(parent context.Context) {
@@ -133,13 +135,25 @@ func (ss *wsSession) run(parent context.Context) {
 	cancel()
 }
 
-// deliverLive forwards a live frame from NATS. A client too slow to drain its queue is
-// disconnected; it replays what it missed on reconnect.
+// deliverLive forwards a live frame from NATS (it runs on the subscription's own goroutine).
+// Deltas are best effort: when the socket cannot keep up, the rest of that turn's deltas are
+// dropped and the final message replaces the draft. A final message that cannot be queued
+// within a few seconds closes the socket; the widget replays it on reconnect.
 func (ss *wsSession) deliverLive(l events.Live) {
 	f := serverFrame{Type: l.Kind}
 	switch l.Kind {
 	case "delta":
+		if l.Turn == ss.laggingTurn && !l.Reset {
+			return
+		}
+		ss.laggingTurn = uuid.Nil
 		f.Turn, f.Text, f.Reset = l.Turn.String(), l.Text, l.Reset
+		select {
+		case ss.out <- f:
+		default:
+			ss.laggingTurn = l.Turn
+		}
+		return
 	case "message":
 		f.ID, f.Seq, f.Role, f.Text, f.Sources = l.MessageID.String(), l.Seq, l.Role, l.Text, l.Sources
 		if l.ReplyTo != uuid.Nil {
@@ -149,9 +163,11 @@ func (ss *wsSession) deliverLive(l events.Live) {
 	default:
 		return
 	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
 	case ss.out <- f:
-	default:
+	case <-t.C:
 		ss.conn.Close(websocket.StatusTryAgainLater, "client too slow")
 	}
 }

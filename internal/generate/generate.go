@@ -51,11 +51,14 @@ var errBusy = errors.New("generate: conversation busy with another turn")
 
 const historyTurns = 20
 
+// maxTurn bounds one turn, streaming included.
+const maxTurn = 5 * time.Minute
+
 // Register adds the worker's handler to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	return r.Handle(ctx, "generate", bus.ConsumerSpec{
 		Stream: "CW_GENERATE", Durable: "generate", Filter: "cw.*.generate",
-		AckWait: w.Lease, MaxDeliver: 10, Parallel: w.Parallel,
+		AckWait: w.Lease, MaxDeliver: 10, Parallel: w.Parallel, KeepAlive: true,
 	}, w.handle)
 }
 
@@ -64,7 +67,10 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
+	// A turn may stream for longer than AckWait: the consumer keeps it alive (KeepAlive) and
+	// the conversation lease is renewed while deltas flow. maxTurn bounds a turn that hangs.
+	ctx, cancel := context.WithTimeout(msg.Context(), maxTurn)
+	defer cancel()
 	c, turn := ev.CreatorID, ev.Data
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "conversation_id", turn.ConversationID)
 
@@ -152,13 +158,27 @@ func (w *Worker) handle(msg *message.Message) error {
 
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})
+	w.publishTyping(c, conv, last)
 	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt)
 	if err != nil {
 		return err
 	}
 	sources, _ := json.Marshal(sourcesOf(prompt.Used))
-	var reply db.Message
+	var (
+		reply   db.Message
+		dropped bool
+	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		// A takeover commits on the conversation row: locked here, either it came first and the
+		// bot's reply is dropped, or the reply is stored before the takeover and sent.
+		cur, err := q.LockConversation(ctx, conv.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != "bot" {
+			dropped = true
+			return nil
+		}
 		r, err := q.InsertMessage(ctx, db.InsertMessageParams{
 			ID: replyID, CreatorID: c, ConversationID: conv.ID, Role: "assistant", Body: text,
 			Sources: sources, ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status,
@@ -172,6 +192,12 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
+	if dropped {
+		log.Info("conversation taken over during generation: bot reply dropped")
+		return nil
+	}
+	w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: conv.Channel, MessageID: reply.ID,
+		Seq: reply.Seq, Role: reply.Role, Text: reply.Body, Status: reply.Status})
 	log.Info("reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "status", status)
 	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
 }
@@ -241,6 +267,30 @@ func (w *Worker) publishLive(subject string, l events.Live) {
 	b, _ := json.Marshal(l)
 	if err := w.Bus.NC.Publish(subject, b); err != nil {
 		w.Log.Debug("live publish failed", "subject", subject, "err", err)
+	}
+}
+
+// publishTyping asks dispatch to show a typing indicator on the end user's app while the reply
+// is generated (core NATS, best effort).
+func (w *Worker) publishTyping(c uuid.UUID, conv db.Conversation, trigger db.Message) {
+	if conv.Channel == events.ChannelWidget || !conv.ChannelID.Valid {
+		return
+	}
+	t := events.Typing{ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel, ChannelID: conv.ChannelID.UUID}
+	if trigger.ProviderMessageID != nil {
+		t.ProviderMessageID = *trigger.ProviderMessageID
+	}
+	b, _ := json.Marshal(t)
+	if err := w.Bus.NC.Publish(events.TypingSubject(c, conv.Channel), b); err != nil {
+		w.Log.Debug("typing publish failed", "err", err)
+	}
+}
+
+// activity publishes a live update for the creator's dashboard (best effort).
+func (w *Worker) activity(c uuid.UUID, a events.Activity) {
+	b, _ := json.Marshal(a)
+	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+		w.Log.Debug("activity publish failed", "err", err)
 	}
 }
 

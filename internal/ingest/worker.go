@@ -2,9 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -13,14 +16,17 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/storage"
 )
 
 // Index is the knowledge index the worker writes to.
 type Index interface {
 	EnsureTenant(ctx context.Context, creatorID uuid.UUID) error
-	ReplaceDocument(ctx context.Context, creatorID, documentID uuid.UUID, chunks []knowledge.Chunk) error
+	UpsertChunks(ctx context.Context, creatorID uuid.UUID, chunks []knowledge.Chunk) error
+	DeleteChunksFrom(ctx context.Context, creatorID, documentID uuid.UUID, from int) error
 	DeleteDocument(ctx context.Context, creatorID, documentID uuid.UUID) error
 }
 
@@ -29,25 +35,53 @@ type Embedder interface {
 	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
 }
 
-// Worker is the ingest target: chunk → embed → index, reporting each step on the document.
+// Document statuses, in pipeline order.
+const (
+	StatusQueued     = "queued"
+	StatusExtracting = "extracting"
+	StatusChunking   = "chunking"
+	StatusEmbedding  = "embedding"
+	StatusIndexed    = "indexed"
+	StatusFailed     = "failed"
+	StatusDeleting   = "deleting"
+	// StatusDeleted is announced on the bus only: the row is gone.
+	StatusDeleted = "deleted"
+)
+
+// Worker is the ingest target: extract → chunk → embed → index, reporting each step on the
+// document row and on cw.<creator>.knowledge. Chunks are written batch by batch with
+// deterministic ids and the row records how many are done, so a run killed midway resumes where
+// it stopped and never leaves duplicates.
 type Worker struct {
 	Store      *db.Store
 	Bus        *bus.Bus
 	Index      Index
 	Embedder   Embedder
 	EmbedModel string
-	Chunker    *Chunker
-	// EmbedBatch is how many chunks go to the embedder per call.
+	// Chunker is the default chunker; documents or creators with their own chunk settings get
+	// one built with its tokenizer.
+	Chunker *Chunker
+	// Files holds uploaded originals (nil: only inline text documents can be indexed).
+	Files *storage.Dir
+	// Limits bound every extraction.
+	Limits extract.Limits
+	// EmbedBatch is how many chunks go to the embedder (and to the index) per call.
 	EmbedBatch int
 	Parallel   int
 	Log        *slog.Logger
 	Now        func() time.Time
+
+	mu       sync.Mutex
+	chunkers map[[2]int]*Chunker
 }
 
 // Register adds the worker's handler to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.EmbedBatch == 0 {
 		w.EmbedBatch = 32
+	}
+	if w.Now == nil {
+		w.Now = time.Now
 	}
 	return r.Handle(ctx, "ingest", bus.ConsumerSpec{
 		Stream: "CW_INGEST", Durable: "ingest", Filter: "cw.*.ingest",
@@ -57,22 +91,27 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 
 const maxDeliver = 5
 
+// errStale ends a run whose document changed underneath it (replaced, reindexed or deleted).
+var errStale = errors.New("ingest: document changed during indexing")
+
 func (w *Worker) handle(msg *message.Message) error {
 	ev, err := bus.Decode[events.DocumentIngest](msg)
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
-	c, job := ev.CreatorID, ev.Data
-	log := w.Log.With("creator_id", c, "document_id", job.DocumentID, "correlation_id", ev.CorrelationID)
+	n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered))
+	return w.Process(msg.Context(), &ev.Envelope, ev.Data, n >= maxDeliver)
+}
+
+// Process runs one ingest job. lastAttempt marks a failure as final.
+func (w *Worker) Process(ctx context.Context, cause *events.Envelope, job events.DocumentIngest, lastAttempt bool) error {
+	c := cause.CreatorID
+	log := w.Log.With("creator_id", c, "document_id", job.DocumentID, "correlation_id", cause.CorrelationID)
 	if job.Action == events.IngestDelete {
-		return w.Index.DeleteDocument(ctx, c, job.DocumentID)
+		return w.delete(ctx, cause, job.DocumentID)
 	}
-	var doc db.Document
-	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) (err error) {
-		doc, err = q.GetDocument(ctx, job.DocumentID)
-		return err
-	}); err != nil {
+	doc, err := w.load(ctx, c, job.DocumentID)
+	if err != nil {
 		if db.IsNotFound(err) {
 			log.Info("document gone before indexing")
 			return nil
@@ -83,68 +122,297 @@ func (w *Worker) handle(msg *message.Message) error {
 		log.Info("stale ingest event", "event_version", job.Version, "document_version", doc.Version)
 		return nil
 	}
-	if doc.Status == "indexed" {
+	switch doc.Status {
+	case StatusIndexed, StatusFailed, StatusDeleting:
 		return nil
 	}
-	err = w.index(ctx, &ev.Envelope, doc)
-	if err != nil {
-		// A document never stays "processing": when this was the last attempt, say so.
-		if n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered)); bus.IsPermanent(err) || n >= maxDeliver {
-			w.setStatus(context.WithoutCancel(ctx), &ev.Envelope, doc, "failed", 0, err.Error(), "")
-		}
+	err = w.index(ctx, cause, doc)
+	switch {
+	case err == nil || errors.Is(err, errStale):
+		return w.fixup(ctx, cause, doc)
+	case isExtractError(err):
+		// Nothing a retry can fix: the file is what it is. Say why and move on.
+		log.Info("document failed", "err", err)
+		w.setStatus(context.WithoutCancel(ctx), cause, doc, StatusFailed, 0, err.Error(), "")
+		return nil
+	}
+	// A document never stays "processing": when this was the last attempt, say so.
+	if bus.IsPermanent(err) || lastAttempt {
+		w.setStatus(context.WithoutCancel(ctx), cause, doc, StatusFailed, 0, err.Error(), "")
 	}
 	return err
+}
+
+func (w *Worker) load(ctx context.Context, c, id uuid.UUID) (doc db.Document, err error) {
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		doc, err = q.GetDocument(ctx, id)
+		return err
+	})
+	return doc, err
+}
+
+// fixup runs after a write to the index: if the document was deleted or replaced while this
+// run wrote its chunks, the index may hold chunks it should not, so the current state is applied
+// again.
+func (w *Worker) fixup(ctx context.Context, cause *events.Envelope, was db.Document) error {
+	cur, err := w.load(ctx, was.CreatorID, was.ID)
+	switch {
+	case db.IsNotFound(err) || (err == nil && cur.Status == StatusDeleting):
+		return w.delete(ctx, cause, was.ID)
+	case err != nil:
+		return err
+	case cur.Version != was.Version && cur.Status == StatusIndexed:
+		w.Log.Info("document replaced during indexing: indexing the current version again", "document_id", was.ID)
+		return w.index(ctx, cause, cur)
+	}
+	return nil
+}
+
+// IndexError is an extraction failure: the document is marked failed with its message.
+type extractError struct{ err error }
+
+func (e extractError) Error() string { return e.err.Error() }
+func (e extractError) Unwrap() error { return e.err }
+
+func isExtractError(err error) bool {
+	var e extractError
+	return errors.As(err, &e)
 }
 
 func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Document) error {
 	log := w.Log.With("creator_id", doc.CreatorID, "document_id", doc.ID, "correlation_id", cause.CorrelationID)
 	c := doc.CreatorID
-	chunks := w.Chunker.Chunk(doc.Body)
-	w.setStatus(ctx, cause, doc, "chunking", len(chunks), "", "")
-	kcs := make([]knowledge.Chunk, len(chunks))
-	for i, ch := range chunks {
-		kcs[i] = knowledge.Chunk{DocumentID: doc.ID, Index: ch.Index, Title: doc.Title, Heading: ch.Heading, Text: ch.Text}
+	started := time.Now()
+	w.setStatus(ctx, cause, doc, StatusExtracting, 0, "", "")
+	xd, err := w.extract(ctx, doc)
+	if err != nil {
+		return err
+	}
+	w.setStatus(ctx, cause, doc, StatusChunking, 0, "", "")
+	chunker, err := w.chunkerFor(ctx, doc)
+	if err != nil {
+		return extractError{fmt.Errorf("chunk settings: %w", err)}
+	}
+	kcs := ChunkDocument(chunker, doc.ID, doc.Title, xd)
+	if len(kcs) == 0 {
+		return extractError{fmt.Errorf("%w", extract.ErrNoText)}
 	}
 	mode := "bm25"
-	if w.Embedder != nil && len(kcs) > 0 {
-		w.setStatus(ctx, cause, doc, "embedding", len(chunks), "", "")
-		if err := w.embed(ctx, kcs); err != nil {
-			log.Warn("embedding failed, indexing for BM25 only", "err", err)
-			for i := range kcs {
-				kcs[i].Vector = nil
-			}
-		} else {
-			mode = "hybrid"
+	if w.Embedder != nil {
+		mode = "hybrid"
+	}
+	resume := 0
+	if doc.Status == StatusEmbedding && int(doc.ChunkCount) == len(kcs) && doc.SearchMode == mode && int(doc.ChunksDone) < len(kcs) {
+		resume = int(doc.ChunksDone)
+	}
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		if err := q.StartDocumentStage(ctx, db.StartDocumentStageParams{ID: doc.ID, Version: doc.Version, Status: StatusEmbedding,
+			ChunkCount: int32(len(kcs)), SearchMode: mode}); err != nil {
+			return err
 		}
+		_, err := q.SetDocumentProgress(ctx, db.SetDocumentProgressParams{ID: doc.ID, Version: doc.Version, ChunksDone: int32(resume)})
+		return err
+	}); err != nil {
+		return err
+	}
+	w.announce(ctx, cause, doc, StatusEmbedding, len(kcs), "")
+	if resume > 0 {
+		log.Info("resuming document", "chunks_done", resume, "chunks", len(kcs))
 	}
 	if err := w.Index.EnsureTenant(ctx, c); err != nil {
 		return fmt.Errorf("ingest: tenant: %w", err)
 	}
-	if err := w.Index.ReplaceDocument(ctx, c, doc.ID, kcs); err != nil {
-		return fmt.Errorf("ingest: index: %w", err)
+	embedOK := w.Embedder != nil
+	for start := resume; start < len(kcs); start += w.EmbedBatch {
+		end := min(start+w.EmbedBatch, len(kcs))
+		part := kcs[start:end]
+		if embedOK {
+			if err := w.embed(ctx, part); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				log.Warn("embedding failed, indexing the rest for BM25 only (reindex later to add vectors)", "err", err)
+				embedOK, mode = false, "bm25"
+				for i := range part {
+					part[i].Vector = nil
+				}
+			}
+		}
+		if err := w.Index.UpsertChunks(ctx, c, part); err != nil {
+			return fmt.Errorf("ingest: index: %w", err)
+		}
+		var n int64
+		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) (err error) {
+			n, err = q.SetDocumentProgress(ctx, db.SetDocumentProgressParams{ID: doc.ID, Version: doc.Version, ChunksDone: int32(end)})
+			return err
+		}); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errStale
+		}
 	}
-	w.setStatus(ctx, cause, doc, "indexed", len(chunks), "", mode)
-	log.Info("document indexed", "chunks", len(chunks), "search_mode", mode)
+	if err := w.Index.DeleteChunksFrom(ctx, c, doc.ID, len(kcs)); err != nil {
+		return fmt.Errorf("ingest: drop stale chunks: %w", err)
+	}
+	w.setStatus(ctx, cause, doc, StatusIndexed, len(kcs), "", mode)
+	log.Info("document indexed", "chunks", len(kcs), "search_mode", mode, "dur", time.Since(started))
 	return nil
 }
 
-func (w *Worker) embed(ctx context.Context, kcs []knowledge.Chunk) error {
-	for start := 0; start < len(kcs); start += w.EmbedBatch {
-		end := min(start+w.EmbedBatch, len(kcs))
-		inputs := make([]string, 0, end-start)
-		for _, k := range kcs[start:end] {
-			inputs = append(inputs, llm.DocumentPrefix+k.Text)
-		}
-		vecs, err := w.Embedder.Embed(ctx, w.EmbedModel, inputs)
+// extract returns the document's text with its structure.
+func (w *Worker) extract(ctx context.Context, doc db.Document) (*extract.Document, error) {
+	f := extract.Format(doc.Format)
+	if doc.StorageKey == "" {
+		return &extract.Document{Format: f, Sections: []extract.Section{{Text: doc.Body}}}, nil
+	}
+	key, err := uuid.Parse(doc.StorageKey)
+	if err != nil || w.Files == nil {
+		return nil, extractError{fmt.Errorf("the original file is not available")}
+	}
+	var xd *extract.Document
+	if f.Isolated() {
+		path, err := w.Files.Path(doc.CreatorID, key)
 		if err != nil {
+			return nil, extractError{err}
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, extractError{fmt.Errorf("the original file is missing")}
+		}
+		xd, err = extract.ExtractIsolated(ctx, path, f, w.Limits)
+		if err != nil {
+			return nil, classifyExtract(ctx, err)
+		}
+		return xd, nil
+	}
+	file, err := w.Files.Open(doc.CreatorID, key)
+	if err != nil {
+		return nil, extractError{fmt.Errorf("the original file is missing")}
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	xd, err = extract.Extract(ctx, file, st.Size(), f, w.Limits)
+	if err != nil {
+		return nil, classifyExtract(ctx, err)
+	}
+	return xd, nil
+}
+
+// classifyExtract marks the extract package's errors as final; a cancelled context (the worker is
+// stopping) stays retryable.
+func classifyExtract(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	for _, e := range []error{extract.ErrEmpty, extract.ErrUnsupported, extract.ErrTooLarge, extract.ErrCorrupt, extract.ErrTimeout, extract.ErrNoText} {
+		if errors.Is(err, e) {
+			return extractError{err}
+		}
+	}
+	return err
+}
+
+// chunkerFor returns the chunker for the document's settings: its own, else its creator's, else
+// the default.
+func (w *Worker) chunkerFor(ctx context.Context, doc db.Document) (*Chunker, error) {
+	tokens, overlap := int(doc.ChunkTokens), int(doc.ChunkOverlap)
+	if tokens == 0 {
+		var cs db.GetCreatorChunkingRow
+		if err := w.Store.InTenant(ctx, doc.CreatorID, func(q *db.Queries) (err error) {
+			cs, err = q.GetCreatorChunking(ctx, doc.CreatorID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		tokens, overlap = int(cs.ChunkTokens), int(cs.ChunkOverlap)
+	}
+	if tokens == 0 {
+		return w.Chunker, nil
+	}
+	if overlap < 0 {
+		overlap = min(DefaultOverlapTokens, tokens/5)
+	}
+	key := [2]int{tokens, overlap}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ch := w.chunkers[key]; ch != nil {
+		return ch, nil
+	}
+	ch, err := NewChunker(ChunkerOptions{MaxTokens: tokens, OverlapTokens: overlap, NoOverlap: overlap == 0, Tokenizer: w.Chunker.tok})
+	if err != nil {
+		return nil, err
+	}
+	if w.chunkers == nil {
+		w.chunkers = map[[2]int]*Chunker{}
+	}
+	w.chunkers[key] = ch
+	return ch, nil
+}
+
+// ChunkDocument chunks each section of an extracted document on its own, so every chunk
+// carries the heading and page it came from. Indexes run across sections from 0.
+func ChunkDocument(ch *Chunker, docID uuid.UUID, title string, xd *extract.Document) []knowledge.Chunk {
+	var out []knowledge.Chunk
+	for _, sec := range xd.Sections {
+		for _, c := range ch.Chunk(sec.Text) {
+			heading := c.Heading
+			if heading == "" {
+				heading = sec.Heading
+			}
+			out = append(out, knowledge.Chunk{DocumentID: docID, Index: len(out), Title: title, Heading: heading, Page: sec.Page, Text: c.Text})
+		}
+	}
+	return out
+}
+
+func (w *Worker) embed(ctx context.Context, kcs []knowledge.Chunk) error {
+	inputs := make([]string, 0, len(kcs))
+	for _, k := range kcs {
+		inputs = append(inputs, llm.DocumentPrefix+k.Text)
+	}
+	vecs, err := w.Embedder.Embed(ctx, w.EmbedModel, inputs)
+	if err != nil {
+		return err
+	}
+	if len(vecs) != len(inputs) {
+		return fmt.Errorf("ingest: embedder returned %d vectors for %d inputs", len(vecs), len(inputs))
+	}
+	for i, v := range vecs {
+		kcs[i].Vector = v
+	}
+	return nil
+}
+
+// delete removes a deleted document's chunks, its original and its row.
+func (w *Worker) delete(ctx context.Context, cause *events.Envelope, id uuid.UUID) error {
+	c := cause.CreatorID
+	doc, err := w.load(ctx, c, id)
+	if err != nil && !db.IsNotFound(err) {
+		return err
+	}
+	if err == nil && doc.Status != StatusDeleting {
+		w.Log.Info("delete event for a live document ignored", "document_id", id, "status", doc.Status)
+		return nil
+	}
+	if err := w.Index.DeleteDocument(ctx, c, id); err != nil && !errors.Is(err, knowledge.ErrTenantNotFound) {
+		return err
+	}
+	if err == nil {
+		if key, perr := uuid.Parse(doc.StorageKey); perr == nil && w.Files != nil {
+			if err := w.Files.Delete(c, key); err != nil {
+				w.Log.Warn("original not removed", "document_id", id, "err", err)
+			}
+		}
+		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error { return q.DeleteDeletingDocument(ctx, id) }); err != nil {
 			return err
 		}
-		if len(vecs) != len(inputs) {
-			return fmt.Errorf("ingest: embedder returned %d vectors for %d inputs", len(vecs), len(inputs))
-		}
-		for i, v := range vecs {
-			kcs[start+i].Vector = v
-		}
+	}
+	ev := events.New(c, events.DocumentState{DocumentID: id, Status: StatusDeleted}, cause, w.Now())
+	if err := bus.PublishEvent(ctx, w.Bus, events.KnowledgeSubject(c), "docstate:"+id.String()+":deleted", ev); err != nil {
+		w.Log.Warn("document state not published", "document_id", id, "err", err)
 	}
 	return nil
 }
@@ -160,6 +428,10 @@ func (w *Worker) setStatus(ctx context.Context, cause *events.Envelope, doc db.D
 		w.Log.Warn("document status not recorded", "document_id", doc.ID, "status", status, "err", err)
 		return
 	}
+	w.announce(ctx, cause, doc, status, chunks, errText)
+}
+
+func (w *Worker) announce(ctx context.Context, cause *events.Envelope, doc db.Document, status string, chunks int, errText string) {
 	ev := events.New(doc.CreatorID, events.DocumentState{DocumentID: doc.ID, Status: status, Chunks: chunks, Error: errText}, cause, w.Now())
 	id := "docstate:" + doc.ID.String() + ":" + strconv.Itoa(int(doc.Version)) + ":" + status
 	if err := bus.PublishEvent(ctx, w.Bus, events.KnowledgeSubject(doc.CreatorID), id, ev); err != nil {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ type Chunk struct {
 	Index      int // position in the document, from 0
 	Title      string
 	Heading    string
+	Page       int // 1-based page or slide the text came from; 0 when the format has none
 	Text       string
 	Vector     []float32 // optional embedding of Text
 }
@@ -65,6 +67,7 @@ type Passage struct {
 	DocumentID uuid.UUID
 	Title      string
 	Heading    string
+	Page       int
 	Text       string
 	ChunkIndex int
 	Score      float64 // BM25 or hybrid score; higher is better
@@ -145,6 +148,7 @@ func chunkClass() *models.Class {
 			textProp("heading"),
 			textProp("text"),
 			{Name: "chunk_index", DataType: []string{"int"}, IndexFilterable: trueP},
+			{Name: "page", DataType: []string{"int"}, IndexFilterable: falseP},
 		},
 	}
 }
@@ -159,6 +163,9 @@ func (s *Store) EnsureSchema(ctx context.Context) error {
 			return err
 		}
 		if cls != nil {
+			if err := s.addMissingProperties(ctx, cls); err != nil {
+				return err
+			}
 			return checkClass(cls)
 		}
 		err = s.client.Schema().ClassCreator().WithClass(chunkClass()).Do(ctx)
@@ -185,6 +192,28 @@ func (s *Store) getClass(ctx context.Context) (*models.Class, error) {
 		return nil, fmt.Errorf("knowledge: get class %s: %w", ClassName, err)
 	}
 	return cls, nil
+}
+
+// addedProperties are properties added after the collection was first created; an existing
+// collection without them gets them (Weaviate adds properties in place).
+var addedProperties = []string{"page"}
+
+func (s *Store) addMissingProperties(ctx context.Context, cls *models.Class) error {
+	have := map[string]bool{}
+	for _, p := range cls.Properties {
+		have[p.Name] = true
+	}
+	for _, p := range chunkClass().Properties {
+		if have[p.Name] || !slices.Contains(addedProperties, p.Name) {
+			continue
+		}
+		err := s.client.Schema().PropertyCreator().WithClassName(ClassName).WithProperty(p).Do(ctx)
+		if err != nil && !strings.Contains(strings.ToLower(err.Error()), "already exists") {
+			return fmt.Errorf("knowledge: add property %q to %s: %w", p.Name, ClassName, err)
+		}
+		cls.Properties = append(cls.Properties, p)
+	}
+	return nil
 }
 
 func checkClass(cls *models.Class) error {
@@ -294,6 +323,7 @@ func (s *Store) UpsertChunks(ctx context.Context, creatorID uuid.UUID, chunks []
 					"heading":     c.Heading,
 					"text":        c.Text,
 					"chunk_index": c.Index,
+					"page":        c.Page,
 				},
 			}
 			if len(c.Vector) > 0 {
@@ -344,6 +374,41 @@ func (s *Store) ReplaceDocument(ctx context.Context, creatorID, documentID uuid.
 
 func docFilter(documentID uuid.UUID) *filters.WhereBuilder {
 	return filters.Where().WithPath([]string{"document_id"}).WithOperator(filters.Equal).WithValueText(documentID.String())
+}
+
+// DeleteChunksFrom removes the document's chunks with an index at or past from: what is left
+// of an earlier, longer version after its new chunks were written with UpsertChunks.
+func (s *Store) DeleteChunksFrom(ctx context.Context, creatorID, documentID uuid.UUID, from int) error {
+	where := filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
+		docFilter(documentID),
+		filters.Where().WithPath([]string{"chunk_index"}).WithOperator(filters.GreaterThanEqual).WithValueInt(int64(from)),
+	})
+	return s.deleteWhere(ctx, creatorID, where)
+}
+
+// CountChunks returns how many chunks of the document the creator's tenant holds.
+func (s *Store) CountChunks(ctx context.Context, creatorID, documentID uuid.UUID) (int, error) {
+	tenant, err := tenantName(creatorID)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := s.client.GraphQL().Aggregate().WithClassName(ClassName).WithTenant(tenant).WithWhere(docFilter(documentID)).
+		WithFields(graphql.Field{Name: "meta", Fields: []graphql.Field{{Name: "count"}}}).Do(ctx)
+	if err != nil {
+		return 0, s.classify(ctx, creatorID, fmt.Errorf("knowledge: count: %w", err))
+	}
+	if len(resp.Errors) > 0 {
+		return 0, fmt.Errorf("knowledge: count: %s", resp.Errors[0].Message)
+	}
+	agg, _ := resp.Data["Aggregate"].(map[string]any)
+	items, _ := agg[ClassName].([]any)
+	if len(items) == 0 {
+		return 0, nil
+	}
+	m, _ := items[0].(map[string]any)
+	meta, _ := m["meta"].(map[string]any)
+	f, _ := meta["count"].(float64)
+	return int(f), nil
 }
 
 // DeleteDocument removes every chunk of the document from the creator's
@@ -414,6 +479,7 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 			graphql.Field{Name: "heading"},
 			graphql.Field{Name: "text"},
 			graphql.Field{Name: "chunk_index"},
+			graphql.Field{Name: "page"},
 			graphql.Field{Name: "_additional", Fields: []graphql.Field{{Name: "id"}, {Name: "score"}}},
 		)
 	if len(queryVector) == 0 {
@@ -463,6 +529,9 @@ func parsePassages(resp *models.GraphQLResponse) ([]Passage, error) {
 		p.DocumentID = id
 		if f, ok := m["chunk_index"].(float64); ok {
 			p.ChunkIndex = int(f)
+		}
+		if f, ok := m["page"].(float64); ok {
+			p.Page = int(f)
 		}
 		if add, ok := m["_additional"].(map[string]any); ok {
 			switch v := add["score"].(type) {

@@ -178,7 +178,7 @@ func (c *Client) Chat(ctx context.Context, model string, msgs []Message, onDelta
 	err := c.retry(ctx, "chat", model, func() (bool, error) {
 		full.Reset()
 		done := false
-		err := c.api.Chat(ctx, req, func(r api.ChatResponse) error {
+		err := c.chatStream(ctx, req, func(r api.ChatResponse) error {
 			if r.Message.Content != "" {
 				full.WriteString(r.Message.Content)
 				if onDelta != nil {

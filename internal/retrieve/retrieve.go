@@ -64,6 +64,9 @@ func (w *Worker) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	c, in := ev.CreatorID, ev.Data
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
+	if in.ChannelID != uuid.Nil {
+		return w.handleChannel(msg, ev)
+	}
 	if in.ProviderMessageID == "" || in.Text == "" {
 		return bus.Permanent(fmt.Errorf("retrieve: %w: message without provider id or text", events.ErrMalformed))
 	}
@@ -101,6 +104,14 @@ func (w *Worker) handle(msg *message.Message) error {
 	if !inserted {
 		log.Debug("inbound message already recorded", "message_id", msgID)
 	}
+	return w.requestTurn(ctx, ev, conv, msgID, in)
+}
+
+// requestTurn searches the knowledge for the message and asks generate for a reply, unless the
+// creator holds the conversation.
+func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, in events.MessageReceived) error {
+	c := ev.CreatorID
+	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
 	if conv.Status != "bot" {
 		log.Info("conversation held by the creator: no bot turn", "conversation_id", conv.ID)
 		return nil
@@ -163,7 +174,7 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 	}
 	out := make([]events.Passage, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Text: h.Text, Score: h.Score})
+		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 	}
 	return out, mode, nil
 }

@@ -226,7 +226,7 @@ func (w *WidgetConn) Next(tb testing.TB, timeout time.Duration, keep func(Frame)
 		select {
 		case f, ok := <-w.Frames:
 			if !ok {
-				tb.Fatalf("widget socket closed while waiting for a frame")
+				tb.Fatalf("widget socket closed while waiting for a frame: %v", w.ReadErr)
 			}
 			if keep(f) {
 				return f

@@ -344,7 +344,7 @@
         title: str(s.title),
         heading: str(s.heading),
         page: s.page == null || s.page === '' || s.page === 0 ? null : s.page,
-        snippet: str(s.snippet),
+        snippet: str(s.snippet != null ? s.snippet : s.text),
         document_id: str(s.document_id),
       });
     }

@@ -1,0 +1,29 @@
+package events
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TypeNudgeRecipient is the event type of one recipient of one proactive occurrence.
+const TypeNudgeRecipient = "nudge.recipient.v1"
+
+// NudgeRecipient asks the nudge worker to decide and, if the send policy allows, send one
+// proactive message (a campaign occurrence or a program step) to one person.
+type NudgeRecipient struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	CampaignID   uuid.UUID `json:"campaign_id,omitzero"`
+	EnrollmentID uuid.UUID `json:"enrollment_id,omitzero"`
+	Step         int       `json:"step,omitempty"`
+	EndUserID    uuid.UUID `json:"end_user_id"`
+	// ScheduledAt is when the occurrence fired; NotBefore the recipient's own instant (local-time
+	// schedules).
+	ScheduledAt time.Time `json:"scheduled_at"`
+	NotBefore   time.Time `json:"not_before,omitzero"`
+}
+
+func (NudgeRecipient) EventType() string { return TypeNudgeRecipient }
+
+// NudgeSubject carries nudge recipients of creator c.
+func NudgeSubject(c uuid.UUID) string { return Subject(c, StageNudge) }

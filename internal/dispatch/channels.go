@@ -1,0 +1,520 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
+	"github.com/coachwire/coachwire/internal/channels/telegram"
+	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/secrets"
+)
+
+// WhatsApp's customer service window: free-form messages only within 24 h of the user's last
+// message.
+const whatsappWindow = 24 * time.Hour
+
+// accountTTL bounds how long decrypted credentials of a channel are cached in memory.
+const accountTTL = time.Minute
+
+// account is a channel ready to send: its client and settings.
+type account struct {
+	id      uuid.UUID
+	typ     string
+	cfg     secrets.ChannelConfig
+	wa      *whatsapp.Client
+	tg      *telegram.Client
+	loaded  time.Time
+	limitID string // phone number id or channel id: the key of the number/bot bucket
+}
+
+type accounts struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]*account
+}
+
+// channelAccount returns the cached account of ch, building it (decrypting its credentials)
+// when missing or stale.
+func (w *Worker) channelAccount(ch db.Channel) (*account, error) {
+	w.accts.mu.Lock()
+	defer w.accts.mu.Unlock()
+	if w.accts.m == nil {
+		w.accts.m = map[uuid.UUID]*account{}
+	}
+	if a, ok := w.accts.m[ch.ID]; ok && time.Since(a.loaded) < accountTTL {
+		return a, nil
+	}
+	cfg, err := secrets.ParseChannelConfig(ch.Config)
+	if err != nil {
+		return nil, bus.Permanent(fmt.Errorf("dispatch: channel %s config: %w", ch.ID, err))
+	}
+	if w.Keys == nil {
+		return nil, bus.Permanent(errors.New("dispatch: no secrets keyring configured"))
+	}
+	cred, err := w.Keys.OpenChannel(ch.ID, ch.Secrets)
+	if err != nil {
+		// Not permanent: during a key rollout another replica may hold the key. Every dispatch
+		// replica must load the same COACHWIRE_SECRET_KEYS.
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
+	a := &account{id: ch.ID, typ: ch.Type, cfg: cfg, loaded: time.Now(), limitID: ch.ID.String()}
+	switch ch.Type {
+	case events.ChannelWhatsApp:
+		a.wa = whatsapp.NewClient(whatsapp.Config{PhoneNumberID: cfg.PhoneNumberID, AccessToken: cred.AccessToken,
+			APIVersion: cfg.APIVersion, BaseURL: w.WhatsAppURL}, w.httpClient())
+		a.limitID = cfg.PhoneNumberID
+	case events.ChannelTelegram:
+		a.tg = telegram.NewClient(cred.BotToken, w.TelegramURL, w.httpClient())
+	default:
+		return nil, bus.Permanent(fmt.Errorf("dispatch: channel %s has unknown type %q", ch.ID, ch.Type))
+	}
+	w.accts.m[ch.ID] = a
+	return a, nil
+}
+
+func (w *Worker) httpClient() *http.Client {
+	w.httpOnce.Do(func() {
+		if w.HTTP == nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 128
+			w.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: t}
+		}
+	})
+	return w.HTTP
+}
+
+// slots are the buckets one send to recipient takes a token from, narrowest first.
+func (w *Worker) slots(a *account, recipient string) []slot {
+	l := w.limits
+	switch a.typ {
+	case events.ChannelWhatsApp:
+		return []slot{
+			{key: "wa-pair:" + a.limitID + "/" + recipient, rate: rate.Every(l.WhatsAppPairEvery), burst: l.WhatsAppPairBurst},
+			{key: "wa:" + a.limitID, rate: rate.Limit(l.WhatsAppPerNumber * l.Margin), burst: 1},
+		}
+	default:
+		return []slot{
+			{key: "tg-chat:" + a.limitID + "/" + recipient, rate: rate.Limit(l.TelegramPerChat * l.Margin), burst: 1},
+			{key: "tg:" + a.limitID, rate: rate.Limit(l.TelegramPerBot * l.Margin), burst: 1},
+		}
+	}
+}
+
+// delivery is everything a channel send needs, loaded in one transaction.
+type delivery struct {
+	msg  db.Message
+	conv db.Conversation
+	user db.EndUser
+	ch   db.Channel
+}
+
+// handleChannel delivers a stored message on WhatsApp or Telegram: claim in the send log, then
+// each part (4096-character pieces) claimed and sent once, within the provider's limits.
+func (w *Worker) handleChannel(msg *message.Message) error {
+	ev, err := bus.Decode[events.MessageOutbound](msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	c, out := ev.CreatorID, ev.Data
+	var (
+		d       delivery
+		claimed bool
+		noChan  bool
+	)
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		if d.msg, err = q.GetMessage(ctx, out.MessageID); err != nil {
+			return err
+		}
+		if d.conv, err = q.GetConversation(ctx, d.msg.ConversationID); err != nil {
+			return err
+		}
+		if d.user, err = q.GetEndUser(ctx, d.conv.EndUserID); err != nil {
+			return err
+		}
+		if _, err = q.ClaimChannelDelivery(ctx, db.ClaimChannelDeliveryParams{MessageID: d.msg.ID, CreatorID: c, Channel: out.Channel}); err != nil {
+			if db.IsNotFound(err) {
+				return nil // already delivered or failed for good
+			}
+			return err
+		}
+		claimed = true
+		if !d.conv.ChannelID.Valid {
+			noChan = true
+			return nil
+		}
+		d.ch, err = q.GetChannel(ctx, d.conv.ChannelID.UUID)
+		if db.IsNotFound(err) {
+			noChan, err = true, nil
+		}
+		return err
+	})
+	if err != nil {
+		if db.IsNotFound(err) {
+			return bus.Permanent(fmt.Errorf("dispatch: message %s: %w", out.MessageID, err))
+		}
+		return err
+	}
+	if !claimed {
+		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
+		return nil
+	}
+	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "message_id", d.msg.ID, "channel", out.Channel)
+	if noChan {
+		return w.finish(ctx, c, d, "failed", "", "channel_removed", "the conversation's channel was removed")
+	}
+	a, err := w.channelAccount(d.ch)
+	if err != nil {
+		if bus.IsPermanent(err) {
+			log.Error("channel unusable", "err", err)
+			return w.finish(ctx, c, d, "failed", "", "channel_unusable", "channel credentials or settings unusable")
+		}
+		return err
+	}
+	recipient := d.user.ChatID
+	if recipient == "" {
+		recipient = d.user.ProviderUserID
+	}
+	parts := channels.SplitText(d.msg.Body, channels.MaxTextRunes)
+	if len(parts) == 0 {
+		return w.finish(ctx, c, d, "failed", "", "empty", "empty message")
+	}
+	if a.typ == events.ChannelWhatsApp && !windowOpen(d.user.LastInboundAt, w.Now()) {
+		return w.outsideWindow(ctx, c, d, a, recipient, log)
+	}
+	first := ""
+	for i, text := range parts {
+		id, sent, err := w.sendPart(ctx, c, d, a, i, recipient, func(ctx context.Context) (string, error) {
+			return a.sendText(ctx, recipient, text)
+		})
+		if err != nil {
+			switch channels.ClassOf(err) {
+			case channels.WindowClosed:
+				return w.outsideWindow(ctx, c, d, a, recipient, log)
+			case channels.Permanent, channels.RecipientGone:
+				return w.failPermanently(ctx, c, d, err, log)
+			}
+			return err // retryable: JetStream redelivers; sent parts are not sent again
+		}
+		if i == 0 {
+			first = id
+		}
+		_ = sent
+	}
+	if first == "" { // part 0 was sent by an earlier attempt
+		first = w.firstProviderID(ctx, c, d.msg.ID)
+	}
+	log.Info("message dispatched", "parts", len(parts), "provider_id", first)
+	return w.finish(ctx, c, d, "sent", first, "", "")
+}
+
+// sendPart claims part i and sends it once (send log first), within the limits, retrying
+// rate-limit and transient errors in place while the wait is short. sent is false when an
+// earlier attempt already sent the part.
+func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *account, i int, recipient string, send func(context.Context) (string, error)) (string, bool, error) {
+	var claimed bool
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		_, err := q.ClaimDeliveryPart(ctx, db.ClaimDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), CreatorID: c,
+			ChannelID: uuid.NullUUID{UUID: a.id, Valid: true}})
+		if db.IsNotFound(err) {
+			return nil
+		}
+		claimed = err == nil
+		return err
+	}); err != nil {
+		return "", false, err
+	}
+	if !claimed {
+		return "", false, nil
+	}
+	slots := w.slots(a, recipient)
+	var lastErr error
+	for attempt := 0; attempt < 4; attempt++ {
+		if err := w.lim.wait(ctx, slots, w.limits.MaxWait); err != nil {
+			return "", false, err
+		}
+		id, err := send(ctx)
+		if err == nil {
+			if ferr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+				return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "sent", ProviderID: id})
+			}); ferr != nil {
+				// The provider has the message; the send log could not say so. A redelivery
+				// would send this part again: retry the log write a few times first.
+				for k := 0; k < 3 && ferr != nil; k++ {
+					time.Sleep(100 * time.Millisecond)
+					ferr = w.Store.InTenant(context.WithoutCancel(ctx), c, func(q *db.Queries) error {
+						return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "sent", ProviderID: id})
+					})
+				}
+				if ferr != nil {
+					return "", false, ferr
+				}
+			}
+			return id, true, nil
+		}
+		lastErr = err
+		class := channels.ClassOf(err)
+		if class != channels.RateLimited && class != channels.Retryable {
+			_ = w.Store.InTenant(context.WithoutCancel(ctx), c, func(q *db.Queries) error {
+				return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "failed", Error: err.Error()})
+			})
+			return "", false, err
+		}
+		wait := channels.RetryAfterOf(err)
+		if wait <= 0 {
+			wait = time.Duration(250<<attempt) * time.Millisecond
+		}
+		if class == channels.RateLimited {
+			// Honour retry_after for everyone sending on this chat / number, not just this call.
+			key := slots[0].key
+			if code := codeOf(err); code == whatsapp.CodeThroughput || code == 429 && a.typ == events.ChannelTelegram && wait > 2*time.Second {
+				key = slots[len(slots)-1].key
+			}
+			w.lim.block(key, time.Now().Add(wait))
+		}
+		w.Log.Warn("provider send failed, retrying", "creator_id", c, "message_id", d.msg.ID, "part", i, "attempt", attempt+1, "wait", wait, "err", err)
+		if wait > w.limits.MaxWait {
+			break
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return "", false, err
+		}
+	}
+	return "", false, fmt.Errorf("dispatch: part %d of %s not sent yet: %w", i, d.msg.ID, lastErr)
+}
+
+// outsideWindow handles a WhatsApp message to a user who has not written for 24 hours: the
+// channel's approved template is sent instead, or the message is recorded as window_closed.
+func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *account, recipient string, log interface {
+	Info(string, ...any)
+}) error {
+	t := a.cfg.Template
+	if t == nil || t.Name == "" {
+		log.Info("whatsapp window closed and no template configured: not sent")
+		return w.finish(ctx, c, d, "window_closed", "", strconv.Itoa(whatsapp.CodeReengagement),
+			"outside WhatsApp's 24-hour window and no template configured")
+	}
+	// The template is part 1000 in the send log, apart from text parts an earlier attempt sent.
+	id, _, err := w.sendPart(ctx, c, d, a, 1000, recipient, func(ctx context.Context) (string, error) {
+		return a.wa.SendTemplate(ctx, recipient, t.Name, t.Language, nil)
+	})
+	if err != nil {
+		if cl := channels.ClassOf(err); cl == channels.Permanent || cl == channels.RecipientGone || cl == channels.WindowClosed {
+			return w.failPermanently(ctx, c, d, err, log)
+		}
+		return err
+	}
+	log.Info("whatsapp window closed: template sent instead", "template", t.Name)
+	return w.finish(ctx, c, d, "sent", id, "", "window closed: sent template "+t.Name)
+}
+
+// failPermanently records a provider's refusal with its code; a recipient who is gone
+// (Telegram: blocked the bot) is opted out of proactive messages.
+func (w *Worker) failPermanently(ctx context.Context, c uuid.UUID, d delivery, err error, log interface {
+	Info(string, ...any)
+}) error {
+	code := ""
+	if n := codeOf(err); n != 0 {
+		code = strconv.Itoa(n)
+	}
+	if channels.ClassOf(err) == channels.RecipientGone {
+		if oerr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+			_, err := q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: d.user.ID, OptedOut: true})
+			return err
+		}); oerr != nil {
+			return oerr
+		}
+		log.Info("recipient gone: end user opted out", "end_user_id", d.user.ID, "code", code)
+	}
+	log.Info("message failed permanently", "code", code, "err", err)
+	return w.finish(ctx, c, d, "failed", "", code, err.Error())
+}
+
+// finish records the outcome on the send log and the message and tells the creator's dashboard.
+func (w *Worker) finish(ctx context.Context, c uuid.UUID, d delivery, status, providerID, code, errText string) error {
+	var pid *string
+	if providerID != "" {
+		pid = &providerID
+	}
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: d.msg.ID, Status: status, ProviderID: providerID, Error: errText}); err != nil {
+			return err
+		}
+		return q.SetMessageDelivery(ctx, db.SetMessageDeliveryParams{ID: d.msg.ID, Status: status, Error: errText, ErrorCode: code, ProviderMessageID: pid})
+	}); err != nil {
+		return err
+	}
+	w.activity(c, events.Activity{Kind: "message_status", ConversationID: d.conv.ID, Channel: d.conv.Channel,
+		MessageID: d.msg.ID, Seq: d.msg.Seq, Role: d.msg.Role, Status: status, ErrorCode: code})
+	return nil
+}
+
+func (w *Worker) firstProviderID(ctx context.Context, c, msgID uuid.UUID) string {
+	var id string
+	_ = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		m, err := q.GetMessage(ctx, msgID)
+		if err == nil && m.ProviderMessageID != nil {
+			id = *m.ProviderMessageID
+		}
+		return nil
+	})
+	return id
+}
+
+func (a *account) sendText(ctx context.Context, recipient, text string) (string, error) {
+	if a.typ == events.ChannelWhatsApp {
+		return a.wa.SendText(ctx, recipient, text)
+	}
+	chat, err := strconv.ParseInt(recipient, 10, 64)
+	if err != nil {
+		return "", &channels.Error{Provider: "telegram", Class: channels.Permanent, Message: "chat id " + strconv.Quote(recipient) + " is not a number"}
+	}
+	id, err := a.tg.SendMessage(ctx, chat, text)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(chat, 10) + ":" + strconv.FormatInt(id, 10), nil
+}
+
+func windowOpen(lastInbound *time.Time, now time.Time) bool {
+	return lastInbound != nil && now.Sub(*lastInbound) < whatsappWindow
+}
+
+func codeOf(err error) int {
+	var e *channels.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
+
+// handleTyping shows a typing indicator while a reply is generated. Best effort: it takes a
+// send slot only when one is free right now, so it never delays or displaces a message.
+func (w *Worker) handleTyping(m *nats.Msg) {
+	c, err := events.CreatorFromSubject(m.Subject)
+	if err != nil {
+		return
+	}
+	var t events.Typing
+	if err := json.Unmarshal(m.Data, &t); err != nil || t.ChannelID == uuid.Nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var (
+		ch db.Channel
+		eu db.EndUser
+	)
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		if ch, err = q.GetChannel(ctx, t.ChannelID); err != nil {
+			return err
+		}
+		eu, err = q.GetEndUser(ctx, t.EndUserID)
+		return err
+	}); err != nil {
+		return
+	}
+	a, err := w.channelAccount(ch)
+	if err != nil {
+		return
+	}
+	recipient := eu.ChatID
+	if !w.lim.allow(w.slots(a, recipient)[1:]) {
+		return
+	}
+	switch a.typ {
+	case events.ChannelWhatsApp:
+		if t.ProviderMessageID != "" {
+			err = a.wa.Typing(ctx, t.ProviderMessageID)
+		}
+	case events.ChannelTelegram:
+		if chat, perr := strconv.ParseInt(recipient, 10, 64); perr == nil {
+			err = a.tg.SendChatAction(ctx, chat, "typing")
+		}
+	}
+	if err != nil {
+		w.Log.Debug("typing indicator failed", "creator_id", c, "channel_id", ch.ID, "err", err)
+	}
+}
+
+// handleDeliveryStatus applies a provider's status webhook (sent, delivered, read, failed with
+// its code) to the message, idempotently: a status never moves a message backwards.
+func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
+	ev, err := bus.Decode[events.DeliveryStatus](msg)
+	if err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	c, st := ev.CreatorID, ev.Data
+	if st.ProviderMessageID == "" {
+		return nil // a status dispatch itself recorded
+	}
+	var (
+		changed *db.Message
+		conv    db.Conversation
+		missing bool
+	)
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		part, err := q.DeliveryPartByProviderID(ctx, db.DeliveryPartByProviderIDParams{CreatorID: c, ProviderID: st.ProviderMessageID})
+		if db.IsNotFound(err) {
+			missing = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := q.AdvanceDeliveryPart(ctx, db.AdvanceDeliveryPartParams{MessageID: part.MessageID, Part: part.Part, Status: st.Status, Error: st.Error}); err != nil {
+			return err
+		}
+		m, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: part.MessageID, Status: st.Status, Error: st.Error, ErrorCode: st.ErrorCode})
+		if db.IsNotFound(err) {
+			return nil // not a step forward
+		}
+		if err != nil {
+			return err
+		}
+		changed = &m
+		conv, err = q.GetConversation(ctx, m.ConversationID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if missing {
+		// The status can overtake dispatch's own record of the send: retry a few times, then
+		// give up on a message this platform did not send.
+		if n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered)); n < 4 {
+			return fmt.Errorf("dispatch: status %s for unknown provider message %s (yet)", st.Status, st.ProviderMessageID)
+		}
+		w.Log.Info("status for a message not sent by coachwire ignored", "creator_id", c, "provider_message_id", st.ProviderMessageID)
+		return nil
+	}
+	if changed != nil {
+		w.activity(c, events.Activity{Kind: "message_status", ConversationID: conv.ID, Channel: conv.Channel, MessageID: changed.ID,
+			Seq: changed.Seq, Role: changed.Role, Status: changed.Status, ErrorCode: changed.ErrorCode})
+	}
+	return nil
+}
+
+func (w *Worker) activity(c uuid.UUID, a events.Activity) {
+	b, _ := json.Marshal(a)
+	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+		w.Log.Debug("activity publish failed", "err", err)
+	}
+}

@@ -1,0 +1,185 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limits are the providers' send limits dispatch holds to. They are enforced inside one
+// dispatch process (golang.org/x/time/rate limiters keyed by number, bot, recipient and chat):
+// with several dispatch replicas each replica holds them, so run one dispatch replica per
+// number/bot, or divide the rates by the replica count.
+type Limits struct {
+	// WhatsApp: messages per second per business number (80 by default; up to 1000 after an
+	// upgrade), and the per-recipient pair limit (one message every PairEvery, PairBurst at once).
+	WhatsAppPerNumber float64
+	WhatsAppPairEvery time.Duration
+	WhatsAppPairBurst int
+	// Telegram: messages per second per bot and per chat.
+	TelegramPerBot  float64
+	TelegramPerChat float64
+	// Margin scales every rate down a little (0.95: 5 % under the limit) so that scheduling
+	// jitter never pushes a sliding second above the provider's limit.
+	Margin float64
+	// MaxWait is the longest a handler waits for a send slot or a provider's retry_after; a
+	// longer wait gives the message back to JetStream (redelivered later, with backoff) so the
+	// handler is free for other chats.
+	MaxWait time.Duration
+}
+
+// DefaultLimits are the providers' documented defaults.
+func DefaultLimits() Limits {
+	return Limits{WhatsAppPerNumber: 80, WhatsAppPairEvery: 6 * time.Second, WhatsAppPairBurst: 3,
+		TelegramPerBot: 30, TelegramPerChat: 1, Margin: 0.95, MaxWait: 10 * time.Second}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.WhatsAppPerNumber <= 0 {
+		l.WhatsAppPerNumber = d.WhatsAppPerNumber
+	}
+	if l.WhatsAppPairEvery <= 0 {
+		l.WhatsAppPairEvery = d.WhatsAppPairEvery
+	}
+	if l.WhatsAppPairBurst <= 0 {
+		l.WhatsAppPairBurst = d.WhatsAppPairBurst
+	}
+	if l.TelegramPerBot <= 0 {
+		l.TelegramPerBot = d.TelegramPerBot
+	}
+	if l.TelegramPerChat <= 0 {
+		l.TelegramPerChat = d.TelegramPerChat
+	}
+	if l.Margin <= 0 || l.Margin > 1 {
+		l.Margin = d.Margin
+	}
+	if l.MaxWait <= 0 {
+		l.MaxWait = d.MaxWait
+	}
+	return l
+}
+
+// errThrottled means a send would have to wait longer than MaxWait: the message is retried
+// later by JetStream instead of holding a handler.
+var errThrottled = errors.New("dispatch: provider limit reached, send deferred")
+
+// limiters is a set of token buckets by key, with a "not before" per key set from a provider's
+// retry_after. Idle buckets are forgotten.
+type limiters struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	sweep   time.Time
+}
+
+type bucket struct {
+	lim       *rate.Limiter
+	notBefore time.Time
+	used      time.Time
+}
+
+func newLimiters() *limiters { return &limiters{buckets: map[string]*bucket{}} }
+
+func (l *limiters) get(key string, r rate.Limit, burst int, now time.Time) *bucket {
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(r, burst)}
+		l.buckets[key] = b
+	}
+	b.used = now
+	if now.Sub(l.sweep) > time.Minute {
+		l.sweep = now
+		for k, v := range l.buckets {
+			if now.Sub(v.used) > 10*time.Minute && k != key {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	return b
+}
+
+// slot is one bucket a send needs a token from.
+type slot struct {
+	key   string
+	rate  rate.Limit
+	burst int
+}
+
+// wait takes one token from every slot, in order (narrowest first, so a busy chat does not
+// burn a token of its bot while it waits). It waits at most maxWait in total and never sends
+// before a key's retry_after; a longer wait returns errThrottled having taken nothing.
+func (l *limiters) wait(ctx context.Context, slots []slot, maxWait time.Duration) error {
+	deadline := time.Now().Add(maxWait)
+	for _, s := range slots {
+		l.mu.Lock()
+		now := time.Now()
+		b := l.get(s.key, s.rate, s.burst, now)
+		notBefore := b.notBefore
+		l.mu.Unlock()
+		if notBefore.After(deadline) {
+			return fmt.Errorf("%w: %s blocked until %s", errThrottled, s.key, notBefore.Format(time.RFC3339))
+		}
+		if d := time.Until(notBefore); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		res := b.lim.Reserve()
+		d := res.Delay()
+		if !res.OK() || time.Now().Add(d).After(deadline) {
+			res.Cancel()
+			return fmt.Errorf("%w: %s", errThrottled, s.key)
+		}
+		if err := sleep(ctx, d); err != nil {
+			res.Cancel()
+			return err
+		}
+	}
+	return nil
+}
+
+// allow takes a token from every slot only if all have one now (typing indicators: never
+// delay or displace a message).
+func (l *limiters) allow(slots []slot) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	for _, s := range slots {
+		b := l.get(s.key, s.rate, s.burst, now)
+		if b.notBefore.After(now) || b.lim.TokensAt(now) < 1 {
+			return false
+		}
+	}
+	for _, s := range slots {
+		l.buckets[s.key].lim.AllowN(now, 1)
+	}
+	return true
+}
+
+// block records a provider's retry_after for key.
+func (l *limiters) block(key string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.get(key, rate.Inf, 1, time.Now())
+	if until.After(b.notBefore) {
+		b.notBefore = until
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,339 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ChildEnv is the environment variable that turns a re-executed coachwire
+// binary (or test binary) into an extraction child; ChildArgsEnv carries
+// the job as JSON.
+const (
+	ChildEnv     = "COACHWIRE_EXTRACT_CHILD"
+	ChildArgsEnv = "COACHWIRE_EXTRACT_JOB"
+)
+
+type childJob struct {
+	Path   string `json:"path"`
+	Format Format `json:"format"`
+	Limits Limits `json:"limits"`
+}
+
+type childResult struct {
+	Doc   *Document `json:"doc,omitempty"`
+	Kind  string    `json:"kind,omitempty"` // empty, too_large, corrupt, unsupported, empty_file, no_text
+	Error string    `json:"error,omitempty"`
+}
+
+// MainIfChild makes this process the extraction child when it was started
+// by ExtractIsolated, and never returns in that case. Call it first thing
+// in main() of every binary that uses ExtractIsolated or ExtractFile, and in
+// TestMain of every test binary that does (before m.Run), e.g.
+//
+//	func TestMain(m *testing.M) { extract.MainIfChild(); os.Exit(m.Run()) }
+//
+// In any other process it returns at once.
+func MainIfChild() {
+	if os.Getenv(ChildEnv) != "1" {
+		return
+	}
+	os.Exit(runChild(os.Getenv(ChildArgsEnv), os.Stdout))
+}
+
+func runChild(jobJSON string, stdout io.Writer) int {
+	var job childJob
+	if err := json.Unmarshal([]byte(jobJSON), &job); err != nil {
+		fmt.Fprintln(os.Stderr, "extract child: bad job:", err)
+		return 2
+	}
+	lim := job.Limits.withDefaults()
+	runtime.GOMAXPROCS(1)
+	debug.SetMemoryLimit(lim.MemoryBytes * 3 / 4)
+	if !raceEnabled {
+		// Address space: what the runtime holds now plus MemoryBytes.
+		limit := uint64(vmSize() + lim.MemoryBytes)
+		_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: limit, Max: limit})
+	}
+	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
+	res := childResult{}
+	doc, err := extractPath(context.Background(), job.Path, job.Format, lim)
+	if err != nil {
+		res.Kind, res.Error = errKind(err), err.Error()
+	} else {
+		res.Doc = doc
+	}
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "extract child: write result:", err)
+		return 2
+	}
+	return 0
+}
+
+// vmSize is this process's virtual memory size in bytes (/proc/self/status).
+func vmSize() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmSize:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n << 10
+			}
+		}
+	}
+	return 0
+}
+
+func extractPath(ctx context.Context, path string, f Format, lim Limits) (*Document, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("extract: open: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("extract: stat: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrUnsupported)
+	}
+	return Extract(ctx, fh, fi.Size(), f, lim)
+}
+
+var kinds = []struct {
+	kind string
+	err  error
+}{
+	{"too_large", ErrTooLarge}, {"corrupt", ErrCorrupt}, {"unsupported", ErrUnsupported},
+	{"empty_file", ErrEmpty}, {"no_text", ErrNoText}, {"timeout", ErrTimeout},
+}
+
+func errKind(err error) string {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "corrupt"
+}
+
+// kindErr rebuilds a child's error in the parent, keeping its message.
+type kindErr struct {
+	base error
+	msg  string
+}
+
+func (e *kindErr) Error() string { return e.msg }
+func (e *kindErr) Unwrap() error { return e.base }
+
+func fromKind(kind, msg string) error {
+	for _, k := range kinds {
+		if k.kind == kind {
+			if msg == "" {
+				return k.err
+			}
+			return &kindErr{k.err, msg}
+		}
+	}
+	return &kindErr{ErrCorrupt, fmt.Sprintf("%v: %s", ErrCorrupt, msg)}
+}
+
+// ExtractIsolated extracts the file at path as format f in a child process
+// (this executable re-executed with ChildEnv set; see MainIfChild) that
+// runs with GOMAXPROCS=1, a GC memory limit and an RLIMIT_AS of
+// lim.MemoryBytes above its start size, in its own process group. The
+// child is killed, with its group, when lim.Timeout passes or ctx ends.
+// Outcomes: ErrTimeout when the timeout killed it; ErrTooLarge, ErrCorrupt,
+// ErrUnsupported, ErrEmpty, ErrNoText as the child reported them;
+// ErrCorrupt with the reason for a crash, a fatal runtime error or running
+// out of memory; ctx.Err() when the caller cancelled.
+func ExtractIsolated(ctx context.Context, path string, f Format, lim Limits) (*Document, error) {
+	lim = lim.withDefaults()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	if fi.Size() == 0 {
+		return nil, ErrEmpty
+	}
+	if fi.Size() > lim.MaxBytes {
+		return nil, tooLarge(fi.Size(), lim.MaxBytes)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("extract: find own executable: %w", err)
+	}
+	job, _ := json.Marshal(childJob{Path: path, Format: f, Limits: lim})
+	tctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, exe)
+	cmd.Env = append(childEnviron(),
+		ChildEnv+"=1",
+		ChildArgsEnv+"="+string(job),
+		"GOMAXPROCS=1",
+		"GOTRACEBACK=single",
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 2 * time.Second
+	// JSON of at most MaxText of text, escaped: allow 6x plus slack.
+	stdout := &capWriter{max: lim.MaxText*6 + 1<<20}
+	stderr := &tailWriter{max: 8 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	start := time.Now()
+	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("extract: %w", ctx.Err())
+	}
+	if tctx.Err() != nil {
+		return nil, &kindErr{ErrTimeout, fmt.Sprintf("the file took longer than %s to read: it may be corrupt or hostile",
+			lim.Timeout.Round(time.Millisecond))}
+	}
+	if stdout.over {
+		return nil, fmt.Errorf("%w: more than %s of text", ErrTooLarge, human(lim.MaxText))
+	}
+	if runErr != nil {
+		return nil, childFailure(runErr, stderr.String(), lim, time.Since(start))
+	}
+	var res childResult
+	if err := json.Unmarshal(stdout.buf.Bytes(), &res); err != nil {
+		return nil, fmt.Errorf("%w: the reader process returned no result (%v)", ErrCorrupt, err)
+	}
+	if res.Kind != "" || res.Error != "" {
+		return nil, fromKind(res.Kind, res.Error)
+	}
+	if res.Doc == nil {
+		return nil, fmt.Errorf("%w: the reader process returned no document", ErrCorrupt)
+	}
+	return res.Doc, nil
+}
+
+// childEnviron is the parent's environment without variables that would
+// confuse the child's runtime limits.
+func childEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case ChildEnv, ChildArgsEnv, "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK", "GODEBUG":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// childFailure explains a child that exited without a result.
+func childFailure(runErr error, stderr string, lim Limits, took time.Duration) error {
+	reason := lastFatalLine(stderr)
+	low := strings.ToLower(stderr)
+	switch {
+	case strings.Contains(low, "out of memory") || strings.Contains(low, "cannot allocate memory"):
+		return fmt.Errorf("%w: reading it needed more than the %s memory limit (%s)", ErrCorrupt, human(lim.MemoryBytes), reason)
+	case strings.Contains(low, "goroutine stack exceeds") || strings.Contains(low, "stack overflow"):
+		return fmt.Errorf("%w: the reader recursed too deeply (%s)", ErrCorrupt, reason)
+	}
+	var ee *exec.ExitError
+	if errors.As(runErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("%w: the reader process was killed by %v after %s (%s)", ErrCorrupt, ws.Signal(), took.Round(time.Millisecond), reason)
+		}
+		return fmt.Errorf("%w: the reader process crashed with exit code %d (%s)", ErrCorrupt, ee.ExitCode(), reason)
+	}
+	return fmt.Errorf("extract: start reader process: %w", runErr)
+}
+
+func lastFatalLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "runtime:") {
+			return l
+		}
+	}
+	if len(lines) > 0 && lines[len(lines)-1] != "" {
+		return strings.TrimSpace(lines[len(lines)-1])
+	}
+	return "no output"
+}
+
+// capWriter keeps at most max bytes and notes overflow.
+type capWriter struct {
+	buf  bytes.Buffer
+	max  int64
+	over bool
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if int64(w.buf.Len()+len(p)) > w.max {
+		w.over = true
+		return 0, errors.New("output limit")
+	}
+	return w.buf.Write(p)
+}
+
+// tailWriter keeps the first max bytes (a Go fatal error prints its reason first).
+type tailWriter struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room > 0 {
+		w.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string { return w.buf.String() }
+
+// ExtractFile detects the format of the file at path from its content and
+// extracts it: the heavy formats (Format.Isolated) in a child process via
+// ExtractIsolated, the light ones in this process.
+func ExtractFile(ctx context.Context, path string, lim Limits) (*Document, error) {
+	lim = lim.withDefaults()
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	if fi.Size() > lim.MaxBytes {
+		fh.Close()
+		return nil, tooLarge(fi.Size(), lim.MaxBytes)
+	}
+	f, err := DetectReader(fh, fi.Size())
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	if f.Isolated() {
+		fh.Close()
+		return ExtractIsolated(ctx, path, f, lim)
+	}
+	defer fh.Close()
+	return Extract(ctx, fh, fi.Size(), f, lim)
+}

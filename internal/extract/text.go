@@ -1,0 +1,215 @@
+package extract
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+func extractText(st *state, r io.ReaderAt, size int64) (*Document, error) {
+	b, err := readAll(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rejectBinary(b); err != nil {
+		return nil, err
+	}
+	s := decodeText(b)
+	if err := st.add(len(s)); err != nil {
+		return nil, err
+	}
+	return &Document{Sections: []Section{{Text: s}}}, nil
+}
+
+// rejectBinary refuses bytes with NULs outside UTF-16 text.
+func rejectBinary(b []byte) error {
+	if _, ok := decodeUTF16BOM(b[:min(len(b), 4)]); ok {
+		return nil
+	}
+	if i := strings.IndexByte(string(b[:min(len(b), 1<<20)]), 0); i >= 0 {
+		return fmt.Errorf("%w: binary data (a NUL byte at offset %d) in a text file", ErrUnsupported, i)
+	}
+	return nil
+}
+
+// extractMarkdown splits at ATX (#, ##, ###) and setext (=== / ---)
+// headings outside fenced code; deeper headings stay in the text. YAML
+// front matter is dropped, its title: kept as the document title.
+func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
+	b, err := readAll(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rejectBinary(b); err != nil {
+		return nil, err
+	}
+	s := strings.ReplaceAll(decodeText(b), "\r\n", "\n")
+	if err := st.add(len(s)); err != nil {
+		return nil, err
+	}
+	doc := &Document{}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 0 && strings.TrimSpace(lines[0]) == "---" {
+		for i := 1; i < len(lines) && i < 200; i++ {
+			t := strings.TrimSpace(lines[i])
+			if t == "---" || t == "..." {
+				for _, fm := range lines[1:i] {
+					if v, ok := strings.CutPrefix(fm, "title:"); ok {
+						doc.Title = strings.Trim(strings.TrimSpace(v), `"'`)
+					}
+				}
+				lines = lines[i+1:]
+				break
+			}
+		}
+	}
+	cur := Section{}
+	var body []string
+	fence := ""
+	push := func(heading string) {
+		cur.Text = strings.Join(body, "\n")
+		doc.Sections = append(doc.Sections, cur)
+		cur = Section{Heading: heading}
+		body = body[:0]
+	}
+	for i, line := range lines {
+		if i%4096 == 0 {
+			if err := st.check(); err != nil {
+				return nil, err
+			}
+		}
+		t := strings.TrimLeft(line, " ")
+		indent := len(line) - len(t)
+		if fence != "" {
+			if strings.HasPrefix(t, fence) {
+				fence = ""
+			}
+			body = append(body, line)
+			continue
+		}
+		if indent < 4 && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
+			fence = t[:3]
+			body = append(body, line)
+			continue
+		}
+		if indent < 4 {
+			if lvl := atxLevel(t); lvl > 0 && lvl <= 3 {
+				h := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(t[lvl:]), "#"))
+				if lvl == 1 && doc.Title == "" {
+					doc.Title = h
+				}
+				push(h)
+				continue
+			}
+			// setext: a paragraph line followed by === or ---
+			if len(body) > 0 && len(t) >= 2 && (strings.Trim(strings.TrimSpace(t), "=") == "" || strings.Trim(strings.TrimSpace(t), "-") == "") {
+				prev := strings.TrimSpace(body[len(body)-1])
+				if prev != "" && (len(body) == 1 || strings.TrimSpace(body[len(body)-2]) == "") && !strings.HasPrefix(prev, "- ") && !strings.HasPrefix(prev, "* ") {
+					body = body[:len(body)-1]
+					if t[0] == '=' && doc.Title == "" {
+						doc.Title = prev
+					}
+					push(prev)
+					continue
+				}
+			}
+		}
+		body = append(body, line)
+	}
+	push("")
+	return doc, nil
+}
+
+// extractCSV renders each data row as "column: value" lines (the header
+// row gives the column names), rows separated by blank lines. The
+// delimiter is , ; or tab, whichever splits the header into most fields
+// consistently.
+func extractCSV(st *state, r io.ReaderAt, size int64) (*Document, error) {
+	b, err := readAll(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rejectBinary(b); err != nil {
+		return nil, err
+	}
+	s := decodeText(b)
+	comma := sniffDelimiter(s)
+	cr := csv.NewReader(strings.NewReader(s))
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrNoText
+		}
+		return nil, fmt.Errorf("%w: CSV header: %v", ErrCorrupt, err)
+	}
+	for i, h := range header {
+		header[i] = cleanLine(h)
+		if header[i] == "" {
+			header[i] = fmt.Sprintf("column %d", i+1)
+		}
+	}
+	var out strings.Builder
+	rows := 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: CSV: %v", ErrCorrupt, err)
+		}
+		rows++
+		if rows > MaxCSVRows {
+			return nil, fmt.Errorf("%w: more than %d CSV rows", ErrTooLarge, MaxCSVRows)
+		}
+		if rows%1024 == 0 {
+			if err := st.check(); err != nil {
+				return nil, err
+			}
+		}
+		start := out.Len()
+		any := false
+		for i, v := range rec {
+			v = cleanLine(v)
+			if v == "" {
+				continue
+			}
+			name := fmt.Sprintf("column %d", i+1)
+			if i < len(header) {
+				name = header[i]
+			}
+			out.WriteString(name)
+			out.WriteString(": ")
+			out.WriteString(v)
+			out.WriteByte('\n')
+			any = true
+		}
+		if any {
+			out.WriteByte('\n')
+		}
+		if err := st.add(out.Len() - start); err != nil {
+			return nil, err
+		}
+	}
+	if rows == 0 { // a header alone: keep it as text
+		out.WriteString(strings.Join(header, ", "))
+	}
+	return &Document{Sections: []Section{{Text: out.String()}}}, nil
+}
+
+func sniffDelimiter(s string) rune {
+	first, _, _ := strings.Cut(s, "\n")
+	best, bestN := ',', 0
+	for _, d := range []rune{',', ';', '\t', '|'} {
+		if n := strings.Count(first, string(d)); n > bestN {
+			best, bestN = d, n
+		}
+	}
+	return best
+}

@@ -1,0 +1,624 @@
+package gateway
+
+// Proactive coaching routes (issue 5): campaigns, programs and end-user memory.
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/memory"
+	"github.com/coachwire/coachwire/internal/nudge"
+)
+
+type campaignIn struct {
+	Name     string         `json:"name"`
+	Audience nudge.Audience `json:"audience"`
+	Content  nudge.Content  `json:"content"`
+	Schedule nudge.Schedule `json:"schedule"`
+}
+
+func (c campaignIn) validate() error {
+	if c.Name == "" {
+		return errBadRequest("invalid_campaign", "name is required")
+	}
+	for _, err := range []error{c.Audience.Validate(), c.Content.Validate(), c.Schedule.Validate()} {
+		if err != nil {
+			return errBadRequest("invalid_campaign", err.Error())
+		}
+	}
+	return nil
+}
+
+type campaignOut struct {
+	ID             uuid.UUID      `json:"id"`
+	Name           string         `json:"name"`
+	Status         string         `json:"status"`
+	Audience       nudge.Audience `json:"audience"`
+	Content        nudge.Content  `json:"content"`
+	Schedule       nudge.Schedule `json:"schedule"`
+	NextOccurrence *time.Time     `json:"next_occurrence,omitempty"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+}
+
+func campaignOf(c db.Campaign, occ []db.CampaignOccurrence) campaignOut {
+	o := campaignOut{ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	_ = json.Unmarshal(c.Audience, &o.Audience)
+	_ = json.Unmarshal(c.Content, &o.Content)
+	_ = json.Unmarshal(c.Schedule, &o.Schedule)
+	for _, x := range occ {
+		if x.Status == "pending" && (o.NextOccurrence == nil || x.ScheduledAt.Before(*o.NextOccurrence)) {
+			t := x.ScheduledAt
+			o.NextOccurrence = &t
+		}
+	}
+	return o
+}
+
+func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	var in campaignIn
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	aud, _ := json.Marshal(in.Audience)
+	content, _ := json.Marshal(in.Content)
+	sched, _ := json.Marshal(in.Schedule)
+	ctx := r.Context()
+	var out campaignOut
+	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
+			Audience: aud, Content: content, Schedule: sched})
+		if err != nil {
+			return err
+		}
+		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now()); err != nil {
+			return err
+		}
+		if c, err = q.GetCampaign(ctx, c.ID); err != nil {
+			return err
+		}
+		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: c.ID, MaxRows: 5})
+		out = campaignOf(c, occ)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	ctx := r.Context()
+	p := db.ListCampaignsParams{MaxRows: 200}
+	if st := r.URL.Query().Get("status"); st != "" {
+		p.Status = &st
+	}
+	var list []db.Campaign
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		list, err = q.ListCampaigns(ctx, p)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]campaignOut, 0, len(list))
+	for _, c := range list {
+		out = append(out, campaignOf(c, nil))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
+	return nil
+}
+
+func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var out map[string]any
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.GetCampaign(ctx, id)
+		if err != nil {
+			return err
+		}
+		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: id, MaxRows: 20})
+		if err != nil {
+			return err
+		}
+		type occOut struct {
+			ID          uuid.UUID `json:"id"`
+			ScheduledAt time.Time `json:"scheduled_at"`
+			Status      string    `json:"status"`
+			Targeted    int32     `json:"targeted"`
+		}
+		occs := make([]occOut, 0, len(occ))
+		for _, o := range occ {
+			occs = append(occs, occOut{o.ID, o.ScheduledAt, o.Status, o.Targeted})
+		}
+		b, _ := json.Marshal(campaignOf(c, occ))
+		_ = json.Unmarshal(b, &out)
+		out["occurrences"] = occs
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleUpdateCampaign edits a campaign's future: occurrences not started yet are recomputed
+// from the new schedule; a running occurrence finishes with the new content.
+func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in campaignIn
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var out campaignOut
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.LockCampaign(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.Status == "cancelled" || c.Status == "completed" {
+			return errConflict("campaign_finished", "a "+c.Status+" campaign cannot be edited")
+		}
+		aud, _ := json.Marshal(in.Audience)
+		content, _ := json.Marshal(in.Content)
+		sched, _ := json.Marshal(in.Schedule)
+		if c, err = q.UpdateCampaign(ctx, db.UpdateCampaignParams{ID: id, Name: in.Name, Audience: aud, Content: content, Schedule: sched}); err != nil {
+			return err
+		}
+		if _, err := q.DeleteFutureOccurrences(ctx, id); err != nil {
+			return err
+		}
+		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now()); err != nil {
+			return err
+		}
+		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: id, MaxRows: 5})
+		out = campaignOf(c, occ)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string, from ...string) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var out campaignOut
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.LockCampaign(ctx, id)
+		if err != nil {
+			return err
+		}
+		ok := c.Status == to
+		for _, f := range from {
+			ok = ok || c.Status == f
+		}
+		if !ok {
+			return errConflict("invalid_state", "campaign is "+c.Status)
+		}
+		if c, err = q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: id, Status: to}); err != nil {
+			return err
+		}
+		if to == "cancelled" {
+			if err := q.CancelOccurrences(ctx, id); err != nil {
+				return err
+			}
+		}
+		out = campaignOf(c, nil)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handlePauseCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setCampaignStatus(w, r, a, "paused", "active")
+}
+
+func (s *Server) handleResumeCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setCampaignStatus(w, r, a, "active", "paused")
+}
+
+func (s *Server) handleCancelCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setCampaignStatus(w, r, a, "cancelled", "active", "paused")
+}
+
+func (s *Server) nudgePlatform() nudge.Platform {
+	n := s.Config.Nudge.WithDefaults()
+	return nudge.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold}
+}
+
+// handlePreviewCampaign is the dry run: who would get what at the next occurrence (or at the
+// ?at= time), who would be held or skipped and why. Paginated with ?after=<end user id>&limit=.
+func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return errBadRequest("invalid_limit", "limit: 1..1000")
+		}
+	}
+	after := uuid.Nil
+	if v := r.URL.Query().Get("after"); v != "" {
+		if after, err = uuid.Parse(v); err != nil {
+			return errBadRequest("invalid_after", "after: an end user id")
+		}
+	}
+	ctx := r.Context()
+	type item struct {
+		EndUserID uuid.UUID  `json:"end_user_id"`
+		Name      string     `json:"name"`
+		Channel   string     `json:"channel"`
+		Outcome   string     `json:"outcome"`
+		Reason    string     `json:"reason,omitempty"`
+		Mode      string     `json:"mode,omitempty"`
+		HoldUntil *time.Time `json:"hold_until,omitempty"`
+		Text      string     `json:"text,omitempty"`
+	}
+	var (
+		items []item
+		next  *uuid.UUID
+		at    time.Time
+	)
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.GetCampaign(ctx, id)
+		if err != nil {
+			return err
+		}
+		var (
+			aud     nudge.Audience
+			content nudge.Content
+			sched   nudge.Schedule
+		)
+		_ = json.Unmarshal(c.Audience, &aud)
+		_ = json.Unmarshal(c.Content, &content)
+		_ = json.Unmarshal(c.Schedule, &sched)
+		occ, ok := sched.Next(s.Now())
+		at = s.Now()
+		if v := r.URL.Query().Get("at"); v != "" {
+			if at, err = time.Parse(time.RFC3339, v); err != nil {
+				return errBadRequest("invalid_at", "at: RFC 3339 time")
+			}
+		} else if ok {
+			at = occ.At
+		}
+		cp, err := q.GetCreatorPolicy(ctx, a.CreatorID)
+		if err != nil {
+			return err
+		}
+		policy := s.nudgePlatform().PolicyFor(cp)
+		page, err := q.AudiencePage(ctx, aud.PageParams(after, limit, at))
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			eu, err := q.GetEndUser(ctx, p.ID)
+			if err != nil {
+				return err
+			}
+			facts, err := nudge.Facts(ctx, q, eu, cp, at)
+			if err != nil {
+				return err
+			}
+			var notBefore time.Time
+			if occ.LocalDate != "" {
+				notBefore, _ = nudge.LocalInstant(occ.LocalDate, occ.LocalTime, facts.Zone)
+			}
+			when := at
+			if notBefore.After(when) {
+				when = notBefore // preview each person at their own local time
+			}
+			d := nudge.Decide(policy, facts, when, notBefore, at)
+			it := item{EndUserID: eu.ID, Name: eu.DisplayName, Channel: eu.Channel, Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode}
+			if d.Outcome == nudge.OutcomeHeld {
+				h := d.HoldUntil
+				it.HoldUntil = &h
+			}
+			if d.Outcome == nudge.OutcomeSent {
+				mem, _ := q.GetMemory(ctx, eu.ID)
+				if content.Kind == nudge.ContentText {
+					it.Text = nudge.Render(content.Text, nudge.VarsFor(eu, cp.Name, mem.Profile))
+				} else {
+					it.Text = "(AI-personalized from the brief) " + content.Brief
+				}
+			}
+			items = append(items, it)
+		}
+		if len(page) == limit {
+			n := page[len(page)-1].ID
+			next = &n
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []item{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"at": at, "recipients": items, "next_after": next})
+	return nil
+}
+
+func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var (
+		st      db.CampaignStatsRow
+		reasons []db.CampaignSkipReasonsRow
+	)
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if _, err := q.GetCampaign(ctx, id); err != nil {
+			return err
+		}
+		nid := uuid.NullUUID{UUID: id, Valid: true}
+		if st, err = q.CampaignStats(ctx, id); err != nil {
+			return err
+		}
+		reasons, err = q.CampaignSkipReasons(ctx, nid)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	by := map[string]int64{}
+	for _, x := range reasons {
+		by[x.Reason] = x.N
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"targeted": st.Targeted, "sent": st.Sent, "held": st.Held, "skipped": st.Skipped,
+		"skipped_by_reason": by, "delivered": st.Delivered, "read": st.Read, "replied": st.Replied, "failed": st.Failed})
+	return nil
+}
+
+// Programs.
+
+type programIn struct {
+	Name    string       `json:"name"`
+	Keyword string       `json:"keyword,omitempty"`
+	Steps   []nudge.Step `json:"steps"`
+}
+
+type programOut struct {
+	ID        uuid.UUID    `json:"id"`
+	Name      string       `json:"name"`
+	Keyword   string       `json:"keyword,omitempty"`
+	Status    string       `json:"status"`
+	Steps     []nudge.Step `json:"steps"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+func programOf(p db.Program) programOut {
+	o := programOut{ID: p.ID, Name: p.Name, Keyword: p.Keyword, Status: p.Status, CreatedAt: p.CreatedAt}
+	_ = json.Unmarshal(p.Steps, &o.Steps)
+	return o
+}
+
+func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	var in programIn
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return errBadRequest("invalid_program", "name is required")
+	}
+	if err := nudge.ValidateSteps(in.Steps); err != nil {
+		return errBadRequest("invalid_program", err.Error())
+	}
+	steps, _ := json.Marshal(in.Steps)
+	ctx := r.Context()
+	var p db.Program
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		p, err = q.InsertProgram(ctx, db.InsertProgramParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
+			Keyword: in.Keyword, Steps: steps})
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, programOf(p))
+	return nil
+}
+
+func (s *Server) handleListPrograms(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	ctx := r.Context()
+	var list []db.Program
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		list, err = q.ListPrograms(ctx, 200)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]programOut, 0, len(list))
+	for _, p := range list {
+		out = append(out, programOf(p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"programs": out})
+	return nil
+}
+
+type enrollmentOut struct {
+	ID         uuid.UUID       `json:"id"`
+	EndUserID  uuid.UUID       `json:"end_user_id"`
+	Status     string          `json:"status"`
+	NextStep   int32           `json:"next_step"`
+	NextAt     *time.Time      `json:"next_at,omitempty"`
+	LastStep   int32           `json:"last_step"`
+	EnrolledAt time.Time       `json:"enrolled_at"`
+	History    json.RawMessage `json:"history"`
+}
+
+func enrollmentOf(e db.ProgramEnrollment) enrollmentOut {
+	return enrollmentOut{ID: e.ID, EndUserID: e.EndUserID, Status: e.Status, NextStep: e.NextStep, NextAt: e.NextAt,
+		LastStep: e.LastStep, EnrolledAt: e.EnrolledAt, History: e.History}
+}
+
+// handleGetProgram returns the program with each enrollee's progress.
+func (s *Server) handleGetProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var (
+		p   db.Program
+		ens []db.ProgramEnrollment
+	)
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if p, err = q.GetProgram(ctx, id); err != nil {
+			return err
+		}
+		ens, err = q.ListEnrollments(ctx, db.ListEnrollmentsParams{ProgramID: id, MaxRows: 1000})
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]enrollmentOut, 0, len(ens))
+	for _, e := range ens {
+		out = append(out, enrollmentOf(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"program": programOf(p), "enrollments": out})
+	return nil
+}
+
+func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		EndUserID uuid.UUID `json:"end_user_id"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var e db.ProgramEnrollment
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		p, err := q.GetProgram(ctx, id)
+		if err != nil {
+			return err
+		}
+		eu, err := q.GetEndUser(ctx, in.EndUserID)
+		if err != nil {
+			return errNotFound("end user")
+		}
+		e, err = nudge.Enroll(ctx, q, p, eu, s.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, enrollmentOf(e))
+	return nil
+}
+
+// Memory.
+
+func (s *Server) handleGetMemory(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var m db.EndUserMemory
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if _, err := q.GetEndUser(ctx, id); err != nil {
+			return err
+		}
+		m, err = q.GetMemory(ctx, id)
+		if db.IsNotFound(err) {
+			m, err = db.EndUserMemory{EndUserID: id, Profile: json.RawMessage(`{}`)}, nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"end_user_id": id, "profile": m.Profile, "edited_by_creator": m.EditedByCreator, "updated_at": m.UpdatedAt})
+	return nil
+}
+
+func (s *Server) handlePutMemory(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Profile memory.Profile `json:"profile"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.Profile.Validate(); err != nil {
+		return errBadRequest("invalid_profile", err.Error())
+	}
+	b, _ := json.Marshal(in.Profile.Clean())
+	ctx := r.Context()
+	var m db.EndUserMemory
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if _, err := q.GetEndUser(ctx, id); err != nil {
+			return err
+		}
+		m, err = q.PutMemory(ctx, db.PutMemoryParams{EndUserID: id, CreatorID: a.CreatorID, Profile: b})
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"end_user_id": id, "profile": m.Profile, "edited_by_creator": true, "updated_at": m.UpdatedAt})
+	return nil
+}
+
+func (s *Server) handleDeleteMemory(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if _, err := q.GetEndUser(ctx, id); err != nil {
+			return err
+		}
+		_, err := q.DeleteMemory(ctx, id)
+		return err
+	}); err != nil {
+		if errors.Is(err, db.ErrNotFound) || db.IsNotFound(err) {
+			return errNotFound("end user")
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

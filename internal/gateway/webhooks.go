@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
+	"github.com/coachwire/coachwire/internal/channels/telegram"
+	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+)
+
+// maxWebhookBody bounds a provider webhook body: WhatsApp batches reach about 3 MB.
+const maxWebhookBody = 3 << 20
+
+// webhookAckTimeout bounds the wait for JetStream to store a webhook's messages; past it the
+// provider gets a 503 and delivers again (deduplicated).
+const webhookAckTimeout = 10 * time.Second
+
+// readWebhookBody reads the raw body (signatures are computed over these exact bytes).
+func readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("webhook body over %d bytes", maxWebhookBody)}
+		}
+		return nil, errBadRequest("bad_body", "could not read the body")
+	}
+	return raw, nil
+}
+
+// handleWhatsAppVerify answers Meta's subscription handshake with the channel's verify token.
+func (s *Server) handleWhatsAppVerify(w http.ResponseWriter, r *http.Request) error {
+	ch, err := s.webhookChannel(r.Context(), r, events.ChannelWhatsApp)
+	if err != nil {
+		return err
+	}
+	challenge, ok := whatsapp.VerifyHandshake(r.URL.Query(), ch.Cred.VerifyToken)
+	if !ok {
+		return errForbidden("verification failed")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, challenge)
+	return nil
+}
+
+// handleWhatsAppWebhook checks X-Hub-Signature-256 over the raw body, then publishes every
+// message of the batch to the inbound stream and every status to the delivery stream, and
+// answers 200 once JetStream holds them all. Nothing is published for a body that is not
+// signed with the channel's app secret.
+func (s *Server) handleWhatsAppWebhook(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	ch, err := s.webhookChannel(ctx, r, events.ChannelWhatsApp)
+	if err != nil {
+		return err
+	}
+	raw, err := readWebhookBody(w, r)
+	if err != nil {
+		return err
+	}
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if sig == "" {
+		return errUnauthorized("missing X-Hub-Signature-256")
+	}
+	if !whatsapp.VerifySignature(ch.Cred.AppSecret, raw, sig) {
+		return errForbidden("signature mismatch")
+	}
+	hook, err := whatsapp.ParseWebhook(raw)
+	if err != nil {
+		return errBadRequest("bad_payload", "not a WhatsApp webhook payload")
+	}
+	now := s.Now()
+	msgs := make([]*nats.Msg, 0, len(hook.Messages)+len(hook.Statuses))
+	for _, m := range hook.Messages {
+		if ch.Config.PhoneNumberID != "" && m.PhoneNumberID != "" && m.PhoneNumberID != ch.Config.PhoneNumberID {
+			continue // another number of the same app: not this channel's
+		}
+		in := m.Inbound()
+		if in.ProviderMessageID == "" || in.ExternalUserID == "" {
+			continue
+		}
+		nm, err := inboundMsg(ch, in, events.ChannelWhatsApp, ch.ID.String()+":"+in.ProviderMessageID, now)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, nm)
+	}
+	for _, st := range hook.Statuses {
+		if ch.Config.PhoneNumberID != "" && st.PhoneNumberID != "" && st.PhoneNumberID != ch.Config.PhoneNumberID {
+			continue
+		}
+		if st.WAMID == "" || st.Status == "" {
+			continue
+		}
+		ds := events.DeliveryStatus{Channel: events.ChannelWhatsApp, ChannelID: ch.ID, ProviderMessageID: st.WAMID, Status: st.Status}
+		if !st.Timestamp.IsZero() {
+			ds.At = st.Timestamp.UTC().Format(time.RFC3339)
+		}
+		if len(st.Errors) > 0 {
+			ds.ErrorCode = strconv.Itoa(st.Errors[0].Code)
+			ds.Error = strings.TrimSpace(st.Errors[0].Title + ": " + st.Errors[0].Message)
+		}
+		ev := events.New(ch.CreatorID, ds, nil, now)
+		nm, err := eventMsg(events.DeliverySubject(ch.CreatorID), ch.ID.String()+":status:"+st.WAMID+":"+st.Status, ev)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, nm)
+	}
+	if err := s.publishAll(ctx, msgs); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"accepted": len(msgs)})
+	return nil
+}
+
+// handleTelegramWebhook checks X-Telegram-Bot-Api-Secret-Token and publishes the update's new
+// message. Updates that are not new user messages are acknowledged and dropped.
+func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	ch, err := s.webhookChannel(ctx, r, events.ChannelTelegram)
+	if err != nil {
+		return err
+	}
+	raw, err := readWebhookBody(w, r)
+	if err != nil {
+		return err
+	}
+	secret := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
+	if secret == "" {
+		return errUnauthorized("missing X-Telegram-Bot-Api-Secret-Token")
+	}
+	if !telegram.VerifySecret(secret, ch.Cred.WebhookSecret) {
+		return errForbidden("secret token mismatch")
+	}
+	u, err := telegram.ParseUpdate(raw)
+	if err != nil {
+		return errBadRequest("bad_payload", "not a Telegram update")
+	}
+	in, ok := u.Inbound()
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]int{"accepted": 0})
+		return nil
+	}
+	nm, err := inboundMsg(ch, in, events.ChannelTelegram, ch.ID.String()+":"+strconv.FormatInt(u.UpdateID, 10), s.Now())
+	if err != nil {
+		return err
+	}
+	if err := s.publishAll(ctx, []*nats.Msg{nm}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"accepted": 1})
+	return nil
+}
+
+func inboundMsg(ch *hookChannel, in channels.InboundMessage, channel, msgID string, now time.Time) (*nats.Msg, error) {
+	mr := events.MessageReceived{Channel: channel, ChannelID: ch.ID, ProviderMessageID: in.ProviderMessageID,
+		ExternalUserID: in.ExternalUserID, ChatID: in.ChatID, DisplayName: in.DisplayName, Language: in.Language,
+		Text: in.Text, Type: in.Type}
+	if !in.Timestamp.IsZero() {
+		mr.SentAt = in.Timestamp.UTC().Format(time.RFC3339)
+	}
+	return eventMsg(events.InboundSubject(ch.CreatorID, channel), msgID, events.New(ch.CreatorID, mr, nil, now))
+}
+
+func eventMsg[T events.Event](subject, msgID string, ev events.Message[T]) (*nats.Msg, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	m := &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}
+	m.Header.Set(nats.MsgIdHdr, msgID)
+	m.Header.Set(bus.HeaderCorrelationID, ev.CorrelationID)
+	return m, nil
+}
+
+// publishAll publishes asynchronously and waits until JetStream acknowledged every message (a
+// duplicate id is acknowledged too), so a 1000-message batch costs one round trip, not 1000.
+func (s *Server) publishAll(ctx context.Context, msgs []*nats.Msg) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, webhookAckTimeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := s.Bus.JS.PublishMsgAsync(m)
+		if err != nil {
+			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
+		case <-ctx.Done():
+			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "queueing the webhook timed out; retry", Err: ctx.Err()}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Sweeper makes sure no document stays in a processing state forever. On every tick it claims
+// documents that have not moved for StuckAfter (across creators, through the SECURITY DEFINER
+// function ingest_claim_stuck, which skips rows another replica is claiming) and, inside each
+// document's tenant, requeues it — or, after MaxAttempts requeues, marks it failed with the
+// reason. Documents being deleted are requeued for deletion without limit. Several replicas
+// can run it at once.
+type Sweeper struct {
+	Store       *db.Store
+	Bus         *bus.Bus
+	StuckAfter  time.Duration
+	Interval    time.Duration
+	MaxAttempts int
+	// Batch is the most documents claimed per tick (default 100).
+	Batch int
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Run sweeps every Interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) {
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("ingest sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepOnce claims and handles one batch of stuck documents and returns how many it handled.
+func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
+	batch := s.Batch
+	if batch <= 0 {
+		batch = 100
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	var rows []db.ClaimStuckDocumentsRow
+	if err := s.Store.Global(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ClaimStuckDocuments(ctx, db.ClaimStuckDocumentsParams{StaleSeconds: s.StuckAfter.Seconds(), Lim: int32(batch)})
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("ingest: claim stuck documents: %w", err)
+	}
+	for _, r := range rows {
+		log := s.Log.With("creator_id", r.CreatorID, "document_id", r.DocumentID, "status", r.Status, "attempt", r.Attempts)
+		msgID := "sweep:" + r.DocumentID.String() + ":" + strconv.Itoa(int(r.Version)) + ":" + strconv.Itoa(int(r.Attempts))
+		action := events.IngestIndex
+		switch {
+		case r.Status == StatusDeleting:
+			action = events.IngestDelete
+		case int(r.Attempts) > s.MaxAttempts:
+			reason := fmt.Sprintf("indexing did not finish: stuck in %q after %d attempts", r.Status, s.MaxAttempts)
+			var n int64
+			if err := s.Store.InTenant(ctx, r.CreatorID, func(q *db.Queries) (err error) {
+				n, err = q.MarkDocumentFailed(ctx, db.MarkDocumentFailedParams{ID: r.DocumentID, Version: r.Version, Error: reason})
+				return err
+			}); err != nil {
+				log.Warn("stuck document not marked failed", "err", err)
+				continue
+			}
+			if n > 0 {
+				log.Warn("stuck document marked failed")
+				ev := events.New(r.CreatorID, events.DocumentState{DocumentID: r.DocumentID, Status: StatusFailed, Error: reason}, nil, now())
+				_ = bus.PublishEvent(ctx, s.Bus, events.KnowledgeSubject(r.CreatorID), msgID, ev)
+			}
+			continue
+		}
+		ev := events.New(r.CreatorID, events.DocumentIngest{DocumentID: r.DocumentID, Action: action, Version: r.Version}, nil, now())
+		if err := bus.PublishEvent(ctx, s.Bus, events.IngestSubject(r.CreatorID), msgID, ev); err != nil {
+			log.Warn("stuck document not requeued", "err", err)
+			continue
+		}
+		log.Info("stuck document requeued")
+	}
+	return len(rows), nil
+}

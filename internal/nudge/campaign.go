@@ -1,0 +1,167 @@
+package nudge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// TypeRecipient is the event type of one recipient of one occurrence.
+const TypeRecipient = events.TypeNudgeRecipient
+
+// RecipientEvent is the wire event (events.NudgeRecipient) under its name in this package.
+type RecipientEvent = events.NudgeRecipient
+
+// Subject is where recipient events of creator c travel.
+func Subject(c uuid.UUID) string { return events.NudgeSubject(c) }
+
+// MsgID is the deduplication id of a recipient event: one per (occurrence, recipient).
+func MsgID(occurrence, endUser uuid.UUID) string { return occurrence.String() + ":" + endUser.String() }
+
+// Audience is a campaign's composable filters; every given filter must match.
+type Audience struct {
+	All          bool       `json:"all,omitempty"`
+	Channel      string     `json:"channel,omitempty"`
+	Tag          string     `json:"tag,omitempty"`
+	InactiveDays int        `json:"inactive_days,omitempty"`
+	JoinedAfter  *time.Time `json:"joined_after,omitempty"`
+	ProgramID    *uuid.UUID `json:"program_id,omitempty"`
+}
+
+// Validate checks the filters.
+func (a Audience) Validate() error {
+	switch a.Channel {
+	case "", events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
+	default:
+		return fmt.Errorf("audience.channel %q: want widget, whatsapp or telegram", a.Channel)
+	}
+	if a.InactiveDays < 0 {
+		return errors.New("audience.inactive_days must not be negative")
+	}
+	if !a.All && a.Channel == "" && a.Tag == "" && a.InactiveDays == 0 && a.JoinedAfter == nil && a.ProgramID == nil {
+		return errors.New("audience: give all=true or at least one filter")
+	}
+	return nil
+}
+
+// PageParams is the keyset page query for the audience at now.
+func (a Audience) PageParams(after uuid.UUID, limit int, now time.Time) db.AudiencePageParams {
+	p := db.AudiencePageParams{AfterID: after, MaxRows: int32(limit)}
+	if a.Channel != "" {
+		p.Channel = &a.Channel
+	}
+	if a.Tag != "" {
+		p.Tag = &a.Tag
+	}
+	if a.InactiveDays > 0 {
+		t := now.Add(-time.Duration(a.InactiveDays) * 24 * time.Hour)
+		p.InactiveBefore = &t
+	}
+	p.JoinedAfter = a.JoinedAfter
+	if a.ProgramID != nil {
+		p.ProgramID = uuid.NullUUID{UUID: *a.ProgramID, Valid: true}
+	}
+	return p
+}
+
+// Content kinds.
+const (
+	ContentText = "text" // Text with {{variables}}
+	ContentAI   = "ai"   // Brief: written per person by the LLM
+)
+
+// Content is what a campaign or program step sends.
+type Content struct {
+	Kind  string `json:"kind"`
+	Text  string `json:"text,omitempty"`
+	Brief string `json:"brief,omitempty"`
+}
+
+// Validate checks the content.
+func (c Content) Validate() error {
+	switch c.Kind {
+	case ContentText:
+		if strings.TrimSpace(c.Text) == "" {
+			return errors.New("content.text is required")
+		}
+		if bad := unknownVars(c.Text); len(bad) > 0 {
+			return fmt.Errorf("content.text: unknown variables %v (known: %v)", bad, Variables)
+		}
+	case ContentAI:
+		if strings.TrimSpace(c.Brief) == "" {
+			return errors.New("content.brief is required for AI-personalized content")
+		}
+	default:
+		return fmt.Errorf("content.kind %q: want text or ai", c.Kind)
+	}
+	return nil
+}
+
+// Variables a text may use.
+var Variables = []string{"first_name", "name", "coach_name", "goal"}
+
+var varRE = regexp.MustCompile(`\{\{\s*([a-z_]+)\s*\}\}`)
+
+func unknownVars(s string) []string {
+	var bad []string
+	for _, m := range varRE.FindAllStringSubmatch(s, -1) {
+		ok := false
+		for _, v := range Variables {
+			ok = ok || v == m[1]
+		}
+		if !ok {
+			bad = append(bad, m[1])
+		}
+	}
+	return bad
+}
+
+// Render fills {{variables}}; a variable with no value becomes "" (first_name falls back to
+// "there" so "Hi {{first_name}}" still reads well).
+func Render(text string, vars map[string]string) string {
+	out := varRE.ReplaceAllStringFunc(text, func(m string) string {
+		name := varRE.FindStringSubmatch(m)[1]
+		if v := vars[name]; v != "" {
+			return v
+		}
+		if name == "first_name" {
+			return "there"
+		}
+		return ""
+	})
+	return strings.TrimSpace(out)
+}
+
+// VarsFor builds the variables of one person.
+func VarsFor(eu db.EndUser, coach string, memory json.RawMessage) map[string]string {
+	first := strings.TrimSpace(eu.DisplayName)
+	if i := strings.IndexAny(first, " \t"); i > 0 {
+		first = first[:i]
+	}
+	vars := map[string]string{"first_name": first, "name": strings.TrimSpace(eu.DisplayName), "coach_name": coach}
+	var p struct {
+		Goals []string `json:"goals"`
+	}
+	if len(memory) > 0 && json.Unmarshal(memory, &p) == nil && len(p.Goals) > 0 {
+		vars["goal"] = p.Goals[0]
+	}
+	return vars
+}
+
+// MessageID is the deterministic id of the proactive message of (occurrence, recipient).
+func MessageID(occurrence, endUser uuid.UUID) uuid.UUID {
+	return uuid.NewSHA1(occurrence, []byte("nudge:"+endUser.String()))
+}
+
+// ProgramOccurrence is the occurrence id of step of an enrollment.
+func ProgramOccurrence(enrollment uuid.UUID, step int) uuid.UUID {
+	return uuid.NewSHA1(enrollment, []byte(fmt.Sprintf("step:%d", step)))
+}

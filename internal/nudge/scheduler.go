@@ -1,0 +1,193 @@
+package nudge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Run runs the scheduler until ctx ends: due occurrences are expanded, held decisions whose
+// hold ended are decided again, due program steps are sent. Every replica runs it; the claims
+// (SELECT … FOR UPDATE SKIP LOCKED in SECURITY DEFINER functions) split the work.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	t := time.NewTicker(w.Tick)
+	defer t.Stop()
+	for {
+		if err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			w.Log.Warn("nudge scheduler pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce does one scheduler pass.
+func (w *Worker) RunOnce(ctx context.Context) error {
+	w.defaults()
+	now := w.Clock.Now()
+	var occ []db.ClaimOccurrencesRow
+	var enr []db.ClaimEnrollmentsRow
+	var held []db.ClaimHeldRow
+	err := w.Store.Global(ctx, func(q *db.Queries) error {
+		var err error
+		lease := w.Lease.Seconds()
+		if occ, err = q.ClaimOccurrences(ctx, db.ClaimOccurrencesParams{Owner: w.Owner, Now: now, LeaseSeconds: lease, MaxRows: 4}); err != nil {
+			return err
+		}
+		if enr, err = q.ClaimEnrollments(ctx, db.ClaimEnrollmentsParams{Now: now, LeaseSeconds: lease, MaxRows: 500}); err != nil {
+			return err
+		}
+		held, err = q.ClaimHeld(ctx, db.ClaimHeldParams{Now: now, LeaseSeconds: lease, MaxRows: 2000})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("nudge: claim: %w", err)
+	}
+	for _, o := range occ {
+		if err := w.expand(ctx, o.CreatorID, o.OccurrenceID); err != nil {
+			w.Log.Warn("occurrence expansion stopped; another pass resumes it", "creator_id", o.CreatorID, "occurrence_id", o.OccurrenceID, "err", err)
+		}
+	}
+	for _, e := range enr {
+		if err := w.runEnrollment(ctx, e.CreatorID, e.EnrollmentID); err != nil {
+			w.Log.Warn("program step failed; retried after the lease", "creator_id", e.CreatorID, "enrollment_id", e.EnrollmentID, "err", err)
+		}
+	}
+	byCreator := map[uuid.UUID][]RecipientEvent{}
+	holds := map[string]int32{}
+	for _, h := range held {
+		byCreator[h.CreatorID] = append(byCreator[h.CreatorID], RecipientEvent{OccurrenceID: h.OccurrenceID, CampaignID: h.CampaignID,
+			EnrollmentID: h.EnrollmentID, EndUserID: h.EndUserID, ScheduledAt: now})
+		holds[MsgID(h.OccurrenceID, h.EndUserID)] = h.Holds
+	}
+	for c, evs := range byCreator {
+		if err := w.publishRecipients(ctx, c, evs, func(r RecipientEvent) string {
+			return fmt.Sprintf("%s:h%d", MsgID(r.OccurrenceID, r.EndUserID), holds[MsgID(r.OccurrenceID, r.EndUserID)])
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expand publishes one recipient event per member of the occurrence's audience, a keyset page
+// at a time, recording the cursor after each page so a successor resumes where it stopped.
+func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
+	var (
+		o        db.CampaignOccurrence
+		campaign db.Campaign
+		aud      Audience
+		sched    Schedule
+		cp       db.GetCreatorPolicyRow
+	)
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		if o, err = q.GetOccurrence(ctx, id); err != nil {
+			return err
+		}
+		if campaign, err = q.GetCampaign(ctx, o.CampaignID); err != nil {
+			return err
+		}
+		if cp, err = q.GetCreatorPolicy(ctx, c); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(campaign.Audience, &aud); err != nil {
+			return err
+		}
+		return json.Unmarshal(campaign.Schedule, &sched)
+	}); err != nil {
+		return err
+	}
+	owner := uuid.NullUUID{UUID: w.Owner, Valid: true}
+	cursor := uuid.Nil
+	if o.CursorID.Valid {
+		cursor = o.CursorID.UUID
+	}
+	localDate := ""
+	if o.LocalDate.Valid {
+		localDate = o.LocalDate.Time.Format(dateLayout)
+	}
+	creatorZone := Zone(db.EndUser{}, cp)
+	for {
+		var page []db.AudiencePageRow
+		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+			var err error
+			page, err = q.AudiencePage(ctx, aud.PageParams(cursor, w.Page, w.Clock.Now()))
+			return err
+		}); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		evs := make([]RecipientEvent, len(page))
+		for i, r := range page {
+			evs[i] = RecipientEvent{OccurrenceID: o.ID, CampaignID: o.CampaignID, EndUserID: r.ID, ScheduledAt: o.ScheduledAt}
+			if localDate != "" {
+				zone := creatorZone
+				if r.Timezone != "" {
+					if l, err := time.LoadLocation(r.Timezone); err == nil {
+						zone = l
+					}
+				}
+				evs[i].NotBefore, _ = LocalInstant(localDate, o.LocalAt, zone)
+			}
+		}
+		if err := w.publishRecipients(ctx, c, evs, func(r RecipientEvent) string { return MsgID(r.OccurrenceID, r.EndUserID) }); err != nil {
+			return err
+		}
+		cursor = page[len(page)-1].ID
+		lease := w.Clock.Now().Add(w.Lease)
+		var n int64
+		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+			var err error
+			n, err = q.AdvanceOccurrence(ctx, db.AdvanceOccurrenceParams{ID: o.ID, Owner: owner, CursorID: uuid.NullUUID{UUID: cursor, Valid: true},
+				Added: int32(len(page)), LeaseUntil: &lease})
+			return err
+		}); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("lease on occurrence %s lost", o.ID)
+		}
+		if w.AfterPage != nil {
+			w.AfterPage(o.ID, len(page))
+		}
+		if len(page) < w.Page {
+			break
+		}
+	}
+	return w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		n, err := q.FinishOccurrence(ctx, db.FinishOccurrenceParams{ID: o.ID, Owner: owner})
+		if err != nil || n == 0 {
+			return err
+		}
+		return ScheduleNext(ctx, q, c, campaign.ID, sched, o.ScheduledAt)
+	})
+}
+
+// ScheduleNext inserts the campaign's first occurrence after after (idempotent), or marks a
+// finished one-off campaign completed.
+func ScheduleNext(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, s Schedule, after time.Time) error {
+	next, ok := s.Next(after)
+	if !ok {
+		_, err := q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: campaign, Status: "completed"})
+		return err
+	}
+	p := db.InsertOccurrenceParams{ID: uuid.Must(uuid.NewV7()), CreatorID: c, CampaignID: campaign, ScheduledAt: next.At, LocalAt: next.LocalTime}
+	if next.LocalDate != "" {
+		d, _ := time.Parse(dateLayout, next.LocalDate)
+		p.LocalDate = pgtype.Date{Time: d, Valid: true}
+	}
+	return q.InsertOccurrence(ctx, p)
+}

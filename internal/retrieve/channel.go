@@ -1,0 +1,159 @@
+package retrieve
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/secrets"
+)
+
+// Answers that never go through the chat model.
+const (
+	textOnlyAnswer = "Sorry, I can only read text messages. Please type your question and I'll be happy to help."
+	optOutAnswer   = "You're unsubscribed: you won't get any more messages from us unless you write first. Send START to subscribe again."
+	optInAnswer    = "You're subscribed again. Send STOP at any time to unsubscribe."
+)
+
+// handleChannel records a message that arrived on a creator's WhatsApp or Telegram channel:
+// the end user's identity on that channel (with the time of the message, which opens WhatsApp's
+// 24-hour window), the message itself (once, by its deterministic id), then either a turn for
+// the coach, or an answer that needs no model: STOP/START keywords and non-text messages.
+func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.MessageReceived]) error {
+	ctx := msg.Context()
+	c, in := ev.CreatorID, ev.Data
+	if in.ProviderMessageID == "" || in.ExternalUserID == "" {
+		return bus.Permanent(fmt.Errorf("retrieve: %w: channel message without provider or user id", events.ErrMalformed))
+	}
+	kind := in.Type
+	if kind == "" {
+		kind = "text"
+	}
+	if kind == "text" && strings.TrimSpace(in.Text) == "" {
+		kind = "other"
+	}
+	msgID := ids.InboundMessage(c, in.Channel, in.ChannelID.String()+":"+in.ProviderMessageID)
+	body := in.Text
+	if kind != "text" {
+		body = strings.TrimSpace("[" + kind + "] " + in.Text)
+	}
+	var (
+		conv     db.Conversation
+		inserted bool
+		keyword  string
+		stored   db.Message
+		answer   *db.Message
+	)
+	inboundAt := w.Now().UTC()
+	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		ch, err := q.GetChannel(ctx, in.ChannelID)
+		if err != nil {
+			return err
+		}
+		if ch.Type != in.Channel {
+			return bus.Permanent(fmt.Errorf("retrieve: %w: channel %s is %s, not %s", events.ErrMalformed, ch.ID, ch.Type, in.Channel))
+		}
+		cfg, err := secrets.ParseChannelConfig(ch.Config)
+		if err != nil {
+			return bus.Permanent(fmt.Errorf("retrieve: channel %s config: %w", ch.ID, err))
+		}
+		chat := in.ChatID
+		if chat == "" {
+			chat = in.ExternalUserID
+		}
+		external := in.ChannelID.String() + ":" + in.ExternalUserID
+		if in.Channel == events.ChannelTelegram {
+			external += ":" + chat // one identity per Telegram user and chat
+		}
+		eu, err := q.UpsertChannelEndUser(ctx, db.UpsertChannelEndUserParams{
+			ID: ids.EndUser(c, in.Channel, external), CreatorID: c, Channel: in.Channel, ExternalID: external,
+			DisplayName: in.DisplayName, Language: in.Language, ChannelID: uuid.NullUUID{UUID: in.ChannelID, Valid: true},
+			ProviderUserID: in.ExternalUserID, ChatID: chat, InboundAt: &inboundAt,
+		})
+		if err != nil {
+			return err
+		}
+		conv, err = q.UpsertChannelConversation(ctx, db.UpsertChannelConversationParams{
+			ID: ids.Conversation(c, eu.ID, in.Channel), CreatorID: c, EndUserID: eu.ID, Channel: in.Channel,
+			ChannelID: uuid.NullUUID{UUID: in.ChannelID, Valid: true},
+		})
+		if err != nil {
+			return err
+		}
+		stored, err = q.InsertMessage(ctx, db.InsertMessageParams{
+			ID: msgID, CreatorID: c, ConversationID: conv.ID, Role: "user", Body: body,
+			Sources: json.RawMessage("[]"), Channel: in.Channel,
+			ProviderMessageID: &in.ProviderMessageID, Status: "received",
+		})
+		switch {
+		case err == nil:
+			inserted = true
+		case db.IsNotFound(err): // already recorded: a redelivery
+		default:
+			return err
+		}
+		var text string
+		if kind == "text" {
+			keyword = cfg.Keyword(in.Text)
+		}
+		switch {
+		case keyword != "":
+			if _, err := q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: eu.ID, OptedOut: keyword == "stop"}); err != nil {
+				return err
+			}
+			text = optInAnswer
+			if keyword == "stop" {
+				text = optOutAnswer
+			}
+		case kind != "text" && conv.Status == "bot":
+			text = textOnlyAnswer
+		}
+		if text == "" {
+			return nil
+		}
+		// The answer's id derives from the message: a redelivery stores and sends nothing new.
+		a, err := q.InsertMessage(ctx, db.InsertMessageParams{
+			ID: ids.Reply(msgID), CreatorID: c, ConversationID: conv.ID, Role: "assistant", Body: text,
+			Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: in.Channel, Status: "queued",
+		})
+		if db.IsNotFound(err) {
+			a, err = q.GetMessage(ctx, ids.Reply(msgID))
+		}
+		answer = &a
+		return err
+	})
+	if err != nil {
+		if db.IsNotFound(err) {
+			return bus.Permanent(fmt.Errorf("retrieve: channel %s of creator %s: %w", in.ChannelID, c, err))
+		}
+		return err
+	}
+	if inserted {
+		w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: in.Channel, MessageID: stored.ID,
+			Seq: stored.Seq, Role: "user", Text: stored.Body, Status: stored.Status})
+	}
+	if answer != nil {
+		out := events.New(c, events.MessageOutbound{MessageID: answer.ID, ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel}, &ev.Envelope, w.Now())
+		return bus.PublishEvent(ctx, w.Bus, events.OutboundSubject(c, conv.Channel), "out:"+answer.ID.String(), out)
+	}
+	if keyword != "" || kind != "text" {
+		return nil
+	}
+	in.Text = strings.TrimSpace(in.Text)
+	return w.requestTurn(ctx, ev, conv, msgID, in)
+}
+
+// activity publishes a live update for the creator's dashboard; losing one is harmless.
+func (w *Worker) activity(c uuid.UUID, a events.Activity) {
+	b, _ := json.Marshal(a)
+	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+		w.Log.Debug("activity publish failed", "err", err)
+	}
+}

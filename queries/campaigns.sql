@@ -1,0 +1,157 @@
+-- name: InsertCampaign :one
+INSERT INTO campaigns (id, creator_id, name, status, audience, content, schedule)
+VALUES ($1, $2, $3, 'active', $4, $5, $6)
+RETURNING *;
+
+-- name: GetCampaign :one
+SELECT * FROM campaigns WHERE id = $1;
+
+-- name: LockCampaign :one
+SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
+
+-- name: ListCampaigns :many
+SELECT * FROM campaigns
+WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+ORDER BY created_at DESC LIMIT @max_rows;
+
+-- name: UpdateCampaign :one
+UPDATE campaigns SET name = @name, audience = @audience, content = @content, schedule = @schedule, updated_at = now()
+WHERE id = @id RETURNING *;
+
+-- name: SetCampaignStatus :one
+UPDATE campaigns SET status = @status, updated_at = now() WHERE id = @id RETURNING *;
+
+-- name: InsertOccurrence :exec
+-- Idempotent per (campaign, scheduled time): two replicas computing the same next occurrence
+-- insert it once.
+INSERT INTO campaign_occurrences (id, creator_id, campaign_id, scheduled_at, local_date, local_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (campaign_id, scheduled_at) DO NOTHING;
+
+-- name: DeleteFutureOccurrences :execrows
+-- Occurrences nobody has started: an edit recomputes them.
+DELETE FROM campaign_occurrences WHERE campaign_id = @campaign_id AND status = 'pending' AND lease_owner IS NULL;
+
+-- name: CancelOccurrences :exec
+UPDATE campaign_occurrences SET status = 'cancelled', updated_at = now()
+WHERE campaign_id = @campaign_id AND status IN ('pending', 'expanding');
+
+-- name: ListOccurrences :many
+SELECT * FROM campaign_occurrences WHERE campaign_id = @campaign_id ORDER BY scheduled_at DESC LIMIT @max_rows;
+
+-- name: GetOccurrence :one
+SELECT * FROM campaign_occurrences WHERE id = $1;
+
+-- name: ClaimOccurrences :many
+SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id
+FROM nudge_claim_occurrences(@owner::uuid, @now::timestamptz, @lease_seconds::float8, @max_rows::int);
+
+-- name: AdvanceOccurrence :execrows
+-- Records a published page: the keyset cursor moves on and the lease is renewed, only while
+-- the caller still owns the lease.
+UPDATE campaign_occurrences
+SET cursor_id = @cursor_id, targeted = targeted + @added::int,
+    lease_until = @lease_until, updated_at = now()
+WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
+
+-- name: FinishOccurrence :execrows
+UPDATE campaign_occurrences SET status = 'expanded', lease_until = NULL, updated_at = now()
+WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
+
+-- name: AudiencePage :many
+-- One keyset page of a campaign's audience: end users after @after_id matching every given
+-- filter (a NULL filter matches everyone).
+SELECT e.id, e.timezone FROM end_users e
+WHERE e.id > @after_id
+  AND (sqlc.narg(channel)::text IS NULL OR e.channel = sqlc.narg(channel))
+  AND (sqlc.narg(tag)::text IS NULL OR e.tags @> ARRAY[sqlc.narg(tag)::text])
+  AND (sqlc.narg(inactive_before)::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < sqlc.narg(inactive_before))
+  AND (sqlc.narg(joined_after)::timestamptz IS NULL OR e.created_at > sqlc.narg(joined_after))
+  AND (sqlc.narg(program_id)::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = sqlc.narg(program_id)
+          AND p.status IN ('active', 'paused')))
+ORDER BY e.id
+LIMIT @max_rows;
+
+-- name: LockEndUser :one
+-- Serialises every proactive decision for one person (the frequency caps count across
+-- campaigns and replicas).
+SELECT * FROM end_users WHERE id = $1 FOR UPDATE;
+
+-- name: GetNudgeDelivery :one
+SELECT * FROM nudge_deliveries WHERE occurrence_id = @occurrence_id AND end_user_id = @end_user_id;
+
+-- name: RecordNudgeDecision :exec
+-- A decision replaces a held one; a final one (sent, skipped) is never replaced.
+INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason,
+                              mode, hold_until, message_id, decided_at)
+VALUES (@occurrence_id, @end_user_id, @creator_id, @campaign_id, @enrollment_id, @status, @reason, @mode,
+        @hold_until, @message_id, @decided_at)
+ON CONFLICT (occurrence_id, end_user_id) DO UPDATE
+SET status = EXCLUDED.status, reason = EXCLUDED.reason, mode = EXCLUDED.mode, hold_until = EXCLUDED.hold_until,
+    message_id = EXCLUDED.message_id, decided_at = EXCLUDED.decided_at
+WHERE nudge_deliveries.status = 'held';
+
+-- name: CountProactiveSent :one
+-- Proactive messages sent to a person since day_start and since week_start, across campaigns
+-- and programs.
+SELECT count(*) FILTER (WHERE decided_at >= @day_start)::int AS sent_day,
+       count(*) FILTER (WHERE decided_at >= @week_start)::int AS sent_week
+FROM nudge_deliveries
+WHERE end_user_id = @end_user_id AND status = 'sent' AND decided_at >= LEAST(@day_start, @week_start);
+
+-- name: LastUserMessageAt :one
+SELECT COALESCE(max(m.created_at), 'epoch'::timestamptz)::timestamptz AS last_at FROM messages m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE c.end_user_id = @end_user_id AND m.role = 'user';
+
+-- name: NudgeConversation :one
+-- The conversation a proactive message goes into (created on first contact).
+INSERT INTO conversations (id, creator_id, end_user_id, channel, channel_id)
+VALUES (@id, @creator_id, @end_user_id, @channel, @channel_id)
+ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE
+SET channel_id = COALESCE(conversations.channel_id, EXCLUDED.channel_id)
+RETURNING *;
+
+-- name: GetCreatorPolicy :one
+SELECT id, name, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week FROM creators WHERE id = $1;
+
+-- name: SetCreatorPolicy :one
+UPDATE creators SET timezone = @timezone, quiet_start = @quiet_start, quiet_end = @quiet_end,
+    nudge_cap_day = @cap_day, nudge_cap_week = @cap_week, updated_at = now()
+WHERE id = @id
+RETURNING id, name, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week;
+
+-- name: ClaimHeld :many
+SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id, end_user_id::uuid AS end_user_id,
+       campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds
+FROM nudge_claim_held(@now::timestamptz, @lease_seconds::float8, @max_rows::int);
+
+-- name: CampaignStats :one
+-- Per-campaign counts: targeted (published), decided by outcome, and what happened to the sent
+-- messages (delivered, read, failed, replied to).
+SELECT
+    (SELECT COALESCE(sum(o.targeted), 0) FROM campaign_occurrences o WHERE o.campaign_id = @campaign_id)::bigint AS targeted,
+    count(*) FILTER (WHERE d.status = 'sent')::bigint AS sent,
+    count(*) FILTER (WHERE d.status = 'held')::bigint AS held,
+    count(*) FILTER (WHERE d.status = 'skipped')::bigint AS skipped,
+    count(*) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
+    count(*) FILTER (WHERE m.status = 'read')::bigint AS read,
+    count(*) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
+    count(*) FILTER (WHERE d.status = 'sent' AND EXISTS (
+        SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied
+FROM nudge_deliveries d
+LEFT JOIN messages m ON m.id = d.message_id
+WHERE d.campaign_id = @campaign_id;
+
+-- name: CampaignSkipReasons :many
+SELECT reason, count(*)::bigint AS n FROM nudge_deliveries
+WHERE campaign_id = @campaign_id AND status = 'skipped'
+GROUP BY reason ORDER BY reason;
+
+-- name: ListNudgeDecisions :many
+SELECT * FROM nudge_deliveries WHERE campaign_id = @campaign_id ORDER BY decided_at DESC LIMIT @max_rows;
+
+-- name: SetEndUserTags :one
+UPDATE end_users SET tags = @tags WHERE id = @id RETURNING *;

@@ -1,0 +1,82 @@
+-- name: InsertChannel :one
+INSERT INTO channels (id, creator_id, type, name, external_id, config, secrets)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: GetChannel :one
+SELECT * FROM channels WHERE id = $1;
+
+-- name: ListChannels :many
+SELECT * FROM channels ORDER BY created_at;
+
+-- name: DeleteChannel :execrows
+DELETE FROM channels WHERE id = $1;
+
+-- name: ChannelCreator :one
+-- The creator owning a channel, before any tenant is known (webhooks). Cross-tenant only
+-- through the SECURITY DEFINER function.
+SELECT channel_creator_by_id(@channel_id::uuid)::uuid AS creator_id;
+
+-- name: UpsertChannelEndUser :one
+-- An end user reached on a channel: identity per channel, refreshed by each inbound message
+-- (name, language, chat, and the time of the last inbound message for WhatsApp's window).
+INSERT INTO end_users (id, creator_id, channel, external_id, display_name, language, channel_id,
+                       provider_user_id, chat_id, last_inbound_at)
+VALUES (@id, @creator_id, @channel, @external_id, @display_name, @language, @channel_id,
+        @provider_user_id, @chat_id, @inbound_at)
+ON CONFLICT (creator_id, channel, external_id) DO UPDATE
+SET last_seen_at = now(),
+    display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE end_users.display_name END,
+    language = CASE WHEN EXCLUDED.language <> '' THEN EXCLUDED.language ELSE end_users.language END,
+    chat_id = CASE WHEN EXCLUDED.chat_id <> '' THEN EXCLUDED.chat_id ELSE end_users.chat_id END,
+    channel_id = EXCLUDED.channel_id,
+    last_inbound_at = GREATEST(end_users.last_inbound_at, EXCLUDED.last_inbound_at)
+RETURNING *;
+
+-- name: UpsertChannelConversation :one
+INSERT INTO conversations (id, creator_id, end_user_id, channel, channel_id)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE
+SET last_activity_at = now(), channel_id = EXCLUDED.channel_id
+RETURNING *;
+
+-- name: SetEndUserOptOut :one
+-- Opts an end user out of (opted_out true) or back into proactive messages.
+UPDATE end_users
+SET opted_out_at = CASE WHEN @opted_out::bool THEN COALESCE(opted_out_at, now()) ELSE NULL END
+WHERE id = @id
+RETURNING *;
+
+-- name: ClaimChannelDelivery :one
+-- Like ClaimDelivery, with the final states of channels (window_closed, opted_out) too.
+INSERT INTO deliveries (message_id, creator_id, channel, status, attempts)
+VALUES ($1, $2, $3, 'sending', 1)
+ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = now()
+WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
+RETURNING *;
+
+-- name: ClaimDeliveryPart :one
+-- Claims one part of a split message before the provider call; no row back means the part was
+-- already sent.
+INSERT INTO delivery_parts (message_id, part, creator_id, channel_id, status, attempts)
+VALUES ($1, $2, $3, $4, 'sending', 1)
+ON CONFLICT (message_id, part) DO UPDATE SET attempts = delivery_parts.attempts + 1, updated_at = now()
+WHERE delivery_parts.status NOT IN ('sent', 'delivered', 'read')
+RETURNING *;
+
+-- name: FinishDeliveryPart :exec
+UPDATE delivery_parts SET status = $3, provider_id = $4, error = $5, updated_at = now()
+WHERE message_id = $1 AND part = $2;
+
+-- name: DeliveryPartByProviderID :one
+SELECT * FROM delivery_parts WHERE creator_id = @creator_id AND provider_id = @provider_id LIMIT 1;
+
+-- name: AdvanceDeliveryPart :exec
+-- Applies a provider status to a part when it moves it forward (sent < delivered < read;
+-- failed is final).
+UPDATE delivery_parts SET status = @status, error = @error, updated_at = now()
+WHERE message_id = @message_id AND part = @part
+  AND status <> 'failed'
+  AND (@status::text = 'failed'
+       OR (CASE @status::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
+        > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END));
