@@ -58,9 +58,11 @@ deps-test:
 	  else echo "chromium missing: install package chromium"; exit 1; fi; \
 	fi
 
-## bench: turn-overhead and bus benchmarks (numbers, not assertions)
+## bench: speed and memory numbers (benchmarks report, never assert)
 bench: deps weaviate
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 30m ./internal/bench/
+	$(GO) test -run='^$$' -bench='UploadToIndexed|WebhookIntake|DispatchBurst' -benchtime=1x -timeout 20m ./internal/app/
+	$(GO) test -run='^$$' -bench=. -benchtime=3x -timeout 10m ./internal/extract/ ./internal/ingest/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

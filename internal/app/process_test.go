@@ -30,7 +30,7 @@ var (
 )
 
 // coachwireBin builds cmd/coachwire once per test binary.
-func coachwireBin(t *testing.T) string {
+func coachwireBin(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "coachwire-bin-")
@@ -52,7 +52,7 @@ func coachwireBin(t *testing.T) string {
 
 // proc is one coachwire OS process.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -77,7 +77,7 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 	return append(env, extra...)
 }
 
-func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(coachwireBin(t), args...)
@@ -135,7 +135,7 @@ func (p *proc) kill(sig syscall.Signal) {
 	}
 }
 
-func waitHealthy(t *testing.T, base string) {
+func waitHealthy(t testing.TB, base string) {
 	t.Helper()
 	testenv.Eventually(t, 60*time.Second, func() bool {
 		resp, err := http.Get(base + "/health")
@@ -148,7 +148,7 @@ func waitHealthy(t *testing.T, base string) {
 }
 
 // startCluster runs gateway, ingest, retrieve, generate and dispatch as separate OS processes.
-func startCluster(t *testing.T, h *harness, extraEnv ...string) (base string, procs map[string]*proc) {
+func startCluster(t testing.TB, h *harness, extraEnv ...string) (base string, procs map[string]*proc) {
 	port, err := localdeps.FreePort()
 	require.NoError(t, err)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coachwire/coachwire/internal/extract/extracttest"
 )
 
 // largeMarkdown is about n bytes of Markdown in sections of prose.
@@ -24,15 +26,7 @@ func largeMarkdown(n int) []byte {
 }
 
 // largePDF has pages pages of 45 lines each.
-func largePDF(pages int) []byte {
-	ps := make([]pdfPage, pages)
-	for i := range ps {
-		for l := 0; l < 45; l++ {
-			ps[i] = append(ps[i], fmt.Sprintf("Page %d line %d: steady aerobic work builds the engine for every sport.", i+1, l+1))
-		}
-	}
-	return buildPDF("Big", ps)
-}
+func largePDF(pages int) []byte { return extracttest.ProsePDF(pages) }
 
 func BenchmarkExtractMarkdown10MB(b *testing.B) {
 	data := largeMarkdown(10 << 20)
