@@ -153,6 +153,9 @@ func startCluster(t testing.TB, h *harness, extraEnv ...string) (base string, pr
 	require.NoError(t, err)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	procs = map[string]*proc{}
+	// Uploaded originals are written by the gateway and read by ingest: like a deployment's
+	// shared volume, every process of the cluster gets the same storage directory.
+	extraEnv = append([]string{"COACHWIRE_STORAGE_DIR=" + sharedDir(t)}, extraEnv...)
 	gwEnv := h.env(t.TempDir(), append([]string{"COACHWIRE_TARGET=gateway", "COACHWIRE_HTTP_ADDR=127.0.0.1:" + fmt.Sprint(port),
 		"COACHWIRE_MIGRATE_DATABASE_URL=" + h.db.OwnerURL}, extraEnv...)...)
 	procs["gateway"] = startProc(t, "gateway", gwEnv)
@@ -304,4 +307,12 @@ func requireNoChildren(t *testing.T, dataDir string) {
 		}
 		return true
 	}, "child processes of %s to exit", dataDir)
+}
+
+// sharedDir is a directory every process of a test can use (postgres-style permissions aside,
+// all coachwire processes run as the test's user).
+func sharedDir(t testing.TB) string {
+	d := t.TempDir()
+	require.NoError(t, os.Chmod(d, 0o755))
+	return d
 }

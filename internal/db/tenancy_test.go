@@ -284,3 +284,40 @@ func TestInTenantRollsBack(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestEveryTenantTableIsGuarded: every table with a creator_id column (and creators itself) has
+// row-level security enabled and forced, with the tenant_isolation policy — so a table added by
+// a later migration cannot forget it — and the app role owns none of them.
+func TestEveryTenantTableIsGuarded(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	rows, err := s.Pool().Query(context.Background(), `
+		SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+		       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation'),
+		       pg_get_userbyid(c.relowner)::text
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind = 'r'
+		  AND (c.relname = 'creators' OR EXISTS (SELECT 1 FROM pg_attribute a
+		       WHERE a.attrelid = c.oid AND a.attname = 'creator_id' AND NOT a.attisdropped))
+		  AND c.relname NOT IN ('creator_accounts', 'widget_keys', 'channel_keys')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name, owner string
+		var enabled, forced, policy bool
+		require.NoError(t, rows.Scan(&name, &enabled, &forced, &policy, &owner))
+		require.True(t, enabled && forced, "%s: RLS enabled=%v forced=%v", name, enabled, forced)
+		require.True(t, policy, "%s has no tenant_isolation policy", name)
+		require.NotEqual(t, "coachwire_app", owner, "%s is owned by the app role", name)
+		n++
+	}
+	require.NoError(t, rows.Err())
+	t.Logf("%d tenant tables guarded", n)
+	require.Greater(t, n, 10)
+	// The lookup tables outside RLS are out of the app role's reach altogether.
+	for _, table := range []string{"creator_accounts", "widget_keys", "channel_keys"} {
+		_, err := s.Pool().Exec(context.Background(), "SELECT * FROM "+table)
+		require.ErrorContains(t, err, "permission denied", table)
+	}
+}

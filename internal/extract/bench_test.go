@@ -26,7 +26,7 @@ func largeMarkdown(n int) []byte {
 }
 
 // largePDF has pages pages of 45 lines each.
-func largePDF(pages int) []byte { return extracttest.ProsePDF(pages) }
+func largePDF(pages int) []byte { return extracttest.ProsePDF("Big", pages) }
 
 func BenchmarkExtractMarkdown10MB(b *testing.B) {
 	data := largeMarkdown(10 << 20)

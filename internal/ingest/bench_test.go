@@ -43,7 +43,7 @@ func BenchmarkExtractChunk(b *testing.B) {
 		name   string
 		format extract.Format
 		data   []byte
-	}{{"markdown-4MiB", extract.Markdown, benchMarkdown()}, {"pdf-400pages", extract.PDF, extracttest.ProsePDF(400)}} {
+	}{{"markdown-4MiB", extract.Markdown, benchMarkdown()}, {"pdf-400pages", extract.PDF, extracttest.ProsePDF("Big", 400)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "f")
 			if err := os.WriteFile(path, tc.data, 0o600); err != nil {

@@ -50,15 +50,15 @@ func PDF(title string, pages []Page) []byte {
 	return b.Bytes()
 }
 
-// ProsePDF has pages pages of 45 lines of running prose each.
-func ProsePDF(pages int) []byte {
+// ProsePDF has pages pages of 45 lines of running prose each, under title.
+func ProsePDF(title string, pages int) []byte {
 	ps := make([]Page, pages)
 	for i := range ps {
 		for l := 0; l < 45; l++ {
 			ps[i] = append(ps[i], fmt.Sprintf("Page %d line %d: steady aerobic work builds the engine for every sport.", i+1, l+1))
 		}
 	}
-	return PDF("Big", ps)
+	return PDF(title, ps)
 }
 
 // Escape quotes a string for a PDF literal.
