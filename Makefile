@@ -13,7 +13,8 @@ export COACHWIRE_WEAVIATE_BIN ?= $(WEAVIATE_BIN)
 
 ## run: build and start the whole system on embedded defaults (Ctrl-C stops it)
 run: deps weaviate
-	$(GO) run ./cmd/coachwire -dev $(ARGS)
+	$(GO) build -o bin/coachwire ./cmd/coachwire
+	./bin/coachwire -dev $(ARGS)
 
 ## test: everything CI runs
 test: deps deps-test weaviate build vet lint check-generated
