@@ -20,11 +20,11 @@ func TestComposeFileIsValid(t *testing.T) {
 	require.NoError(t, err)
 	p, err := opts.LoadProject(context.Background())
 	require.NoError(t, err)
-	for _, name := range []string{"nats", "postgres", "weaviate", "ollama", "migrate", "gateway", "ingest", "retrieve", "generate", "dispatch"} {
+	for _, name := range []string{"nats", "postgres", "weaviate", "ollama", "migrate", "gateway", "ingest", "retrieve", "generate", "dispatch", "nudge"} {
 		require.Contains(t, p.ServiceNames(), name)
 	}
 	targets := map[string]string{}
-	for _, name := range []string{"gateway", "ingest", "retrieve", "generate", "dispatch"} {
+	for _, name := range []string{"gateway", "ingest", "retrieve", "generate", "dispatch", "nudge"} {
 		s := p.Services[name]
 		v := s.Environment["COACHWIRE_TARGET"]
 		require.NotNil(t, v, "%s has COACHWIRE_TARGET", name)
