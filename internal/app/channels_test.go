@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,6 +27,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
+	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -304,6 +306,270 @@ func TestTakeoverMidGeneration(t *testing.T) {
 	for _, m := range r.messages(t, conv) {
 		require.NotEqual(t, "assistant", m.Role)
 	}
+}
+
+// TestTelegramDrafts: a reply streamed by a slow model shows as drafts (sendMessageDraft, one
+// draft id per turn, at most one per second per chat) before its one final message; chats that
+// refuse drafts, and group chats, get the final message alone.
+func TestTelegramDrafts(t *testing.T) {
+	r := newChannelRig(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond, ChunkSize: 4}, dispatch.Limits{})
+	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+
+	r.postTG(t, ch, telegramtest.UpdatePayload(1, 555, 555, "When should I stop drinking caffeine?"))
+	final := r.tg.WaitSent(t, 1, 60*time.Second)[0]
+	require.Equal(t, int64(555), final.ChatID)
+	quiet(t, 1500*time.Millisecond, 1, func() int { return len(r.tg.SentTo(555)) }, "exactly one final message")
+	drafts := r.tg.Drafts()
+	require.NotEmpty(t, drafts, "the reply was streamed as drafts")
+	t.Logf("%d drafts before a final message of %d characters", len(drafts), len(final.Text))
+	for i, d := range drafts {
+		require.Equal(t, int64(555), d.ChatID)
+		require.Equal(t, drafts[0].DraftID, d.DraftID, "one draft id per turn")
+		require.Positive(t, d.DraftID)
+		require.True(t, d.At.Before(final.At), "every draft precedes the final message")
+		require.True(t, strings.HasPrefix(final.Text, d.Text), "a draft is a prefix of the reply: %q", d.Text)
+		if i > 0 {
+			require.GreaterOrEqual(t, d.At.Sub(drafts[i-1].At), 900*time.Millisecond, "at most one draft per second per chat")
+		}
+	}
+
+	// The next turn gets another draft id.
+	r.postTG(t, ch, telegramtest.UpdatePayload(2, 555, 555, "And how long before bed should I stop screens?"))
+	r.tg.WaitSent(t, 2, 60*time.Second)
+	n := len(drafts)
+	drafts = r.tg.Drafts()
+	require.Greater(t, len(drafts), n)
+	require.NotEqual(t, drafts[0].DraftID, drafts[len(drafts)-1].DraftID)
+
+	// Drafts refused (400) for a chat: the final message alone, once.
+	r.tg.DisableDrafts(777)
+	r.postTG(t, ch, telegramtest.UpdatePayload(3, 777, 777, "When should I stop drinking caffeine?"))
+	testenv.Eventually(t, 60*time.Second, func() bool { return len(r.tg.SentTo(777)) == 1 }, "final message despite refused drafts")
+	quiet(t, 1500*time.Millisecond, 1, func() int { return len(r.tg.SentTo(777)) }, "exactly one final message")
+	// A group chat (the chat is not the user): no draft is attempted.
+	r.postTG(t, ch, telegramtest.UpdatePayload(4, -100123, 888, "When should I stop drinking caffeine?"))
+	testenv.Eventually(t, 60*time.Second, func() bool { return len(r.tg.SentTo(-100123)) == 1 }, "final message in the group")
+	quiet(t, 1500*time.Millisecond, 1, func() int { return len(r.tg.SentTo(-100123)) }, "exactly one final message")
+	for _, d := range r.tg.Drafts() {
+		require.Equal(t, int64(555), d.ChatID, "no draft accepted for refusing or group chats")
+	}
+}
+
+type sseEvent struct {
+	Name string
+	Data events.Activity
+}
+
+// openEvents opens the creator's conversations event stream; events arrive on the channel.
+func openEvents(t *testing.T, base, token string) <-chan sseEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/conversations/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	out := make(chan sseEvent, 1024)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.Name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data)
+			case line == "" && ev.Name != "":
+				out <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return out
+}
+
+// waitEvent returns the first event keep accepts, failing the test after timeout; every event
+// seen on the way is passed to seen.
+func waitEvent(t *testing.T, ch <-chan sseEvent, timeout time.Duration, seen func(sseEvent), keep func(sseEvent) bool) sseEvent {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			require.True(t, ok, "event stream closed")
+			seen(ev)
+			if keep(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no matching event within %s", timeout)
+		}
+	}
+}
+
+// TestConversationEvents: the conversations SSE stream delivers a creator's new messages,
+// delivery statuses and takeovers, and never another creator's.
+func TestConversationEvents(t *testing.T) {
+	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
+	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+	other := r.c.Register(t)
+	st, raw, err := r.c.Do(context.Background(), "POST", "/api/v1/channels", other.AccessToken, map[string]any{"type": "whatsapp",
+		"phone_number_id": whatsapptest.DefaultPhoneNumberID, "access_token": whatsapptest.DefaultAccessToken,
+		"app_secret": waAppSecret, "verify_token": "verify-other-1"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	var otherCh channelResp
+	require.NoError(t, json.Unmarshal(raw, &otherCh))
+
+	st, _, err = r.c.Do(context.Background(), "GET", "/api/v1/conversations/events", "", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, st)
+
+	mine := openEvents(t, r.a.URL, r.cr.AccessToken)
+	theirs := openEvents(t, r.a.URL, other.AccessToken)
+
+	// The other creator's activity first: a WhatsApp message and its reply.
+	st, _ = r.postWA(t, otherCh, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID,
+		whatsapptest.Msg{From: "491700000009", Text: "When should I stop drinking caffeine?"}))
+	require.Equal(t, http.StatusOK, st)
+	var otherConv uuid.UUID
+	noop := func(sseEvent) {}
+	ev := waitEvent(t, theirs, 60*time.Second, noop, func(e sseEvent) bool { return e.Name == "message" && e.Data.Role == "user" })
+	otherConv = ev.Data.ConversationID
+	require.Equal(t, events.ChannelWhatsApp, ev.Data.Channel)
+	r.wa.WaitSent(t, 1, 60*time.Second)
+
+	// Mine: an inbound Telegram message, the bot's reply, its delivery, then a takeover.
+	var myConv uuid.UUID
+	notOthers := func(e sseEvent) {
+		require.NotEqual(t, otherConv, e.Data.ConversationID, "another creator's event on my stream: %+v", e)
+	}
+	r.postTG(t, ch, telegramtest.UpdatePayload(1, 555, 555, "When should I stop drinking caffeine?"))
+	ev = waitEvent(t, mine, 60*time.Second, notOthers, func(e sseEvent) bool { return e.Name == "message" && e.Data.Role == "user" })
+	myConv = ev.Data.ConversationID
+	require.Equal(t, events.ChannelTelegram, ev.Data.Channel)
+	require.Contains(t, ev.Data.Text, "caffeine")
+	ev = waitEvent(t, mine, 60*time.Second, notOthers, func(e sseEvent) bool { return e.Name == "message" && e.Data.Role == "assistant" })
+	require.Equal(t, myConv, ev.Data.ConversationID)
+	reply := ev.Data.MessageID
+	waitEvent(t, mine, 60*time.Second, notOthers, func(e sseEvent) bool {
+		return e.Name == "message_status" && e.Data.MessageID == reply && e.Data.Status == "sent"
+	})
+	r.do(t, "POST", "/api/v1/conversations/"+myConv.String()+"/takeover", nil)
+	ev = waitEvent(t, mine, 20*time.Second, notOthers, func(e sseEvent) bool { return e.Name == "conversation" })
+	require.Equal(t, myConv, ev.Data.ConversationID)
+	require.Equal(t, "human", ev.Data.Status)
+	r.do(t, "POST", "/api/v1/conversations/"+myConv.String()+"/release", nil)
+	ev = waitEvent(t, mine, 20*time.Second, notOthers, func(e sseEvent) bool { return e.Name == "conversation" })
+	require.Equal(t, "bot", ev.Data.Status)
+
+	// The other creator's stream saw none of it.
+	deadline := time.After(time.Second)
+	for done := false; !done; {
+		select {
+		case e := <-theirs:
+			require.NotEqual(t, myConv, e.Data.ConversationID, "my event on another creator's stream: %+v", e)
+		case <-deadline:
+			done = true
+		}
+	}
+}
+
+// publishSignal publishes a provider's opt-out / opt-in signal the way the webhook does: a
+// MessageReceived of type retrieve.SignalOptOut or SignalOptIn on the inbound stream.
+func (r *channelRig) publishSignal(t *testing.T, channel string, ch uuid.UUID, typ, user, chat, key string) {
+	t.Helper()
+	ev := events.New(r.cr.ID, events.MessageReceived{Channel: channel, ChannelID: ch, ProviderMessageID: key,
+		ExternalUserID: user, ChatID: chat, Type: typ}, nil, time.Now())
+	b, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.NoError(t, r.a.Bus.Publish(context.Background(), events.InboundSubject(r.cr.ID, channel), ch.String()+":"+key, b, nil))
+}
+
+// TestChannelOptOutSignals: WhatsApp user_preferences (marketing stop / resume) and Telegram
+// my_chat_member (kicked: the user blocked the bot; member: back) opt the end user out and in,
+// silently; a signal for someone who never wrote creates nothing.
+func TestChannelOptOutSignals(t *testing.T) {
+	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
+	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+	wa := r.whatsapp(t, false)
+	r.postTG(t, tg, telegramtest.UpdatePayload(1, 555, 555, "When should I stop drinking caffeine?"))
+	r.tg.WaitSent(t, 1, 60*time.Second)
+	st, _ := r.postWA(t, wa, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID,
+		whatsapptest.Msg{From: "491700000001", Text: "When should I stop drinking caffeine?"}))
+	require.Equal(t, http.StatusOK, st)
+	r.wa.WaitSent(t, 1, 60*time.Second)
+	optedOut := func(channel string) bool {
+		cs := r.conversations(t, "?channel="+channel)
+		require.Len(t, cs, 1)
+		return cs[0].OptedOut
+	}
+
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptOut, "555", "555", "member:2")
+	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelTelegram) }, "telegram: kicked opts out")
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptIn, "555", "555", "member:3")
+	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelTelegram) }, "telegram: member opts back in")
+
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptOut, "491700000001", "", "pref:491700000001:1:stop")
+	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelWhatsApp) }, "whatsapp: marketing stop opts out")
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptIn, "491700000001", "", "pref:491700000001:2:resume")
+	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelWhatsApp) }, "whatsapp: resume opts back in")
+
+	// Unknown users: nothing is created; no signal is ever answered.
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptOut, "999", "999", "member:4")
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptOut, "491799999999", "", "pref:491799999999:1:stop")
+	quiet(t, 2*time.Second, 2, func() int { return len(r.conversations(t, "")) }, "no conversation for unknown users")
+	require.Len(t, r.tg.Sent(), 1)
+	require.Len(t, r.wa.Sent(), 1)
+	require.False(t, optedOut(events.ChannelTelegram))
+}
+
+// TestChannelOptOutWebhooks: the provider's own signals arrive by webhook: Telegram
+// my_chat_member (kicked / member) and WhatsApp user_preferences (stop / resume).
+func TestChannelOptOutWebhooks(t *testing.T) {
+	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
+	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+	wa := r.whatsapp(t, false)
+	r.postTG(t, tg, telegramtest.UpdatePayload(1, 555, 555, "When should I stop drinking caffeine?"))
+	r.tg.WaitSent(t, 1, 60*time.Second)
+	st, _ := r.postWA(t, wa, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID,
+		whatsapptest.Msg{From: "491700000001", Text: "When should I stop drinking caffeine?"}))
+	require.Equal(t, http.StatusOK, st)
+	r.wa.WaitSent(t, 1, 60*time.Second)
+	optedOut := func(channel string) bool {
+		cs := r.conversations(t, "?channel="+channel)
+		require.Len(t, cs, 1)
+		return cs[0].OptedOut
+	}
+	st, body := r.postTG(t, tg, telegramtest.BlockedUpdatePayload(2, 555, 555))
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelTelegram) }, "kicked opts out")
+	back := bytes.Replace(telegramtest.BlockedUpdatePayload(3, 555, 555), []byte(`"status":"kicked"`), []byte(`"status":"member"`), 1)
+	st, body = r.postTG(t, tg, back)
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelTelegram) }, "member opts back in")
+
+	pref := func(value string, at int64) []byte {
+		return whatsapptest.Payload(whatsapptest.Entry{Changes: []whatsapptest.Change{{"field": "user_preferences", "value": map[string]any{
+			"messaging_product": "whatsapp", "metadata": map[string]any{"display_phone_number": "15550000000", "phone_number_id": whatsapptest.DefaultPhoneNumberID},
+			"contacts":         []map[string]any{{"wa_id": "491700000001", "profile": map[string]any{"name": "x"}}},
+			"user_preferences": []map[string]any{{"wa_id": "491700000001", "detail": "d", "category": "marketing_messages", "value": value, "timestamp": at}},
+		}}}})
+	}
+	st, body = r.postWA(t, wa, pref("stop", 1700000000))
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelWhatsApp) }, "stop opts out")
+	st, body = r.postWA(t, wa, pref("resume", 1700000100))
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelWhatsApp) }, "resume opts back in")
+	quiet(t, time.Second, 1, func() int { return len(r.tg.Sent()) }, "signals are not answered")
+	require.Len(t, r.wa.Sent(), 1)
 }
 
 // TestWhatsAppChannel: handshake, signatures (missing, tampered, non-ASCII escaped as Meta

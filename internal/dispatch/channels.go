@@ -197,6 +197,10 @@ func (w *Worker) handleChannel(msg *message.Message) error {
 	if a.typ == events.ChannelWhatsApp && !windowOpen(d.user.LastInboundAt, w.Now()) {
 		return w.outsideWindow(ctx, c, d, a, recipient, log)
 	}
+	if a.typ == events.ChannelTelegram {
+		// No draft of this reply after (or during) its final message.
+		w.drafts.finish(ctx, d.msg.ID)
+	}
 	first := ""
 	for i, text := range parts {
 		id, sent, err := w.sendPart(ctx, c, d, a, i, recipient, func(ctx context.Context) (string, error) {
@@ -428,13 +432,23 @@ func (w *Worker) handleTyping(m *nats.Msg) {
 		eu, err = q.GetEndUser(ctx, t.EndUserID)
 		return err
 	}); err != nil {
+		w.drafts.drop(t.ConversationID)
 		return
 	}
 	a, err := w.channelAccount(ch)
 	if err != nil {
+		w.drafts.drop(t.ConversationID)
 		return
 	}
 	recipient := eu.ChatID
+	if a.typ == events.ChannelTelegram {
+		// Drafts are for private chats: the chat is the user (a group's id is negative).
+		chat, perr := strconv.ParseInt(recipient, 10, 64)
+		if perr != nil || recipient != eu.ProviderUserID {
+			chat = 0
+		}
+		w.drafts.resolve(t.ConversationID, a, chat)
+	}
 	if !w.lim.allow(w.slots(a, recipient)[1:]) {
 		return
 	}

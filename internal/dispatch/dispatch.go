@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"net/http"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
@@ -44,6 +46,7 @@ type Worker struct {
 	limits   Limits
 	lim      *limiters
 	accts    accounts
+	drafts   *drafter
 	httpOnce sync.Once
 }
 
@@ -78,7 +81,20 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 		return err
 	}
 	// The subscription lives as long as the connection (drained when the bus closes).
-	if _, err := w.Bus.NC.QueueSubscribe("cw.*."+events.StageTyping+".*", "dispatch", func(m *nats.Msg) { go w.handleTyping(m) }); err != nil {
+	if err := w.registerDrafts(); err != nil {
+		return fmt.Errorf("dispatch: draft subscriptions: %w", err)
+	}
+	if _, err := w.Bus.NC.QueueSubscribe("cw.*."+events.StageTyping+".*", "dispatch", func(m *nats.Msg) {
+		// The replica that gets a Telegram turn's typing request owns its drafts: registered
+		// here, synchronously, before the turn's first delta is handled.
+		if strings.HasSuffix(m.Subject, "."+events.ChannelTelegram) {
+			var t events.Typing
+			if c, err := events.CreatorFromSubject(m.Subject); err == nil && json.Unmarshal(m.Data, &t) == nil && t.ConversationID != uuid.Nil {
+				w.drafts.own(c, t.ConversationID)
+			}
+		}
+		go w.handleTyping(m)
+	}); err != nil {
 		return fmt.Errorf("dispatch: typing subscription: %w", err)
 	}
 	return nil

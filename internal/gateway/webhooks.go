@@ -121,11 +121,39 @@ func (s *Server) handleWhatsAppWebhook(w http.ResponseWriter, r *http.Request) e
 		}
 		msgs = append(msgs, nm)
 	}
+	for _, p := range hook.Preferences {
+		if ch.Config.PhoneNumberID != "" && p.PhoneNumberID != "" && p.PhoneNumberID != ch.Config.PhoneNumberID {
+			continue
+		}
+		typ := optSignal(p.Value == "stop", p.Value == "resume")
+		if p.WaID == "" || p.Category != "marketing_messages" || typ == "" {
+			continue
+		}
+		key := "pref:" + p.WaID + ":" + strconv.FormatInt(p.Timestamp.Unix(), 10) + ":" + p.Value
+		nm, err := inboundMsg(ch, channels.InboundMessage{ProviderMessageID: key, ExternalUserID: p.WaID, ChatID: p.WaID, Type: typ, Timestamp: p.Timestamp},
+			events.ChannelWhatsApp, ch.ID.String()+":"+key, now)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, nm)
+	}
 	if err := s.publishAll(ctx, msgs); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": len(msgs)})
 	return nil
+}
+
+// optSignal is the inbound type of a provider's opt-out / opt-in signal (handled by retrieve:
+// the end user is opted out of or back into proactive messages), "" for neither.
+func optSignal(out, in bool) string {
+	switch {
+	case out:
+		return "opt_out"
+	case in:
+		return "opt_in"
+	}
+	return ""
 }
 
 // handleTelegramWebhook checks X-Telegram-Bot-Api-Secret-Token and publishes the update's new
@@ -152,6 +180,14 @@ func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) e
 		return errBadRequest("bad_payload", "not a Telegram update")
 	}
 	in, ok := u.Inbound()
+	if cm := u.ChatMember; u.Kind == telegram.KindMyChatMember && cm != nil && cm.ChatType == "private" && cm.FromID != 0 {
+		// The user blocked the bot ("kicked") or came back ("member").
+		if typ := optSignal(cm.NewStatus == "kicked", cm.NewStatus == "member"); typ != "" {
+			in = channels.InboundMessage{ProviderMessageID: "member:" + strconv.FormatInt(u.UpdateID, 10),
+				ExternalUserID: strconv.FormatInt(cm.FromID, 10), ChatID: strconv.FormatInt(cm.ChatID, 10), Type: typ, Timestamp: cm.Date}
+			ok = true
+		}
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]int{"accepted": 0})
 		return nil

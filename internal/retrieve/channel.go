@@ -32,6 +32,9 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 	if in.ProviderMessageID == "" || in.ExternalUserID == "" {
 		return bus.Permanent(fmt.Errorf("retrieve: %w: channel message without provider or user id", events.ErrMalformed))
 	}
+	if in.Type == SignalOptOut || in.Type == SignalOptIn {
+		return w.handleOptSignal(msg, ev)
+	}
 	kind := in.Type
 	if kind == "" {
 		kind = "text"
@@ -156,4 +159,58 @@ func (w *Worker) activity(c uuid.UUID, a events.Activity) {
 	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
 		w.Log.Debug("activity publish failed", "err", err)
 	}
+}
+
+// Channel signals: a MessageReceived whose Type is one of these is not a message but the
+// provider telling that the end user opted out of or back into messages: WhatsApp
+// user_preferences (marketing_messages stop / resume), Telegram my_chat_member in a private
+// chat (new status "kicked": the user blocked the bot; "member": unblocked or restarted it).
+// ExternalUserID (and ChatID for Telegram) name the end user as for a message;
+// ProviderMessageID is a unique key of the signal (the webhook's Nats-Msg-Id deduplicates).
+const (
+	SignalOptOut = "opt_out"
+	SignalOptIn  = "opt_in"
+)
+
+// handleOptSignal applies a provider's opt-out or opt-in signal to the end user's identity on
+// the channel. Nothing is stored or sent: no confirmation goes to a user who blocked the bot,
+// and an identity that never wrote (no end user yet) is left alone.
+func (w *Worker) handleOptSignal(msg *message.Message, ev events.Message[events.MessageReceived]) error {
+	ctx := msg.Context()
+	c, in := ev.CreatorID, ev.Data
+	if in.ExternalUserID == "" || in.ChannelID == uuid.Nil {
+		return bus.Permanent(fmt.Errorf("retrieve: %w: opt signal without channel or user id", events.ErrMalformed))
+	}
+	chat := in.ChatID
+	if chat == "" {
+		chat = in.ExternalUserID
+	}
+	external := in.ChannelID.String() + ":" + in.ExternalUserID
+	if in.Channel == events.ChannelTelegram {
+		external += ":" + chat
+	}
+	optOut := in.Type == SignalOptOut
+	var (
+		eu    db.EndUser
+		found bool
+	)
+	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		var err error
+		eu, err = q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: ids.EndUser(c, in.Channel, external), OptedOut: optOut})
+		if db.IsNotFound(err) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		w.Log.Info("opt signal for an end user never seen ignored", "creator_id", c, "channel", in.Channel, "channel_id", in.ChannelID)
+		return nil
+	}
+	w.Log.Info("end user opted "+map[bool]string{true: "out", false: "in"}[optOut]+" by the provider's signal",
+		"creator_id", c, "channel", in.Channel, "end_user_id", eu.ID)
+	return nil
 }
