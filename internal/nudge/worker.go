@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -45,6 +47,8 @@ type Worker struct {
 	Owner uuid.UUID
 	// AfterPage, when set (tests), runs after each published audience page.
 	AfterPage func(occurrence uuid.UUID, published int)
+
+	kinds sync.Map // campaign id → kindEntry: its content kind, as last read
 }
 
 func (w *Worker) defaults() {
@@ -99,7 +103,9 @@ func (w *Worker) Decide(ctx context.Context, c uuid.UUID, r RecipientEvent, caus
 		aiTxt string
 	)
 	// Pass 1, without locks: is this an AI nudge that will be sent? Only then is the LLM called.
-	if w.Writer != nil {
+	// A campaign known (within kindTTL) to send fixed text skips it: one transaction less per
+	// recipient.
+	if w.Writer != nil && w.mayBeAI(r, now) {
 		var eu db.EndUser
 		var mem json.RawMessage
 		var recent []db.Message
@@ -130,6 +136,9 @@ func (w *Worker) Decide(ctx context.Context, c uuid.UUID, r RecipientEvent, caus
 		})
 		if err != nil && !db.IsNotFound(err) {
 			return nil, err
+		}
+		if err == nil && content.Kind != "" {
+			w.noteKind(r, content.Kind, now)
 		}
 		if content.Kind == ContentAI && d.Outcome == OutcomeSent {
 			ai = &content
@@ -193,9 +202,13 @@ func (w *Worker) Decide(ctx context.Context, c uuid.UUID, r RecipientEvent, caus
 			mem, _ := memoryOf(ctx, q, eu.ID)
 			text = Render(content.Brief, VarsFor(eu, cp.Name, mem))
 		default:
-			mem, _ := memoryOf(ctx, q, eu.ID)
+			var mem json.RawMessage
+			if usesMemory(content.Text) { // the memory profile is read only for {{goal}}
+				mem, _ = memoryOf(ctx, q, eu.ID)
+			}
 			text = Render(content.Text, VarsFor(eu, cp.Name, mem))
 		}
+		w.noteKind(r, content.Kind, now)
 		conv, err := q.NudgeConversation(ctx, db.NudgeConversationParams{ID: uuid.Must(uuid.NewV7()), CreatorID: c, EndUserID: eu.ID,
 			Channel: eu.Channel, ChannelID: eu.ChannelID})
 		if err != nil {
@@ -213,6 +226,39 @@ func (w *Worker) Decide(ctx context.Context, c uuid.UUID, r RecipientEvent, caus
 		return nil
 	})
 	return out, err
+}
+
+// kindTTL is how long a campaign's content kind is trusted without reading it again: an edit
+// from text to AI content takes effect for pass 1 within it.
+const kindTTL = 5 * time.Second
+
+type kindEntry struct {
+	kind string
+	at   time.Time
+}
+
+// mayBeAI reports whether r's content may be AI-personalized (unknown counts as maybe).
+func (w *Worker) mayBeAI(r RecipientEvent, now time.Time) bool {
+	if r.CampaignID == uuid.Nil {
+		return true
+	}
+	v, ok := w.kinds.Load(r.CampaignID)
+	if !ok {
+		return true
+	}
+	e := v.(kindEntry)
+	return e.kind == ContentAI || now.Sub(e.at) > kindTTL || now.Before(e.at)
+}
+
+func (w *Worker) noteKind(r RecipientEvent, kind string, now time.Time) {
+	if r.CampaignID != uuid.Nil && kind != "" {
+		w.kinds.Store(r.CampaignID, kindEntry{kind: kind, at: now})
+	}
+}
+
+// usesMemory reports whether a text template has a variable taken from the memory profile.
+func usesMemory(text string) bool {
+	return strings.Contains(text, "goal")
 }
 
 var (
