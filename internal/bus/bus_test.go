@@ -103,7 +103,10 @@ func TestPoisonMessagesGoToDLQ(t *testing.T) {
 	}
 	require.Contains(t, joined, "malformed")
 	require.Contains(t, joined, "envelope creator")
-	require.Contains(t, joined, "gave up after 3 deliveries")
+	// The always-failing event is dead-lettered by whichever path sees it first: the handler's
+	// last failure, or (on a slow machine, when AckWait runs out during the in-process retries)
+	// JetStream's max-deliveries advisory. Both use one dedup id, so there is one entry.
+	require.Regexp(t, `gave up after 3 deliveries|reached max deliveries \(3\)`, joined)
 	// Retries in process plus redeliveries, bounded: (1 + 3 retries) x 3 deliveries.
 	require.LessOrEqual(t, failing.Load(), int64(12))
 }
