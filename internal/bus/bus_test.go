@@ -82,12 +82,12 @@ func TestPoisonMessagesGoToDLQ(t *testing.T) {
 		return nil
 	})
 
-	require.NoError(t, b.Publish(ctx, subject, "junk-1", []byte("{not json"), nil))
+	require.NoError(t, b.Publish(ctx, subject, "junk-"+creator.String(), []byte("{not json"), nil))
 	forged := events.New(uuid.New(), events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())
-	require.NoError(t, bus.PublishEvent(ctx, b, subject, "forged-1", forged))
-	require.NoError(t, bus.PublishEvent(ctx, b, subject, "fail-1", events.New(creator, events.DocumentIngest{DocumentID: alwaysFails, Action: "index"}, nil, time.Now())))
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "forged-"+creator.String(), forged))
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "fail-"+creator.String(), events.New(creator, events.DocumentIngest{DocumentID: alwaysFails, Action: "index"}, nil, time.Now())))
 	for i := range 20 {
-		require.NoError(t, bus.PublishEvent(ctx, b, subject, "good-"+string(rune('a'+i)), events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())))
+		require.NoError(t, bus.PublishEvent(ctx, b, subject, "good-"+creator.String()+"-"+string(rune('a'+i)), events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())))
 	}
 
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 3 }, "three dead letters")
@@ -120,7 +120,7 @@ func TestDuplicatePublishIsDropped(t *testing.T) {
 	startRouter(t, b, creator, 3, func(m *message.Message) error { n.Add(1); return nil })
 	ev := events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())
 	for range 5 {
-		require.NoError(t, bus.PublishEvent(ctx, b, events.IngestSubject(creator), "same-id", ev))
+		require.NoError(t, bus.PublishEvent(ctx, b, events.IngestSubject(creator), "same-"+creator.String(), ev))
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool { return n.Load() >= 1 }, "delivery")
 	time.Sleep(500 * time.Millisecond) // give a duplicate the chance to show up
@@ -149,7 +149,7 @@ func TestHungHandlerIsDeadLettered(t *testing.T) {
 	go func() { _ = r.Run(ctx) }()
 	<-r.Running()
 	defer r.Close()
-	require.NoError(t, bus.PublishEvent(ctx, b, subject, "hung-1", events.New(creator, events.DocumentIngest{DocumentID: hung, Action: "index"}, nil, time.Now())))
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "hung-"+creator.String(), events.New(creator, events.DocumentIngest{DocumentID: hung, Action: "index"}, nil, time.Now())))
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 1 }, "the hung message in the DLQ")
 	require.Contains(t, dlqMessages(t, b, subject)[0].Headers().Get(bus.ReasonHeader), "max deliveries (2)")
 	require.EqualValues(t, 2, calls.Load())
