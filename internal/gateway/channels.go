@@ -285,10 +285,7 @@ func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a c
 		_, err = q.DeleteChannel(ctx, id)
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("channel")
-		}
-		return err
+		return orNotFound(err, "channel")
 	}
 	cs := s.channelState()
 	cs.mu.Lock()

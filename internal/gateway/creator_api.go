@@ -199,10 +199,7 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request, a cr
 		msgs, err = q.MessagesAfter(ctx, db.MessagesAfterParams{ConversationID: id, Seq: after, Limit: 500})
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("conversation")
-		}
-		return err
+		return orNotFound(err, "conversation")
 	}
 	out := make([]messageOut, 0, len(msgs))
 	for _, m := range msgs {

@@ -637,10 +637,7 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request, a cre
 		d, err = q.GetDocument(ctx, id)
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("document")
-		}
-		return err
+		return orNotFound(err, "document")
 	}
 	writeJSON(w, http.StatusOK, documentOf(d))
 	return nil
@@ -660,10 +657,7 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 		old, err = q.GetDocument(ctx, id)
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("document")
-		}
-		return err
+		return orNotFound(err, "document")
 	}
 	var c *newContent
 	if isMultipart(r) {
@@ -745,10 +739,7 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request, a 
 		d, err = q.MarkDocumentDeleting(ctx, id)
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("document")
-		}
-		return err
+		return orNotFound(err, "document")
 	}
 	if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestDelete); err != nil {
 		return err
@@ -773,10 +764,7 @@ func (s *Server) handleReindexDocument(w http.ResponseWriter, r *http.Request, a
 		d, err = q.RequeueDocument(ctx, id)
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("document")
-		}
-		return err
+		return orNotFound(err, "document")
 	}
 	if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
 		return err

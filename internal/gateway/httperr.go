@@ -84,3 +84,12 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	return nil
 }
+
+// orNotFound turns "no such row in this tenant" into a 404 naming what was looked for; another
+// creator's id lands here too, indistinguishable from an unknown one.
+func orNotFound(err error, what string) error {
+	if db.IsNotFound(err) {
+		return errNotFound(what)
+	}
+	return err
+}

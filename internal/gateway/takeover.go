@@ -41,10 +41,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, a creatorAuth
 		conv, err = q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: id, Status: status})
 		return err
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("conversation")
-		}
-		return err
+		return orNotFound(err, "conversation")
 	}
 	s.activity(a.CreatorID, events.Activity{Kind: "conversation", ConversationID: conv.ID, Channel: conv.Channel, Status: conv.Status})
 	writeJSON(w, http.StatusOK, conversationOf(conv))
@@ -105,10 +102,7 @@ func (s *Server) handleCreatorMessage(w http.ResponseWriter, r *http.Request, a 
 		}
 		return q.TouchConversation(ctx, conv.ID)
 	}); err != nil {
-		if db.IsNotFound(err) {
-			return errNotFound("conversation")
-		}
-		return err
+		return orNotFound(err, "conversation")
 	}
 	out := events.New(a.CreatorID, events.MessageOutbound{MessageID: m.ID, ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel}, nil, s.Now())
 	if err := bus.PublishEvent(ctx, s.Bus, events.OutboundSubject(a.CreatorID, conv.Channel), "out:"+m.ID.String(), out); err != nil {
