@@ -47,6 +47,8 @@ func TestGolden(t *testing.T) {
 		"document_ingest_v1": envelope(events.DocumentIngest{DocumentID: doc, Action: events.IngestIndex, Version: 1}),
 		"document_state_v1":  envelope(events.DocumentState{DocumentID: doc, Status: "indexed", Chunks: 3}),
 		"nudge_recipient_v1": envelope(events.NudgeRecipient{OccurrenceID: doc, CampaignID: conv, EndUserID: msgID, ScheduledAt: at}),
+		"nudge_compose_v1": envelope(events.NudgeCompose{MessageID: msgID, ConversationID: conv, EndUserID: msgID, Channel: "telegram",
+			OccurrenceID: doc, Brief: "Ask how the week went", Fallback: "How was your week?"}),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {

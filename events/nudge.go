@@ -27,3 +27,25 @@ func (NudgeRecipient) EventType() string { return TypeNudgeRecipient }
 
 // NudgeSubject carries nudge recipients of creator c.
 func NudgeSubject(c uuid.UUID) string { return Subject(c, StageNudge) }
+
+// TypeNudgeCompose is the event type of an AI-personalized proactive message to write.
+const TypeNudgeCompose = "nudge.compose.v1"
+
+// NudgeCompose asks the generate target to write one AI-personalized proactive message: the
+// send policy already decided to send it (the decision is recorded), so the writer stores the
+// message under MessageID and hands it to dispatch. Brief is the creator's instruction to the
+// model; Fallback, when set, is the rendered text sent if no model can write it.
+type NudgeCompose struct {
+	MessageID      uuid.UUID `json:"message_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	EndUserID      uuid.UUID `json:"end_user_id"`
+	Channel        string    `json:"channel"`
+	OccurrenceID   uuid.UUID `json:"occurrence_id"`
+	Brief          string    `json:"brief"`
+	Fallback       string    `json:"fallback,omitempty"`
+}
+
+func (NudgeCompose) EventType() string { return TypeNudgeCompose }
+
+// ComposeSubject carries AI nudges of creator c for the generate target to write.
+func ComposeSubject(c uuid.UUID) string { return Subject(c, StageCompose) }

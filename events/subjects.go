@@ -16,6 +16,7 @@ const (
 	StageIngest    = "ingest"
 	StageKnowledge = "knowledge"
 	StageNudge     = "nudge"
+	StageCompose   = "compose"
 	StageLive      = "live"
 	StageTyping    = "typing"
 	StageActivity  = "activity"

@@ -125,7 +125,8 @@ RETURNING id, name, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_w
 
 -- name: ClaimHeld :many
 SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id, end_user_id::uuid AS end_user_id,
-       campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds
+       campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds,
+       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at
 FROM nudge_claim_held(@now::timestamptz, @lease_seconds::float8, @max_rows::int);
 
 -- name: CampaignStats :one

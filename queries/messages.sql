@@ -14,7 +14,10 @@ SELECT * FROM (
 ) recent ORDER BY seq;
 
 -- name: MessagesAfter :many
-SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+-- A conversation's history after a seq; an empty failed message (an AI nudge no model could
+-- write) was never sent and is not part of it.
+SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
+ORDER BY seq LIMIT $3;
 
 -- name: UnansweredUserMessages :many
 -- User messages after the last assistant or creator message of a conversation.

@@ -286,6 +286,15 @@ func (a *App) startWorkers(ctx context.Context) error {
 		if err := w.Register(ctx, a.router); err != nil {
 			return err
 		}
+		// AI-personalized nudges are written by the generate target too: it is the LLM role.
+		cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
+			Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}
+		if a.LLMMode == config.LLMOllama {
+			cw.LLM = a.LLM
+		}
+		if err := cw.Register(ctx, a.router); err != nil {
+			return err
+		}
 	}
 	if cfg.Runs(config.TargetDispatch) {
 		keys, err := secrets.Load(cfg.SecretKeys, cfg.DataDir)
@@ -325,10 +334,7 @@ func (a *App) startNudge(ctx context.Context) error {
 	n := a.cfg.Nudge.WithDefaults()
 	w := &nudge.Worker{Store: a.Store, Bus: a.Bus, Clock: clock.Func(a.now), Log: a.log.With("target", "nudge"),
 		Platform: nudge.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
-		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Parallel: n.Parallel}
-	if a.LLMMode == config.LLMOllama {
-		w.Writer = nudge.LLMWriter{LLM: a.LLM, Model: a.cfg.ChatModel}
-	}
+		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel}
 	if err := w.Register(ctx, a.router); err != nil {
 		return err
 	}

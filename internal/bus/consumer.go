@@ -39,8 +39,12 @@ type ConsumerSpec struct {
 	AckWait time.Duration
 	// MaxDeliver bounds redeliveries; the last one goes to the dead-letter stream.
 	MaxDeliver int
-	// Parallel is the number of watermill subscribers, i.e. messages handled at once.
+	// Parallel is the number of watermill subscribers; each handles InFlight messages at once.
 	Parallel int
+	// InFlight is how many messages one subscriber hands to its handler concurrently (default
+	// 1: one at a time). Handlers that group work (the nudge decider's group commit) need many
+	// messages in flight to form batches.
+	InFlight int
 	// KeepAlive extends the ack deadline while a handler runs (long LLM turns); without it a
 	// handler still running at AckWait loses its context and the message is redelivered.
 	KeepAlive bool
@@ -99,6 +103,9 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 	if spec.Parallel == 0 {
 		spec.Parallel = 1
 	}
+	if spec.InFlight <= 0 {
+		spec.InFlight = 1
+	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:       spec.Durable,
 		FilterSubject: spec.Filter,
@@ -106,7 +113,7 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		AckWait:       spec.AckWait,
 		MaxDeliver:    spec.MaxDeliver,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 1000,
+		MaxAckPending: max(1000, 2*spec.Parallel*spec.InFlight),
 	}
 	stream, err := r.bus.JS.Stream(ctx, spec.Stream)
 	if err != nil {
@@ -119,7 +126,7 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 	if err := r.watchMaxDeliveries(spec); err != nil {
 		return err
 	}
-	sub := newSubscriber(consumer, spec.AckWait, spec.KeepAlive, r.log)
+	sub := newSubscriber(consumer, spec.AckWait, spec.KeepAlive, spec.InFlight, r.log)
 	poison, err := middleware.PoisonQueueWithFilter(r.dlqPub, events.DLQSubject(spec.Stream), func(err error) bool {
 		return IsPermanent(err)
 	})

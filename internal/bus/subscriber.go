@@ -24,6 +24,7 @@ type subscriber struct {
 	consumer  jetstream.Consumer
 	ackWait   time.Duration
 	keepAlive bool
+	inFlight  int
 	nak       backoffDelay
 	log       *slog.Logger
 
@@ -32,8 +33,8 @@ type subscriber struct {
 	loops     sync.WaitGroup
 }
 
-func newSubscriber(c jetstream.Consumer, ackWait time.Duration, keepAlive bool, log *slog.Logger) *subscriber {
-	return &subscriber{consumer: c, ackWait: ackWait, keepAlive: keepAlive, log: log,
+func newSubscriber(c jetstream.Consumer, ackWait time.Duration, keepAlive bool, inFlight int, log *slog.Logger) *subscriber {
+	return &subscriber{consumer: c, ackWait: ackWait, keepAlive: keepAlive, inFlight: max(inFlight, 1), log: log,
 		nak: backoffDelay{base: 250 * time.Millisecond, max: 10 * time.Second}, closing: make(chan struct{})}
 }
 
@@ -45,17 +46,35 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		stopped  bool
 		inflight sync.WaitGroup
 	)
+	// slots bounds the deliveries in flight: the pull callback blocks on it, so at most
+	// inFlight messages are handed out and not yet settled (with 1, one at a time).
+	slots := make(chan struct{}, s.inFlight)
 	cc, err := s.consumer.Consume(func(m jetstream.Msg) {
+		select {
+		case slots <- struct{}{}:
+		case <-s.closing:
+			return // not acked: redelivered to another subscriber
+		case <-ctx.Done():
+			return
+		}
 		mu.Lock()
 		if stopped {
 			mu.Unlock()
-			return // not acked: redelivered to another subscriber
+			<-slots
+			return
 		}
 		inflight.Add(1)
 		mu.Unlock()
-		defer inflight.Done()
-		s.deliver(ctx, m, out)
-	}, jetstream.PullMaxMessages(2))
+		if s.inFlight == 1 {
+			defer func() { <-slots; inflight.Done() }()
+			s.deliver(ctx, m, out)
+			return
+		}
+		go func() {
+			defer func() { <-slots; inflight.Done() }()
+			s.deliver(ctx, m, out)
+		}()
+	}, jetstream.PullMaxMessages(max(2, s.inFlight)))
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,8 @@ type Nudge struct {
 	Tick        time.Duration // COACHWIRE_NUDGE_TICK, default 1s: how often due work is claimed
 	Page        int           // COACHWIRE_NUDGE_PAGE, default 1000 recipients per audience page
 	Lease       time.Duration // COACHWIRE_NUDGE_LEASE, default 30s: a dead replica's work is taken over after it
-	Parallel    int           // COACHWIRE_NUDGE_PARALLEL, default 16 recipient decisions at once
+	Batch       int           // COACHWIRE_NUDGE_BATCH, default 500 recipients decided per transaction
+	Parallel    int           // COACHWIRE_NUDGE_PARALLEL, default 2 decision batches (transactions) at once
 	CeilingDay  int           // COACHWIRE_NUDGE_CEILING_DAY, default 3 proactive messages per person per day
 	CeilingWeek int           // COACHWIRE_NUDGE_CEILING_WEEK, default 10 per person per 7 days
 	LiveWindow  time.Duration // COACHWIRE_NUDGE_LIVE_WINDOW, default 10m: who wrote within it is not interrupted
@@ -125,8 +126,11 @@ func (n Nudge) WithDefaults() Nudge {
 	if n.Lease <= 0 {
 		n.Lease = 30 * time.Second
 	}
+	if n.Batch <= 0 {
+		n.Batch = 500
+	}
 	if n.Parallel <= 0 {
-		n.Parallel = 16
+		n.Parallel = 2
 	}
 	if n.CeilingDay <= 0 {
 		n.CeilingDay = 3
@@ -260,7 +264,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", 60*time.Second), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", 1<<30)),
 		ImportAllowPrivate: env("COACHWIRE_IMPORT_ALLOW_PRIVATE", "") == "true"}
 	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 1000),
-		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 16),
+		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Batch: num("COACHWIRE_NUDGE_BATCH", 500), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 2),
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}
 	if len(errs) > 0 {

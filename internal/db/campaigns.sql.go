@@ -193,7 +193,8 @@ func (q *Queries) CancelOccurrences(ctx context.Context, campaignID uuid.UUID) e
 
 const claimHeld = `-- name: ClaimHeld :many
 SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id, end_user_id::uuid AS end_user_id,
-       campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds
+       campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds,
+       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at
 FROM nudge_claim_held($1::timestamptz, $2::float8, $3::int)
 `
 
@@ -210,6 +211,7 @@ type ClaimHeldRow struct {
 	CampaignID   uuid.UUID `json:"campaign_id"`
 	EnrollmentID uuid.UUID `json:"enrollment_id"`
 	Holds        int32     `json:"holds"`
+	DueAt        time.Time `json:"due_at"`
 }
 
 func (q *Queries) ClaimHeld(ctx context.Context, arg ClaimHeldParams) ([]ClaimHeldRow, error) {
@@ -228,6 +230,7 @@ func (q *Queries) ClaimHeld(ctx context.Context, arg ClaimHeldParams) ([]ClaimHe
 			&i.CampaignID,
 			&i.EnrollmentID,
 			&i.Holds,
+			&i.DueAt,
 		); err != nil {
 			return nil, err
 		}
@@ -390,7 +393,7 @@ func (q *Queries) GetCreatorPolicy(ctx context.Context, id uuid.UUID) (GetCreato
 }
 
 const getNudgeDelivery = `-- name: GetNudgeDelivery :one
-SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at FROM nudge_deliveries WHERE occurrence_id = $1 AND end_user_id = $2
+SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at FROM nudge_deliveries WHERE occurrence_id = $1 AND end_user_id = $2
 `
 
 type GetNudgeDeliveryParams struct {
@@ -414,6 +417,7 @@ func (q *Queries) GetNudgeDelivery(ctx context.Context, arg GetNudgeDeliveryPara
 		&i.Holds,
 		&i.MessageID,
 		&i.DecidedAt,
+		&i.DueAt,
 	)
 	return i, err
 }
@@ -566,7 +570,7 @@ func (q *Queries) ListCampaigns(ctx context.Context, arg ListCampaignsParams) ([
 }
 
 const listNudgeDecisions = `-- name: ListNudgeDecisions :many
-SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at FROM nudge_deliveries WHERE campaign_id = $1 ORDER BY decided_at DESC LIMIT $2
+SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at FROM nudge_deliveries WHERE campaign_id = $1 ORDER BY decided_at DESC LIMIT $2
 `
 
 type ListNudgeDecisionsParams struct {
@@ -596,6 +600,7 @@ func (q *Queries) ListNudgeDecisions(ctx context.Context, arg ListNudgeDecisions
 			&i.Holds,
 			&i.MessageID,
 			&i.DecidedAt,
+			&i.DueAt,
 		); err != nil {
 			return nil, err
 		}

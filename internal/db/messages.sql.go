@@ -142,7 +142,8 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 }
 
 const messagesAfter = `-- name: MessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
+ORDER BY seq LIMIT $3
 `
 
 type MessagesAfterParams struct {
@@ -151,6 +152,8 @@ type MessagesAfterParams struct {
 	Limit          int32     `json:"limit"`
 }
 
+// A conversation's history after a seq; an empty failed message (an AI nudge no model could
+// write) was never sent and is not part of it.
 func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messagesAfter, arg.ConversationID, arg.Seq, arg.Limit)
 	if err != nil {

@@ -204,6 +204,7 @@ type NudgeDelivery struct {
 	Holds        int32         `json:"holds"`
 	MessageID    uuid.NullUUID `json:"message_id"`
 	DecidedAt    time.Time     `json:"decided_at"`
+	DueAt        *time.Time    `json:"due_at"`
 }
 
 type Program struct {

@@ -83,6 +83,9 @@ type Content struct {
 	Kind  string `json:"kind"`
 	Text  string `json:"text,omitempty"`
 	Brief string `json:"brief,omitempty"`
+	// Fallback (AI content, optional) is a text with variables sent when no chat model can
+	// write the message; without it such a message fails and is counted as failed.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Validate checks the content.
@@ -98,6 +101,9 @@ func (c Content) Validate() error {
 	case ContentAI:
 		if strings.TrimSpace(c.Brief) == "" {
 			return errors.New("content.brief is required for AI-personalized content")
+		}
+		if bad := unknownVars(c.Fallback); len(bad) > 0 {
+			return fmt.Errorf("content.fallback: unknown variables %v (known: %v)", bad, Variables)
 		}
 	default:
 		return fmt.Errorf("content.kind %q: want text or ai", c.Kind)

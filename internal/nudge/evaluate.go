@@ -49,9 +49,7 @@ func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPo
 				return r, err
 			}
 			if err == nil {
-				if cfg, err := secrets.ParseChannelConfig(ch.Config); err == nil && cfg.Template != nil && cfg.Template.Name != "" {
-					r.HasTemplate = true
-				}
+				r.HasTemplate = channelHasTemplate(ch.Config)
 			} else {
 				r.HasChannel = false
 			}
@@ -71,4 +69,10 @@ func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPo
 	}
 	r.SentDay, r.SentWeek = int(counts.SentDay), int(counts.SentWeek)
 	return r, nil
+}
+
+// channelHasTemplate reports whether a channel's configuration has an approved template.
+func channelHasTemplate(config []byte) bool {
+	cfg, err := secrets.ParseChannelConfig(config)
+	return err == nil && cfg.Template != nil && cfg.Template.Name != ""
 }

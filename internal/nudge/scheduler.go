@@ -66,8 +66,13 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 	byCreator := map[uuid.UUID][]RecipientEvent{}
 	holds := map[string]int32{}
 	for _, h := range held {
+		// A held decision keeps the instant it was due at, so it still expires (MaxHold).
+		due := h.DueAt
+		if due.Unix() <= 0 {
+			due = now
+		}
 		byCreator[h.CreatorID] = append(byCreator[h.CreatorID], RecipientEvent{OccurrenceID: h.OccurrenceID, CampaignID: h.CampaignID,
-			EnrollmentID: h.EnrollmentID, EndUserID: h.EndUserID, ScheduledAt: now})
+			EnrollmentID: h.EnrollmentID, EndUserID: h.EndUserID, ScheduledAt: due})
 		holds[MsgID(h.OccurrenceID, h.EndUserID)] = h.Holds
 	}
 	for c, evs := range byCreator {
