@@ -58,6 +58,14 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error { return e.error }
 
+// Later marks an error worth retrying only after a while, by redelivery with backoff, not at
+// once in this process (a model that is down will not be back in a second).
+func Later(err error) error { return laterError{err} }
+
+type laterError struct{ error }
+
+func (e laterError) Unwrap() error { return e.error }
+
 // IsPermanent reports whether err can never succeed on retry.
 func IsPermanent(err error) bool {
 	var p permanentError
@@ -152,7 +160,10 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		MaxInterval:     time.Second,
 		Multiplier:      3,
 		Logger:          r.wmlog,
-		ShouldRetry:     func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
+		ShouldRetry: func(p middleware.RetryParams) bool {
+			var later laterError
+			return !IsPermanent(p.Err) && !errors.As(p.Err, &later)
+		},
 	}
 	for i := range spec.Parallel {
 		h := r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), spec.Durable, sub, func(msg *message.Message) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // ErrNotFound is returned when a row does not exist in the current tenant.
@@ -31,6 +32,12 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	// uuid.UUID is encoded as 16 bytes rather than through its driver.Valuer string (which
+	// costs a parse and an allocation per value: a quarter of the CPU of a batch of 500 ids).
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

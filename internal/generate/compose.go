@@ -51,7 +51,7 @@ func (w *Composer) Register(ctx context.Context, r *bus.Router) error {
 		w.Passages = 3
 	}
 	if w.MaxDeliver <= 0 {
-		w.MaxDeliver = 5
+		w.MaxDeliver = 4
 	}
 	return r.Handle(ctx, "compose", bus.ConsumerSpec{Stream: "CW_COMPOSE", Durable: "compose", Filter: "cw.*." + events.StageCompose,
 		AckWait: 2 * time.Minute, MaxDeliver: w.MaxDeliver, Parallel: w.Parallel, KeepAlive: true}, w.handle)
@@ -121,7 +121,7 @@ func (w *Composer) handle(msg *message.Message) error {
 		n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered))
 		last := n >= w.MaxDeliver || errors.Is(werr, errNoWriter)
 		if !last {
-			return werr // redelivered with backoff: the model may be back
+			return bus.Later(werr) // redelivered with backoff: the model may be back
 		}
 		if in.Fallback != "" {
 			log.Warn("AI nudge not written: sending the campaign's fallback text", "err", werr)

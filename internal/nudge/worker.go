@@ -77,9 +77,9 @@ func (w *Worker) defaults() {
 // Register adds the recipient consumer to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	w.defaults()
-	// Two subscribers keep Parallel full batches in flight between them.
+	// Enough messages in flight for Parallel full batches, pulled by two subscribers.
 	return r.Handle(ctx, "nudge", bus.ConsumerSpec{Stream: "CW_NUDGE", Durable: "nudge", Filter: "cw.*." + events.StageNudge,
-		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: w.Batch * w.Parallel}, w.handle)
+		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
 }
 
 func (w *Worker) handle(msg *message.Message) error {
