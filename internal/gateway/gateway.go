@@ -127,6 +127,12 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/end-users/{id}/memory", s.handleGetMemory)
 	creator("PUT /api/v1/end-users/{id}/memory", s.handlePutMemory)
 	creator("DELETE /api/v1/end-users/{id}/memory", s.handleDeleteMemory)
+	// Send policy and end users (nudge_settings.go).
+	creator("GET /api/v1/nudge-policy", s.handleGetNudgePolicy)
+	creator("PUT /api/v1/nudge-policy", s.handlePutNudgePolicy)
+	creator("GET /api/v1/end-users", s.handleListEndUsers)
+	creator("GET /api/v1/end-users/{id}", s.handleGetEndUser)
+	creator("PUT /api/v1/end-users/{id}/tags", s.handlePutEndUserTags)
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
 	route("GET /webhooks/whatsapp/{channel}", s.handleWhatsAppVerify)

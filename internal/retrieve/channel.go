@@ -25,7 +25,8 @@ const (
 // handleChannel records a message that arrived on a creator's WhatsApp or Telegram channel:
 // the end user's identity on that channel (with the time of the message, which opens WhatsApp's
 // 24-hour window), the message itself (once, by its deterministic id), then either a turn for
-// the coach, or an answer that needs no model: STOP/START keywords and non-text messages.
+// the coach, or an answer that needs no model: STOP/START keywords, non-text messages, memory
+// commands and program keywords (commands.go), in that order of precedence.
 func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.MessageReceived]) error {
 	ctx := msg.Context()
 	c, in := ev.CreatorID, ev.Data
@@ -117,6 +118,10 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 			}
 		case kind != "text" && conv.Status == "bot":
 			text = textOnlyAnswer
+		case kind == "text":
+			// Memory commands and program keywords; opt words above take precedence.
+			answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, chat != in.ExternalUserID)
+			return err
 		}
 		if text == "" {
 			return nil
@@ -143,8 +148,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 			Seq: stored.Seq, Role: "user", Text: stored.Body, Status: stored.Status})
 	}
 	if answer != nil {
-		out := events.New(c, events.MessageOutbound{MessageID: answer.ID, ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel}, &ev.Envelope, w.Now())
-		return bus.PublishEvent(ctx, w.Bus, events.OutboundSubject(c, conv.Channel), "out:"+answer.ID.String(), out)
+		return w.publishAnswer(ctx, ev, conv, *answer)
 	}
 	if keyword != "" || kind != "text" {
 		return nil

@@ -1,6 +1,8 @@
 // Package retrieve is the retrieve worker: it records each inbound end-user message (once, by
 // its deterministic id), searches the creator's knowledge for it and asks generate for a turn.
-// It never calls the chat model and never writes outside the message's creator tenant.
+// Messages that need no model (opt-out keywords, memory commands, program keywords, media) are
+// answered here with fixed text, handed to dispatch like any reply. It never calls the chat
+// model and never writes outside the message's creator tenant.
 package retrieve
 
 import (
@@ -20,6 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // Searcher finds passages in a creator's knowledge.
@@ -74,6 +77,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	var (
 		conv     db.Conversation
 		inserted bool
+		answer   *db.Message
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
@@ -93,6 +97,13 @@ func (w *Worker) handle(msg *message.Message) error {
 		default:
 			return err
 		}
+		// Opt-out words are not commands on the widget either: they keep going to the coach, and
+		// no program keyword can shadow them.
+		if (secrets.ChannelConfig{}).Keyword(in.Text) == "" {
+			if answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, false); err != nil {
+				return err
+			}
+		}
 		return q.TouchConversation(ctx, conv.ID)
 	})
 	if err != nil {
@@ -104,7 +115,20 @@ func (w *Worker) handle(msg *message.Message) error {
 	if !inserted {
 		log.Debug("inbound message already recorded", "message_id", msgID)
 	}
+	if answer != nil {
+		return w.publishAnswer(ctx, ev, conv, *answer)
+	}
 	return w.requestTurn(ctx, ev, conv, msgID, in)
+}
+
+// publishAnswer hands an answer stored without the model to dispatch, deduplicated by its id
+// (a redelivered message republishes the same answer, which the bus drops).
+func (w *Worker) publishAnswer(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, answer db.Message) error {
+	c := ev.CreatorID
+	w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: conv.Channel, MessageID: answer.ID,
+		Seq: answer.Seq, Role: answer.Role, Text: answer.Body, Status: answer.Status})
+	out := events.New(c, events.MessageOutbound{MessageID: answer.ID, ConversationID: conv.ID, EndUserID: conv.EndUserID, Channel: conv.Channel}, &ev.Envelope, w.Now())
+	return bus.PublishEvent(ctx, w.Bus, events.OutboundSubject(c, conv.Channel), "out:"+answer.ID.String(), out)
 }
 
 // requestTurn searches the knowledge for the message and asks generate for a reply, unless the
