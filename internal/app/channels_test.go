@@ -39,6 +39,7 @@ const testSecretKeys = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 // channelRig is one coachwire process with loopback WhatsApp and Telegram providers and a
 // clock that tests can move forward (WhatsApp's 24-hour window).
 type channelRig struct {
+	h      *harness
 	a      *app.App
 	c      *testenv.Client
 	cr     testenv.Creator
@@ -51,7 +52,7 @@ type channelRig struct {
 func newChannelRig(t *testing.T, ollama ollamatest.Options, limits dispatch.Limits) *channelRig {
 	t.Helper()
 	h := newHarness(t, ollama)
-	r := &channelRig{wa: whatsapptest.New(t), tg: telegramtest.New(t), ollama: h.ollama}
+	r := &channelRig{h: h, wa: whatsapptest.New(t), tg: telegramtest.New(t), ollama: h.ollama}
 	cfg := h.config()
 	cfg.WhatsAppAPIURL, cfg.TelegramAPIURL = r.wa.URL, r.tg.URL
 	cfg.SecretKeys = testSecretKeys

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
@@ -68,6 +69,21 @@ func (api creatorAPI) memory(t *testing.T, endUser uuid.UUID) profileJSON {
 	}
 	api.do(t, "GET", "/api/v1/end-users/"+endUser.String()+"/memory", nil, &out)
 	return out.Profile
+}
+
+// optWordProgram shows the API refuses an opt word as a program keyword, then stores such a
+// program anyway (as an old row, or one clashing with opt words a channel adds later would be)
+// so the tests can check that opt words still win at run time.
+func (api creatorAPI) optWordProgram(t *testing.T, conn *pgx.Conn, name, keyword string) uuid.UUID {
+	t.Helper()
+	st, raw, err := api.c.Do(context.Background(), "POST", "/api/v1/programs", api.cr.AccessToken, map[string]any{"name": name, "keyword": keyword,
+		"steps": []map[string]any{{"day": 1, "content": map[string]any{"kind": "text", "text": "Welcome to " + name}}}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, st, "an opt word as keyword: %s", raw)
+	id := uuid.New()
+	tenantExec(t, conn, api.cr.ID, `INSERT INTO programs (id, creator_id, name, keyword, steps)
+		VALUES ($1, $2, $3, $4, '[{"day":1,"content":{"kind":"text","text":"hi"}}]')`, id, api.cr.ID, name, keyword)
+	return id
 }
 
 // program creates a one-step program with keyword and returns its id. The step is due a day
@@ -234,7 +250,7 @@ func TestInboundCommandsWidget(t *testing.T) {
 	// A second person (the widget allows 5 messages per 10 s per session): the keyword sent
 	// twice as one message (the widget re-sends the same id) and then again as a new message
 	// enrolls once; "START" is an opt word, never a program keyword, and goes to the coach.
-	shadow := api.program(t, "Shadow", "START")
+	shadow := api.optWordProgram(t, ownerConn(t, h), "Shadow", "START")
 	sess2 := c.StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
 	ws2, _, err := c.DialWidget(ctx, sess2, 0, nil)
 	require.NoError(t, err)
@@ -344,7 +360,7 @@ func TestInboundCommandsChannels(t *testing.T) {
 	require.Len(t, api.enrollments(t, prog), 1)
 
 	// Opt words win: a program whose keyword is START never enrolls; START opts in as always.
-	shadow := api.program(t, "Shadow", "START")
+	shadow := api.optWordProgram(t, ownerConn(t, r.h), "Shadow", "START")
 	twice(telegramtest.UpdatePayload(2005, 7731, 7731, "start"))
 	waitOnce("subscribed again")
 	require.Empty(t, api.enrollments(t, shadow))

@@ -421,3 +421,43 @@ func TestNudgeBlockedBotOptsOut(t *testing.T) {
 	require.Equal(t, map[string]int{"opted_out": 1}, s.SkippedByReason)
 	require.Equal(t, 1, s.Failed)
 }
+
+// TestNudgeKeywordEnrollmentWelcome: a Telegram user types a program's keyword; they are
+// enrolled, told so, and the program's day-0 welcome arrives right away even though they are
+// in a live conversation (they asked for it), once, however often the keyword is repeated.
+// The day-1 step follows at 09:00 their time the next day.
+func TestNudgeKeywordEnrollmentWelcome(t *testing.T) {
+	r := newNudgeRig(t)
+	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+	marker := "[prog-" + uuid.NewString()[:8] + "]"
+	var prog struct {
+		ID uuid.UUID `json:"id"`
+	}
+	st, raw, err := r.c.Do(context.Background(), "POST", "/api/v1/programs", r.cr.AccessToken, map[string]any{
+		"name": "Sleep reset", "keyword": "SLEEP7",
+		"steps": []map[string]any{
+			{"day": 0, "content": map[string]any{"kind": "text", "text": "Welcome {{first_name}}! " + marker}},
+			{"day": 1, "at": "09:00", "content": map[string]any{"kind": "text", "text": "Day one check-in " + marker}},
+		},
+	}, &prog)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+
+	const chat = int64(7301)
+	for i := range 2 { // the keyword, twice
+		st, body := r.postTG(t, ch, telegramtest.UpdatePayload(int64(300+i), chat, chat, "sleep7"))
+		require.Equal(t, http.StatusOK, st, body)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return r.tgCampaignSends(chat, "Welcome") == 1 }, "the day-0 welcome")
+	enrolled := 0
+	for _, s := range r.tg.SentTo(chat) {
+		if strings.Contains(s.Text, "enrolled in Sleep reset") {
+			enrolled++
+		}
+	}
+	require.GreaterOrEqual(t, enrolled, 1, "the enrollment is confirmed")
+
+	r.setClock(t, r.at(1, 9*time.Hour).Add(time.Second))
+	testenv.Eventually(t, 30*time.Second, func() bool { return r.tgCampaignSends(chat, "Day one") == 1 }, "the day-1 step")
+	quiet(t, time.Second, 2, func() int { return r.tgCampaignSends(chat, marker) }, "each step once")
+}

@@ -5,8 +5,10 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +16,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/nudge"
+	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 type campaignIn struct {
@@ -438,6 +441,15 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 	}
 	if err := nudge.ValidateSteps(in.Steps); err != nil {
 		return errBadRequest("invalid_program", err.Error())
+	}
+	in.Keyword = strings.TrimSpace(in.Keyword)
+	if len(in.Keyword) > 64 || strings.ContainsAny(in.Keyword, "\n\r") {
+		return errBadRequest("invalid_program", "keyword: one line of at most 64 characters")
+	}
+	if in.Keyword != "" && (secrets.ChannelConfig{}).Keyword(in.Keyword) != "" {
+		// STOP/START and their synonyms always mean opt-out/opt-in: a program could never be
+		// joined with one.
+		return errBadRequest("invalid_program", fmt.Sprintf("keyword %q is an opt-out/opt-in word; choose another", in.Keyword))
 	}
 	steps, _ := json.Marshal(in.Steps)
 	ctx := r.Context()

@@ -226,6 +226,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				return err
 			}
 			facts := b.facts(eu, now)
+			facts.Awaited = r.EnrollmentID != uuid.Nil && r.Step == 0
 			d := Decide(b.policy, facts, now, r.NotBefore, r.ScheduledAt)
 			if d.Outcome != OutcomeSent {
 				dec.add(r, d, uuid.Nil)

@@ -53,6 +53,9 @@ type Recipient struct {
 	// SentDay and SentWeek count proactive messages already sent to the person in their current
 	// local day and in the last 7 days.
 	SentDay, SentWeek int
+	// Awaited: the person is waiting for this message (a program's first step, right after they
+	// enrolled, often by typing its keyword): it is no interruption of their live conversation.
+	Awaited bool
 }
 
 // Decision is the verdict for one (occurrence, recipient).
@@ -86,7 +89,7 @@ func Decide(p Policy, r Recipient, now, notBefore, occurredAt time.Time) Decisio
 	if until, quiet := QuietUntil(p.QuietStart, p.QuietEnd, now.In(zone)); quiet {
 		return Decision{Outcome: OutcomeHeld, Reason: ReasonQuietHours, HoldUntil: until.UTC()}
 	}
-	if p.LiveWindow > 0 && r.LastInboundAt != nil && now.Sub(*r.LastInboundAt) < p.LiveWindow {
+	if p.LiveWindow > 0 && !r.Awaited && r.LastInboundAt != nil && now.Sub(*r.LastInboundAt) < p.LiveWindow {
 		return Decision{Outcome: OutcomeHeld, Reason: ReasonLive, HoldUntil: r.LastInboundAt.Add(p.LiveWindow).UTC()}
 	}
 	if capDay := effectiveCap(p.CapDay, p.CeilingDay); capDay >= 0 && r.SentDay >= capDay {

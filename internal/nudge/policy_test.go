@@ -44,6 +44,8 @@ func TestDecide(t *testing.T) {
 		{"local time not reached", base, widget, now, now.Add(3 * time.Hour), Decision{Outcome: OutcomeHeld, Reason: ReasonLocalTime, HoldUntil: now.Add(3 * time.Hour)}},
 		{"live conversation", base, with(widget, func(r *Recipient) { r.LastInboundAt = ago(4 * time.Minute) }), now, time.Time{},
 			Decision{Outcome: OutcomeHeld, Reason: ReasonLive, HoldUntil: now.Add(6 * time.Minute)}},
+		{"awaited during a live conversation", base, with(widget, func(r *Recipient) { r.LastInboundAt = ago(time.Minute); r.Awaited = true }), now, time.Time{},
+			Decision{Outcome: OutcomeSent, Mode: ModeText}},
 		{"daily cap", base, with(widget, func(r *Recipient) { r.SentDay = 2 }), now, time.Time{}, Decision{Outcome: OutcomeSkipped, Reason: ReasonCapped}},
 		{"weekly cap", base, with(widget, func(r *Recipient) { r.SentDay, r.SentWeek = 0, 5 }), now, time.Time{}, Decision{Outcome: OutcomeSkipped, Reason: ReasonCapped}},
 		{"platform ceiling bounds the creator", pol(func(p *Policy) { p.CapDay = 50 }), with(widget, func(r *Recipient) { r.SentDay = 3 }), now, time.Time{}, Decision{Outcome: OutcomeSkipped, Reason: ReasonCapped}},
