@@ -4,6 +4,10 @@
 -- a held decision decided again later still expires counting from it.
 ALTER TABLE nudge_deliveries ADD COLUMN due_at timestamptz;
 
+-- seq is an identity column (unique by construction) and every query reads it per conversation
+-- through messages_conversation_seq: a second unique index only slowed every insert.
+DROP INDEX messages_seq;
+
 DROP FUNCTION nudge_claim_held(timestamptz, double precision, integer);
 
 -- nudge_claim_held leases held decisions whose hold has ended (quiet hours over, live
@@ -50,3 +54,4 @@ $$;
 REVOKE ALL ON FUNCTION nudge_claim_held(timestamptz, double precision, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION nudge_claim_held(timestamptz, double precision, integer) TO coachwire_app;
 ALTER TABLE nudge_deliveries DROP COLUMN due_at;
+CREATE UNIQUE INDEX messages_seq ON messages (seq);

@@ -72,7 +72,7 @@ func BenchmarkCampaign100k(b *testing.B) {
 	h := newHarness(b, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	extra := []string{"COACHWIRE_TARGET=nudge", "COACHWIRE_NUDGE_TICK=200ms"}
-	for _, k := range []string{"COACHWIRE_NUDGE_PAGE", "COACHWIRE_NUDGE_PARALLEL"} {
+	for _, k := range []string{"COACHWIRE_NUDGE_PAGE", "COACHWIRE_NUDGE_BATCH", "COACHWIRE_NUDGE_PARALLEL"} {
 		if v := os.Getenv(k); v != "" {
 			extra = append(extra, k+"="+v)
 		}
