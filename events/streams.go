@@ -27,6 +27,7 @@ var Streams = []StreamSpec{
 	{Name: "CW_KNOWLEDGE", Subjects: []string{"cw.*.knowledge"}, MaxAge: 24 * time.Hour},
 	{Name: "CW_NUDGE", Subjects: []string{"cw.*.nudge"}, MaxAge: 7 * 24 * time.Hour, Durable: true},
 	{Name: "CW_COMPOSE", Subjects: []string{"cw.*.compose"}, MaxAge: 7 * 24 * time.Hour, Durable: true},
+	{Name: "CW_MEMORY", Subjects: []string{"cw.*.memory"}, MaxAge: 7 * 24 * time.Hour},
 	{Name: "CW_DLQ", Subjects: []string{"dlq.>"}, MaxAge: 30 * 24 * time.Hour},
 }
 

@@ -17,6 +17,7 @@ const (
 	StageKnowledge = "knowledge"
 	StageNudge     = "nudge"
 	StageCompose   = "compose"
+	StageMemory    = "memory"
 	StageLive      = "live"
 	StageTyping    = "typing"
 	StageActivity  = "activity"

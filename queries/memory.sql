@@ -3,21 +3,65 @@ SELECT * FROM end_user_memory WHERE end_user_id = $1;
 
 -- name: PutMemory :one
 -- The creator's edit replaces the profile.
-INSERT INTO end_user_memory (end_user_id, creator_id, profile, edited_by_creator, updated_at)
-VALUES (@end_user_id, @creator_id, @profile, true, now())
-ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, edited_by_creator = true, updated_at = now()
+INSERT INTO end_user_memory (end_user_id, creator_id, profile, edited_by_creator, version, updated_at)
+VALUES (@end_user_id, @creator_id, @profile, true, 1, now())
+ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, edited_by_creator = true,
+    version = end_user_memory.version + 1, updated_at = now()
 RETURNING *;
 
 -- name: SaveExtractedMemory :one
--- An extraction result, applied only when it read newer messages than the stored profile.
-INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, updated_at)
-VALUES (@end_user_id, @creator_id, @profile, @extracted_seq, now())
-ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, extracted_seq = EXCLUDED.extracted_seq, updated_at = now()
-WHERE end_user_memory.extracted_seq < EXCLUDED.extracted_seq
+-- An extraction result, stored only if the profile is still the version the extraction read
+-- (read_version 0: there was no profile) and the extraction read newer messages. No row means
+-- the profile changed meanwhile (an edit, an erase, another extraction).
+INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
+VALUES (@end_user_id, @creator_id, @profile, @extracted_seq, 1, now())
+ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, extracted_seq = EXCLUDED.extracted_seq,
+    version = end_user_memory.version + 1, updated_at = now()
+WHERE end_user_memory.version = @read_version AND end_user_memory.extracted_seq < EXCLUDED.extracted_seq
 RETURNING *;
 
--- name: DeleteMemory :execrows
-DELETE FROM end_user_memory WHERE end_user_id = $1;
+-- name: EraseMemory :one
+-- Erasing empties the profile and moves the extraction floor past every message of the end user
+-- so far: what was erased is never extracted again from old messages. Returns the profile as it
+-- was before ('{}' when there was none).
+WITH old AS (
+    SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = @end_user_id
+), last AS (
+    SELECT COALESCE(max(m.seq), 0)::bigint AS seq
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.end_user_id = @end_user_id
+), erased AS (
+    INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
+    SELECT @end_user_id, @creator_id, '{}', last.seq, 1, now() FROM last
+    ON CONFLICT (end_user_id) DO UPDATE SET profile = '{}', edited_by_creator = false,
+        extracted_seq = GREATEST(end_user_memory.extracted_seq, EXCLUDED.extracted_seq),
+        version = end_user_memory.version + 1, updated_at = now()
+    RETURNING end_user_id
+)
+SELECT COALESCE((SELECT profile FROM old), '{}')::jsonb AS previous FROM erased;
 
--- name: ConversationsOfEndUser :many
-SELECT * FROM conversations WHERE end_user_id = $1 ORDER BY last_activity_at DESC;
+-- name: MemoryState :one
+-- What the extractor needs to decide whether to run: the floor and version of the profile, and
+-- the end user's messages written after the floor: how many, the newest, and how long ago it was
+-- written by the database's clock (the clock that stamped it).
+WITH mem AS (
+    SELECT COALESCE((SELECT extracted_seq FROM end_user_memory e WHERE e.end_user_id = @end_user_id), 0)::bigint AS floor,
+           COALESCE((SELECT version FROM end_user_memory e WHERE e.end_user_id = @end_user_id), 0)::bigint AS version
+)
+SELECT mem.floor AS extracted_seq, mem.version,
+       count(m.id) AS pending,
+       COALESCE(max(m.seq), 0)::bigint AS latest_seq,
+       COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
+FROM mem
+LEFT JOIN conversations c ON c.end_user_id = @end_user_id
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.seq > mem.floor
+GROUP BY mem.floor, mem.version;
+
+-- name: EndUserMessagesAfter :many
+-- The newest messages of an end user, across their conversations, written after seq; oldest first.
+SELECT * FROM (
+    SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.end_user_id = @end_user_id AND m.seq > @seq AND m.role IN ('user', 'assistant', 'creator')
+      AND m.body <> ''
+    ORDER BY m.seq DESC LIMIT @max_messages
+) recent ORDER BY seq;

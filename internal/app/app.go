@@ -32,6 +32,7 @@ import (
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/localdeps"
+	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/nudge"
 	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/secrets"
@@ -293,6 +294,15 @@ func (a *App) startWorkers(ctx context.Context) error {
 			cw.LLM = a.LLM
 		}
 		if err := cw.Register(ctx, a.router); err != nil {
+			return err
+		}
+		// Memory extraction is LLM work too.
+		mw := &memory.Worker{Extractor: &memory.Extractor{Store: a.Store, Model: cfg.ChatModel}, Store: a.Store,
+			Every: cfg.MemoryEvery, Idle: cfg.MemoryIdle, Parallel: 2, Log: a.log.With("target", "generate", "component", "memory")}
+		if a.LLMMode == config.LLMOllama {
+			mw.Extractor.LLM = a.LLM
+		}
+		if err := mw.Register(ctx, a.router); err != nil {
 			return err
 		}
 	}

@@ -73,6 +73,9 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 		// process's dispatch picks up goes to a closed loopback port (channel tests override
 		// these with their doubles).
 		"COACHWIRE_WHATSAPP_API_URL=http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL=http://127.0.0.1:9",
+		// No memory extraction unless a test turns it on: a request left over from an earlier
+		// test would otherwise reach this test's model double between two of its counts.
+		"COACHWIRE_MEMORY_EVERY=0",
 	}
 	return append(env, extra...)
 }

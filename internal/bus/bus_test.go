@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,4 +154,38 @@ func TestHungHandlerIsDeadLettered(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 1 }, "the hung message in the DLQ")
 	require.Contains(t, dlqMessages(t, b, subject)[0].Headers().Get(bus.ReasonHeader), "max deliveries (2)")
 	require.EqualValues(t, 2, calls.Load())
+}
+
+// TestDeferRedeliversLater: a handler that defers a message gets it again after (not before)
+// the delay, as a further delivery, and nothing goes to the dead-letter stream.
+func TestDeferRedeliversLater(t *testing.T) {
+	b := testenv.Bus(t)
+	ctx := context.Background()
+	creator := uuid.New()
+	const delay = 700 * time.Millisecond
+	var (
+		mu    sync.Mutex
+		times []time.Time
+		seen  []string
+	)
+	startRouter(t, b, creator, 5, func(m *message.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		seen = append(seen, m.Metadata.Get(bus.MetaDelivered))
+		if len(times) == 1 {
+			bus.Defer(m, delay)
+		}
+		return nil
+	})
+	ev := events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index"}, nil, time.Now())
+	require.NoError(t, bus.PublishEvent(ctx, b, events.IngestSubject(creator), "defer-"+creator.String(), ev))
+	testenv.Eventually(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(times) == 2 }, "the deferred redelivery")
+	time.Sleep(500 * time.Millisecond) // a third delivery would show up by now
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, times, 2, "acked after the redelivery")
+	require.GreaterOrEqual(t, times[1].Sub(times[0]), delay)
+	require.Equal(t, []string{"1", "2"}, seen)
+	require.Empty(t, dlqMessages(t, b, events.IngestSubject(creator)))
 }

@@ -21,9 +21,11 @@ import (
 
 // Metadata keys the subscriber adds to every watermill message.
 const (
-	MetaSubject         = "cw_subject"
-	MetaDelivered       = "cw_delivered"
-	MetaStreamSeq       = "cw_stream_seq"
+	MetaSubject   = "cw_subject"
+	MetaDelivered = "cw_delivered"
+	MetaStreamSeq = "cw_stream_seq"
+	// MetaRedeliverAfter, set by Defer, turns the handler's success into a redelivery later.
+	MetaRedeliverAfter  = "cw_redeliver_after"
 	HeaderCorrelationID = "correlation_id"
 	// ReasonHeader and SourceHeader describe a dead-lettered message.
 	ReasonHeader = middleware.ReasonForPoisonedKey
@@ -65,6 +67,14 @@ func Later(err error) error { return laterError{err} }
 type laterError struct{ error }
 
 func (e laterError) Unwrap() error { return e.error }
+
+// Defer asks for msg to be delivered again after d instead of being acked: a handler that waits
+// for something to settle (a conversation to go quiet) calls it and returns nil. It is not a
+// failure (nothing is logged as an error, no in-process retry), but it is a delivery: it counts
+// toward the consumer's MaxDeliver.
+func Defer(msg *message.Message, d time.Duration) {
+	msg.Metadata.Set(MetaRedeliverAfter, strconv.FormatInt(int64(max(d, time.Millisecond)), 10))
+}
 
 // IsPermanent reports whether err can never succeed on retry.
 func IsPermanent(err error) bool {

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -130,6 +131,12 @@ func (s *subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	for {
 		select {
 		case <-wm.Acked():
+			if d, err := strconv.ParseInt(wm.Metadata.Get(MetaRedeliverAfter), 10, 64); err == nil && d > 0 {
+				if err := m.NakWithDelay(time.Duration(d)); err != nil {
+					s.log.Warn("deferred redelivery failed: the message comes back after AckWait", "subject", m.Subject(), "err", err)
+				}
+				return
+			}
 			if err := m.Ack(); err != nil {
 				s.log.Warn("ack failed: the message will be redelivered", "subject", m.Subject(), "err", err)
 			}

@@ -78,6 +78,12 @@ type Config struct {
 	// Nudge configures the proactive scheduler (issue 5); zero fields take the defaults.
 	Nudge Nudge
 
+	// MemoryEvery is COACHWIRE_MEMORY_EVERY: a person's memory profile is extracted once this
+	// many of their messages are waiting (default 4; 0 turns automatic extraction off).
+	// MemoryIdle is COACHWIRE_MEMORY_IDLE: or once they have been quiet this long (default 2m).
+	MemoryEvery int
+	MemoryIdle  time.Duration
+
 	LogLevel string
 
 	// Channels. SecretKeys is COACHWIRE_SECRET_KEYS: a comma list of "<id>:<base64 32 bytes>",
@@ -267,6 +273,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Batch: num("COACHWIRE_NUDGE_BATCH", 500), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 2),
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}
+	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
+	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -343,6 +351,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WorkerParallel < 1 || c.WorkerParallel > 256 {
 		bad("COACHWIRE_WORKER_PARALLEL=%d: want 1..256", c.WorkerParallel)
+	}
+	if c.MemoryEvery < 0 || c.MemoryEvery > 40 { // one extraction reads at most 40 messages
+		bad("COACHWIRE_MEMORY_EVERY=%d: want 0 (off) to 40 messages", c.MemoryEvery)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad("-log-level (COACHWIRE_LOG_LEVEL)=%q: want debug, info, warn or error", c.LogLevel)

@@ -12,30 +12,47 @@ import (
 	"github.com/google/uuid"
 )
 
-const conversationsOfEndUser = `-- name: ConversationsOfEndUser :many
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations WHERE end_user_id = $1 ORDER BY last_activity_at DESC
+const endUserMessagesAfter = `-- name: EndUserMessagesAfter :many
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM (
+    SELECT m.id, m.creator_id, m.conversation_id, m.seq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.end_user_id = $1 AND m.seq > $2 AND m.role IN ('user', 'assistant', 'creator')
+      AND m.body <> ''
+    ORDER BY m.seq DESC LIMIT $3
+) recent ORDER BY seq
 `
 
-func (q *Queries) ConversationsOfEndUser(ctx context.Context, endUserID uuid.UUID) ([]Conversation, error) {
-	rows, err := q.db.Query(ctx, conversationsOfEndUser, endUserID)
+type EndUserMessagesAfterParams struct {
+	EndUserID   uuid.UUID `json:"end_user_id"`
+	Seq         int64     `json:"seq"`
+	MaxMessages int32     `json:"max_messages"`
+}
+
+// The newest messages of an end user, across their conversations, written after seq; oldest first.
+func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesAfterParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, endUserMessagesAfter, arg.EndUserID, arg.Seq, arg.MaxMessages)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Conversation{}
+	items := []Message{}
 	for rows.Next() {
-		var i Conversation
+		var i Message
 		if err := rows.Scan(
 			&i.ID,
 			&i.CreatorID,
-			&i.EndUserID,
+			&i.ConversationID,
+			&i.Seq,
+			&i.Role,
+			&i.Body,
+			&i.Sources,
+			&i.ReplyTo,
 			&i.Channel,
+			&i.ProviderMessageID,
 			&i.Status,
-			&i.TurnLeaseUntil,
-			&i.TurnLeaseOwner,
+			&i.Error,
 			&i.CreatedAt,
-			&i.LastActivityAt,
-			&i.ChannelID,
+			&i.UpdatedAt,
+			&i.ErrorCode,
 		); err != nil {
 			return nil, err
 		}
@@ -47,20 +64,41 @@ func (q *Queries) ConversationsOfEndUser(ctx context.Context, endUserID uuid.UUI
 	return items, nil
 }
 
-const deleteMemory = `-- name: DeleteMemory :execrows
-DELETE FROM end_user_memory WHERE end_user_id = $1
+const eraseMemory = `-- name: EraseMemory :one
+WITH old AS (
+    SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = $1
+), last AS (
+    SELECT COALESCE(max(m.seq), 0)::bigint AS seq
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.end_user_id = $1
+), erased AS (
+    INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
+    SELECT $1, $2, '{}', last.seq, 1, now() FROM last
+    ON CONFLICT (end_user_id) DO UPDATE SET profile = '{}', edited_by_creator = false,
+        extracted_seq = GREATEST(end_user_memory.extracted_seq, EXCLUDED.extracted_seq),
+        version = end_user_memory.version + 1, updated_at = now()
+    RETURNING end_user_id
+)
+SELECT COALESCE((SELECT profile FROM old), '{}')::jsonb AS previous FROM erased
 `
 
-func (q *Queries) DeleteMemory(ctx context.Context, endUserID uuid.UUID) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteMemory, endUserID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+type EraseMemoryParams struct {
+	EndUserID uuid.UUID `json:"end_user_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+}
+
+// Erasing empties the profile and moves the extraction floor past every message of the end user
+// so far: what was erased is never extracted again from old messages. Returns the profile as it
+// was before ('{}' when there was none).
+func (q *Queries) EraseMemory(ctx context.Context, arg EraseMemoryParams) (json.RawMessage, error) {
+	row := q.db.QueryRow(ctx, eraseMemory, arg.EndUserID, arg.CreatorID)
+	var previous json.RawMessage
+	err := row.Scan(&previous)
+	return previous, err
 }
 
 const getMemory = `-- name: GetMemory :one
-SELECT end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at FROM end_user_memory WHERE end_user_id = $1
+SELECT end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version FROM end_user_memory WHERE end_user_id = $1
 `
 
 func (q *Queries) GetMemory(ctx context.Context, endUserID uuid.UUID) (EndUserMemory, error) {
@@ -73,15 +111,56 @@ func (q *Queries) GetMemory(ctx context.Context, endUserID uuid.UUID) (EndUserMe
 		&i.ExtractedSeq,
 		&i.EditedByCreator,
 		&i.UpdatedAt,
+		&i.Version,
+	)
+	return i, err
+}
+
+const memoryState = `-- name: MemoryState :one
+WITH mem AS (
+    SELECT COALESCE((SELECT extracted_seq FROM end_user_memory e WHERE e.end_user_id = $1), 0)::bigint AS floor,
+           COALESCE((SELECT version FROM end_user_memory e WHERE e.end_user_id = $1), 0)::bigint AS version
+)
+SELECT mem.floor AS extracted_seq, mem.version,
+       count(m.id) AS pending,
+       COALESCE(max(m.seq), 0)::bigint AS latest_seq,
+       COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
+FROM mem
+LEFT JOIN conversations c ON c.end_user_id = $1
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.seq > mem.floor
+GROUP BY mem.floor, mem.version
+`
+
+type MemoryStateRow struct {
+	ExtractedSeq int64   `json:"extracted_seq"`
+	Version      int64   `json:"version"`
+	Pending      int64   `json:"pending"`
+	LatestSeq    int64   `json:"latest_seq"`
+	QuietSeconds float64 `json:"quiet_seconds"`
+}
+
+// What the extractor needs to decide whether to run: the floor and version of the profile, and
+// the end user's messages written after the floor: how many, the newest, and how long ago it was
+// written by the database's clock (the clock that stamped it).
+func (q *Queries) MemoryState(ctx context.Context, endUserID uuid.UUID) (MemoryStateRow, error) {
+	row := q.db.QueryRow(ctx, memoryState, endUserID)
+	var i MemoryStateRow
+	err := row.Scan(
+		&i.ExtractedSeq,
+		&i.Version,
+		&i.Pending,
+		&i.LatestSeq,
+		&i.QuietSeconds,
 	)
 	return i, err
 }
 
 const putMemory = `-- name: PutMemory :one
-INSERT INTO end_user_memory (end_user_id, creator_id, profile, edited_by_creator, updated_at)
-VALUES ($1, $2, $3, true, now())
-ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, edited_by_creator = true, updated_at = now()
-RETURNING end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at
+INSERT INTO end_user_memory (end_user_id, creator_id, profile, edited_by_creator, version, updated_at)
+VALUES ($1, $2, $3, true, 1, now())
+ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, edited_by_creator = true,
+    version = end_user_memory.version + 1, updated_at = now()
+RETURNING end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version
 `
 
 type PutMemoryParams struct {
@@ -101,16 +180,18 @@ func (q *Queries) PutMemory(ctx context.Context, arg PutMemoryParams) (EndUserMe
 		&i.ExtractedSeq,
 		&i.EditedByCreator,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }
 
 const saveExtractedMemory = `-- name: SaveExtractedMemory :one
-INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, updated_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, extracted_seq = EXCLUDED.extracted_seq, updated_at = now()
-WHERE end_user_memory.extracted_seq < EXCLUDED.extracted_seq
-RETURNING end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at
+INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
+VALUES ($1, $2, $3, $4, 1, now())
+ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, extracted_seq = EXCLUDED.extracted_seq,
+    version = end_user_memory.version + 1, updated_at = now()
+WHERE end_user_memory.version = $5 AND end_user_memory.extracted_seq < EXCLUDED.extracted_seq
+RETURNING end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version
 `
 
 type SaveExtractedMemoryParams struct {
@@ -118,15 +199,19 @@ type SaveExtractedMemoryParams struct {
 	CreatorID    uuid.UUID       `json:"creator_id"`
 	Profile      json.RawMessage `json:"profile"`
 	ExtractedSeq int64           `json:"extracted_seq"`
+	ReadVersion  int64           `json:"read_version"`
 }
 
-// An extraction result, applied only when it read newer messages than the stored profile.
+// An extraction result, stored only if the profile is still the version the extraction read
+// (read_version 0: there was no profile) and the extraction read newer messages. No row means
+// the profile changed meanwhile (an edit, an erase, another extraction).
 func (q *Queries) SaveExtractedMemory(ctx context.Context, arg SaveExtractedMemoryParams) (EndUserMemory, error) {
 	row := q.db.QueryRow(ctx, saveExtractedMemory,
 		arg.EndUserID,
 		arg.CreatorID,
 		arg.Profile,
 		arg.ExtractedSeq,
+		arg.ReadVersion,
 	)
 	var i EndUserMemory
 	err := row.Scan(
@@ -136,6 +221,7 @@ func (q *Queries) SaveExtractedMemory(ctx context.Context, arg SaveExtractedMemo
 		&i.ExtractedSeq,
 		&i.EditedByCreator,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }

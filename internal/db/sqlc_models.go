@@ -171,6 +171,7 @@ type EndUserMemory struct {
 	ExtractedSeq    int64           `json:"extracted_seq"`
 	EditedByCreator bool            `json:"edited_by_creator"`
 	UpdatedAt       time.Time       `json:"updated_at"`
+	Version         int64           `json:"version"`
 }
 
 type Message struct {

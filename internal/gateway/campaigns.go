@@ -579,7 +579,7 @@ func (s *Server) handleGetMemory(w http.ResponseWriter, r *http.Request, a creat
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"end_user_id": id, "profile": m.Profile, "edited_by_creator": m.EditedByCreator, "updated_at": m.UpdatedAt})
+	writeJSON(w, http.StatusOK, map[string]any{"end_user_id": id, "profile": memory.Parse(m.Profile), "edited_by_creator": m.EditedByCreator, "updated_at": m.UpdatedAt})
 	return nil
 }
 
@@ -623,7 +623,7 @@ func (s *Server) handleDeleteMemory(w http.ResponseWriter, r *http.Request, a cr
 		if _, err := q.GetEndUser(ctx, id); err != nil {
 			return err
 		}
-		_, err := q.DeleteMemory(ctx, id)
+		_, err := memory.Erase(ctx, q, a.CreatorID, id)
 		return err
 	}); err != nil {
 		if errors.Is(err, db.ErrNotFound) || db.IsNotFound(err) {

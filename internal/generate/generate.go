@@ -22,6 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/memory"
 )
 
 // Chatter streams a chat completion.
@@ -93,6 +94,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		recent   []db.Message
 		creator  db.Creator
 		conv     db.Conversation
+		profile  memory.Profile
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
@@ -112,6 +114,11 @@ func (w *Worker) handle(msg *message.Message) error {
 			return err
 		}
 		if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
+			return err
+		}
+		if m, err := q.GetMemory(ctx, conv.EndUserID); err == nil {
+			profile = memory.Parse(m.Profile)
+		} else if !db.IsNotFound(err) {
 			return err
 		}
 		creator, err = q.GetCreator(ctx, c)
@@ -154,7 +161,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	for _, m := range pending {
 		texts = append(texts, m.Body)
 	}
-	prompt := BuildPrompt(creator.Persona, turn.Passages, history, texts, w.ContextTokens, w.Tokens)
+	prompt := BuildPrompt(creator.Persona, profile.Render(), turn.Passages, history, texts, w.ContextTokens, w.Tokens)
 
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})

@@ -278,3 +278,44 @@ func TestNewRejectsBadURL(t *testing.T) {
 		}
 	}
 }
+
+// ChatJSON sends the schema as the request's format, not streamed, and decodes the reply; a
+// model with nothing to say still answers in the schema's shape.
+func TestChatJSONStructuredOutput(t *testing.T) {
+	schema := []byte(`{"type":"object","properties":{"goals":{"type":"array","items":{"type":"string"}},"mood":{"type":"string"}},"required":["goals","mood"]}`)
+	type out struct {
+		Goals []string `json:"goals"`
+		Mood  *string  `json:"mood"`
+	}
+	srv := defaultServer(t)
+	c := newClient(t, srv.URL)
+
+	var got out
+	if err := c.ChatJSON(context.Background(), chatModel, []llm.Message{{Role: "user", Content: "hi"}}, schema, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Goals == nil || len(got.Goals) != 0 || got.Mood == nil || *got.Mood != "" {
+		t.Fatalf("minimal reply %+v", got)
+	}
+	reqs := srv.ChatRequests()
+	if len(reqs) != 1 || string(reqs[0].Format) != string(schema) || reqs[0].Stream == nil || *reqs[0].Stream {
+		t.Fatalf("request format %s stream %v", reqs[0].Format, reqs[0].Stream)
+	}
+
+	srv.SetOptions(ollamatest.Options{ChatModels: []string{chatModel},
+		JSONReply: func(r ollamatest.ChatRequest) any {
+			return map[string]any{"goals": []string{r.Messages[0].Content}, "mood": "ok"}
+		}})
+	if err := c.ChatJSON(context.Background(), chatModel, []llm.Message{{Role: "user", Content: "run 10k"}}, schema, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Goals) != 1 || got.Goals[0] != "run 10k" || *got.Mood != "ok" {
+		t.Fatalf("reply %+v", got)
+	}
+
+	// A reply that is not JSON (a model ignoring the constraint) is an error, not a zero value.
+	srv.SetOptions(ollamatest.Options{ChatModels: []string{chatModel}, JSONReply: func(ollamatest.ChatRequest) any { return "not an object" }})
+	if err := c.ChatJSON(context.Background(), chatModel, []llm.Message{{Role: "user", Content: "x"}}, schema, &got); err == nil {
+		t.Fatal("a string for an object decoded without error")
+	}
+}

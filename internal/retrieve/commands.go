@@ -209,12 +209,12 @@ func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conve
 		}
 		body = MemoryAnswer(p)
 	case cmd == ForgetMemory:
-		n, err := q.DeleteMemory(ctx, conv.EndUserID)
+		had, err := memory.Erase(ctx, q, conv.CreatorID, conv.EndUserID)
 		if err != nil {
 			return nil, err
 		}
 		body = forgetAnswer
-		if n == 0 {
+		if !had {
 			body = forgetEmptyAnswer
 		}
 	default:

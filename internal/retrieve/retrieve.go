@@ -132,23 +132,28 @@ func (w *Worker) publishAnswer(ctx context.Context, ev events.Message[events.Mes
 }
 
 // requestTurn searches the knowledge for the message and asks generate for a reply, unless the
-// creator holds the conversation.
+// creator holds the conversation, then tells the memory extractor the person wrote (after the
+// turn, so the reply is not kept waiting; both are deduplicated by the message's id).
 func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, in events.MessageReceived) error {
 	c := ev.CreatorID
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
-	if conv.Status != "bot" {
+	if conv.Status == "bot" {
+		passages, mode, err := w.search(ctx, c, in.Text)
+		if err != nil {
+			return err
+		}
+		turn := events.New(c, events.TurnRequested{
+			ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
+			Query: in.Text, Passages: passages, SearchMode: mode,
+		}, &ev.Envelope, w.Now())
+		if err := bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn); err != nil {
+			return err
+		}
+	} else {
 		log.Info("conversation held by the creator: no bot turn", "conversation_id", conv.ID)
-		return nil
 	}
-	passages, mode, err := w.search(ctx, c, in.Text)
-	if err != nil {
-		return err
-	}
-	turn := events.New(c, events.TurnRequested{
-		ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
-		Query: in.Text, Passages: passages, SearchMode: mode,
-	}, &ev.Envelope, w.Now())
-	return bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn)
+	mem := events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID}, &ev.Envelope, w.Now())
+	return bus.PublishEvent(ctx, w.Bus, events.MemorySubject(c), "memory:"+msgID.String(), mem)
 }
 
 // conversation finds the message's conversation, creating end user and conversation for

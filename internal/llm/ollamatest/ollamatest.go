@@ -41,6 +41,8 @@ type ChatRequest struct {
 	Messages []Message      `json:"messages"`
 	Stream   *bool          `json:"stream,omitempty"`
 	Options  map[string]any `json:"options,omitempty"`
+	// Format is Ollama's structured-output constraint: "json" or a JSON schema.
+	Format json.RawMessage `json:"format,omitempty"`
 }
 
 // Options configures the server's behaviour. The zero value serves no models.
@@ -51,6 +53,10 @@ type Options struct {
 	ChatModels, EmbedModels []string
 	// Reply computes the assistant's answer; nil means DefaultReply.
 	Reply func(req ChatRequest) string
+	// JSONReply computes the answer of a request with a format (structured output), which
+	// Ollama constrains to JSON matching the schema; nil means MinimalJSON of the schema.
+	// Its value is marshalled as the reply.
+	JSONReply func(req ChatRequest) any
 	// ChunkSize is the number of characters (runes) per streamed delta;
 	// 0 means 4.
 	ChunkSize int
@@ -240,6 +246,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	reply := DefaultReply
 	if opts.Reply != nil {
 		reply = opts.Reply
+	}
+	if len(req.Format) > 0 && string(req.Format) != "null" {
+		reply = func(req ChatRequest) string {
+			var v any
+			if opts.JSONReply != nil {
+				v = opts.JSONReply(req)
+			} else {
+				v = MinimalJSON(req.Format)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				panic(fmt.Sprintf("ollamatest: JSONReply value: %v", err))
+			}
+			return string(b)
+		}
 	}
 	text := reply(req)
 	start := time.Now()
@@ -509,4 +530,40 @@ func words(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
 	})
+}
+
+// MinimalJSON is the smallest value that matches format, Ollama's structured-output constraint:
+// for "json" an empty object; for a JSON schema an object with every required property at its
+// zero value (empty string and array, 0, false). It stands in for a model that has nothing
+// to say but must answer in the requested shape.
+func MinimalJSON(format json.RawMessage) any {
+	var schema map[string]any
+	if err := json.Unmarshal(format, &schema); err != nil {
+		return map[string]any{} // "json"
+	}
+	return minimal(schema)
+}
+
+func minimal(schema map[string]any) any {
+	switch schema["type"] {
+	case "object":
+		out := map[string]any{}
+		props, _ := schema["properties"].(map[string]any)
+		required, _ := schema["required"].([]any)
+		for _, r := range required {
+			name, _ := r.(string)
+			sub, _ := props[name].(map[string]any)
+			out[name] = minimal(sub)
+		}
+		return out
+	case "array":
+		return []any{}
+	case "string":
+		return ""
+	case "number", "integer":
+		return 0
+	case "boolean":
+		return false
+	}
+	return nil
 }
