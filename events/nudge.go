@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,6 +44,9 @@ type NudgeCompose struct {
 	OccurrenceID   uuid.UUID `json:"occurrence_id"`
 	Brief          string    `json:"brief"`
 	Fallback       string    `json:"fallback,omitempty"`
+	// Template is the rendered WhatsApp template (name, language, params) stored with the
+	// message, sent instead if the person is outside the 24-hour window.
+	Template json.RawMessage `json:"template,omitempty"`
 }
 
 func (NudgeCompose) EventType() string { return TypeNudgeCompose }

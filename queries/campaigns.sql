@@ -54,6 +54,24 @@ SET cursor_id = @cursor_id, targeted = targeted + @added::int,
     lease_until = @lease_until, updated_at = now()
 WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
 
+-- name: MissOccurrence :execrows
+-- An occurrence reached too late to send is recorded as missed, only by its lease owner.
+UPDATE campaign_occurrences SET status = 'missed', lease_until = NULL, updated_at = now()
+WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
+
+-- name: HasPendingOccurrence :one
+SELECT EXISTS (SELECT 1 FROM campaign_occurrences WHERE campaign_id = @campaign_id AND status = 'pending')::bool;
+
+-- name: HasHeldDecisions :one
+-- Whether some recipient of the campaign is still waiting (held): a completed campaign can
+-- still be paused or cancelled for them.
+SELECT EXISTS (SELECT 1 FROM nudge_deliveries WHERE campaign_id = @campaign_id AND status = 'held')::bool;
+
+-- name: ReleasePausedHolds :execrows
+-- Resuming a campaign: recipients held because it was paused are decided again at once.
+UPDATE nudge_deliveries SET hold_until = @now::timestamptz
+WHERE campaign_id = @campaign_id AND status = 'held' AND reason = 'paused';
+
 -- name: FinishOccurrence :execrows
 UPDATE campaign_occurrences SET status = 'expanded', lease_until = NULL, updated_at = now()
 WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
@@ -64,9 +82,13 @@ WHERE id = @id AND lease_owner = @owner AND status = 'expanding';
 SELECT e.id, e.timezone FROM end_users e
 WHERE e.id > @after_id
   AND (sqlc.narg(channel)::text IS NULL OR e.channel = sqlc.narg(channel))
-  AND (sqlc.narg(tag)::text IS NULL OR e.tags @> ARRAY[sqlc.narg(tag)::text])
+  AND (sqlc.narg(tags)::text[] IS NULL OR e.tags @> sqlc.narg(tags)::text[])
+  AND (sqlc.narg(any_tags)::text[] IS NULL OR e.tags && sqlc.narg(any_tags)::text[])
+  AND (sqlc.narg(exclude_tags)::text[] IS NULL OR NOT e.tags && sqlc.narg(exclude_tags)::text[])
   AND (sqlc.narg(inactive_before)::timestamptz IS NULL
        OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < sqlc.narg(inactive_before))
+  AND (sqlc.narg(active_since)::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) >= sqlc.narg(active_since))
   AND (sqlc.narg(joined_after)::timestamptz IS NULL OR e.created_at > sqlc.narg(joined_after))
   AND (sqlc.narg(program_id)::uuid IS NULL OR EXISTS (
         SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = sqlc.narg(program_id)
@@ -126,7 +148,7 @@ RETURNING id, name, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_w
 -- name: ClaimHeld :many
 SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id, end_user_id::uuid AS end_user_id,
        campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds,
-       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at
+       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at, step::int AS step
 FROM nudge_claim_held(@now::timestamptz, @lease_seconds::float8, @max_rows::int);
 
 -- name: CampaignStats :one

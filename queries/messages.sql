@@ -1,7 +1,7 @@
 -- name: InsertMessage :one
 -- Idempotent: a redelivered event inserts nothing and gets no row back.
-INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status, template)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, sqlc.narg(template))
 ON CONFLICT (id) DO NOTHING
 RETURNING *;
 

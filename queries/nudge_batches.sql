@@ -40,24 +40,24 @@ RETURNING id, end_user_id, channel;
 
 -- name: InsertNudgeMessages :exec
 -- Proactive messages, by their deterministic ids: a batch decided again inserts nothing.
-INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, channel, status)
-SELECT u.id, @creator_id, u.conversation_id, 'assistant', u.body, '[]'::jsonb, u.channel, 'queued'
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@conversation_ids::uuid[]) AS conversation_id, unnest(@bodies::text[]) AS body, unnest(@channels::text[]) AS channel) AS u
+INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, channel, status, template)
+SELECT u.id, @creator_id, u.conversation_id, 'assistant', u.body, '[]'::jsonb, u.channel, 'queued', NULLIF(u.template, 'null'::jsonb)
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@conversation_ids::uuid[]) AS conversation_id, unnest(@bodies::text[]) AS body, unnest(@channels::text[]) AS channel, unnest(@templates::jsonb[]) AS template) AS u
 ON CONFLICT (id) DO NOTHING;
 
 -- name: RecordNudgeDecisions :exec
 -- Decisions of a batch. A decision replaces a held one; a final one (sent, skipped) is never
 -- replaced. Nil ids and the zero time stand for NULL.
 INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode,
-                              hold_until, message_id, decided_at, due_at)
+                              hold_until, message_id, decided_at, due_at, step)
 SELECT u.occurrence_id, u.end_user_id, @creator_id,
        NULLIF(u.campaign_id, '00000000-0000-0000-0000-000000000000'::uuid),
        NULLIF(u.enrollment_id, '00000000-0000-0000-0000-000000000000'::uuid),
        u.status, u.reason, u.mode,
        NULLIF(u.hold_until, '0001-01-01 00:00:00+00'::timestamptz),
        NULLIF(u.message_id, '00000000-0000-0000-0000-000000000000'::uuid),
-       @decided_at, NULLIF(u.due_at, '0001-01-01 00:00:00+00'::timestamptz)
-FROM (SELECT unnest(@occurrence_ids::uuid[]) AS occurrence_id, unnest(@end_user_ids::uuid[]) AS end_user_id, unnest(@campaign_ids::uuid[]) AS campaign_id, unnest(@enrollment_ids::uuid[]) AS enrollment_id, unnest(@statuses::text[]) AS status, unnest(@reasons::text[]) AS reason, unnest(@modes::text[]) AS mode, unnest(@hold_untils::timestamptz[]) AS hold_until, unnest(@message_ids::uuid[]) AS message_id, unnest(@due_ats::timestamptz[]) AS due_at) AS u
+       @decided_at, NULLIF(u.due_at, '0001-01-01 00:00:00+00'::timestamptz), u.step
+FROM (SELECT unnest(@occurrence_ids::uuid[]) AS occurrence_id, unnest(@end_user_ids::uuid[]) AS end_user_id, unnest(@campaign_ids::uuid[]) AS campaign_id, unnest(@enrollment_ids::uuid[]) AS enrollment_id, unnest(@statuses::text[]) AS status, unnest(@reasons::text[]) AS reason, unnest(@modes::text[]) AS mode, unnest(@hold_untils::timestamptz[]) AS hold_until, unnest(@message_ids::uuid[]) AS message_id, unnest(@due_ats::timestamptz[]) AS due_at, unnest(@steps::int[]) AS step) AS u
 ON CONFLICT (occurrence_id, end_user_id) DO UPDATE
 SET status = EXCLUDED.status, reason = EXCLUDED.reason, mode = EXCLUDED.mode, hold_until = EXCLUDED.hold_until,
     message_id = EXCLUDED.message_id, decided_at = EXCLUDED.decided_at, due_at = COALESCE(nudge_deliveries.due_at, EXCLUDED.due_at)

@@ -4,6 +4,30 @@ INSERT INTO programs (id, creator_id, name, keyword, steps) VALUES ($1, $2, $3, 
 -- name: GetProgram :one
 SELECT * FROM programs WHERE id = $1;
 
+-- name: LockProgram :one
+SELECT * FROM programs WHERE id = $1 FOR UPDATE;
+
+-- name: UpdateProgram :one
+UPDATE programs SET name = @name, keyword = @keyword, steps = @steps, updated_at = now() WHERE id = @id RETURNING *;
+
+-- name: SetProgramStatus :one
+-- paused_at records when a program was paused; resuming clears it (see ShiftProgramEnrollments).
+UPDATE programs SET status = @status, paused_at = sqlc.narg(paused_at), updated_at = now() WHERE id = @id RETURNING *;
+
+-- name: ShiftProgramEnrollments :execrows
+-- A program resumed after being paused for shift_seconds: its active enrollments' timelines move on by
+-- as much, so no step is missed or bunched.
+UPDATE program_enrollments
+SET enrolled_at = enrolled_at + make_interval(secs => @shift_seconds::float8),
+    next_at = next_at + make_interval(secs => @shift_seconds::float8), updated_at = now()
+WHERE program_id = @program_id AND status = 'active';
+
+-- name: RecheckProgramEnrollments :execrows
+-- After an edit, active enrollments are looked at again on the next pass: each next step's due
+-- time is recomputed from the new steps (sent if due, rescheduled otherwise).
+UPDATE program_enrollments SET next_at = LEAST(next_at, @now::timestamptz), updated_at = now()
+WHERE program_id = @program_id AND status = 'active';
+
 -- name: ListPrograms :many
 SELECT * FROM programs ORDER BY created_at DESC LIMIT @max_rows;
 
@@ -32,6 +56,22 @@ SET status = @status, next_step = @next_step, next_at = @next_at, last_step = @l
     lease_until = NULL, history = history || @entry::jsonb, updated_at = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: PauseEnrollment :one
+UPDATE program_enrollments SET status = 'paused', paused_at = @now::timestamptz, lease_until = NULL,
+    history = history || @entry::jsonb, updated_at = now()
+WHERE id = @id RETURNING *;
+
+-- name: ResumeEnrollment :one
+-- The timeline moves on by the time it was paused (the caller computes enrolled_at and next_at).
+UPDATE program_enrollments SET status = 'active', paused_at = NULL, enrolled_at = @enrolled_at, next_at = @next_at,
+    lease_until = NULL, history = history || @entry::jsonb, updated_at = now()
+WHERE id = @id RETURNING *;
+
+-- name: CancelEnrollment :one
+UPDATE program_enrollments SET status = 'cancelled', next_at = NULL, lease_until = NULL,
+    history = history || @entry::jsonb, updated_at = now()
+WHERE id = @id RETURNING *;
 
 -- name: SetEnrollmentStatus :one
 UPDATE program_enrollments SET status = @status, lease_until = NULL, updated_at = now() WHERE id = @id RETURNING *;

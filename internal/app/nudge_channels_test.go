@@ -461,3 +461,122 @@ func TestNudgeKeywordEnrollmentWelcome(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool { return r.tgCampaignSends(chat, "Day one") == 1 }, "the day-1 step")
 	quiet(t, time.Second, 2, func() int { return r.tgCampaignSends(chat, marker) }, "each step once")
 }
+
+// TestNudgeCampaignTemplateParams: a campaign with its own approved template reaches people
+// outside WhatsApp's window with that template and their own parameters, also on a channel
+// that has no default template; inside the window the text goes out. The dry run shows who
+// gets the template with which parameters.
+func TestNudgeCampaignTemplateParams(t *testing.T) {
+	r := newNudgeRig(t)
+	const plainPhone = "100000000000078"
+	const ada, cem = "491700007801", "491700007803"
+	tpl := r.whatsapp(t, true)
+	plain := r.addChannel(t, map[string]any{"type": "whatsapp", "phone_number_id": plainPhone,
+		"access_token": whatsapptest.DefaultAccessToken, "app_secret": waAppSecret, "verify_token": "verify-plain-78"})
+	st, body := r.postWA(t, plain, whatsapptest.TextMessagePayload(plainPhone, whatsapptest.Msg{From: cem, Name: "Cem Old", Text: "Hello"}))
+	require.Equal(t, http.StatusOK, st, body)
+	r.wa.WaitSent(t, 1, 60*time.Second)
+	r.setClock(t, r.at(1, 11*time.Hour)) // Cem's window closes
+	st, body = r.postWA(t, tpl, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID, whatsapptest.Msg{From: ada, Name: "Ada Recent", Text: "Hi"}))
+	require.Equal(t, http.StatusOK, st, body)
+	r.wa.WaitSent(t, 2, 60*time.Second)
+
+	r.setClock(t, r.at(1, 11*time.Hour+30*time.Minute))
+	occ := r.now().Add(2 * time.Second).UTC().Truncate(time.Microsecond)
+	camp := createCampaign(t, r.c, r.cr, map[string]any{
+		"name":     "template params",
+		"audience": map[string]any{"channel": "whatsapp"},
+		"content": map[string]any{"kind": "text", "text": "Hi {{first_name}}, time for your weekly check-in.",
+			"template": map[string]any{"name": "weekly_checkin", "language": "en", "params": []string{"{{first_name}}", "{{coach_name}}"}}},
+		"schedule": map[string]any{"kind": "once", "at": occ.Format(time.RFC3339Nano)},
+	})
+
+	var prev struct {
+		Recipients []struct {
+			Channel, Outcome, Mode, Text string
+			Name                         string `json:"name"`
+			Template                     *struct {
+				Name, Language string
+				Params         []string
+			} `json:"template"`
+		} `json:"recipients"`
+	}
+	st, raw, err := r.c.Do(context.Background(), "POST", fmt.Sprintf("/api/v1/campaigns/%s/preview", camp), r.cr.AccessToken, nil, &prev)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Len(t, prev.Recipients, 2, string(raw))
+	for _, p := range prev.Recipients {
+		switch p.Name {
+		case "Cem Old":
+			require.Equal(t, "template", p.Mode, string(raw))
+			require.NotNil(t, p.Template)
+			require.Equal(t, "weekly_checkin", p.Template.Name)
+			require.Equal(t, []string{"Cem", "Coach"}, p.Template.Params)
+		default:
+			require.Equal(t, "text", p.Mode, string(raw))
+			require.Equal(t, "Hi Ada, time for your weekly check-in.", p.Text)
+		}
+	}
+
+	got := r.occurrenceDecisions(t, camp, occ, 2)
+	require.Equal(t, map[string]string{ada: "sent//text", cem: "sent//template"}, got)
+	r.wa.WaitSent(t, 4, 30*time.Second)
+	toCem := r.wa.SentTo(cem)
+	require.Len(t, toCem, 2)
+	require.Equal(t, "template", toCem[1].Type)
+	require.Equal(t, "weekly_checkin", toCem[1].Template)
+	require.Equal(t, "en", toCem[1].TemplateLang)
+	require.Equal(t, plainPhone, toCem[1].PhoneNumberID, "on the person's own channel, which has no default template")
+	require.JSONEq(t, fmt.Sprintf(`[{"type":"body","parameters":[{"type":"text","text":"Cem"},{"type":"text","text":%q}]}]`, "Coach"),
+		string(toCem[1].Components))
+	toAda := r.wa.SentTo(ada)
+	require.Equal(t, "Hi Ada, time for your weekly check-in.", toAda[len(toAda)-1].Text)
+}
+
+// TestNudgeOptOutBeforeDispatch: a campaign message decided for a Telegram user waits at
+// dispatch (the provider answered 429 with a long retry_after); the person sends STOP
+// meanwhile. The message is never sent: dispatch sees the opt-out and records it failed with
+// code opted_out, and the stats count it; the STOP confirmation still arrives.
+func TestNudgeOptOutBeforeDispatch(t *testing.T) {
+	r := newNudgeRig(t)
+	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
+	const chat = int64(7401)
+	st, body := r.postTG(t, ch, telegramtest.UpdatePayload(400, chat, chat, "Hello coach"))
+	require.Equal(t, http.StatusOK, st, body)
+	r.tg.WaitSent(t, 1, 60*time.Second)
+
+	marker := "[wait-" + uuid.NewString()[:8] + "]"
+	r.tg.FailNext(1, 429, "Too Many Requests: retry after 15", 15) // longer than dispatch waits in place
+	r.setClock(t, r.at(0, 12*time.Hour))
+	occ := r.now().Add(time.Second).UTC().Truncate(time.Microsecond)
+	camp := createCampaign(t, r.c, r.cr, map[string]any{
+		"name":     "waits at dispatch",
+		"audience": map[string]any{"channel": "telegram"},
+		"content":  map[string]any{"kind": "text", "text": "Noon check-in " + marker},
+		"schedule": map[string]any{"kind": "once", "at": occ.Format(time.RFC3339Nano)},
+	})
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		ds := r.decisions(t, camp)
+		_, rejected := r.tg.Requests()
+		return len(ds) == 1 && ds[0].Status == "sent" && rejected >= 1
+	}, "the nudge decided and refused once by the provider")
+
+	st, body = r.postTG(t, ch, telegramtest.UpdatePayload(401, chat, chat, "STOP"))
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		ds := r.decisions(t, camp)
+		return len(ds) == 1 && ds[0].MsgStatus == "failed"
+	}, "the waiting nudge given up")
+	d := r.decisions(t, camp)[0]
+	require.Equal(t, "opted_out", d.MsgCode, "%s", d)
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		for _, s := range r.tg.SentTo(chat) {
+			if strings.Contains(s.Text, "unsubscribed") {
+				return true
+			}
+		}
+		return false
+	}, "the STOP confirmation")
+	require.Equal(t, 0, r.tgCampaignSends(chat, marker), "the nudge never reached the person")
+	require.Equal(t, 1, r.stats(t, camp).Failed)
+}

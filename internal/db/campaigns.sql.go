@@ -49,22 +49,29 @@ const audiencePage = `-- name: AudiencePage :many
 SELECT e.id, e.timezone FROM end_users e
 WHERE e.id > $1
   AND ($2::text IS NULL OR e.channel = $2)
-  AND ($3::text IS NULL OR e.tags @> ARRAY[$3::text])
-  AND ($4::timestamptz IS NULL
-       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < $4)
-  AND ($5::timestamptz IS NULL OR e.created_at > $5)
-  AND ($6::uuid IS NULL OR EXISTS (
-        SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = $6
+  AND ($3::text[] IS NULL OR e.tags @> $3::text[])
+  AND ($4::text[] IS NULL OR e.tags && $4::text[])
+  AND ($5::text[] IS NULL OR NOT e.tags && $5::text[])
+  AND ($6::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < $6)
+  AND ($7::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) >= $7)
+  AND ($8::timestamptz IS NULL OR e.created_at > $8)
+  AND ($9::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = $9
           AND p.status IN ('active', 'paused')))
 ORDER BY e.id
-LIMIT $7
+LIMIT $10
 `
 
 type AudiencePageParams struct {
 	AfterID        uuid.UUID     `json:"after_id"`
 	Channel        *string       `json:"channel"`
-	Tag            *string       `json:"tag"`
+	Tags           []string      `json:"tags"`
+	AnyTags        []string      `json:"any_tags"`
+	ExcludeTags    []string      `json:"exclude_tags"`
 	InactiveBefore *time.Time    `json:"inactive_before"`
+	ActiveSince    *time.Time    `json:"active_since"`
 	JoinedAfter    *time.Time    `json:"joined_after"`
 	ProgramID      uuid.NullUUID `json:"program_id"`
 	MaxRows        int32         `json:"max_rows"`
@@ -81,8 +88,11 @@ func (q *Queries) AudiencePage(ctx context.Context, arg AudiencePageParams) ([]A
 	rows, err := q.db.Query(ctx, audiencePage,
 		arg.AfterID,
 		arg.Channel,
-		arg.Tag,
+		arg.Tags,
+		arg.AnyTags,
+		arg.ExcludeTags,
 		arg.InactiveBefore,
+		arg.ActiveSince,
 		arg.JoinedAfter,
 		arg.ProgramID,
 		arg.MaxRows,
@@ -194,7 +204,7 @@ func (q *Queries) CancelOccurrences(ctx context.Context, campaignID uuid.UUID) e
 const claimHeld = `-- name: ClaimHeld :many
 SELECT creator_id::uuid AS creator_id, occurrence_id::uuid AS occurrence_id, end_user_id::uuid AS end_user_id,
        campaign_id::uuid AS campaign_id, enrollment_id::uuid AS enrollment_id, holds::int AS holds,
-       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at
+       COALESCE(due_at, 'epoch'::timestamptz)::timestamptz AS due_at, step::int AS step
 FROM nudge_claim_held($1::timestamptz, $2::float8, $3::int)
 `
 
@@ -212,6 +222,7 @@ type ClaimHeldRow struct {
 	EnrollmentID uuid.UUID `json:"enrollment_id"`
 	Holds        int32     `json:"holds"`
 	DueAt        time.Time `json:"due_at"`
+	Step         int32     `json:"step"`
 }
 
 func (q *Queries) ClaimHeld(ctx context.Context, arg ClaimHeldParams) ([]ClaimHeldRow, error) {
@@ -231,6 +242,7 @@ func (q *Queries) ClaimHeld(ctx context.Context, arg ClaimHeldParams) ([]ClaimHe
 			&i.EnrollmentID,
 			&i.Holds,
 			&i.DueAt,
+			&i.Step,
 		); err != nil {
 			return nil, err
 		}
@@ -393,7 +405,7 @@ func (q *Queries) GetCreatorPolicy(ctx context.Context, id uuid.UUID) (GetCreato
 }
 
 const getNudgeDelivery = `-- name: GetNudgeDelivery :one
-SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at FROM nudge_deliveries WHERE occurrence_id = $1 AND end_user_id = $2
+SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at, step FROM nudge_deliveries WHERE occurrence_id = $1 AND end_user_id = $2
 `
 
 type GetNudgeDeliveryParams struct {
@@ -418,6 +430,7 @@ func (q *Queries) GetNudgeDelivery(ctx context.Context, arg GetNudgeDeliveryPara
 		&i.MessageID,
 		&i.DecidedAt,
 		&i.DueAt,
+		&i.Step,
 	)
 	return i, err
 }
@@ -445,6 +458,30 @@ func (q *Queries) GetOccurrence(ctx context.Context, id uuid.UUID) (CampaignOccu
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const hasHeldDecisions = `-- name: HasHeldDecisions :one
+SELECT EXISTS (SELECT 1 FROM nudge_deliveries WHERE campaign_id = $1 AND status = 'held')::bool
+`
+
+// Whether some recipient of the campaign is still waiting (held): a completed campaign can
+// still be paused or cancelled for them.
+func (q *Queries) HasHeldDecisions(ctx context.Context, campaignID uuid.NullUUID) (bool, error) {
+	row := q.db.QueryRow(ctx, hasHeldDecisions, campaignID)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const hasPendingOccurrence = `-- name: HasPendingOccurrence :one
+SELECT EXISTS (SELECT 1 FROM campaign_occurrences WHERE campaign_id = $1 AND status = 'pending')::bool
+`
+
+func (q *Queries) HasPendingOccurrence(ctx context.Context, campaignID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, hasPendingOccurrence, campaignID)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const insertCampaign = `-- name: InsertCampaign :one
@@ -570,7 +607,7 @@ func (q *Queries) ListCampaigns(ctx context.Context, arg ListCampaignsParams) ([
 }
 
 const listNudgeDecisions = `-- name: ListNudgeDecisions :many
-SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at FROM nudge_deliveries WHERE campaign_id = $1 ORDER BY decided_at DESC LIMIT $2
+SELECT occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode, hold_until, holds, message_id, decided_at, due_at, step FROM nudge_deliveries WHERE campaign_id = $1 ORDER BY decided_at DESC LIMIT $2
 `
 
 type ListNudgeDecisionsParams struct {
@@ -601,6 +638,7 @@ func (q *Queries) ListNudgeDecisions(ctx context.Context, arg ListNudgeDecisions
 			&i.MessageID,
 			&i.DecidedAt,
 			&i.DueAt,
+			&i.Step,
 		); err != nil {
 			return nil, err
 		}
@@ -706,6 +744,25 @@ func (q *Queries) LockEndUser(ctx context.Context, id uuid.UUID) (EndUser, error
 	return i, err
 }
 
+const missOccurrence = `-- name: MissOccurrence :execrows
+UPDATE campaign_occurrences SET status = 'missed', lease_until = NULL, updated_at = now()
+WHERE id = $1 AND lease_owner = $2 AND status = 'expanding'
+`
+
+type MissOccurrenceParams struct {
+	ID    uuid.UUID     `json:"id"`
+	Owner uuid.NullUUID `json:"owner"`
+}
+
+// An occurrence reached too late to send is recorded as missed, only by its lease owner.
+func (q *Queries) MissOccurrence(ctx context.Context, arg MissOccurrenceParams) (int64, error) {
+	result, err := q.db.Exec(ctx, missOccurrence, arg.ID, arg.Owner)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const nudgeConversation = `-- name: NudgeConversation :one
 INSERT INTO conversations (id, creator_id, end_user_id, channel, channel_id)
 VALUES ($1, $2, $3, $4, $5)
@@ -788,6 +845,25 @@ func (q *Queries) RecordNudgeDecision(ctx context.Context, arg RecordNudgeDecisi
 		arg.DecidedAt,
 	)
 	return err
+}
+
+const releasePausedHolds = `-- name: ReleasePausedHolds :execrows
+UPDATE nudge_deliveries SET hold_until = $1::timestamptz
+WHERE campaign_id = $2 AND status = 'held' AND reason = 'paused'
+`
+
+type ReleasePausedHoldsParams struct {
+	Now        time.Time     `json:"now"`
+	CampaignID uuid.NullUUID `json:"campaign_id"`
+}
+
+// Resuming a campaign: recipients held because it was paused are decided again at once.
+func (q *Queries) ReleasePausedHolds(ctx context.Context, arg ReleasePausedHoldsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releasePausedHolds, arg.Now, arg.CampaignID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setCampaignStatus = `-- name: SetCampaignStatus :one

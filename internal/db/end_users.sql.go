@@ -12,7 +12,7 @@ import (
 )
 
 const endUserEnrollment = `-- name: EndUserEnrollment :one
-SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at FROM program_enrollments WHERE program_id = $1 AND end_user_id = $2
+SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at FROM program_enrollments WHERE program_id = $1 AND end_user_id = $2
 `
 
 type EndUserEnrollmentParams struct {
@@ -38,6 +38,7 @@ func (q *Queries) EndUserEnrollment(ctx context.Context, arg EndUserEnrollmentPa
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }

@@ -13,8 +13,8 @@ import (
 )
 
 const endUserMessagesAfter = `-- name: EndUserMessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM (
-    SELECT m.id, m.creator_id, m.conversation_id, m.seq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code FROM messages m JOIN conversations c ON c.id = m.conversation_id
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM (
+    SELECT m.id, m.creator_id, m.conversation_id, m.seq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code, m.template FROM messages m JOIN conversations c ON c.id = m.conversation_id
     WHERE c.end_user_id = $1 AND m.seq > $2 AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
     ORDER BY m.seq DESC LIMIT $3
@@ -53,6 +53,7 @@ func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesA
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ErrorCode,
+			&i.Template,
 		); err != nil {
 			return nil, err
 		}

@@ -19,7 +19,7 @@ WHERE id = $4
   AND ($1::text = 'failed'
        OR (CASE $1::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
         > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
 `
 
 type AdvanceMessageStatusParams struct {
@@ -55,12 +55,13 @@ func (q *Queries) AdvanceMessageStatus(ctx context.Context, arg AdvanceMessageSt
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ErrorCode,
+		&i.Template,
 	)
 	return i, err
 }
 
 const getMessage = `-- name: GetMessage :one
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE id = $1
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages WHERE id = $1
 `
 
 func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error) {
@@ -82,15 +83,16 @@ func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ErrorCode,
+		&i.Template,
 	)
 	return i, err
 }
 
 const insertMessage = `-- name: InsertMessage :one
-INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status, template)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
 `
 
 type InsertMessageParams struct {
@@ -104,6 +106,7 @@ type InsertMessageParams struct {
 	Channel           string          `json:"channel"`
 	ProviderMessageID *string         `json:"provider_message_id"`
 	Status            string          `json:"status"`
+	Template          []byte          `json:"template"`
 }
 
 // Idempotent: a redelivered event inserts nothing and gets no row back.
@@ -119,6 +122,7 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 		arg.Channel,
 		arg.ProviderMessageID,
 		arg.Status,
+		arg.Template,
 	)
 	var i Message
 	err := row.Scan(
@@ -137,12 +141,13 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ErrorCode,
+		&i.Template,
 	)
 	return i, err
 }
 
 const messagesAfter = `-- name: MessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
 ORDER BY seq LIMIT $3
 `
 
@@ -179,6 +184,7 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ErrorCode,
+			&i.Template,
 		); err != nil {
 			return nil, err
 		}
@@ -191,8 +197,8 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 }
 
 const recentMessages = `-- name: RecentMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM (
-    SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM (
+    SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
 ) recent ORDER BY seq
 `
 
@@ -226,6 +232,7 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ErrorCode,
+			&i.Template,
 		); err != nil {
 			return nil, err
 		}
@@ -238,7 +245,7 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 }
 
 const replyCovering = `-- name: ReplyCovering :one
-SELECT a.id, a.creator_id, a.conversation_id, a.seq, a.role, a.body, a.sources, a.reply_to, a.channel, a.provider_message_id, a.status, a.error, a.created_at, a.updated_at, a.error_code FROM messages a
+SELECT a.id, a.creator_id, a.conversation_id, a.seq, a.role, a.body, a.sources, a.reply_to, a.channel, a.provider_message_id, a.status, a.error, a.created_at, a.updated_at, a.error_code, a.template FROM messages a
 WHERE a.conversation_id = $1 AND a.role = 'assistant' AND a.seq > $2
 ORDER BY a.seq LIMIT 1
 `
@@ -268,6 +275,7 @@ func (q *Queries) ReplyCovering(ctx context.Context, arg ReplyCoveringParams) (M
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ErrorCode,
+		&i.Template,
 	)
 	return i, err
 }
@@ -325,7 +333,7 @@ func (q *Queries) TouchConversation(ctx context.Context, id uuid.UUID) error {
 }
 
 const unansweredUserMessages = `-- name: UnansweredUserMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code FROM messages m
+SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages m
 WHERE m.conversation_id = $1 AND m.role = 'user'
   AND m.seq > COALESCE((SELECT max(a.seq) FROM messages a
                         WHERE a.conversation_id = $1 AND a.role IN ('assistant', 'creator')), 0)
@@ -358,6 +366,7 @@ func (q *Queries) UnansweredUserMessages(ctx context.Context, conversationID uui
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ErrorCode,
+			&i.Template,
 		); err != nil {
 			return nil, err
 		}

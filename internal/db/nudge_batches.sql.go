@@ -14,7 +14,7 @@ import (
 )
 
 const getNudgeDeliveries = `-- name: GetNudgeDeliveries :many
-SELECT d.occurrence_id, d.end_user_id, d.creator_id, d.campaign_id, d.enrollment_id, d.status, d.reason, d.mode, d.hold_until, d.holds, d.message_id, d.decided_at, d.due_at FROM nudge_deliveries d
+SELECT d.occurrence_id, d.end_user_id, d.creator_id, d.campaign_id, d.enrollment_id, d.status, d.reason, d.mode, d.hold_until, d.holds, d.message_id, d.decided_at, d.due_at, d.step FROM nudge_deliveries d
 JOIN (SELECT unnest($1::uuid[]) AS occurrence_id, unnest($2::uuid[]) AS end_user_id) AS k
   ON d.occurrence_id = k.occurrence_id AND d.end_user_id = k.end_user_id
 `
@@ -48,6 +48,7 @@ func (q *Queries) GetNudgeDeliveries(ctx context.Context, arg GetNudgeDeliveries
 			&i.MessageID,
 			&i.DecidedAt,
 			&i.DueAt,
+			&i.Step,
 		); err != nil {
 			return nil, err
 		}
@@ -60,18 +61,19 @@ func (q *Queries) GetNudgeDeliveries(ctx context.Context, arg GetNudgeDeliveries
 }
 
 const insertNudgeMessages = `-- name: InsertNudgeMessages :exec
-INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, channel, status)
-SELECT u.id, $1, u.conversation_id, 'assistant', u.body, '[]'::jsonb, u.channel, 'queued'
-FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS conversation_id, unnest($4::text[]) AS body, unnest($5::text[]) AS channel) AS u
+INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, channel, status, template)
+SELECT u.id, $1, u.conversation_id, 'assistant', u.body, '[]'::jsonb, u.channel, 'queued', NULLIF(u.template, 'null'::jsonb)
+FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS conversation_id, unnest($4::text[]) AS body, unnest($5::text[]) AS channel, unnest($6::jsonb[]) AS template) AS u
 ON CONFLICT (id) DO NOTHING
 `
 
 type InsertNudgeMessagesParams struct {
-	CreatorID       uuid.UUID   `json:"creator_id"`
-	Ids             []uuid.UUID `json:"ids"`
-	ConversationIds []uuid.UUID `json:"conversation_ids"`
-	Bodies          []string    `json:"bodies"`
-	Channels        []string    `json:"channels"`
+	CreatorID       uuid.UUID         `json:"creator_id"`
+	Ids             []uuid.UUID       `json:"ids"`
+	ConversationIds []uuid.UUID       `json:"conversation_ids"`
+	Bodies          []string          `json:"bodies"`
+	Channels        []string          `json:"channels"`
+	Templates       []json.RawMessage `json:"templates"`
 }
 
 // Proactive messages, by their deterministic ids: a batch decided again inserts nothing.
@@ -82,6 +84,7 @@ func (q *Queries) InsertNudgeMessages(ctx context.Context, arg InsertNudgeMessag
 		arg.ConversationIds,
 		arg.Bodies,
 		arg.Channels,
+		arg.Templates,
 	)
 	return err
 }
@@ -215,15 +218,15 @@ func (q *Queries) NudgeFacts(ctx context.Context, arg NudgeFactsParams) ([]Nudge
 
 const recordNudgeDecisions = `-- name: RecordNudgeDecisions :exec
 INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, enrollment_id, status, reason, mode,
-                              hold_until, message_id, decided_at, due_at)
+                              hold_until, message_id, decided_at, due_at, step)
 SELECT u.occurrence_id, u.end_user_id, $1,
        NULLIF(u.campaign_id, '00000000-0000-0000-0000-000000000000'::uuid),
        NULLIF(u.enrollment_id, '00000000-0000-0000-0000-000000000000'::uuid),
        u.status, u.reason, u.mode,
        NULLIF(u.hold_until, '0001-01-01 00:00:00+00'::timestamptz),
        NULLIF(u.message_id, '00000000-0000-0000-0000-000000000000'::uuid),
-       $2, NULLIF(u.due_at, '0001-01-01 00:00:00+00'::timestamptz)
-FROM (SELECT unnest($3::uuid[]) AS occurrence_id, unnest($4::uuid[]) AS end_user_id, unnest($5::uuid[]) AS campaign_id, unnest($6::uuid[]) AS enrollment_id, unnest($7::text[]) AS status, unnest($8::text[]) AS reason, unnest($9::text[]) AS mode, unnest($10::timestamptz[]) AS hold_until, unnest($11::uuid[]) AS message_id, unnest($12::timestamptz[]) AS due_at) AS u
+       $2, NULLIF(u.due_at, '0001-01-01 00:00:00+00'::timestamptz), u.step
+FROM (SELECT unnest($3::uuid[]) AS occurrence_id, unnest($4::uuid[]) AS end_user_id, unnest($5::uuid[]) AS campaign_id, unnest($6::uuid[]) AS enrollment_id, unnest($7::text[]) AS status, unnest($8::text[]) AS reason, unnest($9::text[]) AS mode, unnest($10::timestamptz[]) AS hold_until, unnest($11::uuid[]) AS message_id, unnest($12::timestamptz[]) AS due_at, unnest($13::int[]) AS step) AS u
 ON CONFLICT (occurrence_id, end_user_id) DO UPDATE
 SET status = EXCLUDED.status, reason = EXCLUDED.reason, mode = EXCLUDED.mode, hold_until = EXCLUDED.hold_until,
     message_id = EXCLUDED.message_id, decided_at = EXCLUDED.decided_at, due_at = COALESCE(nudge_deliveries.due_at, EXCLUDED.due_at)
@@ -243,6 +246,7 @@ type RecordNudgeDecisionsParams struct {
 	HoldUntils    []time.Time `json:"hold_untils"`
 	MessageIds    []uuid.UUID `json:"message_ids"`
 	DueAts        []time.Time `json:"due_ats"`
+	Steps         []int32     `json:"steps"`
 }
 
 // Decisions of a batch. A decision replaces a held one; a final one (sent, skipped) is never
@@ -261,6 +265,7 @@ func (q *Queries) RecordNudgeDecisions(ctx context.Context, arg RecordNudgeDecis
 		arg.HoldUntils,
 		arg.MessageIds,
 		arg.DueAts,
+		arg.Steps,
 	)
 	return err
 }

@@ -18,7 +18,7 @@ UPDATE program_enrollments
 SET status = $1, next_step = $2, next_at = $3, last_step = $4, last_step_at = $5,
     lease_until = NULL, history = history || $6::jsonb, updated_at = now()
 WHERE id = $7
-RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at
+RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
 `
 
 type AdvanceEnrollmentParams struct {
@@ -56,6 +56,40 @@ func (q *Queries) AdvanceEnrollment(ctx context.Context, arg AdvanceEnrollmentPa
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const cancelEnrollment = `-- name: CancelEnrollment :one
+UPDATE program_enrollments SET status = 'cancelled', next_at = NULL, lease_until = NULL,
+    history = history || $1::jsonb, updated_at = now()
+WHERE id = $2 RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
+`
+
+type CancelEnrollmentParams struct {
+	Entry json.RawMessage `json:"entry"`
+	ID    uuid.UUID       `json:"id"`
+}
+
+func (q *Queries) CancelEnrollment(ctx context.Context, arg CancelEnrollmentParams) (ProgramEnrollment, error) {
+	row := q.db.QueryRow(ctx, cancelEnrollment, arg.Entry, arg.ID)
+	var i ProgramEnrollment
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ProgramID,
+		&i.EndUserID,
+		&i.Status,
+		&i.NextStep,
+		&i.NextAt,
+		&i.EnrolledAt,
+		&i.LastStep,
+		&i.LastStepAt,
+		&i.LeaseUntil,
+		&i.History,
+		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
@@ -100,7 +134,7 @@ const enroll = `-- name: Enroll :one
 INSERT INTO program_enrollments (id, creator_id, program_id, end_user_id, enrolled_at, next_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (program_id, end_user_id) DO UPDATE SET updated_at = now()
-RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at
+RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
 `
 
 type EnrollParams struct {
@@ -137,12 +171,13 @@ func (q *Queries) Enroll(ctx context.Context, arg EnrollParams) (ProgramEnrollme
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const getEnrollment = `-- name: GetEnrollment :one
-SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at FROM program_enrollments WHERE id = $1
+SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at FROM program_enrollments WHERE id = $1
 `
 
 func (q *Queries) GetEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnrollment, error) {
@@ -162,12 +197,13 @@ func (q *Queries) GetEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnrol
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at FROM programs WHERE id = $1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -182,12 +218,13 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const insertProgram = `-- name: InsertProgram :one
-INSERT INTO programs (id, creator_id, name, keyword, steps) VALUES ($1, $2, $3, $4, $5) RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at
+INSERT INTO programs (id, creator_id, name, keyword, steps) VALUES ($1, $2, $3, $4, $5) RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
 `
 
 type InsertProgramParams struct {
@@ -216,12 +253,13 @@ func (q *Queries) InsertProgram(ctx context.Context, arg InsertProgramParams) (P
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const listEnrollments = `-- name: ListEnrollments :many
-SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at FROM program_enrollments WHERE program_id = $1 ORDER BY enrolled_at, id LIMIT $2
+SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at FROM program_enrollments WHERE program_id = $1 ORDER BY enrolled_at, id LIMIT $2
 `
 
 type ListEnrollmentsParams struct {
@@ -252,6 +290,7 @@ func (q *Queries) ListEnrollments(ctx context.Context, arg ListEnrollmentsParams
 			&i.LeaseUntil,
 			&i.History,
 			&i.UpdatedAt,
+			&i.PausedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -264,7 +303,7 @@ func (q *Queries) ListEnrollments(ctx context.Context, arg ListEnrollmentsParams
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at FROM programs ORDER BY created_at DESC LIMIT $1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs ORDER BY created_at DESC LIMIT $1
 `
 
 func (q *Queries) ListPrograms(ctx context.Context, maxRows int32) ([]Program, error) {
@@ -285,6 +324,7 @@ func (q *Queries) ListPrograms(ctx context.Context, maxRows int32) ([]Program, e
 			&i.Status,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PausedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -297,7 +337,7 @@ func (q *Queries) ListPrograms(ctx context.Context, maxRows int32) ([]Program, e
 }
 
 const lockEnrollment = `-- name: LockEnrollment :one
-SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at FROM program_enrollments WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at FROM program_enrollments WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnrollment, error) {
@@ -317,12 +357,68 @@ func (q *Queries) LockEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnro
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const lockProgram = `-- name: LockProgram :one
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) LockProgram(ctx context.Context, id uuid.UUID) (Program, error) {
+	row := q.db.QueryRow(ctx, lockProgram, id)
+	var i Program
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Name,
+		&i.Keyword,
+		&i.Steps,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const pauseEnrollment = `-- name: PauseEnrollment :one
+UPDATE program_enrollments SET status = 'paused', paused_at = $1::timestamptz, lease_until = NULL,
+    history = history || $2::jsonb, updated_at = now()
+WHERE id = $3 RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
+`
+
+type PauseEnrollmentParams struct {
+	Now   time.Time       `json:"now"`
+	Entry json.RawMessage `json:"entry"`
+	ID    uuid.UUID       `json:"id"`
+}
+
+func (q *Queries) PauseEnrollment(ctx context.Context, arg PauseEnrollmentParams) (ProgramEnrollment, error) {
+	row := q.db.QueryRow(ctx, pauseEnrollment, arg.Now, arg.Entry, arg.ID)
+	var i ProgramEnrollment
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ProgramID,
+		&i.EndUserID,
+		&i.Status,
+		&i.NextStep,
+		&i.NextAt,
+		&i.EnrolledAt,
+		&i.LastStep,
+		&i.LastStepAt,
+		&i.LeaseUntil,
+		&i.History,
+		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const programByKeyword = `-- name: ProgramByKeyword :one
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at FROM programs WHERE keyword <> '' AND lower(keyword) = lower($1) AND status = 'active' LIMIT 1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE keyword <> '' AND lower(keyword) = lower($1) AND status = 'active' LIMIT 1
 `
 
 func (q *Queries) ProgramByKeyword(ctx context.Context, keyword string) (Program, error) {
@@ -337,12 +433,74 @@ func (q *Queries) ProgramByKeyword(ctx context.Context, keyword string) (Program
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const recheckProgramEnrollments = `-- name: RecheckProgramEnrollments :execrows
+UPDATE program_enrollments SET next_at = LEAST(next_at, $1::timestamptz), updated_at = now()
+WHERE program_id = $2 AND status = 'active'
+`
+
+type RecheckProgramEnrollmentsParams struct {
+	Now       time.Time `json:"now"`
+	ProgramID uuid.UUID `json:"program_id"`
+}
+
+// After an edit, active enrollments are looked at again on the next pass: each next step's due
+// time is recomputed from the new steps (sent if due, rescheduled otherwise).
+func (q *Queries) RecheckProgramEnrollments(ctx context.Context, arg RecheckProgramEnrollmentsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recheckProgramEnrollments, arg.Now, arg.ProgramID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const resumeEnrollment = `-- name: ResumeEnrollment :one
+UPDATE program_enrollments SET status = 'active', paused_at = NULL, enrolled_at = $1, next_at = $2,
+    lease_until = NULL, history = history || $3::jsonb, updated_at = now()
+WHERE id = $4 RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
+`
+
+type ResumeEnrollmentParams struct {
+	EnrolledAt time.Time       `json:"enrolled_at"`
+	NextAt     *time.Time      `json:"next_at"`
+	Entry      json.RawMessage `json:"entry"`
+	ID         uuid.UUID       `json:"id"`
+}
+
+// The timeline moves on by the time it was paused (the caller computes enrolled_at and next_at).
+func (q *Queries) ResumeEnrollment(ctx context.Context, arg ResumeEnrollmentParams) (ProgramEnrollment, error) {
+	row := q.db.QueryRow(ctx, resumeEnrollment,
+		arg.EnrolledAt,
+		arg.NextAt,
+		arg.Entry,
+		arg.ID,
+	)
+	var i ProgramEnrollment
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ProgramID,
+		&i.EndUserID,
+		&i.Status,
+		&i.NextStep,
+		&i.NextAt,
+		&i.EnrolledAt,
+		&i.LastStep,
+		&i.LastStepAt,
+		&i.LeaseUntil,
+		&i.History,
+		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }
 
 const setEnrollmentStatus = `-- name: SetEnrollmentStatus :one
-UPDATE program_enrollments SET status = $1, lease_until = NULL, updated_at = now() WHERE id = $2 RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at
+UPDATE program_enrollments SET status = $1, lease_until = NULL, updated_at = now() WHERE id = $2 RETURNING id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at
 `
 
 type SetEnrollmentStatusParams struct {
@@ -367,6 +525,90 @@ func (q *Queries) SetEnrollmentStatus(ctx context.Context, arg SetEnrollmentStat
 		&i.LeaseUntil,
 		&i.History,
 		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const setProgramStatus = `-- name: SetProgramStatus :one
+UPDATE programs SET status = $1, paused_at = $2, updated_at = now() WHERE id = $3 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
+`
+
+type SetProgramStatusParams struct {
+	Status   string     `json:"status"`
+	PausedAt *time.Time `json:"paused_at"`
+	ID       uuid.UUID  `json:"id"`
+}
+
+// paused_at records when a program was paused; resuming clears it (see ShiftProgramEnrollments).
+func (q *Queries) SetProgramStatus(ctx context.Context, arg SetProgramStatusParams) (Program, error) {
+	row := q.db.QueryRow(ctx, setProgramStatus, arg.Status, arg.PausedAt, arg.ID)
+	var i Program
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Name,
+		&i.Keyword,
+		&i.Steps,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PausedAt,
+	)
+	return i, err
+}
+
+const shiftProgramEnrollments = `-- name: ShiftProgramEnrollments :execrows
+UPDATE program_enrollments
+SET enrolled_at = enrolled_at + make_interval(secs => $1::float8),
+    next_at = next_at + make_interval(secs => $1::float8), updated_at = now()
+WHERE program_id = $2 AND status = 'active'
+`
+
+type ShiftProgramEnrollmentsParams struct {
+	ShiftSeconds float64   `json:"shift_seconds"`
+	ProgramID    uuid.UUID `json:"program_id"`
+}
+
+// A program resumed after being paused for shift_seconds: its active enrollments' timelines move on by
+// as much, so no step is missed or bunched.
+func (q *Queries) ShiftProgramEnrollments(ctx context.Context, arg ShiftProgramEnrollmentsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, shiftProgramEnrollments, arg.ShiftSeconds, arg.ProgramID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const updateProgram = `-- name: UpdateProgram :one
+UPDATE programs SET name = $1, keyword = $2, steps = $3, updated_at = now() WHERE id = $4 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
+`
+
+type UpdateProgramParams struct {
+	Name    string          `json:"name"`
+	Keyword string          `json:"keyword"`
+	Steps   json.RawMessage `json:"steps"`
+	ID      uuid.UUID       `json:"id"`
+}
+
+func (q *Queries) UpdateProgram(ctx context.Context, arg UpdateProgramParams) (Program, error) {
+	row := q.db.QueryRow(ctx, updateProgram,
+		arg.Name,
+		arg.Keyword,
+		arg.Steps,
+		arg.ID,
+	)
+	var i Program
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Name,
+		&i.Keyword,
+		&i.Steps,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PausedAt,
 	)
 	return i, err
 }

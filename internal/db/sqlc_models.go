@@ -190,6 +190,7 @@ type Message struct {
 	CreatedAt         time.Time       `json:"created_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
 	ErrorCode         string          `json:"error_code"`
+	Template          []byte          `json:"template"`
 }
 
 type NudgeDelivery struct {
@@ -206,6 +207,7 @@ type NudgeDelivery struct {
 	MessageID    uuid.NullUUID `json:"message_id"`
 	DecidedAt    time.Time     `json:"decided_at"`
 	DueAt        *time.Time    `json:"due_at"`
+	Step         int32         `json:"step"`
 }
 
 type Program struct {
@@ -217,6 +219,7 @@ type Program struct {
 	Status    string          `json:"status"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	PausedAt  *time.Time      `json:"paused_at"`
 }
 
 type ProgramEnrollment struct {
@@ -233,6 +236,7 @@ type ProgramEnrollment struct {
 	LeaseUntil *time.Time      `json:"lease_until"`
 	History    json.RawMessage `json:"history"`
 	UpdatedAt  time.Time       `json:"updated_at"`
+	PausedAt   *time.Time      `json:"paused_at"`
 }
 
 type RefreshToken struct {

@@ -175,6 +175,12 @@ func (w *Worker) handleChannel(msg *message.Message) error {
 		return nil
 	}
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "message_id", d.msg.ID, "channel", out.Channel)
+	if proactive(d.msg) && d.user.OptedOutAt != nil {
+		// The send policy decided before the person opted out (the message waited in the queue
+		// or for the provider's rate limit): an opt-out stops it up to the last moment.
+		log.Info("proactive message not sent: the person opted out after it was decided", "end_user_id", d.user.ID)
+		return w.finish(ctx, c, d, "failed", "", "opted_out", "the person opted out before it was sent")
+	}
 	if noChan {
 		return w.finish(ctx, c, d, "failed", "", "channel_removed", "the conversation's channel was removed")
 	}
@@ -307,15 +313,37 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *account, recipient string, log interface {
 	Info(string, ...any)
 }) error {
-	t := a.cfg.Template
-	if t == nil || t.Name == "" {
+	// The message's own template (a campaign's or program step's, parameters rendered for the
+	// person), else the channel's default one, sent without parameters.
+	var (
+		name, lang string
+		comps      []map[string]any
+	)
+	var own struct {
+		Name     string   `json:"name"`
+		Language string   `json:"language"`
+		Params   []string `json:"params"`
+	}
+	if len(d.msg.Template) > 0 && json.Unmarshal(d.msg.Template, &own) == nil && own.Name != "" {
+		name, lang = own.Name, own.Language
+		if len(own.Params) > 0 {
+			params := make([]map[string]any, len(own.Params))
+			for i, p := range own.Params {
+				params[i] = map[string]any{"type": "text", "text": p}
+			}
+			comps = []map[string]any{{"type": "body", "parameters": params}}
+		}
+	} else if t := a.cfg.Template; t != nil && t.Name != "" {
+		name, lang = t.Name, t.Language
+	}
+	if name == "" {
 		log.Info("whatsapp window closed and no template configured: not sent")
 		return w.finish(ctx, c, d, "window_closed", "", strconv.Itoa(whatsapp.CodeReengagement),
 			"outside WhatsApp's 24-hour window and no template configured")
 	}
 	// The template is part 1000 in the send log, apart from text parts an earlier attempt sent.
 	id, _, err := w.sendPart(ctx, c, d, a, 1000, recipient, func(ctx context.Context) (string, error) {
-		return a.wa.SendTemplate(ctx, recipient, t.Name, t.Language, nil)
+		return a.wa.SendTemplate(ctx, recipient, name, lang, comps)
 	})
 	if err != nil {
 		if cl := channels.ClassOf(err); cl == channels.Permanent || cl == channels.RecipientGone || cl == channels.WindowClosed {
@@ -323,8 +351,8 @@ func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *
 		}
 		return err
 	}
-	log.Info("whatsapp window closed: template sent instead", "template", t.Name)
-	return w.finish(ctx, c, d, "sent", id, "", "window closed: sent template "+t.Name)
+	log.Info("whatsapp window closed: template sent instead", "template", name)
+	return w.finish(ctx, c, d, "sent", id, "", "window closed: sent template "+name)
 }
 
 // failPermanently records a provider's refusal with its code; a recipient who is gone
@@ -532,3 +560,7 @@ func (w *Worker) activity(c uuid.UUID, a events.Activity) {
 		w.Log.Debug("activity publish failed", "err", err)
 	}
 }
+
+// proactive reports whether m is a message the coach sends on its own (a campaign or program
+// nudge): no reply to anything, not written by the creator.
+func proactive(m db.Message) bool { return m.Role == "assistant" && !m.ReplyTo.Valid }

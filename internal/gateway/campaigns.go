@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ type campaignIn struct {
 	Schedule nudge.Schedule `json:"schedule"`
 }
 
-func (c campaignIn) validate() error {
+func (c campaignIn) validate(now time.Time) error {
 	if c.Name == "" {
 		return errBadRequest("invalid_campaign", "name is required")
 	}
@@ -34,6 +35,12 @@ func (c campaignIn) validate() error {
 		if err != nil {
 			return errBadRequest("invalid_campaign", err.Error())
 		}
+	}
+	if c.Schedule.Kind == nudge.ScheduleOnce && c.Schedule.At.Before(now.Add(-time.Minute)) {
+		return errBadRequest("invalid_campaign", "schedule.at is in the past")
+	}
+	if _, ok := c.Schedule.Next(now); !ok && c.Schedule.Kind != nudge.ScheduleOnce {
+		return errBadRequest("invalid_campaign", "schedule: no occurrence after now")
 	}
 	return nil
 }
@@ -69,7 +76,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
+	if err := in.validate(s.Now()); err != nil {
 		return err
 	}
 	aud, _ := json.Marshal(in.Audience)
@@ -83,7 +90,8 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 		if err != nil {
 			return err
 		}
-		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now()); err != nil {
+		// A one-off "now" a few seconds old is still sent (validate allows a minute).
+		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
 			return err
 		}
 		if c, err = q.GetCampaign(ctx, c.ID); err != nil {
@@ -170,7 +178,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
+	if err := in.validate(s.Now()); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -192,7 +200,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 		if _, err := q.DeleteFutureOccurrences(ctx, id); err != nil {
 			return err
 		}
-		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now()); err != nil {
+		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
 			return err
 		}
 		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: id, MaxRows: 5})
@@ -218,9 +226,13 @@ func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a cre
 		if err != nil {
 			return err
 		}
-		ok := c.Status == to
-		for _, f := range from {
-			ok = ok || c.Status == f
+		ok := c.Status == to || slices.Contains(from, c.Status)
+		if !ok && c.Status == "completed" && to != "active" {
+			// Its last occurrence fired, but some recipients still wait (quiet hours, their
+			// local time): those can still be paused or cancelled.
+			if ok, err = q.HasHeldDecisions(ctx, uuid.NullUUID{UUID: id, Valid: true}); err != nil {
+				return err
+			}
 		}
 		if !ok {
 			return errConflict("invalid_state", "campaign is "+c.Status)
@@ -228,8 +240,19 @@ func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a cre
 		if c, err = q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: id, Status: to}); err != nil {
 			return err
 		}
-		if to == "cancelled" {
+		switch to {
+		case "cancelled":
 			if err := q.CancelOccurrences(ctx, id); err != nil {
+				return err
+			}
+		case "active": // resumed: who was held because of the pause is decided again now
+			if _, err := q.ReleasePausedHolds(ctx, db.ReleasePausedHoldsParams{CampaignID: uuid.NullUUID{UUID: id, Valid: true}, Now: s.Now()}); err != nil {
+				return err
+			}
+			if err := nudge.ScheduleFollowing(ctx, q, a.CreatorID, id, s.Now()); err != nil {
+				return err
+			}
+			if c, err = q.GetCampaign(ctx, id); err != nil { // a one-off may have completed
 				return err
 			}
 		}
@@ -289,6 +312,8 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 		Mode      string     `json:"mode,omitempty"`
 		HoldUntil *time.Time `json:"hold_until,omitempty"`
 		Text      string     `json:"text,omitempty"`
+		// Template: outside WhatsApp's window, the campaign's template as this person gets it.
+		Template *nudge.MessageTemplate `json:"template,omitempty"`
 	}
 	var (
 		items []item
@@ -331,17 +356,20 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			if err != nil {
 				return err
 			}
-			facts, err := nudge.Facts(ctx, q, eu, cp, at)
-			if err != nil {
-				return err
-			}
 			var notBefore time.Time
 			if occ.LocalDate != "" {
-				notBefore, _ = nudge.LocalInstant(occ.LocalDate, occ.LocalTime, facts.Zone)
+				notBefore, _ = nudge.LocalInstant(occ.LocalDate, occ.LocalTime, nudge.Zone(eu, cp))
 			}
 			when := at
 			if notBefore.After(when) {
 				when = notBefore // preview each person at their own local time
+			}
+			facts, err := nudge.Facts(ctx, q, eu, cp, when)
+			if err != nil {
+				return err
+			}
+			if content.Template != nil && eu.Channel == "whatsapp" && facts.HasChannel {
+				facts.HasTemplate = true
 			}
 			d := nudge.Decide(policy, facts, when, notBefore, at)
 			it := item{EndUserID: eu.ID, Name: eu.DisplayName, Channel: eu.Channel, Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode}
@@ -351,9 +379,14 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			}
 			if d.Outcome == nudge.OutcomeSent {
 				mem, _ := q.GetMemory(ctx, eu.ID)
-				if content.Kind == nudge.ContentText {
-					it.Text = nudge.Render(content.Text, nudge.VarsFor(eu, cp.Name, mem.Profile))
-				} else {
+				vars := nudge.VarsFor(eu, cp.Name, mem.Profile)
+				switch {
+				case d.Mode == nudge.ModeTemplate && content.Template != nil:
+					t := content.Template.Rendered(vars)
+					it.Template = &t
+				case content.Kind == nudge.ContentText:
+					it.Text = nudge.Render(content.Text, vars)
+				default:
 					it.Text = "(AI-personalized from the brief) " + content.Brief
 				}
 			}
@@ -431,9 +464,9 @@ func programOf(p db.Program) programOut {
 	return o
 }
 
-func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	var in programIn
-	if err := readJSON(w, r, &in); err != nil {
+// read parses and validates a program from the request body.
+func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
+	if err := readJSON(w, r, in); err != nil {
 		return err
 	}
 	if in.Name == "" {
@@ -451,6 +484,14 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 		// joined with one.
 		return errBadRequest("invalid_program", fmt.Sprintf("keyword %q is an opt-out/opt-in word; choose another", in.Keyword))
 	}
+	return nil
+}
+
+func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	var in programIn
+	if err := in.read(w, r); err != nil {
+		return err
+	}
 	steps, _ := json.Marshal(in.Steps)
 	ctx := r.Context()
 	var p db.Program
@@ -463,6 +504,134 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 	}
 	writeJSON(w, http.StatusCreated, programOf(p))
 	return nil
+}
+
+// handleUpdateProgram edits a program. Enrollments keep their place (the index of their next
+// step) and each next step's time is recomputed from the new steps on the scheduler's next pass.
+func (s *Server) handleUpdateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in programIn
+	if err := in.read(w, r); err != nil {
+		return err
+	}
+	steps, _ := json.Marshal(in.Steps)
+	ctx := r.Context()
+	var p db.Program
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		cur, err := q.LockProgram(ctx, id)
+		if err != nil {
+			return orNotFound(err, "program")
+		}
+		if cur.Status == "archived" {
+			return errConflict("program_archived", "an archived program cannot be edited")
+		}
+		if p, err = q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: in.Name, Keyword: in.Keyword, Steps: steps}); err != nil {
+			return err
+		}
+		_, err = q.RecheckProgramEnrollments(ctx, db.RecheckProgramEnrollmentsParams{ProgramID: id, Now: s.Now()})
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, programOf(p))
+	return nil
+}
+
+// setProgramStatus pauses (steps stop; their clock stops too), resumes (timelines move on by
+// the pause) or archives (for good) a program.
+func (s *Server) setProgramStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string, from ...string) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var p db.Program
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		cur, err := q.LockProgram(ctx, id)
+		if err != nil {
+			return orNotFound(err, "program")
+		}
+		if !slices.Contains(from, cur.Status) {
+			return errConflict("invalid_state", "program is "+cur.Status)
+		}
+		switch to {
+		case "paused":
+			p, err = nudge.PauseProgram(ctx, q, id, s.Now())
+		case "active":
+			p, err = nudge.ResumeProgram(ctx, q, cur, s.Now())
+		default:
+			p, err = q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: id, Status: to})
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, programOf(p))
+	return nil
+}
+
+func (s *Server) handlePauseProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setProgramStatus(w, r, a, "paused", "active")
+}
+
+func (s *Server) handleResumeProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setProgramStatus(w, r, a, "active", "paused")
+}
+
+func (s *Server) handleArchiveProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setProgramStatus(w, r, a, "archived", "active", "paused")
+}
+
+// setEnrollment pauses, resumes or cancels one person's enrollment.
+func (s *Server) setEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth, action string) error {
+	pid, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	eid, err := pathID(r, "enrollment")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := s.Now()
+	var e db.ProgramEnrollment
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		cur, err := q.LockEnrollment(ctx, eid)
+		if err != nil || cur.ProgramID != pid {
+			return errNotFound("enrollment")
+		}
+		step := int(cur.NextStep)
+		switch {
+		case action == "pause" && cur.Status == "active":
+			e, err = q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: eid, Now: now, Entry: nudge.Entry(step, "paused_by_creator", now)})
+		case action == "resume" && cur.Status == "paused":
+			e, err = nudge.ResumeEnrollment(ctx, q, cur, now, "resumed_by_creator")
+		case action == "cancel" && (cur.Status == "active" || cur.Status == "paused"):
+			e, err = q.CancelEnrollment(ctx, db.CancelEnrollmentParams{ID: eid, Entry: nudge.Entry(step, "cancelled_by_creator", now)})
+		default:
+			return errConflict("invalid_state", "enrollment is "+cur.Status)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, enrollmentOf(e))
+	return nil
+}
+
+func (s *Server) handlePauseEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setEnrollment(w, r, a, "pause")
+}
+
+func (s *Server) handleResumeEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setEnrollment(w, r, a, "resume")
+}
+
+func (s *Server) handleCancelEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.setEnrollment(w, r, a, "cancel")
 }
 
 func (s *Server) handleListPrograms(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -543,6 +712,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorA
 		p, err := q.GetProgram(ctx, id)
 		if err != nil {
 			return err
+		}
+		if p.Status == "archived" {
+			return errConflict("program_archived", "an archived program takes no new enrollments")
 		}
 		eu, err := q.GetEndUser(ctx, in.EndUserID)
 		if err != nil {

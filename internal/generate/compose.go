@@ -135,8 +135,12 @@ func (w *Composer) handle(msg *message.Message) error {
 	var m db.Message
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
+		var tpl []byte
+		if len(in.Template) > 0 && string(in.Template) != "null" {
+			tpl = in.Template
+		}
 		m, err = q.InsertMessage(ctx, db.InsertMessageParams{ID: in.MessageID, CreatorID: c, ConversationID: in.ConversationID,
-			Role: "assistant", Body: text, Sources: sources, Channel: in.Channel, Status: status})
+			Role: "assistant", Body: text, Sources: sources, Channel: in.Channel, Status: status, Template: tpl})
 		if db.IsNotFound(err) { // a concurrent delivery stored it first: that one is the message
 			m, err = q.GetMessage(ctx, in.MessageID)
 			return err

@@ -220,13 +220,18 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: "cancelled"}, uuid.Nil)
 				continue
 			case errors.Is(err, errPaused):
-				dec.add(r, Decision{Outcome: OutcomeHeld, Reason: "paused", HoldUntil: now.Add(5 * time.Minute)}, uuid.Nil)
+				// Held until the campaign is resumed (ReleasePausedHolds), or until it is too late
+				// to send, when the decision taken then is "expired".
+				dec.add(r, Decision{Outcome: OutcomeHeld, Reason: ReasonPaused, HoldUntil: laterOf(r.ScheduledAt, r.NotBefore).Add(w.Platform.MaxHold)}, uuid.Nil)
 				continue
 			case err != nil:
 				return err
 			}
 			facts := b.facts(eu, now)
 			facts.Awaited = r.EnrollmentID != uuid.Nil && r.Step == 0
+			if content.Template != nil && eu.Channel == events.ChannelWhatsApp && facts.HasChannel {
+				facts.HasTemplate = true // the content's own template
+			}
 			d := Decide(b.policy, facts, now, r.NotBefore, r.ScheduledAt)
 			if d.Outcome != OutcomeSent {
 				dec.add(r, d, uuid.Nil)
@@ -244,7 +249,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 		}
 		var mem map[uuid.UUID]json.RawMessage
 		for _, s := range sends {
-			if usesMemory(s.content.Text) || (s.content.Kind == ContentAI && usesMemory(s.content.Fallback)) {
+			if usesMemory(s.content) {
 				if mem, err = b.memories(ctx, q); err != nil {
 					return err
 				}
@@ -255,10 +260,11 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 		for _, s := range sends {
 			convID := convs[convKey{s.eu.ID, s.eu.Channel}]
 			vars := VarsFor(s.eu, b.creator.Name, mem[s.eu.ID])
+			tpl := templateFor(s.content, s.eu, vars)
 			if s.content.Kind == ContentAI {
 				p, err := w.newPublication(c, events.ComposeSubject(c), "compose:"+s.id.String(), events.NudgeCompose{
 					MessageID: s.id, ConversationID: convID, EndUserID: s.eu.ID, Channel: s.eu.Channel, OccurrenceID: s.req.r.OccurrenceID,
-					Brief: s.content.Brief, Fallback: Render(s.content.Fallback, vars)}, s.req.cause)
+					Brief: s.content.Brief, Fallback: Render(s.content.Fallback, vars), Template: tpl}, s.req.cause)
 				if err != nil {
 					return err
 				}
@@ -269,6 +275,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			msgs.ConversationIds = append(msgs.ConversationIds, convID)
 			msgs.Bodies = append(msgs.Bodies, Render(s.content.Text, vars))
 			msgs.Channels = append(msgs.Channels, s.eu.Channel)
+			msgs.Templates = append(msgs.Templates, tpl)
 			p, err := w.newPublication(c, events.OutboundSubject(c, s.eu.Channel), "out:"+s.id.String(), events.MessageOutbound{
 				MessageID: s.id, ConversationID: convID, EndUserID: s.eu.ID, Channel: s.eu.Channel}, s.req.cause)
 			if err != nil {
@@ -312,9 +319,10 @@ func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *req
 		return nil, err
 	}
 	mem, _ := memoryOf(ctx, q, eu.ID)
+	vars := VarsFor(eu, b.creator.Name, mem)
 	p, err := w.newPublication(c, events.ComposeSubject(c), "compose:"+id.String(), events.NudgeCompose{
 		MessageID: id, ConversationID: conv.ID, EndUserID: eu.ID, Channel: eu.Channel, OccurrenceID: req.r.OccurrenceID,
-		Brief: content.Brief, Fallback: Render(content.Fallback, VarsFor(eu, b.creator.Name, mem))}, req.cause)
+		Brief: content.Brief, Fallback: Render(content.Fallback, vars), Template: templateFor(content, eu, vars)}, req.cause)
 	return []publication{p}, err
 }
 
@@ -494,6 +502,7 @@ func (d *decisions) add(r RecipientEvent, dec Decision, msg uuid.UUID) {
 	p.HoldUntils = append(p.HoldUntils, hold)
 	p.MessageIds = append(p.MessageIds, msg)
 	p.DueAts = append(p.DueAts, laterOf(r.ScheduledAt, r.NotBefore))
+	p.Steps = append(p.Steps, int32(r.Step))
 }
 
 // conversations collects the (person, channel) pairs that need a conversation.
@@ -521,4 +530,14 @@ func (cs *conversations) upsert(ctx context.Context, q *db.Queries, c uuid.UUID)
 		out[convKey{r.EndUserID, r.Channel}] = r.ID
 	}
 	return out, nil
+}
+
+// templateFor is the rendered template a WhatsApp message of content carries (JSON null when it
+// has none: dispatch then falls back to the channel's template).
+func templateFor(content Content, eu db.EndUser, vars map[string]string) json.RawMessage {
+	if content.Template == nil || eu.Channel != events.ChannelWhatsApp {
+		return json.RawMessage("null")
+	}
+	b, _ := json.Marshal(content.Template.Rendered(vars))
+	return b
 }

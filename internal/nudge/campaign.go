@@ -26,14 +26,23 @@ func Subject(c uuid.UUID) string { return events.NudgeSubject(c) }
 // MsgID is the deduplication id of a recipient event: one per (occurrence, recipient).
 func MsgID(occurrence, endUser uuid.UUID) string { return occurrence.String() + ":" + endUser.String() }
 
-// Audience is a campaign's composable filters; every given filter must match.
+// Audience is a campaign's composable filters; every given filter must match (AND), and the
+// tag filters combine tags with all-of, any-of and none-of.
 type Audience struct {
-	All          bool       `json:"all,omitempty"`
-	Channel      string     `json:"channel,omitempty"`
-	Tag          string     `json:"tag,omitempty"`
-	InactiveDays int        `json:"inactive_days,omitempty"`
-	JoinedAfter  *time.Time `json:"joined_after,omitempty"`
-	ProgramID    *uuid.UUID `json:"program_id,omitempty"`
+	All     bool   `json:"all,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	// Tag is one tag the person must have (kept for existing campaigns; Tags is the general form).
+	Tag string `json:"tag,omitempty"`
+	// Tags: every one of them; AnyTags: at least one; ExcludeTags: none of them.
+	Tags        []string `json:"tags,omitempty"`
+	AnyTags     []string `json:"any_tags,omitempty"`
+	ExcludeTags []string `json:"exclude_tags,omitempty"`
+	// InactiveDays: the person has not been seen for at least that many days; ActiveWithinDays:
+	// they were seen within that many days.
+	InactiveDays     int        `json:"inactive_days,omitempty"`
+	ActiveWithinDays int        `json:"active_within_days,omitempty"`
+	JoinedAfter      *time.Time `json:"joined_after,omitempty"`
+	ProgramID        *uuid.UUID `json:"program_id,omitempty"`
 }
 
 // Validate checks the filters.
@@ -43,10 +52,21 @@ func (a Audience) Validate() error {
 	default:
 		return fmt.Errorf("audience.channel %q: want widget, whatsapp or telegram", a.Channel)
 	}
-	if a.InactiveDays < 0 {
-		return errors.New("audience.inactive_days must not be negative")
+	if a.InactiveDays < 0 || a.ActiveWithinDays < 0 {
+		return errors.New("audience.inactive_days and audience.active_within_days must not be negative")
 	}
-	if !a.All && a.Channel == "" && a.Tag == "" && a.InactiveDays == 0 && a.JoinedAfter == nil && a.ProgramID == nil {
+	for name, l := range map[string][]string{"tags": a.Tags, "any_tags": a.AnyTags, "exclude_tags": a.ExcludeTags} {
+		if len(l) > 50 {
+			return fmt.Errorf("audience.%s: at most 50 tags", name)
+		}
+		for _, t := range l {
+			if strings.TrimSpace(t) == "" || len(t) > 64 {
+				return fmt.Errorf("audience.%s: tags of 1 to 64 characters", name)
+			}
+		}
+	}
+	if !a.All && a.Channel == "" && a.Tag == "" && len(a.Tags) == 0 && len(a.AnyTags) == 0 && len(a.ExcludeTags) == 0 &&
+		a.InactiveDays == 0 && a.ActiveWithinDays == 0 && a.JoinedAfter == nil && a.ProgramID == nil {
 		return errors.New("audience: give all=true or at least one filter")
 	}
 	return nil
@@ -58,12 +78,26 @@ func (a Audience) PageParams(after uuid.UUID, limit int, now time.Time) db.Audie
 	if a.Channel != "" {
 		p.Channel = &a.Channel
 	}
+	all := a.Tags
 	if a.Tag != "" {
-		p.Tag = &a.Tag
+		all = append([]string{a.Tag}, all...)
+	}
+	if len(all) > 0 {
+		p.Tags = all
+	}
+	if len(a.AnyTags) > 0 {
+		p.AnyTags = a.AnyTags
+	}
+	if len(a.ExcludeTags) > 0 {
+		p.ExcludeTags = a.ExcludeTags
 	}
 	if a.InactiveDays > 0 {
 		t := now.Add(-time.Duration(a.InactiveDays) * 24 * time.Hour)
 		p.InactiveBefore = &t
+	}
+	if a.ActiveWithinDays > 0 {
+		t := now.Add(-time.Duration(a.ActiveWithinDays) * 24 * time.Hour)
+		p.ActiveSince = &t
 	}
 	p.JoinedAfter = a.JoinedAfter
 	if a.ProgramID != nil {
@@ -86,6 +120,37 @@ type Content struct {
 	// Fallback (AI content, optional) is a text with variables sent when no chat model can
 	// write the message; without it such a message fails and is counted as failed.
 	Fallback string `json:"fallback,omitempty"`
+	// Template (optional) is the approved WhatsApp template sent instead to someone outside
+	// the 24-hour window, with its body parameters ({{variables}} allowed); without it the
+	// channel's default template is sent, or the person is skipped (no_template).
+	Template *Template `json:"template,omitempty"`
+}
+
+// Template is an approved WhatsApp message template and the values of its body parameters
+// ({{1}}, {{2}}, … in Meta's template, in order).
+type Template struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params,omitempty"`
+}
+
+// MessageTemplate is a rendered template as stored with a message for dispatch.
+type MessageTemplate struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params"`
+}
+
+// Rendered fills the template's parameters for one person.
+func (t *Template) Rendered(vars map[string]string) MessageTemplate {
+	out := MessageTemplate{Name: t.Name, Language: t.Language, Params: make([]string, len(t.Params))}
+	for i, p := range t.Params {
+		out.Params[i] = Render(p, vars)
+		if out.Params[i] == "" {
+			out.Params[i] = "-" // WhatsApp refuses an empty parameter
+		}
+	}
+	return out
 }
 
 // Validate checks the content.
@@ -108,8 +173,29 @@ func (c Content) Validate() error {
 	default:
 		return fmt.Errorf("content.kind %q: want text or ai", c.Kind)
 	}
+	if t := c.Template; t != nil {
+		if !templateNameRE.MatchString(t.Name) {
+			return errors.New("content.template.name: the template's name as approved (lower case, digits, underscores)")
+		}
+		if !templateLangRE.MatchString(t.Language) {
+			return errors.New("content.template.language: a language code such as en or en_US")
+		}
+		if len(t.Params) > 20 {
+			return errors.New("content.template.params: at most 20")
+		}
+		for _, p := range t.Params {
+			if bad := unknownVars(p); len(bad) > 0 {
+				return fmt.Errorf("content.template.params: unknown variables %v (known: %v)", bad, Variables)
+			}
+		}
+	}
 	return nil
 }
+
+var (
+	templateNameRE = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	templateLangRE = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+)
 
 // Variables a text may use.
 var Variables = []string{"first_name", "name", "coach_name", "goal"}
@@ -128,6 +214,16 @@ func unknownVars(s string) []string {
 		}
 	}
 	return bad
+}
+
+// usesVar reports whether text uses the variable name.
+func usesVar(text, name string) bool {
+	for _, m := range varRE.FindAllStringSubmatch(text, -1) {
+		if m[1] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Render fills {{variables}}; a variable with no value becomes "" (first_name falls back to

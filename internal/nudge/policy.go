@@ -19,6 +19,7 @@ const (
 	ReasonLive        = "live_conversation"
 	ReasonLocalTime   = "local_time"
 	ReasonNotAudience = "not_in_audience"
+	ReasonPaused      = "paused"
 
 	ModeText     = "text"
 	ModeTemplate = "template"

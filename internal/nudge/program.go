@@ -24,7 +24,8 @@ type Step struct {
 	// OnlyIfNoReply skips the step when the person replied since the previous step.
 	OnlyIfNoReply bool `json:"only_if_no_reply,omitempty"`
 	// OnReply is what a reply since the previous step does when this step falls due: "" or
-	// "continue", "pause" (the enrollment pauses), or "goto:N" (jump to step N).
+	// "continue", "pause" (the enrollment pauses until resumed), or "goto:N" (branch forward:
+	// this step and the ones before N are passed over, and step N is sent at its own time).
 	OnReply string `json:"on_reply,omitempty"`
 }
 
@@ -48,8 +49,10 @@ func ValidateSteps(steps []Step) error {
 		if err := s.Content.Validate(); err != nil {
 			return fmt.Errorf("steps[%d].%v", i, err)
 		}
-		if _, err := parseOnReply(s.OnReply, len(steps)); err != nil {
+		if k, err := parseOnReply(s.OnReply, len(steps)); err != nil {
 			return fmt.Errorf("steps[%d].on_reply: %v", i, err)
+		} else if k >= 0 && k <= i {
+			return fmt.Errorf("steps[%d].on_reply: goto:%d must branch forward, to a later step", i, k)
 		}
 	}
 	return nil
@@ -102,8 +105,9 @@ func Enroll(ctx context.Context, q *db.Queries, p db.Program, eu db.EndUser, now
 		EnrolledAt: now, NextAt: &due})
 }
 
-// runEnrollment handles one claimed enrollment: applies the reply rules of the due step, then
-// publishes the step's recipient event and moves the enrollment to the next step.
+// runEnrollment handles one claimed enrollment: recomputes when its next step is due (the
+// steps may have been edited), applies the step's reply rules, then publishes the step's
+// recipient event and moves the enrollment on.
 func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 	now := w.Clock.Now()
 	var ev *RecipientEvent
@@ -120,6 +124,9 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
+		if p.Status != "active" {
+			return nil // paused or archived since it was claimed
+		}
 		var steps []Step
 		if err := json.Unmarshal(p.Steps, &steps); err != nil {
 			return err
@@ -134,13 +141,22 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 		}
 		zone := Zone(eu, cp)
 		step := int(e.NextStep)
-		for hops := 0; hops < len(steps)+1; hops++ {
+		move := func(next int, at *time.Time, what string) error {
+			_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(next),
+				NextAt: at, LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: entry(step, what, now)})
+			return err
+		}
+		for hops := 0; hops <= len(steps); hops++ {
 			if step >= len(steps) {
 				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "completed", NextStep: int32(step),
 					LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: entry(step, "completed", now)})
 				return err
 			}
 			s := steps[step]
+			due := StepDue(s, e.EnrolledAt, zone)
+			if due.After(now) { // an edit moved this step later, or a branch landed on a later step
+				return move(step, &due, "rescheduled")
+			}
 			replied := false
 			if e.LastStepAt != nil {
 				if replied, err = q.UserRepliedSince(ctx, db.UserRepliedSinceParams{EndUserID: eu.ID, Since: *e.LastStepAt}); err != nil {
@@ -151,23 +167,24 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 				action, _ := parseOnReply(s.OnReply, len(steps))
 				switch {
 				case action == -2:
-					_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "paused", NextStep: int32(step),
-						NextAt: e.NextAt, LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: entry(step, "paused_on_reply", now)})
+					_, err := q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: e.ID, Now: now, Entry: entry(step, "paused_on_reply", now)})
 					return err
-				case action >= 0 && action != step:
+				case action > step: // branch forward: step N at its own time
+					branch := fmt.Sprintf("branched_on_reply:%d", action)
+					if d := StepDue(steps[action], e.EnrolledAt, zone); d.After(now) {
+						return move(action, &d, branch)
+					}
+					if err := move(action, e.NextAt, branch); err != nil {
+						return err
+					}
 					step = action
 					continue
 				}
 				if s.OnlyIfNoReply {
-					if _, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(step + 1),
-						NextAt: nextDue(steps, step+1, e.EnrolledAt, zone, now), LastStep: e.LastStep, LastStepAt: e.LastStepAt,
-						Entry: entry(step, "skipped_replied", now)}); err != nil {
-						return err
-					}
-					return nil
+					return move(step+1, nextDue(steps, step+1, e.EnrolledAt, zone, now), "skipped_replied")
 				}
 			}
-			ev = &RecipientEvent{OccurrenceID: ProgramOccurrence(e.ID, step), EnrollmentID: e.ID, Step: step, EndUserID: eu.ID, ScheduledAt: *e.NextAt}
+			ev = &RecipientEvent{OccurrenceID: ProgramOccurrence(e.ID, step), EnrollmentID: e.ID, Step: step, EndUserID: eu.ID, ScheduledAt: due}
 			sent := step
 			advance = func(q *db.Queries) error {
 				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(sent + 1),
@@ -188,6 +205,59 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 	}
 	return w.Store.InTenant(ctx, c, advance)
 }
+
+// ResumeEnrollment restarts a paused enrollment: its clock moves on by the time it was paused,
+// so the next step comes after the same wait it had left (not at once, not expired). q runs in
+// the creator's tenant.
+func ResumeEnrollment(ctx context.Context, q *db.Queries, e db.ProgramEnrollment, now time.Time, why string) (db.ProgramEnrollment, error) {
+	if e.Status != "paused" {
+		return e, fmt.Errorf("nudge: enrollment %s is %s, not paused", e.ID, e.Status)
+	}
+	p, err := q.GetProgram(ctx, e.ProgramID)
+	if err != nil {
+		return e, err
+	}
+	var steps []Step
+	if err := json.Unmarshal(p.Steps, &steps); err != nil {
+		return e, err
+	}
+	eu, err := q.GetEndUser(ctx, e.EndUserID)
+	if err != nil {
+		return e, err
+	}
+	cp, err := q.GetCreatorPolicy(ctx, e.CreatorID)
+	if err != nil {
+		return e, err
+	}
+	enrolled := e.EnrolledAt
+	if e.PausedAt != nil && now.After(*e.PausedAt) {
+		enrolled = enrolled.Add(now.Sub(*e.PausedAt))
+	}
+	next := nextDue(steps, int(e.NextStep), enrolled, Zone(eu, cp), now)
+	if next.Before(now) {
+		next = &now
+	}
+	return q.ResumeEnrollment(ctx, db.ResumeEnrollmentParams{ID: e.ID, EnrolledAt: enrolled, NextAt: next, Entry: entry(int(e.NextStep), why, now)})
+}
+
+// PauseProgram stops sending a program's steps; ResumeProgram moves every active enrollment's
+// timeline on by the time the program was paused.
+func PauseProgram(ctx context.Context, q *db.Queries, id uuid.UUID, now time.Time) (db.Program, error) {
+	return q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: id, Status: "paused", PausedAt: &now})
+}
+
+// ResumeProgram: see PauseProgram.
+func ResumeProgram(ctx context.Context, q *db.Queries, p db.Program, now time.Time) (db.Program, error) {
+	if p.PausedAt != nil && now.After(*p.PausedAt) {
+		if _, err := q.ShiftProgramEnrollments(ctx, db.ShiftProgramEnrollmentsParams{ProgramID: p.ID, ShiftSeconds: now.Sub(*p.PausedAt).Seconds()}); err != nil {
+			return p, err
+		}
+	}
+	return q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: p.ID, Status: "active"})
+}
+
+// Entry is one line of an enrollment's history.
+func Entry(step int, what string, at time.Time) []byte { return entry(step, what, at) }
 
 func nextDue(steps []Step, i int, enrolled time.Time, zone *time.Location, now time.Time) *time.Time {
 	if i >= len(steps) {

@@ -72,7 +72,7 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 			due = now
 		}
 		byCreator[h.CreatorID] = append(byCreator[h.CreatorID], RecipientEvent{OccurrenceID: h.OccurrenceID, CampaignID: h.CampaignID,
-			EnrollmentID: h.EnrollmentID, EndUserID: h.EndUserID, ScheduledAt: due})
+			EnrollmentID: h.EnrollmentID, Step: int(h.Step), EndUserID: h.EndUserID, ScheduledAt: due})
 		holds[MsgID(h.OccurrenceID, h.EndUserID)] = h.Holds
 	}
 	for c, evs := range byCreator {
@@ -92,7 +92,6 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		o        db.CampaignOccurrence
 		campaign db.Campaign
 		aud      Audience
-		sched    Schedule
 		cp       db.GetCreatorPolicyRow
 	)
 	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -106,14 +105,25 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		if cp, err = q.GetCreatorPolicy(ctx, c); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(campaign.Audience, &aud); err != nil {
-			return err
-		}
-		return json.Unmarshal(campaign.Schedule, &sched)
+		return json.Unmarshal(campaign.Audience, &aud)
 	}); err != nil {
 		return err
 	}
 	owner := uuid.NullUUID{UUID: w.Owner, Valid: true}
+	if late := w.Clock.Now().Sub(o.ScheduledAt); w.Platform.MaxHold > 0 && late > w.Platform.MaxHold && !o.CursorID.Valid {
+		// Reached too late to be worth sending (the scheduler was down, or the campaign paused,
+		// longer than a held message may wait): recorded as missed, and the schedule goes on
+		// from now rather than replaying every firing it missed.
+		w.Log.Warn("campaign occurrence missed", "creator_id", c, "campaign_id", campaign.ID, "occurrence_id", o.ID,
+			"scheduled_at", o.ScheduledAt, "late", late.Round(time.Second))
+		return w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+			n, err := q.MissOccurrence(ctx, db.MissOccurrenceParams{ID: o.ID, Owner: owner})
+			if err != nil || n == 0 {
+				return err
+			}
+			return ScheduleFollowing(ctx, q, c, campaign.ID, w.Clock.Now())
+		})
+	}
 	cursor := uuid.Nil
 	if o.CursorID.Valid {
 		cursor = o.CursorID.UUID
@@ -177,8 +187,30 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		if err != nil || n == 0 {
 			return err
 		}
-		return ScheduleNext(ctx, q, c, campaign.ID, sched, o.ScheduledAt)
+		return ScheduleFollowing(ctx, q, c, campaign.ID, laterOf(o.ScheduledAt, w.Clock.Now()))
 	})
+}
+
+// ScheduleFollowing inserts the campaign's next occurrence after after, from the campaign's
+// schedule as it is now, unless one is already pending (an edit made during the expansion
+// scheduled it from the new schedule). The campaign row is locked, as an edit locks it, so the
+// two never both insert one.
+func ScheduleFollowing(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, after time.Time) error {
+	cp, err := q.LockCampaign(ctx, campaign)
+	if err != nil {
+		return err
+	}
+	if cp.Status == "cancelled" || cp.Status == "completed" {
+		return nil
+	}
+	if pending, err := q.HasPendingOccurrence(ctx, campaign); err != nil || pending {
+		return err
+	}
+	var sched Schedule
+	if err := json.Unmarshal(cp.Schedule, &sched); err != nil {
+		return fmt.Errorf("nudge: campaign %s schedule: %w", campaign, err)
+	}
+	return ScheduleNext(ctx, q, c, campaign, sched, after)
 }
 
 // ScheduleNext inserts the campaign's first occurrence after after (idempotent), or marks a

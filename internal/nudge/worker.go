@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -98,9 +97,18 @@ func (w *Worker) Submit(ctx context.Context, c uuid.UUID, r RecipientEvent, caus
 	return w.batch.submit(ctx, &request{c: c, r: r, cause: cause, done: make(chan error, 1)})
 }
 
-// usesMemory reports whether a text template has a variable taken from the memory profile.
-func usesMemory(text string) bool {
-	return strings.Contains(text, "goal")
+// usesMemory reports whether content has a variable taken from the memory profile.
+func usesMemory(c Content) bool {
+	texts := []string{c.Text, c.Fallback}
+	if c.Template != nil {
+		texts = append(texts, c.Template.Params...)
+	}
+	for _, t := range texts {
+		if usesVar(t, "goal") {
+			return true
+		}
+	}
+	return false
 }
 
 var (

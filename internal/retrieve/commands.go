@@ -246,8 +246,16 @@ func (w *Worker) enroll(ctx context.Context, q *db.Queries, conv db.Conversation
 		return "", err
 	}
 	if e, err := q.EndUserEnrollment(ctx, db.EndUserEnrollmentParams{ProgramID: p.ID, EndUserID: eu.ID}); err == nil {
-		if e.Status == "completed" {
+		switch e.Status {
+		case "completed":
 			return fmt.Sprintf("You've already completed %s.", p.Name), nil
+		case "paused": // the keyword again: the person wants to go on
+			if _, err := nudge.ResumeEnrollment(ctx, q, e, w.Now(), "resumed_by_keyword"); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Welcome back: %s continues where you left it.", p.Name), nil
+		case "cancelled":
+			return fmt.Sprintf("You left %s. Ask us if you'd like to join again.", p.Name), nil
 		}
 		return fmt.Sprintf("You're already enrolled in %s.", p.Name), nil
 	} else if !db.IsNotFound(err) {
