@@ -282,7 +282,9 @@ func TestNudgeProgramLifecycle(t *testing.T) {
 		r.ok(t, "POST", fmt.Sprintf("/api/v1/programs/%s/enrollments", prog.ID), map[string]any{"end_user_id": id}, &e)
 		enrollment[id] = e.ID
 	}
-	at := func(d int, clock time.Duration) time.Time { return t0.Truncate(24 * time.Hour).AddDate(0, 0, d).Add(clock) }
+	at := func(d int, clock time.Duration) time.Time {
+		return t0.Truncate(24*time.Hour).AddDate(0, 0, d).Add(clock)
+	}
 	enr := func(eu uuid.UUID, action string) {
 		t.Helper()
 		r.ok(t, "POST", fmt.Sprintf("/api/v1/programs/%s/enrollments/%s/%s", prog.ID, enrollment[eu], action), nil, nil)
