@@ -46,6 +46,12 @@ func TestNudgeAIPersonalized(t *testing.T) {
 		}
 		return tx.QueryRow(ctx, `SELECT id FROM end_users WHERE external_id = 'seed-ai-2'`).Scan(&other)
 	})
+	// The other person talked with the coach two hours ago: the recent conversation is data for
+	// the model too.
+	tenantExec(t, conn, cr.ID, `INSERT INTO conversations (id, creator_id, end_user_id, channel) VALUES (gen_random_uuid(), $1, $2, 'widget')`, cr.ID, other)
+	tenantExec(t, conn, cr.ID, `INSERT INTO messages (id, creator_id, conversation_id, role, body, channel, created_at)
+		SELECT gen_random_uuid(), $1, c.id, 'user', 'I slept badly after a late coffee', 'widget', now() - interval '2 hours'
+		FROM conversations c WHERE c.end_user_id = $2`, cr.ID, other)
 	st, raw, err := c.Do(ctx, "PUT", "/api/v1/end-users/"+runner.String()+"/memory", cr.AccessToken,
 		map[string]any{"profile": map[string]any{"goals": []string{"run a 10k in spring"}}}, nil)
 	require.NoError(t, err)
@@ -98,6 +104,7 @@ func TestNudgeAIPersonalized(t *testing.T) {
 		require.Contains(t, m.Body, "dim the lights an hour before bed", "the creator's knowledge reached the model")
 		require.Contains(t, string(m.Sources), doc.ID.String(), "the passage is the message's source")
 		require.Equal(t, id == runner, strings.Contains(m.Body, "run a 10k in spring"), "only the runner's memory is in the runner's message")
+		require.Equal(t, id == other, strings.Contains(m.Body, "late coffee"), "only the other's recent conversation is in theirs")
 	}
 	var reqs []ollamatest.ChatRequest
 	for _, r := range h.ollama.ChatRequests()[before:] {

@@ -143,6 +143,9 @@ type campaignStats struct {
 	Held            int            `json:"held"`
 	Skipped         int            `json:"skipped"`
 	SkippedByReason map[string]int `json:"skipped_by_reason"`
+	Delivered       int            `json:"delivered"`
+	Read            int            `json:"read"`
+	Replied         int            `json:"replied"`
 	Failed          int            `json:"failed"`
 }
 
@@ -531,6 +534,26 @@ func TestNudgeCampaignTemplateParams(t *testing.T) {
 		string(toCem[1].Components))
 	toAda := r.wa.SentTo(ada)
 	require.Equal(t, "Hi Ada, time for your weekly check-in.", toAda[len(toAda)-1].Text)
+
+	// What happened next, as WhatsApp reports it: Ada's message delivered and read, Cem's
+	// template delivered; Ada answers. The stats count it.
+	st, body = r.postWA(t, tpl, whatsapptest.StatusPayload(whatsapptest.DefaultPhoneNumberID,
+		whatsapptest.St{WAMID: toAda[len(toAda)-1].WAMID, Status: "delivered", RecipientID: ada},
+		whatsapptest.St{WAMID: toAda[len(toAda)-1].WAMID, Status: "read", RecipientID: ada}))
+	require.Equal(t, http.StatusOK, st, body)
+	st, body = r.postWA(t, plain, whatsapptest.StatusPayload(plainPhone,
+		whatsapptest.St{WAMID: toCem[1].WAMID, Status: "delivered", RecipientID: cem}))
+	require.Equal(t, http.StatusOK, st, body)
+	st, body = r.postWA(t, tpl, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID, whatsapptest.Msg{From: ada, Name: "Ada Recent", Text: "Done, thanks!"}))
+	require.Equal(t, http.StatusOK, st, body)
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		s := r.stats(t, camp)
+		return s.Delivered == 2 && s.Read == 1 && s.Replied == 1
+	}, "delivered 2, read 1, replied 1")
+	s := r.stats(t, camp)
+	require.Equal(t, 2, s.Targeted)
+	require.Equal(t, 2, s.Sent)
+	require.Equal(t, 0, s.Failed)
 }
 
 // TestNudgeOptOutBeforeDispatch: a campaign message decided for a Telegram user waits at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -354,4 +355,67 @@ func TestNudgeProgramLifecycle(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		return countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM program_enrollments WHERE id = $1 AND status = 'completed'`, enrollment[replier]) == 1
 	}, "Rae completed")
+}
+
+// TestNudgeAudienceFilters: the audience filters, alone and combined, select exactly the
+// people they say, as the dry run shows.
+func TestNudgeAudienceFilters(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	r := newClockRig(t, t0)
+	set := func(id uuid.UUID, tags []string, lastSeen, joined time.Time) {
+		tenantExec(t, r.conn, r.cr.ID, `UPDATE end_users SET tags = $2, last_seen_at = $3, created_at = $4 WHERE id = $1`, id, tags, lastSeen, joined)
+	}
+	day := 24 * time.Hour
+	ana, bob, cat, dan := r.person(t, "Ana", "UTC", "x"), r.person(t, "Bob", "UTC", "x"), r.person(t, "Cat", "UTC", "x"), r.person(t, "Dan", "UTC", "x")
+	set(ana, []string{"vip", "coached"}, t0.Add(-day), t0.Add(-90*day))
+	set(bob, []string{"vip"}, t0.Add(-40*day), t0.Add(-90*day))
+	set(cat, []string{"trial"}, t0.Add(-2*day), t0.Add(-3*day))
+	set(dan, []string{"vip", "churned"}, t0.Add(-3*day), t0.Add(-60*day))
+	var prog struct {
+		ID uuid.UUID `json:"id"`
+	}
+	r.ok(t, "POST", "/api/v1/programs", map[string]any{"name": "trial program",
+		"steps": []map[string]any{{"day": 30, "content": map[string]any{"kind": "text", "text": "later"}}}}, &prog)
+	r.ok(t, "POST", fmt.Sprintf("/api/v1/programs/%s/enrollments", prog.ID), map[string]any{"end_user_id": cat}, nil)
+
+	audience := func(aud map[string]any) []string {
+		t.Helper()
+		camp := createCampaign(t, r.c, r.cr, map[string]any{"name": "filters", "audience": aud,
+			"content":  map[string]any{"kind": "text", "text": "Hi {{first_name}}"},
+			"schedule": map[string]any{"kind": "once", "at": t0.Add(time.Hour).Format(time.RFC3339)}})
+		var prev struct {
+			Recipients []struct {
+				Name string `json:"name"`
+			} `json:"recipients"`
+		}
+		r.ok(t, "POST", "/api/v1/campaigns/"+camp.String()+"/preview", nil, &prev)
+		r.ok(t, "POST", "/api/v1/campaigns/"+camp.String()+"/cancel", nil, nil)
+		names := []string{}
+		for _, p := range prev.Recipients {
+			names = append(names, p.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	for _, c := range []struct {
+		aud  map[string]any
+		want []string
+	}{
+		{map[string]any{"all": true}, []string{"Ana", "Bob", "Cat", "Dan"}},
+		{map[string]any{"tag": "vip"}, []string{"Ana", "Bob", "Dan"}},
+		{map[string]any{"tags": []string{"vip"}, "exclude_tags": []string{"churned"}}, []string{"Ana", "Bob"}},
+		{map[string]any{"tags": []string{"vip", "coached"}}, []string{"Ana"}},
+		{map[string]any{"any_tags": []string{"trial", "coached"}}, []string{"Ana", "Cat"}},
+		{map[string]any{"inactive_days": 30}, []string{"Bob"}},
+		{map[string]any{"active_within_days": 7, "tag": "vip"}, []string{"Ana", "Dan"}},
+		{map[string]any{"joined_after": t0.Add(-10 * day).Format(time.RFC3339)}, []string{"Cat"}},
+		{map[string]any{"program_id": prog.ID}, []string{"Cat"}},
+		{map[string]any{"program_id": prog.ID, "tag": "vip"}, []string{}},
+		{map[string]any{"channel": "telegram"}, []string{}},
+	} {
+		require.Equal(t, c.want, audience(c.aud), "audience %v", c.aud)
+	}
+	require.Equal(t, http.StatusBadRequest, r.do(t, "POST", "/api/v1/campaigns", map[string]any{"name": "none", "audience": map[string]any{},
+		"content": map[string]any{"kind": "text", "text": "x"}, "schedule": map[string]any{"kind": "once", "at": t0.Add(time.Hour)}}, nil),
+		"an audience without any filter (or all) is refused")
 }
