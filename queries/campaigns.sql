@@ -72,6 +72,15 @@ SELECT EXISTS (SELECT 1 FROM nudge_deliveries WHERE campaign_id = @campaign_id A
 UPDATE nudge_deliveries SET hold_until = @now::timestamptz
 WHERE campaign_id = @campaign_id AND status = 'held' AND reason = 'paused';
 
+-- name: ReleasePausedSteps :execrows
+-- Resuming a program (or one enrollment, when enrollment_id is given): its steps held because
+-- it was paused are decided again at once.
+UPDATE nudge_deliveries d SET hold_until = @now::timestamptz
+FROM program_enrollments e
+WHERE d.enrollment_id = e.id AND e.program_id = @program_id
+  AND (sqlc.narg(enrollment_id)::uuid IS NULL OR e.id = sqlc.narg(enrollment_id))
+  AND d.status = 'held' AND d.reason = 'paused';
+
 -- name: FinishOccurrence :execrows
 UPDATE campaign_occurrences SET status = 'expanded', lease_until = NULL, updated_at = now()
 WHERE id = @id AND lease_owner = @owner AND status = 'expanding';

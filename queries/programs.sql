@@ -15,12 +15,12 @@ UPDATE programs SET name = @name, keyword = @keyword, steps = @steps, updated_at
 UPDATE programs SET status = @status, paused_at = sqlc.narg(paused_at), updated_at = now() WHERE id = @id RETURNING *;
 
 -- name: ShiftProgramEnrollments :execrows
--- A program resumed after being paused for shift_seconds: its active enrollments' timelines move on by
--- as much, so no step is missed or bunched.
+-- A program resumed after being paused for shift_seconds: the timelines of its active
+-- enrollments that began before the pause move on by as much, so no step is missed or bunched.
 UPDATE program_enrollments
 SET enrolled_at = enrolled_at + make_interval(secs => @shift_seconds::float8),
     next_at = next_at + make_interval(secs => @shift_seconds::float8), updated_at = now()
-WHERE program_id = @program_id AND status = 'active';
+WHERE program_id = @program_id AND status = 'active' AND enrolled_at < @paused_at::timestamptz;
 
 -- name: RecheckProgramEnrollments :execrows
 -- After an edit, active enrollments are looked at again on the next pass: each next step's due
@@ -33,6 +33,11 @@ SELECT * FROM programs ORDER BY created_at DESC LIMIT @max_rows;
 
 -- name: ProgramByKeyword :one
 SELECT * FROM programs WHERE keyword <> '' AND lower(keyword) = lower(@keyword) AND status = 'active' LIMIT 1;
+
+-- name: ProgramKeywordTaken :one
+-- Whether another program that is not archived already answers to keyword (any case).
+SELECT EXISTS (SELECT 1 FROM programs WHERE keyword <> '' AND lower(keyword) = lower(@keyword)
+    AND status <> 'archived' AND id <> @id)::bool;
 
 -- name: Enroll :one
 -- Enrolls an end user; enrolling again someone who is already in the program changes nothing.

@@ -349,7 +349,17 @@ func TestNudgeProgramLifecycle(t *testing.T) {
 		return countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM nudge_deliveries WHERE end_user_id = $1 AND status = 'held' AND reason = 'quiet_hours' AND step = 5`, replier) == 1
 	}, "the early step held by quiet hours")
 	r.settle(t, replier, "Welcome", "How was week one?", "Next level")
+	// The program is paused while the step is held: when quiet hours end it stays held, for the
+	// pause now, and goes out when the program is resumed.
+	r.clk.Set(at(22, 6*time.Hour+40*time.Minute))
+	r.ok(t, "POST", fmt.Sprintf("/api/v1/programs/%s/pause", prog.ID), nil, nil)
 	r.clk.Set(at(22, 7*time.Hour+time.Minute))
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		return countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM nudge_deliveries WHERE end_user_id = $1 AND status = 'held' AND reason = 'paused' AND step = 5`, replier) == 1
+	}, "held again, by the program's pause")
+	r.settle(t, replier, "Welcome", "How was week one?", "Next level")
+	r.clk.Set(at(22, 8*time.Hour))
+	r.ok(t, "POST", fmt.Sprintf("/api/v1/programs/%s/resume", prog.ID), nil, nil)
 	r.waitBodies(t, replier, "Welcome", "How was week one?", "Next level", "Early check-in")
 	r.waitBodies(t, silent, "Welcome", "How was week one?", "Still there? An easier plan", "Easier plan, part two", "Next level", "Early check-in")
 	testenv.Eventually(t, 30*time.Second, func() bool {

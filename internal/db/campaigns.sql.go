@@ -866,6 +866,30 @@ func (q *Queries) ReleasePausedHolds(ctx context.Context, arg ReleasePausedHolds
 	return result.RowsAffected(), nil
 }
 
+const releasePausedSteps = `-- name: ReleasePausedSteps :execrows
+UPDATE nudge_deliveries d SET hold_until = $1::timestamptz
+FROM program_enrollments e
+WHERE d.enrollment_id = e.id AND e.program_id = $2
+  AND ($3::uuid IS NULL OR e.id = $3)
+  AND d.status = 'held' AND d.reason = 'paused'
+`
+
+type ReleasePausedStepsParams struct {
+	Now          time.Time     `json:"now"`
+	ProgramID    uuid.UUID     `json:"program_id"`
+	EnrollmentID uuid.NullUUID `json:"enrollment_id"`
+}
+
+// Resuming a program (or one enrollment, when enrollment_id is given): its steps held because
+// it was paused are decided again at once.
+func (q *Queries) ReleasePausedSteps(ctx context.Context, arg ReleasePausedStepsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releasePausedSteps, arg.Now, arg.ProgramID, arg.EnrollmentID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setCampaignStatus = `-- name: SetCampaignStatus :one
 UPDATE campaigns SET status = $1, updated_at = now() WHERE id = $2 RETURNING id, creator_id, name, status, audience, content, schedule, created_at, updated_at
 `

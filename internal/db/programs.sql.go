@@ -438,6 +438,24 @@ func (q *Queries) ProgramByKeyword(ctx context.Context, keyword string) (Program
 	return i, err
 }
 
+const programKeywordTaken = `-- name: ProgramKeywordTaken :one
+SELECT EXISTS (SELECT 1 FROM programs WHERE keyword <> '' AND lower(keyword) = lower($1)
+    AND status <> 'archived' AND id <> $2)::bool
+`
+
+type ProgramKeywordTakenParams struct {
+	Keyword string    `json:"keyword"`
+	ID      uuid.UUID `json:"id"`
+}
+
+// Whether another program that is not archived already answers to keyword (any case).
+func (q *Queries) ProgramKeywordTaken(ctx context.Context, arg ProgramKeywordTakenParams) (bool, error) {
+	row := q.db.QueryRow(ctx, programKeywordTaken, arg.Keyword, arg.ID)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const recheckProgramEnrollments = `-- name: RecheckProgramEnrollments :execrows
 UPDATE program_enrollments SET next_at = LEAST(next_at, $1::timestamptz), updated_at = now()
 WHERE program_id = $2 AND status = 'active'
@@ -562,18 +580,19 @@ const shiftProgramEnrollments = `-- name: ShiftProgramEnrollments :execrows
 UPDATE program_enrollments
 SET enrolled_at = enrolled_at + make_interval(secs => $1::float8),
     next_at = next_at + make_interval(secs => $1::float8), updated_at = now()
-WHERE program_id = $2 AND status = 'active'
+WHERE program_id = $2 AND status = 'active' AND enrolled_at < $3::timestamptz
 `
 
 type ShiftProgramEnrollmentsParams struct {
 	ShiftSeconds float64   `json:"shift_seconds"`
 	ProgramID    uuid.UUID `json:"program_id"`
+	PausedAt     time.Time `json:"paused_at"`
 }
 
-// A program resumed after being paused for shift_seconds: its active enrollments' timelines move on by
-// as much, so no step is missed or bunched.
+// A program resumed after being paused for shift_seconds: the timelines of its active
+// enrollments that began before the pause move on by as much, so no step is missed or bunched.
 func (q *Queries) ShiftProgramEnrollments(ctx context.Context, arg ShiftProgramEnrollmentsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, shiftProgramEnrollments, arg.ShiftSeconds, arg.ProgramID)
+	result, err := q.db.Exec(ctx, shiftProgramEnrollments, arg.ShiftSeconds, arg.ProgramID, arg.PausedAt)
 	if err != nil {
 		return 0, err
 	}

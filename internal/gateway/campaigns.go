@@ -3,6 +3,7 @@ package gateway
 // Proactive coaching routes (issue 5): campaigns, programs and end-user memory.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -495,8 +496,12 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 	steps, _ := json.Marshal(in.Steps)
 	ctx := r.Context()
 	var p db.Program
+	id := uuid.Must(uuid.NewV7())
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		p, err = q.InsertProgram(ctx, db.InsertProgramParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
+		if err := keywordFree(ctx, q, in.Keyword, id); err != nil {
+			return err
+		}
+		p, err = q.InsertProgram(ctx, db.InsertProgramParams{ID: id, CreatorID: a.CreatorID, Name: in.Name,
 			Keyword: in.Keyword, Steps: steps})
 		return err
 	}); err != nil {
@@ -528,6 +533,9 @@ func (s *Server) handleUpdateProgram(w http.ResponseWriter, r *http.Request, a c
 		if cur.Status == "archived" {
 			return errConflict("program_archived", "an archived program cannot be edited")
 		}
+		if err := keywordFree(ctx, q, in.Keyword, id); err != nil {
+			return err
+		}
 		if p, err = q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: in.Name, Keyword: in.Keyword, Steps: steps}); err != nil {
 			return err
 		}
@@ -537,6 +545,22 @@ func (s *Server) handleUpdateProgram(w http.ResponseWriter, r *http.Request, a c
 		return err
 	}
 	writeJSON(w, http.StatusOK, programOf(p))
+	return nil
+}
+
+// keywordFree refuses a keyword another program of the creator already answers to: a person
+// typing it must join one program, not an arbitrary one of two.
+func keywordFree(ctx context.Context, q *db.Queries, keyword string, id uuid.UUID) error {
+	if keyword == "" {
+		return nil
+	}
+	taken, err := q.ProgramKeywordTaken(ctx, db.ProgramKeywordTakenParams{Keyword: keyword, ID: id})
+	if err != nil {
+		return err
+	}
+	if taken {
+		return errConflict("keyword_taken", fmt.Sprintf("another program already uses the keyword %q", keyword))
+	}
 	return nil
 }
 

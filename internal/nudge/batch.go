@@ -217,12 +217,17 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			content, err := b.content(ctx, q, r)
 			switch {
 			case errors.Is(err, errStopped):
-				dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: "cancelled"}, uuid.Nil)
+				dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: ReasonCancelled}, uuid.Nil)
 				continue
 			case errors.Is(err, errPaused):
-				// Held until the campaign is resumed (ReleasePausedHolds), or until it is too late
-				// to send, when the decision taken then is "expired".
-				dec.add(r, Decision{Outcome: OutcomeHeld, Reason: ReasonPaused, HoldUntil: laterOf(r.ScheduledAt, r.NotBefore).Add(w.Platform.MaxHold)}, uuid.Nil)
+				// Held until the campaign or program is resumed (ReleasePausedHolds), or until it is
+				// too late to send: then it expires like any held message.
+				expires := laterOf(r.ScheduledAt, r.NotBefore).Add(w.Platform.MaxHold)
+				if w.Platform.MaxHold > 0 && !now.Before(expires) {
+					dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: ReasonExpired}, uuid.Nil)
+				} else {
+					dec.add(r, Decision{Outcome: OutcomeHeld, Reason: ReasonPaused, HoldUntil: expires}, uuid.Nil)
+				}
 				continue
 			case err != nil:
 				return err

@@ -18,8 +18,8 @@ const (
 	ReasonQuietHours  = "quiet_hours"
 	ReasonLive        = "live_conversation"
 	ReasonLocalTime   = "local_time"
-	ReasonNotAudience = "not_in_audience"
 	ReasonPaused      = "paused"
+	ReasonCancelled   = "cancelled"
 
 	ModeText     = "text"
 	ModeTemplate = "template"

@@ -237,6 +237,9 @@ func ResumeEnrollment(ctx context.Context, q *db.Queries, e db.ProgramEnrollment
 	if next.Before(now) {
 		next = &now
 	}
+	if _, err := q.ReleasePausedSteps(ctx, db.ReleasePausedStepsParams{ProgramID: e.ProgramID, EnrollmentID: uuid.NullUUID{UUID: e.ID, Valid: true}, Now: now}); err != nil {
+		return e, err
+	}
 	return q.ResumeEnrollment(ctx, db.ResumeEnrollmentParams{ID: e.ID, EnrolledAt: enrolled, NextAt: next, Entry: entry(int(e.NextStep), why, now)})
 }
 
@@ -249,9 +252,13 @@ func PauseProgram(ctx context.Context, q *db.Queries, id uuid.UUID, now time.Tim
 // ResumeProgram: see PauseProgram.
 func ResumeProgram(ctx context.Context, q *db.Queries, p db.Program, now time.Time) (db.Program, error) {
 	if p.PausedAt != nil && now.After(*p.PausedAt) {
-		if _, err := q.ShiftProgramEnrollments(ctx, db.ShiftProgramEnrollmentsParams{ProgramID: p.ID, ShiftSeconds: now.Sub(*p.PausedAt).Seconds()}); err != nil {
+		if _, err := q.ShiftProgramEnrollments(ctx, db.ShiftProgramEnrollmentsParams{ProgramID: p.ID, PausedAt: *p.PausedAt,
+			ShiftSeconds: now.Sub(*p.PausedAt).Seconds()}); err != nil {
 			return p, err
 		}
+	}
+	if _, err := q.ReleasePausedSteps(ctx, db.ReleasePausedStepsParams{ProgramID: p.ID, Now: now}); err != nil {
+		return p, err
 	}
 	return q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: p.ID, Status: "active"})
 }

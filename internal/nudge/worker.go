@@ -142,12 +142,15 @@ func contentOf(ctx context.Context, q *db.Queries, r RecipientEvent) (Content, e
 	if err != nil {
 		return c, err
 	}
-	if e.Status == "cancelled" {
-		return c, errStopped
-	}
 	p, err := q.GetProgram(ctx, e.ProgramID)
 	if err != nil {
 		return c, err
+	}
+	switch {
+	case e.Status == "cancelled" || p.Status == "archived":
+		return c, errStopped
+	case e.Status == "paused" || p.Status == "paused":
+		return c, errPaused
 	}
 	var steps []Step
 	if err := json.Unmarshal(p.Steps, &steps); err != nil || r.Step >= len(steps) {
