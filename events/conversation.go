@@ -81,6 +81,11 @@ type DeliveryStatus struct {
 	ProviderMessageID string    `json:"provider_message_id,omitempty"`
 	ErrorCode         string    `json:"error_code,omitempty"`
 	At                string    `json:"at,omitempty"`
+	// Widget receipts name the conversation of the end user's session: delivered names the
+	// message the gateway wrote to the socket (MessageID), read every bot and creator message
+	// of the conversation up to UpToSeq.
+	ConversationID uuid.UUID `json:"conversation_id,omitzero"`
+	UpToSeq        int64     `json:"up_to_seq,omitempty"`
 }
 
 func (DeliveryStatus) EventType() string { return TypeDeliveryStatus }

@@ -57,3 +57,27 @@ WHERE id = @id
        OR (CASE @status::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
         > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
 RETURNING *;
+
+-- name: MarkWidgetDelivered :one
+-- A widget receipt: the gateway wrote this bot or creator message to the end user's socket.
+-- Forward only, in AdvanceMessageStatus's order; no row back when it was delivered, read or
+-- failed already.
+UPDATE messages SET status = 'delivered', updated_at = now()
+WHERE id = @id AND conversation_id = @conversation_id AND role IN ('assistant', 'creator')
+  AND status NOT IN ('delivered', 'read', 'failed', 'window_closed')
+RETURNING *;
+
+-- name: MarkWidgetRead :many
+-- A widget receipt: the end user had the conversation open and visible up to a seq. Every bot
+-- and creator message of that conversation up to it becomes read, forward only; the rows that
+-- changed come back.
+UPDATE messages SET status = 'read', updated_at = now()
+WHERE conversation_id = @conversation_id AND seq <= @up_to_seq AND role IN ('assistant', 'creator')
+  AND status NOT IN ('read', 'failed', 'window_closed')
+RETURNING *;
+
+-- name: LastOutboundSeq :one
+-- The seq of a conversation's newest bot or creator message that is part of its history (0 when
+-- none): a widget cannot have seen past it.
+SELECT COALESCE(max(seq), 0)::bigint AS last_seq FROM messages
+WHERE conversation_id = @conversation_id AND role IN ('assistant', 'creator') AND NOT (status = 'failed' AND body = '');

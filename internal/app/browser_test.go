@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
@@ -34,8 +35,10 @@ const widgetRoot = `document.getElementById('coachwire-widget').shadowRoot`
 
 // TestWidgetInBrowser loads the dev-mode demo page in a real headless Chromium and uses the
 // embedded widget the way a visitor does: open the bubble, type a question, send it, watch the
-// reply stream in as a draft, get the final reply with its sources, reload the page (history is
-// restored, the socket reconnects and resumes) and ask a second question over the new socket.
+// reply stream in as a draft, get the final reply with its sources (read: the open panel
+// reports it seen), reload the page (history is restored, the socket reconnects and resumes,
+// nothing is reported seen while the panel is closed) and ask a second question over the new
+// socket.
 func TestWidgetInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the widget browser test needs Chromium at %s (%v): run `make deps-test` "+
@@ -48,7 +51,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	// 10+ s under -race): longer than the harness's 10 s turn lease and AckWait, which a turn
 	// must survive (the lease is renewed while deltas flow).
 	a := h.start(cfg)
-	waitDemoDocumentIndexed(t, a.URL, cfg.DataDir)
+	token := waitDemoDocumentIndexed(t, a.URL, cfg.DataDir)
 
 	b := newBrowser(t)
 	t.Cleanup(func() {
@@ -79,6 +82,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	reply1 := first.Assistants[0]
 	require.Contains(t, reply1.Text, "tiny habit", "the loopback model quotes the question")
 	require.Contains(t, reply1.Sources, "Building habits that stick")
+	b.waitRead(t, a.URL, token, first.State.LastSeq)
 
 	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err, "screenshot")
@@ -96,6 +100,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	require.Equal(t, []string{q1}, restored.Users)
 	require.Equal(t, first.State.LastSeq, restored.State.LastSeq, "the last seen seq survives the reload")
 	b.poll(t, "the widget to reconnect after the reload", widgetRoot+`.querySelector('.cw-status').textContent === 'online'`)
+	require.Zero(t, b.snapshot(t).State.SeenSeq, "nothing reported seen while the panel is closed")
 
 	// Second question over the new socket, submitted with the Enter key this time.
 	b.do(t, "click the bubble", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.cw-bubble')`)))
@@ -108,13 +113,15 @@ func TestWidgetInBrowser(t *testing.T) {
 	require.Contains(t, second.Assistants[1].Sources, "Building habits that stick")
 	require.Equal(t, []string{q1, q2}, second.Users)
 	require.Greater(t, second.State.LastSeq, first.State.LastSeq)
+	b.waitRead(t, a.URL, token, second.State.LastSeq)
 
 	require.Empty(t, b.exceptions(), "uncaught exceptions on the page")
 }
 
 // waitDemoDocumentIndexed logs in as the seeded demo creator and waits until its sample
-// document is indexed, so the first question already finds it.
-func waitDemoDocumentIndexed(t *testing.T, baseURL, dataDir string) {
+// document is indexed, so the first question already finds it. It returns the creator's access
+// token.
+func waitDemoDocumentIndexed(t *testing.T, baseURL, dataDir string) string {
 	t.Helper()
 	pw, err := os.ReadFile(filepath.Join(dataDir, "demo-password"))
 	require.NoError(t, err, "dev mode writes the demo password")
@@ -147,6 +154,39 @@ func waitDemoDocumentIndexed(t *testing.T, baseURL, dataDir string) {
 		return status == "indexed" || status == "failed"
 	}, "the demo document to be indexed")
 	require.Equal(t, "indexed", status, errText)
+	return login.AccessToken
+}
+
+// waitRead waits until the widget has reported the reply with seq seen and the creator's API
+// shows that reply as read.
+func (b *browser) waitRead(t *testing.T, baseURL, token string, seq int64) {
+	t.Helper()
+	b.poll(t, "the reply to be reported seen", fmt.Sprintf(`window.coachwire.state().seen_seq >= %d`, seq))
+	s := b.snapshot(t)
+	conv, err := uuid.Parse(s.State.ConversationID)
+	require.NoError(t, err, "the widget knows its conversation")
+	c := testenv.NewClient(baseURL)
+	var id string
+	testenv.Eventually(t, browserWait, func() bool {
+		var out struct {
+			Messages []struct {
+				ID     string `json:"id"`
+				Seq    int64  `json:"seq"`
+				Status string `json:"status"`
+			} `json:"messages"`
+		}
+		if st, _, err := c.Do(context.Background(), "GET", "/api/v1/conversations/"+conv.String()+"/messages", token, nil, &out); err != nil || st != http.StatusOK {
+			return false
+		}
+		for _, m := range out.Messages {
+			if m.Seq == seq {
+				id = m.ID
+				return m.Status == "read"
+			}
+		}
+		return false
+	}, "the reply with seq %d to be read", seq)
+	t.Logf("reply %s (seq %d) read", id, seq)
 }
 
 // browser is one headless Chromium tab.
@@ -310,10 +350,12 @@ type widgetSnapshot struct {
 	Error      string        `json:"error"`
 	Status     string        `json:"status"`
 	State      struct {
-		Status  string `json:"status"`
-		LastSeq int64  `json:"last_seq"`
-		Drafts  []any  `json:"drafts"`
-		Pending []any  `json:"pending"`
+		Status         string `json:"status"`
+		ConversationID string `json:"conversation_id"`
+		LastSeq        int64  `json:"last_seq"`
+		SeenSeq        int64  `json:"seen_seq"`
+		Drafts         []any  `json:"drafts"`
+		Pending        []any  `json:"pending"`
 	} `json:"state"`
 }
 

@@ -146,6 +146,111 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 	return i, err
 }
 
+const lastOutboundSeq = `-- name: LastOutboundSeq :one
+SELECT COALESCE(max(seq), 0)::bigint AS last_seq FROM messages
+WHERE conversation_id = $1 AND role IN ('assistant', 'creator') AND NOT (status = 'failed' AND body = '')
+`
+
+// The seq of a conversation's newest bot or creator message that is part of its history (0 when
+// none): a widget cannot have seen past it.
+func (q *Queries) LastOutboundSeq(ctx context.Context, conversationID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, lastOutboundSeq, conversationID)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
+}
+
+const markWidgetDelivered = `-- name: MarkWidgetDelivered :one
+UPDATE messages SET status = 'delivered', updated_at = now()
+WHERE id = $1 AND conversation_id = $2 AND role IN ('assistant', 'creator')
+  AND status NOT IN ('delivered', 'read', 'failed', 'window_closed')
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+`
+
+type MarkWidgetDeliveredParams struct {
+	ID             uuid.UUID `json:"id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+}
+
+// A widget receipt: the gateway wrote this bot or creator message to the end user's socket.
+// Forward only, in AdvanceMessageStatus's order; no row back when it was delivered, read or
+// failed already.
+func (q *Queries) MarkWidgetDelivered(ctx context.Context, arg MarkWidgetDeliveredParams) (Message, error) {
+	row := q.db.QueryRow(ctx, markWidgetDelivered, arg.ID, arg.ConversationID)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ConversationID,
+		&i.Seq,
+		&i.Role,
+		&i.Body,
+		&i.Sources,
+		&i.ReplyTo,
+		&i.Channel,
+		&i.ProviderMessageID,
+		&i.Status,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ErrorCode,
+		&i.Template,
+	)
+	return i, err
+}
+
+const markWidgetRead = `-- name: MarkWidgetRead :many
+UPDATE messages SET status = 'read', updated_at = now()
+WHERE conversation_id = $1 AND seq <= $2 AND role IN ('assistant', 'creator')
+  AND status NOT IN ('read', 'failed', 'window_closed')
+RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+`
+
+type MarkWidgetReadParams struct {
+	ConversationID uuid.UUID `json:"conversation_id"`
+	UpToSeq        int64     `json:"up_to_seq"`
+}
+
+// A widget receipt: the end user had the conversation open and visible up to a seq. Every bot
+// and creator message of that conversation up to it becomes read, forward only; the rows that
+// changed come back.
+func (q *Queries) MarkWidgetRead(ctx context.Context, arg MarkWidgetReadParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, markWidgetRead, arg.ConversationID, arg.UpToSeq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatorID,
+			&i.ConversationID,
+			&i.Seq,
+			&i.Role,
+			&i.Body,
+			&i.Sources,
+			&i.ReplyTo,
+			&i.Channel,
+			&i.ProviderMessageID,
+			&i.Status,
+			&i.Error,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ErrorCode,
+			&i.Template,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messagesAfter = `-- name: MessagesAfter :many
 SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
 ORDER BY seq LIMIT $3

@@ -496,7 +496,8 @@ func (w *Worker) handleTyping(m *nats.Msg) {
 }
 
 // handleDeliveryStatus applies a provider's status webhook (sent, delivered, read, failed with
-// its code) to the message, idempotently: a status never moves a message backwards.
+// its code) or a widget receipt to the message, idempotently: a status never moves a message
+// backwards.
 func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 	ev, err := bus.Decode[events.DeliveryStatus](msg)
 	if err != nil {
@@ -505,6 +506,9 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 	ctx := msg.Context()
 	c, st := ev.CreatorID, ev.Data
 	if st.ProviderMessageID == "" {
+		if st.Channel == events.ChannelWidget && st.ConversationID != uuid.Nil {
+			return w.applyWidgetReceipt(ctx, c, st)
+		}
 		return nil // a status dispatch itself recorded
 	}
 	var (
@@ -550,6 +554,42 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 	if changed != nil {
 		w.activity(c, events.Activity{Kind: "message_status", ConversationID: conv.ID, Channel: conv.Channel, MessageID: changed.ID,
 			Seq: changed.Seq, Role: changed.Role, Status: changed.Status, ErrorCode: changed.ErrorCode})
+	}
+	return nil
+}
+
+// applyWidgetReceipt records what the gateway saw on an end user's widget socket: a message
+// written to it (delivered) or the conversation shown, open and visible, up to a seq (read).
+// The conversation is the one of the end user's session; a repeated or late receipt changes
+// nothing.
+func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.DeliveryStatus) error {
+	var changed []db.Message
+	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		switch st.Status {
+		case "delivered":
+			m, err := q.MarkWidgetDelivered(ctx, db.MarkWidgetDeliveredParams{ID: st.MessageID, ConversationID: st.ConversationID})
+			if db.IsNotFound(err) {
+				return nil // delivered or read already
+			}
+			if err != nil {
+				return err
+			}
+			changed = append(changed, m)
+			return nil
+		case "read":
+			var err error
+			changed, err = q.MarkWidgetRead(ctx, db.MarkWidgetReadParams{ConversationID: st.ConversationID, UpToSeq: st.UpToSeq})
+			return err
+		}
+		w.Log.Warn("widget receipt with unknown status ignored", "creator_id", c, "conversation_id", st.ConversationID, "status", st.Status)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dispatch: widget receipt %s: %w", st.Status, err)
+	}
+	for _, m := range changed {
+		w.activity(c, events.Activity{Kind: "message_status", ConversationID: m.ConversationID, Channel: m.Channel, MessageID: m.ID,
+			Seq: m.Seq, Role: m.Role, Status: m.Status})
 	}
 	return nil
 }

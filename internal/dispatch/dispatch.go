@@ -1,7 +1,9 @@
 // Package dispatch is the dispatch worker: it delivers stored messages to end users on their
 // channel and records each send in the send log before it happens, so a redelivered event
 // never sends twice. Widget delivery pushes to the gateway replica holding the socket; an
-// offline user gets the message from Postgres on reconnect. It never generates content.
+// offline user gets the message from Postgres on reconnect. Delivery statuses come back on the
+// delivery stream: provider webhooks, and the gateway's widget receipts (written to the socket,
+// seen by the person). It never generates content.
 package dispatch
 
 import (
@@ -150,7 +152,12 @@ func (w *Worker) handle(msg *message.Message) error {
 		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil {
 			return err
 		}
-		return q.SetMessageStatus(ctx, db.SetMessageStatusParams{ID: m.ID, Status: status, Error: errText})
+		// Forward only: the gateway's receipt (delivered, read) can be recorded first.
+		_, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: status, Error: errText})
+		if db.IsNotFound(err) {
+			return nil
+		}
+		return err
 	}); ferr != nil {
 		return ferr
 	}

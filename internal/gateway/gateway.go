@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -45,6 +46,8 @@ type Deps struct {
 type Server struct {
 	Deps
 	hub *hub
+	// receipts publishes widget receipts (receipts.go).
+	receipts jetstream.JetStream
 	// channels caches webhook channel lookups and holds the secrets keyring.
 	channels *channelState
 
@@ -57,7 +60,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState()}
+	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), receipts: newReceipts(d.Bus, d.Log), channels: newChannelState()}
 }
 
 // Handler returns every route in one table.

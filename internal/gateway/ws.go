@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,8 @@ type clientFrame struct {
 	ID      string `json:"id,omitempty"`
 	Text    string `json:"text,omitempty"`
 	LastSeq int64  `json:"last_seq,omitempty"`
+	// Seq of a seen frame: the highest seq the widget shows.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // serverFrame is anything the gateway sends to a widget.
@@ -55,6 +58,10 @@ type serverFrame struct {
 	Code      string           `json:"code,omitempty"`
 	Message   string           `json:"message,omitempty"`
 	CreatedAt *time.Time       `json:"created_at,omitempty"`
+
+	// receipt is the message whose delivered receipt is published once this frame is written
+	// to the socket; zero for none.
+	receipt uuid.UUID
 }
 
 // tokenFromSubprotocols finds the session token the widget sends as "bearer.<jwt>" in
@@ -98,12 +105,13 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.SetReadLimit(wsMaxFrame)
 	sess := &wsSession{
-		srv:    s,
-		conn:   c,
-		claims: claims,
-		out:    make(chan serverFrame, wsSendQueue),
-		limit:  rate.NewLimiter(rate.Every(wsWindow/wsMsgsPerWindow), wsMsgsPerWindow),
-		log:    s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
+		srv:       s,
+		conn:      c,
+		claims:    claims,
+		out:       make(chan serverFrame, wsSendQueue),
+		limit:     rate.NewLimiter(rate.Every(wsWindow/wsMsgsPerWindow), wsMsgsPerWindow),
+		seenLimit: rate.NewLimiter(rate.Every(wsSeenEvery), wsSeenBurst),
+		log:       s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
 	}
 	sess.run(context.WithoutCancel(ctx))
 	return nil
@@ -118,6 +126,11 @@ type wsSession struct {
 	log    *slog.Logger
 	// laggingTurn is a turn whose deltas are being dropped (only touched by deliverLive).
 	laggingTurn uuid.UUID
+	// maxWritten is the highest seq of a message frame written to the socket (by the write
+	// loop); seenSeq the highest seq reported seen (read loop only), seenLimit bounds them.
+	maxWritten atomic.Int64
+	seenSeq    int64
+	seenLimit  *rate.Limiter
 }
 
 func (ss *wsSession) run(parent context.Context) {
@@ -159,6 +172,9 @@ func (ss *wsSession) deliverLive(l events.Live) {
 		if l.ReplyTo != uuid.Nil {
 			f.ReplyTo = l.ReplyTo.String()
 		}
+		if l.Role == "assistant" || l.Role == "creator" {
+			f.receipt = l.MessageID
+		}
 	case "typing":
 	default:
 		return
@@ -193,6 +209,9 @@ func (ss *wsSession) writeLoop(ctx context.Context, cancel func()) {
 			if err != nil {
 				return
 			}
+			if f.Type == "message" {
+				ss.written(f)
+			}
 		}
 	}
 }
@@ -225,6 +244,8 @@ func (ss *wsSession) readLoop(ctx context.Context) {
 			ss.replay(ctx, f.LastSeq)
 		case "message":
 			ss.receive(ctx, f)
+		case "seen":
+			ss.seen(ctx, f.Seq)
 		case "ping":
 			ss.send(ctx, serverFrame{Type: "pong"})
 		default:
@@ -259,6 +280,9 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 		_ = json.Unmarshal(m.Sources, &f.Sources)
 		if m.ReplyTo.Valid {
 			f.ReplyTo = m.ReplyTo.UUID.String()
+		}
+		if m.Status != "delivered" && m.Status != "read" {
+			f.receipt = m.ID
 		}
 		ss.send(ctx, f)
 	}

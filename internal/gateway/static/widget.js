@@ -29,6 +29,7 @@
   const TYPING_TIMEOUT_MS = 30000;
   const DRAFT_ABANDON_MS = 120000;
   const MAX_HISTORY = 200;
+  const SEEN_EVERY_MS = 1000; // at most one seen frame a second
   const AUTH_CLOSE_CODES = [1008, 4001, 4003, 4401, 4403];
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -160,6 +161,9 @@
   let resendTimer = 0;
   let typingTimer = 0;
   let sessionPromise = null;
+  let seenSent = 0; // highest seq reported seen on the current socket
+  let seenAt = 0;
+  let seenTimer = 0;
 
   // ---------------------------------------------------------------- DOM
 
@@ -722,8 +726,10 @@
       wsOpenedAt = Date.now();
       setStatus('online');
       clearError('connection');
+      seenSent = 0; // a new socket: report again what is shown
       sendFrame({ type: 'resume', last_seq: st.lastSeq });
       flushPending();
+      reportSeen();
     };
     sock.onmessage = (ev) => {
       if (ws !== sock) return;
@@ -736,6 +742,8 @@
       ws = null;
       clearTimeout(resendTimer);
       resendTimer = 0;
+      clearTimeout(seenTimer);
+      seenTimer = 0;
       setTyping(false);
       for (const d of st.drafts.values()) d.stale = true; // deltas were lost; wait for reset or final
       // Refused upgrade (or auth close): the token may be expired or revoked, get a new one.
@@ -754,6 +762,36 @@
       return true;
     } catch (e) {
       return false;
+    }
+  }
+
+  // Highest seq of a coach (assistant or creator) message the widget shows.
+  function shownSeq() {
+    let max = 0;
+    for (const m of orderedMessages()) {
+      if (m.role !== 'user' && m.seq != null && m.seq > max) max = m.seq;
+    }
+    return max;
+  }
+
+  // Tells the server what the person has seen (their messages become read): the highest seq
+  // shown while the panel is open and the page visible, only when it grows, at most once a
+  // second.
+  function reportSeen() {
+    if (seenTimer || !st.open || document.visibilityState !== 'visible' || !ws || ws.readyState !== 1) return;
+    const seq = shownSeq();
+    if (seq <= seenSent) return;
+    const wait = seenAt + SEEN_EVERY_MS - Date.now();
+    if (wait > 0) {
+      seenTimer = setTimeout(() => {
+        seenTimer = 0;
+        reportSeen();
+      }, wait);
+      return;
+    }
+    if (sendFrame({ type: 'seen', seq: seq })) {
+      seenSent = seq;
+      seenAt = Date.now();
     }
   }
 
@@ -801,7 +839,10 @@
     for (const fr of frames) {
       if (fr && typeof fr === 'object' && handleFrame(fr)) changed = true;
     }
-    if (changed) persist();
+    if (changed) {
+      persist();
+      reportSeen();
+    }
     notify();
   }
 
@@ -1005,6 +1046,7 @@
 
   function onError(f) {
     const code = f.code == null ? '' : String(f.code);
+    if (code === 'bad_seq') return; // a seen frame the server refused: nothing for the person to do
     const text = (typeof f.message === 'string' && f.message) || ERROR_TEXT[code] || 'Something went wrong.';
     showError(text, code, 'server');
     if (code === 'rate_limited') scheduleResend(RESEND_AFTER_RATE_LIMIT_MS);
@@ -1059,6 +1101,7 @@
       notify();
     }
     ensureConnected();
+    reportSeen();
     try { input.focus({ preventScroll: true }); } catch (e) { input.focus(); }
   }
 
@@ -1106,7 +1149,10 @@
 
   window.addEventListener('online', connectNow);
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') connectNow();
+    if (document.visibilityState === 'visible') {
+      connectNow();
+      reportSeen();
+    }
   });
 
   function state() {
@@ -1118,6 +1164,7 @@
       conversation_id: st.conversationId,
       end_user_id: st.endUserId,
       last_seq: st.lastSeq,
+      seen_seq: seenSent,
       messages: orderedMessages().map((m) => ({
         id: m.id,
         server_id: m.serverId,

@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Widget receipts. Only the gateway knows that a widget message reached the person (it wrote
+// the frame to their socket) and that they saw it (the widget's seen frame). It reports both as
+// delivery.status.v1 events on the delivery stream, published asynchronously so a socket never
+// waits for JetStream; dispatch's delivery consumer records them on the messages.
+const (
+	receiptsMaxPending = 4096
+	receiptAckTimeout  = 10 * time.Second
+	// A widget reports what it has seen at most once a second; more than this is dropped with
+	// a rate_limited error frame.
+	wsSeenEvery = 500 * time.Millisecond
+	wsSeenBurst = 4
+)
+
+// newReceipts returns the JetStream context widget receipts are published with: its own, so a
+// failed or timed-out publish is logged by the error handler and nobody waits on the acks.
+func newReceipts(b *bus.Bus, log *slog.Logger) jetstream.JetStream {
+	if b == nil {
+		return nil
+	}
+	js, err := jetstream.New(b.NC,
+		jetstream.WithPublishAsyncMaxPending(receiptsMaxPending),
+		jetstream.WithPublishAsyncTimeout(receiptAckTimeout),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			log.Warn("widget receipt not recorded", "subject", m.Subject, "receipt", m.Header.Get(nats.MsgIdHdr), "err", err)
+		}))
+	if err != nil {
+		log.Error("widget receipts: jetstream context", "err", err)
+		return b.JS
+	}
+	return js
+}
+
+// publishReceipt hands a widget receipt to the delivery stream under the deduplication id
+// msgID and returns without waiting for JetStream. A receipt that cannot be queued is logged
+// and dropped: the message keeps its earlier status, nothing else depends on it.
+func (s *Server) publishReceipt(c uuid.UUID, msgID string, st events.DeliveryStatus) {
+	if s.receipts == nil {
+		return
+	}
+	m, err := eventMsg(events.DeliverySubject(c), msgID, events.New(c, st, nil, s.Now()))
+	if err == nil {
+		_, err = s.receipts.PublishMsgAsync(m)
+	}
+	if err != nil {
+		s.Log.Warn("widget receipt not published", "creator_id", c, "receipt", msgID, "err", err)
+	}
+}
+
+// written runs after the write loop wrote a message frame to the socket: the message is
+// delivered.
+func (ss *wsSession) written(f serverFrame) {
+	if f.Seq > ss.maxWritten.Load() {
+		ss.maxWritten.Store(f.Seq) // the write loop is the only writer
+	}
+	if f.receipt == uuid.Nil {
+		return
+	}
+	c := ss.claims
+	ss.srv.publishReceipt(c.CreatorID, "delivered:"+f.receipt.String(), events.DeliveryStatus{
+		MessageID: f.receipt, Channel: events.ChannelWidget, Status: "delivered", ConversationID: c.ConversationID})
+}
+
+// seen records that the person saw the conversation up to seq (the widget sends it while the
+// chat is open and visible): every bot and creator message of the session's conversation up to
+// it becomes read. seq must not be past the conversation's newest such message; a seq that is
+// not ahead of the last one reported on this socket changes nothing.
+func (ss *wsSession) seen(ctx context.Context, seq int64) {
+	if seq <= 0 {
+		ss.sendError(ctx, "bad_seq", "seen needs the seq of a message the widget shows")
+		return
+	}
+	if seq <= ss.seenSeq {
+		return
+	}
+	if !ss.seenLimit.Allow() {
+		ss.sendError(ctx, "rate_limited", "too many seen frames, slow down")
+		return
+	}
+	c := ss.claims
+	if seq > ss.maxWritten.Load() {
+		// Not written on this socket (the widget may show it from before a reload): the
+		// conversation must have it.
+		var last int64
+		err := ss.srv.Store.InTenant(ctx, c.CreatorID, func(q *db.Queries) error {
+			var err error
+			last, err = q.LastOutboundSeq(ctx, c.ConversationID)
+			return err
+		})
+		if err != nil {
+			ss.log.Error("widget socket: seen", "seq", seq, "err", err)
+			return // not recorded; the widget reports again after a reconnect
+		}
+		if seq > last {
+			ss.sendError(ctx, "bad_seq", "seq is past the conversation's messages")
+			return
+		}
+	}
+	ss.seenSeq = seq
+	ss.srv.publishReceipt(c.CreatorID, "read:"+c.ConversationID.String()+":"+strconv.FormatInt(seq, 10), events.DeliveryStatus{
+		Channel: events.ChannelWidget, Status: "read", ConversationID: c.ConversationID, UpToSeq: seq})
+}
