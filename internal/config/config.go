@@ -111,7 +111,7 @@ type Knowledge struct {
 // every creator's policy lives under.
 type Nudge struct {
 	Tick        time.Duration // COACHWIRE_NUDGE_TICK, default 1s: how often due work is claimed
-	Page        int           // COACHWIRE_NUDGE_PAGE, default 1000 recipients per audience page
+	Page        int           // COACHWIRE_NUDGE_PAGE, default 5000 recipients per audience page
 	Lease       time.Duration // COACHWIRE_NUDGE_LEASE, default 30s: a dead replica's work is taken over after it
 	Batch       int           // COACHWIRE_NUDGE_BATCH, default 500 recipients decided per transaction
 	Parallel    int           // COACHWIRE_NUDGE_PARALLEL, default 2 decision batches (transactions) at once
@@ -127,7 +127,7 @@ func (n Nudge) WithDefaults() Nudge {
 		n.Tick = time.Second
 	}
 	if n.Page <= 0 {
-		n.Page = 1000
+		n.Page = 5000
 	}
 	if n.Lease <= 0 {
 		n.Lease = 30 * time.Second
@@ -269,7 +269,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		SweepInterval: dur("COACHWIRE_INGEST_SWEEP_INTERVAL", time.Minute), MaxAttempts: num("COACHWIRE_INGEST_MAX_ATTEMPTS", 3),
 		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", 60*time.Second), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", 1<<30)),
 		ImportAllowPrivate: env("COACHWIRE_IMPORT_ALLOW_PRIVATE", "") == "true"}
-	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 1000),
+	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 5000),
 		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Batch: num("COACHWIRE_NUDGE_BATCH", 500), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 2),
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}

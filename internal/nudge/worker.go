@@ -54,7 +54,7 @@ func (w *Worker) defaults() {
 		w.Tick = time.Second
 	}
 	if w.Page <= 0 {
-		w.Page = 1000
+		w.Page = 5000
 	}
 	if w.Lease <= 0 {
 		w.Lease = 30 * time.Second
