@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -127,6 +128,23 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("localdeps: weaviate data dir: %w", err)
 	}
+	// The free ports are free when picked, not when Weaviate binds them: another process (a
+	// parallel test package starting its own Weaviate) can take one in between, and Weaviate
+	// then exits at once. Such an early exit is retried with new ports.
+	var w *Weaviate
+	for attempt := 1; ; attempt++ {
+		w, err = startWeaviate(ctx, opts.Bin, dataDir, logger)
+		if err == nil || !errors.Is(err, errExitedEarly) || attempt == 3 {
+			return w, err
+		}
+		logger.Warn("weaviate exited while starting; retrying with other ports", "attempt", attempt, "err", err)
+	}
+}
+
+// errExitedEarly is a server process that exited before it was ready.
+var errExitedEarly = errors.New("process exited before ready")
+
+func startWeaviate(ctx context.Context, bin, dataDir string, logger *slog.Logger) (*Weaviate, error) {
 	// http, grpc, gossip, data, raft, raft internal rpc, profiling
 	ports, err := FreePorts(7)
 	if err != nil {
@@ -140,7 +158,7 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 
 	// Not exec.CommandContext: the child's lifetime is owned by Stop, not by
 	// the start context.
-	cmd := exec.Command(opts.Bin,
+	cmd := exec.Command(bin,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(ports[0]),
 		"--scheme", "http",
@@ -182,7 +200,7 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 	}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
-		return nil, fmt.Errorf("localdeps: start %s: %w", opts.Bin, err)
+		return nil, fmt.Errorf("localdeps: start %s: %w", bin, err)
 	}
 	w := &Weaviate{
 		cmd:      cmd,
@@ -201,7 +219,7 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 	started := time.Now()
 	if err := w.waitReady(ctx, weaviateReadyTimeout); err != nil {
 		_ = w.Stop()
-		return nil, fmt.Errorf("localdeps: weaviate not ready (log: %s): %w", logPath, err)
+		return nil, fmt.Errorf("localdeps: weaviate not ready (log: %s, ending %q): %w", logPath, logTail(logPath, 3), err)
 	}
 	logger.Info("weaviate ready", "url", w.URL(), "after", time.Since(started).Round(time.Millisecond))
 	return w, nil
@@ -246,7 +264,7 @@ func (w *Weaviate) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-w.done:
-			return fmt.Errorf("process exited before ready: %v", w.waitErr)
+			return fmt.Errorf("%w: %v", errExitedEarly, w.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)
 		case <-tick.C:
@@ -304,4 +322,17 @@ func (w *Weaviate) stop() error {
 	case <-time.After(5 * time.Second):
 		return errors.New("localdeps: weaviate did not exit after SIGKILL")
 	}
+}
+
+// logTail is the last n lines of the file at path ("" if unreadable), for error messages.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
 }
