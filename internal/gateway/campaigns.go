@@ -385,6 +385,8 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 				case d.Mode == nudge.ModeTemplate && content.Template != nil:
 					t := content.Template.Rendered(vars)
 					it.Template = &t
+				case d.Mode == nudge.ModeTemplate: // outside the window: not this text
+					it.Text = "(the channel's default template, without parameters)"
 				case content.Kind == nudge.ContentText:
 					it.Text = nudge.Render(content.Text, vars)
 				default:
