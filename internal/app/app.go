@@ -66,7 +66,7 @@ type App struct {
 }
 
 type services struct {
-	natsURL, dbURL, ownerURL, weaviateURL string
+	natsURL, dbURL, ownerURL, weaviateURL, weaviateGRPC string
 }
 
 // Options for Start beyond the config.
@@ -112,9 +112,11 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err er
 		return nil, err
 	}
 	a.onStop(a.Store.Close)
-	if a.Knowledge, err = knowledge.New(ctx, a.services.weaviateURL); err != nil {
+	if a.Knowledge, err = knowledge.New(ctx, a.services.weaviateURL, knowledge.WithGRPC(a.services.weaviateGRPC),
+		knowledge.WithLogger(a.log)); err != nil {
 		return nil, fmt.Errorf("knowledge index at %s: %w", a.services.weaviateURL, err)
 	}
+	a.onStop(func() { _ = a.Knowledge.Close() })
 	a.detectLLM(ctx)
 	if err := a.startWorkers(ctx); err != nil {
 		return nil, err
@@ -143,7 +145,8 @@ func (a *App) Stop() {
 func (a *App) startServices(ctx context.Context) error {
 	cfg := a.cfg
 	if !cfg.Embedded() {
-		a.services = services{natsURL: cfg.NATSURL, dbURL: cfg.DatabaseURL, ownerURL: cfg.MigrateDatabaseURL, weaviateURL: cfg.WeaviateURL}
+		a.services = services{natsURL: cfg.NATSURL, dbURL: cfg.DatabaseURL, ownerURL: cfg.MigrateDatabaseURL, weaviateURL: cfg.WeaviateURL,
+			weaviateGRPC: cfg.WeaviateGRPCAddr}
 		return nil
 	}
 	// Find every prerequisite before starting anything, so a missing one is reported at once.
@@ -180,7 +183,7 @@ func (a *App) startServices(ctx context.Context) error {
 		return err
 	}
 	a.onStop(func() { _ = wv.Stop() })
-	a.services = services{natsURL: natsURL(ns), dbURL: pg.AppURL(), ownerURL: pg.OwnerURL(), weaviateURL: wv.URL()}
+	a.services = services{natsURL: natsURL(ns), dbURL: pg.AppURL(), ownerURL: pg.OwnerURL(), weaviateURL: wv.URL(), weaviateGRPC: wv.GRPCAddr()}
 	return nil
 }
 

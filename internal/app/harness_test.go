@@ -22,6 +22,7 @@ type harness struct {
 	db       testenv.DB
 	natsURL  string
 	weaviate string
+	wvGRPC   string
 	ollama   *ollamatest.Server
 }
 
@@ -33,7 +34,8 @@ func newHarness(t testing.TB, ollama ollamatest.Options) *harness {
 	if ollama.EmbedModels == nil {
 		ollama.EmbedModels = []string{"nomic-embed-text"}
 	}
-	return &harness{t: t, db: testenv.Postgres(t), natsURL: testenv.NATS(t), weaviate: testenv.Weaviate(t), ollama: ollamatest.New(t, ollama)}
+	return &harness{t: t, db: testenv.Postgres(t), natsURL: testenv.NATS(t), weaviate: testenv.Weaviate(t),
+		wvGRPC: testenv.WeaviateGRPC(t), ollama: ollamatest.New(t, ollama)}
 }
 
 // config is what a process of targets parses from COACHWIRE_* with the harness's URLs (so every

@@ -64,7 +64,7 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"COACHWIRE_NATS_URL=" + h.natsURL, "COACHWIRE_DATABASE_URL=" + h.db.AppURL,
-		"COACHWIRE_WEAVIATE_URL=" + h.weaviate, "COACHWIRE_OLLAMA_URL=" + h.ollama.URL,
+		"COACHWIRE_WEAVIATE_URL=" + h.weaviate, "COACHWIRE_WEAVIATE_GRPC_ADDR=" + h.wvGRPC, "COACHWIRE_OLLAMA_URL=" + h.ollama.URL,
 		"COACHWIRE_DATA_DIR=" + dataDir, "COACHWIRE_BCRYPT_COST=4", "COACHWIRE_LOG_LEVEL=debug",
 		// Every test process shares NATS and Postgres, so any of them may dispatch a channel
 		// message: they share one keyring too.

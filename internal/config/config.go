@@ -51,7 +51,10 @@ type Config struct {
 	DatabaseURL        string
 	MigrateDatabaseURL string
 	WeaviateURL        string
-	OllamaURL          string
+	// WeaviateGRPCAddr is Weaviate's gRPC host:port, used for searches (default: the REST
+	// URL's host on port 50051, Weaviate's default; unreachable: searches use GraphQL).
+	WeaviateGRPCAddr string
+	OllamaURL        string
 
 	WeaviateBin string
 	PGBinDir    string
@@ -219,6 +222,12 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.DatabaseURL = env("COACHWIRE_DATABASE_URL", "")
 	c.MigrateDatabaseURL = env("COACHWIRE_MIGRATE_DATABASE_URL", "")
 	c.WeaviateURL = env("COACHWIRE_WEAVIATE_URL", "")
+	c.WeaviateGRPCAddr = env("COACHWIRE_WEAVIATE_GRPC_ADDR", "")
+	if c.WeaviateGRPCAddr == "" && c.WeaviateURL != "" {
+		if u, err := url.Parse(c.WeaviateURL); err == nil && u.Hostname() != "" {
+			c.WeaviateGRPCAddr = net.JoinHostPort(u.Hostname(), "50051")
+		}
+	}
 	c.OllamaURL = env("COACHWIRE_OLLAMA_URL", "http://127.0.0.1:11434")
 	c.WeaviateBin = env("COACHWIRE_WEAVIATE_BIN", "")
 	c.PGBinDir = env("COACHWIRE_PG_BIN_DIR", "")
@@ -332,6 +341,11 @@ func (c *Config) Validate() error {
 		p, err := url.Parse(u.val)
 		if err != nil || p.Scheme == "" || p.Host == "" {
 			bad("%s=%q is not a URL with scheme and host", u.name, redact(u.val))
+		}
+	}
+	if c.WeaviateGRPCAddr != "" {
+		if _, _, err := net.SplitHostPort(c.WeaviateGRPCAddr); err != nil {
+			bad("COACHWIRE_WEAVIATE_GRPC_ADDR=%q: want host:port", c.WeaviateGRPCAddr)
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -29,6 +30,8 @@ import (
 	"github.com/weaviate/weaviate-go-client/v4/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v4/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
+	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
+	"google.golang.org/grpc"
 )
 
 // ClassName is the Weaviate collection holding every creator's chunks.
@@ -78,6 +81,12 @@ type Passage struct {
 type Store struct {
 	client *weaviate.Client
 	alpha  float32
+	// grpcAddr, when set, is Weaviate's gRPC address; rpc is the connected search client (nil:
+	// searches use GraphQL).
+	grpcAddr string
+	grpcConn *grpc.ClientConn
+	rpc      pb.WeaviateClient
+	log      *slog.Logger
 }
 
 // Option configures a Store.
@@ -85,6 +94,9 @@ type Option func(*Store)
 
 // WithAlpha sets the hybrid search weight (see DefaultAlpha).
 func WithAlpha(alpha float32) Option { return func(s *Store) { s.alpha = alpha } }
+
+// WithLogger sets where the Store reports a gRPC fallback.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // New connects to Weaviate's REST API at rawURL (http://host:port) and
 // ensures the Chunk collection exists with the expected settings.
@@ -97,14 +109,30 @@ func New(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("knowledge: weaviate client: %w", err)
 	}
-	s := &Store{client: client, alpha: DefaultAlpha}
+	s := &Store{client: client, alpha: DefaultAlpha, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.EnsureSchema(ctx); err != nil {
 		return nil, err
 	}
+	if s.grpcAddr != "" {
+		conn, rpc, err := dialGRPC(ctx, s.grpcAddr)
+		if err != nil {
+			s.log.Warn("weaviate gRPC not reachable: searching over GraphQL", "grpc_addr", s.grpcAddr, "err", err)
+		} else {
+			s.grpcConn, s.rpc = conn, rpc
+		}
+	}
 	return s, nil
+}
+
+// Close releases the gRPC connection.
+func (s *Store) Close() error {
+	if s.grpcConn != nil {
+		return s.grpcConn.Close()
+	}
+	return nil
 }
 
 // Ready reports whether Weaviate answers its readiness probe.
@@ -471,6 +499,13 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	q := cleanQuery(query)
 	if q == "" && len(queryVector) == 0 {
 		return nil, nil
+	}
+	if s.rpc != nil {
+		ps, err := s.searchGRPC(ctx, tenant, q, queryVector, limit)
+		if err != nil {
+			return nil, s.classify(ctx, creatorID, fmt.Errorf("knowledge: search: %w", err))
+		}
+		return ps, nil
 	}
 	get := s.client.GraphQL().Get().WithClassName(ClassName).WithTenant(tenant).WithLimit(limit).
 		WithFields(

@@ -17,7 +17,7 @@ import (
 	"github.com/coachwire/coachwire/internal/localdeps"
 )
 
-var weaviateURL string
+var weaviateURL, weaviateGRPC string
 
 // TestMain starts one real Weaviate for the package (skipping every test
 // when the binary is not built, except under CI where that is a failure).
@@ -51,17 +51,31 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = w.Stop() }()
-	weaviateURL = w.URL()
+	weaviateURL, weaviateGRPC = w.URL(), w.GRPCAddr()
 	return m.Run()
 }
 
-func newStore(t *testing.T) *knowledge.Store {
+func newStore(t *testing.T, opts ...knowledge.Option) *knowledge.Store {
 	t.Helper()
-	s, err := knowledge.New(context.Background(), weaviateURL)
+	s, err := knowledge.New(context.Background(), weaviateURL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// overBoth runs a search test over Weaviate's gRPC API and over GraphQL: the two transports
+// must find, score and isolate alike.
+func overBoth(t *testing.T, test func(t *testing.T, s *knowledge.Store)) {
+	t.Run("grpc", func(t *testing.T) {
+		s := newStore(t, knowledge.WithGRPC(weaviateGRPC))
+		if !s.UsesGRPC() {
+			t.Fatal("the store fell back to GraphQL")
+		}
+		test(t, s)
+	})
+	t.Run("graphql", func(t *testing.T) { test(t, newStore(t)) })
 }
 
 func newCreator(t *testing.T, s *knowledge.Store) uuid.UUID {
@@ -112,6 +126,26 @@ func TestNewIsIdempotent(t *testing.T) {
 	}
 }
 
+// A gRPC address that does not answer leaves searches on GraphQL: the store still works.
+func TestGRPCUnreachableFallsBack(t *testing.T) {
+	ctx := context.Background()
+	port, err := localdeps.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, knowledge.WithGRPC(fmt.Sprintf("127.0.0.1:%d", port)))
+	if s.UsesGRPC() {
+		t.Fatal("a closed port is used for gRPC")
+	}
+	c := newCreator(t, s)
+	if err := s.UpsertChunks(ctx, c, docChunks(uuid.New(), "Recovery guide", texts...)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Search(ctx, c, "protein after training", nil, 1); err != nil || len(got) != 1 {
+		t.Fatalf("search over the fallback: %v %+v", err, got)
+	}
+}
+
 func TestUpsertTwiceKeepsOneCopy(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -151,9 +185,10 @@ func TestUpsertTwiceKeepsOneCopy(t *testing.T) {
 	}
 }
 
-func TestBM25Search(t *testing.T) {
+func TestBM25Search(t *testing.T) { overBoth(t, testBM25Search) }
+
+func testBM25Search(t *testing.T, s *knowledge.Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	c := newCreator(t, s)
 	doc := uuid.New()
 	if err := s.UpsertChunks(ctx, c, docChunks(doc, "Recovery guide", texts...)); err != nil {
@@ -175,9 +210,10 @@ func TestBM25Search(t *testing.T) {
 	}
 }
 
-func TestHybridSearch(t *testing.T) {
+func TestHybridSearch(t *testing.T) { overBoth(t, testHybridSearch) }
+
+func testHybridSearch(t *testing.T, s *knowledge.Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	c := newCreator(t, s)
 	doc := uuid.New()
 	if err := s.UpsertChunks(ctx, c, withVectors(docChunks(doc, "Recovery guide", texts...))); err != nil {
@@ -201,9 +237,10 @@ func TestHybridSearch(t *testing.T) {
 	}
 }
 
-func TestTenantIsolation(t *testing.T) {
+func TestTenantIsolation(t *testing.T) { overBoth(t, testTenantIsolation) }
+
+func testTenantIsolation(t *testing.T, s *knowledge.Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	a := newCreator(t, s)
 	b := newCreator(t, s)
 	secret := "The secret sauce is turmeric honey ginger shot at dawn."
@@ -269,9 +306,10 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestUnknownTenantRejected(t *testing.T) {
+func TestUnknownTenantRejected(t *testing.T) { overBoth(t, testUnknownTenantRejected) }
+
+func testUnknownTenantRejected(t *testing.T, s *knowledge.Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	ghost := uuid.New()
 	err := s.UpsertChunks(ctx, ghost, docChunks(uuid.New(), "T", "some text"))
 	if !errors.Is(err, knowledge.ErrTenantNotFound) {
@@ -334,9 +372,10 @@ func TestReplaceDocumentDropsStaleChunks(t *testing.T) {
 	}
 }
 
-func TestLargeBatchAndHostileQuery(t *testing.T) {
+func TestLargeBatchAndHostileQuery(t *testing.T) { overBoth(t, testLargeBatchAndHostileQuery) }
+
+func testLargeBatchAndHostileQuery(t *testing.T, s *knowledge.Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	c := newCreator(t, s)
 	doc := uuid.New()
 	many := make([]string, 250)

@@ -168,6 +168,13 @@ func Weaviate(tb testing.TB) string {
 	return wv.URL()
 }
 
+// WeaviateGRPC returns the gRPC address (host:port) of the package's Weaviate server.
+func WeaviateGRPC(tb testing.TB) string {
+	tb.Helper()
+	Weaviate(tb)
+	return wv.GRPCAddr()
+}
+
 // Logger routes slog output to the test log.
 func Logger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlogWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
