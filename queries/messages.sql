@@ -39,6 +39,10 @@ UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1;
 -- name: TouchConversation :exec
 UPDATE conversations SET last_activity_at = now() WHERE id = $1;
 
+-- name: TouchAndGetConversation :one
+-- A message arrived in the conversation: its activity time moves and the row comes back.
+UPDATE conversations SET last_activity_at = now() WHERE id = $1 RETURNING *;
+
 -- name: SetMessageDelivery :exec
 -- Records a delivery outcome on a message: status, provider message id of its first part and the
 -- provider's error code.
@@ -65,7 +69,7 @@ RETURNING *;
 UPDATE messages SET status = 'delivered', updated_at = now()
 WHERE id = @id AND conversation_id = @conversation_id AND role IN ('assistant', 'creator')
   AND status NOT IN ('delivered', 'read', 'failed', 'window_closed')
-RETURNING *;
+RETURNING id, conversation_id, channel, seq, role, status;
 
 -- name: MarkWidgetRead :many
 -- A widget receipt: the end user had the conversation open and visible up to a seq. Every bot
@@ -74,7 +78,7 @@ RETURNING *;
 UPDATE messages SET status = 'read', updated_at = now()
 WHERE conversation_id = @conversation_id AND seq <= @up_to_seq AND role IN ('assistant', 'creator')
   AND status NOT IN ('read', 'failed', 'window_closed')
-RETURNING *;
+RETURNING id, conversation_id, channel, seq, role, status;
 
 -- name: LastOutboundSeq :one
 -- The seq of a conversation's newest bot or creator message that is part of its history (0 when

@@ -282,7 +282,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 		w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
 			Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
 		if tok, err := ingest.CL100K(); err == nil {
-			w.Tokens = tok.Count
+			w.Tokens = generate.CachedCounter(tok.Count, 50_000)
 		}
 		if a.LLMMode == config.LLMOllama {
 			w.LLM = a.LLM

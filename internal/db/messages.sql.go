@@ -164,7 +164,7 @@ const markWidgetDelivered = `-- name: MarkWidgetDelivered :one
 UPDATE messages SET status = 'delivered', updated_at = now()
 WHERE id = $1 AND conversation_id = $2 AND role IN ('assistant', 'creator')
   AND status NOT IN ('delivered', 'read', 'failed', 'window_closed')
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+RETURNING id, conversation_id, channel, seq, role, status
 `
 
 type MarkWidgetDeliveredParams struct {
@@ -172,29 +172,28 @@ type MarkWidgetDeliveredParams struct {
 	ConversationID uuid.UUID `json:"conversation_id"`
 }
 
+type MarkWidgetDeliveredRow struct {
+	ID             uuid.UUID `json:"id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	Seq            int64     `json:"seq"`
+	Role           string    `json:"role"`
+	Status         string    `json:"status"`
+}
+
 // A widget receipt: the gateway wrote this bot or creator message to the end user's socket.
 // Forward only, in AdvanceMessageStatus's order; no row back when it was delivered, read or
 // failed already.
-func (q *Queries) MarkWidgetDelivered(ctx context.Context, arg MarkWidgetDeliveredParams) (Message, error) {
+func (q *Queries) MarkWidgetDelivered(ctx context.Context, arg MarkWidgetDeliveredParams) (MarkWidgetDeliveredRow, error) {
 	row := q.db.QueryRow(ctx, markWidgetDelivered, arg.ID, arg.ConversationID)
-	var i Message
+	var i MarkWidgetDeliveredRow
 	err := row.Scan(
 		&i.ID,
-		&i.CreatorID,
 		&i.ConversationID,
+		&i.Channel,
 		&i.Seq,
 		&i.Role,
-		&i.Body,
-		&i.Sources,
-		&i.ReplyTo,
-		&i.Channel,
-		&i.ProviderMessageID,
 		&i.Status,
-		&i.Error,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.ErrorCode,
-		&i.Template,
 	)
 	return i, err
 }
@@ -203,7 +202,7 @@ const markWidgetRead = `-- name: MarkWidgetRead :many
 UPDATE messages SET status = 'read', updated_at = now()
 WHERE conversation_id = $1 AND seq <= $2 AND role IN ('assistant', 'creator')
   AND status NOT IN ('read', 'failed', 'window_closed')
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+RETURNING id, conversation_id, channel, seq, role, status
 `
 
 type MarkWidgetReadParams struct {
@@ -211,35 +210,34 @@ type MarkWidgetReadParams struct {
 	UpToSeq        int64     `json:"up_to_seq"`
 }
 
+type MarkWidgetReadRow struct {
+	ID             uuid.UUID `json:"id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	Seq            int64     `json:"seq"`
+	Role           string    `json:"role"`
+	Status         string    `json:"status"`
+}
+
 // A widget receipt: the end user had the conversation open and visible up to a seq. Every bot
 // and creator message of that conversation up to it becomes read, forward only; the rows that
 // changed come back.
-func (q *Queries) MarkWidgetRead(ctx context.Context, arg MarkWidgetReadParams) ([]Message, error) {
+func (q *Queries) MarkWidgetRead(ctx context.Context, arg MarkWidgetReadParams) ([]MarkWidgetReadRow, error) {
 	rows, err := q.db.Query(ctx, markWidgetRead, arg.ConversationID, arg.UpToSeq)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Message{}
+	items := []MarkWidgetReadRow{}
 	for rows.Next() {
-		var i Message
+		var i MarkWidgetReadRow
 		if err := rows.Scan(
 			&i.ID,
-			&i.CreatorID,
 			&i.ConversationID,
+			&i.Channel,
 			&i.Seq,
 			&i.Role,
-			&i.Body,
-			&i.Sources,
-			&i.ReplyTo,
-			&i.Channel,
-			&i.ProviderMessageID,
 			&i.Status,
-			&i.Error,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.ErrorCode,
-			&i.Template,
 		); err != nil {
 			return nil, err
 		}
@@ -426,6 +424,29 @@ type SetMessageStatusParams struct {
 func (q *Queries) SetMessageStatus(ctx context.Context, arg SetMessageStatusParams) error {
 	_, err := q.db.Exec(ctx, setMessageStatus, arg.ID, arg.Status, arg.Error)
 	return err
+}
+
+const touchAndGetConversation = `-- name: TouchAndGetConversation :one
+UPDATE conversations SET last_activity_at = now() WHERE id = $1 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+`
+
+// A message arrived in the conversation: its activity time moves and the row comes back.
+func (q *Queries) TouchAndGetConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
+	row := q.db.QueryRow(ctx, touchAndGetConversation, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.EndUserID,
+		&i.Channel,
+		&i.Status,
+		&i.TurnLeaseUntil,
+		&i.TurnLeaseOwner,
+		&i.CreatedAt,
+		&i.LastActivityAt,
+		&i.ChannelID,
+	)
+	return i, err
 }
 
 const touchConversation = `-- name: TouchConversation :exec

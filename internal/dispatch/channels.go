@@ -563,7 +563,7 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 // The conversation is the one of the end user's session; a repeated or late receipt changes
 // nothing.
 func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.DeliveryStatus) error {
-	var changed []db.Message
+	var changed []db.MarkWidgetReadRow
 	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		switch st.Status {
 		case "delivered":
@@ -574,7 +574,7 @@ func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.
 			if err != nil {
 				return err
 			}
-			changed = append(changed, m)
+			changed = append(changed, db.MarkWidgetReadRow(m))
 			return nil
 		case "read":
 			var err error

@@ -122,7 +122,21 @@ func (w *Worker) handle(msg *message.Message) error {
 		if db.IsNotFound(err) {
 			return nil // already delivered or failed for good
 		}
-		claimed = err == nil
+		if err != nil {
+			return err
+		}
+		claimed = true
+		if out.Channel != events.ChannelWidget {
+			return nil
+		}
+		// The widget message is sent once it is on the live subject. Its status moves now, before
+		// the push: the gateway's "delivered" receipt for it can then never race this update.
+		// A push that fails is retried (the claim allows it) and the widget replays the message
+		// on reconnect anyway.
+		_, err = q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: "sent"})
+		if db.IsNotFound(err) {
+			err = nil
+		}
 		return err
 	})
 	if err != nil {
@@ -151,6 +165,9 @@ func (w *Worker) handle(msg *message.Message) error {
 	if ferr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil {
 			return err
+		}
+		if status == "sent" && out.Channel == events.ChannelWidget {
+			return nil // recorded with the claim
 		}
 		// Forward only: the gateway's receipt (delivered, read) can be recorded first.
 		_, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: status, Error: errText})

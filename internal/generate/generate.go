@@ -76,10 +76,11 @@ func (w *Worker) handle(msg *message.Message) error {
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "conversation_id", turn.ConversationID)
 
 	owner := uuid.New()
-	if err := w.lease(ctx, c, turn.ConversationID, owner); err != nil {
-		return err
-	}
+	released := false
 	defer func() {
+		if released {
+			return
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = w.Store.InTenant(rctx, c, func(q *db.Queries) error {
@@ -96,8 +97,13 @@ func (w *Worker) handle(msg *message.Message) error {
 		conv     db.Conversation
 		profile  memory.Profile
 	)
+	// One transaction takes the lease and reads what the turn needs; it commits before the model
+	// is asked, so the lease is visible to every replica while the reply is written.
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
+		if err := acquire(ctx, q, turn.ConversationID, owner, w.Lease); err != nil {
+			return err
+		}
 		if conv, err = q.GetConversation(ctx, turn.ConversationID); err != nil {
 			return err
 		}
@@ -125,6 +131,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		return err
 	})
 	if err != nil {
+		released = true // the transaction that took the lease rolled back
 		if db.IsNotFound(err) {
 			return bus.Permanent(fmt.Errorf("generate: turn %s: %w", turn.MessageID, err))
 		}
@@ -193,12 +200,17 @@ func (w *Worker) handle(msg *message.Message) error {
 		if db.IsNotFound(err) { // stored by an earlier attempt
 			r, err = q.GetMessage(ctx, replyID)
 		}
+		if err != nil {
+			return err
+		}
 		reply = r
-		return err
+		// The reply and the end of the lease commit together.
+		return q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: conv.ID, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
 	})
 	if err != nil {
 		return err
 	}
+	released = !dropped
 	if dropped {
 		log.Info("conversation taken over during generation: bot reply dropped")
 		return nil
@@ -209,17 +221,19 @@ func (w *Worker) handle(msg *message.Message) error {
 	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
 }
 
-// lease takes the conversation's turn lease or reports errBusy.
+// lease takes (or renews) the conversation's turn lease or reports errBusy.
 func (w *Worker) lease(ctx context.Context, c, conv, owner uuid.UUID) error {
-	return w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{
-			ID: conv, Owner: uuid.NullUUID{UUID: owner, Valid: true}, LeaseSeconds: w.Lease.Seconds(),
-		})
-		if db.IsNotFound(err) {
-			return errBusy
-		}
-		return err
+	return w.Store.InTenant(ctx, c, func(q *db.Queries) error { return acquire(ctx, q, conv, owner, w.Lease) })
+}
+
+func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease time.Duration) error {
+	_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{
+		ID: conv, Owner: uuid.NullUUID{UUID: owner, Valid: true}, LeaseSeconds: lease.Seconds(),
 	})
+	if db.IsNotFound(err) {
+		return errBusy
+	}
+	return err
 }
 
 // compose produces the reply text: streamed from the model, or the passages answer without

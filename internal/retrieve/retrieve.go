@@ -104,7 +104,7 @@ func (w *Worker) handle(msg *message.Message) error {
 				return err
 			}
 		}
-		return q.TouchConversation(ctx, conv.ID)
+		return nil
 	})
 	if err != nil {
 		if db.IsNotFound(err) {
@@ -160,7 +160,7 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 // channels whose adapters only know the channel's user id.
 func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, in events.MessageReceived) (db.Conversation, error) {
 	if in.ConversationID != uuid.Nil {
-		conv, err := q.GetConversation(ctx, in.ConversationID)
+		conv, err := q.TouchAndGetConversation(ctx, in.ConversationID)
 		if err != nil {
 			return conv, err
 		}
