@@ -53,7 +53,7 @@ func (s *Store) searchGRPC(ctx context.Context, tenant, q string, vec []float32,
 		Collection: ClassName, Tenant: tenant, Limit: uint32(limit),
 		Properties:  &pb.PropertiesRequest{NonRefProperties: resultProperties},
 		Metadata:    &pb.MetadataRequest{Uuid: true, Score: true},
-		Uses_123Api: true, Uses_125Api: true, Uses_127Api: true,
+		Uses_127Api: true, // properties come back in the typed (non-struct) form
 	}
 	if len(vec) == 0 {
 		req.Bm25Search = &pb.BM25{Query: q, Properties: searchProperties}
