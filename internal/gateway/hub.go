@@ -12,55 +12,87 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 )
 
+// hubQueue is how many live frames may wait for the hub's dispatcher (pointers: 512 KB).
+const hubQueue = 1 << 16
+
 // hub connects widget sockets to their conversations' live subjects on core NATS, so whichever
-// replica holds a socket receives that conversation's deltas and messages.
+// replica holds a socket receives that conversation's deltas and messages. Every socket's
+// subscription delivers into one channel read by one dispatcher goroutine (no goroutine per
+// subscription, as an asynchronous subscription would have): an idle socket costs the gateway
+// its subscription entry, not a stack. The dispatcher never waits on a socket (see deliverLive).
 type hub struct {
 	b   *bus.Bus
 	log *slog.Logger
 
-	mu    sync.Mutex
-	conns map[*nats.Subscription]func()
+	start sync.Once
+	msgs  chan *nats.Msg
+
+	mu   sync.Mutex
+	subs map[*nats.Subscription]*liveSub
+}
+
+type liveSub struct {
+	deliver   func(events.Live)
+	closeConn func()
 }
 
 func newHub(b *bus.Bus, log *slog.Logger) *hub {
-	return &hub{b: b, log: log, conns: map[*nats.Subscription]func(){}}
+	return &hub{b: b, log: log, subs: map[*nats.Subscription]*liveSub{}}
 }
 
 // join subscribes deliver to a conversation's live frames until the returned func is called.
 // closeConn is called when the gateway shuts down.
 func (h *hub) join(creator, conversation uuid.UUID, deliver func(events.Live), closeConn func()) (func(), error) {
-	sub, err := h.b.NC.Subscribe(events.LiveSubject(creator, conversation), func(m *nats.Msg) {
-		var l events.Live
-		if err := json.Unmarshal(m.Data, &l); err != nil {
-			h.log.Warn("live frame undecodable", "subject", m.Subject, "err", err)
-			return
-		}
-		deliver(l)
+	h.start.Do(func() {
+		h.msgs = make(chan *nats.Msg, hubQueue)
+		go h.dispatch()
 	})
+	sub, err := h.b.NC.ChanSubscribe(events.LiveSubject(creator, conversation), h.msgs)
 	if err != nil {
 		return nil, err
 	}
+	h.mu.Lock()
+	h.subs[sub] = &liveSub{deliver: deliver, closeConn: closeConn}
+	h.mu.Unlock()
 	// Make sure the server knows the interest before the socket replays history, so nothing
 	// published in between is missed.
 	if err := h.b.NC.Flush(); err != nil {
-		_ = sub.Unsubscribe()
+		h.leave(sub)
 		return nil, err
 	}
+	return func() { h.leave(sub) }, nil
+}
+
+func (h *hub) leave(sub *nats.Subscription) {
 	h.mu.Lock()
-	h.conns[sub] = closeConn
+	delete(h.subs, sub)
 	h.mu.Unlock()
-	return func() {
+	_ = sub.Unsubscribe()
+}
+
+// dispatch hands each live frame to its socket's session; frames of a socket that left are
+// dropped.
+func (h *hub) dispatch() {
+	for m := range h.msgs {
 		h.mu.Lock()
-		delete(h.conns, sub)
+		ls := h.subs[m.Sub]
 		h.mu.Unlock()
-		_ = sub.Unsubscribe()
-	}, nil
+		if ls == nil {
+			continue
+		}
+		var l events.Live
+		if err := json.Unmarshal(m.Data, &l); err != nil {
+			h.log.Warn("live frame undecodable", "subject", m.Subject, "err", err)
+			continue
+		}
+		ls.deliver(l)
+	}
 }
 
 func (h *hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, c := range h.conns {
-		c()
+	for _, ls := range h.subs {
+		ls.closeConn()
 	}
 }

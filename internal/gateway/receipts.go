@@ -63,11 +63,12 @@ func (s *Server) publishReceipt(c uuid.UUID, msgID string, st events.DeliverySta
 	}
 }
 
-// written runs after the write loop wrote a message frame to the socket: the message is
-// delivered.
+// written runs after a message frame was written to the socket: the message is delivered.
 func (ss *wsSession) written(f serverFrame) {
-	if f.Seq > ss.maxWritten.Load() {
-		ss.maxWritten.Store(f.Seq) // the write loop is the only writer
+	for cur := ss.maxWritten.Load(); f.Seq > cur; cur = ss.maxWritten.Load() {
+		if ss.maxWritten.CompareAndSwap(cur, f.Seq) { // the reader and the live writer both write
+			break
+		}
 	}
 	if f.receipt == uuid.Nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -23,12 +24,17 @@ import (
 
 // Widget socket limits.
 const (
-	wsSubprotocol   = "coachwire.v1"
-	wsBearerPrefix  = "bearer."
-	wsMaxFrame      = 16 << 10
-	wsMaxText       = 4000
-	wsWriteTimeout  = 10 * time.Second
-	wsSendQueue     = 256
+	wsSubprotocol  = "coachwire.v1"
+	wsBearerPrefix = "bearer."
+	wsMaxFrame     = 16 << 10
+	wsMaxText      = 4000
+	wsWriteTimeout = 10 * time.Second
+	// wsSendQueue frames wait for one socket's writer: enough for a burst of deltas; a socket
+	// that falls further behind has the rest of the turn's deltas dropped (the final message
+	// replaces the draft). Small, because every idle socket holds one.
+	wsSendQueue = 32
+	// wsInbox frames may wait to be handled; a client that sends more is not a widget.
+	wsInbox         = 64
 	wsReplayLimit   = 200
 	wsMsgsPerWindow = 5
 	wsWindow        = 10 * time.Second
@@ -94,7 +100,7 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 	if !s.originAllowed(r.Header.Get("Origin"), wc, r) {
 		return errForbidden("origin not allowed for this widget")
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{wsSubprotocol},
 		OriginPatterns:  originPatterns(wc.AllowedOrigins),
 		CompressionMode: websocket.CompressionDisabled,
@@ -108,12 +114,14 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 		srv:       s,
 		conn:      c,
 		claims:    claims,
-		out:       make(chan serverFrame, wsSendQueue),
 		limit:     rate.NewLimiter(rate.Every(wsWindow/wsMsgsPerWindow), wsMsgsPerWindow),
 		seenLimit: rate.NewLimiter(rate.Every(wsSeenEvery), wsSeenBurst),
 		log:       s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
 	}
-	sess.run(context.WithoutCancel(ctx))
+	// The connection is hijacked: the session runs on a goroutine of its own and the HTTP
+	// handler returns, so the server's connection goroutine (and the stack the handshake grew)
+	// is not kept for the socket's lifetime.
+	go sess.run(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -121,13 +129,22 @@ type wsSession struct {
 	srv    *Server
 	conn   *websocket.Conn
 	claims auth.WidgetClaims
-	out    chan serverFrame
 	limit  *rate.Limiter
 	log    *slog.Logger
-	// laggingTurn is a turn whose deltas are being dropped (only touched by deliverLive).
+	// laggingTurn is a turn whose deltas are being dropped (only touched by deliverLive, which
+	// the hub calls from one goroutine).
 	laggingTurn uuid.UUID
-	// maxWritten is the highest seq of a message frame written to the socket (by the write
-	// loop); seenSeq the highest seq reported seen (read loop only), seenLimit bounds them.
+	ctx         context.Context
+	cancel      func()
+	// mu guards the live frames waiting for the writer and whether a writer runs, and the
+	// frames read but not handled yet and whether a handler runs.
+	mu       sync.Mutex
+	queue    []*serverFrame
+	writing  bool
+	inbox    [][]byte
+	handling bool
+	// maxWritten is the highest seq of a message frame written to the socket; seenSeq the
+	// highest seq reported seen (read loop only), seenLimit bounds them.
 	maxWritten atomic.Int64
 	seenSeq    int64
 	seenLimit  *rate.Limiter
@@ -136,6 +153,7 @@ type wsSession struct {
 func (ss *wsSession) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	ss.ctx, ss.cancel = ctx, cancel
 	unsubscribe, err := ss.srv.hub.join(ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, cancel)
 	if err != nil {
 		ss.log.Error("widget socket: subscribe live", "err", err)
@@ -143,17 +161,21 @@ func (ss *wsSession) run(parent context.Context) {
 		return
 	}
 	defer unsubscribe()
-	go ss.writeLoop(ctx, cancel)
 	ss.readLoop(ctx)
 	cancel()
 }
 
-// deliverLive forwards a live frame from NATS (it runs on the subscription's own goroutine).
-// Deltas are best effort: when the socket cannot keep up, the rest of that turn's deltas are
-// dropped and the final message replaces the draft. A final message that cannot be queued
-// within a few seconds closes the socket; the widget replays it on reconnect.
+// An idle socket costs one goroutine, the one reading it (which also writes its own answers:
+// acks, errors, replayed history). Live frames come from the hub's one dispatcher, which must
+// never wait on a socket: they are queued here and written by a writer goroutine that exists
+// only while the queue has frames (coder/websocket serialises concurrent writes).
+
+// deliverLive queues a live frame from the hub. Deltas are best effort: when the socket cannot
+// keep up, the rest of that turn's deltas are dropped and the final message replaces the draft.
+// A final message that finds the queue full closes the socket (the client is too slow); the
+// widget replays it on reconnect.
 func (ss *wsSession) deliverLive(l events.Live) {
-	f := serverFrame{Type: l.Kind}
+	f := &serverFrame{Type: l.Kind}
 	switch l.Kind {
 	case "delta":
 		if l.Turn == ss.laggingTurn && !l.Reset {
@@ -161,9 +183,7 @@ func (ss *wsSession) deliverLive(l events.Live) {
 		}
 		ss.laggingTurn = uuid.Nil
 		f.Turn, f.Text, f.Reset = l.Turn.String(), l.Text, l.Reset
-		select {
-		case ss.out <- f:
-		default:
+		if !ss.enqueue(f) {
 			ss.laggingTurn = l.Turn
 		}
 		return
@@ -179,43 +199,69 @@ func (ss *wsSession) deliverLive(l events.Live) {
 	default:
 		return
 	}
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case ss.out <- f:
-	case <-t.C:
+	if !ss.enqueue(f) {
+		ss.log.Info("widget socket too slow: closed", "queued", wsSendQueue)
 		ss.conn.Close(websocket.StatusTryAgainLater, "client too slow")
 	}
 }
 
-func (ss *wsSession) send(ctx context.Context, f serverFrame) {
-	select {
-	case ss.out <- f:
-	case <-ctx.Done():
+// enqueue adds a live frame to the queue and starts the writer if none runs; false when the
+// queue is full.
+func (ss *wsSession) enqueue(f *serverFrame) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.queue) >= wsSendQueue {
+		return false
 	}
+	ss.queue = append(ss.queue, f)
+	if !ss.writing {
+		ss.writing = true
+		go ss.drain()
+	}
+	return true
 }
 
-func (ss *wsSession) writeLoop(ctx context.Context, cancel func()) {
-	defer cancel()
+// drain writes queued live frames until the queue is empty, then ends.
+func (ss *wsSession) drain() {
 	for {
-		select {
-		case <-ctx.Done():
+		ss.mu.Lock()
+		if len(ss.queue) == 0 || ss.ctx.Err() != nil {
+			ss.queue, ss.writing = nil, false
+			ss.mu.Unlock()
 			return
-		case f := <-ss.out:
-			b, _ := json.Marshal(f)
-			wctx, wcancel := context.WithTimeout(ctx, wsWriteTimeout)
-			err := ss.conn.Write(wctx, websocket.MessageText, b)
-			wcancel()
-			if err != nil {
-				return
-			}
-			if f.Type == "message" {
-				ss.written(f)
-			}
+		}
+		f := ss.queue[0]
+		ss.queue[0] = nil
+		ss.queue = ss.queue[1:]
+		ss.mu.Unlock()
+		if err := ss.write(ss.ctx, f); err != nil {
+			ss.cancel()
 		}
 	}
 }
 
+// send writes a frame of the reading goroutine's own (an answer) at once.
+func (ss *wsSession) send(ctx context.Context, f serverFrame) {
+	if err := ss.write(ctx, &f); err != nil {
+		ss.cancel()
+	}
+}
+
+func (ss *wsSession) write(ctx context.Context, f *serverFrame) error {
+	b, _ := json.Marshal(f)
+	wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+	defer cancel()
+	if err := ss.conn.Write(wctx, websocket.MessageText, b); err != nil {
+		return err
+	}
+	if f.Type == "message" {
+		ss.written(*f)
+	}
+	return nil
+}
+
+// readLoop only reads: each frame is handed to handleFrames, so the goroutine an idle socket
+// keeps has a shallow stack.
 func (ss *wsSession) readLoop(ctx context.Context) {
 	for {
 		typ, b, err := ss.conn.Read(ctx)
@@ -230,27 +276,62 @@ func (ss *wsSession) readLoop(ctx context.Context) {
 			return
 		}
 		if typ != websocket.MessageText {
-			ss.sendError(ctx, "bad_frame", "frames must be JSON text")
-			continue
+			b = nil // answered as a bad frame, in order
 		}
-		var f clientFrame
-		if err := json.Unmarshal(b, &f); err != nil {
-			ss.log.Info("widget socket: malformed frame", "err", err)
-			ss.sendError(ctx, "bad_frame", "malformed JSON frame")
-			continue
+		ss.mu.Lock()
+		if len(ss.inbox) >= wsInbox {
+			ss.mu.Unlock()
+			// Far more frames than the rate limits let through: not a widget.
+			ss.conn.Close(websocket.StatusPolicyViolation, "too many frames")
+			return
 		}
-		switch f.Type {
-		case "resume":
-			ss.replay(ctx, f.LastSeq)
-		case "message":
-			ss.receive(ctx, f)
-		case "seen":
-			ss.seen(ctx, f.Seq)
-		case "ping":
-			ss.send(ctx, serverFrame{Type: "pong"})
-		default:
-			ss.sendError(ctx, "bad_frame", "unknown frame type")
+		ss.inbox = append(ss.inbox, b)
+		if !ss.handling {
+			ss.handling = true
+			go ss.handleFrames(ctx)
 		}
+		ss.mu.Unlock()
+	}
+}
+
+// handleFrames handles the frames read so far, in order, and ends when there are none left.
+func (ss *wsSession) handleFrames(ctx context.Context) {
+	for {
+		ss.mu.Lock()
+		if len(ss.inbox) == 0 || ctx.Err() != nil {
+			ss.inbox, ss.handling = nil, false
+			ss.mu.Unlock()
+			return
+		}
+		b := ss.inbox[0]
+		ss.inbox = ss.inbox[1:]
+		ss.mu.Unlock()
+		ss.handleFrame(ctx, b)
+	}
+}
+
+func (ss *wsSession) handleFrame(ctx context.Context, b []byte) {
+	if b == nil {
+		ss.sendError(ctx, "bad_frame", "frames must be JSON text")
+		return
+	}
+	var f clientFrame
+	if err := json.Unmarshal(b, &f); err != nil {
+		ss.log.Info("widget socket: malformed frame", "err", err)
+		ss.sendError(ctx, "bad_frame", "malformed JSON frame")
+		return
+	}
+	switch f.Type {
+	case "resume":
+		ss.replay(ctx, f.LastSeq)
+	case "message":
+		ss.receive(ctx, f)
+	case "seen":
+		ss.seen(ctx, f.Seq)
+	case "ping":
+		ss.send(ctx, serverFrame{Type: "pong"})
+	default:
+		ss.sendError(ctx, "bad_frame", "unknown frame type")
 	}
 }
 
