@@ -201,7 +201,8 @@ func (ss *wsSession) deliverLive(l events.Live) {
 	}
 	if !ss.enqueue(f) {
 		ss.log.Info("widget socket too slow: closed", "queued", wsSendQueue)
-		ss.conn.Close(websocket.StatusTryAgainLater, "client too slow")
+		// Not here: the close handshake waits for the peer, and the hub's dispatcher must not.
+		go ss.conn.Close(websocket.StatusTryAgainLater, "client too slow")
 	}
 }
 
