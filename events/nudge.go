@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,9 +43,18 @@ type NudgeCompose struct {
 	OccurrenceID   uuid.UUID `json:"occurrence_id"`
 	Brief          string    `json:"brief"`
 	Fallback       string    `json:"fallback,omitempty"`
-	// Template is the rendered WhatsApp template (name, language, params) stored with the
-	// message, sent instead if the person is outside the 24-hour window.
-	Template json.RawMessage `json:"template,omitempty"`
+	// Template is the rendered WhatsApp template stored with the message, sent instead if the
+	// person is outside the 24-hour window.
+	Template *MessageTemplate `json:"template,omitempty"`
+}
+
+// MessageTemplate is an approved WhatsApp template with the values of its body parameters for
+// one person, as a proactive message carries it (in this event and in messages.template) for
+// dispatch to send outside the 24-hour window.
+type MessageTemplate struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params"`
 }
 
 func (NudgeCompose) EventType() string { return TypeNudgeCompose }

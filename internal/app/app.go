@@ -269,7 +269,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 		a.onStop(stopSweeper)
 	}
 	if cfg.Runs(config.TargetRetrieve) {
-		w := &retrieve.Worker{Store: a.Store, Bus: a.Bus, Search: a.Knowledge, EmbedModel: cfg.EmbedModel,
+		w := &retrieve.Worker{Store: a.Store, Bus: a.Bus, Search: a.Knowledge, EmbedModel: cfg.EmbedModel, Memory: cfg.MemoryEvery > 0,
 			Parallel: cfg.WorkerParallel, Log: a.log.With("target", "retrieve"), Now: a.now}
 		if embed != nil {
 			w.Embedder = embed
@@ -300,7 +300,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 			return err
 		}
 		// Memory extraction is LLM work too.
-		mw := &memory.Worker{Extractor: &memory.Extractor{Store: a.Store, Model: cfg.ChatModel}, Store: a.Store,
+		mw := &memory.Worker{Extractor: &memory.Extractor{Store: a.Store, Model: cfg.ChatModel},
 			Every: cfg.MemoryEvery, Idle: cfg.MemoryIdle, Parallel: 2, Log: a.log.With("target", "generate", "component", "memory")}
 		if a.LLMMode == config.LLMOllama {
 			mw.Extractor.LLM = a.LLM

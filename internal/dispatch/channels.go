@@ -319,11 +319,7 @@ func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *
 		name, lang string
 		comps      []map[string]any
 	)
-	var own struct {
-		Name     string   `json:"name"`
-		Language string   `json:"language"`
-		Params   []string `json:"params"`
-	}
+	var own events.MessageTemplate
 	if len(d.msg.Template) > 0 && json.Unmarshal(d.msg.Template, &own) == nil && own.Name != "" {
 		name, lang = own.Name, own.Language
 		if len(own.Params) > 0 {

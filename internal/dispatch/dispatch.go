@@ -102,6 +102,7 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	return nil
 }
 
+// handle delivers a widget message (the consumer reads cw.*.outbound.widget only).
 func (w *Worker) handle(msg *message.Message) error {
 	ev, err := bus.Decode[events.MessageOutbound](msg)
 	if err != nil {
@@ -109,6 +110,9 @@ func (w *Worker) handle(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	c, out := ev.CreatorID, ev.Data
+	if out.Channel != events.ChannelWidget {
+		return bus.Permanent(fmt.Errorf("dispatch: %w: channel %q on the widget subject", events.ErrMalformed, out.Channel))
+	}
 	var (
 		m       db.Message
 		claimed bool
@@ -126,13 +130,10 @@ func (w *Worker) handle(msg *message.Message) error {
 			return err
 		}
 		claimed = true
-		if out.Channel != events.ChannelWidget {
-			return nil
-		}
-		// The widget message is sent once it is on the live subject. Its status moves now, before
-		// the push: the gateway's "delivered" receipt for it can then never race this update.
-		// A push that fails is retried (the claim allows it) and the widget replays the message
-		// on reconnect anyway.
+		// The message is sent once it is on the live subject. Its status moves now, before the
+		// push: the gateway's "delivered" receipt for it can then never race this update. A push
+		// that fails is retried (the claim allows it), and the widget replays the message on
+		// reconnect anyway.
 		_, err = q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: "sent"})
 		if db.IsNotFound(err) {
 			err = nil
@@ -149,34 +150,24 @@ func (w *Worker) handle(msg *message.Message) error {
 		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
 		return nil
 	}
-	switch out.Channel {
-	case events.ChannelWidget:
-		err = w.pushWidget(ctx, c, m)
-	default:
-		err = bus.Permanent(fmt.Errorf("dispatch: channel %q has no adapter", out.Channel))
-	}
 	status, errText := "sent", ""
-	if err != nil {
+	if err := w.pushWidget(ctx, c, m); err != nil {
 		if !bus.IsPermanent(err) {
 			return err
 		}
 		status, errText = "failed", err.Error()
 	}
-	if ferr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil {
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil || status == "sent" {
 			return err
 		}
-		if status == "sent" && out.Channel == events.ChannelWidget {
-			return nil // recorded with the claim
-		}
-		// Forward only: the gateway's receipt (delivered, read) can be recorded first.
 		_, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: status, Error: errText})
 		if db.IsNotFound(err) {
 			return nil
 		}
 		return err
-	}); ferr != nil {
-		return ferr
+	}); err != nil {
+		return err
 	}
 	w.Log.Info("message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
 	return nil

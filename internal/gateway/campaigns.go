@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/nudge"
@@ -314,7 +315,7 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 		HoldUntil *time.Time `json:"hold_until,omitempty"`
 		Text      string     `json:"text,omitempty"`
 		// Template: outside WhatsApp's window, the campaign's template as this person gets it.
-		Template *nudge.MessageTemplate `json:"template,omitempty"`
+		Template *events.MessageTemplate `json:"template,omitempty"`
 	}
 	var (
 		items []item
@@ -369,10 +370,7 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			if err != nil {
 				return err
 			}
-			if content.Template != nil && eu.Channel == "whatsapp" && facts.HasChannel {
-				facts.HasTemplate = true
-			}
-			d := nudge.Decide(policy, facts, when, notBefore, at)
+			d := nudge.Decide(policy, facts.For(content), when, notBefore, at)
 			it := item{EndUserID: eu.ID, Name: eu.DisplayName, Channel: eu.Channel, Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode}
 			if d.Outcome == nudge.OutcomeHeld {
 				h := d.HoldUntil

@@ -136,8 +136,8 @@ func (w *Composer) handle(msg *message.Message) error {
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
 		var tpl []byte
-		if len(in.Template) > 0 && string(in.Template) != "null" {
-			tpl = in.Template
+		if in.Template != nil {
+			tpl, _ = json.Marshal(in.Template)
 		}
 		m, err = q.InsertMessage(ctx, db.InsertMessageParams{ID: in.MessageID, CreatorID: c, ConversationID: in.ConversationID,
 			Role: "assistant", Body: text, Sources: sources, Channel: in.Channel, Status: status, Template: tpl})

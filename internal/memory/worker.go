@@ -22,7 +22,6 @@ import (
 // extraction. It runs in the generate target: extraction is LLM work.
 type Worker struct {
 	Extractor *Extractor
-	Store     *db.Store
 	// Every is how many new messages of a person trigger an extraction at once; 0 disables
 	// automatic extraction (profiles are then only what creators write).
 	Every int
@@ -56,7 +55,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		trigger db.Message
 		state   db.MemoryStateRow
 	)
-	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+	err = w.Extractor.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
 		if trigger, err = q.GetMessage(ctx, in.MessageID); err != nil {
 			return err

@@ -232,11 +232,8 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			case err != nil:
 				return err
 			}
-			facts := b.facts(eu, now)
+			facts := b.facts(eu, now).For(content)
 			facts.Awaited = r.EnrollmentID != uuid.Nil && r.Step == 0
-			if content.Template != nil && eu.Channel == events.ChannelWhatsApp && facts.HasChannel {
-				facts.HasTemplate = true // the content's own template
-			}
 			d := Decide(b.policy, facts, now, r.NotBefore, r.ScheduledAt)
 			if d.Outcome != OutcomeSent {
 				dec.add(r, d, uuid.Nil)
@@ -280,7 +277,8 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			msgs.ConversationIds = append(msgs.ConversationIds, convID)
 			msgs.Bodies = append(msgs.Bodies, Render(s.content.Text, vars))
 			msgs.Channels = append(msgs.Channels, s.eu.Channel)
-			msgs.Templates = append(msgs.Templates, tpl)
+			stored, _ := json.Marshal(tpl) // JSON null for none: the column stays NULL
+			msgs.Templates = append(msgs.Templates, stored)
 			p, err := w.newPublication(c, events.OutboundSubject(c, s.eu.Channel), "out:"+s.id.String(), events.MessageOutbound{
 				MessageID: s.id, ConversationID: convID, EndUserID: s.eu.ID, Channel: s.eu.Channel}, s.req.cause)
 			if err != nil {
@@ -537,12 +535,12 @@ func (cs *conversations) upsert(ctx context.Context, q *db.Queries, c uuid.UUID)
 	return out, nil
 }
 
-// templateFor is the rendered template a WhatsApp message of content carries (JSON null when it
-// has none: dispatch then falls back to the channel's template).
-func templateFor(content Content, eu db.EndUser, vars map[string]string) json.RawMessage {
+// templateFor is the rendered template a WhatsApp message of content carries (nil when it has
+// none: dispatch then falls back to the channel's template).
+func templateFor(content Content, eu db.EndUser, vars map[string]string) *events.MessageTemplate {
 	if content.Template == nil || eu.Channel != events.ChannelWhatsApp {
-		return json.RawMessage("null")
+		return nil
 	}
-	b, _ := json.Marshal(content.Template.Rendered(vars))
-	return b
+	t := content.Template.Rendered(vars)
+	return &t
 }

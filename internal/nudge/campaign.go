@@ -134,16 +134,9 @@ type Template struct {
 	Params   []string `json:"params,omitempty"`
 }
 
-// MessageTemplate is a rendered template as stored with a message for dispatch.
-type MessageTemplate struct {
-	Name     string   `json:"name"`
-	Language string   `json:"language"`
-	Params   []string `json:"params"`
-}
-
 // Rendered fills the template's parameters for one person.
-func (t *Template) Rendered(vars map[string]string) MessageTemplate {
-	out := MessageTemplate{Name: t.Name, Language: t.Language, Params: make([]string, len(t.Params))}
+func (t *Template) Rendered(vars map[string]string) events.MessageTemplate {
+	out := events.MessageTemplate{Name: t.Name, Language: t.Language, Params: make([]string, len(t.Params))}
 	for i, p := range t.Params {
 		out.Params[i] = Render(p, vars)
 		if out.Params[i] == "" {

@@ -76,3 +76,12 @@ func channelHasTemplate(config []byte) bool {
 	cfg, err := secrets.ParseChannelConfig(config)
 	return err == nil && cfg.Template != nil && cfg.Template.Name != ""
 }
+
+// For is r as the policy sees it for content: content that names its own approved WhatsApp
+// template reaches the person outside the 24-hour window even when their channel has none.
+func (r Recipient) For(c Content) Recipient {
+	if c.Template != nil && r.Channel == events.ChannelWhatsApp && r.HasChannel {
+		r.HasTemplate = true
+	}
+	return r
+}

@@ -143,13 +143,13 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 		step := int(e.NextStep)
 		move := func(next int, at *time.Time, what string) error {
 			_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(next),
-				NextAt: at, LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: entry(step, what, now)})
+				NextAt: at, LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: Entry(step, what, now)})
 			return err
 		}
 		for hops := 0; hops <= len(steps); hops++ {
 			if step >= len(steps) {
 				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "completed", NextStep: int32(step),
-					LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: entry(step, "completed", now)})
+					LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: Entry(step, "completed", now)})
 				return err
 			}
 			s := steps[step]
@@ -167,7 +167,7 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 				action, _ := parseOnReply(s.OnReply, len(steps))
 				switch {
 				case action == -2:
-					_, err := q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: e.ID, Now: now, Entry: entry(step, "paused_on_reply", now)})
+					_, err := q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: e.ID, Now: now, Entry: Entry(step, "paused_on_reply", now)})
 					return err
 				case action > step: // branch forward: step N at its own time
 					branch := fmt.Sprintf("branched_on_reply:%d", action)
@@ -188,7 +188,7 @@ func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
 			sent := step
 			advance = func(q *db.Queries) error {
 				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(sent + 1),
-					NextAt: nextDue(steps, sent+1, e.EnrolledAt, zone, now), LastStep: int32(sent), LastStepAt: &now, Entry: entry(sent, "due", now)})
+					NextAt: nextDue(steps, sent+1, e.EnrolledAt, zone, now), LastStep: int32(sent), LastStepAt: &now, Entry: Entry(sent, "due", now)})
 				return err
 			}
 			return nil
@@ -240,7 +240,7 @@ func ResumeEnrollment(ctx context.Context, q *db.Queries, e db.ProgramEnrollment
 	if _, err := q.ReleasePausedSteps(ctx, db.ReleasePausedStepsParams{ProgramID: e.ProgramID, EnrollmentID: uuid.NullUUID{UUID: e.ID, Valid: true}, Now: now}); err != nil {
 		return e, err
 	}
-	return q.ResumeEnrollment(ctx, db.ResumeEnrollmentParams{ID: e.ID, EnrolledAt: enrolled, NextAt: next, Entry: entry(int(e.NextStep), why, now)})
+	return q.ResumeEnrollment(ctx, db.ResumeEnrollmentParams{ID: e.ID, EnrolledAt: enrolled, NextAt: next, Entry: Entry(int(e.NextStep), why, now)})
 }
 
 // PauseProgram stops sending a program's steps; ResumeProgram moves every active enrollment's
@@ -263,9 +263,6 @@ func ResumeProgram(ctx context.Context, q *db.Queries, p db.Program, now time.Ti
 	return q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: p.ID, Status: "active"})
 }
 
-// Entry is one line of an enrollment's history.
-func Entry(step int, what string, at time.Time) []byte { return entry(step, what, at) }
-
 func nextDue(steps []Step, i int, enrolled time.Time, zone *time.Location, now time.Time) *time.Time {
 	if i >= len(steps) {
 		return &now // completes on the next pass
@@ -274,7 +271,8 @@ func nextDue(steps []Step, i int, enrolled time.Time, zone *time.Location, now t
 	return &t
 }
 
-func entry(step int, what string, at time.Time) []byte {
+// Entry is one line of an enrollment's history.
+func Entry(step int, what string, at time.Time) []byte {
 	b, _ := json.Marshal([]map[string]any{{"step": step, "event": what, "at": at.UTC()}})
 	return b
 }

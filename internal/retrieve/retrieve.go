@@ -43,9 +43,12 @@ type Worker struct {
 	Embedder   Embedder
 	EmbedModel string
 	Passages   int
-	Parallel   int
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Memory: each message the person writes is announced to the memory extractor (off when
+	// the platform's extraction is off: COACHWIRE_MEMORY_EVERY=0).
+	Memory   bool
+	Parallel int
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Register adds the worker's handlers to the router.
@@ -151,6 +154,9 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 		}
 	} else {
 		log.Info("conversation held by the creator: no bot turn", "conversation_id", conv.ID)
+	}
+	if !w.Memory {
+		return nil
 	}
 	mem := events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID}, &ev.Envelope, w.Now())
 	return bus.PublishEvent(ctx, w.Bus, events.MemorySubject(c), "memory:"+msgID.String(), mem)
