@@ -133,6 +133,14 @@ func IsUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
+// IsForeignKeyViolation reports whether err is a foreign key violation: a row referenced a
+// parent that does not exist in its creator's tenant (every tenant foreign key includes
+// creator_id, so another creator's row counts as missing).
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
+
 // CheckAppRole refuses a role that could see past row-level security: a superuser, a role with
 // BYPASSRLS, or one that owns (or is a member of a role that owns) a table in the schema.
 func CheckAppRole(ctx context.Context, pool *pgxpool.Pool) error {
