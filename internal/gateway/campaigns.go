@@ -47,6 +47,19 @@ func (c campaignIn) validate(now time.Time) error {
 	return nil
 }
 
+// audienceRefsExist checks that what the audience names by id is the creator's own: the
+// audience is JSON, so no foreign key does it, and another creator's program id must be
+// refused like an unknown one (404), not stored.
+func audienceRefsExist(ctx context.Context, q *db.Queries, a nudge.Audience) error {
+	if a.ProgramID == nil {
+		return nil
+	}
+	if _, err := q.GetProgram(ctx, *a.ProgramID); err != nil {
+		return orNotFound(err, "audience.program_id: program")
+	}
+	return nil
+}
+
 type campaignOut struct {
 	ID             uuid.UUID      `json:"id"`
 	Name           string         `json:"name"`
@@ -87,6 +100,9 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	ctx := r.Context()
 	var out campaignOut
 	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
+			return err
+		}
 		c, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
 			Audience: aud, Content: content, Schedule: sched})
 		if err != nil {
@@ -192,6 +208,9 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 		}
 		if c.Status == "cancelled" || c.Status == "completed" {
 			return errConflict("campaign_finished", "a "+c.Status+" campaign cannot be edited")
+		}
+		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
+			return err
 		}
 		aud, _ := json.Marshal(in.Audience)
 		content, _ := json.Marshal(in.Content)

@@ -47,6 +47,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &ae):
 	case db.IsNotFound(err):
 		ae = &apiError{Status: 404, Code: "not_found", Message: "not found"}
+	case db.IsForeignKeyViolation(err):
+		// Every tenant foreign key includes creator_id: the request named something that is
+		// not (or no longer) the creator's own. Handlers check what they are given first; this
+		// is what a reference deleted meanwhile, or one no handler checks, comes to.
+		ae = &apiError{Status: 422, Code: "invalid_reference", Message: "the request refers to something that does not exist"}
 	default:
 		ae = &apiError{Status: 500, Code: "internal", Message: "internal error", Err: err}
 	}
