@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PostgresOptions configures a managed PostgreSQL cluster.
@@ -35,6 +38,8 @@ type Postgres struct {
 	cmd      *exec.Cmd
 	dataDir  string
 	port     int
+	pw       passwords
+	superURL string
 	ownerURL string
 	appURL   string
 	done     chan struct{}
@@ -48,9 +53,11 @@ func (p *Postgres) OwnerURL() string { return p.ownerURL }
 func (p *Postgres) AppURL() string { return p.appURL }
 
 // SuperURL connects as the bootstrap superuser (tests use it to prove the role check refuses it).
-func (p *Postgres) SuperURL() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
-}
+func (p *Postgres) SuperURL() string { return p.superURL }
+
+// SocketDir is the directory of the server's unix socket; only the owner of the data dir can
+// reach it, and a connection through it needs a password like one over TCP.
+func (p *Postgres) SocketDir() string { return socketDir(p.dataDir) }
 
 // FindPostgresBin finds the directory holding initdb and postgres.
 func FindPostgresBin(dir string) (string, error) {
@@ -73,6 +80,12 @@ func FindPostgresBin(dir string) (string, error) {
 
 // StartPostgres initialises the cluster on first use and starts it. When the process runs as
 // root (CI does), initdb and postgres run as the unprivileged "postgres" user, which they require.
+//
+// Every connection needs a password (SCRAM-SHA-256, over TCP on 127.0.0.1 and over the unix
+// socket alike): the passwords of the superuser, the owner and the application role are
+// generated on first use and kept in passwords.json in the data dir (0600), and the data dir
+// and the socket directory are reachable by their owner only. A cluster created by an older
+// coachwire with trust authentication is upgraded on its next start, data intact.
 func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) {
 	bin, err := FindPostgresBin(opt.BinDir)
 	if err != nil {
@@ -84,6 +97,20 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	}
 	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("postgres: data dir: %w", err)
+	}
+	// The passwords, the log and the socket live here: the owner's only.
+	if err := os.Chmod(opt.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("postgres: data dir: %w", err)
+	}
+	if err := os.MkdirAll(socketDir(opt.DataDir), 0o700); err != nil {
+		return nil, fmt.Errorf("postgres: socket dir: %w", err)
+	}
+	if err := os.Chmod(socketDir(opt.DataDir), 0o700); err != nil {
+		return nil, fmt.Errorf("postgres: socket dir: %w", err)
+	}
+	pw, created, err := loadPasswords(opt.DataDir)
+	if err != nil {
+		return nil, err
 	}
 	cred, err := unprivileged()
 	if err != nil {
@@ -101,11 +128,21 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	fresh := false
 	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		fresh = true
-		cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", pgdata, "-U", "postgres",
-			"--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("postgres: initdb: %w: %s", err, out)
+		if err := initdb(ctx, bin, opt.DataDir, pgdata, pw.Super, cred); err != nil {
+			return nil, err
+		}
+	}
+	hbaChanged, err := writeHBA(pgdata, cred)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh && (created || hbaChanged) {
+		// A cluster from before password authentication (trust, no superuser password), or
+		// one whose passwords file was lost: set the superuser's password in single-user mode,
+		// which needs no connection at all, before the server listens.
+		log.Info("postgres: setting up password authentication for an existing cluster", "data", pgdata)
+		if err := setSuperPassword(ctx, bin, pgdata, pw.Super, cred); err != nil {
+			return nil, err
 		}
 	}
 	port := opt.Port
@@ -123,13 +160,14 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 			return nil, err
 		}
 	}
-	_ = os.WriteFile(portFile, []byte(strconv.Itoa(port)), 0o644)
-	logFile, err := os.OpenFile(filepath.Join(opt.DataDir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	_ = os.WriteFile(portFile, []byte(strconv.Itoa(port)), 0o600)
+	logFile, err := os.OpenFile(filepath.Join(opt.DataDir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: log file: %w", err)
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", pgdata, "-p", strconv.Itoa(port),
-		"-h", "127.0.0.1", "-k", opt.DataDir, "-c", "max_connections=200", "-c", "fsync=on",
+		"-h", "127.0.0.1", "-k", socketDir(opt.DataDir), "-c", "unix_socket_permissions=0700",
+		"-c", "password_encryption=scram-sha-256", "-c", "max_connections=200", "-c", "fsync=on",
 		"-c", "shared_buffers=128MB")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -137,18 +175,170 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		logFile.Close()
 		return nil, fmt.Errorf("postgres: start: %w", err)
 	}
-	p := &Postgres{cmd: cmd, dataDir: opt.DataDir, port: port, done: make(chan struct{}), log: log}
+	p := &Postgres{cmd: cmd, dataDir: opt.DataDir, port: port, pw: pw, done: make(chan struct{}), log: log}
+	p.superURL = p.url("postgres", pw.Super, "postgres")
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
 	if err := p.waitReady(ctx); err != nil {
 		_ = p.Stop()
 		return nil, err
 	}
-	if err := p.ensureRoles(ctx, fresh); err != nil {
+	if err := p.ensureRoles(ctx); err != nil {
 		_ = p.Stop()
 		return nil, err
 	}
 	log.Info("postgres started", "port", port, "data", pgdata)
 	return p, nil
+}
+
+// url is a connection URL to the server for role with password.
+func (p *Postgres) url(role, password, database string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(role, password), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)),
+		Path: "/" + database, RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+func socketDir(dataDir string) string { return filepath.Join(dataDir, "socket") }
+
+// passwords are the cluster's generated role passwords, kept in passwordsFile (0600).
+type passwords struct {
+	Super string `json:"postgres"`
+	Owner string `json:"coachwire_owner"`
+	App   string `json:"coachwire_app"`
+}
+
+const passwordsFile = "passwords.json"
+
+// loadPasswords reads the data dir's passwords, generating (and storing) any missing one;
+// created reports that the superuser's was generated now.
+func loadPasswords(dataDir string) (pw passwords, created bool, err error) {
+	path := filepath.Join(dataDir, passwordsFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &pw); err != nil {
+			return pw, false, fmt.Errorf("postgres: %s: %w", path, err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return pw, false, fmt.Errorf("postgres: %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return pw, false, fmt.Errorf("postgres: read passwords: %w", err)
+	}
+	changed := false
+	for _, f := range []*string{&pw.Super, &pw.Owner, &pw.App} {
+		if *f == "" {
+			if *f, err = newPassword(); err != nil {
+				return pw, false, err
+			}
+			changed = true
+			created = created || f == &pw.Super
+		}
+	}
+	if changed {
+		b, _ := json.MarshalIndent(pw, "", "  ")
+		if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+			return pw, false, fmt.Errorf("postgres: write passwords: %w", err)
+		}
+	}
+	// The single application password of older versions is replaced by passwords.json.
+	_ = os.Remove(filepath.Join(dataDir, "app-password"))
+	return pw, created, nil
+}
+
+func newPassword() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("postgres: generate a password: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// writeFileAtomic writes data to path with mode 0600 (a temporary file, then a rename).
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// initdb creates the cluster with SCRAM authentication and the superuser's password.
+func initdb(ctx context.Context, bin, dataDir, pgdata, superPassword string, cred *syscall.Credential) error {
+	pwFile := filepath.Join(dataDir, ".initdb-password")
+	if err := os.WriteFile(pwFile, []byte(superPassword+"\n"), 0o600); err != nil {
+		return fmt.Errorf("postgres: initdb password file: %w", err)
+	}
+	defer os.Remove(pwFile)
+	if cred != nil {
+		if err := os.Chown(pwFile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("postgres: initdb password file: %w", err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", pgdata, "-U", "postgres",
+		"--auth=scram-sha-256", "--pwfile="+pwFile, "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("postgres: initdb: %w: %s", err, out)
+	}
+	return nil
+}
+
+// hbaConf admits password (SCRAM) connections only: on the unix socket and on loopback.
+const hbaConf = `# Written by coachwire (internal/localdeps) at every start: every connection needs a password
+# (SCRAM-SHA-256); the passwords are in ../passwords.json.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+`
+
+// writeHBA makes pg_hba.conf hbaConf; changed reports it was something else (a cluster
+// created with trust authentication by an older coachwire, or edited by hand).
+func writeHBA(pgdata string, cred *syscall.Credential) (changed bool, err error) {
+	path := filepath.Join(pgdata, "pg_hba.conf")
+	if b, err := os.ReadFile(path); err == nil && string(b) == hbaConf {
+		return false, nil
+	}
+	if err := writeFileAtomic(path, []byte(hbaConf)); err != nil {
+		return false, fmt.Errorf("postgres: write pg_hba.conf: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(path, int(cred.Uid), int(cred.Gid)); err != nil {
+			return false, fmt.Errorf("postgres: pg_hba.conf: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// setSuperPassword sets the superuser's password with the server in single-user mode (no
+// listener, no authentication): the way into a cluster whose superuser has no known password.
+func setSuperPassword(ctx context.Context, bin, pgdata, password string, cred *syscall.Credential) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "postgres"), "--single", "-D", pgdata,
+		"-c", "password_encryption=scram-sha-256", "postgres")
+	// The password is hex: nothing to quote.
+	cmd.Stdin = strings.NewReader("ALTER ROLE postgres WITH PASSWORD '" + password + "';\n")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "ERROR") {
+		return fmt.Errorf("postgres: set the superuser password (single-user mode): %v: %s", err, tail(string(out), 2000))
+	}
+	return nil
 }
 
 func (p *Postgres) waitReady(ctx context.Context) error {
@@ -158,6 +348,11 @@ func (p *Postgres) waitReady(ctx context.Context) error {
 		if err == nil {
 			conn.Close(ctx)
 			return nil
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
+			return fmt.Errorf("postgres: the superuser password in %s is refused (changed by hand?); "+
+				"remove that file to have it set again on the next start: %w", filepath.Join(p.dataDir, passwordsFile), err)
 		}
 		select {
 		case <-p.done:
@@ -173,25 +368,15 @@ func (p *Postgres) waitReady(ctx context.Context) error {
 	}
 }
 
-// ensureRoles creates the database, the owner role and the application role (with a password
-// kept in the data dir), once.
-func (p *Postgres) ensureRoles(ctx context.Context, fresh bool) error {
-	pwFile := filepath.Join(p.dataDir, "app-password")
-	pw, err := os.ReadFile(pwFile)
-	if err != nil {
-		b := make([]byte, 18)
-		_, _ = rand.Read(b)
-		pw = []byte(hex.EncodeToString(b))
-		if err := os.WriteFile(pwFile, pw, 0o600); err != nil {
-			return fmt.Errorf("postgres: write app password: %w", err)
-		}
-	}
-	password := strings.TrimSpace(string(pw))
+// ensureRoles creates the database, the owner role and the application role, and sets the
+// owner's and the application's passwords (every start, so they always match passwords.json).
+func (p *Postgres) ensureRoles(ctx context.Context) error {
 	conn, err := pgx.Connect(ctx, p.SuperURL())
 	if err != nil {
 		return fmt.Errorf("postgres: connect as superuser: %w", err)
 	}
 	defer conn.Close(ctx)
+	// The passwords are hex: nothing to quote.
 	stmts := []string{
 		`DO $$ BEGIN
 		   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coachwire_owner') THEN
@@ -201,7 +386,8 @@ func (p *Postgres) ensureRoles(ctx context.Context, fresh bool) error {
 		     CREATE ROLE coachwire_app LOGIN NOSUPERUSER NOBYPASSRLS;
 		   END IF;
 		 END $$`,
-		`ALTER ROLE coachwire_app LOGIN PASSWORD '` + password + `'`,
+		`ALTER ROLE coachwire_owner LOGIN PASSWORD '` + p.pw.Owner + `'`,
+		`ALTER ROLE coachwire_app LOGIN PASSWORD '` + p.pw.App + `'`,
 	}
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {
@@ -217,9 +403,8 @@ func (p *Postgres) ensureRoles(ctx context.Context, fresh bool) error {
 			return fmt.Errorf("postgres: create database: %w", err)
 		}
 	}
-	_ = fresh
-	p.ownerURL = fmt.Sprintf("postgres://coachwire_owner@127.0.0.1:%d/coachwire?sslmode=disable", p.port)
-	p.appURL = fmt.Sprintf("postgres://coachwire_app:%s@127.0.0.1:%d/coachwire?sslmode=disable", password, p.port)
+	p.ownerURL = p.url("coachwire_owner", p.pw.Owner, "coachwire")
+	p.appURL = p.url("coachwire_app", p.pw.App, "coachwire")
 	return nil
 }
 
