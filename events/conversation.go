@@ -59,6 +59,10 @@ type TurnRequested struct {
 
 func (TurnRequested) EventType() string { return TypeTurnRequested }
 
+// SearchUnavailable is the SearchMode of a turn whose knowledge search could not run (Weaviate
+// down or too slow): Passages is empty and the reply says the knowledge base is unavailable.
+const SearchUnavailable = "unavailable"
+
 // MessageOutbound is a stored message to deliver to an end user.
 type MessageOutbound struct {
 	MessageID      uuid.UUID `json:"message_id"`
