@@ -54,7 +54,7 @@ type TurnRequested struct {
 	Channel        string    `json:"channel"`
 	Query          string    `json:"query"`
 	Passages       []Passage `json:"passages"`
-	SearchMode     string    `json:"search_mode"`
+	SearchMode     string    `json:"search_mode"` // "bm25", "hybrid" or SearchUnavailable
 }
 
 func (TurnRequested) EventType() string { return TypeTurnRequested }

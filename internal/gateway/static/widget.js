@@ -889,6 +889,7 @@
         break;
       }
       if (!sendFrame({ type: 'message', id: m.id, text: m.text })) break;
+      if (m.sentAt) m.resends = (m.resends || 0) + 1;
       m.sentAt = Date.now();
       sent++;
     }
