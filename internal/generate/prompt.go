@@ -154,8 +154,15 @@ func Quote(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// oneLine collapses a document title or heading to one line of single spaces.
-func oneLine(s string) string { return strings.Join(strings.Fields(lineBreaks.Replace(s)), " ") }
+// oneLine collapses a document title or heading to one line of single spaces, at most 120
+// characters.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(lineBreaks.Replace(s)), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = strings.TrimSpace(string(r[:119])) + "…"
+	}
+	return s
+}
 
 func snippet(s string, n int) string {
 	s = strings.TrimSpace(s)
