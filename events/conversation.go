@@ -54,10 +54,14 @@ type TurnRequested struct {
 	Channel        string    `json:"channel"`
 	Query          string    `json:"query"`
 	Passages       []Passage `json:"passages"`
-	SearchMode     string    `json:"search_mode"`
+	SearchMode     string    `json:"search_mode"` // "bm25", "hybrid" or SearchUnavailable
 }
 
 func (TurnRequested) EventType() string { return TypeTurnRequested }
+
+// SearchUnavailable is the SearchMode of a turn whose knowledge search could not run (Weaviate
+// down or too slow): Passages is empty and the reply says the knowledge base is unavailable.
+const SearchUnavailable = "unavailable"
 
 // MessageOutbound is a stored message to deliver to an end user.
 type MessageOutbound struct {

@@ -401,8 +401,11 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := bus.PublishEvent(pctx, ss.srv.Bus, events.InboundSubject(c.CreatorID, events.ChannelWidget), "widget:"+id.String(), ev); err != nil {
-		ss.log.Error("widget socket: publish inbound", "err", err)
-		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "unavailable", Message: "message not accepted, it will be re-sent"})
+		// Not confirmed is not refused: JetStream may have stored it (a publish buffered while
+		// NATS reconnects is sent later). The widget resends it with the same id, which the
+		// stream's deduplication (and the deterministic message id) make safe.
+		ss.log.Warn("widget message not confirmed: asked the widget to resend", "message", id, "correlation_id", ev.CorrelationID, "err", err)
+		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "retry", Message: "message not confirmed yet, resend it with the same id"})
 		return
 	}
 	ss.log.Debug("widget message accepted", "correlation_id", ev.CorrelationID, "message", id)

@@ -57,6 +57,9 @@ func (w *Composer) Register(ctx context.Context, r *bus.Router) error {
 		AckWait: 2 * time.Minute, MaxDeliver: w.MaxDeliver, Parallel: w.Parallel, KeepAlive: true}, w.handle)
 }
 
+// searchTimeout bounds the knowledge search for one AI nudge.
+const searchTimeout = 5 * time.Second
+
 // errNoWriter means the message could not be written by a model this attempt.
 var errNoWriter = errors.New("compose: no chat model could write the message")
 
@@ -173,7 +176,11 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 	}
 	var passages []events.Passage
 	if w.Search != nil {
-		hits, err := w.Search.Search(ctx, c, in.Brief, nil, w.Passages)
+		// Bounded like a turn's search: a frozen Weaviate costs the message its passages, not
+		// the attempt.
+		sctx, cancel := context.WithTimeout(ctx, searchTimeout)
+		hits, err := w.Search.Search(sctx, c, in.Brief, nil, w.Passages)
+		cancel()
 		if err != nil && !errors.Is(err, knowledge.ErrTenantNotFound) {
 			w.Log.Warn("knowledge search for an AI nudge failed: writing without passages", "creator_id", c, "err", err)
 		}

@@ -169,14 +169,19 @@ func (w *Worker) handle(msg *message.Message) error {
 		texts = append(texts, m.Body)
 	}
 	prompt := BuildPrompt(creator.Persona, profile.Render(), turn.Passages, history, texts, w.ContextTokens, w.Tokens)
+	noSearch := turn.SearchMode == events.SearchUnavailable
+	if noSearch {
+		prompt.KnowledgeUnavailable()
+	}
 
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})
 	w.publishTyping(c, conv, last)
-	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt)
+	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch)
 	if err != nil {
 		return err
 	}
+
 	sources, _ := json.Marshal(sourcesOf(prompt.Used))
 	var (
 		reply   db.Message
@@ -217,7 +222,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	}
 	w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: conv.Channel, MessageID: reply.ID,
 		Seq: reply.Seq, Role: reply.Role, Text: reply.Body, Status: reply.Status})
-	log.Info("reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "status", status)
+	log.Info("reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "search_mode", turn.SearchMode, "status", status)
 	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
 }
 
@@ -237,12 +242,17 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 }
 
 // compose produces the reply text: streamed from the model, or the passages answer without
-// one. A model failure ends in an honest message plus the passages, never in silence.
-func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt) (string, string, error) {
+// one. A model failure ends in an honest message plus the passages, never in silence. noSearch:
+// the knowledge base could not be searched; the passages answer says so (status
+// search_unavailable) and the model was told so in its prompt.
+func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool) (string, string, error) {
 	if w.LLM == nil {
-		text := PassagesAnswer(p.Used)
+		text, status := PassagesAnswer(p.Used), "generated"
+		if noSearch {
+			text, status = SearchUnavailableAnswer, "search_unavailable"
+		}
 		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: text, Reset: true})
-		return text, "generated", nil
+		return text, status, nil
 	}
 	first := true
 	var mu sync.Mutex
@@ -268,7 +278,9 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 	}
 	w.Log.Error("chat model failed", "creator_id", c, "conversation_id", conv, "err", err)
 	apology := "I'm sorry, I couldn't finish my answer: the coach's language model is not responding right now. Please try again in a moment."
-	if len(p.Used) > 0 {
+	if noSearch {
+		apology += " " + SearchUnavailableAnswer
+	} else if len(p.Used) > 0 {
 		apology += "\n\n" + PassagesAnswer(p.Used)
 	}
 	w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: apology, Reset: true})

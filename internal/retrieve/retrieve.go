@@ -43,6 +43,9 @@ type Worker struct {
 	Embedder   Embedder
 	EmbedModel string
 	Passages   int
+	// SearchTimeout bounds the knowledge search of one message (default DefaultSearchTimeout):
+	// when it cannot finish in time the turn is answered without passages, never dropped.
+	SearchTimeout time.Duration
 	// Memory: each message the person writes is announced to the memory extractor (off when
 	// the platform's extraction is off: COACHWIRE_MEMORY_EVERY=0).
 	Memory   bool
@@ -51,10 +54,18 @@ type Worker struct {
 	Now      func() time.Time
 }
 
+// DefaultSearchTimeout bounds one message's knowledge search (embedding included). It is well
+// under the consumer's AckWait, so a frozen or unreachable Weaviate costs a turn a few seconds,
+// not its answer.
+const DefaultSearchTimeout = 5 * time.Second
+
 // Register adds the worker's handlers to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.Passages == 0 {
 		w.Passages = 5
+	}
+	if w.SearchTimeout <= 0 {
+		w.SearchTimeout = DefaultSearchTimeout
 	}
 	return r.Handle(ctx, "retrieve", bus.ConsumerSpec{
 		Stream: "CW_INBOUND", Durable: "retrieve", Filter: "cw.*.inbound.*",
@@ -143,7 +154,14 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 	if conv.Status == "bot" {
 		passages, mode, err := w.search(ctx, c, in.Text)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err // the handler itself is ending: redelivered
+			}
+			// A search that cannot run must not cost the person their answer: the turn goes
+			// on without passages and generate says the knowledge base is unavailable.
+			log.Warn("knowledge search unavailable: answering without passages",
+				"conversation_id", conv.ID, "message_id", msgID, "err", err)
+			passages, mode = nil, events.SearchUnavailable
 		}
 		turn := events.New(c, events.TurnRequested{
 			ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
@@ -188,24 +206,53 @@ func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, i
 }
 
 // search returns the best passages for text: hybrid when the query can be embedded, BM25
-// otherwise. A creator without a knowledge tenant yet simply has no passages.
+// otherwise. A creator without a knowledge tenant yet simply has no passages. Embedding and
+// search together get SearchTimeout; a search that fails fast (Weaviate restarting) is retried
+// within it with a short backoff.
 func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, string, error) {
+	timeout := w.SearchTimeout
+	if timeout <= 0 {
+		timeout = DefaultSearchTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var vec []float32
 	mode := "bm25"
 	if w.Embedder != nil {
-		vs, err := w.Embedder.Embed(ctx, w.EmbedModel, []string{llm.QueryPrefix + text})
+		// The embedding gets at most half the budget: without it, BM25 still answers.
+		ectx, ecancel := context.WithTimeout(ctx, timeout/2)
+		vs, err := w.Embedder.Embed(ectx, w.EmbedModel, []string{llm.QueryPrefix + text})
+		ecancel()
 		if err == nil && len(vs) == 1 {
 			vec, mode = vs[0], "hybrid"
 		} else if err != nil {
 			w.Log.Warn("query embedding failed, searching BM25 only", "creator_id", c, "err", err)
 		}
 	}
-	hits, err := w.Search.Search(ctx, c, text, vec, w.Passages)
+	var (
+		hits []knowledge.Passage
+		err  error
+	)
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		hits, err = w.Search.Search(ctx, c, text, vec, w.Passages)
+		if err == nil || errors.Is(err, knowledge.ErrTenantNotFound) || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	if errors.Is(err, knowledge.ErrTenantNotFound) {
 		return nil, mode, nil
 	}
 	if err != nil {
-		return nil, mode, fmt.Errorf("retrieve: search: %w", err)
+		return nil, mode, fmt.Errorf("retrieve: search (within %s): %w", timeout, err)
 	}
 	out := make([]events.Passage, 0, len(hits))
 	for _, h := range hits {

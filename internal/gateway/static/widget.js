@@ -7,7 +7,8 @@
  * data-open="true", data-gateway-url (override the base URL derived from src).
  *
  * Everything is rendered inside an open shadow root on <div id="coachwire-widget">.
- * Server text is only ever written with textContent / text nodes.
+ * Server text is only ever written with textContent / text nodes. Quoted material (lines
+ * starting with ">", e.g. document passages) is shown as a quote block and never linkified.
  * Test/automation API: window.coachwire = {open(), close(), toggle(), send(text), state()}.
  */
 (function () {
@@ -25,6 +26,11 @@
   const CONNECT_TIMEOUT_MS = 15000;
   const STABLE_SOCKET_MS = 10000; // an open socket that lived this long resets the backoff
   const RESEND_AFTER_RATE_LIMIT_MS = 10500;
+  // A message the server could not confirm (error code "retry") is resent with the same id,
+  // with jittered exponential backoff; only after RETRY_GIVE_UP_MS is it shown as not sent.
+  const RETRY_BASE_MS = 2000;
+  const RETRY_MAX_MS = 15000;
+  const RETRY_GIVE_UP_MS = 120000;
   const FLUSH_BATCH = 4; // the server allows 5 messages per 10 s
   const TYPING_TIMEOUT_MS = 30000;
   const DRAFT_ABANDON_MS = 120000;
@@ -203,6 +209,9 @@
     '.cw-pending{opacity:.7;}',
     '.cw-failed{outline:1px dashed #d1242f;}',
     '.cw-text a{color:inherit;text-decoration:underline;}',
+    '.cw-quote{display:block;margin:4px 0;padding:2px 0 2px 10px;border-left:3px solid #d0d7de;color:#424a53;}',
+    '.cw-retry{display:block;margin:6px 0 0 auto;border:0;border-radius:6px;padding:2px 8px;font:inherit;font-size:12px;background:#fff;color:#82071e;cursor:pointer;}',
+    '.cw-retry:focus-visible{outline:3px solid #9ec5ff;outline-offset:2px;}',
     '.cw-draft .cw-text::after{content:"\\258D";margin-left:1px;animation:cw-blink 1s steps(1) infinite;}',
     '@keyframes cw-blink{50%{opacity:0;}}',
     '.cw-sources{list-style:none;margin:8px 0 0;padding:8px 0 0;border-top:1px solid #eaeef2;display:flex;flex-direction:column;gap:6px;white-space:normal;font-size:12px;}',
@@ -304,6 +313,51 @@
     return r === 'user' || r === 'creator' ? r : 'assistant';
   }
 
+  const QUOTE_RE = /^>[ \t]?/;
+  const CITE_RE = /^\[\d+\] /;
+
+  // Fills el with a coach message: lines starting with ">" are quoted material (a document
+  // passage) and go into a quote block as plain text, never linkified; a "[n] ..." line that
+  // introduces a quote is its citation label (the sources list below is the structured citation)
+  // and is plain text too; everything else is the coach's own text, linkified by fillText.
+  function fillMessage(el, text, linkify) {
+    el.textContent = '';
+    const lines = text.split('\n');
+    let run = [];
+    const flush = () => {
+      if (!run.length) return;
+      const span = document.createElement('span');
+      fillText(span, run.join('\n'), linkify);
+      el.appendChild(span);
+      run = [];
+    };
+    for (let i = 0; i < lines.length; i++) {
+      if (QUOTE_RE.test(lines[i])) {
+        const quoted = [];
+        while (i < lines.length && QUOTE_RE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE_RE, ''));
+        i--;
+        if (run.length && run[run.length - 1] === '') run.pop(); // the block breaks the line
+        flush();
+        const q = document.createElement('blockquote');
+        q.className = 'cw-quote';
+        q.textContent = quoted.join('\n');
+        el.appendChild(q);
+        if (i + 1 < lines.length && lines[i + 1] === '') i++; // likewise after it
+        continue;
+      }
+      if (CITE_RE.test(lines[i]) && i + 1 < lines.length && QUOTE_RE.test(lines[i + 1])) {
+        flush();
+        const c = document.createElement('span');
+        c.className = 'cw-cite';
+        c.textContent = lines[i];
+        el.appendChild(c);
+        continue;
+      }
+      run.push(lines[i]);
+    }
+    flush();
+  }
+
   // Fills el with text, turning http(s) URLs into links. Text nodes only, never innerHTML.
   function fillText(el, text, linkify) {
     el.textContent = '';
@@ -398,11 +452,34 @@
     el.appendChild(who);
     const text = document.createElement('div');
     text.className = 'cw-text';
-    fillText(text, m.text, m.role !== 'user');
+    if (m.role === 'user') fillText(text, m.text, false);
+    else fillMessage(text, m.text, true);
     el.appendChild(text);
     if (m.sources.length) el.appendChild(renderSources(m.sources));
     m.el = el;
+    if (m.failed) showNotSent(m);
     return el;
+  }
+
+  // Marks a message the server never confirmed, with a button to try again.
+  function showNotSent(m) {
+    if (!m.el) return;
+    m.el.classList.add('cw-failed');
+    if (m.el.querySelector('.cw-retry')) return;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'cw-retry';
+    b.textContent = 'Not sent \u2014 retry';
+    b.addEventListener('click', () => retryNow(m));
+    m.el.appendChild(b);
+  }
+
+  function clearNotSent(m) {
+    m.failed = false;
+    if (!m.el) return;
+    m.el.classList.remove('cw-failed');
+    const b = m.el.querySelector('.cw-retry');
+    if (b) b.parentNode.removeChild(b);
   }
 
   function nearBottom() {
@@ -745,6 +822,7 @@
       clearTimeout(seenTimer);
       seenTimer = 0;
       setTyping(false);
+      for (const m of pendingMessages()) stopRetry(m); // the new socket resends every pending message
       for (const d of st.drafts.values()) d.stale = true; // deltas were lost; wait for reset or final
       // Refused upgrade (or auth close): the token may be expired or revoked, get a new one.
       if (!opened || AUTH_CLOSE_CODES.indexOf(ev.code) >= 0 || !sessionValid()) st.session = null;
@@ -811,9 +889,57 @@
         break;
       }
       if (!sendFrame({ type: 'message', id: m.id, text: m.text })) break;
+      if (m.sentAt) m.resends = (m.resends || 0) + 1;
       m.sentAt = Date.now();
       sent++;
     }
+  }
+
+  // The server could not confirm a message (JetStream did not answer in time; it may well have
+  // stored it). Resend it with the same id — the server deduplicates by id — with jittered
+  // exponential backoff; only after RETRY_GIVE_UP_MS is it shown as not sent, with a retry button.
+  function onNotConfirmed(m) {
+    if (!m.pending) return;
+    const now = Date.now();
+    if (!m.firstTry) m.firstTry = m.sentAt || now;
+    stopRetry(m);
+    if (now - m.firstTry >= RETRY_GIVE_UP_MS) {
+      m.failed = true;
+      showNotSent(m);
+      showError(ERROR_TEXT.not_sent, 'not_sent', 'server');
+      return;
+    }
+    const cap = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, m.retries || 0));
+    m.retries = (m.retries || 0) + 1;
+    m.retryTimer = setTimeout(() => {
+      m.retryTimer = 0;
+      resendOne(m);
+    }, cap / 2 + Math.random() * (cap / 2));
+  }
+
+  function stopRetry(m) {
+    clearTimeout(m.retryTimer);
+    m.retryTimer = 0;
+  }
+
+  function resendOne(m) {
+    if (!m.pending) return;
+    if (sendFrame({ type: 'message', id: m.id, text: m.text })) {
+      m.sentAt = Date.now();
+      m.resends = (m.resends || 0) + 1;
+    }
+    notify();
+  }
+
+  // The person asked to try a message that was not sent again: a fresh round of resends.
+  function retryNow(m) {
+    if (!m.pending) return;
+    clearNotSent(m);
+    m.firstTry = 0;
+    m.retries = 0;
+    if (st.error && st.error.code === 'not_sent') clearError();
+    ensureConnected();
+    resendOne(m);
   }
 
   function scheduleResend(ms) {
@@ -870,7 +996,10 @@
   function markAcked(m) {
     if (!m.pending) return;
     m.pending = false;
+    stopRetry(m);
+    clearNotSent(m);
     if (m.el) m.el.classList.remove('cw-pending', 'cw-failed');
+    if (st.error && st.error.code === 'not_sent' && !pendingMessages().some((x) => x.failed)) clearError();
   }
 
   function onAck(f) {
@@ -1042,11 +1171,18 @@
     too_large: 'Your message is too long.',
     unauthorized: 'Your chat session expired. Reconnecting\u2026',
     internal: 'Something went wrong. Please try again.',
+    not_sent: 'A message could not be sent. Use \u201cretry\u201d to try again.',
   };
 
   function onError(f) {
     const code = f.code == null ? '' : String(f.code);
     if (code === 'bad_seq') return; // a seen frame the server refused: nothing for the person to do
+    if (code === 'retry') {
+      // Not confirmed (not refused): resend by ourselves, the message stays pending.
+      const m = f.id == null ? null : st.messages.get(String(f.id));
+      if (m) onNotConfirmed(m);
+      return;
+    }
     const text = (typeof f.message === 'string' && f.message) || ERROR_TEXT[code] || 'Something went wrong.';
     showError(text, code, 'server');
     if (code === 'rate_limited') scheduleResend(RESEND_AFTER_RATE_LIMIT_MS);
@@ -1174,6 +1310,8 @@
         sources: m.sources.map((s) => Object.assign({}, s)),
         reply_to: m.replyTo,
         pending: m.pending,
+        failed: !!m.failed,
+        resends: m.resends || 0,
       })),
       pending: pendingMessages().map((m) => m.id),
       drafts: Array.from(st.drafts.values()).map((d) => ({ turn: d.turn, text: d.text, stale: d.stale })),
