@@ -80,74 +80,78 @@ func TestWidgetLimitsAcrossReplicas(t *testing.T) {
 	require.Equal(t, sessions[0].ConversationID, sessions[1].ConversationID)
 
 	var socks []*testenv.WidgetConn
-	for i := range 5 {
-		ws, _, err := c[i%2].DialWidget(ctx, sessions[i%2], 0, nil)
-		require.NoError(t, err, "socket %d", i+1)
-		t.Cleanup(func() { ws.CloseNow() })
-		ws.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "ready" })
-		socks = append(socks, ws)
-	}
-
-	// Every socket sends five messages at once: 25 offered.
-	var wg sync.WaitGroup
-	for _, ws := range socks {
-		wg.Go(func() {
-			for range 5 {
-				if _, err := ws.Say(ctx, "how do I start?"); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	acked, limited := 0, 0
-	for _, ws := range socks {
-		for n := 0; n < 5; n++ {
-			f := ws.Next(t, 15*time.Second, func(f testenv.Frame) bool { return f.Type == "ack" || f.Type == "error" })
-			switch {
-			case f.Type == "ack":
-				acked++
-			case f.Code == "rate_limited":
-				limited++
-			default:
-				t.Fatalf("unexpected frame %+v", f)
-			}
-		}
-	}
-	t.Logf("25 messages over 5 sockets on 2 gateways: %d acked, %d rate_limited", acked, limited)
-	require.Equal(t, 25, acked+limited)
-	require.LessOrEqual(t, acked, 5, "the session's limit is per socket, not per session")
-
-	// Sockets: 5 open, 5 more are accepted (on either gateway), the 11th is refused by both.
-	for i := 5; i < 10; i++ {
+	dial := func(t *testing.T, i int) *testenv.WidgetConn {
 		ws, resp, err := c[i%2].DialWidget(ctx, sessions[i%2], 0, nil)
 		require.NoError(t, err, "socket %d: %v", i+1, resp)
 		t.Cleanup(func() { ws.CloseNow() })
-		socks = append(socks, ws)
+		ws.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "ready" })
+		return ws
 	}
-	for i := range 2 {
-		_, resp, err := c[i].DialWidget(ctx, sessions[i], 0, nil)
-		require.Error(t, err, "an 11th socket was accepted by gateway %d", i+1)
-		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-		require.NotEmpty(t, resp.Header.Get("Retry-After"))
-		raw, _ := io.ReadAll(resp.Body)
-		require.Equal(t, "too_many_sockets", errorCode(t, raw))
+	for i := range 5 {
+		socks = append(socks, dial(t, i))
 	}
-	// Another session of the same creator is not affected.
-	other := c[0].StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
-	ws, _, err := c[0].DialWidget(ctx, other, 0, nil)
-	require.NoError(t, err)
-	ws.CloseNow()
-	// A closed socket frees its place.
-	require.NoError(t, socks[0].Close(1000, "bye"))
-	testenv.Eventually(t, 10*time.Second, func() bool {
-		ws, _, err := c[1].DialWidget(ctx, sessions[1], 0, nil)
-		if err != nil {
-			return false
+
+	t.Run("messages per session", func(t *testing.T) {
+		// Every socket sends five messages at once: 25 offered.
+		var wg sync.WaitGroup
+		for _, ws := range socks {
+			wg.Go(func() {
+				for range 5 {
+					if _, err := ws.Say(ctx, "how do I start?"); err != nil {
+						t.Error(err)
+					}
+				}
+			})
 		}
+		wg.Wait()
+		acked, limited := 0, 0
+		for _, ws := range socks {
+			for n := 0; n < 5; n++ {
+				f := ws.Next(t, 15*time.Second, func(f testenv.Frame) bool { return f.Type == "ack" || f.Type == "error" })
+				switch {
+				case f.Type == "ack":
+					acked++
+				case f.Code == "rate_limited":
+					limited++
+				default:
+					t.Fatalf("unexpected frame %+v", f)
+				}
+			}
+		}
+		t.Logf("25 messages over 5 sockets on 2 gateways: %d acked, %d rate_limited", acked, limited)
+		require.Equal(t, 25, acked+limited)
+		require.LessOrEqual(t, acked, 5, "the session's limit is per socket, not per session")
+	})
+
+	t.Run("sockets per session", func(t *testing.T) {
+		// 5 open, 5 more are accepted (on either gateway), the 11th is refused by both.
+		for i := 5; i < 10; i++ {
+			socks = append(socks, dial(t, i))
+		}
+		for i := range 2 {
+			_, resp, err := c[i].DialWidget(ctx, sessions[i], 0, nil)
+			require.Error(t, err, "an 11th socket was accepted by gateway %d", i+1)
+			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			require.NotEmpty(t, resp.Header.Get("Retry-After"))
+			raw, _ := io.ReadAll(resp.Body)
+			require.Equal(t, "too_many_sockets", errorCode(t, raw))
+		}
+		// Another session of the same creator is not affected.
+		other := c[0].StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
+		ws, _, err := c[0].DialWidget(ctx, other, 0, nil)
+		require.NoError(t, err)
 		ws.CloseNow()
-		return true
-	}, "a closed socket's place was not freed")
+		// A closed socket frees its place.
+		require.NoError(t, socks[0].Close(1000, "bye"))
+		testenv.Eventually(t, 10*time.Second, func() bool {
+			ws, _, err := c[1].DialWidget(ctx, sessions[1], 0, nil)
+			if err != nil {
+				return false
+			}
+			ws.CloseNow()
+			return true
+		}, "a closed socket's place was not freed")
+	})
 }
 
 // TestSessionAndRegistrationLimitsPerIP: widget sessions are limited per client address and per
