@@ -50,3 +50,8 @@ DELETE FROM socket_holders WHERE holder = $1;
 -- Drops the leases and rows of holders dead for longer than the grace period.
 WITH dead AS (DELETE FROM socket_holders WHERE expires_at < $1 RETURNING holder)
 DELETE FROM socket_leases WHERE holder IN (SELECT holder FROM dead);
+
+-- name: AsyncCommit :exec
+-- Limit state need not survive a database crash (losing a few milliseconds of counts only
+-- refills buckets a little early): the transaction does not wait for its WAL flush.
+SELECT set_config('synchronous_commit', 'off', true);

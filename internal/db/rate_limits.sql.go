@@ -12,6 +12,17 @@ import (
 	"github.com/google/uuid"
 )
 
+const asyncCommit = `-- name: AsyncCommit :exec
+SELECT set_config('synchronous_commit', 'off', true)
+`
+
+// Limit state need not survive a database crash (losing a few milliseconds of counts only
+// refills buckets a little early): the transaction does not wait for its WAL flush.
+func (q *Queries) AsyncCommit(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, asyncCommit)
+	return err
+}
+
 const beatSocketHolder = `-- name: BeatSocketHolder :exec
 INSERT INTO socket_holders (holder, expires_at) VALUES ($1, $2)
 ON CONFLICT (holder) DO UPDATE SET expires_at = excluded.expires_at

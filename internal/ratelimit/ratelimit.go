@@ -101,6 +101,9 @@ func (l *Limiter) Allow(ctx context.Context, checks ...Check) (Decision, error) 
 	now := l.now()
 	var dec Decision
 	err := l.store.Global(ctx, func(q *db.Queries) error {
+		if err := q.AsyncCommit(ctx); err != nil {
+			return err
+		}
 		rows, err := q.LockRateLimits(ctx, db.LockRateLimitsParams{Keys: keys, Empty: time.Unix(0, 0)})
 		if err != nil {
 			return err

@@ -179,3 +179,34 @@ func TestSocketCap(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "a dead holder's sockets still counted")
 }
+
+// BenchmarkAllow is the cost of one widget message's shared check (a conversation and an end
+// user, one transaction).
+func BenchmarkAllow(b *testing.B) {
+	l := ratelimit.New(testenv.Store(b), nil)
+	ctx := context.Background()
+	conv, user := "bench:c:"+uuid.NewString(), "bench:u:"+uuid.NewString()
+	rule := config.Rate{N: 1 << 30, Per: time.Hour}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := l.Allow(ctx, ratelimit.Check{Key: conv, Rule: rule}, ratelimit.Check{Key: user, Rule: rule}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSocketAcquire is the cost of taking and giving back a socket place.
+func BenchmarkSocketAcquire(b *testing.B) {
+	s := ratelimit.NewSockets(testenv.Store(b), nil, nil, 0)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	session := "bench:s:" + uuid.NewString()
+	b.ResetTimer()
+	for b.Loop() {
+		release, ok, err := s.Acquire(ctx, session, 10)
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		release()
+	}
+}

@@ -65,6 +65,9 @@ func (s *Sockets) Acquire(ctx context.Context, session string, max int) (release
 	id := uuid.New()
 	now := s.now()
 	err = s.store.Global(ctx, func(q *db.Queries) error {
+		if err := q.AsyncCommit(ctx); err != nil {
+			return err
+		}
 		if err := q.LockSocketSession(ctx, lock); err != nil {
 			return err
 		}
