@@ -1,9 +1,10 @@
 // Package auth is coachwire's credential toolbox: it signs and verifies creator access tokens
 // and widget session tokens (Ed25519 JWTs with a rotating keyset), hashes and checks creator
-// passwords (bcrypt), mints and parses refresh tokens, and rate-limits login attempts.
+// passwords (bcrypt), mints and parses refresh tokens, and decides which login attempts count
+// against which limits (LoginLimiter, over a store it is given).
 //
 // It is pure computation over keys held in memory and the key file it is given. It must never
-// touch the database, the network or the request (handlers in package gateway do that); never
+// touch the database itself, the network or the request (handlers in package gateway do that); never
 // log, return or wrap a secret (a password, a raw refresh token, a key seed) in an error; never
 // accept a token whose signature, algorithm (EdDSA only), key id, issuer, audience and expiry
 // have not all been checked; and never let one token kind pass for another (an access token is
@@ -48,11 +49,6 @@ type Service struct {
 	opts      Options
 	keys      *keySet
 	dummyHash []byte
-
-	// Logins limits login attempts per client IP and per email. It is per process (per
-	// replica): with N gateway replicas behind a load balancer an attacker gets up to N times
-	// the budget.
-	Logins *LoginLimiter
 }
 
 // Errors callers may test for with errors.Is. Their messages are safe to show to clients.
@@ -92,7 +88,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: o, keys: ks, Logins: NewLoginLimiter(LoginLimits{Now: o.Now})}
+	s := &Service{opts: o, keys: ks}
 	if s.dummyHash, err = newDummyHash(o.BcryptCost); err != nil {
 		return nil, err
 	}

@@ -1,113 +1,123 @@
 package auth
 
 import (
+	"context"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
-// LoginLimits configures a LoginLimiter. Zero fields take the defaults.
+// LoginLimits configures a LoginLimiter. Zero rules take the defaults (DefaultLoginLimits).
 type LoginLimits struct {
-	// PerEmail and EmailBurst limit attempts per lower-cased email (default 5/min, burst 5).
-	PerEmail   rate.Limit
-	EmailBurst int
-	// PerIP and IPBurst limit attempts per client address, IPv6 per /64 (default 20/min, burst 20).
-	PerIP   rate.Limit
-	IPBurst int
-	// MaxKeys bounds the keys tracked per dimension (default 100000). See LoginLimiter.
-	MaxKeys int
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+	// PerIP limits attempts per client address, IPv6 per /64, whatever the email.
+	PerIP ratelimit.Rule
+	// PerEmailIP limits attempts for one email from one client address: the lock-out a guesser
+	// from one address meets.
+	PerEmailIP ratelimit.Rule
+	// PerEmail is the slower global limit of attempts for one email from addresses it has not
+	// logged in from: it slows a guesser spread over many addresses, and cannot keep the owner
+	// out from an address they logged in from before.
+	PerEmail ratelimit.Rule
+	// TrustFor is how long a successful login (or registration) from an address exempts that
+	// address from the PerEmail limit of that email.
+	TrustFor time.Duration
 }
 
-// LoginLimiter limits login attempts per client IP and per email; an attempt must pass both.
-// Every attempt counts, successful or not.
+// DefaultLoginLimits are the limits when none are configured.
+var DefaultLoginLimits = LoginLimits{
+	PerIP:      ratelimit.Rule{N: 20, Per: time.Minute},
+	PerEmailIP: ratelimit.Rule{N: 5, Per: time.Minute},
+	PerEmail:   ratelimit.Rule{N: 10, Per: 10 * time.Minute},
+	TrustFor:   30 * 24 * time.Hour,
+}
+
+// WithDefaults fills zero fields from DefaultLoginLimits.
+func (l LoginLimits) WithDefaults() LoginLimits {
+	d := DefaultLoginLimits
+	if l.PerIP == (ratelimit.Rule{}) {
+		l.PerIP = d.PerIP
+	}
+	if l.PerEmailIP == (ratelimit.Rule{}) {
+		l.PerEmailIP = d.PerEmailIP
+	}
+	if l.PerEmail == (ratelimit.Rule{}) {
+		l.PerEmail = d.PerEmail
+	}
+	if l.TrustFor <= 0 {
+		l.TrustFor = d.TrustFor
+	}
+	return l
+}
+
+// LoginStore is where login attempts are counted: package ratelimit's PostgreSQL limiter, shared
+// by every gateway replica.
+type LoginStore interface {
+	Allow(ctx context.Context, checks ...ratelimit.Check) (ratelimit.Decision, error)
+	Mark(ctx context.Context, key string, ttl time.Duration) error
+	Marked(ctx context.Context, key string) (bool, error)
+}
+
+// LoginLimiter limits login attempts, every attempt counting, successful or not:
 //
-// It lives in process memory: limits are per replica, not global. Memory is bounded: a key is
-// forgotten once it has been idle long enough for its bucket to refill completely (forgetting it
-// then changes nothing), and at most MaxKeys keys are tracked per dimension. When that many keys
-// are all active, attempts under new keys are refused until old ones go idle (fail closed: a
-// flood of distinct addresses or emails must not buy a fresh budget).
+//   - per client address (any email): a guesser trying many accounts;
+//   - per (email, client address): a guesser of one account from one address is locked out
+//     there, and only there: the owner's own address keeps its budget;
+//   - per email, slower, for addresses the email has not logged in from: a guesser spread over
+//     many addresses is slowed to PerEmail overall. An address the owner logged in (or
+//     registered) from within TrustFor is exempt, so no attacker can keep the owner out of an
+//     address they use (the device-cookie scheme of OWASP's guessing-attack advice, keyed by
+//     address because the API has no cookies). A first login from a new address may wait
+//     while an attack runs; the owner's refresh tokens keep working meanwhile.
+//
+// The counts live in the shared store: one budget across gateway replicas.
 type LoginLimiter struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	ips    *keyedLimiter
-	emails *keyedLimiter
+	limits LoginLimits
+	store  LoginStore
 }
 
-// NewLoginLimiter builds a limiter.
-func NewLoginLimiter(l LoginLimits) *LoginLimiter {
-	if l.PerEmail <= 0 {
-		l.PerEmail = rate.Every(time.Minute / 5)
-	}
-	if l.EmailBurst <= 0 {
-		l.EmailBurst = 5
-	}
-	if l.PerIP <= 0 {
-		l.PerIP = rate.Every(time.Minute / 20)
-	}
-	if l.IPBurst <= 0 {
-		l.IPBurst = 20
-	}
-	if l.MaxKeys <= 0 {
-		l.MaxKeys = 100_000
-	}
-	if l.Now == nil {
-		l.Now = time.Now
-	}
-	return &LoginLimiter{
-		now:    l.Now,
-		ips:    newKeyedLimiter(l.PerIP, l.IPBurst, l.MaxKeys),
-		emails: newKeyedLimiter(l.PerEmail, l.EmailBurst, l.MaxKeys),
-	}
+// NewLoginLimiter builds a limiter over store.
+func NewLoginLimiter(l LoginLimits, store LoginStore) *LoginLimiter {
+	return &LoginLimiter{limits: l.WithDefaults(), store: store}
 }
 
-// Allow records one login attempt from client address ip (host or host:port) for email. When
-// either limit is exhausted it consumes nothing and returns false with the time to wait.
-func (l *LoginLimiter) Allow(ip, email string) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-
-	var rs []*rate.Reservation
-	wait := time.Duration(0)
-	for _, k := range []struct {
-		kl  *keyedLimiter
-		key string
-	}{{l.ips, ipKey(ip)}, {l.emails, EmailKey(email)}} {
-		if k.key == "" {
-			continue
+// Allow records one login attempt from client address ip for email. When a limit is exhausted
+// it consumes nothing and returns false with the time to wait.
+func (l *LoginLimiter) Allow(ctx context.Context, ip, email string) (bool, time.Duration, error) {
+	ipk, ek := IPKey(ip), EmailKey(email)
+	checks := []ratelimit.Check{{Key: "login:ip:" + ipk, Rule: l.limits.PerIP}}
+	if ek != "" {
+		checks = append(checks, ratelimit.Check{Key: "login:email-ip:" + ek + "|" + ipk, Rule: l.limits.PerEmailIP})
+		trusted, err := l.store.Marked(ctx, trustKey(ek, ipk))
+		if err != nil {
+			return false, 0, err
 		}
-		r := k.kl.reserve(now, k.key)
-		if r == nil { // table full
-			wait = max(wait, k.kl.refill)
-			continue
-		}
-		rs = append(rs, r)
-		if !r.OK() {
-			wait = max(wait, k.kl.refill)
-		} else {
-			wait = max(wait, r.DelayFrom(now))
+		if !trusted {
+			checks = append(checks, ratelimit.Check{Key: "login:email:" + ek, Rule: l.limits.PerEmail})
 		}
 	}
-	if wait <= 0 {
-		return true, 0
+	d, err := l.store.Allow(ctx, checks...)
+	if err != nil {
+		return false, 0, err
 	}
-	for _, r := range rs {
-		r.CancelAt(now)
-	}
-	return false, wait
+	return d.Allowed, d.RetryAfter, nil
 }
+
+// Succeeded records that email authenticated from ip: that address is exempt from the email's
+// global limit for TrustFor.
+func (l *LoginLimiter) Succeeded(ctx context.Context, ip, email string) error {
+	return l.store.Mark(ctx, trustKey(EmailKey(email), IPKey(ip)), l.limits.TrustFor)
+}
+
+func trustKey(email, ip string) string { return "login:trusted:" + email + "|" + ip }
 
 // EmailKey is the normalized form of an email for limiting and comparison.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// ipKey reduces a client address to what one client controls: the IPv4 address, or the /64 of
-// an IPv6 address.
-func ipKey(addr string) string {
+// IPKey reduces a client address (host or host:port) to what one client controls: the IPv4
+// address, or the /64 of an IPv6 address.
+func IPKey(addr string) string {
 	addr = strings.TrimSpace(addr)
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		addr = ap.Addr().String()
@@ -123,53 +133,3 @@ func ipKey(addr string) string {
 	}
 	return a.String()
 }
-
-type keyedLimiter struct {
-	limit     rate.Limit
-	burst     int
-	maxKeys   int
-	refill    time.Duration // time for an empty bucket to fill up
-	m         map[string]*limEntry
-	lastSweep time.Time
-}
-
-type limEntry struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func newKeyedLimiter(limit rate.Limit, burst, maxKeys int) *keyedLimiter {
-	refill := time.Duration(float64(burst) / float64(limit) * float64(time.Second))
-	return &keyedLimiter{limit: limit, burst: burst, maxKeys: maxKeys, refill: refill, m: map[string]*limEntry{}}
-}
-
-// reserve takes one token for key at now; nil means the table is full of active keys.
-func (k *keyedLimiter) reserve(now time.Time, key string) *rate.Reservation {
-	if now.Sub(k.lastSweep) >= k.refill || len(k.m) >= k.maxKeys {
-		k.sweep(now)
-	}
-	e := k.m[key]
-	if e == nil {
-		if len(k.m) >= k.maxKeys {
-			return nil
-		}
-		e = &limEntry{lim: rate.NewLimiter(k.limit, k.burst)}
-		k.m[key] = e
-	}
-	e.last = now
-	return e.lim.ReserveN(now, 1)
-}
-
-// sweep forgets keys idle for a full refill period: their buckets are full again, the same as a
-// key never seen.
-func (k *keyedLimiter) sweep(now time.Time) {
-	k.lastSweep = now
-	for key, e := range k.m {
-		if now.Sub(e.last) >= k.refill {
-			delete(k.m, key)
-		}
-	}
-}
-
-// size is the number of tracked keys (tests).
-func (k *keyedLimiter) size() int { return len(k.m) }

@@ -97,6 +97,8 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		"COACHWIRE_WEAVIATE_URL": testenv.Weaviate(b), "COACHWIRE_WEAVIATE_GRPC_ADDR": testenv.WeaviateGRPC(b), "COACHWIRE_OLLAMA_URL": ol.URL, "COACHWIRE_DATA_DIR": b.TempDir(),
 		"COACHWIRE_HTTP_ADDR": "127.0.0.1:0", "COACHWIRE_BCRYPT_COST": "4", "COACHWIRE_WORKER_PARALLEL": strconv.Itoa(parallel),
 		"COACHWIRE_WHATSAPP_API_URL": "http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL": "http://127.0.0.1:9",
+		// The load driver is one client address minting every simulated person's session.
+		"COACHWIRE_LIMIT_REGISTER_IP": "off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP": "off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_KEY": "off",
 	}
 	cfg, err := config.Parse(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

@@ -89,6 +89,9 @@ type Config struct {
 
 	LogLevel string
 
+	// Limits are the gateway's request limits (limits.go); zero fields take LimitDefaults.
+	Limits Limits
+
 	// Channels. SecretKeys is COACHWIRE_SECRET_KEYS: a comma list of "<id>:<base64 32 bytes>",
 	// the first encrypts channel credentials, all decrypt (empty: a key file in the data dir).
 	SecretKeys     string
@@ -284,6 +287,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}
 	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
+	c.Limits = parseLimits(env, dur, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -2,8 +2,10 @@ package config_test
 
 import (
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -65,4 +67,32 @@ func TestRedactHidesPasswords(t *testing.T) {
 	}), io.Discard)
 	require.Error(t, err)
 	require.False(t, strings.Contains(err.Error(), "s3cret"), err.Error())
+}
+
+func TestLimits(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, config.LimitDefaults, c.Limits)
+	require.Equal(t, "5/10s", c.Limits.WidgetMessagesPerSession.String())
+
+	c, err = config.Parse(nil, env(map[string]string{
+		"COACHWIRE_LIMIT_WIDGET_MESSAGES": "3/1s", "COACHWIRE_LIMIT_REGISTER_IP": "off", "COACHWIRE_LIMIT_WIDGET_SOCKETS": "15",
+		"COACHWIRE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,::1",
+	}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, config.Rate{N: 3, Per: time.Second}, c.Limits.WidgetMessagesPerSession)
+	require.True(t, c.Limits.RegistrationsPerIP.Off())
+	require.Equal(t, "off", c.Limits.RegistrationsPerIP.String())
+	require.Equal(t, 15, c.Limits.WidgetSocketsPerSession)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("::1/128")},
+		c.Limits.TrustedProxies)
+	require.Equal(t, config.LimitDefaults.LoginsPerEmail, c.Limits.LoginsPerEmail)
+
+	for k, v := range map[string]string{
+		"COACHWIRE_LIMIT_WIDGET_MESSAGES": "5", "COACHWIRE_LIMIT_LOGIN_EMAIL": "0/1m", "COACHWIRE_LIMIT_LOGIN_IP": "5/soon",
+		"COACHWIRE_LIMIT_WIDGET_SOCKETS": "-3", "COACHWIRE_TRUSTED_PROXIES": "proxy.local",
+	} {
+		_, err := config.Parse(nil, env(map[string]string{k: v}), io.Discard)
+		require.ErrorContains(t, err, k, v)
+	}
 }

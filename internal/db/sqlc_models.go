@@ -239,6 +239,11 @@ type ProgramEnrollment struct {
 	PausedAt   *time.Time      `json:"paused_at"`
 }
 
+type RateLimit struct {
+	Key []byte    `json:"key"`
+	Tat time.Time `json:"tat"`
+}
+
 type RefreshToken struct {
 	ID        uuid.UUID  `json:"id"`
 	CreatorID uuid.UUID  `json:"creator_id"`
@@ -248,6 +253,18 @@ type RefreshToken struct {
 	UsedAt    *time.Time `json:"used_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
 	CreatedAt time.Time  `json:"created_at"`
+}
+
+type SocketHolder struct {
+	Holder    uuid.UUID `json:"holder"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type SocketLease struct {
+	ID        uuid.UUID `json:"id"`
+	Session   []byte    `json:"session"`
+	Holder    uuid.UUID `json:"holder"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type WidgetKey struct {

@@ -14,10 +14,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net/http"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
 const (
@@ -147,6 +146,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return errBadRequest("invalid_password", "password rejected")
 	}
+	ip := s.clientIP(r)
+	if err := s.limitHTTP(w, r, "too many registrations from this address; retry later",
+		ratelimit.Check{Key: "register:ip:" + auth.IPKey(ip), Rule: s.limits.cfg.RegistrationsPerIP}); err != nil {
+		return err
+	}
 	hash, err := s.Auth.HashPassword(req.Password)
 	if err != nil {
 		return err
@@ -205,6 +209,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.Log.Info("creator registered", "creator", id)
+	s.loginSucceeded(ctx, ip, email)
 	return s.writeSession(w, http.StatusCreated, c, refresh)
 }
 
@@ -220,11 +225,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	if ok, wait := s.Auth.Logins.Allow(r.RemoteAddr, req.Email); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait, time.Second).Seconds()))))
-		return errTooMany("too many login attempts; retry later")
-	}
 	ctx := r.Context()
+	ip := s.clientIP(r)
+	ok, wait, err := s.limits.logins.Allow(ctx, ip, req.Email)
+	if err != nil {
+		return errLimitsUnavailable(w, err)
+	}
+	if !ok {
+		return errRateLimited(w, wait, "too many login attempts; retry later")
+	}
 	email := strings.TrimSpace(req.Email)
 	var acct db.AccountByEmailRow
 	if email != "" && len(email) <= authMaxEmailLen {
@@ -260,7 +269,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.loginSucceeded(ctx, ip, email)
 	return s.writeSession(w, http.StatusOK, c, refresh)
+}
+
+// loginSucceeded exempts the client's address from the email's global login limit (see
+// auth.LoginLimiter); failing to record it only costs the exemption.
+func (s *Server) loginSucceeded(ctx context.Context, ip, email string) {
+	if err := s.limits.logins.Succeeded(ctx, ip, email); err != nil {
+		s.Log.Warn("login: trusted address not recorded", "err", err)
+	}
 }
 
 func errAuthRefresh(code, msg string) error {

@@ -43,6 +43,9 @@ type env struct {
 type envOpts struct {
 	now     func() time.Time
 	tenants func(context.Context, uuid.UUID) error
+	// limits replace the defaults (zero: per-address limits off, since every test's client is
+	// 127.0.0.1 and the limit store is shared by the whole test binary).
+	limits *config.Limits
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -52,8 +55,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	off := config.Rate{N: -1}
+	limits := config.Limits{RegistrationsPerIP: off, LoginsPerIP: off, WidgetSessionsPerIP: off}
+	if o.limits != nil {
+		limits = *o.limits
+	}
 	srv := gateway.New(gateway.Deps{
-		Config:  &config.Config{PublicURL: testIssuer},
+		Config:  &config.Config{PublicURL: testIssuer, Limits: limits},
 		Store:   testenv.Store(t),
 		Auth:    svc,
 		Log:     testenv.Logger(t),

@@ -50,6 +50,8 @@ type Server struct {
 	receipts jetstream.JetStream
 	// channels caches webhook channel lookups and holds the secrets keyring.
 	channels *channelState
+	// limits are the request limits shared by every replica (limits.go).
+	limits *limits
 
 	mu      sync.Mutex
 	closing bool
@@ -60,7 +62,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), receipts: newReceipts(d.Bus, d.Log), channels: newChannelState()}
+	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), receipts: newReceipts(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
 }
 
 // Handler returns every route in one table.
@@ -167,6 +169,7 @@ func (s *Server) Shutdown() {
 	s.closing = true
 	s.mu.Unlock()
 	s.hub.closeAll()
+	s.closeLimits()
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {

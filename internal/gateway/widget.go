@@ -18,6 +18,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/static"
 	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
 func (s *Server) handleWidgetJS(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +139,11 @@ type widgetSessionResponse struct {
 func (s *Server) handleWidgetSession(w http.ResponseWriter, r *http.Request) error {
 	var req widgetSessionRequest
 	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.limitHTTP(w, r, "too many widget sessions; retry later",
+		ratelimit.Check{Key: "widget:session:ip:" + auth.IPKey(s.clientIP(r)), Rule: s.limits.cfg.WidgetSessionsPerIP},
+		ratelimit.Check{Key: "widget:session:key:" + req.WidgetKey, Rule: s.limits.cfg.WidgetSessionsPerKey}); err != nil {
 		return err
 	}
 	ctx := r.Context()

@@ -34,10 +34,8 @@ const (
 	// replaces the draft). Small, because every idle socket holds one.
 	wsSendQueue = 32
 	// wsInbox frames may wait to be handled; a client that sends more is not a widget.
-	wsInbox         = 64
-	wsReplayLimit   = 200
-	wsMsgsPerWindow = 5
-	wsWindow        = 10 * time.Second
+	wsInbox       = 64
+	wsReplayLimit = 200
 )
 
 // clientFrame is anything a widget may send.
@@ -100,6 +98,10 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 	if !s.originAllowed(r.Header.Get("Origin"), wc, r) {
 		return errForbidden("origin not allowed for this widget")
 	}
+	release, err := s.acquireSocket(w, r, claims)
+	if err != nil {
+		return err
+	}
 	c, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{wsSubprotocol},
 		OriginPatterns:  originPatterns(wc.AllowedOrigins),
@@ -107,6 +109,7 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		s.Log.Info("widget socket refused", "creator_id", claims.CreatorID, "err", err)
+		release()
 		return nil // Accept has written the response
 	}
 	c.SetReadLimit(wsMaxFrame)
@@ -114,14 +117,17 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 		srv:       s,
 		conn:      c,
 		claims:    claims,
-		limit:     rate.NewLimiter(rate.Every(wsWindow/wsMsgsPerWindow), wsMsgsPerWindow),
+		limit:     s.socketMessageLimiter(),
 		seenLimit: rate.NewLimiter(rate.Every(wsSeenEvery), wsSeenBurst),
 		log:       s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
 	}
 	// The connection is hijacked: the session runs on a goroutine of its own and the HTTP
 	// handler returns, so the server's connection goroutine (and the stack the handshake grew)
 	// is not kept for the socket's lifetime.
-	go sess.run(context.WithoutCancel(ctx))
+	go func() {
+		defer release()
+		sess.run(context.WithoutCancel(ctx))
+	}()
 	return nil
 }
 
@@ -385,7 +391,7 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message must be 1 to 4000 characters of text"})
 		return
 	}
-	if !ss.limit.Allow() {
+	if !ss.limit.Allow() || !ss.srv.allowWidgetMessage(ctx, ss.claims) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "rate_limited", Message: "too many messages, slow down"})
 		return
 	}

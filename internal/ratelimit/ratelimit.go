@@ -1,0 +1,193 @@
+// Package ratelimit keeps coachwire's request limits in PostgreSQL, so that every gateway
+// replica enforces one budget: a limit counted per process gives an attacker one budget per
+// replica, and one per socket one budget per socket.
+//
+// Rates are limited with GCRA, the generic cell rate algorithm (the token bucket expressed as one
+// timestamp per key, as in redis-cell and throttled): a key's state is its theoretical arrival
+// time (TAT); a request at now is allowed when max(TAT, now) - now ≤ (burst-1)·interval, and then
+// moves TAT on by one interval. A check of several keys is all-or-nothing: the rows are locked in
+// one transaction (in key order, so concurrent checks cannot deadlock), and a refused request
+// consumes nothing. Keys are stored as SHA-256 digests.
+//
+// Why PostgreSQL rather than a NATS JetStream KV bucket: the check is a read-modify-write of
+// several keys that must be atomic together; PostgreSQL gives row locks and transactions for
+// that in one round trip per statement, while KV offers only per-key compare-and-swap (retry
+// loops under contention, no multi-key atomicity) and no way to count a session's live sockets
+// without listing keys. Every gateway already holds a PostgreSQL pool.
+//
+// Time is the caller's clock (replicas are assumed NTP-synchronised; skew of a second shifts a
+// bucket by that much, never more).
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// Rule is N requests per Per with bursts of up to N: GCRA with an emission interval of Per/N and
+// a burst tolerance of N-1 intervals. A Rule that is Off never limits.
+type Rule = config.Rate
+
+func interval(r Rule) time.Duration { return r.Per / time.Duration(r.N) }
+
+// Check is one key to count a request against, under a rule.
+type Check struct {
+	Key  string
+	Rule Rule
+}
+
+// Decision is the outcome of Allow. RetryAfter is how long until the request would be allowed
+// (zero when Allowed); Key names the refusing check.
+type Decision struct {
+	Allowed    bool
+	RetryAfter time.Duration
+	Key        string
+}
+
+// Limiter counts requests in PostgreSQL. It is safe for concurrent use.
+type Limiter struct {
+	store     *db.Store
+	now       func() time.Time
+	lastSweep atomic.Int64
+}
+
+// New builds a limiter over store; now is the clock (nil: time.Now).
+func New(store *db.Store, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{store: store, now: now}
+}
+
+// digest is the stored form of a key.
+func digest(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+var errRefused = errors.New("ratelimit: refused")
+
+// Allow counts one request against every check, or against none when any refuses. Checks with
+// an Off rule or an empty key are skipped; two checks of one key are not allowed.
+func (l *Limiter) Allow(ctx context.Context, checks ...Check) (Decision, error) {
+	type item struct {
+		check  Check
+		digest []byte
+	}
+	var items []item
+	for _, c := range checks {
+		if c.Rule.Off() || c.Key == "" {
+			continue
+		}
+		items = append(items, item{c, digest(c.Key)})
+	}
+	if len(items) == 0 {
+		return Decision{Allowed: true}, nil
+	}
+	slices.SortFunc(items, func(a, b item) int { return slices.Compare(a.digest, b.digest) })
+	items = slices.CompactFunc(items, func(a, b item) bool { return slices.Equal(a.digest, b.digest) })
+	keys := make([][]byte, len(items))
+	for i, it := range items {
+		keys[i] = it.digest
+	}
+	now := l.now()
+	var dec Decision
+	err := l.store.Global(ctx, func(q *db.Queries) error {
+		if err := q.AsyncCommit(ctx); err != nil {
+			return err
+		}
+		rows, err := q.LockRateLimits(ctx, db.LockRateLimitsParams{Keys: keys, Empty: time.Unix(0, 0)})
+		if err != nil {
+			return err
+		}
+		tats := make(map[string]time.Time, len(rows))
+		for _, r := range rows {
+			tats[string(r.Key)] = r.Tat
+		}
+		next := make([]time.Time, len(items))
+		for i, it := range items {
+			t, wait := gcra(now, tats[string(it.digest)], it.check.Rule)
+			if wait > dec.RetryAfter {
+				dec.RetryAfter, dec.Key = wait, it.check.Key
+			}
+			next[i] = t
+		}
+		if dec.RetryAfter > 0 {
+			return errRefused // roll back: a refused request consumes nothing
+		}
+		return q.SetRateLimits(ctx, db.SetRateLimitsParams{Keys: keys, Tats: next})
+	})
+	switch {
+	case errors.Is(err, errRefused):
+		return dec, nil
+	case err != nil:
+		return Decision{}, fmt.Errorf("ratelimit: %w", err)
+	}
+	l.maybeSweep(ctx, now)
+	return Decision{Allowed: true}, nil
+}
+
+// gcra returns the key's new TAT when one request at now is allowed, or the wait until it would
+// be.
+func gcra(now, tat time.Time, r Rule) (time.Time, time.Duration) {
+	t := interval(r)
+	tolerance := t * time.Duration(r.N-1)
+	if tat.Before(now) {
+		tat = now
+	}
+	if ahead := tat.Sub(now); ahead > tolerance {
+		return tat, ahead - tolerance
+	}
+	return tat.Add(t), 0
+}
+
+// Mark records that key holds until now+ttl (or later, when marked so before).
+func (l *Limiter) Mark(ctx context.Context, key string, ttl time.Duration) error {
+	err := l.store.Global(ctx, func(q *db.Queries) error {
+		return q.MarkRateLimit(ctx, db.MarkRateLimitParams{Key: digest(key), Tat: l.now().Add(ttl)})
+	})
+	if err != nil {
+		return fmt.Errorf("ratelimit: mark: %w", err)
+	}
+	return nil
+}
+
+// Marked reports whether key was marked and has not expired.
+func (l *Limiter) Marked(ctx context.Context, key string) (bool, error) {
+	var until time.Time
+	err := l.store.Global(ctx, func(q *db.Queries) error {
+		var err error
+		until, err = q.RateLimitTat(ctx, digest(key))
+		return err
+	})
+	if db.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ratelimit: marked: %w", err)
+	}
+	return until.After(l.now()), nil
+}
+
+// sweepEvery is how often a process deletes full buckets (rows whose TAT has passed).
+const sweepEvery = time.Minute
+
+func (l *Limiter) maybeSweep(ctx context.Context, now time.Time) {
+	last := l.lastSweep.Load()
+	if now.UnixNano()-last < int64(sweepEvery) || !l.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	_ = l.store.Global(ctx, func(q *db.Queries) error {
+		_, err := q.SweepRateLimits(ctx, now)
+		return err
+	})
+}
