@@ -20,8 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -31,7 +29,6 @@ import (
 
 const (
 	authMaxEmailLen   = 254
-	authMaxNameRunes  = 200
 	authTenantTimeout = 15 * time.Second
 	authBearerRealm   = `Bearer realm="coachwire"`
 )
@@ -136,8 +133,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("invalid_email", "email must be a plain address such as ana@example.com")
 	}
 	name := strings.TrimSpace(req.Name)
-	if utf8.RuneCountInString(name) > authMaxNameRunes || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return errBadRequest("invalid_name", "name must be at most 200 characters without control characters")
+	if err := limitName.field("invalid_name", "name", name); err != nil {
+		return err
 	}
 	switch err := auth.ValidatePassword(req.Password); {
 	case errors.Is(err, auth.ErrPasswordTooShort):

@@ -30,8 +30,17 @@ type campaignIn struct {
 }
 
 func (c campaignIn) validate(now time.Time) error {
-	if c.Name == "" {
+	if strings.TrimSpace(c.Name) == "" {
 		return errBadRequest("invalid_campaign", "name is required")
+	}
+	if err := limitName.field("invalid_campaign", "name", c.Name); err != nil {
+		return err
+	}
+	if err := checkAudienceLimits(c.Audience); err != nil {
+		return errBadRequest("invalid_campaign", err.Error())
+	}
+	if err := checkContentLimits(c.Content); err != nil {
+		return errBadRequest("invalid_campaign", err.Error())
 	}
 	for _, err := range []error{c.Audience.Validate(), c.Content.Validate(), c.Schedule.Validate()} {
 		if err != nil {
@@ -470,15 +479,23 @@ func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, in); err != nil {
 		return err
 	}
-	if in.Name == "" {
+	if strings.TrimSpace(in.Name) == "" {
 		return errBadRequest("invalid_program", "name is required")
+	}
+	if err := limitName.field("invalid_program", "name", in.Name); err != nil {
+		return err
+	}
+	for i, st := range in.Steps {
+		if err := checkContentLimits(st.Content); err != nil {
+			return errBadRequest("invalid_program", fmt.Sprintf("steps[%d].%v", i, err))
+		}
 	}
 	if err := nudge.ValidateSteps(in.Steps); err != nil {
 		return errBadRequest("invalid_program", err.Error())
 	}
 	in.Keyword = strings.TrimSpace(in.Keyword)
-	if len(in.Keyword) > 64 || strings.ContainsAny(in.Keyword, "\n\r") {
-		return errBadRequest("invalid_program", "keyword: one line of at most 64 characters")
+	if err := limitKeyword.field("invalid_program", "keyword", in.Keyword); err != nil {
+		return err
 	}
 	if in.Keyword != "" && (secrets.ChannelConfig{}).Keyword(in.Keyword) != "" {
 		// STOP/START and their synonyms always mean opt-out/opt-in: a program could never be
@@ -828,5 +845,37 @@ func (s *Server) handleDeleteMemory(w http.ResponseWriter, r *http.Request, a cr
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkContentLimits applies the campaign text limit to what a campaign or step sends.
+func checkContentLimits(c nudge.Content) error {
+	for _, f := range []struct{ name, v string }{{"content.text", c.Text}, {"content.brief", c.Brief}, {"content.fallback", c.Fallback}} {
+		if err := limitContent.check(f.v); err != nil {
+			return fmt.Errorf("%s: %v", f.name, err)
+		}
+	}
+	if c.Template != nil {
+		for i, p := range c.Template.Params {
+			if err := limitContent.check(p); err != nil {
+				return fmt.Errorf("content.template.params[%d]: %v", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkAudienceLimits applies the tag limit to an audience's tags.
+func checkAudienceLimits(a nudge.Audience) error {
+	if err := limitTag.check(a.Tag); err != nil {
+		return fmt.Errorf("audience.tag: %v", err)
+	}
+	for name, l := range map[string][]string{"tags": a.Tags, "any_tags": a.AnyTags, "exclude_tags": a.ExcludeTags} {
+		for i, t := range l {
+			if err := limitTag.check(t); err != nil {
+				return fmt.Errorf("audience.%s[%d]: %v", name, i, err)
+			}
+		}
+	}
 	return nil
 }
