@@ -353,21 +353,23 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("missing_refresh_token", "refresh_token is required")
 	}
 	creatorID, hash, err := auth.ParseRefreshToken(req.RefreshToken)
-	if err == nil {
-		ctx := r.Context()
-		err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-			rt, err := lockRefreshToken(ctx, q, hash)
-			if db.IsNotFound(err) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
-		})
+	if err != nil {
+		// Not a refresh token at all (known or not, a real one always parses).
+		return errBadRequest("invalid_refresh_token", "refresh_token is not a refresh token")
+	}
+	ctx := r.Context()
+	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
+		rt, err := lockRefreshToken(ctx, q, hash)
+		if db.IsNotFound(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
+	})
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -42,6 +42,12 @@ func (c campaignIn) validate(now time.Time) error {
 	if err := checkContentLimits(c.Content); err != nil {
 		return errBadRequest("invalid_campaign", err.Error())
 	}
+	for _, f := range []struct{ name, v string }{{"schedule.timezone", c.Schedule.Timezone}, {"schedule.start", c.Schedule.Start},
+		{"schedule.rrule", c.Schedule.RRule}, {"schedule.cron", c.Schedule.Cron}, {"schedule.local_time", c.Schedule.LocalTime}} {
+		if err := limitSchedule.field("invalid_campaign", f.name, f.v); err != nil {
+			return err
+		}
+	}
 	for _, err := range []error{c.Audience.Validate(), c.Content.Validate(), c.Schedule.Validate()} {
 		if err != nil {
 			return errBadRequest("invalid_campaign", err.Error())
@@ -123,6 +129,9 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a c
 	ctx := r.Context()
 	p := db.ListCampaignsParams{MaxRows: 200}
 	if st := r.URL.Query().Get("status"); st != "" {
+		if !slices.Contains([]string{"active", "paused", "completed", "cancelled"}, st) {
+			return errBadRequest("bad_status", "status must be active, paused, completed or cancelled")
+		}
 		p.Status = &st
 	}
 	var list []db.Campaign
@@ -802,10 +811,21 @@ func (s *Server) handlePutMemory(w http.ResponseWriter, r *http.Request, a creat
 		return err
 	}
 	var in struct {
-		Profile memory.Profile `json:"profile"`
+		Profile *memory.Profile `json:"profile"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
 		return err
+	}
+	if in.Profile == nil {
+		return errBadRequest("missing_field", "profile is required (an empty profile erases: use DELETE)")
+	}
+	for name, l := range map[string][]string{"goals": in.Profile.Goals, "preferences": in.Profile.Preferences,
+		"commitments": in.Profile.Commitments, "facts": in.Profile.Facts} {
+		for i, item := range l {
+			if err := limitMemoryItem.field("invalid_profile", fmt.Sprintf("profile.%s[%d]", name, i), item); err != nil {
+				return err
+			}
+		}
 	}
 	if err := in.Profile.Validate(); err != nil {
 		return errBadRequest("invalid_profile", err.Error())

@@ -250,7 +250,12 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request, a cr
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("after_seq"), 10, 64)
+	var after int64
+	if v := r.URL.Query().Get("after_seq"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return errBadRequest("bad_after_seq", "after_seq must be a sequence number (0 or more)")
+		}
+	}
 	ctx := r.Context()
 	var msgs []db.Message
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {

@@ -239,6 +239,9 @@ func (s *Server) receiveJSON(w http.ResponseWriter, r *http.Request, create bool
 	}
 	overlap := int32(-1)
 	if in.ChunkOverlap != nil {
+		if *in.ChunkOverlap < 0 {
+			return nil, errBadRequest("bad_chunking", "chunk_overlap must not be negative")
+		}
 		overlap = *in.ChunkOverlap
 	}
 	if err := checkChunking(in.ChunkTokens, overlap); err != nil {
@@ -324,9 +327,9 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 				}
 				c.title = v
 			case "chunk_tokens", "chunk_overlap":
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return c, errBadRequest("bad_chunking", p.FormName()+" must be an integer")
+				n, err := strconv.ParseInt(v, 10, 32)
+				if err != nil || n < 0 {
+					return c, errBadRequest("bad_chunking", p.FormName()+" must be an integer, 0 or more")
 				}
 				if p.FormName() == "chunk_tokens" {
 					c.chunkTokens = int32(n)

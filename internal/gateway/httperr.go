@@ -62,7 +62,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		level = slog.LevelError
 	}
 	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
-	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": shorten(ae.Message, maxErrorMessage)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -202,4 +202,19 @@ func orNotFound(err error, what string) error {
 		return errNotFound(what)
 	}
 	return err
+}
+
+// maxErrorMessage bounds an error message: one that quotes a huge input value is cut.
+const maxErrorMessage = 1000
+
+// shorten cuts s to at most n bytes on a rune boundary, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }

@@ -46,13 +46,17 @@ var (
 	limitChannelField   = fieldLimit{Kind: "channel setting", Max: maxChannelField, Bytes: true, Line: true, Spec: []string{
 		"ChannelIn.phone_number_id", "ChannelIn.access_token", "ChannelIn.app_secret", "ChannelIn.verify_token", "ChannelIn.api_version", "ChannelIn.bot_token"}}
 	limitOptWord = fieldLimit{Kind: "opt-out or opt-in word", Max: 32, Line: true, Spec: []string{"ChannelIn.opt_out_words[]", "ChannelIn.opt_in_words[]"}}
+	// limitSchedule bounds each string of a campaign schedule (timezone, start, rrule, cron,
+	// local_time).
+	limitSchedule = fieldLimit{Kind: "schedule field", Max: 512, Line: true, Spec: []string{
+		"Schedule.timezone", "Schedule.start", "Schedule.rrule", "Schedule.cron"}}
 	// limitDocument is the JSON document API's content (file uploads: COACHWIRE_MAX_UPLOAD_BYTES).
 	limitDocument = fieldLimit{Kind: "document", Max: maxDocumentChars, Bytes: true, Spec: []string{"DocumentIn.content"}}
 )
 
 // fieldLimits is every limit above, for the docs test.
 var fieldLimits = []fieldLimit{limitName, limitTitle, limitPersona, limitURL, limitTag, limitKeyword, limitContent,
-	limitMemoryItem, limitSearch, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
+	limitMemoryItem, limitSearch, limitSchedule, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
 
 // Counts of list fields.
 const (
