@@ -124,7 +124,7 @@ func opCases(t *testing.T, path, method string, op *openapi3.Operation, own, for
 	if op.RequestBody != nil && op.RequestBody.Value != nil {
 		if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
 			jsonSchema = mt.Schema.Value
-			base := sample(jsonSchema, own, 0)
+			base := sample(jsonSchema, own, 0, "")
 			body, _ = json.Marshal(base)
 		}
 		multipartBody = op.RequestBody.Value.Content.Get("multipart/form-data") != nil
@@ -215,6 +215,13 @@ func opCases(t *testing.T, path, method string, op *openapi3.Operation, own, for
 			for vname, v := range leafVariants(s) {
 				raw("field "+pathString(at)+" "+vname, "application/json", setAt(body, at, v))
 			}
+			if name, ok := at[len(at)-1].(string); ok && s.Format == "uuid" {
+				// Another creator's id in a body is as unknown as a random one.
+				for what, id := range map[string]string{"foreign": foreign[uuidKind(name)], "unknown": uuid.NewString()} {
+					v, _ := json.Marshal(id)
+					raw("field "+pathString(at)+" "+what+" id", "application/json", setAt(body, at, v))
+				}
+			}
 		})
 	}
 	if multipartBody {
@@ -272,7 +279,7 @@ func trunc(s string) string {
 }
 
 // sample builds a plausible value for a schema (its first example when it has one).
-func sample(s *openapi3.Schema, fx fixtures, depth int) any {
+func sample(s *openapi3.Schema, fx fixtures, depth int, name string) any {
 	if s == nil || depth > 10 {
 		return nil
 	}
@@ -293,14 +300,14 @@ func sample(s *openapi3.Schema, fx fixtures, depth int) any {
 		m := map[string]any{}
 		for name, p := range s.Properties {
 			if p.Value != nil && !p.Value.ReadOnly {
-				m[name] = sample(p.Value, fx, depth+1)
+				m[name] = sample(p.Value, fx, depth+1, name)
 			}
 		}
 		return m
 	case s.Type.Is("array"):
 		var item any
 		if s.Items != nil {
-			item = sample(s.Items.Value, fx, depth+1)
+			item = sample(s.Items.Value, fx, depth+1, name)
 		}
 		out := []any{}
 		for range max(1, int(s.MinItems)) {
@@ -310,7 +317,7 @@ func sample(s *openapi3.Schema, fx fixtures, depth int) any {
 	case s.Type.Is("string"):
 		switch s.Format {
 		case "uuid":
-			return fx["end_user"]
+			return fx[uuidKind(name)]
 		case "date-time":
 			return time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
 		case "uri":
@@ -559,4 +566,12 @@ func (e *fullEnv) checkBad(t *testing.T, method string, op *openapi3.Operation, 
 	case op.Responses.Status(res.StatusCode) == nil && op.Responses.Value("4XX") == nil:
 		t.Errorf("%s: %d %s is not declared in openapi.yaml for %s", c.name, res.StatusCode, eb.Error.Code, op.OperationID)
 	}
+}
+
+// uuidKind is the fixture a body's id field names.
+func uuidKind(field string) string {
+	if field == "program_id" {
+		return "program"
+	}
+	return "end_user"
 }

@@ -102,6 +102,9 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	ctx := r.Context()
 	var out campaignOut
 	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if err := audienceProgramExists(ctx, q, in.Audience); err != nil {
+			return err
+		}
 		c, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
 			Audience: aud, Content: content, Schedule: sched})
 		if err != nil {
@@ -210,6 +213,9 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 		}
 		if c.Status == "cancelled" || c.Status == "completed" {
 			return errConflict("campaign_finished", "a "+c.Status+" campaign cannot be edited")
+		}
+		if err := audienceProgramExists(ctx, q, in.Audience); err != nil {
+			return err
 		}
 		aud, _ := json.Marshal(in.Audience)
 		content, _ := json.Marshal(in.Content)
@@ -896,6 +902,21 @@ func checkAudienceLimits(a nudge.Audience) error {
 				return fmt.Errorf("audience.%s[%d]: %v", name, i, err)
 			}
 		}
+	}
+	return nil
+}
+
+// audienceProgramExists refuses an audience naming a program that is not the creator's (an
+// unknown id and another creator's look the same: row-level security hides the latter).
+func audienceProgramExists(ctx context.Context, q *db.Queries, a nudge.Audience) error {
+	if a.ProgramID == nil {
+		return nil
+	}
+	if _, err := q.GetProgram(ctx, *a.ProgramID); err != nil {
+		if db.IsNotFound(err) {
+			return errBadRequest("invalid_campaign", "audience.program_id: no such program")
+		}
+		return err
 	}
 	return nil
 }
