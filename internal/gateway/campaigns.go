@@ -62,6 +62,19 @@ func (c campaignIn) validate(now time.Time) error {
 	return nil
 }
 
+// audienceRefsExist checks that what the audience names by id is the creator's own: the
+// audience is JSON, so no foreign key does it, and another creator's program id must be
+// refused like an unknown one (404), not stored.
+func audienceRefsExist(ctx context.Context, q *db.Queries, a nudge.Audience) error {
+	if a.ProgramID == nil {
+		return nil
+	}
+	if _, err := q.GetProgram(ctx, *a.ProgramID); err != nil {
+		return orNotFound(err, "audience.program_id: program")
+	}
+	return nil
+}
+
 type campaignOut struct {
 	ID             uuid.UUID      `json:"id"`
 	Name           string         `json:"name"`
@@ -102,7 +115,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	ctx := r.Context()
 	var out campaignOut
 	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		if err := audienceProgramExists(ctx, q, in.Audience); err != nil {
+		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
 			return err
 		}
 		c, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
@@ -214,7 +227,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 		if c.Status == "cancelled" || c.Status == "completed" {
 			return errConflict("campaign_finished", "a "+c.Status+" campaign cannot be edited")
 		}
-		if err := audienceProgramExists(ctx, q, in.Audience); err != nil {
+		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
 			return err
 		}
 		aud, _ := json.Marshal(in.Audience)
@@ -902,21 +915,6 @@ func checkAudienceLimits(a nudge.Audience) error {
 				return fmt.Errorf("audience.%s[%d]: %v", name, i, err)
 			}
 		}
-	}
-	return nil
-}
-
-// audienceProgramExists refuses an audience naming a program that is not the creator's (an
-// unknown id and another creator's look the same: row-level security hides the latter).
-func audienceProgramExists(ctx context.Context, q *db.Queries, a nudge.Audience) error {
-	if a.ProgramID == nil {
-		return nil
-	}
-	if _, err := q.GetProgram(ctx, *a.ProgramID); err != nil {
-		if db.IsNotFound(err) {
-			return errBadRequest("invalid_campaign", "audience.program_id: no such program")
-		}
-		return err
 	}
 	return nil
 }

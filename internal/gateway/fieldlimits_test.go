@@ -7,7 +7,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// TestFieldLimitsMatchOpenAPI: the one table of field limits (limits.go) and the maxLength of
+// TestFieldLimitsMatchOpenAPI: the one table of field limits (fieldlimits.go) and the maxLength of
 // every schema it names in openapi.yaml are the same numbers.
 func TestFieldLimitsMatchOpenAPI(t *testing.T) {
 	t.Parallel()
