@@ -20,8 +20,11 @@ SELECT widget_creator_by_key(@widget_key::text)::uuid AS creator_id;
 SELECT * FROM creators WHERE id = $1;
 
 -- name: UpdateWidgetSettings :one
+-- A NULL parameter keeps the column's value (PATCH); PUT passes every one.
 UPDATE creators
-SET persona = @persona, allowed_origins = @allowed_origins, identity_required = @identity_required,
-    name = @name, updated_at = now()
+SET persona = COALESCE(sqlc.narg(persona)::text, persona),
+    allowed_origins = COALESCE(sqlc.narg(allowed_origins)::text[], allowed_origins),
+    identity_required = COALESCE(sqlc.narg(identity_required)::boolean, identity_required),
+    name = COALESCE(sqlc.narg(name)::text, name), updated_at = now()
 WHERE id = @id
 RETURNING *;

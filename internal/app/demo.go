@@ -61,7 +61,7 @@ func seedDemo(ctx context.Context, a *App) (string, error) {
 		return "", fmt.Errorf("demo login: status %d", status)
 	}
 	if created {
-		settings := map[string]any{"name": "Demo Coach", "allowed_origins": []string{a.cfg.PublicURL},
+		settings := map[string]any{"name": "Demo Coach", "allowed_origins": []string{a.cfg.PublicURL}, "identity_required": false,
 			"persona": "You are Sam, a warm and practical habit coach. Keep answers short and concrete."}
 		if st, err := a.call(ctx, "PUT", "/api/v1/widget/settings", session.AccessToken, settings, nil); err != nil || st != http.StatusOK {
 			return "", fmt.Errorf("demo settings: status %d: %v", st, err)

@@ -36,6 +36,7 @@ func TestWidgetAttacks(t *testing.T) {
 	})
 	t.Run("session from an allowed origin gets CORS", func(t *testing.T) {
 		req, _ := http.NewRequest("POST", a.URL+"/api/v1/widget/session", strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-12345678"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Origin", "https://coach.example")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)

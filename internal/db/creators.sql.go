@@ -148,20 +148,23 @@ func (q *Queries) RegisterWidgetKey(ctx context.Context, arg RegisterWidgetKeyPa
 
 const updateWidgetSettings = `-- name: UpdateWidgetSettings :one
 UPDATE creators
-SET persona = $1, allowed_origins = $2, identity_required = $3,
-    name = $4, updated_at = now()
+SET persona = COALESCE($1::text, persona),
+    allowed_origins = COALESCE($2::text[], allowed_origins),
+    identity_required = COALESCE($3::boolean, identity_required),
+    name = COALESCE($4::text, name), updated_at = now()
 WHERE id = $5
 RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
 `
 
 type UpdateWidgetSettingsParams struct {
-	Persona          string    `json:"persona"`
+	Persona          *string   `json:"persona"`
 	AllowedOrigins   []string  `json:"allowed_origins"`
-	IdentityRequired bool      `json:"identity_required"`
-	Name             string    `json:"name"`
+	IdentityRequired *bool     `json:"identity_required"`
+	Name             *string   `json:"name"`
 	ID               uuid.UUID `json:"id"`
 }
 
+// A NULL parameter keeps the column's value (PATCH); PUT passes every one.
 func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSettingsParams) (Creator, error) {
 	row := q.db.QueryRow(ctx, updateWidgetSettings,
 		arg.Persona,

@@ -18,8 +18,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -30,7 +28,6 @@ import (
 
 const (
 	authMaxEmailLen   = 254
-	authMaxNameRunes  = 200
 	authTenantTimeout = 15 * time.Second
 	authBearerRealm   = `Bearer realm="coachwire"`
 )
@@ -135,8 +132,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("invalid_email", "email must be a plain address such as ana@example.com")
 	}
 	name := strings.TrimSpace(req.Name)
-	if utf8.RuneCountInString(name) > authMaxNameRunes || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return errBadRequest("invalid_name", "name must be at most 200 characters without control characters")
+	if err := limitName.field("invalid_name", "name", name); err != nil {
+		return err
 	}
 	switch err := auth.ValidatePassword(req.Password); {
 	case errors.Is(err, auth.ErrPasswordTooShort):
@@ -374,21 +371,23 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("missing_refresh_token", "refresh_token is required")
 	}
 	creatorID, hash, err := auth.ParseRefreshToken(req.RefreshToken)
-	if err == nil {
-		ctx := r.Context()
-		err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-			rt, err := lockRefreshToken(ctx, q, hash)
-			if db.IsNotFound(err) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
-		})
+	if err != nil {
+		// Not a refresh token at all (known or not, a real one always parses).
+		return errBadRequest("invalid_refresh_token", "refresh_token is not a refresh token")
+	}
+	ctx := r.Context()
+	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
+		rt, err := lockRefreshToken(ctx, q, hash)
+		if db.IsNotFound(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
+	})
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

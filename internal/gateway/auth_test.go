@@ -269,8 +269,8 @@ func TestAuthHappyPath(t *testing.T) {
 		if r := e.do(t, "POST", "/api/v1/auth/logout", map[string]string{"refresh_token": s.RefreshToken}); r.status != http.StatusNoContent {
 			t.Fatalf("second logout: %d", r.status)
 		}
-		if r := e.do(t, "POST", "/api/v1/auth/logout", map[string]string{"refresh_token": "junk"}); r.status != http.StatusNoContent {
-			t.Fatalf("logout junk: %d", r.status)
+		if r := e.do(t, "POST", "/api/v1/auth/logout", map[string]string{"refresh_token": "junk"}); r.status != http.StatusBadRequest || r.code(t) != "invalid_refresh_token" {
+			t.Fatalf("logout junk: %d %s", r.status, r.body)
 		}
 		if r := e.do(t, "POST", "/api/v1/auth/logout", map[string]string{}); r.status != http.StatusBadRequest {
 			t.Fatalf("logout without token: %d", r.status)
@@ -302,7 +302,8 @@ func TestRegisterRejects(t *testing.T) {
 		{"short password", map[string]string{"email": uniqueEmail(), "password": "1234567"}, 400, "password_too_short"},
 		{"long password", map[string]string{"email": uniqueEmail(), "password": strings.Repeat("p", 73)}, 400, "password_too_long"},
 		{"long name", map[string]string{"email": uniqueEmail(), "password": goodPassword, "name": strings.Repeat("n", 201)}, 400, "invalid_name"},
-		{"control in name", map[string]string{"email": uniqueEmail(), "password": goodPassword, "name": "a\x00b"}, 400, "invalid_name"},
+		{"NUL in name", map[string]string{"email": uniqueEmail(), "password": goodPassword, "name": "a\x00b"}, 400, "bad_text"},
+		{"line break in name", map[string]string{"email": uniqueEmail(), "password": goodPassword, "name": "a\nb"}, 400, "invalid_name"},
 		{"duplicate email", map[string]string{"email": taken, "password": goodPassword}, 409, "email_taken"},
 		{"duplicate email other case", map[string]string{"email": strings.ToUpper(taken), "password": goodPassword}, 409, "email_taken"},
 	}

@@ -30,8 +30,23 @@ type campaignIn struct {
 }
 
 func (c campaignIn) validate(now time.Time) error {
-	if c.Name == "" {
+	if strings.TrimSpace(c.Name) == "" {
 		return errBadRequest("invalid_campaign", "name is required")
+	}
+	if err := limitName.field("invalid_campaign", "name", c.Name); err != nil {
+		return err
+	}
+	if err := checkAudienceLimits(c.Audience); err != nil {
+		return errBadRequest("invalid_campaign", err.Error())
+	}
+	if err := checkContentLimits(c.Content); err != nil {
+		return errBadRequest("invalid_campaign", err.Error())
+	}
+	for _, f := range []struct{ name, v string }{{"schedule.timezone", c.Schedule.Timezone}, {"schedule.start", c.Schedule.Start},
+		{"schedule.rrule", c.Schedule.RRule}, {"schedule.cron", c.Schedule.Cron}, {"schedule.local_time", c.Schedule.LocalTime}} {
+		if err := limitSchedule.field("invalid_campaign", f.name, f.v); err != nil {
+			return err
+		}
 	}
 	for _, err := range []error{c.Audience.Validate(), c.Content.Validate(), c.Schedule.Validate()} {
 		if err != nil {
@@ -130,6 +145,9 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a c
 	ctx := r.Context()
 	p := db.ListCampaignsParams{MaxRows: 200}
 	if st := r.URL.Query().Get("status"); st != "" {
+		if !slices.Contains([]string{"active", "paused", "completed", "cancelled"}, st) {
+			return errBadRequest("bad_status", "status must be active, paused, completed or cancelled")
+		}
 		p.Status = &st
 	}
 	var list []db.Campaign
@@ -489,15 +507,23 @@ func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, in); err != nil {
 		return err
 	}
-	if in.Name == "" {
+	if strings.TrimSpace(in.Name) == "" {
 		return errBadRequest("invalid_program", "name is required")
+	}
+	if err := limitName.field("invalid_program", "name", in.Name); err != nil {
+		return err
+	}
+	for i, st := range in.Steps {
+		if err := checkContentLimits(st.Content); err != nil {
+			return errBadRequest("invalid_program", fmt.Sprintf("steps[%d].%v", i, err))
+		}
 	}
 	if err := nudge.ValidateSteps(in.Steps); err != nil {
 		return errBadRequest("invalid_program", err.Error())
 	}
 	in.Keyword = strings.TrimSpace(in.Keyword)
-	if len(in.Keyword) > 64 || strings.ContainsAny(in.Keyword, "\n\r") {
-		return errBadRequest("invalid_program", "keyword: one line of at most 64 characters")
+	if err := limitKeyword.field("invalid_program", "keyword", in.Keyword); err != nil {
+		return err
 	}
 	if in.Keyword != "" && (secrets.ChannelConfig{}).Keyword(in.Keyword) != "" {
 		// STOP/START and their synonyms always mean opt-out/opt-in: a program could never be
@@ -804,10 +830,21 @@ func (s *Server) handlePutMemory(w http.ResponseWriter, r *http.Request, a creat
 		return err
 	}
 	var in struct {
-		Profile memory.Profile `json:"profile"`
+		Profile *memory.Profile `json:"profile"`
 	}
 	if err := readJSON(w, r, &in); err != nil {
 		return err
+	}
+	if in.Profile == nil {
+		return errBadRequest("missing_field", "profile is required (an empty profile erases: use DELETE)")
+	}
+	for name, l := range map[string][]string{"goals": in.Profile.Goals, "preferences": in.Profile.Preferences,
+		"commitments": in.Profile.Commitments, "facts": in.Profile.Facts} {
+		for i, item := range l {
+			if err := limitMemoryItem.field("invalid_profile", fmt.Sprintf("profile.%s[%d]", name, i), item); err != nil {
+				return err
+			}
+		}
 	}
 	if err := in.Profile.Validate(); err != nil {
 		return errBadRequest("invalid_profile", err.Error())
@@ -847,5 +884,37 @@ func (s *Server) handleDeleteMemory(w http.ResponseWriter, r *http.Request, a cr
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkContentLimits applies the campaign text limit to what a campaign or step sends.
+func checkContentLimits(c nudge.Content) error {
+	for _, f := range []struct{ name, v string }{{"content.text", c.Text}, {"content.brief", c.Brief}, {"content.fallback", c.Fallback}} {
+		if err := limitContent.check(f.v); err != nil {
+			return fmt.Errorf("%s: %v", f.name, err)
+		}
+	}
+	if c.Template != nil {
+		for i, p := range c.Template.Params {
+			if err := limitContent.check(p); err != nil {
+				return fmt.Errorf("content.template.params[%d]: %v", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkAudienceLimits applies the tag limit to an audience's tags.
+func checkAudienceLimits(a nudge.Audience) error {
+	if err := limitTag.check(a.Tag); err != nil {
+		return fmt.Errorf("audience.tag: %v", err)
+	}
+	for name, l := range map[string][]string{"tags": a.Tags, "any_tags": a.AnyTags, "exclude_tags": a.ExcludeTags} {
+		for i, t := range l {
+			if err := limitTag.check(t); err != nil {
+				return fmt.Errorf("audience.%s[%d]: %v", name, i, err)
+			}
+		}
+	}
 	return nil
 }

@@ -3,11 +3,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -128,20 +128,20 @@ func checkField(name, v string, required bool) error {
 	if required && strings.TrimSpace(v) == "" {
 		return errBadRequest("missing_"+name, name+" is required")
 	}
-	if len(v) > maxChannelField || !utf8.ValidString(v) || strings.ContainsAny(v, "\r\n") {
-		return errBadRequest("bad_"+name, name+" must be one line of at most 512 bytes")
+	if err := limitChannelField.check(v); err != nil {
+		return errBadRequest("bad_"+name, name+": "+err.Error())
 	}
 	return nil
 }
 
 func checkWords(words []string) ([]string, error) {
-	if len(words) > 20 {
-		return nil, errBadRequest("too_many_words", "at most 20 opt-out or opt-in words")
+	if len(words) > maxOptWordsCount {
+		return nil, errBadRequest("too_many_words", fmt.Sprintf("at most %d opt-out or opt-in words", maxOptWordsCount))
 	}
 	out := make([]string, 0, len(words))
 	for _, w := range words {
 		w = strings.TrimSpace(w)
-		if w == "" || utf8.RuneCountInString(w) > 32 || strings.ContainsAny(w, " \t\r\n") {
+		if w == "" || limitOptWord.check(w) != nil || strings.ContainsAny(w, " ") {
 			return nil, errBadRequest("bad_word", "opt-out and opt-in words are single words of at most 32 characters")
 		}
 		out = append(out, strings.ToUpper(w))
@@ -161,7 +161,8 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err != nil {
 		return err
 	}
-	if err := checkField("name", in.Name, false); err != nil {
+	in.Name = strings.TrimSpace(in.Name)
+	if err := limitName.field("bad_name", "name", in.Name); err != nil {
 		return err
 	}
 	cfg := secrets.ChannelConfig{}

@@ -2,23 +2,17 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
-)
-
-// Limits of the creator settings API.
-const (
-	maxPersonaChars = 4000
-	maxOrigins      = 50
 )
 
 type widgetSettings struct {
@@ -31,8 +25,24 @@ type widgetSettings struct {
 	IdentitySecret string `json:"identity_secret,omitempty"`
 }
 
+// widgetSettingsIn is a PUT or PATCH body. PUT replaces the settings and needs every field;
+// PATCH changes the fields given (null counts as left out). The read-only widget_key and
+// identity_secret may be sent back as GET returned them and are ignored.
+type widgetSettingsIn struct {
+	Name             *string   `json:"name"`
+	Persona          *string   `json:"persona"`
+	AllowedOrigins   *[]string `json:"allowed_origins"`
+	IdentityRequired *bool     `json:"identity_required"`
+	WidgetKey        *string   `json:"widget_key"`
+	IdentitySecret   *string   `json:"identity_secret"`
+}
+
 func settingsOf(c db.Creator) widgetSettings {
-	return widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: c.AllowedOrigins,
+	origins := c.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
 		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey, IdentitySecret: c.WidgetSecret}
 }
 
@@ -49,40 +59,92 @@ func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
+// handlePutWidgetSettings replaces the widget settings: every field is required.
 func (s *Server) handlePutWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	var in widgetSettings
+	return s.updateWidgetSettings(w, r, a, true)
+}
+
+// handlePatchWidgetSettings changes the widget settings given; the others keep their value.
+func (s *Server) handlePatchWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateWidgetSettings(w, r, a, false)
+}
+
+func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth, replace bool) error {
+	var in widgetSettingsIn
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(in.Persona) > maxPersonaChars {
-		return errBadRequest("persona_too_long", "persona is limited to 4000 characters")
-	}
-	if len(in.AllowedOrigins) > maxOrigins {
-		return errBadRequest("too_many_origins", "at most 50 allowed origins")
-	}
-	origins := make([]string, 0, len(in.AllowedOrigins))
-	for _, o := range in.AllowedOrigins {
-		if o == "*" {
-			origins = append(origins, o)
-			continue
+	if replace {
+		var missing []string
+		for _, f := range []struct {
+			name  string
+			given bool
+		}{{"name", in.Name != nil}, {"persona", in.Persona != nil}, {"allowed_origins", in.AllowedOrigins != nil},
+			{"identity_required", in.IdentityRequired != nil}} {
+			if !f.given {
+				missing = append(missing, f.name)
+			}
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return errBadRequest("bad_origin", "allowed origin "+strconv.Quote(o)+" must be scheme://host[:port]")
+		if len(missing) > 0 {
+			return errBadRequest("missing_field", "PUT replaces the settings and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
 		}
-		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired}
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if err := limitName.field("invalid_name", "name", name); err != nil {
+			return err
+		}
+		p.Name = &name
+	}
+	if in.Persona != nil {
+		if err := limitPersona.field("persona_too_long", "persona", *in.Persona); err != nil {
+			return err
+		}
+		p.Persona = in.Persona
+	}
+	if in.AllowedOrigins != nil {
+		origins, err := cleanOrigins(*in.AllowedOrigins)
+		if err != nil {
+			return err
+		}
+		p.AllowedOrigins = origins
 	}
 	ctx := r.Context()
 	var c db.Creator
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		c, err = q.UpdateWidgetSettings(ctx, db.UpdateWidgetSettingsParams{ID: a.CreatorID, Persona: in.Persona,
-			AllowedOrigins: origins, IdentityRequired: in.IdentityRequired, Name: in.Name})
+		c, err = q.UpdateWidgetSettings(ctx, p)
 		return err
 	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, settingsOf(c))
 	return nil
+}
+
+// cleanOrigins checks allowed origins (scheme://host[:port] or "*") and lower-cases them; never
+// nil, so an empty list clears them.
+func cleanOrigins(in []string) ([]string, error) {
+	if len(in) > maxOriginsCount {
+		return nil, errBadRequest("too_many_origins", fmt.Sprintf("at most %d allowed origins", maxOriginsCount))
+	}
+	origins := make([]string, 0, len(in))
+	for i, o := range in {
+		if err := limitURL.field("bad_origin", fmt.Sprintf("allowed_origins[%d]", i), o); err != nil {
+			return nil, err
+		}
+		if o == "*" {
+			origins = append(origins, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+			u.User != nil || u.Fragment != "" {
+			return nil, errBadRequest("bad_origin", "allowed origin "+strconv.Quote(o)+" must be scheme://host[:port]")
+		}
+		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return origins, nil
 }
 
 func pathID(r *http.Request, name string) (uuid.UUID, error) {
@@ -188,7 +250,12 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request, a cr
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("after_seq"), 10, 64)
+	var after int64
+	if v := r.URL.Query().Get("after_seq"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return errBadRequest("bad_after_seq", "after_seq must be a sequence number (0 or more)")
+		}
+	}
 	ctx := r.Context()
 	var msgs []db.Message
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {

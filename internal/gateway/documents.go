@@ -225,17 +225,23 @@ func (s *Server) receiveJSON(w http.ResponseWriter, r *http.Request, create bool
 	case in.Format != "text" && in.Format != "markdown":
 		return nil, errBadRequest("bad_format", "format must be text or markdown (other formats: upload the file as multipart/form-data)")
 	}
-	if (create || in.Title != "") && (in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleChars) {
-		return nil, errBadRequest("bad_title", "title must be 1 to 300 characters")
+	if create && in.Title == "" {
+		return nil, errBadRequest("bad_title", "title is required")
+	}
+	if err := limitTitle.field("bad_title", "title", in.Title); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Content) == "" {
 		return nil, errBadRequest("empty_content", "content is empty")
 	}
-	if len(in.Content) > maxDocumentChars || !utf8.ValidString(in.Content) {
-		return nil, errBadRequest("bad_content", "content must be valid UTF-8 of at most 512 KiB")
+	if err := limitDocument.field("bad_content", "content", in.Content); err != nil {
+		return nil, err
 	}
 	overlap := int32(-1)
 	if in.ChunkOverlap != nil {
+		if *in.ChunkOverlap < 0 {
+			return nil, errBadRequest("bad_chunking", "chunk_overlap must not be negative")
+		}
 		overlap = *in.ChunkOverlap
 	}
 	if err := checkChunking(in.ChunkTokens, overlap); err != nil {
@@ -316,14 +322,14 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 			v := strings.TrimSpace(string(b))
 			switch p.FormName() {
 			case "title":
-				if !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxTitleChars {
-					return c, errBadRequest("bad_title", "title must be at most 300 characters")
+				if err := limitTitle.field("bad_title", "title", v); err != nil {
+					return c, err
 				}
 				c.title = v
 			case "chunk_tokens", "chunk_overlap":
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return c, errBadRequest("bad_chunking", p.FormName()+" must be an integer")
+				n, err := strconv.ParseInt(v, 10, 32)
+				if err != nil || n < 0 {
+					return c, errBadRequest("bad_chunking", p.FormName()+" must be an integer, 0 or more")
 				}
 				if p.FormName() == "chunk_tokens" {
 					c.chunkTokens = int32(n)
@@ -416,13 +422,17 @@ func (s *Server) handleImportDocument(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	u, err := url.Parse(strings.TrimSpace(in.URL))
+	in.URL = strings.TrimSpace(in.URL)
+	if err := limitURL.field("bad_url", "url", in.URL); err != nil {
+		return err
+	}
+	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return errBadRequest("bad_url", "url must be an http or https URL")
 	}
 	in.Title = strings.TrimSpace(in.Title)
-	if utf8.RuneCountInString(in.Title) > maxTitleChars {
-		return errBadRequest("bad_title", "title must be at most 300 characters")
+	if err := limitTitle.field("bad_title", "title", in.Title); err != nil {
+		return err
 	}
 	c, err := s.fetchURL(r.Context(), a.CreatorID, u)
 	if err != nil {
@@ -563,8 +573,8 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request, a c
 		return errBadRequest("bad_format", "format must be one of "+strings.Join(formatNames(), ", "))
 	}
 	if p.Query != nil {
-		if len(*p.Query) > 200 || !utf8.ValidString(*p.Query) {
-			return errBadRequest("bad_query", "q is limited to 200 bytes of UTF-8")
+		if err := limitSearch.field("bad_query", "q", *p.Query); err != nil {
+			return err
 		}
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(*p.Query)
 		p.Query = &esc

@@ -5,8 +5,10 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -70,7 +72,20 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := h(w, r); err != nil {
+			defer func() {
+				// A panic is a bug: answer 500 and log it at ERROR with its stack, once.
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					writeError(w, r, s.Log, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+				}
+			}()
+			err := checkQuery(r)
+			if err == nil {
+				err = h(w, r)
+			}
+			if err != nil {
 				writeError(w, r, s.Log, err)
 			}
 		})
@@ -94,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	// Creator settings and knowledge.
 	creator("GET /api/v1/widget/settings", s.handleGetWidgetSettings)
 	creator("PUT /api/v1/widget/settings", s.handlePutWidgetSettings)
+	creator("PATCH /api/v1/widget/settings", s.handlePatchWidgetSettings)
 	creator("POST /api/v1/documents", s.handleCreateDocument)
 	creator("POST /api/v1/documents/import", s.handleImportDocument)
 	creator("GET /api/v1/documents", s.handleListDocuments)
@@ -142,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 	// Send policy and end users (nudge_settings.go).
 	creator("GET /api/v1/nudge-policy", s.handleGetNudgePolicy)
 	creator("PUT /api/v1/nudge-policy", s.handlePutNudgePolicy)
+	creator("PATCH /api/v1/nudge-policy", s.handlePatchNudgePolicy)
 	creator("GET /api/v1/end-users", s.handleListEndUsers)
 	creator("GET /api/v1/end-users/{id}", s.handleGetEndUser)
 	creator("PUT /api/v1/end-users/{id}/tags", s.handlePutEndUserTags)

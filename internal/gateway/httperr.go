@@ -1,14 +1,21 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/text"
 )
 
 // apiError is an error with the HTTP status and machine-readable code it maps to. Handlers
@@ -60,7 +67,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		level = slog.LevelError
 	}
 	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
-	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": shorten(ae.Message, maxErrorMessage)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -72,20 +79,123 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxJSONBody bounds every JSON request body.
 const maxJSONBody = 1 << 20
 
-// readJSON decodes a bounded JSON body into v, rejecting unknown fields and trailing data.
+// errUnsupportedMedia answers a body that is not JSON where JSON is expected.
+func errUnsupportedMedia(want string) error {
+	return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Content-Type must be " + want}
+}
+
+// isJSON reports whether a Content-Type is application/json or another +json type.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// readJSON decodes a bounded JSON body into v, rejecting other content types, unknown fields,
+// trailing data and text coachwire does not accept (package text: invalid UTF-8, NUL, control
+// characters), wherever it is in the document, keys included.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return errUnsupportedMedia("application/json")
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &apiError{Status: 413, Code: "too_large", Message: fmt.Sprintf("body over %d bytes", maxJSONBody)}
 		}
+		return errBadRequest("bad_body", "could not read the body")
+	}
+	if !utf8.Valid(raw) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD.
+		return errBadRequest("invalid_utf8", "the body is not valid UTF-8")
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return &apiError{Status: 400, Code: "malformed_json", Message: "malformed JSON body: " + err.Error()}
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return errBadRequest("malformed_json", "the body must be a JSON object")
+	}
+	if err := checkJSONText(doc, ""); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return &apiError{Status: 400, Code: "malformed_json", Message: "malformed JSON body: " + err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &apiError{Status: 400, Code: "malformed_json", Message: "malformed JSON body: trailing data"}
+	}
+	return nil
+}
+
+// checkJSONText applies the text rule to every string (and key) of a decoded JSON document;
+// the error names the field.
+func checkJSONText(v any, path string) error {
+	switch x := v.(type) {
+	case string:
+		if err := text.Check(x); err != nil {
+			return errBadText(path, err)
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkJSONText(e, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if err := text.CheckLine(k); err != nil {
+				return errBadText(path, err)
+			}
+			if err := checkJSONText(e, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errBadText refuses a field whose text is not accepted (package text).
+func errBadText(field string, err error) error {
+	if field == "" {
+		field = "body"
+	}
+	return errBadRequest("bad_text", field+": "+err.Error())
+}
+
+// maxQueryValue bounds each query parameter (after decoding).
+const maxQueryValue = 2048
+
+// checkQuery refuses a query string that is malformed, or has a parameter that is not one
+// line of accepted text or is over maxQueryValue bytes: every route gets the same rule before
+// its handler reads a parameter.
+func checkQuery(r *http.Request) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errBadRequest("bad_query", "malformed query string")
+	}
+	for k, vs := range vals {
+		if err := text.CheckLine(k); err != nil {
+			return errBadText("query parameter", err)
+		}
+		for _, v := range vs {
+			if len(v) > maxQueryValue {
+				return errBadRequest("bad_query", fmt.Sprintf("query parameter %s: over %d bytes", k, maxQueryValue))
+			}
+			if err := text.CheckLine(v); err != nil {
+				return errBadText("query parameter "+k, err)
+			}
+		}
 	}
 	return nil
 }
@@ -97,4 +207,19 @@ func orNotFound(err error, what string) error {
 		return errNotFound(what)
 	}
 	return err
+}
+
+// maxErrorMessage bounds an error message: one that quotes a huge input value is cut.
+const maxErrorMessage = 1000
+
+// shorten cuts s to at most n bytes on a rune boundary, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -22,8 +20,6 @@ import (
 const (
 	maxCapDay      = 100
 	maxCapWeek     = 700
-	maxTags        = 50
-	maxTagChars    = 64
 	maxEndUserPage = 500
 )
 
@@ -38,7 +34,7 @@ type nudgePolicy struct {
 	CapWeek    int    `json:"cap_week"`
 }
 
-// nudgePolicyIn is a PUT body: fields left out keep their current value.
+// nudgePolicyIn is a PUT body (every field) or a PATCH body (fields left out keep their value).
 type nudgePolicyIn struct {
 	Timezone   *string `json:"timezone"`
 	QuietStart *string `json:"quiet_start"`
@@ -129,10 +125,35 @@ func (s *Server) handleGetNudgePolicy(w http.ResponseWriter, r *http.Request, a 
 	return nil
 }
 
+// handlePutNudgePolicy replaces the policy: every field is required.
 func (s *Server) handlePutNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateNudgePolicy(w, r, a, true)
+}
+
+// handlePatchNudgePolicy changes the fields given; the others keep their value.
+func (s *Server) handlePatchNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateNudgePolicy(w, r, a, false)
+}
+
+func (s *Server) updateNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth, replace bool) error {
 	var in nudgePolicyIn
 	if err := readJSON(w, r, &in); err != nil {
 		return err
+	}
+	if replace {
+		var missing []string
+		for _, f := range []struct {
+			name  string
+			given bool
+		}{{"timezone", in.Timezone != nil}, {"quiet_start", in.QuietStart != nil}, {"quiet_end", in.QuietEnd != nil},
+			{"cap_day", in.CapDay != nil}, {"cap_week", in.CapWeek != nil}} {
+			if !f.given {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return errBadRequest("missing_field", "PUT replaces the policy and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+		}
 	}
 	ctx := r.Context()
 	var out db.SetCreatorPolicyRow
@@ -216,6 +237,9 @@ func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a cr
 		p.Channel = &v
 	}
 	if v := qs.Get("tag"); v != "" {
+		if err := limitTag.field("invalid_tag", "tag", v); err != nil {
+			return err
+		}
 		p.Tag = &v
 	}
 	ctx := r.Context()
@@ -258,8 +282,8 @@ func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a crea
 // cleanTags trims tags, drops duplicates (tags match exactly, so case is kept) and checks the
 // limits.
 func cleanTags(in []string) ([]string, error) {
-	if len(in) > maxTags {
-		return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags: at most %d", maxTags))
+	if len(in) > maxTagsCount {
+		return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags: at most %d", maxTagsCount))
 	}
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
@@ -268,10 +292,8 @@ func cleanTags(in []string) ([]string, error) {
 		switch {
 		case t == "":
 			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: empty", i))
-		case utf8.RuneCountInString(t) > maxTagChars:
-			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: at most %d characters", i, maxTagChars))
-		case strings.ContainsFunc(t, unicode.IsControl) || !utf8.ValidString(t):
-			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: control characters are not allowed", i))
+		case limitTag.check(t) != nil:
+			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: %v", i, limitTag.check(t)))
 		}
 		if !seen[t] {
 			seen[t] = true

@@ -64,16 +64,21 @@ func TestNudgePolicyRoutes(t *testing.T) {
 	if want := (policyJSON{"Europe/Paris", "21:30", "07:05", 1, 5}); p != want {
 		t.Fatalf("after PUT %+v, want %+v", p, want)
 	}
-	// Partial: only what is sent changes; zero caps and no quiet hours (equal) are valid.
-	r = e.do(t, "PUT", "/api/v1/nudge-policy", map[string]any{"cap_day": 0, "quiet_start": "00:00", "quiet_end": "00:00"}, bearer(s)...)
+	// PUT replaces: every field is required.
+	r = e.do(t, "PUT", "/api/v1/nudge-policy", map[string]any{"cap_day": 0}, bearer(s)...)
+	if r.status != http.StatusBadRequest || r.code(t) != "missing_field" {
+		t.Fatalf("partial PUT: %d %s, want 400 missing_field", r.status, r.body)
+	}
+	// PATCH: only what is sent changes; zero caps and no quiet hours (equal) are valid.
+	r = e.do(t, "PATCH", "/api/v1/nudge-policy", map[string]any{"cap_day": 0, "quiet_start": "00:00", "quiet_end": "00:00"}, bearer(s)...)
 	if r.status != http.StatusOK {
-		t.Fatalf("partial PUT: %d %s", r.status, r.body)
+		t.Fatalf("PATCH: %d %s", r.status, r.body)
 	}
 	want := policyJSON{"Europe/Paris", "00:00", "00:00", 0, 5}
 	r = e.do(t, "GET", "/api/v1/nudge-policy", nil, bearer(s)...)
 	r.json(t, &p)
 	if p != want {
-		t.Fatalf("after partial PUT %+v, want %+v", p, want)
+		t.Fatalf("after PATCH %+v, want %+v", p, want)
 	}
 
 	for _, tc := range []struct {
@@ -93,9 +98,9 @@ func TestNudgePolicyRoutes(t *testing.T) {
 		{map[string]any{"cap_week": 701}, "cap_week"},
 		{map[string]any{"cap_week": -3, "timezone": "Europe/Berlin"}, "cap_week"},
 	} {
-		r := e.do(t, "PUT", "/api/v1/nudge-policy", tc.body, bearer(s)...)
+		r := e.do(t, "PATCH", "/api/v1/nudge-policy", tc.body, bearer(s)...)
 		if r.status != http.StatusBadRequest || r.code(t) != "invalid_policy" {
-			t.Errorf("PUT %v: %d %s, want 400 invalid_policy", tc.body, r.status, r.body)
+			t.Errorf("PATCH %v: %d %s, want 400 invalid_policy", tc.body, r.status, r.body)
 			continue
 		}
 		var body struct {
@@ -103,19 +108,19 @@ func TestNudgePolicyRoutes(t *testing.T) {
 		}
 		r.json(t, &body)
 		if !strings.HasPrefix(body.Error.Message, tc.field+":") {
-			t.Errorf("PUT %v: message %q does not name %s", tc.body, body.Error.Message, tc.field)
+			t.Errorf("PATCH %v: message %q does not name %s", tc.body, body.Error.Message, tc.field)
 		}
 	}
 	// Minutes instead of HH:MM, a wrong type and unknown fields are malformed.
 	for _, body := range []any{map[string]any{"quiet_start": 1320}, map[string]any{"cap_day": "2"}, map[string]any{"quiet": "22:00"}} {
-		if r := e.do(t, "PUT", "/api/v1/nudge-policy", body, bearer(s)...); r.status != http.StatusBadRequest {
-			t.Errorf("PUT %v: %d %s", body, r.status, r.body)
+		if r := e.do(t, "PATCH", "/api/v1/nudge-policy", body, bearer(s)...); r.status != http.StatusBadRequest {
+			t.Errorf("PATCH %v: %d %s", body, r.status, r.body)
 		}
 	}
 	r = e.do(t, "GET", "/api/v1/nudge-policy", nil, bearer(s)...)
 	r.json(t, &p)
 	if p != want {
-		t.Fatalf("rejected PUTs changed the policy: %+v", p)
+		t.Fatalf("rejected PATCHes changed the policy: %+v", p)
 	}
 
 	// Another creator has their own policy.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -71,8 +70,11 @@ func (s *Server) handleCreatorMessage(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	in.Text = strings.TrimSpace(in.Text)
-	if in.Text == "" || !utf8.ValidString(in.Text) || utf8.RuneCountInString(in.Text) > maxCreatorMessageChars {
-		return errBadRequest("bad_text", "text must be 1 to 16000 characters of UTF-8")
+	if in.Text == "" {
+		return errBadRequest("bad_text", "text is required")
+	}
+	if err := limitCreatorMessage.field("bad_text", "text", in.Text); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	var (

@@ -19,6 +19,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+	"github.com/coachwire/coachwire/internal/text"
 )
 
 // maxWebhookBody bounds a provider webhook body: WhatsApp batches reach about 3 MB.
@@ -112,7 +113,7 @@ func (s *Server) handleWhatsAppWebhook(w http.ResponseWriter, r *http.Request) e
 		}
 		if len(st.Errors) > 0 {
 			ds.ErrorCode = strconv.Itoa(st.Errors[0].Code)
-			ds.Error = strings.TrimSpace(st.Errors[0].Title + ": " + st.Errors[0].Message)
+			ds.Error = text.Sanitize(strings.TrimSpace(st.Errors[0].Title + ": " + st.Errors[0].Message))
 		}
 		ev := events.New(ch.CreatorID, ds, nil, now)
 		nm, err := eventMsg(events.DeliverySubject(ch.CreatorID), ch.ID.String()+":status:"+st.WAMID+":"+st.Status, ev)
@@ -203,10 +204,13 @@ func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
+// inboundMsg is one provider message as an inbound event. Providers can send any text: what
+// coachwire does not accept (package text) is stripped here, per message, so one bad message
+// neither fails the batch nor fails later in a worker.
 func inboundMsg(ch *hookChannel, in channels.InboundMessage, channel, msgID string, now time.Time) (*nats.Msg, error) {
-	mr := events.MessageReceived{Channel: channel, ChannelID: ch.ID, ProviderMessageID: in.ProviderMessageID,
-		ExternalUserID: in.ExternalUserID, ChatID: in.ChatID, DisplayName: in.DisplayName, Language: in.Language,
-		Text: in.Text, Type: in.Type}
+	mr := events.MessageReceived{Channel: channel, ChannelID: ch.ID, ProviderMessageID: text.Sanitize(in.ProviderMessageID),
+		ExternalUserID: text.Sanitize(in.ExternalUserID), ChatID: text.Sanitize(in.ChatID), DisplayName: text.Sanitize(in.DisplayName),
+		Language: text.Sanitize(in.Language), Text: text.Sanitize(in.Text), Type: text.Sanitize(in.Type)}
 	if !in.Timestamp.IsZero() {
 		mr.SentAt = in.Timestamp.UTC().Format(time.RFC3339)
 	}

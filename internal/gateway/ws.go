@@ -20,6 +20,7 @@ import (
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	textrule "github.com/coachwire/coachwire/internal/text"
 )
 
 // Widget socket limits.
@@ -322,6 +323,14 @@ func (ss *wsSession) handleFrame(ctx context.Context, b []byte) {
 		ss.sendError(ctx, "bad_frame", "frames must be JSON text")
 		return
 	}
+	if !utf8.Valid(b) {
+		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007
+		// (encoding/json would otherwise store U+FFFD in place of the bytes).
+		ss.log.Info("widget socket: text frame is not UTF-8: closed")
+		ss.conn.Close(websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8")
+		ss.cancel()
+		return
+	}
 	var f clientFrame
 	if err := json.Unmarshal(b, &f); err != nil {
 		ss.log.Info("widget socket: malformed frame", "err", err)
@@ -387,7 +396,12 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		return
 	}
 	text := strings.TrimSpace(f.Text)
-	if text == "" || !utf8.ValidString(text) || utf8.RuneCountInString(text) > wsMaxText {
+	if err := textrule.Check(text); err != nil {
+		// Refused before the ack: nothing the gateway acknowledges can fail later on its content.
+		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message text: " + err.Error()})
+		return
+	}
+	if text == "" || utf8.RuneCountInString(text) > wsMaxText {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message must be 1 to 4000 characters of text"})
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/storage"
+	"github.com/coachwire/coachwire/internal/text"
 )
 
 // Index is the knowledge index the worker writes to.
@@ -422,7 +423,7 @@ func (w *Worker) delete(ctx context.Context, cause *events.Envelope, id uuid.UUI
 func (w *Worker) setStatus(ctx context.Context, cause *events.Envelope, doc db.Document, status string, chunks int, errText, mode string) {
 	err := w.Store.InTenant(ctx, doc.CreatorID, func(q *db.Queries) error {
 		return q.SetDocumentStatus(ctx, db.SetDocumentStatusParams{ID: doc.ID, Version: doc.Version, Status: status,
-			Error: errText, ChunkCount: int32(chunks), SearchMode: mode})
+			Error: text.Sanitize(errText), ChunkCount: int32(chunks), SearchMode: mode})
 	})
 	if err != nil {
 		w.Log.Warn("document status not recorded", "document_id", doc.ID, "status", status, "err", err)

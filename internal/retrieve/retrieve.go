@@ -79,6 +79,11 @@ func (w *Worker) handle(msg *message.Message) error {
 		return err
 	}
 	ctx := msg.Context()
+	var sanitized bool
+	if ev.Data, sanitized = sanitizeInbound(ev.Data); sanitized {
+		w.Log.Warn("retrieve: inbound message carried text coachwire does not accept: stored sanitised",
+			"creator_id", ev.CreatorID, "correlation_id", ev.CorrelationID)
+	}
 	c, in := ev.CreatorID, ev.Data
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
 	if in.ChannelID != uuid.Nil {

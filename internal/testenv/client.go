@@ -88,13 +88,14 @@ func (c *Client) Register(tb testing.TB) Creator {
 	return Creator{ID: out.Creator.ID, Email: email, AccessToken: out.AccessToken, WidgetKey: out.Creator.WidgetKey}
 }
 
-// SetWidget updates a creator's persona and allowed origins.
+// SetWidget changes a creator's persona and allowed origins (PATCH: the name and the identity
+// setting keep their value).
 func (c *Client) SetWidget(tb testing.TB, cr Creator, persona string, origins ...string) {
 	tb.Helper()
 	if origins == nil {
 		origins = []string{}
 	}
-	st, raw, err := c.Do(context.Background(), "PUT", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"persona": persona, "allowed_origins": origins}, nil)
+	st, raw, err := c.Do(context.Background(), "PATCH", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"persona": persona, "allowed_origins": origins}, nil)
 	if err != nil || st != http.StatusOK {
 		tb.Fatalf("widget settings: status %d err %v: %s", st, err, raw)
 	}
