@@ -98,6 +98,7 @@ func TestChaos(t *testing.T) {
 	ollamaOpts := ollamatest.Options{ChatModels: []string{"llama3.2"}, EmbedModels: []string{"nomic-embed-text"},
 		Reply: quoteReply, ChunkSize: 6, DeltaDelay: 5 * time.Millisecond}
 	c := newCluster(t, dir, ollamaOpts)
+	providerRules(c)
 	c.startTargets()
 	t.Logf("chaos: cluster up in %s (logs in %s/logs)", time.Since(started).Round(time.Millisecond), dir)
 
@@ -204,8 +205,8 @@ func TestChaos(t *testing.T) {
 	)
 	phaseLen = total / time.Duration(len(faults))
 	t.Logf("chaos: %d phases of %s", len(faults), phaseLen)
-	spans := make([]phaseSpan, len(faults))
-	docs := make([]string, len(faults))
+	spans := make([]phaseSpan, len(faults), len(faults)+1)
+	docs := make([]string, len(faults)+1)
 	var docWG sync.WaitGroup
 	for i, f := range faults {
 		cur.Store(int64(i))
@@ -220,6 +221,13 @@ func TestChaos(t *testing.T) {
 		t.Logf("chaos: phase %d %q done", i, f.name)
 	}
 	ld.stopped.Store(true)
+	// The campaign stops with the load (an occurrence already due still completes); what is
+	// sent from now on is counted in a last row, "after the faults".
+	if st, raw, err := api.Do(ctx, "POST", "/api/v1/campaigns/"+campaignID+"/pause", cr.AccessToken, nil, nil); err != nil || st != http.StatusOK {
+		t.Logf("chaos: pause the campaign: %d %v %s", st, err, raw)
+	}
+	spans = append(spans, phaseSpan{name: "after the faults", start: time.Now()})
+	cur.Store(int64(len(spans) - 1))
 	docWG.Wait()
 
 	// Quiescence: every accepted message answered, or nothing in flight and nothing new for a
@@ -249,6 +257,26 @@ func TestChaos(t *testing.T) {
 	}
 }
 
+// providerLatency is how long the provider doubles take to answer a send, like the real APIs
+// (so that a killed dispatch process has calls in flight).
+const providerLatency = 150 * time.Millisecond
+
+// providerRules installs the doubles' normal behaviour: every send takes providerLatency.
+func providerRules(c *cluster) {
+	c.wa.SetRule(func(r whatsapptest.Request) *whatsapptest.Failure {
+		if r.Kind != "status" {
+			time.Sleep(providerLatency)
+		}
+		return nil
+	})
+	c.tg.SetRule(func(r telegramtest.Request) *telegramtest.Failure {
+		if r.Method == "sendMessage" {
+			time.Sleep(providerLatency)
+		}
+		return nil
+	})
+}
+
 // providerBursts makes WhatsApp and Telegram answer every send with 429 or a 5xx, alternately,
 // for d.
 func providerBursts(c *cluster, d time.Duration) {
@@ -272,8 +300,7 @@ func providerBursts(c *cluster, d time.Duration) {
 		return &telegramtest.Failure{Status: http.StatusBadGateway, Description: "Bad Gateway"}
 	})
 	time.Sleep(d)
-	c.wa.SetRule(nil)
-	c.tg.SetRule(nil)
+	providerRules(c)
 }
 
 // tagNudgees tags the campaign's recipients (schema owner, inside the creator's tenant).

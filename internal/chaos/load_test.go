@@ -131,6 +131,9 @@ type load struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	// widget behaviour, for the report
+	reconnects, resends, unavailable, rateLimited atomic.Int64
+
 	waChannel, tgChannel string // webhook URLs
 	tgSecret             string
 	updateID             atomic.Int64
@@ -139,6 +142,8 @@ type load struct {
 const (
 	replyWait = 20 * time.Second // a sender waits this long for an answer before its next message
 	think     = 700 * time.Millisecond
+	// widgetEvery spaces a widget user's messages under the widget's limit (5 per 10 s).
+	widgetEvery = 2200 * time.Millisecond
 )
 
 func sleepOr(done <-chan struct{}, d time.Duration) bool {
@@ -184,6 +189,7 @@ func (ld *load) widgetUser(n int) {
 		unacked []*pend
 		current *item
 		nextAt  = time.Now()
+		dialed  bool
 	)
 	send := func(p *pend) {
 		if ws == nil {
@@ -221,8 +227,12 @@ func (ld *load) widgetUser(n int) {
 				}
 				continue
 			}
-			ws = c
+			if dialed {
+				ld.reconnects.Add(1)
+			}
+			ws, dialed = c, true
 			for _, p := range unacked {
+				ld.resends.Add(1)
 				send(p)
 			}
 		}
@@ -233,11 +243,12 @@ func (ld *load) widgetUser(n int) {
 			p := &pend{it: it, text: "How do I keep a steady sleep schedule? (ref " + it.token + ")"}
 			unacked = append(unacked, p)
 			current = it
-			nextAt = now.Add(think)
+			nextAt = now.Add(widgetEvery)
 			send(p)
 		}
 		for _, p := range unacked {
 			if !p.sendAt.IsZero() && now.After(p.sendAt) {
+				ld.resends.Add(1)
 				send(p)
 			}
 		}
@@ -272,8 +283,10 @@ func (ld *load) widgetUser(n int) {
 					}
 					switch f.Code {
 					case "unavailable":
+						ld.unavailable.Add(1)
 						p.sendAt = time.Now().Add(500 * time.Millisecond)
 					case "rate_limited":
+						ld.rateLimited.Add(1)
 						p.sendAt = time.Now().Add(2 * time.Second)
 					}
 				}
