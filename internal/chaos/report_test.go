@@ -306,7 +306,7 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 			// A reply that quotes nothing (the model failed: an apology with passages) answers
 			// the sender's questions that were waiting for an answer.
 			for _, it := range byWho[s.who] {
-				if it.accepted && !it.acceptedAt.After(s.at) && providerReplies[it] == 0 {
+				if it.accepted && !it.created.After(s.at) && providerReplies[it] == 0 {
 					hit = append(hit, it)
 				}
 			}
