@@ -207,12 +207,13 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: %d phases of %s", len(faults), phaseLen)
 	spans := make([]phaseSpan, len(faults), len(faults)+1)
 	docs := make([]string, len(faults)+1)
+	refused := make([][]int, len(faults)+1)
 	var docWG sync.WaitGroup
 	for i, f := range faults {
 		cur.Store(int64(i))
 		spans[i] = phaseSpan{name: f.name, start: time.Now()}
 		docWG.Add(1)
-		go func() { defer docWG.Done(); docs[i] = ld.upload(i) }()
+		go func() { defer docWG.Done(); docs[i], refused[i] = ld.upload(i) }()
 		f.inject()
 		if rest := time.Until(spans[i].start.Add(phaseLen)); rest > 0 {
 			time.Sleep(rest)
@@ -238,7 +239,7 @@ func TestChaos(t *testing.T) {
 	close(ld.done)
 	ld.wg.Wait()
 
-	rep := count(t, c, ld, spans, docs, campaignID, nudgees)
+	rep := count(t, c, ld, spans, docs, refused, campaignID, nudgees)
 	t.Log("\n" + rep.table())
 	if path := os.Getenv("CHAOS_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(rep.table()), 0o644)

@@ -392,26 +392,29 @@ func (ld *load) channelUser(kind, who string) {
 	}
 }
 
-// upload adds one Markdown document (the creator's API) and returns its id, or "" when the
-// gateway refused it.
-func (ld *load) upload(phase int) string {
+// upload adds one Markdown document (the creator's API), retrying for up to 60 s like a
+// client would, and returns its id ("" when the gateway never accepted it) and the status of
+// every refused attempt.
+func (ld *load) upload(phase int) (string, []int) {
 	var doc struct {
 		ID string `json:"id"`
 	}
 	body := map[string]string{"title": fmt.Sprintf("Chaos notes %d", phase), "format": "markdown",
 		"content": fmt.Sprintf("# Evening light %d\n\nDim the lights an hour before bed; blue light delays melatonin.\n\n## Naps\n\nKeep naps under twenty minutes and before 3 pm.\n", phase)}
-	for range 20 {
+	var refused []int
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		st, _, err := ld.api.Do(ctx, "POST", "/api/v1/documents", ld.creator.AccessToken, body, &doc)
 		cancel()
 		if err == nil && st == http.StatusAccepted {
-			return doc.ID
+			return doc.ID, refused
 		}
-		if !sleepOr(ld.done, 500*time.Millisecond) {
+		refused = append(refused, st) // 0: no answer
+		if !sleepOr(ld.done, time.Second) {
 			break
 		}
 	}
-	return ""
+	return "", refused
 }
 
 func (ld *load) docStatus(id string) string {

@@ -183,7 +183,7 @@ type send struct {
 }
 
 // count builds the report from the ledger, the provider doubles, the database and the DLQ.
-func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string, campaignID string, nudgees []int64) *report {
+func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string, refused [][]int, campaignID string, nudgees []int64) *report {
 	t.Helper()
 	phaseAt := func(at time.Time) int {
 		p := 0
@@ -379,7 +379,13 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 
 	// Documents uploaded in each phase.
 	for i, id := range docs {
+		if len(refused[i]) > 0 {
+			rep.notes = append(rep.notes, fmt.Sprintf("document upload in %q refused %d times (statuses %v; 0 = no answer)", spans[i].name, len(refused[i]), refused[i]))
+		}
 		if id == "" {
+			if i < len(spans)-1 {
+				rep.rows[i].docsUploaded++ // attempted, never accepted
+			}
 			continue
 		}
 		rep.rows[i].docsUploaded++
