@@ -406,8 +406,8 @@ func (ld *load) upload(phase int) (string, []int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		st, _, err := ld.api.Do(ctx, "POST", "/api/v1/documents", ld.creator.AccessToken, body, &doc)
 		cancel()
-		if err == nil && st == http.StatusAccepted {
-			return doc.ID, refused
+		if err == nil && (st == http.StatusAccepted || st == http.StatusOK) && doc.ID != "" {
+			return doc.ID, refused // 200: the same document was already stored by a refused attempt
 		}
 		refused = append(refused, st) // 0: no answer
 		if !sleepOr(ld.done, time.Second) {
