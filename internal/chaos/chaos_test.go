@@ -337,6 +337,8 @@ func createCampaign(t *testing.T, api *testenv.Client, cr testenv.Creator) (stri
 		{"kind": "rrule", "timezone": "UTC", "start": start, "rrule": fmt.Sprintf("FREQ=SECONDLY;INTERVAL=%d", secs)},
 		{"kind": "rrule", "timezone": "UTC", "start": start, "rrule": "FREQ=MINUTELY"},
 		{"kind": "cron", "timezone": "UTC", "cron": "* * * * *"},
+		// A build with a one-hour minimum and no way to lower it: hourly from the next minute.
+		{"kind": "rrule", "timezone": "UTC", "start": time.Now().UTC().Add(time.Minute).Format("2006-01-02T15:04"), "rrule": "FREQ=HOURLY"},
 	}
 	var last string
 	for _, s := range schedules {
