@@ -9,7 +9,7 @@ SQLC := $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export COACHWIRE_WEAVIATE_BIN ?= $(WEAVIATE_BIN)
 
-.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt
+.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt chaos
 
 ## run: build and start the whole system on embedded defaults (Ctrl-C stops it)
 run: deps weaviate
@@ -64,6 +64,13 @@ bench: deps weaviate
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 30m ./internal/bench/
 	$(GO) test -run='^$$' -bench='UploadToIndexed|WebhookIntake|DispatchBurst|Campaign100k|IdleWidgetSockets' -benchtime=1x -timeout 20m ./internal/app/
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -timeout 10m ./internal/extract/ ./internal/ingest/
+
+## chaos: the chaos suite (internal/chaos) for CHAOS_DURATION: every target as its own process
+## under load while each fault is injected in turn; prints the table per fault (docs/operations.md)
+CHAOS_DURATION ?= 10m
+CHAOS_TIMEOUT ?= 90m
+chaos: deps weaviate
+	CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -run '^TestChaos$$' -timeout $(CHAOS_TIMEOUT) ./internal/chaos/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -282,6 +282,10 @@ func (w *Weaviate) GRPCAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(w.grpcPort)
 }
 
+// Pid is the server's process id (also its process group id). Tests freeze the server with
+// SIGSTOP / SIGCONT to it.
+func (w *Weaviate) Pid() int { return w.cmd.Process.Pid }
+
 // Done is closed when the server process has exited.
 func (w *Weaviate) Done() <-chan struct{} { return w.done }
 
