@@ -33,6 +33,16 @@ RETURNING id;
 UPDATE conversations SET turn_lease_until = NULL, turn_lease_owner = NULL
 WHERE id = @id AND turn_lease_owner = @owner;
 
+-- name: FinishTurn :exec
+-- A turn's reply is stored: the answer floor moves up to the last user message the reply
+-- covered (every user message up to it is answered now: the messages are numbered in commit
+-- order, so the turn saw all of them), and the lease ends if it is still ours.
+UPDATE conversations
+SET answered_seq = GREATEST(answered_seq, @answered_seq),
+    turn_lease_until = CASE WHEN turn_lease_owner = @owner THEN NULL ELSE turn_lease_until END,
+    turn_lease_owner = CASE WHEN turn_lease_owner = @owner THEN NULL ELSE turn_lease_owner END
+WHERE id = @id;
+
 -- name: ListConversationsFiltered :many
 -- The creator's conversations, newest activity first, with optional filters.
 SELECT c.*, e.display_name, e.external_id, e.provider_user_id, e.opted_out_at FROM conversations c

@@ -27,7 +27,7 @@ RETURNING *;
 WITH old AS (
     SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = @end_user_id
 ), last AS (
-    SELECT COALESCE(max(m.seq), 0)::bigint AS seq
+    SELECT COALESCE(max(m.gseq), 0)::bigint AS seq
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
     WHERE c.end_user_id = @end_user_id
 ), erased AS (
@@ -50,18 +50,19 @@ WITH mem AS (
 )
 SELECT mem.floor AS extracted_seq, mem.version,
        count(m.id) AS pending,
-       COALESCE(max(m.seq), 0)::bigint AS latest_seq,
+       COALESCE(max(m.gseq), 0)::bigint AS latest_gseq,
        COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
 FROM mem
 LEFT JOIN conversations c ON c.end_user_id = @end_user_id
-LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.seq > mem.floor
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.gseq > mem.floor
 GROUP BY mem.floor, mem.version;
 
 -- name: EndUserMessagesAfter :many
--- The newest messages of an end user, across their conversations, written after seq; oldest first.
+-- The newest messages of an end user, across their conversations, stored after after_gseq (the
+-- global insertion order, comparable across conversations); oldest first.
 SELECT * FROM (
     SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = @end_user_id AND m.seq > @seq AND m.role IN ('user', 'assistant', 'creator')
+    WHERE c.end_user_id = @end_user_id AND m.gseq > @after_gseq AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
-    ORDER BY m.seq DESC LIMIT @max_messages
-) recent ORDER BY seq;
+    ORDER BY m.gseq DESC LIMIT @max_messages
+) recent ORDER BY gseq;

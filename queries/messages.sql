@@ -20,18 +20,31 @@ SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status =
 ORDER BY seq LIMIT $3;
 
 -- name: UnansweredUserMessages :many
--- User messages after the last assistant or creator message of a conversation.
+-- The user messages of a conversation that nothing answers yet: after the answer floor
+-- (conversations.answered_seq) and without answered_by. A fixed answer or a proactive message
+-- in between closes nothing.
 SELECT * FROM messages m
-WHERE m.conversation_id = $1 AND m.role = 'user'
-  AND m.seq > COALESCE((SELECT max(a.seq) FROM messages a
-                        WHERE a.conversation_id = $1 AND a.role IN ('assistant', 'creator')), 0)
+WHERE m.conversation_id = @conversation_id AND m.seq > @answered_seq AND m.role = 'user' AND m.answered_by IS NULL
 ORDER BY m.seq;
 
--- name: ReplyCovering :one
--- The reply that answered a user message, if any: the first assistant message after it.
-SELECT a.* FROM messages a
-WHERE a.conversation_id = @conversation_id AND a.role = 'assistant' AND a.seq > @seq
-ORDER BY a.seq LIMIT 1;
+-- name: InsertReply :one
+-- A reply and what it answers, in one statement: every user message of covers records it as
+-- its answer (answered_by). A fixed answer covers the one message it was written for, a model
+-- reply the messages it was built from. Idempotent like InsertMessage: a reply stored before
+-- inserts nothing, answers nothing again, and no row comes back.
+WITH reply AS (
+    INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status)
+    VALUES (@id, @creator_id, @conversation_id, 'assistant', @body, @sources, @reply_to, @channel, @status)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *
+), answered AS (
+    UPDATE messages u SET answered_by = reply.id
+    FROM reply
+    WHERE u.id = ANY(@covers::uuid[]) AND u.conversation_id = reply.conversation_id
+      AND u.role = 'user' AND u.answered_by IS NULL
+    RETURNING u.id
+)
+SELECT * FROM reply;
 
 -- name: SetMessageStatus :exec
 UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1;

@@ -68,7 +68,7 @@ func TestWidgetReceipts(t *testing.T) {
 		testenv.Eventually(t, 20*time.Second, func() bool { return get() == want }, "message %s", want)
 	}
 
-	// B is answered first (smaller seq), and never says what it has seen.
+	// B is answered first, and never says what it has seen.
 	sb := c.StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
 	wb := dial(sb)
 	rb := widgetTurn(t, wb, "Hello, I am B")
@@ -77,7 +77,7 @@ func TestWidgetReceipts(t *testing.T) {
 	sa := c.StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
 	wa := dial(sa)
 	ra := widgetTurn(t, wa, "Hello, I am A")
-	require.Greater(t, ra.Seq, rb.Seq)
+	require.Equal(t, rb.Seq, ra.Seq, "each conversation numbers its own messages")
 	waitStatus(status(sa, ra.ID), "delivered")
 
 	// Invalid seen frames get an error frame and change nothing.
@@ -88,7 +88,7 @@ func TestWidgetReceipts(t *testing.T) {
 	require.NoError(t, wa.SendJSON(ctx, map[string]any{"type": "seen", "seq": ra.Seq + 1000}))
 	require.Equal(t, "bad_seq", wa.Next(t, 5*time.Second, func(f testenv.Frame) bool { return f.Type == "error" }).Code)
 
-	// A has seen its reply: read. B's reply (a smaller seq) stays delivered.
+	// A has seen its reply: read. B's reply (the same seq, in B's conversation) stays delivered.
 	require.NoError(t, wa.SendJSON(ctx, map[string]any{"type": "seen", "seq": ra.Seq}))
 	waitStatus(status(sa, ra.ID), "read")
 	require.Equal(t, "delivered", status(sb, rb.ID)())

@@ -768,7 +768,7 @@ INSERT INTO conversations (id, creator_id, end_user_id, channel, channel_id)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE
 SET channel_id = COALESCE(conversations.channel_id, EXCLUDED.channel_id)
-RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 type NudgeConversationParams struct {
@@ -800,6 +800,8 @@ func (q *Queries) NudgeConversation(ctx context.Context, arg NudgeConversationPa
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }

@@ -327,7 +327,7 @@ INSERT INTO conversations (id, creator_id, end_user_id, channel, channel_id)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE
 SET last_activity_at = now(), channel_id = EXCLUDED.channel_id
-RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 type UpsertChannelConversationParams struct {
@@ -358,6 +358,8 @@ func (q *Queries) UpsertChannelConversation(ctx context.Context, arg UpsertChann
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }

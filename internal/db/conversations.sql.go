@@ -34,8 +34,30 @@ func (q *Queries) AcquireTurnLease(ctx context.Context, arg AcquireTurnLeasePara
 	return id, err
 }
 
+const finishTurn = `-- name: FinishTurn :exec
+UPDATE conversations
+SET answered_seq = GREATEST(answered_seq, $1),
+    turn_lease_until = CASE WHEN turn_lease_owner = $2 THEN NULL ELSE turn_lease_until END,
+    turn_lease_owner = CASE WHEN turn_lease_owner = $2 THEN NULL ELSE turn_lease_owner END
+WHERE id = $3
+`
+
+type FinishTurnParams struct {
+	AnsweredSeq int64         `json:"answered_seq"`
+	Owner       uuid.NullUUID `json:"owner"`
+	ID          uuid.UUID     `json:"id"`
+}
+
+// A turn's reply is stored: the answer floor moves up to the last user message the reply
+// covered (every user message up to it is answered now: the messages are numbered in commit
+// order, so the turn saw all of them), and the lease ends if it is still ours.
+func (q *Queries) FinishTurn(ctx context.Context, arg FinishTurnParams) error {
+	_, err := q.db.Exec(ctx, finishTurn, arg.AnsweredSeq, arg.Owner, arg.ID)
+	return err
+}
+
 const getConversation = `-- name: GetConversation :one
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations WHERE id = $1
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1
 `
 
 func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
@@ -52,6 +74,8 @@ func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversati
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }
@@ -85,7 +109,7 @@ func (q *Queries) GetEndUser(ctx context.Context, id uuid.UUID) (EndUser, error)
 }
 
 const listConversations = `-- name: ListConversations :many
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations ORDER BY last_activity_at DESC LIMIT $1
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations ORDER BY last_activity_at DESC LIMIT $1
 `
 
 func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Conversation, error) {
@@ -108,6 +132,8 @@ func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Convers
 			&i.CreatedAt,
 			&i.LastActivityAt,
 			&i.ChannelID,
+			&i.LastSeq,
+			&i.AnsweredSeq,
 		); err != nil {
 			return nil, err
 		}
@@ -120,7 +146,7 @@ func (q *Queries) ListConversations(ctx context.Context, limit int32) ([]Convers
 }
 
 const listConversationsFiltered = `-- name: ListConversationsFiltered :many
-SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.status, c.turn_lease_until, c.turn_lease_owner, c.created_at, c.last_activity_at, c.channel_id, e.display_name, e.external_id, e.provider_user_id, e.opted_out_at FROM conversations c
+SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.status, c.turn_lease_until, c.turn_lease_owner, c.created_at, c.last_activity_at, c.channel_id, c.last_seq, c.answered_seq, e.display_name, e.external_id, e.provider_user_id, e.opted_out_at FROM conversations c
 JOIN end_users e ON e.id = c.end_user_id
 WHERE ($1::text IS NULL OR c.channel = $1)
   AND ($2::uuid IS NULL OR c.channel_id = $2)
@@ -151,6 +177,8 @@ type ListConversationsFilteredRow struct {
 	CreatedAt      time.Time     `json:"created_at"`
 	LastActivityAt time.Time     `json:"last_activity_at"`
 	ChannelID      uuid.NullUUID `json:"channel_id"`
+	LastSeq        int64         `json:"last_seq"`
+	AnsweredSeq    int64         `json:"answered_seq"`
 	DisplayName    string        `json:"display_name"`
 	ExternalID     string        `json:"external_id"`
 	ProviderUserID string        `json:"provider_user_id"`
@@ -185,6 +213,8 @@ func (q *Queries) ListConversationsFiltered(ctx context.Context, arg ListConvers
 			&i.CreatedAt,
 			&i.LastActivityAt,
 			&i.ChannelID,
+			&i.LastSeq,
+			&i.AnsweredSeq,
 			&i.DisplayName,
 			&i.ExternalID,
 			&i.ProviderUserID,
@@ -201,7 +231,7 @@ func (q *Queries) ListConversationsFiltered(ctx context.Context, arg ListConvers
 }
 
 const lockConversation = `-- name: LockConversation :one
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id FROM conversations WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1 FOR UPDATE
 `
 
 // Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
@@ -220,6 +250,8 @@ func (q *Queries) LockConversation(ctx context.Context, id uuid.UUID) (Conversat
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }
@@ -240,7 +272,7 @@ func (q *Queries) ReleaseTurnLease(ctx context.Context, arg ReleaseTurnLeasePara
 }
 
 const setConversationStatus = `-- name: SetConversationStatus :one
-UPDATE conversations SET status = $1, last_activity_at = now() WHERE id = $2 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+UPDATE conversations SET status = $1, last_activity_at = now() WHERE id = $2 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 type SetConversationStatusParams struct {
@@ -262,6 +294,8 @@ func (q *Queries) SetConversationStatus(ctx context.Context, arg SetConversation
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }
@@ -270,7 +304,7 @@ const upsertConversation = `-- name: UpsertConversation :one
 INSERT INTO conversations (id, creator_id, end_user_id, channel)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (creator_id, end_user_id, channel) DO UPDATE SET last_activity_at = now()
-RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 type UpsertConversationParams struct {
@@ -299,6 +333,8 @@ func (q *Queries) UpsertConversation(ctx context.Context, arg UpsertConversation
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }

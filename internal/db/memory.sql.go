@@ -13,23 +13,24 @@ import (
 )
 
 const endUserMessagesAfter = `-- name: EndUserMessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM (
-    SELECT m.id, m.creator_id, m.conversation_id, m.seq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code, m.template FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = $1 AND m.seq > $2 AND m.role IN ('user', 'assistant', 'creator')
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM (
+    SELECT m.id, m.creator_id, m.conversation_id, m.gseq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code, m.template, m.seq, m.answered_by FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.end_user_id = $1 AND m.gseq > $2 AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
-    ORDER BY m.seq DESC LIMIT $3
-) recent ORDER BY seq
+    ORDER BY m.gseq DESC LIMIT $3
+) recent ORDER BY gseq
 `
 
 type EndUserMessagesAfterParams struct {
 	EndUserID   uuid.UUID `json:"end_user_id"`
-	Seq         int64     `json:"seq"`
+	AfterGseq   int64     `json:"after_gseq"`
 	MaxMessages int32     `json:"max_messages"`
 }
 
-// The newest messages of an end user, across their conversations, written after seq; oldest first.
+// The newest messages of an end user, across their conversations, stored after after_gseq (the
+// global insertion order, comparable across conversations); oldest first.
 func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesAfterParams) ([]Message, error) {
-	rows, err := q.db.Query(ctx, endUserMessagesAfter, arg.EndUserID, arg.Seq, arg.MaxMessages)
+	rows, err := q.db.Query(ctx, endUserMessagesAfter, arg.EndUserID, arg.AfterGseq, arg.MaxMessages)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesA
 			&i.ID,
 			&i.CreatorID,
 			&i.ConversationID,
-			&i.Seq,
+			&i.Gseq,
 			&i.Role,
 			&i.Body,
 			&i.Sources,
@@ -54,6 +55,8 @@ func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesA
 			&i.UpdatedAt,
 			&i.ErrorCode,
 			&i.Template,
+			&i.Seq,
+			&i.AnsweredBy,
 		); err != nil {
 			return nil, err
 		}
@@ -69,7 +72,7 @@ const eraseMemory = `-- name: EraseMemory :one
 WITH old AS (
     SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = $1
 ), last AS (
-    SELECT COALESCE(max(m.seq), 0)::bigint AS seq
+    SELECT COALESCE(max(m.gseq), 0)::bigint AS seq
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
     WHERE c.end_user_id = $1
 ), erased AS (
@@ -124,11 +127,11 @@ WITH mem AS (
 )
 SELECT mem.floor AS extracted_seq, mem.version,
        count(m.id) AS pending,
-       COALESCE(max(m.seq), 0)::bigint AS latest_seq,
+       COALESCE(max(m.gseq), 0)::bigint AS latest_gseq,
        COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
 FROM mem
 LEFT JOIN conversations c ON c.end_user_id = $1
-LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.seq > mem.floor
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.gseq > mem.floor
 GROUP BY mem.floor, mem.version
 `
 
@@ -136,7 +139,7 @@ type MemoryStateRow struct {
 	ExtractedSeq int64   `json:"extracted_seq"`
 	Version      int64   `json:"version"`
 	Pending      int64   `json:"pending"`
-	LatestSeq    int64   `json:"latest_seq"`
+	LatestGseq   int64   `json:"latest_gseq"`
 	QuietSeconds float64 `json:"quiet_seconds"`
 }
 
@@ -150,7 +153,7 @@ func (q *Queries) MemoryState(ctx context.Context, endUserID uuid.UUID) (MemoryS
 		&i.ExtractedSeq,
 		&i.Version,
 		&i.Pending,
-		&i.LatestSeq,
+		&i.LatestGseq,
 		&i.QuietSeconds,
 	)
 	return i, err

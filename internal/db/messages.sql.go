@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -19,7 +20,7 @@ WHERE id = $4
   AND ($1::text = 'failed'
        OR (CASE $1::text WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)
         > (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+RETURNING id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by
 `
 
 type AdvanceMessageStatusParams struct {
@@ -43,7 +44,7 @@ func (q *Queries) AdvanceMessageStatus(ctx context.Context, arg AdvanceMessageSt
 		&i.ID,
 		&i.CreatorID,
 		&i.ConversationID,
-		&i.Seq,
+		&i.Gseq,
 		&i.Role,
 		&i.Body,
 		&i.Sources,
@@ -56,12 +57,14 @@ func (q *Queries) AdvanceMessageStatus(ctx context.Context, arg AdvanceMessageSt
 		&i.UpdatedAt,
 		&i.ErrorCode,
 		&i.Template,
+		&i.Seq,
+		&i.AnsweredBy,
 	)
 	return i, err
 }
 
 const getMessage = `-- name: GetMessage :one
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages WHERE id = $1
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM messages WHERE id = $1
 `
 
 func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error) {
@@ -71,7 +74,7 @@ func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
 		&i.ID,
 		&i.CreatorID,
 		&i.ConversationID,
-		&i.Seq,
+		&i.Gseq,
 		&i.Role,
 		&i.Body,
 		&i.Sources,
@@ -84,6 +87,8 @@ func (q *Queries) GetMessage(ctx context.Context, id uuid.UUID) (Message, error)
 		&i.UpdatedAt,
 		&i.ErrorCode,
 		&i.Template,
+		&i.Seq,
+		&i.AnsweredBy,
 	)
 	return i, err
 }
@@ -92,7 +97,7 @@ const insertMessage = `-- name: InsertMessage :one
 INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, provider_message_id, status, template)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template
+RETURNING id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by
 `
 
 type InsertMessageParams struct {
@@ -129,7 +134,7 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 		&i.ID,
 		&i.CreatorID,
 		&i.ConversationID,
-		&i.Seq,
+		&i.Gseq,
 		&i.Role,
 		&i.Body,
 		&i.Sources,
@@ -142,6 +147,97 @@ func (q *Queries) InsertMessage(ctx context.Context, arg InsertMessageParams) (M
 		&i.UpdatedAt,
 		&i.ErrorCode,
 		&i.Template,
+		&i.Seq,
+		&i.AnsweredBy,
+	)
+	return i, err
+}
+
+const insertReply = `-- name: InsertReply :one
+WITH reply AS (
+    INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status)
+    VALUES ($1, $2, $3, 'assistant', $4, $5, $6, $7, $8)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by
+), answered AS (
+    UPDATE messages u SET answered_by = reply.id
+    FROM reply
+    WHERE u.id = ANY($9::uuid[]) AND u.conversation_id = reply.conversation_id
+      AND u.role = 'user' AND u.answered_by IS NULL
+    RETURNING u.id
+)
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM reply
+`
+
+type InsertReplyParams struct {
+	ID             uuid.UUID       `json:"id"`
+	CreatorID      uuid.UUID       `json:"creator_id"`
+	ConversationID uuid.UUID       `json:"conversation_id"`
+	Body           string          `json:"body"`
+	Sources        json.RawMessage `json:"sources"`
+	ReplyTo        uuid.NullUUID   `json:"reply_to"`
+	Channel        string          `json:"channel"`
+	Status         string          `json:"status"`
+	Covers         []uuid.UUID     `json:"covers"`
+}
+
+type InsertReplyRow struct {
+	ID                uuid.UUID       `json:"id"`
+	CreatorID         uuid.UUID       `json:"creator_id"`
+	ConversationID    uuid.UUID       `json:"conversation_id"`
+	Gseq              int64           `json:"gseq"`
+	Role              string          `json:"role"`
+	Body              string          `json:"body"`
+	Sources           json.RawMessage `json:"sources"`
+	ReplyTo           uuid.NullUUID   `json:"reply_to"`
+	Channel           string          `json:"channel"`
+	ProviderMessageID *string         `json:"provider_message_id"`
+	Status            string          `json:"status"`
+	Error             string          `json:"error"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	ErrorCode         string          `json:"error_code"`
+	Template          []byte          `json:"template"`
+	Seq               int64           `json:"seq"`
+	AnsweredBy        uuid.NullUUID   `json:"answered_by"`
+}
+
+// A reply and what it answers, in one statement: every user message of covers records it as
+// its answer (answered_by). A fixed answer covers the one message it was written for, a model
+// reply the messages it was built from. Idempotent like InsertMessage: a reply stored before
+// inserts nothing, answers nothing again, and no row comes back.
+func (q *Queries) InsertReply(ctx context.Context, arg InsertReplyParams) (InsertReplyRow, error) {
+	row := q.db.QueryRow(ctx, insertReply,
+		arg.ID,
+		arg.CreatorID,
+		arg.ConversationID,
+		arg.Body,
+		arg.Sources,
+		arg.ReplyTo,
+		arg.Channel,
+		arg.Status,
+		arg.Covers,
+	)
+	var i InsertReplyRow
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.ConversationID,
+		&i.Gseq,
+		&i.Role,
+		&i.Body,
+		&i.Sources,
+		&i.ReplyTo,
+		&i.Channel,
+		&i.ProviderMessageID,
+		&i.Status,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ErrorCode,
+		&i.Template,
+		&i.Seq,
+		&i.AnsweredBy,
 	)
 	return i, err
 }
@@ -250,7 +346,7 @@ func (q *Queries) MarkWidgetRead(ctx context.Context, arg MarkWidgetReadParams) 
 }
 
 const messagesAfter = `-- name: MessagesAfter :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT (status = 'failed' AND body = '')
 ORDER BY seq LIMIT $3
 `
 
@@ -275,7 +371,7 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 			&i.ID,
 			&i.CreatorID,
 			&i.ConversationID,
-			&i.Seq,
+			&i.Gseq,
 			&i.Role,
 			&i.Body,
 			&i.Sources,
@@ -288,6 +384,8 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 			&i.UpdatedAt,
 			&i.ErrorCode,
 			&i.Template,
+			&i.Seq,
+			&i.AnsweredBy,
 		); err != nil {
 			return nil, err
 		}
@@ -300,8 +398,8 @@ func (q *Queries) MessagesAfter(ctx context.Context, arg MessagesAfterParams) ([
 }
 
 const recentMessages = `-- name: RecentMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM (
-    SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM (
+    SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2
 ) recent ORDER BY seq
 `
 
@@ -323,7 +421,7 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 			&i.ID,
 			&i.CreatorID,
 			&i.ConversationID,
-			&i.Seq,
+			&i.Gseq,
 			&i.Role,
 			&i.Body,
 			&i.Sources,
@@ -336,6 +434,8 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 			&i.UpdatedAt,
 			&i.ErrorCode,
 			&i.Template,
+			&i.Seq,
+			&i.AnsweredBy,
 		); err != nil {
 			return nil, err
 		}
@@ -345,42 +445,6 @@ func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) 
 		return nil, err
 	}
 	return items, nil
-}
-
-const replyCovering = `-- name: ReplyCovering :one
-SELECT a.id, a.creator_id, a.conversation_id, a.seq, a.role, a.body, a.sources, a.reply_to, a.channel, a.provider_message_id, a.status, a.error, a.created_at, a.updated_at, a.error_code, a.template FROM messages a
-WHERE a.conversation_id = $1 AND a.role = 'assistant' AND a.seq > $2
-ORDER BY a.seq LIMIT 1
-`
-
-type ReplyCoveringParams struct {
-	ConversationID uuid.UUID `json:"conversation_id"`
-	Seq            int64     `json:"seq"`
-}
-
-// The reply that answered a user message, if any: the first assistant message after it.
-func (q *Queries) ReplyCovering(ctx context.Context, arg ReplyCoveringParams) (Message, error) {
-	row := q.db.QueryRow(ctx, replyCovering, arg.ConversationID, arg.Seq)
-	var i Message
-	err := row.Scan(
-		&i.ID,
-		&i.CreatorID,
-		&i.ConversationID,
-		&i.Seq,
-		&i.Role,
-		&i.Body,
-		&i.Sources,
-		&i.ReplyTo,
-		&i.Channel,
-		&i.ProviderMessageID,
-		&i.Status,
-		&i.Error,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.ErrorCode,
-		&i.Template,
-	)
-	return i, err
 }
 
 const setMessageDelivery = `-- name: SetMessageDelivery :exec
@@ -427,7 +491,7 @@ func (q *Queries) SetMessageStatus(ctx context.Context, arg SetMessageStatusPara
 }
 
 const touchAndGetConversation = `-- name: TouchAndGetConversation :one
-UPDATE conversations SET last_activity_at = now() WHERE id = $1 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id
+UPDATE conversations SET last_activity_at = now() WHERE id = $1 RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 // A message arrived in the conversation: its activity time moves and the row comes back.
@@ -445,6 +509,8 @@ func (q *Queries) TouchAndGetConversation(ctx context.Context, id uuid.UUID) (Co
 		&i.CreatedAt,
 		&i.LastActivityAt,
 		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
 	)
 	return i, err
 }
@@ -459,16 +525,21 @@ func (q *Queries) TouchConversation(ctx context.Context, id uuid.UUID) error {
 }
 
 const unansweredUserMessages = `-- name: UnansweredUserMessages :many
-SELECT id, creator_id, conversation_id, seq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template FROM messages m
-WHERE m.conversation_id = $1 AND m.role = 'user'
-  AND m.seq > COALESCE((SELECT max(a.seq) FROM messages a
-                        WHERE a.conversation_id = $1 AND a.role IN ('assistant', 'creator')), 0)
+SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM messages m
+WHERE m.conversation_id = $1 AND m.seq > $2 AND m.role = 'user' AND m.answered_by IS NULL
 ORDER BY m.seq
 `
 
-// User messages after the last assistant or creator message of a conversation.
-func (q *Queries) UnansweredUserMessages(ctx context.Context, conversationID uuid.UUID) ([]Message, error) {
-	rows, err := q.db.Query(ctx, unansweredUserMessages, conversationID)
+type UnansweredUserMessagesParams struct {
+	ConversationID uuid.UUID `json:"conversation_id"`
+	AnsweredSeq    int64     `json:"answered_seq"`
+}
+
+// The user messages of a conversation that nothing answers yet: after the answer floor
+// (conversations.answered_seq) and without answered_by. A fixed answer or a proactive message
+// in between closes nothing.
+func (q *Queries) UnansweredUserMessages(ctx context.Context, arg UnansweredUserMessagesParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, unansweredUserMessages, arg.ConversationID, arg.AnsweredSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +551,7 @@ func (q *Queries) UnansweredUserMessages(ctx context.Context, conversationID uui
 			&i.ID,
 			&i.CreatorID,
 			&i.ConversationID,
-			&i.Seq,
+			&i.Gseq,
 			&i.Role,
 			&i.Body,
 			&i.Sources,
@@ -493,6 +564,8 @@ func (q *Queries) UnansweredUserMessages(ctx context.Context, conversationID uui
 			&i.UpdatedAt,
 			&i.ErrorCode,
 			&i.Template,
+			&i.Seq,
+			&i.AnsweredBy,
 		); err != nil {
 			return nil, err
 		}

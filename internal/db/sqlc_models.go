@@ -68,6 +68,8 @@ type Conversation struct {
 	CreatedAt      time.Time     `json:"created_at"`
 	LastActivityAt time.Time     `json:"last_activity_at"`
 	ChannelID      uuid.NullUUID `json:"channel_id"`
+	LastSeq        int64         `json:"last_seq"`
+	AnsweredSeq    int64         `json:"answered_seq"`
 }
 
 type Creator struct {
@@ -178,7 +180,7 @@ type Message struct {
 	ID                uuid.UUID       `json:"id"`
 	CreatorID         uuid.UUID       `json:"creator_id"`
 	ConversationID    uuid.UUID       `json:"conversation_id"`
-	Seq               int64           `json:"seq"`
+	Gseq              int64           `json:"gseq"`
 	Role              string          `json:"role"`
 	Body              string          `json:"body"`
 	Sources           json.RawMessage `json:"sources"`
@@ -191,6 +193,8 @@ type Message struct {
 	UpdatedAt         time.Time       `json:"updated_at"`
 	ErrorCode         string          `json:"error_code"`
 	Template          []byte          `json:"template"`
+	Seq               int64           `json:"seq"`
+	AnsweredBy        uuid.NullUUID   `json:"answered_by"`
 }
 
 type NudgeDelivery struct {

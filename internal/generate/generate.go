@@ -110,13 +110,14 @@ func (w *Worker) handle(msg *message.Message) error {
 		if trigger, err = q.GetMessage(ctx, turn.MessageID); err != nil {
 			return err
 		}
-		if r, err := q.ReplyCovering(ctx, db.ReplyCoveringParams{ConversationID: conv.ID, Seq: trigger.Seq}); err == nil {
+		if trigger.AnsweredBy.Valid {
+			r, err := q.GetMessage(ctx, trigger.AnsweredBy.UUID)
 			answered = &r
-			return nil
-		} else if !db.IsNotFound(err) {
 			return err
 		}
-		if pending, err = q.UnansweredUserMessages(ctx, conv.ID); err != nil {
+		// Every user message nothing answers yet, the trigger and any that came after it: a
+		// fixed answer or a proactive message in between answers none of them.
+		if pending, err = q.UnansweredUserMessages(ctx, db.UnansweredUserMessagesParams{ConversationID: conv.ID, AnsweredSeq: conv.AnsweredSeq}); err != nil {
 			return err
 		}
 		if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
@@ -198,19 +199,24 @@ func (w *Worker) handle(msg *message.Message) error {
 			dropped = true
 			return nil
 		}
-		r, err := q.InsertMessage(ctx, db.InsertMessageParams{
-			ID: replyID, CreatorID: c, ConversationID: conv.ID, Role: "assistant", Body: text,
-			Sources: sources, ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status,
+		// The reply records the messages it was built from as answered (and only those).
+		covers := make([]uuid.UUID, len(pending))
+		for i, m := range pending {
+			covers[i] = m.ID
+		}
+		r, err := q.InsertReply(ctx, db.InsertReplyParams{
+			ID: replyID, CreatorID: c, ConversationID: conv.ID, Body: text, Sources: sources,
+			ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status, Covers: covers,
 		})
+		reply = db.Message(r)
 		if db.IsNotFound(err) { // stored by an earlier attempt
-			r, err = q.GetMessage(ctx, replyID)
+			reply, err = q.GetMessage(ctx, replyID)
 		}
 		if err != nil {
 			return err
 		}
-		reply = r
-		// The reply and the end of the lease commit together.
-		return q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: conv.ID, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
+		// The reply, the answer floor and the end of the lease commit together.
+		return q.FinishTurn(ctx, db.FinishTurnParams{ID: conv.ID, AnsweredSeq: last.Seq, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
 	})
 	if err != nil {
 		return err

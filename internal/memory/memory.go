@@ -159,7 +159,7 @@ func (x *Extractor) Extract(ctx context.Context, creator, endUser uuid.UUID) (Pr
 		case !db.IsNotFound(err):
 			return err
 		}
-		msgs, err = q.EndUserMessagesAfter(ctx, db.EndUserMessagesAfterParams{EndUserID: endUser, Seq: floor, MaxMessages: HistorySize})
+		msgs, err = q.EndUserMessagesAfter(ctx, db.EndUserMessagesAfterParams{EndUserID: endUser, AfterGseq: floor, MaxMessages: HistorySize})
 		return err
 	})
 	if err != nil {
@@ -177,7 +177,7 @@ func (x *Extractor) Extract(ctx context.Context, creator, endUser uuid.UUID) (Pr
 	b, _ := json.Marshal(next)
 	err = x.Store.InTenant(ctx, creator, func(q *db.Queries) error {
 		_, err := q.SaveExtractedMemory(ctx, db.SaveExtractedMemoryParams{EndUserID: endUser, CreatorID: creator, Profile: b,
-			ExtractedSeq: msgs[len(msgs)-1].Seq, ReadVersion: version})
+			ExtractedSeq: msgs[len(msgs)-1].Gseq, ReadVersion: version})
 		if db.IsNotFound(err) {
 			return ErrConflict
 		}

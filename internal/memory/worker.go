@@ -70,11 +70,11 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err != nil {
 		return fmt.Errorf("memory: state of end user %s: %w", in.EndUserID, err)
 	}
-	if state.ExtractedSeq >= trigger.Seq {
+	if state.ExtractedSeq >= trigger.Gseq {
 		return nil // already extracted, or erased after it
 	}
 	if state.Pending < int64(w.Every) {
-		if state.LatestSeq > trigger.Seq {
+		if state.LatestGseq > trigger.Gseq {
 			return nil // the request of the person's latest message decides
 		}
 		if wait := w.Idle - time.Duration(state.QuietSeconds*float64(time.Second)); wait > 0 {

@@ -127,14 +127,16 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 			return nil
 		}
 		// The answer's id derives from the message: a redelivery stores and sends nothing new.
-		a, err := q.InsertMessage(ctx, db.InsertMessageParams{
-			ID: ids.Reply(msgID), CreatorID: c, ConversationID: conv.ID, Role: "assistant", Body: text,
-			Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: in.Channel, Status: "queued",
+		// It answers this message only: a question before it still gets its turn.
+		a, err := q.InsertReply(ctx, db.InsertReplyParams{
+			ID: ids.Reply(msgID), CreatorID: c, ConversationID: conv.ID, Body: text, Sources: json.RawMessage("[]"),
+			ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: in.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
 		})
+		m := db.Message(a)
 		if db.IsNotFound(err) {
-			a, err = q.GetMessage(ctx, ids.Reply(msgID))
+			m, err = q.GetMessage(ctx, ids.Reply(msgID))
 		}
-		answer = &a
+		answer = &m
 		return err
 	})
 	if err != nil {

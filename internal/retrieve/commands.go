@@ -225,10 +225,12 @@ func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conve
 	}
 	w.Log.Info("in-chat command answered", "creator_id", conv.CreatorID, "conversation_id", conv.ID,
 		"command", map[bool]string{true: "program_keyword", false: cmd.String()}[program != nil])
-	a, err := q.InsertMessage(ctx, db.InsertMessageParams{
-		ID: answerID, CreatorID: conv.CreatorID, ConversationID: conv.ID, Role: "assistant", Body: body,
-		Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued",
+	// The answer covers the command only: a question sent before it still gets its turn.
+	r, err := q.InsertReply(ctx, db.InsertReplyParams{
+		ID: answerID, CreatorID: conv.CreatorID, ConversationID: conv.ID, Body: body, Sources: json.RawMessage("[]"),
+		ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
 	})
+	a := db.Message(r)
 	if db.IsNotFound(err) {
 		a, err = q.GetMessage(ctx, answerID)
 	}

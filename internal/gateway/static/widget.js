@@ -111,8 +111,10 @@
   const local = storage('localStorage');
   const sess = storage('sessionStorage');
   const K_ANON = 'coachwire:' + widgetKey + ':anon';
-  const K_SEQ = 'coachwire:' + widgetKey + ':seq';
-  const K_HISTORY = 'coachwire:' + widgetKey + ':history';
+  // seq counts the messages of one conversation (v2; before, one counter for the whole
+  // platform): a tab's state from the old numbering is not read back.
+  const K_SEQ = 'coachwire:' + widgetKey + ':v2:seq';
+  const K_HISTORY = 'coachwire:' + widgetKey + ':v2:history';
 
   function safeSet(s, k, v) {
     try { s.setItem(k, v); } catch (e) { /* quota */ }
