@@ -57,7 +57,8 @@ ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
 -- in commit order and a number is never handed out twice; a message that is stored already (a
 -- redelivery, dropped by ON CONFLICT (id) DO NOTHING) takes no number, so the numbers have no
 -- gaps. A creator's message also moves the answer floor. It runs as the caller, under row
--- security: a conversation the tenant cannot see gives no number (seq NOT NULL refuses the row).
+-- security: a conversation the tenant cannot see (another creator's, or none) is refused as a
+-- foreign key violation, the error the composite foreign key gives for it.
 -- +goose StatementBegin
 CREATE FUNCTION messages_number() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp
@@ -66,7 +67,11 @@ DECLARE
     next bigint;
 BEGIN
     SELECT c.last_seq + 1 INTO next FROM conversations c WHERE c.id = NEW.conversation_id FOR UPDATE;
-    IF FOUND AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = NEW.id) THEN
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % refers to conversation %, which is not in this tenant', NEW.id, NEW.conversation_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = NEW.id) THEN
         UPDATE conversations c
         SET last_seq = next,
             answered_seq = CASE WHEN NEW.role = 'creator' THEN next ELSE c.answered_seq END
