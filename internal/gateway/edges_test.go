@@ -89,11 +89,13 @@ func newFullEnv(t *testing.T) *fullEnv {
 	tg := telegramtest.New(t)
 	errs := newErrorLog()
 	srv := gateway.New(gateway.Deps{
-		Config: &config.Config{PublicURL: testIssuer, DataDir: dir, TelegramAPIURL: tg.URL},
-		Store:  testenv.Store(t),
-		Bus:    b,
-		Auth:   svc,
-		Log:    slog.New(errs),
+		Config: &config.Config{PublicURL: testIssuer, DataDir: dir, TelegramAPIURL: tg.URL,
+			// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
+			Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}},
+		Store: testenv.Store(t),
+		Bus:   b,
+		Auth:  svc,
+		Log:   slog.New(errs),
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
