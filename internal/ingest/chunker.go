@@ -323,6 +323,10 @@ type atom struct{ s, e, n int }
 func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 	atoms := c.split(text, start, end, levelParagraph, c.max-c.overlap)
 	var spans [][2]int
+	var ring []int // scratch for overlapStart
+	if c.overlap > 0 {
+		ring = make([]int, c.overlap+1)
+	}
 	cs := atoms[0].s // chunk start (may lie before atoms[i].s: overlap)
 	ovl := 0         // tokens in text[cs:atoms[i].s]
 	for i := 0; i < len(atoms); {
@@ -352,7 +356,7 @@ func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 			break
 		}
 		i = j
-		cs = c.overlapStart(text, cs, e)
+		cs = c.overlapStart(text, cs, e, ring)
 		ovl = 0
 		if cs < e {
 			ovl = c.tok.Count(text[cs:e])
@@ -364,11 +368,11 @@ func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 // overlapStart returns where the next chunk starts so that it repeats at
 // most c.overlap tokens of text[s:e], beginning at a word start if there is
 // one, else at a character boundary.
-func (c *Chunker) overlapStart(text string, s, e int) int {
+func (c *Chunker) overlapStart(text string, s, e int, ring []int) int {
 	if c.overlap == 0 {
 		return e
 	}
-	p := s + tailStart(c.tok, text[s:e], c.overlap)
+	p := s + tailStart(c.tok, text[s:e], c.overlap, ring)
 	for p < e && !utf8.RuneStart(text[p]) {
 		p++
 	}
@@ -415,10 +419,10 @@ func countAtMost(tok Tokenizer, s string, limit int) int {
 }
 
 // tailStart returns the offset in s where its last k tokens begin (0 when s has at most k).
-func tailStart(tok Tokenizer, s string, k int) int {
-	if b, ok := tok.(bpe); ok {
+// ring is scratch space of k+1 ints.
+func tailStart(tok Tokenizer, s string, k int, ring []int) int {
+	if b, ok := tok.(bpe); ok && len(ring) == k+1 {
 		// Keep only the last k+1 token ends instead of all of them.
-		ring := make([]int, k+1)
 		n := 0
 		b.forEachEnd(s, func(end int) { ring[n%len(ring)] = end; n++ })
 		if n <= k {
@@ -449,22 +453,26 @@ const (
 // split partitions text[s:e] into atoms of at most limit tokens each,
 // preferring the coarsest boundaries.
 func (c *Chunker) split(text string, s, e, level, limit int) []atom {
+	return c.splitInto(nil, text, s, e, level, limit)
+}
+
+// splitInto is split appending to out.
+func (c *Chunker) splitInto(out []atom, text string, s, e, level, limit int) []atom {
 	n := countAtMost(c.tok, text[s:e], limit)
 	if n <= limit {
-		return []atom{{s, e, n}}
+		return append(out, atom{s, e, n})
 	}
 	if level == levelHard {
-		return c.hardSplit(text, s, e, limit)
+		return append(out, c.hardSplit(text, s, e, limit)...)
 	}
 	cuts := boundaries(text[s:e], level)
 	if len(cuts) == 0 {
-		return c.split(text, s, e, level+1, limit)
+		return c.splitInto(out, text, s, e, level+1, limit)
 	}
-	var out []atom
 	prev := s
 	for _, cut := range append(cuts, e-s) {
 		if s+cut > prev {
-			out = append(out, c.split(text, prev, s+cut, level+1, limit)...)
+			out = c.splitInto(out, text, prev, s+cut, level+1, limit)
 			prev = s + cut
 		}
 	}
