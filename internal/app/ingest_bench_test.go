@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -118,18 +117,6 @@ func benchUploadToIndexed(b *testing.B, name string, gen func(i int) []byte) {
 	hwm := vmHWM(pid)
 	b.ReportMetric(secs, "s-to-indexed")
 	b.ReportMetric(toIndexing.Seconds()/float64(b.N), "s-to-chunked")
-	// Where the indexing time went, from the worker's "document indexed" log line.
-	for _, line := range strings.Split(procs["ingest"].output(), "\n") {
-		var l struct {
-			Msg        string  `json:"msg"`
-			IndexWrite float64 `json:"index_write_dur"`
-			Progress   float64 `json:"progress_dur"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "document indexed" {
-			b.ReportMetric(l.IndexWrite/1e9, "s-index-writes")
-			b.ReportMetric(l.Progress/1e9, "s-progress-updates")
-		}
-	}
 	// CPU the ingest process spent: on a busy machine, wall time says little on its own.
 	b.ReportMetric((procCPU(pid)-cpu0).Seconds()/float64(b.N), "ingest-cpu-s")
 	b.ReportMetric(float64(hwm)/1024, "ingest-peak-MiB")
