@@ -66,7 +66,7 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 			if t := strings.TrimSpace(line); t == "---" || t == "..." {
 				for _, l := range fm {
 					if v, ok := strings.CutPrefix(l, "title:"); ok {
-						doc.Title = strings.Trim(strings.TrimSpace(v), `"'`)
+						doc.Title = strings.Clone(strings.Trim(strings.TrimSpace(v), `"'`))
 					}
 				}
 				pos = after
@@ -98,7 +98,8 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 	push := func(heading string) {
 		cur.Text = body()
 		doc.Sections = append(doc.Sections, cur)
-		cur = Section{Heading: heading}
+		// A copy: a substring would keep the whole file's buffer alive as long as the heading.
+		cur = Section{Heading: strings.Clone(heading)}
 		bodyN = 0
 	}
 	fence := ""
@@ -129,7 +130,7 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 			if lvl := atxLevel(t); lvl > 0 && lvl <= 3 {
 				h := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(t[lvl:]), "#"))
 				if lvl == 1 && doc.Title == "" {
-					doc.Title = h
+					doc.Title = strings.Clone(h)
 				}
 				push(h)
 				continue
@@ -141,7 +142,7 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 					bodyN--
 					bodyEnd = prevEnd
 					if t[0] == '=' && doc.Title == "" {
-						doc.Title = prev
+						doc.Title = strings.Clone(prev)
 					}
 					push(prev)
 					continue
