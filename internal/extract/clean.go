@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/text/encoding/charmap"
 	xunicode "golang.org/x/text/encoding/unicode"
@@ -19,11 +20,11 @@ func Clean(text string) string {
 	if text == "" {
 		return ""
 	}
+	// One pass over the lines ("\r\n", "\r" and "\n" all end one) into one builder: no copy
+	// of the text per step and no slice of its lines.
+	text = strings.ToValidUTF8(text, "")
 	var b strings.Builder
 	b.Grow(len(text))
-	text = strings.ReplaceAll(strings.ToValidUTF8(text, ""), "\r\n", "\n")
-	text = strings.ReplaceAll(text, "\r", "\n")
-	lines := strings.Split(text, "\n")
 	blank := 0
 	wrote := false
 	var pending string // a line ending in a hyphen, waiting for its continuation
@@ -43,7 +44,16 @@ func Clean(text string) string {
 		b.WriteString(line)
 		wrote = true
 	}
-	for _, raw := range lines {
+	for {
+		raw, rest, more := text, "", false
+		if i := strings.IndexAny(text, "\r\n"); i >= 0 {
+			raw, more = text[:i], true
+			if text[i] == '\r' && i+1 < len(text) && text[i+1] == '\n' {
+				rest = text[i+2:]
+			} else {
+				rest = text[i+1:]
+			}
+		}
 		line := cleanSpaces(raw)
 		if pending != "" {
 			t := strings.TrimLeft(line, " ")
@@ -57,9 +67,13 @@ func Clean(text string) string {
 		}
 		if hyphenated(line) {
 			pending = line
-			continue
+		} else {
+			flush(line)
 		}
-		flush(line)
+		if !more {
+			break
+		}
+		text = rest
 	}
 	if pending != "" {
 		flush(pending)
@@ -78,6 +92,9 @@ func hyphenated(line string) bool {
 
 // cleanSpaces cleans one line (no "\n" in it).
 func cleanSpaces(line string) string {
+	if end, ok := plainLine(line); ok {
+		return line[:end]
+	}
 	var b strings.Builder
 	b.Grow(len(line))
 	space := false
@@ -114,6 +131,45 @@ func cleanSpaces(line string) string {
 	return b.String()
 }
 
+// plainLine reports whether cleanSpaces would return line without its trailing spaces, and
+// where those start, for the common case: no control or special space characters and no run of
+// spaces after the indentation.
+func plainLine(line string) (int, bool) {
+	lead, space := true, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(line[i:])
+			if r == utf8.RuneError || r == 0xFEFF || r == 0x200B || r == 0x00AD || unicode.IsControl(r) || unicode.IsSpace(r) {
+				return 0, false
+			}
+			i += n - 1
+			lead, space = false, false
+			continue
+		}
+		if c < 0x20 || c == 0x7f {
+			return 0, false
+		}
+		if c == ' ' {
+			if space && !lead {
+				// two spaces inside the line: collapse (unless they are trailing)
+				end := strings.TrimRight(line, " ")
+				if len(end) <= i {
+					return len(end), true
+				}
+				return 0, false
+			}
+			space = true
+			continue
+		}
+		lead, space = false, false
+	}
+	if lead {
+		return 0, true // blank
+	}
+	return len(strings.TrimRight(line, " ")), true
+}
+
 // cleanLine cleans a heading or title: one line, single spaces.
 func cleanLine(s string) string {
 	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "")), " ")
@@ -131,6 +187,19 @@ func decodeText(b []byte) string {
 		return string(b)
 	}
 	return decodeLatin1(b)
+}
+
+// ownText is decodeText for bytes nobody else holds or changes afterwards (a buffer just read
+// from the file): valid UTF-8 becomes the string without a copy.
+func ownText(b []byte) string {
+	if _, ok := decodeUTF16BOM(b); ok {
+		return decodeText(b)
+	}
+	b = trimBOM(b)
+	if len(b) > 0 && utf8.Valid(b) {
+		return unsafe.String(&b[0], len(b))
+	}
+	return decodeText(b)
 }
 
 func trimBOM(b []byte) []byte {

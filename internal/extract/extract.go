@@ -253,6 +253,9 @@ func finish(doc *Document, lim Limits) (*Document, error) {
 		}
 		out = append(out, s)
 	}
+	// The dropped sections past len(out) would keep the raw text (substrings of the file's
+	// buffer) alive.
+	clear(doc.Sections[len(out):])
 	doc.Sections = out
 	doc.Title = cleanLine(doc.Title)
 	if len(out) == 0 {

@@ -299,14 +299,14 @@ func TestHostileLoopPDF(t *testing.T) {
 	start := time.Now()
 	_, err := ExtractFile(context.Background(), td("hostile/loop.pdf"), lim)
 	took := time.Since(start)
-	if !errors.Is(err, ErrTimeout) {
-		t.Fatalf("err = %v, want ErrTimeout", err)
+	// The page tree is walked once with bounds: the cycle is refused as damaged (before, the
+	// library's page lookup looped until the timeout killed the child; TestChildFailureModes
+	// covers the timeout itself).
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "page tree is cyclic") {
+		t.Fatalf("err = %v, want ErrCorrupt for a cyclic page tree", err)
 	}
-	if took < lim.Timeout || took > lim.Timeout+3*time.Second {
+	if took > lim.Timeout+3*time.Second {
 		t.Errorf("took %s with a %s timeout", took, lim.Timeout)
-	}
-	if !strings.Contains(err.Error(), "longer than 2s") {
-		t.Errorf("message: %v", err)
 	}
 	t.Logf("loop PDF: %v after %s", err, took.Round(time.Millisecond))
 	// the parent still works

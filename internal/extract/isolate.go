@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -31,10 +32,15 @@ type childJob struct {
 	Limits Limits `json:"limits"`
 }
 
-type childResult struct {
-	Doc   *Document `json:"doc,omitempty"`
-	Kind  string    `json:"kind,omitempty"` // empty, too_large, corrupt, unsupported, empty_file, no_text
-	Error string    `json:"error,omitempty"`
+// childMsg is one line of the child's output: the document's head (format and title), then
+// one line per section, then the end; or, instead, the error. The parent decodes it line by
+// line, so it never holds the whole document's JSON as well as the document.
+type childMsg struct {
+	Head    *Document `json:"head,omitempty"`
+	Section *Section  `json:"section,omitempty"`
+	End     bool      `json:"end,omitempty"`
+	Kind    string    `json:"kind,omitempty"` // empty, too_large, corrupt, unsupported, empty_file, no_text
+	Error   string    `json:"error,omitempty"`
 }
 
 // MainIfChild makes this process the extraction child when it was started
@@ -61,24 +67,45 @@ func runChild(jobJSON string, stdout io.Writer) int {
 	lim := job.Limits.withDefaults()
 	runtime.GOMAXPROCS(1)
 	debug.SetMemoryLimit(lim.MemoryBytes * 3 / 4)
+	// The parsers allocate per glyph and per object: collect less often (the memory limit
+	// above still bounds the child) rather than spend a third of its CPU in the collector.
+	debug.SetGCPercent(400)
 	if !raceEnabled {
 		// Address space: what the runtime holds now plus MemoryBytes.
 		limit := uint64(vmSize() + lim.MemoryBytes)
 		_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: limit, Max: limit})
 	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
-	res := childResult{}
 	doc, err := extractPath(context.Background(), job.Path, job.Format, lim)
-	if err != nil {
-		res.Kind, res.Error = errKind(err), err.Error()
-	} else {
-		res.Doc = doc
-	}
-	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+	if err := writeResult(stdout, doc, err); err != nil {
 		fmt.Fprintln(os.Stderr, "extract child: write result:", err)
 		return 2
 	}
 	return 0
+}
+
+// writeResult writes the child's output (see childMsg).
+func writeResult(w io.Writer, doc *Document, err error) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	if err != nil {
+		if err := enc.Encode(childMsg{Kind: errKind(err), Error: err.Error()}); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	if err := enc.Encode(childMsg{Head: &Document{Format: doc.Format, Title: doc.Title}}); err != nil {
+		return err
+	}
+	for i := range doc.Sections {
+		if err := enc.Encode(childMsg{Section: &doc.Sections[i]}); err != nil {
+			return err
+		}
+	}
+	if err := enc.Encode(childMsg{End: true}); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // vmSize is this process's virtual memory size in bytes (/proc/self/status).
@@ -196,12 +223,25 @@ func ExtractIsolated(ctx context.Context, path string, f Format, lim Limits) (*D
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = 2 * time.Second
-	// JSON of at most MaxText of text, escaped: allow 6x plus slack.
-	stdout := &capWriter{max: lim.MaxText*6 + 1<<20}
 	stderr := &tailWriter{max: 8 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stderr = stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
 	start := time.Now()
-	runErr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("extract: start reader process: %w", err)
+	}
+	// JSON of at most MaxText of text, escaped: allow 6x plus slack.
+	out := &capReader{r: pipe, max: lim.MaxText*6 + 1<<20}
+	res, parseErr := readResult(out)
+	if parseErr != nil {
+		// Stop the child (it may be blocked writing) before waiting for it.
+		_ = cmd.Cancel()
+	}
+	_, _ = io.Copy(io.Discard, pipe)
+	runErr := cmd.Wait()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("extract: %w", ctx.Err())
 	}
@@ -209,23 +249,61 @@ func ExtractIsolated(ctx context.Context, path string, f Format, lim Limits) (*D
 		return nil, &kindErr{ErrTimeout, fmt.Sprintf("the file took longer than %s to read: it may be corrupt or hostile",
 			lim.Timeout.Round(time.Millisecond))}
 	}
-	if stdout.over {
+	if out.over {
 		return nil, fmt.Errorf("%w: more than %s of text", ErrTooLarge, human(lim.MaxText))
 	}
 	if runErr != nil {
 		return nil, childFailure(runErr, stderr.String(), lim, time.Since(start))
 	}
+	if res.kind != "" || res.msg != "" {
+		return nil, fromKind(res.kind, res.msg)
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("%w: the reader process returned no result (%v)", ErrCorrupt, parseErr)
+	}
+	return res.doc, nil
+}
+
+type childResult struct {
+	doc       *Document
+	kind, msg string
+}
+
+// readResult decodes the child's output line by line (see childMsg).
+func readResult(r io.Reader) (childResult, error) {
 	var res childResult
-	if err := json.Unmarshal(stdout.buf.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("%w: the reader process returned no result (%v)", ErrCorrupt, err)
+	dec := json.NewDecoder(r)
+	for {
+		var m childMsg
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return res, err
+		}
+		switch {
+		case m.Kind != "" || m.Error != "":
+			res.kind, res.msg = m.Kind, m.Error
+			return res, nil
+		case m.Head != nil:
+			if res.doc != nil {
+				return res, errors.New("two document heads")
+			}
+			res.doc = &Document{Format: m.Head.Format, Title: m.Head.Title}
+		case m.Section != nil:
+			if res.doc == nil {
+				return res, errors.New("a section before the document head")
+			}
+			res.doc.Sections = append(res.doc.Sections, *m.Section)
+		case m.End:
+			if res.doc == nil {
+				return res, errors.New("no document")
+			}
+			return res, nil
+		default:
+			return res, errors.New("an empty message")
+		}
 	}
-	if res.Kind != "" || res.Error != "" {
-		return nil, fromKind(res.Kind, res.Error)
-	}
-	if res.Doc == nil {
-		return nil, fmt.Errorf("%w: the reader process returned no document", ErrCorrupt)
-	}
-	return res.Doc, nil
 }
 
 // childEnviron is the parent's environment without variables that would
@@ -277,19 +355,25 @@ func lastFatalLine(stderr string) string {
 	return "no output"
 }
 
-// capWriter keeps at most max bytes and notes overflow.
-type capWriter struct {
-	buf  bytes.Buffer
+// capReader reads at most max bytes and notes overflow.
+type capReader struct {
+	r    io.Reader
+	n    int64
 	max  int64
 	over bool
 }
 
-func (w *capWriter) Write(p []byte) (int, error) {
-	if int64(w.buf.Len()+len(p)) > w.max {
-		w.over = true
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n >= c.max {
+		c.over = true
 		return 0, errors.New("output limit")
 	}
-	return w.buf.Write(p)
+	if int64(len(p)) > c.max-c.n {
+		p = p[:c.max-c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // tailWriter keeps the first max bytes (a Go fatal error prints its reason first).

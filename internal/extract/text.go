@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ func extractText(st *state, r io.ReaderAt, size int64) (*Document, error) {
 	if err := rejectBinary(b); err != nil {
 		return nil, err
 	}
-	s := decodeText(b)
+	s := ownText(b)
 	if err := st.add(len(s)); err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func rejectBinary(b []byte) error {
 	if _, ok := decodeUTF16BOM(b[:min(len(b), 4)]); ok {
 		return nil
 	}
-	if i := strings.IndexByte(string(b[:min(len(b), 1<<20)]), 0); i >= 0 {
+	if i := bytes.IndexByte(b[:min(len(b), 1<<20)], 0); i >= 0 {
 		return fmt.Errorf("%w: binary data (a NUL byte at offset %d) in a text file", ErrUnsupported, i)
 	}
 	return nil
@@ -45,78 +46,110 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 	if err := rejectBinary(b); err != nil {
 		return nil, err
 	}
-	s := strings.ReplaceAll(decodeText(b), "\r\n", "\n")
+	s := strings.ReplaceAll(ownText(b), "\r\n", "\n")
 	if err := st.add(len(s)); err != nil {
 		return nil, err
 	}
+	// Sections are substrings of s: the text is not copied per line or per section.
 	doc := &Document{}
-	lines := strings.Split(s, "\n")
-	if len(lines) > 0 && strings.TrimSpace(lines[0]) == "---" {
-		for i := 1; i < len(lines) && i < 200; i++ {
-			t := strings.TrimSpace(lines[i])
-			if t == "---" || t == "..." {
-				for _, fm := range lines[1:i] {
-					if v, ok := strings.CutPrefix(fm, "title:"); ok {
-						doc.Title = strings.Trim(strings.TrimSpace(v), `"'`)
+	nextLine := func(off int) (line string, next int) {
+		if i := strings.IndexByte(s[off:], '\n'); i >= 0 {
+			return s[off : off+i], off + i + 1
+		}
+		return s[off:], len(s) + 1
+	}
+	pos := 0
+	if first, next := nextLine(0); strings.TrimSpace(first) == "---" {
+		var fm []string
+		for i, off := 1, next; i < 200 && off <= len(s); i++ {
+			line, after := nextLine(off)
+			if t := strings.TrimSpace(line); t == "---" || t == "..." {
+				for _, l := range fm {
+					if v, ok := strings.CutPrefix(l, "title:"); ok {
+						doc.Title = strings.Clone(strings.Trim(strings.TrimSpace(v), `"'`))
 					}
 				}
-				lines = lines[i+1:]
+				pos = after
 				break
 			}
+			fm = append(fm, line)
+			off = after
 		}
 	}
 	cur := Section{}
-	var body []string
-	fence := ""
-	push := func(heading string) {
-		cur.Text = strings.Join(body, "\n")
-		doc.Sections = append(doc.Sections, cur)
-		cur = Section{Heading: heading}
-		body = body[:0]
+	// The body of the current section is s[bodyStart:bodyEnd], bodyN lines; prevEnd is where
+	// the body ends without its last line, prevStart where that line before the last starts.
+	bodyStart, bodyEnd, bodyN := 0, 0, 0
+	lastStart, prevStart, prevEnd := 0, 0, 0
+	body := func() string {
+		if bodyN == 0 {
+			return ""
+		}
+		return s[bodyStart:bodyEnd]
 	}
-	for i, line := range lines {
+	appendLine := func(start, end int) {
+		if bodyN == 0 {
+			bodyStart = start
+		}
+		prevStart, prevEnd = lastStart, bodyEnd
+		lastStart, bodyEnd = start, end
+		bodyN++
+	}
+	push := func(heading string) {
+		cur.Text = body()
+		doc.Sections = append(doc.Sections, cur)
+		// A copy: a substring would keep the whole file's buffer alive as long as the heading.
+		cur = Section{Heading: strings.Clone(heading)}
+		bodyN = 0
+	}
+	fence := ""
+	for i, off := 0, pos; off <= len(s); i++ {
 		if i%4096 == 0 {
 			if err := st.check(); err != nil {
 				return nil, err
 			}
 		}
+		line, next := nextLine(off)
+		start, end := off, off+len(line)
+		off = next
 		t := strings.TrimLeft(line, " ")
 		indent := len(line) - len(t)
 		if fence != "" {
 			if strings.HasPrefix(t, fence) {
 				fence = ""
 			}
-			body = append(body, line)
+			appendLine(start, end)
 			continue
 		}
 		if indent < 4 && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
 			fence = t[:3]
-			body = append(body, line)
+			appendLine(start, end)
 			continue
 		}
 		if indent < 4 {
 			if lvl := atxLevel(t); lvl > 0 && lvl <= 3 {
 				h := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(t[lvl:]), "#"))
 				if lvl == 1 && doc.Title == "" {
-					doc.Title = h
+					doc.Title = strings.Clone(h)
 				}
 				push(h)
 				continue
 			}
 			// setext: a paragraph line followed by === or ---
-			if len(body) > 0 && len(t) >= 2 && (strings.Trim(strings.TrimSpace(t), "=") == "" || strings.Trim(strings.TrimSpace(t), "-") == "") {
-				prev := strings.TrimSpace(body[len(body)-1])
-				if prev != "" && (len(body) == 1 || strings.TrimSpace(body[len(body)-2]) == "") && !strings.HasPrefix(prev, "- ") && !strings.HasPrefix(prev, "* ") {
-					body = body[:len(body)-1]
+			if bodyN > 0 && len(t) >= 2 && (strings.Trim(strings.TrimSpace(t), "=") == "" || strings.Trim(strings.TrimSpace(t), "-") == "") {
+				prev := strings.TrimSpace(s[lastStart:bodyEnd])
+				if prev != "" && (bodyN == 1 || strings.TrimSpace(s[prevStart:prevEnd]) == "") && !strings.HasPrefix(prev, "- ") && !strings.HasPrefix(prev, "* ") {
+					bodyN--
+					bodyEnd = prevEnd
 					if t[0] == '=' && doc.Title == "" {
-						doc.Title = prev
+						doc.Title = strings.Clone(prev)
 					}
 					push(prev)
 					continue
 				}
 			}
 		}
-		body = append(body, line)
+		appendLine(start, end)
 	}
 	push("")
 	return doc, nil

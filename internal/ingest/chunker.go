@@ -15,7 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
 
@@ -41,27 +40,31 @@ type Tokenizer interface {
 
 var (
 	cl100kOnce sync.Once
-	cl100k     *tiktoken.Tiktoken
+	cl100k     Tokenizer
 	cl100kErr  error
 )
 
 // CL100K returns OpenAI's cl100k_base tokenizer, loaded from BPE ranks
 // embedded in the binary (github.com/pkoukk/tiktoken-go-loader): no network.
 // It is safe for concurrent use; the first call takes a few hundred ms.
+// Tokens are those of tiktoken's cl100k_base (see bpe), except inside runs
+// longer than maxRun.
 func CL100K() (Tokenizer, error) {
 	cl100kOnce.Do(func() {
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-		cl100k, cl100kErr = tiktoken.GetEncoding("cl100k_base")
+		ranks, err := tiktoken_loader.NewOfflineLoader().LoadTiktokenBpe(cl100kRanksFile)
+		if err != nil {
+			cl100kErr = fmt.Errorf("ingest: load cl100k_base: %w", err)
+			return
+		}
+		cl100k = bpe{ranks: ranks, cache: &pieceCache{}}
 	})
-	if cl100kErr != nil {
-		return nil, fmt.Errorf("ingest: load cl100k_base: %w", cl100kErr)
-	}
-	return tiktokenTokenizer{cl100k}, nil
+	return cl100k, cl100kErr
 }
 
-type tiktokenTokenizer struct{ t *tiktoken.Tiktoken }
+// cl100kRanksFile names the ranks file for the offline loader (which serves it from memory).
+const cl100kRanksFile = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
-// maxRun bounds how much text the BPE sees at once. tiktoken-go is
+// maxRun bounds how much text the BPE sees at once. Byte-pair merging is
 // quadratic in the length of one pre-tokenised piece (a long run of letters,
 // digits, punctuation or whitespace, such as an inlined base64 image), so
 // runs of one kind longer than this are encoded in slices of maxRun bytes.
@@ -74,51 +77,11 @@ const maxRun = 256
 // every maxRun bytes (at character boundaries).
 func segments(s string) []string {
 	var out []string
-	last := 0 // start of the current segment
-	runStart, runSpace := 0, false
-	for i, r := range s {
-		sp := unicode.IsSpace(r)
-		if i == 0 || sp != runSpace {
-			runStart, runSpace = i, sp
-			continue
-		}
-		if i-runStart >= maxRun && i-last >= maxRun {
-			out = append(out, s[last:i])
-			last = i
-			runStart = i
-		}
+	forSegments(s, func(seg string) bool { out = append(out, seg); return true })
+	if len(out) == 0 {
+		out = []string{""}
 	}
-	return append(out, s[last:])
-}
-
-func (t tiktokenTokenizer) Count(s string) int {
-	n := 0
-	for _, seg := range segments(s) {
-		if seg != "" {
-			n += len(t.t.EncodeOrdinary(seg))
-		}
-	}
-	return n
-}
-
-func (t tiktokenTokenizer) Ends(s string) []int {
-	var ends []int
-	off := 0
-	for _, seg := range segments(s) {
-		if seg == "" {
-			continue
-		}
-		segEnd := off + len(seg)
-		for _, id := range t.t.EncodeOrdinary(seg) {
-			off += len(t.t.Decode([]int{id}))
-			ends = append(ends, min(off, segEnd))
-		}
-		if len(ends) > 0 {
-			ends[len(ends)-1] = segEnd // cannot differ for valid UTF-8
-		}
-		off = segEnd
-	}
-	return ends
+	return out
 }
 
 // ApproxTokenizer is a documented approximation of a BPE tokenizer for when
@@ -360,6 +323,10 @@ type atom struct{ s, e, n int }
 func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 	atoms := c.split(text, start, end, levelParagraph, c.max-c.overlap)
 	var spans [][2]int
+	var ring []int // scratch for overlapStart
+	if c.overlap > 0 {
+		ring = make([]int, c.overlap+1)
+	}
 	cs := atoms[0].s // chunk start (may lie before atoms[i].s: overlap)
 	ovl := 0         // tokens in text[cs:atoms[i].s]
 	for i := 0; i < len(atoms); {
@@ -372,10 +339,15 @@ func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 			j = i + 1
 		}
 		// Token counts are not strictly additive: verify and back off.
-		for j > i+1 && c.tok.Count(text[cs:atoms[j-1].e]) > c.max {
+		fits := false
+		for j > i+1 {
+			if !c.over(text[cs:atoms[j-1].e], c.max) {
+				fits = true
+				break
+			}
 			j--
 		}
-		if cs < atoms[i].s && c.tok.Count(text[cs:atoms[j-1].e]) > c.max {
+		if !fits && cs < atoms[i].s && c.over(text[cs:atoms[j-1].e], c.max) {
 			cs = atoms[i].s // drop the overlap rather than exceed the budget
 		}
 		e := atoms[j-1].e
@@ -384,7 +356,7 @@ func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 			break
 		}
 		i = j
-		cs = c.overlapStart(text, cs, e)
+		cs = c.overlapStart(text, cs, e, ring)
 		ovl = 0
 		if cs < e {
 			ovl = c.tok.Count(text[cs:e])
@@ -396,15 +368,11 @@ func (c *Chunker) chunkSection(text string, start, end int) [][2]int {
 // overlapStart returns where the next chunk starts so that it repeats at
 // most c.overlap tokens of text[s:e], beginning at a word start if there is
 // one, else at a character boundary.
-func (c *Chunker) overlapStart(text string, s, e int) int {
+func (c *Chunker) overlapStart(text string, s, e int, ring []int) int {
 	if c.overlap == 0 {
 		return e
 	}
-	ends := c.tok.Ends(text[s:e])
-	p := s
-	if len(ends) > c.overlap {
-		p = s + ends[len(ends)-c.overlap-1]
-	}
+	p := s + tailStart(c.tok, text[s:e], c.overlap, ring)
 	for p < e && !utf8.RuneStart(text[p]) {
 		p++
 	}
@@ -423,7 +391,7 @@ func (c *Chunker) overlapStart(text string, s, e int) int {
 		}
 		p += n
 	}
-	for p < e && c.tok.Count(text[p:e]) > c.overlap {
+	for p < e && c.over(text[p:e], c.overlap) {
 		k := strings.IndexFunc(text[p:e], unicode.IsSpace)
 		if k <= 0 {
 			_, n := utf8.DecodeRuneInString(text[p:])
@@ -433,6 +401,40 @@ func (c *Chunker) overlapStart(text string, s, e int) int {
 		p += k
 	}
 	return p
+}
+
+// over reports whether s has more than limit tokens, counting no further than that.
+func (c *Chunker) over(s string, limit int) bool { return countAtMost(c.tok, s, limit) > limit }
+
+// countAtMost is tok.Count(s) when that is at most limit, else some number above limit: a
+// section of megabytes is not tokenised whole just to learn that it does not fit.
+func countAtMost(tok Tokenizer, s string, limit int) int {
+	if len(s) <= limit { // a token holds at least one byte
+		return tok.Count(s)
+	}
+	if b, ok := tok.(bpe); ok {
+		return b.countAtMost(s, limit)
+	}
+	return tok.Count(s)
+}
+
+// tailStart returns the offset in s where its last k tokens begin (0 when s has at most k).
+// ring is scratch space of k+1 ints.
+func tailStart(tok Tokenizer, s string, k int, ring []int) int {
+	if b, ok := tok.(bpe); ok && len(ring) == k+1 {
+		// Keep only the last k+1 token ends instead of all of them.
+		n := 0
+		b.forEachEnd(s, func(end int) { ring[n%len(ring)] = end; n++ })
+		if n <= k {
+			return 0
+		}
+		return ring[(n-k-1)%len(ring)]
+	}
+	ends := tok.Ends(s)
+	if len(ends) <= k {
+		return 0
+	}
+	return ends[len(ends)-k-1]
 }
 
 func isSpaceBefore(text string, p int) bool {
@@ -451,22 +453,26 @@ const (
 // split partitions text[s:e] into atoms of at most limit tokens each,
 // preferring the coarsest boundaries.
 func (c *Chunker) split(text string, s, e, level, limit int) []atom {
-	n := c.tok.Count(text[s:e])
+	return c.splitInto(nil, text, s, e, level, limit)
+}
+
+// splitInto is split appending to out.
+func (c *Chunker) splitInto(out []atom, text string, s, e, level, limit int) []atom {
+	n := countAtMost(c.tok, text[s:e], limit)
 	if n <= limit {
-		return []atom{{s, e, n}}
+		return append(out, atom{s, e, n})
 	}
 	if level == levelHard {
-		return c.hardSplit(text, s, e, limit)
+		return append(out, c.hardSplit(text, s, e, limit)...)
 	}
 	cuts := boundaries(text[s:e], level)
 	if len(cuts) == 0 {
-		return c.split(text, s, e, level+1, limit)
+		return c.splitInto(out, text, s, e, level+1, limit)
 	}
-	var out []atom
 	prev := s
 	for _, cut := range append(cuts, e-s) {
 		if s+cut > prev {
-			out = append(out, c.split(text, prev, s+cut, level+1, limit)...)
+			out = c.splitInto(out, text, prev, s+cut, level+1, limit)
 			prev = s + cut
 		}
 	}

@@ -92,6 +92,10 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 
 const maxDeliver = 5
 
+// bm25Batch is how many chunks are written to the index per progress update when there is no
+// embedder (EmbedBatch, when larger, wins).
+const bm25Batch = 256
+
 // errStale ends a run whose document changed underneath it (replaced, reindexed or deleted).
 var errStale = errors.New("ingest: document changed during indexing")
 
@@ -224,8 +228,14 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		return fmt.Errorf("ingest: tenant: %w", err)
 	}
 	embedOK := w.Embedder != nil
-	for start := resume; start < len(kcs); start += w.EmbedBatch {
-		end := min(start+w.EmbedBatch, len(kcs))
+	batch := w.EmbedBatch
+	if !embedOK {
+		// Nothing to embed: write bigger batches, with one progress update each.
+		batch = max(batch, bm25Batch)
+	}
+	var indexDur, progressDur time.Duration
+	for start := resume; start < len(kcs); start += batch {
+		end := min(start+batch, len(kcs))
 		part := kcs[start:end]
 		if embedOK {
 			if err := w.embed(ctx, part); err != nil {
@@ -239,9 +249,11 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 				}
 			}
 		}
+		t0 := time.Now()
 		if err := w.Index.UpsertChunks(ctx, c, part); err != nil {
 			return fmt.Errorf("ingest: index: %w", err)
 		}
+		t1 := time.Now()
 		var n int64
 		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) (err error) {
 			n, err = q.SetDocumentProgress(ctx, db.SetDocumentProgressParams{ID: doc.ID, Version: doc.Version, ChunksDone: int32(end)})
@@ -249,6 +261,7 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		}); err != nil {
 			return err
 		}
+		indexDur, progressDur = indexDur+t1.Sub(t0), progressDur+time.Since(t1)
 		if n == 0 {
 			return errStale
 		}
@@ -257,7 +270,8 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		return fmt.Errorf("ingest: drop stale chunks: %w", err)
 	}
 	w.setStatus(ctx, cause, doc, StatusIndexed, len(kcs), "", mode)
-	log.Info("document indexed", "chunks", len(kcs), "search_mode", mode, "dur", time.Since(started))
+	log.Info("document indexed", "chunks", len(kcs), "search_mode", mode, "dur", time.Since(started),
+		"index_write_dur", indexDur, "progress_dur", progressDur)
 	return nil
 }
 

@@ -150,8 +150,12 @@ func (s *Store) Ready(ctx context.Context) error {
 func chunkClass() *models.Class {
 	falseP, trueP := new(bool), new(bool)
 	*trueP = true
+	// Searchable (BM25) but not filterable: nothing filters on the words of a chunk, and the
+	// filterable index doubled Weaviate's work per chunk written (2,000 chunks of 3.5 KB:
+	// 3.5–5.8 s with it, 1.5–2.5 s without, on a busy 2-core machine). Collections created
+	// before keep theirs until recreated.
 	textProp := func(name string) *models.Property {
-		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "word", IndexSearchable: trueP, IndexFilterable: trueP}
+		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "word", IndexSearchable: trueP, IndexFilterable: falseP}
 	}
 	idProp := func(name string) *models.Property {
 		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field", IndexSearchable: falseP, IndexFilterable: trueP}
