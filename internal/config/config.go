@@ -94,6 +94,10 @@ type Config struct {
 	SecretKeys     string
 	WhatsAppAPIURL string
 	TelegramAPIURL string
+	// ProviderCallTimeout is COACHWIRE_PROVIDER_CALL_TIMEOUT (default 30s): the longest one
+	// WhatsApp/Telegram send may take; a dispatch process that died mid-call has its message
+	// retried after about twice that.
+	ProviderCallTimeout time.Duration
 }
 
 // Knowledge configures uploads, storage and the ingest pipeline.
@@ -287,6 +291,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour),
 		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", time.Hour)}
+	c.ProviderCallTimeout = dur("COACHWIRE_PROVIDER_CALL_TIMEOUT", 30*time.Second)
 	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
 	if len(errs) > 0 {
