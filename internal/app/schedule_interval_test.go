@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -32,9 +33,11 @@ func TestCampaignScheduleMinInterval(t *testing.T) {
 		{"kind": "rrule", "timezone": "UTC", "start": start, "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,15"},
 		{"kind": "cron", "timezone": "UTC", "cron": "* * * * *"},
 	} {
-		var e struct{ Code, Message string }
-		st, raw, err := c.Do(context.Background(), "POST", "/api/v1/campaigns", cr.AccessToken, camp(sched), &e)
+		var body struct{ Error struct{ Code, Message string } }
+		st, raw, err := c.Do(context.Background(), "POST", "/api/v1/campaigns", cr.AccessToken, camp(sched), nil)
 		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &body), string(raw))
+		e := body.Error
 		require.Equal(t, http.StatusBadRequest, st, "%v: %s", sched, raw)
 		require.Equal(t, "schedule_too_frequent", e.Code)
 		require.Contains(t, e.Message, "minimum interval between occurrences is 1h0m0s")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,8 +89,9 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// startWorker runs a dispatch worker on its own NATS connection; kill closes that connection
-// without settling anything (the process is gone as far as JetStream can tell).
+// startWorker runs a dispatch worker on its own NATS connection and database pool; kill closes
+// both without settling anything (the process is gone as far as JetStream and Postgres can
+// tell; its provider calls are stopped by the transport the test gives it).
 func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client) (kill func()) {
 	t.Helper()
 	ctx := context.Background()
@@ -98,13 +100,14 @@ func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client)
 	require.NoError(t, err)
 	router, err := bus.NewRouter(b, log)
 	require.NoError(t, err)
-	w := &dispatch.Worker{Store: r.store, Bus: b, Parallel: 2, Log: log, Now: time.Now, Keys: r.keys,
+	store := testenv.Store(t) // its own pool: a dead process writes nothing more
+	w := &dispatch.Worker{Store: store, Bus: b, Parallel: 2, Log: log, Now: time.Now, Keys: r.keys,
 		WhatsAppURL: r.wa.URL, Limits: limits, HTTP: hc}
 	require.NoError(t, w.Register(ctx, router))
 	go func() { _ = router.Run(context.Background()) }()
 	<-router.Running()
 	var once sync.Once
-	kill = func() { once.Do(func() { b.NC.Close() }) }
+	kill = func() { once.Do(func() { b.NC.Close(); store.Close() }) }
 	t.Cleanup(kill)
 	return kill
 }
@@ -256,16 +259,22 @@ func TestProviderThrottleScopes(t *testing.T) {
 }
 
 // freezingTransport passes requests to the provider; a request whose body contains marker is
-// delivered and its answer then never returned: the process froze (or died) mid-call.
+// delivered and its answer then never returned: the process died mid-call. Once killed, no
+// request leaves at all.
 type freezingTransport struct {
 	base   http.RoundTripper
 	marker string
 	frozen chan struct{} // closed when a call froze
 	dead   chan struct{} // closed at the end of the test
 	once   sync.Once
+	killed atomic.Bool
 }
 
 func (f *freezingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if f.killed.Load() {
+		<-f.dead
+		return nil, fmt.Errorf("process gone")
+	}
 	body, _ := io.ReadAll(req.Body)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	resp, err := f.base.RoundTrip(req)
@@ -306,7 +315,16 @@ func TestDispatchKilledMidProviderCall(t *testing.T) {
 	// recipient's pair limit (3 at once, then one per 6 s) when the worker dies. It was never
 	// called, so it is no re-send.
 	waiting := r.send(t, []string{to[3], to[3], to[3], to[3]}, []string{"Reply A.", "Reply B.", "Reply C.", "Reply D."})
-	r.wa.WaitSent(t, 4+3, 30*time.Second) // two short replies, parts one and two, three to the fourth person
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		n := 0
+		for _, id := range waiting {
+			if r.status(t, id) == "sent" {
+				n++
+			}
+		}
+		return n == 3
+	}, "three replies to the fourth person sent and recorded")
+	ft.killed.Store(true)
 	kill()
 	require.Len(t, r.wa.SentTo(to[0]), 2, "parts one and two are at the provider")
 	require.Len(t, r.wa.SentTo(to[3]), 3, "the fourth reply waits for the pair limit")
