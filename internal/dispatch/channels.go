@@ -317,13 +317,12 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 			}
 		default:
 			// No answer: the provider may have the message. The next call of the part is a
-			// re-send and is logged as one.
+			// re-send and is logged as one; it is not made in place (a provider that accepts
+			// and never answers would get a copy per try) but after JetStream's backoff.
 			if ferr := w.finishPart(ctx, c, d.msg.ID, i, partUnknown, "", err.Error()); ferr != nil {
 				return "", false, ferr
 			}
-			if ctx.Err() != nil {
-				return "", false, err
-			}
+			return "", false, fmt.Errorf("dispatch: part %d of %s: no answer from the provider: %w", i, d.msg.ID, err)
 		}
 		wait := channels.RetryAfterOf(err)
 		if wait <= 0 {
