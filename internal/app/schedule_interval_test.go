@@ -33,7 +33,9 @@ func TestCampaignScheduleMinInterval(t *testing.T) {
 		{"kind": "rrule", "timezone": "UTC", "start": start, "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,15"},
 		{"kind": "cron", "timezone": "UTC", "cron": "* * * * *"},
 	} {
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		st, raw, err := c.Do(context.Background(), "POST", "/api/v1/campaigns", cr.AccessToken, camp(sched), nil)
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal(raw, &body), string(raw))
