@@ -281,9 +281,15 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
 		if err := w.lim.wait(ctx, slots, w.limits.MaxWait); err != nil {
+			if errors.Is(err, errThrottled) {
+				err = bus.Later(err) // paused for longer than MaxWait: no use retrying at once
+			}
 			return "", false, err
 		}
 		prev, begun, err := w.beginPart(ctx, c, d.msg.ID, a.id, i)
+		if errors.Is(err, errPartInFlight) {
+			return "", false, bus.Later(err)
+		}
 		if err != nil {
 			return "", false, err
 		}
@@ -322,7 +328,7 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 			if ferr := w.finishPart(ctx, c, d.msg.ID, i, partUnknown, "", err.Error()); ferr != nil {
 				return "", false, ferr
 			}
-			return "", false, fmt.Errorf("dispatch: part %d of %s: no answer from the provider: %w", i, d.msg.ID, err)
+			return "", false, bus.Later(fmt.Errorf("dispatch: part %d of %s: no answer from the provider: %w", i, d.msg.ID, err))
 		}
 		wait := channels.RetryAfterOf(err)
 		if wait <= 0 {

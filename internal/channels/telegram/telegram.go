@@ -108,7 +108,8 @@ type Message struct {
 func (m *Message) Group() bool { return m.ChatType != "private" }
 
 // Addressed reports whether a group message is meant for the bot: it mentions the bot
-// (@username entity, or a text_mention of its id) or replies to one of the bot's messages.
+// (@username entity, or a text_mention of its id), replies to one of the bot's messages, or is
+// a command addressed to it (/command@username).
 // username is compared without case and without a leading @.
 func (m *Message) Addressed(botID int64, username string) bool {
 	username = strings.TrimPrefix(username, "@")
@@ -122,6 +123,12 @@ func (m *Message) Addressed(botID int64, username string) bool {
 	}
 	for _, id := range m.MentionIDs {
 		if botID != 0 && id == botID {
+			return true
+		}
+	}
+	// A command meant for this bot: "/memory@coach_bot".
+	if cmd, _, _ := strings.Cut(strings.TrimSpace(m.Text), " "); strings.HasPrefix(cmd, "/") {
+		if _, to, ok := strings.Cut(cmd, "@"); ok && username != "" && strings.EqualFold(to, username) {
 			return true
 		}
 	}

@@ -284,6 +284,12 @@ func TestGroupAddressing(t *testing.T) {
 	if m := parse(telegramtest.GroupUpdatePayload(13, -100, "group", 5, "and then?", "", botID)); !m.Addressed(botID, "test_coach_bot") {
 		t.Fatal("a reply to the bot not seen")
 	}
+	if m := parse(telegramtest.GroupUpdatePayload(16, -100, "group", 5, "/memory@Test_Coach_Bot", "", 0)); !m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("a command for the bot not seen")
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(17, -100, "group", 5, "/memory@other_bot", "", 0)); m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("another bot's command counted")
+	}
 	// An emoji before the mention: offsets count UTF-16 units.
 	raw := []byte(`{"update_id":14,"message":{"message_id":14,"from":{"id":5,"is_bot":false,"first_name":"A"},"chat":{"id":-100,"type":"group"},"date":1,"text":"😀 @test_coach_bot hi","entities":[{"type":"mention","offset":3,"length":15}]}}`)
 	if m := parse(raw); !m.Addressed(botID, "test_coach_bot") {
