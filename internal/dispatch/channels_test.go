@@ -21,6 +21,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
@@ -40,7 +41,9 @@ type rig struct {
 	keys    *secrets.Keyring
 	creator uuid.UUID
 	channel uuid.UUID
+	tgChan  uuid.UUID
 	wa      *whatsapptest.Server
+	tg      *telegramtest.Server
 	prefix  string // of this test's recipients' numbers
 	logs    *logBuf
 }
@@ -68,7 +71,8 @@ func (l *logBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{store: testenv.Store(t), b: testenv.Bus(t), creator: uuid.New(), channel: uuid.New(), wa: whatsapptest.New(t),
+	r := &rig{store: testenv.Store(t), b: testenv.Bus(t), creator: uuid.New(), channel: uuid.New(), tgChan: uuid.New(),
+		wa: whatsapptest.New(t), tg: telegramtest.New(t),
 		prefix: fmt.Sprintf("49%05d", uuid.New().ID()%100000), logs: &logBuf{t: t}}
 	var err error
 	r.keys, err = secrets.Load(testKeys, t.TempDir())
@@ -77,13 +81,19 @@ func newRig(t *testing.T) *rig {
 		AppSecret: "app-secret", VerifyToken: "verify"})
 	require.NoError(t, err)
 	cfg, _ := json.Marshal(secrets.ChannelConfig{PhoneNumberID: whatsapptest.DefaultPhoneNumberID})
+	tgSealed, err := r.keys.SealChannel(r.tgChan, secrets.ChannelCredentials{BotToken: telegramtest.DefaultToken, WebhookSecret: "s"})
+	require.NoError(t, err)
 	require.NoError(t, r.store.InTenant(ctx, r.creator, func(q *db.Queries) error {
 		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: r.creator, Name: "Coach", Email: r.creator.String() + "@example.com",
 			WidgetKey: "wk-" + r.creator.String(), WidgetSecret: "ws", AllowedOrigins: []string{}}); err != nil {
 			return err
 		}
-		_, err := q.InsertChannel(ctx, db.InsertChannelParams{ID: r.channel, CreatorID: r.creator, Type: "whatsapp", Name: "wa",
-			ExternalID: whatsapptest.DefaultPhoneNumberID, Config: cfg, Secrets: sealed})
+		if _, err := q.InsertChannel(ctx, db.InsertChannelParams{ID: r.channel, CreatorID: r.creator, Type: "whatsapp", Name: "wa",
+			ExternalID: whatsapptest.DefaultPhoneNumberID, Config: cfg, Secrets: sealed}); err != nil {
+			return err
+		}
+		_, err := q.InsertChannel(ctx, db.InsertChannelParams{ID: r.tgChan, CreatorID: r.creator, Type: "telegram", Name: "tg",
+			Config: []byte("{}"), Secrets: tgSealed})
 		return err
 	}))
 	return r
@@ -102,7 +112,7 @@ func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client)
 	require.NoError(t, err)
 	store := testenv.Store(t) // its own pool: a dead process writes nothing more
 	w := &dispatch.Worker{Store: store, Bus: b, Parallel: 2, Log: log, Now: time.Now, Keys: r.keys,
-		WhatsAppURL: r.wa.URL, Limits: limits, HTTP: hc}
+		WhatsAppURL: r.wa.URL, TelegramURL: r.tg.URL, Limits: limits, HTTP: hc}
 	require.NoError(t, w.Register(ctx, router))
 	go func() { _ = router.Run(context.Background()) }()
 	<-router.Running()
@@ -116,32 +126,38 @@ func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client)
 // each to dispatch; it returns the message ids.
 func (r *rig) send(t *testing.T, to []string, bodies []string) []uuid.UUID {
 	t.Helper()
+	return r.sendOn(t, "whatsapp", r.channel, to, bodies)
+}
+
+// sendOn is send on a channel of either type.
+func (r *rig) sendOn(t *testing.T, typ string, channel uuid.UUID, to []string, bodies []string) []uuid.UUID {
+	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
 	var ids []uuid.UUID
 	var outs []*nats.Msg
 	require.NoError(t, r.store.InTenant(ctx, r.creator, func(q *db.Queries) error {
 		for i, wa := range to {
-			eu, err := q.UpsertChannelEndUser(ctx, db.UpsertChannelEndUserParams{ID: uuid.New(), CreatorID: r.creator, Channel: "whatsapp",
-				ExternalID: r.channel.String() + ":" + wa, ChannelID: uuid.NullUUID{UUID: r.channel, Valid: true},
+			eu, err := q.UpsertChannelEndUser(ctx, db.UpsertChannelEndUserParams{ID: uuid.New(), CreatorID: r.creator, Channel: typ,
+				ExternalID: channel.String() + ":" + wa, ChannelID: uuid.NullUUID{UUID: channel, Valid: true},
 				ProviderUserID: wa, ChatID: wa, InboundAt: &now})
 			if err != nil {
 				return err
 			}
 			conv, err := q.UpsertChannelConversation(ctx, db.UpsertChannelConversationParams{ID: uuid.New(), CreatorID: r.creator, EndUserID: eu.ID,
-				Channel: "whatsapp", ChannelID: uuid.NullUUID{UUID: r.channel, Valid: true}})
+				Channel: typ, ChannelID: uuid.NullUUID{UUID: channel, Valid: true}})
 			if err != nil {
 				return err
 			}
 			m, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: r.creator, ConversationID: conv.ID, Role: "assistant",
-				Body: bodies[i], Sources: []byte("[]"), Channel: "whatsapp", Status: "generated"})
+				Body: bodies[i], Sources: []byte("[]"), Channel: typ, Status: "generated"})
 			if err != nil {
 				return err
 			}
 			ids = append(ids, m.ID)
-			ev := events.New(r.creator, events.MessageOutbound{MessageID: m.ID, ConversationID: conv.ID, EndUserID: eu.ID, Channel: "whatsapp"}, nil, now)
+			ev := events.New(r.creator, events.MessageOutbound{MessageID: m.ID, ConversationID: conv.ID, EndUserID: eu.ID, Channel: typ}, nil, now)
 			b, _ := json.Marshal(ev)
-			nm := &nats.Msg{Subject: events.OutboundSubject(r.creator, "whatsapp"), Data: b, Header: nats.Header{}}
+			nm := &nats.Msg{Subject: events.OutboundSubject(r.creator, typ), Data: b, Header: nats.Header{}}
 			nm.Header.Set(nats.MsgIdHdr, "out:"+m.ID.String())
 			outs = append(outs, nm)
 		}
@@ -345,4 +361,25 @@ func TestDispatchKilledMidProviderCall(t *testing.T) {
 	}
 	require.Contains(t, r.logs.String(), "re-sending after an interrupted provider call")
 	require.Equal(t, 1, strings.Count(r.logs.String(), "re-sending after an interrupted provider call"))
+}
+
+// TestTelegramFloodWaitPausesBot (issue 9, defect 10): Telegram's 429 with retry_after on a
+// private chat is the bot's limit: no chat of the bot is sent to until it has passed.
+func TestTelegramFloodWaitPausesBot(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, dispatch.Limits{TelegramPerBot: 4}, nil) // a send every ~260 ms
+	r.tg.FloodWait(0, 2)
+	var chats []string
+	for i := range 5 {
+		chats = append(chats, fmt.Sprintf("%d", 7000+int(uuid.New().ID()%100000)*10+i))
+	}
+	ids := r.sendOn(t, "telegram", r.tgChan, chats, []string{"one", "two", "three", "four", "five"})
+	r.waitSent(t, ids, 60*time.Second)
+	calls := r.tg.Calls()
+	require.Equal(t, 429, calls[0].Status, "%+v", calls)
+	for _, c := range calls[1:] {
+		require.False(t, c.At.Before(calls[0].At.Add(2*time.Second)), "a send %s after the bot's 429 (retry_after 2): %+v",
+			c.At.Sub(calls[0].At), calls)
+	}
+	require.Len(t, r.tg.Sent(), 5)
 }
