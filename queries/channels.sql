@@ -12,6 +12,9 @@ SELECT * FROM channels ORDER BY created_at;
 -- name: DeleteChannel :execrows
 DELETE FROM channels WHERE id = $1;
 
+-- name: UpdateChannelConfig :one
+UPDATE channels SET config = @config, updated_at = now() WHERE id = @id RETURNING *;
+
 -- name: ChannelCreator :one
 -- The creator owning a channel, before any tenant is known (webhooks). Cross-tenant only
 -- through the SECURITY DEFINER function.
@@ -55,13 +58,22 @@ ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, updat
 WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
 RETURNING *;
 
--- name: ClaimDeliveryPart :one
--- Claims one part of a split message before the provider call; no row back means the part was
--- already sent.
+-- name: GetDeliveryPart :one
+SELECT * FROM delivery_parts WHERE message_id = $1 AND part = $2;
+
+-- name: LockDeliveryPart :one
+SELECT * FROM delivery_parts WHERE message_id = $1 AND part = $2 FOR UPDATE;
+
+-- name: BeginDeliveryPart :one
+-- Records one provider call of a part, committed immediately before the call: status sending,
+-- attempts counts the calls started. No row back means the part was sent already, or another
+-- attempt's call is still within its time (updated less than live_ms ago): never two calls of
+-- one part at once.
 INSERT INTO delivery_parts (message_id, part, creator_id, channel_id, status, attempts)
-VALUES ($1, $2, $3, $4, 'sending', 1)
-ON CONFLICT (message_id, part) DO UPDATE SET attempts = delivery_parts.attempts + 1, updated_at = now()
+VALUES (@message_id, @part, @creator_id, @channel_id, 'sending', 1)
+ON CONFLICT (message_id, part) DO UPDATE SET status = 'sending', attempts = delivery_parts.attempts + 1, error = '', updated_at = now()
 WHERE delivery_parts.status NOT IN ('sent', 'delivered', 'read')
+  AND NOT (delivery_parts.status = 'sending' AND delivery_parts.updated_at > now() - make_interval(secs => sqlc.arg(live_secs)::float8))
 RETURNING *;
 
 -- name: FinishDeliveryPart :exec

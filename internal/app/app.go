@@ -314,8 +314,12 @@ func (a *App) startWorkers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		limits := a.DispatchLimits
+		if limits.CallTimeout == 0 {
+			limits.CallTimeout = cfg.ProviderCallTimeout
+		}
 		w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
-			Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: a.DispatchLimits}
+			Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits}
 		if err := w.Register(ctx, a.router); err != nil {
 			return err
 		}

@@ -347,8 +347,10 @@ func TestTelegramDrafts(t *testing.T) {
 	r.postTG(t, ch, telegramtest.UpdatePayload(3, 777, 777, "When should I stop drinking caffeine?"))
 	testenv.Eventually(t, 60*time.Second, func() bool { return len(r.tg.SentTo(777)) == 1 }, "final message despite refused drafts")
 	quiet(t, 1500*time.Millisecond, 1, func() int { return len(r.tg.SentTo(777)) }, "exactly one final message")
-	// A group chat (the chat is not the user): no draft is attempted.
-	r.postTG(t, ch, telegramtest.UpdatePayload(4, -100123, 888, "When should I stop drinking caffeine?"))
+	// A group chat (the chat is not the user; groups enabled, the bot mentioned): no draft is
+	// attempted.
+	r.do(t, "PATCH", "/api/v1/channels/"+ch.ID.String(), map[string]any{"groups_enabled": true})
+	r.postTG(t, ch, telegramtest.GroupUpdatePayload(4, -100123, "group", 888, "When should I stop drinking caffeine?", "test_coach_bot", 0))
 	testenv.Eventually(t, 60*time.Second, func() bool { return len(r.tg.SentTo(-100123)) == 1 }, "final message in the group")
 	quiet(t, 1500*time.Millisecond, 1, func() int { return len(r.tg.SentTo(-100123)) }, "exactly one final message")
 	for _, d := range r.tg.Drafts() {

@@ -366,8 +366,10 @@ func TestInboundCommandsChannels(t *testing.T) {
 	require.Empty(t, api.enrollments(t, shadow))
 	require.Equal(t, 0, chats(), "commands, keywords and opt words never reach the model")
 
-	// In a group chat the profile is not shown.
-	r.postTG(t, tg, telegramtest.UpdatePayload(2006, -7731, 7731, "/memory@CoachBot"))
+	// In a group chat (groups enabled for the channel, the command addressed to the bot) the
+	// profile is not shown.
+	r.do(t, "PATCH", "/api/v1/channels/"+tg.ID.String(), map[string]any{"groups_enabled": true})
+	r.postTG(t, tg, telegramtest.UpdatePayload(2006, -7731, 7731, "/memory@test_coach_bot"))
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(r.tg.SentTo(-7731)) == 1 }, "an answer in the group")
 	require.Contains(t, r.tg.SentTo(-7731)[0].Text, "only show what I remember about you in a private chat")
 

@@ -52,6 +52,38 @@ func (c Class) String() string {
 	return fmt.Sprintf("class(%d)", int(c))
 }
 
+// Scope is what a rate limit applies to: a provider throttle is honoured by everything that
+// shares it, not only by the call that met it.
+type Scope int
+
+const (
+	// ScopeNone: not a rate limit.
+	ScopeNone Scope = iota
+	// ScopePair: one recipient of one sender (WhatsApp 131056 pair rate limit; a Telegram
+	// group's own limit).
+	ScopePair
+	// ScopeNumber: every recipient of one sender (WhatsApp 130429 throughput of a business
+	// number; a Telegram bot's overall limit).
+	ScopeNumber
+	// ScopeApp: every number of the app or business account (WhatsApp 4 application request
+	// limit, 80007 WhatsApp Business Account rate limit).
+	ScopeApp
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeNone:
+		return "none"
+	case ScopePair:
+		return "pair"
+	case ScopeNumber:
+		return "number"
+	case ScopeApp:
+		return "app"
+	}
+	return fmt.Sprintf("scope(%d)", int(s))
+}
+
 // Error is a failed provider call. Code is the provider's code (Graph error code; Telegram
 // error_code, which equals the HTTP status). Status is the HTTP status, 0 for transport errors.
 type Error struct {
@@ -61,6 +93,8 @@ type Error struct {
 	Message    string
 	Class      Class
 	RetryAfter time.Duration
+	// Scope is what a RateLimited error applies to (ScopeNone for other classes).
+	Scope Scope
 	// Subcode is the Graph error_subcode (WhatsApp only).
 	Subcode int
 	// Err is the underlying transport error, if any (never contains credentials).
@@ -83,6 +117,9 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
 	}
+	if e.Scope != ScopeNone {
+		fmt.Fprintf(&b, " (%s limit)", e.Scope)
+	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
@@ -102,6 +139,15 @@ func ClassOf(err error) Class {
 		return e.Class
 	}
 	return Retryable
+}
+
+// ScopeOf returns the scope of a rate-limit error: ScopeNone for anything else.
+func ScopeOf(err error) Scope {
+	var e *Error
+	if errors.As(err, &e) && e.Class == RateLimited {
+		return e.Scope
+	}
+	return ScopeNone
 }
 
 // RetryAfterOf returns the provider's requested wait, 0 when it gave none.

@@ -97,6 +97,10 @@ type Config struct {
 	SecretKeys     string
 	WhatsAppAPIURL string
 	TelegramAPIURL string
+	// ProviderCallTimeout is COACHWIRE_PROVIDER_CALL_TIMEOUT (default 30s): the longest one
+	// WhatsApp/Telegram send may take; a dispatch process that died mid-call has its message
+	// retried after about twice that.
+	ProviderCallTimeout time.Duration
 }
 
 // Knowledge configures uploads, storage and the ingest pipeline.
@@ -125,6 +129,7 @@ type Nudge struct {
 	CeilingWeek int           // COACHWIRE_NUDGE_CEILING_WEEK, default 10 per person per 7 days
 	LiveWindow  time.Duration // COACHWIRE_NUDGE_LIVE_WINDOW, default 10m: who wrote within it is not interrupted
 	MaxHold     time.Duration // COACHWIRE_NUDGE_MAX_HOLD, default 48h: a held nudge older than that is skipped (expired)
+	MinInterval time.Duration // COACHWIRE_NUDGE_MIN_INTERVAL, default 1h: the shortest gap allowed between two occurrences of a recurring campaign
 }
 
 // WithDefaults fills zero fields.
@@ -155,6 +160,9 @@ func (n Nudge) WithDefaults() Nudge {
 	}
 	if n.MaxHold <= 0 {
 		n.MaxHold = 48 * time.Hour
+	}
+	if n.MinInterval <= 0 {
+		n.MinInterval = time.Hour
 	}
 	return n
 }
@@ -284,7 +292,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 5000),
 		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Batch: num("COACHWIRE_NUDGE_BATCH", 500), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 2),
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
-		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour)}
+		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour),
+		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", time.Hour)}
+	c.ProviderCallTimeout = dur("COACHWIRE_PROVIDER_CALL_TIMEOUT", 30*time.Second)
 	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
 	c.Limits = parseLimits(env, dur, &errs)

@@ -41,6 +41,51 @@ func (q *Queries) AdvanceDeliveryPart(ctx context.Context, arg AdvanceDeliveryPa
 	return err
 }
 
+const beginDeliveryPart = `-- name: BeginDeliveryPart :one
+INSERT INTO delivery_parts (message_id, part, creator_id, channel_id, status, attempts)
+VALUES ($1, $2, $3, $4, 'sending', 1)
+ON CONFLICT (message_id, part) DO UPDATE SET status = 'sending', attempts = delivery_parts.attempts + 1, error = '', updated_at = now()
+WHERE delivery_parts.status NOT IN ('sent', 'delivered', 'read')
+  AND NOT (delivery_parts.status = 'sending' AND delivery_parts.updated_at > now() - make_interval(secs => $5::float8))
+RETURNING message_id, part, creator_id, channel_id, status, attempts, provider_id, error, created_at, updated_at
+`
+
+type BeginDeliveryPartParams struct {
+	MessageID uuid.UUID     `json:"message_id"`
+	Part      int32         `json:"part"`
+	CreatorID uuid.UUID     `json:"creator_id"`
+	ChannelID uuid.NullUUID `json:"channel_id"`
+	LiveSecs  float64       `json:"live_secs"`
+}
+
+// Records one provider call of a part, committed immediately before the call: status sending,
+// attempts counts the calls started. No row back means the part was sent already, or another
+// attempt's call is still within its time (updated less than live_ms ago): never two calls of
+// one part at once.
+func (q *Queries) BeginDeliveryPart(ctx context.Context, arg BeginDeliveryPartParams) (DeliveryPart, error) {
+	row := q.db.QueryRow(ctx, beginDeliveryPart,
+		arg.MessageID,
+		arg.Part,
+		arg.CreatorID,
+		arg.ChannelID,
+		arg.LiveSecs,
+	)
+	var i DeliveryPart
+	err := row.Scan(
+		&i.MessageID,
+		&i.Part,
+		&i.CreatorID,
+		&i.ChannelID,
+		&i.Status,
+		&i.Attempts,
+		&i.ProviderID,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const channelCreator = `-- name: ChannelCreator :one
 SELECT channel_creator_by_id($1::uuid)::uuid AS creator_id
 `
@@ -76,46 +121,6 @@ func (q *Queries) ClaimChannelDelivery(ctx context.Context, arg ClaimChannelDeli
 		&i.MessageID,
 		&i.CreatorID,
 		&i.Channel,
-		&i.Status,
-		&i.Attempts,
-		&i.ProviderID,
-		&i.Error,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const claimDeliveryPart = `-- name: ClaimDeliveryPart :one
-INSERT INTO delivery_parts (message_id, part, creator_id, channel_id, status, attempts)
-VALUES ($1, $2, $3, $4, 'sending', 1)
-ON CONFLICT (message_id, part) DO UPDATE SET attempts = delivery_parts.attempts + 1, updated_at = now()
-WHERE delivery_parts.status NOT IN ('sent', 'delivered', 'read')
-RETURNING message_id, part, creator_id, channel_id, status, attempts, provider_id, error, created_at, updated_at
-`
-
-type ClaimDeliveryPartParams struct {
-	MessageID uuid.UUID     `json:"message_id"`
-	Part      int32         `json:"part"`
-	CreatorID uuid.UUID     `json:"creator_id"`
-	ChannelID uuid.NullUUID `json:"channel_id"`
-}
-
-// Claims one part of a split message before the provider call; no row back means the part was
-// already sent.
-func (q *Queries) ClaimDeliveryPart(ctx context.Context, arg ClaimDeliveryPartParams) (DeliveryPart, error) {
-	row := q.db.QueryRow(ctx, claimDeliveryPart,
-		arg.MessageID,
-		arg.Part,
-		arg.CreatorID,
-		arg.ChannelID,
-	)
-	var i DeliveryPart
-	err := row.Scan(
-		&i.MessageID,
-		&i.Part,
-		&i.CreatorID,
-		&i.ChannelID,
 		&i.Status,
 		&i.Attempts,
 		&i.ProviderID,
@@ -210,6 +215,33 @@ func (q *Queries) GetChannel(ctx context.Context, id uuid.UUID) (Channel, error)
 	return i, err
 }
 
+const getDeliveryPart = `-- name: GetDeliveryPart :one
+SELECT message_id, part, creator_id, channel_id, status, attempts, provider_id, error, created_at, updated_at FROM delivery_parts WHERE message_id = $1 AND part = $2
+`
+
+type GetDeliveryPartParams struct {
+	MessageID uuid.UUID `json:"message_id"`
+	Part      int32     `json:"part"`
+}
+
+func (q *Queries) GetDeliveryPart(ctx context.Context, arg GetDeliveryPartParams) (DeliveryPart, error) {
+	row := q.db.QueryRow(ctx, getDeliveryPart, arg.MessageID, arg.Part)
+	var i DeliveryPart
+	err := row.Scan(
+		&i.MessageID,
+		&i.Part,
+		&i.CreatorID,
+		&i.ChannelID,
+		&i.Status,
+		&i.Attempts,
+		&i.ProviderID,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const insertChannel = `-- name: InsertChannel :one
 INSERT INTO channels (id, creator_id, type, name, external_id, config, secrets)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -285,6 +317,33 @@ func (q *Queries) ListChannels(ctx context.Context) ([]Channel, error) {
 	return items, nil
 }
 
+const lockDeliveryPart = `-- name: LockDeliveryPart :one
+SELECT message_id, part, creator_id, channel_id, status, attempts, provider_id, error, created_at, updated_at FROM delivery_parts WHERE message_id = $1 AND part = $2 FOR UPDATE
+`
+
+type LockDeliveryPartParams struct {
+	MessageID uuid.UUID `json:"message_id"`
+	Part      int32     `json:"part"`
+}
+
+func (q *Queries) LockDeliveryPart(ctx context.Context, arg LockDeliveryPartParams) (DeliveryPart, error) {
+	row := q.db.QueryRow(ctx, lockDeliveryPart, arg.MessageID, arg.Part)
+	var i DeliveryPart
+	err := row.Scan(
+		&i.MessageID,
+		&i.Part,
+		&i.CreatorID,
+		&i.ChannelID,
+		&i.Status,
+		&i.Attempts,
+		&i.ProviderID,
+		&i.Error,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const setEndUserOptOut = `-- name: SetEndUserOptOut :one
 UPDATE end_users
 SET opted_out_at = CASE WHEN $1::bool THEN COALESCE(opted_out_at, now()) ELSE NULL END
@@ -318,6 +377,32 @@ func (q *Queries) SetEndUserOptOut(ctx context.Context, arg SetEndUserOptOutPara
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+	)
+	return i, err
+}
+
+const updateChannelConfig = `-- name: UpdateChannelConfig :one
+UPDATE channels SET config = $1, updated_at = now() WHERE id = $2 RETURNING id, creator_id, type, name, external_id, config, secrets, created_at, updated_at
+`
+
+type UpdateChannelConfigParams struct {
+	Config json.RawMessage `json:"config"`
+	ID     uuid.UUID       `json:"id"`
+}
+
+func (q *Queries) UpdateChannelConfig(ctx context.Context, arg UpdateChannelConfigParams) (Channel, error) {
+	row := q.db.QueryRow(ctx, updateChannelConfig, arg.Config, arg.ID)
+	var i Channel
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Type,
+		&i.Name,
+		&i.ExternalID,
+		&i.Config,
+		&i.Secrets,
+		&i.CreatedAt,
+		&i.UpdatedAt,
 	)
 	return i, err
 }

@@ -2,11 +2,14 @@ package dispatch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +31,9 @@ import (
 // message.
 const whatsappWindow = 24 * time.Hour
 
+// telegramPerGroup is Telegram's limit in one group or channel: about 20 messages a minute.
+const telegramPerGroup = 20.0 / 60
+
 // accountTTL bounds how long decrypted credentials of a channel are cached in memory.
 const accountTTL = time.Minute
 
@@ -40,6 +46,7 @@ type account struct {
 	tg      *telegram.Client
 	loaded  time.Time
 	limitID string // phone number id or channel id: the key of the number/bot bucket
+	appID   string // WhatsApp: the app the access token belongs to (a hash of the token)
 }
 
 type accounts struct {
@@ -77,6 +84,10 @@ func (w *Worker) channelAccount(ch db.Channel) (*account, error) {
 		a.wa = whatsapp.NewClient(whatsapp.Config{PhoneNumberID: cfg.PhoneNumberID, AccessToken: cred.AccessToken,
 			APIVersion: cfg.APIVersion, BaseURL: w.WhatsAppURL}, w.httpClient())
 		a.limitID = cfg.PhoneNumberID
+		// Numbers sending with one access token share its app's (and business account's)
+		// limits: the app bucket is keyed by the token, never stored or logged in clear.
+		sum := sha256.Sum256([]byte(cred.AccessToken))
+		a.appID = hex.EncodeToString(sum[:8])
 	case events.ChannelTelegram:
 		a.tg = telegram.NewClient(cred.BotToken, w.TelegramURL, w.httpClient())
 	default:
@@ -91,7 +102,7 @@ func (w *Worker) httpClient() *http.Client {
 		if w.HTTP == nil {
 			t := http.DefaultTransport.(*http.Transport).Clone()
 			t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 128
-			w.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: t}
+			w.HTTP = &http.Client{Timeout: w.limits.CallTimeout, Transport: t}
 		}
 	})
 	return w.HTTP
@@ -103,13 +114,19 @@ func (w *Worker) slots(a *account, recipient string) []slot {
 	switch a.typ {
 	case events.ChannelWhatsApp:
 		return []slot{
-			{key: "wa-pair:" + a.limitID + "/" + recipient, rate: rate.Every(l.WhatsAppPairEvery), burst: l.WhatsAppPairBurst},
-			{key: "wa:" + a.limitID, rate: rate.Limit(l.WhatsAppPerNumber * l.Margin), burst: 1},
+			{key: "wa-pair:" + a.limitID + "/" + recipient, rate: rate.Every(l.WhatsAppPairEvery), burst: l.WhatsAppPairBurst, scope: channels.ScopePair},
+			{key: "wa:" + a.limitID, rate: rate.Limit(l.WhatsAppPerNumber * l.Margin), burst: 1, scope: channels.ScopeNumber},
+			// No rate of its own: it carries the app's and business account's retry_after.
+			{key: "wa-app:" + a.appID, rate: rate.Inf, burst: 1, scope: channels.ScopeApp},
 		}
 	default:
+		chat := rate.Limit(l.TelegramPerChat * l.Margin)
+		if strings.HasPrefix(recipient, "-") {
+			chat = rate.Limit(telegramPerGroup * l.Margin) // groups and channels: 20 a minute
+		}
 		return []slot{
-			{key: "tg-chat:" + a.limitID + "/" + recipient, rate: rate.Limit(l.TelegramPerChat * l.Margin), burst: 1},
-			{key: "tg:" + a.limitID, rate: rate.Limit(l.TelegramPerBot * l.Margin), burst: 1},
+			{key: "tg-chat:" + a.limitID + "/" + recipient, rate: chat, burst: 1, scope: channels.ScopePair},
+			{key: "tg:" + a.limitID, rate: rate.Limit(l.TelegramPerBot * l.Margin), burst: 1, scope: channels.ScopeNumber},
 		}
 	}
 }
@@ -233,69 +250,97 @@ func (w *Worker) handleChannel(msg *message.Message) error {
 	return w.finish(ctx, c, d, "sent", first, "", "")
 }
 
-// sendPart claims part i and sends it once (send log first), within the limits, retrying
-// rate-limit and transient errors in place while the wait is short. sent is false when an
-// earlier attempt already sent the part.
+// Part statuses of the send log (delivery_parts.status) besides sent, delivered, read and
+// failed: sending is a provider call started and not yet answered; refused is a call the
+// provider answered with a refusal (rate limit, 5xx: nothing was sent); unknown is a call whose
+// answer never came (timeout, connection lost, cancelled: it may have been sent).
+const (
+	partSending = "sending"
+	partRefused = "refused"
+	partUnknown = "unknown"
+)
+
+// errPartInFlight means another attempt's provider call of the part is still within its time.
+var errPartInFlight = errors.New("dispatch: part in flight in another attempt")
+
+// sendPart sends part i once, within the limits, retrying rate-limit and transient errors in
+// place while the wait is short. sent is false when an earlier attempt already sent the part.
+//
+// The window in which a crash can send a part twice is the provider call alone: the limits
+// are waited for first, then the call is recorded (status sending, attempts + 1) in its own
+// committed transaction immediately before the HTTP request and its outcome (sent with the
+// provider's id) immediately after, with nothing in between. A later attempt that finds the part
+// sending from an attempt that died mid-call (or unknown) cannot tell whether the provider got
+// it, sends it again, and says so: at-least-once for the interrupted call only.
 func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *account, i int, recipient string, send func(context.Context) (string, error)) (string, bool, error) {
-	var claimed bool
-	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		_, err := q.ClaimDeliveryPart(ctx, db.ClaimDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), CreatorID: c,
-			ChannelID: uuid.NullUUID{UUID: a.id, Valid: true}})
-		if db.IsNotFound(err) {
-			return nil
-		}
-		claimed = err == nil
-		return err
-	}); err != nil {
+	done, err := w.partDone(ctx, c, d.msg.ID, i)
+	if err != nil || done {
 		return "", false, err
-	}
-	if !claimed {
-		return "", false, nil
 	}
 	slots := w.slots(a, recipient)
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
 		if err := w.lim.wait(ctx, slots, w.limits.MaxWait); err != nil {
+			if errors.Is(err, errThrottled) {
+				err = bus.Later(err) // paused for longer than MaxWait: no use retrying at once
+			}
 			return "", false, err
 		}
-		id, err := send(ctx)
+		prev, begun, err := w.beginPart(ctx, c, d.msg.ID, a.id, i)
+		if errors.Is(err, errPartInFlight) {
+			return "", false, bus.Later(err)
+		}
+		if err != nil {
+			return "", false, err
+		}
+		if !begun {
+			return "", false, nil // sent by another attempt meanwhile
+		}
+		if prev.Status == partSending || prev.Status == partUnknown {
+			w.Log.Warn("re-sending after an interrupted provider call", "creator_id", c, "message_id", d.msg.ID, "channel", a.typ,
+				"channel_id", a.id, "part", i, "previous_status", prev.Status, "attempts", prev.Attempts+1)
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.limits.CallTimeout)
+		id, err := send(cctx)
+		cancel()
 		if err == nil {
-			if ferr := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-				return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "sent", ProviderID: id})
-			}); ferr != nil {
-				// The provider has the message; the send log could not say so. A redelivery
-				// would send this part again: retry the log write a few times first.
-				for k := 0; k < 3 && ferr != nil; k++ {
-					time.Sleep(100 * time.Millisecond)
-					ferr = w.Store.InTenant(context.WithoutCancel(ctx), c, func(q *db.Queries) error {
-						return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "sent", ProviderID: id})
-					})
-				}
-				if ferr != nil {
-					return "", false, ferr
-				}
+			if ferr := w.finishPart(ctx, c, d.msg.ID, i, "sent", id, ""); ferr != nil {
+				return "", false, ferr
 			}
 			return id, true, nil
 		}
 		lastErr = err
 		class := channels.ClassOf(err)
-		if class != channels.RateLimited && class != channels.Retryable {
-			_ = w.Store.InTenant(context.WithoutCancel(ctx), c, func(q *db.Queries) error {
-				return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: d.msg.ID, Part: int32(i), Status: "failed", Error: err.Error()})
-			})
+		var pe *channels.Error
+		answered := errors.As(err, &pe) && pe.Status != 0
+		switch {
+		case class != channels.RateLimited && class != channels.Retryable:
+			_ = w.finishPart(ctx, c, d.msg.ID, i, "failed", "", err.Error())
 			return "", false, err
+		case answered:
+			if ferr := w.finishPart(ctx, c, d.msg.ID, i, partRefused, "", err.Error()); ferr != nil {
+				return "", false, ferr
+			}
+		default:
+			// No answer: the provider may have the message. The next call of the part is a
+			// re-send and is logged as one; it is not made in place (a provider that accepts
+			// and never answers would get a copy per try) but after JetStream's backoff.
+			if ferr := w.finishPart(ctx, c, d.msg.ID, i, partUnknown, "", err.Error()); ferr != nil {
+				return "", false, ferr
+			}
+			return "", false, bus.Later(fmt.Errorf("dispatch: part %d of %s: no answer from the provider: %w", i, d.msg.ID, err))
 		}
 		wait := channels.RetryAfterOf(err)
 		if wait <= 0 {
 			wait = time.Duration(250<<attempt) * time.Millisecond
 		}
 		if class == channels.RateLimited {
-			// Honour retry_after for everyone sending on this chat / number, not just this call.
-			key := slots[0].key
-			if code := codeOf(err); code == whatsapp.CodeThroughput || code == 429 && a.typ == events.ChannelTelegram && wait > 2*time.Second {
-				key = slots[len(slots)-1].key
-			}
-			w.lim.block(key, time.Now().Add(wait))
+			// Honour retry_after for everyone the throttle covers: the pair, the number or bot,
+			// or every number of the app (channels.Scope).
+			key := w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
+			w.Log.Warn("provider rate limit: sends paused", "creator_id", c, "message_id", d.msg.ID, "part", i,
+				"scope", channels.ScopeOf(err).String(), "key", key, "wait", wait, "err", err)
+			continue // wait() waits for the block (or gives the message back when it is long)
 		}
 		w.Log.Warn("provider send failed, retrying", "creator_id", c, "message_id", d.msg.ID, "part", i, "attempt", attempt+1, "wait", wait, "err", err)
 		if wait > w.limits.MaxWait {
@@ -306,6 +351,74 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 		}
 	}
 	return "", false, fmt.Errorf("dispatch: part %d of %s not sent yet: %w", i, d.msg.ID, lastErr)
+}
+
+// partDone reports whether part i was sent by an earlier attempt.
+func (w *Worker) partDone(ctx context.Context, c, msgID uuid.UUID, i int) (bool, error) {
+	var done bool
+	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		p, err := q.GetDeliveryPart(ctx, db.GetDeliveryPartParams{MessageID: msgID, Part: int32(i)})
+		if db.IsNotFound(err) {
+			return nil
+		}
+		done = err == nil && partSent(p.Status)
+		return err
+	})
+	return done, err
+}
+
+func partSent(status string) bool {
+	return status == "sent" || status == "delivered" || status == "read"
+}
+
+// beginPart records a provider call of part i (committed before it returns). begun is false
+// when the part was sent meanwhile; errPartInFlight when another attempt's call of it is still
+// running. prev is the part as it was (zero when new).
+func (w *Worker) beginPart(ctx context.Context, c, msgID, channelID uuid.UUID, i int) (prev db.DeliveryPart, begun bool, err error) {
+	live := (w.limits.CallTimeout + partLiveMargin).Seconds()
+	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		p, err := q.LockDeliveryPart(ctx, db.LockDeliveryPartParams{MessageID: msgID, Part: int32(i)})
+		if err != nil && !db.IsNotFound(err) {
+			return err
+		}
+		prev = p
+		_, err = q.BeginDeliveryPart(ctx, db.BeginDeliveryPartParams{MessageID: msgID, Part: int32(i), CreatorID: c,
+			ChannelID: uuid.NullUUID{UUID: channelID, Valid: true}, LiveSecs: live})
+		if db.IsNotFound(err) {
+			cur, gerr := q.GetDeliveryPart(ctx, db.GetDeliveryPartParams{MessageID: msgID, Part: int32(i)})
+			if gerr != nil {
+				return gerr
+			}
+			if partSent(cur.Status) {
+				return nil
+			}
+			return fmt.Errorf("%w: part %d of %s (status %s since %s)", errPartInFlight, i, msgID, cur.Status, cur.UpdatedAt.Format(time.RFC3339))
+		}
+		begun = err == nil
+		return err
+	})
+	return prev, begun, err
+}
+
+// partLiveMargin is added to CallTimeout before a part left sending counts as abandoned.
+const partLiveMargin = 2 * time.Second
+
+// finishPart records the outcome of a provider call, even when the handler's context ended
+// (the call's outcome is what keeps a redelivery from sending the part again): a few tries.
+func (w *Worker) finishPart(ctx context.Context, c, msgID uuid.UUID, i int, status, providerID, errText string) error {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			time.Sleep(time.Duration(k) * 100 * time.Millisecond)
+		}
+		if err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+			return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: msgID, Part: int32(i), Status: status, ProviderID: providerID, Error: errText})
+		}); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // outsideWindow handles a WhatsApp message to a user who has not written for 24 hours: the

@@ -70,8 +70,11 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	for _, ch := range []string{events.ChannelWhatsApp, events.ChannelTelegram} {
 		if err := r.Handle(ctx, "dispatch-"+ch, bus.ConsumerSpec{
 			Stream: "CW_OUTBOUND", Durable: "dispatch-" + ch, Filter: "cw.*.outbound." + ch,
-			// A handler waits at most Limits.MaxWait for a slot plus a few provider calls.
-			AckWait: 2*w.limits.MaxWait + 30*time.Second, MaxDeliver: 20, Parallel: w.ChannelParallel,
+			// KeepAlive: a handler waiting for a slot or on a slow provider is never given to
+			// another handler meanwhile (that would start a second call of a part in flight).
+			// AckWait is then how soon a dead process's message is retried: long enough that a
+			// part it left "sending" is past CallTimeout (plus margin) when it comes back.
+			AckWait: 2*w.limits.CallTimeout + 5*time.Second, KeepAlive: true, MaxDeliver: 20, Parallel: w.ChannelParallel,
 		}, w.handleChannel); err != nil {
 			return err
 		}

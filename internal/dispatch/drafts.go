@@ -300,7 +300,7 @@ func (w *Worker) sendDraft(j draftJob) {
 	switch channels.ClassOf(err) {
 	case channels.RateLimited:
 		if wait := channels.RetryAfterOf(err); wait > 0 {
-			w.lim.block(slots[0].key, time.Now().Add(wait))
+			w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
 		}
 		w.drafts.flushed(j, false, false)
 	case channels.Retryable:

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/coachwire/coachwire/internal/channels"
 )
 
 // Limits are the providers' send limits dispatch holds to. They are enforced inside one
-// dispatch process (golang.org/x/time/rate limiters keyed by number, bot, recipient and chat):
+// dispatch process (golang.org/x/time/rate limiters keyed by app, number, bot, recipient and
+// chat; a provider's rate-limit answer blocks the bucket of its scope, see channels.Scope):
 // with several dispatch replicas each replica holds them, so run one dispatch replica per
 // number/bot, or divide the rates by the replica count.
 type Limits struct {
@@ -30,12 +33,15 @@ type Limits struct {
 	// longer wait gives the message back to JetStream (redelivered later, with backoff) so the
 	// handler is free for other chats.
 	MaxWait time.Duration
+	// CallTimeout bounds one provider call (30 s by default). A part recorded as sending for
+	// longer than CallTimeout plus a margin belongs to an attempt that died mid-call.
+	CallTimeout time.Duration
 }
 
 // DefaultLimits are the providers' documented defaults.
 func DefaultLimits() Limits {
 	return Limits{WhatsAppPerNumber: 80, WhatsAppPairEvery: 6 * time.Second, WhatsAppPairBurst: 3,
-		TelegramPerBot: 30, TelegramPerChat: 1, Margin: 0.95, MaxWait: 10 * time.Second}
+		TelegramPerBot: 30, TelegramPerChat: 1, Margin: 0.95, MaxWait: 10 * time.Second, CallTimeout: 30 * time.Second}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -60,6 +66,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxWait <= 0 {
 		l.MaxWait = d.MaxWait
+	}
+	if l.CallTimeout <= 0 {
+		l.CallTimeout = d.CallTimeout
 	}
 	return l
 }
@@ -102,32 +111,28 @@ func (l *limiters) get(key string, r rate.Limit, burst int, now time.Time) *buck
 	return b
 }
 
-// slot is one bucket a send needs a token from.
+// slot is one bucket a send needs a token from; scope says which provider throttle it stands
+// for, so a rate-limit error blocks the bucket of its scope.
 type slot struct {
 	key   string
 	rate  rate.Limit
 	burst int
+	scope channels.Scope
 }
 
 // wait takes one token from every slot, in order (narrowest first, so a busy chat does not
-// burn a token of its bot while it waits). It waits at most maxWait in total and never sends
-// before a key's retry_after; a longer wait returns errThrottled having taken nothing.
+// burn a token of its bot while it waits). It never sends before any slot's retry_after (a
+// block set by another send while this one waited for a token is honoured too) and waits at
+// most maxWait in total; a longer wait returns errThrottled.
 func (l *limiters) wait(ctx context.Context, slots []slot, maxWait time.Duration) error {
 	deadline := time.Now().Add(maxWait)
+	if err := l.waitUnblocked(ctx, slots, deadline); err != nil {
+		return err
+	}
 	for _, s := range slots {
 		l.mu.Lock()
-		now := time.Now()
-		b := l.get(s.key, s.rate, s.burst, now)
-		notBefore := b.notBefore
+		b := l.get(s.key, s.rate, s.burst, time.Now())
 		l.mu.Unlock()
-		if notBefore.After(deadline) {
-			return fmt.Errorf("%w: %s blocked until %s", errThrottled, s.key, notBefore.Format(time.RFC3339))
-		}
-		if d := time.Until(notBefore); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return err
-			}
-		}
 		res := b.lim.Reserve()
 		d := res.Delay()
 		if !res.OK() || time.Now().Add(d).After(deadline) {
@@ -139,7 +144,33 @@ func (l *limiters) wait(ctx context.Context, slots []slot, maxWait time.Duration
 			return err
 		}
 	}
-	return nil
+	// A provider throttle may have been reported while this send waited for its tokens.
+	return l.waitUnblocked(ctx, slots, deadline)
+}
+
+// waitUnblocked waits until no slot is blocked by a provider's retry_after.
+func (l *limiters) waitUnblocked(ctx context.Context, slots []slot, deadline time.Time) error {
+	for {
+		var until time.Time
+		key := ""
+		l.mu.Lock()
+		now := time.Now()
+		for _, s := range slots {
+			if b := l.get(s.key, s.rate, s.burst, now); b.notBefore.After(until) {
+				until, key = b.notBefore, s.key
+			}
+		}
+		l.mu.Unlock()
+		if !until.After(now) {
+			return nil
+		}
+		if until.After(deadline) {
+			return fmt.Errorf("%w: %s blocked until %s", errThrottled, key, until.Format(time.RFC3339))
+		}
+		if err := sleep(ctx, until.Sub(now)); err != nil {
+			return err
+		}
+	}
 }
 
 // allow takes a token from every slot only if all have one now (typing indicators: never
@@ -160,14 +191,23 @@ func (l *limiters) allow(slots []slot) bool {
 	return true
 }
 
-// block records a provider's retry_after for key.
-func (l *limiters) block(key string, until time.Time) {
+// block records a provider's retry_after for the slot of scope (the widest slot when none
+// matches) and returns its key.
+func (l *limiters) block(slots []slot, scope channels.Scope, until time.Time) string {
+	s := slots[len(slots)-1]
+	for _, x := range slots {
+		if x.scope == scope {
+			s = x
+			break
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.get(key, rate.Inf, 1, time.Now())
+	b := l.get(s.key, s.rate, s.burst, time.Now())
 	if until.After(b.notBefore) {
 		b.notBefore = until
 	}
+	return s.key
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -29,7 +29,9 @@ type campaignIn struct {
 	Schedule nudge.Schedule `json:"schedule"`
 }
 
-func (c campaignIn) validate(now time.Time) error {
+// validate checks a campaign; minInterval is the shortest gap allowed between two occurrences
+// of a recurring schedule (config Nudge.MinInterval).
+func (c campaignIn) validate(now time.Time, minInterval time.Duration) error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errBadRequest("invalid_campaign", "name is required")
 	}
@@ -58,6 +60,9 @@ func (c campaignIn) validate(now time.Time) error {
 	}
 	if _, ok := c.Schedule.Next(now); !ok && c.Schedule.Kind != nudge.ScheduleOnce {
 		return errBadRequest("invalid_campaign", "schedule: no occurrence after now")
+	}
+	if err := c.Schedule.CheckInterval(minInterval, now); err != nil {
+		return errBadRequest("schedule_too_frequent", err.Error())
 	}
 	return nil
 }
@@ -106,7 +111,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(s.Now()); err != nil {
+	if err := in.validate(s.Now(), s.Config.Nudge.WithDefaults().MinInterval); err != nil {
 		return err
 	}
 	aud, _ := json.Marshal(in.Audience)
@@ -214,7 +219,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(s.Now()); err != nil {
+	if err := in.validate(s.Now(), s.Config.Nudge.WithDefaults().MinInterval); err != nil {
 		return err
 	}
 	ctx := r.Context()

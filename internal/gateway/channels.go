@@ -89,6 +89,8 @@ type channelIn struct {
 	Template      *templateIn `json:"template"`
 	// Telegram
 	BotToken string `json:"bot_token"`
+	// GroupsEnabled lets a Telegram bot answer in groups when mentioned or replied to.
+	GroupsEnabled bool `json:"groups_enabled"`
 	// Extra opt-out / opt-in keywords besides STOP / START.
 	OptOutWords []string `json:"opt_out_words"`
 	OptInWords  []string `json:"opt_in_words"`
@@ -104,6 +106,7 @@ type channelOut struct {
 	APIVersion    string            `json:"api_version,omitempty"`
 	Template      *secrets.Template `json:"template,omitempty"`
 	BotUsername   string            `json:"bot_username,omitempty"`
+	GroupsEnabled *bool             `json:"groups_enabled,omitempty"`
 	OptOutWords   []string          `json:"opt_out_words"`
 	OptInWords    []string          `json:"opt_in_words"`
 	CreatedAt     time.Time         `json:"created_at"`
@@ -115,6 +118,9 @@ func (s *Server) channelOf(ch db.Channel) channelOut {
 		PhoneNumberID: cfg.PhoneNumberID, APIVersion: cfg.APIVersion, Template: cfg.Template, BotUsername: cfg.BotUsername,
 		OptOutWords: append(append([]string{}, secrets.DefaultOptOutWords...), cfg.OptOutWords...),
 		OptInWords:  append(append([]string{}, secrets.DefaultOptInWords...), cfg.OptInWords...), CreatedAt: ch.CreatedAt}
+	if ch.Type == events.ChannelTelegram {
+		out.GroupsEnabled = &cfg.GroupsEnabled
+	}
 	return out
 }
 
@@ -185,8 +191,8 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 				return err
 			}
 		}
-		if in.BotToken != "" {
-			return errBadRequest("bad_field", "bot_token is a Telegram setting")
+		if in.BotToken != "" || in.GroupsEnabled {
+			return errBadRequest("bad_field", "bot_token and groups_enabled are Telegram settings")
 		}
 		cfg.PhoneNumberID, cfg.APIVersion = in.PhoneNumberID, in.APIVersion
 		if cfg.APIVersion == "" {
@@ -214,6 +220,15 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 		if id, _, ok := strings.Cut(in.BotToken, ":"); ok {
 			external = id // the bot id is the token's public prefix
 		}
+		// The bot's id and @username: a group message is for the bot when it mentions it.
+		me, err := telegram.NewClient(in.BotToken, s.Config.TelegramAPIURL, s.providerHTTP()).GetMe(r.Context())
+		if err != nil {
+			if channels.ClassOf(err) == channels.Permanent {
+				return &apiError{Status: http.StatusBadRequest, Code: "telegram_rejected", Message: "Telegram refused getMe (check the bot token)", Err: err}
+			}
+			return &apiError{Status: http.StatusBadGateway, Code: "telegram_unavailable", Message: "Telegram did not answer getMe; try again", Err: err}
+		}
+		cfg.BotID, cfg.BotUsername, cfg.GroupsEnabled = me.ID, me.Username, in.GroupsEnabled
 	default:
 		return errBadRequest("bad_type", "type must be whatsapp or telegram")
 	}
@@ -304,6 +319,53 @@ func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a c
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// channelPatch is a partial update of a channel's settings: omitted fields keep their value.
+type channelPatch struct {
+	GroupsEnabled *bool `json:"groups_enabled"`
+}
+
+// handleUpdateChannel changes a channel's settings (PATCH): today groups_enabled of a Telegram
+// channel. Webhook replicas see the change within webhookCacheTTL (this one at once).
+func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in channelPatch
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var ch db.Channel
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		var err error
+		if ch, err = q.GetChannel(ctx, id); err != nil {
+			return orNotFound(err, "channel")
+		}
+		cfg, err := secrets.ParseChannelConfig(ch.Config)
+		if err != nil {
+			return err
+		}
+		if in.GroupsEnabled != nil {
+			if ch.Type != events.ChannelTelegram {
+				return errBadRequest("bad_field", "groups_enabled is a Telegram setting")
+			}
+			cfg.GroupsEnabled = *in.GroupsEnabled
+		}
+		raw, _ := json.Marshal(cfg)
+		ch, err = q.UpdateChannelConfig(ctx, db.UpdateChannelConfigParams{ID: id, Config: raw})
+		return err
+	}); err != nil {
+		return err
+	}
+	cs := s.channelState()
+	cs.mu.Lock()
+	delete(cs.cache, id)
+	cs.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.channelOf(ch))
 	return nil
 }
 

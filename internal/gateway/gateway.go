@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	// Channels and conversations.
 	creator("POST /api/v1/channels", s.handleCreateChannel)
 	creator("GET /api/v1/channels", s.handleListChannels)
+	creator("PATCH /api/v1/channels/{id}", s.handleUpdateChannel)
 	creator("DELETE /api/v1/channels/{id}", s.handleDeleteChannel)
 	creator("GET /api/v1/conversations", s.handleListConversations)
 	creator("GET /api/v1/conversations/events", s.handleConversationEvents)

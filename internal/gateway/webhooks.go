@@ -181,6 +181,22 @@ func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) e
 		return errBadRequest("bad_payload", "not a Telegram update")
 	}
 	in, ok := u.Inbound()
+	if m := u.Message; ok && m.Group() {
+		// Groups, supergroups and channels: ignored unless the creator enabled groups for the
+		// channel, and then answered only when the bot is mentioned or replied to.
+		switch {
+		case !ch.Config.GroupsEnabled:
+			ok = false
+			s.Log.Debug("telegram group message ignored: groups are off for the channel", "channel_id", ch.ID, "update_id", u.UpdateID, "chat_type", m.ChatType)
+		case !m.Addressed(ch.Config.BotID, ch.Config.BotUsername):
+			ok = false
+			s.Log.Debug("telegram group message ignored: the bot was not mentioned or replied to", "channel_id", ch.ID, "update_id", u.UpdateID)
+		default:
+			in.Text = telegram.WithoutMention(in.Text, ch.Config.BotUsername)
+		}
+	} else if u.Kind == telegram.KindChannelPost || u.Kind == telegram.KindEditedChannel {
+		s.Log.Debug("telegram channel post ignored", "channel_id", ch.ID, "update_id", u.UpdateID)
+	}
 	if cm := u.ChatMember; u.Kind == telegram.KindMyChatMember && cm != nil && cm.ChatType == "private" && cm.FromID != 0 {
 		// The user blocked the bot ("kicked") or came back ("member").
 		if typ := optSignal(cm.NewStatus == "kicked", cm.NewStatus == "member"); typ != "" {

@@ -276,3 +276,42 @@ func LocalInstant(date, hhmm string, loc *time.Location) (time.Time, error) {
 	}
 	return Resolve(day.Add(time.Duration(mins)*time.Minute), loc).UTC(), nil
 }
+
+// DefaultMinInterval is the shortest time allowed between two occurrences of a recurring
+// schedule unless configured otherwise (COACHWIRE_NUDGE_MIN_INTERVAL).
+const DefaultMinInterval = time.Hour
+
+// intervalChecks is how many consecutive occurrences CheckInterval looks at: enough to cover
+// every list a rule can hold (BYSECOND/BYMINUTE/BYHOUR expand to at most 60 values per
+// period, cron fields likewise), so a short gap anywhere in a rule's pattern shows up.
+const intervalChecks = 500
+
+// CheckInterval refuses a recurring schedule whose occurrences after now come closer together
+// than min (FREQ=SECONDLY, "* * * * *", BYMINUTE=0,30 with min 1 h): it steps through the
+// first occurrences and names the rule and the first pair that is too close. One-off
+// schedules pass; min <= 0 disables the check.
+func (s Schedule) CheckInterval(min time.Duration, now time.Time) error {
+	if min <= 0 || s.Kind == ScheduleOnce {
+		return nil
+	}
+	prev, ok := s.Next(now)
+	if !ok {
+		return nil
+	}
+	for range intervalChecks {
+		o, ok := s.Next(prev.At)
+		if !ok {
+			return nil
+		}
+		if gap := o.At.Sub(prev.At); gap < min {
+			field, rule := "schedule.rrule", s.RRule
+			if s.Kind == ScheduleCron {
+				field, rule = "schedule.cron", s.Cron
+			}
+			return fmt.Errorf("%s %q: occurrences %s apart (%s and %s); the minimum interval between occurrences is %s",
+				field, rule, gap, prev.At.UTC().Format(time.RFC3339), o.At.UTC().Format(time.RFC3339), min)
+		}
+		prev = o
+	}
+	return nil
+}

@@ -126,3 +126,40 @@ func TestScheduleOnceAndValidate(t *testing.T) {
 		require.Error(t, bad.Validate(), "%+v", bad)
 	}
 }
+
+// TestScheduleMinInterval: recurring schedules whose occurrences come closer than the minimum
+// interval are refused, naming the rule; hourly and daily rules pass at a 1 h minimum.
+func TestScheduleMinInterval(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		s      Schedule
+		tooOft string // "" when allowed
+	}{
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=SECONDLY;COUNT=5"}, "FREQ=SECONDLY;COUNT=5"},
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=MINUTELY;INTERVAL=59"}, "FREQ=MINUTELY;INTERVAL=59"},
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30"}, "BYMINUTE=0,30"},
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=DAILY;BYSECOND=0,1"}, "BYSECOND=0,1"},
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=9,23,23;BYMINUTE=59"}, ""},
+		{Schedule{Kind: ScheduleCron, Timezone: "UTC", Cron: "* * * * *"}, "* * * * *"},
+		{Schedule{Kind: ScheduleCron, Timezone: "UTC", Cron: "0,30 9 * * *"}, "0,30 9 * * *"},
+		{Schedule{Kind: ScheduleCron, Timezone: "UTC", Cron: "0 9 * * 1-5"}, ""},
+		{Schedule{Kind: ScheduleCron, Timezone: "America/New_York", Cron: "0 * * * *"}, ""},
+		{Schedule{Kind: ScheduleRRule, Timezone: "UTC", Start: "2026-06-01T09:00", RRule: "FREQ=HOURLY;COUNT=48"}, ""},
+		{Schedule{Kind: ScheduleLocal, Start: "2026-06-01", LocalTime: "09:00", RRule: "FREQ=DAILY;COUNT=30"}, ""},
+		{Schedule{Kind: ScheduleLocal, Start: "2026-06-01", LocalTime: "09:00", RRule: "FREQ=MINUTELY;COUNT=30"}, "FREQ=MINUTELY;COUNT=30"},
+	} {
+		require.NoError(t, c.s.Validate(), "%+v", c.s)
+		err := c.s.CheckInterval(DefaultMinInterval, now)
+		if c.tooOft == "" {
+			require.NoError(t, err, "%+v", c.s)
+			continue
+		}
+		require.Error(t, err, "%+v", c.s)
+		require.Contains(t, err.Error(), c.tooOft)
+		require.Contains(t, err.Error(), "minimum interval between occurrences is 1h0m0s")
+	}
+	// The minimum is configurable: 30 minutes allows a half-hourly rule, 0 disables the check.
+	half := Schedule{Kind: ScheduleCron, Timezone: "UTC", Cron: "0,30 9 * * *"}
+	require.NoError(t, half.CheckInterval(30*time.Minute, now))
+	require.NoError(t, Schedule{Kind: ScheduleCron, Timezone: "UTC", Cron: "* * * * *"}.CheckInterval(0, now))
+}

@@ -58,6 +58,9 @@ type ChannelConfig struct {
 	// Telegram
 	BotID       int64  `json:"bot_id,omitempty"`
 	BotUsername string `json:"bot_username,omitempty"`
+	// GroupsEnabled lets the bot answer in groups, supergroups and channels it was added to
+	// (only when mentioned or replied to); off by default: group messages are ignored.
+	GroupsEnabled bool `json:"groups_enabled,omitempty"`
 	// Words (besides STOP / START) that opt an end user out of or back into proactive messages.
 	OptOutWords []string `json:"opt_out_words,omitempty"`
 	OptInWords  []string `json:"opt_in_words,omitempty"`

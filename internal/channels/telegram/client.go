@@ -46,12 +46,24 @@ func (c *Client) SendMessage(ctx context.Context, chatID int64, text string) (in
 		MessageID int64 `json:"message_id"`
 	}
 	err := c.call(ctx, "sendMessage", map[string]any{"chat_id": chatID, "text": text}, &res)
-	return res.MessageID, err
+	return res.MessageID, groupScope(chatID, err)
+}
+
+// groupScope narrows a 429 in a group, supergroup or channel (negative chat ids) to that chat:
+// Telegram limits a bot to about 20 messages a minute in one group, apart from its overall
+// limit. A 429 in a private chat is taken as the bot's overall limit (dispatch already keeps
+// every private chat under its 1 message/s).
+func groupScope(chatID int64, err error) error {
+	var e *channels.Error
+	if chatID < 0 && errors.As(err, &e) && e.Class == channels.RateLimited {
+		e.Scope = channels.ScopePair
+	}
+	return err
 }
 
 // SendChatAction shows an action ("typing", ...) for up to 5 s or until the next message.
 func (c *Client) SendChatAction(ctx context.Context, chatID int64, action string) error {
-	return c.call(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
+	return groupScope(chatID, c.call(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil))
 }
 
 // SendMessageDraft streams a partial reply as an ephemeral draft (private chats; draftID
@@ -142,7 +154,7 @@ func (c *Client) call(ctx context.Context, method string, params any, out any) e
 	return classify(method, resp.StatusCode, &r)
 }
 
-// classify maps a failed call: 429 → RateLimited (RetryAfter = parameters.retry_after);
+// classify maps a failed call: 429 → RateLimited, ScopeNumber (RetryAfter = parameters.retry_after);
 // 5xx → Retryable; 403 "bot was blocked by the user", "user is deactivated", "bot was kicked",
 // "bot can't initiate conversation" → RecipientGone; other 4xx → Permanent.
 func classify(method string, status int, r *apiResponse) *channels.Error {
@@ -160,7 +172,9 @@ func classify(method string, status int, r *apiResponse) *channels.Error {
 	d := strings.ToLower(r.Description)
 	switch {
 	case code == http.StatusTooManyRequests || status == http.StatusTooManyRequests:
-		e.Class = channels.RateLimited
+		// Telegram does not say which limit was hit: the bot's (ScopeNumber) unless the call
+		// was to a group (see groupScope).
+		e.Class, e.Scope = channels.RateLimited, channels.ScopeNumber
 	case status >= 500 || code >= 500:
 		e.Class = channels.Retryable
 	case code == http.StatusForbidden && (strings.Contains(d, "bot was blocked by the user") ||

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/coachwire/coachwire/internal/channels"
 )
@@ -95,6 +96,73 @@ type Message struct {
 	// MediaType is the first media field present: photo, voice, audio, video, video_note,
 	// animation, document, sticker, location, venue, contact, poll, dice; "" for plain text.
 	MediaType string
+	// Mentions are the @usernames (without @) of the text's or caption's mention entities, and
+	// MentionIDs the user ids of its text_mention entities.
+	Mentions   []string
+	MentionIDs []int64
+	// ReplyToFromID is the sender of the message this one replies to (0: not a reply).
+	ReplyToFromID int64
+}
+
+// Group reports whether the message was written in a group, supergroup or channel.
+func (m *Message) Group() bool { return m.ChatType != "private" }
+
+// Addressed reports whether a group message is meant for the bot: it mentions the bot
+// (@username entity, or a text_mention of its id), replies to one of the bot's messages, or is
+// a command addressed to it (/command@username).
+// username is compared without case and without a leading @.
+func (m *Message) Addressed(botID int64, username string) bool {
+	username = strings.TrimPrefix(username, "@")
+	if botID != 0 && m.ReplyToFromID == botID {
+		return true
+	}
+	for _, u := range m.Mentions {
+		if username != "" && strings.EqualFold(u, username) {
+			return true
+		}
+	}
+	for _, id := range m.MentionIDs {
+		if botID != 0 && id == botID {
+			return true
+		}
+	}
+	// A command meant for this bot: "/memory@coach_bot".
+	if cmd, _, _ := strings.Cut(strings.TrimSpace(m.Text), " "); strings.HasPrefix(cmd, "/") {
+		if _, to, ok := strings.Cut(cmd, "@"); ok && username != "" && strings.EqualFold(to, username) {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutMention returns text with the bot's @username mentions removed and spaces trimmed
+// ("@coach_bot how do I sleep?" → "how do I sleep?").
+func WithoutMention(text, username string) string {
+	username = strings.TrimPrefix(username, "@")
+	if username == "" {
+		return text
+	}
+	lower, at := strings.ToLower(text), "@"+strings.ToLower(username)
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, at)
+		if i < 0 {
+			b.WriteString(text)
+			break
+		}
+		end := i + len(at)
+		if end < len(text) && isUsernameByte(text[end]) {
+			b.WriteString(text[:end]) // @coach_bot2 is another bot
+		} else {
+			b.WriteString(text[:i])
+		}
+		text, lower = text[end:], lower[end:]
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func isUsernameByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // ChatMemberUpdate is the bot's own membership change in a chat.
@@ -121,13 +189,34 @@ type wireChat struct {
 	Type string `json:"type"`
 }
 
+type wireEntity struct {
+	Type   string    `json:"type"`
+	Offset int       `json:"offset"` // UTF-16 code units
+	Length int       `json:"length"`
+	User   *wireUser `json:"user"` // text_mention
+}
+
 type wireMessage struct {
-	MessageID int64     `json:"message_id"`
-	From      *wireUser `json:"from"`
-	Chat      wireChat  `json:"chat"`
-	Date      int64     `json:"date"`
-	Text      string    `json:"text"`
-	Caption   string    `json:"caption"`
+	MessageID       int64        `json:"message_id"`
+	From            *wireUser    `json:"from"`
+	Chat            wireChat     `json:"chat"`
+	Date            int64        `json:"date"`
+	Text            string       `json:"text"`
+	Caption         string       `json:"caption"`
+	Entities        []wireEntity `json:"entities"`
+	CaptionEntities []wireEntity `json:"caption_entities"`
+	ReplyTo         *struct {
+		From *wireUser `json:"from"`
+	} `json:"reply_to_message"`
+}
+
+// entityText cuts an entity out of text; offsets and lengths count UTF-16 code units.
+func entityText(text string, off, n int) string {
+	u := utf16.Encode([]rune(text))
+	if off < 0 || n <= 0 || off+n > len(u) {
+		return ""
+	}
+	return string(utf16.Decode(u[off : off+n]))
 }
 
 var mediaFields = []string{"photo", "voice", "audio", "video", "video_note", "animation", "document",
@@ -157,6 +246,26 @@ func parseMessage(raw json.RawMessage) (*Message, error) {
 		m.LastName = wm.From.LastName
 		m.Username = wm.From.Username
 		m.LanguageCode = wm.From.LanguageCode
+	}
+	if wm.ReplyTo != nil && wm.ReplyTo.From != nil {
+		m.ReplyToFromID = wm.ReplyTo.From.ID
+	}
+	for _, src := range []struct {
+		text string
+		ents []wireEntity
+	}{{wm.Text, wm.Entities}, {wm.Caption, wm.CaptionEntities}} {
+		for _, e := range src.ents {
+			switch e.Type {
+			case "mention":
+				if t := entityText(src.text, e.Offset, e.Length); strings.HasPrefix(t, "@") {
+					m.Mentions = append(m.Mentions, t[1:])
+				}
+			case "text_mention":
+				if e.User != nil {
+					m.MentionIDs = append(m.MentionIDs, e.User.ID)
+				}
+			}
+		}
 	}
 	for _, f := range mediaFields {
 		if v, ok := fields[f]; ok && string(v) != "null" {

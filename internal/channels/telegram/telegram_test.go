@@ -237,3 +237,69 @@ func FuzzParseUpdate(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimitScopes: a 429 in a private chat is the bot's limit; in a group (negative chat
+// id) it is that group's own (about 20 messages a minute).
+func TestRateLimitScopes(t *testing.T) {
+	srv := telegramtest.New(t)
+	c := srv.Client()
+	srv.FailNext(1, 429, "", 3)
+	_, err := c.SendMessage(context.Background(), 42, "x")
+	if s := channels.ScopeOf(err); s != channels.ScopeNumber {
+		t.Fatalf("private chat 429: scope %v (%v)", s, err)
+	}
+	srv.FailNext(1, 429, "", 3)
+	_, err = c.SendMessage(context.Background(), -100123, "x")
+	if s := channels.ScopeOf(err); s != channels.ScopePair {
+		t.Fatalf("group 429: scope %v (%v)", s, err)
+	}
+}
+
+// TestGroupAddressing: a group message is for the bot only when it mentions the bot (entity
+// offsets in UTF-16 units, after an emoji) or replies to the bot; channel posts are no inbound
+// messages at all.
+func TestGroupAddressing(t *testing.T) {
+	const botID = 777
+	parse := func(raw []byte) *telegram.Message {
+		t.Helper()
+		u, err := telegram.ParseUpdate(raw)
+		if err != nil || u.Message == nil {
+			t.Fatalf("parse: %v", err)
+		}
+		return u.Message
+	}
+	m := parse(telegramtest.GroupUpdatePayload(10, -100, "supergroup", 5, "how do I sleep?", "Test_Coach_Bot", 0))
+	if !m.Group() || !m.Addressed(botID, "test_coach_bot") {
+		t.Fatalf("mention not seen: %+v", m)
+	}
+	if got := telegram.WithoutMention("@Test_Coach_Bot how do I sleep? @test_coach_bot2", "@test_coach_bot"); got != "how do I sleep? @test_coach_bot2" {
+		t.Fatalf("WithoutMention = %q", got)
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(11, -100, "group", 5, "hello all", "", 0)); m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("a plain group message counted as addressed")
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(12, -100, "group", 5, "hi", "other_bot", 0)); m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("another bot's mention counted")
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(13, -100, "group", 5, "and then?", "", botID)); !m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("a reply to the bot not seen")
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(16, -100, "group", 5, "/memory@Test_Coach_Bot", "", 0)); !m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("a command for the bot not seen")
+	}
+	if m := parse(telegramtest.GroupUpdatePayload(17, -100, "group", 5, "/memory@other_bot", "", 0)); m.Addressed(botID, "test_coach_bot") {
+		t.Fatal("another bot's command counted")
+	}
+	// An emoji before the mention: offsets count UTF-16 units.
+	raw := []byte(`{"update_id":14,"message":{"message_id":14,"from":{"id":5,"is_bot":false,"first_name":"A"},"chat":{"id":-100,"type":"group"},"date":1,"text":"😀 @test_coach_bot hi","entities":[{"type":"mention","offset":3,"length":15}]}}`)
+	if m := parse(raw); !m.Addressed(botID, "test_coach_bot") {
+		t.Fatalf("mention after an emoji not seen: %+v", m.Mentions)
+	}
+	u, err := telegram.ParseUpdate(telegramtest.ChannelPostPayload(15, -1001, "news"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.Inbound(); ok || u.Kind != telegram.KindChannelPost {
+		t.Fatal("a channel post is an inbound message")
+	}
+}

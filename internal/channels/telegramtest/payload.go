@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+	"unicode/utf16"
 
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 )
@@ -12,6 +13,31 @@ import (
 // UpdatePayload builds a private-chat text message update. message_id equals updateID.
 func UpdatePayload(updateID int64, chatID, fromID int64, text string) []byte {
 	return encode(updateID, "message", message(updateID, chatID, fromID, map[string]any{"text": text}))
+}
+
+// GroupUpdatePayload builds a text message in group chatID (negative; chatType "group" or
+// "supergroup") from fromID. mention non-empty puts "@mention " in front of the text with its
+// mention entity (offsets in UTF-16 code units, as Telegram counts them); replyToBot non-zero
+// makes it a reply to a message sent by that bot id.
+func GroupUpdatePayload(updateID int64, chatID int64, chatType string, fromID int64, text, mention string, replyToBot int64) []byte {
+	extra := map[string]any{"text": text}
+	if mention != "" {
+		extra["text"] = "@" + mention + " " + text
+		extra["entities"] = []map[string]any{{"type": "mention", "offset": 0, "length": len(utf16.Encode([]rune("@" + mention)))}}
+	}
+	if replyToBot != 0 {
+		extra["reply_to_message"] = map[string]any{"message_id": updateID - 1, "date": time.Now().Unix(), "text": "Earlier answer",
+			"chat": map[string]any{"id": chatID, "type": chatType}, "from": map[string]any{"id": replyToBot, "is_bot": true, "first_name": "Test Coach"}}
+	}
+	m := message(updateID, chatID, fromID, extra)
+	m["chat"] = map[string]any{"id": chatID, "type": chatType, "title": "Test group"}
+	return encode(updateID, "message", m)
+}
+
+// ChannelPostPayload builds a channel_post update (no sender) in channel chatID.
+func ChannelPostPayload(updateID int64, chatID int64, text string) []byte {
+	return encode(updateID, "channel_post", map[string]any{"message_id": updateID, "date": time.Now().Unix(), "text": text,
+		"chat": map[string]any{"id": chatID, "type": "channel", "title": "Test channel"}, "sender_chat": map[string]any{"id": chatID, "type": "channel"}})
 }
 
 // EditedUpdatePayload builds an edited_message update.

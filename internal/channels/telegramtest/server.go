@@ -94,6 +94,22 @@ type Server struct {
 	requests   int
 	rejected   int
 	notify     chan struct{}
+	calls      []Call
+	flood      *floodArm
+	floodChat  int64 // 0: the whole bot
+	floodUntil time.Time
+}
+
+// Call is one sendMessage the server answered (accepted or refused).
+type Call struct {
+	ChatID int64
+	At     time.Time
+	Status int // HTTP status answered
+}
+
+type floodArm struct {
+	chat       int64 // 0: any chat
+	retryAfter int
 }
 
 // New starts a server closed at the end of the test.
@@ -242,7 +258,7 @@ func (s *Server) Requests() (total, rejected int) {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent, s.actions, s.drafts, s.failNext = nil, nil, nil, nil
+	s.sent, s.actions, s.drafts, s.failNext, s.calls, s.flood, s.floodUntil = nil, nil, nil, nil, nil, nil, time.Time{}
 	s.chatRecent, s.allRecent = map[int64][]time.Time{}, nil
 	s.maxPerChat, s.maxOverall, s.requests, s.rejected = 0, 0, 0, 0
 }
@@ -386,6 +402,39 @@ func (s *Server) check(rq Request) *Failure {
 	return nil
 }
 
+// FloodWait arms Telegram's flood control: the next sendMessage to chat (0: any chat) is
+// answered 429 with parameters.retry_after, and so is every sendMessage the limit covers until
+// retryAfter seconds have passed: the whole bot when the chat is private, that chat when it is a
+// group (negative id).
+func (s *Server) FloodWait(chat int64, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flood = &floodArm{chat: chat, retryAfter: max(1, retryAfter)}
+}
+
+// Calls returns every sendMessage answered, in order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// flooded applies FloodWait to a sendMessage to id (s.mu held).
+func (s *Server) flooded(id int64, now time.Time) *Failure {
+	if now.Before(s.floodUntil) && (s.floodChat == 0 || s.floodChat == id) {
+		return &Failure{Status: 429, RetryAfter: max(1, int(s.floodUntil.Sub(now).Round(time.Second)/time.Second))}
+	}
+	if a := s.flood; a != nil && (a.chat == 0 || a.chat == id) {
+		s.flood = nil
+		s.floodChat, s.floodUntil = 0, now.Add(time.Duration(a.retryAfter)*time.Second)
+		if id < 0 {
+			s.floodChat = id
+		}
+		return &Failure{Status: 429, RetryAfter: a.retryAfter}
+	}
+	return nil
+}
+
 func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	id, f := chatID(p)
 	if f == nil {
@@ -399,6 +448,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 		return
 	}
 	s.mu.Lock()
+	if f := s.flooded(id, time.Now()); f != nil {
+		s.calls = append(s.calls, Call{ChatID: id, At: time.Now(), Status: 429})
+		s.mu.Unlock()
+		s.fail(w, *f)
+		return
+	}
 	if len(s.failNext) > 0 {
 		f := s.failNext[0]
 		s.failNext = s.failNext[1:]
@@ -422,6 +477,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	s.nextMsgID[id]++
 	mid := s.nextMsgID[id]
 	s.sent = append(s.sent, Sent{ChatID: id, Text: p["text"], MessageID: mid, At: now})
+	s.calls = append(s.calls, Call{ChatID: id, At: now, Status: 200})
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()

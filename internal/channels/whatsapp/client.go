@@ -200,8 +200,10 @@ type GraphError struct {
 
 // ParseError maps a non-2xx Graph response to a *channels.Error:
 //
-//   - HTTP 429, codes 4, 80007, 130429 → RateLimited (RetryAfter from Retry-After, if given)
-//   - 131056 pair rate limit → RateLimited, RetryAfter 6 s (or Retry-After if longer)
+//   - codes 4 (app request limit) and 80007 (business account limit) → RateLimited, ScopeApp:
+//     every number of the app waits (RetryAfter from Retry-After, if given)
+//   - 130429 throughput, or HTTP 429 with another code → RateLimited, ScopeNumber
+//   - 131056 pair rate limit → RateLimited, ScopePair, RetryAfter 6 s (or Retry-After if longer)
 //   - 131047 re-engagement → WindowClosed
 //   - 131026 undeliverable → RecipientGone: the number cannot receive WhatsApp messages (not
 //     on WhatsApp, old client, terms not accepted); stop sending like for an opt-out.
@@ -224,10 +226,14 @@ func ParseError(status int, h http.Header, body []byte) *channels.Error {
 	ra := retryAfter(h)
 	switch {
 	case g.Code == CodePairRateLimit:
-		e.Class = channels.RateLimited
+		e.Class, e.Scope = channels.RateLimited, channels.ScopePair
 		e.RetryAfter = max(ra, PairRateRetryAfter)
-	case status == http.StatusTooManyRequests || g.Code == CodeThroughput || g.Code == CodeRateLimit || g.Code == CodeAPITooManyCalls:
-		e.Class = channels.RateLimited
+	case g.Code == CodeAPITooManyCalls || g.Code == CodeRateLimit:
+		// The app's or the business account's limit: every number sending with it waits.
+		e.Class, e.Scope = channels.RateLimited, channels.ScopeApp
+		e.RetryAfter = ra
+	case status == http.StatusTooManyRequests || g.Code == CodeThroughput:
+		e.Class, e.Scope = channels.RateLimited, channels.ScopeNumber
 		e.RetryAfter = ra
 	case g.Code == CodeReengagement:
 		e.Class = channels.WindowClosed

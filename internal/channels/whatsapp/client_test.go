@@ -219,3 +219,28 @@ func TestWebhookRequestHelper(t *testing.T) {
 		t.Fatal("helper signature")
 	}
 }
+
+// TestRateLimitScopes: app- and account-level limits (4, 80007) apply to every number of the
+// app, 130429 to the number, 131056 to the pair (issue 9, defect 10).
+func TestRateLimitScopes(t *testing.T) {
+	srv := whatsapptest.New(t)
+	c := srv.Client("PN1")
+	for _, tc := range []struct {
+		status, code int
+		want         channels.Scope
+	}{
+		{429, whatsapp.CodeAPITooManyCalls, channels.ScopeApp},
+		{400, whatsapp.CodeAPITooManyCalls, channels.ScopeApp},
+		{429, whatsapp.CodeRateLimit, channels.ScopeApp},
+		{400, whatsapp.CodeThroughput, channels.ScopeNumber},
+		{429, 0, channels.ScopeNumber},
+		{400, whatsapp.CodePairRateLimit, channels.ScopePair},
+		{500, 131000, channels.ScopeNone},
+	} {
+		srv.FailNext(1, tc.status, tc.code, 1)
+		_, err := c.SendText(context.Background(), "111", "hello")
+		if got := channels.ScopeOf(err); got != tc.want {
+			t.Fatalf("http %d code %d: scope %v, want %v (%v)", tc.status, tc.code, got, tc.want, err)
+		}
+	}
+}

@@ -66,6 +66,35 @@ type Failure struct {
 	RetryAfter int    // seconds; sent as a Retry-After header when > 0
 }
 
+// Call is one authenticated, well-formed send (text or template) as the server answered it.
+type Call struct {
+	PhoneNumberID string
+	To            string
+	Kind          string
+	At            time.Time // when the answer was decided
+	Status        int       // HTTP status answered
+	Code          int       // Graph error code, 0 when accepted
+}
+
+// Throttle scopes (see LimitOnNext).
+const (
+	ScopeApp    = "app"    // every number of the app (codes 4, 80007)
+	ScopeNumber = "number" // one business number (130429)
+	ScopePair   = "pair"   // one recipient of one number (131056)
+)
+
+type limitWindow struct {
+	scope, key string
+	until      time.Time
+	f          Failure
+}
+
+type armedLimit struct {
+	match func(Request) bool
+	scope string
+	f     Failure
+}
+
 // Server is the loopback Graph API. Methods are safe for concurrent use.
 type Server struct {
 	*httptest.Server
@@ -88,6 +117,12 @@ type Server struct {
 	rejected   int
 	seq        atomic.Int64
 	notify     chan struct{}
+	calls      []Call
+	armed      []armedLimit
+	limits     []limitWindow
+	stall      func(Request) bool
+	stallDone  chan struct{}
+	stalled    int
 }
 
 // New starts a server closed at the end of the test.
@@ -137,6 +172,87 @@ func (s *Server) FailNext(n int, status int, code int, retryAfter int) {
 // SetRule installs a function consulted for every authenticated, well-formed call (sends and
 // status calls) before FailNext, the window and the rate limits; a non-nil Failure is answered.
 func (s *Server) SetRule(fn func(Request) *Failure) { s.mu.Lock(); s.rule = fn; s.mu.Unlock() }
+
+// LimitOnNext arms a provider throttle the way Meta applies one: the next send matching match
+// (nil: any) is refused with f, and so is every send in scope (ScopeApp: all numbers, as the
+// double has one app; ScopeNumber: the same phone number id; ScopePair: the same number and
+// recipient) until f.RetryAfter seconds (at least 1) have passed. The refusal carries the Graph
+// error body with f.Code and a Retry-After header.
+func (s *Server) LimitOnNext(match func(Request) bool, scope string, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = append(s.armed, armedLimit{match: match, scope: scope, f: f})
+}
+
+// Calls returns every send the server answered (accepted or refused), in order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// StallAfterAccept makes sends matching fn be accepted (recorded in Sent, as the provider
+// would deliver them) but answered only when release is called or the client goes away: a
+// provider call in flight when the caller dies. Stalled counts them.
+func (s *Server) StallAfterAccept(fn func(Request) bool) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall, s.stallDone = fn, make(chan struct{})
+	done := s.stallDone
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			s.mu.Lock()
+			s.stall = nil
+			s.mu.Unlock()
+		})
+	}
+}
+
+// Stalled counts the sends accepted and held by StallAfterAccept.
+func (s *Server) Stalled() int { s.mu.Lock(); defer s.mu.Unlock(); return s.stalled }
+
+func limitKey(scope, pnid, to string) string {
+	switch scope {
+	case ScopeApp:
+		return ""
+	case ScopeNumber:
+		return pnid
+	}
+	return pnid + "/" + to
+}
+
+// throttled applies armed and active throttles to a send (s.mu held).
+func (s *Server) throttled(rq Request, now time.Time) *Failure {
+	for _, l := range s.limits {
+		if now.Before(l.until) && limitKey(l.scope, rq.PhoneNumberID, rq.To) == l.key {
+			f := l.f
+			f.RetryAfter = max(1, int(l.until.Sub(now).Round(time.Second)/time.Second))
+			return &f
+		}
+	}
+	for i, a := range s.armed {
+		if a.match == nil || a.match(rq) {
+			s.armed = append(s.armed[:i:i], s.armed[i+1:]...)
+			f := a.f
+			f.RetryAfter = max(1, f.RetryAfter)
+			s.limits = append(s.limits, limitWindow{scope: a.scope, key: limitKey(a.scope, rq.PhoneNumberID, rq.To),
+				until: now.Add(time.Duration(f.RetryAfter) * time.Second), f: a.f})
+			return &f
+		}
+	}
+	return nil
+}
+
+func (s *Server) record(rq Request, status, code int) {
+	if rq.Kind == "status" || rq.Kind == "" {
+		return
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{PhoneNumberID: rq.PhoneNumberID, To: rq.To, Kind: rq.Kind, At: time.Now(), Status: status, Code: code})
+	s.mu.Unlock()
+}
 
 // SetWindowOpen installs the 24-hour window check: free-form text to a recipient for whom fn
 // returns false fails with 400, code 131047. Templates are always allowed. nil removes it.
@@ -248,7 +364,7 @@ func (s *Server) Requests() (total, rejected int) {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent, s.typing, s.failNext = nil, nil, nil
+	s.sent, s.typing, s.failNext, s.calls, s.armed, s.limits = nil, nil, nil, nil, nil, nil
 	s.recent, s.lastTo, s.windows = map[string][]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	s.maxRate, s.requests, s.rejected = 0, 0, 0
 }
@@ -357,13 +473,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if rule != nil {
 		if f := rule(rq); f != nil {
-			s.fail(w, *f)
+			s.failCall(w, rq, *f)
 			return
 		}
 	}
 
 	s.mu.Lock()
 	now := time.Now()
+	if rq.Kind != "status" {
+		if f := s.throttled(rq, now); f != nil {
+			s.mu.Unlock()
+			s.failCall(w, rq, *f)
+			return
+		}
+	}
 	if rq.Kind == "status" {
 		ind := ""
 		if req.TypingIndicator != nil {
@@ -378,12 +501,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f := s.failNext[0]
 		s.failNext = s.failNext[1:]
 		s.mu.Unlock()
-		s.fail(w, f)
+		s.failCall(w, rq, f)
 		return
 	}
 	if rq.Kind == "text" && !s.windowOpenLocked(req.To, now) {
 		s.mu.Unlock()
-		s.fail(w, Failure{Status: 400, Code: whatsapp.CodeReengagement, Message: "(#131047) Re-engagement message"})
+		s.failCall(w, rq, Failure{Status: 400, Code: whatsapp.CodeReengagement, Message: "(#131047) Re-engagement message"})
 		return
 	}
 	recent := s.recent[pnid]
@@ -393,14 +516,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.rateLimit > 0 && len(recent) >= s.rateLimit {
 		s.recent[pnid] = recent
 		s.mu.Unlock()
-		s.fail(w, Failure{Status: 400, Code: whatsapp.CodeThroughput, Message: "(#130429) Rate limit hit"})
+		s.failCall(w, rq, Failure{Status: 400, Code: whatsapp.CodeThroughput, Message: "(#130429) Rate limit hit"})
 		return
 	}
 	if s.pairEvery > 0 {
 		if t, ok := s.lastTo[pnid+"/"+req.To]; ok && now.Sub(t) < s.pairEvery {
 			s.recent[pnid] = recent
 			s.mu.Unlock()
-			s.fail(w, Failure{Status: 400, Code: whatsapp.CodePairRateLimit, Message: "(#131056) (Business Account, Consumer Account) pair rate limit hit"})
+			s.failCall(w, rq, Failure{Status: 400, Code: whatsapp.CodePairRateLimit, Message: "(#131056) (Business Account, Consumer Account) pair rate limit hit"})
 			return
 		}
 	}
@@ -417,9 +540,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.sent = append(s.sent, sent)
+	s.calls = append(s.calls, Call{PhoneNumberID: pnid, To: req.To, Kind: rq.Kind, At: now, Status: 200})
 	close(s.notify)
 	s.notify = make(chan struct{})
+	var stalled chan struct{}
+	if s.stall != nil && s.stall(rq) {
+		s.stalled++
+		stalled = s.stallDone
+	}
 	s.mu.Unlock()
+	if stalled != nil {
+		select {
+		case <-stalled:
+		case <-r.Context().Done():
+			return // the caller is gone; the message was accepted all the same
+		}
+	}
 
 	writeJSON(w, 200, map[string]any{
 		"messaging_product": "whatsapp",
@@ -446,6 +582,14 @@ var defaultMessages = map[int]string{
 	131000: "(#131000) Something went wrong",
 	100:    "(#100) Invalid parameter",
 	190:    "Invalid OAuth access token",
+}
+
+func (s *Server) failCall(w http.ResponseWriter, rq Request, f Failure) {
+	if f.Status == 0 {
+		f.Status = 400
+	}
+	s.record(rq, f.Status, f.Code)
+	s.fail(w, f)
 }
 
 func (s *Server) fail(w http.ResponseWriter, f Failure) {
