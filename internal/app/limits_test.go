@@ -31,7 +31,8 @@ import (
 func limitsConfig(h *harness, extra ...string) *config.Config {
 	env := map[string]string{}
 	all := h.env(h.t.TempDir(), "COACHWIRE_HTTP_ADDR=127.0.0.1:0", "COACHWIRE_MIGRATE_DATABASE_URL="+h.db.OwnerURL)
-	all = append(all, "COACHWIRE_LIMIT_REGISTER_IP=", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP=", "COACHWIRE_LIMIT_LOGIN_IP=")
+	all = append(all, "COACHWIRE_LIMIT_REGISTER_IP=", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP=", "COACHWIRE_LIMIT_LOGIN_IP=",
+		"COACHWIRE_LIMIT_LOGIN_EMAIL_IP=")
 	for _, kv := range append(all, extra...) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
@@ -194,6 +195,7 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 		for i := range 2 {
 			req, _ := http.NewRequest("POST", gw[i].URL+"/api/v1/widget/session",
 				strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-`+uuid.NewString()+`"}`))
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := a[i].HTTP.Do(req)
 			require.NoError(t, err)
 			raw, _ := io.ReadAll(resp.Body)

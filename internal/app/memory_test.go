@@ -32,7 +32,7 @@ func extractions(s *ollamatest.Server) int {
 func TestMemoryFromConversation(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond, JSONReply: memorytest.Reply})
 	cfg := h.config()
-	cfg.MemoryEvery, cfg.MemoryIdle = 40, 700*time.Millisecond // extract when the person is quiet
+	cfg.MemoryEvery, cfg.MemoryIdle = 40, 3*time.Second // extract when the person is quiet (longer than a turn takes on a loaded machine, so the burst of two is one extraction)
 	a := h.start(cfg)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
