@@ -73,8 +73,8 @@ type Worker struct {
 	// message alive with InProgress heartbeats, however long the document takes; a process
 	// that dies stops them, and its document is redelivered after AckWait.
 	AckWait time.Duration
-	Log        *slog.Logger
-	Now        func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	mu       sync.Mutex
 	chunkers map[[2]int]*Chunker
