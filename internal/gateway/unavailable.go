@@ -66,8 +66,5 @@ func isUnavailable(err error) bool {
 	// Any other pgconn transport error (a connection lost mid-transaction is "conn closed", an
 	// unexported type that says SafeToRetry false once something was sent) is one too.
 	var closed interface{ SafeToRetry() bool }
-	if errors.As(err, &closed) {
-		return true
-	}
-	return false
+	return errors.As(err, &closed)
 }
