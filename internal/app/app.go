@@ -254,7 +254,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 			return err
 		}
 		w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
-			Files: files, EmbedBatch: kc.EmbedBatch, Parallel: 2, Log: a.log.With("target", "ingest"), Now: a.now,
+			Files: files, EmbedBatch: kc.EmbedBatch, Parallel: 2, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
 			Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
 		if embed != nil {
 			w.Embedder = embed

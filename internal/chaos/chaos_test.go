@@ -253,6 +253,16 @@ func TestChaos(t *testing.T) {
 	if rep.campaignSends == 0 {
 		t.Errorf("chaos: the recurring campaign sent nothing")
 	}
+	if tot.docsIndexed < tot.docsUploaded {
+		t.Errorf("chaos: %d of %d documents uploaded during the faults were not indexed (see the notes)", tot.docsUploaded-tot.docsIndexed, tot.docsUploaded)
+	}
+	for i, sts := range refused {
+		for _, st := range sts {
+			if st >= 500 && st != http.StatusServiceUnavailable {
+				t.Errorf("chaos: a document upload in phase %d was answered %d (an outage is 503 with Retry-After)", i, st)
+			}
+		}
+	}
 	if tot.lost > 0 || tot.dups > 0 || tot.campaignDups > 0 {
 		t.Errorf("chaos: %d accepted messages lost, %d unexplained duplicate replies, %d duplicated campaign sends", tot.lost, tot.dups, tot.campaignDups)
 	}

@@ -271,6 +271,9 @@ func (c *cluster) env(target string) []string {
 		"COACHWIRE_NUDGE_CEILING_DAY=10000", "COACHWIRE_NUDGE_CEILING_WEEK=100000",
 		"COACHWIRE_NUDGE_MIN_INTERVAL=" + campaignInterval.String(),
 		"COACHWIRE_PUBLIC_URL=" + c.base,
+		// Every simulated client comes from 127.0.0.1: no per-address limits (the per-session
+		// and per-key limits stay on; the load keeps within them).
+		"COACHWIRE_LIMIT_REGISTER_IP=off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP=off", "COACHWIRE_LIMIT_LOGIN_IP=off",
 	}
 	if target == "gateway" {
 		env = append(env, "COACHWIRE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(c.httpPort), "COACHWIRE_MIGRATE_DATABASE_URL="+owner)

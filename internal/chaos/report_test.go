@@ -377,7 +377,9 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 		}
 	}
 
-	// Documents uploaded in each phase.
+	// Documents uploaded in each phase. CW_INGEST is not part of quiescence: an acknowledged
+	// document gets up to 90 s (three ingest ack deadlines) to leave the pipeline.
+	docDeadline := time.Now().Add(90 * time.Second)
 	for i, id := range docs {
 		if len(refused[i]) > 0 {
 			rep.notes = append(rep.notes, fmt.Sprintf("document upload in %q refused %d times (statuses %v; 0 = no answer)", spans[i].name, len(refused[i]), refused[i]))
@@ -389,7 +391,12 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 			continue
 		}
 		rep.rows[i].docsUploaded++
-		if st := ld.docStatus(id); st == "indexed" {
+		st := ld.docStatus(id)
+		for st != "indexed" && st != "failed" && time.Now().Before(docDeadline) {
+			time.Sleep(time.Second)
+			st = ld.docStatus(id)
+		}
+		if st == "indexed" {
 			rep.rows[i].docsIndexed++
 		} else {
 			rep.notes = append(rep.notes, fmt.Sprintf("document uploaded in %q is %s", spans[i].name, st))

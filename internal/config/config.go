@@ -112,6 +112,7 @@ type Knowledge struct {
 	StuckAfter         time.Duration // COACHWIRE_INGEST_STUCK_AFTER, default 10m
 	SweepInterval      time.Duration // COACHWIRE_INGEST_SWEEP_INTERVAL, default 1m
 	MaxAttempts        int           // COACHWIRE_INGEST_MAX_ATTEMPTS, default 3 sweeper requeues
+	AckWait            time.Duration // COACHWIRE_INGEST_ACK_WAIT, default 30s: a dead ingest's document is redelivered after it
 	ExtractTimeout     time.Duration // COACHWIRE_EXTRACT_TIMEOUT, default 60s
 	ExtractMemory      int64         // COACHWIRE_EXTRACT_MEMORY_BYTES, default 1 GiB
 	ImportAllowPrivate bool          // COACHWIRE_IMPORT_ALLOW_PRIVATE: tests only; lets URL import reach private addresses
@@ -189,6 +190,9 @@ func (k Knowledge) WithDefaults(dataDir string) Knowledge {
 	}
 	if k.MaxAttempts <= 0 {
 		k.MaxAttempts = 3
+	}
+	if k.AckWait <= 0 {
+		k.AckWait = 30 * time.Second
 	}
 	if k.ExtractTimeout <= 0 {
 		k.ExtractTimeout = 60 * time.Second
@@ -287,6 +291,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		MaxUploadBytes: int64(num("COACHWIRE_MAX_UPLOAD_BYTES", 25<<20)), MaxCreatorBytes: int64(num("COACHWIRE_MAX_CREATOR_BYTES", 500<<20)),
 		EmbedBatch: num("COACHWIRE_EMBED_BATCH", 32), StuckAfter: dur("COACHWIRE_INGEST_STUCK_AFTER", 10*time.Minute),
 		SweepInterval: dur("COACHWIRE_INGEST_SWEEP_INTERVAL", time.Minute), MaxAttempts: num("COACHWIRE_INGEST_MAX_ATTEMPTS", 3),
+		AckWait:        dur("COACHWIRE_INGEST_ACK_WAIT", 30*time.Second),
 		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", 60*time.Second), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", 1<<30)),
 		ImportAllowPrivate: env("COACHWIRE_IMPORT_ALLOW_PRIVATE", "") == "true"}
 	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 5000),

@@ -122,9 +122,11 @@ func isMultipart(r *http.Request) bool {
 }
 
 // handleCreateDocument adds a document: a JSON text/Markdown body or a multipart file upload.
-// The row is written first; the ingest event carries only its id and is re-published
-// idempotently (Nats-Msg-Id = document id + version) if the client retries. An identical
-// re-upload answers 200 with the existing document and "duplicate": true.
+// The row is written first; the ingest event carries only its id. An identical re-upload
+// answers 200 with the existing document and "duplicate": true; while that document is still
+// "queued" the event is re-published first, idempotently (Nats-Msg-Id = document id + version),
+// so a client retrying an upload answered 503 (NATS down after the row was stored) never gets a
+// 2xx for a document nothing will index. A dependency outage answers 503 with Retry-After.
 func (s *Server) handleCreateDocument(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	var (
 		c   *newContent
@@ -176,6 +178,16 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creato
 	}
 	if err != nil {
 		return err
+	}
+	if dup && d.Status == "queued" {
+		// The document may be the one an earlier attempt stored and then failed to publish (NATS
+		// down: that attempt was answered 503). Publish its ingest event again, with the same
+		// Nats-Msg-Id as the first publish: JetStream drops it if the first one did arrive, and an
+		// ingest run that finds the document past "queued" or at another version ignores it.
+		// Only then is the upload acknowledged: every 2xx means the document's event is stored.
+		if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
+			return err
+		}
 	}
 	if dup {
 		out := documentOf(d)
@@ -717,6 +729,13 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 	}
 	if dup != nil {
 		if dup.ID == id {
+			// A retried replace whose first attempt stored the version and was answered 503:
+			// publish that version's event again (same Nats-Msg-Id) as createDocument does.
+			if dup.Status == "queued" {
+				if err := s.publishIngest(ctx, a.CreatorID, *dup, events.IngestIndex); err != nil {
+					return err
+				}
+			}
 			out := documentOf(*dup)
 			out.Duplicate = true
 			writeJSON(w, http.StatusOK, out)

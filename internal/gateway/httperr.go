@@ -59,6 +59,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		// not (or no longer) the creator's own. Handlers check what they are given first; this
 		// is what a reference deleted meanwhile, or one no handler checks, comes to.
 		ae = &apiError{Status: 422, Code: "invalid_reference", Message: "the request refers to something that does not exist"}
+	case isUnavailable(err):
+		// PostgreSQL or NATS is down or did not answer: 503 with Retry-After, never a 500.
+		ae = errDependencyUnavailable(w, err).(*apiError)
 	default:
 		ae = &apiError{Status: 500, Code: "internal", Message: "internal error", Err: err}
 	}

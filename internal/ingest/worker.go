@@ -69,8 +69,12 @@ type Worker struct {
 	// EmbedBatch is how many chunks go to the embedder (and to the index) per call.
 	EmbedBatch int
 	Parallel   int
-	Log        *slog.Logger
-	Now        func() time.Time
+	// AckWait is the ingest consumer's ack deadline (default 30s). A running ingest keeps its
+	// message alive with InProgress heartbeats, however long the document takes; a process
+	// that dies stops them, and its document is redelivered after AckWait.
+	AckWait time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	mu       sync.Mutex
 	chunkers map[[2]int]*Chunker
@@ -84,9 +88,12 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.Now == nil {
 		w.Now = time.Now
 	}
+	if w.AckWait <= 0 {
+		w.AckWait = 30 * time.Second
+	}
 	return r.Handle(ctx, "ingest", bus.ConsumerSpec{
 		Stream: "CW_INGEST", Durable: "ingest", Filter: "cw.*.ingest",
-		AckWait: 5 * time.Minute, MaxDeliver: maxDeliver, Parallel: w.Parallel,
+		AckWait: w.AckWait, MaxDeliver: maxDeliver, Parallel: w.Parallel, KeepAlive: true,
 	}, w.handle)
 }
 

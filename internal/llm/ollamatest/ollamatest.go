@@ -73,6 +73,9 @@ type Options struct {
 	// requests get it, after which the server behaves normally.
 	Status      int
 	StatusTimes int
+	// EmbedDelay is slept before /api/embed answers (a slow embedding model); the request
+	// ends early if the client goes away.
+	EmbedDelay time.Duration
 }
 
 // Counts are the numbers of requests the server has received per endpoint
@@ -388,6 +391,13 @@ type embedRequest struct {
 
 func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	s.embed.Add(1)
+	if d := s.Options().EmbedDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if s.failForced(w) {
 		return
 	}
