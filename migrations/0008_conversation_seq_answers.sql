@@ -32,7 +32,9 @@ FROM (SELECT id, row_number() OVER (PARTITION BY conversation_id ORDER BY gseq) 
 WHERE m.id = n.id;
 ALTER TABLE messages ALTER COLUMN seq SET NOT NULL;
 
-DROP INDEX messages_conversation_seq;
+-- The old (creator_id, conversation_id, seq) index now covers gseq: kept for the memory
+-- queries, which read a person's messages after a gseq floor.
+ALTER INDEX messages_conversation_seq RENAME TO messages_conversation_gseq;
 CREATE UNIQUE INDEX messages_conversation_seq ON messages (creator_id, conversation_id, seq);
 
 -- Before this migration any assistant or creator message closed every user message before it.
@@ -89,9 +91,9 @@ CREATE TRIGGER messages_number BEFORE INSERT ON messages FOR EACH ROW EXECUTE FU
 DROP TRIGGER messages_number ON messages;
 DROP FUNCTION messages_number();
 DROP INDEX messages_conversation_seq;
+ALTER INDEX messages_conversation_gseq RENAME TO messages_conversation_seq;
 ALTER TABLE conversations DROP COLUMN answered_seq;
 ALTER TABLE messages DROP COLUMN answered_by;
 ALTER TABLE conversations DROP COLUMN last_seq;
 ALTER TABLE messages DROP COLUMN seq;
 ALTER TABLE messages RENAME COLUMN gseq TO seq;
-CREATE INDEX messages_conversation_seq ON messages (creator_id, conversation_id, seq);

@@ -19,7 +19,10 @@ INSERT INTO rate_limits (key, tat) VALUES ($1, $2)
 ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, excluded.tat);
 
 -- name: SweepRateLimits :execrows
-DELETE FROM rate_limits WHERE key IN (SELECT r.key FROM rate_limits r WHERE r.tat < $1 LIMIT 5000);
+-- Rows a check holds locked are skipped (SKIP LOCKED), so a sweep never waits for, or
+-- deadlocks with, checks that lock their keys in sorted order.
+DELETE FROM rate_limits WHERE key IN (
+    SELECT r.key FROM rate_limits r WHERE r.tat < $1 LIMIT 5000 FOR UPDATE SKIP LOCKED);
 
 -- name: BeatSocketHolder :exec
 INSERT INTO socket_holders (holder, expires_at) VALUES ($1, $2)

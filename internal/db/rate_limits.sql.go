@@ -185,9 +185,12 @@ func (q *Queries) SetRateLimits(ctx context.Context, arg SetRateLimitsParams) er
 }
 
 const sweepRateLimits = `-- name: SweepRateLimits :execrows
-DELETE FROM rate_limits WHERE key IN (SELECT r.key FROM rate_limits r WHERE r.tat < $1 LIMIT 5000)
+DELETE FROM rate_limits WHERE key IN (
+    SELECT r.key FROM rate_limits r WHERE r.tat < $1 LIMIT 5000 FOR UPDATE SKIP LOCKED)
 `
 
+// Rows a check holds locked are skipped (SKIP LOCKED), so a sweep never waits for, or
+// deadlocks with, checks that lock their keys in sorted order.
 func (q *Queries) SweepRateLimits(ctx context.Context, tat time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, sweepRateLimits, tat)
 	if err != nil {

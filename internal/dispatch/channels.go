@@ -142,6 +142,20 @@ type delivery struct {
 // handleChannel delivers a stored message on WhatsApp or Telegram: claim in the send log, then
 // each part (4096-character pieces) claimed and sent once, within the provider's limits.
 func (w *Worker) handleChannel(msg *message.Message) error {
+	err := w.deliverChannel(msg)
+	var te throttledError
+	if errors.As(err, &te) {
+		// Paused by the provider (or our own limit) for longer than MaxWait: come back when
+		// the pause ends, as one delivery, instead of burning deliveries on a backoff.
+		wait := max(time.Until(te.until), time.Second)
+		w.Log.Info("provider limit: reply deferred", "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
+		bus.Defer(msg, wait)
+		return nil
+	}
+	return err
+}
+
+func (w *Worker) deliverChannel(msg *message.Message) error {
 	ev, err := bus.Decode[events.MessageOutbound](msg)
 	if err != nil {
 		return err
@@ -403,14 +417,20 @@ func (w *Worker) beginPart(ctx context.Context, c, msgID, channelID uuid.UUID, i
 // partLiveMargin is added to CallTimeout before a part left sending counts as abandoned.
 const partLiveMargin = 2 * time.Second
 
+// finishPartFor is how long finishPart keeps trying to record a call's outcome.
+const finishPartFor = 2 * time.Minute
+
 // finishPart records the outcome of a provider call, even when the handler's context ended
 // (the call's outcome is what keeps a redelivery from sending the part again): a few tries.
 func (w *Worker) finishPart(ctx context.Context, c, msgID uuid.UUID, i int, status, providerID, errText string) error {
 	ctx = context.WithoutCancel(ctx)
 	var err error
-	for k := 0; k < 4; k++ {
+	// Keep trying for as long as a PostgreSQL restart takes (the consumer's KeepAlive holds the
+	// message meanwhile): a sent part left "sending" would be sent again by the next attempt.
+	deadline := time.Now().Add(finishPartFor)
+	for k := 0; k == 0 || time.Now().Before(deadline); k++ {
 		if k > 0 {
-			time.Sleep(time.Duration(k) * 100 * time.Millisecond)
+			time.Sleep(min(time.Duration(k)*100*time.Millisecond, 2*time.Second))
 		}
 		if err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 			return q.FinishDeliveryPart(ctx, db.FinishDeliveryPartParams{MessageID: msgID, Part: int32(i), Status: status, ProviderID: providerID, Error: errText})

@@ -274,6 +274,29 @@ func TestProviderThrottleScopes(t *testing.T) {
 	}
 }
 
+// TestLongThrottleDefersOnce: a provider pause longer than MaxWait hands each waiting reply back
+// to JetStream until the pause ends — one delivery per pause — instead of a backoff that spends
+// a delivery every few seconds (a 10-minute app-level 429 used to dead-letter every reply of
+// every number on the token after MaxDeliver).
+func TestLongThrottleDefersOnce(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, dispatch.Limits{MaxWait: 300 * time.Millisecond}, nil)
+	const retry = 6 * time.Second
+	r.wa.LimitOnNext(nil, whatsapptest.ScopeApp, whatsapptest.Failure{Status: 429, Code: 4, RetryAfter: int(retry / time.Second)})
+	to := r.recipients(3)
+	ids := r.send(t, to, []string{"one", "two", "three"})
+	r.waitSent(t, ids, 60*time.Second)
+	calls := r.wa.Calls()
+	t0 := calls[0].At
+	for _, c := range calls[1:] {
+		require.False(t, c.At.Before(t0.Add(retry)), "a send %s after the app's 429: %+v", c.At.Sub(t0), calls)
+	}
+	logs := r.logs.String()
+	deferrals := strings.Count(logs, "provider limit: reply deferred")
+	require.GreaterOrEqual(t, deferrals, len(ids), "every reply waited out the pause in JetStream:\n%s", logs)
+	require.LessOrEqual(t, deferrals, 2*len(ids), "at most a delivery or two per reply for one pause:\n%s", logs)
+}
+
 // freezingTransport passes requests to the provider; a request whose body contains marker is
 // delivered and its answer then never returned: the process died mid-call. Once killed, no
 // request leaves at all.

@@ -300,7 +300,9 @@ func (w *Worker) sendDraft(j draftJob) {
 	switch channels.ClassOf(err) {
 	case channels.RateLimited:
 		if wait := channels.RetryAfterOf(err); wait > 0 {
-			w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
+			// Drafts are optional: a draft's 429 pauses that chat's drafts and sends only,
+			// never every chat of the bot.
+			w.lim.block(slots[:1], slots[0].scope, time.Now().Add(wait))
 		}
 		w.drafts.flushed(j, false, false)
 	case channels.Retryable:

@@ -77,6 +77,20 @@ func (l Limits) withDefaults() Limits {
 // later by JetStream instead of holding a handler.
 var errThrottled = errors.New("dispatch: provider limit reached, send deferred")
 
+// throttledError is errThrottled with the instant the send may be tried again: the channel
+// handler hands the message back to JetStream until then (one delivery per pause, so a long
+// provider throttle of a whole number or app does not use up every waiting reply's deliveries).
+type throttledError struct {
+	key   string
+	until time.Time
+}
+
+func (e throttledError) Error() string {
+	return fmt.Sprintf("%v: %s until %s", errThrottled, e.key, e.until.Format(time.RFC3339))
+}
+
+func (e throttledError) Is(target error) bool { return target == errThrottled }
+
 // limiters is a set of token buckets by key, with a "not before" per key set from a provider's
 // retry_after. Idle buckets are forgotten.
 type limiters struct {
@@ -137,7 +151,10 @@ func (l *limiters) wait(ctx context.Context, slots []slot, maxWait time.Duration
 		d := res.Delay()
 		if !res.OK() || time.Now().Add(d).After(deadline) {
 			res.Cancel()
-			return fmt.Errorf("%w: %s", errThrottled, s.key)
+			if !res.OK() {
+				d = maxWait // never allowed at this rate: try again later
+			}
+			return throttledError{key: s.key, until: time.Now().Add(d)}
 		}
 		if err := sleep(ctx, d); err != nil {
 			res.Cancel()
@@ -165,7 +182,7 @@ func (l *limiters) waitUnblocked(ctx context.Context, slots []slot, deadline tim
 			return nil
 		}
 		if until.After(deadline) {
-			return fmt.Errorf("%w: %s blocked until %s", errThrottled, key, until.Format(time.RFC3339))
+			return throttledError{key: key, until: until}
 		}
 		if err := sleep(ctx, until.Sub(now)); err != nil {
 			return err

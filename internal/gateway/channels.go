@@ -353,6 +353,12 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 			if ch.Type != events.ChannelTelegram {
 				return errBadRequest("bad_field", "groups_enabled is a Telegram setting")
 			}
+			if *in.GroupsEnabled && (cfg.BotID == 0 || cfg.BotUsername == "") {
+				// Connected before the bot's identity was recorded: mentions and replies to the
+				// bot could not be recognised, so every group message would be ignored.
+				return &apiError{Status: http.StatusConflict, Code: "bot_identity_unknown",
+					Message: "this Telegram channel was connected before coachwire recorded the bot's username; remove and add it again to enable groups"}
+			}
 			cfg.GroupsEnabled = *in.GroupsEnabled
 		}
 		raw, _ := json.Marshal(cfg)

@@ -316,12 +316,19 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 			gotFile = true
 			c.filename = sanitizeFilename(p.FileName())
 			c.storageKey = uuid.New()
-			info, err := files.Put(creator, c.storageKey, p, cfg.MaxUploadBytes)
+			body := &clientReader{r: p}
+			info, err := files.Put(creator, c.storageKey, body, cfg.MaxUploadBytes)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.Is(err, storage.ErrTooLarge) || errors.As(err, &mbe) {
 					c.storageKey = uuid.Nil
 					return c, tooBig
+				}
+				if body.err != nil {
+					// The client's body broke off (or was not valid multipart): its fault, not
+					// an outage of ours.
+					c.storageKey = uuid.Nil
+					return c, errBadRequest("bad_multipart", "the upload ended before the file was complete: "+body.err.Error())
 				}
 				return c, err
 			}
@@ -880,4 +887,19 @@ func (s *Server) handleDocumentEvents(w http.ResponseWriter, r *http.Request, a 
 			}
 		}
 	}
+}
+
+// clientReader remembers the error reading the client's body gave, so that a body that broke
+// off is told apart from a storage failure.
+type clientReader struct {
+	r   io.Reader
+	err error
+}
+
+func (c *clientReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
 }

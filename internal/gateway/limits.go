@@ -105,11 +105,18 @@ func (s *Server) limitHTTP(w http.ResponseWriter, r *http.Request, msg string, c
 	return nil
 }
 
+// widgetLimitTimeout bounds the shared message-limit check; past it the message is allowed
+// by the socket's own limiter, as when the store is down.
+const widgetLimitTimeout = 2 * time.Second
+
 // allowWidgetMessage counts one end-user message against its conversation and its end user,
 // across sockets and replicas. When the shared store cannot be reached it allows the message
 // (the socket's own limiter still applies): an outage of the limit store must not cost people
 // their messages.
 func (s *Server) allowWidgetMessage(ctx context.Context, c auth.WidgetClaims) bool {
+	// Bounded: a PostgreSQL that hangs must not stall the socket's frames behind this check.
+	ctx, cancel := context.WithTimeout(ctx, widgetLimitTimeout)
+	defer cancel()
 	d, err := s.limits.rl.Allow(ctx,
 		ratelimit.Check{Key: "widget:msg:conversation:" + c.ConversationID.String(), Rule: s.limits.cfg.WidgetMessagesPerSession},
 		ratelimit.Check{Key: "widget:msg:end-user:" + c.EndUserID.String(), Rule: s.limits.cfg.WidgetMessagesPerEndUser})

@@ -155,7 +155,14 @@ type wsSession struct {
 	maxWritten atomic.Int64
 	seenSeq    int64
 	seenLimit  *rate.Limiter
+	// unconfirmed are message ids this socket counted against the rate limits but could not
+	// confirm (a `retry` frame went out): their resends are not counted again. Made on the
+	// first unconfirmed publish (an idle socket holds none); only the frame handler touches it.
+	unconfirmed map[uuid.UUID]struct{}
 }
+
+// wsMaxUnconfirmed bounds the ids a socket remembers as counted but unconfirmed.
+const wsMaxUnconfirmed = 32
 
 func (ss *wsSession) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
@@ -405,7 +412,7 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message must be 1 to 4000 characters of text"})
 		return
 	}
-	if !ss.limit.Allow() || !ss.srv.allowWidgetMessage(ctx, ss.claims) {
+	if _, counted := ss.unconfirmed[id]; !counted && (!ss.limit.Allow() || !ss.srv.allowWidgetMessage(ctx, ss.claims)) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "rate_limited", Message: "too many messages, slow down"})
 		return
 	}
@@ -425,9 +432,16 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		// NATS reconnects is sent later). The widget resends it with the same id, which the
 		// stream's deduplication (and the deterministic message id) make safe.
 		ss.log.Warn("widget message not confirmed: asked the widget to resend", "message", id, "correlation_id", ev.CorrelationID, "err", err)
+		if ss.unconfirmed == nil {
+			ss.unconfirmed = map[uuid.UUID]struct{}{}
+		}
+		if len(ss.unconfirmed) < wsMaxUnconfirmed {
+			ss.unconfirmed[id] = struct{}{} // its resend is the same message: not counted again
+		}
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "retry", Message: "message not confirmed yet, resend it with the same id"})
 		return
 	}
+	delete(ss.unconfirmed, id)
 	ss.log.Debug("widget message accepted", "correlation_id", ev.CorrelationID, "message", id)
 	ss.send(ctx, serverFrame{Type: "ack", ID: f.ID})
 }

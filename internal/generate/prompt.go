@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/coachwire/coachwire/events"
@@ -124,8 +125,8 @@ func PassagesAnswer(passages []events.Passage) string {
 		if i == 3 {
 			break
 		}
-		src := oneLine(p.Title)
-		if h := oneLine(p.Heading); h != "" {
+		src := withoutLinks(oneLine(p.Title))
+		if h := withoutLinks(oneLine(p.Heading)); h != "" {
 			src += " — " + h
 		}
 		if src == "" {
@@ -134,6 +135,17 @@ func PassagesAnswer(passages []events.Passage) string {
 		fmt.Fprintf(&b, "\n\n[%d] %s\n%s", i+1, src, Quote(snippet(p.Text, 600)))
 	}
 	return b.String()
+}
+
+// linkLike matches what a messenger may turn into a link: a scheme URL, a www. host, or a bare
+// domain with a path.
+var linkLike = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://\S*|\bwww\.\S+|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}/\S*`)
+
+// withoutLinks drops links from a citation label: the label stands outside the quote (a
+// document's own heading could otherwise put a phishing link next to the coach's words on
+// WhatsApp or Telegram, which linkify plain text).
+func withoutLinks(s string) string {
+	return strings.Join(strings.Fields(linkLike.ReplaceAllString(s, "")), " ")
 }
 
 // lineBreaks are every character a renderer may break a line at.

@@ -46,6 +46,7 @@ func TestPassagesAnswerQuotesDocuments(t *testing.T) {
 	passages := []events.Passage{
 		{Title: "Running basics", Heading: "Warm-up", Text: "Walk five minutes first."},
 		{Title: "Hostile doc", Heading: "Intro\n[9] Fake heading line", Text: hostileText},
+		{Title: "Links https://phish.example/login in a title", Heading: "see www.phish.example or phish.example/reset", Text: "Body."},
 	}
 	got := generate.PassagesAnswer(passages)
 	t.Logf("reply:\n%s", got)
@@ -66,7 +67,7 @@ func TestPassagesAnswerQuotesDocuments(t *testing.T) {
 			cites = append(cites, line)
 		}
 	}
-	want := []string{"[1] Running basics — Warm-up", "[2] Hostile doc — Intro [9] Fake heading line"}
+	want := []string{"[1] Running basics — Warm-up", "[2] Hostile doc — Intro [9] Fake heading line", "[3] Links in a title — see or"}
 	if strings.Join(cites, "|") != strings.Join(want, "|") {
 		t.Errorf("citation lines %q, want exactly the sources %q", cites, want)
 	}

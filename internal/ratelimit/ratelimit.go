@@ -185,9 +185,13 @@ func (l *Limiter) maybeSweep(ctx context.Context, now time.Time) {
 	if now.UnixNano()-last < int64(sweepEvery) || !l.lastSweep.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	_ = l.store.Global(ctx, func(q *db.Queries) error {
-		_, err := q.SweepRateLimits(ctx, now)
-		return err
-	})
+	// Off the request's path: the request that happens to trigger the sweep does not wait for it.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = l.store.Global(ctx, func(q *db.Queries) error {
+			_, err := q.SweepRateLimits(ctx, now)
+			return err
+		})
+	}()
 }
