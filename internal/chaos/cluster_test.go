@@ -274,6 +274,9 @@ func (c *cluster) env(target string) []string {
 		// Every simulated client comes from 127.0.0.1: no per-address limits (the per-session
 		// and per-key limits stay on; the load keeps within them).
 		"COACHWIRE_LIMIT_REGISTER_IP=off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP=off", "COACHWIRE_LIMIT_LOGIN_IP=off",
+		// Each simulated widget user writes up to ~27 messages a minute for the whole run: the
+		// per-end-user hourly budget (120/h) would throttle the load of the later phases.
+		"COACHWIRE_LIMIT_WIDGET_MESSAGES_END_USER=off",
 	}
 	if target == "gateway" {
 		env = append(env, "COACHWIRE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(c.httpPort), "COACHWIRE_MIGRATE_DATABASE_URL="+owner)
