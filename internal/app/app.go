@@ -34,6 +34,7 @@ import (
 	"github.com/coachwire/coachwire/internal/localdeps"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/nudge"
+	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/storage"
@@ -350,7 +351,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 func (a *App) startNudge(ctx context.Context) error {
 	n := a.cfg.Nudge.WithDefaults()
 	w := &nudge.Worker{Store: a.Store, Bus: a.Bus, Clock: clock.Func(a.now), Log: a.log.With("target", "nudge"),
-		Platform: nudge.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
+		Platform: proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
 		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel}
 	if err := w.Register(ctx, a.router); err != nil {
 		return err

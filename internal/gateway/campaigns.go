@@ -18,15 +18,15 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
-	"github.com/coachwire/coachwire/internal/nudge"
+	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 type campaignIn struct {
-	Name     string         `json:"name"`
-	Audience nudge.Audience `json:"audience"`
-	Content  nudge.Content  `json:"content"`
-	Schedule nudge.Schedule `json:"schedule"`
+	Name     string             `json:"name"`
+	Audience proactive.Audience `json:"audience"`
+	Content  proactive.Content  `json:"content"`
+	Schedule proactive.Schedule `json:"schedule"`
 }
 
 // validate checks a campaign; minInterval is the shortest gap allowed between two occurrences
@@ -55,10 +55,10 @@ func (c campaignIn) validate(now time.Time, minInterval time.Duration) error {
 			return errBadRequest("invalid_campaign", err.Error())
 		}
 	}
-	if c.Schedule.Kind == nudge.ScheduleOnce && c.Schedule.At.Before(now.Add(-time.Minute)) {
+	if c.Schedule.Kind == proactive.ScheduleOnce && c.Schedule.At.Before(now.Add(-time.Minute)) {
 		return errBadRequest("invalid_campaign", "schedule.at is in the past")
 	}
-	if _, ok := c.Schedule.Next(now); !ok && c.Schedule.Kind != nudge.ScheduleOnce {
+	if _, ok := c.Schedule.Next(now); !ok && c.Schedule.Kind != proactive.ScheduleOnce {
 		return errBadRequest("invalid_campaign", "schedule: no occurrence after now")
 	}
 	if err := c.Schedule.CheckInterval(minInterval, now); err != nil {
@@ -70,7 +70,7 @@ func (c campaignIn) validate(now time.Time, minInterval time.Duration) error {
 // audienceRefsExist checks that what the audience names by id is the creator's own: the
 // audience is JSON, so no foreign key does it, and another creator's program id must be
 // refused like an unknown one (404), not stored.
-func audienceRefsExist(ctx context.Context, q *db.Queries, a nudge.Audience) error {
+func audienceRefsExist(ctx context.Context, q *db.Queries, a proactive.Audience) error {
 	if a.ProgramID == nil {
 		return nil
 	}
@@ -81,15 +81,15 @@ func audienceRefsExist(ctx context.Context, q *db.Queries, a nudge.Audience) err
 }
 
 type campaignOut struct {
-	ID             uuid.UUID      `json:"id"`
-	Name           string         `json:"name"`
-	Status         string         `json:"status"`
-	Audience       nudge.Audience `json:"audience"`
-	Content        nudge.Content  `json:"content"`
-	Schedule       nudge.Schedule `json:"schedule"`
-	NextOccurrence *time.Time     `json:"next_occurrence,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	ID             uuid.UUID          `json:"id"`
+	Name           string             `json:"name"`
+	Status         string             `json:"status"`
+	Audience       proactive.Audience `json:"audience"`
+	Content        proactive.Content  `json:"content"`
+	Schedule       proactive.Schedule `json:"schedule"`
+	NextOccurrence *time.Time         `json:"next_occurrence,omitempty"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
 }
 
 func campaignOf(c db.Campaign, occ []db.CampaignOccurrence) campaignOut {
@@ -129,7 +129,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 			return err
 		}
 		// A one-off "now" a few seconds old is still sent (validate allows a minute).
-		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
+		if err := proactive.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
 			return err
 		}
 		if c, err = q.GetCampaign(ctx, c.ID); err != nil {
@@ -244,7 +244,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 		if _, err := q.DeleteFutureOccurrences(ctx, id); err != nil {
 			return err
 		}
-		if err := nudge.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
+		if err := proactive.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
 			return err
 		}
 		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: id, MaxRows: 5})
@@ -293,7 +293,7 @@ func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a cre
 			if _, err := q.ReleasePausedHolds(ctx, db.ReleasePausedHoldsParams{CampaignID: uuid.NullUUID{UUID: id, Valid: true}, Now: s.Now()}); err != nil {
 				return err
 			}
-			if err := nudge.ScheduleFollowing(ctx, q, a.CreatorID, id, s.Now()); err != nil {
+			if err := proactive.ScheduleFollowing(ctx, q, a.CreatorID, id, s.Now()); err != nil {
 				return err
 			}
 			if c, err = q.GetCampaign(ctx, id); err != nil { // a one-off may have completed
@@ -322,9 +322,9 @@ func (s *Server) handleCancelCampaign(w http.ResponseWriter, r *http.Request, a 
 	return s.setCampaignStatus(w, r, a, "cancelled", "active", "paused")
 }
 
-func (s *Server) nudgePlatform() nudge.Platform {
+func (s *Server) nudgePlatform() proactive.Platform {
 	n := s.Config.Nudge.WithDefaults()
-	return nudge.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold}
+	return proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold}
 }
 
 // handlePreviewCampaign is the dry run: who would get what at the next occurrence (or at the
@@ -370,9 +370,9 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			return err
 		}
 		var (
-			aud     nudge.Audience
-			content nudge.Content
-			sched   nudge.Schedule
+			aud     proactive.Audience
+			content proactive.Content
+			sched   proactive.Schedule
 		)
 		_ = json.Unmarshal(c.Audience, &aud)
 		_ = json.Unmarshal(c.Content, &content)
@@ -402,33 +402,33 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			}
 			var notBefore time.Time
 			if occ.LocalDate != "" {
-				notBefore, _ = nudge.LocalInstant(occ.LocalDate, occ.LocalTime, nudge.Zone(eu, cp))
+				notBefore, _ = proactive.LocalInstant(occ.LocalDate, occ.LocalTime, proactive.Zone(eu, cp))
 			}
 			when := at
 			if notBefore.After(when) {
 				when = notBefore // preview each person at their own local time
 			}
-			facts, err := nudge.Facts(ctx, q, eu, cp, when)
+			facts, err := proactive.Facts(ctx, q, eu, cp, when)
 			if err != nil {
 				return err
 			}
-			d := nudge.Decide(policy, facts.For(content), when, notBefore, at)
+			d := proactive.Decide(policy, facts.For(content), when, notBefore, at)
 			it := item{EndUserID: eu.ID, Name: eu.DisplayName, Channel: eu.Channel, Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode}
-			if d.Outcome == nudge.OutcomeHeld {
+			if d.Outcome == proactive.OutcomeHeld {
 				h := d.HoldUntil
 				it.HoldUntil = &h
 			}
-			if d.Outcome == nudge.OutcomeSent {
+			if d.Outcome == proactive.OutcomeSent {
 				mem, _ := q.GetMemory(ctx, eu.ID)
-				vars := nudge.VarsFor(eu, cp.Name, mem.Profile)
+				vars := proactive.VarsFor(eu, cp.Name, mem.Profile)
 				switch {
-				case d.Mode == nudge.ModeTemplate && content.Template != nil:
+				case d.Mode == proactive.ModeTemplate && content.Template != nil:
 					t := content.Template.Rendered(vars)
 					it.Template = &t
-				case d.Mode == nudge.ModeTemplate: // outside the window: not this text
+				case d.Mode == proactive.ModeTemplate: // outside the window: not this text
 					it.Text = "(the channel's default template, without parameters)"
-				case content.Kind == nudge.ContentText:
-					it.Text = nudge.Render(content.Text, vars)
+				case content.Kind == proactive.ContentText:
+					it.Text = proactive.Render(content.Text, vars)
 				default:
 					it.Text = "(AI-personalized from the brief) " + content.Brief
 				}
@@ -487,18 +487,18 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 // Programs.
 
 type programIn struct {
-	Name    string       `json:"name"`
-	Keyword string       `json:"keyword,omitempty"`
-	Steps   []nudge.Step `json:"steps"`
+	Name    string           `json:"name"`
+	Keyword string           `json:"keyword,omitempty"`
+	Steps   []proactive.Step `json:"steps"`
 }
 
 type programOut struct {
-	ID        uuid.UUID    `json:"id"`
-	Name      string       `json:"name"`
-	Keyword   string       `json:"keyword,omitempty"`
-	Status    string       `json:"status"`
-	Steps     []nudge.Step `json:"steps"`
-	CreatedAt time.Time    `json:"created_at"`
+	ID        uuid.UUID        `json:"id"`
+	Name      string           `json:"name"`
+	Keyword   string           `json:"keyword,omitempty"`
+	Status    string           `json:"status"`
+	Steps     []proactive.Step `json:"steps"`
+	CreatedAt time.Time        `json:"created_at"`
 }
 
 func programOf(p db.Program) programOut {
@@ -523,7 +523,7 @@ func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
 			return errBadRequest("invalid_program", fmt.Sprintf("steps[%d].%v", i, err))
 		}
 	}
-	if err := nudge.ValidateSteps(in.Steps); err != nil {
+	if err := proactive.ValidateSteps(in.Steps); err != nil {
 		return errBadRequest("invalid_program", err.Error())
 	}
 	in.Keyword = strings.TrimSpace(in.Keyword)
@@ -633,9 +633,9 @@ func (s *Server) setProgramStatus(w http.ResponseWriter, r *http.Request, a crea
 		}
 		switch to {
 		case "paused":
-			p, err = nudge.PauseProgram(ctx, q, id, s.Now())
+			p, err = proactive.PauseProgram(ctx, q, id, s.Now())
 		case "active":
-			p, err = nudge.ResumeProgram(ctx, q, cur, s.Now())
+			p, err = proactive.ResumeProgram(ctx, q, cur, s.Now())
 		default:
 			p, err = q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: id, Status: to})
 		}
@@ -680,11 +680,11 @@ func (s *Server) setEnrollment(w http.ResponseWriter, r *http.Request, a creator
 		step := int(cur.NextStep)
 		switch {
 		case action == "pause" && cur.Status == "active":
-			e, err = q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: eid, Now: now, Entry: nudge.Entry(step, "paused_by_creator", now)})
+			e, err = q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: eid, Now: now, Entry: proactive.Entry(step, "paused_by_creator", now)})
 		case action == "resume" && cur.Status == "paused":
-			e, err = nudge.ResumeEnrollment(ctx, q, cur, now, "resumed_by_creator")
+			e, err = proactive.ResumeEnrollment(ctx, q, cur, now, "resumed_by_creator")
 		case action == "cancel" && (cur.Status == "active" || cur.Status == "paused"):
-			e, err = q.CancelEnrollment(ctx, db.CancelEnrollmentParams{ID: eid, Entry: nudge.Entry(step, "cancelled_by_creator", now)})
+			e, err = q.CancelEnrollment(ctx, db.CancelEnrollmentParams{ID: eid, Entry: proactive.Entry(step, "cancelled_by_creator", now)})
 		default:
 			return errConflict("invalid_state", "enrollment is "+cur.Status)
 		}
@@ -794,7 +794,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorA
 		if err != nil {
 			return errNotFound("end user")
 		}
-		e, err = nudge.Enroll(ctx, q, p, eu, s.Now())
+		e, err = proactive.Enroll(ctx, q, p, eu, s.Now())
 		return err
 	}); err != nil {
 		return err
@@ -893,7 +893,7 @@ func (s *Server) handleDeleteMemory(w http.ResponseWriter, r *http.Request, a cr
 }
 
 // checkContentLimits applies the campaign text limit to what a campaign or step sends.
-func checkContentLimits(c nudge.Content) error {
+func checkContentLimits(c proactive.Content) error {
 	for _, f := range []struct{ name, v string }{{"content.text", c.Text}, {"content.brief", c.Brief}, {"content.fallback", c.Fallback}} {
 		if err := limitContent.check(f.v); err != nil {
 			return fmt.Errorf("%s: %v", f.name, err)
@@ -910,7 +910,7 @@ func checkContentLimits(c nudge.Content) error {
 }
 
 // checkAudienceLimits applies the tag limit to an audience's tags.
-func checkAudienceLimits(a nudge.Audience) error {
+func checkAudienceLimits(a proactive.Audience) error {
 	if err := limitTag.check(a.Tag); err != nil {
 		return fmt.Errorf("audience.tag: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Decisions are taken in batches (group commit): every recipient event handled at the same
@@ -27,7 +28,7 @@ import (
 // request is one recipient event waiting for its decision.
 type request struct {
 	c     uuid.UUID
-	r     RecipientEvent
+	r     proactive.RecipientEvent
 	cause *events.Envelope
 	done  chan error // buffered: the leader never blocks on a follower
 }
@@ -188,7 +189,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 		type pendingSend struct {
 			req     *request
 			eu      db.EndUser
-			content Content
+			content proactive.Content
 			id      uuid.UUID
 		}
 		var sends []pendingSend
@@ -204,8 +205,8 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			if !ok {
 				continue // erased meanwhile
 			}
-			if prev, ok := b.prev[k]; ok && prev.Status != OutcomeHeld {
-				if prev.Status == OutcomeSent && prev.MessageID.Valid {
+			if prev, ok := b.prev[k]; ok && prev.Status != proactive.OutcomeHeld {
+				if prev.Status == proactive.OutcomeSent && prev.MessageID.Valid {
 					p, err := w.again(ctx, q, c, req, eu, prev.MessageID.UUID, b)
 					if err != nil {
 						return err
@@ -217,16 +218,16 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			content, err := b.content(ctx, q, r)
 			switch {
 			case errors.Is(err, errStopped):
-				dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: ReasonCancelled}, uuid.Nil)
+				dec.add(r, proactive.Decision{Outcome: proactive.OutcomeSkipped, Reason: proactive.ReasonCancelled}, uuid.Nil)
 				continue
 			case errors.Is(err, errPaused):
 				// Held until the campaign or program is resumed (ReleasePausedHolds), or until it is
 				// too late to send: then it expires like any held message.
-				expires := laterOf(r.ScheduledAt, r.NotBefore).Add(w.Platform.MaxHold)
+				expires := proactive.LaterOf(r.ScheduledAt, r.NotBefore).Add(w.Platform.MaxHold)
 				if w.Platform.MaxHold > 0 && !now.Before(expires) {
-					dec.add(r, Decision{Outcome: OutcomeSkipped, Reason: ReasonExpired}, uuid.Nil)
+					dec.add(r, proactive.Decision{Outcome: proactive.OutcomeSkipped, Reason: proactive.ReasonExpired}, uuid.Nil)
 				} else {
-					dec.add(r, Decision{Outcome: OutcomeHeld, Reason: ReasonPaused, HoldUntil: expires}, uuid.Nil)
+					dec.add(r, proactive.Decision{Outcome: proactive.OutcomeHeld, Reason: proactive.ReasonPaused, HoldUntil: expires}, uuid.Nil)
 				}
 				continue
 			case err != nil:
@@ -234,13 +235,13 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			}
 			facts := b.facts(eu, now).For(content)
 			facts.Awaited = r.EnrollmentID != uuid.Nil && r.Step == 0
-			d := Decide(b.policy, facts, now, r.NotBefore, r.ScheduledAt)
-			if d.Outcome != OutcomeSent {
+			d := proactive.Decide(b.policy, facts, now, r.NotBefore, r.ScheduledAt)
+			if d.Outcome != proactive.OutcomeSent {
 				dec.add(r, d, uuid.Nil)
 				continue
 			}
 			b.sent(eu.ID) // caps count this send for the rest of the batch
-			id := MessageID(r.OccurrenceID, eu.ID)
+			id := proactive.MessageID(r.OccurrenceID, eu.ID)
 			dec.add(r, d, id)
 			conv.need(eu)
 			sends = append(sends, pendingSend{req: req, eu: eu, content: content, id: id})
@@ -261,12 +262,12 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 		msgs := db.InsertNudgeMessagesParams{CreatorID: c}
 		for _, s := range sends {
 			convID := convs[convKey{s.eu.ID, s.eu.Channel}]
-			vars := VarsFor(s.eu, b.creator.Name, mem[s.eu.ID])
+			vars := proactive.VarsFor(s.eu, b.creator.Name, mem[s.eu.ID])
 			tpl := templateFor(s.content, s.eu, vars)
-			if s.content.Kind == ContentAI {
+			if s.content.Kind == proactive.ContentAI {
 				p, err := w.newPublication(c, events.ComposeSubject(c), "compose:"+s.id.String(), events.NudgeCompose{
 					MessageID: s.id, ConversationID: convID, EndUserID: s.eu.ID, Channel: s.eu.Channel, OccurrenceID: s.req.r.OccurrenceID,
-					Brief: s.content.Brief, Fallback: Render(s.content.Fallback, vars), Template: tpl}, s.req.cause)
+					Brief: s.content.Brief, Fallback: proactive.Render(s.content.Fallback, vars), Template: tpl}, s.req.cause)
 				if err != nil {
 					return err
 				}
@@ -275,7 +276,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			}
 			msgs.Ids = append(msgs.Ids, s.id)
 			msgs.ConversationIds = append(msgs.ConversationIds, convID)
-			msgs.Bodies = append(msgs.Bodies, Render(s.content.Text, vars))
+			msgs.Bodies = append(msgs.Bodies, proactive.Render(s.content.Text, vars))
 			msgs.Channels = append(msgs.Channels, s.eu.Channel)
 			stored, _ := json.Marshal(tpl) // JSON null for none: the column stays NULL
 			msgs.Templates = append(msgs.Templates, stored)
@@ -313,7 +314,7 @@ func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *req
 		return nil, err
 	}
 	content, err := b.content(ctx, q, req.r)
-	if err != nil || content.Kind != ContentAI {
+	if err != nil || content.Kind != proactive.ContentAI {
 		return nil, nil // stopped since, or not an AI nudge: nothing to repair
 	}
 	conv, err := q.NudgeConversation(ctx, db.NudgeConversationParams{ID: uuid.Must(uuid.NewV7()), CreatorID: c, EndUserID: eu.ID,
@@ -322,10 +323,10 @@ func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *req
 		return nil, err
 	}
 	mem, _ := memoryOf(ctx, q, eu.ID)
-	vars := VarsFor(eu, b.creator.Name, mem)
+	vars := proactive.VarsFor(eu, b.creator.Name, mem)
 	p, err := w.newPublication(c, events.ComposeSubject(c), "compose:"+id.String(), events.NudgeCompose{
 		MessageID: id, ConversationID: conv.ID, EndUserID: eu.ID, Channel: eu.Channel, OccurrenceID: req.r.OccurrenceID,
-		Brief: content.Brief, Fallback: Render(content.Fallback, vars), Template: templateFor(content, eu, vars)}, req.cause)
+		Brief: content.Brief, Fallback: proactive.Render(content.Fallback, vars), Template: templateFor(content, eu, vars)}, req.cause)
 	return []publication{p}, err
 }
 
@@ -340,7 +341,7 @@ type convKey struct {
 // decisions and facts, the creator's policy, and campaign contents.
 type batchState struct {
 	creator   db.GetCreatorPolicyRow
-	policy    Policy
+	policy    proactive.Policy
 	users     map[uuid.UUID]db.EndUser
 	prev      map[pair]db.NudgeDelivery
 	lastUser  map[uuid.UUID]time.Time
@@ -354,7 +355,7 @@ type batchState struct {
 }
 
 type contentResult struct {
-	c   Content
+	c   proactive.Content
 	err error
 }
 
@@ -384,7 +385,7 @@ func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs
 	for _, eu := range users {
 		b.users[eu.ID] = eu
 		b.ids = append(b.ids, eu.ID)
-		dayStarts = append(dayStarts, DayStart(now.In(Zone(eu, b.creator))))
+		dayStarts = append(dayStarts, proactive.DayStart(now.In(proactive.Zone(eu, b.creator))))
 		if eu.Channel == events.ChannelWhatsApp && eu.ChannelID.Valid {
 			if _, ok := b.templates[eu.ChannelID.UUID]; !ok {
 				has, err := hasTemplate(ctx, q, eu.ChannelID.UUID)
@@ -428,12 +429,12 @@ func hasTemplate(ctx context.Context, q *db.Queries, id uuid.UUID) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	return channelHasTemplate(ch.Config), nil
+	return proactive.ChannelHasTemplate(ch.Config), nil
 }
 
 // facts is what the policy knows about eu, from the batch's reads.
-func (b *batchState) facts(eu db.EndUser, now time.Time) Recipient {
-	r := Recipient{Zone: Zone(eu, b.creator), Channel: eu.Channel, OptedOut: eu.OptedOutAt != nil, LastInboundAt: eu.LastInboundAt,
+func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
+	r := proactive.Recipient{Zone: proactive.Zone(eu, b.creator), Channel: eu.Channel, OptedOut: eu.OptedOutAt != nil, LastInboundAt: eu.LastInboundAt,
 		SentDay: b.sentDay[eu.ID], SentWeek: b.sentWeek[eu.ID]}
 	if last, ok := b.lastUser[eu.ID]; ok && (r.LastInboundAt == nil || last.After(*r.LastInboundAt)) {
 		r.LastInboundAt = &last
@@ -458,10 +459,10 @@ func (b *batchState) sent(id uuid.UUID) {
 }
 
 // content is r's content, read once per campaign (or enrollment) per batch.
-func (b *batchState) content(ctx context.Context, q *db.Queries, r RecipientEvent) (Content, error) {
+func (b *batchState) content(ctx context.Context, q *db.Queries, r proactive.RecipientEvent) (proactive.Content, error) {
 	m, key := b.campaigns, r.CampaignID
 	if r.CampaignID == uuid.Nil {
-		m, key = b.steps, ProgramOccurrence(r.EnrollmentID, r.Step)
+		m, key = b.steps, proactive.ProgramOccurrence(r.EnrollmentID, r.Step)
 	}
 	if cr, ok := m[key]; ok {
 		return cr.c, cr.err
@@ -489,7 +490,7 @@ func (b *batchState) memories(ctx context.Context, q *db.Queries) (map[uuid.UUID
 // decisions collects a batch's decision rows as the columns of RecordNudgeDecisions.
 type decisions struct{ p db.RecordNudgeDecisionsParams }
 
-func (d *decisions) add(r RecipientEvent, dec Decision, msg uuid.UUID) {
+func (d *decisions) add(r proactive.RecipientEvent, dec proactive.Decision, msg uuid.UUID) {
 	p := &d.p
 	p.OccurrenceIds = append(p.OccurrenceIds, r.OccurrenceID)
 	p.EndUserIds = append(p.EndUserIds, r.EndUserID)
@@ -499,12 +500,12 @@ func (d *decisions) add(r RecipientEvent, dec Decision, msg uuid.UUID) {
 	p.Reasons = append(p.Reasons, dec.Reason)
 	p.Modes = append(p.Modes, dec.Mode)
 	var hold time.Time
-	if dec.Outcome == OutcomeHeld {
+	if dec.Outcome == proactive.OutcomeHeld {
 		hold = dec.HoldUntil
 	}
 	p.HoldUntils = append(p.HoldUntils, hold)
 	p.MessageIds = append(p.MessageIds, msg)
-	p.DueAts = append(p.DueAts, laterOf(r.ScheduledAt, r.NotBefore))
+	p.DueAts = append(p.DueAts, proactive.LaterOf(r.ScheduledAt, r.NotBefore))
 	p.Steps = append(p.Steps, int32(r.Step))
 }
 
@@ -537,7 +538,7 @@ func (cs *conversations) upsert(ctx context.Context, q *db.Queries, c uuid.UUID)
 
 // templateFor is the rendered template a WhatsApp message of content carries (nil when it has
 // none: dispatch then falls back to the channel's template).
-func templateFor(content Content, eu db.EndUser, vars map[string]string) *events.MessageTemplate {
+func templateFor(content proactive.Content, eu db.EndUser, vars map[string]string) *events.MessageTemplate {
 	if content.Template == nil || eu.Channel != events.ChannelWhatsApp {
 		return nil
 	}

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Run runs the scheduler until ctx ends: due occurrences are expanded, held decisions whose
@@ -63,7 +63,7 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 			w.Log.Warn("program step failed; retried after the lease", "creator_id", e.CreatorID, "enrollment_id", e.EnrollmentID, "err", err)
 		}
 	}
-	byCreator := map[uuid.UUID][]RecipientEvent{}
+	byCreator := map[uuid.UUID][]proactive.RecipientEvent{}
 	holds := map[string]int32{}
 	for _, h := range held {
 		// A held decision keeps the instant it was due at, so it still expires (MaxHold).
@@ -71,13 +71,13 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 		if due.Unix() <= 0 {
 			due = now
 		}
-		byCreator[h.CreatorID] = append(byCreator[h.CreatorID], RecipientEvent{OccurrenceID: h.OccurrenceID, CampaignID: h.CampaignID,
+		byCreator[h.CreatorID] = append(byCreator[h.CreatorID], proactive.RecipientEvent{OccurrenceID: h.OccurrenceID, CampaignID: h.CampaignID,
 			EnrollmentID: h.EnrollmentID, Step: int(h.Step), EndUserID: h.EndUserID, ScheduledAt: due})
-		holds[MsgID(h.OccurrenceID, h.EndUserID)] = h.Holds
+		holds[proactive.MsgID(h.OccurrenceID, h.EndUserID)] = h.Holds
 	}
 	for c, evs := range byCreator {
-		if err := w.publishRecipients(ctx, c, evs, func(r RecipientEvent) string {
-			return fmt.Sprintf("%s:h%d", MsgID(r.OccurrenceID, r.EndUserID), holds[MsgID(r.OccurrenceID, r.EndUserID)])
+		if err := w.publishRecipients(ctx, c, evs, func(r proactive.RecipientEvent) string {
+			return fmt.Sprintf("%s:h%d", proactive.MsgID(r.OccurrenceID, r.EndUserID), holds[proactive.MsgID(r.OccurrenceID, r.EndUserID)])
 		}); err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 	var (
 		o        db.CampaignOccurrence
 		campaign db.Campaign
-		aud      Audience
+		aud      proactive.Audience
 		cp       db.GetCreatorPolicyRow
 	)
 	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -121,7 +121,7 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 			if err != nil || n == 0 {
 				return err
 			}
-			return ScheduleFollowing(ctx, q, c, campaign.ID, w.Clock.Now())
+			return proactive.ScheduleFollowing(ctx, q, c, campaign.ID, w.Clock.Now())
 		})
 	}
 	cursor := uuid.Nil
@@ -130,9 +130,9 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 	}
 	localDate := ""
 	if o.LocalDate.Valid {
-		localDate = o.LocalDate.Time.Format(dateLayout)
+		localDate = o.LocalDate.Time.Format(proactive.DateLayout)
 	}
-	creatorZone := Zone(db.EndUser{}, cp)
+	creatorZone := proactive.Zone(db.EndUser{}, cp)
 	for {
 		var page []db.AudiencePageRow
 		if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -145,9 +145,9 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		if len(page) == 0 {
 			break
 		}
-		evs := make([]RecipientEvent, len(page))
+		evs := make([]proactive.RecipientEvent, len(page))
 		for i, r := range page {
-			evs[i] = RecipientEvent{OccurrenceID: o.ID, CampaignID: o.CampaignID, EndUserID: r.ID, ScheduledAt: o.ScheduledAt}
+			evs[i] = proactive.RecipientEvent{OccurrenceID: o.ID, CampaignID: o.CampaignID, EndUserID: r.ID, ScheduledAt: o.ScheduledAt}
 			if localDate != "" {
 				zone := creatorZone
 				if r.Timezone != "" {
@@ -155,10 +155,10 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 						zone = l
 					}
 				}
-				evs[i].NotBefore, _ = LocalInstant(localDate, o.LocalAt, zone)
+				evs[i].NotBefore, _ = proactive.LocalInstant(localDate, o.LocalAt, zone)
 			}
 		}
-		if err := w.publishRecipients(ctx, c, evs, func(r RecipientEvent) string { return MsgID(r.OccurrenceID, r.EndUserID) }); err != nil {
+		if err := w.publishRecipients(ctx, c, evs, func(r proactive.RecipientEvent) string { return proactive.MsgID(r.OccurrenceID, r.EndUserID) }); err != nil {
 			return err
 		}
 		cursor = page[len(page)-1].ID
@@ -187,44 +187,6 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		if err != nil || n == 0 {
 			return err
 		}
-		return ScheduleFollowing(ctx, q, c, campaign.ID, laterOf(o.ScheduledAt, w.Clock.Now()))
+		return proactive.ScheduleFollowing(ctx, q, c, campaign.ID, proactive.LaterOf(o.ScheduledAt, w.Clock.Now()))
 	})
-}
-
-// ScheduleFollowing inserts the campaign's next occurrence after after, from the campaign's
-// schedule as it is now, unless one is already pending (an edit made during the expansion
-// scheduled it from the new schedule). The campaign row is locked, as an edit locks it, so the
-// two never both insert one.
-func ScheduleFollowing(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, after time.Time) error {
-	cp, err := q.LockCampaign(ctx, campaign)
-	if err != nil {
-		return err
-	}
-	if cp.Status == "cancelled" || cp.Status == "completed" {
-		return nil
-	}
-	if pending, err := q.HasPendingOccurrence(ctx, campaign); err != nil || pending {
-		return err
-	}
-	var sched Schedule
-	if err := json.Unmarshal(cp.Schedule, &sched); err != nil {
-		return fmt.Errorf("nudge: campaign %s schedule: %w", campaign, err)
-	}
-	return ScheduleNext(ctx, q, c, campaign, sched, after)
-}
-
-// ScheduleNext inserts the campaign's first occurrence after after (idempotent), or marks a
-// finished one-off campaign completed.
-func ScheduleNext(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, s Schedule, after time.Time) error {
-	next, ok := s.Next(after)
-	if !ok {
-		_, err := q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: campaign, Status: "completed"})
-		return err
-	}
-	p := db.InsertOccurrenceParams{ID: uuid.Must(uuid.NewV7()), CreatorID: c, CampaignID: campaign, ScheduledAt: next.At, LocalAt: next.LocalTime}
-	if next.LocalDate != "" {
-		d, _ := time.Parse(dateLayout, next.LocalDate)
-		p.LocalDate = pgtype.Date{Time: d, Valid: true}
-	}
-	return q.InsertOccurrence(ctx, p)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/clock"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Worker is the nudge target: the scheduler loops (occurrences, held decisions, program steps)
@@ -27,7 +28,7 @@ type Worker struct {
 	Bus      *bus.Bus
 	Clock    clock.Clock
 	Log      *slog.Logger
-	Platform Platform
+	Platform proactive.Platform
 	// Tick is how often the scheduler looks for due work; Page is the audience page size;
 	// Lease is how long a claimed occurrence is owned without progress.
 	Tick  time.Duration
@@ -82,7 +83,7 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 }
 
 func (w *Worker) handle(msg *message.Message) error {
-	ev, err := bus.Decode[RecipientEvent](msg)
+	ev, err := bus.Decode[proactive.RecipientEvent](msg)
 	if err != nil {
 		return err
 	}
@@ -92,19 +93,19 @@ func (w *Worker) handle(msg *message.Message) error {
 // Submit decides one (occurrence, recipient) with whatever else is being decided at the same
 // moment (see batch.go), records the decision, and hands a sent message to dispatch (or an AI
 // nudge to the generate target) before returning.
-func (w *Worker) Submit(ctx context.Context, c uuid.UUID, r RecipientEvent, cause *events.Envelope) error {
+func (w *Worker) Submit(ctx context.Context, c uuid.UUID, r proactive.RecipientEvent, cause *events.Envelope) error {
 	w.defaults()
 	return w.batch.submit(ctx, &request{c: c, r: r, cause: cause, done: make(chan error, 1)})
 }
 
 // usesMemory reports whether content has a variable taken from the memory profile.
-func usesMemory(c Content) bool {
+func usesMemory(c proactive.Content) bool {
 	texts := []string{c.Text, c.Fallback}
 	if c.Template != nil {
 		texts = append(texts, c.Template.Params...)
 	}
 	for _, t := range texts {
-		if usesVar(t, "goal") {
+		if proactive.UsesVar(t, "goal") {
 			return true
 		}
 	}
@@ -117,8 +118,8 @@ var (
 )
 
 // contentOf is what r sends: its campaign's content or its program step's.
-func contentOf(ctx context.Context, q *db.Queries, r RecipientEvent) (Content, error) {
-	var c Content
+func contentOf(ctx context.Context, q *db.Queries, r proactive.RecipientEvent) (proactive.Content, error) {
+	var c proactive.Content
 	if r.CampaignID != uuid.Nil {
 		cp, err := q.GetCampaign(ctx, r.CampaignID)
 		if db.IsNotFound(err) {
@@ -152,7 +153,7 @@ func contentOf(ctx context.Context, q *db.Queries, r RecipientEvent) (Content, e
 	case e.Status == "paused" || p.Status == "paused":
 		return c, errPaused
 	}
-	var steps []Step
+	var steps []proactive.Step
 	if err := json.Unmarshal(p.Steps, &steps); err != nil || r.Step >= len(steps) {
 		return c, errStopped
 	}
@@ -168,7 +169,7 @@ func memoryOf(ctx context.Context, q *db.Queries, id uuid.UUID) (json.RawMessage
 }
 
 // publishRecipients publishes one event per recipient asynchronously and waits for every ack.
-func (w *Worker) publishRecipients(ctx context.Context, c uuid.UUID, evs []RecipientEvent, msgID func(RecipientEvent) string) error {
+func (w *Worker) publishRecipients(ctx context.Context, c uuid.UUID, evs []proactive.RecipientEvent, msgID func(proactive.RecipientEvent) string) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(evs))
 	now := w.Clock.Now()
 	for _, r := range evs {
@@ -177,7 +178,7 @@ func (w *Worker) publishRecipients(ctx context.Context, c uuid.UUID, evs []Recip
 		if err != nil {
 			return err
 		}
-		m := &nats.Msg{Subject: Subject(c), Data: b, Header: nats.Header{}}
+		m := &nats.Msg{Subject: proactive.Subject(c), Data: b, Header: nats.Header{}}
 		m.Header.Set(bus.HeaderCorrelationID, ev.CorrelationID)
 		f, err := w.Bus.JS.PublishMsgAsync(m, jetstream.WithMsgID(msgID(r)))
 		if err != nil {

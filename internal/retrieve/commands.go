@@ -19,7 +19,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/memory"
-	"github.com/coachwire/coachwire/internal/nudge"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Command is an end user's request about their own data, recognised in a chat message.
@@ -252,7 +252,7 @@ func (w *Worker) enroll(ctx context.Context, q *db.Queries, conv db.Conversation
 		case "completed":
 			return fmt.Sprintf("You've already completed %s.", p.Name), nil
 		case "paused": // the keyword again: the person wants to go on
-			if _, err := nudge.ResumeEnrollment(ctx, q, e, w.Now(), "resumed_by_keyword"); err != nil {
+			if _, err := proactive.ResumeEnrollment(ctx, q, e, w.Now(), "resumed_by_keyword"); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("Welcome back: %s continues where you left it.", p.Name), nil
@@ -263,7 +263,7 @@ func (w *Worker) enroll(ctx context.Context, q *db.Queries, conv db.Conversation
 	} else if !db.IsNotFound(err) {
 		return "", err
 	}
-	if _, err := nudge.Enroll(ctx, q, p, eu, w.Now()); err != nil {
+	if _, err := proactive.Enroll(ctx, q, p, eu, w.Now()); err != nil {
 		return "", err
 	}
 	text := fmt.Sprintf("You're enrolled in %s.", p.Name)

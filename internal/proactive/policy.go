@@ -1,4 +1,4 @@
-package nudge
+package proactive
 
 import (
 	"time"
@@ -77,7 +77,7 @@ func Decide(p Policy, r Recipient, now, notBefore, occurredAt time.Time) Decisio
 	if !r.HasChannel {
 		return Decision{Outcome: OutcomeSkipped, Reason: ReasonNoChannel}
 	}
-	if p.MaxHold > 0 && now.Sub(laterOf(occurredAt, notBefore)) > p.MaxHold {
+	if p.MaxHold > 0 && now.Sub(LaterOf(occurredAt, notBefore)) > p.MaxHold {
 		return Decision{Outcome: OutcomeSkipped, Reason: ReasonExpired}
 	}
 	if now.Before(notBefore) {
@@ -128,7 +128,7 @@ func effectiveCap(creator, ceiling int) int {
 	return -1
 }
 
-func laterOf(a, b time.Time) time.Time {
+func LaterOf(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
 	}

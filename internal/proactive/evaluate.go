@@ -1,4 +1,4 @@
-package nudge
+package proactive
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPo
 				return r, err
 			}
 			if err == nil {
-				r.HasTemplate = channelHasTemplate(ch.Config)
+				r.HasTemplate = ChannelHasTemplate(ch.Config)
 			} else {
 				r.HasChannel = false
 			}
@@ -71,8 +71,8 @@ func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPo
 	return r, nil
 }
 
-// channelHasTemplate reports whether a channel's configuration has an approved template.
-func channelHasTemplate(config []byte) bool {
+// ChannelHasTemplate reports whether a channel's configuration has an approved template.
+func ChannelHasTemplate(config []byte) bool {
 	cfg, err := secrets.ParseChannelConfig(config)
 	return err == nil && cfg.Template != nil && cfg.Template.Name != ""
 }

@@ -1,6 +1,7 @@
-package nudge
+package proactive
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
@@ -209,8 +211,8 @@ func unknownVars(s string) []string {
 	return bad
 }
 
-// usesVar reports whether text uses the variable name.
-func usesVar(text, name string) bool {
+// UsesVar reports whether text uses the variable name.
+func UsesVar(text, name string) bool {
 	for _, m := range varRE.FindAllStringSubmatch(text, -1) {
 		if m[1] == name {
 			return true
@@ -259,4 +261,42 @@ func MessageID(occurrence, endUser uuid.UUID) uuid.UUID {
 // ProgramOccurrence is the occurrence id of step of an enrollment.
 func ProgramOccurrence(enrollment uuid.UUID, step int) uuid.UUID {
 	return uuid.NewSHA1(enrollment, []byte(fmt.Sprintf("step:%d", step)))
+}
+
+// ScheduleFollowing inserts the campaign's next occurrence after after, from the campaign's
+// schedule as it is now, unless one is already pending (an edit made during the expansion
+// scheduled it from the new schedule). The campaign row is locked, as an edit locks it, so the
+// two never both insert one.
+func ScheduleFollowing(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, after time.Time) error {
+	cp, err := q.LockCampaign(ctx, campaign)
+	if err != nil {
+		return err
+	}
+	if cp.Status == "cancelled" || cp.Status == "completed" {
+		return nil
+	}
+	if pending, err := q.HasPendingOccurrence(ctx, campaign); err != nil || pending {
+		return err
+	}
+	var sched Schedule
+	if err := json.Unmarshal(cp.Schedule, &sched); err != nil {
+		return fmt.Errorf("nudge: campaign %s schedule: %w", campaign, err)
+	}
+	return ScheduleNext(ctx, q, c, campaign, sched, after)
+}
+
+// ScheduleNext inserts the campaign's first occurrence after after (idempotent), or marks a
+// finished one-off campaign completed.
+func ScheduleNext(ctx context.Context, q *db.Queries, c, campaign uuid.UUID, s Schedule, after time.Time) error {
+	next, ok := s.Next(after)
+	if !ok {
+		_, err := q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: campaign, Status: "completed"})
+		return err
+	}
+	p := db.InsertOccurrenceParams{ID: uuid.Must(uuid.NewV7()), CreatorID: c, CampaignID: campaign, ScheduledAt: next.At, LocalAt: next.LocalTime}
+	if next.LocalDate != "" {
+		d, _ := time.Parse(DateLayout, next.LocalDate)
+		p.LocalDate = pgtype.Date{Time: d, Valid: true}
+	}
+	return q.InsertOccurrence(ctx, p)
 }

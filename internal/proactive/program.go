@@ -1,4 +1,4 @@
-package nudge
+package proactive
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func ValidateSteps(steps []Step) error {
 		if err := s.Content.Validate(); err != nil {
 			return fmt.Errorf("steps[%d].%v", i, err)
 		}
-		if k, err := parseOnReply(s.OnReply, len(steps)); err != nil {
+		if k, err := ParseOnReply(s.OnReply, len(steps)); err != nil {
 			return fmt.Errorf("steps[%d].on_reply: %v", i, err)
 		} else if k >= 0 && k <= i {
 			return fmt.Errorf("steps[%d].on_reply: goto:%d must branch forward, to a later step", i, k)
@@ -58,8 +58,8 @@ func ValidateSteps(steps []Step) error {
 	return nil
 }
 
-// parseOnReply returns -1 for continue, -2 for pause, or the step to go to.
-func parseOnReply(s string, n int) (int, error) {
+// ParseOnReply returns -1 for continue, -2 for pause, or the step to go to.
+func ParseOnReply(s string, n int) (int, error) {
 	switch {
 	case s == "" || s == "continue":
 		return -1, nil
@@ -83,9 +83,9 @@ func StepDue(s Step, enrolled time.Time, zone *time.Location) time.Time {
 	local := enrolled.In(zone)
 	y, m, d := local.Date()
 	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, s.Day)
-	t, _ := LocalInstant(day.Format(dateLayout), s.At, zone)
+	t, _ := LocalInstant(day.Format(DateLayout), s.At, zone)
 	if t.Before(enrolled) { // "day 0 at 09:00" for someone enrolled at 10:00: tomorrow
-		t, _ = LocalInstant(day.AddDate(0, 0, 1).Format(dateLayout), s.At, zone)
+		t, _ = LocalInstant(day.AddDate(0, 0, 1).Format(DateLayout), s.At, zone)
 	}
 	return t
 }
@@ -103,107 +103,6 @@ func Enroll(ctx context.Context, q *db.Queries, p db.Program, eu db.EndUser, now
 	due := StepDue(steps[0], now, Zone(eu, cp))
 	return q.Enroll(ctx, db.EnrollParams{ID: uuid.Must(uuid.NewV7()), CreatorID: p.CreatorID, ProgramID: p.ID, EndUserID: eu.ID,
 		EnrolledAt: now, NextAt: &due})
-}
-
-// runEnrollment handles one claimed enrollment: recomputes when its next step is due (the
-// steps may have been edited), applies the step's reply rules, then publishes the step's
-// recipient event and moves the enrollment on.
-func (w *Worker) runEnrollment(ctx context.Context, c, id uuid.UUID) error {
-	now := w.Clock.Now()
-	var ev *RecipientEvent
-	var advance func(q *db.Queries) error
-	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		e, err := q.LockEnrollment(ctx, id)
-		if err != nil {
-			return err
-		}
-		if e.Status != "active" || e.NextAt == nil || e.NextAt.After(now) {
-			return nil
-		}
-		p, err := q.GetProgram(ctx, e.ProgramID)
-		if err != nil {
-			return err
-		}
-		if p.Status != "active" {
-			return nil // paused or archived since it was claimed
-		}
-		var steps []Step
-		if err := json.Unmarshal(p.Steps, &steps); err != nil {
-			return err
-		}
-		eu, err := q.GetEndUser(ctx, e.EndUserID)
-		if err != nil {
-			return err
-		}
-		cp, err := q.GetCreatorPolicy(ctx, c)
-		if err != nil {
-			return err
-		}
-		zone := Zone(eu, cp)
-		step := int(e.NextStep)
-		move := func(next int, at *time.Time, what string) error {
-			_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(next),
-				NextAt: at, LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: Entry(step, what, now)})
-			return err
-		}
-		for hops := 0; hops <= len(steps); hops++ {
-			if step >= len(steps) {
-				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "completed", NextStep: int32(step),
-					LastStep: e.LastStep, LastStepAt: e.LastStepAt, Entry: Entry(step, "completed", now)})
-				return err
-			}
-			s := steps[step]
-			due := StepDue(s, e.EnrolledAt, zone)
-			if due.After(now) { // an edit moved this step later, or a branch landed on a later step
-				return move(step, &due, "rescheduled")
-			}
-			replied := false
-			if e.LastStepAt != nil {
-				if replied, err = q.UserRepliedSince(ctx, db.UserRepliedSinceParams{EndUserID: eu.ID, Since: *e.LastStepAt}); err != nil {
-					return err
-				}
-			}
-			if replied {
-				action, _ := parseOnReply(s.OnReply, len(steps))
-				switch {
-				case action == -2:
-					_, err := q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: e.ID, Now: now, Entry: Entry(step, "paused_on_reply", now)})
-					return err
-				case action > step: // branch forward: step N at its own time
-					branch := fmt.Sprintf("branched_on_reply:%d", action)
-					if d := StepDue(steps[action], e.EnrolledAt, zone); d.After(now) {
-						return move(action, &d, branch)
-					}
-					if err := move(action, e.NextAt, branch); err != nil {
-						return err
-					}
-					step = action
-					continue
-				}
-				if s.OnlyIfNoReply {
-					return move(step+1, nextDue(steps, step+1, e.EnrolledAt, zone, now), "skipped_replied")
-				}
-			}
-			ev = &RecipientEvent{OccurrenceID: ProgramOccurrence(e.ID, step), EnrollmentID: e.ID, Step: step, EndUserID: eu.ID, ScheduledAt: due}
-			sent := step
-			advance = func(q *db.Queries) error {
-				_, err := q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: int32(sent + 1),
-					NextAt: nextDue(steps, sent+1, e.EnrolledAt, zone, now), LastStep: int32(sent), LastStepAt: &now, Entry: Entry(sent, "due", now)})
-				return err
-			}
-			return nil
-		}
-		return errors.New("nudge: program branches loop")
-	})
-	if err != nil || ev == nil {
-		return err
-	}
-	// Publish first, then advance: a crash in between re-publishes the same step with the same
-	// id, which the bus and the decision log both drop.
-	if err := w.publishRecipients(ctx, c, []RecipientEvent{*ev}, func(r RecipientEvent) string { return MsgID(r.OccurrenceID, r.EndUserID) }); err != nil {
-		return err
-	}
-	return w.Store.InTenant(ctx, c, advance)
 }
 
 // ResumeEnrollment restarts a paused enrollment: its clock moves on by the time it was paused,
@@ -233,7 +132,7 @@ func ResumeEnrollment(ctx context.Context, q *db.Queries, e db.ProgramEnrollment
 	if e.PausedAt != nil && now.After(*e.PausedAt) {
 		enrolled = enrolled.Add(now.Sub(*e.PausedAt))
 	}
-	next := nextDue(steps, int(e.NextStep), enrolled, Zone(eu, cp), now)
+	next := NextDue(steps, int(e.NextStep), enrolled, Zone(eu, cp), now)
 	if next.Before(now) {
 		next = &now
 	}
@@ -263,7 +162,7 @@ func ResumeProgram(ctx context.Context, q *db.Queries, p db.Program, now time.Ti
 	return q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: p.ID, Status: "active"})
 }
 
-func nextDue(steps []Step, i int, enrolled time.Time, zone *time.Location, now time.Time) *time.Time {
+func NextDue(steps []Step, i int, enrolled time.Time, zone *time.Location, now time.Time) *time.Time {
 	if i >= len(steps) {
 		return &now // completes on the next pass
 	}

@@ -1,12 +1,15 @@
-// Package nudge is the proactive side of the coach: campaign schedules and their occurrences,
-// audience expansion, the one send-policy engine that decides every proactive send, the drip
-// programs, and the nudge target's scheduler and worker.
+// Package proactive holds the rules of proactive coaching, shared by the roles that need them
+// (the gateway's campaign and program API, retrieve's program keywords, the nudge target):
+// campaign schedules and their occurrences, audiences, content and templates, the one
+// send-policy engine that decides every proactive send, and drip programs (steps, enrollment,
+// pause and resume). It imports no bus: the nudge role runs these rules on its scheduler and
+// workers.
 //
 // Schedules are computed as pure functions of a wall clock and a named IANA timezone: a
 // recurring rule produces local wall times, and each is resolved to an instant by Resolve, which
 // moves a time in a DST gap to the first valid instant after it and takes the first of two
 // instants in a DST overlap (so a fall-back day never fires twice).
-package nudge
+package proactive
 
 import (
 	"errors"
@@ -59,7 +62,7 @@ const earliestOffset = 14 * time.Hour
 
 const (
 	wallLayout = "2006-01-02T15:04"
-	dateLayout = "2006-01-02"
+	DateLayout = "2006-01-02"
 )
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -92,7 +95,7 @@ func (s Schedule) Validate() error {
 			return fmt.Errorf("schedule.cron %q: %v", s.Cron, err)
 		}
 	case ScheduleLocal:
-		if _, err := time.Parse(dateLayout, s.Start); err != nil {
+		if _, err := time.Parse(DateLayout, s.Start); err != nil {
 			return fmt.Errorf("schedule.start %q: want the first local date YYYY-MM-DD", s.Start)
 		}
 		if _, err := ParseHHMM(s.LocalTime); err != nil {
@@ -119,7 +122,7 @@ func (s Schedule) rule() (*rrule.RRule, error) {
 	}
 	var start time.Time
 	if s.Kind == ScheduleLocal {
-		start, err = time.Parse(dateLayout, s.Start)
+		start, err = time.Parse(DateLayout, s.Start)
 	} else {
 		start, err = time.Parse(wallLayout, s.Start)
 	}
@@ -185,13 +188,13 @@ func (s Schedule) Next(after time.Time) (Occurrence, bool) {
 		if err != nil {
 			return Occurrence{}, false
 		}
-		first, err := time.Parse(dateLayout, s.Start)
+		first, err := time.Parse(DateLayout, s.Start)
 		if err != nil {
 			return Occurrence{}, false
 		}
 		at := func(day time.Time) time.Time { return day.Add(time.Duration(mins)*time.Minute - earliestOffset) }
 		occ := func(day time.Time) Occurrence {
-			return Occurrence{At: at(day), LocalDate: day.Format(dateLayout), LocalTime: s.LocalTime}
+			return Occurrence{At: at(day), LocalDate: day.Format(DateLayout), LocalTime: s.LocalTime}
 		}
 		if s.RRule == "" {
 			if at(first).After(after) {
@@ -266,7 +269,7 @@ func Resolve(wall time.Time, loc *time.Location) time.Time {
 
 // LocalInstant is the instant of "HH:MM on date" in loc (Resolve's DST rules).
 func LocalInstant(date, hhmm string, loc *time.Location) (time.Time, error) {
-	day, err := time.Parse(dateLayout, date)
+	day, err := time.Parse(DateLayout, date)
 	if err != nil {
 		return time.Time{}, err
 	}
