@@ -89,7 +89,7 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if err := w.registerDrafts(); err != nil {
 		return fmt.Errorf("dispatch: draft subscriptions: %w", err)
 	}
-	if _, err := w.Bus.NC.QueueSubscribe("cw.*."+events.StageTyping+".*", "dispatch", func(m *nats.Msg) {
+	if _, err := w.Bus.ListenFunc(events.AnyCreator(events.StageTyping, "*"), "dispatch", func(m *nats.Msg) {
 		// The replica that gets a Telegram turn's typing request owns its drafts: registered
 		// here, synchronously, before the turn's first delta is handled.
 		if strings.HasSuffix(m.Subject, "."+events.ChannelTelegram) {
@@ -188,10 +188,10 @@ func (w *Worker) pushWidget(ctx context.Context, c [16]byte, m db.Message) error
 	if err != nil {
 		return err
 	}
-	if err := w.Bus.NC.Publish(events.LiveSubject(c, m.ConversationID), b); err != nil {
+	if err := w.Bus.Notify(events.LiveSubject(c, m.ConversationID), b); err != nil {
 		return fmt.Errorf("dispatch: widget push: %w", err)
 	}
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return w.Bus.NC.FlushWithContext(fctx)
+	return w.Bus.Flush(fctx)
 }

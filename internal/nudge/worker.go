@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -170,21 +167,14 @@ func memoryOf(ctx context.Context, q *db.Queries, id uuid.UUID) (json.RawMessage
 
 // publishRecipients publishes one event per recipient asynchronously and waits for every ack.
 func (w *Worker) publishRecipients(ctx context.Context, c uuid.UUID, evs []proactive.RecipientEvent, msgID func(proactive.RecipientEvent) string) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	pubs := make([]bus.Outgoing, 0, len(evs))
 	now := w.Clock.Now()
 	for _, r := range evs {
-		ev := events.New(c, r, nil, now)
-		b, err := json.Marshal(ev)
+		o, err := bus.Event(proactive.Subject(c), msgID(r), events.New(c, r, nil, now))
 		if err != nil {
 			return err
 		}
-		m := &nats.Msg{Subject: proactive.Subject(c), Data: b, Header: nats.Header{}}
-		m.Header.Set(bus.HeaderCorrelationID, ev.CorrelationID)
-		f, err := w.Bus.JS.PublishMsgAsync(m, jetstream.WithMsgID(msgID(r)))
-		if err != nil {
-			return fmt.Errorf("nudge: publish: %w", err)
-		}
-		futures = append(futures, f)
+		pubs = append(pubs, o)
 	}
-	return waitAcks(ctx, futures)
+	return w.publishAll(ctx, pubs)
 }

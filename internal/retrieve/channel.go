@@ -161,8 +161,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 
 // activity publishes a live update for the creator's dashboard; losing one is harmless.
 func (w *Worker) activity(c uuid.UUID, a events.Activity) {
-	b, _ := json.Marshal(a)
-	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+	if err := w.Bus.NotifyJSON(events.ActivitySubject(c), a); err != nil {
 		w.Log.Debug("activity publish failed", "err", err)
 	}
 }
