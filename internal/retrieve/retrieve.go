@@ -22,7 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
-	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Searcher finds passages in a creator's knowledge.
@@ -118,7 +118,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		}
 		// Opt-out words are not commands on the widget either: they keep going to the coach, and
 		// no program keyword can shadow them.
-		if (secrets.ChannelConfig{}).Keyword(in.Text) == "" {
+		if proactive.Keyword(in.Text, nil, nil) == "" {
 			if answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, false); err != nil {
 				return err
 			}
