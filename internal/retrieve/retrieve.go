@@ -67,8 +67,8 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.SearchTimeout <= 0 {
 		w.SearchTimeout = DefaultSearchTimeout
 	}
-	return r.Handle(ctx, "retrieve", bus.ConsumerSpec{
-		Stream: "CW_INBOUND", Durable: "retrieve", Filter: "cw.*.inbound.*",
+	return r.Handle(ctx, events.ConsumerRetrieve, bus.ConsumerSpec{
+		Stream: events.StreamInbound, Durable: events.ConsumerRetrieve, Filter: events.AnyCreator(events.StageInbound, "*"),
 		AckWait: 30 * time.Second, MaxDeliver: 8, Parallel: w.Parallel,
 	}, w.handle)
 }
