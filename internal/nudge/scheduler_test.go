@@ -75,17 +75,7 @@ func TestSchedulerThreeWorkersExactlyOnce(t *testing.T) {
 		ws = append(ws, w)
 	}
 	r.clk.Set(t0.Add(2 * time.Second))
-	var wg sync.WaitGroup
-	for _, w := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 3 {
-				require.NoError(t, w.RunOnce(context.Background()))
-			}
-		}()
-	}
-	wg.Wait()
+	runAtOnce(t, 3, ws...)
 	r.drain()
 	r.exactlyOnce(camp, n)
 	require.Equal(t, map[string]string{"07-01T12:00": "expanded"}, r.occurrences(camp))
@@ -93,6 +83,27 @@ func TestSchedulerThreeWorkersExactlyOnce(t *testing.T) {
 	require.Equal(t, n, r.count(`SELECT count(*) FROM nudge_deliveries WHERE campaign_id = $1 AND decided_at = $2`, camp, t0.Add(2*time.Second)),
 		"decided at the clock's time")
 	require.Equal(t, []string{"Hi Person, how is your week going?"}, r.bodies(firstOf(r, "seed-vip-1")))
+}
+
+// runAtOnce runs passes scheduler passes on every worker at the same time.
+func runAtOnce(t *testing.T, passes int, ws ...*Worker) {
+	t.Helper()
+	errs := make(chan error, len(ws)*passes)
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range passes {
+				errs <- w.RunOnce(context.Background())
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }
 
 func firstOf(r *rig, external string) uuid.UUID {
@@ -191,12 +202,7 @@ func TestSchedulerCapAcrossCampaigns(t *testing.T) {
 	r.start(w1)
 	r.start(w2)
 	r.clk.Set(t0.Add(time.Second))
-	var wg sync.WaitGroup
-	for _, w := range []*Worker{w1, w2} {
-		wg.Add(1)
-		go func() { defer wg.Done(); require.NoError(t, w.RunOnce(context.Background())) }()
-	}
-	wg.Wait()
+	runAtOnce(t, 1, w1, w2)
 	r.pass(w1, t0.Add(time.Second))
 	require.Equal(t, 2*n, r.count(`SELECT count(*) FROM nudge_deliveries WHERE campaign_id IN ($1, $2)`, c1, c2))
 	require.Equal(t, n, r.count(`SELECT count(*) FROM nudge_deliveries WHERE campaign_id IN ($1, $2) AND status = 'sent'`, c1, c2))
