@@ -217,6 +217,7 @@ func TestPassagesMode(t *testing.T) {
 	require.Contains(t, generate.PassagesAnswer(caffeine), "espresso")
 	require.Contains(t, generate.PassagesAnswer(caffeine), "Here is what I found")
 	require.Len(t, r.outbound(t, "widget"), 3)
+	require.Empty(t, r.stream(t, "CW_DLQ", "dlq.CW_GENERATE"), "nothing dead-lettered")
 }
 
 // TestModelFailure: a model that dies mid-reply ends in an honest message with the passages

@@ -403,10 +403,13 @@ func TestSearch(t *testing.T) {
 	require.Empty(t, r.memoryRequests(t), "memory extraction off")
 
 	// Another creator's worker searches through a Weaviate that stops answering.
-	proxy := newFreezeProxy(t, strings.TrimPrefix(testenv.Weaviate(t), "http://"))
-	frozen, err := knowledge.New(ctx, "http://"+proxy.addr())
+	rest := newFreezeProxy(t, strings.TrimPrefix(testenv.Weaviate(t), "http://"))
+	rpc := newFreezeProxy(t, testenv.WeaviateGRPC(t))
+	frozen, err := knowledge.New(ctx, "http://"+rest.addr(), knowledge.WithGRPC(rpc.addr()))
 	require.NoError(t, err)
-	proxy.freeze()
+	require.True(t, frozen.UsesGRPC(), "searching over gRPC, as coachwire does")
+	rest.freeze()
+	rpc.freeze()
 	r2 := newRig(t, &retrieve.Worker{Search: frozen, SearchTimeout: time.Second})
 	eu2, conv2 := r2.widgetUser(t)
 	r2.publish(t, "q2", widgetMsg(eu2, conv2, "q2", "how much caffeine is too much"))
