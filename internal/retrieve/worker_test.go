@@ -191,7 +191,8 @@ func channelMsgID(r *rig, typ string, ch uuid.UUID, providerID string) uuid.UUID
 // TestChannelOptWords: on WhatsApp and Telegram STOP and START (any case, /stop, and the
 // channel's own words) opt the person out and back in with a fixed answer and no turn; the
 // opt words win over a program with such a keyword; a photo gets the text-only answer; none of
-// these answers closes the question sent before it, which still gets its turn. The provider's
+// these answers, nor a memory command's or a program keyword's, closes the question sent
+// before it, which still gets its turn. The provider's
 // own opt signals change the consent silently, and a signal for someone who never wrote is
 // ignored.
 // Replaces the retrieve half of internal/app TestFixedAnswersNeverCloseQuestions.
@@ -201,6 +202,7 @@ func TestChannelOptWords(t *testing.T) {
 	wa := r.channel(t, "whatsapp", secrets.ChannelConfig{PhoneNumberID: "1"})
 	tg := r.channel(t, "telegram", secrets.ChannelConfig{OptOutWords: []string{"basta"}, OptInWords: []string{"ancora"}})
 	shadow := r.program(t, "Shadow", "STOP")
+	r.program(t, "Sleep week", "SLEEPWEEK")
 
 	type step struct {
 		msg      events.MessageReceived
@@ -222,6 +224,8 @@ func TestChannelOptWords(t *testing.T) {
 			{events.MessageReceived{Channel: "whatsapp", ChannelID: wa, ProviderMessageID: "p1", ExternalUserID: "491700000001", Type: "image"},
 				"Sorry, I can only read text messages.", true},
 			{whatsapp(wa, "491700000001", "s4", "basta"), "", true}, // another channel's word
+			{whatsapp(wa, "491700000001", "c1", "/memory"), "I don't remember anything about you yet.", true},
+			{whatsapp(wa, "491700000001", "c2", "sleepweek"), "You're enrolled in Sleep week.", true},
 		}},
 		{"telegram", "telegram", tg, "7731", []step{
 			{telegram(tg, "7731", "7731", "q1", "When should I stop caffeine?"), "", false},
