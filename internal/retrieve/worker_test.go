@@ -16,6 +16,8 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/secrets"
@@ -448,4 +450,88 @@ func TestMalformedInbound(t *testing.T) {
 	require.Len(t, r.stream(t, "CW_DLQ", "dlq.CW_INBOUND"), 6)
 	require.Empty(t, r.messages(t, conv))
 	require.Empty(t, r.turns(t))
+}
+
+// TestProgramKeywordStates: the keyword again after the person paused resumes the program, after
+// they completed or left it says so, and a widget message that names the person by their
+// external id (no conversation yet) gets an end user and conversation first.
+func TestProgramKeywordStates(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, &retrieve.Worker{Search: index(t)})
+	ctx := context.Background()
+	prog := r.program(t, "Sleep week", "SLEEPWEEK")
+	for i, tc := range []struct {
+		status string
+		answer string
+		after  string
+	}{
+		{"paused", "Welcome back: Sleep week continues where you left it.", "active"},
+		{"completed", "You've already completed Sleep week.", "completed"},
+		{"cancelled", "You left Sleep week. Ask us if you'd like to join again.", "cancelled"},
+	} {
+		external := "visitor-" + tc.status
+		in := events.MessageReceived{Channel: "widget", ProviderMessageID: tc.status + "-first", ExternalUserID: external, DisplayName: "Ana", Text: "sleepweek"}
+		r.publish(t, tc.status+"-1", in)
+		r.handled(t)
+		eu := ids.EndUser(r.creator, "widget", external)
+		conv := ids.Conversation(r.creator, eu, "widget")
+		require.Equal(t, "You're enrolled in Sleep week.", r.answerTo(t, conv, inboundID(r, "widget", tc.status+"-first")).Body, "case %d", i)
+		require.Equal(t, "Ana", r.endUser(t, eu).DisplayName)
+		var enrollment uuid.UUID
+		for _, e := range r.enrollments(t, prog) {
+			if e.EndUserID == eu {
+				enrollment = e.ID
+			}
+		}
+		r.tx(t, func(q *db.Queries) error {
+			if tc.status == "paused" {
+				_, err := q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: enrollment, Now: time.Now(), Entry: json.RawMessage(`[]`)})
+				return err
+			}
+			_, err := q.SetEnrollmentStatus(ctx, db.SetEnrollmentStatusParams{ID: enrollment, Status: tc.status})
+			return err
+		})
+		in.ProviderMessageID = tc.status + "-again"
+		r.publish(t, tc.status+"-2", in)
+		r.handled(t)
+		require.Equal(t, tc.answer, r.answerTo(t, conv, inboundID(r, "widget", tc.status+"-again")).Body)
+		for _, e := range r.enrollments(t, prog) {
+			if e.ID == enrollment {
+				require.Equal(t, tc.after, e.Status)
+			}
+		}
+	}
+	require.Len(t, r.enrollments(t, prog), 3, "never enrolled twice")
+}
+
+// TestSearchHybrid: with an embedding model the question is embedded and searched hybrid; when
+// the embedding fails the search goes on with BM25 alone.
+func TestSearchHybrid(t *testing.T) {
+	t.Parallel()
+	ks := index(t)
+	ctx := context.Background()
+	srv := ollamatest.New(t, ollamatest.Options{EmbedModels: []string{"nomic-embed-text"}})
+	emb, err := llm.New(srv.URL, llm.Options{MaxAttempts: 1})
+	require.NoError(t, err)
+	text := "Stop caffeine eight hours before bedtime; a late espresso keeps adenosine blocked for hours."
+	vecs, err := emb.Embed(ctx, "nomic-embed-text", []string{llm.DocumentPrefix + text})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		model string
+		mode  string
+	}{{"nomic-embed-text", "hybrid"}, {"missing-model", "bm25"}} {
+		r := newRig(t, &retrieve.Worker{Search: ks, Embedder: emb, EmbedModel: tc.model})
+		doc := uuid.New()
+		require.NoError(t, ks.EnsureTenant(ctx, r.creator))
+		require.NoError(t, ks.UpsertChunks(ctx, r.creator, []knowledge.Chunk{{DocumentID: doc, Title: "Sleep basics", Heading: "Caffeine", Text: text, Vector: vecs[0]}}))
+		eu, conv := r.widgetUser(t)
+		r.publish(t, "q", widgetMsg(eu, conv, "q", "caffeine before bedtime"))
+		r.handled(t)
+		turns := r.turns(t)
+		require.Len(t, turns, 1)
+		require.Equal(t, tc.mode, turns[0].SearchMode)
+		require.NotEmpty(t, turns[0].Passages)
+		require.Equal(t, doc, turns[0].Passages[0].DocumentID)
+	}
+	require.EqualValues(t, 3, srv.Counts().Embed, "the document, then each question")
 }
