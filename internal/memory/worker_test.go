@@ -3,6 +3,8 @@ package memory_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +188,27 @@ func TestWorkerOff(t *testing.T) {
 			require.True(t, p.profile(t, s).Empty())
 		})
 	}
+}
+
+// TestWorkerModelDown: an extraction the model fails is retried later, and the profile is
+// extracted once the model answers again.
+func TestWorkerModelDown(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	p := newPerson(t, s)
+	x, srv := extractor(t, s, ollamatest.Options{Status: http.StatusServiceUnavailable, StatusTimes: 1})
+	b := runWorker(t, &memory.Worker{Extractor: x, Every: 1})
+	id := p.write(t, s, "user", "My goal is to swim a mile.")
+	p.request(t, b, "memory:"+id.String(), id)
+	settled(t, b)
+	require.Equal(t, []string{"swim a mile"}, p.profile(t, s).Goals)
+	require.EqualValues(t, 2, srv.Counts().Chat, "the failed call, then the one that worked")
+}
+
+func TestValidate(t *testing.T) {
+	require.NoError(t, memory.Profile{Goals: []string{"Run a 10k"}}.Validate())
+	many := make([]string, memory.MaxItems+1)
+	require.ErrorContains(t, memory.Profile{Facts: many}.Validate(), "facts: at most 20 items")
+	require.ErrorContains(t, memory.Profile{Goals: []string{strings.Repeat("é", memory.MaxItemLen+1)}}.Validate(), "goals: items of at most 300 characters")
+	require.NoError(t, memory.Profile{Goals: []string{strings.Repeat("é", memory.MaxItemLen)}}.Validate())
 }
