@@ -13,9 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
-	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/dispatch"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
@@ -35,71 +33,6 @@ func countSentWith(wa *whatsapptest.Server, to, sub string) int {
 		}
 	}
 	return n
-}
-
-// TestFixedAnswersNeverCloseQuestions: a question is stored, then a message that gets a fixed
-// answer (photo, /memory, STOP, START, program keyword), and that answer is stored and sent
-// before the question's turn runs (no generate target is running yet). Once generate starts,
-// every question gets its own model reply, exactly once.
-func TestFixedAnswersNeverCloseQuestions(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
-	wa, tg := whatsapptest.New(t), telegramtest.New(t)
-	cfg := h.config(config.TargetGateway, config.TargetRetrieve, config.TargetDispatch)
-	cfg.WhatsAppAPIURL, cfg.TelegramAPIURL, cfg.SecretKeys = wa.URL, tg.URL, testSecretKeys
-	a := h.start(cfg)
-	c := testenv.NewClient(a.URL)
-	r := &channelRig{h: h, a: a, c: c, cr: c.Register(t), wa: wa, tg: tg, ollama: h.ollama}
-	ch := r.whatsapp(t, false)
-	creatorAPI{c: c, cr: &r.cr}.program(t, "Sleep week", "SLEEPWEEK")
-	conn := ownerConn(t, h)
-
-	cases := []struct {
-		name   string
-		msg    whatsapptest.Msg
-		answer string
-	}{
-		{"photo", whatsapptest.Msg{Type: "image"}, textOnlyPrefix},
-		{"memory command", whatsapptest.Msg{Text: "/memory"}, "I don't remember anything about you yet."},
-		{"stop", whatsapptest.Msg{Text: "STOP"}, "You're unsubscribed"},
-		{"start", whatsapptest.Msg{Text: "START"}, "You're subscribed again"},
-		{"program keyword", whatsapptest.Msg{Text: "sleepweek"}, "You're enrolled in Sleep week."},
-	}
-	from := func(i int) string { return fmt.Sprintf("4917055500%02d", i) }
-	question := func(i int) string { return fmt.Sprintf("How can I fall asleep faster? (%s)", cases[i].name) }
-	for i, tc := range cases {
-		st, body := r.postWA(t, ch, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID,
-			whatsapptest.Msg{From: from(i), Text: question(i)}))
-		require.Equal(t, http.StatusOK, st, body)
-		testenv.Eventually(t, 30*time.Second, func() bool {
-			return countRows(t, conn, r.cr.ID, `SELECT count(*) FROM messages WHERE role = 'user' AND body = $1`, question(i)) == 1
-		}, "question %d stored", i)
-		m := tc.msg
-		m.From = from(i)
-		st, body = r.postWA(t, ch, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID, m))
-		require.Equal(t, http.StatusOK, st, body)
-		testenv.Eventually(t, 30*time.Second, func() bool { return countSentWith(wa, from(i), tc.answer) == 1 }, "fixed answer to %s", tc.name)
-	}
-
-	// Now the questions' turns run.
-	h.start(h.config(config.TargetGenerate))
-	answered := func(i int) int { return countSentWith(wa, from(i), fmt.Sprintf("You asked: %q", question(i))) }
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		all := true
-		for i := range cases {
-			all = all && answered(i) > 0
-		}
-		if all {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(1500 * time.Millisecond) // a duplicate would have been sent by now
-	for i, tc := range cases {
-		require.Equal(t, 1, answered(i), "%s: the question answered once", tc.name)
-		require.Equal(t, 1, countSentWith(wa, from(i), tc.answer), "%s: the fixed answer sent once", tc.name)
-		require.Len(t, wa.SentTo(from(i)), 2, "%s: nothing else sent", tc.name)
-	}
 }
 
 // TestQuestionThenPhotoConcurrentSenders: many people each send a question and, ~20 ms later,
