@@ -49,6 +49,8 @@ const (
 	DefaultWorkerParallel      = 8
 	DefaultMemoryParallel      = 2
 	DefaultStreamReplicas      = 1
+	DefaultExtractTimeout      = 60 * time.Second
+	DefaultExtractMemory       = 1 << 30
 )
 
 // Config is everything a coachwire process needs to start.
@@ -180,7 +182,7 @@ func (n Nudge) WithDefaults() Nudge {
 // is <data dir>/files (see WithDefaults).
 var KnowledgeDefaults = Knowledge{
 	MaxUploadBytes: 25 << 20, MaxCreatorBytes: 500 << 20, EmbedBatch: 32, Parallel: 2, StuckAfter: 10 * time.Minute,
-	SweepInterval: time.Minute, MaxAttempts: 3, AckWait: 30 * time.Second, ExtractTimeout: 60 * time.Second, ExtractMemory: 1 << 30,
+	SweepInterval: time.Minute, MaxAttempts: 3, AckWait: 30 * time.Second, ExtractTimeout: DefaultExtractTimeout, ExtractMemory: DefaultExtractMemory,
 }
 
 // WithDefaults fills zero fields from KnowledgeDefaults.

@@ -17,6 +17,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/clock"
+	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -51,21 +52,10 @@ func (w *Worker) defaults() {
 	if w.Clock == nil {
 		w.Clock = clock.Real{}
 	}
-	if w.Tick <= 0 {
-		w.Tick = time.Second
-	}
-	if w.Page <= 0 {
-		w.Page = 5000
-	}
-	if w.Lease <= 0 {
-		w.Lease = 30 * time.Second
-	}
-	if w.Batch <= 0 {
-		w.Batch = 500
-	}
-	if w.Parallel <= 0 {
-		w.Parallel = 2
-	}
+	// The app passes config's values; a Worker built with zero fields (tests) takes config's
+	// defaults, never values of its own.
+	n := config.Nudge{Tick: w.Tick, Page: w.Page, Lease: w.Lease, Batch: w.Batch, Parallel: w.Parallel}.WithDefaults()
+	w.Tick, w.Page, w.Lease, w.Batch, w.Parallel = n.Tick, n.Page, n.Lease, n.Batch, n.Parallel
 	if w.Owner == uuid.Nil {
 		w.Owner = uuid.New()
 	}
