@@ -54,8 +54,22 @@ func (w *Worker) defaults() {
 	}
 	// The app passes config's values; a Worker built with zero fields (tests) takes config's
 	// defaults, never values of its own.
-	n := config.Nudge{Tick: w.Tick, Page: w.Page, Lease: w.Lease, Batch: w.Batch, Parallel: w.Parallel}.WithDefaults()
-	w.Tick, w.Page, w.Lease, w.Batch, w.Parallel = n.Tick, n.Page, n.Lease, n.Batch, n.Parallel
+	d := config.NudgeDefaults
+	if w.Tick <= 0 {
+		w.Tick = d.Tick
+	}
+	if w.Page <= 0 {
+		w.Page = d.Page
+	}
+	if w.Lease <= 0 {
+		w.Lease = d.Lease
+	}
+	if w.Batch <= 0 {
+		w.Batch = d.Batch
+	}
+	if w.Parallel <= 0 {
+		w.Parallel = d.Parallel
+	}
 	if w.Owner == uuid.Nil {
 		w.Owner = uuid.New()
 	}
