@@ -81,3 +81,13 @@ func TypingSubject(c uuid.UUID, channel string) string { return Subject(c, Stage
 
 // ActivitySubject is the core-NATS subject of a creator's live dashboard updates.
 func ActivitySubject(c uuid.UUID) string { return Subject(c, StageActivity) }
+
+// AnyCreator returns the wildcard subject of stage (with detail tokens) for every creator: what
+// a role that serves all creators listens on (the handler then checks the creator token).
+func AnyCreator(stage string, detail ...string) string {
+	s := "cw.*." + stage
+	for _, d := range detail {
+		s += "." + d
+	}
+	return s
+}

@@ -795,11 +795,11 @@ func BenchmarkDispatchBurst(b *testing.B) {
 		b.ResetTimer()
 		start := time.Now()
 		for _, m := range outs {
-			if _, err := a.Bus.JS.PublishMsgAsync(m); err != nil {
+			if _, err := a.Bus.JetStream().PublishMsgAsync(m); err != nil {
 				b.Fatal(err)
 			}
 		}
-		<-a.Bus.JS.PublishAsyncComplete()
+		<-a.Bus.JetStream().PublishAsyncComplete()
 		wa.WaitSent(b, n, 5*time.Minute)
 		el := time.Since(start)
 		b.StopTimer()

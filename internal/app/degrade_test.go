@@ -144,7 +144,7 @@ func (p *freezeProxy) close() {
 func deadLettered(t *testing.T, b *bus.Bus, stream string, creator uuid.UUID) []string {
 	t.Helper()
 	ctx := context.Background()
-	s, err := b.JS.Stream(ctx, "CW_DLQ")
+	s, err := b.JetStream().Stream(ctx, "CW_DLQ")
 	require.NoError(t, err)
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.DLQSubject(stream)}})
 	require.NoError(t, err)

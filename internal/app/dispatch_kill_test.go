@@ -70,7 +70,7 @@ func TestDispatchProcessKilledMidSend(t *testing.T) {
 		return s, attempts
 	}
 	for _, m := range outs {
-		_, err := gw.Bus.JS.PublishMsg(context.Background(), m)
+		_, err := gw.Bus.JetStream().PublishMsg(context.Background(), m)
 		require.NoError(t, err)
 	}
 	testenv.Eventually(t, 60*time.Second, func() bool {

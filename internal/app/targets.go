@@ -20,6 +20,7 @@ import (
 	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/storage"
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 // module is one row of the targets table (the module manager of Loki's pkg/loki/modules.go,
@@ -206,7 +207,7 @@ func (a *App) embedder() interface {
 
 func (a *App) startIngest(ctx context.Context) error {
 	cfg := a.cfg
-	tok, err := ingest.CL100K()
+	tok, err := tokens.CL100K()
 	if err != nil {
 		return err
 	}
@@ -250,7 +251,7 @@ func (a *App) startGenerate(ctx context.Context) error {
 	cfg := a.cfg
 	w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
 		Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
-	if tok, err := ingest.CL100K(); err == nil {
+	if tok, err := tokens.CL100K(); err == nil {
 		w.Tokens = generate.CachedCounter(tok.Count, 50_000)
 	}
 	if a.LLMMode == config.LLMOllama {

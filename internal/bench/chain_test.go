@@ -47,8 +47,8 @@ func BenchmarkBareChain(b *testing.B) {
 	}
 	b.Cleanup(edge.Close)
 	for _, s := range chainStreams {
-		_ = workers.JS.DeleteStream(ctx, s.name) // a fresh stream per run
-		if _, err := workers.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		_ = workers.JetStream().DeleteStream(ctx, s.name) // a fresh stream per run
+		if _, err := workers.JetStream().CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name: s.name, Subjects: []string{s.subject}, Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: 1, MaxAge: 24 * time.Hour, Duplicates: events.DuplicateWindow, Discard: jetstream.DiscardOld,
 		}); err != nil {
@@ -81,12 +81,12 @@ func BenchmarkBareChain(b *testing.B) {
 
 	// The edge (the gateway's role): publishes inbound events, receives live pushes.
 	d := &chainDriver{edge: edge, inflight: map[uuid.UUID]chainOp{}}
-	sub, err := edge.NC.Subscribe("cwbench.*.live.*", d.live)
+	sub, err := edge.Conn().Subscribe("cwbench.*.live.*", d.live)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := edge.NC.Flush(); err != nil {
+	if err := edge.Conn().Flush(); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("bare chain: 3 hops, Parallel=%d per hop, file storage, steps %v × %s", parallel, st.Rates, st.Duration)
@@ -157,7 +157,7 @@ func (h *chain) outbound(msg *message.Message) error {
 	}
 	l, _ := json.Marshal(events.Live{Kind: "message", MessageID: ev.Data.MessageID, ReplyTo: ev.Data.MessageID, Role: "assistant",
 		Text: "Stop caffeine eight hours before bed.", Sources: benchPassages})
-	return h.b.NC.Publish("cwbench."+ev.CreatorID.String()+".live."+ev.Data.ConversationID.String(), l)
+	return h.b.Conn().Publish("cwbench."+ev.CreatorID.String()+".live."+ev.Data.ConversationID.String(), l)
 }
 
 type chainOp struct {

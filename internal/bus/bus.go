@@ -27,12 +27,14 @@ type Options struct {
 	MemoryStorage bool
 }
 
-// Bus is a NATS connection with its JetStream context.
+// Bus is a NATS connection with its JetStream contexts. Roles use only its methods (publish.go):
+// they never hold the connection or a JetStream context themselves.
 type Bus struct {
-	NC  *nats.Conn
-	JS  jetstream.JetStream
-	log *slog.Logger
-	opt Options
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	detached jetstream.JetStream // async publishes nobody waits for (publish.go: PublishDetached)
+	log      *slog.Logger
+	opt      Options
 }
 
 // Connect dials url and prepares JetStream.
@@ -59,22 +61,27 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Option
 	if opt.Replicas == 0 {
 		opt.Replicas = 1
 	}
-	return &Bus{NC: nc, JS: js, log: log, opt: opt}, nil
+	b := &Bus{nc: nc, js: js, log: log, opt: opt}
+	if b.detached, err = newDetached(nc, log); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	return b, nil
 }
 
 // Close drains the connection.
 func (b *Bus) Close() {
-	if err := b.NC.Drain(); err != nil {
-		b.NC.Close()
+	if err := b.nc.Drain(); err != nil {
+		b.nc.Close()
 	}
 }
 
 // Ping checks the server answers a JetStream request.
 func (b *Bus) Ping(ctx context.Context) error {
-	if !b.NC.IsConnected() {
+	if !b.nc.IsConnected() {
 		return errors.New("nats: not connected")
 	}
-	_, err := b.JS.AccountInfo(ctx)
+	_, err := b.js.AccountInfo(ctx)
 	return err
 }
 
@@ -95,36 +102,9 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Duplicates: events.DuplicateWindow,
 			Discard:    jetstream.DiscardOld,
 		}
-		if _, err := b.JS.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 		}
 	}
 	return nil
-}
-
-// Publish writes payload to subject and waits for JetStream's ack. msgID is the deduplication
-// id: a second publish with the same id inside the duplicate window is dropped by the server.
-func (b *Bus) Publish(ctx context.Context, subject, msgID string, payload []byte, header nats.Header) error {
-	m := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-	for k, v := range header {
-		m.Header[k] = v
-	}
-	if msgID != "" {
-		m.Header.Set(nats.MsgIdHdr, msgID)
-	}
-	if _, err := b.JS.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("bus: publish %s: %w", subject, err)
-	}
-	return nil
-}
-
-// PublishEvent marshals an event and publishes it with msgID.
-func PublishEvent[T events.Event](ctx context.Context, b *Bus, subject, msgID string, ev events.Message[T]) error {
-	payload, err := marshal(ev)
-	if err != nil {
-		return err
-	}
-	h := nats.Header{}
-	h.Set(HeaderCorrelationID, ev.CorrelationID)
-	return b.Publish(ctx, subject, msgID, payload, h)
 }

@@ -39,7 +39,7 @@ func startRouter(t *testing.T, b *bus.Bus, creator uuid.UUID, maxDeliver int, fn
 func dlqMessages(t *testing.T, b *bus.Bus, source string) []jetstream.Msg {
 	t.Helper()
 	ctx := context.Background()
-	s, err := b.JS.Stream(ctx, "CW_DLQ")
+	s, err := b.JetStream().Stream(ctx, "CW_DLQ")
 	require.NoError(t, err)
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.DLQSubject("CW_INGEST")}})
 	require.NoError(t, err)

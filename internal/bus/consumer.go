@@ -133,7 +133,7 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: max(1000, 2*spec.Parallel*spec.InFlight),
 	}
-	stream, err := r.bus.JS.Stream(ctx, spec.Stream)
+	stream, err := r.bus.js.Stream(ctx, spec.Stream)
 	if err != nil {
 		return fmt.Errorf("bus: stream %s for consumer %s: %w", spec.Stream, spec.Durable, err)
 	}
@@ -269,7 +269,7 @@ func marshal(v any) ([]byte, error) {
 // dead-lettered once whichever path sees it.
 func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
 	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + spec.Stream + "." + spec.Durable
-	sub, err := r.bus.NC.QueueSubscribe(subject, "cw-maxdeliver-"+spec.Durable, func(m *nats.Msg) {
+	sub, err := r.bus.nc.QueueSubscribe(subject, "cw-maxdeliver-"+spec.Durable, func(m *nats.Msg) {
 		var adv struct {
 			Stream     string `json:"stream"`
 			StreamSeq  uint64 `json:"stream_seq"`
@@ -280,7 +280,7 @@ func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		stream, err := r.bus.JS.Stream(ctx, adv.Stream)
+		stream, err := r.bus.js.Stream(ctx, adv.Stream)
 		if err != nil {
 			r.log.Error("max deliveries: stream", "stream", adv.Stream, "err", err)
 			return

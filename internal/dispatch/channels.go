@@ -724,8 +724,7 @@ func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.
 }
 
 func (w *Worker) activity(c uuid.UUID, a events.Activity) {
-	b, _ := json.Marshal(a)
-	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+	if err := w.Bus.NotifyJSON(events.ActivitySubject(c), a); err != nil {
 		w.Log.Debug("activity publish failed", "err", err)
 	}
 }

@@ -117,7 +117,7 @@ func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client)
 	go func() { _ = router.Run(context.Background()) }()
 	<-router.Running()
 	var once sync.Once
-	kill = func() { once.Do(func() { b.NC.Close(); store.Close() }) }
+	kill = func() { once.Do(func() { b.Conn().Close(); store.Close() }) }
 	t.Cleanup(kill)
 	return kill
 }
@@ -164,7 +164,7 @@ func (r *rig) sendOn(t *testing.T, typ string, channel uuid.UUID, to []string, b
 		return nil
 	}))
 	for _, m := range outs {
-		_, err := r.b.JS.PublishMsg(ctx, m)
+		_, err := r.b.JetStream().PublishMsg(ctx, m)
 		require.NoError(t, err)
 	}
 	return ids

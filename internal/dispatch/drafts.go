@@ -241,7 +241,7 @@ func (d *drafter) flushed(j draftJob, sent, disable bool) {
 // only bounds start-up).
 func (w *Worker) registerDrafts() error {
 	w.drafts = newDrafter()
-	if _, err := w.Bus.NC.Subscribe("cw.*."+events.StageLive+".*", func(m *nats.Msg) {
+	if _, err := w.Bus.ListenFunc(events.AnyCreator(events.StageLive, "*"), "", func(m *nats.Msg) {
 		i := strings.LastIndexByte(m.Subject, '.')
 		conv, err := uuid.Parse(m.Subject[i+1:])
 		if err != nil {
@@ -251,7 +251,7 @@ func (w *Worker) registerDrafts() error {
 	}); err != nil {
 		return err
 	}
-	if _, err := w.Bus.NC.Subscribe("cw.*."+events.StageActivity, func(m *nats.Msg) {
+	if _, err := w.Bus.ListenFunc(events.AnyCreator(events.StageActivity), "", func(m *nats.Msg) {
 		var a events.Activity
 		if json.Unmarshal(m.Data, &a) != nil || a.Channel != events.ChannelTelegram {
 			return
@@ -270,7 +270,7 @@ func (w *Worker) registerDrafts() error {
 		tick := time.NewTicker(draftTick)
 		defer tick.Stop()
 		for now := range tick.C {
-			if w.Bus.NC.IsClosed() {
+			if w.Bus.Closed() {
 				return
 			}
 			for _, j := range w.drafts.due(now) {

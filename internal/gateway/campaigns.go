@@ -19,7 +19,6 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 type campaignIn struct {
@@ -530,7 +529,7 @@ func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
 	if err := limitKeyword.field("invalid_program", "keyword", in.Keyword); err != nil {
 		return err
 	}
-	if in.Keyword != "" && (secrets.ChannelConfig{}).Keyword(in.Keyword) != "" {
+	if in.Keyword != "" && proactive.Keyword(in.Keyword, nil, nil) != "" {
 		// STOP/START and their synonyms always mean opt-out/opt-in: a program could never be
 		// joined with one.
 		return errBadRequest("invalid_program", fmt.Sprintf("keyword %q is an opt-out/opt-in word; choose another", in.Keyword))

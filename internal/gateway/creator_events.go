@@ -14,8 +14,7 @@ import (
 
 // activity publishes a live update for the creator's dashboard (core NATS, best effort).
 func (s *Server) activity(c uuid.UUID, a events.Activity) {
-	b, _ := json.Marshal(a)
-	if err := s.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+	if err := s.Bus.NotifyJSON(events.ActivitySubject(c), a); err != nil {
 		s.Log.Debug("activity publish failed", "err", err)
 	}
 }
@@ -27,14 +26,11 @@ func (s *Server) activity(c uuid.UUID, a events.Activity) {
 func (s *Server) handleConversationEvents(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	rc := http.NewResponseController(w)
 	ch := make(chan *nats.Msg, 256)
-	sub, err := s.Bus.NC.ChanSubscribe(events.ActivitySubject(a.CreatorID), ch)
+	sub, err := s.Bus.Listen(r.Context(), events.ActivitySubject(a.CreatorID), ch)
 	if err != nil {
 		return err
 	}
 	defer sub.Unsubscribe() //nolint:errcheck
-	if err := s.Bus.NC.Flush(); err != nil {
-		return err
-	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -842,14 +842,13 @@ type documentEvent struct {
 func (s *Server) handleDocumentEvents(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
 	msgs := make(chan *nats.Msg, 256)
-	sub, err := s.Bus.NC.ChanSubscribe(events.KnowledgeSubject(a.CreatorID), msgs)
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	sub, err := s.Bus.Listen(lctx, events.KnowledgeSubject(a.CreatorID), msgs)
+	cancel()
 	if err != nil {
 		return err
 	}
 	defer sub.Unsubscribe() //nolint:errcheck
-	if err := s.Bus.NC.FlushTimeout(5 * time.Second); err != nil {
-		return err
-	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

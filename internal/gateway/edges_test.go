@@ -100,7 +100,7 @@ func newFullEnv(t *testing.T) *fullEnv {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Shutdown)
-	return &fullEnv{ts: ts, c: testenv.NewClient(ts.URL), bus: b.NC, errs: errs, tg: tg}
+	return &fullEnv{ts: ts, c: testenv.NewClient(ts.URL), bus: b.Conn(), errs: errs, tg: tg}
 }
 
 // raw sends body bytes verbatim with a content type ("" for none) and returns status and body.

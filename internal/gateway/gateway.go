@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -48,8 +47,6 @@ type Deps struct {
 type Server struct {
 	Deps
 	hub *hub
-	// receipts publishes widget receipts (receipts.go).
-	receipts jetstream.JetStream
 	// channels caches webhook channel lookups and holds the secrets keyring.
 	channels *channelState
 	// limits are the request limits shared by every replica (limits.go).
@@ -64,7 +61,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), receipts: newReceipts(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
+	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
 }
 
 // Handler returns every route in one table.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -42,24 +43,20 @@ func newHub(b *bus.Bus, log *slog.Logger) *hub {
 
 // join subscribes deliver to a conversation's live frames until the returned func is called.
 // closeConn is called when the gateway shuts down.
-func (h *hub) join(creator, conversation uuid.UUID, deliver func(events.Live), closeConn func()) (func(), error) {
+func (h *hub) join(ctx context.Context, creator, conversation uuid.UUID, deliver func(events.Live), closeConn func()) (func(), error) {
 	h.start.Do(func() {
 		h.msgs = make(chan *nats.Msg, hubQueue)
 		go h.dispatch()
 	})
-	sub, err := h.b.NC.ChanSubscribe(events.LiveSubject(creator, conversation), h.msgs)
+	// Listen returns once the server knows the interest, before the socket replays history,
+	// so nothing published in between is missed.
+	sub, err := h.b.Listen(ctx, events.LiveSubject(creator, conversation), h.msgs)
 	if err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
 	h.subs[sub] = &liveSub{deliver: deliver, closeConn: closeConn}
 	h.mu.Unlock()
-	// Make sure the server knows the interest before the socket replays history, so nothing
-	// published in between is missed.
-	if err := h.b.NC.Flush(); err != nil {
-		h.leave(sub)
-		return nil, err
-	}
 	return func() { h.leave(sub) }, nil
 }
 

@@ -2,13 +2,10 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -20,43 +17,22 @@ import (
 // delivery.status.v1 events on the delivery stream, published asynchronously so a socket never
 // waits for JetStream; dispatch's delivery consumer records them on the messages.
 const (
-	receiptsMaxPending = 4096
-	receiptAckTimeout  = 10 * time.Second
 	// A widget reports what it has seen at most once a second; more than this is dropped with
 	// a rate_limited error frame.
 	wsSeenEvery = 500 * time.Millisecond
 	wsSeenBurst = 4
 )
 
-// newReceipts returns the JetStream context widget receipts are published with: its own, so a
-// failed or timed-out publish is logged by the error handler and nobody waits on the acks.
-func newReceipts(b *bus.Bus, log *slog.Logger) jetstream.JetStream {
-	if b == nil {
-		return nil
-	}
-	js, err := jetstream.New(b.NC,
-		jetstream.WithPublishAsyncMaxPending(receiptsMaxPending),
-		jetstream.WithPublishAsyncTimeout(receiptAckTimeout),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			log.Warn("widget receipt not recorded", "subject", m.Subject, "receipt", m.Header.Get(nats.MsgIdHdr), "err", err)
-		}))
-	if err != nil {
-		log.Error("widget receipts: jetstream context", "err", err)
-		return b.JS
-	}
-	return js
-}
-
 // publishReceipt hands a widget receipt to the delivery stream under the deduplication id
 // msgID and returns without waiting for JetStream. A receipt that cannot be queued is logged
 // and dropped: the message keeps its earlier status, nothing else depends on it.
 func (s *Server) publishReceipt(c uuid.UUID, msgID string, st events.DeliveryStatus) {
-	if s.receipts == nil {
+	if s.Bus == nil {
 		return
 	}
-	m, err := eventMsg(events.DeliverySubject(c), msgID, events.New(c, st, nil, s.Now()))
+	m, err := bus.Event(events.DeliverySubject(c), msgID, events.New(c, st, nil, s.Now()))
 	if err == nil {
-		_, err = s.receipts.PublishMsgAsync(m)
+		err = s.Bus.PublishDetached(m)
 	}
 	if err != nil {
 		s.Log.Warn("widget receipt not published", "creator_id", c, "receipt", msgID, "err", err)

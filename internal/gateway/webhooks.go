@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -85,7 +81,7 @@ func (s *Server) handleWhatsAppWebhook(w http.ResponseWriter, r *http.Request) e
 		return errBadRequest("bad_payload", "not a WhatsApp webhook payload")
 	}
 	now := s.Now()
-	msgs := make([]*nats.Msg, 0, len(hook.Messages)+len(hook.Statuses))
+	msgs := make([]bus.Outgoing, 0, len(hook.Messages)+len(hook.Statuses))
 	for _, m := range hook.Messages {
 		if ch.Config.PhoneNumberID != "" && m.PhoneNumberID != "" && m.PhoneNumberID != ch.Config.PhoneNumberID {
 			continue // another number of the same app: not this channel's
@@ -116,7 +112,7 @@ func (s *Server) handleWhatsAppWebhook(w http.ResponseWriter, r *http.Request) e
 			ds.Error = text.Sanitize(strings.TrimSpace(st.Errors[0].Title + ": " + st.Errors[0].Message))
 		}
 		ev := events.New(ch.CreatorID, ds, nil, now)
-		nm, err := eventMsg(events.DeliverySubject(ch.CreatorID), ch.ID.String()+":status:"+st.WAMID+":"+st.Status, ev)
+		nm, err := bus.Event(events.DeliverySubject(ch.CreatorID), ch.ID.String()+":status:"+st.WAMID+":"+st.Status, ev)
 		if err != nil {
 			return err
 		}
@@ -213,7 +209,7 @@ func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	if err := s.publishAll(ctx, []*nats.Msg{nm}); err != nil {
+	if err := s.publishAll(ctx, []bus.Outgoing{nm}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": 1})
@@ -223,51 +219,23 @@ func (s *Server) handleTelegramWebhook(w http.ResponseWriter, r *http.Request) e
 // inboundMsg is one provider message as an inbound event. Providers can send any text: what
 // coachwire does not accept (package text) is stripped here, per message, so one bad message
 // neither fails the batch nor fails later in a worker.
-func inboundMsg(ch *hookChannel, in channels.InboundMessage, channel, msgID string, now time.Time) (*nats.Msg, error) {
+func inboundMsg(ch *hookChannel, in channels.InboundMessage, channel, msgID string, now time.Time) (bus.Outgoing, error) {
 	mr := events.MessageReceived{Channel: channel, ChannelID: ch.ID, ProviderMessageID: text.Sanitize(in.ProviderMessageID),
 		ExternalUserID: text.Sanitize(in.ExternalUserID), ChatID: text.Sanitize(in.ChatID), DisplayName: text.Sanitize(in.DisplayName),
 		Language: text.Sanitize(in.Language), Text: text.Sanitize(in.Text), Type: text.Sanitize(in.Type)}
 	if !in.Timestamp.IsZero() {
 		mr.SentAt = in.Timestamp.UTC().Format(time.RFC3339)
 	}
-	return eventMsg(events.InboundSubject(ch.CreatorID, channel), msgID, events.New(ch.CreatorID, mr, nil, now))
-}
-
-func eventMsg[T events.Event](subject, msgID string, ev events.Message[T]) (*nats.Msg, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	m := &nats.Msg{Subject: subject, Data: b, Header: nats.Header{}}
-	m.Header.Set(nats.MsgIdHdr, msgID)
-	m.Header.Set(bus.HeaderCorrelationID, ev.CorrelationID)
-	return m, nil
+	return bus.Event(events.InboundSubject(ch.CreatorID, channel), msgID, events.New(ch.CreatorID, mr, nil, now))
 }
 
 // publishAll publishes asynchronously and waits until JetStream acknowledged every message (a
 // duplicate id is acknowledged too), so a 1000-message batch costs one round trip, not 1000.
-func (s *Server) publishAll(ctx context.Context, msgs []*nats.Msg) error {
-	if len(msgs) == 0 {
-		return nil
-	}
+func (s *Server) publishAll(ctx context.Context, msgs []bus.Outgoing) error {
 	ctx, cancel := context.WithTimeout(ctx, webhookAckTimeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		f, err := s.Bus.JS.PublishMsgAsync(m)
-		if err != nil {
-			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
-		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
-		case <-ctx.Done():
-			return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "queueing the webhook timed out; retry", Err: ctx.Err()}
-		}
+	if err := s.Bus.PublishBatch(ctx, msgs); err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
 	}
 	return nil
 }

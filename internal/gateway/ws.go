@@ -168,7 +168,7 @@ func (ss *wsSession) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	ss.ctx, ss.cancel = ctx, cancel
-	unsubscribe, err := ss.srv.hub.join(ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, cancel)
+	unsubscribe, err := ss.srv.hub.join(ctx, ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, cancel)
 	if err != nil {
 		ss.log.Error("widget socket: subscribe live", "err", err)
 		ss.conn.Close(websocket.StatusInternalError, "try again")

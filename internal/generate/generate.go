@@ -57,8 +57,8 @@ const maxTurn = 5 * time.Minute
 
 // Register adds the worker's handler to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
-	return r.Handle(ctx, "generate", bus.ConsumerSpec{
-		Stream: "CW_GENERATE", Durable: "generate", Filter: "cw.*.generate",
+	return r.Handle(ctx, events.ConsumerGenerate, bus.ConsumerSpec{
+		Stream: events.StreamGenerate, Durable: events.ConsumerGenerate, Filter: events.AnyCreator(events.StageGenerate),
 		AckWait: w.Lease, MaxDeliver: 10, Parallel: w.Parallel, KeepAlive: true,
 	}, w.handle)
 }
@@ -303,8 +303,7 @@ func (w *Worker) publishOutbound(ctx context.Context, cause *events.Envelope, re
 // publishLive sends an ephemeral frame on core NATS; losing one is harmless (the stored reply
 // is replayed), so errors are only logged.
 func (w *Worker) publishLive(subject string, l events.Live) {
-	b, _ := json.Marshal(l)
-	if err := w.Bus.NC.Publish(subject, b); err != nil {
+	if err := w.Bus.NotifyJSON(subject, l); err != nil {
 		w.Log.Debug("live publish failed", "subject", subject, "err", err)
 	}
 }
@@ -319,16 +318,14 @@ func (w *Worker) publishTyping(c uuid.UUID, conv db.Conversation, trigger db.Mes
 	if trigger.ProviderMessageID != nil {
 		t.ProviderMessageID = *trigger.ProviderMessageID
 	}
-	b, _ := json.Marshal(t)
-	if err := w.Bus.NC.Publish(events.TypingSubject(c, conv.Channel), b); err != nil {
+	if err := w.Bus.NotifyJSON(events.TypingSubject(c, conv.Channel), t); err != nil {
 		w.Log.Debug("typing publish failed", "err", err)
 	}
 }
 
 // activity publishes a live update for the creator's dashboard (best effort).
 func (w *Worker) activity(c uuid.UUID, a events.Activity) {
-	b, _ := json.Marshal(a)
-	if err := w.Bus.NC.Publish(events.ActivitySubject(c), b); err != nil {
+	if err := w.Bus.NotifyJSON(events.ActivitySubject(c), a); err != nil {
 		w.Log.Debug("activity publish failed", "err", err)
 	}
 }

@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -108,65 +107,27 @@ func (w *Worker) runBatch(ctx context.Context, batch []*request) {
 	}
 }
 
-// publication is one event for dispatch (a message) or for the generate target (an AI nudge).
-type publication struct {
-	subject, msgID string
-	payload        []byte
-	correlation    string
-}
-
-func (w *Worker) newPublication(c uuid.UUID, subject, msgID string, data events.Event, cause *events.Envelope) (publication, error) {
-	var (
-		b   []byte
-		err error
-		env events.Envelope
-	)
+// newPublication is one event for dispatch (a message) or for the generate target (an AI nudge).
+func (w *Worker) newPublication(c uuid.UUID, subject, msgID string, data events.Event, cause *events.Envelope) (bus.Outgoing, error) {
 	switch d := data.(type) {
 	case events.MessageOutbound:
-		ev := events.New(c, d, cause, w.Clock.Now())
-		env = ev.Envelope
-		b, err = json.Marshal(ev)
+		return bus.Event(subject, msgID, events.New(c, d, cause, w.Clock.Now()))
 	case events.NudgeCompose:
-		ev := events.New(c, d, cause, w.Clock.Now())
-		env = ev.Envelope
-		b, err = json.Marshal(ev)
+		return bus.Event(subject, msgID, events.New(c, d, cause, w.Clock.Now()))
 	default:
-		return publication{}, fmt.Errorf("nudge: cannot publish %T", data)
+		return bus.Outgoing{}, fmt.Errorf("nudge: cannot publish %T", data)
 	}
-	return publication{subject: subject, msgID: msgID, payload: b, correlation: env.CorrelationID}, err
 }
+
+// publishAcksWithin bounds the wait for a batch's acknowledgements.
+const publishAcksWithin = 60 * time.Second
 
 // publishAll publishes asynchronously and waits for every acknowledgement.
-func (w *Worker) publishAll(ctx context.Context, pubs []publication) error {
-	if len(pubs) == 0 {
-		return nil
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(pubs))
-	for _, p := range pubs {
-		m := &nats.Msg{Subject: p.subject, Data: p.payload, Header: nats.Header{}}
-		m.Header.Set("correlation_id", p.correlation)
-		f, err := w.Bus.JS.PublishMsgAsync(m, jetstream.WithMsgID(p.msgID))
-		if err != nil {
-			return fmt.Errorf("nudge: publish: %w", err)
-		}
-		futures = append(futures, f)
-	}
-	return waitAcks(ctx, futures)
-}
-
-func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	timeout := time.NewTimer(60 * time.Second)
-	defer timeout.Stop()
-	for _, f := range futures {
-		select {
-		case err := <-f.Err():
-			return fmt.Errorf("nudge: publish: %w", err)
-		case <-f.Ok():
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout.C:
-			return errors.New("nudge: publish acks did not arrive within 60s")
-		}
+func (w *Worker) publishAll(ctx context.Context, pubs []bus.Outgoing) error {
+	ctx, cancel := context.WithTimeout(ctx, publishAcksWithin)
+	defer cancel()
+	if err := w.Bus.PublishBatch(ctx, pubs); err != nil {
+		return fmt.Errorf("nudge: %w", err)
 	}
 	return nil
 }
@@ -175,9 +136,9 @@ func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
 // publish once it committed. A request already decided for good is not decided again: a sent
 // one returns its message again (a crash between commit and publish is repaired by the
 // redelivery; dispatch's send log and the Nats-Msg-Id make the second publish harmless).
-func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) ([]publication, error) {
+func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) ([]bus.Outgoing, error) {
 	now := w.Clock.Now()
-	var pubs []publication
+	var pubs []bus.Outgoing
 	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		pubs = pubs[:0]
 		b, err := w.loadBatch(ctx, q, c, reqs, now)
@@ -303,12 +264,12 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 
 // again returns the publication of a recipient already sent: its message, or, for an AI nudge
 // not written yet, the request to write it.
-func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *request, eu db.EndUser, id uuid.UUID, b *batchState) ([]publication, error) {
+func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *request, eu db.EndUser, id uuid.UUID, b *batchState) ([]bus.Outgoing, error) {
 	m, err := q.GetMessage(ctx, id)
 	if err == nil {
 		p, err := w.newPublication(c, events.OutboundSubject(c, m.Channel), "out:"+m.ID.String(), events.MessageOutbound{
 			MessageID: m.ID, ConversationID: m.ConversationID, EndUserID: eu.ID, Channel: m.Channel}, req.cause)
-		return []publication{p}, err
+		return []bus.Outgoing{p}, err
 	}
 	if !db.IsNotFound(err) {
 		return nil, err
@@ -327,7 +288,7 @@ func (w *Worker) again(ctx context.Context, q *db.Queries, c uuid.UUID, req *req
 	p, err := w.newPublication(c, events.ComposeSubject(c), "compose:"+id.String(), events.NudgeCompose{
 		MessageID: id, ConversationID: conv.ID, EndUserID: eu.ID, Channel: eu.Channel, OccurrenceID: req.r.OccurrenceID,
 		Brief: content.Brief, Fallback: proactive.Render(content.Fallback, vars), Template: templateFor(content, eu, vars)}, req.cause)
-	return []publication{p}, err
+	return []bus.Outgoing{p}, err
 }
 
 type pair struct{ occurrence, endUser uuid.UUID }

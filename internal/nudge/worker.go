@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -82,7 +79,7 @@ func (w *Worker) defaults() {
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	w.defaults()
 	// Enough messages in flight for Parallel full batches, pulled by two subscribers.
-	return r.Handle(ctx, "nudge", bus.ConsumerSpec{Stream: "CW_NUDGE", Durable: "nudge", Filter: "cw.*." + events.StageNudge,
+	return r.Handle(ctx, events.ConsumerNudge, bus.ConsumerSpec{Stream: events.StreamNudge, Durable: events.ConsumerNudge, Filter: events.AnyCreator(events.StageNudge),
 		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
 }
 
@@ -174,21 +171,14 @@ func memoryOf(ctx context.Context, q *db.Queries, id uuid.UUID) (json.RawMessage
 
 // publishRecipients publishes one event per recipient asynchronously and waits for every ack.
 func (w *Worker) publishRecipients(ctx context.Context, c uuid.UUID, evs []proactive.RecipientEvent, msgID func(proactive.RecipientEvent) string) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	pubs := make([]bus.Outgoing, 0, len(evs))
 	now := w.Clock.Now()
 	for _, r := range evs {
-		ev := events.New(c, r, nil, now)
-		b, err := json.Marshal(ev)
+		o, err := bus.Event(proactive.Subject(c), msgID(r), events.New(c, r, nil, now))
 		if err != nil {
 			return err
 		}
-		m := &nats.Msg{Subject: proactive.Subject(c), Data: b, Header: nats.Header{}}
-		m.Header.Set(bus.HeaderCorrelationID, ev.CorrelationID)
-		f, err := w.Bus.JS.PublishMsgAsync(m, jetstream.WithMsgID(msgID(r)))
-		if err != nil {
-			return fmt.Errorf("nudge: publish: %w", err)
-		}
-		futures = append(futures, f)
+		pubs = append(pubs, o)
 	}
-	return waitAcks(ctx, futures)
+	return w.publishAll(ctx, pubs)
 }
