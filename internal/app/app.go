@@ -1,5 +1,5 @@
-// Package app decides which components a coachwire process runs (its targets) and wires them:
-// it is the one place where dependencies are built and passed down. With no service URLs it
+// Package app decides which components a coachwire process runs (its targets, in the table of
+// targets.go) and wires them: it is the one place where dependencies are built and passed down. With no service URLs it
 // starts the embedded defaults (NATS in-process, PostgreSQL and Weaviate as child processes).
 package app
 

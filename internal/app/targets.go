@@ -32,8 +32,9 @@ type module struct {
 	desc string
 	// deps are started before this module whenever it starts.
 	deps []string
-	// then are started whenever this module starts, after every module between them in the
-	// table: the router's consumers run once the selected targets have registered their handlers.
+	// then are brought along whenever this module starts, and start at their own, later, place
+	// in the table: the router brings its consumers, which run once the targets before them
+	// have registered their handlers (and before the gateway accepts requests).
 	then  []string
 	start func(a *App, ctx context.Context) error
 }
@@ -45,6 +46,7 @@ var platform = []string{"bus", "store", "knowledge", "llm"}
 func withPlatform(more ...string) []string { return append(slices.Clone(platform), more...) }
 
 // modules is the targets table, in start order: a module's deps come before it (a test checks).
+// startServices, startNudge and startGateway are in app.go.
 var modules = []module{
 	{name: "services", start: (*App).startServices},
 	{name: "bus", deps: []string{"services"}, start: (*App).startBus},
