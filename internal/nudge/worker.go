@@ -45,41 +45,47 @@ type Worker struct {
 	batch *groupCommit
 }
 
+// defaults fills the settings left zero, once: Submit may be called concurrently. The app
+// passes config's values; a Worker built with zero fields (tests) takes config's defaults
+// (config.NudgeDefaults), never values of its own.
 func (w *Worker) defaults() {
-	if w.Clock == nil {
-		w.Clock = clock.Real{}
-	}
-	// The app passes config's values; a Worker built with zero fields (tests) takes config's
-	// defaults, never values of its own.
-	d := config.NudgeDefaults
-	if w.Tick <= 0 {
-		w.Tick = d.Tick
-	}
-	if w.Page <= 0 {
-		w.Page = d.Page
-	}
-	if w.Lease <= 0 {
-		w.Lease = d.Lease
-	}
-	if w.Batch <= 0 {
-		w.Batch = d.Batch
-	}
-	if w.Parallel <= 0 {
-		w.Parallel = d.Parallel
-	}
-	if w.Owner == uuid.Nil {
-		w.Owner = uuid.New()
-	}
 	w.once.Do(func() {
+		d := config.NudgeDefaults
+		if w.Clock == nil {
+			w.Clock = clock.Real{}
+		}
+		if w.Tick <= 0 {
+			w.Tick = d.Tick
+		}
+		if w.Page <= 0 {
+			w.Page = d.Page
+		}
+		if w.Lease <= 0 {
+			w.Lease = d.Lease
+		}
+		if w.Batch <= 0 {
+			w.Batch = d.Batch
+		}
+		if w.Parallel <= 0 {
+			w.Parallel = d.Parallel
+		}
+		if w.Owner == uuid.Nil {
+			w.Owner = uuid.New()
+		}
 		w.batch = &groupCommit{max: w.Batch, maxLeaders: w.Parallel, linger: 2 * time.Millisecond, run: w.runBatch}
 	})
 }
 
 // Register adds the recipient consumer to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
+	return w.register(ctx, r, events.ConsumerNudge, events.AnyCreator(events.StageNudge))
+}
+
+// register adds the recipient consumer durable on filter (tests: one creator's subject).
+func (w *Worker) register(ctx context.Context, r *bus.Router, durable, filter string) error {
 	w.defaults()
 	// Enough messages in flight for Parallel full batches, pulled by two subscribers.
-	return r.Handle(ctx, events.ConsumerNudge, bus.ConsumerSpec{Stream: events.StreamNudge, Durable: events.ConsumerNudge, Filter: events.AnyCreator(events.StageNudge),
+	return r.Handle(ctx, durable, bus.ConsumerSpec{Stream: events.StreamNudge, Durable: durable, Filter: filter,
 		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
 }
 
