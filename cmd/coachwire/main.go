@@ -1,5 +1,6 @@
 // Command coachwire runs the coachwire platform: every component in one process by default, or
-// the components named by -target. `coachwire migrate` applies the database migrations.
+// the components named by -target. `coachwire migrate` applies the database migrations;
+// `coachwire -h` lists the subcommands, the targets (internal/app's targets table) and the flags.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/coachwire/coachwire/internal/app"
@@ -23,17 +25,51 @@ func main() {
 	extract.MainIfChild() // a re-executed copy of this binary parsing one untrusted file
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "coachwire:", err)
-		}
-		os.Exit(1)
-	}
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return migrate(ctx, getenv, stderr)
+// subcommands are the words `coachwire <subcommand>` accepts; without one it runs its targets.
+var subcommands = []struct{ name, desc string }{
+	{"migrate", "apply the database migrations with COACHWIRE_MIGRATE_DATABASE_URL (the schema owner) and exit"},
+	{"help", "print this help and exit (also -h, --help)"},
+}
+
+// run is the command: its exit code is 0 on success and for help, 2 for a command line it
+// cannot read (the usage goes to stderr), 1 for any other error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if err := runErr(ctx, args, getenv, stdout, stderr); err != nil {
+		var ue *config.UsageError
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			usage(stdout, getenv)
+			return 0
+		case errors.As(err, &ue):
+			usage(stderr, getenv)
+			return 2
+		}
+		fmt.Fprintln(stderr, "coachwire:", err)
+		return 1
+	}
+	return 0
+}
+
+func runErr(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "migrate":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "migrate takes no arguments (got %q)\n", args[1:])
+				return &config.UsageError{Err: errors.New("migrate takes no arguments")}
+			}
+			return migrate(ctx, getenv, stderr)
+		case "help":
+			return flag.ErrHelp
+		default:
+			fmt.Fprintf(stderr, "unknown subcommand %q\n", args[0])
+			return &config.UsageError{Err: fmt.Errorf("unknown subcommand %q", args[0])}
+		}
 	}
 	cfg, err := config.Parse(args, getenv, stderr)
 	if err != nil {
@@ -58,6 +94,26 @@ func migrate(ctx context.Context, getenv func(string) string, stderr io.Writer) 
 			"(the embedded default migrates by itself)")
 	}
 	return db.Migrate(ctx, url, newLogger("info", stderr))
+}
+
+// usage prints the subcommands, the targets (from internal/app's targets table) and the flags.
+func usage(w io.Writer, getenv func(string) string) {
+	fmt.Fprint(w, `Usage:
+  coachwire [flags]          run the components of -target (default all) in one process
+  coachwire <subcommand>
+
+Subcommands:
+`)
+	for _, c := range subcommands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.desc)
+	}
+	fmt.Fprintf(w, "\nTargets (-target, COACHWIRE_TARGET: %s, or a comma list of):\n", config.TargetAll)
+	fmt.Fprintf(w, "  %-9s %s\n", config.TargetAll, "every target below, in one process (the default; the only one that starts embedded services)")
+	for _, t := range app.Targets() {
+		fmt.Fprintf(w, "  %-9s %s\n", t.Name, t.Description)
+	}
+	fmt.Fprint(w, "\nFlags (each also read from its COACHWIRE_* variable; the rest of the settings are COACHWIRE_* variables only, see README.md):\n")
+	config.PrintFlags(w, getenv)
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {

@@ -1,5 +1,5 @@
-// Package app decides which components a coachwire process runs (its targets) and wires them:
-// it is the one place where dependencies are built and passed down. With no service URLs it
+// Package app decides which components a coachwire process runs (its targets, in the table of
+// targets.go) and wires them: it is the one place where dependencies are built and passed down. With no service URLs it
 // starts the embedded defaults (NATS in-process, PostgreSQL and Weaviate as child processes).
 package app
 
@@ -25,20 +25,12 @@ import (
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
-	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/gateway"
-	"github.com/coachwire/coachwire/internal/generate"
-	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/localdeps"
-	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/nudge"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/retrieve"
-	"github.com/coachwire/coachwire/internal/secrets"
-	"github.com/coachwire/coachwire/internal/storage"
-	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 // App is a running coachwire process.
@@ -55,7 +47,8 @@ type App struct {
 	Auth      *auth.Service
 	LLM       *llm.Client
 	LLMMode   string
-	embedder  bool
+	// hasEmbedder: the LLM has the embedding model (hybrid search).
+	hasEmbedder bool
 	// URL is the gateway's base URL when the gateway runs here.
 	URL      string
 	gateway  *gateway.Server
@@ -95,36 +88,12 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err er
 			a.Stop()
 		}
 	}()
-	if err := a.startServices(ctx); err != nil {
+	mods, err := resolve(cfg.Targets)
+	if err != nil {
 		return nil, err
 	}
-	if a.Bus, err = bus.Connect(ctx, a.services.natsURL, "coachwire-"+strings.Join(cfg.Targets, "+"), a.log, bus.Options{}); err != nil {
-		return nil, err
-	}
-	a.onStop(a.Bus.Close)
-	if err := a.Bus.EnsureStreams(ctx); err != nil {
-		return nil, err
-	}
-	if a.services.ownerURL != "" {
-		if err := db.Migrate(ctx, a.services.ownerURL, a.log); err != nil {
-			return nil, err
-		}
-	}
-	if a.Store, err = db.Open(ctx, a.services.dbURL, 20); err != nil {
-		return nil, err
-	}
-	a.onStop(a.Store.Close)
-	if a.Knowledge, err = knowledge.New(ctx, a.services.weaviateURL, knowledge.WithGRPC(a.services.weaviateGRPC),
-		knowledge.WithLogger(a.log)); err != nil {
-		return nil, fmt.Errorf("knowledge index at %s: %w", a.services.weaviateURL, err)
-	}
-	a.onStop(func() { _ = a.Knowledge.Close() })
-	a.detectLLM(ctx)
-	if err := a.startWorkers(ctx); err != nil {
-		return nil, err
-	}
-	if cfg.Runs(config.TargetGateway) {
-		if err := a.startGateway(ctx); err != nil {
+	for _, m := range mods { // the targets table (targets.go), in start order
+		if err := m.start(a, ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -216,136 +185,10 @@ func (a *App) detectLLM(ctx context.Context) {
 		a.log.Warn("chat model not available in ollama: answering in passages mode", "model", a.cfg.ChatModel, "err", err)
 	}
 	if ok, err := c.HasModel(pctx, a.cfg.EmbedModel); err == nil && ok {
-		a.embedder = true
+		a.hasEmbedder = true
 	} else {
 		a.log.Warn("embedding model not available: knowledge search is BM25 only", "model", a.cfg.EmbedModel)
 	}
-}
-
-func (a *App) startWorkers(ctx context.Context) error {
-	cfg := a.cfg
-	runsWorker := false
-	for _, t := range []string{config.TargetIngest, config.TargetRetrieve, config.TargetGenerate, config.TargetDispatch, config.TargetNudge} {
-		runsWorker = runsWorker || cfg.Runs(t)
-	}
-	if !runsWorker && !cfg.Runs(config.TargetGateway) {
-		return nil
-	}
-	var err error
-	if a.router, err = bus.NewRouter(a.Bus, a.log); err != nil {
-		return err
-	}
-	var embed interface {
-		Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
-	}
-	if a.embedder {
-		embed = a.LLM
-	}
-	if cfg.Runs(config.TargetIngest) {
-		tok, err := tokens.CL100K()
-		if err != nil {
-			return err
-		}
-		ch, err := ingest.NewChunker(ingest.ChunkerOptions{MaxTokens: cfg.ChunkTokens, OverlapTokens: cfg.ChunkOverlap, Tokenizer: tok})
-		if err != nil {
-			return err
-		}
-		kc := cfg.Knowledge.WithDefaults(cfg.DataDir)
-		files, err := storage.New(kc.StorageDir)
-		if err != nil {
-			return err
-		}
-		w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
-			Files: files, EmbedBatch: kc.EmbedBatch, Parallel: 2, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
-			Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
-		if embed != nil {
-			w.Embedder = embed
-		}
-		if err := w.Register(ctx, a.router); err != nil {
-			return err
-		}
-		sw := &ingest.Sweeper{Store: a.Store, Bus: a.Bus, StuckAfter: kc.StuckAfter, Interval: kc.SweepInterval,
-			MaxAttempts: kc.MaxAttempts, Log: a.log.With("target", "ingest", "component", "sweeper"), Now: a.now}
-		sctx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-		go sw.Run(sctx)
-		a.onStop(stopSweeper)
-	}
-	if cfg.Runs(config.TargetRetrieve) {
-		w := &retrieve.Worker{Store: a.Store, Bus: a.Bus, Search: a.Knowledge, EmbedModel: cfg.EmbedModel, Memory: cfg.MemoryEvery > 0,
-			Parallel: cfg.WorkerParallel, Log: a.log.With("target", "retrieve"), Now: a.now}
-		if embed != nil {
-			w.Embedder = embed
-		}
-		if err := w.Register(ctx, a.router); err != nil {
-			return err
-		}
-	}
-	if cfg.Runs(config.TargetGenerate) {
-		w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
-			Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
-		if tok, err := tokens.CL100K(); err == nil {
-			w.Tokens = generate.CachedCounter(tok.Count, 50_000)
-		}
-		if a.LLMMode == config.LLMOllama {
-			w.LLM = a.LLM
-		}
-		if err := w.Register(ctx, a.router); err != nil {
-			return err
-		}
-		// AI-personalized nudges are written by the generate target too: it is the LLM role.
-		cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
-			Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}
-		if a.LLMMode == config.LLMOllama {
-			cw.LLM = a.LLM
-		}
-		if err := cw.Register(ctx, a.router); err != nil {
-			return err
-		}
-		// Memory extraction is LLM work too.
-		mw := &memory.Worker{Extractor: &memory.Extractor{Store: a.Store, Model: cfg.ChatModel},
-			Every: cfg.MemoryEvery, Idle: cfg.MemoryIdle, Parallel: 2, Log: a.log.With("target", "generate", "component", "memory")}
-		if a.LLMMode == config.LLMOllama {
-			mw.Extractor.LLM = a.LLM
-		}
-		if err := mw.Register(ctx, a.router); err != nil {
-			return err
-		}
-	}
-	if cfg.Runs(config.TargetDispatch) {
-		keys, err := secrets.Load(cfg.SecretKeys, cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		limits := a.DispatchLimits
-		if limits.CallTimeout == 0 {
-			limits.CallTimeout = cfg.ProviderCallTimeout
-		}
-		w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
-			Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits}
-		if err := w.Register(ctx, a.router); err != nil {
-			return err
-		}
-	}
-	if cfg.Runs(config.TargetNudge) {
-		if err := a.startNudge(ctx); err != nil {
-			return err
-		}
-	}
-	if len(a.router.Handlers()) == 0 {
-		return nil
-	}
-	go func() {
-		if err := a.router.Run(context.WithoutCancel(ctx)); err != nil {
-			a.log.Error("router stopped", "err", err)
-		}
-	}()
-	a.onStop(func() { _ = a.router.Close() })
-	select {
-	case <-a.router.Running():
-	case <-time.After(30 * time.Second):
-		return errors.New("message router did not start within 30s")
-	}
-	return nil
 }
 
 // startNudge registers the nudge consumer and runs the scheduler (issue 5).
@@ -431,7 +274,7 @@ func (a *App) banner() {
 	default:
 		fmt.Fprintf(a.out, "  LLM mode:   passages (no chat model reachable at %s: replies quote the best passages with their sources)\n", a.cfg.OllamaURL)
 	}
-	if a.embedder {
+	if a.hasEmbedder {
 		fmt.Fprintf(a.out, "  Search:     hybrid (BM25 + %s vectors)\n", a.cfg.EmbedModel)
 	} else {
 		fmt.Fprintf(a.out, "  Search:     BM25 only (no embedding model)\n")

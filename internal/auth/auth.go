@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/coachwire/coachwire/internal/config"
 )
 
 // Audiences of the two token kinds. A token carries exactly one and is verified against it.
@@ -66,17 +68,19 @@ func New(o Options) (*Service, error) {
 	if o.Issuer == "" {
 		return nil, errors.New("auth: no token issuer configured")
 	}
+	// The app passes config's settings; zero fields (a Service built in a test) take config's
+	// defaults.
 	if o.AccessTTL <= 0 {
-		o.AccessTTL = 15 * time.Minute
+		o.AccessTTL = config.DefaultAccessTokenTTL
 	}
 	if o.RefreshTTL <= 0 {
-		o.RefreshTTL = 30 * 24 * time.Hour
+		o.RefreshTTL = config.DefaultRefreshTokenTTL
 	}
 	if o.WidgetTTL <= 0 {
-		o.WidgetTTL = 30 * time.Minute
+		o.WidgetTTL = config.DefaultWidgetTokenTTL
 	}
 	if o.BcryptCost == 0 {
-		o.BcryptCost = defaultBcryptCost
+		o.BcryptCost = config.DefaultBcryptCost
 	}
 	if o.BcryptCost < minBcryptCost || o.BcryptCost > maxBcryptCost {
 		return nil, fmt.Errorf("auth: bcrypt cost %d out of range %d..%d", o.BcryptCost, minBcryptCost, maxBcryptCost)

@@ -14,9 +14,8 @@ const (
 	MinPasswordChars = 8
 	MaxPasswordBytes = 72
 
-	minBcryptCost     = bcrypt.MinCost
-	maxBcryptCost     = bcrypt.MaxCost
-	defaultBcryptCost = bcrypt.DefaultCost
+	minBcryptCost = bcrypt.MinCost
+	maxBcryptCost = bcrypt.MaxCost
 )
 
 // ValidatePassword applies the password policy: at least MinPasswordChars characters and at most

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
@@ -25,12 +26,13 @@ type LoginLimits struct {
 	TrustFor time.Duration
 }
 
-// DefaultLoginLimits are the limits when none are configured.
+// DefaultLoginLimits are the limits when none are configured: config's (COACHWIRE_LIMIT_LOGIN_*,
+// COACHWIRE_LOGIN_TRUST).
 var DefaultLoginLimits = LoginLimits{
-	PerIP:      ratelimit.Rule{N: 20, Per: time.Minute},
-	PerEmailIP: ratelimit.Rule{N: 5, Per: time.Minute},
-	PerEmail:   ratelimit.Rule{N: 10, Per: 10 * time.Minute},
-	TrustFor:   30 * 24 * time.Hour,
+	PerIP:      config.LimitDefaults.LoginsPerIP,
+	PerEmailIP: config.LimitDefaults.LoginsPerEmailIP,
+	PerEmail:   config.LimitDefaults.LoginsPerEmail,
+	TrustFor:   config.LimitDefaults.LoginTrust,
 }
 
 // WithDefaults fills zero fields from DefaultLoginLimits.

@@ -38,6 +38,21 @@ const (
 	LLMPassages = "passages"
 )
 
+// Defaults of the settings other packages also fall back on when a field is left zero (a
+// package built directly, in tests): they are written here only.
+const (
+	DefaultAccessTokenTTL      = 15 * time.Minute
+	DefaultRefreshTokenTTL     = 30 * 24 * time.Hour
+	DefaultWidgetTokenTTL      = 30 * time.Minute
+	DefaultBcryptCost          = 11
+	DefaultProviderCallTimeout = 30 * time.Second
+	DefaultWorkerParallel      = 8
+	DefaultMemoryParallel      = 2
+	DefaultStreamReplicas      = 1
+	DefaultExtractTimeout      = 60 * time.Second
+	DefaultExtractMemory       = 1 << 30
+)
+
 // Config is everything a coachwire process needs to start.
 type Config struct {
 	Targets []string
@@ -75,17 +90,23 @@ type Config struct {
 	TurnLease      time.Duration
 	WorkerParallel int
 
-	// Knowledge lifecycle (issue 3); zero values take the defaults of KnowledgeDefaults.
+	// Knowledge lifecycle (issue 3); zero fields take KnowledgeDefaults (WithDefaults).
 	Knowledge Knowledge
 
-	// Nudge configures the proactive scheduler (issue 5); zero fields take the defaults.
+	// Nudge configures the proactive scheduler (issue 5); zero fields take NudgeDefaults (WithDefaults).
 	Nudge Nudge
 
 	// MemoryEvery is COACHWIRE_MEMORY_EVERY: a person's memory profile is extracted once this
 	// many of their messages are waiting (default 4; 0 turns automatic extraction off).
 	// MemoryIdle is COACHWIRE_MEMORY_IDLE: or once they have been quiet this long (default 2m).
-	MemoryEvery int
-	MemoryIdle  time.Duration
+	// MemoryParallel is COACHWIRE_MEMORY_PARALLEL: extractions run at once (default 2).
+	MemoryEvery    int
+	MemoryIdle     time.Duration
+	MemoryParallel int
+
+	// StreamReplicas is COACHWIRE_STREAM_REPLICAS: the replicas of every JetStream stream
+	// created (default 1; 3 on a 3-node NATS cluster in production).
+	StreamReplicas int
 
 	LogLevel string
 
@@ -109,6 +130,7 @@ type Knowledge struct {
 	MaxUploadBytes     int64         // COACHWIRE_MAX_UPLOAD_BYTES, default 25 MiB
 	MaxCreatorBytes    int64         // COACHWIRE_MAX_CREATOR_BYTES, default 500 MiB
 	EmbedBatch         int           // COACHWIRE_EMBED_BATCH, default 32 chunks per embedding call
+	Parallel           int           // COACHWIRE_INGEST_PARALLEL, default 2 documents at once (each extraction may take ExtractMemory)
 	StuckAfter         time.Duration // COACHWIRE_INGEST_STUCK_AFTER, default 10m
 	SweepInterval      time.Duration // COACHWIRE_INGEST_SWEEP_INTERVAL, default 1m
 	MaxAttempts        int           // COACHWIRE_INGEST_MAX_ATTEMPTS, default 3 sweeper requeues
@@ -133,74 +155,71 @@ type Nudge struct {
 	MinInterval time.Duration // COACHWIRE_NUDGE_MIN_INTERVAL, default 1h: the shortest gap allowed between two occurrences of a recurring campaign
 }
 
-// WithDefaults fills zero fields.
+// NudgeDefaults are the nudge settings when none are configured (the one place they are
+// written: Parse, WithDefaults and the nudge worker's zero-field fallback read them).
+var NudgeDefaults = Nudge{
+	Tick: time.Second, Page: 5000, Lease: 30 * time.Second, Batch: 500, Parallel: 2,
+	CeilingDay: 3, CeilingWeek: 10, LiveWindow: 10 * time.Minute, MaxHold: 48 * time.Hour, MinInterval: time.Hour,
+}
+
+// WithDefaults fills zero fields from NudgeDefaults.
 func (n Nudge) WithDefaults() Nudge {
-	if n.Tick <= 0 {
-		n.Tick = time.Second
-	}
-	if n.Page <= 0 {
-		n.Page = 5000
-	}
-	if n.Lease <= 0 {
-		n.Lease = 30 * time.Second
-	}
-	if n.Batch <= 0 {
-		n.Batch = 500
-	}
-	if n.Parallel <= 0 {
-		n.Parallel = 2
-	}
-	if n.CeilingDay <= 0 {
-		n.CeilingDay = 3
-	}
-	if n.CeilingWeek <= 0 {
-		n.CeilingWeek = 10
-	}
-	if n.LiveWindow <= 0 {
-		n.LiveWindow = 10 * time.Minute
-	}
-	if n.MaxHold <= 0 {
-		n.MaxHold = 48 * time.Hour
-	}
-	if n.MinInterval <= 0 {
-		n.MinInterval = time.Hour
-	}
+	d := NudgeDefaults
+	fillDur(&n.Tick, d.Tick)
+	fillInt(&n.Page, d.Page)
+	fillDur(&n.Lease, d.Lease)
+	fillInt(&n.Batch, d.Batch)
+	fillInt(&n.Parallel, d.Parallel)
+	fillInt(&n.CeilingDay, d.CeilingDay)
+	fillInt(&n.CeilingWeek, d.CeilingWeek)
+	fillDur(&n.LiveWindow, d.LiveWindow)
+	fillDur(&n.MaxHold, d.MaxHold)
+	fillDur(&n.MinInterval, d.MinInterval)
 	return n
 }
 
-// WithDefaults fills zero fields.
+// KnowledgeDefaults are the knowledge settings when none are configured; StorageDir's default
+// is <data dir>/files (see WithDefaults).
+var KnowledgeDefaults = Knowledge{
+	MaxUploadBytes: 25 << 20, MaxCreatorBytes: 500 << 20, EmbedBatch: 32, Parallel: 2, StuckAfter: 10 * time.Minute,
+	SweepInterval: time.Minute, MaxAttempts: 3, AckWait: 30 * time.Second, ExtractTimeout: DefaultExtractTimeout, ExtractMemory: DefaultExtractMemory,
+}
+
+// WithDefaults fills zero fields from KnowledgeDefaults.
 func (k Knowledge) WithDefaults(dataDir string) Knowledge {
+	d := KnowledgeDefaults
 	if k.StorageDir == "" {
 		k.StorageDir = filepath.Join(dataDir, "files")
 	}
-	if k.MaxUploadBytes <= 0 {
-		k.MaxUploadBytes = 25 << 20
-	}
-	if k.MaxCreatorBytes <= 0 {
-		k.MaxCreatorBytes = 500 << 20
-	}
-	if k.EmbedBatch <= 0 {
-		k.EmbedBatch = 32
-	}
-	if k.StuckAfter <= 0 {
-		k.StuckAfter = 10 * time.Minute
-	}
-	if k.SweepInterval <= 0 {
-		k.SweepInterval = time.Minute
-	}
-	if k.MaxAttempts <= 0 {
-		k.MaxAttempts = 3
-	}
-	if k.AckWait <= 0 {
-		k.AckWait = 30 * time.Second
-	}
-	if k.ExtractTimeout <= 0 {
-		k.ExtractTimeout = 60 * time.Second
-	}
-	if k.ExtractMemory <= 0 {
-		k.ExtractMemory = 1 << 30
-	}
+	fillInt64(&k.MaxUploadBytes, d.MaxUploadBytes)
+	fillInt64(&k.MaxCreatorBytes, d.MaxCreatorBytes)
+	fillInt(&k.EmbedBatch, d.EmbedBatch)
+	fillInt(&k.Parallel, d.Parallel)
+	fillDur(&k.StuckAfter, d.StuckAfter)
+	fillDur(&k.SweepInterval, d.SweepInterval)
+	fillInt(&k.MaxAttempts, d.MaxAttempts)
+	fillDur(&k.AckWait, d.AckWait)
+	fillDur(&k.ExtractTimeout, d.ExtractTimeout)
+	fillInt64(&k.ExtractMemory, d.ExtractMemory)
 	return k
+}
+
+func fillInt(v *int, def int) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func fillInt64(v *int64, def int64) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func fillDur(v *time.Duration, def time.Duration) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Embedded reports whether this process starts its own NATS, Postgres and Weaviate.
@@ -211,7 +230,44 @@ func (c *Config) Runs(target string) bool {
 	return slices.Contains(c.Targets, TargetAll) || slices.Contains(c.Targets, target)
 }
 
-// Parse reads flags from args and the environment through getenv.
+// UsageError is a command line Parse cannot read (an unknown flag, a bad flag value, a stray
+// argument): the command prints its usage and exits 2. -h and -help give flag.ErrHelp instead.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// PrintFlags writes the command-line flags, their meaning and their defaults (as the
+// environment through getenv sets them) to w.
+func PrintFlags(w io.Writer, getenv func(string) string) {
+	fs, _ := flags(&Config{}, getenv)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// flags is the flag set Parse reads into c; target receives -target.
+func flags(c *Config, getenv func(string) string) (fs *flag.FlagSet, target *string) {
+	env := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	fs = flag.NewFlagSet("coachwire", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	target = fs.String("target", env("COACHWIRE_TARGET", TargetAll), "comma list of targets: all, or "+strings.Join(WorkerTargets, ", "))
+	fs.StringVar(&c.DataDir, "data-dir", env("COACHWIRE_DATA_DIR", ".coachwire"), "directory for embedded NATS, Postgres, Weaviate data and keys")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("COACHWIRE_HTTP_ADDR", "127.0.0.1:8080"), "gateway listen address")
+	fs.StringVar(&c.PublicURL, "public-url", env("COACHWIRE_PUBLIC_URL", ""), "public base URL of the gateway (default http://<http-addr>)")
+	fs.BoolVar(&c.Dev, "dev", env("COACHWIRE_DEV", "") == "true" || env("COACHWIRE_DEV", "") == "1", "serve the demo page and seed a demo creator")
+	fs.StringVar(&c.LLMMode, "llm-mode", env("COACHWIRE_LLM_MODE", LLMAuto), "auto, ollama or passages")
+	fs.StringVar(&c.LogLevel, "log-level", env("COACHWIRE_LOG_LEVEL", "info"), "debug, info, warn, error")
+	return fs, target
+}
+
+// Parse reads flags from args and the environment through getenv. A command line it cannot
+// read is a *UsageError (its message is also written to stderr); -h gives flag.ErrHelp.
 func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
 	env := func(k, def string) string {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
@@ -219,18 +275,19 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		}
 		return def
 	}
-	fs := flag.NewFlagSet("coachwire", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	c := &Config{}
-	target := fs.String("target", env("COACHWIRE_TARGET", TargetAll), "comma list of targets: all, or "+strings.Join(WorkerTargets, ", "))
-	fs.StringVar(&c.DataDir, "data-dir", env("COACHWIRE_DATA_DIR", ".coachwire"), "directory for embedded NATS, Postgres, Weaviate data and keys")
-	fs.StringVar(&c.HTTPAddr, "http-addr", env("COACHWIRE_HTTP_ADDR", "127.0.0.1:8080"), "gateway listen address")
-	fs.StringVar(&c.PublicURL, "public-url", env("COACHWIRE_PUBLIC_URL", ""), "public base URL of the gateway (default http://<http-addr>)")
-	fs.BoolVar(&c.Dev, "dev", env("COACHWIRE_DEV", "") == "true" || env("COACHWIRE_DEV", "") == "1", "serve the demo page and seed a demo creator")
-	fs.StringVar(&c.LLMMode, "llm-mode", env("COACHWIRE_LLM_MODE", LLMAuto), "auto, ollama or passages")
-	fs.StringVar(&c.LogLevel, "log-level", env("COACHWIRE_LOG_LEVEL", "info"), "debug, info, warn, error")
+	fs, target := flags(c, getenv)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		fmt.Fprintln(stderr, err)
+		return nil, &UsageError{err}
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q: a subcommand comes before any flag", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		return nil, &UsageError{err}
 	}
 	c.Targets = splitList(*target)
 	c.NATSURL = env("COACHWIRE_NATS_URL", "")
@@ -278,30 +335,35 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		}
 		return n
 	}
-	c.AccessTokenTTL = dur("COACHWIRE_ACCESS_TOKEN_TTL", 15*time.Minute)
-	c.RefreshTokenTTL = dur("COACHWIRE_REFRESH_TOKEN_TTL", 30*24*time.Hour)
-	c.WidgetTokenTTL = dur("COACHWIRE_WIDGET_TOKEN_TTL", 30*time.Minute)
+	c.AccessTokenTTL = dur("COACHWIRE_ACCESS_TOKEN_TTL", DefaultAccessTokenTTL)
+	c.RefreshTokenTTL = dur("COACHWIRE_REFRESH_TOKEN_TTL", DefaultRefreshTokenTTL)
+	c.WidgetTokenTTL = dur("COACHWIRE_WIDGET_TOKEN_TTL", DefaultWidgetTokenTTL)
 	c.TurnLease = dur("COACHWIRE_TURN_LEASE", 45*time.Second)
-	c.BcryptCost = num("COACHWIRE_BCRYPT_COST", 11)
+	c.BcryptCost = num("COACHWIRE_BCRYPT_COST", DefaultBcryptCost)
 	c.ChunkTokens = num("COACHWIRE_CHUNK_TOKENS", 1000)
 	c.ChunkOverlap = num("COACHWIRE_CHUNK_OVERLAP", 200)
 	c.ContextTokens = num("COACHWIRE_CONTEXT_TOKENS", 4000)
-	c.WorkerParallel = num("COACHWIRE_WORKER_PARALLEL", 8)
+	c.WorkerParallel = num("COACHWIRE_WORKER_PARALLEL", DefaultWorkerParallel)
+	kd := KnowledgeDefaults
 	c.Knowledge = Knowledge{StorageDir: env("COACHWIRE_STORAGE_DIR", ""),
-		MaxUploadBytes: int64(num("COACHWIRE_MAX_UPLOAD_BYTES", 25<<20)), MaxCreatorBytes: int64(num("COACHWIRE_MAX_CREATOR_BYTES", 500<<20)),
-		EmbedBatch: num("COACHWIRE_EMBED_BATCH", 32), StuckAfter: dur("COACHWIRE_INGEST_STUCK_AFTER", 10*time.Minute),
-		SweepInterval: dur("COACHWIRE_INGEST_SWEEP_INTERVAL", time.Minute), MaxAttempts: num("COACHWIRE_INGEST_MAX_ATTEMPTS", 3),
-		AckWait:        dur("COACHWIRE_INGEST_ACK_WAIT", 30*time.Second),
-		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", 60*time.Second), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", 1<<30)),
+		MaxUploadBytes: int64(num("COACHWIRE_MAX_UPLOAD_BYTES", int(kd.MaxUploadBytes))), MaxCreatorBytes: int64(num("COACHWIRE_MAX_CREATOR_BYTES", int(kd.MaxCreatorBytes))),
+		EmbedBatch: num("COACHWIRE_EMBED_BATCH", kd.EmbedBatch), Parallel: num("COACHWIRE_INGEST_PARALLEL", kd.Parallel),
+		StuckAfter:    dur("COACHWIRE_INGEST_STUCK_AFTER", kd.StuckAfter),
+		SweepInterval: dur("COACHWIRE_INGEST_SWEEP_INTERVAL", kd.SweepInterval), MaxAttempts: num("COACHWIRE_INGEST_MAX_ATTEMPTS", kd.MaxAttempts),
+		AckWait:        dur("COACHWIRE_INGEST_ACK_WAIT", kd.AckWait),
+		ExtractTimeout: dur("COACHWIRE_EXTRACT_TIMEOUT", kd.ExtractTimeout), ExtractMemory: int64(num("COACHWIRE_EXTRACT_MEMORY_BYTES", int(kd.ExtractMemory))),
 		ImportAllowPrivate: env("COACHWIRE_IMPORT_ALLOW_PRIVATE", "") == "true"}
-	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", time.Second), Page: num("COACHWIRE_NUDGE_PAGE", 5000),
-		Lease: dur("COACHWIRE_NUDGE_LEASE", 30*time.Second), Batch: num("COACHWIRE_NUDGE_BATCH", 500), Parallel: num("COACHWIRE_NUDGE_PARALLEL", 2),
-		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", 3), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", 10),
-		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", 10*time.Minute), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", 48*time.Hour),
-		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", time.Hour)}
-	c.ProviderCallTimeout = dur("COACHWIRE_PROVIDER_CALL_TIMEOUT", 30*time.Second)
+	nd := NudgeDefaults
+	c.Nudge = Nudge{Tick: dur("COACHWIRE_NUDGE_TICK", nd.Tick), Page: num("COACHWIRE_NUDGE_PAGE", nd.Page),
+		Lease: dur("COACHWIRE_NUDGE_LEASE", nd.Lease), Batch: num("COACHWIRE_NUDGE_BATCH", nd.Batch), Parallel: num("COACHWIRE_NUDGE_PARALLEL", nd.Parallel),
+		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", nd.CeilingDay), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", nd.CeilingWeek),
+		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", nd.LiveWindow), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", nd.MaxHold),
+		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", nd.MinInterval)}
+	c.ProviderCallTimeout = dur("COACHWIRE_PROVIDER_CALL_TIMEOUT", DefaultProviderCallTimeout)
 	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
+	c.MemoryParallel = num("COACHWIRE_MEMORY_PARALLEL", DefaultMemoryParallel)
+	c.StreamReplicas = num("COACHWIRE_STREAM_REPLICAS", DefaultStreamReplicas)
 	c.Limits = parseLimits(env, dur, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -384,6 +446,17 @@ func (c *Config) Validate() error {
 	}
 	if c.WorkerParallel < 1 || c.WorkerParallel > 256 {
 		bad("COACHWIRE_WORKER_PARALLEL=%d: want 1..256", c.WorkerParallel)
+	}
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"COACHWIRE_INGEST_PARALLEL", c.Knowledge.Parallel}, {"COACHWIRE_MEMORY_PARALLEL", c.MemoryParallel}} {
+		if p.n < 1 || p.n > 256 {
+			bad("%s=%d: want 1..256", p.name, p.n)
+		}
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 { // JetStream allows at most 5
+		bad("COACHWIRE_STREAM_REPLICAS=%d: want 1..5", c.StreamReplicas)
 	}
 	if c.MemoryEvery < 0 || c.MemoryEvery > 40 { // one extraction reads at most 40 messages
 		bad("COACHWIRE_MEMORY_EVERY=%d: want 0 (off) to 40 messages", c.MemoryEvery)

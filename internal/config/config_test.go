@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"net/netip"
 	"strings"
@@ -94,5 +96,75 @@ func TestLimits(t *testing.T) {
 	} {
 		_, err := config.Parse(nil, env(map[string]string{k: v}), io.Discard)
 		require.ErrorContains(t, err, k, v)
+	}
+}
+
+// TestDefaultsWrittenOnce: what Parse gives with nothing set is what WithDefaults fills a zero
+// value with: the defaults are written once, in NudgeDefaults and KnowledgeDefaults.
+func TestDefaultsWrittenOnce(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, config.NudgeDefaults, c.Nudge)
+	require.Equal(t, config.Nudge{}.WithDefaults(), c.Nudge)
+	k := c.Knowledge
+	require.Empty(t, k.StorageDir)
+	require.Equal(t, config.Knowledge{}.WithDefaults(c.DataDir), k.WithDefaults(c.DataDir))
+	k.StorageDir = config.KnowledgeDefaults.StorageDir
+	require.Equal(t, config.KnowledgeDefaults, k)
+	require.Equal(t, config.DefaultAccessTokenTTL, c.AccessTokenTTL)
+	require.Equal(t, config.DefaultRefreshTokenTTL, c.RefreshTokenTTL)
+	require.Equal(t, config.DefaultWidgetTokenTTL, c.WidgetTokenTTL)
+	require.Equal(t, config.DefaultBcryptCost, c.BcryptCost)
+	require.Equal(t, config.DefaultProviderCallTimeout, c.ProviderCallTimeout)
+	require.Equal(t, config.DefaultWorkerParallel, c.WorkerParallel)
+	require.Equal(t, 2, c.Knowledge.Parallel)
+	require.Equal(t, 2, c.MemoryParallel)
+	require.Equal(t, 1, c.StreamReplicas)
+
+	c, err = config.Parse(nil, env(map[string]string{"COACHWIRE_NUDGE_BATCH": "40", "COACHWIRE_INGEST_PARALLEL": "3", "COACHWIRE_MEMORY_PARALLEL": "5"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 40, c.Nudge.Batch)
+	require.Equal(t, config.NudgeDefaults.Page, c.Nudge.Page)
+	require.Equal(t, 3, c.Knowledge.Parallel)
+	require.Equal(t, 5, c.MemoryParallel)
+}
+
+func TestStreamReplicas(t *testing.T) {
+	c, err := config.Parse(nil, env(map[string]string{"COACHWIRE_STREAM_REPLICAS": "3"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 3, c.StreamReplicas)
+	for _, v := range []string{"0", "6", "three"} {
+		_, err := config.Parse(nil, env(map[string]string{"COACHWIRE_STREAM_REPLICAS": v}), io.Discard)
+		require.ErrorContains(t, err, "COACHWIRE_STREAM_REPLICAS", v)
+	}
+	for _, k := range []string{"COACHWIRE_INGEST_PARALLEL", "COACHWIRE_MEMORY_PARALLEL"} {
+		_, err := config.Parse(nil, env(map[string]string{k: "0"}), io.Discard)
+		require.ErrorContains(t, err, k)
+	}
+}
+
+// TestCommandLineErrors: -h is flag.ErrHelp; an unknown flag, a bad flag value or a stray
+// argument is a UsageError (the command exits 2); a bad setting is neither.
+func TestCommandLineErrors(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"--help"}, {"-dev", "-h"}} {
+		_, err := config.Parse(args, env(nil), io.Discard)
+		require.ErrorIs(t, err, flag.ErrHelp, "%v", args)
+	}
+	for _, args := range [][]string{{"-bogus"}, {"-dev=maybe"}, {"serve"}, {"-dev", "extra"}} {
+		var stderr strings.Builder
+		_, err := config.Parse(args, env(nil), &stderr)
+		var ue *config.UsageError
+		require.ErrorAs(t, err, &ue, "%v", args)
+		require.NotEmpty(t, stderr.String())
+	}
+	_, err := config.Parse([]string{"-llm-mode", "gpt"}, env(nil), io.Discard)
+	var ue *config.UsageError
+	require.Error(t, err)
+	require.False(t, errors.As(err, &ue))
+
+	var out strings.Builder
+	config.PrintFlags(&out, env(map[string]string{"COACHWIRE_HTTP_ADDR": "0.0.0.0:9000"}))
+	for _, f := range []string{"-target", "-data-dir", "-http-addr", "-dev", "-llm-mode", "-log-level", "0.0.0.0:9000"} {
+		require.Contains(t, out.String(), f)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/coachwire/coachwire/internal/channels"
+	"github.com/coachwire/coachwire/internal/config"
 )
 
 // Limits are the providers' send limits dispatch holds to. They are enforced inside one
@@ -33,7 +34,7 @@ type Limits struct {
 	// longer wait gives the message back to JetStream (redelivered later, with backoff) so the
 	// handler is free for other chats.
 	MaxWait time.Duration
-	// CallTimeout bounds one provider call (30 s by default). A part recorded as sending for
+	// CallTimeout bounds one provider call (COACHWIRE_PROVIDER_CALL_TIMEOUT). A part recorded as sending for
 	// longer than CallTimeout plus a margin belongs to an attempt that died mid-call.
 	CallTimeout time.Duration
 }
@@ -41,7 +42,7 @@ type Limits struct {
 // DefaultLimits are the providers' documented defaults.
 func DefaultLimits() Limits {
 	return Limits{WhatsAppPerNumber: 80, WhatsAppPairEvery: 6 * time.Second, WhatsAppPairBurst: 3,
-		TelegramPerBot: 30, TelegramPerChat: 1, Margin: 0.95, MaxWait: 10 * time.Second, CallTimeout: 30 * time.Second}
+		TelegramPerBot: 30, TelegramPerChat: 1, Margin: 0.95, MaxWait: 10 * time.Second, CallTimeout: config.DefaultProviderCallTimeout}
 }
 
 func (l Limits) withDefaults() Limits {

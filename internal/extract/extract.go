@@ -37,6 +37,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/coachwire/coachwire/internal/config"
 )
 
 // Format is a document format, decided from content.
@@ -112,8 +114,8 @@ type Limits struct {
 const (
 	DefaultMaxBytes    = 64 << 20
 	DefaultMaxText     = 32 << 20
-	DefaultTimeout     = 60 * time.Second
-	DefaultMemoryBytes = 1 << 30
+	DefaultTimeout     = config.DefaultExtractTimeout
+	DefaultMemoryBytes = config.DefaultExtractMemory
 )
 
 // Caps on zip-based formats (DOCX, PPTX, EPUB), independent of Limits.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/knowledge"
@@ -69,7 +70,7 @@ type Worker struct {
 	// EmbedBatch is how many chunks go to the embedder (and to the index) per call.
 	EmbedBatch int
 	Parallel   int
-	// AckWait is the ingest consumer's ack deadline (default 30s). A running ingest keeps its
+	// AckWait is the ingest consumer's ack deadline (COACHWIRE_INGEST_ACK_WAIT). A running ingest keeps its
 	// message alive with InProgress heartbeats, however long the document takes; a process
 	// that dies stops them, and its document is redelivered after AckWait.
 	AckWait time.Duration
@@ -82,14 +83,14 @@ type Worker struct {
 
 // Register adds the worker's handler to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
-	if w.EmbedBatch == 0 {
-		w.EmbedBatch = 32
+	if w.EmbedBatch <= 0 { // the app passes config's; zero (a Worker built in a test) takes config's default
+		w.EmbedBatch = config.KnowledgeDefaults.EmbedBatch
 	}
 	if w.Now == nil {
 		w.Now = time.Now
 	}
 	if w.AckWait <= 0 {
-		w.AckWait = 30 * time.Second
+		w.AckWait = config.KnowledgeDefaults.AckWait
 	}
 	return r.Handle(ctx, events.ConsumerIngest, bus.ConsumerSpec{
 		Stream: events.StreamIngest, Durable: events.ConsumerIngest, Filter: events.AnyCreator(events.StageIngest),

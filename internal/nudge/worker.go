@@ -14,6 +14,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/clock"
+	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -44,26 +45,29 @@ type Worker struct {
 	batch *groupCommit
 }
 
-// defaults fills the settings left zero, once: Submit may be called concurrently.
+// defaults fills the settings left zero, once: Submit may be called concurrently. The app
+// passes config's values; a Worker built with zero fields (tests) takes config's defaults
+// (config.NudgeDefaults), never values of its own.
 func (w *Worker) defaults() {
 	w.once.Do(func() {
+		d := config.NudgeDefaults
 		if w.Clock == nil {
 			w.Clock = clock.Real{}
 		}
 		if w.Tick <= 0 {
-			w.Tick = time.Second
+			w.Tick = d.Tick
 		}
 		if w.Page <= 0 {
-			w.Page = 5000
+			w.Page = d.Page
 		}
 		if w.Lease <= 0 {
-			w.Lease = 30 * time.Second
+			w.Lease = d.Lease
 		}
 		if w.Batch <= 0 {
-			w.Batch = 500
+			w.Batch = d.Batch
 		}
 		if w.Parallel <= 0 {
-			w.Parallel = 2
+			w.Parallel = d.Parallel
 		}
 		if w.Owner == uuid.Nil {
 			w.Owner = uuid.New()

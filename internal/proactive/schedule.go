@@ -280,10 +280,6 @@ func LocalInstant(date, hhmm string, loc *time.Location) (time.Time, error) {
 	return Resolve(day.Add(time.Duration(mins)*time.Minute), loc).UTC(), nil
 }
 
-// DefaultMinInterval is the shortest time allowed between two occurrences of a recurring
-// schedule unless configured otherwise (COACHWIRE_NUDGE_MIN_INTERVAL).
-const DefaultMinInterval = time.Hour
-
 // intervalChecks is how many consecutive occurrences CheckInterval looks at: enough to cover
 // every list a rule can hold (BYSECOND/BYMINUTE/BYHOUR expand to at most 60 values per
 // period, cron fields likewise), so a short gap anywhere in a rule's pattern shows up.
