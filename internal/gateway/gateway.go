@@ -153,7 +153,7 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/end-users/{id}/memory", s.handleGetMemory)
 	creator("PUT /api/v1/end-users/{id}/memory", s.handlePutMemory)
 	creator("DELETE /api/v1/end-users/{id}/memory", s.handleDeleteMemory)
-	// Send policy and end users (nudge_settings.go).
+	// Send policy (api_settings.go) and end users (api_endusers.go).
 	creator("GET /api/v1/nudge-policy", s.handleGetNudgePolicy)
 	creator("PUT /api/v1/nudge-policy", s.handlePutNudgePolicy)
 	creator("PATCH /api/v1/nudge-policy", s.handlePatchNudgePolicy)

@@ -1,18 +1,16 @@
 package gateway
 
-// Proactive coaching settings: the creator's send policy (timezone, quiet hours, frequency caps)
-// and the end users it applies to (listing, tags).
+// Creator settings: the send policy of proactive coaching (timezone, quiet hours, frequency
+// caps) and the creator's profile as the widget shows it (name, persona, allowed origins).
 
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
@@ -175,161 +173,134 @@ func (s *Server) updateNudgePolicy(w http.ResponseWriter, r *http.Request, a cre
 	return nil
 }
 
-// End users.
-
-type endUserOut struct {
-	ID             uuid.UUID  `json:"id"`
-	Channel        string     `json:"channel"`
-	ChannelID      *uuid.UUID `json:"channel_id,omitempty"`
-	ExternalID     string     `json:"external_id"`
-	ProviderUserID string     `json:"provider_user_id,omitempty"`
-	DisplayName    string     `json:"display_name"`
-	Language       string     `json:"language"`
-	Timezone       string     `json:"timezone"`
-	Verified       bool       `json:"verified"`
-	Tags           []string   `json:"tags"`
-	OptedOut       bool       `json:"opted_out"`
-	OptedOutAt     *time.Time `json:"opted_out_at,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastSeenAt     time.Time  `json:"last_seen_at"`
-	LastInboundAt  *time.Time `json:"last_inbound_at,omitempty"`
+type widgetSettings struct {
+	Name             string   `json:"name"`
+	Persona          string   `json:"persona"`
+	AllowedOrigins   []string `json:"allowed_origins"`
+	IdentityRequired bool     `json:"identity_required"`
+	WidgetKey        string   `json:"widget_key,omitempty"`
+	// IdentitySecret keys the user_hash HMAC; shown to the creator only, for their server.
+	IdentitySecret string `json:"identity_secret,omitempty"`
 }
 
-func endUserOf(e db.EndUser) endUserOut {
-	o := endUserOut{ID: e.ID, Channel: e.Channel, ExternalID: e.ExternalID, ProviderUserID: e.ProviderUserID,
-		DisplayName: e.DisplayName, Language: e.Language, Timezone: e.Timezone, Verified: e.Verified, Tags: e.Tags,
-		OptedOut: e.OptedOutAt != nil, OptedOutAt: e.OptedOutAt, CreatedAt: e.CreatedAt, LastSeenAt: e.LastSeenAt,
-		LastInboundAt: e.LastInboundAt}
-	if e.ChannelID.Valid {
-		id := e.ChannelID.UUID
-		o.ChannelID = &id
-	}
-	if o.Tags == nil {
-		o.Tags = []string{}
-	}
-	return o
+// widgetSettingsIn is a PUT or PATCH body. PUT replaces the settings and needs every field;
+// PATCH changes the fields given (null counts as left out). The read-only widget_key and
+// identity_secret may be sent back as GET returned them and are ignored.
+type widgetSettingsIn struct {
+	Name             *string   `json:"name"`
+	Persona          *string   `json:"persona"`
+	AllowedOrigins   *[]string `json:"allowed_origins"`
+	IdentityRequired *bool     `json:"identity_required"`
+	WidgetKey        *string   `json:"widget_key"`
+	IdentitySecret   *string   `json:"identity_secret"`
 }
 
-// handleListEndUsers lists the creator's end users in id order, one keyset page at a time:
-// ?after=<end user id>&limit= (1-500, default 100), filters ?channel= and ?tag=. next_after is
-// the cursor of the next page (absent on the last one).
-func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	qs := r.URL.Query()
-	p := db.ListEndUsersParams{MaxRows: 100}
-	if v := qs.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxEndUserPage {
-			return errBadRequest("invalid_limit", fmt.Sprintf("limit: 1..%d", maxEndUserPage))
-		}
-		p.MaxRows = int32(n)
+func settingsOf(c db.Creator) widgetSettings {
+	origins := c.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
 	}
-	if v := qs.Get("after"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return errBadRequest("invalid_after", "after: an end user id")
-		}
-		p.AfterID = id
-	}
-	if v := qs.Get("channel"); v != "" {
-		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
-			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
-		}
-		p.Channel = &v
-	}
-	if v := qs.Get("tag"); v != "" {
-		if err := limitTag.field("invalid_tag", "tag", v); err != nil {
-			return err
-		}
-		p.Tag = &v
-	}
+	return widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
+		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey, IdentitySecret: c.WidgetSecret}
+}
+
+func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
-	var list []db.EndUser
+	var c db.Creator
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		list, err = q.ListEndUsers(ctx, p)
+		c, err = q.GetCreator(ctx, a.CreatorID)
 		return err
 	}); err != nil {
 		return err
 	}
-	out := make([]endUserOut, 0, len(list))
-	for _, e := range list {
-		out = append(out, endUserOf(e))
-	}
-	resp := map[string]any{"end_users": out}
-	if len(list) == int(p.MaxRows) {
-		resp["next_after"] = list[len(list)-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, settingsOf(c))
 	return nil
 }
 
-func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("end user")
-	}
-	ctx := r.Context()
-	var e db.EndUser
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		e, err = q.GetEndUser(ctx, id)
-		return err
-	}); err != nil {
-		return orNotFound(err, "end user")
-	}
-	writeJSON(w, http.StatusOK, endUserOf(e))
-	return nil
+// handlePutWidgetSettings replaces the widget settings: every field is required.
+func (s *Server) handlePutWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateWidgetSettings(w, r, a, true)
 }
 
-// cleanTags trims tags, drops duplicates (tags match exactly, so case is kept) and checks the
-// limits.
-func cleanTags(in []string) ([]string, error) {
-	if len(in) > maxTagsCount {
-		return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags: at most %d", maxTagsCount))
-	}
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for i, t := range in {
-		t = strings.TrimSpace(t)
-		switch {
-		case t == "":
-			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: empty", i))
-		case limitTag.check(t) != nil:
-			return nil, errBadRequest("invalid_tags", fmt.Sprintf("tags[%d]: %v", i, limitTag.check(t)))
-		}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	return out, nil
+// handlePatchWidgetSettings changes the widget settings given; the others keep their value.
+func (s *Server) handlePatchWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateWidgetSettings(w, r, a, false)
 }
 
-// handlePutEndUserTags replaces an end user's tags (campaign audiences filter on them).
-func (s *Server) handlePutEndUserTags(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("end user")
-	}
-	var in struct {
-		Tags *[]string `json:"tags"`
-	}
+func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth, replace bool) error {
+	var in widgetSettingsIn
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Tags == nil {
-		return errBadRequest("invalid_tags", "tags: a list is required ([] removes every tag)")
+	if replace {
+		var missing []string
+		for _, f := range []struct {
+			name  string
+			given bool
+		}{{"name", in.Name != nil}, {"persona", in.Persona != nil}, {"allowed_origins", in.AllowedOrigins != nil},
+			{"identity_required", in.IdentityRequired != nil}} {
+			if !f.given {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return errBadRequest("missing_field", "PUT replaces the settings and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+		}
 	}
-	tags, err := cleanTags(*in.Tags)
-	if err != nil {
-		return err
+	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired}
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if err := limitName.field("invalid_name", "name", name); err != nil {
+			return err
+		}
+		p.Name = &name
+	}
+	if in.Persona != nil {
+		if err := limitPersona.field("persona_too_long", "persona", *in.Persona); err != nil {
+			return err
+		}
+		p.Persona = in.Persona
+	}
+	if in.AllowedOrigins != nil {
+		origins, err := cleanOrigins(*in.AllowedOrigins)
+		if err != nil {
+			return err
+		}
+		p.AllowedOrigins = origins
 	}
 	ctx := r.Context()
-	var e db.EndUser
+	var c db.Creator
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		e, err = q.SetEndUserTags(ctx, db.SetEndUserTagsParams{ID: id, Tags: tags})
+		c, err = q.UpdateWidgetSettings(ctx, p)
 		return err
 	}); err != nil {
-		return orNotFound(err, "end user")
+		return err
 	}
-	writeJSON(w, http.StatusOK, endUserOf(e))
+	writeJSON(w, http.StatusOK, settingsOf(c))
 	return nil
+}
+
+// cleanOrigins checks allowed origins (scheme://host[:port] or "*") and lower-cases them; never
+// nil, so an empty list clears them.
+func cleanOrigins(in []string) ([]string, error) {
+	if len(in) > maxOriginsCount {
+		return nil, errBadRequest("too_many_origins", fmt.Sprintf("at most %d allowed origins", maxOriginsCount))
+	}
+	origins := make([]string, 0, len(in))
+	for i, o := range in {
+		if err := limitURL.field("bad_origin", fmt.Sprintf("allowed_origins[%d]", i), o); err != nil {
+			return nil, err
+		}
+		if o == "*" {
+			origins = append(origins, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+			u.User != nil || u.Fragment != "" {
+			return nil, errBadRequest("bad_origin", "allowed origin "+strconv.Quote(o)+" must be scheme://host[:port]")
+		}
+		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return origins, nil
 }
