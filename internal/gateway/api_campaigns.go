@@ -108,7 +108,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(s.Now(), s.Config.Nudge.WithDefaults().MinInterval); err != nil {
+	if err := in.validate(s.Now(), s.Config.MinInterval); err != nil {
 		return err
 	}
 	aud, _ := json.Marshal(in.Audience)
@@ -216,7 +216,7 @@ func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a 
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(s.Now(), s.Config.Nudge.WithDefaults().MinInterval); err != nil {
+	if err := in.validate(s.Now(), s.Config.MinInterval); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -319,11 +319,6 @@ func (s *Server) handleCancelCampaign(w http.ResponseWriter, r *http.Request, a 
 	return s.setCampaignStatus(w, r, a, "cancelled", "active", "paused")
 }
 
-func (s *Server) nudgePlatform() proactive.Platform {
-	n := s.Config.Nudge.WithDefaults()
-	return proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold}
-}
-
 // handlePreviewCampaign is the dry run: who would get what at the next occurrence (or at the
 // ?at= time), who would be held or skipped and why. Paginated with ?after=<end user id>&limit=.
 func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -387,7 +382,7 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 		if err != nil {
 			return err
 		}
-		policy := s.nudgePlatform().PolicyFor(cp)
+		policy := s.Config.Platform.PolicyFor(cp)
 		page, err := q.AudiencePage(ctx, aud.PageParams(after, limit, at))
 		if err != nil {
 			return err

@@ -30,7 +30,6 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
-	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/storage"
@@ -47,12 +46,6 @@ const (
 	importTimeout = 30 * time.Second
 	maxRedirects  = 3
 )
-
-func (s *Server) knowledgeCfg() config.Knowledge {
-	return s.Config.Knowledge.WithDefaults(s.Config.DataDir)
-}
-
-func (s *Server) files() (*storage.Dir, error) { return storage.New(s.knowledgeCfg().StorageDir) }
 
 type documentIn struct {
 	Title        string `json:"title"`
@@ -109,9 +102,7 @@ func (s *Server) discard(creator uuid.UUID, c *newContent) {
 	if c.storageKey == uuid.Nil {
 		return
 	}
-	if f, err := s.files(); err == nil {
-		_ = f.Delete(creator, c.storageKey)
-	}
+	_ = s.Files.Delete(creator, c.storageKey)
 }
 
 func errTooLarge(code, msg string) error { return &apiError{Status: 413, Code: code, Message: msg} }
@@ -207,7 +198,7 @@ func (s *Server) checkQuota(ctx context.Context, q *db.Queries, add, release int
 	if err != nil {
 		return err
 	}
-	max := s.knowledgeCfg().MaxCreatorBytes
+	max := s.Config.MaxCreatorBytes
 	if used-release+add > max {
 		return errTooLarge("quota_exceeded", fmt.Sprintf("your documents would use %d bytes, over your limit of %d bytes: delete documents first", used-release+add, max))
 	}
@@ -278,23 +269,20 @@ func checkChunking(tokens, overlap int32) error {
 // optional "title", "chunk_tokens" and "chunk_overlap" fields. The format comes from the
 // content only.
 func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creator uuid.UUID, create bool) (c *newContent, err error) {
-	cfg := s.knowledgeCfg()
-	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxUploadBytes+1<<20)
+	maxUpload := s.Config.MaxUploadBytes
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, errBadRequest("bad_multipart", "malformed multipart body: "+err.Error())
 	}
-	files, err := s.files()
-	if err != nil {
-		return nil, err
-	}
+	files := s.Files
 	c = &newContent{chunkOverlap: -1}
 	defer func() {
 		if err != nil {
 			s.discard(creator, c)
 		}
 	}()
-	tooBig := errTooLarge("file_too_large", fmt.Sprintf("the file is larger than the limit of %d bytes", cfg.MaxUploadBytes))
+	tooBig := errTooLarge("file_too_large", fmt.Sprintf("the file is larger than the limit of %d bytes", maxUpload))
 	gotFile := false
 	for {
 		p, err := mr.NextPart()
@@ -317,7 +305,7 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 			c.filename = sanitizeFilename(p.FileName())
 			c.storageKey = uuid.New()
 			body := &clientReader{r: p}
-			info, err := files.Put(creator, c.storageKey, body, cfg.MaxUploadBytes)
+			info, err := files.Put(creator, c.storageKey, body, maxUpload)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.Is(err, storage.ErrTooLarge) || errors.As(err, &mbe) {
@@ -498,7 +486,7 @@ var specialPrefixes = func() []netip.Prefix {
 // importClient fetches imports: every connection (the first and each redirect's) is checked
 // after DNS resolution, so a name that resolves to a private address is refused.
 func (s *Server) importClient() *http.Client {
-	allowPrivate := s.knowledgeCfg().ImportAllowPrivate
+	allowPrivate := s.Config.ImportAllowPrivate
 	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
@@ -529,7 +517,7 @@ func (s *Server) importClient() *http.Client {
 }
 
 func (s *Server) fetchURL(ctx context.Context, creator uuid.UUID, u *url.URL) (c *newContent, err error) {
-	cfg := s.knowledgeCfg()
+	maxUpload := s.Config.MaxUploadBytes
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, errBadRequest("bad_url", err.Error())
@@ -546,20 +534,17 @@ func (s *Server) fetchURL(ctx context.Context, creator uuid.UUID, u *url.URL) (c
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, errBadRequest("fetch_failed", fmt.Sprintf("the URL answered %s", resp.Status))
 	}
-	files, err := s.files()
-	if err != nil {
-		return nil, err
-	}
+	files := s.Files
 	c = &newContent{chunkOverlap: -1, sourceURL: resp.Request.URL.String(), storageKey: uuid.New()}
 	c.filename = sanitizeFilename(path.Base(resp.Request.URL.Path))
 	if c.filename == "/" {
 		c.filename = ""
 	}
-	info, err := files.Put(creator, c.storageKey, resp.Body, cfg.MaxUploadBytes)
+	info, err := files.Put(creator, c.storageKey, resp.Body, maxUpload)
 	if err != nil {
 		c.storageKey = uuid.Nil
 		if errors.Is(err, storage.ErrTooLarge) {
-			return nil, errTooLarge("file_too_large", fmt.Sprintf("the page is larger than the limit of %d bytes", cfg.MaxUploadBytes))
+			return nil, errTooLarge("file_too_large", fmt.Sprintf("the page is larger than the limit of %d bytes", maxUpload))
 		}
 		return nil, errBadRequest("fetch_failed", "could not read the page: "+err.Error())
 	}
@@ -751,9 +736,7 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 		return errConflict("duplicate_content", "another document ("+dup.ID.String()+") has exactly this content")
 	}
 	if oldKey, err := uuid.Parse(old.StorageKey); err == nil && old.StorageKey != d.StorageKey {
-		if f, err := s.files(); err == nil {
-			_ = f.Delete(a.CreatorID, oldKey)
-		}
+		_ = s.Files.Delete(a.CreatorID, oldKey)
 	}
 	if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
 		return err
@@ -781,9 +764,7 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	if key, err := uuid.Parse(d.StorageKey); err == nil {
-		if f, err := s.files(); err == nil {
-			_ = f.Delete(a.CreatorID, key)
-		}
+		_ = s.Files.Delete(a.CreatorID, key)
 	}
 	writeJSON(w, http.StatusAccepted, documentOf(d))
 	return nil

@@ -18,6 +18,8 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
+	"github.com/coachwire/coachwire/internal/storage"
 )
 
 // HealthCheck is one dependency probe for /health.
@@ -28,12 +30,49 @@ type HealthCheck struct {
 	Check    func(ctx context.Context) error
 }
 
+// Settings are the configuration values the gateway reads, taken from config.Config by package
+// app. A zero field takes its config default (New applies config's WithDefaults).
+type Settings struct {
+	PublicURL      string
+	Dev            bool
+	TelegramAPIURL string
+	// Limits are the request limits (limits.go).
+	Limits config.Limits
+	// Platform is the platform's send policy (the campaign preview decides with it); MinInterval
+	// the shortest gap allowed between two occurrences of a recurring campaign.
+	Platform    proactive.Platform
+	MinInterval time.Duration
+	// Knowledge uploads: the per-file and per-creator limits, and whether URL import may reach
+	// private addresses (tests only).
+	MaxUploadBytes     int64
+	MaxCreatorBytes    int64
+	ImportAllowPrivate bool
+	// SecretKeys and DataDir locate the secrets keyring of channel credentials (channels.go).
+	SecretKeys string
+	DataDir    string
+}
+
+// withDefaults fills zero fields with the config defaults (package config holds them).
+func (c Settings) withDefaults() Settings {
+	n := config.Nudge{CeilingDay: c.Platform.CeilingDay, CeilingWeek: c.Platform.CeilingWeek, LiveWindow: c.Platform.LiveWindow,
+		MaxHold: c.Platform.MaxHold, MinInterval: c.MinInterval}.WithDefaults()
+	c.Platform = proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold}
+	c.MinInterval = n.MinInterval
+	k := config.Knowledge{MaxUploadBytes: c.MaxUploadBytes, MaxCreatorBytes: c.MaxCreatorBytes}.WithDefaults(c.DataDir)
+	c.MaxUploadBytes, c.MaxCreatorBytes = k.MaxUploadBytes, k.MaxCreatorBytes
+	c.Limits = c.Limits.WithDefaults()
+	return c
+}
+
 // Deps is what the gateway needs, built by package app.
 type Deps struct {
-	Config *config.Config
+	// Config is the gateway's own settings, not the whole process configuration.
+	Config Settings
 	Store  *db.Store
-	Bus    *bus.Bus
-	Auth   *auth.Service
+	// Files holds the originals of uploaded documents (the ingest target reads them).
+	Files *storage.Dir
+	Bus   *bus.Bus
+	Auth  *auth.Service
 	// Tenants creates a new creator's space in the knowledge index (a Weaviate tenant).
 	Tenants func(ctx context.Context, creatorID uuid.UUID) error
 	Health  []HealthCheck
@@ -61,6 +100,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	d.Config = d.Config.withDefaults()
 	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
 }
 

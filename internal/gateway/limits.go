@@ -32,11 +32,7 @@ type limits struct {
 }
 
 func newLimits(d Deps) *limits {
-	var cfg config.Limits
-	if d.Config != nil {
-		cfg = d.Config.Limits
-	}
-	cfg = cfg.WithDefaults()
+	cfg := d.Config.Limits.WithDefaults()
 	l := &limits{cfg: cfg, proxies: cfg.TrustedProxies}
 	if len(cfg.TrustedProxies) > 0 {
 		nets := make([]net.IPNet, 0, len(cfg.TrustedProxies))
