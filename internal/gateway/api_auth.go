@@ -60,7 +60,7 @@ func (s *Server) requireCreator(h func(http.ResponseWriter, *http.Request, creat
 		if err != nil {
 			return invalid(err)
 		}
-		return h(w, r, creatorAuth{CreatorID: id})
+		return domainError(h(w, r, creatorAuth{CreatorID: id}))
 	}
 }
 

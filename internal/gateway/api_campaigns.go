@@ -3,8 +3,6 @@ package gateway
 // Proactive coaching routes (issue 5): campaigns, programs and end-user memory.
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -26,55 +24,30 @@ type campaignIn struct {
 	Schedule proactive.Schedule `json:"schedule"`
 }
 
-// validate checks a campaign; minInterval is the shortest gap allowed between two occurrences
-// of a recurring schedule (config Nudge.MinInterval).
-func (c campaignIn) validate(now time.Time, minInterval time.Duration) error {
+// read parses a campaign from the request body and checks its fields' limits.
+func (c *campaignIn) read(w http.ResponseWriter, r *http.Request) (proactive.CampaignSpec, error) {
+	if err := readJSON(w, r, c); err != nil {
+		return proactive.CampaignSpec{}, err
+	}
 	if strings.TrimSpace(c.Name) == "" {
-		return errBadRequest("invalid_campaign", "name is required")
+		return proactive.CampaignSpec{}, errBadRequest("invalid_campaign", "name is required")
 	}
 	if err := limitName.field("invalid_campaign", "name", c.Name); err != nil {
-		return err
+		return proactive.CampaignSpec{}, err
 	}
 	if err := checkAudienceLimits(c.Audience); err != nil {
-		return errBadRequest("invalid_campaign", err.Error())
+		return proactive.CampaignSpec{}, errBadRequest("invalid_campaign", err.Error())
 	}
 	if err := checkContentLimits(c.Content); err != nil {
-		return errBadRequest("invalid_campaign", err.Error())
+		return proactive.CampaignSpec{}, errBadRequest("invalid_campaign", err.Error())
 	}
 	for _, f := range []struct{ name, v string }{{"schedule.timezone", c.Schedule.Timezone}, {"schedule.start", c.Schedule.Start},
 		{"schedule.rrule", c.Schedule.RRule}, {"schedule.cron", c.Schedule.Cron}, {"schedule.local_time", c.Schedule.LocalTime}} {
 		if err := limitSchedule.field("invalid_campaign", f.name, f.v); err != nil {
-			return err
+			return proactive.CampaignSpec{}, err
 		}
 	}
-	for _, err := range []error{c.Audience.Validate(), c.Content.Validate(), c.Schedule.Validate()} {
-		if err != nil {
-			return errBadRequest("invalid_campaign", err.Error())
-		}
-	}
-	if c.Schedule.Kind == proactive.ScheduleOnce && c.Schedule.At.Before(now.Add(-time.Minute)) {
-		return errBadRequest("invalid_campaign", "schedule.at is in the past")
-	}
-	if _, ok := c.Schedule.Next(now); !ok && c.Schedule.Kind != proactive.ScheduleOnce {
-		return errBadRequest("invalid_campaign", "schedule: no occurrence after now")
-	}
-	if err := c.Schedule.CheckInterval(minInterval, now); err != nil {
-		return errBadRequest("schedule_too_frequent", err.Error())
-	}
-	return nil
-}
-
-// audienceRefsExist checks that what the audience names by id is the creator's own: the
-// audience is JSON, so no foreign key does it, and another creator's program id must be
-// refused like an unknown one (404), not stored.
-func audienceRefsExist(ctx context.Context, q *db.Queries, a proactive.Audience) error {
-	if a.ProgramID == nil {
-		return nil
-	}
-	if _, err := q.GetProgram(ctx, *a.ProgramID); err != nil {
-		return orNotFound(err, "audience.program_id: program")
-	}
-	return nil
+	return proactive.CampaignSpec{Name: c.Name, Audience: c.Audience, Content: c.Content, Schedule: c.Schedule}, nil
 }
 
 type campaignOut struct {
@@ -89,54 +62,41 @@ type campaignOut struct {
 	UpdatedAt      time.Time          `json:"updated_at"`
 }
 
-func campaignOf(c db.Campaign, occ []db.CampaignOccurrence) campaignOut {
-	o := campaignOut{ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
-	_ = json.Unmarshal(c.Audience, &o.Audience)
-	_ = json.Unmarshal(c.Content, &o.Content)
-	_ = json.Unmarshal(c.Schedule, &o.Schedule)
+func campaignOf(row db.Campaign, occ []db.CampaignOccurrence) (campaignOut, error) {
+	c, err := proactive.CampaignOf(row)
+	if err != nil {
+		return campaignOut{}, err
+	}
+	o := campaignOut{ID: c.ID, Name: c.Name, Status: c.Status, Audience: c.Audience, Content: c.Content, Schedule: c.Schedule,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	for _, x := range occ {
 		if x.Status == "pending" && (o.NextOccurrence == nil || x.ScheduledAt.Before(*o.NextOccurrence)) {
 			t := x.ScheduledAt
 			o.NextOccurrence = &t
 		}
 	}
-	return o
+	return o, nil
 }
 
 func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	var in campaignIn
-	if err := readJSON(w, r, &in); err != nil {
+	spec, err := in.read(w, r)
+	if err != nil {
 		return err
 	}
-	if err := in.validate(s.Now(), s.Config.MinInterval); err != nil {
+	if err := spec.Validate(s.Now(), s.Config.MinInterval); err != nil {
 		return err
 	}
-	aud, _ := json.Marshal(in.Audience)
-	content, _ := json.Marshal(in.Content)
-	sched, _ := json.Marshal(in.Schedule)
 	ctx := r.Context()
 	var out campaignOut
-	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
-			return err
-		}
-		c, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Name: in.Name,
-			Audience: aud, Content: content, Schedule: sched})
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, occ, err := proactive.CreateCampaign(ctx, q, a.CreatorID, spec, s.Now())
 		if err != nil {
 			return err
 		}
-		// A one-off "now" a few seconds old is still sent (validate allows a minute).
-		if err := proactive.ScheduleNext(ctx, q, a.CreatorID, c.ID, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
-			return err
-		}
-		if c, err = q.GetCampaign(ctx, c.ID); err != nil {
-			return err
-		}
-		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: c.ID, MaxRows: 5})
-		out = campaignOf(c, occ)
+		out, err = campaignOf(c, occ)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, out)
@@ -161,10 +121,21 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a c
 	}
 	out := make([]campaignOut, 0, len(list))
 	for _, c := range list {
-		out = append(out, campaignOf(c, nil))
+		o, err := campaignOf(c, nil)
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
 	return nil
+}
+
+type occurrenceOut struct {
+	ID          uuid.UUID `json:"id"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Status      string    `json:"status"`
+	Targeted    int32     `json:"targeted"`
 }
 
 func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -173,8 +144,11 @@ func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request, a cre
 		return err
 	}
 	ctx := r.Context()
-	var out map[string]any
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+	var out struct {
+		campaignOut
+		Occurrences []occurrenceOut `json:"occurrences"`
+	}
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		c, err := q.GetCampaign(ctx, id)
 		if err != nil {
 			return err
@@ -183,124 +157,64 @@ func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request, a cre
 		if err != nil {
 			return err
 		}
-		type occOut struct {
-			ID          uuid.UUID `json:"id"`
-			ScheduledAt time.Time `json:"scheduled_at"`
-			Status      string    `json:"status"`
-			Targeted    int32     `json:"targeted"`
-		}
-		occs := make([]occOut, 0, len(occ))
+		out.Occurrences = make([]occurrenceOut, 0, len(occ))
 		for _, o := range occ {
-			occs = append(occs, occOut{o.ID, o.ScheduledAt, o.Status, o.Targeted})
+			out.Occurrences = append(out.Occurrences, occurrenceOut{o.ID, o.ScheduledAt, o.Status, o.Targeted})
 		}
-		b, _ := json.Marshal(campaignOf(c, occ))
-		_ = json.Unmarshal(b, &out)
-		out["occurrences"] = occs
-		return nil
-	})
-	if err != nil {
+		out.campaignOut, err = campaignOf(c, occ)
+		return err
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// handleUpdateCampaign edits a campaign's future: occurrences not started yet are recomputed
-// from the new schedule; a running occurrence finishes with the new content.
+// handleUpdateCampaign edits a campaign's future (proactive.UpdateCampaign).
 func (s *Server) handleUpdateCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	var in campaignIn
-	if err := readJSON(w, r, &in); err != nil {
+	spec, err := in.read(w, r)
+	if err != nil {
 		return err
 	}
-	if err := in.validate(s.Now(), s.Config.MinInterval); err != nil {
+	if err := spec.Validate(s.Now(), s.Config.MinInterval); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	var out campaignOut
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		c, err := q.LockCampaign(ctx, id)
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, occ, err := proactive.UpdateCampaign(ctx, q, a.CreatorID, id, spec, s.Now())
 		if err != nil {
 			return err
 		}
-		if c.Status == "cancelled" || c.Status == "completed" {
-			return errConflict("campaign_finished", "a "+c.Status+" campaign cannot be edited")
-		}
-		if err := audienceRefsExist(ctx, q, in.Audience); err != nil {
-			return err
-		}
-		aud, _ := json.Marshal(in.Audience)
-		content, _ := json.Marshal(in.Content)
-		sched, _ := json.Marshal(in.Schedule)
-		if c, err = q.UpdateCampaign(ctx, db.UpdateCampaignParams{ID: id, Name: in.Name, Audience: aud, Content: content, Schedule: sched}); err != nil {
-			return err
-		}
-		if _, err := q.DeleteFutureOccurrences(ctx, id); err != nil {
-			return err
-		}
-		if err := proactive.ScheduleNext(ctx, q, a.CreatorID, id, in.Schedule, s.Now().Add(-time.Minute)); err != nil {
-			return err
-		}
-		occ, err := q.ListOccurrences(ctx, db.ListOccurrencesParams{CampaignID: id, MaxRows: 5})
-		out = campaignOf(c, occ)
+		out, err = campaignOf(c, occ)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string, from ...string) error {
+func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
 	var out campaignOut
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		c, err := q.LockCampaign(ctx, id)
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := proactive.SetCampaignStatus(ctx, q, a.CreatorID, id, to, s.Now())
 		if err != nil {
 			return err
 		}
-		ok := c.Status == to || slices.Contains(from, c.Status)
-		if !ok && c.Status == "completed" && to != "active" {
-			// Its last occurrence fired, but some recipients still wait (quiet hours, their
-			// local time): those can still be paused or cancelled.
-			if ok, err = q.HasHeldDecisions(ctx, uuid.NullUUID{UUID: id, Valid: true}); err != nil {
-				return err
-			}
-		}
-		if !ok {
-			return errConflict("invalid_state", "campaign is "+c.Status)
-		}
-		if c, err = q.SetCampaignStatus(ctx, db.SetCampaignStatusParams{ID: id, Status: to}); err != nil {
-			return err
-		}
-		switch to {
-		case "cancelled":
-			if err := q.CancelOccurrences(ctx, id); err != nil {
-				return err
-			}
-		case "active": // resumed: who was held because of the pause is decided again now
-			if _, err := q.ReleasePausedHolds(ctx, db.ReleasePausedHoldsParams{CampaignID: uuid.NullUUID{UUID: id, Valid: true}, Now: s.Now()}); err != nil {
-				return err
-			}
-			if err := proactive.ScheduleFollowing(ctx, q, a.CreatorID, id, s.Now()); err != nil {
-				return err
-			}
-			if c, err = q.GetCampaign(ctx, id); err != nil { // a one-off may have completed
-				return err
-			}
-		}
-		out = campaignOf(c, nil)
-		return nil
-	})
-	if err != nil {
+		out, err = campaignOf(c, nil)
+		return err
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -308,19 +222,33 @@ func (s *Server) setCampaignStatus(w http.ResponseWriter, r *http.Request, a cre
 }
 
 func (s *Server) handlePauseCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setCampaignStatus(w, r, a, "paused", "active")
+	return s.setCampaignStatus(w, r, a, proactive.CampaignPaused)
 }
 
 func (s *Server) handleResumeCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setCampaignStatus(w, r, a, "active", "paused")
+	return s.setCampaignStatus(w, r, a, proactive.CampaignActive)
 }
 
 func (s *Server) handleCancelCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setCampaignStatus(w, r, a, "cancelled", "active", "paused")
+	return s.setCampaignStatus(w, r, a, proactive.CampaignCancelled)
 }
 
-// handlePreviewCampaign is the dry run: who would get what at the next occurrence (or at the
-// ?at= time), who would be held or skipped and why. Paginated with ?after=<end user id>&limit=.
+type previewItemOut struct {
+	EndUserID uuid.UUID  `json:"end_user_id"`
+	Name      string     `json:"name"`
+	Channel   string     `json:"channel"`
+	Outcome   string     `json:"outcome"`
+	Reason    string     `json:"reason,omitempty"`
+	Mode      string     `json:"mode,omitempty"`
+	HoldUntil *time.Time `json:"hold_until,omitempty"`
+	Text      string     `json:"text,omitempty"`
+	// Template: outside WhatsApp's window, the campaign's template as this person gets it.
+	Template *events.MessageTemplate `json:"template,omitempty"`
+}
+
+// handlePreviewCampaign is the dry run (proactive.Preview): who would get what at the next
+// occurrence (or at the ?at= time), who would be held or skipped and why. Paginated with
+// ?after=<end user id>&limit=.
 func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -338,108 +266,29 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 			return errBadRequest("invalid_after", "after: an end user id")
 		}
 	}
-	ctx := r.Context()
-	type item struct {
-		EndUserID uuid.UUID  `json:"end_user_id"`
-		Name      string     `json:"name"`
-		Channel   string     `json:"channel"`
-		Outcome   string     `json:"outcome"`
-		Reason    string     `json:"reason,omitempty"`
-		Mode      string     `json:"mode,omitempty"`
-		HoldUntil *time.Time `json:"hold_until,omitempty"`
-		Text      string     `json:"text,omitempty"`
-		// Template: outside WhatsApp's window, the campaign's template as this person gets it.
-		Template *events.MessageTemplate `json:"template,omitempty"`
+	var at *time.Time
+	if v := r.URL.Query().Get("at"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return errBadRequest("invalid_at", "at: RFC 3339 time")
+		}
+		at = &t
 	}
-	var (
-		items []item
-		next  *uuid.UUID
-		at    time.Time
-	)
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		c, err := q.GetCampaign(ctx, id)
-		if err != nil {
-			return err
-		}
-		var (
-			aud     proactive.Audience
-			content proactive.Content
-			sched   proactive.Schedule
-		)
-		_ = json.Unmarshal(c.Audience, &aud)
-		_ = json.Unmarshal(c.Content, &content)
-		_ = json.Unmarshal(c.Schedule, &sched)
-		occ, ok := sched.Next(s.Now())
-		at = s.Now()
-		if v := r.URL.Query().Get("at"); v != "" {
-			if at, err = time.Parse(time.RFC3339, v); err != nil {
-				return errBadRequest("invalid_at", "at: RFC 3339 time")
-			}
-		} else if ok {
-			at = occ.At
-		}
-		cp, err := q.GetCreatorPolicy(ctx, a.CreatorID)
-		if err != nil {
-			return err
-		}
-		policy := s.Config.Platform.PolicyFor(cp)
-		page, err := q.AudiencePage(ctx, aud.PageParams(after, limit, at))
-		if err != nil {
-			return err
-		}
-		for _, p := range page {
-			eu, err := q.GetEndUser(ctx, p.ID)
-			if err != nil {
-				return err
-			}
-			var notBefore time.Time
-			if occ.LocalDate != "" {
-				notBefore, _ = proactive.LocalInstant(occ.LocalDate, occ.LocalTime, proactive.Zone(eu, cp))
-			}
-			when := at
-			if notBefore.After(when) {
-				when = notBefore // preview each person at their own local time
-			}
-			facts, err := proactive.Facts(ctx, q, eu, cp, when)
-			if err != nil {
-				return err
-			}
-			d := proactive.Decide(policy, facts.For(content), when, notBefore, at)
-			it := item{EndUserID: eu.ID, Name: eu.DisplayName, Channel: eu.Channel, Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode}
-			if d.Outcome == proactive.OutcomeHeld {
-				h := d.HoldUntil
-				it.HoldUntil = &h
-			}
-			if d.Outcome == proactive.OutcomeSent {
-				mem, _ := q.GetMemory(ctx, eu.ID)
-				vars := proactive.VarsFor(eu, cp.Name, mem.Profile)
-				switch {
-				case d.Mode == proactive.ModeTemplate && content.Template != nil:
-					t := content.Template.Rendered(vars)
-					it.Template = &t
-				case d.Mode == proactive.ModeTemplate: // outside the window: not this text
-					it.Text = "(the channel's default template, without parameters)"
-				case content.Kind == proactive.ContentText:
-					it.Text = proactive.Render(content.Text, vars)
-				default:
-					it.Text = "(AI-personalized from the brief) " + content.Brief
-				}
-			}
-			items = append(items, it)
-		}
-		if len(page) == limit {
-			n := page[len(page)-1].ID
-			next = &n
-		}
-		return nil
-	})
-	if err != nil {
+	ctx := r.Context()
+	var page proactive.PreviewPage
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		page, err = proactive.Preview(ctx, q, s.Config.Platform, a.CreatorID, id, at, after, limit, s.Now())
+		return err
+	}); err != nil {
 		return err
 	}
-	if items == nil {
-		items = []item{}
+	items := make([]previewItemOut, 0, len(page.Recipients))
+	for _, it := range page.Recipients {
+		d := it.Decision
+		items = append(items, previewItemOut{EndUserID: it.EndUser.ID, Name: it.EndUser.DisplayName, Channel: it.EndUser.Channel,
+			Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode, HoldUntil: it.HoldUntil, Text: it.Text, Template: it.Template})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"at": at, "recipients": items, "next_after": next})
+	writeJSON(w, http.StatusOK, map[string]any{"at": page.At, "recipients": items, "next_after": page.NextAfter})
 	return nil
 }
 

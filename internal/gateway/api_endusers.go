@@ -15,6 +15,9 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 )
 
+// maxEndUserPage bounds a page of end users.
+const maxEndUserPage = 500
+
 type endUserOut struct {
 	ID             uuid.UUID  `json:"id"`
 	Channel        string     `json:"channel"`

@@ -3,11 +3,9 @@ package gateway
 // Programs: multi-step sequences people enroll in (issue 5).
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 type programIn struct {
@@ -33,165 +30,123 @@ type programOut struct {
 	CreatedAt time.Time        `json:"created_at"`
 }
 
-func programOf(p db.Program) programOut {
-	o := programOut{ID: p.ID, Name: p.Name, Keyword: p.Keyword, Status: p.Status, CreatedAt: p.CreatedAt}
-	_ = json.Unmarshal(p.Steps, &o.Steps)
-	return o
+func programOf(row db.Program) (programOut, error) {
+	p, err := proactive.ProgramOf(row)
+	if err != nil {
+		return programOut{}, err
+	}
+	return programOut{ID: p.ID, Name: p.Name, Keyword: p.Keyword, Status: p.Status, Steps: p.Steps, CreatedAt: p.CreatedAt}, nil
 }
 
-// read parses and validates a program from the request body.
-func (in *programIn) read(w http.ResponseWriter, r *http.Request) error {
-	if err := readJSON(w, r, in); err != nil {
+// writeProgram answers with a program.
+func writeProgram(w http.ResponseWriter, status int, p db.Program) error {
+	out, err := programOf(p)
+	if err != nil {
 		return err
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// read parses a program from the request body and checks it (field limits here, the program
+// rules in package proactive).
+func (in *programIn) read(w http.ResponseWriter, r *http.Request) (proactive.ProgramSpec, error) {
+	if err := readJSON(w, r, in); err != nil {
+		return proactive.ProgramSpec{}, err
 	}
 	if strings.TrimSpace(in.Name) == "" {
-		return errBadRequest("invalid_program", "name is required")
+		return proactive.ProgramSpec{}, errBadRequest("invalid_program", "name is required")
 	}
 	if err := limitName.field("invalid_program", "name", in.Name); err != nil {
-		return err
+		return proactive.ProgramSpec{}, err
 	}
 	for i, st := range in.Steps {
 		if err := checkContentLimits(st.Content); err != nil {
-			return errBadRequest("invalid_program", fmt.Sprintf("steps[%d].%v", i, err))
+			return proactive.ProgramSpec{}, errBadRequest("invalid_program", fmt.Sprintf("steps[%d].%v", i, err))
 		}
 	}
 	if err := proactive.ValidateSteps(in.Steps); err != nil {
-		return errBadRequest("invalid_program", err.Error())
+		return proactive.ProgramSpec{}, errBadRequest("invalid_program", err.Error())
 	}
 	in.Keyword = strings.TrimSpace(in.Keyword)
 	if err := limitKeyword.field("invalid_program", "keyword", in.Keyword); err != nil {
-		return err
+		return proactive.ProgramSpec{}, err
 	}
-	if in.Keyword != "" && (secrets.ChannelConfig{}).Keyword(in.Keyword) != "" {
-		// STOP/START and their synonyms always mean opt-out/opt-in: a program could never be
-		// joined with one.
-		return errBadRequest("invalid_program", fmt.Sprintf("keyword %q is an opt-out/opt-in word; choose another", in.Keyword))
+	if err := proactive.CheckKeyword(in.Keyword); err != nil {
+		return proactive.ProgramSpec{}, err
 	}
-	return nil
+	return proactive.ProgramSpec{Name: in.Name, Keyword: in.Keyword, Steps: in.Steps}, nil
 }
 
 func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	var in programIn
-	if err := in.read(w, r); err != nil {
+	spec, err := in.read(w, r)
+	if err != nil {
 		return err
 	}
-	steps, _ := json.Marshal(in.Steps)
 	ctx := r.Context()
 	var p db.Program
-	id := uuid.Must(uuid.NewV7())
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		if err := keywordFree(ctx, q, in.Keyword, id); err != nil {
-			return err
-		}
-		p, err = q.InsertProgram(ctx, db.InsertProgramParams{ID: id, CreatorID: a.CreatorID, Name: in.Name,
-			Keyword: in.Keyword, Steps: steps})
+		p, err = proactive.CreateProgram(ctx, q, a.CreatorID, spec)
 		return err
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, programOf(p))
-	return nil
+	return writeProgram(w, http.StatusCreated, p)
 }
 
-// handleUpdateProgram edits a program. Enrollments keep their place (the index of their next
-// step) and each next step's time is recomputed from the new steps on the scheduler's next pass.
+// handleUpdateProgram edits a program (proactive.UpdateProgram).
 func (s *Server) handleUpdateProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	var in programIn
-	if err := in.read(w, r); err != nil {
+	spec, err := in.read(w, r)
+	if err != nil {
 		return err
 	}
-	steps, _ := json.Marshal(in.Steps)
 	ctx := r.Context()
 	var p db.Program
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.LockProgram(ctx, id)
-		if err != nil {
-			return orNotFound(err, "program")
-		}
-		if cur.Status == "archived" {
-			return errConflict("program_archived", "an archived program cannot be edited")
-		}
-		if err := keywordFree(ctx, q, in.Keyword, id); err != nil {
-			return err
-		}
-		if p, err = q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: in.Name, Keyword: in.Keyword, Steps: steps}); err != nil {
-			return err
-		}
-		_, err = q.RecheckProgramEnrollments(ctx, db.RecheckProgramEnrollmentsParams{ProgramID: id, Now: s.Now()})
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		p, err = proactive.UpdateProgram(ctx, q, id, spec, s.Now())
 		return err
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, programOf(p))
-	return nil
+	return writeProgram(w, http.StatusOK, p)
 }
 
-// keywordFree refuses a keyword another program of the creator already answers to: a person
-// typing it must join one program, not an arbitrary one of two.
-func keywordFree(ctx context.Context, q *db.Queries, keyword string, id uuid.UUID) error {
-	if keyword == "" {
-		return nil
-	}
-	taken, err := q.ProgramKeywordTaken(ctx, db.ProgramKeywordTakenParams{Keyword: keyword, ID: id})
-	if err != nil {
-		return err
-	}
-	if taken {
-		return errConflict("keyword_taken", fmt.Sprintf("another program already uses the keyword %q", keyword))
-	}
-	return nil
-}
-
-// setProgramStatus pauses (steps stop; their clock stops too), resumes (timelines move on by
-// the pause) or archives (for good) a program.
-func (s *Server) setProgramStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string, from ...string) error {
+// setProgramStatus pauses, resumes or archives a program (proactive.SetProgramStatus).
+func (s *Server) setProgramStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, to string) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
 	var p db.Program
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.LockProgram(ctx, id)
-		if err != nil {
-			return orNotFound(err, "program")
-		}
-		if !slices.Contains(from, cur.Status) {
-			return errConflict("invalid_state", "program is "+cur.Status)
-		}
-		switch to {
-		case "paused":
-			p, err = proactive.PauseProgram(ctx, q, id, s.Now())
-		case "active":
-			p, err = proactive.ResumeProgram(ctx, q, cur, s.Now())
-		default:
-			p, err = q.SetProgramStatus(ctx, db.SetProgramStatusParams{ID: id, Status: to})
-		}
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		p, err = proactive.SetProgramStatus(ctx, q, id, to, s.Now())
 		return err
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, programOf(p))
-	return nil
+	return writeProgram(w, http.StatusOK, p)
 }
 
 func (s *Server) handlePauseProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setProgramStatus(w, r, a, "paused", "active")
+	return s.setProgramStatus(w, r, a, proactive.ProgramPaused)
 }
 
 func (s *Server) handleResumeProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setProgramStatus(w, r, a, "active", "paused")
+	return s.setProgramStatus(w, r, a, proactive.ProgramActive)
 }
 
 func (s *Server) handleArchiveProgram(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setProgramStatus(w, r, a, "archived", "active", "paused")
+	return s.setProgramStatus(w, r, a, proactive.ProgramArchived)
 }
 
-// setEnrollment pauses, resumes or cancels one person's enrollment.
+// setEnrollment pauses, resumes or cancels one person's enrollment (proactive.ChangeEnrollment).
 func (s *Server) setEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth, action string) error {
 	pid, err := pathID(r, "id")
 	if err != nil {
@@ -202,24 +157,9 @@ func (s *Server) setEnrollment(w http.ResponseWriter, r *http.Request, a creator
 		return err
 	}
 	ctx := r.Context()
-	now := s.Now()
 	var e db.ProgramEnrollment
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.LockEnrollment(ctx, eid)
-		if err != nil || cur.ProgramID != pid {
-			return errNotFound("enrollment")
-		}
-		step := int(cur.NextStep)
-		switch {
-		case action == "pause" && cur.Status == "active":
-			e, err = q.PauseEnrollment(ctx, db.PauseEnrollmentParams{ID: eid, Now: now, Entry: proactive.Entry(step, "paused_by_creator", now)})
-		case action == "resume" && cur.Status == "paused":
-			e, err = proactive.ResumeEnrollment(ctx, q, cur, now, "resumed_by_creator")
-		case action == "cancel" && (cur.Status == "active" || cur.Status == "paused"):
-			e, err = q.CancelEnrollment(ctx, db.CancelEnrollmentParams{ID: eid, Entry: proactive.Entry(step, "cancelled_by_creator", now)})
-		default:
-			return errConflict("invalid_state", "enrollment is "+cur.Status)
-		}
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		e, err = proactive.ChangeEnrollment(ctx, q, pid, eid, action, s.Now())
 		return err
 	}); err != nil {
 		return err
@@ -229,15 +169,15 @@ func (s *Server) setEnrollment(w http.ResponseWriter, r *http.Request, a creator
 }
 
 func (s *Server) handlePauseEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setEnrollment(w, r, a, "pause")
+	return s.setEnrollment(w, r, a, proactive.EnrollmentPause)
 }
 
 func (s *Server) handleResumeEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setEnrollment(w, r, a, "resume")
+	return s.setEnrollment(w, r, a, proactive.EnrollmentResume)
 }
 
 func (s *Server) handleCancelEnrollment(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setEnrollment(w, r, a, "cancel")
+	return s.setEnrollment(w, r, a, proactive.EnrollmentCancel)
 }
 
 func (s *Server) handleListPrograms(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -251,7 +191,11 @@ func (s *Server) handleListPrograms(w http.ResponseWriter, r *http.Request, a cr
 	}
 	out := make([]programOut, 0, len(list))
 	for _, p := range list {
-		out = append(out, programOf(p))
+		o, err := programOf(p)
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"programs": out})
 	return nil
@@ -293,11 +237,15 @@ func (s *Server) handleGetProgram(w http.ResponseWriter, r *http.Request, a crea
 	}); err != nil {
 		return err
 	}
+	po, err := programOf(p)
+	if err != nil {
+		return err
+	}
 	out := make([]enrollmentOut, 0, len(ens))
 	for _, e := range ens {
 		out = append(out, enrollmentOf(e))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"program": programOf(p), "enrollments": out})
+	writeJSON(w, http.StatusOK, map[string]any{"program": po, "enrollments": out})
 	return nil
 }
 
@@ -314,19 +262,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorA
 	}
 	ctx := r.Context()
 	var e db.ProgramEnrollment
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		p, err := q.GetProgram(ctx, id)
-		if err != nil {
-			return err
-		}
-		if p.Status == "archived" {
-			return errConflict("program_archived", "an archived program takes no new enrollments")
-		}
-		eu, err := q.GetEndUser(ctx, in.EndUserID)
-		if err != nil {
-			return errNotFound("end user")
-		}
-		e, err = proactive.Enroll(ctx, q, p, eu, s.Now())
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		e, err = proactive.EnrollEndUser(ctx, q, id, in.EndUserID, s.Now())
 		return err
 	}); err != nil {
 		return err

@@ -9,16 +9,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coachwire/coachwire/internal/db"
-)
-
-// Limits of the policy and end-user routes.
-const (
-	maxCapDay      = 100
-	maxCapWeek     = 700
-	maxEndUserPage = 500
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // nudgePolicy is the creator's send policy on the wire. Quiet hours are "HH:MM" in the
@@ -47,68 +40,6 @@ func policyOf(p db.GetCreatorPolicyRow) nudgePolicy {
 }
 
 func formatHHMM(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
-
-// parseHHMM reads "HH:MM" (two digits each, 00:00-23:59) as minutes of the day.
-func parseHHMM(s string) (int, bool) {
-	if len(s) != 5 || s[2] != ':' {
-		return 0, false
-	}
-	h, err1 := strconv.Atoi(s[:2])
-	m, err2 := strconv.Atoi(s[3:])
-	if err1 != nil || err2 != nil || s[0] == '+' || s[3] == '+' || h < 0 || h > 23 || m < 0 || m > 59 {
-		return 0, false
-	}
-	return h*60 + m, true
-}
-
-func badPolicy(field, msg string) error {
-	return errBadRequest("invalid_policy", field+": "+msg)
-}
-
-// apply validates in and applies it over cur.
-func (in nudgePolicyIn) apply(cur db.GetCreatorPolicyRow) (db.SetCreatorPolicyParams, error) {
-	p := db.SetCreatorPolicyParams{ID: cur.ID, Timezone: cur.Timezone, QuietStart: cur.QuietStart, QuietEnd: cur.QuietEnd,
-		CapDay: cur.NudgeCapDay, CapWeek: cur.NudgeCapWeek}
-	if in.Timezone != nil {
-		tz := strings.TrimSpace(*in.Timezone)
-		if tz == "" || tz == "Local" {
-			return p, badPolicy("timezone", "an IANA time zone name such as Europe/Paris is required")
-		}
-		if _, err := time.LoadLocation(tz); err != nil {
-			return p, badPolicy("timezone", strconv.Quote(tz)+" is not a known IANA time zone name")
-		}
-		p.Timezone = tz
-	}
-	for _, f := range []struct {
-		name string
-		in   *string
-		out  *int16
-	}{{"quiet_start", in.QuietStart, &p.QuietStart}, {"quiet_end", in.QuietEnd, &p.QuietEnd}} {
-		if f.in == nil {
-			continue
-		}
-		m, ok := parseHHMM(*f.in)
-		if !ok {
-			return p, badPolicy(f.name, strconv.Quote(*f.in)+" is not a time of day HH:MM (00:00-23:59)")
-		}
-		*f.out = int16(m)
-	}
-	for _, f := range []struct {
-		name string
-		in   *int
-		max  int
-		out  *int32
-	}{{"cap_day", in.CapDay, maxCapDay, &p.CapDay}, {"cap_week", in.CapWeek, maxCapWeek, &p.CapWeek}} {
-		if f.in == nil {
-			continue
-		}
-		if *f.in < 0 || *f.in > f.max {
-			return p, badPolicy(f.name, fmt.Sprintf("must be between 0 (platform ceiling only) and %d", f.max))
-		}
-		*f.out = int32(*f.in)
-	}
-	return p, nil
-}
 
 func (s *Server) handleGetNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
@@ -155,16 +86,8 @@ func (s *Server) updateNudgePolicy(w http.ResponseWriter, r *http.Request, a cre
 	}
 	ctx := r.Context()
 	var out db.SetCreatorPolicyRow
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.GetCreatorPolicy(ctx, a.CreatorID)
-		if err != nil {
-			return err
-		}
-		p, err := in.apply(cur)
-		if err != nil {
-			return err
-		}
-		out, err = q.SetCreatorPolicy(ctx, p)
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		out, err = proactive.UpdatePolicy(ctx, q, a.CreatorID, proactive.PolicyChange(in))
 		return err
 	}); err != nil {
 		return orNotFound(err, "creator")
