@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -22,15 +23,28 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 // domainError turns a rule a domain package refused into the API error it answers: the domain
 // says how it was refused (invalid, conflict, not found) and with which code.
 func domainError(err error) error {
-	var pe *proactive.Error
-	if errors.As(err, &pe) {
-		return &apiError{Status: domainStatus[pe.Kind], Code: pe.Code, Message: pe.Message}
+	var (
+		pe *proactive.Error
+		ke *knowledge.Error
+	)
+	switch {
+	case errors.As(err, &pe):
+		return &apiError{Status: proactiveStatus[pe.Kind], Code: pe.Code, Message: pe.Message}
+	case errors.As(err, &ke):
+		return &apiError{Status: knowledgeStatus[ke.Kind], Code: ke.Code, Message: ke.Message}
 	}
 	return err
 }
 
-var domainStatus = map[proactive.Kind]int{
+var proactiveStatus = map[proactive.Kind]int{
 	proactive.Invalid:  http.StatusBadRequest,
 	proactive.Conflict: http.StatusConflict,
 	proactive.NotFound: http.StatusNotFound,
+}
+
+var knowledgeStatus = map[knowledge.Kind]int{
+	knowledge.Invalid:  http.StatusBadRequest,
+	knowledge.Conflict: http.StatusConflict,
+	knowledge.NotFound: http.StatusNotFound,
+	knowledge.TooLarge: http.StatusRequestEntityTooLarge,
 }

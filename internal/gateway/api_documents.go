@@ -32,6 +32,7 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/extract"
+	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/storage"
 )
 
@@ -97,6 +98,12 @@ func (c *newContent) key() string {
 	return c.storageKey.String()
 }
 
+// document is the content as the document rules (package knowledge) take it.
+func (c *newContent) document() knowledge.NewDocument {
+	return knowledge.NewDocument{Title: c.title, Format: c.format, Body: c.body, Filename: c.filename, SourceURL: c.sourceURL,
+		StorageKey: c.key(), Size: c.size, Hash: c.hash, ChunkTokens: c.chunkTokens, ChunkOverlap: c.chunkOverlap}
+}
+
 // discard removes the stored original of content that did not become (part of) a document.
 func (s *Server) discard(creator uuid.UUID, c *newContent) {
 	if c.storageKey == uuid.Nil {
@@ -136,34 +143,7 @@ func (s *Server) handleCreateDocument(w http.ResponseWriter, r *http.Request, a 
 
 func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creatorAuth, c *newContent) error {
 	ctx := r.Context()
-	var (
-		d   db.Document
-		dup bool
-	)
-	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		if existing, err := q.GetDocumentByHash(ctx, c.hash); err == nil {
-			d, dup = existing, true
-			return nil
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		if err := s.checkQuota(ctx, q, c.size, 0); err != nil {
-			return err
-		}
-		var err error
-		d, err = q.InsertDocument(ctx, db.InsertDocumentParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Title: c.title,
-			Format: c.format, Body: c.body, ContentHash: c.hash, StorageKey: c.key(), Filename: c.filename, SizeBytes: c.size,
-			SourceUrl: c.sourceURL, ChunkTokens: c.chunkTokens, ChunkOverlap: c.chunkOverlap})
-		return err
-	})
-	if db.IsUniqueViolation(err) {
-		// A concurrent identical upload won the race: answer with its document.
-		err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-			d, err = q.GetDocumentByHash(ctx, c.hash)
-			dup = true
-			return err
-		})
-	}
+	d, dup, err := knowledge.AddDocument(ctx, s.Store, a.CreatorID, c.document(), s.Config.MaxCreatorBytes)
 	if err != nil || dup {
 		s.discard(a.CreatorID, c)
 	}
@@ -190,18 +170,6 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creato
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, documentOf(d))
-	return nil
-}
-
-func (s *Server) checkQuota(ctx context.Context, q *db.Queries, add, release int64) error {
-	used, err := q.CreatorStorageBytes(ctx)
-	if err != nil {
-		return err
-	}
-	max := s.Config.MaxCreatorBytes
-	if used-release+add > max {
-		return errTooLarge("quota_exceeded", fmt.Sprintf("your documents would use %d bytes, over your limit of %d bytes: delete documents first", used-release+add, max))
-	}
 	return nil
 }
 
@@ -247,22 +215,12 @@ func (s *Server) receiveJSON(w http.ResponseWriter, r *http.Request, create bool
 		}
 		overlap = *in.ChunkOverlap
 	}
-	if err := checkChunking(in.ChunkTokens, overlap); err != nil {
+	if err := knowledge.CheckChunking(in.ChunkTokens, overlap); err != nil {
 		return nil, err
 	}
 	h := sha256.Sum256([]byte(in.Content))
 	return &newContent{title: in.Title, format: in.Format, body: in.Content, size: int64(len(in.Content)), hash: h[:],
 		chunkTokens: in.ChunkTokens, chunkOverlap: overlap}, nil
-}
-
-func checkChunking(tokens, overlap int32) error {
-	if tokens == 0 {
-		return nil
-	}
-	if tokens < 50 || tokens > 8000 || overlap >= tokens/2 {
-		return errBadRequest("bad_chunking", "chunk_tokens must be 50..8000 and chunk_overlap below half of it")
-	}
-	return nil
 }
 
 // receiveMultipart streams the "file" part to storage (within the per-file limit) and reads the
@@ -351,7 +309,7 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 	if !gotFile {
 		return c, errBadRequest("missing_file", `multipart upload needs a "file" part`)
 	}
-	if err := checkChunking(c.chunkTokens, c.chunkOverlap); err != nil {
+	if err := knowledge.CheckChunking(c.chunkTokens, c.chunkOverlap); err != nil {
 		return c, err
 	}
 	if err := s.detect(files, creator, c); err != nil {
@@ -687,30 +645,13 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 	}
 	var (
 		d   db.Document
-		dup *db.Document
+		dup bool
 	)
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.GetDocumentForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status == "deleting" {
-			return errNotFound("document")
-		}
-		if other, err := q.GetDocumentByHash(ctx, c.hash); err == nil {
-			dup = &other
-			return nil
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		if err := s.checkQuota(ctx, q, c.size, cur.SizeBytes); err != nil {
-			return err
-		}
-		d, err = q.ReplaceDocumentContent(ctx, db.ReplaceDocumentContentParams{ID: id, Title: c.title, Format: c.format, Body: c.body,
-			ContentHash: c.hash, StorageKey: c.key(), Filename: c.filename, SizeBytes: c.size, SourceUrl: c.sourceURL})
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		d, dup, err = knowledge.ReplaceDocument(ctx, q, id, c.document(), s.Config.MaxCreatorBytes)
 		return err
 	})
-	if err != nil || dup != nil {
+	if err != nil || dup {
 		s.discard(a.CreatorID, c)
 	}
 	if err != nil {
@@ -719,21 +660,18 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 		}
 		return err
 	}
-	if dup != nil {
-		if dup.ID == id {
-			// A retried replace whose first attempt stored the version and was answered 503:
-			// publish that version's event again (same Nats-Msg-Id) as createDocument does.
-			if dup.Status == "queued" {
-				if err := s.publishIngest(ctx, a.CreatorID, *dup, events.IngestIndex); err != nil {
-					return err
-				}
+	if dup {
+		// A retried replace whose first attempt stored the version and was answered 503:
+		// publish that version's event again (same Nats-Msg-Id) as createDocument does.
+		if d.Status == "queued" {
+			if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
+				return err
 			}
-			out := documentOf(*dup)
-			out.Duplicate = true
-			writeJSON(w, http.StatusOK, out)
-			return nil
 		}
-		return errConflict("duplicate_content", "another document ("+dup.ID.String()+") has exactly this content")
+		out := documentOf(d)
+		out.Duplicate = true
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	if oldKey, err := uuid.Parse(old.StorageKey); err == nil && old.StorageKey != d.StorageKey {
 		_ = s.Files.Delete(a.CreatorID, oldKey)
