@@ -60,8 +60,11 @@ type channelOut struct {
 	CreatedAt     time.Time         `json:"created_at"`
 }
 
-func (s *Server) channelOf(ch db.Channel) channelOut {
-	cfg, _ := secrets.ParseChannelConfig(ch.Config)
+func (s *Server) channelOf(ch db.Channel) (channelOut, error) {
+	cfg, err := secrets.ParseChannelConfig(ch.Config)
+	if err != nil {
+		return channelOut{}, fmt.Errorf("channel %s config: %w", ch.ID, err)
+	}
 	out := channelOut{ID: ch.ID, Type: ch.Type, Name: ch.Name, WebhookURL: s.webhookURL(ch.Type, ch.ID),
 		PhoneNumberID: cfg.PhoneNumberID, APIVersion: cfg.APIVersion, Template: cfg.Template, BotUsername: cfg.BotUsername,
 		OptOutWords: append(append([]string{}, secrets.DefaultOptOutWords...), cfg.OptOutWords...),
@@ -69,7 +72,17 @@ func (s *Server) channelOf(ch db.Channel) channelOut {
 	if ch.Type == events.ChannelTelegram {
 		out.GroupsEnabled = &cfg.GroupsEnabled
 	}
-	return out
+	return out, nil
+}
+
+// writeChannel answers with a channel.
+func (s *Server) writeChannel(w http.ResponseWriter, status int, ch db.Channel) error {
+	out, err := s.channelOf(ch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, out)
+	return nil
 }
 
 func (s *Server) webhookURL(typ string, id uuid.UUID) string {
@@ -211,8 +224,7 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 		}
 	}
 	s.Log.Info("channel connected", "creator_id", a.CreatorID, "channel_id", ch.ID, "type", ch.Type)
-	writeJSON(w, http.StatusCreated, s.channelOf(ch))
-	return nil
+	return s.writeChannel(w, http.StatusCreated, ch)
 }
 
 func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -226,7 +238,11 @@ func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request, a cr
 	}
 	out := make([]channelOut, 0, len(chs))
 	for _, ch := range chs {
-		out = append(out, s.channelOf(ch))
+		o, err := s.channelOf(ch)
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
 	return nil
@@ -319,6 +335,5 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 	cs.mu.Lock()
 	delete(cs.cache, id)
 	cs.mu.Unlock()
-	writeJSON(w, http.StatusOK, s.channelOf(ch))
-	return nil
+	return s.writeChannel(w, http.StatusOK, ch)
 }

@@ -72,7 +72,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		limits = *o.limits
 	}
 	srv := gateway.New(gateway.Deps{
-		Config:  gateway.Settings{PublicURL: testIssuer, Limits: limits},
+		Config:  &gateway.Settings{PublicURL: testIssuer, Limits: limits},
 		Files:   testFiles(t),
 		Store:   testenv.Store(t),
 		Auth:    svc,

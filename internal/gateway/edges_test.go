@@ -89,7 +89,7 @@ func newFullEnv(t *testing.T) *fullEnv {
 	tg := telegramtest.New(t)
 	errs := newErrorLog()
 	srv := gateway.New(gateway.Deps{
-		Config: gateway.Settings{PublicURL: testIssuer, DataDir: dir, TelegramAPIURL: tg.URL,
+		Config: &gateway.Settings{PublicURL: testIssuer, DataDir: dir, TelegramAPIURL: tg.URL,
 			// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
 			Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}},
 		Files: testFiles(t),

@@ -36,7 +36,7 @@ type Settings struct {
 	PublicURL      string
 	Dev            bool
 	TelegramAPIURL string
-	// Limits are the request limits (limits.go).
+	// Limits are the request limits (limits.go; zero fields take config.LimitDefaults).
 	Limits config.Limits
 	// Platform is the platform's send policy (the campaign preview decides with it); MinInterval
 	// the shortest gap allowed between two occurrences of a recurring campaign.
@@ -60,14 +60,14 @@ func (c Settings) withDefaults() Settings {
 	c.MinInterval = n.MinInterval
 	k := config.Knowledge{MaxUploadBytes: c.MaxUploadBytes, MaxCreatorBytes: c.MaxCreatorBytes}.WithDefaults(c.DataDir)
 	c.MaxUploadBytes, c.MaxCreatorBytes = k.MaxUploadBytes, k.MaxCreatorBytes
-	c.Limits = c.Limits.WithDefaults()
 	return c
 }
 
 // Deps is what the gateway needs, built by package app.
 type Deps struct {
-	// Config is the gateway's own settings, not the whole process configuration.
-	Config Settings
+	// Config is the gateway's own settings, not the whole process configuration (nil: the
+	// defaults).
+	Config *Settings
 	Store  *db.Store
 	// Files holds the originals of uploaded documents (the ingest target reads them).
 	Files *storage.Dir
@@ -100,7 +100,12 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	d.Config = d.Config.withDefaults()
+	var c Settings
+	if d.Config != nil {
+		c = *d.Config
+	}
+	c = c.withDefaults()
+	d.Config = &c
 	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
 }
 

@@ -33,7 +33,7 @@ func TestHealthStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := gateway.New(gateway.Deps{Config: gateway.Settings{PublicURL: "http://x"}, Log: testenv.Logger(t), Health: []gateway.HealthCheck{
+			srv := gateway.New(gateway.Deps{Config: &gateway.Settings{PublicURL: "http://x"}, Log: testenv.Logger(t), Health: []gateway.HealthCheck{
 				{Name: "postgres", Check: tc.db}, {Name: "ollama", Optional: true, Check: tc.ollama},
 			}})
 			rec := httptest.NewRecorder()

@@ -32,7 +32,11 @@ type limits struct {
 }
 
 func newLimits(d Deps) *limits {
-	cfg := d.Config.Limits.WithDefaults()
+	var cfg config.Limits
+	if d.Config != nil {
+		cfg = d.Config.Limits
+	}
+	cfg = cfg.WithDefaults()
 	l := &limits{cfg: cfg, proxies: cfg.TrustedProxies}
 	if len(cfg.TrustedProxies) > 0 {
 		nets := make([]net.IPNet, 0, len(cfg.TrustedProxies))
