@@ -38,6 +38,7 @@ import (
 	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/storage"
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 // App is a running coachwire process.
@@ -241,7 +242,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 		embed = a.LLM
 	}
 	if cfg.Runs(config.TargetIngest) {
-		tok, err := ingest.CL100K()
+		tok, err := tokens.CL100K()
 		if err != nil {
 			return err
 		}
@@ -282,7 +283,7 @@ func (a *App) startWorkers(ctx context.Context) error {
 	if cfg.Runs(config.TargetGenerate) {
 		w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
 			Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
-		if tok, err := ingest.CL100K(); err == nil {
+		if tok, err := tokens.CL100K(); err == nil {
 			w.Tokens = generate.CachedCounter(tok.Count, 50_000)
 		}
 		if a.LLMMode == config.LLMOllama {

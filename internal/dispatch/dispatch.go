@@ -61,15 +61,15 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.ChannelParallel == 0 {
 		w.ChannelParallel = 4 * max(w.Parallel, 1)
 	}
-	if err := r.Handle(ctx, "dispatch", bus.ConsumerSpec{
-		Stream: "CW_OUTBOUND", Durable: "dispatch", Filter: "cw.*.outbound." + events.ChannelWidget,
+	if err := r.Handle(ctx, events.ConsumerDispatch(events.ChannelWidget), bus.ConsumerSpec{
+		Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(events.ChannelWidget), Filter: events.AnyCreator(events.StageOutbound, events.ChannelWidget),
 		AckWait: 30 * time.Second, MaxDeliver: 10, Parallel: w.Parallel,
 	}, w.handle); err != nil {
 		return err
 	}
 	for _, ch := range []string{events.ChannelWhatsApp, events.ChannelTelegram} {
-		if err := r.Handle(ctx, "dispatch-"+ch, bus.ConsumerSpec{
-			Stream: "CW_OUTBOUND", Durable: "dispatch-" + ch, Filter: "cw.*.outbound." + ch,
+		if err := r.Handle(ctx, events.ConsumerDispatch(ch), bus.ConsumerSpec{
+			Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(ch), Filter: events.AnyCreator(events.StageOutbound, ch),
 			// KeepAlive: a handler waiting for a slot or on a slow provider is never given to
 			// another handler meanwhile (that would start a second call of a part in flight).
 			// AckWait is then how soon a dead process's message is retried: long enough that a
@@ -79,8 +79,8 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 			return err
 		}
 	}
-	if err := r.Handle(ctx, "dispatch-delivery", bus.ConsumerSpec{
-		Stream: "CW_DELIVERY", Durable: "dispatch-delivery", Filter: "cw.*.delivery",
+	if err := r.Handle(ctx, events.ConsumerDispatchDelivery, bus.ConsumerSpec{
+		Stream: events.StreamDelivery, Durable: events.ConsumerDispatchDelivery, Filter: events.AnyCreator(events.StageDelivery),
 		AckWait: 30 * time.Second, MaxDeliver: 8, Parallel: w.Parallel,
 	}, w.handleDeliveryStatus); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -65,7 +66,7 @@ func TestEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := ingest.CL100K()
+	tok, err := tokens.CL100K()
 	if err != nil {
 		t.Fatal(err)
 	}

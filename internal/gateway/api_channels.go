@@ -17,6 +17,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
 
@@ -67,8 +68,8 @@ func (s *Server) channelOf(ch db.Channel) (channelOut, error) {
 	}
 	out := channelOut{ID: ch.ID, Type: ch.Type, Name: ch.Name, WebhookURL: s.webhookURL(ch.Type, ch.ID),
 		PhoneNumberID: cfg.PhoneNumberID, APIVersion: cfg.APIVersion, Template: cfg.Template, BotUsername: cfg.BotUsername,
-		OptOutWords: append(append([]string{}, secrets.DefaultOptOutWords...), cfg.OptOutWords...),
-		OptInWords:  append(append([]string{}, secrets.DefaultOptInWords...), cfg.OptInWords...), CreatedAt: ch.CreatedAt}
+		OptOutWords: append(append([]string{}, proactive.DefaultOptOutWords...), cfg.OptOutWords...),
+		OptInWords:  append(append([]string{}, proactive.DefaultOptInWords...), cfg.OptInWords...), CreatedAt: ch.CreatedAt}
 	if ch.Type == events.ChannelTelegram {
 		out.GroupsEnabled = &cfg.GroupsEnabled
 	}

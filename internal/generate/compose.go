@@ -53,7 +53,7 @@ func (w *Composer) Register(ctx context.Context, r *bus.Router) error {
 	if w.MaxDeliver <= 0 {
 		w.MaxDeliver = 4
 	}
-	return r.Handle(ctx, "compose", bus.ConsumerSpec{Stream: "CW_COMPOSE", Durable: "compose", Filter: "cw.*." + events.StageCompose,
+	return r.Handle(ctx, events.ConsumerCompose, bus.ConsumerSpec{Stream: events.StreamCompose, Durable: events.ConsumerCompose, Filter: events.AnyCreator(events.StageCompose),
 		AckWait: 2 * time.Minute, MaxDeliver: w.MaxDeliver, Parallel: w.Parallel, KeepAlive: true}, w.handle)
 }
 

@@ -57,8 +57,8 @@ const maxTurn = 5 * time.Minute
 
 // Register adds the worker's handler to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
-	return r.Handle(ctx, "generate", bus.ConsumerSpec{
-		Stream: "CW_GENERATE", Durable: "generate", Filter: "cw.*.generate",
+	return r.Handle(ctx, events.ConsumerGenerate, bus.ConsumerSpec{
+		Stream: events.StreamGenerate, Durable: events.ConsumerGenerate, Filter: events.AnyCreator(events.StageGenerate),
 		AckWait: w.Lease, MaxDeliver: 10, Parallel: w.Parallel, KeepAlive: true,
 	}, w.handle)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/extract/extracttest"
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 func TestMain(m *testing.M) { extract.MainIfChild(); os.Exit(m.Run()) }
@@ -31,7 +32,7 @@ func benchMarkdown() []byte {
 // BenchmarkExtractChunk measures extraction + chunking (no embedding, no index): MB/s of input
 // and chunks/s, for a 4 MiB Markdown file (in process) and a 400-page PDF (isolated child).
 func BenchmarkExtractChunk(b *testing.B) {
-	tok, err := CL100K()
+	tok, err := tokens.CL100K()
 	if err != nil {
 		b.Fatal(err)
 	}

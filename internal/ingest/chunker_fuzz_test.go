@@ -3,6 +3,8 @@ package ingest
 import (
 	"strings"
 	"testing"
+
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
 // FuzzChunk checks, for arbitrary input and two budgets with both
@@ -23,12 +25,12 @@ func FuzzChunk(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	cl100k, err := CL100K()
+	cl100k, err := tokens.CL100K()
 	if err != nil {
 		f.Fatal(err)
 	}
 	var chunkers []*Chunker
-	for _, tok := range []Tokenizer{cl100k, ApproxTokenizer{}} {
+	for _, tok := range []tokens.Tokenizer{cl100k, tokens.ApproxTokenizer{}} {
 		for _, o := range []ChunkerOptions{{MaxTokens: 8, NoOverlap: true}, {MaxTokens: 24, OverlapTokens: 8}, {MaxTokens: 64, OverlapTokens: 16}} {
 			o.Tokenizer = tok
 			chunkers = append(chunkers, mustChunker(f, o))

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/coachwire/coachwire/internal/tokens"
 )
 
-func cl(t testing.TB) Tokenizer {
+func cl(t testing.TB) tokens.Tokenizer {
 	t.Helper()
-	tok, err := CL100K()
+	tok, err := tokens.CL100K()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,44 +62,6 @@ func checkInvariants(t testing.TB, c *Chunker, input string, chunks []Chunk) {
 		if !unicode.IsSpace(r) && !covered[i] {
 			t.Fatalf("byte %d (%q) not covered by any chunk; context %q", i, r, text[max(0, i-20):min(len(text), i+20)])
 		}
-	}
-}
-
-func TestCL100KOfflineCounts(t *testing.T) {
-	tok := cl(t)
-	for s, want := range map[string]int{
-		"":                   0,
-		"hello world":        2,
-		"tiktoken is great!": 6,
-	} {
-		if got := tok.Count(s); got != want {
-			t.Errorf("Count(%q) = %d, want %d", s, got, want)
-		}
-	}
-	s := "Grüße, 世界! 🎉 emoji and   spaces\n\nnew paragraph"
-	ends := tok.Ends(s)
-	if len(ends) != tok.Count(s) || ends[len(ends)-1] != len(s) {
-		t.Fatalf("Ends %v for %d bytes", ends, len(s))
-	}
-	for i := 1; i < len(ends); i++ {
-		if ends[i] <= ends[i-1] {
-			t.Fatalf("Ends not increasing: %v", ends)
-		}
-	}
-}
-
-func TestApproxTokenizer(t *testing.T) {
-	var a ApproxTokenizer
-	if got := a.Count("Hello, world! internationalisation"); got != 2+1+2+1+5 {
-		t.Fatalf("count %d", got)
-	}
-	if a.Count("") != 0 || a.Count("   ") != 1 {
-		t.Fatalf("blank: %d %d", a.Count(""), a.Count("   "))
-	}
-	s := "  a  bcdefg ., 世界  "
-	ends := a.Ends(s)
-	if ends[len(ends)-1] != len(s) {
-		t.Fatalf("ends %v", ends)
 	}
 }
 
@@ -247,7 +211,7 @@ func TestHardCutOnlyWhenNeeded(t *testing.T) {
 }
 
 func TestMultibyteHardCut(t *testing.T) {
-	for _, tok := range []Tokenizer{cl(t), ApproxTokenizer{}} {
+	for _, tok := range []tokens.Tokenizer{cl(t), tokens.ApproxTokenizer{}} {
 		c := mustChunker(t, ChunkerOptions{MaxTokens: 8, NoOverlap: true, Tokenizer: tok})
 		in := strings.Repeat("世界🎉é", 50)
 		got := c.Chunk(in)
@@ -304,16 +268,5 @@ func TestGiantRunsStayFast(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("%s: %v for %d bytes", name, d, len(in))
 		}
-	}
-}
-
-func TestSegmentsExactOnOrdinaryText(t *testing.T) {
-	in := paragraphDoc(5, 5)
-	if segs := segments(in); len(segs) != 1 {
-		t.Fatalf("ordinary text split into %d segments", len(segs))
-	}
-	long := strings.Repeat("x", 1000)
-	if segs := segments(long); strings.Join(segs, "") != long || len(segs) != 4 {
-		t.Fatalf("segments of a long run: %d", len(segs))
 	}
 }

@@ -91,8 +91,8 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.AckWait <= 0 {
 		w.AckWait = 30 * time.Second
 	}
-	return r.Handle(ctx, "ingest", bus.ConsumerSpec{
-		Stream: "CW_INGEST", Durable: "ingest", Filter: "cw.*.ingest",
+	return r.Handle(ctx, events.ConsumerIngest, bus.ConsumerSpec{
+		Stream: events.StreamIngest, Durable: events.ConsumerIngest, Filter: events.AnyCreator(events.StageIngest),
 		AckWait: w.AckWait, MaxDeliver: maxDeliver, Parallel: w.Parallel, KeepAlive: true,
 	}, w.handle)
 }

@@ -36,7 +36,7 @@ const maxDeliver = 10
 
 // Register adds the worker's consumer to the router.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
-	return r.Handle(ctx, "memory", bus.ConsumerSpec{Stream: "CW_MEMORY", Durable: "memory", Filter: "cw.*." + events.StageMemory,
+	return r.Handle(ctx, events.ConsumerMemory, bus.ConsumerSpec{Stream: events.StreamMemory, Durable: events.ConsumerMemory, Filter: events.AnyCreator(events.StageMemory),
 		AckWait: 2 * time.Minute, MaxDeliver: maxDeliver, Parallel: max(w.Parallel, 1), KeepAlive: true}, w.handle)
 }
 

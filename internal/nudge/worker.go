@@ -75,7 +75,7 @@ func (w *Worker) defaults() {
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	w.defaults()
 	// Enough messages in flight for Parallel full batches, pulled by two subscribers.
-	return r.Handle(ctx, "nudge", bus.ConsumerSpec{Stream: "CW_NUDGE", Durable: "nudge", Filter: "cw.*." + events.StageNudge,
+	return r.Handle(ctx, events.ConsumerNudge, bus.ConsumerSpec{Stream: events.StreamNudge, Durable: events.ConsumerNudge, Filter: events.AnyCreator(events.StageNudge),
 		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
 }
 

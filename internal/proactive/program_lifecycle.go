@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/internal/db"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // Program statuses.
@@ -40,7 +39,7 @@ const (
 // CheckKeyword refuses a program keyword that is an opt-out or opt-in word: STOP/START and
 // their synonyms always mean opt-out/opt-in, so a program could never be joined with one.
 func CheckKeyword(keyword string) error {
-	if keyword != "" && (secrets.ChannelConfig{}).Keyword(keyword) != "" {
+	if keyword != "" && Keyword(keyword, nil, nil) != "" {
 		return invalid("invalid_program", fmt.Sprintf("keyword %q is an opt-out/opt-in word; choose another", keyword))
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
 
@@ -105,15 +106,15 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		}
 		var text string
 		if kind == "text" {
-			keyword = cfg.Keyword(in.Text)
+			keyword = proactive.Keyword(in.Text, cfg.OptOutWords, cfg.OptInWords)
 		}
 		switch {
 		case keyword != "":
-			if _, err := q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: eu.ID, OptedOut: keyword == "stop"}); err != nil {
+			if _, err := q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: eu.ID, OptedOut: keyword == proactive.OptOut}); err != nil {
 				return err
 			}
 			text = optInAnswer
-			if keyword == "stop" {
+			if keyword == proactive.OptOut {
 				text = optOutAnswer
 			}
 		case kind != "text" && conv.Status == "bot":

@@ -22,7 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
-	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // Searcher finds passages in a creator's knowledge.
@@ -67,8 +67,8 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	if w.SearchTimeout <= 0 {
 		w.SearchTimeout = DefaultSearchTimeout
 	}
-	return r.Handle(ctx, "retrieve", bus.ConsumerSpec{
-		Stream: "CW_INBOUND", Durable: "retrieve", Filter: "cw.*.inbound.*",
+	return r.Handle(ctx, events.ConsumerRetrieve, bus.ConsumerSpec{
+		Stream: events.StreamInbound, Durable: events.ConsumerRetrieve, Filter: events.AnyCreator(events.StageInbound, "*"),
 		AckWait: 30 * time.Second, MaxDeliver: 8, Parallel: w.Parallel,
 	}, w.handle)
 }
@@ -118,7 +118,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		}
 		// Opt-out words are not commands on the widget either: they keep going to the coach, and
 		// no program keyword can shadow them.
-		if (secrets.ChannelConfig{}).Keyword(in.Text) == "" {
+		if proactive.Keyword(in.Text, nil, nil) == "" {
 			if answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, false); err != nil {
 				return err
 			}

@@ -3,8 +3,6 @@ package secrets
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 )
@@ -61,7 +59,8 @@ type ChannelConfig struct {
 	// GroupsEnabled lets the bot answer in groups, supergroups and channels it was added to
 	// (only when mentioned or replied to); off by default: group messages are ignored.
 	GroupsEnabled bool `json:"groups_enabled,omitempty"`
-	// Words (besides STOP / START) that opt an end user out of or back into proactive messages.
+	// Words (besides STOP / START) that opt an end user out of or back into proactive messages
+	// (see proactive.Keyword).
 	OptOutWords []string `json:"opt_out_words,omitempty"`
 	OptInWords  []string `json:"opt_in_words,omitempty"`
 }
@@ -80,30 +79,4 @@ func ParseChannelConfig(raw []byte) (ChannelConfig, error) {
 	}
 	err := json.Unmarshal(raw, &c)
 	return c, err
-}
-
-// Default opt-out and opt-in keywords, matched on the whole message, case-insensitively.
-var (
-	DefaultOptOutWords = []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT"}
-	DefaultOptInWords  = []string{"START", "UNSTOP", "SUBSCRIBE"}
-)
-
-// Keyword reports whether text is an opt-out ("stop") or opt-in ("start") keyword of this
-// channel, or neither ("").
-func (c ChannelConfig) Keyword(text string) string {
-	t := strings.ToUpper(strings.Trim(strings.TrimSpace(text), ".!"))
-	t = strings.TrimPrefix(t, "/") // Telegram commands: /stop, /start
-	if t == "" || len(t) > 64 {
-		return ""
-	}
-	match := func(words, defaults []string) bool {
-		return slices.Contains(defaults, t) || slices.ContainsFunc(words, func(w string) bool { return strings.ToUpper(strings.TrimSpace(w)) == t })
-	}
-	switch {
-	case match(c.OptOutWords, DefaultOptOutWords):
-		return "stop"
-	case match(c.OptInWords, DefaultOptInWords):
-		return "start"
-	}
-	return ""
 }

@@ -1,4 +1,4 @@
-package ingest
+package tokens
 
 import (
 	"math/rand/v2"
@@ -58,11 +58,11 @@ func TestCL100KMatchesTiktoken(t *testing.T) {
 		" \n", "\n ", " !\n\n", "!!\r\n\r\nz", "'", "'l", "'L", "'ll", "'LL", "'re", "'ve", "'m", "''s", "a's", "\u0301e\u0301",
 		"Ελληνικά και Русский текст и עברית ו-العربية हिन्दी 日本語のテキスト 한국어", "tab\tthen word", "\tword", "end  ",
 	}
-	for _, name := range []string{"testdata", "../../docs", "../extract/testdata", "../eval/testdata"} {
+	for _, name := range []string{"../ingest/testdata", "../../docs", "../extract/testdata", "../eval/testdata"} {
 		files, _ := filepath.Glob(filepath.Join(name, "*"))
 		for _, f := range files {
 			if b, err := os.ReadFile(f); err == nil {
-				inputs = append(inputs, Sanitize(string(b)))
+				inputs = append(inputs, strings.ToValidUTF8(string(b), "\uFFFD"))
 			}
 		}
 	}

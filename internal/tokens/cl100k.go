@@ -1,4 +1,4 @@
-package ingest
+package tokens
 
 import (
 	"math"
