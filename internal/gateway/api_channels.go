@@ -250,7 +250,7 @@ func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request, a cr
 }
 
 // handleDeleteChannel disconnects a channel: its webhook stops answering (at once on this
-// replica, within webhookCacheTTL on others) and, for Telegram, the webhook is removed.
+// replica, within webhooks.CacheTTL on others) and, for Telegram, the webhook is removed.
 func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -268,10 +268,7 @@ func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a c
 	}); err != nil {
 		return orNotFound(err, "channel")
 	}
-	cs := s.channelState()
-	cs.mu.Lock()
-	delete(cs.cache, id)
-	cs.mu.Unlock()
+	s.webhooks.Forget(id)
 	if ch.Type == events.ChannelTelegram {
 		if keys, err := s.keyring(); err == nil {
 			if cred, err := keys.OpenChannel(ch.ID, ch.Secrets); err == nil {
@@ -293,7 +290,7 @@ type channelPatch struct {
 }
 
 // handleUpdateChannel changes a channel's settings (PATCH): today groups_enabled of a Telegram
-// channel. Webhook replicas see the change within webhookCacheTTL (this one at once).
+// channel. Webhook replicas see the change within webhooks.CacheTTL (this one at once).
 func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -332,9 +329,6 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 	}); err != nil {
 		return err
 	}
-	cs := s.channelState()
-	cs.mu.Lock()
-	delete(cs.cache, id)
-	cs.mu.Unlock()
+	s.webhooks.Forget(id)
 	return s.writeChannel(w, http.StatusOK, ch)
 }

@@ -1,4 +1,4 @@
-package gateway
+package webhooks
 
 import (
 	"context"
@@ -10,18 +10,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/httpx"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
 
-// channelState is the gateway's channel machinery: the keyring for credentials, the provider
-// HTTP client and a short cache of webhook channels (creator, settings, secrets) so a busy
-// webhook does not decrypt and query on every call.
-type channelState struct {
-	once    sync.Once
-	keys    *secrets.Keyring
-	keysErr error
-	hc      *http.Client
-
+// channelCache is a short cache of webhook channels (creator, settings, opened secrets) so a
+// busy webhook does not decrypt and query on every call.
+type channelCache struct {
 	mu    sync.Mutex
 	cache map[uuid.UUID]cachedChannel
 }
@@ -40,43 +35,33 @@ type hookChannel struct {
 	Cred      secrets.ChannelCredentials
 }
 
-// webhookCacheTTL bounds how long a deleted channel or changed secret keeps working on a
-// replica that cached it.
-const webhookCacheTTL = 30 * time.Second
+// CacheTTL bounds how long a deleted channel or changed secret keeps working on a replica that
+// cached it.
+const CacheTTL = 30 * time.Second
 
-func newChannelState() *channelState {
-	return &channelState{cache: map[uuid.UUID]cachedChannel{}}
-}
-
-func (s *Server) channelState() *channelState { return s.channels }
-
-// keyring loads the secrets keyring (COACHWIRE_SECRET_KEYS or the data dir's key file) once.
-func (s *Server) keyring() (*secrets.Keyring, error) {
-	cs := s.channelState()
-	cs.once.Do(func() {
-		cs.keys, cs.keysErr = secrets.Load(s.Config.SecretKeys, s.Config.DataDir)
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		cs.hc = &http.Client{Timeout: 15 * time.Second, Transport: t}
-	})
-	return cs.keys, cs.keysErr
-}
-
-func (s *Server) providerHTTP() *http.Client {
-	_, _ = s.keyring()
-	return s.channelState().hc
+// Forget drops a channel from this replica's cache: the creator API calls it when a channel is
+// changed or deleted (other replicas see the change within CacheTTL).
+func (s *Server) Forget(id uuid.UUID) {
+	s.channels.mu.Lock()
+	delete(s.channels.cache, id)
+	s.channels.mu.Unlock()
 }
 
 // errUnknownChannel answers webhooks for channels that do not exist (or no longer do).
-var errUnknownChannel = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "unknown channel"}
+var errUnknownChannel = &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "unknown channel"}
 
-// webhookChannel finds a webhook's channel before any tenant is known: the creator through the
+// errNoKeyring answers when the gateway was given no secrets keyring: no channel secret can be
+// opened.
+var errNoKeyring = &httpx.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "no secrets keyring configured"}
+
+// channel finds a webhook's channel before any tenant is known: the creator through the
 // SECURITY DEFINER lookup, then the channel inside that tenant, cached briefly.
-func (s *Server) webhookChannel(ctx context.Context, r *http.Request, typ string) (*hookChannel, error) {
+func (s *Server) channel(ctx context.Context, r *http.Request, typ string) (*hookChannel, error) {
 	id, err := uuid.Parse(r.PathValue("channel"))
 	if err != nil {
 		return nil, errUnknownChannel
 	}
-	cs := s.channelState()
+	cs := &s.channels
 	now := time.Now()
 	cs.mu.Lock()
 	c, ok := cs.cache[id]
@@ -87,9 +72,8 @@ func (s *Server) webhookChannel(ctx context.Context, r *http.Request, typ string
 		}
 		return c.ch, nil
 	}
-	keys, err := s.keyring()
-	if err != nil {
-		return nil, err
+	if s.Keys == nil {
+		return nil, errNoKeyring
 	}
 	var creator uuid.UUID
 	if err := s.Store.Global(ctx, func(q *db.Queries) (err error) {
@@ -115,7 +99,7 @@ func (s *Server) webhookChannel(ctx context.Context, r *http.Request, typ string
 	if err != nil {
 		return nil, err
 	}
-	cred, err := keys.OpenChannel(ch.ID, ch.Secrets)
+	cred, err := s.Keys.OpenChannel(ch.ID, ch.Secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +108,7 @@ func (s *Server) webhookChannel(ctx context.Context, r *http.Request, typ string
 	if len(cs.cache) > 10000 {
 		clear(cs.cache)
 	}
-	cs.cache[id] = cachedChannel{ch: hc, expires: now.Add(webhookCacheTTL)}
+	cs.cache[id] = cachedChannel{ch: hc, expires: now.Add(CacheTTL)}
 	cs.mu.Unlock()
 	if hc.Type != typ {
 		return nil, errUnknownChannel
