@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -26,8 +27,11 @@ func domainError(err error) error {
 	var (
 		pe *proactive.Error
 		ke *knowledge.Error
+		ce *conversation.Error
 	)
 	switch {
+	case errors.As(err, &ce):
+		return &apiError{Status: http.StatusConflict, Code: ce.Code, Message: ce.Message}
 	case errors.As(err, &pe):
 		return &apiError{Status: proactiveStatus[pe.Kind], Code: pe.Code, Message: pe.Message}
 	case errors.As(err, &ke):

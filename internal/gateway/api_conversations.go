@@ -16,6 +16,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
@@ -152,9 +153,7 @@ func conversationOf(c db.Conversation) conversationOut {
 	return conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt}
 }
 
-// setStatus moves a conversation between the bot and the creator. The update locks the
-// conversation row, which generate also locks before it stores a reply: after a takeover
-// commits, no bot reply is stored or sent, on any replica.
+// setStatus moves a conversation between the bot and the creator (conversation.SetOwner).
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, a creatorAuth, status string) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -162,15 +161,8 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, a creatorAuth
 	}
 	ctx := r.Context()
 	var conv db.Conversation
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.LockConversation(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status == "closed" {
-			return errConflict("conversation_closed", "the conversation is closed")
-		}
-		conv, err = q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: id, Status: status})
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		conv, err = conversation.SetOwner(ctx, q, id, status)
 		return err
 	}); err != nil {
 		return orNotFound(err, "conversation")
@@ -181,16 +173,16 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, a creatorAuth
 }
 
 func (s *Server) handleTakeover(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setStatus(w, r, a, "human")
+	return s.setStatus(w, r, a, conversation.Human)
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	return s.setStatus(w, r, a, "bot")
+	return s.setStatus(w, r, a, conversation.Bot)
 }
 
 // handleCreatorMessage sends a message as the creator on the conversation's channel (through
-// the outbound stream and dispatch, like the bot's replies). Writing in a conversation the bot
-// owns takes it over.
+// the outbound stream and dispatch, like the bot's replies); conversation.AddCreatorMessage
+// stores it (writing in a conversation the bot owns takes it over).
 func (s *Server) handleCreatorMessage(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -216,26 +208,9 @@ func (s *Server) handleCreatorMessage(w http.ResponseWriter, r *http.Request, a 
 		tookOver bool
 	)
 	msgID := uuid.Must(uuid.NewV7())
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		var err error
-		if conv, err = q.LockConversation(ctx, id); err != nil {
-			return err
-		}
-		switch conv.Status {
-		case "closed":
-			return errConflict("conversation_closed", "the conversation is closed")
-		case "bot":
-			if conv, err = q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: id, Status: "human"}); err != nil {
-				return err
-			}
-			tookOver = true
-		}
-		m, err = q.InsertMessage(ctx, db.InsertMessageParams{ID: msgID, CreatorID: a.CreatorID, ConversationID: conv.ID,
-			Role: "creator", Body: in.Text, Sources: json.RawMessage("[]"), Channel: conv.Channel, Status: "queued"})
-		if err != nil {
-			return err
-		}
-		return q.TouchConversation(ctx, conv.ID)
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		conv, m, tookOver, err = conversation.AddCreatorMessage(ctx, q, a.CreatorID, id, msgID, in.Text)
+		return err
 	}); err != nil {
 		return orNotFound(err, "conversation")
 	}
