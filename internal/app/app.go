@@ -226,6 +226,11 @@ func (a *App) startGateway(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	keys, err := secrets.Load(cfg.SecretKeys, cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	checks := []gateway.HealthCheck{
 		{Name: "postgres", Check: a.Store.Ping},
 		{Name: "nats", Check: a.Bus.Ping},
@@ -234,8 +239,18 @@ func (a *App) startGateway(ctx context.Context) error {
 	if a.LLM != nil {
 		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.LLM.Ping})
 	}
+	kc, nc := cfg.Knowledge.WithDefaults(cfg.DataDir), cfg.Nudge.WithDefaults()
+	files, err := storage.New(kc.StorageDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	a.gateway = gateway.New(gateway.Deps{
-		Config: cfg, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Log: a.log.With("target", "gateway"), Now: a.now,
+		Config: &gateway.Settings{PublicURL: cfg.PublicURL, Dev: cfg.Dev, TelegramAPIURL: cfg.TelegramAPIURL, Limits: cfg.Limits,
+			Platform:    proactive.Platform{CeilingDay: nc.CeilingDay, CeilingWeek: nc.CeilingWeek, LiveWindow: nc.LiveWindow, MaxHold: nc.MaxHold},
+			MinInterval: nc.MinInterval, MaxUploadBytes: kc.MaxUploadBytes, MaxCreatorBytes: kc.MaxCreatorBytes,
+			ImportAllowPrivate: kc.ImportAllowPrivate},
+		Files: files, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Keys: keys, Log: a.log.With("target", "gateway"), Now: a.now,
 		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
 		Health:        checks,
 		DemoWidgetKey: func() string { return a.demoKey },

@@ -26,6 +26,7 @@ import (
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/storage"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -48,6 +49,16 @@ type envOpts struct {
 	limits *config.Limits
 }
 
+// testFiles is a document store in a temporary directory.
+func testFiles(t *testing.T) *storage.Dir {
+	t.Helper()
+	files, err := storage.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "keys", "jwt.json")
@@ -61,7 +72,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		limits = *o.limits
 	}
 	srv := gateway.New(gateway.Deps{
-		Config:  &config.Config{PublicURL: testIssuer, Limits: limits},
+		Config:  &gateway.Settings{PublicURL: testIssuer, Limits: limits},
+		Files:   testFiles(t),
 		Store:   testenv.Store(t),
 		Auth:    svc,
 		Log:     testenv.Logger(t),

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/gateway"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -34,7 +33,7 @@ func TestHealthStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := gateway.New(gateway.Deps{Config: &config.Config{PublicURL: "http://x"}, Log: testenv.Logger(t), Health: []gateway.HealthCheck{
+			srv := gateway.New(gateway.Deps{Config: &gateway.Settings{PublicURL: "http://x"}, Log: testenv.Logger(t), Health: []gateway.HealthCheck{
 				{Name: "postgres", Check: tc.db}, {Name: "ollama", Optional: true, Check: tc.ollama},
 			}})
 			rec := httptest.NewRecorder()

@@ -60,7 +60,7 @@ func (s *Server) requireCreator(h func(http.ResponseWriter, *http.Request, creat
 		if err != nil {
 			return invalid(err)
 		}
-		return h(w, r, creatorAuth{CreatorID: id})
+		return domainError(h(w, r, creatorAuth{CreatorID: id}))
 	}
 }
 
@@ -98,16 +98,7 @@ func (s *Server) writeSession(w http.ResponseWriter, status int, c db.Creator, r
 
 // newRefresh stores a fresh refresh token of family for creatorID and returns the raw token.
 func (s *Server) newRefresh(ctx context.Context, q *db.Queries, creatorID, family uuid.UUID) (string, error) {
-	raw, hash := auth.NewRefreshToken(creatorID)
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", err
-	}
-	err = q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{
-		ID: id, CreatorID: creatorID, FamilyID: family, TokenHash: hash,
-		ExpiresAt: s.Now().Add(s.Auth.RefreshTTL()),
-	})
-	return raw, err
+	return auth.StoreRefresh(ctx, q, creatorID, family, s.Now().Add(s.Auth.RefreshTTL()))
 }
 
 // handleRegister creates a creator with credentials, a widget key, a knowledge-index tenant and a
@@ -282,10 +273,8 @@ func errAuthRefresh(code, msg string) error {
 	return &apiError{Status: http.StatusUnauthorized, Code: code, Message: msg}
 }
 
-// handleRefresh rotates a refresh token: the presented one is marked used and a new one of the
-// same family is returned with a new access token. Presenting a token that was already used
-// revokes its whole family. Two concurrent refreshes with one token serialize on the family
-// lock; the second counts as reuse.
+// handleRefresh rotates a refresh token (auth.RotateRefresh) and returns the new one with a new
+// access token.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
@@ -302,35 +291,12 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var (
 		c       db.Creator
 		refresh string
-		outcome error
+		refused *auth.RefreshRefused
 	)
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-		rt, err := lockRefreshToken(ctx, q, hash)
-		if db.IsNotFound(err) {
-			outcome = errAuthRefresh("invalid_token", "invalid refresh token")
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case rt.RevokedAt != nil:
-			outcome = errAuthRefresh("invalid_token", "refresh token revoked")
-			return nil
-		case rt.UsedAt != nil:
-			// Commit the revocation, then answer 401.
-			s.Log.Warn("refresh token reused: revoking its family", "creator", creatorID, "family", rt.FamilyID)
-			outcome = errAuthRefresh("token_reused", "refresh token already used; every session of this login was revoked")
-			return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
-		case !now.Before(rt.ExpiresAt):
-			outcome = errAuthRefresh("invalid_token", "refresh token expired")
-			return nil
-		}
-		if err := q.MarkRefreshTokenUsed(ctx, rt.ID); err != nil {
-			return err
-		}
-		if refresh, err = s.newRefresh(ctx, q, creatorID, rt.FamilyID); err != nil {
-			return err
+		var err error
+		if refresh, refused, err = auth.RotateRefresh(ctx, q, creatorID, hash, now, s.Auth.RefreshTTL()); err != nil || refused != nil {
+			return err // a refusal commits (a reused token's family is revoked), then answers 401
 		}
 		c, err = q.GetCreator(ctx, creatorID)
 		return err
@@ -338,24 +304,13 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if outcome != nil {
-		return outcome
+	if refused != nil {
+		if refused.Code == "token_reused" {
+			s.Log.Warn("refresh token reused: revoking its family", "creator", creatorID, "family", refused.Family)
+		}
+		return errAuthRefresh(refused.Code, refused.Message)
 	}
 	return s.writeSession(w, http.StatusOK, c, refresh)
-}
-
-// lockRefreshToken takes the lock of the token's family, then reads the token (FOR UPDATE).
-// Every change to a family (rotation, reuse revocation, logout) holds that lock, so a revocation
-// always sees the tokens a concurrent rotation added, and a rotation always sees a revocation.
-func lockRefreshToken(ctx context.Context, q *db.Queries, hash []byte) (db.RefreshToken, error) {
-	family, err := q.RefreshFamilyByHash(ctx, hash)
-	if err != nil {
-		return db.RefreshToken{}, err
-	}
-	if err := q.LockRefreshFamily(ctx, family); err != nil {
-		return db.RefreshToken{}, err
-	}
-	return q.RefreshTokenByHash(ctx, hash)
 }
 
 // handleLogout revokes the family of the presented refresh token. It answers 204 whether or not
@@ -377,14 +332,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-		rt, err := lockRefreshToken(ctx, q, hash)
-		if db.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
+		return auth.RevokeRefresh(ctx, q, creatorID, hash)
 	})
 	if err != nil {
 		return err

@@ -30,9 +30,9 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
-	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/extract"
+	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/storage"
 )
 
@@ -47,12 +47,6 @@ const (
 	importTimeout = 30 * time.Second
 	maxRedirects  = 3
 )
-
-func (s *Server) knowledgeCfg() config.Knowledge {
-	return s.Config.Knowledge.WithDefaults(s.Config.DataDir)
-}
-
-func (s *Server) files() (*storage.Dir, error) { return storage.New(s.knowledgeCfg().StorageDir) }
 
 type documentIn struct {
 	Title        string `json:"title"`
@@ -104,14 +98,18 @@ func (c *newContent) key() string {
 	return c.storageKey.String()
 }
 
+// document is the content as the document rules (package knowledge) take it.
+func (c *newContent) document() knowledge.NewDocument {
+	return knowledge.NewDocument{Title: c.title, Format: c.format, Body: c.body, Filename: c.filename, SourceURL: c.sourceURL,
+		StorageKey: c.key(), Size: c.size, Hash: c.hash, ChunkTokens: c.chunkTokens, ChunkOverlap: c.chunkOverlap}
+}
+
 // discard removes the stored original of content that did not become (part of) a document.
 func (s *Server) discard(creator uuid.UUID, c *newContent) {
 	if c.storageKey == uuid.Nil {
 		return
 	}
-	if f, err := s.files(); err == nil {
-		_ = f.Delete(creator, c.storageKey)
-	}
+	_ = s.Files.Delete(creator, c.storageKey)
 }
 
 func errTooLarge(code, msg string) error { return &apiError{Status: 413, Code: code, Message: msg} }
@@ -145,34 +143,7 @@ func (s *Server) handleCreateDocument(w http.ResponseWriter, r *http.Request, a 
 
 func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creatorAuth, c *newContent) error {
 	ctx := r.Context()
-	var (
-		d   db.Document
-		dup bool
-	)
-	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		if existing, err := q.GetDocumentByHash(ctx, c.hash); err == nil {
-			d, dup = existing, true
-			return nil
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		if err := s.checkQuota(ctx, q, c.size, 0); err != nil {
-			return err
-		}
-		var err error
-		d, err = q.InsertDocument(ctx, db.InsertDocumentParams{ID: uuid.Must(uuid.NewV7()), CreatorID: a.CreatorID, Title: c.title,
-			Format: c.format, Body: c.body, ContentHash: c.hash, StorageKey: c.key(), Filename: c.filename, SizeBytes: c.size,
-			SourceUrl: c.sourceURL, ChunkTokens: c.chunkTokens, ChunkOverlap: c.chunkOverlap})
-		return err
-	})
-	if db.IsUniqueViolation(err) {
-		// A concurrent identical upload won the race: answer with its document.
-		err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-			d, err = q.GetDocumentByHash(ctx, c.hash)
-			dup = true
-			return err
-		})
-	}
+	d, dup, err := knowledge.AddDocument(ctx, s.Store, a.CreatorID, c.document(), s.Config.MaxCreatorBytes)
 	if err != nil || dup {
 		s.discard(a.CreatorID, c)
 	}
@@ -199,18 +170,6 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creato
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, documentOf(d))
-	return nil
-}
-
-func (s *Server) checkQuota(ctx context.Context, q *db.Queries, add, release int64) error {
-	used, err := q.CreatorStorageBytes(ctx)
-	if err != nil {
-		return err
-	}
-	max := s.knowledgeCfg().MaxCreatorBytes
-	if used-release+add > max {
-		return errTooLarge("quota_exceeded", fmt.Sprintf("your documents would use %d bytes, over your limit of %d bytes: delete documents first", used-release+add, max))
-	}
 	return nil
 }
 
@@ -256,7 +215,7 @@ func (s *Server) receiveJSON(w http.ResponseWriter, r *http.Request, create bool
 		}
 		overlap = *in.ChunkOverlap
 	}
-	if err := checkChunking(in.ChunkTokens, overlap); err != nil {
+	if err := knowledge.CheckChunking(in.ChunkTokens, overlap); err != nil {
 		return nil, err
 	}
 	h := sha256.Sum256([]byte(in.Content))
@@ -264,37 +223,24 @@ func (s *Server) receiveJSON(w http.ResponseWriter, r *http.Request, create bool
 		chunkTokens: in.ChunkTokens, chunkOverlap: overlap}, nil
 }
 
-func checkChunking(tokens, overlap int32) error {
-	if tokens == 0 {
-		return nil
-	}
-	if tokens < 50 || tokens > 8000 || overlap >= tokens/2 {
-		return errBadRequest("bad_chunking", "chunk_tokens must be 50..8000 and chunk_overlap below half of it")
-	}
-	return nil
-}
-
 // receiveMultipart streams the "file" part to storage (within the per-file limit) and reads the
 // optional "title", "chunk_tokens" and "chunk_overlap" fields. The format comes from the
 // content only.
 func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creator uuid.UUID, create bool) (c *newContent, err error) {
-	cfg := s.knowledgeCfg()
-	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxUploadBytes+1<<20)
+	maxUpload := s.Config.MaxUploadBytes
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, errBadRequest("bad_multipart", "malformed multipart body: "+err.Error())
 	}
-	files, err := s.files()
-	if err != nil {
-		return nil, err
-	}
+	files := s.Files
 	c = &newContent{chunkOverlap: -1}
 	defer func() {
 		if err != nil {
 			s.discard(creator, c)
 		}
 	}()
-	tooBig := errTooLarge("file_too_large", fmt.Sprintf("the file is larger than the limit of %d bytes", cfg.MaxUploadBytes))
+	tooBig := errTooLarge("file_too_large", fmt.Sprintf("the file is larger than the limit of %d bytes", maxUpload))
 	gotFile := false
 	for {
 		p, err := mr.NextPart()
@@ -317,7 +263,7 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 			c.filename = sanitizeFilename(p.FileName())
 			c.storageKey = uuid.New()
 			body := &clientReader{r: p}
-			info, err := files.Put(creator, c.storageKey, body, cfg.MaxUploadBytes)
+			info, err := files.Put(creator, c.storageKey, body, maxUpload)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.Is(err, storage.ErrTooLarge) || errors.As(err, &mbe) {
@@ -363,7 +309,7 @@ func (s *Server) receiveMultipart(w http.ResponseWriter, r *http.Request, creato
 	if !gotFile {
 		return c, errBadRequest("missing_file", `multipart upload needs a "file" part`)
 	}
-	if err := checkChunking(c.chunkTokens, c.chunkOverlap); err != nil {
+	if err := knowledge.CheckChunking(c.chunkTokens, c.chunkOverlap); err != nil {
 		return c, err
 	}
 	if err := s.detect(files, creator, c); err != nil {
@@ -498,7 +444,7 @@ var specialPrefixes = func() []netip.Prefix {
 // importClient fetches imports: every connection (the first and each redirect's) is checked
 // after DNS resolution, so a name that resolves to a private address is refused.
 func (s *Server) importClient() *http.Client {
-	allowPrivate := s.knowledgeCfg().ImportAllowPrivate
+	allowPrivate := s.Config.ImportAllowPrivate
 	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
@@ -529,7 +475,7 @@ func (s *Server) importClient() *http.Client {
 }
 
 func (s *Server) fetchURL(ctx context.Context, creator uuid.UUID, u *url.URL) (c *newContent, err error) {
-	cfg := s.knowledgeCfg()
+	maxUpload := s.Config.MaxUploadBytes
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, errBadRequest("bad_url", err.Error())
@@ -546,20 +492,17 @@ func (s *Server) fetchURL(ctx context.Context, creator uuid.UUID, u *url.URL) (c
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, errBadRequest("fetch_failed", fmt.Sprintf("the URL answered %s", resp.Status))
 	}
-	files, err := s.files()
-	if err != nil {
-		return nil, err
-	}
+	files := s.Files
 	c = &newContent{chunkOverlap: -1, sourceURL: resp.Request.URL.String(), storageKey: uuid.New()}
 	c.filename = sanitizeFilename(path.Base(resp.Request.URL.Path))
 	if c.filename == "/" {
 		c.filename = ""
 	}
-	info, err := files.Put(creator, c.storageKey, resp.Body, cfg.MaxUploadBytes)
+	info, err := files.Put(creator, c.storageKey, resp.Body, maxUpload)
 	if err != nil {
 		c.storageKey = uuid.Nil
 		if errors.Is(err, storage.ErrTooLarge) {
-			return nil, errTooLarge("file_too_large", fmt.Sprintf("the page is larger than the limit of %d bytes", cfg.MaxUploadBytes))
+			return nil, errTooLarge("file_too_large", fmt.Sprintf("the page is larger than the limit of %d bytes", maxUpload))
 		}
 		return nil, errBadRequest("fetch_failed", "could not read the page: "+err.Error())
 	}
@@ -702,30 +645,13 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 	}
 	var (
 		d   db.Document
-		dup *db.Document
+		dup bool
 	)
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		cur, err := q.GetDocumentForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status == "deleting" {
-			return errNotFound("document")
-		}
-		if other, err := q.GetDocumentByHash(ctx, c.hash); err == nil {
-			dup = &other
-			return nil
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		if err := s.checkQuota(ctx, q, c.size, cur.SizeBytes); err != nil {
-			return err
-		}
-		d, err = q.ReplaceDocumentContent(ctx, db.ReplaceDocumentContentParams{ID: id, Title: c.title, Format: c.format, Body: c.body,
-			ContentHash: c.hash, StorageKey: c.key(), Filename: c.filename, SizeBytes: c.size, SourceUrl: c.sourceURL})
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		d, dup, err = knowledge.ReplaceDocument(ctx, q, id, c.document(), s.Config.MaxCreatorBytes)
 		return err
 	})
-	if err != nil || dup != nil {
+	if err != nil || dup {
 		s.discard(a.CreatorID, c)
 	}
 	if err != nil {
@@ -734,26 +660,21 @@ func (s *Server) handleReplaceDocument(w http.ResponseWriter, r *http.Request, a
 		}
 		return err
 	}
-	if dup != nil {
-		if dup.ID == id {
-			// A retried replace whose first attempt stored the version and was answered 503:
-			// publish that version's event again (same Nats-Msg-Id) as createDocument does.
-			if dup.Status == "queued" {
-				if err := s.publishIngest(ctx, a.CreatorID, *dup, events.IngestIndex); err != nil {
-					return err
-				}
+	if dup {
+		// A retried replace whose first attempt stored the version and was answered 503:
+		// publish that version's event again (same Nats-Msg-Id) as createDocument does.
+		if d.Status == "queued" {
+			if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
+				return err
 			}
-			out := documentOf(*dup)
-			out.Duplicate = true
-			writeJSON(w, http.StatusOK, out)
-			return nil
 		}
-		return errConflict("duplicate_content", "another document ("+dup.ID.String()+") has exactly this content")
+		out := documentOf(d)
+		out.Duplicate = true
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	if oldKey, err := uuid.Parse(old.StorageKey); err == nil && old.StorageKey != d.StorageKey {
-		if f, err := s.files(); err == nil {
-			_ = f.Delete(a.CreatorID, oldKey)
-		}
+		_ = s.Files.Delete(a.CreatorID, oldKey)
 	}
 	if err := s.publishIngest(ctx, a.CreatorID, d, events.IngestIndex); err != nil {
 		return err
@@ -781,9 +702,7 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	if key, err := uuid.Parse(d.StorageKey); err == nil {
-		if f, err := s.files(); err == nil {
-			_ = f.Delete(a.CreatorID, key)
-		}
+		_ = s.Files.Delete(a.CreatorID, key)
 	}
 	writeJSON(w, http.StatusAccepted, documentOf(d))
 	return nil

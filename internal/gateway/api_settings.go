@@ -1,19 +1,100 @@
 package gateway
 
+// Creator settings: the send policy of proactive coaching (timezone, quiet hours, frequency
+// caps) and the creator's profile as the widget shows it (name, persona, allowed origins).
+
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
+
+// nudgePolicy is the creator's send policy on the wire. Quiet hours are "HH:MM" in the
+// recipient's local time (the database keeps minutes of the day); equal start and end mean no
+// quiet hours, a start after the end spans midnight. Caps of 0 leave only the platform ceiling.
+type nudgePolicy struct {
+	Timezone   string `json:"timezone"`
+	QuietStart string `json:"quiet_start"`
+	QuietEnd   string `json:"quiet_end"`
+	CapDay     int    `json:"cap_day"`
+	CapWeek    int    `json:"cap_week"`
+}
+
+// nudgePolicyIn is a PUT body (every field) or a PATCH body (fields left out keep their value).
+type nudgePolicyIn struct {
+	Timezone   *string `json:"timezone"`
+	QuietStart *string `json:"quiet_start"`
+	QuietEnd   *string `json:"quiet_end"`
+	CapDay     *int    `json:"cap_day"`
+	CapWeek    *int    `json:"cap_week"`
+}
+
+func policyOf(p db.GetCreatorPolicyRow) nudgePolicy {
+	return nudgePolicy{Timezone: p.Timezone, QuietStart: formatHHMM(int(p.QuietStart)), QuietEnd: formatHHMM(int(p.QuietEnd)),
+		CapDay: int(p.NudgeCapDay), CapWeek: int(p.NudgeCapWeek)}
+}
+
+func formatHHMM(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+func (s *Server) handleGetNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	ctx := r.Context()
+	var p db.GetCreatorPolicyRow
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		p, err = q.GetCreatorPolicy(ctx, a.CreatorID)
+		return err
+	}); err != nil {
+		return orNotFound(err, "creator")
+	}
+	writeJSON(w, http.StatusOK, policyOf(p))
+	return nil
+}
+
+// handlePutNudgePolicy replaces the policy: every field is required.
+func (s *Server) handlePutNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateNudgePolicy(w, r, a, true)
+}
+
+// handlePatchNudgePolicy changes the fields given; the others keep their value.
+func (s *Server) handlePatchNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	return s.updateNudgePolicy(w, r, a, false)
+}
+
+func (s *Server) updateNudgePolicy(w http.ResponseWriter, r *http.Request, a creatorAuth, replace bool) error {
+	var in nudgePolicyIn
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if replace {
+		var missing []string
+		for _, f := range []struct {
+			name  string
+			given bool
+		}{{"timezone", in.Timezone != nil}, {"quiet_start", in.QuietStart != nil}, {"quiet_end", in.QuietEnd != nil},
+			{"cap_day", in.CapDay != nil}, {"cap_week", in.CapWeek != nil}} {
+			if !f.given {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return errBadRequest("missing_field", "PUT replaces the policy and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+		}
+	}
+	ctx := r.Context()
+	var out db.SetCreatorPolicyRow
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		out, err = proactive.UpdatePolicy(ctx, q, a.CreatorID, proactive.PolicyChange(in))
+		return err
+	}); err != nil {
+		return orNotFound(err, "creator")
+	}
+	writeJSON(w, http.StatusOK, policyOf(db.GetCreatorPolicyRow(out)))
+	return nil
+}
 
 type widgetSettings struct {
 	Name             string   `json:"name"`
@@ -145,138 +226,4 @@ func cleanOrigins(in []string) ([]string, error) {
 		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
 	}
 	return origins, nil
-}
-
-func pathID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(r.PathValue(name))
-	if err != nil {
-		return uuid.Nil, errNotFound(name)
-	}
-	return id, nil
-}
-
-type conversationOut struct {
-	ID             uuid.UUID  `json:"id"`
-	EndUserID      uuid.UUID  `json:"end_user_id"`
-	Channel        string     `json:"channel"`
-	ChannelID      *uuid.UUID `json:"channel_id,omitempty"`
-	Status         string     `json:"status"`
-	DisplayName    string     `json:"display_name,omitempty"`
-	OptedOut       bool       `json:"opted_out,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastActivityAt time.Time  `json:"last_activity_at"`
-}
-
-// handleListConversations lists the creator's conversations, newest activity first. Filters:
-// channel (widget, whatsapp, telegram), channel_id, status (bot, human, closed),
-// active_after / active_before (RFC 3339), limit (1-500, default 200).
-func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	q := r.URL.Query()
-	p := db.ListConversationsFilteredParams{MaxRows: 200}
-	if v := q.Get("channel"); v != "" {
-		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
-			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
-		}
-		p.Channel = &v
-	}
-	if v := q.Get("channel_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return errBadRequest("bad_channel_id", "channel_id must be a UUID")
-		}
-		p.ChannelID = uuid.NullUUID{UUID: id, Valid: true}
-	}
-	if v := q.Get("status"); v != "" {
-		if v != "bot" && v != "human" && v != "closed" {
-			return errBadRequest("bad_status", "status must be bot, human or closed")
-		}
-		p.Status = &v
-	}
-	for _, f := range []struct {
-		name string
-		dst  **time.Time
-	}{{"active_after", &p.ActiveAfter}, {"active_before", &p.ActiveBefore}} {
-		if v := q.Get(f.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return errBadRequest("bad_"+f.name, f.name+" must be an RFC 3339 time")
-			}
-			*f.dst = &t
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return errBadRequest("bad_limit", "limit must be 1 to 500")
-		}
-		p.MaxRows = int32(n)
-	}
-	ctx := r.Context()
-	var convs []db.ListConversationsFilteredRow
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		convs, err = q.ListConversationsFiltered(ctx, p)
-		return err
-	}); err != nil {
-		return err
-	}
-	out := make([]conversationOut, 0, len(convs))
-	for _, c := range convs {
-		co := conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, DisplayName: c.DisplayName,
-			OptedOut: c.OptedOutAt != nil, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt}
-		if c.ChannelID.Valid {
-			co.ChannelID = &c.ChannelID.UUID
-		}
-		out = append(out, co)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": out})
-	return nil
-}
-
-type messageOut struct {
-	ID        uuid.UUID       `json:"id"`
-	Seq       int64           `json:"seq"`
-	Role      string          `json:"role"`
-	Text      string          `json:"text"`
-	Sources   json.RawMessage `json:"sources"`
-	Status    string          `json:"status"`
-	Error     string          `json:"error,omitempty"`
-	ErrorCode string          `json:"error_code,omitempty"`
-	ReplyTo   *uuid.UUID      `json:"reply_to,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
-func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var after int64
-	if v := r.URL.Query().Get("after_seq"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return errBadRequest("bad_after_seq", "after_seq must be a sequence number (0 or more)")
-		}
-	}
-	ctx := r.Context()
-	var msgs []db.Message
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		if _, err := q.GetConversation(ctx, id); err != nil {
-			return err
-		}
-		var err error
-		msgs, err = q.MessagesAfter(ctx, db.MessagesAfterParams{ConversationID: id, Seq: after, Limit: 500})
-		return err
-	}); err != nil {
-		return orNotFound(err, "conversation")
-	}
-	out := make([]messageOut, 0, len(msgs))
-	for _, m := range msgs {
-		mo := messageOut{ID: m.ID, Seq: m.Seq, Role: m.Role, Text: m.Body, Sources: m.Sources, Status: m.Status,
-			Error: m.Error, ErrorCode: m.ErrorCode, CreatedAt: m.CreatedAt}
-		if m.ReplyTo.Valid {
-			mo.ReplyTo = &m.ReplyTo.UUID
-		}
-		out = append(out, mo)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
-	return nil
 }

@@ -1,0 +1,54 @@
+package gateway
+
+// Helpers shared by the creator API files (api_*.go).
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/conversation"
+	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/proactive"
+)
+
+func pathID(r *http.Request, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue(name))
+	if err != nil {
+		return uuid.Nil, errNotFound(name)
+	}
+	return id, nil
+}
+
+// domainError turns a rule a domain package refused into the API error it answers: the domain
+// says how it was refused (invalid, conflict, not found) and with which code.
+func domainError(err error) error {
+	var (
+		pe *proactive.Error
+		ke *knowledge.Error
+		ce *conversation.Error
+	)
+	switch {
+	case errors.As(err, &ce):
+		return &apiError{Status: http.StatusConflict, Code: ce.Code, Message: ce.Message}
+	case errors.As(err, &pe):
+		return &apiError{Status: proactiveStatus[pe.Kind], Code: pe.Code, Message: pe.Message}
+	case errors.As(err, &ke):
+		return &apiError{Status: knowledgeStatus[ke.Kind], Code: ke.Code, Message: ke.Message}
+	}
+	return err
+}
+
+var proactiveStatus = map[proactive.Kind]int{
+	proactive.Invalid:  http.StatusBadRequest,
+	proactive.Conflict: http.StatusConflict,
+	proactive.NotFound: http.StatusNotFound,
+}
+
+var knowledgeStatus = map[knowledge.Kind]int{
+	knowledge.Invalid:  http.StatusBadRequest,
+	knowledge.Conflict: http.StatusConflict,
+	knowledge.NotFound: http.StatusNotFound,
+	knowledge.TooLarge: http.StatusRequestEntityTooLarge,
+}
