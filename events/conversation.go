@@ -36,6 +36,14 @@ type MessageReceived struct {
 
 func (MessageReceived) EventType() string { return TypeMessageReceived }
 
+// MessageReceived.Type of a provider's opt-out / opt-in signal (WhatsApp marketing stop /
+// resume, Telegram bot blocked / unblocked): the end user opted out of or back into proactive
+// messages. Retrieve applies them without reaching the LLM.
+const (
+	SignalOptOut = "opt_out"
+	SignalOptIn  = "opt_in"
+)
+
 // Passage is a piece of the creator's knowledge found for a turn.
 type Passage struct {
 	DocumentID uuid.UUID `json:"document_id"`

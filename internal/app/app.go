@@ -382,6 +382,11 @@ func (a *App) startGateway(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	keys, err := secrets.Load(cfg.SecretKeys, cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	checks := []gateway.HealthCheck{
 		{Name: "postgres", Check: a.Store.Ping},
 		{Name: "nats", Check: a.Bus.Ping},
@@ -391,7 +396,7 @@ func (a *App) startGateway(ctx context.Context) error {
 		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.LLM.Ping})
 	}
 	a.gateway = gateway.New(gateway.Deps{
-		Config: cfg, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Log: a.log.With("target", "gateway"), Now: a.now,
+		Config: cfg, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Keys: keys, Log: a.log.With("target", "gateway"), Now: a.now,
 		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
 		Health:        checks,
 		DemoWidgetKey: func() string { return a.demoKey },

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/gateway/widget"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -63,7 +63,7 @@ func TestWidgetAttacks(t *testing.T) {
 		}
 		_, _, err = c.Do(ctx, "GET", "/api/v1/widget/settings", cr.AccessToken, nil, &settings)
 		require.NoError(t, err)
-		st, raw, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "user_id": "u-1", "user_hash": gateway.UserHash(settings.IdentitySecret, "u-1")}, nil)
+		st, raw, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "user_id": "u-1", "user_hash": widget.UserHash(settings.IdentitySecret, "u-1")}, nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, st, string(raw))
 	})

@@ -27,6 +27,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -88,6 +89,10 @@ func newFullEnv(t *testing.T) *fullEnv {
 	b := testenv.Bus(t)
 	tg := telegramtest.New(t)
 	errs := newErrorLog()
+	keys, err := secrets.Load("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := gateway.New(gateway.Deps{
 		Config: &config.Config{PublicURL: testIssuer, DataDir: dir, TelegramAPIURL: tg.URL,
 			// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
@@ -95,6 +100,7 @@ func newFullEnv(t *testing.T) *fullEnv {
 		Store: testenv.Store(t),
 		Bus:   b,
 		Auth:  svc,
+		Keys:  keys,
 		Log:   slog.New(errs),
 	})
 	ts := httptest.NewServer(srv.Handler())

@@ -1,10 +1,16 @@
 // Package gateway is coachwire's HTTP edge: the creator REST API, the widget script, the widget
-// WebSocket, the demo page and health. It authenticates every request, publishes work to the
-// bus and never does a worker's job (no retrieval, no LLM calls) in a request.
+// WebSocket, the demo page, the provider webhooks and health. It authenticates every request,
+// publishes work to the bus and never does a worker's job (no retrieval, no LLM calls) in a
+// request.
+//
+// The package holds the creator API and the one route table (Handler); the end users' side is
+// package widget, the providers' side package webhooks, and the HTTP plumbing they all share
+// (errors as JSON, JSON bodies, client addresses, limit answers) package httpx.
 package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +24,9 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/webhooks"
+	"github.com/coachwire/coachwire/internal/gateway/widget"
+	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // HealthCheck is one dependency probe for /health.
@@ -34,6 +43,9 @@ type Deps struct {
 	Store  *db.Store
 	Bus    *bus.Bus
 	Auth   *auth.Service
+	// Keys is the secrets keyring that seals and opens channel credentials (built by package
+	// app; nil: the channel API and the webhooks answer 500).
+	Keys *secrets.Keyring
 	// Tenants creates a new creator's space in the knowledge index (a Weaviate tenant).
 	Tenants func(ctx context.Context, creatorID uuid.UUID) error
 	Health  []HealthCheck
@@ -46,11 +58,13 @@ type Deps struct {
 // Server serves the gateway's routes.
 type Server struct {
 	Deps
-	hub *hub
-	// channels caches webhook channel lookups and holds the secrets keyring.
-	channels *channelState
+	// widget serves the end users' routes, webhooks the providers'.
+	widget   *widget.Server
+	webhooks *webhooks.Server
 	// limits are the request limits shared by every replica (limits.go).
 	limits *limits
+	// hc calls the providers' APIs (Telegram getMe, setWebhook) for the channel API.
+	hc *http.Client
 
 	mu      sync.Mutex
 	closing bool
@@ -61,8 +75,35 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, hub: newHub(d.Bus, d.Log), channels: newChannelState(), limits: newLimits(d)}
+	s := &Server{Deps: d, limits: newLimits(d),
+		hc: &http.Client{Timeout: 15 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	cfg, publicURL := s.limits.cfg, ""
+	if d.Config != nil {
+		publicURL = d.Config.PublicURL
+	}
+	s.widget = widget.New(widget.Deps{Store: d.Store, Bus: d.Bus, Auth: d.Auth, Log: d.Log, Now: d.Now,
+		PublicURL: publicURL, DemoWidgetKey: d.DemoWidgetKey,
+		Limits: widget.Limits{SessionsPerIP: cfg.WidgetSessionsPerIP, SessionsPerKey: cfg.WidgetSessionsPerKey,
+			MessagesPerSession: cfg.WidgetMessagesPerSession, MessagesPerEndUser: cfg.WidgetMessagesPerEndUser,
+			SocketsPerSession: cfg.WidgetSocketsPerSession},
+		RateLimit: s.limits.rl, ClientIP: s.clientIP})
+	s.webhooks = webhooks.New(webhooks.Deps{Store: d.Store, Bus: d.Bus, Keys: d.Keys, Log: d.Log, Now: d.Now})
+	return s
 }
+
+// errNoKeyring answers a channel request when the gateway was given no secrets keyring.
+var errNoKeyring = errors.New("gateway: no secrets keyring (Deps.Keys)")
+
+// keyring is the secrets keyring for channel credentials, given by package app.
+func (s *Server) keyring() (*secrets.Keyring, error) {
+	if s.Keys == nil {
+		return nil, errNoKeyring
+	}
+	return s.Keys, nil
+}
+
+// providerHTTP is the client for the providers' APIs.
+func (s *Server) providerHTTP() *http.Client { return s.hc }
 
 // Handler returns every route in one table.
 func (s *Server) Handler() http.Handler {
@@ -162,17 +203,17 @@ func (s *Server) Handler() http.Handler {
 	creator("PUT /api/v1/end-users/{id}/tags", s.handlePutEndUserTags)
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
-	route("GET /webhooks/whatsapp/{channel}", s.handleWhatsAppVerify)
-	route("POST /webhooks/whatsapp/{channel}", s.handleWhatsAppWebhook)
-	route("POST /webhooks/telegram/{channel}", s.handleTelegramWebhook)
+	route("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)
+	route("POST /webhooks/whatsapp/{channel}", s.webhooks.WhatsApp)
+	route("POST /webhooks/telegram/{channel}", s.webhooks.Telegram)
 
 	// Widget (end users).
-	mux.HandleFunc("GET /widget.js", s.handleWidgetJS)
-	route("OPTIONS /api/v1/widget/session", s.handleWidgetSessionPreflight)
-	route("POST /api/v1/widget/session", s.handleWidgetSession)
-	route("GET /api/v1/widget/ws", s.handleWidgetWS)
+	mux.HandleFunc("GET /widget.js", s.widget.Script)
+	route("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
+	route("POST /api/v1/widget/session", s.widget.Session)
+	route("GET /api/v1/widget/ws", s.widget.Socket)
 	if s.Config.Dev {
-		route("GET /demo", s.handleDemo)
+		route("GET /demo", s.widget.Demo)
 	}
 	mux.HandleFunc("GET /openapi.yaml", s.handleOpenAPI)
 	return s.logRequests(mux)
@@ -183,8 +224,7 @@ func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	s.hub.closeAll()
-	s.closeLimits()
+	s.widget.Shutdown()
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {

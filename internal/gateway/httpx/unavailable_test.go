@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func TestWriteErrorDependencyUnavailable(t *testing.T) {
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()
-		writeError(rec, httptest.NewRequest("POST", "/api/v1/documents", nil), slog.New(slog.DiscardHandler), c.err)
+		WriteError(rec, httptest.NewRequest("POST", "/api/v1/documents", nil), slog.New(slog.DiscardHandler), c.err)
 		var body struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}

@@ -1,10 +1,16 @@
-package gateway
+// Package widget is the gateway's end-user side: the embeddable widget script and the demo
+// page (static/), the widget session endpoint that mints a socket token, the widget WebSocket
+// (ws.go, leanconn.go), the live hub that feeds sockets from core NATS (hub.go) and the widget's
+// delivered and read receipts (receipts.go). Package gateway registers its handlers in the one
+// route table.
+package widget
 
 import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,28 +21,88 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
-	"github.com/coachwire/coachwire/internal/gateway/static"
+	"github.com/coachwire/coachwire/internal/gateway/httpx"
+	"github.com/coachwire/coachwire/internal/gateway/widget/static"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
-func (s *Server) handleWidgetJS(w http.ResponseWriter, r *http.Request) {
+// Limits are the widget's request limits (config.Limits with defaults applied).
+type Limits struct {
+	// SessionsPerIP and SessionsPerKey bound session minting per client address and widget key.
+	SessionsPerIP, SessionsPerKey ratelimit.Rule
+	// MessagesPerSession and MessagesPerEndUser bound end-user messages per conversation and per
+	// end user, across sockets and replicas.
+	MessagesPerSession, MessagesPerEndUser ratelimit.Rule
+	// SocketsPerSession bounds the sockets open on one conversation.
+	SocketsPerSession int
+}
+
+// Deps is what the widget needs, given by package gateway.
+type Deps struct {
+	Store *db.Store
+	Bus   *bus.Bus
+	Auth  *auth.Service
+	Log   *slog.Logger
+	Now   func() time.Time
+	// PublicURL is the gateway's own origin: the demo page's script and an allowed origin.
+	PublicURL string
+	// DemoWidgetKey is shown on /demo (nil or "": no demo creator).
+	DemoWidgetKey func() string
+	Limits        Limits
+	// RateLimit holds the shared request limits (nil without a Store).
+	RateLimit *ratelimit.Limiter
+	// ClientIP is the address of the client that sent a request (trusted proxies applied).
+	ClientIP func(*http.Request) string
+}
+
+// Server serves the widget's routes.
+type Server struct {
+	Deps
+	hub *hub
+	// sockets counts the open sockets of each conversation across replicas.
+	sockets *ratelimit.Sockets
+}
+
+// New builds the widget's side of the gateway.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{Deps: d, hub: newHub(d.Bus, d.Log)}
+	if d.Store != nil {
+		s.sockets = ratelimit.NewSockets(d.Store, d.Now, d.Log, 0)
+	}
+	return s
+}
+
+// Shutdown closes every widget socket so clients reconnect to another replica, and stops this
+// replica's socket holder.
+func (s *Server) Shutdown() {
+	s.hub.closeAll()
+	s.closeSockets()
+}
+
+// Script serves widget.js (GET /widget.js).
+func (s *Server) Script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	http.ServeFileFS(w, r, static.Files, "widget.js")
 }
 
-func (s *Server) handleDemo(w http.ResponseWriter, r *http.Request) error {
+// Demo serves the demo page embedding the widget for the demo creator (GET /demo, dev mode).
+func (s *Server) Demo(w http.ResponseWriter, r *http.Request) error {
 	key := ""
 	if s.DemoWidgetKey != nil {
 		key = s.DemoWidgetKey()
 	}
 	if key == "" {
-		return errNotFound("demo creator")
+		return httpx.NotFound("demo creator")
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return static.DemoPage(w, key, s.Config.PublicURL+"/widget.js")
+	return static.DemoPage(w, key, s.PublicURL+"/widget.js")
 }
 
 // widgetCreator is what the widget endpoints need to know about a creator.
@@ -50,7 +116,7 @@ type widgetCreator struct {
 func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCreator, error) {
 	var wc widgetCreator
 	if key == "" || len(key) > 128 {
-		return wc, errBadRequest("bad_widget_key", "widget_key is missing or malformed")
+		return wc, httpx.BadRequest("bad_widget_key", "widget_key is missing or malformed")
 	}
 	err := s.Store.Global(ctx, func(q *db.Queries) error {
 		id, err := q.CreatorByWidgetKey(ctx, key)
@@ -61,7 +127,7 @@ func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCrea
 		return nil
 	})
 	if err != nil || wc.ID == uuid.Nil {
-		return wc, errNotFound("widget key")
+		return wc, httpx.NotFound("widget key")
 	}
 	return s.widgetCreator(ctx, wc.ID)
 }
@@ -77,7 +143,7 @@ func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator
 		return nil
 	})
 	if db.IsNotFound(err) {
-		return wc, errNotFound("creator")
+		return wc, httpx.NotFound("creator")
 	}
 	return wc, err
 }
@@ -94,7 +160,7 @@ func (s *Server) originAllowed(origin string, wc widgetCreator, r *http.Request)
 		return false
 	}
 	norm := strings.ToLower(o.Scheme + "://" + o.Host)
-	if strings.EqualFold(o.Host, r.Host) || norm == strings.ToLower(s.Config.PublicURL) {
+	if strings.EqualFold(o.Host, r.Host) || norm == strings.ToLower(s.PublicURL) {
 		return true
 	}
 	for _, a := range wc.AllowedOrigins {
@@ -105,7 +171,8 @@ func (s *Server) originAllowed(origin string, wc widgetCreator, r *http.Request)
 	return false
 }
 
-func (s *Server) handleWidgetSessionPreflight(w http.ResponseWriter, r *http.Request) error {
+// SessionPreflight answers the CORS preflight of Session.
+func (s *Server) SessionPreflight(w http.ResponseWriter, r *http.Request) error {
 	// The widget key is in the body, not known at preflight: allow the method and header, the
 	// real request is checked against the creator's origins.
 	if o := r.Header.Get("Origin"); o != "" {
@@ -133,17 +200,17 @@ type widgetSessionResponse struct {
 	EndUserID      uuid.UUID `json:"end_user_id"`
 }
 
-// handleWidgetSession starts (or resumes) an end user's widget session: it checks the page's
+// Session starts (or resumes) an end user's widget session: it checks the page's
 // Origin against the creator's allowed origins and, when given or required, the verified
 // identity HMAC, then returns a short-lived token for the socket.
-func (s *Server) handleWidgetSession(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 	var req widgetSessionRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := httpx.ReadJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.limitHTTP(w, r, "too many widget sessions; retry later",
-		ratelimit.Check{Key: "widget:session:ip:" + auth.IPKey(s.clientIP(r)), Rule: s.limits.cfg.WidgetSessionsPerIP},
-		ratelimit.Check{Key: "widget:session:key:" + req.WidgetKey, Rule: s.limits.cfg.WidgetSessionsPerKey}); err != nil {
+	if err := httpx.Limit(w, r, s.RateLimit, "too many widget sessions; retry later",
+		ratelimit.Check{Key: "widget:session:ip:" + auth.IPKey(s.ClientIP(r)), Rule: s.Limits.SessionsPerIP},
+		ratelimit.Check{Key: "widget:session:key:" + req.WidgetKey, Rule: s.Limits.SessionsPerKey}); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -153,27 +220,15 @@ func (s *Server) handleWidgetSession(w http.ResponseWriter, r *http.Request) err
 	}
 	origin := r.Header.Get("Origin")
 	if !s.originAllowed(origin, wc, r) {
-		return errForbidden("origin " + origin + " is not allowed for this widget")
+		return httpx.Forbidden("origin " + origin + " is not allowed for this widget")
 	}
 	if origin != "" {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		w.Header().Set("Vary", "Origin")
 	}
-	var external string
-	verified := false
-	switch {
-	case req.UserID != "":
-		if len(req.UserID) > 256 || !validUserHash(wc.Secret, req.UserID, req.UserHash) {
-			return errUnauthorized("user_hash does not match user_id")
-		}
-		external, verified = "user:"+req.UserID, true
-	case wc.IdentityRequired:
-		return errUnauthorized("this widget requires a verified user_id and user_hash")
-	default:
-		if len(req.AnonID) < 8 || len(req.AnonID) > 64 || strings.ContainsAny(req.AnonID, " \t\r\n") {
-			return errBadRequest("bad_anon_id", "anon_id must be 8 to 64 characters without spaces")
-		}
-		external = "anon:" + req.AnonID
+	external, verified, err := endUserIdentity(wc, req)
+	if err != nil {
+		return err
 	}
 	endUserID := ids.EndUser(wc.ID, events.ChannelWidget, external)
 	convID := ids.Conversation(wc.ID, endUserID, events.ChannelWidget)
@@ -196,8 +251,28 @@ func (s *Server) handleWidgetSession(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, widgetSessionResponse{Token: tok, ExpiresAt: exp, ConversationID: convID, EndUserID: endUserID})
+	httpx.WriteJSON(w, http.StatusOK, widgetSessionResponse{Token: tok, ExpiresAt: exp, ConversationID: convID, EndUserID: endUserID})
 	return nil
+}
+
+// endUserIdentity is who a widget session is for, as the end user's external id on the widget
+// channel: a verified user ("user:<id>", when the page signed user_id with the creator's widget
+// secret) or an anonymous browser ("anon:<id>"), unless the creator requires verified identities.
+func endUserIdentity(wc widgetCreator, req widgetSessionRequest) (external string, verified bool, err error) {
+	switch {
+	case req.UserID != "":
+		if len(req.UserID) > 256 || !validUserHash(wc.Secret, req.UserID, req.UserHash) {
+			return "", false, httpx.Unauthorized("user_hash does not match user_id")
+		}
+		return "user:" + req.UserID, true, nil
+	case wc.IdentityRequired:
+		return "", false, httpx.Unauthorized("this widget requires a verified user_id and user_hash")
+	default:
+		if len(req.AnonID) < 8 || len(req.AnonID) > 64 || strings.ContainsAny(req.AnonID, " \t\r\n") {
+			return "", false, httpx.BadRequest("bad_anon_id", "anon_id must be 8 to 64 characters without spaces")
+		}
+		return "anon:" + req.AnonID, false, nil
+	}
 }
 
 func validUserHash(secret, userID, hash string) bool {

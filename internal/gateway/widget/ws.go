@@ -1,4 +1,4 @@
-package gateway
+package widget
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/httpx"
 	textrule "github.com/coachwire/coachwire/internal/text"
 )
 
@@ -82,14 +83,16 @@ func tokenFromSubprotocols(r *http.Request) string {
 	return ""
 }
 
-func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
+// Socket upgrades GET /api/v1/widget/ws to the widget WebSocket (subprotocol coachwire.v1)
+// for the session token the widget sends as subprotocol bearer.<token>.
+func (s *Server) Socket(w http.ResponseWriter, r *http.Request) error {
 	tok := tokenFromSubprotocols(r)
 	if tok == "" {
-		return errUnauthorized("missing session token (send it as WebSocket subprotocol bearer.<token>)")
+		return httpx.Unauthorized("missing session token (send it as WebSocket subprotocol bearer.<token>)")
 	}
 	claims, err := s.Auth.VerifyWidget(tok)
 	if err != nil {
-		return errUnauthorized("invalid session token")
+		return httpx.Unauthorized("invalid session token")
 	}
 	ctx := r.Context()
 	wc, err := s.widgetCreator(ctx, claims.CreatorID)
@@ -97,7 +100,7 @@ func (s *Server) handleWidgetWS(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !s.originAllowed(r.Header.Get("Origin"), wc, r) {
-		return errForbidden("origin not allowed for this widget")
+		return httpx.Forbidden("origin not allowed for this widget")
 	}
 	release, err := s.acquireSocket(w, r, claims)
 	if err != nil {
@@ -412,19 +415,12 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "bad_message", Message: "message must be 1 to 4000 characters of text"})
 		return
 	}
-	if _, counted := ss.unconfirmed[id]; !counted && (!ss.limit.Allow() || !ss.srv.allowWidgetMessage(ctx, ss.claims)) {
+	if _, counted := ss.unconfirmed[id]; !counted && (!ss.limit.Allow() || !ss.srv.allowMessage(ctx, ss.claims)) {
 		ss.send(ctx, serverFrame{Type: "error", ID: f.ID, Code: "rate_limited", Message: "too many messages, slow down"})
 		return
 	}
 	c := ss.claims
-	ev := events.New(c.CreatorID, events.MessageReceived{
-		Channel:           events.ChannelWidget,
-		ProviderMessageID: id.String(),
-		EndUserID:         c.EndUserID,
-		ConversationID:    c.ConversationID,
-		Text:              text,
-		SentAt:            ss.srv.Now().UTC().Format(time.RFC3339Nano),
-	}, nil, ss.srv.Now())
+	ev := widgetMessage(c, id, text, ss.srv.Now())
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := bus.PublishEvent(pctx, ss.srv.Bus, events.InboundSubject(c.CreatorID, events.ChannelWidget), "widget:"+id.String(), ev); err != nil {
@@ -444,4 +440,18 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 	delete(ss.unconfirmed, id)
 	ss.log.Debug("widget message accepted", "correlation_id", ev.CorrelationID, "message", id)
 	ss.send(ctx, serverFrame{Type: "ack", ID: f.ID})
+}
+
+// widgetMessage is an end user's widget message as the inbound event: the client's message id is
+// the provider message id (the turn's idempotency key), the session names the end user and the
+// conversation.
+func widgetMessage(c auth.WidgetClaims, id uuid.UUID, text string, now time.Time) events.Message[events.MessageReceived] {
+	return events.New(c.CreatorID, events.MessageReceived{
+		Channel:           events.ChannelWidget,
+		ProviderMessageID: id.String(),
+		EndUserID:         c.EndUserID,
+		ConversationID:    c.ConversationID,
+		Text:              text,
+		SentAt:            now.UTC().Format(time.RFC3339Nano),
+	}, nil, now)
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"context"
@@ -16,21 +16,21 @@ import (
 // retryAfterUnavailable is the Retry-After (seconds) of a 503 for a dependency that is down.
 const retryAfterUnavailable = "5"
 
-// errDependencyUnavailable is the 503 for a request that failed because PostgreSQL or NATS could
+// DependencyUnavailable is the 503 for a request that failed because PostgreSQL or NATS could
 // not be reached (or did not answer in time). Nothing the client sent was wrong: the same request
 // may be retried. Every write the gateway acknowledges is retry-safe (idempotent ids, content
 // hashes), so a retry never duplicates what a failed attempt may have kept.
-func errDependencyUnavailable(w http.ResponseWriter, err error) error {
+func DependencyUnavailable(w http.ResponseWriter, err error) error {
 	w.Header().Set("Retry-After", retryAfterUnavailable)
-	return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 		Message: "a service coachwire depends on is unavailable; retry shortly", Err: err}
 }
 
-// isUnavailable reports whether err is a dependency outage rather than a fault in the request
+// IsUnavailable reports whether err is a dependency outage rather than a fault in the request
 // or in coachwire: a PostgreSQL connection that could not be made or was lost, a server
 // shutting down or out of connections, a NATS request that found no server or no answer, or
 // a deadline that ran out on the way. A client that went away (context.Canceled) is not one.
-func isUnavailable(err error) bool {
+func IsUnavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}

@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ func TestWriteErrorMapsForeignKeyViolation(t *testing.T) {
 	t.Parallel()
 	rec := httptest.NewRecorder()
 	err := fmt.Errorf("insert enrollment: %w", &pgconn.PgError{Code: "23503", ConstraintName: "program_enrollments_program_fkey"})
-	writeError(rec, httptest.NewRequest("POST", "/api/v1/programs/x/enrollments", nil), slog.New(slog.DiscardHandler), err)
+	WriteError(rec, httptest.NewRequest("POST", "/api/v1/programs/x/enrollments", nil), slog.New(slog.DiscardHandler), err)
 	var body struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}
