@@ -31,6 +31,8 @@ import (
 	"github.com/coachwire/coachwire/internal/localdeps"
 	"github.com/coachwire/coachwire/internal/nudge"
 	"github.com/coachwire/coachwire/internal/proactive"
+	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/storage"
 )
 
 // App is a running coachwire process.
