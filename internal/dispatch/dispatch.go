@@ -23,6 +23,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
@@ -179,10 +180,9 @@ func (w *Worker) handle(msg *message.Message) error {
 // pushWidget publishes the final message to the conversation's live subject. Whether or not a
 // socket is listening, the message is in Postgres and replayed on the next resume.
 func (w *Worker) pushWidget(ctx context.Context, c [16]byte, m db.Message) error {
-	l := events.Live{Kind: "message", Seq: m.Seq, MessageID: m.ID, Role: m.Role, Text: m.Body}
-	_ = json.Unmarshal(m.Sources, &l.Sources)
-	if m.ReplyTo.Valid {
-		l.ReplyTo = m.ReplyTo.UUID
+	l, err := conversation.LiveMessage(m)
+	if err != nil { // the text still goes out; the sources are logged as unreadable
+		w.Log.Error("widget push: message sources", "message_id", m.ID, "err", err)
 	}
 	b, err := json.Marshal(l)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/httpx"
 	textrule "github.com/coachwire/coachwire/internal/text"
@@ -383,10 +384,13 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 		if m.Role == "user" || m.Role == "system" {
 			continue
 		}
-		f := serverFrame{Type: "message", ID: m.ID.String(), Seq: m.Seq, Role: m.Role, Text: m.Body, CreatedAt: &m.CreatedAt}
-		_ = json.Unmarshal(m.Sources, &f.Sources)
-		if m.ReplyTo.Valid {
-			f.ReplyTo = m.ReplyTo.UUID.String()
+		l, err := conversation.LiveMessage(m)
+		if err != nil {
+			ss.log.Error("widget socket: replay", "message_id", m.ID, "err", err)
+		}
+		f := serverFrame{Type: "message", ID: m.ID.String(), Seq: m.Seq, Role: m.Role, Text: m.Body, Sources: l.Sources, CreatedAt: &m.CreatedAt}
+		if l.ReplyTo != uuid.Nil {
+			f.ReplyTo = l.ReplyTo.String()
 		}
 		if m.Status != "delivered" && m.Status != "read" {
 			f.receipt = m.ID
