@@ -27,7 +27,6 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
-	"github.com/coachwire/coachwire/internal/retrieve"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -485,7 +484,7 @@ func TestConversationEvents(t *testing.T) {
 }
 
 // publishSignal publishes a provider's opt-out / opt-in signal the way the webhook does: a
-// MessageReceived of type retrieve.SignalOptOut or SignalOptIn on the inbound stream.
+// MessageReceived of type events.SignalOptOut or SignalOptIn on the inbound stream.
 func (r *channelRig) publishSignal(t *testing.T, channel string, ch uuid.UUID, typ, user, chat, key string) {
 	t.Helper()
 	ev := events.New(r.cr.ID, events.MessageReceived{Channel: channel, ChannelID: ch, ProviderMessageID: key,
@@ -514,19 +513,19 @@ func TestChannelOptOutSignals(t *testing.T) {
 		return cs[0].OptedOut
 	}
 
-	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptOut, "555", "555", "member:2")
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, events.SignalOptOut, "555", "555", "member:2")
 	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelTelegram) }, "telegram: kicked opts out")
-	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptIn, "555", "555", "member:3")
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, events.SignalOptIn, "555", "555", "member:3")
 	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelTelegram) }, "telegram: member opts back in")
 
-	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptOut, "491700000001", "", "pref:491700000001:1:stop")
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, events.SignalOptOut, "491700000001", "", "pref:491700000001:1:stop")
 	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelWhatsApp) }, "whatsapp: marketing stop opts out")
-	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptIn, "491700000001", "", "pref:491700000001:2:resume")
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, events.SignalOptIn, "491700000001", "", "pref:491700000001:2:resume")
 	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelWhatsApp) }, "whatsapp: resume opts back in")
 
 	// Unknown users: nothing is created; no signal is ever answered.
-	r.publishSignal(t, events.ChannelTelegram, tg.ID, retrieve.SignalOptOut, "999", "999", "member:4")
-	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, retrieve.SignalOptOut, "491799999999", "", "pref:491799999999:1:stop")
+	r.publishSignal(t, events.ChannelTelegram, tg.ID, events.SignalOptOut, "999", "999", "member:4")
+	r.publishSignal(t, events.ChannelWhatsApp, wa.ID, events.SignalOptOut, "491799999999", "", "pref:491799999999:1:stop")
 	quiet(t, 2*time.Second, 2, func() int { return len(r.conversations(t, "")) }, "no conversation for unknown users")
 	require.Len(t, r.tg.Sent(), 1)
 	require.Len(t, r.wa.Sent(), 1)

@@ -34,7 +34,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 	if in.ProviderMessageID == "" || in.ExternalUserID == "" {
 		return bus.Permanent(fmt.Errorf("retrieve: %w: channel message without provider or user id", events.ErrMalformed))
 	}
-	if in.Type == SignalOptOut || in.Type == SignalOptIn {
+	if in.Type == events.SignalOptOut || in.Type == events.SignalOptIn {
 		return w.handleOptSignal(msg, ev)
 	}
 	kind := in.Type
@@ -173,10 +173,7 @@ func (w *Worker) activity(c uuid.UUID, a events.Activity) {
 // chat (new status "kicked": the user blocked the bot; "member": unblocked or restarted it).
 // ExternalUserID (and ChatID for Telegram) name the end user as for a message;
 // ProviderMessageID is a unique key of the signal (the webhook's Nats-Msg-Id deduplicates).
-const (
-	SignalOptOut = "opt_out"
-	SignalOptIn  = "opt_in"
-)
+// The types are events.SignalOptOut and events.SignalOptIn.
 
 // handleOptSignal applies a provider's opt-out or opt-in signal to the end user's identity on
 // the channel. Nothing is stored or sent: no confirmation goes to a user who blocked the bot,
@@ -195,7 +192,7 @@ func (w *Worker) handleOptSignal(msg *message.Message, ev events.Message[events.
 	if in.Channel == events.ChannelTelegram {
 		external += ":" + chat
 	}
-	optOut := in.Type == SignalOptOut
+	optOut := in.Type == events.SignalOptOut
 	var (
 		eu    db.EndUser
 		found bool

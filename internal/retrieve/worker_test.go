@@ -289,14 +289,14 @@ func TestChannelOptWords(t *testing.T) {
 	// Provider signals: silent, and only for identities that wrote.
 	eu, conv := channelConv(r, "telegram", tg, "7731", "7731")
 	stored := len(r.messages(t, conv))
-	r.publish(t, "sig1", events.MessageReceived{Channel: "telegram", ChannelID: tg, ProviderMessageID: "sig1", ExternalUserID: "7731", Type: retrieve.SignalOptOut})
+	r.publish(t, "sig1", events.MessageReceived{Channel: "telegram", ChannelID: tg, ProviderMessageID: "sig1", ExternalUserID: "7731", Type: events.SignalOptOut})
 	r.handled(t)
 	require.NotNil(t, r.endUser(t, eu).OptedOutAt)
-	r.publish(t, "sig2", events.MessageReceived{Channel: "telegram", ChannelID: tg, ProviderMessageID: "sig2", ExternalUserID: "7731", Type: retrieve.SignalOptIn})
+	r.publish(t, "sig2", events.MessageReceived{Channel: "telegram", ChannelID: tg, ProviderMessageID: "sig2", ExternalUserID: "7731", Type: events.SignalOptIn})
 	r.handled(t)
 	require.Nil(t, r.endUser(t, eu).OptedOutAt)
 	require.Len(t, r.messages(t, conv), stored, "a signal stores nothing")
-	r.publish(t, "sig3", events.MessageReceived{Channel: "whatsapp", ChannelID: wa, ProviderMessageID: "sig3", ExternalUserID: "499999", Type: retrieve.SignalOptOut})
+	r.publish(t, "sig3", events.MessageReceived{Channel: "whatsapp", ChannelID: wa, ProviderMessageID: "sig3", ExternalUserID: "499999", Type: events.SignalOptOut})
 	r.handled(t)
 	never, _ := channelConv(r, "whatsapp", wa, "499999", "")
 	r.tx(t, func(q *db.Queries) error {
@@ -442,7 +442,7 @@ func TestMalformedInbound(t *testing.T) {
 		{Channel: "widget", ProviderMessageID: "m3", Text: "neither conversation nor user"},
 		whatsapp(ch, "4917", "m4", "a WhatsApp message on a Telegram channel"),
 		telegram(ch, "", "", "m5", "no user"),
-		{Channel: "telegram", ChannelID: ch, ProviderMessageID: "m6", Type: retrieve.SignalOptOut},
+		{Channel: "telegram", ChannelID: ch, ProviderMessageID: "m6", Type: events.SignalOptOut},
 	} {
 		r.publish(t, "bad-"+strconv.Itoa(i), in)
 	}
