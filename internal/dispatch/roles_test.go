@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
@@ -772,4 +773,62 @@ func TestTelegramDrafts(t *testing.T) {
 	r.outbound(t, "telegram", grp, "out:"+grp.id.String())
 	r.waitStatus(t, grp.id, "sent")
 	require.Len(t, r.tg.SentTo(group), 1)
+}
+
+// deadLetters are the dead-lettered messages of subject (their reasons).
+func (r *rig) deadLetters(t *testing.T, subject string) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := r.b.JetStream().Stream(ctx, "CW_DLQ")
+	require.NoError(t, err)
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.DLQSubject("CW_OUTBOUND")}})
+	require.NoError(t, err)
+	var out []string
+	for {
+		batch, err := c.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
+		require.NoError(t, err)
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if m.Headers().Get(bus.SourceHeader) == subject {
+				out = append(out, m.Headers().Get(bus.ReasonHeader))
+			}
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// TestUndeliverableOutbound: an outbound event naming a message that does not exist is
+// dead-lettered at once, on the widget and the channel consumers alike; a message on a channel
+// whose settings cannot be read fails as channel_unusable without a provider call.
+func TestUndeliverableOutbound(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, dispatch.Limits{}, nil)
+	ghost := stored{id: uuid.New(), conv: uuid.New(), endUser: uuid.New()}
+	r.outbound(t, "widget", ghost, "out:"+ghost.id.String())
+	r.outbound(t, "whatsapp", ghost, "out:wa:"+ghost.id.String())
+	for _, ch := range []string{"widget", "whatsapp"} {
+		subject := events.OutboundSubject(r.creator, ch)
+		var reasons []string
+		testenv.Eventually(t, 30*time.Second, func() bool { reasons = r.deadLetters(t, subject); return len(reasons) == 1 }, "%s event dead-lettered", ch)
+		require.Contains(t, reasons[0], ghost.id.String())
+	}
+
+	broken := uuid.New()
+	sealed, err := r.keys.SealChannel(broken, secrets.ChannelCredentials{AccessToken: whatsapptest.DefaultAccessToken})
+	require.NoError(t, err)
+	require.NoError(t, r.store.InTenant(context.Background(), r.creator, func(q *db.Queries) error {
+		_, err := q.InsertChannel(context.Background(), db.InsertChannelParams{ID: broken, CreatorID: r.creator, Type: "whatsapp", Name: "broken",
+			ExternalID: "100000000000009", Config: []byte(`{"phone_number_id": 17}`), Secrets: sealed})
+		return err
+	}))
+	to := r.recipients(1)[0]
+	m := r.put(t, msgSpec{typ: "whatsapp", channel: wa(broken), to: to, body: "Hello", reply: true})
+	r.outbound(t, "whatsapp", m, "out:"+m.id.String())
+	require.Equal(t, "channel_unusable", r.waitStatus(t, m.id, "failed").ErrorCode)
+	require.Empty(t, r.wa.SentTo(to))
+	require.Empty(t, r.parts(t, m.id))
+	require.Contains(t, r.logs.String(), "channel unusable")
 }
