@@ -296,3 +296,42 @@ func TestKeepAliveHoldsTheMessage(t *testing.T) {
 	require.EqualValues(t, 0, info.NumRedelivered, "never redelivered while the handler ran")
 	require.EqualValues(t, 1, calls.Load())
 }
+
+// TestRouterCloseSettlesInFlight: closing the router while a handler runs lets the handler
+// finish and acknowledges its message before Close returns: nothing is left for redelivery.
+func TestRouterCloseSettlesInFlight(t *testing.T) {
+	t.Parallel()
+	b := testenv.Bus(t)
+	ctx := context.Background()
+	creator := uuid.New()
+	subject := events.IngestSubject(creator)
+	r, err := bus.NewRouter(b, testenv.Logger(t))
+	require.NoError(t, err)
+	durable := "close-" + uuid.NewString()[:8]
+	started, release := make(chan struct{}), make(chan struct{})
+	var finished atomic.Bool
+	require.NoError(t, r.Handle(ctx, durable, bus.ConsumerSpec{
+		Stream: "CW_INGEST", Durable: durable, Filter: subject, AckWait: 5 * time.Second, MaxDeliver: 3, Parallel: 1, KeepAlive: true,
+	}, func(m *message.Message) error {
+		close(started)
+		<-release
+		finished.Store(true)
+		return nil
+	}))
+	go func() { _ = r.Run(ctx) }()
+	<-r.Running()
+	require.NoError(t, bus.PublishEvent(ctx, b, subject, "close-"+creator.String(), ingest(creator)))
+	<-started
+	closed := make(chan bool, 1)
+	go func() { _ = r.Close(); closed <- finished.Load() }()
+	time.Sleep(300 * time.Millisecond) // give a Close that does not wait the chance to return
+	close(release)
+	require.True(t, <-closed, "Close returned before the in-flight handler finished")
+	c, err := b.JetStream().Consumer(ctx, "CW_INGEST", durable)
+	require.NoError(t, err)
+	info, err := c.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, info.NumAckPending, "the in-flight message was acknowledged")
+	require.EqualValues(t, 0, info.NumPending)
+	require.EqualValues(t, 0, info.NumRedelivered)
+}
