@@ -3,7 +3,6 @@ package secrets
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 
@@ -27,9 +26,6 @@ func (ChannelCredentials) String() string { return "[channel credentials]" }
 
 // GoString keeps credentials out of %#v.
 func (c ChannelCredentials) GoString() string { return c.String() }
-
-// LogValue keeps credentials out of slog output (the JSON handler would marshal the fields).
-func (c ChannelCredentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // SealChannel encrypts a channel's credentials for the row of channelID.
 func (k *Keyring) SealChannel(channelID uuid.UUID, c ChannelCredentials) (string, error) {
