@@ -430,7 +430,7 @@ func (s *Store) CountChunks(ctx context.Context, creatorID, documentID uuid.UUID
 		return 0, s.classify(ctx, creatorID, fmt.Errorf("knowledge: count: %w", err))
 	}
 	if len(resp.Errors) > 0 {
-		return 0, fmt.Errorf("knowledge: count: %s", resp.Errors[0].Message)
+		return 0, s.classify(ctx, creatorID, fmt.Errorf("knowledge: count: %s", resp.Errors[0].Message))
 	}
 	agg, _ := resp.Data["Aggregate"].(map[string]any)
 	items, _ := agg[ClassName].([]any)
