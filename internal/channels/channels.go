@@ -1,6 +1,8 @@
 // Package channels holds what the WhatsApp and Telegram adapters share: the
 // error classification every provider error is mapped to, the normalized
-// inbound message, and text splitting for the providers' 4096-character limit.
+// inbound message, text splitting for the providers' 4096-character limit, and
+// a channel's non-secret settings (Config, decoded from a row by ParseConfig).
+// Connecting, changing and removing a channel are in channels/setup.
 package channels
 
 import (

@@ -24,7 +24,6 @@ import (
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
 	"github.com/coachwire/coachwire/internal/db"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // WhatsApp's customer service window: free-form messages only within 24 h of the user's last
@@ -41,7 +40,7 @@ const accountTTL = time.Minute
 type account struct {
 	id      uuid.UUID
 	typ     string
-	cfg     secrets.ChannelConfig
+	cfg     channels.Config
 	wa      *whatsapp.Client
 	tg      *telegram.Client
 	loaded  time.Time
@@ -65,7 +64,7 @@ func (w *Worker) channelAccount(ch db.Channel) (*account, error) {
 	if a, ok := w.accts.m[ch.ID]; ok && time.Since(a.loaded) < accountTTL {
 		return a, nil
 	}
-	cfg, err := secrets.ParseChannelConfig(ch.Config)
+	cfg, err := channels.ParseConfig(ch.Config)
 	if err != nil {
 		return nil, bus.Permanent(fmt.Errorf("dispatch: channel %s config: %w", ch.ID, err))
 	}

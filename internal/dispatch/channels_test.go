@@ -21,6 +21,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/db"
@@ -80,7 +81,7 @@ func newRig(t *testing.T) *rig {
 	sealed, err := r.keys.SealChannel(r.channel, secrets.ChannelCredentials{AccessToken: whatsapptest.DefaultAccessToken,
 		AppSecret: "app-secret", VerifyToken: "verify"})
 	require.NoError(t, err)
-	cfg, _ := json.Marshal(secrets.ChannelConfig{PhoneNumberID: whatsapptest.DefaultPhoneNumberID})
+	cfg, _ := json.Marshal(channels.Config{PhoneNumberID: whatsapptest.DefaultPhoneNumberID})
 	tgSealed, err := r.keys.SealChannel(r.tgChan, secrets.ChannelCredentials{BotToken: telegramtest.DefaultToken, WebhookSecret: "s"})
 	require.NoError(t, err)
 	require.NoError(t, r.store.InTenant(ctx, r.creator, func(q *db.Queries) error {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/db"
@@ -261,7 +262,7 @@ func TestWhatsAppPartsAndWindow(t *testing.T) {
 	ch2 := uuid.New()
 	sealed, err := r.keys.SealChannel(ch2, secrets.ChannelCredentials{AccessToken: whatsapptest.DefaultAccessToken, AppSecret: "a", VerifyToken: "v"})
 	require.NoError(t, err)
-	cfg, _ := json.Marshal(secrets.ChannelConfig{PhoneNumberID: "100000000000002", Template: &secrets.Template{Name: "coach_reengage", Language: "en_US"}})
+	cfg, _ := json.Marshal(channels.Config{PhoneNumberID: "100000000000002", Template: &channels.Template{Name: "coach_reengage", Language: "en_US"}})
 	require.NoError(t, r.store.InTenant(context.Background(), r.creator, func(q *db.Queries) error {
 		_, err := q.InsertChannel(context.Background(), db.InsertChannelParams{ID: ch2, CreatorID: r.creator, Type: "whatsapp", Name: "wa2",
 			ExternalID: "100000000000002", Config: cfg, Secrets: sealed})

@@ -47,22 +47,22 @@ type channelIn struct {
 
 // channelOut never carries a secret.
 type channelOut struct {
-	ID            uuid.UUID         `json:"id"`
-	Type          string            `json:"type"`
-	Name          string            `json:"name"`
-	WebhookURL    string            `json:"webhook_url"`
-	PhoneNumberID string            `json:"phone_number_id,omitempty"`
-	APIVersion    string            `json:"api_version,omitempty"`
-	Template      *secrets.Template `json:"template,omitempty"`
-	BotUsername   string            `json:"bot_username,omitempty"`
-	GroupsEnabled *bool             `json:"groups_enabled,omitempty"`
-	OptOutWords   []string          `json:"opt_out_words"`
-	OptInWords    []string          `json:"opt_in_words"`
-	CreatedAt     time.Time         `json:"created_at"`
+	ID            uuid.UUID          `json:"id"`
+	Type          string             `json:"type"`
+	Name          string             `json:"name"`
+	WebhookURL    string             `json:"webhook_url"`
+	PhoneNumberID string             `json:"phone_number_id,omitempty"`
+	APIVersion    string             `json:"api_version,omitempty"`
+	Template      *channels.Template `json:"template,omitempty"`
+	BotUsername   string             `json:"bot_username,omitempty"`
+	GroupsEnabled *bool              `json:"groups_enabled,omitempty"`
+	OptOutWords   []string           `json:"opt_out_words"`
+	OptInWords    []string           `json:"opt_in_words"`
+	CreatedAt     time.Time          `json:"created_at"`
 }
 
 func (s *Server) channelOf(ch db.Channel) (channelOut, error) {
-	cfg, err := secrets.ParseChannelConfig(ch.Config)
+	cfg, err := channels.ParseConfig(ch.Config)
 	if err != nil {
 		return channelOut{}, fmt.Errorf("channel %s config: %w", ch.ID, err)
 	}
@@ -133,7 +133,7 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err := limitName.field("bad_name", "name", in.Name); err != nil {
 		return err
 	}
-	cfg := secrets.ChannelConfig{}
+	cfg := channels.Config{}
 	if cfg.OptOutWords, err = checkWords(in.OptOutWords); err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 			if err := checkField("template.language", in.Template.Language, true); err != nil {
 				return err
 			}
-			cfg.Template = &secrets.Template{Name: in.Template.Name, Language: in.Template.Language}
+			cfg.Template = &channels.Template{Name: in.Template.Name, Language: in.Template.Language}
 		}
 		cred = secrets.ChannelCredentials{AccessToken: in.AccessToken, AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
 		external = in.PhoneNumberID
@@ -307,7 +307,7 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 		if ch, err = q.GetChannel(ctx, id); err != nil {
 			return orNotFound(err, "channel")
 		}
-		cfg, err := secrets.ParseChannelConfig(ch.Config)
+		cfg, err := channels.ParseConfig(ch.Config)
 		if err != nil {
 			return err
 		}

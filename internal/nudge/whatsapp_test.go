@@ -11,17 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // waChannel adds a WhatsApp channel, with an approved default template or without.
 func (r *rig) waChannel(phone string, template bool) uuid.UUID {
 	r.t.Helper()
-	cfg := secrets.ChannelConfig{PhoneNumberID: phone}
+	cfg := channels.Config{PhoneNumberID: phone}
 	if template {
-		cfg.Template = &secrets.Template{Name: "coach_reengage", Language: "en_US"}
+		cfg.Template = &channels.Template{Name: "coach_reengage", Language: "en_US"}
 	}
 	raw, _ := json.Marshal(cfg)
 	id := uuid.New()

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // Platform is the operator's settings every creator's policy lives under.
@@ -73,7 +73,7 @@ func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPo
 
 // ChannelHasTemplate reports whether a channel's configuration has an approved template.
 func ChannelHasTemplate(config []byte) bool {
-	cfg, err := secrets.ParseChannelConfig(config)
+	cfg, err := channels.ParseConfig(config)
 	return err == nil && cfg.Template != nil && cfg.Template.Name != ""
 }
 

@@ -10,10 +10,10 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // Answers that never go through the chat model.
@@ -65,7 +65,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		if ch.Type != in.Channel {
 			return bus.Permanent(fmt.Errorf("retrieve: %w: channel %s is %s, not %s", events.ErrMalformed, ch.ID, ch.Type, in.Channel))
 		}
-		cfg, err := secrets.ParseChannelConfig(ch.Config)
+		cfg, err := channels.ParseConfig(ch.Config)
 		if err != nil {
 			return bus.Permanent(fmt.Errorf("retrieve: channel %s config: %w", ch.ID, err))
 		}

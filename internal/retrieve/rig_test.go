@@ -15,10 +15,10 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/retrieve"
-	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -72,7 +72,7 @@ func (r *rig) tx(t *testing.T, fn func(q *db.Queries) error) {
 }
 
 // channel adds a WhatsApp or Telegram channel with cfg.
-func (r *rig) channel(t *testing.T, typ string, cfg secrets.ChannelConfig) uuid.UUID {
+func (r *rig) channel(t *testing.T, typ string, cfg channels.Config) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	raw, err := json.Marshal(cfg)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
@@ -20,7 +21,6 @@ import (
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/retrieve"
-	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -201,8 +201,8 @@ func channelMsgID(r *rig, typ string, ch uuid.UUID, providerID string) uuid.UUID
 func TestChannelOptWords(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, &retrieve.Worker{Search: index(t), Memory: true})
-	wa := r.channel(t, "whatsapp", secrets.ChannelConfig{PhoneNumberID: "1"})
-	tg := r.channel(t, "telegram", secrets.ChannelConfig{OptOutWords: []string{"basta"}, OptInWords: []string{"ancora"}})
+	wa := r.channel(t, "whatsapp", channels.Config{PhoneNumberID: "1"})
+	tg := r.channel(t, "telegram", channels.Config{OptOutWords: []string{"basta"}, OptInWords: []string{"ancora"}})
 	shadow := r.program(t, "Shadow", "STOP")
 	r.program(t, "Sleep week", "SLEEPWEEK")
 
@@ -315,8 +315,8 @@ func TestChannelOptWords(t *testing.T) {
 func TestChannelCommands(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, &retrieve.Worker{Search: index(t), Memory: true})
-	tg := r.channel(t, "telegram", secrets.ChannelConfig{BotUsername: "test_coach_bot", GroupsEnabled: true})
-	wa := r.channel(t, "whatsapp", secrets.ChannelConfig{PhoneNumberID: "1"})
+	tg := r.channel(t, "telegram", channels.Config{BotUsername: "test_coach_bot", GroupsEnabled: true})
+	wa := r.channel(t, "whatsapp", channels.Config{PhoneNumberID: "1"})
 	eu, conv := channelConv(r, "telegram", tg, "7731", "7731")
 	say := func(id, text string) string {
 		t.Helper()
@@ -435,7 +435,7 @@ func TestMalformedInbound(t *testing.T) {
 	r := newRig(t, &retrieve.Worker{Search: index(t)})
 	eu, conv := r.widgetUser(t)
 	other, _ := r.widgetUser(t)
-	ch := r.channel(t, "telegram", secrets.ChannelConfig{})
+	ch := r.channel(t, "telegram", channels.Config{})
 	for i, in := range []events.MessageReceived{
 		widgetMsg(eu, conv, "", "no provider id"),
 		widgetMsg(other, conv, "m2", "someone else's conversation"),

@@ -46,37 +46,3 @@ func (k *Keyring) OpenChannel(channelID uuid.UUID, ciphertext string) (ChannelCr
 	}
 	return c, nil
 }
-
-// ChannelConfig is a channel's non-secret settings (channels.config).
-type ChannelConfig struct {
-	// WhatsApp
-	PhoneNumberID string    `json:"phone_number_id,omitempty"`
-	APIVersion    string    `json:"api_version,omitempty"`
-	Template      *Template `json:"template,omitempty"`
-	// Telegram
-	BotID       int64  `json:"bot_id,omitempty"`
-	BotUsername string `json:"bot_username,omitempty"`
-	// GroupsEnabled lets the bot answer in groups, supergroups and channels it was added to
-	// (only when mentioned or replied to); off by default: group messages are ignored.
-	GroupsEnabled bool `json:"groups_enabled,omitempty"`
-	// Words (besides STOP / START) that opt an end user out of or back into proactive messages
-	// (see proactive.Keyword).
-	OptOutWords []string `json:"opt_out_words,omitempty"`
-	OptInWords  []string `json:"opt_in_words,omitempty"`
-}
-
-// Template is the approved WhatsApp template sent when the 24-hour window is closed.
-type Template struct {
-	Name     string `json:"name"`
-	Language string `json:"language"`
-}
-
-// ParseChannelConfig reads channels.config.
-func ParseChannelConfig(raw []byte) (ChannelConfig, error) {
-	var c ChannelConfig
-	if len(raw) == 0 {
-		return c, nil
-	}
-	err := json.Unmarshal(raw, &c)
-	return c, err
-}

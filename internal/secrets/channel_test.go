@@ -60,19 +60,6 @@ func TestChannelCredentialsNeverPrinted(t *testing.T) {
 	}
 }
 
-func TestParseChannelConfig(t *testing.T) {
-	c, err := secrets.ParseChannelConfig(nil)
-	require.NoError(t, err)
-	require.Equal(t, secrets.ChannelConfig{}, c)
-	c, err = secrets.ParseChannelConfig([]byte(`{"phone_number_id":"1001","template":{"name":"coach_reengage","language":"en_US"},"groups_enabled":true}`))
-	require.NoError(t, err)
-	require.Equal(t, "1001", c.PhoneNumberID)
-	require.Equal(t, &secrets.Template{Name: "coach_reengage", Language: "en_US"}, c.Template)
-	require.True(t, c.GroupsEnabled)
-	_, err = secrets.ParseChannelConfig([]byte(`{"phone_number_id":`))
-	require.Error(t, err)
-}
-
 // TestLoad: the configured keys win; without them every process of a data dir shares one key
 // file, created once with mode 0600; with neither, Load refuses.
 func TestLoad(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/httpx"
 	"github.com/coachwire/coachwire/internal/secrets"
@@ -31,7 +32,7 @@ type hookChannel struct {
 	ID        uuid.UUID
 	CreatorID uuid.UUID
 	Type      string
-	Config    secrets.ChannelConfig
+	Config    channels.Config
 	Cred      secrets.ChannelCredentials
 }
 
@@ -95,7 +96,7 @@ func (s *Server) channel(ctx context.Context, r *http.Request, typ string) (*hoo
 		}
 		return nil, err
 	}
-	cfg, err := secrets.ParseChannelConfig(ch.Config)
+	cfg, err := channels.ParseConfig(ch.Config)
 	if err != nil {
 		return nil, err
 	}

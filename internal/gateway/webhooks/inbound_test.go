@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 // TestWhatsAppEvents: a batch becomes one event per message, status and marketing preference of
@@ -20,7 +20,7 @@ import (
 func TestWhatsAppEvents(t *testing.T) {
 	t.Parallel()
 	ch := &hookChannel{ID: uuid.New(), CreatorID: uuid.New(), Type: events.ChannelWhatsApp,
-		Config: secrets.ChannelConfig{PhoneNumberID: "111"}}
+		Config: channels.Config{PhoneNumberID: "111"}}
 	at := time.Unix(1_700_000_000, 0)
 	hook := &whatsapp.Webhook{
 		Messages: []whatsapp.Message{
@@ -104,7 +104,7 @@ func TestTelegramInbound(t *testing.T) {
 	}
 	for _, c := range cases {
 		ch := &hookChannel{ID: uuid.New(), Type: events.ChannelTelegram,
-			Config: secrets.ChannelConfig{GroupsEnabled: c.groups, BotID: 99, BotUsername: "coach_bot"}}
+			Config: channels.Config{GroupsEnabled: c.groups, BotID: 99, BotUsername: "coach_bot"}}
 		in, ok := telegramInbound(ch, c.u, slog.New(slog.DiscardHandler))
 		if ok != c.ok {
 			t.Errorf("%s: ok %v, want %v", c.name, ok, c.ok)
