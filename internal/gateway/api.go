@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/internal/channels/setup"
 	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/proactive"
@@ -28,6 +29,7 @@ func domainError(err error) error {
 		pe *proactive.Error
 		ke *knowledge.Error
 		ce *conversation.Error
+		se *setup.Error
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -36,6 +38,8 @@ func domainError(err error) error {
 		return &apiError{Status: proactiveStatus[pe.Kind], Code: pe.Code, Message: pe.Message}
 	case errors.As(err, &ke):
 		return &apiError{Status: knowledgeStatus[ke.Kind], Code: ke.Code, Message: ke.Message}
+	case errors.As(err, &se):
+		return &apiError{Status: channelStatus[se.Kind], Code: se.Code, Message: se.Message, Err: se.Err}
 	}
 	return err
 }
@@ -51,4 +55,11 @@ var knowledgeStatus = map[knowledge.Kind]int{
 	knowledge.Conflict: http.StatusConflict,
 	knowledge.NotFound: http.StatusNotFound,
 	knowledge.TooLarge: http.StatusRequestEntityTooLarge,
+}
+
+var channelStatus = map[setup.Kind]int{
+	setup.Invalid:     http.StatusBadRequest,
+	setup.Conflict:    http.StatusConflict,
+	setup.NotFound:    http.StatusNotFound,
+	setup.Unavailable: http.StatusBadGateway,
 }

@@ -1,10 +1,9 @@
 package gateway
 
 // Channels (creator side): connect, list, change and remove WhatsApp and Telegram channels.
+// The rules are in package channels/setup; these handlers parse, call it and encode.
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,11 +13,9 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/channels"
-	"github.com/coachwire/coachwire/internal/channels/telegram"
-	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+	"github.com/coachwire/coachwire/internal/channels/setup"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
-	"github.com/coachwire/coachwire/internal/secrets"
 )
 
 type templateIn struct {
@@ -43,6 +40,17 @@ type channelIn struct {
 	// Extra opt-out / opt-in keywords besides STOP / START.
 	OptOutWords []string `json:"opt_out_words"`
 	OptInWords  []string `json:"opt_in_words"`
+}
+
+// input is the request as the channel rules take it.
+func (in channelIn) input() setup.Input {
+	var tpl *channels.Template
+	if in.Template != nil {
+		tpl = &channels.Template{Name: in.Template.Name, Language: in.Template.Language}
+	}
+	return setup.Input{Type: in.Type, Name: in.Name, PhoneNumberID: in.PhoneNumberID, AccessToken: in.AccessToken,
+		AppSecret: in.AppSecret, VerifyToken: in.VerifyToken, APIVersion: in.APIVersion, Template: tpl,
+		BotToken: in.BotToken, GroupsEnabled: in.GroupsEnabled, OptOutWords: in.OptOutWords, OptInWords: in.OptInWords}
 }
 
 // channelOut never carries a secret.
@@ -87,142 +95,32 @@ func (s *Server) writeChannel(w http.ResponseWriter, status int, ch db.Channel) 
 }
 
 func (s *Server) webhookURL(typ string, id uuid.UUID) string {
-	return strings.TrimRight(s.Config.PublicURL, "/") + "/webhooks/" + typ + "/" + id.String()
+	return setup.WebhookURL(s.Config.PublicURL, typ, id)
 }
 
-const maxChannelField = 512
-
-func checkField(name, v string, required bool) error {
-	if required && strings.TrimSpace(v) == "" {
-		return errBadRequest("missing_"+name, name+" is required")
-	}
-	if err := limitChannelField.check(v); err != nil {
-		return errBadRequest("bad_"+name, name+": "+err.Error())
-	}
-	return nil
+// channelDeps are the channel rules' dependencies (package channels/setup).
+func (s *Server) channelDeps() setup.Deps {
+	return setup.Deps{Store: s.Store, Keys: s.Keys, TelegramAPIURL: s.Config.TelegramAPIURL, HTTP: s.providerHTTP(),
+		PublicURL: s.Config.PublicURL, Log: s.Log}
 }
 
-func checkWords(words []string) ([]string, error) {
-	if len(words) > maxOptWordsCount {
-		return nil, errBadRequest("too_many_words", fmt.Sprintf("at most %d opt-out or opt-in words", maxOptWordsCount))
-	}
-	out := make([]string, 0, len(words))
-	for _, w := range words {
-		w = strings.TrimSpace(w)
-		if w == "" || limitOptWord.check(w) != nil || strings.ContainsAny(w, " ") {
-			return nil, errBadRequest("bad_word", "opt-out and opt-in words are single words of at most 32 characters")
-		}
-		out = append(out, strings.ToUpper(w))
-	}
-	return out, nil
-}
-
-// handleCreateChannel connects a WhatsApp number or a Telegram bot. Credentials are encrypted
-// before they reach the database and never come back. For Telegram the platform registers its
-// webhook with a freshly generated secret token.
+// handleCreateChannel connects a WhatsApp number or a Telegram bot (setup.Connect). Credentials
+// are encrypted before they reach the database and never come back.
 func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	var in channelIn
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	keys, err := s.keyring()
-	if err != nil {
+	if _, err := s.keyring(); err != nil {
 		return err
 	}
 	in.Name = strings.TrimSpace(in.Name)
 	if err := limitName.field("bad_name", "name", in.Name); err != nil {
 		return err
 	}
-	cfg := channels.Config{}
-	if cfg.OptOutWords, err = checkWords(in.OptOutWords); err != nil {
-		return err
-	}
-	if cfg.OptInWords, err = checkWords(in.OptInWords); err != nil {
-		return err
-	}
-	var cred secrets.ChannelCredentials
-	external := ""
-	switch in.Type {
-	case events.ChannelWhatsApp:
-		for _, f := range []struct {
-			name, v string
-			req     bool
-		}{{"phone_number_id", in.PhoneNumberID, true}, {"access_token", in.AccessToken, true}, {"app_secret", in.AppSecret, true},
-			{"verify_token", in.VerifyToken, true}, {"api_version", in.APIVersion, false}} {
-			if err := checkField(f.name, f.v, f.req); err != nil {
-				return err
-			}
-		}
-		if in.BotToken != "" || in.GroupsEnabled {
-			return errBadRequest("bad_field", "bot_token and groups_enabled are Telegram settings")
-		}
-		cfg.PhoneNumberID, cfg.APIVersion = in.PhoneNumberID, in.APIVersion
-		if cfg.APIVersion == "" {
-			cfg.APIVersion = whatsapp.DefaultAPIVersion
-		}
-		if in.Template != nil {
-			if err := checkField("template.name", in.Template.Name, true); err != nil {
-				return err
-			}
-			if err := checkField("template.language", in.Template.Language, true); err != nil {
-				return err
-			}
-			cfg.Template = &channels.Template{Name: in.Template.Name, Language: in.Template.Language}
-		}
-		cred = secrets.ChannelCredentials{AccessToken: in.AccessToken, AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
-		external = in.PhoneNumberID
-	case events.ChannelTelegram:
-		if err := checkField("bot_token", in.BotToken, true); err != nil {
-			return err
-		}
-		if in.PhoneNumberID != "" || in.AccessToken != "" || in.AppSecret != "" || in.VerifyToken != "" || in.Template != nil {
-			return errBadRequest("bad_field", "WhatsApp settings given for a Telegram channel")
-		}
-		cred = secrets.ChannelCredentials{BotToken: in.BotToken, WebhookSecret: telegram.GenerateSecret()}
-		if id, _, ok := strings.Cut(in.BotToken, ":"); ok {
-			external = id // the bot id is the token's public prefix
-		}
-		// The bot's id and @username: a group message is for the bot when it mentions it.
-		me, err := telegram.NewClient(in.BotToken, s.Config.TelegramAPIURL, s.providerHTTP()).GetMe(r.Context())
-		if err != nil {
-			if channels.ClassOf(err) == channels.Permanent {
-				return &apiError{Status: http.StatusBadRequest, Code: "telegram_rejected", Message: "Telegram refused getMe (check the bot token)", Err: err}
-			}
-			return &apiError{Status: http.StatusBadGateway, Code: "telegram_unavailable", Message: "Telegram did not answer getMe; try again", Err: err}
-		}
-		cfg.BotID, cfg.BotUsername, cfg.GroupsEnabled = me.ID, me.Username, in.GroupsEnabled
-	default:
-		return errBadRequest("bad_type", "type must be whatsapp or telegram")
-	}
-	id := uuid.Must(uuid.NewV7())
-	sealed, err := keys.SealChannel(id, cred)
+	ch, err := setup.Connect(r.Context(), s.channelDeps(), a.CreatorID, in.input())
 	if err != nil {
 		return err
-	}
-	rawCfg, _ := json.Marshal(cfg)
-	ctx := r.Context()
-	var ch db.Channel
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		ch, err = q.InsertChannel(ctx, db.InsertChannelParams{ID: id, CreatorID: a.CreatorID, Type: in.Type, Name: in.Name,
-			ExternalID: external, Config: rawCfg, Secrets: sealed})
-		return err
-	}); err != nil {
-		return err
-	}
-	if in.Type == events.ChannelTelegram {
-		tg := telegram.NewClient(cred.BotToken, s.Config.TelegramAPIURL, s.providerHTTP())
-		err := tg.SetWebhook(ctx, s.webhookURL(ch.Type, ch.ID), cred.WebhookSecret, []string{"message", "my_chat_member"}, 40)
-		if err != nil {
-			// Without its webhook the channel is useless: undo it.
-			_ = s.Store.InTenant(context.WithoutCancel(ctx), a.CreatorID, func(q *db.Queries) error {
-				_, err := q.DeleteChannel(ctx, ch.ID)
-				return err
-			})
-			if channels.ClassOf(err) == channels.Permanent {
-				return &apiError{Status: http.StatusBadRequest, Code: "telegram_rejected", Message: "Telegram refused setWebhook (check the bot token)", Err: err}
-			}
-			return &apiError{Status: http.StatusBadGateway, Code: "telegram_unavailable", Message: "Telegram did not accept the webhook; try again", Err: err}
-		}
 	}
 	s.Log.Info("channel connected", "creator_id", a.CreatorID, "channel_id", ch.ID, "type", ch.Type)
 	return s.writeChannel(w, http.StatusCreated, ch)
@@ -249,37 +147,18 @@ func (s *Server) handleListChannels(w http.ResponseWriter, r *http.Request, a cr
 	return nil
 }
 
-// handleDeleteChannel disconnects a channel: its webhook stops answering (at once on this
-// replica, within webhooks.CacheTTL on others) and, for Telegram, the webhook is removed.
+// handleDeleteChannel disconnects a channel (setup.Remove): its webhook stops answering (at
+// once on this replica, within webhooks.CacheTTL on others) and, for Telegram, the webhook is
+// removed.
 func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	var ch db.Channel
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		var err error
-		if ch, err = q.GetChannel(ctx, id); err != nil {
-			return err
-		}
-		_, err = q.DeleteChannel(ctx, id)
+	if _, err := setup.Remove(r.Context(), s.channelDeps(), a.CreatorID, id); err != nil {
 		return err
-	}); err != nil {
-		return orNotFound(err, "channel")
 	}
 	s.webhooks.Forget(id)
-	if ch.Type == events.ChannelTelegram {
-		if keys, err := s.keyring(); err == nil {
-			if cred, err := keys.OpenChannel(ch.ID, ch.Secrets); err == nil {
-				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				if err := telegram.NewClient(cred.BotToken, s.Config.TelegramAPIURL, s.providerHTTP()).DeleteWebhook(dctx); err != nil {
-					s.Log.Warn("telegram deleteWebhook failed", "channel_id", ch.ID, "err", err)
-				}
-				cancel()
-			}
-		}
-	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -289,8 +168,9 @@ type channelPatch struct {
 	GroupsEnabled *bool `json:"groups_enabled"`
 }
 
-// handleUpdateChannel changes a channel's settings (PATCH): today groups_enabled of a Telegram
-// channel. Webhook replicas see the change within webhooks.CacheTTL (this one at once).
+// handleUpdateChannel changes a channel's settings (PATCH, setup.Change): today groups_enabled
+// of a Telegram channel. Webhook replicas see the change within webhooks.CacheTTL (this one at
+// once).
 func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -300,33 +180,8 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	var ch db.Channel
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		var err error
-		if ch, err = q.GetChannel(ctx, id); err != nil {
-			return orNotFound(err, "channel")
-		}
-		cfg, err := channels.ParseConfig(ch.Config)
-		if err != nil {
-			return err
-		}
-		if in.GroupsEnabled != nil {
-			if ch.Type != events.ChannelTelegram {
-				return errBadRequest("bad_field", "groups_enabled is a Telegram setting")
-			}
-			if *in.GroupsEnabled && (cfg.BotID == 0 || cfg.BotUsername == "") {
-				// Connected before the bot's identity was recorded: mentions and replies to the
-				// bot could not be recognised, so every group message would be ignored.
-				return &apiError{Status: http.StatusConflict, Code: "bot_identity_unknown",
-					Message: "this Telegram channel was connected before coachwire recorded the bot's username; remove and add it again to enable groups"}
-			}
-			cfg.GroupsEnabled = *in.GroupsEnabled
-		}
-		raw, _ := json.Marshal(cfg)
-		ch, err = q.UpdateChannelConfig(ctx, db.UpdateChannelConfigParams{ID: id, Config: raw})
-		return err
-	}); err != nil {
+	ch, err := setup.Change(r.Context(), s.channelDeps(), a.CreatorID, id, setup.Patch{GroupsEnabled: in.GroupsEnabled})
+	if err != nil {
 		return err
 	}
 	s.webhooks.Forget(id)

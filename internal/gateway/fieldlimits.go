@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/coachwire/coachwire/internal/channels/setup"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/text"
 )
@@ -43,9 +44,11 @@ var (
 		"Profile.goals[]", "Profile.preferences[]", "Profile.commitments[]", "Profile.facts[]"}}
 	limitSearch         = fieldLimit{Kind: "search query", Max: 200, Line: true, Spec: []string{"GET /api/v1/documents ?q"}}
 	limitCreatorMessage = fieldLimit{Kind: "creator message", Max: maxCreatorMessageChars, Spec: []string{"CreatorMessageIn.text"}}
-	limitChannelField   = fieldLimit{Kind: "channel setting", Max: maxChannelField, Bytes: true, Line: true, Spec: []string{
+	// The channel limits are enforced by package channels/setup (its constants); they are
+	// listed here for the OpenAPI and docs tests.
+	limitChannelField = fieldLimit{Kind: "channel setting", Max: setup.MaxSettingBytes, Bytes: true, Line: true, Spec: []string{
 		"ChannelIn.phone_number_id", "ChannelIn.access_token", "ChannelIn.app_secret", "ChannelIn.verify_token", "ChannelIn.api_version", "ChannelIn.bot_token"}}
-	limitOptWord = fieldLimit{Kind: "opt-out or opt-in word", Max: 32, Line: true, Spec: []string{"ChannelIn.opt_out_words[]", "ChannelIn.opt_in_words[]"}}
+	limitOptWord = fieldLimit{Kind: "opt-out or opt-in word", Max: setup.MaxOptWordChars, Line: true, Spec: []string{"ChannelIn.opt_out_words[]", "ChannelIn.opt_in_words[]"}}
 	// limitSchedule bounds each string of a campaign schedule (timezone, start, rrule, cron,
 	// local_time).
 	limitSchedule = fieldLimit{Kind: "schedule field", Max: 512, Line: true, Spec: []string{
@@ -60,9 +63,8 @@ var fieldLimits = []fieldLimit{limitName, limitTitle, limitPersona, limitURL, li
 
 // Counts of list fields.
 const (
-	maxOriginsCount  = 50
-	maxTagsCount     = 50
-	maxOptWordsCount = 20
+	maxOriginsCount = 50
+	maxTagsCount    = 50
 )
 
 // check returns why v does not fit the limit (nil when it does); v has passed text.Check.

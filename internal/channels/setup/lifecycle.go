@@ -1,0 +1,149 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
+	"github.com/coachwire/coachwire/internal/channels/telegram"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+// telegramUpdates are the updates a connected bot's webhook receives.
+var telegramUpdates = []string{"message", "my_chat_member"}
+
+// telegramMaxConnections is the webhook's max_connections.
+const telegramMaxConnections = 40
+
+// deleteWebhookTimeout bounds Remove's best-effort deleteWebhook.
+const deleteWebhookTimeout = 5 * time.Second
+
+func (d Deps) telegram(token string) *telegram.Client {
+	return telegram.NewClient(token, d.TelegramAPIURL, d.HTTP)
+}
+
+// Connect connects a WhatsApp number or a Telegram bot for creator. The credentials are sealed
+// before they reach the database. A Telegram bot is asked who it is (getMe: a group message is
+// for the bot when it mentions it) and gets its webhook with a freshly generated secret token;
+// when setWebhook fails the channel is removed again, since it would be useless without it.
+func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Channel, error) {
+	p, err := validate(in)
+	if err != nil {
+		return db.Channel{}, err
+	}
+	if in.Type == events.ChannelTelegram {
+		me, err := d.telegram(in.BotToken).GetMe(ctx)
+		if err != nil {
+			return db.Channel{}, providerError(err, "Telegram refused getMe (check the bot token)", "Telegram did not answer getMe; try again")
+		}
+		p.cfg.BotID, p.cfg.BotUsername = me.ID, me.Username
+	}
+	if d.Keys == nil {
+		return db.Channel{}, errNoKeyring
+	}
+	id := uuid.Must(uuid.NewV7())
+	sealed, err := d.Keys.SealChannel(id, p.cred)
+	if err != nil {
+		return db.Channel{}, sealError(id, err)
+	}
+	rawCfg, err := json.Marshal(p.cfg)
+	if err != nil {
+		return db.Channel{}, err
+	}
+	var ch db.Channel
+	if err := d.Store.InTenant(ctx, creator, func(q *db.Queries) (err error) {
+		ch, err = q.InsertChannel(ctx, db.InsertChannelParams{ID: id, CreatorID: creator, Type: in.Type, Name: in.Name,
+			ExternalID: p.external, Config: rawCfg, Secrets: sealed})
+		return err
+	}); err != nil {
+		return db.Channel{}, err
+	}
+	if in.Type == events.ChannelTelegram {
+		err := d.telegram(p.cred.BotToken).SetWebhook(ctx, WebhookURL(d.PublicURL, ch.Type, ch.ID), p.cred.WebhookSecret,
+			telegramUpdates, telegramMaxConnections)
+		if err != nil {
+			// Without its webhook the channel is useless: undo it.
+			_ = d.Store.InTenant(context.WithoutCancel(ctx), creator, func(q *db.Queries) error {
+				_, err := q.DeleteChannel(ctx, ch.ID)
+				return err
+			})
+			return db.Channel{}, providerError(err, "Telegram refused setWebhook (check the bot token)", "Telegram did not accept the webhook; try again")
+		}
+	}
+	return ch, nil
+}
+
+// Patch is a partial change of a channel's settings: a nil field keeps its value.
+type Patch struct {
+	// GroupsEnabled lets a Telegram bot answer in groups when mentioned or replied to.
+	GroupsEnabled *bool
+}
+
+// Change applies p to channel id of creator. Enabling groups needs the bot's identity, which
+// channels connected before it was recorded lack (Conflict bot_identity_unknown).
+func Change(ctx context.Context, d Deps, creator, id uuid.UUID, p Patch) (db.Channel, error) {
+	var ch db.Channel
+	err := d.Store.InTenant(ctx, creator, func(q *db.Queries) error {
+		var err error
+		if ch, err = q.GetChannel(ctx, id); err != nil {
+			return orNotFound(err)
+		}
+		cfg, err := channels.ParseConfig(ch.Config)
+		if err != nil {
+			return err
+		}
+		if p.GroupsEnabled != nil {
+			if ch.Type != events.ChannelTelegram {
+				return invalid("bad_field", "groups_enabled is a Telegram setting")
+			}
+			if *p.GroupsEnabled && (cfg.BotID == 0 || cfg.BotUsername == "") {
+				// Connected before the bot's identity was recorded: mentions and replies to the
+				// bot could not be recognised, so every group message would be ignored.
+				return &Error{Kind: Conflict, Code: "bot_identity_unknown",
+					Message: "this Telegram channel was connected before coachwire recorded the bot's username; remove and add it again to enable groups"}
+			}
+			cfg.GroupsEnabled = *p.GroupsEnabled
+		}
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			return err
+		}
+		ch, err = q.UpdateChannelConfig(ctx, db.UpdateChannelConfigParams{ID: id, Config: raw})
+		return err
+	})
+	if err != nil {
+		return db.Channel{}, err
+	}
+	return ch, nil
+}
+
+// Remove disconnects channel id of creator and returns the removed row. A Telegram bot's
+// webhook is deleted too, best effort (bounded by deleteWebhookTimeout, a failure is logged):
+// the channel is gone either way and its webhook answers no more.
+func Remove(ctx context.Context, d Deps, creator, id uuid.UUID) (db.Channel, error) {
+	var ch db.Channel
+	if err := d.Store.InTenant(ctx, creator, func(q *db.Queries) error {
+		var err error
+		if ch, err = q.GetChannel(ctx, id); err != nil {
+			return err
+		}
+		_, err = q.DeleteChannel(ctx, id)
+		return err
+	}); err != nil {
+		return db.Channel{}, orNotFound(err)
+	}
+	if ch.Type == events.ChannelTelegram && d.Keys != nil {
+		if cred, err := d.Keys.OpenChannel(ch.ID, ch.Secrets); err == nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteWebhookTimeout)
+			if err := d.telegram(cred.BotToken).DeleteWebhook(dctx); err != nil && d.Log != nil {
+				d.Log.Warn("telegram deleteWebhook failed", "channel_id", ch.ID, "err", err)
+			}
+			cancel()
+		}
+	}
+	return ch, nil
+}

@@ -1,0 +1,148 @@
+package setup
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels"
+	"github.com/coachwire/coachwire/internal/channels/telegram"
+	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/text"
+)
+
+// Limits of a channel's settings (the gateway's field-limit table and the OpenAPI document
+// state the same numbers).
+const (
+	// MaxSettingBytes bounds each provider setting: ids, tokens, secrets, API version and the
+	// template's name and language.
+	MaxSettingBytes = 512
+	// MaxOptWordChars bounds one opt-out or opt-in word (characters).
+	MaxOptWordChars = 32
+	// MaxOptWords bounds each of the opt-out and opt-in word lists.
+	MaxOptWords = 20
+)
+
+// Input is a channel to connect. Name has passed the API's name limit.
+type Input struct {
+	Type string
+	Name string
+	// WhatsApp
+	PhoneNumberID string
+	AccessToken   string
+	AppSecret     string
+	VerifyToken   string
+	// APIVersion "" means whatsapp.DefaultAPIVersion.
+	APIVersion string
+	Template   *channels.Template
+	// Telegram
+	BotToken      string
+	GroupsEnabled bool
+	// Extra opt-out / opt-in words besides STOP / START.
+	OptOutWords []string
+	OptInWords  []string
+}
+
+// plan is a validated Input: what goes into the row before the provider is asked anything.
+type plan struct {
+	cfg      channels.Config
+	cred     secrets.ChannelCredentials
+	external string
+}
+
+// validate applies the rules of each channel type, in the order the API reports them: opt
+// words, then the type's settings. The Telegram bot's identity (getMe) is not asked here.
+func validate(in Input) (plan, error) {
+	var p plan
+	var err error
+	if p.cfg.OptOutWords, err = checkWords(in.OptOutWords); err != nil {
+		return p, err
+	}
+	if p.cfg.OptInWords, err = checkWords(in.OptInWords); err != nil {
+		return p, err
+	}
+	switch in.Type {
+	case events.ChannelWhatsApp:
+		for _, f := range []struct {
+			name, v string
+			req     bool
+		}{{"phone_number_id", in.PhoneNumberID, true}, {"access_token", in.AccessToken, true}, {"app_secret", in.AppSecret, true},
+			{"verify_token", in.VerifyToken, true}, {"api_version", in.APIVersion, false}} {
+			if err := checkSetting(f.name, f.v, f.req); err != nil {
+				return p, err
+			}
+		}
+		if in.BotToken != "" || in.GroupsEnabled {
+			return p, invalid("bad_field", "bot_token and groups_enabled are Telegram settings")
+		}
+		p.cfg.PhoneNumberID, p.cfg.APIVersion = in.PhoneNumberID, in.APIVersion
+		if p.cfg.APIVersion == "" {
+			p.cfg.APIVersion = whatsapp.DefaultAPIVersion
+		}
+		if in.Template != nil {
+			if err := checkSetting("template.name", in.Template.Name, true); err != nil {
+				return p, err
+			}
+			if err := checkSetting("template.language", in.Template.Language, true); err != nil {
+				return p, err
+			}
+			p.cfg.Template = &channels.Template{Name: in.Template.Name, Language: in.Template.Language}
+		}
+		p.cred = secrets.ChannelCredentials{AccessToken: in.AccessToken, AppSecret: in.AppSecret, VerifyToken: in.VerifyToken}
+		p.external = in.PhoneNumberID
+	case events.ChannelTelegram:
+		if err := checkSetting("bot_token", in.BotToken, true); err != nil {
+			return p, err
+		}
+		if in.PhoneNumberID != "" || in.AccessToken != "" || in.AppSecret != "" || in.VerifyToken != "" || in.Template != nil {
+			return p, invalid("bad_field", "WhatsApp settings given for a Telegram channel")
+		}
+		p.cred = secrets.ChannelCredentials{BotToken: in.BotToken, WebhookSecret: telegram.GenerateSecret()}
+		if id, _, ok := strings.Cut(in.BotToken, ":"); ok {
+			p.external = id // the bot id is the token's public prefix
+		}
+		p.cfg.GroupsEnabled = in.GroupsEnabled
+	default:
+		return p, invalid("bad_type", "type must be whatsapp or telegram")
+	}
+	return p, nil
+}
+
+// checkSetting: a provider setting is one line of at most MaxSettingBytes, present when
+// required.
+func checkSetting(name, v string, required bool) error {
+	if required && strings.TrimSpace(v) == "" {
+		return invalid("missing_"+name, name+" is required")
+	}
+	var why error
+	switch {
+	case len(v) > MaxSettingBytes:
+		why = fmt.Errorf("at most %d bytes (got %d)", MaxSettingBytes, len(v))
+	case text.Check(v) != nil:
+		why = text.Check(v)
+	case text.CheckLine(v) != nil:
+		why = fmt.Errorf("one line: %v", text.CheckLine(v))
+	}
+	if why != nil {
+		return invalid("bad_"+name, name+": "+why.Error())
+	}
+	return nil
+}
+
+// checkWords: at most MaxOptWords single words of at most MaxOptWordChars, kept upper case.
+func checkWords(words []string) ([]string, error) {
+	if len(words) > MaxOptWords {
+		return nil, invalid("too_many_words", fmt.Sprintf("at most %d opt-out or opt-in words", MaxOptWords))
+	}
+	out := make([]string, 0, len(words))
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if w == "" || utf8.RuneCountInString(w) > MaxOptWordChars || text.CheckLine(w) != nil || strings.ContainsAny(w, " ") {
+			return nil, invalid("bad_word", fmt.Sprintf("opt-out and opt-in words are single words of at most %d characters", MaxOptWordChars))
+		}
+		out = append(out, strings.ToUpper(w))
+	}
+	return out, nil
+}
