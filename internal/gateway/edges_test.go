@@ -81,6 +81,15 @@ type fullEnv struct {
 
 func newFullEnv(t *testing.T) *fullEnv {
 	t.Helper()
+	// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
+	return newFullEnvLimits(t, config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}})
+}
+
+// newFullEnvLimits is newFullEnv with the given request limits (zero fields: the defaults). Each
+// call is one more gateway replica on the same PostgreSQL and NATS, with its own bus connection,
+// data directory and signing key, as a separate process would have.
+func newFullEnvLimits(t *testing.T, limits config.Limits) *fullEnv {
+	t.Helper()
 	dir := t.TempDir()
 	svc, err := auth.New(auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: testIssuer, BcryptCost: 4})
 	if err != nil {
@@ -95,8 +104,7 @@ func newFullEnv(t *testing.T) *fullEnv {
 	}
 	srv := gateway.New(gateway.Deps{
 		Config: &gateway.Settings{PublicURL: testIssuer, TelegramAPIURL: tg.URL,
-			// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
-			Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}},
+			Limits: limits},
 		Files: testFiles(t),
 		Store: testenv.Store(t),
 		Bus:   b,

@@ -1,4 +1,4 @@
-package app_test
+package gateway_test
 
 import (
 	"context"
@@ -7,21 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/config"
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
+
+// createCampaign posts body and returns the new campaign's id (201 required).
+func createCampaign(t *testing.T, c *testenv.Client, cr testenv.Creator, body map[string]any) uuid.UUID {
+	t.Helper()
+	var camp struct {
+		ID uuid.UUID `json:"id"`
+	}
+	st, raw, err := c.Do(context.Background(), "POST", "/api/v1/campaigns", cr.AccessToken, body, &camp)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	return camp.ID
+}
 
 // TestCampaignScheduleMinInterval (issue 9, defect 7): a campaign whose schedule fires more
 // often than the minimum interval (1 h by default) is refused with a 400 naming the rule, on
 // create and on update; an hourly schedule is accepted.
 func TestCampaignScheduleMinInterval(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, ollamatest.Options{})
-	gw := h.start(h.config(config.TargetGateway))
-	c := testenv.NewClient(gw.URL)
+	e := newFullEnv(t)
+	c := e.c
 	cr := c.Register(t)
 	camp := func(sched map[string]any) map[string]any {
 		return map[string]any{"name": "often", "audience": map[string]any{"tag": "vip"},
@@ -54,4 +64,5 @@ func TestCampaignScheduleMinInterval(t *testing.T) {
 		camp(map[string]any{"kind": "rrule", "timezone": "UTC", "start": start, "rrule": "FREQ=MINUTELY;INTERVAL=30"}), nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, st, string(raw))
+	require.Equal(t, "schedule_too_frequent", errCode(raw), string(raw))
 }
