@@ -82,16 +82,29 @@ type fullEnv struct {
 func newFullEnv(t *testing.T) *fullEnv {
 	t.Helper()
 	// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
-	return newFullEnvLimits(t, config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}})
+	return newFullEnvWith(t, fullOpts{limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}})
 }
 
-// newFullEnvLimits is newFullEnv with the given request limits (zero fields: the defaults). Each
-// call is one more gateway replica on the same PostgreSQL and NATS, with its own bus connection,
-// data directory and signing key, as a separate process would have.
-func newFullEnvLimits(t *testing.T, limits config.Limits) *fullEnv {
+// fullOpts are what a test may choose of a full gateway.
+type fullOpts struct {
+	// limits are the request limits (zero fields: the defaults).
+	limits config.Limits
+	// now is the gateway's and the token service's clock (nil: time.Now); tokens then live a
+	// year, since a test's clock may jump weeks.
+	now func() time.Time
+}
+
+// newFullEnvWith is newFullEnv with o. Each call is one more gateway replica on the same
+// PostgreSQL and NATS, with its own bus connection, data directory and signing key, as a
+// separate process would have.
+func newFullEnvWith(t *testing.T, o fullOpts) *fullEnv {
 	t.Helper()
 	dir := t.TempDir()
-	svc, err := auth.New(auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: testIssuer, BcryptCost: 4})
+	ao := auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: testIssuer, BcryptCost: 4}
+	if o.now != nil {
+		ao.Now, ao.AccessTTL = o.now, 365*24*time.Hour
+	}
+	svc, err := auth.New(ao)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +117,14 @@ func newFullEnvLimits(t *testing.T, limits config.Limits) *fullEnv {
 	}
 	srv := gateway.New(gateway.Deps{
 		Config: &gateway.Settings{PublicURL: testIssuer, TelegramAPIURL: tg.URL,
-			Limits: limits},
+			Limits: o.limits},
 		Files: testFiles(t),
 		Store: testenv.Store(t),
 		Bus:   b,
 		Auth:  svc,
 		Keys:  keys,
 		Log:   slog.New(errs),
+		Now:   o.now,
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

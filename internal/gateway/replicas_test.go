@@ -27,7 +27,7 @@ import (
 // twoGateways starts two gateway replicas with limits (zero fields: the defaults).
 func twoGateways(t *testing.T, limits config.Limits) [2]*fullEnv {
 	t.Helper()
-	return [2]*fullEnv{newFullEnvLimits(t, limits), newFullEnvLimits(t, limits)}
+	return [2]*fullEnv{newFullEnvWith(t, fullOpts{limits: limits}), newFullEnvWith(t, fullOpts{limits: limits})}
 }
 
 // clientFrom is a client of base whose connections come from the loopback address ip.
