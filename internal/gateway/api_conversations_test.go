@@ -82,6 +82,7 @@ func TestCreatorAPIIsolation(t *testing.T) {
 	}
 	st, raw, err = e.c.Do(ctx, "GET", msgPath, alice.AccessToken, nil, nil)
 	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
 	require.Contains(t, string(raw), "saffron", "Alice reads her conversation")
 	for _, path := range []string{"/api/v1/documents", "/api/v1/conversations"} {
 		st, raw, err := e.c.Do(ctx, "GET", path, bob.AccessToken, nil, nil)
@@ -93,6 +94,7 @@ func TestCreatorAPIIsolation(t *testing.T) {
 	}
 	st, raw, err = e.c.Do(ctx, "GET", "/api/v1/conversations", alice.AccessToken, nil, nil)
 	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
 	require.Contains(t, string(raw), sess.ConversationID.String(), "Alice lists her conversation")
 
 	// Bob can neither answer in nor delete what is Alice's.
