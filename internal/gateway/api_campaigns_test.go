@@ -143,7 +143,7 @@ func TestCampaignControls(t *testing.T) {
 	t.Parallel()
 	day := func(d int, hh, mm int) time.Time { return time.Date(2026, 5, 4+d, hh, mm, 0, 0, time.UTC) }
 	clk := &clock{t: day(0, 8, 59)}
-	e := newFullEnvWith(t, fullOpts{now: clk.Now})
+	e := newFullEnvWith(t, fullOpts{limits: offPerIP, now: clk.Now})
 	cr := e.c.Register(t)
 	var st struct {
 		Status         string     `json:"status"`
@@ -209,7 +209,7 @@ func TestCampaignPreviewAudience(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: t0}
-	e := newFullEnvWith(t, fullOpts{now: clk.Now})
+	e := newFullEnvWith(t, fullOpts{limits: offPerIP, now: clk.Now})
 	cr := e.c.Register(t)
 	d := 24 * time.Hour
 	person(t, cr.ID, "Ana", []string{"vip", "coached"}, t0.Add(-d), t0.Add(-90*d))

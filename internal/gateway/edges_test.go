@@ -81,9 +81,12 @@ type fullEnv struct {
 
 func newFullEnv(t *testing.T) *fullEnv {
 	t.Helper()
-	// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
-	return newFullEnvWith(t, fullOpts{limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}})
+	return newFullEnvWith(t, fullOpts{limits: offPerIP})
 }
+
+// offPerIP are the default limits with the per-address ones off: every client of a test that
+// does not choose its address is 127.0.0.1 (as in newEnv).
+var offPerIP = config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}
 
 // fullOpts are what a test may choose of a full gateway.
 type fullOpts struct {

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +23,24 @@ import (
 // Issue 9, defects 4 and 5: the creator API's limits hold per client address and per email
 // across gateway replicas. Each test runs two gateways on the same PostgreSQL and NATS (the
 // limits' shared store) and speaks to both; clients have loopback addresses of their own
-// (127.0.0.0/8 is all local), so "another IP" is a real other peer address. The addresses are
-// this file's alone (the limit counts are shared by the whole test binary).
+// (127.0.0.0/8 is all local), so "another IP" is a real other peer address, in a network of the
+// test's own (loopbackNet).
 
 // twoGateways starts two gateway replicas with limits (zero fields: the defaults).
 func twoGateways(t *testing.T, limits config.Limits) [2]*fullEnv {
 	t.Helper()
 	return [2]*fullEnv{newFullEnvWith(t, fullOpts{limits: limits}), newFullEnvWith(t, fullOpts{limits: limits})}
+}
+
+// lastNet numbers the loopback networks handed out by loopbackNet.
+var lastNet atomic.Int32
+
+// loopbackNet returns a /24 of 127.0.0.0/8 (all local) that no other test of this binary uses,
+// as "127.a.b." to append the host to: the limit counts live in the database the whole binary
+// shares, also across -count repetitions.
+func loopbackNet() string {
+	n := 256 + lastNet.Add(1) // 127.1.0.* onwards
+	return fmt.Sprintf("127.%d.%d.", n/256, n%256)
 }
 
 // clientFrom is a client of base whose connections come from the loopback address ip.
@@ -56,12 +69,14 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 	t.Parallel()
 	gw := twoGateways(t, config.Limits{WidgetSessionsPerKey: config.Rate{N: 30, Per: time.Minute}})
 	ctx := context.Background()
-	from := func(ip string) [2]*testenv.Client {
+	net := loopbackNet()
+	from := func(host int) [2]*testenv.Client {
+		ip := net + strconv.Itoa(host)
 		return [2]*testenv.Client{clientFrom(gw[0].ts.URL, ip), clientFrom(gw[1].ts.URL, ip)}
 	}
 
 	t.Run("registration per address", func(t *testing.T) {
-		a, b := from("127.0.0.21"), from("127.0.0.22")
+		a, b := from(21), from(22)
 		for i := range 5 { // default 5 per hour
 			a[i%2].Register(t)
 		}
@@ -75,14 +90,14 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 		b[1].Register(t)
 	})
 
-	cr := from("127.0.0.23")[0].Register(t)
+	cr := from(23)[0].Register(t)
 	mint := func(c *testenv.Client) (int, []byte) {
 		st, raw, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-" + uuid.NewString()}, nil)
 		require.NoError(t, err)
 		return st, raw
 	}
 	t.Run("widget sessions per address", func(t *testing.T) {
-		a := from("127.0.0.24")
+		a := from(24)
 		for i := range 20 { // default 20 per minute
 			st, raw := mint(a[i%2])
 			require.Equal(t, http.StatusOK, st, "session %d: %s", i+1, raw)
@@ -104,7 +119,7 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 		// 20 minted above; the key allows 30 a minute from all addresses together.
 		ok := 0
 		for i := range 12 {
-			st, _ := mint(from(fmt.Sprintf("127.0.0.%d", 30+i))[i%2])
+			st, _ := mint(from(30 + i)[i%2])
 			if st == http.StatusOK {
 				ok++
 			} else {
@@ -122,7 +137,8 @@ func TestLoginOwnerNotLockedOut(t *testing.T) {
 	t.Parallel()
 	gw := twoGateways(t, config.Limits{LoginsPerEmail: config.Rate{N: 10, Per: time.Hour}})
 	ctx := context.Background()
-	owner := [2]*testenv.Client{clientFrom(gw[0].ts.URL, "127.0.0.61"), clientFrom(gw[1].ts.URL, "127.0.0.61")}
+	net := loopbackNet()
+	owner := [2]*testenv.Client{clientFrom(gw[0].ts.URL, net+"41"), clientFrom(gw[1].ts.URL, net+"41")}
 	cr := owner[0].Register(t)
 	login := func(c *testenv.Client, password string) (int, []byte) {
 		st, raw, err := c.Do(ctx, "POST", "/api/v1/auth/login", "", map[string]string{"email": cr.Email, "password": password}, nil)
@@ -130,7 +146,7 @@ func TestLoginOwnerNotLockedOut(t *testing.T) {
 		return st, raw
 	}
 
-	attacker := [2]*testenv.Client{clientFrom(gw[0].ts.URL, "127.0.0.62"), clientFrom(gw[1].ts.URL, "127.0.0.62")}
+	attacker := [2]*testenv.Client{clientFrom(gw[0].ts.URL, net+"42"), clientFrom(gw[1].ts.URL, net+"42")}
 	codes := map[int]int{}
 	for i := range 20 {
 		st, _ := login(attacker[i%2], "wrong password")
@@ -146,7 +162,7 @@ func TestLoginOwnerNotLockedOut(t *testing.T) {
 	// hour, 5 used) lets 5 more guesses through in all.
 	guesses := 0
 	for i := range 20 {
-		st, raw := login(clientFrom(gw[i%2].ts.URL, fmt.Sprintf("127.0.0.%d", 70+i)), "wrong password")
+		st, raw := login(clientFrom(gw[i%2].ts.URL, net+strconv.Itoa(50+i)), "wrong password")
 		switch st {
 		case http.StatusUnauthorized:
 			guesses++

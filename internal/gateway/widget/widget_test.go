@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/gateway/widget"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -161,7 +160,7 @@ func TestWidgetAttacks(t *testing.T) {
 // capped (10 by default) on both gateways together.
 func TestWidgetLimitsAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	c := [2]*testenv.Client{testenv.NewClient(newGateway(t, config.Limits{})), testenv.NewClient(newGateway(t, config.Limits{}))}
+	c := [2]*testenv.Client{testenv.NewClient(newGateway(t, offPerIP)), testenv.NewClient(newGateway(t, offPerIP))}
 	ctx := context.Background()
 	cr := c[0].Register(t)
 	// The same person's session on each gateway (each replica verifies the tokens it issued; the
