@@ -493,48 +493,6 @@ func TestChannelOptOutSignals(t *testing.T) {
 	require.False(t, optedOut(events.ChannelTelegram))
 }
 
-// TestChannelOptOutWebhooks: the provider's own signals arrive by webhook: Telegram
-// my_chat_member (kicked / member) and WhatsApp user_preferences (stop / resume).
-func TestChannelOptOutWebhooks(t *testing.T) {
-	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
-	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
-	wa := r.whatsapp(t, false)
-	r.postTG(t, tg, telegramtest.UpdatePayload(1, 555, 555, "When should I stop drinking caffeine?"))
-	r.tg.WaitSent(t, 1, 60*time.Second)
-	st, _ := r.postWA(t, wa, whatsapptest.TextMessagePayload(whatsapptest.DefaultPhoneNumberID,
-		whatsapptest.Msg{From: "491700000001", Text: "When should I stop drinking caffeine?"}))
-	require.Equal(t, http.StatusOK, st)
-	r.wa.WaitSent(t, 1, 60*time.Second)
-	optedOut := func(channel string) bool {
-		cs := r.conversations(t, "?channel="+channel)
-		require.Len(t, cs, 1)
-		return cs[0].OptedOut
-	}
-	st, body := r.postTG(t, tg, telegramtest.BlockedUpdatePayload(2, 555, 555))
-	require.Equal(t, http.StatusOK, st, body)
-	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelTelegram) }, "kicked opts out")
-	back := bytes.Replace(telegramtest.BlockedUpdatePayload(3, 555, 555), []byte(`"status":"kicked"`), []byte(`"status":"member"`), 1)
-	st, body = r.postTG(t, tg, back)
-	require.Equal(t, http.StatusOK, st, body)
-	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelTelegram) }, "member opts back in")
-
-	pref := func(value string, at int64) []byte {
-		return whatsapptest.Payload(whatsapptest.Entry{Changes: []whatsapptest.Change{{"field": "user_preferences", "value": map[string]any{
-			"messaging_product": "whatsapp", "metadata": map[string]any{"display_phone_number": "15550000000", "phone_number_id": whatsapptest.DefaultPhoneNumberID},
-			"contacts":         []map[string]any{{"wa_id": "491700000001", "profile": map[string]any{"name": "x"}}},
-			"user_preferences": []map[string]any{{"wa_id": "491700000001", "detail": "d", "category": "marketing_messages", "value": value, "timestamp": at}},
-		}}}})
-	}
-	st, body = r.postWA(t, wa, pref("stop", 1700000000))
-	require.Equal(t, http.StatusOK, st, body)
-	testenv.Eventually(t, 20*time.Second, func() bool { return optedOut(events.ChannelWhatsApp) }, "stop opts out")
-	st, body = r.postWA(t, wa, pref("resume", 1700000100))
-	require.Equal(t, http.StatusOK, st, body)
-	testenv.Eventually(t, 20*time.Second, func() bool { return !optedOut(events.ChannelWhatsApp) }, "resume opts back in")
-	quiet(t, time.Second, 1, func() int { return len(r.tg.Sent()) }, "signals are not answered")
-	require.Len(t, r.wa.Sent(), 1)
-}
-
 // TestWhatsAppChannel: handshake, signatures (missing, tampered, non-ASCII escaped as Meta
 // does), one reply per message, statuses, a 1000-message batch, and the 24-hour window.
 func TestWhatsAppChannel(t *testing.T) {

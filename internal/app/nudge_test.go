@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -194,12 +193,3 @@ func TestNudgeKilledMidExpansion(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool { return outboundPublished(t, h.natsURL, cr.ID) >= n }, "every message handed to dispatch")
 	require.Equal(t, n, outboundPublished(t, h.natsURL, cr.ID), "one outbound event per recipient")
 }
-
-// fakeNow is a settable clock shared by the processes of a test.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeNow) Now() time.Time  { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
-func (f *fakeNow) Set(t time.Time) { f.mu.Lock(); f.t = t; f.mu.Unlock() }

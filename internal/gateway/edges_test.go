@@ -81,8 +81,33 @@ type fullEnv struct {
 
 func newFullEnv(t *testing.T) *fullEnv {
 	t.Helper()
+	return newFullEnvWith(t, fullOpts{limits: offPerIP})
+}
+
+// offPerIP are the default limits with the per-address ones off: every client of a test that
+// does not choose its address is 127.0.0.1 (as in newEnv).
+var offPerIP = config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}
+
+// fullOpts are what a test may choose of a full gateway.
+type fullOpts struct {
+	// limits are the request limits (zero fields: the defaults).
+	limits config.Limits
+	// now is the gateway's and the token service's clock (nil: time.Now); tokens then live a
+	// year, since a test's clock may jump weeks.
+	now func() time.Time
+}
+
+// newFullEnvWith is newFullEnv with o. Each call is one more gateway replica on the same
+// PostgreSQL and NATS, with its own bus connection, data directory and signing key, as a
+// separate process would have.
+func newFullEnvWith(t *testing.T, o fullOpts) *fullEnv {
+	t.Helper()
 	dir := t.TempDir()
-	svc, err := auth.New(auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: testIssuer, BcryptCost: 4})
+	ao := auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: testIssuer, BcryptCost: 4}
+	if o.now != nil {
+		ao.Now, ao.AccessTTL = o.now, 365*24*time.Hour
+	}
+	svc, err := auth.New(ao)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +120,14 @@ func newFullEnv(t *testing.T) *fullEnv {
 	}
 	srv := gateway.New(gateway.Deps{
 		Config: &gateway.Settings{PublicURL: testIssuer, TelegramAPIURL: tg.URL,
-			// Every client here is 127.0.0.1: per-address limits off, as in newEnv.
-			Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}, LoginsPerIP: config.Rate{N: -1}, WidgetSessionsPerIP: config.Rate{N: -1}}},
+			Limits: o.limits},
 		Files: testFiles(t),
 		Store: testenv.Store(t),
 		Bus:   b,
 		Auth:  svc,
 		Keys:  keys,
 		Log:   slog.New(errs),
+		Now:   o.now,
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -1,9 +1,12 @@
-package app_test
+package widget_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/internal/gateway/widget"
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -20,14 +22,14 @@ import (
 // foreign tokens, tokens in the URL, malformed and oversize frames, floods. Each gets a clear
 // refusal and the socket (or server) keeps working for the legitimate user.
 func TestWidgetAttacks(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config())
-	c := testenv.NewClient(a.URL)
+	t.Parallel()
+	base := newGateway(t, offPerIP)
+	c := testenv.NewClient(base)
 	cr := c.Register(t)
 	c.SetWidget(t, cr, "", "https://coach.example")
 	other := c.Register(t)
 	ctx := context.Background()
-	wsURL := "ws" + strings.TrimPrefix(a.URL, "http") + "/api/v1/widget/ws"
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/widget/ws"
 
 	t.Run("session from a foreign origin is refused", func(t *testing.T) {
 		st, _, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-12345678"}, nil, "Origin", "https://evil.example")
@@ -35,7 +37,7 @@ func TestWidgetAttacks(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, st)
 	})
 	t.Run("session from an allowed origin gets CORS", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", a.URL+"/api/v1/widget/session", strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-12345678"}`))
+		req, _ := http.NewRequest("POST", base+"/api/v1/widget/session", strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-12345678"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Origin", "https://coach.example")
 		resp, err := http.DefaultClient.Do(req)
@@ -153,43 +155,102 @@ func TestWidgetAttacks(t *testing.T) {
 	})
 }
 
-// TestCreatorAPIIsolation: every creator endpoint with another creator's ids answers 404 and
-// returns nothing.
-func TestCreatorAPIIsolation(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config())
-	c := testenv.NewClient(a.URL)
-	alice, bob := c.Register(t), c.Register(t)
-	doc := c.AddDocument(t, alice, "Alice's secrets", "text", "Alice keeps her secret recipe here: saffron and cardamom.")
+// TestWidgetLimitsAcrossReplicas: five sockets of one session, spread over two gateways, get
+// the session's five messages per 10 s between them, not five each; the session's sockets are
+// capped (10 by default) on both gateways together.
+func TestWidgetLimitsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	c := [2]*testenv.Client{testenv.NewClient(newGateway(t, offPerIP)), testenv.NewClient(newGateway(t, offPerIP))}
 	ctx := context.Background()
-	sess := c.StartWidget(t, alice.WidgetKey, "anon-"+uuid.NewString())
-	ws, _, err := c.DialWidget(ctx, sess, 0, nil)
-	require.NoError(t, err)
-	_, err = ws.Say(ctx, "what is the secret recipe?")
-	require.NoError(t, err)
-	ws.Next(t, 30*time.Second, testenv.IsReply)
-	ws.CloseNow()
+	cr := c[0].Register(t)
+	// The same person's session on each gateway (each replica verifies the tokens it issued; the
+	// conversation is the same).
+	anon := "anon-" + uuid.NewString()
+	sessions := [2]testenv.WidgetSession{c[0].StartWidget(t, cr.WidgetKey, anon), c[1].StartWidget(t, cr.WidgetKey, anon)}
+	require.Equal(t, sessions[0].ConversationID, sessions[1].ConversationID)
 
-	for _, path := range []string{"/api/v1/documents/" + doc.String(), "/api/v1/conversations/" + sess.ConversationID.String() + "/messages"} {
-		st, raw, err := c.Do(ctx, "GET", path, bob.AccessToken, nil, nil)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusNotFound, st, "%s: %s", path, raw)
-		require.NotContains(t, string(raw), "saffron")
+	var socks []*testenv.WidgetConn
+	dial := func(t *testing.T, i int) *testenv.WidgetConn {
+		ws, resp, err := c[i%2].DialWidget(ctx, sessions[i%2], 0, nil)
+		require.NoError(t, err, "socket %d: %v", i+1, resp)
+		t.Cleanup(func() { ws.CloseNow() })
+		ws.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "ready" })
+		return ws
 	}
-	for _, path := range []string{"/api/v1/documents", "/api/v1/conversations"} {
-		_, raw, err := c.Do(ctx, "GET", path, bob.AccessToken, nil, nil)
-		require.NoError(t, err)
-		require.NotContains(t, string(raw), doc.String())
-		require.NotContains(t, string(raw), sess.ConversationID.String())
+	for i := range 5 {
+		socks = append(socks, dial(t, i))
 	}
-	// Bob's widget users asking about Alice's material find nothing of it.
-	bs := c.StartWidget(t, bob.WidgetKey, "anon-"+uuid.NewString())
-	bws, _, err := c.DialWidget(ctx, bs, 0, nil)
-	require.NoError(t, err)
-	defer bws.CloseNow()
-	_, err = bws.Say(ctx, "saffron and cardamom secret recipe")
-	require.NoError(t, err)
-	reply := bws.Next(t, 30*time.Second, testenv.IsReply)
-	require.Empty(t, reply.Sources)
-	require.NotContains(t, strings.ToLower(reply.Text), "from the sources")
+
+	t.Run("messages per session", func(t *testing.T) {
+		// Every socket sends five messages at once: 25 offered.
+		var wg sync.WaitGroup
+		for _, ws := range socks {
+			wg.Go(func() {
+				for range 5 {
+					if _, err := ws.Say(ctx, "how do I start?"); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		acked, limited := 0, 0
+		for _, ws := range socks {
+			for n := 0; n < 5; n++ {
+				f := ws.Next(t, 15*time.Second, func(f testenv.Frame) bool { return f.Type == "ack" || f.Type == "error" })
+				switch {
+				case f.Type == "ack":
+					acked++
+				case f.Code == "rate_limited":
+					limited++
+				default:
+					t.Fatalf("unexpected frame %+v", f)
+				}
+			}
+		}
+		t.Logf("25 messages over 5 sockets on 2 gateways: %d acked, %d rate_limited", acked, limited)
+		require.Equal(t, 25, acked+limited)
+		require.LessOrEqual(t, acked, 5, "the session's limit is per socket, not per session")
+	})
+
+	t.Run("sockets per session", func(t *testing.T) {
+		// 5 open, 5 more are accepted (on either gateway), the 11th is refused by both.
+		for i := 5; i < 10; i++ {
+			socks = append(socks, dial(t, i))
+		}
+		for i := range 2 {
+			_, resp, err := c[i].DialWidget(ctx, sessions[i], 0, nil)
+			require.Error(t, err, "an 11th socket was accepted by gateway %d", i+1)
+			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			require.NotEmpty(t, resp.Header.Get("Retry-After"))
+			raw, _ := io.ReadAll(resp.Body)
+			require.Equal(t, "too_many_sockets", errorCode(t, raw))
+		}
+		// Another session of the same creator is not affected.
+		other := c[0].StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
+		ws, _, err := c[0].DialWidget(ctx, other, 0, nil)
+		require.NoError(t, err)
+		ws.CloseNow()
+		// A closed socket frees its place.
+		require.NoError(t, socks[0].Close(1000, "bye"))
+		testenv.Eventually(t, 10*time.Second, func() bool {
+			ws, _, err := c[1].DialWidget(ctx, sessions[1], 0, nil)
+			if err != nil {
+				return false
+			}
+			ws.CloseNow()
+			return true
+		}, "a closed socket's place was not freed")
+	})
+}
+
+// errorCode is the code of an error answer, which must carry a message.
+func errorCode(t *testing.T, raw []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &e), "%s", raw)
+	require.NotEmpty(t, e.Error.Message, "%s", raw)
+	return e.Error.Code
 }
