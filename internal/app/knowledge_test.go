@@ -21,7 +21,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/knowledge"
@@ -570,66 +569,6 @@ func TestKnowledgeImportURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, st)
 	require.Contains(t, string(raw), "redirects")
-}
-
-// TestIngestSweeper: a document left in a processing state (its event lost) is requeued by the
-// sweeper and indexed; one that never finishes is failed after the attempts run out.
-func TestIngestSweeper(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	cfg := h.knowledgeConfig()
-	cfg.Knowledge.StuckAfter = time.Second
-	cfg.Knowledge.SweepInterval = 200 * time.Millisecond
-	cfg.Knowledge.MaxAttempts = 2
-	a := h.start(cfg)
-	c := testenv.NewClient(a.URL)
-	cr := c.Register(t)
-	ctx := context.Background()
-
-	// A row whose ingest event never went out.
-	id := uuid.Must(uuid.NewV7())
-	_, err := a.Store.Pool().Exec(ctx, "SELECT 1") // pool is alive
-	require.NoError(t, err)
-	insertStuck(t, a, cr.ID, id, "embedding")
-	d := waitDoc(t, c, cr, id, 30*time.Second)
-	require.Equal(t, "indexed", d.Status, d.Error)
-
-	// A document that can never finish: its version keeps moving on every attempt is hard to
-	// arrange, so stop the ingest worker from seeing it — a row of another (unregistered)
-	// format the worker fails on is not "stuck" either. Use attempts directly: a row already at
-	// the limit is failed at the next sweep.
-	id2 := uuid.Must(uuid.NewV7())
-	insertStuck(t, a, cr.ID, id2, "extracting")
-	setAttempts(t, a, cr.ID, id2, 2)
-	d = waitDoc(t, c, cr, id2, 30*time.Second)
-	require.Equal(t, "failed", d.Status)
-	require.Contains(t, d.Error, "after 2 attempts")
-}
-
-func insertStuck(t *testing.T, a *app.App, creator, id uuid.UUID, status string) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := a.Store.Pool().Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck
-	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", creator.String())
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO documents (id, creator_id, title, format, body, status, updated_at)
-		VALUES ($1, $2, 'Stuck', 'text', 'Foam rolling after runs eases tight calves.', $3, now() - interval '1 hour')`, id, creator, status)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
-}
-
-func setAttempts(t *testing.T, a *app.App, creator, id uuid.UUID, n int) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := a.Store.Pool().Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck
-	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", creator.String())
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `UPDATE documents SET attempts = $2, updated_at = now() - interval '1 hour' WHERE id = $1`, id, n)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
 }
 
 // TestIngestKilledMidDocument kills -9 the ingest process while it writes a large document's
