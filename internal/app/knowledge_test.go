@@ -421,41 +421,6 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 	}
 }
 
-// TestKnowledgeTenantIsolation: creator B's questions never retrieve creator A's passages.
-func TestKnowledgeTenantIsolation(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.knowledgeConfig())
-	c := testenv.NewClient(a.URL)
-	alice, bob := c.Register(t), c.Register(t)
-	ctx := context.Background()
-	secret := "Alice's marathon plan: tempo runs on Tuesdays, zucchini pasta before the long run."
-	st, da, e := upload(t, c, alice, "POST", "/api/v1/documents", "plan.txt", []byte(secret))
-	require.Equal(t, http.StatusAccepted, st, "%+v", e)
-	require.Equal(t, "indexed", waitDoc(t, c, alice, da.ID, 60*time.Second).Status)
-	// The same bytes for Bob are not a "duplicate" of Alice's: hashes are per creator.
-	st, db2, _ := upload(t, c, bob, "POST", "/api/v1/documents", "plan.txt", []byte("Bob's plan: swim on Mondays."))
-	require.Equal(t, http.StatusAccepted, st)
-	require.Equal(t, "indexed", waitDoc(t, c, bob, db2.ID, 60*time.Second).Status)
-	st, dupB, _ := upload(t, c, bob, "POST", "/api/v1/documents", "copy.txt", []byte(secret))
-	require.Equal(t, http.StatusAccepted, st, "Alice's content is new to Bob")
-	require.False(t, dupB.Duplicate)
-	require.NotEqual(t, da.ID, dupB.ID)
-
-	for _, q := range []string{"zucchini pasta", "Alice marathon tempo Tuesdays", "*", "\" OR 1=1", "plan"} {
-		var vec []float32
-		if q != "*" {
-			vec = ollamatest.Embed(q)
-		}
-		for _, v := range [][]float32{nil, vec} {
-			hits, err := a.Knowledge.Search(ctx, bob.ID, q, v, 10)
-			require.NoError(t, err)
-			for _, hit := range hits {
-				require.NotEqual(t, da.ID, hit.DocumentID, "query %q", q)
-			}
-		}
-	}
-}
-
 // TestKnowledgeEventsSSE: the stream carries the creator's own document states and nobody
 // else's.
 func TestKnowledgeEventsSSE(t *testing.T) {
