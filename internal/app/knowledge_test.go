@@ -308,8 +308,10 @@ func TestKnowledgeLifecycle(t *testing.T) {
 	require.Empty(t, files)
 }
 
-// TestKnowledgeHostileFiles: each hostile or broken file is refused at upload or marked failed
-// with a reason, and a good document uploaded with them is indexed.
+// TestKnowledgeHostileFiles: each hostile or broken file the gateway can tell at upload is
+// refused with a code; a hostile filename never becomes a path; a misleading extension is
+// ignored. (Files that fail in extraction, zip bombs and broken PDFs: internal/ingest
+// TestIngestHostileFiles.)
 func TestKnowledgeHostileFiles(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.knowledgeConfig()
@@ -368,32 +370,6 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 		d = waitDoc(t, c, cr, d.ID, 60*time.Second)
 		require.Equal(t, "indexed", d.Status, d.Error)
 	})
-
-	// The hostile parsers' victims: uploaded together with a good document.
-	type up struct {
-		name string
-		id   uuid.UUID
-	}
-	var ups []up
-	for _, f := range []string{"hostile/zipbomb.docx", "hostile/truncated.pdf", "hostile/loop.pdf"} {
-		st, d, e := upload(t, c, cr, "POST", "/api/v1/documents", filepath.Base(f), sample(t, f))
-		if st != http.StatusAccepted {
-			// Refused at upload is fine too, with a code.
-			require.Contains(t, []int{400, 413, 415}, st, "%s: %+v", f, e)
-			require.NotEmpty(t, e.Error.Code)
-			continue
-		}
-		ups = append(ups, up{f, d.ID})
-	}
-	st, good, e := upload(t, c, cr, "POST", "/api/v1/documents", "good.md", []byte("# Warm-up\n\nFive minutes of skipping before every session.\n"))
-	require.Equal(t, http.StatusAccepted, st, "%+v", e)
-	require.Equal(t, "indexed", waitDoc(t, c, cr, good.ID, 60*time.Second).Status)
-	for _, u := range ups {
-		d := waitDoc(t, c, cr, u.id, 90*time.Second)
-		require.Equal(t, "failed", d.Status, u.name)
-		require.NotEmpty(t, d.Error, u.name)
-		t.Logf("%s: failed: %s", u.name, d.Error)
-	}
 }
 
 // TestKnowledgeEventsSSE: the stream carries the creator's own document states and nobody
