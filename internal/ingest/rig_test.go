@@ -158,12 +158,32 @@ func (r *rig) addText(t *testing.T, c uuid.UUID, title string, format extract.Fo
 // publish asks ingest to index (or delete) d's current version, with the gateway's message id.
 func (r *rig) publish(t *testing.T, d db.Document, action string) {
 	t.Helper()
-	ev := events.New(d.CreatorID, events.DocumentIngest{DocumentID: d.ID, Action: action, Version: d.Version}, nil, time.Now())
 	id := "ingest:" + d.ID.String() + ":" + strconv.Itoa(int(d.Version))
 	if action == events.IngestDelete {
 		id = "delete:" + d.ID.String() + ":" + strconv.Itoa(int(d.Version))
 	}
-	require.NoError(t, bus.PublishEvent(context.Background(), r.b, events.IngestSubject(d.CreatorID), id, ev))
+	r.publishID(t, id, d, action)
+}
+
+// publishID publishes d's ingest event under msgID (a new id is a redelivery JetStream would make
+// after a lost ack; the same one is deduplicated by the stream).
+func (r *rig) publishID(t *testing.T, msgID string, d db.Document, action string) {
+	t.Helper()
+	ev := events.New(d.CreatorID, events.DocumentIngest{DocumentID: d.ID, Action: action, Version: d.Version}, nil, time.Now())
+	require.NoError(t, bus.PublishEvent(context.Background(), r.b, events.IngestSubject(d.CreatorID), msgID, ev))
+}
+
+// hookEmbedder calls hook once, before the first embedding the worker asks for: a change made
+// while a document is being indexed, at a known point.
+type hookEmbedder struct {
+	ingest.Embedder
+	once sync.Once
+	hook func()
+}
+
+func (h *hookEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
+	h.once.Do(h.hook)
+	return h.Embedder.Embed(ctx, model, inputs)
 }
 
 // doc is the document's row; found is false once it is gone.
@@ -270,9 +290,8 @@ func (r *rig) stored(t *testing.T, c uuid.UUID) []string {
 	return files
 }
 
-// age makes the document look untouched for an hour (its ingest event lost), with attempts
-// requeues behind it.
-func (r *rig) age(t *testing.T, c, id uuid.UUID, status string, attempts int) {
+// exec runs one SQL statement in the creator's tenant and returns the rows it affected.
+func (r *rig) exec(t *testing.T, c uuid.UUID, sql string, args ...any) int64 {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := r.store.Pool().Begin(ctx)
@@ -280,11 +299,18 @@ func (r *rig) age(t *testing.T, c, id uuid.UUID, status string, attempts int) {
 	defer tx.Rollback(ctx) //nolint:errcheck
 	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
 	require.NoError(t, err)
-	tag, err := tx.Exec(ctx, `UPDATE documents SET status = $2, attempts = $3, updated_at = now() - interval '1 hour' WHERE id = $1`,
-		id, status, attempts)
+	tag, err := tx.Exec(ctx, sql, args...)
 	require.NoError(t, err)
-	require.EqualValues(t, 1, tag.RowsAffected())
 	require.NoError(t, tx.Commit(ctx))
+	return tag.RowsAffected()
+}
+
+// age makes the document look untouched for an hour (its ingest event lost) in status, with
+// attempts requeues behind it.
+func (r *rig) age(t *testing.T, c, id uuid.UUID, status string, attempts int) {
+	t.Helper()
+	n := r.exec(t, c, `UPDATE documents SET status = $2, attempts = $3, updated_at = now() - interval '1 hour' WHERE id = $1`, id, status, attempts)
+	require.EqualValues(t, 1, n)
 }
 
 func sample(t *testing.T, name string) []byte {

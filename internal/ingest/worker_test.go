@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -344,4 +345,74 @@ func TestIngestWithoutVectors(t *testing.T) {
 			require.Equal(t, d.ID, r.search(t, c, "four hundred metres repeats", false)[0].DocumentID)
 		})
 	}
+}
+
+// TestIngestResumes: a run that stopped midway (the row in "embedding" with some chunks done, as
+// a killed process leaves it) is resumed where it stopped when the event is delivered again:
+// only the remaining chunks are embedded, and the index holds exactly one copy of each. The
+// creator's own chunk settings apply.
+func TestIngestResumes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(w *ingest.Worker) { w.EmbedBatch = 4 })
+	c := r.creator(t)
+	require.EqualValues(t, 1, r.exec(t, c, `UPDATE creators SET chunk_tokens = 60, chunk_overlap = -1 WHERE id = $1`, c))
+	var plan strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&plan, "## Session %d\n\nWarm up for ten minutes, then run %d intervals of %d seconds at a hard effort, recovering with easy jogging between repetitions. Cool down and stretch for a while before going home.\n\n", i, 4+i%6, 30+i%90)
+	}
+	d := r.addText(t, c, "Plan", extract.Markdown, plan.String())
+	r.publish(t, d, events.IngestIndex)
+	full := r.wait(t, d)
+	require.Equal(t, ingest.StatusIndexed, full.Status, full.Error)
+	n := int(full.ChunkCount)
+	require.GreaterOrEqual(t, n, 12, "the creator's 60-token chunks: at least one per section")
+	require.Equal(t, n, r.chunks(t, c, d.ID))
+
+	// Stopped after 8 chunks: resumed from there.
+	require.EqualValues(t, 1, r.exec(t, c, `UPDATE documents SET status = 'embedding', chunks_done = 8 WHERE id = $1`, d.ID))
+	before := r.ollama.Counts().Embed
+	r.publishID(t, "redelivered:"+d.ID.String(), d, events.IngestIndex)
+	got := r.wait(t, d)
+	require.Equal(t, ingest.StatusIndexed, got.Status, got.Error)
+	require.EqualValues(t, n, got.ChunksDone)
+	require.Equal(t, n, r.chunks(t, c, d.ID), "exactly one copy of every chunk")
+	require.EqualValues(t, (n-8+3)/4, r.ollama.Counts().Embed-before, "only the %d remaining chunks were embedded, 4 at a time", n-8)
+}
+
+// TestIngestDeletedWhileIndexing: a document deleted while its chunks are being written ends
+// with no chunks and no row, whatever the run had written.
+func TestIngestDeletedWhileIndexing(t *testing.T) {
+	t.Parallel()
+	target := make(chan db.Document, 1) // the document the hook deletes
+	hooked := make(chan struct{})
+	r := newRig(t, func(w *ingest.Worker) {
+		w.EmbedBatch = 2
+		store := w.Store
+		w.Embedder = &hookEmbedder{Embedder: w.Embedder, hook: func() {
+			defer close(hooked)
+			d := <-target
+			err := store.InTenant(context.Background(), d.CreatorID, func(q *db.Queries) error {
+				_, err := q.MarkDocumentDeleting(context.Background(), d.ID)
+				return err
+			})
+			if err != nil {
+				t.Errorf("mark deleting: %v", err)
+			}
+		}}
+	})
+	c := r.creator(t)
+	d := r.addText(t, c, "Doomed", extract.Markdown, "# One\n\nFirst section on pacing.\n\n# Two\n\nSecond section on fuelling.\n\n# Three\n\nThird section on sleep.\n")
+	target <- d
+	r.publish(t, d, events.IngestIndex)
+	select {
+	case <-hooked:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the document was never embedded")
+	}
+	// No delete event: the run itself notices that the document went away underneath it.
+	r.waitGone(t, c, d.ID)
+	require.Zero(t, r.chunks(t, c, d.ID))
+	states := r.statusesOf(t, c, d.ID)
+	require.Equal(t, ingest.StatusDeleted, states[len(states)-1], "%v", states)
+	require.NotContains(t, states, ingest.StatusIndexed)
 }
