@@ -21,9 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/config"
-	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
@@ -131,49 +129,25 @@ func sample(t testing.TB, name string) []byte {
 	return b
 }
 
-// TestKnowledgeFormats uploads one small real file per supported format: each is detected from
-// its content, indexed, and a question built from its text finds it as the source, with the page
-// for PDFs. One question goes through the whole widget path and its reply carries the citation.
-func TestKnowledgeFormats(t *testing.T) {
+// TestKnowledgeUploadAnswer: a PDF uploaded under a misleading name is detected from its
+// content and indexed, and a question through the whole widget path is answered with it as the
+// source: the reply and the stored message carry its title, page and a snippet. (Every format's
+// indexing and search: internal/ingest TestIngestFormats.)
+func TestKnowledgeUploadAnswer(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	ctx := context.Background()
 
-	formats := map[string]string{"sample.pdf": "pdf", "sample.docx": "docx", "sample.pptx": "pptx", "sample.epub": "epub",
-		"sample.html": "html", "sample.md": "markdown", "sample.txt": "text", "sample.csv": "csv"}
-	ids := map[string]uuid.UUID{}
-	for name, format := range formats {
-		// A misleading name: the type comes from the content.
-		st, d, e := upload(t, c, cr, "POST", "/api/v1/documents", "upload.bin", sample(t, name))
-		require.Equal(t, http.StatusAccepted, st, "%s: %+v", name, e)
-		require.Equal(t, format, d.Format, name)
-		ids[name] = d.ID
-	}
-	for name, id := range ids {
-		d := waitDoc(t, c, cr, id, 90*time.Second)
-		require.Equal(t, "indexed", d.Status, "%s: %s", name, d.Error)
-		require.Equal(t, "hybrid", d.SearchMode, name)
-		require.Equal(t, d.ChunkCount, d.ChunksDone, name)
-	}
-	for name, id := range ids {
-		f := extract.Format(formats[name])
-		path := filepath.Join("..", "extract", "testdata", name)
-		xd, err := extract.ExtractIsolated(ctx, path, f, extract.Limits{})
-		require.NoError(t, err, name)
-		sec := xd.Sections[len(xd.Sections)-1]
-		words := strings.Fields(sec.Text)
-		query := strings.Join(words[:min(len(words), 10)], " ")
-		hits, err := a.Knowledge.Search(ctx, cr.ID, query, ollamatest.Embed(query), 5)
-		require.NoError(t, err)
-		require.NotEmpty(t, hits, name)
-		require.Equal(t, id, hits[0].DocumentID, "%s: query %q found %+v", name, query, hits[0])
-		if f == extract.PDF || f == extract.PPTX {
-			require.Equal(t, sec.Page, hits[0].Page, name)
-			require.Greater(t, hits[0].Page, 0, name)
-		}
-	}
+	st, d, e := upload(t, c, cr, "POST", "/api/v1/documents", "upload.bin", sample(t, "sample.pdf"))
+	require.Equal(t, http.StatusAccepted, st, "%+v", e)
+	require.Equal(t, "pdf", d.Format)
+	id := d.ID
+	d = waitDoc(t, c, cr, d.ID, 90*time.Second)
+	require.Equal(t, "indexed", d.Status, d.Error)
+	require.Equal(t, "hybrid", d.SearchMode)
+	require.Equal(t, d.ChunkCount, d.ChunksDone)
 
 	// A question through the widget: the reply's sources carry title, page and a snippet.
 	c.SetWidget(t, cr, "You are a running coach.")
@@ -186,7 +160,7 @@ func TestKnowledgeFormats(t *testing.T) {
 	require.NoError(t, err)
 	reply := ws.Next(t, 60*time.Second, testenv.IsReply)
 	require.NotEmpty(t, reply.Sources)
-	require.Equal(t, ids["sample.pdf"], reply.Sources[0].DocumentID)
+	require.Equal(t, id, reply.Sources[0].DocumentID)
 	var msgs struct {
 		Messages []struct {
 			Role    string `json:"role"`
@@ -204,7 +178,7 @@ func TestKnowledgeFormats(t *testing.T) {
 	for _, m := range msgs.Messages {
 		if m.Role == "assistant" && len(m.Sources) > 0 {
 			s := m.Sources[0]
-			require.Equal(t, ids["sample.pdf"], s.DocumentID)
+			require.Equal(t, id, s.DocumentID)
 			require.NotEmpty(t, s.Title)
 			require.Equal(t, 2, s.Page, "the long-run passage is on page 2")
 			require.Contains(t, s.Text, "Long runs")
@@ -334,8 +308,10 @@ func TestKnowledgeLifecycle(t *testing.T) {
 	require.Empty(t, files)
 }
 
-// TestKnowledgeHostileFiles: each hostile or broken file is refused at upload or marked failed
-// with a reason, and a good document uploaded with them is indexed.
+// TestKnowledgeHostileFiles: each hostile or broken file the gateway can tell at upload is
+// refused with a code; a hostile filename never becomes a path; a misleading extension is
+// ignored. (Files that fail in extraction, zip bombs and broken PDFs: internal/ingest
+// TestIngestHostileFiles.)
 func TestKnowledgeHostileFiles(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.knowledgeConfig()
@@ -394,67 +370,6 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 		d = waitDoc(t, c, cr, d.ID, 60*time.Second)
 		require.Equal(t, "indexed", d.Status, d.Error)
 	})
-
-	// The hostile parsers' victims: uploaded together with a good document.
-	type up struct {
-		name string
-		id   uuid.UUID
-	}
-	var ups []up
-	for _, f := range []string{"hostile/zipbomb.docx", "hostile/truncated.pdf", "hostile/loop.pdf"} {
-		st, d, e := upload(t, c, cr, "POST", "/api/v1/documents", filepath.Base(f), sample(t, f))
-		if st != http.StatusAccepted {
-			// Refused at upload is fine too, with a code.
-			require.Contains(t, []int{400, 413, 415}, st, "%s: %+v", f, e)
-			require.NotEmpty(t, e.Error.Code)
-			continue
-		}
-		ups = append(ups, up{f, d.ID})
-	}
-	st, good, e := upload(t, c, cr, "POST", "/api/v1/documents", "good.md", []byte("# Warm-up\n\nFive minutes of skipping before every session.\n"))
-	require.Equal(t, http.StatusAccepted, st, "%+v", e)
-	require.Equal(t, "indexed", waitDoc(t, c, cr, good.ID, 60*time.Second).Status)
-	for _, u := range ups {
-		d := waitDoc(t, c, cr, u.id, 90*time.Second)
-		require.Equal(t, "failed", d.Status, u.name)
-		require.NotEmpty(t, d.Error, u.name)
-		t.Logf("%s: failed: %s", u.name, d.Error)
-	}
-}
-
-// TestKnowledgeTenantIsolation: creator B's questions never retrieve creator A's passages.
-func TestKnowledgeTenantIsolation(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.knowledgeConfig())
-	c := testenv.NewClient(a.URL)
-	alice, bob := c.Register(t), c.Register(t)
-	ctx := context.Background()
-	secret := "Alice's marathon plan: tempo runs on Tuesdays, zucchini pasta before the long run."
-	st, da, e := upload(t, c, alice, "POST", "/api/v1/documents", "plan.txt", []byte(secret))
-	require.Equal(t, http.StatusAccepted, st, "%+v", e)
-	require.Equal(t, "indexed", waitDoc(t, c, alice, da.ID, 60*time.Second).Status)
-	// The same bytes for Bob are not a "duplicate" of Alice's: hashes are per creator.
-	st, db2, _ := upload(t, c, bob, "POST", "/api/v1/documents", "plan.txt", []byte("Bob's plan: swim on Mondays."))
-	require.Equal(t, http.StatusAccepted, st)
-	require.Equal(t, "indexed", waitDoc(t, c, bob, db2.ID, 60*time.Second).Status)
-	st, dupB, _ := upload(t, c, bob, "POST", "/api/v1/documents", "copy.txt", []byte(secret))
-	require.Equal(t, http.StatusAccepted, st, "Alice's content is new to Bob")
-	require.False(t, dupB.Duplicate)
-	require.NotEqual(t, da.ID, dupB.ID)
-
-	for _, q := range []string{"zucchini pasta", "Alice marathon tempo Tuesdays", "*", "\" OR 1=1", "plan"} {
-		var vec []float32
-		if q != "*" {
-			vec = ollamatest.Embed(q)
-		}
-		for _, v := range [][]float32{nil, vec} {
-			hits, err := a.Knowledge.Search(ctx, bob.ID, q, v, 10)
-			require.NoError(t, err)
-			for _, hit := range hits {
-				require.NotEqual(t, da.ID, hit.DocumentID, "query %q", q)
-			}
-		}
-	}
 }
 
 // TestKnowledgeEventsSSE: the stream carries the creator's own document states and nobody
@@ -570,66 +485,6 @@ func TestKnowledgeImportURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, st)
 	require.Contains(t, string(raw), "redirects")
-}
-
-// TestIngestSweeper: a document left in a processing state (its event lost) is requeued by the
-// sweeper and indexed; one that never finishes is failed after the attempts run out.
-func TestIngestSweeper(t *testing.T) {
-	h := newHarness(t, ollamatest.Options{})
-	cfg := h.knowledgeConfig()
-	cfg.Knowledge.StuckAfter = time.Second
-	cfg.Knowledge.SweepInterval = 200 * time.Millisecond
-	cfg.Knowledge.MaxAttempts = 2
-	a := h.start(cfg)
-	c := testenv.NewClient(a.URL)
-	cr := c.Register(t)
-	ctx := context.Background()
-
-	// A row whose ingest event never went out.
-	id := uuid.Must(uuid.NewV7())
-	_, err := a.Store.Pool().Exec(ctx, "SELECT 1") // pool is alive
-	require.NoError(t, err)
-	insertStuck(t, a, cr.ID, id, "embedding")
-	d := waitDoc(t, c, cr, id, 30*time.Second)
-	require.Equal(t, "indexed", d.Status, d.Error)
-
-	// A document that can never finish: its version keeps moving on every attempt is hard to
-	// arrange, so stop the ingest worker from seeing it — a row of another (unregistered)
-	// format the worker fails on is not "stuck" either. Use attempts directly: a row already at
-	// the limit is failed at the next sweep.
-	id2 := uuid.Must(uuid.NewV7())
-	insertStuck(t, a, cr.ID, id2, "extracting")
-	setAttempts(t, a, cr.ID, id2, 2)
-	d = waitDoc(t, c, cr, id2, 30*time.Second)
-	require.Equal(t, "failed", d.Status)
-	require.Contains(t, d.Error, "after 2 attempts")
-}
-
-func insertStuck(t *testing.T, a *app.App, creator, id uuid.UUID, status string) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := a.Store.Pool().Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck
-	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", creator.String())
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO documents (id, creator_id, title, format, body, status, updated_at)
-		VALUES ($1, $2, 'Stuck', 'text', 'Foam rolling after runs eases tight calves.', $3, now() - interval '1 hour')`, id, creator, status)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
-}
-
-func setAttempts(t *testing.T, a *app.App, creator, id uuid.UUID, n int) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := a.Store.Pool().Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck
-	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", creator.String())
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `UPDATE documents SET attempts = $2, updated_at = now() - interval '1 hour' WHERE id = $1`, id, n)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
 }
 
 // TestIngestKilledMidDocument kills -9 the ingest process while it writes a large document's

@@ -13,10 +13,11 @@ import (
 
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/extract/extracttest"
+	"github.com/coachwire/coachwire/internal/testenv"
 	"github.com/coachwire/coachwire/internal/tokens"
 )
 
-func TestMain(m *testing.M) { extract.MainIfChild(); os.Exit(m.Run()) }
+func TestMain(m *testing.M) { extract.MainIfChild(); testenv.Main(m) }
 
 func benchMarkdown() []byte {
 	var b strings.Builder
