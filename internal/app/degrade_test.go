@@ -169,6 +169,7 @@ func deadLettered(t *testing.T, b *bus.Bus, stream string, creator uuid.UUID) []
 // and gRPC ports stop answering, as under SIGSTOP) a widget message is still answered, in
 // passages mode with an honest "can't look that up right now", and nothing is dead-lettered.
 func TestSearchUnavailableStillAnswered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	rest := newFreezeProxy(t, strings.TrimPrefix(h.weaviate, "http://"))
 	rpc := newFreezeProxy(t, h.wvGRPC)
@@ -217,7 +218,7 @@ func TestSearchUnavailableStillAnswered(t *testing.T) {
 	}
 
 	require.Equal(t, 2, assistants, "one reply per message: %s", raw)
-	b := testenv.Bus(t)
+	b := testenv.BusAt(t, h.natsURL)
 	for _, stream := range []string{"CW_INBOUND", "CW_GENERATE"} {
 		require.Empty(t, deadLettered(t, b, stream, cr.ID), "dead-lettered from %s", stream)
 	}
@@ -264,6 +265,7 @@ func (n *natsServer) URL() string { return n.ns.ClientURL() }
 // after NATS is back the message resent with its id is acked and answered exactly once,
 // although the first publish, buffered by the client, reached JetStream too.
 func TestWidgetResendAfterNATSOutage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	n := startNATS(t)
 	cfg := h.config()

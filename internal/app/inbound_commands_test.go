@@ -171,6 +171,7 @@ func noFurtherReply(t *testing.T, ws *testenv.WidgetConn, d time.Duration) {
 // acts and answers once; commands work during a takeover; a program keyword enrolls once and
 // opt words are never program keywords; ordinary questions still reach the coach.
 func TestInboundCommandsWidget(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -287,6 +288,7 @@ func TestInboundCommandsWidget(t *testing.T) {
 // nor answers again; opt words win over a program keyword; WhatsApp answers the same commands.
 // None of it reaches the model.
 func TestInboundCommandsChannels(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	api := creatorAPI{c: r.c, cr: &r.cr}
 	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})

@@ -135,6 +135,7 @@ func sample(t testing.TB, name string) []byte {
 // its content, indexed, and a question built from its text finds it as the source, with the page
 // for PDFs. One question goes through the whole widget path and its reply carries the citation.
 func TestKnowledgeFormats(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -217,6 +218,7 @@ func TestKnowledgeFormats(t *testing.T) {
 // TestKnowledgeLifecycle covers duplicate uploads, list filters, replace, reindex, delete and
 // another creator's ids.
 func TestKnowledgeLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -337,6 +339,7 @@ func TestKnowledgeLifecycle(t *testing.T) {
 // TestKnowledgeHostileFiles: each hostile or broken file is refused at upload or marked failed
 // with a reason, and a good document uploaded with them is indexed.
 func TestKnowledgeHostileFiles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.knowledgeConfig()
 	cfg.Knowledge.MaxUploadBytes = 256 << 10
@@ -424,6 +427,7 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 
 // TestKnowledgeTenantIsolation: creator B's questions never retrieve creator A's passages.
 func TestKnowledgeTenantIsolation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -460,6 +464,7 @@ func TestKnowledgeTenantIsolation(t *testing.T) {
 // TestKnowledgeEventsSSE: the stream carries the creator's own document states and nobody
 // else's.
 func TestKnowledgeEventsSSE(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -522,6 +527,7 @@ func TestKnowledgeEventsSSE(t *testing.T) {
 // TestKnowledgeImportURL: imports fetch public pages only; with private addresses allowed (a
 // test-only setting) a page is imported and indexed.
 func TestKnowledgeImportURL(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	page := `<html><head><title>Stretching</title></head><body><h1>Stretching</h1><p>Hold each calf stretch for thirty seconds.</p></body></html>`
 	var srv *httptest.Server
@@ -575,6 +581,7 @@ func TestKnowledgeImportURL(t *testing.T) {
 // TestIngestSweeper: a document left in a processing state (its event lost) is requeued by the
 // sweeper and indexed; one that never finishes is failed after the attempts run out.
 func TestIngestSweeper(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.knowledgeConfig()
 	cfg.Knowledge.StuckAfter = time.Second
@@ -636,6 +643,7 @@ func setAttempts(t *testing.T, a *app.App, creator, id uuid.UUID, n int) {
 // chunks; a restarted ingest finishes it (the sweeper requeues it) with exactly one copy of every
 // chunk.
 func TestIngestKilledMidDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	env := []string{"COACHWIRE_STORAGE_DIR=" + t.TempDir(), "COACHWIRE_EMBED_BATCH=4",
 		"COACHWIRE_INGEST_STUCK_AFTER=2s", "COACHWIRE_INGEST_SWEEP_INTERVAL=500ms"}

@@ -70,6 +70,7 @@ func errorCode(t *testing.T, raw []byte) string {
 // the session's five messages per 10 s between them, not five each; the session's sockets are
 // capped (10 by default) on both gateways together.
 func TestWidgetLimitsAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	_, gw := twoGateways(t)
 	ctx := context.Background()
 	c := [2]*testenv.Client{testenv.NewClient(gw[0].URL), testenv.NewClient(gw[1].URL)}
@@ -159,6 +160,7 @@ func TestWidgetLimitsAcrossReplicas(t *testing.T) {
 // widget key, registrations per client address, on both gateways together; other addresses
 // keep their budget.
 func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
+	t.Parallel()
 	_, gw := twoGateways(t, "COACHWIRE_LIMIT_WIDGET_SESSIONS_KEY=30/1m")
 	ctx := context.Background()
 	from := func(ip string) [2]*testenv.Client {
@@ -224,6 +226,7 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 // through both gateways, does not lock the owner out at their own address; the per-email limit
 // still slows the attacker when it moves between addresses.
 func TestLoginOwnerNotLockedOut(t *testing.T) {
+	t.Parallel()
 	_, gw := twoGateways(t, "COACHWIRE_LIMIT_LOGIN_EMAIL=10/1h")
 	ctx := context.Background()
 	owner := [2]*testenv.Client{clientFrom(gw[0].URL, "127.0.0.41"), clientFrom(gw[1].URL, "127.0.0.41")}

@@ -42,6 +42,7 @@ func extractions(s *ollamatest.Server, marks ...string) int {
 // the next reply is written with it, and after "forget my memory" it is gone for good: old
 // messages never bring it back, new ones start a new profile.
 func TestMemoryFromConversation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond, JSONReply: memorytest.Reply})
 	cfg := h.config()
 	cfg.MemoryEvery, cfg.MemoryIdle = 40, 3*time.Second // extract when the person is quiet (longer than a turn takes on a loaded machine, so the burst of two is one extraction)
@@ -110,6 +111,7 @@ func TestMemoryFromConversation(t *testing.T) {
 // TestMemoryEveryNMessages: a person who keeps writing is extracted after every N messages,
 // without waiting for them to go quiet; fewer than N wait.
 func TestMemoryEveryNMessages(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond, JSONReply: memorytest.Reply})
 	cfg := h.config()
 	cfg.MemoryEvery, cfg.MemoryIdle = 3, time.Hour

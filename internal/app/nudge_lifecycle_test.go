@@ -121,6 +121,7 @@ func (r *clockRig) decision(t *testing.T, campaign, eu uuid.UUID) string {
 // time) it sends the new text at the new time and nothing at the old one; cancelled it sends
 // nothing more. A one-off campaign in the past is refused.
 func TestNudgeCampaignControls(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 5, 4, 8, 59, 0, 0, time.UTC)
 	r := newClockRig(t, t0)
 	tenantExec(t, r.conn, r.cr.ID, `UPDATE creators SET timezone = 'UTC', quiet_start = 0, quiet_end = 0 WHERE id = $1`, r.cr.ID)
@@ -212,6 +213,7 @@ func TestNudgeCampaignControls(t *testing.T) {
 // until theirs); a pause while someone is still waiting holds them until the resume, which
 // sends it; everyone gets exactly one message for the day.
 func TestNudgeLocalTimeAcrossDateLine(t *testing.T) {
+	t.Parallel()
 	// 2026-06-10 10:00 at UTC+14 (Kiritimati) is 2026-06-09 20:00 UTC.
 	t0 := time.Date(2026, 6, 9, 19, 0, 0, 0, time.UTC)
 	r := newClockRig(t, t0)
@@ -254,6 +256,7 @@ func TestNudgeLocalTimeAcrossDateLine(t *testing.T) {
 // its own text, the creator pauses and resumes one enrollment (its remaining steps shift by the
 // pause), and pausing the program stops everyone until it is resumed.
 func TestNudgeProgramLifecycle(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	r := newClockRig(t, t0)
 	tenantExec(t, r.conn, r.cr.ID, `UPDATE creators SET timezone = 'UTC', quiet_start = 1320, quiet_end = 420,
@@ -370,6 +373,7 @@ func TestNudgeProgramLifecycle(t *testing.T) {
 // TestNudgeAudienceFilters: the audience filters, alone and combined, select exactly the
 // people they say, as the dry run shows.
 func TestNudgeAudienceFilters(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
 	r := newClockRig(t, t0)
 	set := func(id uuid.UUID, tags []string, lastSeen, joined time.Time) {

@@ -66,6 +66,7 @@ func countRows(t testing.TB, conn *pgx.Conn, creator uuid.UUID, sql string, args
 // recipient gets exactly one message for the occurrence, with one decision each; the stats
 // count them.
 func TestNudgeThreeReplicasExactlyOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	for range 3 {
@@ -158,6 +159,7 @@ func onceCampaign(name, tag, text string, at time.Time) map[string]any {
 // lease and resumes from the recorded cursor, and the recipients the dead process had claimed
 // are redelivered to it; every recipient gets exactly one message.
 func TestNudgeKilledMidExpansion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	nudgeEnv := func() []string {
@@ -200,6 +202,7 @@ func TestNudgeKilledMidExpansion(t *testing.T) {
 // out meanwhile; when the window opens everyone else gets the message and that person is
 // skipped as opted out.
 func TestNudgeOptOutWhileHeld(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	cfg := h.config(config.TargetNudge)
@@ -240,6 +243,7 @@ func TestNudgeOptOutWhileHeld(t *testing.T) {
 // TestNudgeCapAcrossCampaigns: two campaigns reach the same people at once under a daily cap
 // of 1: each person gets exactly one message, the other decision is skipped as capped.
 func TestNudgeCapAcrossCampaigns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	for range 2 {
@@ -289,6 +293,7 @@ func (f *fakeNow) Set(t time.Time) { f.mu.Lock(); f.t = t; f.mu.Unlock() }
 // (only_if_no_reply) goes only to the silent one; at week three the reply pauses the other's
 // enrollment (on_reply: pause) while the silent one gets week three and completes.
 func TestNudgeProgramBranchOnReply(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	clk := &fakeNow{t: t0}

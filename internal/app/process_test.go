@@ -176,6 +176,7 @@ func startCluster(t testing.TB, h *harness, extraEnv ...string) (base string, pr
 
 // TestSeparateProcesses runs the whole widget path with every target in its own OS process.
 func TestSeparateProcesses(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	base, procs := startCluster(t, h)
 	c := testenv.NewClient(base)
@@ -203,6 +204,7 @@ func TestSeparateProcesses(t *testing.T) {
 // TestGenerateKilledMidReply kills -9 the generate process while it streams a reply; after a
 // restart the user gets exactly one reply.
 func TestGenerateKilledMidReply(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond, ChunkSize: 2})
 	base, procs := startCluster(t, h, "COACHWIRE_TURN_LEASE=3s")
 	c := testenv.NewClient(base)
@@ -257,6 +259,7 @@ func TestGenerateKilledMidReply(t *testing.T) {
 // and Postgres and Weaviate as children under one data dir. Ctrl-C stops everything; the next
 // start finds the data intact.
 func TestEmbeddedDefault(t *testing.T) {
+	t.Parallel()
 	if _, err := localdeps.FindWeaviateBin(os.Getenv); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 // enables groups for the channel it answers in a group only when mentioned (@username learnt
 // with getMe) or replied to. Private chats are answered throughout.
 func TestTelegramGroups(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	var got struct {

@@ -20,6 +20,7 @@ import (
 // foreign tokens, tokens in the URL, malformed and oversize frames, floods. Each gets a clear
 // refusal and the socket (or server) keeps working for the legitimate user.
 func TestWidgetAttacks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -156,6 +157,7 @@ func TestWidgetAttacks(t *testing.T) {
 // TestCreatorAPIIsolation: every creator endpoint with another creator's ids answers 404 and
 // returns nothing.
 func TestCreatorAPIIsolation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)

@@ -248,7 +248,13 @@ func OwnNATS(tb testing.TB) string {
 // Bus connects to the package's NATS server with every stream created.
 func Bus(tb testing.TB) *bus.Bus {
 	tb.Helper()
-	b, err := bus.Connect(context.Background(), NATS(tb), tb.Name(), Logger(tb), bus.Options{})
+	return BusAt(tb, NATS(tb))
+}
+
+// BusAt connects to the NATS server at natsURL (an OwnNATS) with every stream created.
+func BusAt(tb testing.TB, natsURL string) *bus.Bus {
+	tb.Helper()
+	b, err := bus.Connect(context.Background(), natsURL, tb.Name(), Logger(tb), bus.Options{})
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
