@@ -208,8 +208,13 @@ func withDatabase(u, name string) string {
 // Store opens a pool as the application role, closed when the test ends.
 func Store(tb testing.TB) *db.Store {
 	tb.Helper()
-	d := Postgres(tb)
-	s, err := db.Open(context.Background(), d.AppURL, 10)
+	return StoreAt(tb, Postgres(tb).AppURL)
+}
+
+// StoreAt opens a pool on appURL (an OwnDatabase's AppURL), closed when the test ends.
+func StoreAt(tb testing.TB, appURL string) *db.Store {
+	tb.Helper()
+	s, err := db.Open(context.Background(), appURL, 10)
 	if err != nil {
 		tb.Fatalf("testenv: open store: %v", err)
 	}
