@@ -29,8 +29,8 @@ import (
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-// Every app of this test binary shares one NATS server and so one durable ingest consumer:
-// they must share the storage directory too, as gateway and ingest replicas do in production.
+// The apps of one test share its NATS server and so one durable ingest consumer: they must
+// share the storage directory too, as gateway and ingest replicas do in production.
 var (
 	storageOnce sync.Once
 	storageDir  string
