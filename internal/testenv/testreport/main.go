@@ -139,7 +139,7 @@ func (r *report) packageEvent(e event) {
 		// Like go test: a passing package shows its summary line, a failing one everything.
 		for _, l := range r.pkgOut[e.Package] {
 			if e.Action == "fail" || strings.HasPrefix(l, "ok  ") || strings.HasPrefix(l, "?   ") {
-				fmt.Fprint(r.out, l)
+				fmt.Fprint(r.out, shortCoverage(l))
 			}
 		}
 		delete(r.pkgOut, e.Package)
@@ -162,6 +162,15 @@ func (r *report) packageEvent(e event) {
 			r.packages = append(r.packages, testTime{pkg: e.Package, secs: e.Elapsed})
 		}
 	}
+}
+
+// shortCoverage drops the package list (every -coverpkg package) from a summary line's
+// "coverage: 12.9% of statements in a, b, ...".
+func shortCoverage(l string) string {
+	if i := strings.Index(l, " of statements in "); i >= 0 {
+		return l[:i] + " of statements in -coverpkg\n"
+	}
+	return l
 }
 
 func (r *report) printLines(lines []string) {

@@ -24,7 +24,7 @@ const run = `{"Action":"start","Package":"example.com/m/a"}
 {"Action":"fail","Package":"example.com/m/a","Elapsed":9.1}
 {"Action":"output","Package":"example.com/m/b","Output":"INFO weaviate stopped\n"}
 {"Action":"output","Package":"example.com/m/b","Output":"PASS\n"}
-{"Action":"output","Package":"example.com/m/b","Output":"ok  \texample.com/m/b\t1.0s\n"}
+{"Action":"output","Package":"example.com/m/b","Output":"ok  \texample.com/m/b\t1.0s\tcoverage: 12.9% of statements in example.com/m/a, example.com/m/b\n"}
 {"Action":"pass","Package":"example.com/m/b","Elapsed":1.0}
 {"ImportPath":"example.com/m/c","Action":"build-output","Output":"c/c.go:3:1: syntax error\n"}
 {"ImportPath":"example.com/m/c","Action":"build-fail"}
@@ -39,7 +39,7 @@ func TestReport(t *testing.T) {
 	r.summary(10)
 	got := out.String()
 	for _, want := range []string{"the reason it failed", "--- FAIL: TestBad (7.00s)", "FAIL\texample.com/m/a\t9.1s",
-		"ok  \texample.com/m/b\t1.0s", "c/c.go:3:1: syntax error", "2 slowest tests:", "7.0s  TestBad", "9.1s  example.com/m/a",
+		"ok  \texample.com/m/b\t1.0s\tcoverage: 12.9% of statements in -coverpkg\n", "c/c.go:3:1: syntax error", "2 slowest tests:", "7.0s  TestBad", "9.1s  example.com/m/a",
 		"failed tests:\n  example.com/m/a TestBad"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
