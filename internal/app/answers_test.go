@@ -39,6 +39,7 @@ func countSentWith(wa *whatsapptest.Server, to, sub string) int {
 // a photo, as signed WhatsApp webhooks, 10 people at a time. Every question gets exactly one
 // model reply, every photo exactly one "text only" answer, and nothing is sent twice.
 func TestQuestionThenPhotoConcurrentSenders(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	ch := r.whatsapp(t, false)
 	const senders = 40
@@ -109,6 +110,7 @@ func TestQuestionThenPhotoConcurrentSenders(t *testing.T) {
 // TestSeqPerConversation: the seq a widget sees counts its own conversation's messages (1, 2,
 // 3, ...) whatever other creators' end users write meanwhile; resume and seen work on it.
 func TestSeqPerConversation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)

@@ -89,6 +89,7 @@ type quoteCheck struct {
 // widget: the link is not a link, the fake citation is plain text inside the quote, and the
 // reply's citations are its structured sources.
 func TestWidgetQuotedPassagesInBrowser(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	a := h.start(h.config())
@@ -117,6 +118,7 @@ func TestWidgetQuotedPassagesInBrowser(t *testing.T) {
 // a message; the widget keeps it pending and resends it by itself with the same id (no error,
 // not marked failed), and once NATS is back it is answered exactly once.
 func TestWidgetResendsInBrowser(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	n := startNATS(t)

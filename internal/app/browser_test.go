@@ -40,6 +40,7 @@ const widgetRoot = `document.getElementById('coachwire-widget').shadowRoot`
 // nothing is reported seen while the panel is closed) and ask a second question over the new
 // socket.
 func TestWidgetInBrowser(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the widget browser test needs Chromium at %s (%v): run `make deps-test` "+
 			"(or `apt-get install chromium`)", chromiumPath, err)

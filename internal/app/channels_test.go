@@ -194,6 +194,7 @@ func quiet(t *testing.T, d time.Duration, want int, count func() int, what strin
 // mid-generation), creator messages and release. (Provider refusals, 429s and a blocked bot:
 // internal/dispatch TestTelegramSendAndRefusals, TestProviderErrorsRetriedWithoutDoubleSends.)
 func TestTelegramChannel(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: 2 * time.Millisecond}, dispatch.Limits{})
 	r.tg.EnforceLimits(1, 30)
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken, "opt_out_words": []string{"basta"}})
@@ -279,6 +280,7 @@ func TestTelegramChannel(t *testing.T) {
 // TestTakeoverMidGeneration: the creator takes over while the model is still writing; the
 // bot's reply is dropped, not sent.
 func TestTakeoverMidGeneration(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond, ChunkSize: 2}, dispatch.Limits{})
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	r.postTG(t, ch, telegramtest.UpdatePayload(1, 77, 77, "When should I stop drinking caffeine?"))
@@ -296,6 +298,7 @@ func TestTakeoverMidGeneration(t *testing.T) {
 // its one final message. (Turn ids, chats that refuse drafts and group chats: internal/dispatch
 // TestTelegramDrafts.)
 func TestTelegramDrafts(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond, ChunkSize: 4}, dispatch.Limits{})
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 
@@ -379,6 +382,7 @@ func waitEvent(t *testing.T, ch <-chan sseEvent, timeout time.Duration, seen fun
 // TestConversationEvents: the conversations SSE stream delivers a creator's new messages,
 // delivery statuses and takeovers, and never another creator's.
 func TestConversationEvents(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	other := r.c.Register(t)
@@ -459,6 +463,7 @@ func (r *channelRig) publishSignal(t *testing.T, channel string, ch uuid.UUID, t
 // my_chat_member (kicked: the user blocked the bot; member: back) opt the end user out and in,
 // silently; a signal for someone who never wrote creates nothing.
 func TestChannelOptOutSignals(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	wa := r.whatsapp(t, false)
@@ -496,6 +501,7 @@ func TestChannelOptOutSignals(t *testing.T) {
 // TestWhatsAppChannel: handshake, signatures (missing, tampered, non-ASCII escaped as Meta
 // does), one reply per message, statuses, a 1000-message batch, and the 24-hour window.
 func TestWhatsAppChannel(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{WhatsAppPairEvery: 100 * time.Millisecond, WhatsAppPairBurst: 10})
 	ch := r.whatsapp(t, false)
 	require.Equal(t, r.a.URL+"/webhooks/whatsapp/"+ch.ID.String(), ch.WebhookURL)

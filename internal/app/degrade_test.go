@@ -57,6 +57,7 @@ func (n *natsServer) URL() string { return n.ns.ClientURL() }
 // after NATS is back the message resent with its id is acked and answered exactly once,
 // although the first publish, buffered by the client, reached JetStream too.
 func TestWidgetResendAfterNATSOutage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	n := startNATS(t)
 	cfg := h.config()

@@ -23,6 +23,7 @@ import (
 // that reply is sent exactly once more, counted (delivery_parts.attempts 2), and the replies
 // that were not in flight are not sent again.
 func TestDispatchProcessKilledMidSend(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	wa := whatsapptest.New(t)
 	gw := h.start(h.config(config.TargetGateway))

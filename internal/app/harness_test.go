@@ -14,9 +14,13 @@ import (
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-func TestMain(m *testing.M) { extract.MainIfChild(); testenv.Main(m) }
+// The tests here run whole coachwire processes and mostly wait on them: up to 8 at once.
+func TestMain(m *testing.M) { extract.MainIfChild(); testenv.MainParallel(m, 8) }
 
-// harness holds the real services a test's coachwire processes connect to.
+// harness holds the real services a test's coachwire processes connect to: a database and a
+// NATS server of the test's own (its workers' durable consumers and the nudge scheduler see
+// only this test's work, so tests run in parallel) and the package's Weaviate (each creator is
+// its own Weaviate tenant).
 type harness struct {
 	t        testing.TB
 	db       testenv.DB
@@ -34,7 +38,7 @@ func newHarness(t testing.TB, ollama ollamatest.Options) *harness {
 	if ollama.EmbedModels == nil {
 		ollama.EmbedModels = []string{"nomic-embed-text"}
 	}
-	return &harness{t: t, db: testenv.Postgres(t), natsURL: testenv.NATS(t), weaviate: testenv.Weaviate(t),
+	return &harness{t: t, db: testenv.OwnDatabase(t), natsURL: testenv.OwnNATS(t), weaviate: testenv.Weaviate(t),
 		wvGRPC: testenv.WeaviateGRPC(t), ollama: ollamatest.New(t, ollama)}
 }
 

@@ -155,6 +155,7 @@ func coachTurns(t *testing.T, ollama *ollamatest.Server, setPersona func(string)
 // nor answers again; opt words win over a program keyword; WhatsApp answers the same commands.
 // None of it reaches the model.
 func TestInboundCommandsChannels(t *testing.T) {
+	t.Parallel()
 	r := newChannelRig(t, ollamatest.Options{DeltaDelay: time.Millisecond}, dispatch.Limits{})
 	api := creatorAPI{c: r.c, cr: &r.cr}
 	tg := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})

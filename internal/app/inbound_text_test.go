@@ -28,7 +28,7 @@ func TestInboundNULStoredSanitisedAndAnswered(t *testing.T) {
 	sess := c.StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
 
 	ctx := context.Background()
-	b := testenv.Bus(t)
+	b := testenv.BusAt(t, h.natsURL)
 	id := uuid.NewString()
 	ev := events.New(cr.ID, events.MessageReceived{Channel: events.ChannelWidget, ProviderMessageID: id, EndUserID: sess.EndUserID,
 		ConversationID: sess.ConversationID, Text: "how do I sleep\x00 better?\x1b", SentAt: time.Now().UTC().Format(time.RFC3339Nano)}, nil, time.Now())

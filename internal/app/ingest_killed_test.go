@@ -22,9 +22,9 @@ import (
 // ingest consumer's ack deadline is short), while a healthy ingest that takes several times
 // AckWait is never redelivered (it sends InProgress heartbeats): each chunk is embedded once.
 func TestIngestKilledMidRun(t *testing.T) {
+	t.Parallel()
 	parent := t // the restarted ingest outlives its subtest
 	h := newHarness(t, ollamatest.Options{EmbedDelay: 700 * time.Millisecond})
-	h.natsURL = startNATS(t).URL() // a consumer of its own: no other test's documents
 	port, err := localdeps.FreePort()
 	require.NoError(t, err)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -27,8 +27,8 @@ import (
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-// Every app of this test binary shares one NATS server and so one durable ingest consumer:
-// they must share the storage directory too, as gateway and ingest replicas do in production.
+// The apps of one test share its NATS server and so one durable ingest consumer: they must
+// share the storage directory too, as gateway and ingest replicas do in production.
 var (
 	storageOnce sync.Once
 	storageDir  string
@@ -134,6 +134,7 @@ func sample(t testing.TB, name string) []byte {
 // source: the reply and the stored message carry its title, page and a snippet. (Every format's
 // indexing and search: internal/ingest TestIngestFormats.)
 func TestKnowledgeUploadAnswer(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -191,6 +192,7 @@ func TestKnowledgeUploadAnswer(t *testing.T) {
 // TestKnowledgeLifecycle covers duplicate uploads, list filters, replace, reindex, delete and
 // another creator's ids.
 func TestKnowledgeLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -313,6 +315,7 @@ func TestKnowledgeLifecycle(t *testing.T) {
 // ignored. (Files that fail in extraction, zip bombs and broken PDFs: internal/ingest
 // TestIngestHostileFiles.)
 func TestKnowledgeHostileFiles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.knowledgeConfig()
 	cfg.Knowledge.MaxUploadBytes = 256 << 10
@@ -375,6 +378,7 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 // TestKnowledgeEventsSSE: the stream carries the creator's own document states and nobody
 // else's.
 func TestKnowledgeEventsSSE(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.knowledgeConfig())
 	c := testenv.NewClient(a.URL)
@@ -437,6 +441,7 @@ func TestKnowledgeEventsSSE(t *testing.T) {
 // TestKnowledgeImportURL: imports fetch public pages only; with private addresses allowed (a
 // test-only setting) a page is imported and indexed.
 func TestKnowledgeImportURL(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	page := `<html><head><title>Stretching</title></head><body><h1>Stretching</h1><p>Hold each calf stretch for thirty seconds.</p></body></html>`
 	var srv *httptest.Server
@@ -491,6 +496,7 @@ func TestKnowledgeImportURL(t *testing.T) {
 // chunks; a restarted ingest finishes it (the sweeper requeues it) with exactly one copy of every
 // chunk.
 func TestIngestKilledMidDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	env := []string{"COACHWIRE_STORAGE_DIR=" + t.TempDir(), "COACHWIRE_EMBED_BATCH=4",
 		"COACHWIRE_INGEST_STUCK_AFTER=2s", "COACHWIRE_INGEST_SWEEP_INTERVAL=500ms"}

@@ -24,6 +24,7 @@ import (
 // down: a campaign with a fallback text sends the fallback; one without records the message as
 // failed, and the stats say so.
 func TestNudgeAIPersonalized(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)

@@ -189,6 +189,7 @@ func (r *nudgeRig) optedOut(t *testing.T, who string) bool {
 // template is sent. Cem last wrote as long ago on a channel without a template: nothing is
 // sent and the decision is skipped / no_template. The stats say so.
 func TestNudgeWhatsAppWindow(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	const plainPhone = "100000000000077"
 	const ada, bea, cem = "491700007701", "491700007702", "491700007703"
@@ -262,6 +263,7 @@ func TestNudgeWhatsAppWindow(t *testing.T) {
 // skip that person as opted out and reach the others once each. Nobody gets anything twice:
 // counted at the provider and in the messages table.
 func TestNudgeOptOutMidRecurringCampaign(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	chats := []int64{7101, 7102, 7103}
@@ -370,6 +372,7 @@ func TestNudgeOptOutMidRecurringCampaign(t *testing.T) {
 // bot was blocked by the user": the message is recorded failed with code 403 and the person
 // opted out, so the occurrence after that skips them as opted out; the other user gets both.
 func TestNudgeBlockedBotOptsOut(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	const stays, blocks = int64(7201), int64(7202)
@@ -430,6 +433,7 @@ func TestNudgeBlockedBotOptsOut(t *testing.T) {
 // in a live conversation (they asked for it), once, however often the keyword is repeated.
 // The day-1 step follows at 09:00 their time the next day.
 func TestNudgeKeywordEnrollmentWelcome(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	marker := "[prog-" + uuid.NewString()[:8] + "]"
@@ -470,6 +474,7 @@ func TestNudgeKeywordEnrollmentWelcome(t *testing.T) {
 // that has no default template; inside the window the text goes out. The dry run shows who
 // gets the template with which parameters.
 func TestNudgeCampaignTemplateParams(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	const plainPhone = "100000000000078"
 	const ada, cem = "491700007801", "491700007803"
@@ -561,6 +566,7 @@ func TestNudgeCampaignTemplateParams(t *testing.T) {
 // meanwhile. The message is never sent: dispatch sees the opt-out and records it failed with
 // code opted_out, and the stats count it; the STOP confirmation still arrives.
 func TestNudgeOptOutBeforeDispatch(t *testing.T) {
+	t.Parallel()
 	r := newNudgeRig(t)
 	ch := r.addChannel(t, map[string]any{"type": "telegram", "bot_token": telegramtest.DefaultToken})
 	const chat = int64(7401)

@@ -64,6 +64,7 @@ func countRows(t testing.TB, conn *pgx.Conn, creator uuid.UUID, sql string, args
 // recipient gets exactly one message for the occurrence, with one decision each; the stats
 // count them.
 func TestNudgeThreeReplicasExactlyOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	for range 3 {
@@ -156,6 +157,7 @@ func onceCampaign(name, tag, text string, at time.Time) map[string]any {
 // lease and resumes from the recorded cursor, and the recipients the dead process had claimed
 // are redelivered to it; every recipient gets exactly one message.
 func TestNudgeKilledMidExpansion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	nudgeEnv := func() []string {

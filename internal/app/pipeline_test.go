@@ -30,6 +30,7 @@ Stop caffeine eight hours before bedtime; a late espresso keeps adenosine blocke
 // widget session, send a message over the socket, receive streamed deltas and the final reply
 // with its sources, then resume after a reconnect without losing or repeating anything.
 func TestWidgetTurnEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	a := h.start(h.config())
 	require.Equal(t, config.LLMOllama, a.LLMMode)
@@ -115,6 +116,7 @@ func TestWidgetTurnEndToEnd(t *testing.T) {
 // TestOfflineReplyDeliveredOnReconnect: the user disconnects right after sending; the reply is
 // stored and delivered when the widget comes back.
 func TestOfflineReplyDeliveredOnReconnect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 5 * time.Millisecond})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -152,6 +154,7 @@ func TestOfflineReplyDeliveredOnReconnect(t *testing.T) {
 // TestQuickMessagesAnsweredInOrder: two messages sent back to back get replies in order, or one
 // reply covering both; never two replies to the same message.
 func TestQuickMessagesAnsweredInOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 2 * time.Millisecond})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -194,6 +197,7 @@ func TestQuickMessagesAnsweredInOrder(t *testing.T) {
 
 // TestPassagesModeWithoutLLM: with no chat model the coach answers with passages and sources.
 func TestPassagesModeWithoutLLM(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}, EmbedModels: []string{}})
 	a := h.start(h.config())
 	require.Equal(t, config.LLMPassages, a.LLMMode)

@@ -66,12 +66,11 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 		"COACHWIRE_NATS_URL=" + h.natsURL, "COACHWIRE_DATABASE_URL=" + h.db.AppURL,
 		"COACHWIRE_WEAVIATE_URL=" + h.weaviate, "COACHWIRE_WEAVIATE_GRPC_ADDR=" + h.wvGRPC, "COACHWIRE_OLLAMA_URL=" + h.ollama.URL,
 		"COACHWIRE_DATA_DIR=" + dataDir, "COACHWIRE_BCRYPT_COST=4", "COACHWIRE_LOG_LEVEL=debug",
-		// Every test process shares NATS and Postgres, so any of them may dispatch a channel
-		// message: they share one keyring too.
+		// A test's processes share its NATS server and database, so any of them may dispatch
+		// a channel message: they share one keyring too.
 		"COACHWIRE_SECRET_KEYS=" + testSecretKeys,
-		// Never the real providers: a channel message left over from an earlier test that any
-		// process's dispatch picks up goes to a closed loopback port (channel tests override
-		// these with their doubles).
+		// Never the real providers: a channel message no double is set up for goes to a closed
+		// loopback port (channel tests override these with their doubles).
 		"COACHWIRE_WHATSAPP_API_URL=http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL=http://127.0.0.1:9",
 		// No memory extraction unless a test turns it on: a request left over from an earlier
 		// test would otherwise reach this test's model double between two of its counts.
@@ -176,6 +175,7 @@ func startCluster(t testing.TB, h *harness, extraEnv ...string) (base string, pr
 
 // TestSeparateProcesses runs the whole widget path with every target in its own OS process.
 func TestSeparateProcesses(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	base, procs := startCluster(t, h)
 	c := testenv.NewClient(base)
@@ -203,6 +203,7 @@ func TestSeparateProcesses(t *testing.T) {
 // TestGenerateKilledMidReply kills -9 the generate process while it streams a reply; after a
 // restart the user gets exactly one reply.
 func TestGenerateKilledMidReply(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond, ChunkSize: 2})
 	base, procs := startCluster(t, h, "COACHWIRE_TURN_LEASE=3s")
 	c := testenv.NewClient(base)
@@ -257,6 +258,7 @@ func TestGenerateKilledMidReply(t *testing.T) {
 // and Postgres and Weaviate as children under one data dir. Ctrl-C stops everything; the next
 // start finds the data intact.
 func TestEmbeddedDefault(t *testing.T) {
+	t.Parallel()
 	if _, err := localdeps.FindWeaviateBin(os.Getenv); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 // in its tenant). The creator API's side (B reading A's documents and conversations: 404) is
 // internal/gateway's TestCreatorAPIIsolation.
 func TestAnswersStayInTheirTenant(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)

@@ -127,6 +127,7 @@ func (p *outageProxy) set(state string) {
 // lost (NATS died with the publish in flight) is indexed once the client's retry is acked — the
 // retry's "duplicate" answer re-publishes the event instead of leaving the document queued.
 func TestUploadDuringOutage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	nu, err := url.Parse(h.natsURL)
 	require.NoError(t, err)

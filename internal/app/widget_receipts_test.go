@@ -48,6 +48,7 @@ func widgetTurn(t *testing.T, ws *testenv.WidgetConn, text string) testenv.Frame
 // seq of another person's message marks nothing of theirs, and one past the conversation's
 // messages is refused.
 func TestWidgetReceipts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{DeltaDelay: time.Millisecond})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -111,6 +112,7 @@ func TestWidgetReceipts(t *testing.T) {
 // but not delivered; it counts as delivered in the campaign's stats once the person connects
 // (the message is replayed to the socket) and as read once the widget reports it seen.
 func TestWidgetCampaignReceipts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.config()
 	cfg.Nudge.Tick, cfg.Nudge.Page, cfg.Nudge.Lease = 100*time.Millisecond, 50, 5*time.Second

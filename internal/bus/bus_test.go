@@ -64,6 +64,7 @@ func dlqMessages(t *testing.T, b *bus.Bus, source string) []jetstream.Msg {
 // subject, and events whose handler always fails all end in the dead-letter stream with a
 // reason, and the consumer keeps processing good events.
 func TestPoisonMessagesGoToDLQ(t *testing.T) {
+	t.Parallel()
 	b := testenv.Bus(t)
 	ctx := context.Background()
 	creator := uuid.New()
@@ -114,6 +115,7 @@ func TestPoisonMessagesGoToDLQ(t *testing.T) {
 
 // TestDuplicatePublishIsDropped: the same Nats-Msg-Id published twice is stored once.
 func TestDuplicatePublishIsDropped(t *testing.T) {
+	t.Parallel()
 	b := testenv.Bus(t)
 	ctx := context.Background()
 	creator := uuid.New()
@@ -131,6 +133,7 @@ func TestDuplicatePublishIsDropped(t *testing.T) {
 // TestHungHandlerIsDeadLettered: a handler that never finishes in time (as if its process hung
 // or died) is redelivered MaxDeliver times, then JetStream's advisory puts it in the DLQ.
 func TestHungHandlerIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	b := testenv.Bus(t)
 	ctx := context.Background()
 	creator := uuid.New()
@@ -159,6 +162,7 @@ func TestHungHandlerIsDeadLettered(t *testing.T) {
 // TestDeferRedeliversLater: a handler that defers a message gets it again after (not before)
 // the delay, as a further delivery, and nothing goes to the dead-letter stream.
 func TestDeferRedeliversLater(t *testing.T) {
+	t.Parallel()
 	b := testenv.Bus(t)
 	ctx := context.Background()
 	creator := uuid.New()

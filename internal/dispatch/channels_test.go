@@ -34,9 +34,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const testKeys = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
-// rig is one creator with a WhatsApp channel on the loopback Graph API, on the real Postgres
-// and NATS; dispatch workers are started (and killed) by the tests.
+// rig is one creator with a WhatsApp channel on the loopback Graph API, on a real Postgres
+// database and NATS server of the test's own (its workers' durable consumer sees only this
+// test's messages, so tests run in parallel); dispatch workers are started (and killed) by the
+// tests.
 type rig struct {
+	db      testenv.DB
+	nats    string
 	store   *db.Store
 	b       *bus.Bus
 	keys    *secrets.Keyring
@@ -72,9 +76,10 @@ func (l *logBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{store: testenv.Store(t), b: testenv.Bus(t), creator: uuid.New(), channel: uuid.New(), tgChan: uuid.New(),
+	r := &rig{db: testenv.OwnDatabase(t), nats: testenv.OwnNATS(t), creator: uuid.New(), channel: uuid.New(), tgChan: uuid.New(),
 		wa: whatsapptest.New(t), tg: telegramtest.New(t),
 		prefix: fmt.Sprintf("49%05d", uuid.New().ID()%100000), logs: &logBuf{t: t}}
+	r.store, r.b = testenv.StoreAt(t, r.db.AppURL), testenv.BusAt(t, r.nats)
 	var err error
 	r.keys, err = secrets.Load(testKeys, t.TempDir())
 	require.NoError(t, err)
@@ -107,11 +112,11 @@ func (r *rig) startWorker(t *testing.T, limits dispatch.Limits, hc *http.Client)
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := bus.Connect(ctx, testenv.NATS(t), t.Name(), log, bus.Options{})
+	b, err := bus.Connect(ctx, r.nats, t.Name(), log, bus.Options{})
 	require.NoError(t, err)
 	router, err := bus.NewRouter(b, log)
 	require.NoError(t, err)
-	store := testenv.Store(t) // its own pool: a dead process writes nothing more
+	store := testenv.StoreAt(t, r.db.AppURL) // its own pool: a dead process writes nothing more
 	w := &dispatch.Worker{Store: store, Bus: b, Parallel: 2, Log: log, Now: time.Now, Keys: r.keys,
 		WhatsAppURL: r.wa.URL, TelegramURL: r.tg.URL, Limits: limits, HTTP: hc}
 	require.NoError(t, w.Register(ctx, router))
@@ -207,7 +212,7 @@ func (r *rig) waitSent(t *testing.T, ids []uuid.UUID, timeout time.Duration) {
 func (r *rig) attempts(t *testing.T, id uuid.UUID) map[int32]int32 {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.Postgres(t).AppURL)
+	conn, err := pgx.Connect(ctx, r.db.AppURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	tx, err := conn.Begin(ctx)
@@ -232,6 +237,8 @@ func (r *rig) attempts(t *testing.T, id uuid.UUID) map[int32]int32 {
 // no call at all reaches the provider meanwhile, checked at the double's recorded call times —
 // while a 131056 pair limit pauses only that recipient.
 func TestProviderThrottleScopes(t *testing.T) {
+	// Not parallel: it reads pauses off the double's call times, and the first 429 must be
+	// handled before the next send leaves; other tests' load on 2 cores breaks that.
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{WhatsAppPerNumber: 4}, nil) // a send every ~260 ms: the throttle lands between two
 
@@ -280,6 +287,8 @@ func TestProviderThrottleScopes(t *testing.T) {
 // a delivery every few seconds (a 10-minute app-level 429 used to dead-letter every reply of
 // every number on the token after MaxDeliver).
 func TestLongThrottleDefersOnce(t *testing.T) {
+	// Not parallel: it reads pauses off the double's call times, and the first 429 must be
+	// handled before the next send leaves; other tests' load on 2 cores breaks that.
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{MaxWait: 300 * time.Millisecond}, nil)
 	const retry = 6 * time.Second
@@ -333,6 +342,7 @@ func (f *freezingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // send of that part only (attempts 2 and a WARN line saying so), the third part once, and
 // nothing else twice.
 func TestDispatchKilledMidProviderCall(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	limits := dispatch.Limits{CallTimeout: time.Second}
 	dead := make(chan struct{})
@@ -390,6 +400,7 @@ func TestDispatchKilledMidProviderCall(t *testing.T) {
 // TestTelegramFloodWaitPausesBot (issue 9, defect 10): Telegram's 429 with retry_after on a
 // private chat is the bot's limit: no chat of the bot is sent to until it has passed.
 func TestTelegramFloodWaitPausesBot(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{TelegramPerBot: 4}, nil) // a send every ~260 ms
 	r.tg.FloodWait(0, 2)

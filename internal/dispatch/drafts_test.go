@@ -21,6 +21,7 @@ func live(t *testing.T, turn uuid.UUID, text string, reset bool) []byte {
 }
 
 func TestDraftID(t *testing.T) {
+	t.Parallel()
 	for range 1000 {
 		turn := uuid.Must(uuid.NewV7())
 		if id := draftID(turn); id <= 0 || id != draftID(turn) {
@@ -33,6 +34,7 @@ func TestDraftID(t *testing.T) {
 }
 
 func TestDrafterAccumulates(t *testing.T) {
+	t.Parallel()
 	d := newDrafter()
 	creator, conv, turn := uuid.New(), uuid.New(), uuid.New()
 	a := &account{id: uuid.New()}
@@ -85,6 +87,7 @@ func TestDrafterAccumulates(t *testing.T) {
 }
 
 func TestDrafterDisabledChat(t *testing.T) {
+	t.Parallel()
 	d := newDrafter()
 	creator, conv, turn := uuid.New(), uuid.New(), uuid.New()
 	a := &account{id: uuid.New()}

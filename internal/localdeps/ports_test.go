@@ -7,6 +7,7 @@ import (
 )
 
 func TestFreePort(t *testing.T) {
+	t.Parallel()
 	p, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -22,6 +23,7 @@ func TestFreePort(t *testing.T) {
 }
 
 func TestFreePortsDistinct(t *testing.T) {
+	t.Parallel()
 	ports, err := FreePorts(8)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func writeExec(t *testing.T, path string) {
 }
 
 func TestFindWeaviateBin(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 
 	explicit := filepath.Join(dir, "explicit", "weaviate-server")
@@ -55,6 +56,7 @@ func TestFindWeaviateBin(t *testing.T) {
 }
 
 func TestFindWeaviateBinMissingNamesBuildCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := FindWeaviateBin(envMap(map[string]string{"XDG_CACHE_HOME": dir}))
 	if err == nil {
@@ -80,6 +82,7 @@ func TestFindWeaviateBinMissingNamesBuildCommand(t *testing.T) {
 }
 
 func TestStartWeaviateValidatesOptions(t *testing.T) {
+	t.Parallel()
 	if _, err := StartWeaviate(context.Background(), WeaviateOptions{DataDir: t.TempDir()}); err == nil {
 		t.Fatal("want error for empty Bin")
 	}
@@ -89,6 +92,7 @@ func TestStartWeaviateValidatesOptions(t *testing.T) {
 }
 
 func TestStartWeaviateChildExitsEarly(t *testing.T) {
+	t.Parallel()
 	// A "server" that exits at once must be reported promptly, not after the
 	// whole readiness deadline.
 	dir := t.TempDir()
@@ -120,6 +124,7 @@ func weaviateBinForTest(t *testing.T) string {
 }
 
 func TestStartWeaviateReal(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a real Weaviate")
 	}

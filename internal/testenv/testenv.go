@@ -1,19 +1,27 @@
 // Package testenv starts the real dependencies tests run against: a PostgreSQL cluster, an
 // embedded NATS server with JetStream and a Weaviate server, once per test binary. Each test
-// isolates itself by creating its own creator (tenant). It never fakes any of them.
+// isolates itself by creating its own creator (tenant), or, when it runs every target (durable
+// consumers, schedulers scanning every creator), with a database and a NATS server of its own
+// (OwnDatabase, OwnNATS) so it can run in parallel with the others. It never fakes any of them.
 package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/coachwire/coachwire/internal/bus"
@@ -36,7 +44,13 @@ var (
 	wvOnce   sync.Once
 	migrated sync.Once
 	migErr   error
+	tmplOnce sync.Once
+	tmplErr  error
 )
+
+// templateDB is the migrated database OwnDatabase copies. Nobody connects to it (CREATE
+// DATABASE ... TEMPLATE needs it idle).
+const templateDB = "coachwire_template"
 
 // Main runs the tests of a package and stops whatever they started. Use it from TestMain.
 func Main(m *testing.M) {
@@ -50,6 +64,24 @@ func Main(m *testing.M) {
 	}
 	mu.Unlock()
 	os.Exit(code)
+}
+
+// MainParallel is Main with up to n parallel tests (t.Parallel) at once unless -test.parallel is
+// given. The default, GOMAXPROCS, suits CPU-bound tests; tests that run whole coachwire
+// processes against real services spend most of their time waiting, so a package of those
+// sets a higher n.
+func MainParallel(m *testing.M, n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given && n > 0 {
+		if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+			panic(err)
+		}
+	}
+	Main(m)
 }
 
 func dir(name string) string {
@@ -81,8 +113,8 @@ type DB struct {
 	SuperURL string // bootstrap superuser, for tests that prove start-up refuses it
 }
 
-// Postgres returns the package's migrated database, starting the cluster on first use.
-func Postgres(tb testing.TB) DB {
+// cluster starts the package's PostgreSQL cluster on first use.
+func cluster(tb testing.TB) *localdeps.Postgres {
 	tb.Helper()
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -95,6 +127,14 @@ func Postgres(tb testing.TB) DB {
 	if pgErr != nil {
 		tb.Fatalf("testenv: start postgres: %v", pgErr)
 	}
+	return pg
+}
+
+// Postgres returns the package's migrated database, starting the cluster on first use. Every
+// test that uses it shares it: each isolates itself as its own creator (tenant).
+func Postgres(tb testing.TB) DB {
+	tb.Helper()
+	pg := cluster(tb)
 	migrated.Do(func() {
 		migErr = db.Migrate(context.Background(), pg.OwnerURL(), slog.New(slog.DiscardHandler))
 	})
@@ -104,11 +144,77 @@ func Postgres(tb testing.TB) DB {
 	return DB{OwnerURL: pg.OwnerURL(), AppURL: pg.AppURL(), SuperURL: pg.SuperURL()}
 }
 
+// OwnDatabase returns a fresh migrated database for this test alone, copied from a migrated
+// template database (CREATE DATABASE ... TEMPLATE: tables, functions, row-level security
+// policies and the application role's grants come with the copy) and dropped when the test
+// ends. The URLs have the shape of Postgres's; SuperURL connects to this database too.
+func OwnDatabase(tb testing.TB) DB {
+	tb.Helper()
+	pg := cluster(tb)
+	tmplOnce.Do(func() { tmplErr = makeTemplate(pg) })
+	if tmplErr != nil {
+		tb.Fatalf("testenv: template database: %v", tmplErr)
+	}
+	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := superExec(ctx, pg, "CREATE DATABASE "+name+" TEMPLATE "+templateDB+" OWNER coachwire_owner"); err != nil {
+		tb.Fatalf("testenv: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := superExec(ctx, pg, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("testenv: drop database %s: %v", name, err)
+		}
+	})
+	return DB{OwnerURL: withDatabase(pg.OwnerURL(), name), AppURL: withDatabase(pg.AppURL(), name), SuperURL: withDatabase(pg.SuperURL(), name)}
+}
+
+// makeTemplate creates and migrates the template database, then closes every connection to it.
+func makeTemplate(pg *localdeps.Postgres) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := superExec(ctx, pg, "CREATE DATABASE "+templateDB+" OWNER coachwire_owner"); err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx, withDatabase(pg.OwnerURL(), templateDB), slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	// db.Migrate closed its pool; make sure no backend lingers and nobody connects later.
+	return superExec(ctx, pg, "ALTER DATABASE "+templateDB+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+}
+
+func superExec(ctx context.Context, pg *localdeps.Postgres, sql string) error {
+	conn, err := pgx.Connect(ctx, pg.SuperURL())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// withDatabase returns connection URL u pointing at database name.
+func withDatabase(u, name string) string {
+	x, err := url.Parse(u)
+	if err != nil {
+		panic(err)
+	}
+	x.Path = "/" + name
+	return x.String()
+}
+
 // Store opens a pool as the application role, closed when the test ends.
 func Store(tb testing.TB) *db.Store {
 	tb.Helper()
-	d := Postgres(tb)
-	s, err := db.Open(context.Background(), d.AppURL, 10)
+	return StoreAt(tb, Postgres(tb).AppURL)
+}
+
+// StoreAt opens a pool on appURL (an OwnDatabase's AppURL), closed when the test ends.
+func StoreAt(tb testing.TB, appURL string) *db.Store {
+	tb.Helper()
+	s, err := db.Open(context.Background(), appURL, 10)
 	if err != nil {
 		tb.Fatalf("testenv: open store: %v", err)
 	}
@@ -131,10 +237,29 @@ func NATS(tb testing.TB) string {
 	return ns.ClientURL()
 }
 
+// OwnNATS starts an embedded NATS server with JetStream for this test alone (its store in the
+// test's temporary directory) and returns its URL; it is shut down when the test ends. A test
+// that runs workers on durable consumers uses it so no other test's messages reach them.
+func OwnNATS(tb testing.TB) string {
+	tb.Helper()
+	s, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: tb.TempDir(), Port: -1})
+	if err != nil {
+		tb.Fatalf("testenv: start nats: %v", err)
+	}
+	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
 // Bus connects to the package's NATS server with every stream created.
 func Bus(tb testing.TB) *bus.Bus {
 	tb.Helper()
-	b, err := bus.Connect(context.Background(), NATS(tb), tb.Name(), Logger(tb), bus.Options{})
+	return BusAt(tb, NATS(tb))
+}
+
+// BusAt connects to the NATS server at natsURL (an OwnNATS) with every stream created.
+func BusAt(tb testing.TB, natsURL string) *bus.Bus {
+	tb.Helper()
+	b, err := bus.Connect(context.Background(), natsURL, tb.Name(), Logger(tb), bus.Options{})
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}

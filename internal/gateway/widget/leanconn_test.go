@@ -19,6 +19,7 @@ import (
 // forbids pipelining) must not lose them to the small-buffer hijack, and frames larger than the
 // buffer must come through whole.
 func TestLeanHijackKeepsEarlyFrames(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(leanHijack{w}, r, nil)
 		if err != nil {
