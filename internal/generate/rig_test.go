@@ -24,21 +24,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const model = "llama3.2"
 
-// ownBus is a NATS JetStream server of the test's own: the generate and compose durable
-// consumers are shared by every process on a server, so two tests running workers with
-// different settings (model or passages mode) in parallel must not share one.
-func ownBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	b, err := bus.Connect(context.Background(), ns.ClientURL(), t.Name(), testenv.Logger(t), bus.Options{MemoryStorage: true})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	require.NoError(t, b.EnsureStreams(context.Background()))
-	return b
-}
-
 // ollama is a model double with the chat model and a client for it.
 func ollama(t *testing.T, opts ollamatest.Options) (*ollamatest.Server, *llm.Client) {
 	t.Helper()
@@ -60,7 +45,7 @@ type rig struct {
 func newRig(t *testing.T, persona string) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{store: testenv.Store(t), b: ownBus(t), creator: uuid.New()}
+	r := &rig{store: testenv.Store(t), b: testenv.OwnBus(t), creator: uuid.New()}
 	r.tx(t, func(q *db.Queries) error {
 		_, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: r.creator, Name: "Coach", Email: r.creator.String() + "@example.com",
 			WidgetKey: "wk-" + r.creator.String(), WidgetSecret: "ws", Persona: persona, AllowedOrigins: []string{}})

@@ -36,21 +36,6 @@ const embedModel = "nomic-embed-text"
 // quota is the per-creator storage limit documents are added under (the API's default order).
 const quota = 1 << 30
 
-// ownBus is a NATS JetStream server of the test's own: the ingest worker's durable consumer
-// ("ingest") is shared by every process on a server, so two tests running workers (each with its
-// own storage directory) in parallel must not share one.
-func ownBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	b, err := bus.Connect(context.Background(), ns.ClientURL(), t.Name(), testenv.Logger(t), bus.Options{MemoryStorage: true})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	require.NoError(t, b.EnsureStreams(context.Background()))
-	return b
-}
-
 var (
 	indexOnce sync.Once
 	indexErr  error
@@ -90,7 +75,7 @@ func newRig(t *testing.T, tweak func(w *ingest.Worker)) *rig {
 	ol := ollamatest.New(t, ollamatest.Options{EmbedModels: []string{embedModel}})
 	emb, err := llm.New(ol.URL, llm.Options{Logger: testenv.Logger(t), MaxAttempts: 2})
 	require.NoError(t, err)
-	r := &rig{store: testenv.Store(t), b: ownBus(t), index: knowledgeIndex(t), files: files, ollama: ol}
+	r := &rig{store: testenv.Store(t), b: testenv.OwnBus(t), index: knowledgeIndex(t), files: files, ollama: ol}
 	r.w = &ingest.Worker{Store: r.store, Bus: r.b, Index: r.index, Embedder: emb, EmbedModel: embedModel, Chunker: ch, Files: files,
 		Limits: extract.Limits{MaxBytes: 256 << 10, Timeout: 5 * time.Second}, Log: testenv.Logger(t), Now: time.Now}
 	if tweak != nil {

@@ -19,25 +19,10 @@ import (
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-// ownBus is a NATS JetStream server of the test's own: the memory worker's durable consumer is
-// shared by every process on a server, so tests running workers with different settings in
-// parallel must not share one.
-func ownBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	b, err := bus.Connect(context.Background(), ns.ClientURL(), t.Name(), testenv.Logger(t), bus.Options{MemoryStorage: true})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	require.NoError(t, b.EnsureStreams(context.Background()))
-	return b
-}
-
 // runWorker starts w on a bus of its own and returns the bus.
 func runWorker(t *testing.T, w *memory.Worker) *bus.Bus {
 	t.Helper()
-	b := ownBus(t)
+	b := testenv.OwnBus(t)
 	w.Log = testenv.Logger(t)
 	router, err := bus.NewRouter(b, w.Log)
 	require.NoError(t, err)

@@ -24,21 +24,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// ownBus is a NATS JetStream server of the test's own: the retrieve worker's durable consumer
-// ("retrieve") is shared by every process on a server, so two tests running workers with
-// different settings in parallel must not share one.
-func ownBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	b, err := bus.Connect(context.Background(), ns.ClientURL(), t.Name(), testenv.Logger(t), bus.Options{MemoryStorage: true})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	require.NoError(t, b.EnsureStreams(context.Background()))
-	return b
-}
-
 // rig is one creator (its own tenant) with a running retrieve worker on a bus of its own.
 type rig struct {
 	store   *db.Store
@@ -50,7 +35,7 @@ type rig struct {
 func newRig(t *testing.T, w *retrieve.Worker) *rig {
 	t.Helper()
 	ctx := context.Background()
-	r := &rig{store: testenv.Store(t), b: ownBus(t), creator: uuid.New()}
+	r := &rig{store: testenv.Store(t), b: testenv.OwnBus(t), creator: uuid.New()}
 	r.tx(t, func(q *db.Queries) error {
 		_, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: r.creator, Name: "Coach", Email: r.creator.String() + "@example.com",
 			WidgetKey: "wk-" + r.creator.String(), WidgetSecret: "ws", AllowedOrigins: []string{}})

@@ -270,6 +270,13 @@ func BusAt(tb testing.TB, natsURL string) *bus.Bus {
 	return b
 }
 
+// OwnBus connects to a NATS server of this test's own (OwnNATS) with every stream created: for
+// tests that run a role's workers on its durable consumers in parallel with other tests.
+func OwnBus(tb testing.TB) *bus.Bus {
+	tb.Helper()
+	return BusAt(tb, OwnNATS(tb))
+}
+
 // Weaviate returns the URL of the package's Weaviate server, starting it on first use. The
 // binary comes from `make weaviate`; without it the test fails and says so.
 func Weaviate(tb testing.TB) string {
