@@ -187,7 +187,7 @@ func (r *rig) endUser(t *testing.T, id uuid.UUID) db.EndUser {
 func (r *rig) parts(t *testing.T, id uuid.UUID) map[int32]string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.Postgres(t).AppURL)
+	conn, err := pgx.Connect(ctx, r.db.AppURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	tx, err := conn.Begin(ctx)
@@ -216,6 +216,7 @@ func wa(ch uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: ch, Valid: true
 // else nothing (window_closed, 131047); a 131047 from the provider inside our window is the
 // same closed window.
 func TestWhatsAppPartsAndWindow(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	to := r.recipients(6)
@@ -300,6 +301,7 @@ func TestWhatsAppPartsAndWindow(t *testing.T) {
 // person blocked (403) fails it and opts the person out; a chat id that is no number is never
 // sent to.
 func TestTelegramSendAndRefusals(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	base := 7_000_000 + int64(uuid.New().ID()%1_000_000)*10
@@ -345,6 +347,7 @@ func TestTelegramSendAndRefusals(t *testing.T) {
 // opted out after it was decided is failed as opted_out, never sent, while a reply to that
 // person still goes; a conversation whose channel is gone fails as channel_removed.
 func TestProactiveStopsAtTheLastMoment(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	to := r.recipients(3)
@@ -366,6 +369,7 @@ func TestProactiveStopsAtTheLastMoment(t *testing.T) {
 // TestProviderErrorsRetriedWithoutDoubleSends: 5xx answers and a number's 429 are retried in
 // place; the person gets the message once, the send log counts every call of the part.
 func TestProviderErrorsRetriedWithoutDoubleSends(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	to := r.recipients(2)
@@ -399,6 +403,7 @@ func TestProviderErrorsRetriedWithoutDoubleSends(t *testing.T) {
 // TestDuplicateOutboundSendsOnce: the same outbound event published twice under different
 // JetStream ids (a producer's retry past the duplicate window) sends once, on every channel.
 func TestDuplicateOutboundSendsOnce(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	to := r.recipients(1)
@@ -451,6 +456,7 @@ func TestDuplicateOutboundSendsOnce(t *testing.T) {
 // again until that time has passed, then once, logged as a re-send; a part left unknown (the
 // answer never came) is re-sent at once, logged; a part left sent is never sent again.
 func TestInFlightPartAfterCrash(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const callTimeout = time.Second
 	to := r.recipients(3)
@@ -498,6 +504,7 @@ func TestInFlightPartAfterCrash(t *testing.T) {
 // whatever order they arrive in and however often; failed is final and carries its code; a
 // status for a message this platform never sent is retried a few times, then ignored.
 func TestDeliveryStatuses(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	to := r.recipients(2)
@@ -544,6 +551,7 @@ func TestDeliveryStatuses(t *testing.T) {
 // receipt (the conversation seen up to a seq) move it forward, only in the session's own
 // conversation, only forward, and repeated receipts change nothing.
 func TestWidgetPushAndReceipts(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	a1 := r.put(t, msgSpec{typ: "widget", body: "Reply one for A.", reply: true})
@@ -613,6 +621,7 @@ func TestWidgetPushAndReceipts(t *testing.T) {
 // TestTypingIndicators: a typing request shows the provider's indicator: Telegram's typing
 // action in the chat, WhatsApp's on the inbound wamid being answered.
 func TestTypingIndicators(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	chat := 6_000_000 + int64(uuid.New().ID()%1_000_000)
@@ -700,6 +709,7 @@ func (r *rig) draftsTo(chat int64) []telegramtest.Draft {
 // draft; the next turn has another draft id. A chat that refuses drafts gets the final message
 // alone, and a group chat (the chat is not the person) is never sent a draft.
 func TestTelegramDrafts(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	base := 5_000_000 + int64(uuid.New().ID()%1_000_000)*10
@@ -805,6 +815,7 @@ func (r *rig) deadLetters(t *testing.T, subject string) []string {
 // dead-lettered at once, on the widget and the channel consumers alike; a message on a channel
 // whose settings cannot be read fails as channel_unusable without a provider call.
 func TestUndeliverableOutbound(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.startWorker(t, dispatch.Limits{}, nil)
 	ghost := stored{id: uuid.New(), conv: uuid.New(), endUser: uuid.New()}
