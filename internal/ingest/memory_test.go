@@ -35,16 +35,16 @@ func liveHeap() uint64 {
 // allocates a small multiple of its size in all, so one ingest can never hold more than that:
 // the file is read once and cleaned into one copy; chunks are substrings of it; counting tokens
 // copies nothing (no []rune of the text, no list of every token match, no copy per line or per
-// section), and what stays live after extraction is the cleaned text only. A Markdown file with headings and a plain-text file that is one 6 MB section.
+// section), and what stays live after extraction is the cleaned text only. A Markdown file with headings and a plain-text file that is one 1.5 MB section.
 func TestIngestMemoryBounded(t *testing.T) {
 	ch := mustChunker(t, ChunkerOptions{})
-	plain := strings.ReplaceAll(string(extracttest.Markdown(6_000_000, 3)), "#", "")
+	plain := strings.ReplaceAll(string(extracttest.Markdown(1_500_000, 3)), "#", "")
 	for _, tc := range []struct {
 		name   string
 		format extract.Format
 		data   []byte
 	}{
-		{"markdown", extract.Markdown, extracttest.Markdown(6_000_000, 2)},
+		{"markdown", extract.Markdown, extracttest.Markdown(1_500_000, 2)},
 		{"one-section text", extract.Text, []byte(plain)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
