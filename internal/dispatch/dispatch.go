@@ -17,13 +17,11 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
-	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
@@ -104,94 +102,4 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 		return fmt.Errorf("dispatch: typing subscription: %w", err)
 	}
 	return nil
-}
-
-// handle delivers a widget message (the consumer reads cw.*.outbound.widget only).
-func (w *Worker) handle(msg *message.Message) error {
-	ev, err := bus.Decode[events.MessageOutbound](msg)
-	if err != nil {
-		return err
-	}
-	ctx := msg.Context()
-	c, out := ev.CreatorID, ev.Data
-	if out.Channel != events.ChannelWidget {
-		return bus.Permanent(fmt.Errorf("dispatch: %w: channel %q on the widget subject", events.ErrMalformed, out.Channel))
-	}
-	var (
-		m       db.Message
-		claimed bool
-	)
-	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		var err error
-		if m, err = q.GetMessage(ctx, out.MessageID); err != nil {
-			return err
-		}
-		_, err = q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: m.ID, CreatorID: c, Channel: out.Channel})
-		if db.IsNotFound(err) {
-			return nil // already delivered or failed for good
-		}
-		if err != nil {
-			return err
-		}
-		claimed = true
-		// The message is sent once it is on the live subject. Its status moves now, before the
-		// push: the gateway's "delivered" receipt for it can then never race this update. A push
-		// that fails is retried (the claim allows it), and the widget replays the message on
-		// reconnect anyway.
-		_, err = q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: "sent"})
-		if db.IsNotFound(err) {
-			err = nil
-		}
-		return err
-	})
-	if err != nil {
-		if db.IsNotFound(err) {
-			return bus.Permanent(fmt.Errorf("dispatch: message %s: %w", out.MessageID, err))
-		}
-		return err
-	}
-	if !claimed {
-		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
-		return nil
-	}
-	status, errText := "sent", ""
-	if err := w.pushWidget(ctx, c, m); err != nil {
-		if !bus.IsPermanent(err) {
-			return err
-		}
-		status, errText = "failed", err.Error()
-	}
-	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil || status == "sent" {
-			return err
-		}
-		_, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: status, Error: errText})
-		if db.IsNotFound(err) {
-			return nil
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	w.Log.Info("message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
-	return nil
-}
-
-// pushWidget publishes the final message to the conversation's live subject. Whether or not a
-// socket is listening, the message is in Postgres and replayed on the next resume.
-func (w *Worker) pushWidget(ctx context.Context, c [16]byte, m db.Message) error {
-	l, err := conversation.LiveMessage(m)
-	if err != nil { // the text still goes out; the sources are logged as unreadable
-		w.Log.Error("widget push: message sources", "message_id", m.ID, "err", err)
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if err := w.Bus.Notify(events.LiveSubject(c, m.ConversationID), b); err != nil {
-		return fmt.Errorf("dispatch: widget push: %w", err)
-	}
-	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return w.Bus.Flush(fctx)
 }
