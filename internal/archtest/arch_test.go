@@ -29,7 +29,7 @@ const (
 )
 
 // layers places every package of the module, top layer first. An entry is a path relative to
-// the module and covers its subpackages too (internal/gateway covers internal/gateway/static).
+// the module and covers its subpackages too (internal/gateway covers internal/gateway/widget).
 // A package imports only packages of its own layer or of a lower one. A new package that no
 // entry covers fails TestArchitecture: add it here and to docs/architecture.md.
 var layers = []struct {
@@ -51,7 +51,7 @@ var layers = []struct {
 }
 
 // roles are the role packages, one per target that does work (a role's subpackages belong to
-// it: internal/gateway/static is gateway).
+// it: internal/gateway/widget is gateway).
 var roles = []string{
 	"internal/dispatch", "internal/gateway", "internal/generate", "internal/ingest", "internal/nudge", "internal/retrieve",
 }
@@ -299,8 +299,8 @@ func TestCheckReportsEachRule(t *testing.T) {
 	clean := graph{
 		m("cmd/coachwire"):           {m("internal/app"), m("internal/config"), "fmt"},
 		m("internal/app"):            {m("internal/gateway"), m("internal/nudge"), m("internal/tokens"), m("internal/bus")},
-		m("internal/gateway"):        {m("internal/gateway/static"), m("internal/proactive"), m("internal/db"), m("events")},
-		m("internal/gateway/static"): nil,
+		m("internal/gateway"):        {m("internal/gateway/widget"), m("internal/proactive"), m("internal/db"), m("events")},
+		m("internal/gateway/widget"): nil,
 		m("internal/nudge"):          {m("internal/proactive"), m("internal/bus")},
 		m("internal/proactive"):      {m("internal/db"), m("internal/secrets"), m("events")},
 		m("internal/channels/sms"):   {m("internal/channels")},
@@ -330,12 +330,12 @@ func TestCheckReportsEachRule(t *testing.T) {
 		{"events imports internal", "events", "internal/db", []string{ruleEvents, ruleLayers}},
 		{"events subpackage imports internal", "events/v2", "internal/ids", []string{ruleEvents, ruleLayers}},
 		{"role imports role", "internal/gateway", "internal/nudge", []string{ruleRoles}},
-		{"role subpackage imports another role", "internal/gateway/static", "internal/ingest", []string{ruleRoles}},
+		{"role subpackage imports another role", "internal/gateway/widget", "internal/ingest", []string{ruleRoles}},
 		{"db imports internal/bus", "internal/db", "internal/bus", []string{ruleDBBus}},
 		{"db imports nats", "internal/db", "github.com/nats-io/nats.go/jetstream", []string{ruleDBBus}},
 		{"db imports watermill", "internal/db", "github.com/ThreeDotsLabs/watermill/message", []string{ruleDBBus}},
 		{"domain imports a role", "internal/proactive", "internal/nudge", []string{ruleRoleBuilders, ruleLayers}},
-		{"infrastructure imports a role", "internal/config", "internal/gateway/static", []string{ruleRoleBuilders, ruleLayers}},
+		{"infrastructure imports a role", "internal/config", "internal/gateway/widget", []string{ruleRoleBuilders, ruleLayers}},
 		{"infrastructure imports domain", "internal/db", "internal/proactive", []string{ruleLayers}},
 		{"contract imports infrastructure", "events", "migrations", []string{ruleLayers}},
 		{"role imports app", "internal/nudge", "internal/app", []string{ruleLayers}},
