@@ -161,12 +161,23 @@ func (b *Bus) Flush(ctx context.Context) error {
 	return b.nc.FlushWithContext(ctx)
 }
 
-// Listen subscribes ch to subject on core NATS and returns once the server registered the
-// subscription (so a Notify right after it is received). Unsubscribe the result when done.
-func (b *Bus) Listen(ctx context.Context, subject string, ch chan *nats.Msg) (*nats.Subscription, error) {
+// Subscribe subscribes ch to subject on core NATS and returns at once: the server may not know
+// the interest yet (Flush waits for that). For a caller that must record the subscription
+// before its first message can arrive; others use Listen.
+func (b *Bus) Subscribe(subject string, ch chan *nats.Msg) (*nats.Subscription, error) {
 	sub, err := b.nc.ChanSubscribe(subject, ch)
 	if err != nil {
 		return nil, fmt.Errorf("bus: listen %s: %w", subject, err)
+	}
+	return sub, nil
+}
+
+// Listen subscribes ch to subject on core NATS and returns once the server registered the
+// subscription (so a Notify right after it is received). Unsubscribe the result when done.
+func (b *Bus) Listen(ctx context.Context, subject string, ch chan *nats.Msg) (*nats.Subscription, error) {
+	sub, err := b.Subscribe(subject, ch)
+	if err != nil {
+		return nil, err
 	}
 	if err := b.Flush(ctx); err != nil {
 		_ = sub.Unsubscribe()

@@ -26,12 +26,15 @@ func pathID(r *http.Request, name string) (uuid.UUID, error) {
 // says how it was refused (invalid, conflict, not found) and with which code.
 func domainError(err error) error {
 	var (
+		ae *apiError
 		pe *proactive.Error
 		ke *knowledge.Error
 		ce *conversation.Error
 		se *setup.Error
 	)
 	switch {
+	case errors.As(err, &ae): // already an API answer (it may wrap a domain error)
+		return err
 	case errors.As(err, &ce):
 		return &apiError{Status: http.StatusConflict, Code: ce.Code, Message: ce.Message}
 	case errors.As(err, &pe):

@@ -107,7 +107,7 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a c
 	ctx := r.Context()
 	p := db.ListCampaignsParams{MaxRows: 200}
 	if st := r.URL.Query().Get("status"); st != "" {
-		if !slices.Contains([]string{"active", "paused", "completed", "cancelled"}, st) {
+		if !slices.Contains([]string{proactive.CampaignActive, proactive.CampaignPaused, proactive.CampaignCompleted, proactive.CampaignCancelled}, st) {
 			return errBadRequest("bad_status", "status must be active, paused, completed or cancelled")
 		}
 		p.Status = &st

@@ -52,7 +52,7 @@ func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request,
 		p.ChannelID = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("status"); v != "" {
-		if v != "bot" && v != "human" && v != "closed" {
+		if v != conversation.Bot && v != conversation.Human && v != conversation.Closed {
 			return errBadRequest("bad_status", "status must be bot, human or closed")
 		}
 		p.Status = &v

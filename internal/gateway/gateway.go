@@ -111,6 +111,9 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
 	var c Settings
 	if d.Config != nil {
 		c = *d.Config
@@ -119,10 +122,7 @@ func New(d Deps) *Server {
 	d.Config = &c
 	s := &Server{Deps: d, limits: newLimits(d),
 		hc: &http.Client{Timeout: 15 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}}
-	cfg, publicURL := s.limits.cfg, ""
-	if d.Config != nil {
-		publicURL = d.Config.PublicURL
-	}
+	cfg, publicURL := s.limits.cfg, d.Config.PublicURL
 	s.widget = widget.New(widget.Deps{Store: d.Store, Bus: d.Bus, Auth: d.Auth, Log: d.Log, Now: d.Now,
 		PublicURL: publicURL, DemoWidgetKey: d.DemoWidgetKey,
 		Limits: widget.Limits{SessionsPerIP: cfg.WidgetSessionsPerIP, SessionsPerKey: cfg.WidgetSessionsPerKey,

@@ -67,8 +67,10 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 			telegramUpdates, telegramMaxConnections)
 		if err != nil {
 			// Without its webhook the channel is useless: undo it.
-			_ = d.Store.InTenant(context.WithoutCancel(ctx), creator, func(q *db.Queries) error {
-				_, err := q.DeleteChannel(ctx, ch.ID)
+			// Even when the client gave up: the row must not outlive its refusal.
+			uctx := context.WithoutCancel(ctx)
+			_ = d.Store.InTenant(uctx, creator, func(q *db.Queries) error {
+				_, err := q.DeleteChannel(uctx, ch.ID)
 				return err
 			})
 			return db.Channel{}, providerError(err, "Telegram refused setWebhook (check the bot token)", "Telegram did not accept the webhook; try again")

@@ -170,7 +170,11 @@ func (s *Server) publishAll(ctx context.Context, msgs []bus.Outgoing) error {
 	ctx, cancel := context.WithTimeout(ctx, webhookAckTimeout)
 	defer cancel()
 	if err := s.Bus.PublishBatch(ctx, msgs); err != nil {
-		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "could not queue the webhook; retry", Err: err}
+		msg := "could not queue the webhook; retry"
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = "queueing the webhook timed out; retry"
+		}
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msg, Err: err}
 	}
 	return nil
 }

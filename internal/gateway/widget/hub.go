@@ -48,15 +48,21 @@ func (h *hub) join(ctx context.Context, creator, conversation uuid.UUID, deliver
 		h.msgs = make(chan *nats.Msg, hubQueue)
 		go h.dispatch()
 	})
-	// Listen returns once the server knows the interest, before the socket replays history,
-	// so nothing published in between is missed.
-	sub, err := h.b.Listen(ctx, events.LiveSubject(creator, conversation), h.msgs)
+	// The subscription is in h.subs before its first frame can be dispatched (dispatch looks it
+	// up under h.mu), and join returns once the server knows the interest, before the socket
+	// replays history: nothing published in between is missed.
+	h.mu.Lock()
+	sub, err := h.b.Subscribe(events.LiveSubject(creator, conversation), h.msgs)
 	if err != nil {
+		h.mu.Unlock()
 		return nil, err
 	}
-	h.mu.Lock()
 	h.subs[sub] = &liveSub{deliver: deliver, closeConn: closeConn}
 	h.mu.Unlock()
+	if err := h.b.Flush(ctx); err != nil {
+		h.leave(sub)
+		return nil, err
+	}
 	return func() { h.leave(sub) }, nil
 }
 

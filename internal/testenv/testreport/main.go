@@ -31,6 +31,11 @@ func main() {
 		os.Exit(2)
 	}
 	r.summary(*slowest)
+	if len(r.packages) == 0 {
+		// No package reported a result: go test did not run (or its output did not arrive).
+		fmt.Fprintln(os.Stdout, "testreport: no package result on stdin")
+		r.failed = true
+	}
 	if *profile != "" {
 		if err := coverage(os.Stdout, *profile, modulePath(), "."); err != nil {
 			fmt.Fprintf(os.Stdout, "testreport: coverage: %v\n", err)
@@ -68,6 +73,8 @@ type report struct {
 	tests    []testTime
 	packages []testTime
 	failures []string
+	// failedPkgs failed as a whole (a failing test, a build failure, a dead test binary).
+	failedPkgs []string
 }
 
 func newReport(out io.Writer) *report {
@@ -145,6 +152,7 @@ func (r *report) packageEvent(e event) {
 		delete(r.pkgOut, e.Package)
 		if e.Action == "fail" {
 			r.failed = true
+			r.failedPkgs = append(r.failedPkgs, e.Package)
 			// A binary that died (timeout, panic, os.Exit) leaves tests without an end:
 			// their output explains it.
 			names := make([]string, 0, len(r.running[e.Package]))
@@ -200,6 +208,12 @@ func (r *report) summary(n int) {
 		fmt.Fprintln(w, "\nfailed tests:")
 		for _, f := range r.failures {
 			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+	if len(r.failedPkgs) > 0 {
+		fmt.Fprintln(w, "\nfailed packages:")
+		for _, p := range r.failedPkgs {
+			fmt.Fprintf(w, "  %s\n", p)
 		}
 	}
 }
