@@ -1,7 +1,9 @@
 package proactive
 
-// Decoders of the generated rows whose JSON columns hold proactive values: every reader of a
-// campaign or a program goes through these, and a column that does not decode is an error.
+// Decoders of the generated rows whose JSON columns hold proactive values, for the creator API:
+// a column that does not decode is an error, never an empty value. (The scheduler and the
+// decision path decode the one column they need where they read it, also with the error
+// checked: nudge's enrollment.go, scheduler.go, worker.go; campaign.go and program.go here.)
 
 import (
 	"encoding/json"
