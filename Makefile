@@ -19,13 +19,15 @@ run: deps weaviate
 ## test: everything CI runs; ends with the 10 slowest tests, package times and statement coverage
 ## of the project's non-generated code (internal/testenv/testreport; profile in $(COVERPROFILE))
 COVERPROFILE ?= bin/cover.out
+# Test binaries run at once: most of their time is spent waiting on services and timers, not CPU.
+TEST_PACKAGES ?= 4
 # Coverage counts every package's statements, whichever package's tests run them; the test
 # helpers and doubles (testenv, *test packages, the bench load driver) are not counted.
 COVERPKG = $(shell $(GO) list ./... | grep -v -e '/internal/testenv' -e 'test$$' -e '/internal/bench$$' | paste -sd, -)
 test: deps deps-test weaviate build vet lint check-generated
 	@mkdir -p $(dir $(COVERPROFILE))
 	@echo "$(GO) test -race -count=1 -timeout 25m -json -coverpkg=<project packages> -coverprofile=$(COVERPROFILE) ./... | testreport"
-	@set -o pipefail; $(GO) test -race -count=1 -timeout 25m -json -coverpkg=$(COVERPKG) -coverprofile=$(COVERPROFILE) ./... \
+	@set -o pipefail; $(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=$(COVERPKG) -coverprofile=$(COVERPROFILE) ./... \
 	  | $(GO) run ./internal/testenv/testreport -coverprofile=$(COVERPROFILE)
 
 build:
