@@ -26,7 +26,7 @@ TEST_PACKAGES ?= 4
 COVERPKG = $(shell $(GO) list ./... | grep -v -e '/internal/testenv' -e 'test$$' -e '/internal/bench$$' | paste -sd, -)
 test: deps deps-test weaviate build vet lint check-generated
 	@mkdir -p $(dir $(COVERPROFILE))
-	@echo "$(GO) test -race -count=1 -timeout 25m -json -coverpkg=<project packages> -coverprofile=$(COVERPROFILE) ./... | testreport"
+	@echo "$(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=<project packages> -coverprofile=$(COVERPROFILE) ./... | testreport"
 	@set -o pipefail; $(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=$(COVERPKG) -coverprofile=$(COVERPROFILE) ./... \
 	  | $(GO) run ./internal/testenv/testreport -coverprofile=$(COVERPROFILE)
 
