@@ -146,35 +146,19 @@ func (r *rig) putMemory(t *testing.T, endUser uuid.UUID, p map[string][]string) 
 
 func (r *rig) messages(t *testing.T, conv uuid.UUID) []db.Message {
 	t.Helper()
-	var out []db.Message
-	r.tx(t, func(q *db.Queries) error {
-		var err error
-		out, err = q.RecentMessages(context.Background(), db.RecentMessagesParams{ConversationID: conv, Limit: 1000})
-		return err
+	return testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) ([]db.Message, error) {
+		return q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv, Limit: 1000})
 	})
-	return out
 }
 
 func (r *rig) message(t *testing.T, id uuid.UUID) db.Message {
 	t.Helper()
-	var m db.Message
-	r.tx(t, func(q *db.Queries) error {
-		var err error
-		m, err = q.GetMessage(context.Background(), id)
-		return err
-	})
-	return m
+	return testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.Message, error) { return q.GetMessage(ctx, id) })
 }
 
 func (r *rig) conversation(t *testing.T, id uuid.UUID) db.Conversation {
 	t.Helper()
-	var c db.Conversation
-	r.tx(t, func(q *db.Queries) error {
-		var err error
-		c, err = q.GetConversation(context.Background(), id)
-		return err
-	})
-	return c
+	return testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.Conversation, error) { return q.GetConversation(ctx, id) })
 }
 
 // turn asks generate for a turn on msg under the bus message id key.

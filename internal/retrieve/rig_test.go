@@ -136,24 +136,14 @@ func (r *rig) memory(t *testing.T, endUser uuid.UUID) string {
 // messages is the conversation's history, oldest first.
 func (r *rig) messages(t *testing.T, conv uuid.UUID) []db.Message {
 	t.Helper()
-	var out []db.Message
-	r.tx(t, func(q *db.Queries) error {
-		var err error
-		out, err = q.RecentMessages(context.Background(), db.RecentMessagesParams{ConversationID: conv, Limit: 1000})
-		return err
+	return testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) ([]db.Message, error) {
+		return q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv, Limit: 1000})
 	})
-	return out
 }
 
 func (r *rig) endUser(t *testing.T, id uuid.UUID) db.EndUser {
 	t.Helper()
-	var eu db.EndUser
-	r.tx(t, func(q *db.Queries) error {
-		var err error
-		eu, err = q.GetEndUser(context.Background(), id)
-		return err
-	})
-	return eu
+	return testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.EndUser, error) { return q.GetEndUser(ctx, id) })
 }
 
 // publish hands an inbound message to retrieve under msgID (a new id is a redelivery JetStream

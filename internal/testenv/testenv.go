@@ -334,3 +334,19 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() bool, format s
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Read runs f in creator's tenant on s and returns its result; an error fails the test. The
+// role rigs read back what a worker wrote with it.
+func Read[T any](tb testing.TB, s *db.Store, creator uuid.UUID, f func(ctx context.Context, q *db.Queries) (T, error)) T {
+	tb.Helper()
+	var out T
+	ctx := context.Background()
+	if err := s.InTenant(ctx, creator, func(q *db.Queries) error {
+		var err error
+		out, err = f(ctx, q)
+		return err
+	}); err != nil {
+		tb.Fatalf("testenv: read in tenant %s: %v", creator, err)
+	}
+	return out
+}
