@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,6 +120,21 @@ func (p *proc) pump(r io.Reader, keep bool) {
 			}()
 		}
 	}
+}
+
+var apiLine = regexp.MustCompile(`API:\s+(http://[^/\s]+)/api/v1`)
+
+// apiBase waits for the start banner and returns the gateway's base URL from its API line.
+func (p *proc) apiBase(t *testing.T) string {
+	t.Helper()
+	var base string
+	testenv.Eventually(t, 2*time.Minute, func() bool {
+		if m := apiLine.FindStringSubmatch(p.output()); m != nil {
+			base = m[1]
+		}
+		return base != ""
+	}, "the start banner's API line")
+	return base
 }
 
 func (p *proc) output() string {
@@ -264,16 +280,16 @@ func TestEmbeddedDefault(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	require.NoError(t, os.Chmod(dataDir, 0o755))
-	port, err := localdeps.FreePort()
-	require.NoError(t, err)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// Port 0: the process picks its own and prints it (a port chosen here beforehand can be
+	// taken by the embedded NATS server's random port before the gateway binds it).
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "COACHWIRE_DATA_DIR=" + dataDir,
-		"COACHWIRE_HTTP_ADDR=127.0.0.1:" + fmt.Sprint(port), "COACHWIRE_OLLAMA_URL=http://127.0.0.1:1", "COACHWIRE_BCRYPT_COST=4"}
+		"COACHWIRE_HTTP_ADDR=127.0.0.1:0", "COACHWIRE_OLLAMA_URL=http://127.0.0.1:1", "COACHWIRE_BCRYPT_COST=4"}
 	if b := os.Getenv("COACHWIRE_WEAVIATE_BIN"); b != "" {
 		env = append(env, "COACHWIRE_WEAVIATE_BIN="+b)
 	}
 
 	p := startProc(t, "embedded", env, "-dev")
+	base := p.apiBase(t)
 	waitHealthy(t, base)
 	testenv.Eventually(t, 30*time.Second, func() bool { return strings.Contains(p.output(), "Demo page:") }, "the start banner")
 	out := p.output()
@@ -288,7 +304,9 @@ func TestEmbeddedDefault(t *testing.T) {
 	requireNoChildren(t, dataDir)
 
 	p2 := startProc(t, "embedded-2", env, "-dev")
+	base = p2.apiBase(t)
 	waitHealthy(t, base)
+	c = testenv.NewClient(base)
 	var session struct {
 		AccessToken string `json:"access_token"`
 	}
