@@ -70,18 +70,9 @@ func (s *Server) updateNudgePolicy(w http.ResponseWriter, r *http.Request, a cre
 		return err
 	}
 	if replace {
-		var missing []string
-		for _, f := range []struct {
-			name  string
-			given bool
-		}{{"timezone", in.Timezone != nil}, {"quiet_start", in.QuietStart != nil}, {"quiet_end", in.QuietEnd != nil},
-			{"cap_day", in.CapDay != nil}, {"cap_week", in.CapWeek != nil}} {
-			if !f.given {
-				missing = append(missing, f.name)
-			}
-		}
-		if len(missing) > 0 {
-			return errBadRequest("missing_field", "PUT replaces the policy and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+		if err := requireAll("policy", field{"timezone", in.Timezone != nil}, field{"quiet_start", in.QuietStart != nil},
+			field{"quiet_end", in.QuietEnd != nil}, field{"cap_day", in.CapDay != nil}, field{"cap_week", in.CapWeek != nil}); err != nil {
+			return err
 		}
 	}
 	ctx := r.Context()
@@ -156,18 +147,9 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 		return err
 	}
 	if replace {
-		var missing []string
-		for _, f := range []struct {
-			name  string
-			given bool
-		}{{"name", in.Name != nil}, {"persona", in.Persona != nil}, {"allowed_origins", in.AllowedOrigins != nil},
-			{"identity_required", in.IdentityRequired != nil}} {
-			if !f.given {
-				missing = append(missing, f.name)
-			}
-		}
-		if len(missing) > 0 {
-			return errBadRequest("missing_field", "PUT replaces the settings and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+		if err := requireAll("settings", field{"name", in.Name != nil}, field{"persona", in.Persona != nil},
+			field{"allowed_origins", in.AllowedOrigins != nil}, field{"identity_required", in.IdentityRequired != nil}); err != nil {
+			return err
 		}
 	}
 	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired}
@@ -226,4 +208,26 @@ func cleanOrigins(in []string) ([]string, error) {
 		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
 	}
 	return origins, nil
+}
+
+// field is a body field of a PUT and whether the request gave it.
+type field struct {
+	name  string
+	given bool
+}
+
+// requireAll refuses a PUT of what (the policy, the settings) that leaves out a field: PUT
+// replaces every field, PATCH
+// changes some.
+func requireAll(what string, fields ...field) error {
+	var missing []string
+	for _, f := range fields {
+		if !f.given {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return errBadRequest("missing_field", "PUT replaces the "+what+" and needs every field (PATCH changes some): missing "+strings.Join(missing, ", "))
+	}
+	return nil
 }
