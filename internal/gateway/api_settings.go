@@ -217,8 +217,7 @@ type field struct {
 }
 
 // requireAll refuses a PUT of what (the policy, the settings) that leaves out a field: PUT
-// replaces every field, PATCH
-// changes some.
+// replaces every field, PATCH changes some.
 func requireAll(what string, fields ...field) error {
 	var missing []string
 	for _, f := range fields {
