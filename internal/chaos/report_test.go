@@ -304,9 +304,11 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 		}
 		if len(hit) == 0 {
 			// A reply that quotes nothing (the model failed: an apology with passages) answers
-			// the sender's questions that were waiting for an answer.
+			// the sender's questions that were waiting for an answer, except those with a stored
+			// reply of their own (quoting their token): that reply's send answers them, even when
+			// it comes later (a delivery redelivered after a crash).
 			for _, it := range byWho[s.who] {
-				if it.accepted && !it.created.After(s.at) && providerReplies[it] == 0 {
+				if it.accepted && !it.created.After(s.at) && providerReplies[it] == 0 && len(storedByToken[it.token]) == 0 {
 					hit = append(hit, it)
 				}
 			}
