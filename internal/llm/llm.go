@@ -11,6 +11,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -163,56 +164,85 @@ var errIncomplete = errors.New("stream ended before the final message")
 // received so far and an error matching ErrInterrupted (and ErrUnavailable).
 // An error returned by onDelta stops the stream and is returned as is.
 func (c *Client) Chat(ctx context.Context, model string, msgs []Message, onDelta func(string) error) (string, error) {
-	stream := true
-	req := &api.ChatRequest{Model: model, Stream: &stream, Options: c.opts.ChatOptions}
-	req.Messages = make([]api.Message, len(msgs))
-	for i, m := range msgs {
-		req.Messages[i] = api.Message{Role: m.Role, Content: m.Content}
-	}
-
 	var (
-		full      strings.Builder
+		full      string
 		delivered bool
-		cbErr     error
 	)
 	err := c.retry(ctx, "chat", model, func() (bool, error) {
-		full.Reset()
-		done := false
-		err := c.chatStream(ctx, req, func(r api.ChatResponse) error {
-			if r.Message.Content != "" {
-				full.WriteString(r.Message.Content)
-				if onDelta != nil {
-					delivered = true // the caller may have used it even if it errs
-					if err := onDelta(r.Message.Content); err != nil {
-						cbErr = err
-						return err
-					}
-				}
+		var err error
+		full, err = c.chat(ctx, model, msgs, chatReq{options: c.opts.ChatOptions}, true, func(d string) error {
+			delivered = true // the caller may have used it even if it errs
+			if onDelta == nil {
+				return nil
 			}
-			if r.Done {
-				done = true
-			}
-			return nil
-		})
-		if err == nil && !done {
-			err = errIncomplete
-		}
-		if err == nil {
-			return false, nil
-		}
-		if cbErr != nil || delivered {
+			return onDelta(d)
+		}, nil)
+		var cb callbackError
+		if errors.As(err, &cb) {
 			return false, err
 		}
-		return true, err
+		return !delivered, err
 	})
-	if cbErr != nil {
-		return full.String(), cbErr
+	var cb callbackError
+	if errors.As(err, &cb) {
+		return full, cb.err
 	}
 	if err != nil && delivered {
 		var e *Error
 		if errors.As(err, &e) && e.Kind != ErrModelNotFound && ctx.Err() == nil {
 			e.Kind = ErrInterrupted
 		}
+	}
+	return full, err
+}
+
+// chatReq is what a chat request carries besides the model and the messages.
+type chatReq struct {
+	options   map[string]any
+	keepAlive *api.Duration
+	think     *api.ThinkValue
+	format    json.RawMessage
+}
+
+// callbackError carries an error returned by the caller's onDelta: returned as is, never retried.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+func (e callbackError) Unwrap() error { return e.err }
+
+// chat makes one /api/chat request (streamed when stream is true, onDelta called per delta) and
+// returns the reply. u, when non-nil, gets the token counts and done_reason. An error of onDelta
+// comes back as a callbackError; an incomplete stream as errIncomplete; every other failure is
+// the raw transport or status error (callers wrap it).
+func (c *Client) chat(ctx context.Context, model string, msgs []Message, r chatReq, stream bool, onDelta func(string) error, u *Usage) (string, error) {
+	req := &api.ChatRequest{Model: model, Stream: &stream, Options: r.options, KeepAlive: r.keepAlive, Think: r.think, Format: r.format}
+	req.Messages = make([]api.Message, len(msgs))
+	for i, m := range msgs {
+		req.Messages[i] = api.Message{Role: m.Role, Content: m.Content}
+	}
+	var full strings.Builder
+	done := false
+	err := c.chatStream(ctx, req, func(resp api.ChatResponse) error {
+		if resp.Message.Content != "" {
+			full.WriteString(resp.Message.Content)
+			if onDelta != nil {
+				if err := onDelta(resp.Message.Content); err != nil {
+					return callbackError{err}
+				}
+			}
+		}
+		if resp.Done {
+			done = true
+			if u != nil {
+				u.PromptTokens += resp.PromptEvalCount
+				u.ReplyTokens += resp.EvalCount
+				u.DoneReason = resp.DoneReason
+			}
+		}
+		return nil
+	})
+	if err == nil && !done {
+		err = errIncomplete
 	}
 	return full.String(), err
 }
@@ -225,17 +255,34 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 	}
 	var out [][]float32
 	err := c.retry(ctx, "embed", model, func() (bool, error) {
-		resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs})
-		if err != nil {
-			return true, err
-		}
-		if len(resp.Embeddings) != len(inputs) {
-			return false, fmt.Errorf("got %d embeddings for %d inputs", len(resp.Embeddings), len(inputs))
-		}
-		out = resp.Embeddings
-		return false, nil
+		var err error
+		out, err = c.embed(ctx, model, inputs, 0, nil)
+		var bad badAnswer
+		return !errors.As(err, &bad), err
 	})
 	return out, err
+}
+
+// badAnswer is a well-formed answer that does not fit the request: never retried.
+type badAnswer struct{ error }
+
+// embed makes one /api/embed request; keepAlive 0 leaves Ollama's default.
+func (c *Client) embed(ctx context.Context, model string, inputs []string, keepAlive time.Duration, u *Usage) ([][]float32, error) {
+	req := &api.EmbedRequest{Model: model, Input: inputs}
+	if keepAlive != 0 {
+		req.KeepAlive = &api.Duration{Duration: keepAlive}
+	}
+	resp, err := c.api.Embed(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Embeddings) != len(inputs) {
+		return nil, badAnswer{fmt.Errorf("got %d embeddings for %d inputs", len(resp.Embeddings), len(inputs))}
+	}
+	if u != nil {
+		u.PromptTokens += resp.PromptEvalCount
+	}
+	return resp.Embeddings, nil
 }
 
 // HasModel reports whether the server has the model, matching names with or
@@ -317,7 +364,7 @@ func jitter(d time.Duration) time.Duration {
 	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-func (c *Client) wrap(op, model string, attempts int, err error) error {
+func (c *Client) wrap(op, model string, attempts int, err error) *Error {
 	e := &Error{Op: op, Model: model, Attempts: attempts, Err: err}
 	var se api.StatusError
 	if errors.As(err, &se) {
