@@ -74,6 +74,7 @@ type Pool struct {
 	sched   *scheduler
 	cancel  context.CancelFunc
 	done    chan struct{}
+	stats   classStats
 }
 
 // ErrNoServer reports that no Ollama server is up (it matches ErrUnavailable).
@@ -248,12 +249,13 @@ func (p *Pool) chatOptions(model string) chatReq {
 
 // do runs one model call through the scheduler: a slot, the request, the slot back; transient
 // failures are retried (attempt counts across servers) unless call delivered part of a reply.
-func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.Context, c *Client, u *Usage, started time.Time) (delivered bool, err error)) error {
+func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.Context, c *Client, u *Usage, started time.Time) (delivered bool, err error)) (err error) {
 	w := WorkOf(ctx)
 	u := w.Usage
 	if u == nil {
 		u = &Usage{}
 	}
+	defer func() { p.stats.record(w.Class, u, err) }()
 	started := time.Now()
 	backoff := p.opts.Client.InitialBackoff
 	if backoff <= 0 {

@@ -224,3 +224,33 @@ func TestPoolSendsTheSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolClassStats(t *testing.T) {
+	t.Parallel()
+	srv := ollamatest.New(t, ollamatest.Options{ChatModels: []string{chatModel}, EmbedModels: []string{embedModel}, DeltaDelay: time.Millisecond})
+	p := newPool(t, srv)
+	c := uuid.New()
+	live := llm.WithWork(context.Background(), llm.Work{Class: llm.Live, Creator: c})
+	for range 3 {
+		if _, err := p.Chat(live, chatModel, msgs("hi"), func(string) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Embed(llm.WithWork(context.Background(), llm.Work{Class: llm.IngestEmbed, Creator: c}), embedModel, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.Chat(llm.WithWork(context.Background(), llm.Work{Class: llm.Nudge, Creator: c}), "missing", msgs("hi"), nil)
+	byClass := map[llm.Class]llm.ClassStats{}
+	for _, s := range p.ClassStats() {
+		byClass[s.Class] = s
+	}
+	if s := byClass[llm.Live]; s.Calls != 3 || s.Failed != 0 || s.FirstTokenP50 <= 0 || s.FirstTokenP95 < s.FirstTokenP50 {
+		t.Fatalf("live %+v", s)
+	}
+	if s := byClass[llm.IngestEmbed]; s.Calls != 1 || s.FirstTokenP50 != 0 {
+		t.Fatalf("ingest %+v", s)
+	}
+	if s := byClass[llm.Nudge]; s.Calls != 1 || s.Failed != 1 {
+		t.Fatalf("nudge %+v", s)
+	}
+}

@@ -146,6 +146,15 @@ func (s *scheduler) release(b *backend, w Work) {
 	} else {
 		delete(s.running[cl], w.Creator)
 	}
+	if len(s.finish[cl]) > 1024 {
+		// A creator whose finish tag the class's virtual time has passed starts from the
+		// virtual time anyway: forget it.
+		for c, f := range s.finish[cl] {
+			if f <= s.vtime[cl] {
+				delete(s.finish[cl], c)
+			}
+		}
+	}
 	s.dispatch()
 	s.mu.Unlock()
 }
