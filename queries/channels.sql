@@ -51,7 +51,8 @@ WHERE id = @id
 RETURNING *;
 
 -- name: ClaimChannelDelivery :one
--- Like ClaimDelivery, with the final states of channels (window_closed, opted_out) too.
+-- Like ClaimDelivery, with the final state of channels (window_closed) too. A proactive message
+-- to someone who opted out is recorded as failed with error code opted_out.
 INSERT INTO deliveries (message_id, creator_id, channel, status, attempts)
 VALUES ($1, $2, $3, 'sending', 1)
 ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = now()

@@ -113,7 +113,8 @@ type ClaimChannelDeliveryParams struct {
 	Channel   string    `json:"channel"`
 }
 
-// Like ClaimDelivery, with the final states of channels (window_closed, opted_out) too.
+// Like ClaimDelivery, with the final state of channels (window_closed) too. A proactive message
+// to someone who opted out is recorded as failed with error code opted_out.
 func (q *Queries) ClaimChannelDelivery(ctx context.Context, arg ClaimChannelDeliveryParams) (Delivery, error) {
 	row := q.db.QueryRow(ctx, claimChannelDelivery, arg.MessageID, arg.CreatorID, arg.Channel)
 	var i Delivery
