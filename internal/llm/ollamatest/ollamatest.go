@@ -137,6 +137,9 @@ type Options struct {
 	TokensPerSecond float64
 	// EmbedPerInput is the time /api/embed takes per input while holding a slot.
 	EmbedPerInput time.Duration
+	// DiscardRequests keeps no chat history (ChatRequests returns nil): for
+	// benchmarks sending many thousands of long prompts.
+	DiscardRequests bool
 }
 
 // Counts are the numbers of requests the server has received per endpoint
@@ -387,9 +390,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		notFound(w, req.Model)
 		return
 	}
-	s.mu.Lock()
-	s.chatHistory = append(s.chatHistory, req)
-	s.mu.Unlock()
+	if !opts.DiscardRequests {
+		s.mu.Lock()
+		s.chatHistory = append(s.chatHistory, req)
+		s.mu.Unlock()
+	}
 
 	canThink := modelMatches(req.Model, opts.ThinkingModels)
 	if official.Think.Bool() && !canThink {

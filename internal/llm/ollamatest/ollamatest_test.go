@@ -687,7 +687,7 @@ func TestPacing(t *testing.T) {
 func TestHundredsOfConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	s := New(t, Options{ChatModels: []string{"m"}, EmbedModels: []string{"e"}, Slots: 8, FirstToken: time.Millisecond,
-		TokensPerSecond: 5000, EmbedPerInput: time.Millisecond})
+		TokensPerSecond: 5000, EmbedPerInput: time.Millisecond, DiscardRequests: true})
 	u, _ := url.Parse(s.URL)
 	c := api.NewClient(u, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 300}})
 	errs := make(chan error, 300)
@@ -714,6 +714,9 @@ func TestHundredsOfConcurrentRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if n := len(s.ChatRequests()); n != 0 {
+		t.Fatalf("%d requests kept with DiscardRequests", n)
 	}
 	if m := s.MaxInFlight(); m < 1 || m > 8 || s.InFlight() != 0 || s.Queued() != 0 {
 		t.Fatalf("max in flight %d, in flight %d, queued %d", m, s.InFlight(), s.Queued())
