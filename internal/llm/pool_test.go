@@ -222,6 +222,9 @@ func TestPoolSendsTheSettings(t *testing.T) {
 		if o["num_ctx"] != 4512.0 || o["num_predict"] != 256.0 || o["temperature"] != 0.2 {
 			t.Fatalf("options %v: want num_ctx 4512, the model's num_predict 256 and temperature 0.2", o)
 		}
+		if string(r.Think) != "false" || string(r.KeepAlive) != `"10m0s"` {
+			t.Fatalf("think %s keep_alive %s: want think false and keep_alive set", r.Think, r.KeepAlive)
+		}
 	}
 }
 
