@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
@@ -21,6 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
+	"github.com/coachwire/coachwire/internal/testenv"
 )
 
 // wire is a loopback proxy in front of an Ollama double: it keeps every /api/chat request body
@@ -181,4 +183,51 @@ func TestTurnAnsweredWithOneServerDown(t *testing.T) {
 	require.True(t, st[0].Up)
 	require.False(t, st[1].Up, "the dead server was taken out")
 	require.Positive(t, st[1].Failed)
+}
+
+// workRecorder records the llm.Work each chat carries.
+type workRecorder struct {
+	generate.Chatter
+	mu  sync.Mutex
+	got []llm.Work
+}
+
+func (w *workRecorder) Chat(ctx context.Context, model string, msgs []llm.Message, onDelta func(string) error) (string, error) {
+	w.mu.Lock()
+	w.got = append(w.got, llm.WorkOf(ctx))
+	w.mu.Unlock()
+	return w.Chatter.Chat(ctx, model, msgs, onDelta)
+}
+
+func (w *workRecorder) works() []llm.Work {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]llm.Work(nil), w.got...)
+}
+
+// TestWorkClasses: a live turn is scheduled as Live work of its creator (with a Usage to read
+// the done reason from), an AI nudge as Nudge work of its creator.
+func TestWorkClasses(t *testing.T) {
+	t.Parallel()
+	_, chat := ollama(t, ollamatest.Options{})
+	live, nudges := &workRecorder{Chatter: chat}, &workRecorder{Chatter: chat}
+	r := newRig(t, "")
+	r.worker(t, live)
+	cw := &generate.Composer{Store: r.store, Bus: r.b, LLM: nudges, Model: model, Log: testenv.Logger(t)}
+	require.NoError(t, cw.Register(context.Background(), r.router))
+	r.run(t)
+	eu, conv := r.person(t, events.ChannelWidget)
+
+	q := r.say(t, conv, "user", "How long should I nap?")
+	r.turn(t, "turn:"+q.ID.String(), q, nil, "bm25")
+	r.settled(t, "CW_GENERATE", "generate")
+	got := live.works()
+	require.Len(t, got, 1)
+	require.Equal(t, llm.Live, got[0].Class)
+	require.Equal(t, r.creator, got[0].Creator)
+	require.NotNil(t, got[0].Usage)
+
+	r.compose(t, "n", events.NudgeCompose{MessageID: uuid.New(), ConversationID: conv, EndUserID: eu, Channel: "widget", Brief: "Ask about their week."})
+	r.settled(t, "CW_COMPOSE", "compose")
+	require.Equal(t, []llm.Work{{Class: llm.Nudge, Creator: r.creator}}, nudges.works())
 }
