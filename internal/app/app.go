@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,8 +48,10 @@ type App struct {
 	Store     *db.Store
 	Knowledge *knowledge.Store
 	Auth      *auth.Service
-	LLM       *llm.Client
-	LLMMode   string
+	// LLM is the process's one pool of Ollama servers, shared by every role (nil in the
+	// configured passages mode).
+	LLM     *llm.Pool
+	LLMMode string
 	// hasEmbedder: the LLM has the embedding model (hybrid search).
 	hasEmbedder bool
 	// URL is the gateway's base URL when the gateway runs here.
@@ -162,34 +165,89 @@ func (a *App) startServices(ctx context.Context) error {
 
 func natsURL(ns *server.Server) string { return ns.ClientURL() }
 
-// detectLLM picks the LLM mode: Ollama when it answers and has the chat model, otherwise the
-// explicit passages mode. The embedder is used when the embedding model is there.
-func (a *App) detectLLM(ctx context.Context) {
+// poolOptions are the LLM pool settings of cfg.
+func poolOptions(cfg *config.Config, log *slog.Logger) llm.PoolOptions {
+	servers := make([]llm.Server, len(cfg.OllamaURLs))
+	for i, u := range cfg.OllamaURLs {
+		servers[i] = llm.Server{URL: u, Slots: config.DefaultOllamaSlots}
+		if i < len(cfg.LLM.Slots) {
+			servers[i].Slots = cfg.LLM.Slots[i]
+		}
+	}
+	l := cfg.LLM
+	return llm.PoolOptions{
+		Servers: servers,
+		Client:  llm.Options{Logger: log, MaxAttempts: 3},
+		Settings: llm.Settings{NumCtx: cfg.NumCtx(), NumPredict: l.ReplyTokens, KeepAlive: l.KeepAlive, Think: l.Think,
+			ModelOptions: l.ModelOptions},
+		CreatorCap: map[llm.Class]int{llm.Nudge: l.NudgeConcurrency, llm.IngestEmbed: l.IngestConcurrency},
+		Aging:      l.Aging,
+	}
+}
+
+// detectLLM builds the process's pool of Ollama servers and picks the LLM mode: Ollama when a
+// server that is up has the chat model, otherwise the explicit passages mode. The embedder is
+// used when a server has the embedding model.
+func (a *App) detectLLM(ctx context.Context) error {
 	a.LLMMode = config.LLMPassages
 	if a.cfg.LLMMode == config.LLMPassages {
-		return
-	}
-	c, err := llm.New(a.cfg.OllamaURL, llm.Options{Logger: a.log, MaxAttempts: 3})
-	if err != nil {
-		a.log.Warn("ollama client", "err", err)
-		return
+		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := c.Ping(pctx); err != nil {
-		a.log.Warn("ollama not reachable: answering in passages mode", "url", a.cfg.OllamaURL, "err", err)
-		return
+	p, err := llm.NewPool(pctx, poolOptions(a.cfg, a.log))
+	if err != nil {
+		return fmt.Errorf("ollama servers (COACHWIRE_OLLAMA_URL): %w", err)
 	}
-	a.LLM = c
-	if ok, err := c.HasModel(pctx, a.cfg.ChatModel); err == nil && ok {
+	a.LLM = p
+	a.onStop(p.Close)
+	ok, err := p.HasModel(pctx, a.cfg.ChatModel)
+	switch {
+	case errors.Is(err, llm.ErrNoServer):
+		a.log.Warn("ollama not reachable: answering in passages mode", "urls", p.URLs(), "err", err)
+		return nil
+	case err == nil && ok:
 		a.LLMMode = config.LLMOllama
-	} else {
+	default:
 		a.log.Warn("chat model not available in ollama: answering in passages mode", "model", a.cfg.ChatModel, "err", err)
 	}
-	if ok, err := c.HasModel(pctx, a.cfg.EmbedModel); err == nil && ok {
+	if ok, err := p.HasModel(pctx, a.cfg.EmbedModel); err == nil && ok {
 		a.hasEmbedder = true
 	} else {
 		a.log.Warn("embedding model not available: knowledge search is BM25 only", "model", a.cfg.EmbedModel)
+	}
+	return nil
+}
+
+// ollamaHealth is the optional "ollama" health check: every server is asked at once; it fails
+// when one is down, naming the servers that are up and those that are not.
+func (a *App) ollamaHealth() func(ctx context.Context) error {
+	clients := make([]*llm.Client, 0, len(a.cfg.OllamaURLs))
+	for _, u := range a.LLM.URLs() {
+		if c, err := llm.New(u, llm.Options{Logger: a.log, MaxAttempts: 1}); err == nil {
+			clients = append(clients, c)
+		}
+	}
+	return func(ctx context.Context) error {
+		errs := make([]error, len(clients))
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = c.Ping(ctx) }()
+		}
+		wg.Wait()
+		var up, down []string
+		for i, c := range clients {
+			if errs[i] == nil {
+				up = append(up, c.URL())
+			} else {
+				down = append(down, fmt.Sprintf("%s (%v)", c.URL(), errs[i]))
+			}
+		}
+		if len(down) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%d of %d ollama servers up [%s]; down: %s", len(up), len(clients), strings.Join(up, ", "), strings.Join(down, "; "))
 	}
 }
 
@@ -239,7 +297,7 @@ func (a *App) startGateway(ctx context.Context) error {
 		{Name: "weaviate", Check: a.Knowledge.Ready},
 	}
 	if a.LLM != nil {
-		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.LLM.Ping})
+		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.ollamaHealth()})
 	}
 	kc, nc := cfg.Knowledge.WithDefaults(cfg.DataDir), cfg.Nudge.WithDefaults()
 	files, err := storage.New(kc.StorageDir)
@@ -285,11 +343,21 @@ func (a *App) banner() {
 			fmt.Fprintf(a.out, "  Demo page:  %s/demo (widget key %s)\n", a.cfg.PublicURL, a.demoKey)
 		}
 	}
+	urls := strings.Join(a.cfg.OllamaURLs, ", ")
 	switch a.LLMMode {
 	case config.LLMOllama:
-		fmt.Fprintf(a.out, "  LLM mode:   ollama (%s at %s)\n", a.cfg.ChatModel, a.cfg.OllamaURL)
+		fmt.Fprintf(a.out, "  LLM mode:   ollama (%s at %s)\n", a.cfg.ChatModel, urls)
 	default:
-		fmt.Fprintf(a.out, "  LLM mode:   passages (no chat model reachable at %s: replies quote the best passages with their sources)\n", a.cfg.OllamaURL)
+		fmt.Fprintf(a.out, "  LLM mode:   passages (no chat model reachable at %s: replies quote the best passages with their sources)\n", urls)
+	}
+	if a.LLM != nil {
+		for _, st := range a.LLM.Stats() {
+			state := "up"
+			if !st.Up {
+				state = "down"
+			}
+			fmt.Fprintf(a.out, "  LLM server: %s, %d slots, %s\n", st.URL, st.Slots, state)
+		}
 	}
 	if a.hasEmbedder {
 		fmt.Fprintf(a.out, "  Search:     hybrid (BM25 + %s vectors)\n", a.cfg.EmbedModel)

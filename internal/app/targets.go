@@ -52,7 +52,7 @@ var modules = []module{
 	{name: "bus", deps: []string{"services"}, start: (*App).startBus},
 	{name: "store", deps: []string{"services"}, start: (*App).startStore},
 	{name: "knowledge", deps: []string{"services"}, start: (*App).startKnowledge},
-	{name: "llm", start: func(a *App, ctx context.Context) error { a.detectLLM(ctx); return nil }},
+	{name: "llm", start: (*App).detectLLM},
 	{name: "router", deps: []string{"bus"}, then: []string{"consumers"}, start: (*App).startRouter},
 	{name: config.TargetIngest, desc: "document extraction, chunking, embedding and Weaviate indexing; the stuck-document sweeper",
 		deps: withPlatform("router"), start: (*App).startIngest},

@@ -41,16 +41,22 @@ const (
 // Defaults of the settings other packages also fall back on when a field is left zero (a
 // package built directly, in tests): they are written here only.
 const (
-	DefaultAccessTokenTTL      = 15 * time.Minute
-	DefaultRefreshTokenTTL     = 30 * 24 * time.Hour
-	DefaultWidgetTokenTTL      = 30 * time.Minute
-	DefaultBcryptCost          = 11
-	DefaultProviderCallTimeout = 30 * time.Second
-	DefaultWorkerParallel      = 8
-	DefaultMemoryParallel      = 2
-	DefaultStreamReplicas      = 1
-	DefaultExtractTimeout      = 60 * time.Second
-	DefaultExtractMemory       = 1 << 30
+	DefaultAccessTokenTTL       = 15 * time.Minute
+	DefaultRefreshTokenTTL      = 30 * 24 * time.Hour
+	DefaultWidgetTokenTTL       = 30 * time.Minute
+	DefaultBcryptCost           = 11
+	DefaultProviderCallTimeout  = 30 * time.Second
+	DefaultWorkerParallel       = 8
+	DefaultMemoryParallel       = 2
+	DefaultStreamReplicas       = 1
+	DefaultExtractTimeout       = 60 * time.Second
+	DefaultExtractMemory        = 1 << 30
+	DefaultOllamaURL            = "http://127.0.0.1:11434"
+	DefaultOllamaSlots          = 2
+	DefaultReplyTokens          = 512
+	DefaultLLMAging             = 60 * time.Second
+	DefaultLLMNudgeConcurrency  = 2
+	DefaultLLMIngestConcurrency = 2
 )
 
 // Config is everything a coachwire process needs to start.
@@ -69,7 +75,11 @@ type Config struct {
 	// WeaviateGRPCAddr is Weaviate's gRPC host:port, used for searches (default: the REST
 	// URL's host on port 50051, Weaviate's default; unreachable: searches use GraphQL).
 	WeaviateGRPCAddr string
-	OllamaURL        string
+	// OllamaURLs is COACHWIRE_OLLAMA_URL: a comma list of Ollama servers, one pool.
+	OllamaURLs []string
+
+	// LLM servers and the model scheduler (issue 14); see llm.PoolOptions.
+	LLM LLM
 
 	WeaviateBin string
 	PGBinDir    string
@@ -123,6 +133,36 @@ type Config struct {
 	// retried after about twice that.
 	ProviderCallTimeout time.Duration
 }
+
+// LLM configures the pool of Ollama servers every model call of a process goes through.
+type LLM struct {
+	// Slots is COACHWIRE_OLLAMA_SLOTS, one per URL of OllamaURLs: how many calls this process
+	// runs at once on each server (its OLLAMA_NUM_PARALLEL divided by the processes sharing it).
+	// Written as one number for every server or a comma list in the order of the URLs; default 2.
+	Slots []int
+	// KeepAlive is COACHWIRE_OLLAMA_KEEP_ALIVE: how long Ollama keeps a model loaded after a
+	// call (0, unset: Ollama's default; negative: for ever).
+	KeepAlive time.Duration
+	// Think is COACHWIRE_OLLAMA_THINK: let thinking models think first (default false).
+	Think bool
+	// ReplyTokens is COACHWIRE_REPLY_TOKENS: the reply budget (num_predict); the context window
+	// (num_ctx) is COACHWIRE_CONTEXT_TOKENS plus it. Default 512.
+	ReplyTokens int
+	// ModelOptions is COACHWIRE_OLLAMA_MODEL_OPTIONS: Ollama options per model, a JSON object
+	// such as {"llama3.2": {"temperature": 0.3}}.
+	ModelOptions map[string]map[string]any
+	// Aging is COACHWIRE_LLM_AGING: a waiting call moves up one priority class per Aging
+	// waited (default 60s).
+	Aging time.Duration
+	// NudgeConcurrency and IngestConcurrency are COACHWIRE_LLM_NUDGE_CONCURRENCY and
+	// COACHWIRE_LLM_INGEST_CONCURRENCY: the most AI-nudge and document-embedding calls one
+	// creator may have running at once in this process (default 2 each; 0: no cap).
+	NudgeConcurrency  int
+	IngestConcurrency int
+}
+
+// NumCtx is the context window to ask Ollama for: the prompt budget plus the reply budget.
+func (c *Config) NumCtx() int { return c.ContextTokens + c.LLM.ReplyTokens }
 
 // Knowledge configures uploads, storage and the ingest pipeline.
 type Knowledge struct {
@@ -300,7 +340,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 			c.WeaviateGRPCAddr = net.JoinHostPort(u.Hostname(), "50051")
 		}
 	}
-	c.OllamaURL = env("COACHWIRE_OLLAMA_URL", "http://127.0.0.1:11434")
+	c.OllamaURLs = splitList(env("COACHWIRE_OLLAMA_URL", DefaultOllamaURL))
 	c.WeaviateBin = env("COACHWIRE_WEAVIATE_BIN", "")
 	c.PGBinDir = env("COACHWIRE_PG_BIN_DIR", "")
 	c.ChatModel = env("COACHWIRE_CHAT_MODEL", "llama3.2")
@@ -365,6 +405,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.MemoryParallel = num("COACHWIRE_MEMORY_PARALLEL", DefaultMemoryParallel)
 	c.StreamReplicas = num("COACHWIRE_STREAM_REPLICAS", DefaultStreamReplicas)
 	c.Limits = parseLimits(env, dur, &errs)
+	c.LLM = parseLLM(env, dur, num, len(c.OllamaURLs), &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -413,7 +454,7 @@ func (c *Config) Validate() error {
 	}
 	for _, u := range []struct{ name, val string }{
 		{"COACHWIRE_NATS_URL", c.NATSURL}, {"COACHWIRE_DATABASE_URL", c.DatabaseURL}, {"COACHWIRE_WEAVIATE_URL", c.WeaviateURL},
-		{"COACHWIRE_OLLAMA_URL", c.OllamaURL}, {"COACHWIRE_PUBLIC_URL", c.PublicURL}, {"COACHWIRE_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL},
+		{"COACHWIRE_PUBLIC_URL", c.PublicURL}, {"COACHWIRE_MIGRATE_DATABASE_URL", c.MigrateDatabaseURL},
 		{"COACHWIRE_WHATSAPP_API_URL", c.WhatsAppAPIURL}, {"COACHWIRE_TELEGRAM_API_URL", c.TelegramAPIURL},
 	} {
 		if u.val == "" {
@@ -424,6 +465,7 @@ func (c *Config) Validate() error {
 			bad("%s=%q is not a URL with scheme and host", u.name, redact(u.val))
 		}
 	}
+	c.validateLLM(bad)
 	if c.WeaviateGRPCAddr != "" {
 		if _, _, err := net.SplitHostPort(c.WeaviateGRPCAddr); err != nil {
 			bad("COACHWIRE_WEAVIATE_GRPC_ADDR=%q: want host:port", c.WeaviateGRPCAddr)

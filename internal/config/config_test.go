@@ -168,3 +168,57 @@ func TestCommandLineErrors(t *testing.T) {
 		require.Contains(t, out.String(), f)
 	}
 }
+
+// TestLLMSettings: the Ollama pool's servers, slots and request settings, their defaults and
+// the startup errors of bad values.
+func TestLLMSettings(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{config.DefaultOllamaURL}, c.OllamaURLs)
+	require.Equal(t, config.LLM{Slots: []int{2}, ReplyTokens: 512, Aging: time.Minute, NudgeConcurrency: 2, IngestConcurrency: 2}, c.LLM)
+	require.Equal(t, 4000+512, c.NumCtx())
+
+	c, err = config.Parse(nil, env(map[string]string{
+		"COACHWIRE_OLLAMA_URL": "http://a:11434, http://b:11434/", "COACHWIRE_OLLAMA_SLOTS": "4",
+		"COACHWIRE_OLLAMA_KEEP_ALIVE": "30m", "COACHWIRE_OLLAMA_THINK": "true", "COACHWIRE_REPLY_TOKENS": "300",
+		"COACHWIRE_CONTEXT_TOKENS":       "2000",
+		"COACHWIRE_OLLAMA_MODEL_OPTIONS": `{"llama3.2": {"temperature": 0.3, "num_ctx": 8192}, "qwen3:8b": {}}`,
+		"COACHWIRE_LLM_AGING":            "15s", "COACHWIRE_LLM_NUDGE_CONCURRENCY": "0", "COACHWIRE_LLM_INGEST_CONCURRENCY": "5",
+	}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://a:11434", "http://b:11434/"}, c.OllamaURLs)
+	require.Equal(t, config.LLM{Slots: []int{4, 4}, KeepAlive: 30 * time.Minute, Think: true, ReplyTokens: 300,
+		ModelOptions: map[string]map[string]any{"llama3.2": {"temperature": 0.3, "num_ctx": float64(8192)}, "qwen3:8b": {}},
+		Aging:        15 * time.Second, NudgeConcurrency: 0, IngestConcurrency: 5}, c.LLM)
+	require.Equal(t, 2300, c.NumCtx())
+
+	c, err = config.Parse(nil, env(map[string]string{"COACHWIRE_OLLAMA_URL": "http://a:1,http://b:1,http://c:1",
+		"COACHWIRE_OLLAMA_SLOTS": "1, 2,3", "COACHWIRE_OLLAMA_KEEP_ALIVE": "-1"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2, 3}, c.LLM.Slots)
+	require.Equal(t, -time.Second, c.LLM.KeepAlive)
+
+	for _, tc := range []struct{ k, v, want string }{
+		{"COACHWIRE_OLLAMA_URL", "http://a:1,localhost", `"localhost" is not an http(s) URL`},
+		{"COACHWIRE_OLLAMA_URL", "http://a:1,http://a:1/", "listed twice"},
+		{"COACHWIRE_OLLAMA_URL", ",", "COACHWIRE_OLLAMA_URL is empty"},
+		{"COACHWIRE_OLLAMA_SLOTS", "2,2", "2 values for 1 servers"},
+		{"COACHWIRE_OLLAMA_SLOTS", "two", "COACHWIRE_OLLAMA_SLOTS"},
+		{"COACHWIRE_OLLAMA_SLOTS", "0", "COACHWIRE_OLLAMA_SLOTS=0"},
+		{"COACHWIRE_OLLAMA_KEEP_ALIVE", "soon", "COACHWIRE_OLLAMA_KEEP_ALIVE"},
+		{"COACHWIRE_OLLAMA_KEEP_ALIVE", "0s", "COACHWIRE_OLLAMA_KEEP_ALIVE"},
+		{"COACHWIRE_OLLAMA_THINK", "maybe", "COACHWIRE_OLLAMA_THINK"},
+		{"COACHWIRE_REPLY_TOKENS", "5", "COACHWIRE_REPLY_TOKENS"},
+		{"COACHWIRE_REPLY_TOKENS", "many", "COACHWIRE_REPLY_TOKENS"},
+		{"COACHWIRE_OLLAMA_MODEL_OPTIONS", `{"llama3.2": 0.3}`, "COACHWIRE_OLLAMA_MODEL_OPTIONS"},
+		{"COACHWIRE_OLLAMA_MODEL_OPTIONS", `[1]`, "COACHWIRE_OLLAMA_MODEL_OPTIONS"},
+		{"COACHWIRE_OLLAMA_MODEL_OPTIONS", `{"llama3.2": {}} {}`, "more than one JSON value"},
+		{"COACHWIRE_OLLAMA_MODEL_OPTIONS", `{"": {}}`, "empty model name"},
+		{"COACHWIRE_LLM_AGING", "0s", "COACHWIRE_LLM_AGING"},
+		{"COACHWIRE_LLM_NUDGE_CONCURRENCY", "-1", "COACHWIRE_LLM_NUDGE_CONCURRENCY"},
+		{"COACHWIRE_LLM_INGEST_CONCURRENCY", "x", "COACHWIRE_LLM_INGEST_CONCURRENCY"},
+	} {
+		_, err := config.Parse(nil, env(map[string]string{tc.k: tc.v}), io.Discard)
+		require.ErrorContains(t, err, tc.want, "%s=%s", tc.k, tc.v)
+	}
+}

@@ -188,7 +188,7 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 			passages = append(passages, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 		}
 	}
-	text, err := w.LLM.Chat(ctx, w.Model, ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
+	text, err := w.LLM.Chat(llm.WithWork(ctx, llm.Work{Class: llm.Nudge, Creator: c}), w.Model, ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
 	if err != nil {
 		return "", nil, fmt.Errorf("compose: chat: %w", err)
 	}

@@ -47,6 +47,10 @@ type Worker struct {
 	Now      func() time.Time
 }
 
+// StatusTruncated is the status of a stored reply the model stopped at the reply budget
+// (Ollama's done_reason "length").
+const StatusTruncated = "truncated"
+
 // errBusy means another turn of the same conversation is running; the message is retried later.
 var errBusy = errors.New("generate: conversation busy with another turn")
 
@@ -264,7 +268,9 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 	var mu sync.Mutex
 	renewEvery := w.Lease / 3
 	lastRenew := time.Now()
-	text, err := w.LLM.Chat(ctx, w.Model, p.Messages, func(delta string) error {
+	var usage llm.Usage
+	cctx := llm.WithWork(ctx, llm.Work{Class: llm.Live, Creator: c, Usage: &usage})
+	text, err := w.LLM.Chat(cctx, w.Model, p.Messages, func(delta string) error {
 		mu.Lock()
 		reset := first
 		first = false
@@ -277,6 +283,13 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 		return nil
 	})
 	if err == nil {
+		if usage.Truncated() {
+			// The reply reached the reply budget (COACHWIRE_REPLY_TOKENS): it is sent as it is,
+			// marked so the creator and the operator can tell.
+			w.Log.Warn("reply truncated at the reply budget", "creator_id", c, "conversation_id", conv, "reply_id", replyID,
+				"reply_tokens", usage.ReplyTokens, "prompt_tokens", usage.PromptTokens, "backend", usage.Backend)
+			return text, StatusTruncated, nil
+		}
 		return text, "generated", nil
 	}
 	if ctx.Err() != nil || errors.Is(err, errBusy) {

@@ -246,7 +246,7 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		end := min(start+batch, len(kcs))
 		part := kcs[start:end]
 		if embedOK {
-			if err := w.embed(ctx, part); err != nil {
+			if err := w.embed(ctx, c, part); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -391,12 +391,12 @@ func ChunkDocument(ch *Chunker, docID uuid.UUID, title string, xd *extract.Docum
 	return out
 }
 
-func (w *Worker) embed(ctx context.Context, kcs []knowledge.Chunk) error {
+func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) error {
 	inputs := make([]string, 0, len(kcs))
 	for _, k := range kcs {
 		inputs = append(inputs, llm.DocumentPrefix+k.Text)
 	}
-	vecs, err := w.Embedder.Embed(ctx, w.EmbedModel, inputs)
+	vecs, err := w.Embedder.Embed(llm.WithWork(ctx, llm.Work{Class: llm.IngestEmbed, Creator: c}), w.EmbedModel, inputs)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/coachwire/coachwire/internal/extract/extracttest"
 	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 )
 
@@ -289,7 +290,8 @@ func TestIngestLifecycle(t *testing.T) {
 // documents' states.
 func TestIngestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, nil)
+	rec := &workRecorder{}
+	r := newRig(t, func(w *ingest.Worker) { rec.Embedder, w.Embedder = w.Embedder, rec })
 	alice, bob := r.creator(t), r.creator(t)
 	secret := "Alice's marathon plan: tempo runs on Tuesdays, zucchini pasta before the long run."
 	da := r.addFile(t, alice, "plan.txt", extract.Text, []byte(secret))
@@ -317,6 +319,13 @@ func TestIngestTenantIsolation(t *testing.T) {
 	for _, s := range r.states(t, alice) {
 		require.Equal(t, da.ID, s.DocumentID)
 	}
+	// Each chunk embedding is scheduled as ingestion work of the document's creator.
+	perCreator := map[uuid.UUID]int{}
+	for _, w := range rec.works() {
+		require.Equal(t, llm.IngestEmbed, w.Class)
+		perCreator[w.Creator]++
+	}
+	require.Equal(t, map[uuid.UUID]int{alice: 1, bob: 2}, perCreator)
 }
 
 // TestIngestWithoutVectors: with no embedder a document is indexed for BM25 only, and when the

@@ -141,7 +141,7 @@ func (p *Pool) HasModel(ctx context.Context, name string) (bool, error) {
 	up := false
 	for _, b := range p.servers {
 		ok, isUp := b.has(name)
-		if ok {
+		if ok && isUp { // a server that never answered "may have it": not enough here
 			return true, nil
 		}
 		up = up || isUp

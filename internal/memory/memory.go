@@ -170,7 +170,7 @@ func (x *Extractor) Extract(ctx context.Context, creator, endUser uuid.UUID) (Pr
 		return current, nil
 	}
 	var next Profile
-	if err := x.LLM.ChatJSON(ctx, x.Model, Prompt(current, msgs), Schema, &next); err != nil {
+	if err := x.LLM.ChatJSON(llm.WithWork(ctx, llm.Work{Class: llm.Memory, Creator: creator}), x.Model, Prompt(current, msgs), Schema, &next); err != nil {
 		return Profile{}, fmt.Errorf("memory: extract end user %s: %w", endUser, err)
 	}
 	next = next.Clean()

@@ -225,7 +225,7 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 	mode := "bm25"
 	if w.Embedder != nil {
 		// The embedding gets at most half the budget: without it, BM25 still answers.
-		ectx, ecancel := context.WithTimeout(ctx, timeout/2)
+		ectx, ecancel := context.WithTimeout(llm.WithWork(ctx, llm.Work{Class: llm.LiveEmbed, Creator: c}), timeout/2)
 		vs, err := w.Embedder.Embed(ectx, w.EmbedModel, []string{llm.QueryPrefix + text})
 		ecancel()
 		if err == nil && len(vs) == 1 {
