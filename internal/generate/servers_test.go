@@ -26,7 +26,8 @@ func TestServerDiesMidStream(t *testing.T) {
 	pool, err := llm.NewPool(context.Background(), llm.PoolOptions{
 		Servers: []llm.Server{{URL: a.URL, Slots: 1}, {URL: b.URL, Slots: 1}},
 		Client:  llm.Options{InitialBackoff: 5 * time.Millisecond, Logger: testenv.Logger(t)},
-		Probe:   20 * time.Millisecond, Recheck: time.Hour,
+		// Long enough that the server that broke stays out for the second turn.
+		Probe: 5 * time.Second, Recheck: time.Hour,
 	})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -45,11 +46,12 @@ func TestServerDiesMidStream(t *testing.T) {
 	require.Len(t, r.outbound(t, "widget"), 1)
 
 	st := pool.Stats()
-	require.NotEqual(t, st[0].Up, st[1].Up, "the server that broke the stream is out, the other in: %+v", st)
-	out, in := a, b
-	if st[0].Up {
-		out, in = b, a
+	require.EqualValues(t, 1, st[0].Failed+st[1].Failed, "%+v", st)
+	outIdx, out, in := 0, a, b
+	if st[1].Failed == 1 {
+		outIdx, out, in = 1, b, a
 	}
+	require.False(t, st[outIdx].Up, "the server that broke the stream is out: %+v", st)
 	in.SetOptions(ollamatest.Options{ChatModels: []string{model}})
 	q2 := r.say(t, conv, "user", "and coffee after lunch?")
 	r.turn(t, q2.ID.String(), q2, caffeine, "bm25")
@@ -58,6 +60,6 @@ func TestServerDiesMidStream(t *testing.T) {
 	require.EqualValues(t, 1, out.Counts().Chat, "the server that is out got the next turn")
 
 	out.SetOptions(ollamatest.Options{ChatModels: []string{model}})
-	require.Eventually(t, func() bool { s := pool.Stats(); return s[0].Up && s[1].Up }, 10*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { s := pool.Stats(); return s[0].Up && s[1].Up }, 20*time.Second, 10*time.Millisecond,
 		"the repaired server is probed back in")
 }

@@ -69,7 +69,7 @@ func (b *backend) setModels(names []string, now time.Time) {
 		m[withLatest(n)] = true
 	}
 	b.mu.Lock()
-	b.models, b.checked, b.up, b.wait = m, now, true, 0
+	b.models, b.checked, b.up = m, now, true // wait stays: it resets on a call answered
 	b.mu.Unlock()
 }
 
@@ -78,9 +78,10 @@ func (b *backend) succeeded() (cameBack bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.served++
+	b.wait = 0
 	cameBack = !b.up && b.models != nil
 	if cameBack {
-		b.up, b.wait = true, 0
+		b.up = true
 	}
 	return cameBack
 }
@@ -93,9 +94,11 @@ func (b *backend) out(err error, probe time.Duration, now time.Time) bool {
 	b.lastErr = err.Error()
 	wasUp := b.up
 	b.up = false
+	// The probe interval doubles until the server answers a call again, so a server that
+	// answers its model list but fails every call is tried less and less often.
 	if b.wait == 0 {
 		b.wait = probe
-	} else if !wasUp {
+	} else {
 		b.wait = min(b.wait*2, maxProbe)
 	}
 	b.retry = now.Add(b.wait)
