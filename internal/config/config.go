@@ -108,6 +108,13 @@ type Config struct {
 	// created (default 1; 3 on a 3-node NATS cluster in production).
 	StreamReplicas int
 
+	// LLMNudgeDailyTokens is COACHWIRE_LLM_NUDGE_DAILY_TOKENS and LLMEmbedDailyTokens
+	// COACHWIRE_LLM_EMBED_DAILY_TOKENS: each creator's default daily token budget for AI-written
+	// nudges and for embedding uploaded documents (UTC days; 0, the default: unlimited). A
+	// creator's own limit in llm_budgets overrides it (internal/capacity).
+	LLMNudgeDailyTokens int64
+	LLMEmbedDailyTokens int64
+
 	LogLevel string
 
 	// Limits are the gateway's request limits (limits.go); zero fields take LimitDefaults.
@@ -364,6 +371,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
 	c.MemoryParallel = num("COACHWIRE_MEMORY_PARALLEL", DefaultMemoryParallel)
 	c.StreamReplicas = num("COACHWIRE_STREAM_REPLICAS", DefaultStreamReplicas)
+	c.LLMNudgeDailyTokens = int64(num("COACHWIRE_LLM_NUDGE_DAILY_TOKENS", 0))
+	c.LLMEmbedDailyTokens = int64(num("COACHWIRE_LLM_EMBED_DAILY_TOKENS", 0))
 	c.Limits = parseLimits(env, dur, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -457,6 +466,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 { // JetStream allows at most 5
 		bad("COACHWIRE_STREAM_REPLICAS=%d: want 1..5", c.StreamReplicas)
+	}
+	if c.LLMNudgeDailyTokens < 0 || c.LLMEmbedDailyTokens < 0 {
+		bad("COACHWIRE_LLM_NUDGE_DAILY_TOKENS=%d / COACHWIRE_LLM_EMBED_DAILY_TOKENS=%d: want 0 (unlimited) or more tokens", c.LLMNudgeDailyTokens, c.LLMEmbedDailyTokens)
 	}
 	if c.MemoryEvery < 0 || c.MemoryEvery > 40 { // one extraction reads at most 40 messages
 		bad("COACHWIRE_MEMORY_EVERY=%d: want 0 (off) to 40 messages", c.MemoryEvery)

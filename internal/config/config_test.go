@@ -55,6 +55,8 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 		{nil, map[string]string{"COACHWIRE_OLLAMA_URL": "localhost"}, "COACHWIRE_OLLAMA_URL"},
 		{nil, map[string]string{"COACHWIRE_HTTP_ADDR": "8080"}, "COACHWIRE_HTTP_ADDR"},
 		{nil, map[string]string{"COACHWIRE_BCRYPT_COST": "99"}, "COACHWIRE_BCRYPT_COST"},
+		{nil, map[string]string{"COACHWIRE_LLM_EMBED_DAILY_TOKENS": "-1"}, "COACHWIRE_LLM_EMBED_DAILY_TOKENS"},
+		{nil, map[string]string{"COACHWIRE_LLM_NUDGE_DAILY_TOKENS": "lots"}, "COACHWIRE_LLM_NUDGE_DAILY_TOKENS"},
 	}
 	for _, tc := range cases {
 		_, err := config.Parse(tc.args, env(tc.env), io.Discard)
@@ -167,4 +169,15 @@ func TestCommandLineErrors(t *testing.T) {
 	for _, f := range []string{"-target", "-data-dir", "-http-addr", "-dev", "-llm-mode", "-log-level", "0.0.0.0:9000"} {
 		require.Contains(t, out.String(), f)
 	}
+}
+
+func TestLLMBudgets(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.LLMNudgeDailyTokens, "unlimited by default")
+	require.Zero(t, c.LLMEmbedDailyTokens)
+	c, err = config.Parse(nil, env(map[string]string{"COACHWIRE_LLM_NUDGE_DAILY_TOKENS": "200000", "COACHWIRE_LLM_EMBED_DAILY_TOKENS": "5000000"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, int64(200000), c.LLMNudgeDailyTokens)
+	require.Equal(t, int64(5000000), c.LLMEmbedDailyTokens)
 }
