@@ -227,7 +227,7 @@ func (a *App) startIngest(ctx context.Context) error {
 	w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
 		Files: files, EmbedBatch: kc.EmbedBatch, Parallel: kc.Parallel, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
 		Budgets: a.budgets(),
-		Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
+		Limits:  extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
 	if embed := a.embedder(); embed != nil {
 		w.Embedder = embed
 	}
