@@ -226,8 +226,8 @@ func (a *App) startIngest(ctx context.Context) error {
 	}
 	w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
 		Files: files, EmbedBatch: kc.EmbedBatch, Parallel: kc.Parallel, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
-		Budgets: a.budgets(),
-		Limits:  extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
+		Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
+	w.Budgets = a.budgets()
 	if embed := a.embedder(); embed != nil {
 		w.Embedder = embed
 	}
@@ -267,7 +267,8 @@ func (a *App) startGenerate(ctx context.Context) error {
 	}
 	// AI-personalized nudges are written by the generate target too: it is the LLM role.
 	cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
-		Parallel: cfg.WorkerParallel, Budgets: a.budgets(), Log: a.log.With("target", "generate", "component", "compose")}
+		Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}
+	cw.Budgets = a.budgets()
 	if a.LLMMode == config.LLMOllama {
 		cw.LLM = a.LLM
 	}
