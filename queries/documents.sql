@@ -30,7 +30,7 @@ SELECT COALESCE(SUM(size_bytes), 0)::bigint FROM documents WHERE status <> 'dele
 
 -- name: SetDocumentStatus :exec
 UPDATE documents
-SET status = @status, error = @error, chunk_count = @chunk_count, search_mode = @search_mode, updated_at = now()
+SET status = @status, error = @error, chunk_count = @chunk_count, search_mode = @search_mode, wait_until = NULL, updated_at = now()
 WHERE id = @id AND version = @version;
 
 -- name: StartDocumentStage :exec

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/capacity"
+	"github.com/coachwire/coachwire/internal/clock"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
@@ -225,6 +227,7 @@ func (a *App) startIngest(ctx context.Context) error {
 	w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
 		Files: files, EmbedBatch: kc.EmbedBatch, Parallel: kc.Parallel, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
 		Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
+	w.Budgets = a.budgets()
 	if embed := a.embedder(); embed != nil {
 		w.Embedder = embed
 	}
@@ -265,6 +268,7 @@ func (a *App) startGenerate(ctx context.Context) error {
 	// AI-personalized nudges are written by the generate target too: it is the LLM role.
 	cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
 		Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}
+	cw.Budgets = a.budgets()
 	if a.LLMMode == config.LLMOllama {
 		cw.LLM = a.LLM
 	}
@@ -293,4 +297,10 @@ func (a *App) startDispatch(ctx context.Context) error {
 	w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
 		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits}
 	return w.Register(ctx, a.router)
+}
+
+// budgets are the creators' daily token budgets for AI nudges and document embedding.
+func (a *App) budgets() *capacity.Budgets {
+	return capacity.New(a.Store, clock.Func(a.now), capacity.Limits{
+		NudgeDailyTokens: a.cfg.LLM.NudgeDailyTokens, EmbedDailyTokens: a.cfg.LLM.EmbedDailyTokens})
 }

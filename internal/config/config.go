@@ -159,6 +159,12 @@ type LLM struct {
 	// creator may have running at once in this process (default 2 each; 0: no cap).
 	NudgeConcurrency  int
 	IngestConcurrency int
+	// NudgeDailyTokens is COACHWIRE_LLM_NUDGE_DAILY_TOKENS and EmbedDailyTokens
+	// COACHWIRE_LLM_EMBED_DAILY_TOKENS: each creator's default daily token budget for AI-written
+	// nudges and for embedding uploaded documents (UTC days; 0, the default: unlimited). A
+	// creator's own limit in llm_budgets overrides it (internal/capacity).
+	NudgeDailyTokens int64
+	EmbedDailyTokens int64
 }
 
 // NumCtx is the context window to ask Ollama for: the prompt budget plus the reply budget.
@@ -499,6 +505,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 { // JetStream allows at most 5
 		bad("COACHWIRE_STREAM_REPLICAS=%d: want 1..5", c.StreamReplicas)
+	}
+	if c.LLM.NudgeDailyTokens < 0 || c.LLM.EmbedDailyTokens < 0 {
+		bad("COACHWIRE_LLM_NUDGE_DAILY_TOKENS=%d / COACHWIRE_LLM_EMBED_DAILY_TOKENS=%d: want 0 (unlimited) or more tokens", c.LLM.NudgeDailyTokens, c.LLM.EmbedDailyTokens)
 	}
 	if c.MemoryEvery < 0 || c.MemoryEvery > 40 { // one extraction reads at most 40 messages
 		bad("COACHWIRE_MEMORY_EVERY=%d: want 0 (off) to 40 messages", c.MemoryEvery)

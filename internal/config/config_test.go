@@ -55,6 +55,8 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 		{nil, map[string]string{"COACHWIRE_OLLAMA_URL": "localhost"}, "COACHWIRE_OLLAMA_URL"},
 		{nil, map[string]string{"COACHWIRE_HTTP_ADDR": "8080"}, "COACHWIRE_HTTP_ADDR"},
 		{nil, map[string]string{"COACHWIRE_BCRYPT_COST": "99"}, "COACHWIRE_BCRYPT_COST"},
+		{nil, map[string]string{"COACHWIRE_LLM_EMBED_DAILY_TOKENS": "-1"}, "COACHWIRE_LLM_EMBED_DAILY_TOKENS"},
+		{nil, map[string]string{"COACHWIRE_LLM_NUDGE_DAILY_TOKENS": "lots"}, "COACHWIRE_LLM_NUDGE_DAILY_TOKENS"},
 	}
 	for _, tc := range cases {
 		_, err := config.Parse(tc.args, env(tc.env), io.Discard)
@@ -221,4 +223,15 @@ func TestLLMSettings(t *testing.T) {
 		_, err := config.Parse(nil, env(map[string]string{tc.k: tc.v}), io.Discard)
 		require.ErrorContains(t, err, tc.want, "%s=%s", tc.k, tc.v)
 	}
+}
+
+func TestLLMBudgets(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.LLM.NudgeDailyTokens, "unlimited by default")
+	require.Zero(t, c.LLM.EmbedDailyTokens)
+	c, err = config.Parse(nil, env(map[string]string{"COACHWIRE_LLM_NUDGE_DAILY_TOKENS": "200000", "COACHWIRE_LLM_EMBED_DAILY_TOKENS": "5000000"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, int64(200000), c.LLM.NudgeDailyTokens)
+	require.Equal(t, int64(5000000), c.LLM.EmbedDailyTokens)
 }

@@ -18,6 +18,8 @@ func parseLLM(env func(k, def string) string, dur func(string, time.Duration) ti
 		Aging:             dur("COACHWIRE_LLM_AGING", DefaultLLMAging),
 		NudgeConcurrency:  num("COACHWIRE_LLM_NUDGE_CONCURRENCY", DefaultLLMNudgeConcurrency),
 		IngestConcurrency: num("COACHWIRE_LLM_INGEST_CONCURRENCY", DefaultLLMIngestConcurrency),
+		NudgeDailyTokens:  int64(num("COACHWIRE_LLM_NUDGE_DAILY_TOKENS", 0)),
+		EmbedDailyTokens:  int64(num("COACHWIRE_LLM_EMBED_DAILY_TOKENS", 0)),
 	}
 
 	slots := []int{DefaultOllamaSlots}

@@ -86,7 +86,7 @@ func (q *Queries) DeleteDocument(ctx context.Context, id uuid.UUID) error {
 }
 
 const filterDocuments = `-- name: FilterDocuments :many
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until FROM documents
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR format = $2::text)
   AND ($3::text IS NULL OR title ILIKE '%' || $3::text || '%')
@@ -139,6 +139,7 @@ func (q *Queries) FilterDocuments(ctx context.Context, arg FilterDocumentsParams
 			&i.ChunkTokens,
 			&i.ChunkOverlap,
 			&i.Attempts,
+			&i.WaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -167,7 +168,7 @@ func (q *Queries) GetCreatorChunking(ctx context.Context, id uuid.UUID) (GetCrea
 }
 
 const getDocument = `-- name: GetDocument :one
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE id = $1
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until FROM documents WHERE id = $1
 `
 
 func (q *Queries) GetDocument(ctx context.Context, id uuid.UUID) (Document, error) {
@@ -195,12 +196,13 @@ func (q *Queries) GetDocument(ctx context.Context, id uuid.UUID) (Document, erro
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
 
 const getDocumentByHash = `-- name: GetDocumentByHash :one
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE content_hash = $1 AND status <> 'deleting'
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until FROM documents WHERE content_hash = $1 AND status <> 'deleting'
 `
 
 func (q *Queries) GetDocumentByHash(ctx context.Context, contentHash []byte) (Document, error) {
@@ -228,12 +230,13 @@ func (q *Queries) GetDocumentByHash(ctx context.Context, contentHash []byte) (Do
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
 
 const getDocumentForUpdate = `-- name: GetDocumentForUpdate :one
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until FROM documents WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetDocumentForUpdate(ctx context.Context, id uuid.UUID) (Document, error) {
@@ -261,6 +264,7 @@ func (q *Queries) GetDocumentForUpdate(ctx context.Context, id uuid.UUID) (Docum
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
@@ -270,7 +274,7 @@ INSERT INTO documents (id, creator_id, title, format, body, content_hash, storag
                        source_url, chunk_tokens, chunk_overlap)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
         $10, $11, $12)
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
 
 type InsertDocumentParams struct {
@@ -326,12 +330,13 @@ func (q *Queries) InsertDocument(ctx context.Context, arg InsertDocumentParams) 
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
 
 const listDocuments = `-- name: ListDocuments :many
-SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts FROM documents ORDER BY created_at DESC LIMIT $1
+SELECT id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until FROM documents ORDER BY created_at DESC LIMIT $1
 `
 
 func (q *Queries) ListDocuments(ctx context.Context, limit int32) ([]Document, error) {
@@ -365,6 +370,7 @@ func (q *Queries) ListDocuments(ctx context.Context, limit int32) ([]Document, e
 			&i.ChunkTokens,
 			&i.ChunkOverlap,
 			&i.Attempts,
+			&i.WaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -380,7 +386,7 @@ const markDocumentDeleting = `-- name: MarkDocumentDeleting :one
 UPDATE documents
 SET version = version + 1, status = 'deleting', attempts = 0, updated_at = now()
 WHERE id = $1
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
 
 func (q *Queries) MarkDocumentDeleting(ctx context.Context, id uuid.UUID) (Document, error) {
@@ -408,6 +414,7 @@ func (q *Queries) MarkDocumentDeleting(ctx context.Context, id uuid.UUID) (Docum
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
@@ -438,7 +445,7 @@ SET version = version + 1, title = $1, format = $2, body = $3, content_hash = $4
     status = 'queued', error = '', chunk_count = 0, chunks_done = 0, search_mode = '', attempts = 0,
     updated_at = now()
 WHERE id = $9 AND status <> 'deleting'
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
 
 type ReplaceDocumentContentParams struct {
@@ -488,6 +495,7 @@ func (q *Queries) ReplaceDocumentContent(ctx context.Context, arg ReplaceDocumen
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
@@ -496,7 +504,7 @@ const requeueAllDocuments = `-- name: RequeueAllDocuments :many
 UPDATE documents
 SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
 WHERE status <> 'deleting'
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
 
 func (q *Queries) RequeueAllDocuments(ctx context.Context) ([]Document, error) {
@@ -530,6 +538,7 @@ func (q *Queries) RequeueAllDocuments(ctx context.Context) ([]Document, error) {
 			&i.ChunkTokens,
 			&i.ChunkOverlap,
 			&i.Attempts,
+			&i.WaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -545,7 +554,7 @@ const requeueDocument = `-- name: RequeueDocument :one
 UPDATE documents
 SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
 WHERE id = $1 AND status <> 'deleting'
-RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts
+RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
 
 func (q *Queries) RequeueDocument(ctx context.Context, id uuid.UUID) (Document, error) {
@@ -573,6 +582,7 @@ func (q *Queries) RequeueDocument(ctx context.Context, id uuid.UUID) (Document, 
 		&i.ChunkTokens,
 		&i.ChunkOverlap,
 		&i.Attempts,
+		&i.WaitUntil,
 	)
 	return i, err
 }
@@ -598,7 +608,7 @@ func (q *Queries) SetDocumentProgress(ctx context.Context, arg SetDocumentProgre
 
 const setDocumentStatus = `-- name: SetDocumentStatus :exec
 UPDATE documents
-SET status = $1, error = $2, chunk_count = $3, search_mode = $4, updated_at = now()
+SET status = $1, error = $2, chunk_count = $3, search_mode = $4, wait_until = NULL, updated_at = now()
 WHERE id = $5 AND version = $6
 `
 

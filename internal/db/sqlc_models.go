@@ -124,27 +124,28 @@ type DeliveryPart struct {
 }
 
 type Document struct {
-	ID           uuid.UUID `json:"id"`
-	CreatorID    uuid.UUID `json:"creator_id"`
-	Title        string    `json:"title"`
-	Format       string    `json:"format"`
-	Body         string    `json:"body"`
-	Version      int32     `json:"version"`
-	Status       string    `json:"status"`
-	Error        string    `json:"error"`
-	ChunkCount   int32     `json:"chunk_count"`
-	SearchMode   string    `json:"search_mode"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	ContentHash  []byte    `json:"content_hash"`
-	StorageKey   string    `json:"storage_key"`
-	Filename     string    `json:"filename"`
-	SizeBytes    int64     `json:"size_bytes"`
-	SourceUrl    string    `json:"source_url"`
-	ChunksDone   int32     `json:"chunks_done"`
-	ChunkTokens  int32     `json:"chunk_tokens"`
-	ChunkOverlap int32     `json:"chunk_overlap"`
-	Attempts     int32     `json:"attempts"`
+	ID           uuid.UUID  `json:"id"`
+	CreatorID    uuid.UUID  `json:"creator_id"`
+	Title        string     `json:"title"`
+	Format       string     `json:"format"`
+	Body         string     `json:"body"`
+	Version      int32      `json:"version"`
+	Status       string     `json:"status"`
+	Error        string     `json:"error"`
+	ChunkCount   int32      `json:"chunk_count"`
+	SearchMode   string     `json:"search_mode"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	ContentHash  []byte     `json:"content_hash"`
+	StorageKey   string     `json:"storage_key"`
+	Filename     string     `json:"filename"`
+	SizeBytes    int64      `json:"size_bytes"`
+	SourceUrl    string     `json:"source_url"`
+	ChunksDone   int32      `json:"chunks_done"`
+	ChunkTokens  int32      `json:"chunk_tokens"`
+	ChunkOverlap int32      `json:"chunk_overlap"`
+	Attempts     int32      `json:"attempts"`
+	WaitUntil    *time.Time `json:"wait_until"`
 }
 
 type EndUser struct {
@@ -174,6 +175,24 @@ type EndUserMemory struct {
 	EditedByCreator bool            `json:"edited_by_creator"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Version         int64           `json:"version"`
+}
+
+type LlmBudget struct {
+	CreatorID   uuid.UUID `json:"creator_id"`
+	Kind        string    `json:"kind"`
+	DailyTokens *int64    `json:"daily_tokens"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+type LlmUsage struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Day       pgtype.Date `json:"day"`
+	Kind      string      `json:"kind"`
+	Tokens    int64       `json:"tokens"`
+	Calls     int64       `json:"calls"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 type Message struct {

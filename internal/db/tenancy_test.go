@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -54,13 +56,19 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if _, err := q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: x.message, CreatorID: x.creator, Channel: "widget"}); err != nil {
 			return err
 		}
+		if err := q.AddLLMUsage(ctx, db.AddLLMUsageParams{CreatorID: x.creator, Day: pgtype.Date{Time: time.Now().UTC(), Valid: true}, Kind: "nudge", Tokens: 10}); err != nil {
+			return err
+		}
+		if err := q.SetLLMBudget(ctx, db.SetLLMBudgetParams{CreatorID: x.creator, Kind: "embed"}); err != nil {
+			return err
+		}
 		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
 	})
 	require.NoError(t, err)
 	return x
 }
 
-var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries"}
+var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries", "llm_usage", "llm_budgets"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.

@@ -301,6 +301,7 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 	var (
 		st      db.CampaignStatsRow
 		reasons []db.CampaignSkipReasonsRow
+		sentWhy []db.CampaignSentReasonsRow
 	)
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		if _, err := q.GetCampaign(ctx, id); err != nil {
@@ -310,7 +311,10 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 		if st, err = q.CampaignStats(ctx, id); err != nil {
 			return err
 		}
-		reasons, err = q.CampaignSkipReasons(ctx, nid)
+		if reasons, err = q.CampaignSkipReasons(ctx, nid); err != nil {
+			return err
+		}
+		sentWhy, err = q.CampaignSentReasons(ctx, nid)
 		return err
 	})
 	if err != nil {
@@ -320,8 +324,12 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 	for _, x := range reasons {
 		by[x.Reason] = x.N
 	}
+	sentBy := map[string]int64{}
+	for _, x := range sentWhy {
+		sentBy[x.Reason] = x.N
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"targeted": st.Targeted, "sent": st.Sent, "held": st.Held, "skipped": st.Skipped,
-		"skipped_by_reason": by, "delivered": st.Delivered, "read": st.Read, "replied": st.Replied, "failed": st.Failed})
+		"skipped_by_reason": by, "sent_by_reason": sentBy, "delivered": st.Delivered, "read": st.Read, "replied": st.Replied, "failed": st.Failed})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/capacity"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
@@ -42,7 +43,11 @@ type Composer struct {
 	// the fallback text or is recorded as failed.
 	MaxDeliver int
 	Parallel   int
-	Log        *slog.Logger
+	// Budgets are the creators' daily AI-nudge token budgets (nil: unlimited). A creator whose
+	// budget is spent gets the fallback text (or a failed message) without a model call, and the
+	// decision's reason says so.
+	Budgets *capacity.Budgets
+	Log     *slog.Logger
 }
 
 // Register adds the composer's consumer to the router.
@@ -62,6 +67,9 @@ const searchTimeout = 5 * time.Second
 
 // errNoWriter means the message could not be written by a model this attempt.
 var errNoWriter = errors.New("compose: no chat model could write the message")
+
+// errBudget means the creator's AI-nudge token budget for the day is spent: no model call.
+var errBudget = errors.New("compose: the creator's daily AI-nudge token budget is spent")
 
 func (w *Composer) handle(msg *message.Message) error {
 	ev, err := bus.Decode[events.NudgeCompose](msg)
@@ -118,19 +126,37 @@ func (w *Composer) handle(msg *message.Message) error {
 		return w.publish(ctx, c, *stored, in.EndUserID, &ev.Envelope)
 	}
 
-	text, used, werr := w.write(ctx, c, in, eu, creator.Persona, profile, recent)
+	var (
+		text   string
+		used   []events.Passage
+		werr   error
+		reason string // why the model did not write it, on the decision
+	)
+	if w.LLM != nil {
+		dec, err := w.Budgets.Allow(ctx, c, capacity.Nudge)
+		if err != nil {
+			return err
+		}
+		if !dec.Allowed {
+			reason = dec.Reason
+			werr = fmt.Errorf("%w: %s (%d of %d tokens used today, resets %s)", errBudget, dec.Reason, dec.Used, dec.Limit, dec.ResetAt.Format(time.RFC3339))
+		}
+	}
+	if werr == nil {
+		text, used, werr = w.write(ctx, c, in, eu, creator.Persona, profile, recent)
+	}
 	status, failure := "queued", ""
 	if werr != nil {
 		n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered))
-		last := n >= w.MaxDeliver || errors.Is(werr, errNoWriter)
+		last := n >= w.MaxDeliver || errors.Is(werr, errNoWriter) || errors.Is(werr, errBudget)
 		if !last {
 			return bus.Later(werr) // redelivered with backoff: the model may be back
 		}
 		if in.Fallback != "" {
-			log.Warn("AI nudge not written: sending the campaign's fallback text", "err", werr)
+			log.Warn("AI nudge not written: sending the campaign's fallback text", "err", werr, "reason", reason)
 			text, used = in.Fallback, nil
 		} else {
-			log.Error("AI nudge not written and no fallback text: recorded as failed", "err", werr)
+			log.Error("AI nudge not written and no fallback text: recorded as failed", "err", werr, "reason", reason)
 			text, status, failure = "", "failed", werr.Error()
 		}
 	}
@@ -148,8 +174,18 @@ func (w *Composer) handle(msg *message.Message) error {
 			m, err = q.GetMessage(ctx, in.MessageID)
 			return err
 		}
-		if err != nil || failure == "" {
+		if err != nil {
 			return err
+		}
+		if reason != "" && in.OccurrenceID != uuid.Nil {
+			// The decision says why its message is the fallback (or failed); it stays 'sent'.
+			if _, err := q.SetNudgeDeliveryReason(ctx, db.SetNudgeDeliveryReasonParams{Reason: reason, OccurrenceID: in.OccurrenceID,
+				EndUserID: in.EndUserID, MessageID: uuid.NullUUID{UUID: in.MessageID, Valid: true}}); err != nil {
+				return err
+			}
+		}
+		if failure == "" {
+			return nil
 		}
 		return q.SetMessageStatus(ctx, db.SetMessageStatusParams{ID: m.ID, Status: status, Error: failure})
 	})
@@ -188,7 +224,13 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 			passages = append(passages, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 		}
 	}
-	text, err := w.LLM.Chat(llm.WithWork(ctx, llm.Work{Class: llm.Nudge, Creator: c}), w.Model, ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
+	var u llm.Usage
+	text, err := w.LLM.Chat(llm.WithWork(ctx, llm.Work{Class: llm.Nudge, Creator: c, Usage: &u}), w.Model,
+		ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
+	// Whatever the call cost counts, also when it failed midway.
+	if rerr := w.Budgets.Record(context.WithoutCancel(ctx), c, capacity.Nudge, u); rerr != nil {
+		w.Log.Warn("AI nudge token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("compose: chat: %w", err)
 	}

@@ -38,6 +38,9 @@ func (s *Sweeper) Run(ctx context.Context) {
 		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Warn("ingest sweep failed", "err", err)
 		}
+		if _, err := s.WakeWaiting(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("waking documents that waited for their embedding budget failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -93,6 +96,38 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		log.Info("stuck document requeued")
+	}
+	return len(rows), nil
+}
+
+// WakeWaiting requeues one batch of documents whose wait for their creator's embedding budget
+// is over (the UTC day it waited for has come, by Now) and returns how many it requeued. A
+// claimed document is no longer waiting: should its requeue be lost, the stuck sweep covers it.
+func (s *Sweeper) WakeWaiting(ctx context.Context) (int, error) {
+	batch := s.Batch
+	if batch <= 0 {
+		batch = 100
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	at := now()
+	var rows []db.ClaimWaitingDocumentsRow
+	if err := s.Store.Global(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ClaimWaitingDocuments(ctx, db.ClaimWaitingDocumentsParams{Now: at, Lim: int32(batch)})
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("ingest: claim waiting documents: %w", err)
+	}
+	for _, r := range rows {
+		msgID := "wake:" + r.DocumentID.String() + ":" + strconv.Itoa(int(r.Version)) + ":" + strconv.FormatInt(at.UnixNano(), 10)
+		ev := events.New(r.CreatorID, events.DocumentIngest{DocumentID: r.DocumentID, Action: events.IngestIndex, Version: r.Version}, nil, at)
+		if err := bus.PublishEvent(ctx, s.Bus, events.IngestSubject(r.CreatorID), msgID, ev); err != nil {
+			s.Log.Warn("waiting document not requeued", "creator_id", r.CreatorID, "document_id", r.DocumentID, "err", err)
+			continue
+		}
+		s.Log.Info("document requeued: its embedding budget is available again", "creator_id", r.CreatorID, "document_id", r.DocumentID)
 	}
 	return len(rows), nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/capacity"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/extract"
@@ -74,6 +75,10 @@ type Worker struct {
 	// message alive with InProgress heartbeats, however long the document takes; a process
 	// that dies stops them, and its document is redelivered after AckWait.
 	AckWait time.Duration
+	// Budgets are the creators' daily embedding token budgets (nil: unlimited). A document whose
+	// creator's budget is spent waits, queued with the reason, until the next UTC day (the
+	// Sweeper requeues it then) and resumes from the chunks already embedded.
+	Budgets *capacity.Budgets
 	Log     *slog.Logger
 	Now     func() time.Time
 
@@ -106,6 +111,10 @@ const bm25Batch = 256
 
 // errStale ends a run whose document changed underneath it (replaced, reindexed or deleted).
 var errStale = errors.New("ingest: document changed during indexing")
+
+// errWaiting ends a run whose creator's embedding budget is spent: the document waits, queued,
+// for the next UTC day.
+var errWaiting = errors.New("ingest: embedding budget spent: the document waits")
 
 func (w *Worker) handle(msg *message.Message) error {
 	ev, err := bus.Decode[events.DocumentIngest](msg)
@@ -141,7 +150,7 @@ func (w *Worker) Process(ctx context.Context, cause *events.Envelope, job events
 	}
 	err = w.index(ctx, cause, doc)
 	switch {
-	case err == nil || errors.Is(err, errStale):
+	case err == nil || errors.Is(err, errStale) || errors.Is(err, errWaiting):
 		return w.fixup(ctx, cause, doc)
 	case isExtractError(err):
 		// Nothing a retry can fix: the file is what it is. Say why and move on.
@@ -196,6 +205,10 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 	log := w.Log.With("creator_id", doc.CreatorID, "document_id", doc.ID, "correlation_id", cause.CorrelationID)
 	c := doc.CreatorID
 	started := time.Now()
+	// A spent budget is seen before the extraction, which it would only repeat.
+	if err := w.checkBudget(ctx, cause, doc); err != nil {
+		return err
+	}
 	w.setStatus(ctx, cause, doc, StatusExtracting, 0, "", "")
 	xd, err := w.extract(ctx, doc)
 	if err != nil {
@@ -215,7 +228,8 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		mode = "hybrid"
 	}
 	resume := 0
-	if doc.Status == StatusEmbedding && int(doc.ChunkCount) == len(kcs) && doc.SearchMode == mode && int(doc.ChunksDone) < len(kcs) {
+	// A document that waited for its embedding budget is queued with its progress kept.
+	if (doc.Status == StatusEmbedding || doc.Status == StatusQueued) && int(doc.ChunkCount) == len(kcs) && doc.SearchMode == mode && int(doc.ChunksDone) < len(kcs) {
 		resume = int(doc.ChunksDone)
 	}
 	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -246,6 +260,10 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		end := min(start+batch, len(kcs))
 		part := kcs[start:end]
 		if embedOK {
+			if err := w.checkBudget(ctx, cause, doc); err != nil {
+				log.Info("embedding budget spent: the document waits for the next day", "chunks_done", start, "chunks", len(kcs))
+				return err
+			}
 			if err := w.embed(ctx, c, part); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -396,7 +414,11 @@ func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) 
 	for _, k := range kcs {
 		inputs = append(inputs, llm.DocumentPrefix+k.Text)
 	}
-	vecs, err := w.Embedder.Embed(llm.WithWork(ctx, llm.Work{Class: llm.IngestEmbed, Creator: c}), w.EmbedModel, inputs)
+	var u llm.Usage
+	vecs, err := w.Embedder.Embed(llm.WithWork(ctx, llm.Work{Class: llm.IngestEmbed, Creator: c, Usage: &u}), w.EmbedModel, inputs)
+	if rerr := w.Budgets.Record(context.WithoutCancel(ctx), c, capacity.Embed, u); rerr != nil {
+		w.Log.Warn("embedding token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
+	}
 	if err != nil {
 		return err
 	}
@@ -407,6 +429,37 @@ func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) 
 		kcs[i].Vector = v
 	}
 	return nil
+}
+
+// checkBudget returns errWaiting, after parking the document until the budget resets, when its
+// creator's embedding budget for the day is spent. Without an embedder nothing is budgeted.
+func (w *Worker) checkBudget(ctx context.Context, cause *events.Envelope, doc db.Document) error {
+	if w.Embedder == nil || w.Budgets == nil {
+		return nil
+	}
+	dec, err := w.Budgets.Allow(ctx, doc.CreatorID, capacity.Embed)
+	if err != nil || dec.Allowed {
+		return err
+	}
+	var n int64
+	if err := w.Store.InTenant(ctx, doc.CreatorID, func(q *db.Queries) (err error) {
+		n, err = q.WaitDocument(ctx, db.WaitDocumentParams{ID: doc.ID, Version: doc.Version, Reason: dec.Reason, WaitUntil: &dec.ResetAt})
+		return err
+	}); err != nil {
+		return err
+	}
+	if n == 0 {
+		return errStale
+	}
+	w.Log.Info("document waits for its creator's embedding budget", "creator_id", doc.CreatorID, "document_id", doc.ID,
+		"used", dec.Used, "limit", dec.Limit, "until", dec.ResetAt)
+	// Announced under an id of its own per wait (a document may wait more than one day).
+	ev := events.New(doc.CreatorID, events.DocumentState{DocumentID: doc.ID, Status: StatusQueued, Error: dec.Reason}, cause, w.Now())
+	id := "docstate:" + doc.ID.String() + ":" + strconv.Itoa(int(doc.Version)) + ":wait:" + strconv.FormatInt(dec.ResetAt.Unix(), 10)
+	if err := bus.PublishEvent(ctx, w.Bus, events.KnowledgeSubject(doc.CreatorID), id, ev); err != nil {
+		w.Log.Warn("document state not published", "document_id", doc.ID, "err", err)
+	}
+	return errWaiting
 }
 
 // delete removes a deleted document's chunks, its original and its row.
