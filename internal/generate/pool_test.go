@@ -206,7 +206,7 @@ func (w *workRecorder) works() []llm.Work {
 }
 
 // TestWorkClasses: a live turn is scheduled as Live work of its creator (with a Usage to read
-// the done reason from), an AI nudge as Nudge work of its creator.
+// the done reason from), an AI nudge as Nudge work of its creator (with a Usage for its budget).
 func TestWorkClasses(t *testing.T) {
 	t.Parallel()
 	_, chat := ollama(t, ollamatest.Options{})
@@ -229,5 +229,9 @@ func TestWorkClasses(t *testing.T) {
 
 	r.compose(t, "n", events.NudgeCompose{MessageID: uuid.New(), ConversationID: conv, EndUserID: eu, Channel: "widget", Brief: "Ask about their week."})
 	r.settled(t, "CW_COMPOSE", "compose")
-	require.Equal(t, []llm.Work{{Class: llm.Nudge, Creator: r.creator}}, nudges.works())
+	got = nudges.works()
+	require.Len(t, got, 1)
+	require.Equal(t, llm.Nudge, got[0].Class)
+	require.Equal(t, r.creator, got[0].Creator)
+	require.NotNil(t, got[0].Usage, "the composer reads the tokens to record against the budget")
 }
