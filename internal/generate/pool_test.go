@@ -1,16 +1,10 @@
 package generate_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,78 +18,6 @@ import (
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
-
-// wire is a loopback proxy in front of an Ollama double: it keeps every /api/chat request body
-// as the client sent it and, while truncate is set, ends replies with done_reason "length" (what
-// Ollama answers when a reply reaches options.num_predict).
-type wire struct {
-	*httptest.Server
-	truncate atomic.Bool
-	mu       sync.Mutex
-	bodies   []map[string]any
-}
-
-func newWire(t *testing.T, target string) *wire {
-	t.Helper()
-	w := &wire{}
-	w.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
-		}
-		chat := r.URL.Path == "/api/chat"
-		if chat {
-			var m map[string]any
-			require.NoError(t, json.Unmarshal(body, &m))
-			w.mu.Lock()
-			w.bodies = append(w.bodies, m)
-			w.mu.Unlock()
-		}
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.Path, bytes.NewReader(body))
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadGateway)
-			return
-		}
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			rw.Header()[k] = v
-		}
-		rw.Header().Del("Content-Length")
-		rw.WriteHeader(resp.StatusCode)
-		flusher, _ := rw.(http.Flusher)
-		lines := bufio.NewReader(resp.Body)
-		for {
-			line, err := lines.ReadBytes('\n')
-			if chat && w.truncate.Load() {
-				line = bytes.Replace(line, []byte(`"done_reason":"stop"`), []byte(`"done_reason":"length"`), 1)
-			}
-			if _, werr := rw.Write(line); werr != nil {
-				return
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(w.Close)
-	return w
-}
-
-func (w *wire) chats() []map[string]any {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]map[string]any(nil), w.bodies...)
-}
 
 // pool is an llm.Pool over the given servers with settings.
 func pool(t *testing.T, st llm.Settings, urls ...string) *llm.Pool {
@@ -112,15 +34,21 @@ func pool(t *testing.T, st llm.Settings, urls ...string) *llm.Pool {
 }
 
 // TestTurnThroughPoolSettingsAndTruncation: a turn through the LLM pool sends num_ctx,
-// num_predict, keep_alive and think as the official client writes them (checked on the wire and
-// in the double's record); a reply that ends at the reply budget (done_reason "length") is still
-// stored and sent, with status truncated.
+// num_predict, keep_alive and think as the official client writes them (checked in the double's
+// record of the request body); a reply that ends at the reply budget (done_reason "length") is
+// still stored and sent, with status truncated.
 func TestTurnThroughPoolSettingsAndTruncation(t *testing.T) {
 	t.Parallel()
-	srv := ollamatest.New(t, ollamatest.Options{ChatModels: []string{model}})
-	wr := newWire(t, srv.URL)
+	long := strings.Repeat("Green tea has less caffeine than coffee. ", 80) // 3,280 characters: over 512 deltas of 4
+	srv := ollamatest.New(t, ollamatest.Options{ChatModels: []string{model}, Reply: func(req ollamatest.ChatRequest) string {
+		last := req.Messages[len(req.Messages)-1].Content
+		if strings.Contains(last, "green tea") {
+			return long
+		}
+		return ollamatest.DefaultReply(req)
+	}})
 	p := pool(t, llm.Settings{NumCtx: 4512, NumPredict: 512, KeepAlive: 10 * time.Minute,
-		ModelOptions: map[string]map[string]any{model: {"temperature": 0.2}}}, wr.URL)
+		ModelOptions: map[string]map[string]any{model: {"temperature": 0.2}}}, srv.URL)
 	r := newRig(t, "You are Robin, a sleep coach.")
 	r.worker(t, p)
 	r.run(t)
@@ -132,25 +60,20 @@ func TestTurnThroughPoolSettingsAndTruncation(t *testing.T) {
 	reply := r.message(t, ids.Reply(q.ID))
 	require.Equal(t, "generated", reply.Status)
 
-	chats := wr.chats()
-	require.Len(t, chats, 1)
-	require.Equal(t, map[string]any{"num_ctx": float64(4512), "num_predict": float64(512), "temperature": 0.2}, chats[0]["options"])
-	require.Equal(t, "10m0s", chats[0]["keep_alive"])
-	require.Equal(t, false, chats[0]["think"])
-	require.Equal(t, true, chats[0]["stream"])
 	rec := srv.ChatRequests()
 	require.Len(t, rec, 1)
-	require.Equal(t, float64(512), rec[0].Options["num_predict"])
-	require.Equal(t, float64(4512), rec[0].Options["num_ctx"])
+	require.Equal(t, map[string]any{"num_ctx": float64(4512), "num_predict": float64(512), "temperature": 0.2}, rec[0].Options)
+	require.Equal(t, `"10m0s"`, string(rec[0].KeepAlive))
+	require.Equal(t, "false", string(rec[0].Think))
+	require.True(t, *rec[0].Stream)
 
-	wr.truncate.Store(true)
 	live := r.listen(t, events.LiveSubject(r.creator, conv))
 	q2 := r.say(t, conv, "user", "And green tea?")
 	r.turn(t, "turn:"+q2.ID.String(), q2, nil, "bm25")
 	r.settled(t, "CW_GENERATE", "generate")
 	cut := r.message(t, ids.Reply(q2.ID))
 	require.Equal(t, generate.StatusTruncated, cut.Status)
-	require.Contains(t, cut.Body, `You asked: "And green tea?"`, "the truncated text is kept")
+	require.Equal(t, long[:512*4], cut.Body, "the text up to the reply budget is kept")
 	live.until(t, func(fs []events.Live) bool { return text(fs) == cut.Body })
 	out := r.outbound(t, events.ChannelWidget)
 	require.Len(t, out, 2, "the truncated reply is sent too")
