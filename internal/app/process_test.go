@@ -76,6 +76,9 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 		// No memory extraction unless a test turns it on: a request left over from an earlier
 		// test would otherwise reach this test's model double between two of its counts.
 		"COACHWIRE_MEMORY_EVERY=0",
+		// The model double has no slot limit of its own (tests that measure the scheduler set
+		// Slots on the double and this to match).
+		"COACHWIRE_OLLAMA_SLOTS=32",
 		// Every test's clients come from 127.0.0.1 and share one limit store: no per-address
 		// limits unless a test turns them on (limits_test.go uses addresses of its own).
 		"COACHWIRE_LIMIT_REGISTER_IP=off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP=off", "COACHWIRE_LIMIT_LOGIN_IP=off",
