@@ -102,3 +102,6 @@ UPDATE api_keys SET revoked_at = now() WHERE creator_id = $1 AND id = $2 AND rev
 
 -- name: MemberProfile :one
 SELECT id::uuid AS id, email::text AS email, name::text AS name FROM auth_member_profiles() WHERE id = @user_id::uuid;
+
+-- name: GetAPIKey :one
+SELECT * FROM api_keys WHERE id = $1;

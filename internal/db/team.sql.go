@@ -97,6 +97,28 @@ func (q *Queries) DeleteMember(ctx context.Context, arg DeleteMemberParams) (int
 	return result.RowsAffected(), nil
 }
 
+const getAPIKey = `-- name: GetAPIKey :one
+SELECT id, creator_id, name, role, prefix, token_hash, created_by, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1
+`
+
+func (q *Queries) GetAPIKey(ctx context.Context, id uuid.UUID) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, getAPIKey, id)
+	var i ApiKey
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Name,
+		&i.Role,
+		&i.Prefix,
+		&i.TokenHash,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
 const getMember = `-- name: GetMember :one
 SELECT id, creator_id, user_id, role, can_read_messages, created_at, updated_at FROM members WHERE creator_id = $1 AND user_id = $2
 `

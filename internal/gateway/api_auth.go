@@ -43,6 +43,8 @@ type creatorAuth struct {
 	MemberID  uuid.UUID // uuid.Nil for an API key
 	KeyID     uuid.UUID // uuid.Nil for a person
 	Grant     perm.Grant
+	// perm is the permission the route required.
+	perm perm.Perm
 }
 
 // person reports whether a member (not an API key) is acting.
@@ -63,6 +65,7 @@ func (s *Server) requireCreator(p perm.Perm, h func(http.ResponseWriter, *http.R
 		if err != nil {
 			return err
 		}
+		a.perm = p
 		if !a.Grant.Allows(p) {
 			return &apiError{Status: http.StatusForbidden, Code: "forbidden",
 				Message: fmt.Sprintf("the %s role may not do this (it needs the %s permission); ask an owner or admin of the workspace", a.Grant.Role, p)}
@@ -147,6 +150,34 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (creatorAu
 	}
 	return creatorAuth{CreatorID: claims.CreatorID, UserID: claims.UserID, MemberID: m.ID,
 		Grant: perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}}, nil
+}
+
+// stillAllowed re-reads the membership (or the key) a was authenticated with and reports whether
+// it still holds the route's permission. Long-lived responses (the event streams) call it on
+// every heartbeat, so the stream of a removed member, a demoted one or a revoked key ends within
+// one heartbeat. A database error keeps the stream (the next heartbeat asks again).
+func (s *Server) stillAllowed(ctx context.Context, a creatorAuth) bool {
+	var g perm.Grant
+	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if !a.person() {
+			k, err := q.GetAPIKey(ctx, a.KeyID)
+			if err == nil && k.RevokedAt != nil {
+				return db.ErrNotFound
+			}
+			g = perm.Grant{Role: perm.Role(k.Role)}
+			return err
+		}
+		m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: a.CreatorID, UserID: a.UserID})
+		if err == nil && m.ID != a.MemberID {
+			return db.ErrNotFound
+		}
+		g = perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}
+		return err
+	})
+	if db.IsNotFound(err) {
+		return false
+	}
+	return err != nil || g.Allows(a.perm)
 }
 
 type creatorSummary struct {
