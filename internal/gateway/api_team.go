@@ -377,6 +377,32 @@ func (s *Server) handleAcceptInvitation(w http.ResponseWriter, r *http.Request) 
 		}
 		caller = &invitationCaller{userID: a.UserID, email: p.Email}
 	}
+	ip := s.clientIP(r)
+	if caller == nil && req.Password != "" {
+		// A password checked here counts against the login limits of the invited email, as a
+		// login would.
+		var email string
+		err := s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
+			inv, err := q.InvitationByHash(ctx, hash)
+			if db.IsNotFound(err) {
+				return nil
+			}
+			email = inv.Email
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if email != "" {
+			ok, wait, err := s.limits.logins.Allow(ctx, ip, email)
+			if err != nil {
+				return errLimitsUnavailable(w, err)
+			}
+			if !ok {
+				return errRateLimited(w, wait, "too many attempts; retry later")
+			}
+		}
+	}
 	var ss session
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
 		inv, err := q.InvitationByHash(ctx, hash)
@@ -423,6 +449,9 @@ func (s *Server) handleAcceptInvitation(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	s.Log.Info("invitation accepted", "creator", creatorID, "user", ss.user.ID)
+	if caller == nil {
+		s.loginSucceeded(ctx, ip, ss.user.Email)
+	}
 	return s.writeSession(w, http.StatusOK, ss)
 }
 
