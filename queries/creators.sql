@@ -3,15 +3,8 @@ INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allow
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
--- name: RegisterAccount :exec
-SELECT auth_register_account(@creator_id::uuid, @email::text, @password_hash::text);
-
 -- name: RegisterWidgetKey :exec
 SELECT widget_register_key(@creator_id::uuid, @widget_key::text);
-
--- name: AccountByEmail :one
-SELECT creator_id::uuid AS creator_id, password_hash::text AS password_hash
-FROM auth_account_by_email(@email::text);
 
 -- name: CreatorByWidgetKey :one
 SELECT widget_creator_by_key(@widget_key::text)::uuid AS creator_id;

@@ -1,6 +1,6 @@
 -- name: InsertRefreshToken :exec
-INSERT INTO refresh_tokens (id, creator_id, family_id, token_hash, expires_at)
-VALUES ($1, $2, $3, $4, $5);
+INSERT INTO refresh_tokens (id, creator_id, user_id, family_id, token_hash, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: RefreshTokenByHash :one
 SELECT * FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE;

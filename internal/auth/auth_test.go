@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -52,12 +53,17 @@ func signWith(t *testing.T, s *Service, claims jwt.Claims, hdr map[string]any) s
 	return out
 }
 
-func validClaims(s *Service, sub string) jwt.RegisteredClaims {
+func validClaims(s *Service, sub string) accessJWT {
 	now := s.Now()
-	return jwt.RegisteredClaims{
+	return accessJWT{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: testIssuer, Subject: sub, Audience: jwt.ClaimStrings{AudienceAPI},
 		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: "x",
-	}
+	}, CreatorID: uuid.NewString(), MemberID: uuid.NewString(), Role: "owner"}
+}
+
+// claimsFor are access claims for user id in a fresh workspace.
+func claimsFor(id uuid.UUID) AccessClaims {
+	return AccessClaims{UserID: id, CreatorID: uuid.New(), MemberID: uuid.New(), Role: "owner"}
 }
 
 func TestNewCreatesKeyFile(t *testing.T) {
@@ -88,11 +94,11 @@ func TestNewCreatesKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := uuid.New()
-	tok, _, err := s1.IssueAccess(id)
+	tok, _, err := s1.IssueAccess(claimsFor(id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s2.VerifyAccess(tok); err != nil || got != id {
+	if got, err := s2.VerifyAccess(tok); err != nil || got.UserID != id {
 		t.Fatalf("VerifyAccess on second service = %v, %v", got, err)
 	}
 	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".jwtkeys-*")); len(matches) != 0 {
@@ -138,7 +144,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := uuid.New()
-	oldTok, _, _ := old.IssueAccess(id)
+	oldTok, _, _ := old.IssueAccess(claimsFor(id))
 
 	kid, err := RotateKeyFile(path)
 	if err != nil {
@@ -157,10 +163,10 @@ func TestKeyRotation(t *testing.T) {
 	if len(cur.PublicKeys()) != 2 {
 		t.Fatalf("want 2 verifying keys, got %d", len(cur.PublicKeys()))
 	}
-	if got, err := cur.VerifyAccess(oldTok); err != nil || got != id {
+	if got, err := cur.VerifyAccess(oldTok); err != nil || got.UserID != id {
 		t.Fatalf("token of the retired key no longer verifies: %v", err)
 	}
-	newTok, _, _ := cur.IssueAccess(id)
+	newTok, _, _ := cur.IssueAccess(claimsFor(id))
 	if _, err := old.VerifyAccess(newTok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("a service without the new key accepted its token: %v", err)
 	}
@@ -222,7 +228,7 @@ func TestAccessToken(t *testing.T) {
 	t.Parallel()
 	s := newService(t, nil)
 	id := uuid.New()
-	tok, exp, err := s.IssueAccess(id)
+	tok, exp, err := s.IssueAccess(claimsFor(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,20 +236,25 @@ func TestAccessToken(t *testing.T) {
 		t.Errorf("expiry in %v, want ~15m", d)
 	}
 	got, err := s.VerifyAccess(tok)
-	if err != nil || got != id {
+	if err != nil || got.UserID != id || got.Role != "owner" || got.CreatorID == uuid.Nil || got.MemberID == uuid.Nil {
 		t.Fatalf("VerifyAccess = %v, %v", got, err)
 	}
 	hdr, claims := decode(t, tok)
 	if hdr["alg"] != "EdDSA" || hdr["kid"] != s.SigningKeyID() {
 		t.Errorf("header %v", hdr)
 	}
-	for _, k := range []string{"sub", "iss", "aud", "exp", "iat", "jti"} {
+	for _, k := range []string{"sub", "iss", "aud", "exp", "iat", "jti", "cid", "mid", "role"} {
 		if _, ok := claims[k]; !ok {
 			t.Errorf("claim %s missing: %v", k, claims)
 		}
 	}
-	if _, _, err := s.IssueAccess(uuid.Nil); err == nil {
-		t.Error("issued a token for the nil creator")
+	if _, _, err := s.IssueAccess(claimsFor(uuid.Nil)); err == nil {
+		t.Error("issued a token for the nil user")
+	}
+	for _, ac := range []AccessClaims{{UserID: id, MemberID: id, Role: "owner"}, {UserID: id, CreatorID: id, Role: "owner"}, {UserID: id, CreatorID: id, MemberID: id}} {
+		if _, _, err := s.IssueAccess(ac); err == nil {
+			t.Errorf("issued a token with claims %+v", ac)
+		}
 	}
 }
 
@@ -268,7 +279,7 @@ func TestVerifyAccessRejects(t *testing.T) {
 	s := newService(t, nil)
 	other := newService(t, nil)
 	sub := uuid.NewString()
-	good, _, _ := s.IssueAccess(uuid.MustParse(sub))
+	good, _, _ := s.IssueAccess(claimsFor(uuid.MustParse(sub)))
 	widget, _, _ := s.IssueWidget(WidgetClaims{CreatorID: uuid.MustParse(sub), EndUserID: uuid.New(), ConversationID: uuid.New()})
 
 	var pub ed25519.PublicKey
@@ -293,12 +304,17 @@ func TestVerifyAccessRejects(t *testing.T) {
 		}
 		return out
 	}
-	with := func(f func(*jwt.RegisteredClaims)) jwt.RegisteredClaims {
+	with := func(f func(*jwt.RegisteredClaims)) accessJWT {
+		c := validClaims(s, sub)
+		f(&c.RegisteredClaims)
+		return c
+	}
+	withAccess := func(f func(*accessJWT)) accessJWT {
 		c := validClaims(s, sub)
 		f(&c)
 		return c
 	}
-	otherKid, _, _ := other.IssueAccess(uuid.MustParse(sub))
+	otherKid, _, _ := other.IssueAccess(claimsFor(uuid.MustParse(sub)))
 	// Same kid as ours, signed by another key.
 	forgedKid := func() string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, validClaims(s, sub))
@@ -338,6 +354,10 @@ func TestVerifyAccessRejects(t *testing.T) {
 		{"no iat", signWith(t, s, with(func(c *jwt.RegisteredClaims) { c.IssuedAt = nil }), nil)},
 		{"sub not a uuid", signWith(t, s, with(func(c *jwt.RegisteredClaims) { c.Subject = "admin" }), nil)},
 		{"sub nil uuid", signWith(t, s, with(func(c *jwt.RegisteredClaims) { c.Subject = uuid.Nil.String() }), nil)},
+		{"no creator", signWith(t, s, withAccess(func(c *accessJWT) { c.CreatorID = "" }), nil)},
+		{"creator not a uuid", signWith(t, s, withAccess(func(c *accessJWT) { c.CreatorID = "x" }), nil)},
+		{"no membership", signWith(t, s, withAccess(func(c *accessJWT) { c.MemberID = "" }), nil)},
+		{"no role", signWith(t, s, withAccess(func(c *accessJWT) { c.Role = "" }), nil)},
 		{"no kid", signWith(t, s, validClaims(s, sub), map[string]any{"kid": nil})},
 		{"kid not a string", signWith(t, s, validClaims(s, sub), map[string]any{"kid": 1})},
 		{"unknown kid", signWith(t, s, validClaims(s, sub), map[string]any{"kid": "nope"})},
@@ -350,7 +370,7 @@ func TestVerifyAccessRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			id, err := s.VerifyAccess(c.tok)
-			if !errors.Is(err, ErrInvalidToken) || id != uuid.Nil {
+			if !errors.Is(err, ErrInvalidToken) || id != (AccessClaims{}) {
 				t.Fatalf("VerifyAccess = %v, %v; want ErrInvalidToken", id, err)
 			}
 		})
@@ -369,14 +389,14 @@ func TestExpiryUsesClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, _ := past.IssueAccess(uuid.New())
+	tok, _, _ := past.IssueAccess(claimsFor(uuid.New()))
 	if _, err := s.VerifyAccess(tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("expired token accepted: %v", err)
 	}
 	// Within leeway: a token that expired 5s ago still passes.
 	justNow, _ := New(Options{KeyFile: path, Issuer: testIssuer, BcryptCost: 4, AccessTTL: time.Minute,
 		Now: func() time.Time { return now.Add(-time.Minute - 5*time.Second) }})
-	tok, _, _ = justNow.IssueAccess(uuid.New())
+	tok, _, _ = justNow.IssueAccess(claimsFor(uuid.New()))
 	if _, err := s.VerifyAccess(tok); err != nil {
 		t.Fatalf("token within leeway rejected: %v", err)
 	}
@@ -400,7 +420,7 @@ func TestWidgetToken(t *testing.T) {
 	if _, err := s.VerifyAccess(tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatal("widget token passed as access token")
 	}
-	access, _, _ := s.IssueAccess(wc.CreatorID)
+	access, _, _ := s.IssueAccess(claimsFor(wc.CreatorID))
 	if _, err := s.VerifyWidget(access); !errors.Is(err, ErrInvalidToken) {
 		t.Fatal("access token passed as widget token")
 	}
@@ -518,6 +538,45 @@ func TestIPKey(t *testing.T) {
 	} {
 		if got := IPKey(in); got != want {
 			t.Errorf("IPKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInvitationAndAPIKeyTokens(t *testing.T) {
+	t.Parallel()
+	creator := uuid.New()
+	inv, hash := NewInvitationToken(creator)
+	got, h, err := ParseInvitationToken(inv)
+	if err != nil || got != creator || !bytes.Equal(h, hash) {
+		t.Fatalf("ParseInvitationToken = %v, %x, %v", got, h, err)
+	}
+	// A refresh token is not an invitation and an invitation is not a refresh token.
+	refresh, _ := NewRefreshToken(creator)
+	if _, _, err := ParseInvitationToken(refresh); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal("refresh token parsed as an invitation")
+	}
+	if _, _, err := ParseRefreshToken(inv); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal("invitation parsed as a refresh token")
+	}
+	for _, bad := range []string{"", "cwi_", "cwi_" + creator.String(), "cwi_" + creator.String() + ".short", inv + "x"} {
+		if _, _, err := ParseInvitationToken(bad); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("ParseInvitationToken(%q) accepted", bad)
+		}
+	}
+
+	key, prefix, khash := NewAPIKey()
+	if !IsAPIKey(key) || !strings.HasPrefix(key, prefix) || len(prefix) != 12 {
+		t.Fatalf("key %q prefix %q", key, prefix)
+	}
+	if h, err := ParseAPIKey(key); err != nil || !bytes.Equal(h, khash) {
+		t.Fatalf("ParseAPIKey = %x, %v", h, err)
+	}
+	if other, _, _ := NewAPIKey(); other == key {
+		t.Fatal("two keys alike")
+	}
+	for _, bad := range []string{"", "cwk_", key[:len(key)-1], key + "A", "cwk_" + strings.Repeat("*", 43), "xwk_" + key[4:]} {
+		if _, err := ParseAPIKey(bad); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("ParseAPIKey(%q) accepted", bad)
 		}
 	}
 }

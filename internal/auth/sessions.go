@@ -24,15 +24,15 @@ type RefreshRefused struct {
 
 func (e *RefreshRefused) Error() string { return e.Message }
 
-// StoreRefresh stores a fresh refresh token of family for creatorID, valid until expires, and
-// returns the raw token (for the client only).
-func StoreRefresh(ctx context.Context, q *db.Queries, creatorID, family uuid.UUID, expires time.Time) (string, error) {
+// StoreRefresh stores a fresh refresh token of family for userID in workspace creatorID, valid
+// until expires, and returns the raw token (for the client only).
+func StoreRefresh(ctx context.Context, q *db.Queries, creatorID, userID, family uuid.UUID, expires time.Time) (string, error) {
 	raw, hash := NewRefreshToken(creatorID)
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", err
 	}
-	err = q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: id, CreatorID: creatorID, FamilyID: family, TokenHash: hash,
+	err = q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: id, CreatorID: creatorID, UserID: userID, FamilyID: family, TokenHash: hash,
 		ExpiresAt: expires})
 	return raw, err
 }
@@ -52,33 +52,33 @@ func lockRefreshToken(ctx context.Context, q *db.Queries, hash []byte) (db.Refre
 }
 
 // RotateRefresh rotates the refresh token of hash (ParseRefreshToken) at now: it is marked used
-// and a new token of the same family, valid for ttl, is returned. A token unknown, revoked or
+// and a new token of the same family, valid for ttl, is returned with the user it belongs to. A token unknown, revoked or
 // expired is refused; one already used is refused and its whole family revoked (the revocation
 // is part of q's transaction: commit it, then answer the refusal). Two concurrent rotations of
 // one token serialize on the family lock; the second counts as reuse.
-func RotateRefresh(ctx context.Context, q *db.Queries, creatorID uuid.UUID, hash []byte, now time.Time, ttl time.Duration) (raw string, refused *RefreshRefused, err error) {
+func RotateRefresh(ctx context.Context, q *db.Queries, creatorID uuid.UUID, hash []byte, now time.Time, ttl time.Duration) (raw string, userID uuid.UUID, refused *RefreshRefused, err error) {
 	rt, err := lockRefreshToken(ctx, q, hash)
 	if db.IsNotFound(err) {
-		return "", &RefreshRefused{Code: "invalid_token", Message: "invalid refresh token"}, nil
+		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "invalid refresh token"}, nil
 	}
 	if err != nil {
-		return "", nil, err
+		return "", uuid.Nil, nil, err
 	}
 	switch {
 	case rt.RevokedAt != nil:
-		return "", &RefreshRefused{Code: "invalid_token", Message: "refresh token revoked"}, nil
+		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token revoked"}, nil
 	case rt.UsedAt != nil:
 		refused = &RefreshRefused{Code: "token_reused", Message: "refresh token already used; every session of this login was revoked",
 			Family: rt.FamilyID}
-		return "", refused, q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
+		return "", uuid.Nil, refused, q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
 	case !now.Before(rt.ExpiresAt):
-		return "", &RefreshRefused{Code: "invalid_token", Message: "refresh token expired"}, nil
+		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token expired"}, nil
 	}
 	if err := q.MarkRefreshTokenUsed(ctx, rt.ID); err != nil {
-		return "", nil, err
+		return "", uuid.Nil, nil, err
 	}
-	raw, err = StoreRefresh(ctx, q, creatorID, rt.FamilyID, now.Add(ttl))
-	return raw, nil, err
+	raw, err = StoreRefresh(ctx, q, creatorID, rt.UserID, rt.FamilyID, now.Add(ttl))
+	return raw, rt.UserID, nil, err
 }
 
 // RevokeRefresh revokes the family of the refresh token of hash (logout); an unknown token is

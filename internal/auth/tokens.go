@@ -29,28 +29,58 @@ type widgetJWT struct {
 	ConversationID string `json:"conv"`
 }
 
-// IssueAccess signs a creator access token (aud coachwire-api) and returns it with its expiry.
-func (s *Service) IssueAccess(creatorID uuid.UUID) (string, time.Time, error) {
-	if creatorID == uuid.Nil {
-		return "", time.Time{}, errors.New("auth: access token for the nil creator")
+// AccessClaims name who an access token was issued to: a person (UserID), in one workspace
+// (CreatorID, the tenant every request runs in), through one membership (MemberID) with a role.
+// The gateway checks the membership on every request, so a removed member's token stops working
+// at once and a changed role takes effect at once; Role is what it was at issue.
+type AccessClaims struct {
+	UserID    uuid.UUID
+	CreatorID uuid.UUID
+	MemberID  uuid.UUID
+	Role      string
+}
+
+// accessJWT is the wire form of an access token: sub = user, cid = workspace (creator),
+// mid = membership, role.
+type accessJWT struct {
+	jwt.RegisteredClaims
+	CreatorID string `json:"cid"`
+	MemberID  string `json:"mid"`
+	Role      string `json:"role"`
+}
+
+// IssueAccess signs an access token (aud coachwire-api) and returns it with its expiry.
+func (s *Service) IssueAccess(ac AccessClaims) (string, time.Time, error) {
+	if ac.UserID == uuid.Nil || ac.CreatorID == uuid.Nil || ac.MemberID == uuid.Nil || ac.Role == "" {
+		return "", time.Time{}, errors.New("auth: access token needs user, creator, membership and role")
 	}
-	rc, exp := s.registered(creatorID.String(), AudienceAPI, s.opts.AccessTTL)
-	tok, err := s.sign(rc)
+	rc, exp := s.registered(ac.UserID.String(), AudienceAPI, s.opts.AccessTTL)
+	tok, err := s.sign(accessJWT{RegisteredClaims: rc, CreatorID: ac.CreatorID.String(), MemberID: ac.MemberID.String(), Role: ac.Role})
 	return tok, exp, err
 }
 
-// VerifyAccess checks a creator access token and returns the creator id it names. Every failure
-// wraps ErrInvalidToken.
-func (s *Service) VerifyAccess(token string) (uuid.UUID, error) {
-	var c jwt.RegisteredClaims
+// VerifyAccess checks an access token and returns its claims. Every failure wraps
+// ErrInvalidToken.
+func (s *Service) VerifyAccess(token string) (AccessClaims, error) {
+	var c accessJWT
 	if err := s.parse(token, AudienceAPI, &c); err != nil {
-		return uuid.Nil, err
+		return AccessClaims{}, err
 	}
-	id, err := parseID(c.Subject)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: sub: %v", ErrInvalidToken, err)
+	var (
+		ac               AccessClaims
+		errU, errC, errM error
+	)
+	ac.UserID, errU = parseID(c.Subject)
+	ac.CreatorID, errC = parseID(c.CreatorID)
+	ac.MemberID, errM = parseID(c.MemberID)
+	if err := errors.Join(errU, errC, errM); err != nil {
+		return AccessClaims{}, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
 	}
-	return id, nil
+	if c.Role == "" {
+		return AccessClaims{}, fmt.Errorf("%w: claims: no role", ErrInvalidToken)
+	}
+	ac.Role = c.Role
+	return ac, nil
 }
 
 // IssueWidget signs a widget session token (aud coachwire-widget) and returns it with its expiry.

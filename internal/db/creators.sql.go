@@ -11,23 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const accountByEmail = `-- name: AccountByEmail :one
-SELECT creator_id::uuid AS creator_id, password_hash::text AS password_hash
-FROM auth_account_by_email($1::text)
-`
-
-type AccountByEmailRow struct {
-	CreatorID    uuid.UUID `json:"creator_id"`
-	PasswordHash string    `json:"password_hash"`
-}
-
-func (q *Queries) AccountByEmail(ctx context.Context, email string) (AccountByEmailRow, error) {
-	row := q.db.QueryRow(ctx, accountByEmail, email)
-	var i AccountByEmailRow
-	err := row.Scan(&i.CreatorID, &i.PasswordHash)
-	return i, err
-}
-
 const creatorByWidgetKey = `-- name: CreatorByWidgetKey :one
 SELECT widget_creator_by_key($1::text)::uuid AS creator_id
 `
@@ -115,21 +98,6 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.NudgeCapWeek,
 	)
 	return i, err
-}
-
-const registerAccount = `-- name: RegisterAccount :exec
-SELECT auth_register_account($1::uuid, $2::text, $3::text)
-`
-
-type RegisterAccountParams struct {
-	CreatorID    uuid.UUID `json:"creator_id"`
-	Email        string    `json:"email"`
-	PasswordHash string    `json:"password_hash"`
-}
-
-func (q *Queries) RegisterAccount(ctx context.Context, arg RegisterAccountParams) error {
-	_, err := q.db.Exec(ctx, registerAccount, arg.CreatorID, arg.Email, arg.PasswordHash)
-	return err
 }
 
 const registerWidgetKey = `-- name: RegisterWidgetKey :exec

@@ -13,13 +13,14 @@ import (
 )
 
 const insertRefreshToken = `-- name: InsertRefreshToken :exec
-INSERT INTO refresh_tokens (id, creator_id, family_id, token_hash, expires_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO refresh_tokens (id, creator_id, user_id, family_id, token_hash, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type InsertRefreshTokenParams struct {
 	ID        uuid.UUID `json:"id"`
 	CreatorID uuid.UUID `json:"creator_id"`
+	UserID    uuid.UUID `json:"user_id"`
 	FamilyID  uuid.UUID `json:"family_id"`
 	TokenHash []byte    `json:"token_hash"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -29,6 +30,7 @@ func (q *Queries) InsertRefreshToken(ctx context.Context, arg InsertRefreshToken
 	_, err := q.db.Exec(ctx, insertRefreshToken,
 		arg.ID,
 		arg.CreatorID,
+		arg.UserID,
 		arg.FamilyID,
 		arg.TokenHash,
 		arg.ExpiresAt,
@@ -70,7 +72,7 @@ func (q *Queries) RefreshFamilyByHash(ctx context.Context, tokenHash []byte) (uu
 }
 
 const refreshTokenByHash = `-- name: RefreshTokenByHash :one
-SELECT id, creator_id, family_id, token_hash, expires_at, used_at, revoked_at, created_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE
+SELECT id, creator_id, family_id, token_hash, expires_at, used_at, revoked_at, created_at, user_id FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE
 `
 
 func (q *Queries) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (RefreshToken, error) {
@@ -85,6 +87,7 @@ func (q *Queries) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (Ref
 		&i.UsedAt,
 		&i.RevokedAt,
 		&i.CreatedAt,
+		&i.UserID,
 	)
 	return i, err
 }

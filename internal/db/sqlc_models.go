@@ -12,6 +12,24 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiKey struct {
+	ID         uuid.UUID     `json:"id"`
+	CreatorID  uuid.UUID     `json:"creator_id"`
+	Name       string        `json:"name"`
+	Role       string        `json:"role"`
+	Prefix     string        `json:"prefix"`
+	TokenHash  []byte        `json:"token_hash"`
+	CreatedBy  uuid.NullUUID `json:"created_by"`
+	CreatedAt  time.Time     `json:"created_at"`
+	LastUsedAt *time.Time    `json:"last_used_at"`
+	RevokedAt  *time.Time    `json:"revoked_at"`
+}
+
+type ApiKeyLookup struct {
+	TokenHash []byte    `json:"token_hash"`
+	CreatorID uuid.UUID `json:"creator_id"`
+}
+
 type Campaign struct {
 	ID        uuid.UUID       `json:"id"`
 	CreatorID uuid.UUID       `json:"creator_id"`
@@ -90,12 +108,6 @@ type Creator struct {
 	QuietEnd         int16     `json:"quiet_end"`
 	NudgeCapDay      int32     `json:"nudge_cap_day"`
 	NudgeCapWeek     int32     `json:"nudge_cap_week"`
-}
-
-type CreatorAccount struct {
-	CreatorID    uuid.UUID `json:"creator_id"`
-	Email        string    `json:"email"`
-	PasswordHash string    `json:"password_hash"`
 }
 
 type Delivery struct {
@@ -177,6 +189,21 @@ type EndUserMemory struct {
 	Version         int64           `json:"version"`
 }
 
+type Invitation struct {
+	ID              uuid.UUID     `json:"id"`
+	CreatorID       uuid.UUID     `json:"creator_id"`
+	Email           string        `json:"email"`
+	Role            string        `json:"role"`
+	CanReadMessages bool          `json:"can_read_messages"`
+	TokenHash       []byte        `json:"token_hash"`
+	InvitedBy       uuid.NullUUID `json:"invited_by"`
+	ExpiresAt       time.Time     `json:"expires_at"`
+	AcceptedAt      *time.Time    `json:"accepted_at"`
+	AcceptedBy      uuid.NullUUID `json:"accepted_by"`
+	RevokedAt       *time.Time    `json:"revoked_at"`
+	CreatedAt       time.Time     `json:"created_at"`
+}
+
 type LlmBudget struct {
 	CreatorID   uuid.UUID `json:"creator_id"`
 	Kind        string    `json:"kind"`
@@ -193,6 +220,16 @@ type LlmUsage struct {
 	Calls     int64       `json:"calls"`
 	CreatedAt time.Time   `json:"created_at"`
 	UpdatedAt time.Time   `json:"updated_at"`
+}
+
+type Member struct {
+	ID              uuid.UUID `json:"id"`
+	CreatorID       uuid.UUID `json:"creator_id"`
+	UserID          uuid.UUID `json:"user_id"`
+	Role            string    `json:"role"`
+	CanReadMessages bool      `json:"can_read_messages"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 type Message struct {
@@ -276,6 +313,7 @@ type RefreshToken struct {
 	UsedAt    *time.Time `json:"used_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
 	CreatedAt time.Time  `json:"created_at"`
+	UserID    uuid.UUID  `json:"user_id"`
 }
 
 type SocketHolder struct {
@@ -288,6 +326,15 @@ type SocketLease struct {
 	Session   []byte    `json:"session"`
 	Holder    uuid.UUID `json:"holder"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+type User struct {
+	ID            uuid.UUID     `json:"id"`
+	Email         string        `json:"email"`
+	PasswordHash  string        `json:"password_hash"`
+	Name          string        `json:"name"`
+	LastCreatorID uuid.NullUUID `json:"last_creator_id"`
+	CreatedAt     time.Time     `json:"created_at"`
 }
 
 type WidgetKey struct {

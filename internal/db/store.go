@@ -99,6 +99,28 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 	return nil
 }
 
+// AsUser runs fn in a transaction that names a person (app.user_id) and no workspace: only
+// that person's memberships and the creators rows of their workspaces are visible there (the
+// members and creators policies of migration 0014); every tenant table's policy matches no row.
+// It commits when fn returns nil.
+func (s *Store) AsUser(ctx context.Context, userID uuid.UUID, fn func(q *Queries) error) error {
+	if userID == uuid.Nil {
+		return errors.New("db: user transaction without a user id")
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
+		return fmt.Errorf("db: set user: %w", err)
+	}
+	if err := fn(New(tx)); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
 func rollback(ctx context.Context, c *pgx.Conn) {
 	if c.PgConn().TxStatus() == 'I' {
 		return

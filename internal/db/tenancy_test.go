@@ -22,19 +22,33 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // seed creates a creator with one row in every tenant table and returns its ids.
 type seeded struct {
-	creator, endUser, conversation, message, document uuid.UUID
+	creator, user, endUser, conversation, message, document uuid.UUID
 }
 
 func seed(t *testing.T, s *db.Store) seeded {
 	t.Helper()
 	ctx := context.Background()
-	x := seeded{creator: uuid.New(), endUser: uuid.New(), conversation: uuid.New(), message: uuid.New(), document: uuid.New()}
+	x := seeded{creator: uuid.New(), user: uuid.New(), endUser: uuid.New(), conversation: uuid.New(), message: uuid.New(), document: uuid.New()}
 	err := s.InTenant(ctx, x.creator, func(q *db.Queries) error {
 		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: x.creator, Name: "c", Email: x.creator.String() + "@example.com",
 			WidgetKey: "wk_" + x.creator.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
 			return err
 		}
-		if err := q.RegisterAccount(ctx, db.RegisterAccountParams{CreatorID: x.creator, Email: x.creator.String() + "@example.com", PasswordHash: "h"}); err != nil {
+		if err := q.CreateUser(ctx, db.CreateUserParams{ID: x.user, Email: x.creator.String() + "@example.com", PasswordHash: "h"}); err != nil {
+			return err
+		}
+		if _, err := q.InsertMember(ctx, db.InsertMemberParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, Role: "owner"}); err != nil {
+			return err
+		}
+		if _, err := q.InsertInvitation(ctx, db.InsertInvitationParams{ID: uuid.New(), CreatorID: x.creator, Email: "i@example.com", Role: "agent",
+			TokenHash: append([]byte("inv"), x.creator[:]...), ExpiresAt: nowPlusHour()}); err != nil {
+			return err
+		}
+		if _, err := q.InsertAPIKey(ctx, db.InsertAPIKeyParams{ID: uuid.New(), CreatorID: x.creator, Name: "k", Role: "viewer", Prefix: "cwk_",
+			TokenHash: append([]byte("key"), x.creator[:]...)}); err != nil {
+			return err
+		}
+		if err := q.RegisterAPIKey(ctx, db.RegisterAPIKeyParams{CreatorID: x.creator, TokenHash: append([]byte("key"), x.creator[:]...)}); err != nil {
 			return err
 		}
 		if err := q.RegisterWidgetKey(ctx, db.RegisterWidgetKeyParams{CreatorID: x.creator, WidgetKey: "wk_" + x.creator.String()}); err != nil {
@@ -62,13 +76,14 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if err := q.SetLLMBudget(ctx, db.SetLLMBudgetParams{CreatorID: x.creator, Kind: "embed"}); err != nil {
 			return err
 		}
-		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
+		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
 	})
 	require.NoError(t, err)
 	return x
 }
 
-var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries", "llm_usage", "llm_budgets"}
+var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
+	"llm_usage", "llm_budgets", "members", "invitations", "api_keys"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.
@@ -128,10 +143,12 @@ func TestRLSMatrix(t *testing.T) {
 	}
 
 	t.Run("no access to credential tables", func(t *testing.T) {
-		inTx(t, pool, "SELECT 1", func(tx pgx.Tx) {
-			_, err := tx.Exec(ctx, "SELECT * FROM creator_accounts")
-			require.ErrorContains(t, err, "permission denied")
-		})
+		for _, table := range []string{"users", "api_key_lookup"} {
+			inTx(t, pool, "SELECT 1", func(tx pgx.Tx) {
+				_, err := tx.Exec(ctx, "SELECT * FROM "+table)
+				require.ErrorContains(t, err, "permission denied")
+			})
+		}
 		inTx(t, pool, "SELECT 1", func(tx pgx.Tx) {
 			_, err := tx.Exec(ctx, "SELECT * FROM widget_keys")
 			require.ErrorContains(t, err, "permission denied")
@@ -238,9 +255,17 @@ func TestLookupsOutsideTenant(t *testing.T) {
 	a := seed(t, s)
 	ctx := context.Background()
 	require.NoError(t, s.Global(ctx, func(q *db.Queries) error {
-		acc, err := q.AccountByEmail(ctx, a.creator.String()+"@EXAMPLE.com")
+		u, err := q.UserByEmail(ctx, a.creator.String()+"@EXAMPLE.com")
 		require.NoError(t, err)
-		require.Equal(t, a.creator, acc.CreatorID)
+		require.Equal(t, a.user, u.ID)
+		require.Equal(t, "h", u.PasswordHash)
+		k, err := q.APIKeyCreator(ctx, append([]byte("key"), a.creator[:]...))
+		require.NoError(t, err)
+		require.Equal(t, a.creator, k)
+		// Outside a tenant, nobody's profile is visible.
+		ps, err := q.MemberProfiles(ctx)
+		require.NoError(t, err)
+		require.Empty(t, ps)
 		id, err := q.CreatorByWidgetKey(ctx, "wk_"+a.creator.String())
 		require.NoError(t, err)
 		require.Equal(t, a.creator, id)
@@ -307,7 +332,7 @@ func TestEveryTenantTableIsGuarded(t *testing.T) {
 		WHERE n.nspname = 'public' AND c.relkind = 'r'
 		  AND (c.relname = 'creators' OR EXISTS (SELECT 1 FROM pg_attribute a
 		       WHERE a.attrelid = c.oid AND a.attname = 'creator_id' AND NOT a.attisdropped))
-		  AND c.relname NOT IN ('creator_accounts', 'widget_keys', 'channel_keys')`)
+		  AND c.relname NOT IN ('api_key_lookup', 'widget_keys', 'channel_keys')`)
 	require.NoError(t, err)
 	defer rows.Close()
 	n := 0
@@ -324,8 +349,59 @@ func TestEveryTenantTableIsGuarded(t *testing.T) {
 	t.Logf("%d tenant tables guarded", n)
 	require.Greater(t, n, 10)
 	// The lookup tables outside RLS are out of the app role's reach altogether.
-	for _, table := range []string{"creator_accounts", "widget_keys", "channel_keys"} {
+	for _, table := range []string{"users", "api_key_lookup", "widget_keys", "channel_keys"} {
 		_, err := s.Pool().Exec(context.Background(), "SELECT * FROM "+table)
 		require.ErrorContains(t, err, "permission denied", table)
 	}
+}
+
+// TestAsUserSeesOwnMembershipsOnly: a transaction naming a person (AsUser) sees that person's
+// memberships in every workspace and those workspaces' creators rows, and nothing else: not the
+// other members of those workspaces, not another person's memberships, no tenant data.
+func TestAsUserSeesOwnMembershipsOnly(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	a := seed(t, s)
+	b := seed(t, s)
+	c := seed(t, s)
+	ctx := context.Background()
+	// A's person joins B's workspace as an agent.
+	require.NoError(t, s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+		_, err := q.InsertMember(ctx, db.InsertMemberParams{ID: uuid.New(), CreatorID: b.creator, UserID: a.user, Role: "agent"})
+		return err
+	}))
+	require.NoError(t, s.AsUser(ctx, a.user, func(q *db.Queries) error {
+		ws, err := q.UserWorkspaces(ctx, a.user)
+		require.NoError(t, err)
+		got := map[uuid.UUID]string{}
+		for _, w := range ws {
+			got[w.CreatorID] = w.Role
+		}
+		require.Equal(t, map[uuid.UUID]string{a.creator: "owner", b.creator: "agent"}, got)
+		other, err := q.UserWorkspaces(ctx, c.user)
+		require.NoError(t, err)
+		require.Empty(t, other, "saw another person's memberships")
+		_, err = q.GetCreator(ctx, c.creator)
+		require.True(t, db.IsNotFound(err), "saw a workspace the person is not in: %v", err)
+		_, err = q.GetMember(ctx, db.GetMemberParams{CreatorID: b.creator, UserID: b.user})
+		require.True(t, db.IsNotFound(err), "saw another member of a workspace: %v", err)
+		_, err = q.GetMessage(ctx, a.message)
+		require.True(t, db.IsNotFound(err), "saw tenant data outside a tenant: %v", err)
+		ps, err := q.MemberProfiles(ctx)
+		require.NoError(t, err)
+		require.Len(t, ps, 1)
+		require.Equal(t, a.user, ps[0].ID)
+		return nil
+	}))
+	// In B's tenant, the profiles are B's members: B's owner and A's person, not C's.
+	require.NoError(t, s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+		ps, err := q.MemberProfiles(ctx)
+		require.NoError(t, err)
+		ids := []uuid.UUID{}
+		for _, p := range ps {
+			ids = append(ids, p.ID)
+		}
+		require.ElementsMatch(t, []uuid.UUID{a.user, b.user}, ids)
+		return nil
+	}))
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ratelimit"
 )
@@ -32,36 +34,150 @@ const (
 	authBearerRealm   = `Bearer realm="coachwire"`
 )
 
-// creatorAuth is what requireCreator hands a creator route: the authenticated creator.
-type creatorAuth struct{ CreatorID uuid.UUID }
+// creatorAuth is what requireCreator hands a creator route: the workspace the request acts in
+// (CreatorID, the tenant of every query) and who acts: a member (UserID, MemberID) or an API key
+// (KeyID), with the grant the route's permission was checked against.
+type creatorAuth struct {
+	CreatorID uuid.UUID
+	UserID    uuid.UUID // uuid.Nil for an API key
+	MemberID  uuid.UUID // uuid.Nil for an API key
+	KeyID     uuid.UUID // uuid.Nil for a person
+	Grant     perm.Grant
+	// perm is the permission the route required.
+	perm perm.Perm
+}
 
-// requireCreator accepts only "Authorization: Bearer <access token>". Cookies and query
-// parameters are never looked at.
-func (s *Server) requireCreator(h func(http.ResponseWriter, *http.Request, creatorAuth) error) func(http.ResponseWriter, *http.Request) error {
+// person reports whether a member (not an API key) is acting.
+func (a creatorAuth) person() bool { return a.UserID != uuid.Nil }
+
+var errPersonOnly = &apiError{Status: http.StatusForbidden, Code: "person_required",
+	Message: "this route is for signed-in people, not API keys"}
+
+// requireCreator authenticates the request (authenticate), then checks that the grant holds the
+// route's permission p: the one permission check of the creator API. Row-level security keeps
+// every query in the workspace either way; the role decides what may be done there.
+func (s *Server) requireCreator(p perm.Perm, h func(http.ResponseWriter, *http.Request, creatorAuth) error) func(http.ResponseWriter, *http.Request) error {
+	if p == "" {
+		panic("gateway: creator route without a permission")
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		vals := r.Header.Values("Authorization")
-		if len(vals) == 0 {
-			// RFC 6750 §3.1: no error code when the request carried no credentials.
-			w.Header().Set("WWW-Authenticate", authBearerRealm)
-			return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer access token"}
+		a, err := s.authenticate(w, r)
+		if err != nil {
+			return err
 		}
-		invalid := func(err error) error {
-			w.Header().Set("WWW-Authenticate", authBearerRealm+`, error="invalid_token"`)
-			return &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "invalid or expired access token", Err: err}
+		a.perm = p
+		if !a.Grant.Allows(p) {
+			return &apiError{Status: http.StatusForbidden, Code: "forbidden",
+				Message: fmt.Sprintf("the %s role may not do this (it needs the %s permission); ask an owner or admin of the workspace", a.Grant.Role, p)}
 		}
-		if len(vals) > 1 {
-			return invalid(errors.New("several Authorization headers"))
-		}
-		scheme, tok, ok := strings.Cut(vals[0], " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return invalid(errors.New("not a bearer token"))
-		}
-		id, err := s.Auth.VerifyAccess(strings.TrimSpace(tok))
+		return domainError(h(w, r, a))
+	}
+}
+
+// authenticate accepts only "Authorization: Bearer <credential>", where the credential is an
+// access token or an API key. Cookies and query parameters are never looked at. The membership
+// named by an access token (or the key) is read on every request: a removed member or a revoked
+// key is refused at once, and the role is the current one.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (creatorAuth, error) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) == 0 {
+		// RFC 6750 §3.1: no error code when the request carried no credentials.
+		w.Header().Set("WWW-Authenticate", authBearerRealm)
+		return creatorAuth{}, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer access token"}
+	}
+	invalid := func(err error) (creatorAuth, error) {
+		w.Header().Set("WWW-Authenticate", authBearerRealm+`, error="invalid_token"`)
+		return creatorAuth{}, &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "invalid or expired access token", Err: err}
+	}
+	if len(vals) > 1 {
+		return invalid(errors.New("several Authorization headers"))
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return invalid(errors.New("not a bearer token"))
+	}
+	tok = strings.TrimSpace(tok)
+	ctx := r.Context()
+	if auth.IsAPIKey(tok) {
+		hash, err := auth.ParseAPIKey(tok)
 		if err != nil {
 			return invalid(err)
 		}
-		return domainError(h(w, r, creatorAuth{CreatorID: id}))
+		var creatorID uuid.UUID
+		err = s.Store.Global(ctx, func(q *db.Queries) error {
+			var err error
+			creatorID, err = q.APIKeyCreator(ctx, hash)
+			return err
+		})
+		if err != nil || creatorID == uuid.Nil {
+			if err == nil || db.IsNotFound(err) {
+				return invalid(errors.New("unknown API key"))
+			}
+			return creatorAuth{}, err
+		}
+		var key db.ApiKey
+		err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
+			var err error
+			if key, err = q.APIKeyByHash(ctx, hash); err != nil || key.RevokedAt != nil {
+				return err
+			}
+			return q.TouchAPIKey(ctx, key.ID)
+		})
+		if db.IsNotFound(err) || (err == nil && key.RevokedAt != nil) {
+			return invalid(errors.New("unknown or revoked API key"))
+		}
+		if err != nil {
+			return creatorAuth{}, err
+		}
+		return creatorAuth{CreatorID: creatorID, KeyID: key.ID, Grant: perm.Grant{Role: perm.Role(key.Role)}}, nil
 	}
+	claims, err := s.Auth.VerifyAccess(tok)
+	if err != nil {
+		return invalid(err)
+	}
+	var m db.Member
+	err = s.Store.InTenant(ctx, claims.CreatorID, func(q *db.Queries) error {
+		var err error
+		m, err = q.GetMember(ctx, db.GetMemberParams{CreatorID: claims.CreatorID, UserID: claims.UserID})
+		return err
+	})
+	if db.IsNotFound(err) || (err == nil && m.ID != claims.MemberID) {
+		// Removed from the workspace (and perhaps invited again: a new membership).
+		return invalid(errors.New("no longer a member of the workspace"))
+	}
+	if err != nil {
+		return creatorAuth{}, err
+	}
+	return creatorAuth{CreatorID: claims.CreatorID, UserID: claims.UserID, MemberID: m.ID,
+		Grant: perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}}, nil
+}
+
+// stillAllowed re-reads the membership (or the key) a was authenticated with and reports whether
+// it still holds the route's permission. Long-lived responses (the event streams) call it on
+// every heartbeat, so the stream of a removed member, a demoted one or a revoked key ends within
+// one heartbeat. A database error keeps the stream (the next heartbeat asks again).
+func (s *Server) stillAllowed(ctx context.Context, a creatorAuth) bool {
+	var g perm.Grant
+	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if !a.person() {
+			k, err := q.GetAPIKey(ctx, a.KeyID)
+			if err == nil && k.RevokedAt != nil {
+				return db.ErrNotFound
+			}
+			g = perm.Grant{Role: perm.Role(k.Role)}
+			return err
+		}
+		m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: a.CreatorID, UserID: a.UserID})
+		if err == nil && m.ID != a.MemberID {
+			return db.ErrNotFound
+		}
+		g = perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}
+		return err
+	})
+	if db.IsNotFound(err) {
+		return false
+	}
+	return err != nil || g.Allows(a.perm)
 }
 
 type creatorSummary struct {
@@ -71,38 +187,87 @@ type creatorSummary struct {
 	WidgetKey string    `json:"widget_key"`
 }
 
-// sessionResponse is the body of register, login and refresh.
+type userSummary struct {
+	ID    uuid.UUID `json:"id"`
+	Email string    `json:"email"`
+	Name  string    `json:"name"`
+}
+
+// sessionResponse is the body of register, login, refresh, switch and accepting an invitation:
+// tokens for one person in one workspace (creator).
 type sessionResponse struct {
 	Creator      creatorSummary `json:"creator"`
+	User         userSummary    `json:"user"`
+	Role         string         `json:"role"`
 	AccessToken  string         `json:"access_token"`
 	TokenType    string         `json:"token_type"`
 	ExpiresAt    time.Time      `json:"expires_at"`
 	RefreshToken string         `json:"refresh_token"`
 }
 
-func (s *Server) writeSession(w http.ResponseWriter, status int, c db.Creator, refresh string) error {
-	access, exp, err := s.Auth.IssueAccess(c.ID)
+// session is what a session answer is made of, read in the workspace's tenant.
+type session struct {
+	creator db.Creator
+	user    userSummary
+	member  db.Member
+	refresh string
+}
+
+// loadSession reads the workspace, the member and their profile for a session answer, and
+// records the workspace as the user's last one. It answers 401 invalid_token when the user is
+// not (or no longer) a member.
+func loadSession(ctx context.Context, q *db.Queries, creatorID, userID uuid.UUID) (session, error) {
+	var (
+		ss  session
+		err error
+	)
+	if ss.member, err = q.GetMember(ctx, db.GetMemberParams{CreatorID: creatorID, UserID: userID}); db.IsNotFound(err) {
+		return ss, errAuthRefresh("invalid_token", "not a member of this workspace")
+	} else if err != nil {
+		return ss, err
+	}
+	if ss.creator, err = q.GetCreator(ctx, creatorID); err != nil {
+		return ss, err
+	}
+	p, err := q.MemberProfile(ctx, userID)
+	if err != nil {
+		return ss, err
+	}
+	ss.user = userSummary{ID: p.ID, Email: p.Email, Name: p.Name}
+	return ss, q.SetLastWorkspace(ctx, userID)
+}
+
+func (s *Server) writeSession(w http.ResponseWriter, status int, ss session) error {
+	access, exp, err := s.Auth.IssueAccess(auth.AccessClaims{UserID: ss.user.ID, CreatorID: ss.creator.ID, MemberID: ss.member.ID, Role: ss.member.Role})
 	if err != nil {
 		return err
 	}
+	c := ss.creator
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, sessionResponse{
 		Creator:      creatorSummary{ID: c.ID, Email: c.Email, Name: c.Name, WidgetKey: c.WidgetKey},
+		User:         ss.user,
+		Role:         ss.member.Role,
 		AccessToken:  access,
 		TokenType:    "Bearer",
 		ExpiresAt:    exp.UTC(),
-		RefreshToken: refresh,
+		RefreshToken: ss.refresh,
 	})
 	return nil
 }
 
-// newRefresh stores a fresh refresh token of family for creatorID and returns the raw token.
-func (s *Server) newRefresh(ctx context.Context, q *db.Queries, creatorID, family uuid.UUID) (string, error) {
-	return auth.StoreRefresh(ctx, q, creatorID, family, s.Now().Add(s.Auth.RefreshTTL()))
+// newRefresh stores the first refresh token of a new family for userID in workspace creatorID
+// and returns the raw token.
+func (s *Server) newRefresh(ctx context.Context, q *db.Queries, creatorID, userID uuid.UUID) (string, error) {
+	family, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	return auth.StoreRefresh(ctx, q, creatorID, userID, family, s.Now().Add(s.Auth.RefreshTTL()))
 }
 
-// handleRegister creates a creator with credentials, a widget key, a knowledge-index tenant and a
-// first session.
+// handleRegister creates a person (user) with credentials and a workspace (creator) they own,
+// with a widget key, a knowledge-index tenant and a first session.
 //
 // Retry safety: everything happens in one tenant transaction, and the Weaviate tenant is created
 // inside it, just before commit. If the index is unreachable the transaction rolls back and the
@@ -147,7 +312,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	family, err := uuid.NewV7()
+	userID, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	memberID, err := uuid.NewV7()
 	if err != nil {
 		return err
 	}
@@ -155,30 +324,32 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	widgetSecret := hex.EncodeToString(authRandom(32))
 
 	ctx := r.Context()
-	var (
-		c       db.Creator
-		refresh string
-	)
+	var ss session
 	err = s.Store.InTenant(ctx, id, func(q *db.Queries) error {
-		var err error
-		c, err = q.InsertCreator(ctx, db.InsertCreatorParams{
+		_, err := q.InsertCreator(ctx, db.InsertCreatorParams{
 			ID: id, Name: name, Email: email, WidgetKey: widgetKey, WidgetSecret: widgetSecret,
 			AllowedOrigins: []string{},
 		})
 		if err != nil {
 			return err
 		}
-		err = q.RegisterAccount(ctx, db.RegisterAccountParams{CreatorID: id, Email: email, PasswordHash: hash})
+		err = q.CreateUser(ctx, db.CreateUserParams{ID: userID, Email: email, PasswordHash: hash, Name: name})
 		if db.IsUniqueViolation(err) {
 			return errConflict("email_taken", "an account with this email already exists")
 		}
 		if err != nil {
 			return err
 		}
+		if _, err := q.InsertMember(ctx, db.InsertMemberParams{ID: memberID, CreatorID: id, UserID: userID, Role: string(perm.Owner)}); err != nil {
+			return err
+		}
 		if err := q.RegisterWidgetKey(ctx, db.RegisterWidgetKeyParams{CreatorID: id, WidgetKey: widgetKey}); err != nil {
 			return err
 		}
-		if refresh, err = s.newRefresh(ctx, q, id, family); err != nil {
+		if ss, err = loadSession(ctx, q, id, userID); err != nil {
+			return err
+		}
+		if ss.refresh, err = s.newRefresh(ctx, q, id, userID); err != nil {
 			return err
 		}
 		if s.Tenants != nil {
@@ -196,9 +367,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.Log.Info("creator registered", "creator", id)
+	s.Log.Info("creator registered", "creator", id, "user", userID)
 	s.loginSucceeded(ctx, ip, email)
-	return s.writeSession(w, http.StatusCreated, c, refresh)
+	return s.writeSession(w, http.StatusCreated, ss)
 }
 
 var errInvalidCredentials = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
@@ -223,11 +394,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errRateLimited(w, wait, "too many login attempts; retry later")
 	}
 	email := strings.TrimSpace(req.Email)
-	var acct db.AccountByEmailRow
+	var user db.UserByEmailRow
 	if email != "" && len(email) <= authMaxEmailLen {
 		err := s.Store.Global(ctx, func(q *db.Queries) error {
 			var err error
-			acct, err = q.AccountByEmail(ctx, email)
+			user, err = q.UserByEmail(ctx, email)
 			return err
 		})
 		if err != nil && !db.IsNotFound(err) {
@@ -235,30 +406,51 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// An empty hash (no account) is compared against the dummy hash and never matches.
-	if !s.Auth.CheckPassword(acct.PasswordHash, req.Password) || acct.CreatorID == uuid.Nil {
+	if !s.Auth.CheckPassword(user.PasswordHash, req.Password) || user.ID == uuid.Nil {
 		return errInvalidCredentials
 	}
-	family, err := uuid.NewV7()
+	creatorID, err := s.loginWorkspace(ctx, user.ID, user.LastCreatorID)
 	if err != nil {
 		return err
 	}
-	var (
-		c       db.Creator
-		refresh string
-	)
-	err = s.Store.InTenant(ctx, acct.CreatorID, func(q *db.Queries) error {
+	var ss session
+	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
 		var err error
-		if c, err = q.GetCreator(ctx, acct.CreatorID); err != nil {
+		if ss, err = loadSession(ctx, q, creatorID, user.ID); err != nil {
 			return err
 		}
-		refresh, err = s.newRefresh(ctx, q, acct.CreatorID, family)
+		ss.refresh, err = s.newRefresh(ctx, q, creatorID, user.ID)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.loginSucceeded(ctx, ip, email)
-	return s.writeSession(w, http.StatusOK, c, refresh)
+	return s.writeSession(w, http.StatusOK, ss)
+}
+
+// loginWorkspace is the workspace a login signs in to: the one the user last used when they
+// still belong to it, else the oldest they belong to. A user who belongs to none is refused.
+func (s *Server) loginWorkspace(ctx context.Context, userID, last uuid.UUID) (uuid.UUID, error) {
+	var ws []db.UserWorkspacesRow
+	err := s.Store.AsUser(ctx, userID, func(q *db.Queries) error {
+		var err error
+		ws, err = q.UserWorkspaces(ctx, userID)
+		return err
+	})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if len(ws) == 0 {
+		return uuid.Nil, &apiError{Status: http.StatusForbidden, Code: "no_workspace",
+			Message: "this account belongs to no workspace any more; accept an invitation to join one"}
+	}
+	for _, w := range ws {
+		if w.CreatorID == last {
+			return last, nil
+		}
+	}
+	return ws[0].CreatorID, nil
 }
 
 // loginSucceeded exempts the client's address from the email's global login limit (see
@@ -289,16 +481,18 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := s.Now()
 	var (
-		c       db.Creator
-		refresh string
+		ss      session
 		refused *auth.RefreshRefused
 	)
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-		var err error
-		if refresh, refused, err = auth.RotateRefresh(ctx, q, creatorID, hash, now, s.Auth.RefreshTTL()); err != nil || refused != nil {
+		refresh, userID, refusal, err := auth.RotateRefresh(ctx, q, creatorID, hash, now, s.Auth.RefreshTTL())
+		if refused = refusal; err != nil || refused != nil {
 			return err // a refusal commits (a reused token's family is revoked), then answers 401
 		}
-		c, err = q.GetCreator(ctx, creatorID)
+		// A member removed from the workspace has no refresh token left; a failure here rolls
+		// the rotation back.
+		ss, err = loadSession(ctx, q, creatorID, userID)
+		ss.refresh = refresh
 		return err
 	})
 	if err != nil {
@@ -310,7 +504,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errAuthRefresh(refused.Code, refused.Message)
 	}
-	return s.writeSession(w, http.StatusOK, c, refresh)
+	return s.writeSession(w, http.StatusOK, ss)
 }
 
 // handleLogout revokes the family of the presented refresh token. It answers 204 whether or not
@@ -350,15 +544,27 @@ type meResponse struct {
 	AllowedOrigins   []string  `json:"allowed_origins"`
 	IdentityRequired bool      `json:"identity_required"`
 	CreatedAt        time.Time `json:"created_at"`
+	// Who is asking: a member (User) or an API key (APIKeyID), their role and permissions.
+	User        *userSummary `json:"user,omitempty"`
+	APIKeyID    *uuid.UUID   `json:"api_key_id,omitempty"`
+	Role        string       `json:"role"`
+	Permissions []perm.Perm  `json:"permissions"`
 }
 
-// handleMe returns the authenticated creator.
+// handleMe returns the authenticated workspace (creator) and who is acting in it.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
-	var c db.Creator
+	var (
+		c    db.Creator
+		user *userSummary
+	)
 	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		var err error
-		c, err = q.GetCreator(ctx, a.CreatorID)
+		if c, err = q.GetCreator(ctx, a.CreatorID); err != nil || !a.person() {
+			return err
+		}
+		p, err := q.MemberProfile(ctx, a.UserID)
+		user = &userSummary{ID: p.ID, Email: p.Email, Name: p.Name}
 		return err
 	})
 	if db.IsNotFound(err) {
@@ -373,12 +579,86 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a creatorAuth)
 	if origins == nil {
 		origins = []string{}
 	}
+	var keyID *uuid.UUID
+	if !a.person() {
+		keyID = &a.KeyID
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, meResponse{
 		ID: c.ID, Email: c.Email, Name: c.Name, WidgetKey: c.WidgetKey, Persona: c.Persona,
 		AllowedOrigins: origins, IdentityRequired: c.IdentityRequired, CreatedAt: c.CreatedAt.UTC(),
+		User: user, APIKeyID: keyID, Role: string(a.Grant.Role), Permissions: a.Grant.Perms(),
 	})
 	return nil
+}
+
+type workspaceOut struct {
+	CreatorID       uuid.UUID `json:"creator_id"`
+	Name            string    `json:"name"`
+	Role            string    `json:"role"`
+	CanReadMessages bool      `json:"can_read_messages"`
+	Current         bool      `json:"current"`
+	JoinedAt        time.Time `json:"joined_at"`
+}
+
+// handleWorkspaces lists the workspaces the signed-in person belongs to.
+func (s *Server) handleWorkspaces(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	if !a.person() {
+		return errPersonOnly
+	}
+	ctx := r.Context()
+	var ws []db.UserWorkspacesRow
+	err := s.Store.AsUser(ctx, a.UserID, func(q *db.Queries) error {
+		var err error
+		ws, err = q.UserWorkspaces(ctx, a.UserID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]workspaceOut, 0, len(ws))
+	for _, x := range ws {
+		out = append(out, workspaceOut{CreatorID: x.CreatorID, Name: x.Name, Role: x.Role, CanReadMessages: x.CanReadMessages,
+			Current: x.CreatorID == a.CreatorID, JoinedAt: x.CreatedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workspaces": out})
+	return nil
+}
+
+// handleSwitch issues a session (a new refresh family) for another workspace the signed-in
+// person belongs to. A workspace they do not belong to is 404, as if it did not exist.
+func (s *Server) handleSwitch(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	if !a.person() {
+		return errPersonOnly
+	}
+	var req struct {
+		CreatorID string `json:"creator_id"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	target, err := uuid.Parse(req.CreatorID)
+	if err != nil || target == uuid.Nil {
+		return errBadRequest("invalid_creator_id", "creator_id must be the UUID of a workspace you belong to")
+	}
+	ctx := r.Context()
+	var ss session
+	err = s.Store.InTenant(ctx, target, func(q *db.Queries) error {
+		var err error
+		if ss, err = loadSession(ctx, q, target, a.UserID); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+				return errNotFound("workspace")
+			}
+			return err
+		}
+		ss.refresh, err = s.newRefresh(ctx, q, target, a.UserID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeSession(w, http.StatusOK, ss)
 }
 
 // validCreatorEmail accepts a bare address (no display name, no angle brackets) and returns it trimmed.

@@ -265,6 +265,9 @@ func (s *Server) handleConversationEvents(w http.ResponseWriter, r *http.Request
 		case <-r.Context().Done():
 			return nil
 		case <-ping.C:
+			if !s.stillAllowed(r.Context(), a) {
+				return nil // removed, demoted or revoked since the stream opened
+			}
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return nil
 			}

@@ -790,8 +790,8 @@ func (s *Server) handleDocumentEvents(w http.ResponseWriter, r *http.Request, a 
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if !write(": ping\n\n") {
-				return nil
+			if !s.stillAllowed(ctx, a) || !write(": ping\n\n") {
+				return nil // removed, demoted or revoked since the stream opened; or gone
 			}
 		case m := <-msgs:
 			ev, err := events.Decode[events.DocumentState](m.Data)

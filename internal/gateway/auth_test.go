@@ -438,16 +438,18 @@ func TestAccessTokenAttacks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	victim := e.register(t, uniqueEmail())
-	sub := victim.Creator.ID.String()
+	va := accessClaimsOf(t, victim.AccessToken)
+	sub := va.Subject
 	kid, priv := e.signingKey(t)
 	pub := e.auth.PublicKeys()[kid]
 
-	claims := func(f func(*jwt.RegisteredClaims)) jwt.RegisteredClaims {
+	claims := func(f func(*jwt.RegisteredClaims)) accessClaims {
 		now := time.Now()
-		c := jwt.RegisteredClaims{Issuer: testIssuer, Subject: sub, Audience: jwt.ClaimStrings{auth.AudienceAPI},
-			ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: uuid.NewString()}
+		c := accessClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: testIssuer, Subject: sub, Audience: jwt.ClaimStrings{auth.AudienceAPI},
+			ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: uuid.NewString()},
+			CID: va.CID, MID: va.MID, Role: va.Role}
 		if f != nil {
-			f(&c)
+			f(&c.RegisteredClaims)
 		}
 		return c
 	}
@@ -475,7 +477,8 @@ func TestAccessTokenAttacks(t *testing.T) {
 		return s
 	}
 	issue := func(s *auth.Service) string {
-		tok, _, err := s.IssueAccess(victim.Creator.ID)
+		tok, _, err := s.IssueAccess(auth.AccessClaims{UserID: uuid.MustParse(va.Subject), CreatorID: uuid.MustParse(va.CID),
+			MemberID: uuid.MustParse(va.MID), Role: va.Role})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -553,6 +556,32 @@ func TestAccessTokenAttacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// accessClaims is the payload of an access token (package auth's wire form).
+type accessClaims struct {
+	jwt.RegisteredClaims
+	CID  string `json:"cid"`
+	MID  string `json:"mid"`
+	Role string `json:"role"`
+}
+
+// accessClaimsOf decodes an access token's payload without verifying it.
+func accessClaimsOf(t *testing.T, tok string) accessClaims {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c accessClaims
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestRefreshReuseRevokesFamily(t *testing.T) {
@@ -727,7 +756,7 @@ func TestCreatorsSeeOnlyThemselves(t *testing.T) {
 }
 
 // routePattern matches the route registrations in gateway.go's Handler.
-var routePattern = regexp.MustCompile(`(?:route|creator|mux\.HandleFunc)\("([A-Z]+) (/[^"]*)"`)
+var routePattern = regexp.MustCompile(`(?:route|public|creator|mux\.HandleFunc)\("([A-Z]+) (/[^"]*)"`)
 
 func TestOpenAPICoversRoutes(t *testing.T) {
 	t.Parallel()

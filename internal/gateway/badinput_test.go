@@ -74,6 +74,27 @@ func (e *fullEnv) fixtures(t *testing.T, cr testenv.Creator, telegram bool) fixt
 		"content": map[string]any{"kind": "text", "text": "Hi"}, "schedule": map[string]any{"kind": "once", "at": time.Now().Add(48 * time.Hour).Format(time.RFC3339)}}, "campaign")
 	post("/api/v1/programs", map[string]any{"name": "Fixture", "steps": []any{map[string]any{"day": 3, "content": map[string]any{"kind": "text", "text": "Hi"}}}}, "program")
 	post("/api/v1/programs/"+fx["program"]+"/enrollments", map[string]any{"end_user_id": fx["end_user"]}, "enrollment")
+	post("/api/v1/api-keys", map[string]any{"name": "Fixture", "role": "viewer"}, "api_key")
+	var inv struct {
+		Invitation struct {
+			ID uuid.UUID `json:"id"`
+		} `json:"invitation"`
+	}
+	st, raw, err := e.c.Do(context.Background(), "POST", "/api/v1/invitations", cr.AccessToken,
+		map[string]any{"email": "invited-" + uuid.NewString()[:8] + "@example.com", "role": "agent"}, &inv)
+	if err != nil || st != http.StatusCreated {
+		t.Fatalf("fixture invitation: %d %v %s", st, err, raw)
+	}
+	fx["invitation"] = inv.Invitation.ID.String()
+	var me struct {
+		User struct {
+			ID uuid.UUID `json:"id"`
+		} `json:"user"`
+	}
+	if st, raw, err := e.c.Do(context.Background(), "GET", "/api/v1/auth/me", cr.AccessToken, nil, &me); err != nil || st != http.StatusOK {
+		t.Fatalf("fixture member: %d %v %s", st, err, raw)
+	}
+	fx["member"] = me.User.ID.String()
 	return fx
 }
 
@@ -89,7 +110,7 @@ func kindOf(path, param string) string {
 	}
 	for prefix, kind := range map[string]string{"/api/v1/documents/": "document", "/api/v1/channels/": "channel",
 		"/api/v1/conversations/": "conversation", "/api/v1/campaigns/": "campaign", "/api/v1/programs/": "program",
-		"/api/v1/end-users/": "end_user"} {
+		"/api/v1/end-users/": "end_user", "/api/v1/members/": "member", "/api/v1/invitations/": "invitation", "/api/v1/api-keys/": "api_key"} {
 		if strings.HasPrefix(path, prefix) {
 			return kind
 		}

@@ -77,6 +77,7 @@ type fullEnv struct {
 	bus  *nats.Conn
 	errs errorLog
 	tg   *telegramtest.Server
+	srv  *gateway.Server
 }
 
 func newFullEnv(t *testing.T) *fullEnv {
@@ -132,7 +133,7 @@ func newFullEnvWith(t *testing.T, o fullOpts) *fullEnv {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Shutdown)
-	return &fullEnv{ts: ts, c: testenv.NewClient(ts.URL), bus: b.Conn(), errs: errs, tg: tg}
+	return &fullEnv{ts: ts, c: testenv.NewClient(ts.URL), bus: b.Conn(), errs: errs, tg: tg, srv: srv}
 }
 
 // raw sends body bytes verbatim with a content type ("" for none) and returns status and body.

@@ -29,7 +29,7 @@ type fieldLimit struct {
 // The field limits of the whole API (docs/api.md, "Field limits", lists the same table).
 var (
 	limitName = fieldLimit{Kind: "name", Max: 200, Line: true, Spec: []string{
-		"RegisterRequest.name", "WidgetSettings.name", "WidgetSettingsPatch.name", "CampaignIn.name", "ProgramIn.name", "ChannelIn.name"}}
+		"RegisterRequest.name", "AcceptInvitationRequest.name", "APIKeyIn.name", "WidgetSettings.name", "WidgetSettingsPatch.name", "CampaignIn.name", "ProgramIn.name", "ChannelIn.name"}}
 	limitTitle   = fieldLimit{Kind: "title", Max: 300, Line: true, Spec: []string{"DocumentIn.title", "DocumentUpload.title", "ImportRequest.title"}}
 	limitPersona = fieldLimit{Kind: "persona", Max: 4000, Spec: []string{"WidgetSettings.persona", "WidgetSettingsPatch.persona"}}
 	limitURL     = fieldLimit{Kind: "URL", Max: 2048, Bytes: true, Line: true, Spec: []string{

@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
@@ -104,6 +106,22 @@ type Server struct {
 
 	mu      sync.Mutex
 	closing bool
+	// routes is the route table of the last Handler (Routes).
+	routes []Route
+}
+
+// Route is one route of the table: its pattern and, for a creator API route, the permission it
+// requires (empty for public routes: auth, invitations, webhooks, the widget).
+type Route struct {
+	Pattern string
+	Perm    perm.Perm
+}
+
+// Routes returns the route table built by the last call of Handler (for tests and docs).
+func (s *Server) Routes() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.routes)
 }
 
 // New builds the gateway.
@@ -170,8 +188,15 @@ func (s *Server) Handler() http.Handler {
 			}
 		})
 	}
-	creator := func(pattern string, h func(http.ResponseWriter, *http.Request, creatorAuth) error) {
-		route(pattern, s.requireCreator(h))
+	var table []Route
+	public := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		table = append(table, Route{Pattern: pattern})
+		route(pattern, h)
+	}
+	// creator registers a creator API route with the permission it requires (requireCreator).
+	creator := func(pattern string, p perm.Perm, h func(http.ResponseWriter, *http.Request, creatorAuth) error) {
+		table = append(table, Route{Pattern: pattern, Perm: p})
+		route(pattern, s.requireCreator(p, h))
 	}
 
 	// Health.
@@ -180,84 +205,102 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.handleHealth)
 
 	// Creator auth.
-	route("POST /api/v1/auth/register", s.handleRegister)
-	route("POST /api/v1/auth/login", s.handleLogin)
-	route("POST /api/v1/auth/refresh", s.handleRefresh)
-	route("POST /api/v1/auth/logout", s.handleLogout)
-	creator("GET /api/v1/auth/me", s.handleMe)
+	public("POST /api/v1/auth/register", s.handleRegister)
+	public("POST /api/v1/auth/login", s.handleLogin)
+	public("POST /api/v1/auth/refresh", s.handleRefresh)
+	public("POST /api/v1/auth/logout", s.handleLogout)
+	creator("GET /api/v1/auth/me", perm.AccountRead, s.handleMe)
+	creator("GET /api/v1/auth/workspaces", perm.AccountRead, s.handleWorkspaces)
+	creator("POST /api/v1/auth/switch", perm.AccountRead, s.handleSwitch)
+
+	// Team: members, invitations, ownership (api_team.go) and API keys (api_keys.go).
+	creator("GET /api/v1/members", perm.TeamRead, s.handleListMembers)
+	creator("PATCH /api/v1/members/{user_id}", perm.TeamWrite, s.handleUpdateMember)
+	creator("DELETE /api/v1/members/{user_id}", perm.TeamWrite, s.handleRemoveMember)
+	creator("POST /api/v1/members/{user_id}/transfer-ownership", perm.OwnershipTransfer, s.handleTransferOwnership)
+	creator("GET /api/v1/invitations", perm.TeamRead, s.handleListInvitations)
+	creator("POST /api/v1/invitations", perm.TeamWrite, s.handleInvite)
+	creator("DELETE /api/v1/invitations/{id}", perm.TeamWrite, s.handleRevokeInvitation)
+	public("POST /api/v1/invitations/accept", s.handleAcceptInvitation)
+	creator("GET /api/v1/api-keys", perm.KeysManage, s.handleListAPIKeys)
+	creator("POST /api/v1/api-keys", perm.KeysManage, s.handleCreateAPIKey)
+	creator("DELETE /api/v1/api-keys/{id}", perm.KeysManage, s.handleRevokeAPIKey)
 
 	// Creator settings and knowledge.
-	creator("GET /api/v1/widget/settings", s.handleGetWidgetSettings)
-	creator("PUT /api/v1/widget/settings", s.handlePutWidgetSettings)
-	creator("PATCH /api/v1/widget/settings", s.handlePatchWidgetSettings)
-	creator("POST /api/v1/documents", s.handleCreateDocument)
-	creator("POST /api/v1/documents/import", s.handleImportDocument)
-	creator("GET /api/v1/documents", s.handleListDocuments)
-	creator("GET /api/v1/documents/events", s.handleDocumentEvents)
-	creator("POST /api/v1/documents/reindex", s.handleReindexAll)
-	creator("GET /api/v1/documents/{id}", s.handleGetDocument)
-	creator("PUT /api/v1/documents/{id}", s.handleReplaceDocument)
-	creator("DELETE /api/v1/documents/{id}", s.handleDeleteDocument)
-	creator("POST /api/v1/documents/{id}/reindex", s.handleReindexDocument)
+	creator("GET /api/v1/widget/settings", perm.CoachRead, s.handleGetWidgetSettings)
+	creator("PUT /api/v1/widget/settings", perm.CoachWrite, s.handlePutWidgetSettings)
+	creator("PATCH /api/v1/widget/settings", perm.CoachWrite, s.handlePatchWidgetSettings)
+	creator("POST /api/v1/documents", perm.KnowledgeWrite, s.handleCreateDocument)
+	creator("POST /api/v1/documents/import", perm.KnowledgeWrite, s.handleImportDocument)
+	creator("GET /api/v1/documents", perm.KnowledgeRead, s.handleListDocuments)
+	creator("GET /api/v1/documents/events", perm.KnowledgeRead, s.handleDocumentEvents)
+	creator("POST /api/v1/documents/reindex", perm.KnowledgeWrite, s.handleReindexAll)
+	creator("GET /api/v1/documents/{id}", perm.KnowledgeRead, s.handleGetDocument)
+	creator("PUT /api/v1/documents/{id}", perm.KnowledgeWrite, s.handleReplaceDocument)
+	creator("DELETE /api/v1/documents/{id}", perm.KnowledgeWrite, s.handleDeleteDocument)
+	creator("POST /api/v1/documents/{id}/reindex", perm.KnowledgeWrite, s.handleReindexDocument)
 
 	// Channels and conversations.
-	creator("POST /api/v1/channels", s.handleCreateChannel)
-	creator("GET /api/v1/channels", s.handleListChannels)
-	creator("PATCH /api/v1/channels/{id}", s.handleUpdateChannel)
-	creator("DELETE /api/v1/channels/{id}", s.handleDeleteChannel)
-	creator("GET /api/v1/conversations", s.handleListConversations)
-	creator("GET /api/v1/conversations/events", s.handleConversationEvents)
-	creator("GET /api/v1/conversations/{id}/messages", s.handleListMessages)
-	creator("POST /api/v1/conversations/{id}/messages", s.handleCreatorMessage)
-	creator("POST /api/v1/conversations/{id}/takeover", s.handleTakeover)
-	creator("POST /api/v1/conversations/{id}/release", s.handleRelease)
+	creator("POST /api/v1/channels", perm.SettingsWrite, s.handleCreateChannel)
+	creator("GET /api/v1/channels", perm.SettingsRead, s.handleListChannels)
+	creator("PATCH /api/v1/channels/{id}", perm.SettingsWrite, s.handleUpdateChannel)
+	creator("DELETE /api/v1/channels/{id}", perm.SettingsWrite, s.handleDeleteChannel)
+	creator("GET /api/v1/conversations", perm.InboxRead, s.handleListConversations)
+	creator("GET /api/v1/conversations/events", perm.ContentRead, s.handleConversationEvents)
+	creator("GET /api/v1/conversations/{id}/messages", perm.ContentRead, s.handleListMessages)
+	creator("POST /api/v1/conversations/{id}/messages", perm.InboxWrite, s.handleCreatorMessage)
+	creator("POST /api/v1/conversations/{id}/takeover", perm.InboxWrite, s.handleTakeover)
+	creator("POST /api/v1/conversations/{id}/release", perm.InboxWrite, s.handleRelease)
 
 	// Proactive coaching: campaigns, programs, memory.
-	creator("POST /api/v1/campaigns", s.handleCreateCampaign)
-	creator("GET /api/v1/campaigns", s.handleListCampaigns)
-	creator("GET /api/v1/campaigns/{id}", s.handleGetCampaign)
-	creator("PATCH /api/v1/campaigns/{id}", s.handleUpdateCampaign)
-	creator("POST /api/v1/campaigns/{id}/pause", s.handlePauseCampaign)
-	creator("POST /api/v1/campaigns/{id}/resume", s.handleResumeCampaign)
-	creator("POST /api/v1/campaigns/{id}/cancel", s.handleCancelCampaign)
-	creator("POST /api/v1/campaigns/{id}/preview", s.handlePreviewCampaign)
-	creator("GET /api/v1/campaigns/{id}/stats", s.handleCampaignStats)
-	creator("POST /api/v1/programs", s.handleCreateProgram)
-	creator("GET /api/v1/programs", s.handleListPrograms)
-	creator("GET /api/v1/programs/{id}", s.handleGetProgram)
-	creator("PATCH /api/v1/programs/{id}", s.handleUpdateProgram)
-	creator("POST /api/v1/programs/{id}/pause", s.handlePauseProgram)
-	creator("POST /api/v1/programs/{id}/resume", s.handleResumeProgram)
-	creator("POST /api/v1/programs/{id}/archive", s.handleArchiveProgram)
-	creator("POST /api/v1/programs/{id}/enrollments", s.handleEnroll)
-	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/pause", s.handlePauseEnrollment)
-	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/resume", s.handleResumeEnrollment)
-	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/cancel", s.handleCancelEnrollment)
-	creator("GET /api/v1/end-users/{id}/memory", s.handleGetMemory)
-	creator("PUT /api/v1/end-users/{id}/memory", s.handlePutMemory)
-	creator("DELETE /api/v1/end-users/{id}/memory", s.handleDeleteMemory)
+	creator("POST /api/v1/campaigns", perm.CampaignsWrite, s.handleCreateCampaign)
+	creator("GET /api/v1/campaigns", perm.CampaignsRead, s.handleListCampaigns)
+	creator("GET /api/v1/campaigns/{id}", perm.CampaignsRead, s.handleGetCampaign)
+	creator("PATCH /api/v1/campaigns/{id}", perm.CampaignsWrite, s.handleUpdateCampaign)
+	creator("POST /api/v1/campaigns/{id}/pause", perm.CampaignsWrite, s.handlePauseCampaign)
+	creator("POST /api/v1/campaigns/{id}/resume", perm.CampaignsWrite, s.handleResumeCampaign)
+	creator("POST /api/v1/campaigns/{id}/cancel", perm.CampaignsWrite, s.handleCancelCampaign)
+	creator("POST /api/v1/campaigns/{id}/preview", perm.CampaignsRead, s.handlePreviewCampaign)
+	creator("GET /api/v1/campaigns/{id}/stats", perm.CampaignsRead, s.handleCampaignStats)
+	creator("POST /api/v1/programs", perm.ProgramsWrite, s.handleCreateProgram)
+	creator("GET /api/v1/programs", perm.ProgramsRead, s.handleListPrograms)
+	creator("GET /api/v1/programs/{id}", perm.ProgramsRead, s.handleGetProgram)
+	creator("PATCH /api/v1/programs/{id}", perm.ProgramsWrite, s.handleUpdateProgram)
+	creator("POST /api/v1/programs/{id}/pause", perm.ProgramsWrite, s.handlePauseProgram)
+	creator("POST /api/v1/programs/{id}/resume", perm.ProgramsWrite, s.handleResumeProgram)
+	creator("POST /api/v1/programs/{id}/archive", perm.ProgramsWrite, s.handleArchiveProgram)
+	creator("POST /api/v1/programs/{id}/enrollments", perm.ProgramsWrite, s.handleEnroll)
+	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/pause", perm.ProgramsWrite, s.handlePauseEnrollment)
+	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/resume", perm.ProgramsWrite, s.handleResumeEnrollment)
+	creator("POST /api/v1/programs/{id}/enrollments/{enrollment}/cancel", perm.ProgramsWrite, s.handleCancelEnrollment)
+	creator("GET /api/v1/end-users/{id}/memory", perm.ContentRead, s.handleGetMemory)
+	creator("PUT /api/v1/end-users/{id}/memory", perm.MemoryWrite, s.handlePutMemory)
+	creator("DELETE /api/v1/end-users/{id}/memory", perm.MemoryWrite, s.handleDeleteMemory)
 	// Send policy (api_settings.go) and end users (api_endusers.go).
-	creator("GET /api/v1/nudge-policy", s.handleGetNudgePolicy)
-	creator("PUT /api/v1/nudge-policy", s.handlePutNudgePolicy)
-	creator("PATCH /api/v1/nudge-policy", s.handlePatchNudgePolicy)
-	creator("GET /api/v1/end-users", s.handleListEndUsers)
-	creator("GET /api/v1/end-users/{id}", s.handleGetEndUser)
-	creator("PUT /api/v1/end-users/{id}/tags", s.handlePutEndUserTags)
+	creator("GET /api/v1/nudge-policy", perm.SettingsRead, s.handleGetNudgePolicy)
+	creator("PUT /api/v1/nudge-policy", perm.SettingsWrite, s.handlePutNudgePolicy)
+	creator("PATCH /api/v1/nudge-policy", perm.SettingsWrite, s.handlePatchNudgePolicy)
+	creator("GET /api/v1/end-users", perm.InboxRead, s.handleListEndUsers)
+	creator("GET /api/v1/end-users/{id}", perm.InboxRead, s.handleGetEndUser)
+	creator("PUT /api/v1/end-users/{id}/tags", perm.InboxWrite, s.handlePutEndUserTags)
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
-	route("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)
-	route("POST /webhooks/whatsapp/{channel}", s.webhooks.WhatsApp)
-	route("POST /webhooks/telegram/{channel}", s.webhooks.Telegram)
+	public("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)
+	public("POST /webhooks/whatsapp/{channel}", s.webhooks.WhatsApp)
+	public("POST /webhooks/telegram/{channel}", s.webhooks.Telegram)
 
 	// Widget (end users).
 	mux.HandleFunc("GET /widget.js", s.widget.Script)
-	route("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
-	route("POST /api/v1/widget/session", s.widget.Session)
-	route("GET /api/v1/widget/ws", s.widget.Socket)
+	public("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
+	public("POST /api/v1/widget/session", s.widget.Session)
+	public("GET /api/v1/widget/ws", s.widget.Socket)
 	if s.Config.Dev {
-		route("GET /demo", s.widget.Demo)
+		public("GET /demo", s.widget.Demo)
 	}
 	mux.HandleFunc("GET /openapi.yaml", s.handleOpenAPI)
+	s.mu.Lock()
+	s.routes = table
+	s.mu.Unlock()
 	return s.logRequests(mux)
 }
 

@@ -1,0 +1,135 @@
+package gateway
+
+// API keys: workspace credentials for automation, each with a role (never owner) and a name.
+// The secret is shown once, at creation; the database keeps its SHA-256 and the prefix lists
+// show. A key is used as "Authorization: Bearer <key>" on the creator API (authenticate) with its
+// role's permissions, and stops working the moment it is revoked.
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/db"
+)
+
+type apiKeyOut struct {
+	ID         uuid.UUID  `json:"id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Prefix     string     `json:"prefix"`
+	CreatedBy  *uuid.UUID `json:"created_by,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func toAPIKeyOut(k db.ApiKey) apiKeyOut {
+	out := apiKeyOut{ID: k.ID, Name: k.Name, Role: k.Role, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(),
+		LastUsedAt: utcPtr(k.LastUsedAt), RevokedAt: utcPtr(k.RevokedAt)}
+	if k.CreatedBy.Valid {
+		out.CreatedBy = &k.CreatedBy.UUID
+	}
+	return out
+}
+
+// handleListAPIKeys lists the workspace's keys, newest first, revoked ones included.
+func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	ctx := r.Context()
+	out := []apiKeyOut{}
+	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		ks, err := q.ListAPIKeys(ctx, a.CreatorID)
+		for _, k := range ks {
+			out = append(out, toAPIKeyOut(k))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
+	return nil
+}
+
+// handleCreateAPIKey creates a key and answers its secret, once.
+func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	var req struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		return errBadRequest("invalid_name", "name is required")
+	}
+	if err := limitName.field("invalid_name", "name", name); err != nil {
+		return err
+	}
+	role, err := parseRole(req.Role)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	raw, prefix, hash := auth.NewAPIKey()
+	ctx := r.Context()
+	var k db.ApiKey
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		var err error
+		k, err = q.InsertAPIKey(ctx, db.InsertAPIKeyParams{ID: id, CreatorID: a.CreatorID, Name: name, Role: string(role), Prefix: prefix,
+			TokenHash: hash, CreatedBy: uuid.NullUUID{UUID: a.UserID, Valid: a.person()}})
+		if err != nil {
+			return err
+		}
+		return q.RegisterAPIKey(ctx, db.RegisterAPIKeyParams{CreatorID: a.CreatorID, TokenHash: hash})
+	})
+	if err != nil {
+		return err
+	}
+	s.Log.Info("API key created", "creator", a.CreatorID, "key", id, "role", role)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, struct {
+		apiKeyOut
+		Key string `json:"key"`
+	}{toAPIKeyOut(k), raw})
+	return nil
+}
+
+// handleRevokeAPIKey revokes a key: the next request with it is refused.
+func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return errNotFound("API key")
+	}
+	ctx := r.Context()
+	var n int64
+	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		var err error
+		n, err = q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{CreatorID: a.CreatorID, ID: id})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errNotFound("API key")
+	}
+	s.Log.Info("API key revoked", "creator", a.CreatorID, "key", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
