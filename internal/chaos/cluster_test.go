@@ -254,7 +254,7 @@ func (c *cluster) env(target string) []string {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"COACHWIRE_NATS_URL=" + c.natsURL, "COACHWIRE_DATABASE_URL=" + app,
 		"COACHWIRE_WEAVIATE_URL=" + c.wv.URL(), "COACHWIRE_WEAVIATE_GRPC_ADDR=" + c.wv.GRPCAddr(),
-		"COACHWIRE_OLLAMA_URL=" + c.ollama.URL,
+		"COACHWIRE_OLLAMA_URL=" + c.ollama.URL, "COACHWIRE_OLLAMA_SLOTS=8", // the double has no slot limit
 		"COACHWIRE_WHATSAPP_API_URL=" + c.wa.URL, "COACHWIRE_TELEGRAM_API_URL=" + c.tg.URL,
 		"COACHWIRE_DATA_DIR=" + filepath.Join(c.dir, "data", target),
 		"COACHWIRE_STORAGE_DIR=" + c.storageDir,
