@@ -14,12 +14,12 @@ const (
 	EnvLLMSlots      = "COACHWIRE_BENCH_LLM_SLOTS"       // slots per server (OLLAMA_NUM_PARALLEL)
 	EnvLLMFirstToken = "COACHWIRE_BENCH_LLM_FIRST_TOKEN" // prompt processing before the first delta, ms
 	EnvLLMTokensPerS = "COACHWIRE_BENCH_LLM_TOKENS_PER_S"
-	EnvLLMEmbed      = "COACHWIRE_BENCH_LLM_EMBED_MS"  // embedding time per input, ms; 0: no embedding before a live turn
-	EnvLLMUsers      = "COACHWIRE_BENCH_LLM_USERS"     // widget users of each of creators B and C
-	EnvLLMThink      = "COACHWIRE_BENCH_LLM_THINK"     // think time between a user's turns, "min-max" seconds
-	EnvLLMCampaign   = "COACHWIRE_BENCH_LLM_CAMPAIGN"  // recipients of creator A's AI-written campaign
-	EnvLLMIdle       = "COACHWIRE_BENCH_LLM_IDLE"      // seconds of live traffic alone before the campaign
-	EnvLLMBaseline   = "COACHWIRE_BENCH_LLM_BASELINE"  // 0: skip the "no scheduler" (FIFO) row
+	EnvLLMEmbed      = "COACHWIRE_BENCH_LLM_EMBED_MS" // embedding time per input, ms; 0: no embedding before a live turn
+	EnvLLMUsers      = "COACHWIRE_BENCH_LLM_USERS"    // widget users of each of creators B and C
+	EnvLLMThink      = "COACHWIRE_BENCH_LLM_THINK"    // think time between a user's turns, "min-max" seconds
+	EnvLLMCampaign   = "COACHWIRE_BENCH_LLM_CAMPAIGN" // recipients of creator A's AI-written campaign
+	EnvLLMIdle       = "COACHWIRE_BENCH_LLM_IDLE"     // seconds of live traffic alone before the campaign
+	EnvLLMBaseline   = "COACHWIRE_BENCH_LLM_BASELINE" // 0: skip the "no scheduler" (FIFO) row
 	EnvLLMLiveTokens = "COACHWIRE_BENCH_LLM_LIVE_TOKENS"
 	EnvLLMNudgeToks  = "COACHWIRE_BENCH_LLM_NUDGE_TOKENS"
 )
