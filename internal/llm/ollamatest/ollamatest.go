@@ -3,6 +3,12 @@
 // GET /api/version) the way Ollama does, for tests and benchmarks that cannot
 // reach a real Ollama.
 //
+// It can behave like a real server under load: a bounded number of slots
+// (Ollama's OLLAMA_NUM_PARALLEL) with a FIFO queue in front, a time to first
+// token and a token rate (Options.Slots, FirstToken, TokensPerSecond,
+// EmbedPerInput). Every wait is a timer, so one process can hold hundreds of
+// concurrent requests.
+//
 // It is for tests only: production code must never import it, and it must
 // never listen anywhere but loopback or pretend to be a real model (replies
 // are deterministic text built from the request, embeddings a hashed bag of
@@ -10,9 +16,11 @@
 package ollamatest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/ollama/ollama/api"
 )
 
 // Dims is the embedding dimension, the same as nomic-embed-text's.
@@ -29,13 +39,17 @@ const Dims = 768
 // Version is what GET /api/version reports.
 const Version = "0.17.4"
 
-// Message is one chat message as Ollama's API carries it.
+// Message is one chat message as Ollama's API carries it. Thinking is set
+// only on answers of a thinking model with thinking on.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role     string `json:"role"`
+	Content  string `json:"content"`
+	Thinking string `json:"thinking,omitempty"`
 }
 
-// ChatRequest is the part of Ollama's /api/chat request body the server reads.
+// ChatRequest is a /api/chat request body as the server received it (the
+// fields the server reads; the body is also checked against the official
+// api.ChatRequest).
 type ChatRequest struct {
 	Model    string         `json:"model"`
 	Messages []Message      `json:"messages"`
@@ -43,6 +57,26 @@ type ChatRequest struct {
 	Options  map[string]any `json:"options,omitempty"`
 	// Format is Ollama's structured-output constraint: "json" or a JSON schema.
 	Format json.RawMessage `json:"format,omitempty"`
+	// KeepAlive and Think are the raw keep_alive and think values as sent
+	// (for example `"10m0s"` and `false`), nil when absent.
+	KeepAlive json.RawMessage `json:"keep_alive,omitempty"`
+	Think     json.RawMessage `json:"think,omitempty"`
+}
+
+// NumPredict returns options.num_predict (0 when absent or not a number).
+func (r ChatRequest) NumPredict() int { return intOption(r.Options, "num_predict") }
+
+// NumCtx returns options.num_ctx (0 when absent or not a number).
+func (r ChatRequest) NumCtx() int { return intOption(r.Options, "num_ctx") }
+
+func intOption(opts map[string]any, name string) int {
+	switch v := opts[name].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	}
+	return 0
 }
 
 // Options configures the server's behaviour. The zero value serves no models.
@@ -51,6 +85,14 @@ type Options struct {
 	// accept (a name without a tag also matches "<name>:latest"); both are
 	// listed by /api/tags. Any other model gets Ollama's 404.
 	ChatModels, EmbedModels []string
+	// ThinkingModels are the chat models that can think. A request with think
+	// on (true, "low", "medium", "high") for any other model gets Ollama's 400
+	// `"<model>" does not support thinking`; think false is accepted by every
+	// model. A thinking model thinks unless the request says think false (as
+	// Ollama does): it streams a short deterministic reasoning as
+	// message.thinking deltas before the reply, and those deltas count as
+	// tokens like the reply's.
+	ThinkingModels []string
 	// Reply computes the assistant's answer; nil means DefaultReply.
 	Reply func(req ChatRequest) string
 	// JSONReply computes the answer of a request with a format (structured output), which
@@ -58,9 +100,10 @@ type Options struct {
 	// Its value is marshalled as the reply.
 	JSONReply func(req ChatRequest) any
 	// ChunkSize is the number of characters (runes) per streamed delta;
-	// 0 means 4.
+	// 0 means 4. One delta is the server's "token": eval_count counts
+	// deltas, options.num_predict limits them and TokensPerSecond paces them.
 	ChunkSize int
-	// DeltaDelay is slept before each delta.
+	// DeltaDelay is slept before each streamed delta (on top of any pacing).
 	DeltaDelay time.Duration
 	// FailAfterDeltas > 0 aborts a streamed reply after that many deltas:
 	// the connection is cut without a final done message (a crashed server),
@@ -73,9 +116,27 @@ type Options struct {
 	// requests get it, after which the server behaves normally.
 	Status      int
 	StatusTimes int
-	// EmbedDelay is slept before /api/embed answers (a slow embedding model); the request
-	// ends early if the client goes away.
+	// EmbedDelay is slept before /api/embed answers (a slow embedding model), before
+	// the request is read and without a slot; the request ends early if the client goes away.
 	EmbedDelay time.Duration
+
+	// Slots is how many chats and embeddings the server runs at once
+	// (Ollama's OLLAMA_NUM_PARALLEL; here one pool for every model, like a CPU
+	// server whose cores bound all work). Further requests wait in arrival
+	// order; one whose client goes away leaves the queue. 0: unlimited.
+	// A request holds its slot from the end of its queue wait to its last
+	// line; requests rejected before (bad body, unknown model, forced
+	// Status, thinking not supported) never take one.
+	Slots int
+	// FirstToken is the time from a chat taking its slot to its first delta
+	// (prompt processing). A non-streamed chat waits it too.
+	FirstToken time.Duration
+	// TokensPerSecond > 0 paces the deltas after the first at that rate (a
+	// token being one delta of ChunkSize runes); a non-streamed chat answers
+	// when its last delta would have been sent. 0: no pacing.
+	TokensPerSecond float64
+	// EmbedPerInput is the time /api/embed takes per input while holding a slot.
+	EmbedPerInput time.Duration
 }
 
 // Counts are the numbers of requests the server has received per endpoint
@@ -92,6 +153,8 @@ type Server struct {
 	opts        Options
 	statusLeft  int
 	chatHistory []ChatRequest
+
+	slots slots
 
 	chat, embed, tags, version atomic.Int64
 }
@@ -120,13 +183,33 @@ func New(tb interface{ Cleanup(func()) }, opts Options) *Server {
 	return s
 }
 
+// NewCluster starts n servers with the same options (each its own slots and
+// counters), closed when the test ends.
+func NewCluster(tb interface{ Cleanup(func()) }, n int, opts Options) []*Server {
+	out := make([]*Server, n)
+	for i := range out {
+		out[i] = New(tb, opts)
+	}
+	return out
+}
+
+// URLs returns the servers' base URLs, in order.
+func URLs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.URL
+	}
+	return out
+}
+
 // SetOptions replaces the server's behaviour; it applies to requests that
-// start after the call.
+// start after the call (a new Slots applies at once, also to the queue).
 func (s *Server) SetOptions(opts Options) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts = opts
 	s.statusLeft = opts.StatusTimes
+	s.slots.setLimit(opts.Slots)
 }
 
 // Options returns the current options.
@@ -141,8 +224,18 @@ func (s *Server) Counts() Counts {
 	return Counts{Chat: s.chat.Load(), Embed: s.embed.Load(), Tags: s.tags.Load(), Version: s.version.Load()}
 }
 
-// ChatRequests returns a copy of every well-formed chat request received, in
-// order, so tests can inspect the prompts sent.
+// InFlight is the number of chats and embeddings holding a slot now.
+func (s *Server) InFlight() int { n, _, _ := s.slots.counts(); return n }
+
+// MaxInFlight is the most chats and embeddings seen holding a slot at once.
+func (s *Server) MaxInFlight() int { _, n, _ := s.slots.counts(); return n }
+
+// Queued is the number of requests waiting for a slot now.
+func (s *Server) Queued() int { _, _, n := s.slots.counts(); return n }
+
+// ChatRequests returns a copy of every well-formed chat request for a known
+// model received (also those then refused for thinking), in order, with
+// options, keep_alive and think as sent, so tests can inspect what was sent.
 func (s *Server) ChatRequests() []ChatRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -206,7 +299,31 @@ func notFound(w http.ResponseWriter, model string) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("model %q not found, try pulling it first", model))
 }
 
-// chatLine is one NDJSON line of a /api/chat response, shaped like Ollama's.
+// readStrict reads a request body and decodes it into the official request
+// type v, refusing unknown fields: Ollama itself ignores them, but a field the
+// API does not have is a bug of the caller, which a test should see. It writes
+// Ollama's 400 and returns nil on failure.
+func readStrict(w http.ResponseWriter, r *http.Request, v any) []byte {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		writeError(w, http.StatusBadRequest, "missing request body")
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	return body
+}
+
+// chatLine is one NDJSON line of a /api/chat response, shaped like Ollama's
+// (api.ChatResponse with its api.Metrics).
 type chatLine struct {
 	Model              string  `json:"model"`
 	CreatedAt          string  `json:"created_at"`
@@ -223,13 +340,41 @@ type chatLine struct {
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
+// token is one delta of a reply: reply text, or reasoning of a thinking model.
+type token struct {
+	text     string
+	thinking bool
+}
+
+func chunks(text string, size int, thinking bool, out []token) []token {
+	runes := []rune(text)
+	for i := 0; i < len(runes); i += size {
+		out = append(out, token{text: string(runes[i:min(i+size, len(runes))]), thinking: thinking})
+	}
+	return out
+}
+
+// handleChat answers /api/chat. The final line carries done_reason "stop",
+// or "length" when the reply reached options.num_predict tokens (deltas; as
+// in Ollama's runner, a reply of exactly num_predict tokens also ends with
+// "length"), prompt_eval_count (the number of words of every message, a
+// stand-in for the prompt's tokens), eval_count (the deltas sent) and the
+// durations: total since the request arrived (queue included),
+// prompt_eval_duration from the slot to the first delta, eval_duration from
+// the first delta to the end.
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	s.chat.Add(1)
 	if s.failForced(w) {
 		return
 	}
+	var official api.ChatRequest
+	body := readStrict(w, r, &official)
+	if body == nil {
+		return
+	}
 	var req ChatRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -245,6 +390,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.chatHistory = append(s.chatHistory, req)
 	s.mu.Unlock()
+
+	canThink := modelMatches(req.Model, opts.ThinkingModels)
+	if official.Think.Bool() && !canThink {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q does not support thinking", req.Model))
+		return
+	}
+	thinks := canThink && (official.Think == nil || official.Think.Bool())
 
 	reply := DefaultReply
 	if opts.Reply != nil {
@@ -265,26 +417,67 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return string(b)
 		}
 	}
-	text := reply(req)
-	start := time.Now()
+	size := opts.ChunkSize
+	if size <= 0 {
+		size = 4
+	}
+	var tokens []token
+	if thinks {
+		tokens = chunks(Thinking(req), size, true, tokens)
+	}
+	tokens = chunks(reply(req), size, false, tokens)
+	doneReason := "stop"
+	if n := req.NumPredict(); n > 0 && len(tokens) >= n {
+		tokens, doneReason = tokens[:n], "length"
+	}
 	promptCount := 0
 	for _, m := range req.Messages {
 		promptCount += len(words(m.Content))
 	}
+
+	ctx := r.Context()
+	if !s.slots.acquire(ctx) {
+		return // the client went away while queued
+	}
+	defer s.slots.release()
+	slotAt := time.Now()
+	if !sleep(ctx, opts.FirstToken) {
+		return
+	}
+	firstAt := time.Now()
+	// due is when token i may be sent: paced from the first token.
+	due := func(i int) time.Time {
+		if opts.TokensPerSecond <= 0 {
+			return firstAt
+		}
+		return firstAt.Add(time.Duration(float64(i) / opts.TokensPerSecond * float64(time.Second)))
+	}
 	final := func(evalCount int) chatLine {
-		d := time.Since(start)
+		end := time.Now()
 		return chatLine{
 			Model: req.Model, CreatedAt: now(),
 			Message: Message{Role: "assistant", Content: ""},
-			Done:    true, DoneReason: "stop",
-			TotalDuration: int64(d), LoadDuration: 1000, PromptEvalCount: promptCount,
-			PromptEvalDuration: 1000, EvalCount: evalCount, EvalDuration: int64(d),
+			Done:    true, DoneReason: doneReason,
+			TotalDuration: int64(end.Sub(arrived)), LoadDuration: 1000, PromptEvalCount: promptCount,
+			PromptEvalDuration: max(int64(firstAt.Sub(slotAt)), 1000),
+			EvalCount:          evalCount, EvalDuration: max(int64(end.Sub(firstAt)), 1000),
 		}
 	}
 
 	if req.Stream != nil && !*req.Stream {
-		line := final(len(words(text)))
-		line.Message.Content = text
+		if len(tokens) > 0 && !sleepUntil(ctx, due(len(tokens)-1)) {
+			return
+		}
+		line := final(len(tokens))
+		var text, thinking strings.Builder
+		for _, t := range tokens {
+			if t.thinking {
+				thinking.WriteString(t.text)
+			} else {
+				text.WriteString(t.text)
+			}
+		}
+		line.Message.Content, line.Message.Thinking = text.String(), thinking.String()
 		writeJSON(w, http.StatusOK, line)
 		return
 	}
@@ -293,13 +486,8 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	size := opts.ChunkSize
-	if size <= 0 {
-		size = 4
-	}
-	runes := []rune(text)
 	deltas := 0
-	for i := 0; i < len(runes); i += size {
+	for i, t := range tokens {
 		if opts.FailAfterDeltas > 0 && deltas >= opts.FailAfterDeltas {
 			if opts.FailWithErrorLine {
 				_ = enc.Encode(map[string]string{"error": "ollamatest: model runner stopped mid-reply"})
@@ -310,18 +498,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			}
 			panic(http.ErrAbortHandler) // cut the connection: no done line
 		}
-		if opts.DeltaDelay > 0 {
-			select {
-			case <-time.After(opts.DeltaDelay):
-			case <-r.Context().Done():
-				return
-			}
+		if !sleepUntil(ctx, due(i)) || !sleep(ctx, opts.DeltaDelay) {
+			return
 		}
-		end := min(i+size, len(runes))
-		if err := enc.Encode(chatLine{
-			Model: req.Model, CreatedAt: now(),
-			Message: Message{Role: "assistant", Content: string(runes[i:end])},
-		}); err != nil {
+		msg := Message{Role: "assistant", Content: t.text}
+		if t.thinking {
+			msg = Message{Role: "assistant", Thinking: t.text}
+		}
+		if err := enc.Encode(chatLine{Model: req.Model, CreatedAt: now(), Message: msg}); err != nil {
 			return
 		}
 		if flusher != nil {
@@ -330,6 +514,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		deltas++
 	}
 	_ = enc.Encode(final(deltas))
+}
+
+// Thinking is the reasoning a thinking model streams (as message.thinking)
+// before its reply when thinking is on.
+func Thinking(req ChatRequest) string {
+	return "The user wrote " + fmt.Sprint(len(req.Messages)) + " messages; I answer the last one plainly."
 }
 
 // DefaultReply answers deterministically: it quotes the last user message
@@ -384,26 +574,30 @@ func FencedPassages(s string) []string {
 	return out
 }
 
-type embedRequest struct {
-	Model string          `json:"model"`
-	Input json.RawMessage `json:"input"`
+// embedLine is Ollama's /api/embed answer (api.EmbedResponse).
+type embedLine struct {
+	Model           string      `json:"model"`
+	Embeddings      [][]float32 `json:"embeddings"`
+	TotalDuration   int64       `json:"total_duration,omitempty"`
+	LoadDuration    int64       `json:"load_duration,omitempty"`
+	PromptEvalCount int         `json:"prompt_eval_count,omitempty"`
 }
 
+// handleEmbed answers /api/embed: one embedding per input, prompt_eval_count
+// the number of words of the inputs (a stand-in for their tokens). With
+// inputs it holds a slot for EmbedPerInput per input.
 func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	s.embed.Add(1)
-	if d := s.Options().EmbedDelay; d > 0 {
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
+	ctx := r.Context()
+	if !sleep(ctx, s.Options().EmbedDelay) {
+		return
 	}
 	if s.failForced(w) {
 		return
 	}
-	var req embedRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	var req api.EmbedRequest
+	if readStrict(w, r, &req) == nil {
 		return
 	}
 	if req.Model == "" {
@@ -411,32 +605,49 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var inputs []string
-	if len(req.Input) > 0 && string(req.Input) != "null" {
-		var one string
-		if err := json.Unmarshal(req.Input, &one); err == nil {
-			inputs = []string{one}
-		} else if err := json.Unmarshal(req.Input, &inputs); err != nil {
+	switch in := req.Input.(type) {
+	case string:
+		if in != "" {
+			inputs = []string{in}
+		}
+	case []any:
+		for _, v := range in {
+			str, ok := v.(string)
+			if !ok {
+				writeError(w, http.StatusBadRequest, "invalid input type")
+				return
+			}
+			inputs = append(inputs, str)
+		}
+	default:
+		if in != nil {
 			writeError(w, http.StatusBadRequest, "invalid input type")
 			return
 		}
 	}
-	if !modelMatches(req.Model, s.Options().EmbedModels) {
+	opts := s.Options()
+	if !modelMatches(req.Model, opts.EmbedModels) {
 		notFound(w, req.Model)
 		return
 	}
-	start := time.Now()
 	embs := make([][]float32, 0, len(inputs))
 	count := 0
+	if len(inputs) > 0 {
+		if !s.slots.acquire(ctx) {
+			return
+		}
+		defer s.slots.release()
+		if !sleep(ctx, time.Duration(len(inputs))*opts.EmbedPerInput) {
+			return
+		}
+	}
 	for _, in := range inputs {
 		embs = append(embs, Embed(in))
 		count += len(words(in))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"model":             req.Model,
-		"embeddings":        embs,
-		"total_duration":    int64(time.Since(start)),
-		"load_duration":     1000,
-		"prompt_eval_count": count,
+	writeJSON(w, http.StatusOK, embedLine{
+		Model: req.Model, Embeddings: embs,
+		TotalDuration: max(int64(time.Since(arrived)), 1000), LoadDuration: 1000, PromptEvalCount: count,
 	})
 }
 
