@@ -64,10 +64,10 @@ func BenchmarkLLMCapacity(b *testing.B) {
 		cfgs = append(cfgs, config{servers: 1, fifo: true})
 	}
 	liveLoad := float64(2*st.Users) / (st.ThinkMin + st.ThinkMax).Seconds() * 2 // turns/s
-	b.Logf("double: %d slots/server, first token %s, %.0f tokens/s, embed %s/input; live: 2 creators × %d users, think %s–%s (≈%.2f turns/s, ≈%.1f busy slots), reply %d tokens (%s); campaign: %d nudges of %d tokens (%s) by %d workers (issue: %d)",
+	b.Logf("double: %d slots/server, first token %s, %.0f tokens/s, embed %s/input; live: 2 creators × %d users, think %s–%s (≈%.2f turns/s, ≈%.1f busy slots), reply %d tokens (%s); campaign: %d nudges of %d tokens (%s) by %d workers, per-creator nudge cap %s (issue: %d)",
 		st.Slots, st.FirstToken, st.TokensPerSecond, st.EmbedPerInput, st.Users, st.ThinkMin, st.ThinkMax,
 		liveLoad, liveLoad*st.Generation(st.LiveTokens).Seconds(), st.LiveTokens, st.Generation(st.LiveTokens),
-		st.Campaign, st.NudgeTokens, st.Generation(st.NudgeTokens), st.NudgeWorkers, IssueCampaign)
+		st.Campaign, st.NudgeTokens, st.Generation(st.NudgeTokens), st.NudgeWorkers, capString(st.NudgeCap), IssueCampaign)
 
 	var rows []llmRow
 	for i, c := range cfgs {
@@ -142,17 +142,19 @@ func runLLMCapacity(b *testing.B, st LLMSettings, n int, fifo bool) llmRow {
 		}
 		return strings.Repeat("tok ", tokens) // one 4-rune delta per token
 	}
-	var doubles []*ollamatest.Server
+	doubles := ollamatest.NewCluster(b, n, ollamatest.Options{
+		ChatModels: []string{llmChatModel}, EmbedModels: []string{llmEmbedModel}, Reply: reply, ChunkSize: 4,
+		Slots: st.Slots, FirstToken: st.FirstToken, TokensPerSecond: st.TokensPerSecond, EmbedPerInput: st.EmbedPerInput,
+	})
 	var servers []llm.Server
-	for range n {
-		d := ollamatest.New(b, ollamatest.Options{
-			ChatModels: []string{llmChatModel}, EmbedModels: []string{llmEmbedModel}, Reply: reply, ChunkSize: 4,
-			Slots: st.Slots, FirstToken: st.FirstToken, TokensPerSecond: st.TokensPerSecond, EmbedPerInput: st.EmbedPerInput,
-		})
-		doubles = append(doubles, d)
-		servers = append(servers, llm.Server{URL: d.URL, Slots: st.Slots})
+	for _, u := range ollamatest.URLs(doubles) {
+		servers = append(servers, llm.Server{URL: u, Slots: st.Slots})
 	}
-	pool, err := llm.NewPool(ctx, llm.PoolOptions{Servers: servers, Client: llm.Options{Logger: testenv.Quiet()}})
+	popts := llm.PoolOptions{Servers: servers, Client: llm.Options{Logger: testenv.Quiet()}}
+	if st.NudgeCap > 0 {
+		popts.CreatorCap = map[llm.Class]int{llm.Nudge: st.NudgeCap}
+	}
+	pool, err := llm.NewPool(ctx, popts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -301,8 +303,8 @@ func llmTable(st LLMSettings, rows []llmRow) string {
 	fmt.Fprintf(&sb, "\nLLM capacity: live TTFT (widget turn start → first delta, embedding included) of creators B and C, idle vs during creator A's AI campaign\n")
 	fmt.Fprintf(&sb, "double: %d slots/server, first token %s, %.0f tokens/s, embed %s/input; live reply %d tokens = %s generation; nudge %d tokens = %s\n",
 		st.Slots, st.FirstToken, st.TokensPerSecond, st.EmbedPerInput, st.LiveTokens, st.Generation(st.LiveTokens), st.NudgeTokens, st.Generation(st.NudgeTokens))
-	fmt.Fprintf(&sb, "live: 2 creators × %d users, think %s–%s; campaign: %d recipients (scaled down from %d: \"10k time\" = %d ÷ measured nudges/s), %d compose workers\n",
-		st.Users, st.ThinkMin, st.ThinkMax, st.Campaign, IssueCampaign, IssueCampaign, st.NudgeWorkers)
+	fmt.Fprintf(&sb, "live: 2 creators × %d users, think %s–%s; campaign: %d recipients (scaled down from %d: \"10k time\" = %d ÷ measured nudges/s), %d compose workers, per-creator nudge cap %s\n",
+		st.Users, st.ThinkMin, st.ThinkMax, st.Campaign, IssueCampaign, IssueCampaign, st.NudgeWorkers, capString(st.NudgeCap))
 	fmt.Fprintf(&sb, "%-14s %6s %9s %9s %6s %9s %9s %9s %9s %8s %8s %7s %10s %9s %9s %7s %6s %s\n",
 		"config", "idle-n", "idle-p50", "idle-p95", "camp-n", "camp-p50", "camp-p95", "B-p95", "C-p95", "chat-p95",
 		"Δp95", "gen-ms", "campaign-s", "nudges/s", "10k-time", "target", "inflt", "failed")
@@ -335,4 +337,11 @@ func llmTable(st LLMSettings, rows []llmRow) string {
 	}
 	fmt.Fprintf(&sb, "(ms unless noted; Δp95 = camp-p95 − idle-p95 (no-sched: against the 1-server idle), target: Δp95 ≤ one live generation (gen-ms); chat-p95: the chat call's own first token, after the embedding; inflt: most requests one double ran at once; failed: live/nudge)\n")
 	return sb.String()
+}
+
+func capString(n int) string {
+	if n <= 0 {
+		return "none"
+	}
+	return fmt.Sprint(n)
 }

@@ -22,6 +22,7 @@ const (
 	EnvLLMBaseline   = "COACHWIRE_BENCH_LLM_BASELINE" // 0: skip the "no scheduler" (FIFO) row
 	EnvLLMLiveTokens = "COACHWIRE_BENCH_LLM_LIVE_TOKENS"
 	EnvLLMNudgeToks  = "COACHWIRE_BENCH_LLM_NUDGE_TOKENS"
+	EnvLLMNudgeCap   = "COACHWIRE_BENCH_LLM_NUDGE_CAP" // the pool's per-creator cap on running nudges (COACHWIRE_LLM_NUDGE_CONCURRENCY); 0: none
 )
 
 // IssueCampaign is the campaign size of the scenario the benchmark answers (issue 14).
@@ -43,6 +44,7 @@ type LLMSettings struct {
 	LiveTokens      int           // default 40
 	NudgeTokens     int           // default 30
 	NudgeWorkers    int           // the compose consumer's concurrency per process: 8
+	NudgeCap        int           // PoolOptions.CreatorCap[llm.Nudge], default 0 (no cap)
 }
 
 // ReadLLMSettings parses the EnvLLM* variables; bad values are errors, not silently ignored.
@@ -108,6 +110,7 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 		num(EnvLLMIdle, 1, 3600, func(n float64) { idle = n }),
 		num(EnvLLMLiveTokens, 1, 4096, integer(&s.LiveTokens)),
 		num(EnvLLMNudgeToks, 1, 4096, integer(&s.NudgeTokens)),
+		num(EnvLLMNudgeCap, 0, 1024, integer(&s.NudgeCap)),
 	} {
 		if f != nil {
 			return s, f
@@ -117,7 +120,8 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 	return s, nil
 }
 
-// Generation is how long the double takes to stream a reply of tokens once it has a slot.
+// Generation is how long the double takes to stream a reply of tokens once it has a slot: the
+// first delta after FirstToken, the others paced at TokensPerSecond.
 func (s LLMSettings) Generation(tokens int) time.Duration {
-	return s.FirstToken + time.Duration(float64(tokens)/s.TokensPerSecond*float64(time.Second))
+	return s.FirstToken + time.Duration(float64(max(tokens-1, 0))/s.TokensPerSecond*float64(time.Second))
 }
