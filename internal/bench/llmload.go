@@ -19,6 +19,7 @@ const (
 	EnvLLMThink      = "COACHWIRE_BENCH_LLM_THINK"    // think time between a user's turns, "min-max" seconds
 	EnvLLMCampaign   = "COACHWIRE_BENCH_LLM_CAMPAIGN" // recipients of creator A's AI-written campaign
 	EnvLLMIdle       = "COACHWIRE_BENCH_LLM_IDLE"     // seconds of live traffic alone before the campaign
+	EnvLLMWindow     = "COACHWIRE_BENCH_LLM_WINDOW"   // least seconds of live traffic measured during the campaign
 	EnvLLMBaseline   = "COACHWIRE_BENCH_LLM_BASELINE" // 0: skip the "no scheduler" (FIFO) row
 	EnvLLMLiveTokens = "COACHWIRE_BENCH_LLM_LIVE_TOKENS"
 	EnvLLMNudgeToks  = "COACHWIRE_BENCH_LLM_NUDGE_TOKENS"
@@ -39,7 +40,8 @@ type LLMSettings struct {
 	ThinkMin        time.Duration // default 150 s
 	ThinkMax        time.Duration // default 250 s
 	Campaign        int           // default 100 recipients
-	Idle            time.Duration // default 45 s
+	Idle            time.Duration // default 60 s
+	Window          time.Duration // default 90 s: creator A keeps sending nudges past Campaign until then
 	Baseline        bool          // default true
 	LiveTokens      int           // default 40
 	NudgeTokens     int           // default 30
@@ -52,7 +54,7 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 	s := LLMSettings{
 		Servers: []int{1, 2, 3}, Slots: 2, FirstToken: 400 * time.Millisecond, TokensPerSecond: 25,
 		EmbedPerInput: 20 * time.Millisecond, Users: 50, ThinkMin: 150 * time.Second, ThinkMax: 250 * time.Second,
-		Campaign: 100, Idle: 45 * time.Second, Baseline: true, LiveTokens: 40, NudgeTokens: 30, NudgeWorkers: 8,
+		Campaign: 100, Idle: 60 * time.Second, Window: 90 * time.Second, Baseline: true, LiveTokens: 40, NudgeTokens: 30, NudgeWorkers: 8,
 	}
 	num := func(name string, lo, hi float64, set func(float64)) error {
 		v := strings.TrimSpace(getenv(name))
@@ -99,7 +101,7 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 		}
 		s.Baseline = b
 	}
-	idle := s.Idle.Seconds()
+	idle, window := s.Idle.Seconds(), s.Window.Seconds()
 	for _, f := range []error{
 		num(EnvLLMSlots, 1, 64, integer(&s.Slots)),
 		num(EnvLLMFirstToken, 0, 60000, ms(&s.FirstToken)),
@@ -108,6 +110,7 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 		num(EnvLLMUsers, 1, 5000, integer(&s.Users)),
 		num(EnvLLMCampaign, 1, 1000000, integer(&s.Campaign)),
 		num(EnvLLMIdle, 1, 3600, func(n float64) { idle = n }),
+		num(EnvLLMWindow, 0, 3600, func(n float64) { window = n }),
 		num(EnvLLMLiveTokens, 1, 4096, integer(&s.LiveTokens)),
 		num(EnvLLMNudgeToks, 1, 4096, integer(&s.NudgeTokens)),
 		num(EnvLLMNudgeCap, 0, 1024, integer(&s.NudgeCap)),
@@ -116,7 +119,7 @@ func ReadLLMSettings(getenv func(string) string) (LLMSettings, error) {
 			return s, f
 		}
 	}
-	s.Idle = time.Duration(idle * float64(time.Second))
+	s.Idle, s.Window = time.Duration(idle*float64(time.Second)), time.Duration(window*float64(time.Second))
 	return s, nil
 }
 
