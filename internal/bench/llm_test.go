@@ -91,8 +91,10 @@ func BenchmarkLLMCapacity(b *testing.B) {
 				b.ReportMetric(float64(r.liveFails+r.nudgeFails), "failed")
 			}
 			b.Logf("%s: %s", name, r)
-			if i == len(cfgs)-1 { // the parent's log is not printed: the table goes with the last step
-				b.Log(llmTable(st, rows))
+			if i == len(cfgs)-1 {
+				// The parent's log is not printed and a step's is cut at 10 lines: the table goes
+				// to stdout with the last step.
+				fmt.Print(llmTable(st, rows))
 			}
 		})
 	}
