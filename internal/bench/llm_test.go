@@ -273,7 +273,9 @@ func runLLMCapacity(b *testing.B, st LLMSettings, n int, fifo bool) llmRow {
 	users.Wait() // turns in flight finish
 
 	row := llmRow{servers: n, fifo: fifo, campaign: time.Duration(campDone.Load()), liveFails: liveFails, nudgeFails: int(nudgeFails.Load())}
-	row.nudgesPerS = float64(st.Campaign) / row.campaign.Seconds()
+	if row.campaign > 0 {
+		row.nudgesPerS = float64(st.Campaign) / row.campaign.Seconds()
+	}
 	for _, d := range doubles {
 		row.maxInFlight = max(row.maxInFlight, d.MaxInFlight())
 	}
@@ -340,7 +342,10 @@ func llmTable(st LLMSettings, rows []llmRow) string {
 		if delta > gen {
 			target = "no"
 		}
-		tenK := fmt.Sprintf("%.1fh", float64(IssueCampaign)/r.nudgesPerS/3600)
+		tenK := "-"
+		if r.nudgesPerS > 0 {
+			tenK = fmt.Sprintf("%.1fh", float64(IssueCampaign)/r.nudgesPerS/3600)
+		}
 		fmt.Fprintf(&sb, "%-14s %6s %9s %9s %6d %9.0f %9.0f %9.0f %9.0f %9.0f %8.0f %7.0f %10.1f %9.2f %9s %7s %6d %d/%d\n",
 			name, idleN, idle50, idle95, r.campN, Ms(r.campP50), Ms(r.campP95), Ms(r.campP95B), Ms(r.campP95C), Ms(r.chatCampP95),
 			Ms(delta), Ms(gen), r.campaign.Seconds(), r.nudgesPerS, tenK, target, r.maxInFlight, r.liveFails, r.nudgeFails)
