@@ -55,8 +55,8 @@ const (
 	DefaultOllamaSlots          = 2
 	DefaultReplyTokens          = 512
 	DefaultLLMAging             = 60 * time.Second
-	DefaultLLMNudgeConcurrency  = 2
-	DefaultLLMIngestConcurrency = 2
+	DefaultLLMNudgeConcurrency  = 0
+	DefaultLLMIngestConcurrency = 0
 )
 
 // Config is everything a coachwire process needs to start.
@@ -156,7 +156,7 @@ type LLM struct {
 	Aging time.Duration
 	// NudgeConcurrency and IngestConcurrency are COACHWIRE_LLM_NUDGE_CONCURRENCY and
 	// COACHWIRE_LLM_INGEST_CONCURRENCY: the most AI-nudge and document-embedding calls one
-	// creator may have running at once in this process (default 2 each; 0: no cap).
+	// creator may have running at once in this process (default 0 each: no cap besides the slots; fair sharing already keeps one creator from starving another).
 	NudgeConcurrency  int
 	IngestConcurrency int
 	// NudgeDailyTokens is COACHWIRE_LLM_NUDGE_DAILY_TOKENS and EmbedDailyTokens

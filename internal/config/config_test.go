@@ -177,7 +177,7 @@ func TestLLMSettings(t *testing.T) {
 	c, err := config.Parse(nil, env(nil), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []string{config.DefaultOllamaURL}, c.OllamaURLs)
-	require.Equal(t, config.LLM{Slots: []int{2}, ReplyTokens: 512, Aging: time.Minute, NudgeConcurrency: 2, IngestConcurrency: 2}, c.LLM)
+	require.Equal(t, config.LLM{Slots: []int{2}, ReplyTokens: 512, Aging: time.Minute, NudgeConcurrency: 0, IngestConcurrency: 0}, c.LLM)
 	require.Equal(t, 4000+512, c.NumCtx())
 
 	c, err = config.Parse(nil, env(map[string]string{

@@ -16,7 +16,7 @@ type backend struct {
 	slots  int
 
 	mu       sync.Mutex
-	inflight int
+	inflight map[string]int // calls running per model (with its tag): slots are per model, as in Ollama
 	up       bool
 	models   map[string]bool // nil until the model list was read once
 	checked  time.Time       // last model list read
@@ -27,7 +27,25 @@ type backend struct {
 	lastErr  string
 }
 
-func newBackend(c *Client, slots int) *backend { return &backend{client: c, slots: slots} }
+func newBackend(c *Client, slots int) *backend {
+	return &backend{client: c, slots: slots, inflight: map[string]int{}}
+}
+
+// take and give count a call of model starting and ending on the server.
+func (b *backend) take(model string) {
+	b.mu.Lock()
+	b.inflight[withLatest(model)]++
+	b.mu.Unlock()
+}
+
+func (b *backend) give(model string) {
+	b.mu.Lock()
+	m := withLatest(model)
+	if b.inflight[m]--; b.inflight[m] <= 0 {
+		delete(b.inflight, m)
+	}
+	b.mu.Unlock()
+}
 
 // has reports whether the server has model as far as known, and whether it is up. A server that
 // is out and whose list was never read may have it.
@@ -44,10 +62,11 @@ func (b *backend) has(model string) (has, up bool) {
 func (b *backend) free(model string) (float64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.up || b.inflight >= b.slots || b.models == nil || !b.models[withLatest(model)] {
+	m := withLatest(model)
+	if !b.up || b.inflight[m] >= b.slots || b.models == nil || !b.models[m] {
 		return 0, false
 	}
-	return float64(b.inflight) / float64(b.slots), true
+	return float64(b.inflight[m]) / float64(b.slots), true
 }
 
 // fallback returns the server's load when it is out but may have model: used only when no
@@ -56,10 +75,11 @@ func (b *backend) free(model string) (float64, bool) {
 func (b *backend) fallback(model string) (float64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.up || b.inflight >= b.slots || (b.models != nil && !b.models[withLatest(model)]) {
+	m := withLatest(model)
+	if b.up || b.inflight[m] >= b.slots || (b.models != nil && !b.models[m]) {
 		return 0, false
 	}
-	return float64(b.inflight) / float64(b.slots), true
+	return float64(b.inflight[m]) / float64(b.slots), true
 }
 
 // setModels records a successful model list read: the server is up.
@@ -120,8 +140,8 @@ const maxProbe = 30 * time.Second
 type ServerStats struct {
 	URL      string
 	Up       bool
-	Slots    int
-	InFlight int
+	Slots    int // per model
+	InFlight int // every model
 	Models   []string
 	Served   int64 // calls answered
 	Failed   int64 // calls that failed on it (transport, 5xx, 429)
@@ -131,7 +151,10 @@ type ServerStats struct {
 func (b *backend) stats() ServerStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := ServerStats{URL: b.client.URL(), Up: b.up, Slots: b.slots, InFlight: b.inflight, Served: b.served, Failed: b.failed, LastErr: b.lastErr}
+	s := ServerStats{URL: b.client.URL(), Up: b.up, Slots: b.slots, Served: b.served, Failed: b.failed, LastErr: b.lastErr}
+	for _, n := range b.inflight {
+		s.InFlight += n
+	}
 	for m := range b.models {
 		s.Models = append(s.Models, m)
 	}

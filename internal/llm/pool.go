@@ -17,9 +17,9 @@ import (
 // Server is one Ollama server of a Pool.
 type Server struct {
 	URL string
-	// Slots is how many calls the server runs at once: its OLLAMA_NUM_PARALLEL divided by the
-	// number of coachwire processes that share it (each process schedules its own share).
-	// Default 1.
+	// Slots is how many calls of one model the server runs at once: its OLLAMA_NUM_PARALLEL
+	// (which is per loaded model) divided by the number of coachwire processes that share it
+	// (each process schedules its own share). Default 1.
 	Slots int
 }
 
@@ -279,7 +279,7 @@ func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.C
 		u.Backend = b.client.URL()
 		u.Attempts++
 		delivered, err := call(ctx, b.client, u, started)
-		p.sched.release(b, w)
+		p.sched.release(b, w, model)
 		if err == nil {
 			if b.succeeded() {
 				p.sched.wake()

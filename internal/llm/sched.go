@@ -24,7 +24,10 @@ import (
 //  3. arrival.
 //
 // A call is never given a slot its creator's cap in its class forbids. The slot goes to the
-// least loaded server (in-flight calls / slots) that is up and has the model.
+// least loaded server (in-flight calls of the model / slots) that is up and has the model. Slots
+// are per model, as Ollama's OLLAMA_NUM_PARALLEL is: the chat model and the embedding model of a
+// server each run that many calls at once, so a live query's embedding never waits for a slot a
+// generation holds (and never hands one to a waiting nudge).
 type scheduler struct {
 	mu      sync.Mutex
 	servers []*backend
@@ -104,7 +107,7 @@ func (s *scheduler) acquire(ctx context.Context, w Work, model string, avoid *ba
 		s.mu.Unlock()
 		// Granted meanwhile: give the slot back.
 		if g := <-wt.ready; g.b != nil {
-			s.release(g.b, w)
+			s.release(g.b, w, model)
 		}
 		return nil, ctx.Err()
 	}
@@ -131,12 +134,10 @@ func (s *scheduler) upHas(model string) bool {
 	return false
 }
 
-// release gives back the slot of a call of w on b.
-func (s *scheduler) release(b *backend, w Work) {
+// release gives back the slot of a call of w for model on b.
+func (s *scheduler) release(b *backend, w Work, model string) {
 	s.mu.Lock()
-	b.mu.Lock()
-	b.inflight--
-	b.mu.Unlock()
+	b.give(model)
 	cl := w.Class
 	if cl < 0 || cl >= numClasses {
 		cl = Live
@@ -224,9 +225,7 @@ func (s *scheduler) dispatch() {
 			kept = append(kept, w)
 			continue
 		}
-		b.mu.Lock()
-		b.inflight++
-		b.mu.Unlock()
+		b.take(w.model)
 		s.running[cl][w.work.Creator]++
 		s.vtime[cl] = max(s.vtime[cl], w.start)
 		w.ready <- grant{b: b}

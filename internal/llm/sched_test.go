@@ -50,8 +50,9 @@ func server(t *testing.T, name string, slots int, models ...string) *backend {
 }
 
 type held struct {
-	b *backend
-	w Work
+	b     *backend
+	w     Work
+	model string
 }
 
 // call starts a call that waits for a slot; when granted it reports its label on r.got and
@@ -66,7 +67,7 @@ func (r *rig) call(label string, w Work, model string) (release func()) {
 			r.got <- label + ": " + err.Error()
 			return
 		}
-		granted <- held{b, w}
+		granted <- held{b, w, model}
 		r.mu.Lock()
 		r.on[label] = b
 		r.mu.Unlock()
@@ -83,7 +84,7 @@ func (r *rig) call(label string, w Work, model string) (release func()) {
 	return func() {
 		h := <-granted
 		granted <- h
-		r.s.release(h.b, h.w)
+		r.s.release(h.b, h.w, h.model)
 	}
 }
 
@@ -142,9 +143,9 @@ func TestSchedulerServesLiveFirst(t *testing.T) {
 		model string
 	}{
 		{"nudge-A", Work{Class: Nudge, Creator: creatorA}, "chat"},
-		{"ingest-A", Work{Class: IngestEmbed, Creator: creatorA}, "embed"},
+		{"ingest-A", Work{Class: IngestEmbed, Creator: creatorA}, "chat"},
 		{"memory-B", Work{Class: Memory, Creator: creatorB}, "chat"},
-		{"embed-C", Work{Class: LiveEmbed, Creator: creatorC}, "embed"},
+		{"embed-C", Work{Class: LiveEmbed, Creator: creatorC}, "chat"},
 		{"live-B", Work{Class: Live, Creator: creatorB}, "chat"},
 	} {
 		rel[c.label] = r.call(c.label, c.w, c.model)
@@ -270,29 +271,27 @@ func TestSchedulerLeastLoadedServerWithTheModel(t *testing.T) {
 	if count["http://big.invalid:11434"] != 4 || count["http://small.invalid:11434"] != 1 {
 		t.Fatalf("in flight per server %v, want 4 on big and 1 on small (by load: in flight / slots)", count)
 	}
-	// Every slot is taken: an embedding waits for small, the only server with the model.
+	// Every chat slot is taken. Slots are per model: an embedding runs at once on small, the only
+	// server with the embedding model, beside small's chat.
 	e := r.call("embed", Work{Class: LiveEmbed, Creator: creatorA}, "embed")
-	// Release the chat calls one at a time: the embedding gets a slot only when small's frees.
-	granted := false
-	for i, rel := range rels {
-		onSmall := r.server(fmt.Sprint("c", i)) == small
-		rel()
-		select {
-		case l := <-r.got:
-			if !onSmall || l != "embed" || r.server(l) != small {
-				t.Fatalf("%s granted when a call on big ended", l)
-			}
-			granted = true
-		case <-time.After(30 * time.Millisecond):
-			if onSmall {
-				t.Fatal("small's slot freed and the embedding waiting for it was not granted")
-			}
-		}
+	if l := r.next(); l != "embed" || r.server("embed") != small {
+		t.Fatalf("%s granted on %v", l, r.server(l))
 	}
-	if !granted {
-		t.Fatal("the embedding never got small's slot")
+	// A second embedding waits for the first (small has one slot per model), not for a chat.
+	e2 := r.call("embed2", Work{Class: LiveEmbed, Creator: creatorA}, "embed")
+	for _, rel := range rels {
+		rel()
+	}
+	select {
+	case l := <-r.got:
+		t.Fatalf("%s granted when chats ended", l)
+	case <-time.After(30 * time.Millisecond):
 	}
 	e()
+	if l := r.next(); l != "embed2" {
+		t.Fatal(l)
+	}
+	e2()
 }
 
 func TestSchedulerModelOnNoServer(t *testing.T) {

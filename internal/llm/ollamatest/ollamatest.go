@@ -120,10 +120,11 @@ type Options struct {
 	// the request is read and without a slot; the request ends early if the client goes away.
 	EmbedDelay time.Duration
 
-	// Slots is how many chats and embeddings the server runs at once
-	// (Ollama's OLLAMA_NUM_PARALLEL; here one pool for every model, like a CPU
-	// server whose cores bound all work). Further requests wait in arrival
-	// order; one whose client goes away leaves the queue. 0: unlimited.
+	// Slots is how many requests of one model the server runs at once
+	// (Ollama's OLLAMA_NUM_PARALLEL, which is per loaded model: the chat model
+	// and the embedding model each have their own). Further requests for the
+	// model wait in arrival order; one whose client goes away leaves the
+	// queue. 0: unlimited.
 	// A request holds its slot from the end of its queue wait to its last
 	// line; requests rejected before (bad body, unknown model, forced
 	// Status, thinking not supported) never take one.
@@ -157,7 +158,7 @@ type Server struct {
 	statusLeft  int
 	chatHistory []ChatRequest
 
-	slots slots
+	slots map[string]*slots // per model (with its tag), created on first use
 
 	chat, embed, tags, version atomic.Int64
 }
@@ -212,7 +213,39 @@ func (s *Server) SetOptions(opts Options) {
 	defer s.mu.Unlock()
 	s.opts = opts
 	s.statusLeft = opts.StatusTimes
-	s.slots.setLimit(opts.Slots)
+	for _, q := range s.slots {
+		q.setLimit(opts.Slots)
+	}
+}
+
+// slotsOf returns the slots of model.
+func (s *Server) slotsOf(model string) *slots {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.slots == nil {
+		s.slots = map[string]*slots{}
+	}
+	q, ok := s.slots[withTag(model)]
+	if !ok {
+		q = &slots{limit: s.opts.Slots}
+		s.slots[withTag(model)] = q
+	}
+	return q
+}
+
+// counts sums the slot counts of every model (most: the most of one model at once).
+func (s *Server) counts() (inflight, most, queued int) {
+	s.mu.Lock()
+	qs := make([]*slots, 0, len(s.slots))
+	for _, q := range s.slots {
+		qs = append(qs, q)
+	}
+	s.mu.Unlock()
+	for _, q := range qs {
+		n, m, w := q.counts()
+		inflight, most, queued = inflight+n, max(most, m), queued+w
+	}
+	return inflight, most, queued
 }
 
 // Options returns the current options.
@@ -227,14 +260,14 @@ func (s *Server) Counts() Counts {
 	return Counts{Chat: s.chat.Load(), Embed: s.embed.Load(), Tags: s.tags.Load(), Version: s.version.Load()}
 }
 
-// InFlight is the number of chats and embeddings holding a slot now.
-func (s *Server) InFlight() int { n, _, _ := s.slots.counts(); return n }
+// InFlight is the number of chats and embeddings holding a slot now (every model).
+func (s *Server) InFlight() int { n, _, _ := s.counts(); return n }
 
-// MaxInFlight is the most chats and embeddings seen holding a slot at once.
-func (s *Server) MaxInFlight() int { _, n, _ := s.slots.counts(); return n }
+// MaxInFlight is the most requests of one model seen holding a slot at once.
+func (s *Server) MaxInFlight() int { _, n, _ := s.counts(); return n }
 
-// Queued is the number of requests waiting for a slot now.
-func (s *Server) Queued() int { _, _, n := s.slots.counts(); return n }
+// Queued is the number of requests waiting for a slot now (every model).
+func (s *Server) Queued() int { _, _, n := s.counts(); return n }
 
 // ChatRequests returns a copy of every well-formed chat request for a known
 // model received (also those then refused for thinking), in order, with
@@ -441,10 +474,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	if !s.slots.acquire(ctx) {
+	q := s.slotsOf(req.Model)
+	if !q.acquire(ctx) {
 		return // the client went away while queued
 	}
-	defer s.slots.release()
+	defer q.release()
 	slotAt := time.Now()
 	if !sleep(ctx, opts.FirstToken) {
 		return
@@ -638,10 +672,11 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	embs := make([][]float32, 0, len(inputs))
 	count := 0
 	if len(inputs) > 0 {
-		if !s.slots.acquire(ctx) {
+		q := s.slotsOf(req.Model)
+		if !q.acquire(ctx) {
 			return
 		}
-		defer s.slots.release()
+		defer q.release()
 		if !sleep(ctx, time.Duration(len(inputs))*opts.EmbedPerInput) {
 			return
 		}

@@ -631,23 +631,26 @@ func TestServerQueuesBeyondSlots(t *testing.T) {
 	chat := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
 	start("/api/chat", chat)
 	waitFor(t, "first in flight", func() bool { return s.InFlight() == 1 })
+	start("/api/chat", chat)
+	waitFor(t, "second in flight", func() bool { return s.InFlight() == 2 })
+	// Slots are per model, as OLLAMA_NUM_PARALLEL is: the embedding model has its own.
 	start("/api/embed", `{"model":"e","input":["x"]}`)
-	waitFor(t, "embed in flight", func() bool { return s.InFlight() == 2 })
+	waitFor(t, "embed in flight beside two chats", func() bool { return s.InFlight() == 3 && s.Queued() == 0 })
 	for i := range 3 {
 		start("/api/chat", chat)
 		waitFor(t, "queued", func() bool { return s.Queued() == i+1 })
 	}
-	cancels[3]() // queued
+	cancels[4]() // queued
 	waitFor(t, "a queued request leaves", func() bool { return s.Queued() == 2 })
 	cancels[0]() // in flight
-	waitFor(t, "the next in line takes the free slot", func() bool { return s.Queued() == 1 && s.InFlight() == 2 })
+	waitFor(t, "the next in line takes the free slot", func() bool { return s.Queued() == 1 && s.InFlight() == 3 })
 	for _, c := range cancels {
 		c()
 	}
 	wg.Wait()
 	waitFor(t, "all slots free", func() bool { return s.InFlight() == 0 && s.Queued() == 0 })
 	if m := s.MaxInFlight(); m != 2 {
-		t.Fatalf("max in flight %d, want 2", m)
+		t.Fatalf("max in flight of one model %d, want 2", m)
 	}
 }
 
