@@ -258,6 +258,8 @@ func (s *Server) Handler() http.Handler {
 		route("GET /demo", s.widget.Demo)
 	}
 	mux.HandleFunc("GET /openapi.yaml", s.handleOpenAPI)
+	// Creator console (console.go).
+	s.consoleRoutes(mux)
 	return s.logRequests(mux)
 }
 
