@@ -90,6 +90,7 @@ async function main() {
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <meta name="color-scheme" content="light">
     <title>coachwire console</title>
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="${url(css)}">
     <script type="module" src="${url(entry)}"></script>
 ${preload}  </head>

@@ -73,6 +73,11 @@ export function SignIn({ notice }: { notice?: "signed-out" | "expired" }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (!email.trim() || !password) {
+      setError("Enter your email and your password.");
+      emailRef.current?.focus();
+      return;
+    }
     setBusy(true);
     setError("");
     try {
@@ -100,7 +105,7 @@ export function SignIn({ notice }: { notice?: "signed-out" | "expired" }) {
           Your session ended. Sign in again to continue.
         </p>
       )}
-      <form onSubmit={submit} noValidate={false}>
+      <form onSubmit={submit} noValidate>
         {error && (
           <p className="form-error" role="alert">
             {error}
@@ -128,9 +133,12 @@ export function SignUp() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setErrors({});
-    if (password.length < 8) {
-      setErrors({ password: "Use at least 8 characters." });
+    const found: typeof errors = {};
+    if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = "Enter an email address such as ana@example.com.";
+    if (password.length < 8) found.password = "Use at least 8 characters.";
+    setErrors(found);
+    if (found.email || found.password) {
+      document.getElementById(found.email ? "signup-email" : "signup-password")?.focus();
       return;
     }
     setBusy(true);
@@ -150,7 +158,7 @@ export function SignUp() {
 
   return (
     <AuthFrame title="Create your account">
-      <form onSubmit={submit}>
+      <form onSubmit={submit} noValidate>
         {errors.form && (
           <p className="form-error" role="alert">
             {errors.form}

@@ -60,6 +60,16 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/**
+ * The document as an API answer gives it, except that a state the event stream delivered after
+ * that answer was read wins (an answer can be older than the events that overtook it).
+ */
+function merge(shown: Document, answer: Document): Document {
+  if (Date.parse(shown.updated_at) <= Date.parse(answer.updated_at)) return answer;
+  const { status, error, chunk_count, chunks_done, updated_at } = shown;
+  return { ...answer, status, error, chunk_count, chunks_done, updated_at };
+}
+
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export default function Knowledge() {
@@ -121,7 +131,7 @@ export default function Knowledge() {
             .filter((d) => !gone.current.has(d.id))
             .map((d) => {
               const o = byID.get(d.id);
-              return o && Date.parse(o.updated_at) > Date.parse(d.updated_at) ? o : d;
+              return o ? merge(o, d) : d;
             });
           return more === undefined ? fresh : [...old, ...fresh.filter((d) => !byID.has(d.id))];
         });
@@ -219,7 +229,7 @@ export default function Knowledge() {
   const upsert = (d: Document) => {
     titles.current.set(d.id, d.title);
     setAnyDocs(true);
-    setDocs((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? d : x)) : [d, ...list]));
+    setDocs((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? merge(x, d) : x)) : [d, ...list]));
   };
 
   const pump = () => {
@@ -449,6 +459,7 @@ export default function Knowledge() {
 
       <input
         ref={replaceInput}
+        id="replace-input"
         type="file"
         hidden
         aria-hidden="true"
@@ -687,16 +698,18 @@ function DocumentTable({
                 <td data-label="Updated">
                   <time dateTime={d.updated_at}>{dateFormat.format(new Date(d.updated_at))}</time>
                 </td>
-                <td className="actions">
-                  <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReplace(d)}>
-                    Replace<span className="visually-hidden"> {d.title}</span>
-                  </button>
-                  <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReindex(d)}>
-                    Reindex<span className="visually-hidden"> {d.title}</span>
-                  </button>
-                  <button type="button" className="button small danger-outline" disabled={deleting} onClick={() => onDelete(d)}>
-                    Delete<span className="visually-hidden"> {d.title}</span>
-                  </button>
+                <td className="actions-cell">
+                  <div className="actions">
+                    <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReplace(d)}>
+                      Replace<span className="visually-hidden"> {d.title}</span>
+                    </button>
+                    <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReindex(d)}>
+                      Reindex<span className="visually-hidden"> {d.title}</span>
+                    </button>
+                    <button type="button" className="button small danger-outline" disabled={deleting} onClick={() => onDelete(d)}>
+                      Delete<span className="visually-hidden"> {d.title}</span>
+                    </button>
+                  </div>
                 </td>
               </tr>
             );
