@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -64,6 +66,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Cleanup(site.Close)
 
 	b := newBrowser(t)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText,
+		  rows: Array.from(document.querySelectorAll('tr[data-doc-id]')).map((tr) => tr.dataset.docId + ' ' + tr.dataset.status), states: window.__states})`))
+		t.Logf("console at failure: %s (err %v)", s, err)
+	})
 	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
 		return err
@@ -113,6 +125,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-status']});
 	})()`))
 
+	rowOf := func(title string) string {
+		return fmt.Sprintf(`document.evaluate('//tr[.//span[@class="title-text" and text()="%s"]]', document, null, 9, null).singleNodeValue`, title)
+	}
+
 	// Two files at once through the file picker.
 	dir := t.TempDir()
 	files := map[string]string{
@@ -151,13 +167,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Logf("screenshot saved to docs/console.png (%d bytes)", len(shot))
 	}
 
+	// Drag and drop: a file dropped on the drop zone is uploaded like a chosen one.
+	dropped := filepath.Join(dir, "evening-wind-down.txt")
+	require.NoError(t, os.WriteFile(dropped, []byte("Evening wind-down\n\nDim the lights, write down tomorrow's first task and read ten pages of a paper book.\n"), 0o644))
+	b.dropFiles(t, ".dropzone", dropped)
+	b.poll(t, "the dropped file indexed", rowOf("evening wind down")+`?.dataset.status === 'indexed'`)
+	require.Equal(t, "3", b.eval(t, `String(document.querySelectorAll('li.upload[data-upload-state="done"]').length)`))
+
 	// Filter: a search that matches one title, then none.
 	b.typeInto(t, "search", `#doc-search`, "sleep")
 	b.poll(t, "one match", `document.querySelectorAll('tr[data-doc-id]').length === 1 && document.querySelector('tr[data-doc-id] .title-text').textContent === 'sleep basics'`)
 	b.typeInto(t, "search more", `#doc-search`, "zzz")
 	b.poll(t, "no match", `document.querySelector('.empty-title')?.textContent === 'No documents match these filters.'`)
 	b.do(t, "clear the filters", chromedp.Click(chromedp.CSS(`.empty button`)))
-	b.poll(t, "both documents again", `document.querySelectorAll('tr[data-doc-id]').length === 2`)
+	b.poll(t, "every document again", `document.querySelectorAll('tr[data-doc-id]').length === 3`)
 	require.Empty(t, b.eval(t, `document.querySelector('#doc-search').value`))
 
 	// URL import: an address that answers 404 is explained in the form; a real page is imported
@@ -177,9 +200,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Empty(t, b.eval(t, `document.querySelector('#import-url').value`), "the form is cleared after an import")
 
 	// Replace a document with a new file: it goes through the states again, with the new size.
-	rowOf := func(title string) string {
-		return fmt.Sprintf(`document.evaluate('//tr[.//span[@class="title-text" and text()="%s"]]', document, null, 9, null).singleNodeValue`, title)
-	}
 	morningID := b.eval(t, rowOf("morning routine")+`.dataset.docId`)
 	newer := filepath.Join(dir, "morning-routine-v2.md")
 	require.NoError(t, os.WriteFile(newer, []byte("# Morning routine, second edition\n\nWater, stretching, one intention and ten minutes outside in daylight.\n"), 0o644))
@@ -199,11 +219,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.poll(t, "the dialog", `document.querySelector('dialog.dialog')?.open && document.activeElement.textContent === 'Cancel'`)
 	b.axe(t, axe, "knowledge, delete dialog")
 	b.do(t, "confirm", chromedp.Click(chromedp.CSS(`dialog.dialog button[type="submit"]`)))
-	b.poll(t, "the row to go", `document.querySelectorAll('tr[data-doc-id]').length === 2 && !`+rowOf("sleep basics"))
+	b.poll(t, "the row to go", `document.querySelectorAll('tr[data-doc-id]').length === 3 && !`+rowOf("sleep basics"))
 
 	// A reload keeps the session (refresh token in sessionStorage, access token in memory).
 	b.do(t, "reload", chromedp.Reload())
-	b.poll(t, "the Knowledge page after the reload", `document.querySelector('h1')?.textContent === 'Knowledge' && document.querySelectorAll('tr[data-doc-id][data-status="indexed"]').length === 2`)
+	b.poll(t, "the Knowledge page after the reload", `document.querySelector('h1')?.textContent === 'Knowledge' && document.querySelectorAll('tr[data-doc-id][data-status="indexed"]').length === 3`)
 
 	// Phone size: the navigation folds into a menu button that works from the keyboard.
 	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
@@ -236,6 +256,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.poll(t, "still signed out", `location.pathname === '/console/sign-in' && document.querySelector('h1')?.textContent === 'Sign in'`)
 
 	require.Empty(t, b.exceptions(), "uncaught exceptions on the page")
+}
+
+// dropFiles drags files from outside the page and drops them on the centre of the element css
+// selects, with the browser's own drag events (dragenter, dragover, drop).
+func (b *browser) dropFiles(t *testing.T, css string, files ...string) {
+	t.Helper()
+	type point struct {
+		X float64 `json:"x"`
+		Y float64 `json:"y"`
+	}
+	p := run(t, b, "locate "+css, chromedp.Evaluate[point](fmt.Sprintf(`(() => { const e = document.querySelector(%q);
+	  e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()`, css)))
+	data := &input.DragData{Items: []*input.DragDataItem{}, Files: files, DragOperationsMask: 1}
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		b.do(t, "drag: "+string(typ), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: p.X, Y: p.Y, Data: data})
+			return err
+		}))
+	}
 }
 
 // typeInto focuses the element css selects and types text into it with real key events.
