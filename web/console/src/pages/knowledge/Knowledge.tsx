@@ -1,35 +1,15 @@
 // The Knowledge page: everything the coach answers from. Upload (drag and drop or the file
 // picker, several files at once, per-file progress), URL import, the document list with search
 // and filters, live indexing states over the event stream, replace, delete and reindex.
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type FormEvent } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, errorText, type Document, type DocumentFormat, type DocumentStatus } from "../../api/client";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
 import { followDocumentEvents, type DocumentEvent, type StreamState } from "./events";
+import { formatNames, formats, merge, statuses, statusNames, type Upload } from "./model";
+import { DocumentTable, DropZone, ImportForm, LiveBadge, UploadRow } from "./parts";
 import { uploadFile, type UploadHandle } from "./upload";
 
-const statuses: DocumentStatus[] = ["queued", "extracting", "chunking", "embedding", "indexed", "failed", "deleting"];
-const formats: DocumentFormat[] = ["pdf", "docx", "pptx", "epub", "html", "markdown", "text", "csv"];
-const formatNames: Record<DocumentFormat, string> = {
-  pdf: "PDF",
-  docx: "Word (DOCX)",
-  pptx: "PowerPoint (PPTX)",
-  epub: "EPUB",
-  html: "Web page (HTML)",
-  markdown: "Markdown",
-  text: "Plain text",
-  csv: "CSV",
-};
-const statusNames: Record<DocumentStatus, string> = {
-  queued: "Queued",
-  extracting: "Extracting text",
-  chunking: "Splitting into passages",
-  embedding: "Embedding",
-  indexed: "Indexed",
-  failed: "Failed",
-  deleting: "Deleting",
-};
-const inProgress = new Set<string>(["queued", "extracting", "chunking", "embedding"]);
 // Uploads sent at once; the rest wait their turn.
 const parallelUploads = 3;
 const pageSize = 50;
@@ -39,38 +19,6 @@ interface Filters {
   status: DocumentStatus | "";
   format: DocumentFormat | "";
 }
-
-type UploadState = "waiting" | "uploading" | "done" | "duplicate" | "failed" | "cancelled";
-
-interface Upload {
-  key: number;
-  name: string;
-  size: number;
-  sent: number;
-  state: UploadState;
-  error?: string;
-  docID?: string;
-  /** The title of the document this file replaces. */
-  replacing?: string;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-/**
- * The document as an API answer gives it, except that a state the event stream delivered after
- * that answer was read wins (an answer can be older than the events that overtook it).
- */
-function merge(shown: Document, answer: Document): Document {
-  if (Date.parse(shown.updated_at) <= Date.parse(answer.updated_at)) return answer;
-  const { status, error, chunk_count, chunks_done, updated_at } = shown;
-  return { ...answer, status, error, chunk_count, chunks_done, updated_at };
-}
-
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export default function Knowledge() {
   const [docs, setDocs] = useState<Document[]>([]);
@@ -204,6 +152,31 @@ export default function Knowledge() {
       clearTimeout(reloadSoon.current);
     };
   }, [announce]);
+
+  // While documents are embedding, their progress (passages written) is read every few seconds:
+  // the event stream announces state changes only.
+  const embedding = docs
+    .filter((d) => d.status === "embedding")
+    .slice(0, 10)
+    .map((d) => d.id)
+    .join(",");
+  useEffect(() => {
+    if (!embedding) return;
+    const ctl = new AbortController();
+    const timer = setInterval(() => {
+      for (const id of embedding.split(",")) {
+        api("get", "/api/v1/documents/{id}", { path: { id }, signal: ctl.signal })
+          .then((d) => setDocs((list) => list.map((x) => (x.id === d.id ? merge(x, d) : x))))
+          .catch(() => {
+            // the next state event or tick catches up
+          });
+      }
+    }, 2000);
+    return () => {
+      clearInterval(timer);
+      ctl.abort();
+    };
+  }, [embedding]);
 
   // A file dropped outside the drop zone must not make the browser leave the console to open it.
   useEffect(() => {
@@ -475,247 +448,3 @@ export default function Knowledge() {
   );
 }
 
-function DropZone({ onFiles }: { onFiles: (f: FileList) => void }) {
-  const [over, setOver] = useState(false);
-  const depth = useRef(0);
-  const isFiles = (e: DragEvent) => e.dataTransfer.types.includes("Files");
-  return (
-    <div
-      className={over ? "dropzone over" : "dropzone"}
-      onDragEnter={(e) => {
-        if (!isFiles(e)) return;
-        e.preventDefault();
-        depth.current++;
-        setOver(true);
-      }}
-      onDragOver={(e) => {
-        if (!isFiles(e)) return;
-        e.preventDefault();
-        e.dataTransfer.dropEffect = "copy";
-      }}
-      onDragLeave={() => {
-        depth.current = Math.max(0, depth.current - 1);
-        if (depth.current === 0) setOver(false);
-      }}
-      onDrop={(e) => {
-        e.preventDefault();
-        depth.current = 0;
-        setOver(false);
-        if (e.dataTransfer.files.length) onFiles(e.dataTransfer.files);
-      }}
-    >
-      <p className="dropzone-title">Drop files here</p>
-      <p className="hint">PDF, Word, PowerPoint, EPUB, HTML, Markdown, plain text or CSV; several at once.</p>
-      <input
-        id="upload-input"
-        className="file-input"
-        type="file"
-        multiple
-        onChange={(e) => {
-          if (e.target.files) onFiles(e.target.files);
-          e.target.value = "";
-        }}
-      />
-      <label htmlFor="upload-input" className="button primary">
-        Choose files
-      </label>
-    </div>
-  );
-}
-
-function ImportForm({ onImported }: { onImported: (d: Document) => void }) {
-  const [url, setURL] = useState("");
-  const [title, setTitle] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      const d = await api("post", "/api/v1/documents/import", { body: { url: url.trim(), title: title.trim() || undefined } });
-      onImported(d);
-      setURL("");
-      setTitle("");
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <form className="import" onSubmit={submit} aria-labelledby="import-heading">
-      <h3 id="import-heading">Import a web page</h3>
-      <div className="field">
-        <label htmlFor="import-url">Page address</label>
-        <input
-          id="import-url"
-          type="url"
-          required
-          placeholder="https://example.com/guide"
-          value={url}
-          onChange={(e) => setURL(e.target.value)}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error ? "import-error" : undefined}
-        />
-      </div>
-      <div className="field">
-        <label htmlFor="import-title">Title (optional)</label>
-        <input id="import-title" type="text" maxLength={300} value={title} onChange={(e) => setTitle(e.target.value)} />
-      </div>
-      {error && (
-        <p className="field-error" id="import-error" role="alert">
-          {error}
-        </p>
-      )}
-      <button type="submit" className="button secondary" disabled={busy}>
-        {busy ? "Fetching the page…" : "Import"}
-      </button>
-    </form>
-  );
-}
-
-function UploadRow({ u, doc, onCancel }: { u: Upload; doc?: Document; onCancel: () => void }) {
-  const pct = u.size > 0 ? Math.min(100, Math.round((u.sent / u.size) * 100)) : u.state === "done" ? 100 : 0;
-  let text: string;
-  switch (u.state) {
-    case "waiting":
-      text = "Waiting…";
-      break;
-    case "uploading":
-      text = `Uploading, ${pct}%`;
-      break;
-    case "done":
-      text = doc ? `Uploaded · ${statusNames[doc.status]}` : "Uploaded";
-      break;
-    case "duplicate":
-      text = `Already in your knowledge${doc ? ` as “${doc.title}”` : ""}; nothing was added.`;
-      break;
-    case "cancelled":
-      text = "Cancelled";
-      break;
-    default:
-      text = `Not uploaded: ${u.error}`;
-  }
-  const id = `upload-${u.key}`;
-  return (
-    <li className={`upload upload-${u.state}`} data-upload-state={u.state}>
-      <div className="upload-main">
-        <span className="upload-name" id={id}>
-          {u.replacing ? `${u.name} (replaces “${u.replacing}”)` : u.name}
-        </span>
-        <span className="upload-size">{formatBytes(u.size)}</span>
-      </div>
-      <progress max={100} value={u.state === "failed" || u.state === "cancelled" ? 0 : pct} aria-labelledby={id} />
-      <div className="upload-foot">
-        <span className={u.state === "failed" ? "upload-status error-text" : "upload-status"}>{text}</span>
-        {(u.state === "waiting" || u.state === "uploading") && (
-          <button type="button" className="button link" onClick={onCancel}>
-            Cancel<span className="visually-hidden"> upload of {u.name}</span>
-          </button>
-        )}
-      </div>
-    </li>
-  );
-}
-
-function LiveBadge({ state }: { state: StreamState }) {
-  const label = state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…";
-  return (
-    <span className={`live live-${state}`} role="status" title="Indexing states update as they happen">
-      <span aria-hidden="true" className="live-dot" />
-      {label}
-    </span>
-  );
-}
-
-function StatusBadge({ d }: { d: Document }) {
-  const detail = useMemo(() => {
-    if (d.status === "embedding" && d.chunk_count > 0) return `${d.chunks_done} of ${d.chunk_count} passages`;
-    if (d.status === "indexed") {
-      const n = `${d.chunk_count} passage${d.chunk_count === 1 ? "" : "s"}`;
-      return d.search_mode === "bm25" ? `${n} · keyword search only, reindex to add vectors` : n;
-    }
-    return "";
-  }, [d]);
-  return (
-    <div className="status-cell">
-      <span className={`badge badge-${d.status}`} data-status={d.status}>
-        {inProgress.has(d.status) && <span className="spinner" aria-hidden="true" />}
-        {statusNames[d.status] ?? d.status}
-      </span>
-      {detail && <span className="status-detail">{detail}</span>}
-      {d.status === "failed" && d.error && <span className="status-detail error-text">{d.error}</span>}
-    </div>
-  );
-}
-
-function DocumentTable({
-  docs,
-  onReplace,
-  onReindex,
-  onDelete,
-}: {
-  docs: Document[];
-  onReplace: (d: Document) => void;
-  onReindex: (d: Document) => void;
-  onDelete: (d: Document) => void;
-}) {
-  return (
-    <div className="table-wrap">
-      <table className="docs">
-        <caption className="visually-hidden">Your documents, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Document</th>
-            <th scope="col">Status</th>
-            <th scope="col">Format</th>
-            <th scope="col">Size</th>
-            <th scope="col">Updated</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {docs.map((d) => {
-            const deleting = d.status === "deleting";
-            return (
-              <tr key={d.id} data-doc-id={d.id} data-status={d.status}>
-                <th scope="row" className="doc-title">
-                  <span className="title-text">{d.title}</span>
-                  {d.source_url ? (
-                    <span className="doc-sub">{d.source_url}</span>
-                  ) : (
-                    d.filename && d.filename !== d.title && <span className="doc-sub">{d.filename}</span>
-                  )}
-                </th>
-                <td data-label="Status">
-                  <StatusBadge d={d} />
-                </td>
-                <td data-label="Format">{formatNames[d.format] ?? d.format}</td>
-                <td data-label="Size">{formatBytes(d.size_bytes)}</td>
-                <td data-label="Updated">
-                  <time dateTime={d.updated_at}>{dateFormat.format(new Date(d.updated_at))}</time>
-                </td>
-                <td className="actions-cell">
-                  <div className="actions">
-                    <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReplace(d)}>
-                      Replace<span className="visually-hidden"> {d.title}</span>
-                    </button>
-                    <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReindex(d)}>
-                      Reindex<span className="visually-hidden"> {d.title}</span>
-                    </button>
-                    <button type="button" className="button small danger-outline" disabled={deleting} onClick={() => onDelete(d)}>
-                      Delete<span className="visually-hidden"> {d.title}</span>
-                    </button>
-                  </div>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
-  );
-}
