@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -143,7 +144,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
 		paths = append(paths, p)
 	}
-	b.do(t, "choose two files", chromedp.SetUploadFiles(chromedp.CSS(`#upload-input`), paths))
+	// Keyboard only: from the content, Tab reaches the file picker (the Reindex button is
+	// disabled while there is nothing to reindex) and Space opens it; the test answers the
+	// browser's file chooser with the two files.
+	b.do(t, "press Tab", chromedp.KeyEvent("\t"))
+	require.Equal(t, "upload-input", b.eval(t, `document.activeElement.id`))
+	b.chooseFiles(t, chromedp.KeyEvent(" "), page.FileChooserOpenedModeSelectMultiple, paths...)
 	b.poll(t, "both uploads to finish", `document.querySelectorAll('li.upload[data-upload-state="done"]').length === 2`)
 	require.Equal(t, "100,100", b.eval(t, `Array.from(document.querySelectorAll('li.upload progress')).map((p) => p.value).join(',')`),
 		"each file's progress bar reached 100%")
@@ -203,8 +209,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	morningID := b.eval(t, rowOf("morning routine")+`.dataset.docId`)
 	newer := filepath.Join(dir, "morning-routine-v2.md")
 	require.NoError(t, os.WriteFile(newer, []byte("# Morning routine, second edition\n\nWater, stretching, one intention and ten minutes outside in daylight.\n"), 0o644))
-	b.do(t, "click Replace", chromedp.Click(chromedp.Search(`//tr[.//span[@class="title-text" and text()="morning routine"]]//button[contains(., "Replace")]`)))
-	b.do(t, "choose the new version", chromedp.SetUploadFiles(chromedp.CSS(`#replace-input`), []string{newer}))
+	b.chooseFiles(t, chromedp.Click(chromedp.Search(`//tr[.//span[@class="title-text" and text()="morning routine"]]//button[contains(., "Replace")]`)),
+		page.FileChooserOpenedModeSelectSingle, newer)
 	b.poll(t, "the replacement upload", `Array.from(document.querySelectorAll('li.upload[data-upload-state="done"] .upload-name')).some((e) => e.textContent.includes('replaces “morning routine”'))`)
 	b.poll(t, "the new version indexed", fmt.Sprintf(`(() => { const tr = %s; return tr.dataset.docId === %q && tr.dataset.status === 'indexed' && tr.querySelector('td[data-label="Size"]').textContent === '105 B'; })()`, rowOf("morning routine"), morningID))
 	t.Logf("morning routine showed %s", b.eval(t, fmt.Sprintf(`window.__states[%q].join(' → ')`, morningID)))
@@ -275,6 +281,32 @@ func (b *browser) dropFiles(t *testing.T, css string, files ...string) {
 			return err
 		}))
 	}
+}
+
+// chooseFiles runs open, which must open a file chooser, and answers the chooser with files,
+// as a person picking them in the browser's dialog.
+func (b *browser) chooseFiles(t *testing.T, open chromedp.Action[chromedp.Void], mode page.FileChooserOpenedMode, files ...string) {
+	t.Helper()
+	b.do(t, "intercept file choosers", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: true})
+		return err
+	}))
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	opened := chromedp.Events(ctx, page.FileChooserOpened)
+	b.do(t, "open the file chooser", open)
+	var node cdp.BackendNodeID
+	for ev, err := range opened {
+		require.NoError(t, err, "no file chooser opened")
+		require.Equal(t, mode, ev.Mode, "the chooser's mode")
+		node = ev.BackendNodeID
+		break
+	}
+	require.NotZero(t, node, "no file chooser opened")
+	b.do(t, "choose the files", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: files, BackendNodeID: node})
+		return err
+	}))
 }
 
 // typeInto focuses the element css selects and types text into it with real key events.
