@@ -6,7 +6,10 @@ export const base = "/console";
 
 const listeners = new Set<() => void>();
 const notify = () => listeners.forEach((l) => l());
-window.addEventListener("popstate", notify);
+window.addEventListener("popstate", () => {
+  moved = true;
+  notify();
+});
 
 function subscribe(l: () => void) {
   listeners.add(l);
@@ -24,9 +27,17 @@ export function usePath(): string {
   return useSyncExternalStore(subscribe, currentPath);
 }
 
+let moved = false;
+
+/** Whether the console has changed pages since the document loaded (then a new page takes the focus). */
+export function navigatedInApp(): boolean {
+  return moved;
+}
+
 export function navigate(to: string, opts: { replace?: boolean } = {}) {
   const url = base + (to === "/" ? "" : to);
   if (url === window.location.pathname + window.location.search) return;
+  moved = true;
   if (opts.replace) window.history.replaceState(null, "", url);
   else window.history.pushState(null, "", url);
   notify();

@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, errorText } from "../api/errors";
 import { session } from "../api/session";
-import { Link } from "../router";
+import { Link, navigatedInApp } from "../router";
 
 function AuthFrame({ title, children }: { title: string; children: ReactNode }) {
+  const h1 = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · coachwire console`;
+    if (navigatedInApp()) h1.current?.focus();
   }, [title]);
   return (
     <main id="main" className="auth">
@@ -13,7 +15,9 @@ function AuthFrame({ title, children }: { title: string; children: ReactNode }) 
         <p className="brand auth-brand">
           coachwire <span className="brand-sub">console</span>
         </p>
-        <h1>{title}</h1>
+        <h1 ref={h1} tabIndex={-1}>
+          {title}
+        </h1>
         {children}
       </div>
     </main>

@@ -1,4 +1,5 @@
 import { useEffect, useRef, type ReactNode } from "react";
+import { navigatedInApp } from "../router";
 
 /**
  * A page: its title becomes the document title and, after a navigation, receives the focus, so
@@ -8,7 +9,7 @@ export function Page({ title, actions, children }: { title: string; actions?: Re
   const h1 = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · coachwire console`;
-    if (document.activeElement && document.activeElement !== document.body) h1.current?.focus();
+    if (navigatedInApp()) h1.current?.focus();
   }, [title]);
   return (
     <>
