@@ -28,8 +28,8 @@ import (
 // locked npm dependencies and `make check-console` keeps the copy current.
 const axeScript = "testdata/axe.min.js"
 
-// consoleScreenshotEnv, set to 1, makes TestConsoleInBrowser save its screenshot of the Knowledge
-// page as docs/console.png (the README shows it).
+// consoleScreenshotEnv, set to 1, makes TestConsoleInBrowser save its screenshots of the
+// Knowledge page as docs/console.png (the README shows it) and docs/console-phone.png.
 const consoleScreenshotEnv = "COACHWIRE_SCREENSHOTS"
 
 // cspWatch runs before the page's own scripts (so it is not subject to the page's CSP) and
@@ -245,8 +245,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "press Escape", chromedp.KeyEvent("\u001b"))
 	b.poll(t, "the closed menu, focus back on its button", `document.querySelector('.menu-button').getAttribute('aria-expanded') === 'false' && document.activeElement === document.querySelector('.menu-button')`)
 	if os.Getenv(consoleScreenshotEnv) == "1" {
-		shot := run(t, b, "phone screenshot", chromedp.CaptureScreenshot())
-		require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), "console-phone.png"), shot, 0o644))
+		shot := run(t, b, "phone screenshot", chromedp.FullScreenshot(100))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "console-phone.png"), shot, 0o644))
 	}
 	b.do(t, "desktop viewport", chromedp.EmulateViewport(1280, 900))
 

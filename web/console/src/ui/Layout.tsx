@@ -48,7 +48,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
         <button
           ref={menuButton}
           type="button"
-          className="menu-button"
+          className="button secondary menu-button"
           aria-expanded={open}
           aria-controls="console-nav"
           onClick={() => setOpen((o) => !o)}
