@@ -171,9 +171,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Drag and drop: a file dropped on the drop zone is uploaded like a chosen one.
 	dropped := filepath.Join(dir, "evening-wind-down.txt")
 	require.NoError(t, os.WriteFile(dropped, []byte("Evening wind-down\n\nDim the lights, write down tomorrow's first task and read ten pages of a paper book.\n"), 0o644))
-	b.dropFiles(t, ".dropzone", dropped)
+	// With it, an image: refused by the API, and the upload says why and what is accepted.
+	photo := filepath.Join(dir, "photo.png")
+	require.NoError(t, os.WriteFile(photo, append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...), 0o644))
+	b.dropFiles(t, ".dropzone", dropped, photo)
 	b.poll(t, "the dropped file indexed", rowOf("evening wind down")+`?.dataset.status === 'indexed'`)
 	require.Equal(t, "3", b.eval(t, `String(document.querySelectorAll('li.upload[data-upload-state="done"]').length)`))
+	b.poll(t, "the refused image", `document.querySelector('li.upload[data-upload-state="failed"]')?.textContent.includes('photo.png')`)
+	refused := b.eval(t, `document.querySelector('li.upload[data-upload-state="failed"] .upload-status').textContent`)
+	require.Contains(t, refused, "Not uploaded:")
+	require.Contains(t, refused, "supported: PDF", "the error names what is accepted")
+	require.Equal(t, "0", b.eval(t, `String(`+rowOf("photo")+` ? 1 : 0)`), "nothing was added for the image")
+	b.axe(t, axe, "knowledge, a refused upload")
 
 	// Filter: a search that matches one title, then none.
 	b.typeInto(t, "search", `#doc-search`, "sleep")

@@ -115,7 +115,7 @@ export function UploadRow({ u, doc, onCancel }: { u: Upload; doc?: Document; onC
       text = `Uploading, ${pct}%`;
       break;
     case "done":
-      text = doc ? `Uploaded · ${statusNames[doc.status]}` : "Uploaded";
+      text = doc ? `Uploaded · ${statusNames[doc.status]}${doc.status === "failed" && doc.error ? `: ${doc.error}` : ""}` : "Uploaded";
       break;
     case "duplicate":
       text = `Already in your knowledge${doc ? ` as “${doc.title}”` : ""}; nothing was added.`;
