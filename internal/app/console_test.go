@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -54,7 +55,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	cfg := h.config()
 	cfg.Knowledge.ImportAllowPrivate = true // the imported page is served on loopback
-	a := h.start(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var banner strings.Builder
+	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t), Out: &banner})
+	require.NoError(t, err, "start")
+	t.Cleanup(a.Stop)
+	// The start banner links the console; the test opens that link.
+	var consoleURL string
+	for _, line := range strings.Split(banner.String(), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Console:"); ok {
+			consoleURL = strings.TrimSpace(rest)
+		}
+	}
+	require.Equal(t, a.URL+"/console", consoleURL, "the banner's console line:\n%s", banner.String())
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/breathing.html" {
 			http.NotFound(w, r)
@@ -83,7 +97,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}))
 
 	// Signed out, /console lands on the sign-in page.
-	b.do(t, "open the console", chromedp.Navigate(a.URL+"/console"))
+	b.do(t, "open the console", chromedp.Navigate(consoleURL))
 	b.poll(t, "the sign-in page", `location.pathname === '/console/sign-in' && document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.axe(t, axe, "sign in")
 
