@@ -38,6 +38,13 @@ export default function Knowledge() {
   const loadAbort = useRef<AbortController | null>(null);
   const titles = useRef(new Map<string, string>());
   const gone = useRef(new Set<string>());
+  // Events counted as they arrive, and the count at each document's latest event: an API answer
+  // requested before that event is older than the state it brought.
+  const eventCount = useRef(0);
+  const lastEvent = useRef(new Map<string, number>());
+  const liveSince = (start: number, id: string) => (lastEvent.current.get(id) ?? -1) >= start;
+  // Documents not on the page that events were seen for (the list was reloaded once for each).
+  const unseen = useRef(new Set<string>());
   const handles = useRef(new Map<number, UploadHandle>());
   const queue = useRef<{ key: number; file: File; replaceID?: string }[]>([]);
   const nextKey = useRef(1);
@@ -59,6 +66,7 @@ export default function Knowledge() {
       const ctl = new AbortController();
       loadAbort.current = ctl;
       if (more === undefined) setLoading(true);
+      const start = eventCount.current;
       try {
         const out = await api("get", "/api/v1/documents", {
           query: {
@@ -72,14 +80,14 @@ export default function Knowledge() {
         });
         remember(out.documents);
         setDocs((old) => {
-          // An event newer than this answer wins (the list was read before it), and a document
-          // whose delete finished stays gone.
+          // A state that arrived live after the request wins, and a document whose delete
+          // finished stays gone.
           const byID = new Map(old.map((d) => [d.id, d]));
           const fresh = out.documents
             .filter((d) => !gone.current.has(d.id))
             .map((d) => {
               const o = byID.get(d.id);
-              return o ? merge(o, d) : d;
+              return o ? merge(o, d, liveSince(start, d.id)) : d;
             });
           return more === undefined ? fresh : [...old, ...fresh.filter((d) => !byID.has(d.id))];
         });
@@ -115,6 +123,7 @@ export default function Knowledge() {
   const reloadSoon = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
     const onEvent = (e: DocumentEvent) => {
+      lastEvent.current.set(e.document_id, eventCount.current++);
       const title = titles.current.get(e.document_id);
       if (e.status === "deleted") {
         gone.current.add(e.document_id);
@@ -140,8 +149,12 @@ export default function Knowledge() {
       );
       if (title && status === "indexed") announce(`${title} is indexed.`);
       if (title && status === "failed") announce(`${title} failed to index: ${e.error ?? "unknown reason"}.`);
-      // A document this page does not show yet (added elsewhere): reload the list.
-      if (!known) {
+      // A document this page does not show yet (added elsewhere, or racing its upload's
+      // answer): reload the list, once per document, and again when it has finished (it may
+      // only now match the status filter).
+      const settled = status === "indexed" || status === "failed";
+      if (!known && (!unseen.current.has(e.document_id) || settled)) {
+        unseen.current.add(e.document_id);
         clearTimeout(reloadSoon.current);
         reloadSoon.current = setTimeout(() => void loadRef.current(), 300);
       }
@@ -165,8 +178,9 @@ export default function Knowledge() {
     const ctl = new AbortController();
     const timer = setInterval(() => {
       for (const id of embedding.split(",")) {
+        const start = eventCount.current;
         api("get", "/api/v1/documents/{id}", { path: { id }, signal: ctl.signal })
-          .then((d) => setDocs((list) => list.map((x) => (x.id === d.id ? merge(x, d) : x))))
+          .then((d) => setDocs((list) => list.map((x) => (x.id === d.id ? merge(x, d, liveSince(start, d.id)) : x))))
           .catch(() => {
             // the next state event or tick catches up
           });
@@ -199,22 +213,29 @@ export default function Knowledge() {
 
   const patchUpload = (key: number, patch: Partial<Upload>) => setUploads((list) => list.map((u) => (u.key === key ? { ...u, ...patch } : u)));
 
-  const upsert = (d: Document) => {
+  /**
+   * Shows an API answer for a document. start is the event count when the request was sent; a
+   * new document's answer (upload, import) passes 0: every event for it is newer.
+   */
+  const upsert = (d: Document, start: number) => {
+    if (gone.current.has(d.id)) return; // its delete finished while the answer was on its way
     titles.current.set(d.id, d.title);
     setAnyDocs(true);
-    setDocs((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? merge(x, d) : x)) : [d, ...list]));
+    setDocs((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? merge(x, d, liveSince(start, d.id)) : x)) : [d, ...list]));
   };
 
   const pump = () => {
     while (handles.current.size < parallelUploads && queue.current.length > 0) {
       const job = queue.current.shift()!;
+      // A replace changes a document the page already follows: events before it are older.
+      const start = job.replaceID ? eventCount.current : 0;
       const h = uploadFile(job.file, (sent) => patchUpload(job.key, { sent }), job.replaceID);
       handles.current.set(job.key, h);
       patchUpload(job.key, { state: "uploading" });
       h.done
         .then((d) => {
           patchUpload(job.key, { state: d.duplicate ? "duplicate" : "done", sent: job.file.size, docID: d.id });
-          upsert(d);
+          upsert(d, start);
           announce(d.duplicate ? `${job.file.name} is already in your knowledge as ${d.title}.` : `${job.file.name} uploaded.`);
         })
         .catch((e: unknown) => {
@@ -262,7 +283,10 @@ export default function Knowledge() {
   };
 
   const reindex = (d: Document) =>
-    act(async () => upsert(await api("post", "/api/v1/documents/{id}/reindex", { path: { id: d.id } })), `${d.title} is queued for reindexing.`);
+    act(async () => {
+      const start = eventCount.current;
+      upsert(await api("post", "/api/v1/documents/{id}/reindex", { path: { id: d.id } }), start);
+    }, `${d.title} is queued for reindexing.`);
 
   const remove = (d: Document) =>
     setConfirm({
@@ -271,7 +295,10 @@ export default function Knowledge() {
       confirm: "Delete document",
       danger: true,
       onConfirm: () =>
-        void act(async () => upsert(await api("delete", "/api/v1/documents/{id}", { path: { id: d.id } })), `${d.title} is being deleted.`),
+        void act(async () => {
+          const start = eventCount.current;
+          upsert(await api("delete", "/api/v1/documents/{id}", { path: { id: d.id } }), start);
+        }, `${d.title} is being deleted.`),
     });
 
   const reindexAll = () =>
@@ -321,7 +348,12 @@ export default function Knowledge() {
           Add knowledge
         </h2>
         <DropZone onFiles={(f) => addFiles(f)} />
-        <ImportForm onImported={(d) => { upsert(d); announce(d.duplicate ? `That page is already in your knowledge as ${d.title}.` : `${d.title} imported.`); }} />
+        <ImportForm
+          onImported={(d) => {
+            upsert(d, 0);
+            announce(d.duplicate ? `That page is already in your knowledge as ${d.title}.` : `${d.title} imported.`);
+          }}
+        />
       </section>
 
       {uploads.length > 0 && (

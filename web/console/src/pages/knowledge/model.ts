@@ -46,13 +46,14 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * The document as an API answer gives it, except that a state the event stream delivered after
- * that answer was read wins (an answer can be older than the events that overtook it).
+ * The document as an API answer gives it, except when the event stream delivered a state for it
+ * after the request was sent (live is true): that state is newer than the answer. The order is
+ * the page's own (a counter of events), never the server clocks.
  */
-export function merge(shown: Document, answer: Document): Document {
-  if (Date.parse(shown.updated_at) <= Date.parse(answer.updated_at)) return answer;
+export function merge(shown: Document, answer: Document, live: boolean): Document {
+  if (!live) return answer;
   const { status, error, updated_at } = shown;
-  // Progress within a state (chunks written while embedding) only comes from the API.
+  // Progress within a state (passages written while embedding) only comes from the API.
   const sameState = shown.status === answer.status;
   return {
     ...answer,
