@@ -9,7 +9,7 @@ SQLC := $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export COACHWIRE_WEAVIATE_BIN ?= $(WEAVIATE_BIN)
 
-.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt chaos
+.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt chaos console console-deps check-console
 
 ## run: build and start the whole system on embedded defaults (Ctrl-C stops it)
 run: deps weaviate
@@ -24,7 +24,7 @@ TEST_PACKAGES ?= 4
 # Coverage counts every package's statements, whichever package's tests run them; the test
 # helpers and doubles (testenv, *test packages, the bench load driver) are not counted.
 COVERPKG = $(shell $(GO) list ./... | grep -v -e '/internal/testenv' -e 'test$$' -e '/internal/bench$$' | paste -sd, -)
-test: deps deps-test weaviate build vet lint check-generated
+test: deps deps-test weaviate build vet lint check-generated check-console
 	@mkdir -p $(dir $(COVERPROFILE))
 	@echo "$(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=<project packages> -coverprofile=$(COVERPROFILE) ./... | testreport"
 	@set -o pipefail; $(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=$(COVERPKG) -coverprofile=$(COVERPROFILE) ./... \
@@ -45,6 +45,25 @@ generate:
 
 check-generated:
 	$(SQLC) diff
+
+## console: rebuild the creator console (web/console, docs/console.md) into internal/gateway/console/static
+## and its client types from openapi.yaml; needs Node.js and npm. `make run` does not: the build is committed.
+CONSOLE_DIR := web/console
+console: console-deps
+	cd $(CONSOLE_DIR) && node build.mjs
+
+# console-deps: npm ci from the lockfile, only when the lockfile changed since the last install.
+console-deps:
+	@cd $(CONSOLE_DIR) && sum=$$(sha256sum package-lock.json | cut -d' ' -f1) && \
+	  if [ "$$(cat node_modules/.lock-sha256 2>/dev/null)" != "$$sum" ]; then \
+	    npm ci --prefer-offline --no-audit --no-fund --loglevel=error && echo "$$sum" > node_modules/.lock-sha256; fi
+
+## check-console: the committed console build, client types and axe-core copy are what the sources
+## give (builds into a temp dir and compares bytes); skipped when Node.js is not installed
+check-console:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  $(MAKE) --no-print-directory console-deps && cd $(CONSOLE_DIR) && node build.mjs --check; \
+	else echo "check-console: node/npm not installed: skipped (the committed console build is used)"; fi
 
 ## weaviate: build the Weaviate server once into the user cache (about 5 minutes the first time)
 weaviate: $(WEAVIATE_BIN)

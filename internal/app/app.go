@@ -339,6 +339,7 @@ func (a *App) banner() {
 	fmt.Fprintf(a.out, "coachwire running: targets %s\n", strings.Join(a.cfg.Targets, ","))
 	if a.URL != "" {
 		fmt.Fprintf(a.out, "  API:        %s/api/v1 (OpenAPI: %s/openapi.yaml, health: %s/health)\n", a.cfg.PublicURL, a.cfg.PublicURL, a.cfg.PublicURL)
+		fmt.Fprintf(a.out, "  Console:    %s/console\n", a.cfg.PublicURL)
 		if a.cfg.Dev && a.demoKey != "" {
 			fmt.Fprintf(a.out, "  Demo page:  %s/demo (widget key %s)\n", a.cfg.PublicURL, a.demoKey)
 		}

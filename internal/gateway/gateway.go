@@ -298,6 +298,8 @@ func (s *Server) Handler() http.Handler {
 		public("GET /demo", s.widget.Demo)
 	}
 	mux.HandleFunc("GET /openapi.yaml", s.handleOpenAPI)
+	// Creator console (console.go).
+	s.consoleRoutes(mux)
 	s.mu.Lock()
 	s.routes = table
 	s.mu.Unlock()
