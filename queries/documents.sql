@@ -51,19 +51,19 @@ UPDATE documents
 SET version = version + 1, title = @title, format = @format, body = @body, content_hash = @content_hash,
     storage_key = @storage_key, filename = @filename, size_bytes = @size_bytes, source_url = @source_url,
     status = 'queued', error = '', chunk_count = 0, chunks_done = 0, search_mode = '', attempts = 0,
-    updated_at = now()
+    wait_until = NULL, updated_at = now()
 WHERE id = @id AND status <> 'deleting'
 RETURNING *;
 
 -- name: RequeueDocument :one
 UPDATE documents
-SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, wait_until = NULL, updated_at = now()
 WHERE id = $1 AND status <> 'deleting'
 RETURNING *;
 
 -- name: RequeueAllDocuments :many
 UPDATE documents
-SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, wait_until = NULL, updated_at = now()
 WHERE status <> 'deleting'
 RETURNING *;
 

@@ -5,9 +5,10 @@
 // Usage is counted in PostgreSQL per creator, UTC day and kind (llm_usage: tokens and calls,
 // added to after each model call), so every replica counts against one budget. A creator's limit
 // is their own row in llm_budgets when it has a value, else the configured default; 0 is
-// unlimited. The check is "today's usage is under the limit": a call that starts under it may
-// end over it (by at most one call's tokens); the next call is refused until the UTC day
-// changes. Days follow the injected clock.
+// unlimited. The check is "today's usage is under the limit": calls that start under it may end
+// over it (by the tokens of the calls in flight when it was reached, on every worker and
+// replica); the next call is refused until the UTC day changes. A call is charged to the day it
+// ends in. Days follow the injected clock.
 package capacity
 
 import (

@@ -443,7 +443,7 @@ UPDATE documents
 SET version = version + 1, title = $1, format = $2, body = $3, content_hash = $4,
     storage_key = $5, filename = $6, size_bytes = $7, source_url = $8,
     status = 'queued', error = '', chunk_count = 0, chunks_done = 0, search_mode = '', attempts = 0,
-    updated_at = now()
+    wait_until = NULL, updated_at = now()
 WHERE id = $9 AND status <> 'deleting'
 RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
@@ -502,7 +502,7 @@ func (q *Queries) ReplaceDocumentContent(ctx context.Context, arg ReplaceDocumen
 
 const requeueAllDocuments = `-- name: RequeueAllDocuments :many
 UPDATE documents
-SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, wait_until = NULL, updated_at = now()
 WHERE status <> 'deleting'
 RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `
@@ -552,7 +552,7 @@ func (q *Queries) RequeueAllDocuments(ctx context.Context) ([]Document, error) {
 
 const requeueDocument = `-- name: RequeueDocument :one
 UPDATE documents
-SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, updated_at = now()
+SET version = version + 1, status = 'queued', error = '', chunks_done = 0, attempts = 0, wait_until = NULL, updated_at = now()
 WHERE id = $1 AND status <> 'deleting'
 RETURNING id, creator_id, title, format, body, version, status, error, chunk_count, search_mode, created_at, updated_at, content_hash, storage_key, filename, size_bytes, source_url, chunks_done, chunk_tokens, chunk_overlap, attempts, wait_until
 `

@@ -129,7 +129,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (creatorAu
 		if err != nil {
 			return creatorAuth{}, err
 		}
-		return creatorAuth{CreatorID: creatorID, KeyID: key.ID, Grant: perm.Grant{Role: perm.Role(key.Role)}}, nil
+		return creatorAuth{CreatorID: creatorID, KeyID: key.ID, Grant: perm.Grant{Role: perm.Role(key.Role), Key: true}}, nil
 	}
 	claims, err := s.Auth.VerifyAccess(tok)
 	if err != nil {
@@ -164,7 +164,7 @@ func (s *Server) stillAllowed(ctx context.Context, a creatorAuth) bool {
 			if err == nil && k.RevokedAt != nil {
 				return db.ErrNotFound
 			}
-			g = perm.Grant{Role: perm.Role(k.Role)}
+			g = perm.Grant{Role: perm.Role(k.Role), Key: true}
 			return err
 		}
 		m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: a.CreatorID, UserID: a.UserID})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -109,13 +110,21 @@ type widgetSettingsIn struct {
 	IdentitySecret   *string   `json:"identity_secret"`
 }
 
-func settingsOf(c db.Creator) widgetSettings {
+// settingsOf is the widget settings caller sees. The identity secret signs user_hash: whoever
+// holds it can open the widget as any end user and read their conversation, so it is shown only
+// to a grant that may change the coach and read message content (owner, admin, an editor with
+// the content grant).
+func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	origins := c.AllowedOrigins
 	if origins == nil {
 		origins = []string{}
 	}
-	return widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
-		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey, IdentitySecret: c.WidgetSecret}
+	out := widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
+		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey}
+	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
+		out.IdentitySecret = c.WidgetSecret
+	}
+	return out
 }
 
 func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
@@ -127,7 +136,7 @@ func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request,
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsOf(c))
+	writeJSON(w, http.StatusOK, settingsOf(c, a))
 	return nil
 }
 
@@ -181,7 +190,7 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsOf(c))
+	writeJSON(w, http.StatusOK, settingsOf(c, a))
 	return nil
 }
 

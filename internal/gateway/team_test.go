@@ -164,6 +164,14 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	return false
 }
 
+// keyDenied: routes no API key may use whatever its role (managing the team, the keys and
+// ownership), so a leaked key cannot mint keys or let anyone in.
+func keyDenied(method, pattern string) bool {
+	path := strings.TrimPrefix(pattern, method+" ")
+	return strings.HasPrefix(path, "/api/v1/api-keys") || strings.HasSuffix(path, "/transfer-ownership") ||
+		(method != http.MethodGet && (strings.HasPrefix(path, "/api/v1/members") || strings.HasPrefix(path, "/api/v1/invitations")))
+}
+
 // walk sends one request to a route and returns status, error code and content type. An
 // event stream is closed as soon as its headers arrive.
 func (e *fullEnv) walk(t *testing.T, method, path, token string) (int, string, string) {
@@ -241,13 +249,17 @@ func TestRoleRouteTable(t *testing.T) {
 				if got, want := (perm.Grant{Role: r, ReadContent: content}).Allows(rt.Perm), expectAllowed(string(r), content, method, rt.Pattern); got != want {
 					t.Errorf("%s: role %s (content %v): package perm allows=%v, the roles of issue 11 say %v", rt.Pattern, r, content, got, want)
 				}
+				key := perm.Grant{Role: r, ReadContent: content, Key: true}
+				if got, want := key.Allows(rt.Perm), expectAllowed(string(r), content, method, rt.Pattern) && !keyDenied(method, rt.Pattern); got != want {
+					t.Errorf("%s: API key with role %s: package perm allows=%v, want %v", rt.Pattern, r, got, want)
+				}
 			}
 		}
 		unknown := pathParam.ReplaceAllStringFunc(path, func(string) string { return uuid.NewString() })
 		foreignPath := pathParam.ReplaceAllStringFunc(path, func(m string) string { return foreign[kindOf(path, m[1:len(m)-1])] })
 		for _, p := range ps {
 			t.Run(p.name+" "+rt.Pattern, func(t *testing.T) {
-				allowed := expectAllowed(p.role, p.content, method, rt.Pattern)
+				allowed := expectAllowed(p.role, p.content, method, rt.Pattern) && !(p.key && keyDenied(method, rt.Pattern))
 				personOnly := p.key && (path == "/api/v1/auth/workspaces" || path == "/api/v1/auth/switch")
 				st, code, ct := e.walk(t, method, unknown, p.token)
 				switch {
@@ -652,5 +664,36 @@ func TestSingleOwnerUnchanged(t *testing.T) {
 	st, _, raw = e.call(t, "GET", "/api/v1/members", c.AccessToken, nil)
 	if st != http.StatusOK || strings.Count(string(raw), `"user_id"`) != 1 || !strings.Contains(string(raw), `"role":"owner"`) {
 		t.Fatalf("members: %d %s", st, raw)
+	}
+}
+
+// TestIdentitySecretOnlyWithContent: the widget's identity secret lets its holder open the widget
+// as any end user (and read their conversation), so the widget settings show it only to a grant
+// that may change the coach and read message content.
+func TestIdentitySecretOnlyWithContent(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	owner := e.c.Register(t)
+	type settings struct {
+		IdentitySecret string `json:"identity_secret"`
+	}
+	for _, c := range []struct {
+		name, token string
+		want        bool
+	}{
+		{"owner", owner.AccessToken, true},
+		{"admin", e.join(t, owner.AccessToken, "admin", false).AccessToken, true},
+		{"editor with content", e.join(t, owner.AccessToken, "editor", true).AccessToken, true},
+		{"editor", e.join(t, owner.AccessToken, "editor", false).AccessToken, false},
+		{"viewer with content", e.join(t, owner.AccessToken, "viewer", true).AccessToken, false},
+		{"viewer key", e.apiKey(t, owner.AccessToken, "viewer"), false},
+	} {
+		st, _, raw := e.call(t, "GET", "/api/v1/widget/settings", c.token, nil)
+		if st != http.StatusOK {
+			t.Fatalf("%s: %d %s", c.name, st, raw)
+		}
+		if got := decode[settings](t, raw).IdentitySecret != ""; got != c.want {
+			t.Errorf("%s sees the identity secret: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

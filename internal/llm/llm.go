@@ -171,10 +171,10 @@ func (c *Client) Chat(ctx context.Context, model string, msgs []Message, onDelta
 	err := c.retry(ctx, "chat", model, func() (bool, error) {
 		var err error
 		full, err = c.chat(ctx, model, msgs, chatReq{options: c.opts.ChatOptions}, true, func(d string) error {
-			delivered = true // the caller may have used it even if it errs
 			if onDelta == nil {
-				return nil
+				return nil // nobody saw it: a broken stream may still be retried
 			}
+			delivered = true // the caller may have used it even if it errs
 			return onDelta(d)
 		}, nil)
 		var cb callbackError

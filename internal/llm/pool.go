@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"time"
 
@@ -88,6 +89,9 @@ func NewPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	}
 	if opts.Client.MaxAttempts <= 0 {
 		opts.Client.MaxAttempts = 4
+	}
+	if opts.Client.Logger == nil {
+		opts.Client.Logger = slog.Default()
 	}
 	if opts.Aging <= 0 {
 		opts.Aging = 60 * time.Second
@@ -173,14 +177,16 @@ func (p *Pool) Chat(ctx context.Context, model string, msgs []Message, onDelta f
 	var out string
 	err := p.do(ctx, "chat", model, func(ctx context.Context, c *Client, u *Usage, started time.Time) (bool, error) {
 		delivered := false
+		first := true
 		text, err := c.chat(ctx, model, msgs, p.chatOptions(model), true, func(d string) error {
-			if !delivered {
-				delivered = true
+			if first {
+				first = false
 				u.FirstToken = time.Since(started)
 			}
 			if onDelta == nil {
-				return nil
+				return nil // nobody saw it: a broken stream may still be retried, elsewhere too
 			}
+			delivered = true // the caller may have used it even if it errs
 			return onDelta(d)
 		}, u)
 		out = text
@@ -233,10 +239,13 @@ func (p *Pool) chatOptions(model string) chatReq {
 	if st.NumPredict > 0 {
 		opts["num_predict"] = st.NumPredict
 	}
-	maps.Copy(opts, st.ModelOptions[model])
-	if m, ok := st.ModelOptions[withLatest(model)]; ok {
-		maps.Copy(opts, m)
+	// "llama3.2" and "llama3.2:latest" name one model; the name as configured wins.
+	for name, o := range st.ModelOptions {
+		if name != model && withLatest(name) == withLatest(model) {
+			maps.Copy(opts, o)
+		}
 	}
+	maps.Copy(opts, st.ModelOptions[model])
 	r := chatReq{options: opts, think: &api.ThinkValue{Value: st.Think}}
 	if len(opts) == 0 {
 		r.options = nil
@@ -278,8 +287,7 @@ func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.C
 		}
 		u.Backend = b.client.URL()
 		u.Attempts++
-		delivered, err := call(ctx, b.client, u, started)
-		p.sched.release(b, w, model)
+		delivered, err := p.run(ctx, b, w, model, u, started, call)
 		if err == nil {
 			if b.succeeded() {
 				p.sched.wake()
@@ -333,6 +341,13 @@ func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.C
 			backoff = min(backoff*2, maxBackoff)
 		}
 	}
+}
+
+// run makes one call on b and gives its slot back, also when the call panics.
+func (p *Pool) run(ctx context.Context, b *backend, w Work, model string, u *Usage, started time.Time,
+	call func(ctx context.Context, c *Client, u *Usage, started time.Time) (bool, error)) (bool, error) {
+	defer p.sched.release(b, w, model)
+	return call(ctx, b.client, u, started)
 }
 
 // otherServer reports whether a server other than b is up and has model (a retry goes there at

@@ -257,3 +257,21 @@ func TestPoolClassStats(t *testing.T) {
 		t.Fatalf("nudge %+v", s)
 	}
 }
+
+// TestPoolRetriesABrokenStreamNobodySaw: a chat without onDelta (an AI nudge, written whole)
+// whose stream breaks off is retried, on another server: no one has seen its partial text.
+func TestPoolRetriesABrokenStreamNobodySaw(t *testing.T) {
+	t.Parallel()
+	broken := ollamatest.New(t, ollamatest.Options{ChatModels: []string{chatModel}, FailAfterDeltas: 2})
+	good := ollamatest.New(t, ollamatest.Options{ChatModels: []string{chatModel}})
+	p := newPool(t, broken, good)
+	for range 6 {
+		text, err := p.Chat(context.Background(), chatModel, msgs("write a nudge"), nil)
+		if err != nil || !strings.Contains(text, "write a nudge") {
+			t.Fatalf("%q %v: want the whole reply from the good server", text, err)
+		}
+	}
+	if broken.Counts().Chat == 0 {
+		t.Fatal("the broken server was never asked: the test proves nothing")
+	}
+}

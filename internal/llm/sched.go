@@ -74,8 +74,9 @@ func (s *scheduler) weight(c uuid.UUID) float64 {
 	return 1
 }
 
-// acquire waits for a slot on a server that has model. It fails at once with ErrNoServer when
-// no server is up, or ErrModelNotFound when the servers that are up do not have the model.
+// acquire waits for a slot on a server that has model. It fails at once with ErrModelNotFound
+// when no server has the model (as far as known: a server that is out and never answered may
+// have it, and is tried when no server that is up has the model).
 func (s *scheduler) acquire(ctx context.Context, w Work, model string, avoid *backend) (*backend, error) {
 	if w.Class < 0 || w.Class >= numClasses {
 		w.Class = Live

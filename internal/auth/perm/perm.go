@@ -88,15 +88,25 @@ var grants = map[Role][]Perm{
 	Viewer: reads,
 }
 
-// Grant is what one principal holds in a workspace: its role, and for the roles that do not
-// always read message content (editor, viewer), whether it was granted that.
+// PersonOnly are the permissions no API key holds, whatever its role: managing the team, the
+// keys and ownership. A leaked key cannot mint more keys or invite anyone, and a key outliving
+// the member who made it grants no say over who else gets in.
+var PersonOnly = []Perm{TeamWrite, KeysManage, OwnershipTransfer}
+
+// Grant is what one principal holds in a workspace: its role, for the roles that do not always
+// read message content (editor, viewer) whether it was granted that, and whether it is an API
+// key.
 type Grant struct {
 	Role        Role
 	ReadContent bool
+	Key         bool
 }
 
 // Allows reports whether the grant covers p.
 func (g Grant) Allows(p Perm) bool {
+	if g.Key && slices.Contains(PersonOnly, p) {
+		return false
+	}
 	if p == ContentRead && g.ReadContent && g.Role.Valid() {
 		return true
 	}
