@@ -1929,7 +1929,7 @@ export interface components {
         WidgetSettings: {
             allowed_origins: string[];
             identity_required: boolean;
-            /** @description Keys the user_hash HMAC. Keep it on the creator's server. */
+            /** @description Keys the user_hash HMAC. Keep it on the creator's server. Present only for callers that may change the coach and read message content (owner, admin, an editor granted message content), since it lets its holder open the widget as any end user. */
             readonly identity_secret?: string;
             /** @description One line; trimmed. */
             name: string;
