@@ -307,16 +307,33 @@ func WeaviateGRPC(tb testing.TB) string {
 	return wv.GRPCAddr()
 }
 
-// Logger routes slog output to the test log.
+// Logger routes slog output to the test log until the test's cleanups run; later lines (from a
+// goroutine that outlives the test, such as a socket's release) are dropped.
 func Logger(tb testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlogWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := &tlogWriter{tb: tb}
+	tb.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tlogWriter struct{ tb testing.TB }
+// tlogWriter writes to the test log. The lock orders every Logf before the cleanup that ends
+// writing: testing marks a test finished after its cleanups, and a Logf racing with that is a
+// data race (and a panic after it).
+type tlogWriter struct {
+	tb   testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w tlogWriter) Write(p []byte) (int, error) {
-	defer func() { _ = recover() }() // a log line after the test ended must not panic the process
-	w.tb.Logf("%s", p)
+func (w *tlogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.tb.Logf("%s", p)
+	}
 	return len(p), nil
 }
 
