@@ -3,6 +3,7 @@ package gateway
 // Helpers shared by the creator API files (api_*.go).
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/channels/setup"
 	"github.com/coachwire/coachwire/internal/conversation"
+	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
@@ -65,4 +67,24 @@ var channelStatus = map[setup.Kind]int{
 	setup.Conflict:    http.StatusConflict,
 	setup.NotFound:    http.StatusNotFound,
 	setup.Unavailable: http.StatusBadGateway,
+}
+
+// writeList answers {key: [...]}: the rows list reads in the caller's workspace, each turned into
+// its API form by to (an empty list, never null).
+func writeList[R, O any](s *Server, w http.ResponseWriter, r *http.Request, a creatorAuth, key string,
+	list func(context.Context, *db.Queries) ([]R, error), to func(R) O) error {
+	ctx := r.Context()
+	out := []O{}
+	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		rows, err := list(ctx, q)
+		for _, row := range rows {
+			out = append(out, to(row))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: out})
+	return nil
 }

@@ -6,6 +6,7 @@ package gateway
 // role's permissions, and stops working the moment it is revoked.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -46,20 +47,9 @@ func toAPIKeyOut(k db.ApiKey) apiKeyOut {
 
 // handleListAPIKeys lists the workspace's keys, newest first, revoked ones included.
 func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	ctx := r.Context()
-	out := []apiKeyOut{}
-	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		ks, err := q.ListAPIKeys(ctx, a.CreatorID)
-		for _, k := range ks {
-			out = append(out, toAPIKeyOut(k))
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
-	return nil
+	return writeList(s, w, r, a, "api_keys", func(ctx context.Context, q *db.Queries) ([]db.ApiKey, error) {
+		return q.ListAPIKeys(ctx, a.CreatorID)
+	}, toAPIKeyOut)
 }
 
 // handleCreateAPIKey creates a key and answers its secret, once.

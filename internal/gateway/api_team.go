@@ -238,20 +238,9 @@ func toInvitationOut(i db.Invitation) invitationOut {
 
 // handleListInvitations lists the pending invitations (not accepted, revoked or expired).
 func (s *Server) handleListInvitations(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	ctx := r.Context()
-	out := []invitationOut{}
-	err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		is, err := q.ListPendingInvitations(ctx, a.CreatorID)
-		for _, i := range is {
-			out = append(out, toInvitationOut(i))
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
-	return nil
+	return writeList(s, w, r, a, "invitations", func(ctx context.Context, q *db.Queries) ([]db.Invitation, error) {
+		return q.ListPendingInvitations(ctx, a.CreatorID)
+	}, toInvitationOut)
 }
 
 // handleInvite invites an email address with a role. The answer carries the invitation token
