@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/coachwire/coachwire/internal/generate"
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/llm/llmtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -108,32 +108,12 @@ func TestTurnAnsweredWithOneServerDown(t *testing.T) {
 	require.Positive(t, st[1].Failed)
 }
 
-// workRecorder records the llm.Work each chat carries.
-type workRecorder struct {
-	generate.Chatter
-	mu  sync.Mutex
-	got []llm.Work
-}
-
-func (w *workRecorder) Chat(ctx context.Context, model string, msgs []llm.Message, onDelta func(string) error) (string, error) {
-	w.mu.Lock()
-	w.got = append(w.got, llm.WorkOf(ctx))
-	w.mu.Unlock()
-	return w.Chatter.Chat(ctx, model, msgs, onDelta)
-}
-
-func (w *workRecorder) works() []llm.Work {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]llm.Work(nil), w.got...)
-}
-
 // TestWorkClasses: a live turn is scheduled as Live work of its creator (with a Usage to read
 // the done reason from), an AI nudge as Nudge work of its creator (with a Usage for its budget).
 func TestWorkClasses(t *testing.T) {
 	t.Parallel()
 	_, chat := ollama(t, ollamatest.Options{})
-	live, nudges := &workRecorder{Chatter: chat}, &workRecorder{Chatter: chat}
+	live, nudges := &llmtest.Recorder{Next: chat}, &llmtest.Recorder{Next: chat}
 	r := newRig(t, "")
 	r.worker(t, live)
 	cw := &generate.Composer{Store: r.store, Bus: r.b, LLM: nudges, Model: model, Log: testenv.Logger(t)}
@@ -144,7 +124,7 @@ func TestWorkClasses(t *testing.T) {
 	q := r.say(t, conv, "user", "How long should I nap?")
 	r.turn(t, "turn:"+q.ID.String(), q, nil, "bm25")
 	r.settled(t, "CW_GENERATE", "generate")
-	got := live.works()
+	got := live.Works()
 	require.Len(t, got, 1)
 	require.Equal(t, llm.Live, got[0].Class)
 	require.Equal(t, r.creator, got[0].Creator)
@@ -152,7 +132,7 @@ func TestWorkClasses(t *testing.T) {
 
 	r.compose(t, "n", events.NudgeCompose{MessageID: uuid.New(), ConversationID: conv, EndUserID: eu, Channel: "widget", Brief: "Ask about their week."})
 	r.settled(t, "CW_COMPOSE", "compose")
-	got = nudges.works()
+	got = nudges.Works()
 	require.Len(t, got, 1)
 	require.Equal(t, llm.Nudge, got[0].Class)
 	require.Equal(t, r.creator, got[0].Creator)

@@ -171,26 +171,6 @@ func (h *hookEmbedder) Embed(ctx context.Context, model string, inputs []string)
 	return h.Embedder.Embed(ctx, model, inputs)
 }
 
-// workRecorder records the llm.Work each embedding call carries.
-type workRecorder struct {
-	ingest.Embedder
-	mu  sync.Mutex
-	got []llm.Work
-}
-
-func (w *workRecorder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
-	w.mu.Lock()
-	w.got = append(w.got, llm.WorkOf(ctx))
-	w.mu.Unlock()
-	return w.Embedder.Embed(ctx, model, inputs)
-}
-
-func (w *workRecorder) works() []llm.Work {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]llm.Work(nil), w.got...)
-}
-
 // doc is the document's row; found is false once it is gone.
 func (r *rig) doc(t *testing.T, c, id uuid.UUID) (d db.Document, found bool) {
 	t.Helper()

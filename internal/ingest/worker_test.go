@@ -19,6 +19,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/llm/llmtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 )
 
@@ -290,8 +291,8 @@ func TestIngestLifecycle(t *testing.T) {
 // documents' states.
 func TestIngestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	rec := &workRecorder{}
-	r := newRig(t, func(w *ingest.Worker) { rec.Embedder, w.Embedder = w.Embedder, rec })
+	rec := &llmtest.Recorder{}
+	r := newRig(t, func(w *ingest.Worker) { rec.Next, w.Embedder = w.Embedder, rec })
 	alice, bob := r.creator(t), r.creator(t)
 	secret := "Alice's marathon plan: tempo runs on Tuesdays, zucchini pasta before the long run."
 	da := r.addFile(t, alice, "plan.txt", extract.Text, []byte(secret))
@@ -321,7 +322,7 @@ func TestIngestTenantIsolation(t *testing.T) {
 	}
 	// Each chunk embedding is scheduled as ingestion work of the document's creator.
 	perCreator := map[uuid.UUID]int{}
-	for _, w := range rec.works() {
+	for _, w := range rec.Works() {
 		require.Equal(t, llm.IngestEmbed, w.Class)
 		perCreator[w.Creator]++
 	}

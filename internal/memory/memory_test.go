@@ -13,6 +13,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/llm/llmtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/memory/memorytest"
@@ -83,17 +84,6 @@ func extractor(t *testing.T, s *db.Store, opts ollamatest.Options) (*memory.Extr
 	return &memory.Extractor{Store: s, LLM: c, Model: model}, srv
 }
 
-// workRecorder records the llm.Work each model call carries (Extract is called synchronously).
-type workRecorder struct {
-	memory.Chatter
-	got []llm.Work
-}
-
-func (w *workRecorder) ChatJSON(ctx context.Context, model string, msgs []llm.Message, schema json.RawMessage, out any) error {
-	w.got = append(w.got, llm.WorkOf(ctx))
-	return w.Chatter.ChatJSON(ctx, model, msgs, schema, out)
-}
-
 // lastPrompt is the conversation part of the newest extraction request.
 func lastPrompt(t *testing.T, srv *ollamatest.Server) string {
 	t.Helper()
@@ -109,14 +99,14 @@ func TestExtractIncrementalThenErase(t *testing.T) {
 	ctx := context.Background()
 	p := newPerson(t, s)
 	x, srv := extractor(t, s, ollamatest.Options{})
-	rec := &workRecorder{Chatter: x.LLM}
+	rec := &llmtest.Recorder{Next: x.LLM}
 	x.LLM = rec
 
 	p.say(t, s, "user", "Hi! My goal is to run a marathon in May. I prefer morning workouts.")
 	p.say(t, s, "assistant", "Great goal. I prefer evenings myself.") // the coach's words are not the person's
 	got, err := x.Extract(ctx, p.creator, p.endUser)
 	require.NoError(t, err)
-	require.Equal(t, []llm.Work{{Class: llm.Memory, Creator: p.creator}}, rec.got, "scheduled as memory work of the creator")
+	require.Equal(t, []llm.Work{{Class: llm.Memory, Creator: p.creator}}, rec.Works(), "scheduled as memory work of the creator")
 	require.Equal(t, []string{"run a marathon in May"}, got.Goals)
 	require.Equal(t, []string{"morning workouts"}, got.Preferences)
 	require.Equal(t, got, p.profile(t, s), "stored")

@@ -18,6 +18,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/llm/llmtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/retrieve"
@@ -520,7 +521,7 @@ func TestSearchHybrid(t *testing.T) {
 		model string
 		mode  string
 	}{{"nomic-embed-text", "hybrid"}, {"missing-model", "bm25"}} {
-		rec := &workRecorder{Embedder: emb}
+		rec := &llmtest.Recorder{Next: emb}
 		r := newRig(t, &retrieve.Worker{Search: ks, Embedder: rec, EmbedModel: tc.model})
 		doc := uuid.New()
 		require.NoError(t, ks.EnsureTenant(ctx, r.creator))
@@ -533,27 +534,7 @@ func TestSearchHybrid(t *testing.T) {
 		require.Equal(t, tc.mode, turns[0].SearchMode)
 		require.NotEmpty(t, turns[0].Passages)
 		require.Equal(t, doc, turns[0].Passages[0].DocumentID)
-		require.Equal(t, []llm.Work{{Class: llm.LiveEmbed, Creator: r.creator}}, rec.works(), "the query embedding is scheduled as a live query's")
+		require.Equal(t, []llm.Work{{Class: llm.LiveEmbed, Creator: r.creator}}, rec.Works(), "the query embedding is scheduled as a live query's")
 	}
 	require.EqualValues(t, 3, srv.Counts().Embed, "the document, then each question")
-}
-
-// workRecorder records the llm.Work each embedding call carries.
-type workRecorder struct {
-	retrieve.Embedder
-	mu  sync.Mutex
-	got []llm.Work
-}
-
-func (w *workRecorder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
-	w.mu.Lock()
-	w.got = append(w.got, llm.WorkOf(ctx))
-	w.mu.Unlock()
-	return w.Embedder.Embed(ctx, model, inputs)
-}
-
-func (w *workRecorder) works() []llm.Work {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]llm.Work(nil), w.got...)
 }
