@@ -49,16 +49,21 @@ func (s *Sweeper) Run(ctx context.Context) {
 	}
 }
 
-// SweepOnce claims and handles one batch of stuck documents and returns how many it handled.
-func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
-	batch := s.Batch
+// batchAndClock is the batch size (default 100) and the clock (default time.Now).
+func (s *Sweeper) batchAndClock() (int, func() time.Time) {
+	batch, now := s.Batch, s.Now
 	if batch <= 0 {
 		batch = 100
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
+	if now == nil {
+		now = time.Now
 	}
+	return batch, now
+}
+
+// SweepOnce claims and handles one batch of stuck documents and returns how many it handled.
+func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
+	batch, now := s.batchAndClock()
 	var rows []db.ClaimStuckDocumentsRow
 	if err := s.Store.Global(ctx, func(q *db.Queries) (err error) {
 		rows, err = q.ClaimStuckDocuments(ctx, db.ClaimStuckDocumentsParams{StaleSeconds: s.StuckAfter.Seconds(), Lim: int32(batch)})
@@ -104,14 +109,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 // is over (the UTC day it waited for has come, by Now) and returns how many it requeued. A
 // claimed document is no longer waiting: should its requeue be lost, the stuck sweep covers it.
 func (s *Sweeper) WakeWaiting(ctx context.Context) (int, error) {
-	batch := s.Batch
-	if batch <= 0 {
-		batch = 100
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
+	batch, now := s.batchAndClock()
 	at := now()
 	var rows []db.ClaimWaitingDocumentsRow
 	if err := s.Store.Global(ctx, func(q *db.Queries) (err error) {
