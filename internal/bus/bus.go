@@ -25,6 +25,9 @@ type Options struct {
 	Replicas int
 	// MemoryStorage keeps streams in memory (benchmarks only).
 	MemoryStorage bool
+	// PublishTimeout bounds the wait for JetStream's ack of one Publish, and of a whole
+	// PublishBatch after its last message was queued (default DefaultPublishTimeout).
+	PublishTimeout time.Duration
 }
 
 // Bus is a NATS connection with its JetStream contexts. Roles use only its methods (publish.go):
@@ -57,6 +60,9 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Option
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if opt.PublishTimeout <= 0 {
+		opt.PublishTimeout = DefaultPublishTimeout
 	}
 	if opt.Replicas == 0 {
 		opt.Replicas = 1

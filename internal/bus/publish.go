@@ -58,7 +58,14 @@ func (o Outgoing) msg() *nats.Msg {
 
 // Publish writes payload to subject and waits for JetStream's ack. msgID is the deduplication
 // id: a second publish with the same id inside the duplicate window is dropped by the server.
+//
+// The wait for the ack is bounded by Options.PublishTimeout (or ctx, when it ends sooner): a publish
+// whose ack was lost (the server restarted between storing the message and answering) fails
+// instead of waiting out a long handler context, so the handler's message is redelivered and
+// published again under the same id.
 func (b *Bus) Publish(ctx context.Context, subject, msgID string, payload []byte, header nats.Header) error {
+	ctx, cancel := context.WithTimeout(ctx, b.opt.PublishTimeout)
+	defer cancel()
 	m := Outgoing{Subject: subject, MsgID: msgID, Payload: payload, Header: header}.msg()
 	if _, err := b.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
@@ -80,8 +87,11 @@ func PublishEvent[T events.Event](ctx context.Context, b *Bus, subject, msgID st
 // batch again is safe because every message carries its deduplication id.
 var ErrPublish = errors.New("bus: publish")
 
+// DefaultPublishTimeout is Options.PublishTimeout's default.
+const DefaultPublishTimeout = 10 * time.Second
+
 // PublishBatch publishes msgs asynchronously and returns once JetStream acknowledged every one
-// (a duplicate id is acknowledged too), or ctx ends.
+// (a duplicate id is acknowledged too), or ctx ends, or Options.PublishTimeout passes.
 func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 	if len(msgs) == 0 {
 		return nil
@@ -94,6 +104,8 @@ func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 		}
 		futures = append(futures, f)
 	}
+	ctx, cancel := context.WithTimeout(ctx, b.opt.PublishTimeout)
+	defer cancel()
 	for _, f := range futures {
 		select {
 		case <-f.Ok():

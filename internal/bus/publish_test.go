@@ -335,3 +335,33 @@ func TestRouterCloseSettlesInFlight(t *testing.T) {
 	require.EqualValues(t, 0, info.NumPending)
 	require.EqualValues(t, 0, info.NumRedelivered)
 }
+
+// TestPublishWithoutAck: a publish whose ack never comes (here a core NATS subscriber swallows
+// it, as a server that died between storing and answering would) fails after
+// Options.PublishTimeout instead of waiting out the caller's context, so a handler's message is
+// redelivered and published again under the same id.
+func TestPublishWithoutAck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := bus.Connect(ctx, testenv.NATS(t), t.Name(), testenv.Logger(t), bus.Options{PublishTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	subject := "chaos.noack." + uuid.NewString()
+	nc, err := nats.Connect(testenv.NATS(t))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	sub, err := nc.SubscribeSync(subject) // a responder that never answers
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+
+	long, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	err = b.Publish(long, subject, "m1", []byte("{}"), nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, long.Err(), "the caller's context is not what ended the wait")
+	_, err = sub.NextMsg(time.Second)
+	require.NoError(t, err, "the message did go out")
+
+	o := bus.Outgoing{Subject: subject, MsgID: "m2", Payload: []byte("{}")}
+	require.ErrorIs(t, b.PublishBatch(long, []bus.Outgoing{o}), bus.ErrPublish)
+}
