@@ -58,25 +58,18 @@ func (b *backend) has(model string) (has, up bool) {
 	return b.models[withLatest(model)], b.up
 }
 
-// free returns the server's load when it is up, has model and a free slot.
-func (b *backend) free(model string) (float64, bool) {
+// free returns the server's load (in-flight calls of model / slots) when it has a slot free for
+// model and is what the caller looks for: up with the model listed, or, when out is true (no
+// server that is up has the model), out and possibly having it: a call then tries the servers
+// that are out rather than fail unasked.
+func (b *backend) free(model string, out bool) (float64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := withLatest(model)
-	if !b.up || b.inflight[m] >= b.slots || b.models == nil || !b.models[m] {
+	if b.up == out || b.inflight[m] >= b.slots {
 		return 0, false
 	}
-	return float64(b.inflight[m]) / float64(b.slots), true
-}
-
-// fallback returns the server's load when it is out but may have model: used only when no
-// server that is up has it (a call then tries the servers that are out rather than fail
-// unasked).
-func (b *backend) fallback(model string) (float64, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	m := withLatest(model)
-	if b.up || b.inflight[m] >= b.slots || (b.models != nil && !b.models[m]) {
+	if has := b.models[m]; !has && (!out || b.models != nil) {
 		return 0, false
 	}
 	return float64(b.inflight[m]) / float64(b.slots), true

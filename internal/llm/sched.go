@@ -239,17 +239,14 @@ func (s *scheduler) dispatch() {
 // is the only one). When no server that is up has the model, the servers that are out and may
 // have it are tried instead: a call does not fail without asking a server. Called with s.mu held.
 func (s *scheduler) pick(model string, avoid *backend) *backend {
-	free := (*backend).free
-	if !s.upHas(model) {
-		free = (*backend).fallback
-	}
+	out := !s.upHas(model)
 	var best *backend
 	var bestLoad float64
 	n := len(s.servers)
 	s.rr++
 	for i := range n {
 		b := s.servers[(s.rr+i)%n]
-		load, ok := free(b, model)
+		load, ok := b.free(model, out)
 		if !ok {
 			continue
 		}
