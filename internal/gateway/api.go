@@ -88,3 +88,26 @@ func writeList[R, O any](s *Server, w http.ResponseWriter, r *http.Request, a cr
 	writeJSON(w, http.StatusOK, map[string]any{key: out})
 	return nil
 }
+
+// revokeByID answers 204 once revoke, run in the caller's workspace, changed the row the path's
+// {id} names; 404 naming what when the id is malformed, and gone when nothing matched.
+func revokeByID(s *Server, w http.ResponseWriter, r *http.Request, a creatorAuth, what, gone string,
+	revoke func(context.Context, *db.Queries, uuid.UUID) (int64, error)) (uuid.UUID, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return id, errNotFound(what)
+	}
+	ctx := r.Context()
+	var n int64
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		n, err = revoke(ctx, q, id)
+		return err
+	}); err != nil {
+		return id, err
+	}
+	if n == 0 {
+		return id, errNotFound(gone)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return id, nil
+}

@@ -102,24 +102,11 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, a cr
 
 // handleRevokeAPIKey revokes a key: the next request with it is refused.
 func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("API key")
-	}
-	ctx := r.Context()
-	var n int64
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		var err error
-		n, err = q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{CreatorID: a.CreatorID, ID: id})
-		return err
+	id, err := revokeByID(s, w, r, a, "API key", "API key", func(ctx context.Context, q *db.Queries, id uuid.UUID) (int64, error) {
+		return q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{CreatorID: a.CreatorID, ID: id})
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		s.Log.Info("API key revoked", "creator", a.CreatorID, "key", id)
 	}
-	if n == 0 {
-		return errNotFound("API key")
-	}
-	s.Log.Info("API key revoked", "creator", a.CreatorID, "key", id)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return err
 }

@@ -298,25 +298,10 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, a creatorA
 
 // handleRevokeInvitation withdraws a pending invitation.
 func (s *Server) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("invitation")
-	}
-	ctx := r.Context()
-	var n int64
-	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		var err error
-		n, err = q.RevokeInvitation(ctx, db.RevokeInvitationParams{CreatorID: a.CreatorID, ID: id})
-		return err
+	_, err := revokeByID(s, w, r, a, "invitation", "pending invitation", func(ctx context.Context, q *db.Queries, id uuid.UUID) (int64, error) {
+		return q.RevokeInvitation(ctx, db.RevokeInvitationParams{CreatorID: a.CreatorID, ID: id})
 	})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return errNotFound("pending invitation")
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return err
 }
 
 var errInvitationNotFound = &apiError{Status: http.StatusNotFound, Code: "invitation_not_found",
