@@ -80,16 +80,18 @@ type Options struct {
 }
 
 // Start brings up every dependency and component of cfg's targets. Stop undoes it.
-func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err error) {
-	a = &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now, DispatchLimits: opt.DispatchLimits}
+func Start(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
+	a := &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now, DispatchLimits: opt.DispatchLimits}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if a.out == nil {
 		a.out = io.Discard
 	}
+	started := false
 	defer func() {
-		if err != nil {
+		// Undo what started (a named result would be nil here on `return nil, err`).
+		if !started {
 			a.Stop()
 		}
 	}()
@@ -103,6 +105,7 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err er
 		}
 	}
 	a.banner()
+	started = true
 	return a, nil
 }
 
@@ -280,9 +283,15 @@ func (a *App) startGateway(ctx context.Context) error {
 	if cfg.PublicURL == "" || strings.HasSuffix(cfg.HTTPAddr, ":0") {
 		cfg.PublicURL = a.URL
 	}
-	a.Auth, err = auth.New(auth.Options{KeyFile: keyFile, Issuer: cfg.PublicURL, AccessTTL: cfg.AccessTokenTTL,
-		RefreshTTL: cfg.RefreshTokenTTL, WidgetTTL: cfg.WidgetTokenTTL, BcryptCost: cfg.BcryptCost, Now: a.now})
+	// The issuer does not depend on this replica's address (tokens issued before it was constant
+	// named the public URL: accepted until they expire).
+	a.Auth, err = auth.New(auth.Options{KeyFile: keyFile, Issuer: auth.Issuer, AcceptIssuers: []string{cfg.PublicURL},
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, WidgetTTL: cfg.WidgetTokenTTL, BcryptCost: cfg.BcryptCost, Now: a.now})
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := a.announceGateway(ctx, keyFile); err != nil {
 		ln.Close()
 		return err
 	}

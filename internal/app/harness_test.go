@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,8 @@ type harness struct {
 	weaviate string
 	wvGRPC   string
 	ollama   *ollamatest.Server
+	// jwtKeys is the JWT key file every gateway of the test reads (replicas share one).
+	jwtKeys string
 }
 
 func newHarness(t testing.TB, ollama ollamatest.Options) *harness {
@@ -39,7 +42,7 @@ func newHarness(t testing.TB, ollama ollamatest.Options) *harness {
 		ollama.EmbedModels = []string{"nomic-embed-text"}
 	}
 	return &harness{t: t, db: testenv.OwnDatabase(t), natsURL: testenv.OwnNATS(t), weaviate: testenv.Weaviate(t),
-		wvGRPC: testenv.WeaviateGRPC(t), ollama: ollamatest.New(t, ollama)}
+		wvGRPC: testenv.WeaviateGRPC(t), ollama: ollamatest.New(t, ollama), jwtKeys: filepath.Join(t.TempDir(), "keys", "jwt.json")}
 }
 
 // config is what a process of targets parses from COACHWIRE_* with the harness's URLs (so every

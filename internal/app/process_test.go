@@ -70,6 +70,8 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 		// A test's processes share its NATS server and database, so any of them may dispatch
 		// a channel message: they share one keyring too.
 		"COACHWIRE_SECRET_KEYS=" + testSecretKeys,
+		// and one JWT key file, as gateway replicas must (gateways.go).
+		"COACHWIRE_JWT_KEY_FILE=" + h.jwtKeys,
 		// Never the real providers: a channel message no double is set up for goes to a closed
 		// loopback port (channel tests override these with their doubles).
 		"COACHWIRE_WHATSAPP_API_URL=http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL=http://127.0.0.1:9",

@@ -25,6 +25,11 @@ const (
 	AudienceWidget = "coachwire-widget"
 )
 
+// Issuer is the iss coachwire's processes sign with. It names the deployment, not a gateway's
+// address, so a token one gateway replica issued is accepted by every other replica that reads
+// the same key file (an issuer derived from each gateway's listen address got such tokens a 401).
+const Issuer = "coachwire"
+
 // leeway is the clock skew tolerated on exp and iat.
 const leeway = 10 * time.Second
 
@@ -32,8 +37,12 @@ const leeway = 10 * time.Second
 type Options struct {
 	// KeyFile is the JSON keyset (see LoadKeyFile). It is created with one fresh key when missing.
 	KeyFile string
-	// Issuer is the iss of every token issued and required on every token verified.
+	// Issuer is the iss of every token issued and required on every token verified (the app
+	// passes the constant Issuer).
 	Issuer string
+	// AcceptIssuers are further iss values accepted on verification, never issued: the issuer an
+	// older version signed with, so tokens issued before an upgrade keep working until they expire.
+	AcceptIssuers []string
 	// AccessTTL is the lifetime of creator access tokens (default 15m).
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of refresh tokens (default 30 days).

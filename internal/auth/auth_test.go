@@ -580,3 +580,39 @@ func TestInvitationAndAPIKeyTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptIssuers: a token naming an issuer in AcceptIssuers (what an older version signed
+// with) verifies; one naming any other issuer does not, and new tokens name Issuer.
+func TestAcceptIssuers(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "jwt.json")
+	old, err := New(Options{KeyFile: path, Issuer: "http://127.0.0.1:8080", BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(Options{KeyFile: path, Issuer: "http://10.0.0.7:8080", BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := New(Options{KeyFile: path, Issuer: Issuer, AcceptIssuers: []string{"http://127.0.0.1:8080"}, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := claimsFor(uuid.New())
+	tok, _, _ := old.IssueAccess(c)
+	if _, err := cur.VerifyAccess(tok); err != nil {
+		t.Errorf("token of the accepted old issuer: %v", err)
+	}
+	tok, _, _ = other.IssueAccess(c)
+	if _, err := cur.VerifyAccess(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("token of another issuer: %v, want ErrInvalidToken", err)
+	}
+	tok, _, _ = cur.IssueAccess(c)
+	if _, err := old.VerifyAccess(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("new tokens name Issuer, not an accepted one: %v", err)
+	}
+	var rc jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, &rc); err != nil || rc.Issuer != Issuer {
+		t.Errorf("iss %q, %v; want %q", rc.Issuer, err, Issuer)
+	}
+}

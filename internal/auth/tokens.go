@@ -135,15 +135,14 @@ func (s *Service) sign(claims jwt.Claims) (string, error) {
 	return tok, nil
 }
 
-// parse verifies signature, algorithm, key id, issuer, audience (exactly aud), expiry and
-// issued-at, then decodes claims.
+// parse verifies signature, algorithm, key id, audience (exactly aud), expiry, issued-at and
+// issuer (Options.Issuer or one of AcceptIssuers), then decodes claims.
 func (s *Service) parse(token, aud string, claims jwt.Claims) error {
 	if token == "" || len(token) > maxTokenLen {
 		return fmt.Errorf("%w: empty or oversized", ErrInvalidToken)
 	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithIssuer(s.opts.Issuer),
 		jwt.WithAudience(aud),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -162,6 +161,9 @@ func (s *Service) parse(token, aud string, claims jwt.Claims) error {
 	}
 	if iat, _ := claims.GetIssuedAt(); iat == nil {
 		return fmt.Errorf("%w: no iat", ErrInvalidToken)
+	}
+	if iss, _ := claims.GetIssuer(); iss != s.opts.Issuer && !slices.Contains(s.opts.AcceptIssuers, iss) {
+		return fmt.Errorf("%w: issuer", ErrInvalidToken)
 	}
 	return nil
 }
