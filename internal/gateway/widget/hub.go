@@ -42,7 +42,7 @@ func newHub(b *bus.Bus, log *slog.Logger) *hub {
 }
 
 // join subscribes deliver to a conversation's live frames until the returned func is called.
-// closeConn is called when the gateway shuts down.
+// closeConn is called when the gateway shuts down and returns once the socket is closed.
 func (h *hub) join(ctx context.Context, creator, conversation uuid.UUID, deliver func(events.Live), closeConn func()) (func(), error) {
 	h.start.Do(func() {
 		h.msgs = make(chan *nats.Msg, hubQueue)
@@ -92,10 +92,20 @@ func (h *hub) dispatch() {
 	}
 }
 
+// closeAll closes every socket (closeConn: with a close frame, whose handshake may wait for the
+// peer), all at once and outside h.mu (a closed socket leaves the hub), and returns when each
+// has closed.
 func (h *hub) closeAll() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	subs := make([]*liveSub, 0, len(h.subs))
 	for _, ls := range h.subs {
-		ls.closeConn()
+		subs = append(subs, ls)
 	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, ls := range subs {
+		wg.Add(1)
+		go func() { defer wg.Done(); ls.closeConn() }()
+	}
+	wg.Wait()
 }

@@ -136,6 +136,10 @@ func (s *Server) Socket(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ShutdownReason is the reason of the close frame (status 1001, going away) every widget socket
+// gets when its gateway shuts down.
+const ShutdownReason = "server shutting down: reconnect"
+
 type wsSession struct {
 	srv    *Server
 	conn   *websocket.Conn
@@ -172,7 +176,13 @@ func (ss *wsSession) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	ss.ctx, ss.cancel = ctx, cancel
-	unsubscribe, err := ss.srv.hub.join(ctx, ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, cancel)
+	// On shutdown the socket gets a close frame, 1001 going away (without one the client sees
+	// 1006, an abnormal closure); the widget reconnects, to another replica, and resumes.
+	goingAway := func() {
+		_ = ss.conn.Close(websocket.StatusGoingAway, ShutdownReason)
+		cancel()
+	}
+	unsubscribe, err := ss.srv.hub.join(ctx, ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, goingAway)
 	if err != nil {
 		ss.log.Error("widget socket: subscribe live", "err", err)
 		ss.conn.Close(websocket.StatusInternalError, "try again")
