@@ -49,9 +49,12 @@ type App struct {
 	Knowledge *knowledge.Store
 	Auth      *auth.Service
 	// LLM is the process's one pool of Ollama servers, shared by every role (nil in the
-	// configured passages mode).
-	LLM     *llm.Pool
-	LLMMode string
+	// configured passages mode and in a process without a target that calls a model).
+	LLM *llm.Pool
+	// chat is the pool as the chat roles see it, available while the LLM mode is ollama
+	// (llmmode.go); llmCheck how often mode auto looks for the chat model.
+	chat     *llmSwitch
+	llmCheck time.Duration
 	// hasEmbedder: the LLM has the embedding model (hybrid search).
 	hasEmbedder bool
 	// URL is the gateway's base URL when the gateway runs here.
@@ -77,11 +80,15 @@ type Options struct {
 	Now func() time.Time
 	// DispatchLimits override the providers' send limits (tests, benchmarks).
 	DispatchLimits dispatch.Limits
+	// LLMCheck is how often, in LLM mode auto, the process looks for the chat model, and how
+	// often the pool re-reads the servers' models and probes those that are out (default
+	// DefaultLLMCheck, and the pool's own 30 s / 2 s; tests).
+	LLMCheck time.Duration
 }
 
 // Start brings up every dependency and component of cfg's targets. Stop undoes it.
 func Start(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
-	a := &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now, DispatchLimits: opt.DispatchLimits}
+	a := &App{cfg: cfg, log: opt.Log, out: opt.Out, now: opt.Now, DispatchLimits: opt.DispatchLimits, llmCheck: opt.LLMCheck}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -186,40 +193,6 @@ func poolOptions(cfg *config.Config, log *slog.Logger) llm.PoolOptions {
 		CreatorCap: map[llm.Class]int{llm.Nudge: l.NudgeConcurrency, llm.IngestEmbed: l.IngestConcurrency},
 		Aging:      l.Aging,
 	}
-}
-
-// detectLLM builds the process's pool of Ollama servers and picks the LLM mode: Ollama when a
-// server that is up has the chat model, otherwise the explicit passages mode. The embedder is
-// used when a server has the embedding model.
-func (a *App) detectLLM(ctx context.Context) error {
-	a.LLMMode = config.LLMPassages
-	if a.cfg.LLMMode == config.LLMPassages {
-		return nil
-	}
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	p, err := llm.NewPool(pctx, poolOptions(a.cfg, a.log))
-	if err != nil {
-		return fmt.Errorf("ollama servers (COACHWIRE_OLLAMA_URL): %w", err)
-	}
-	a.LLM = p
-	a.onStop(p.Close)
-	ok, err := p.HasModel(pctx, a.cfg.ChatModel)
-	switch {
-	case errors.Is(err, llm.ErrNoServer):
-		a.log.Warn("ollama not reachable: answering in passages mode", "urls", p.URLs(), "err", err)
-		return nil
-	case err == nil && ok:
-		a.LLMMode = config.LLMOllama
-	default:
-		a.log.Warn("chat model not available in ollama: answering in passages mode", "model", a.cfg.ChatModel, "err", err)
-	}
-	if ok, err := p.HasModel(pctx, a.cfg.EmbedModel); err == nil && ok {
-		a.hasEmbedder = true
-	} else {
-		a.log.Warn("embedding model not available: knowledge search is BM25 only", "model", a.cfg.EmbedModel)
-	}
-	return nil
 }
 
 // ollamaHealth is the optional "ollama" health check: every server is asked at once; it fails
@@ -353,12 +326,17 @@ func (a *App) banner() {
 			fmt.Fprintf(a.out, "  Demo page:  %s/demo (widget key %s)\n", a.cfg.PublicURL, a.demoKey)
 		}
 	}
+	// LLM and search lines only for the targets that use them (llmmode.go).
 	urls := strings.Join(a.cfg.OllamaURLs, ", ")
-	switch a.LLMMode {
-	case config.LLMOllama:
-		fmt.Fprintf(a.out, "  LLM mode:   ollama (%s at %s)\n", a.cfg.ChatModel, urls)
-	default:
-		fmt.Fprintf(a.out, "  LLM mode:   passages (no chat model reachable at %s: replies quote the best passages with their sources)\n", urls)
+	if a.cfg.Runs(config.TargetGenerate) {
+		switch {
+		case a.LLMMode() == config.LLMOllama:
+			fmt.Fprintf(a.out, "  LLM mode:   ollama (%s at %s)\n", a.cfg.ChatModel, urls)
+		case a.chat != nil:
+			fmt.Fprintf(a.out, "  LLM mode:   passages until %s answers at %s (replies quote the best passages with their sources)\n", a.cfg.ChatModel, urls)
+		default:
+			fmt.Fprintf(a.out, "  LLM mode:   passages (COACHWIRE_LLM_MODE=passages: replies quote the best passages with their sources)\n")
+		}
 	}
 	if a.LLM != nil {
 		for _, st := range a.LLM.Stats() {
@@ -369,10 +347,12 @@ func (a *App) banner() {
 			fmt.Fprintf(a.out, "  LLM server: %s, %d slots, %s\n", st.URL, st.Slots, state)
 		}
 	}
-	if a.hasEmbedder {
-		fmt.Fprintf(a.out, "  Search:     hybrid (BM25 + %s vectors)\n", a.cfg.EmbedModel)
-	} else {
-		fmt.Fprintf(a.out, "  Search:     BM25 only (no embedding model)\n")
+	if a.cfg.Runs(config.TargetIngest) || a.cfg.Runs(config.TargetRetrieve) {
+		if a.hasEmbedder {
+			fmt.Fprintf(a.out, "  Search:     hybrid (BM25 + %s vectors)\n", a.cfg.EmbedModel)
+		} else {
+			fmt.Fprintf(a.out, "  Search:     BM25 only (no embedding model)\n")
+		}
 	}
 	if a.cfg.Embedded() {
 		fmt.Fprintf(a.out, "  Data:       %s (embedded NATS, PostgreSQL and Weaviate)\n", a.cfg.DataDir)

@@ -40,7 +40,7 @@ func TestLLMPoolOfServers(t *testing.T) {
 	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t), Out: &banner})
 	require.NoError(t, err)
 	t.Cleanup(a.Stop)
-	require.Equal(t, config.LLMOllama, a.LLMMode)
+	require.Equal(t, config.LLMOllama, a.LLMMode())
 	require.Contains(t, banner.String(), "LLM server: "+h.ollama.URL+", 1 slots, up")
 	require.Contains(t, banner.String(), "LLM server: "+second.URL+", 3 slots, up")
 

@@ -259,8 +259,8 @@ func (a *App) startGenerate(ctx context.Context) error {
 	if tok, err := tokens.CL100K(); err == nil {
 		w.Tokens = generate.CachedCounter(tok.Count, 50_000)
 	}
-	if a.LLMMode == config.LLMOllama {
-		w.LLM = a.LLM
+	if a.chat != nil { // switched per message between ollama and passages (llmmode.go)
+		w.LLM = a.chat
 	}
 	if err := w.Register(ctx, a.router); err != nil {
 		return err
@@ -269,8 +269,8 @@ func (a *App) startGenerate(ctx context.Context) error {
 	cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
 		Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}
 	cw.Budgets = a.budgets()
-	if a.LLMMode == config.LLMOllama {
-		cw.LLM = a.LLM
+	if a.chat != nil { // switched per message between ollama and passages (llmmode.go)
+		cw.LLM = a.chat
 	}
 	if err := cw.Register(ctx, a.router); err != nil {
 		return err
@@ -278,8 +278,8 @@ func (a *App) startGenerate(ctx context.Context) error {
 	// Memory extraction is LLM work too.
 	mw := &memory.Worker{Extractor: &memory.Extractor{Store: a.Store, Model: cfg.ChatModel},
 		Every: cfg.MemoryEvery, Idle: cfg.MemoryIdle, Parallel: cfg.MemoryParallel, Log: a.log.With("target", "generate", "component", "memory")}
-	if a.LLMMode == config.LLMOllama {
-		mw.Extractor.LLM = a.LLM
+	if a.chat != nil { // switched per message between ollama and passages (llmmode.go)
+		mw.Extractor.LLM = a.chat
 	}
 	return mw.Register(ctx, a.router)
 }

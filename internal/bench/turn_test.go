@@ -111,8 +111,8 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		b.Fatalf("start coachwire: %v", err)
 	}
 	b.Cleanup(a.Stop)
-	if a.LLMMode != config.LLMOllama {
-		b.Fatalf("LLM mode %s, want ollama", a.LLMMode)
+	if a.LLMMode() != config.LLMOllama {
+		b.Fatalf("LLM mode %s, want ollama", a.LLMMode())
 	}
 	c := testenv.NewClient(a.URL)
 	c.HTTP.Transport = &http.Transport{MaxIdleConnsPerHost: 32}

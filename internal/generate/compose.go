@@ -132,7 +132,7 @@ func (w *Composer) handle(msg *message.Message) error {
 		werr   error
 		reason string // why the model did not write it, on the decision
 	)
-	if w.LLM != nil {
+	if llm.Usable(w.LLM) {
 		dec, err := w.Budgets.Allow(ctx, c, capacity.Nudge)
 		if err != nil {
 			return err
@@ -207,7 +207,7 @@ func (w *Composer) publish(ctx context.Context, c uuid.UUID, m db.Message, endUs
 // write asks the model for the message; the passages it was given are its sources.
 func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompose, eu db.EndUser, persona string,
 	profile json.RawMessage, recent []db.Message) (string, []events.Passage, error) {
-	if w.LLM == nil {
+	if !llm.Usable(w.LLM) {
 		return "", nil, errNoWriter
 	}
 	var passages []events.Passage

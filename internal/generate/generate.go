@@ -34,7 +34,7 @@ type Chatter interface {
 type Worker struct {
 	Store *db.Store
 	Bus   *bus.Bus
-	// LLM is nil in passages mode.
+	// LLM is nil in passages mode (or llm.Optional: the mode may change; see llm.Usable).
 	LLM           Chatter
 	Model         string
 	ContextTokens int
@@ -256,7 +256,7 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 // the knowledge base could not be searched; the passages answer says so (status
 // search_unavailable) and the model was told so in its prompt.
 func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool) (string, string, error) {
-	if w.LLM == nil {
+	if !llm.Usable(w.LLM) {
 		text, status := PassagesAnswer(p.Used), "generated"
 		if noSearch {
 			text, status = SearchUnavailableAnswer, "search_unavailable"

@@ -142,7 +142,7 @@ var ErrConflict = errors.New("memory: the profile changed during extraction")
 // The stored profile (a creator's edit included) is the starting point, so what the
 // conversation does not change is kept.
 func (x *Extractor) Extract(ctx context.Context, creator, endUser uuid.UUID) (Profile, error) {
-	if x.LLM == nil {
+	if !llm.Usable(x.LLM) {
 		return Profile{}, ErrNoLLM
 	}
 	var (

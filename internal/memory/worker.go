@@ -12,6 +12,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/llm"
 )
 
 // Worker consumes memory requests (one per end-user message, published by retrieve) and runs
@@ -45,7 +46,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	if w.Every <= 0 || w.Extractor.LLM == nil {
+	if w.Every <= 0 || !llm.Usable(w.Extractor.LLM) {
 		return nil // extraction is off, or there is no model to extract with
 	}
 	ctx := msg.Context()
