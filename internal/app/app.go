@@ -69,7 +69,7 @@ type App struct {
 }
 
 type services struct {
-	natsURL, dbURL, ownerURL, weaviateURL, weaviateGRPC string
+	natsURL, dbURL, ownerURL, weaviateURL, weaviateGRPC, weaviateKey string
 }
 
 // Options for Start beyond the config.
@@ -132,7 +132,7 @@ func (a *App) startServices(ctx context.Context) error {
 	cfg := a.cfg
 	if !cfg.Embedded() {
 		a.services = services{natsURL: cfg.NATSURL, dbURL: cfg.DatabaseURL, ownerURL: cfg.MigrateDatabaseURL, weaviateURL: cfg.WeaviateURL,
-			weaviateGRPC: cfg.WeaviateGRPCAddr}
+			weaviateGRPC: cfg.WeaviateGRPCAddr, weaviateKey: cfg.WeaviateAPIKey}
 		return nil
 	}
 	// Find every prerequisite before starting anything, so a missing one is reported at once.
@@ -164,12 +164,19 @@ func (a *App) startServices(ctx context.Context) error {
 		return err
 	}
 	a.onStop(func() { _ = pg.Stop() })
-	wv, err := localdeps.StartWeaviate(ctx, localdeps.WeaviateOptions{Bin: wvBin, DataDir: filepath.Join(cfg.DataDir, "weaviate"), Logger: a.log})
+	// Weaviate's gRPC port listens on every interface whatever it is told: only this process's
+	// key opens it (localdeps.WeaviateOptions.APIKey).
+	wvKey, err := localdeps.NewAPIKey()
+	if err != nil {
+		return err
+	}
+	wv, err := localdeps.StartWeaviate(ctx, localdeps.WeaviateOptions{Bin: wvBin, DataDir: filepath.Join(cfg.DataDir, "weaviate"), Logger: a.log, APIKey: wvKey})
 	if err != nil {
 		return err
 	}
 	a.onStop(func() { _ = wv.Stop() })
-	a.services = services{natsURL: natsURL(ns), dbURL: pg.AppURL(), ownerURL: pg.OwnerURL(), weaviateURL: wv.URL(), weaviateGRPC: wv.GRPCAddr()}
+	a.services = services{natsURL: natsURL(ns), dbURL: pg.AppURL(), ownerURL: pg.OwnerURL(), weaviateURL: wv.URL(), weaviateGRPC: wv.GRPCAddr(),
+		weaviateKey: wvKey}
 	return nil
 }
 

@@ -167,7 +167,7 @@ func (a *App) startStore(ctx context.Context) (err error) {
 
 func (a *App) startKnowledge(ctx context.Context) (err error) {
 	if a.Knowledge, err = knowledge.New(ctx, a.services.weaviateURL, knowledge.WithGRPC(a.services.weaviateGRPC),
-		knowledge.WithLogger(a.log)); err != nil {
+		knowledge.WithLogger(a.log), knowledge.WithAPIKey(a.services.weaviateKey)); err != nil {
 		return fmt.Errorf("knowledge index at %s: %w", a.services.weaviateURL, err)
 	}
 	a.onStop(func() { _ = a.Knowledge.Close() })

@@ -75,6 +75,9 @@ type Config struct {
 	// WeaviateGRPCAddr is Weaviate's gRPC host:port, used for searches (default: the REST
 	// URL's host on port 50051, Weaviate's default; unreachable: searches use GraphQL).
 	WeaviateGRPCAddr string
+	// WeaviateAPIKey is COACHWIRE_WEAVIATE_API_KEY: the API key of an external Weaviate with API
+	// key authentication (empty: anonymous). The embedded Weaviate gets a generated one.
+	WeaviateAPIKey string
 	// OllamaURLs is COACHWIRE_OLLAMA_URL: a comma list of Ollama servers, one pool.
 	OllamaURLs []string
 
@@ -341,6 +344,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.MigrateDatabaseURL = env("COACHWIRE_MIGRATE_DATABASE_URL", "")
 	c.WeaviateURL = env("COACHWIRE_WEAVIATE_URL", "")
 	c.WeaviateGRPCAddr = env("COACHWIRE_WEAVIATE_GRPC_ADDR", "")
+	c.WeaviateAPIKey = env("COACHWIRE_WEAVIATE_API_KEY", "")
 	if c.WeaviateGRPCAddr == "" && c.WeaviateURL != "" {
 		if u, err := url.Parse(c.WeaviateURL); err == nil && u.Hostname() != "" {
 			c.WeaviateGRPCAddr = net.JoinHostPort(u.Hostname(), "50051")

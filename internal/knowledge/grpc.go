@@ -26,9 +26,13 @@ func WithGRPC(addr string) Option { return func(s *Store) { s.grpcAddr = addr } 
 func (s *Store) UsesGRPC() bool { return s.rpc != nil }
 
 // dialGRPC connects to the gRPC address and checks the server's health.
-func dialGRPC(ctx context.Context, addr string) (*grpc.ClientConn, pb.WeaviateClient, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+func dialGRPC(ctx context.Context, addr, apiKey string) (*grpc.ClientConn, pb.WeaviateClient, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))}
+	if apiKey != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(apiKey)))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -87,6 +87,8 @@ type Store struct {
 	grpcConn *grpc.ClientConn
 	rpc      pb.WeaviateClient
 	log      *slog.Logger
+	// apiKey is sent as a bearer token on REST and gRPC (WithAPIKey).
+	apiKey string
 }
 
 // Option configures a Store.
@@ -105,19 +107,22 @@ func New(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("knowledge: invalid Weaviate URL %q: want http(s)://host:port", rawURL)
 	}
-	client, err := weaviate.NewClient(weaviate.Config{Host: u.Host, Scheme: u.Scheme, Timeout: 30 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("knowledge: weaviate client: %w", err)
-	}
-	s := &Store{client: client, alpha: DefaultAlpha, log: slog.New(slog.DiscardHandler)}
+	s := &Store{alpha: DefaultAlpha, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
+	}
+	wc := weaviate.Config{Host: u.Host, Scheme: u.Scheme, Timeout: 30 * time.Second}
+	if s.apiKey != "" {
+		wc.Headers = map[string]string{"Authorization": "Bearer " + s.apiKey}
+	}
+	if s.client, err = weaviate.NewClient(wc); err != nil {
+		return nil, fmt.Errorf("knowledge: weaviate client: %w", err)
 	}
 	if err := s.EnsureSchema(ctx); err != nil {
 		return nil, err
 	}
 	if s.grpcAddr != "" {
-		conn, rpc, err := dialGRPC(ctx, s.grpcAddr)
+		conn, rpc, err := dialGRPC(ctx, s.grpcAddr, s.apiKey)
 		if err != nil {
 			s.log.Warn("weaviate gRPC not reachable: searching over GraphQL", "grpc_addr", s.grpcAddr, "err", err)
 		} else {

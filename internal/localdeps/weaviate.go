@@ -2,6 +2,8 @@ package localdeps
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +38,11 @@ type WeaviateOptions struct {
 	DataDir string
 	// Logger receives start/stop messages; nil means slog.Default().
 	Logger *slog.Logger
+	// APIKey, when set, is the only key Weaviate accepts (REST and gRPC, "Authorization: Bearer
+	// <key>"); anonymous access is off. Weaviate 1.35 binds its gRPC port on every interface
+	// (there is no setting for its address), so the embedded default sets a generated key:
+	// only coachwire can use that port. Empty: anonymous access (tests).
+	APIKey string
 }
 
 // Weaviate is a running Weaviate server child process on loopback.
@@ -45,6 +52,7 @@ type Weaviate struct {
 	logger   *slog.Logger
 	httpPort int
 	grpcPort int
+	dataPort int           // the cluster data API (CLUSTER_DATA_BIND_PORT)
 	done     chan struct{} // closed when the process has exited
 	waitErr  error         // set before done is closed
 
@@ -133,7 +141,7 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 	// then exits at once. Such an early exit is retried with new ports.
 	var w *Weaviate
 	for attempt := 1; ; attempt++ {
-		w, err = startWeaviate(ctx, opts.Bin, dataDir, logger)
+		w, err = startWeaviate(ctx, opts.Bin, dataDir, opts.APIKey, logger)
 		if err == nil || !errors.Is(err, errExitedEarly) || attempt == 3 {
 			return w, err
 		}
@@ -144,7 +152,7 @@ func StartWeaviate(ctx context.Context, opts WeaviateOptions) (*Weaviate, error)
 // errExitedEarly is a server process that exited before it was ready.
 var errExitedEarly = errors.New("process exited before ready")
 
-func startWeaviate(ctx context.Context, bin, dataDir string, logger *slog.Logger) (*Weaviate, error) {
+func startWeaviate(ctx context.Context, bin, dataDir, apiKey string, logger *slog.Logger) (*Weaviate, error) {
 	// http, grpc, gossip, data, raft, raft internal rpc, profiling
 	ports, err := FreePorts(7)
 	if err != nil {
@@ -166,9 +174,26 @@ func startWeaviate(ctx context.Context, bin, dataDir string, logger *slog.Logger
 	cmd.Dir = dataDir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.Env = append(minimalEnv(),
+	// Weaviate 1.35 has no setting for the address of its gRPC port or of its cluster data port
+	// (CLUSTER_DATA_BIND_PORT): both listen on every interface. The REST API (--host), gossip
+	// (CLUSTER_BIND_ADDR) and raft listen on loopback. The data port, which a single node never
+	// needs from outside, takes only generated basic-auth credentials; the gRPC port takes only
+	// APIKey when one is given.
+	clusterPassword, err := randomSecret()
+	if err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	auth := []string{"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true"}
+	if apiKey != "" {
+		auth = []string{"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false", "AUTHENTICATION_APIKEY_ENABLED=true",
+			"AUTHENTICATION_APIKEY_ALLOWED_KEYS=" + apiKey, "AUTHENTICATION_APIKEY_USERS=coachwire"}
+	}
+	cmd.Env = append(minimalEnv(), auth...)
+	cmd.Env = append(cmd.Env,
 		"PERSISTENCE_DATA_PATH="+dataDir,
-		"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true",
+		"CLUSTER_BASIC_AUTH_USERNAME=coachwire",
+		"CLUSTER_BASIC_AUTH_PASSWORD="+clusterPassword,
 		"DEFAULT_VECTORIZER_MODULE=none",
 		"CLUSTER_HOSTNAME=node1",
 		"CLUSTER_ADVERTISE_ADDR=127.0.0.1",
@@ -208,6 +233,7 @@ func startWeaviate(ctx context.Context, bin, dataDir string, logger *slog.Logger
 		logger:   logger,
 		httpPort: ports[0],
 		grpcPort: ports[1],
+		dataPort: ports[3],
 		done:     make(chan struct{}),
 	}
 	go func() {
@@ -224,6 +250,18 @@ func startWeaviate(ctx context.Context, bin, dataDir string, logger *slog.Logger
 	logger.Info("weaviate ready", "url", w.URL(), "after", time.Since(started).Round(time.Millisecond))
 	return w, nil
 }
+
+// randomSecret is 32 random bytes, base64url: a password or API key for the embedded Weaviate.
+func randomSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("localdeps: random secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// NewAPIKey is a generated key for WeaviateOptions.APIKey.
+func NewAPIKey() (string, error) { return randomSecret() }
 
 // minimalEnv passes through only what a child process reasonably needs, so
 // that the parent's configuration (for example another instance's ports)
