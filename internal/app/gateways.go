@@ -43,7 +43,7 @@ type gatewayEntry struct {
 func (a *App) announceGateway(ctx context.Context, keyFile string) error {
 	kv, err := a.Bus.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: gatewaysBucket, Description: "coachwire gateway replicas and their JWT key ids",
-		TTL: gatewayTTL, History: 1, Storage: jetstream.MemoryStorage, Replicas: a.cfg.StreamReplicas,
+		TTL: gatewayTTL, History: 1, Storage: jetstream.FileStorage, Replicas: a.cfg.StreamReplicas,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: replica registry (NATS key-value %s): %w", gatewaysBucket, err)
