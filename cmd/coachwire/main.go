@@ -1,6 +1,8 @@
 // Command coachwire runs the coachwire platform: every component in one process by default, or
-// the components named by -target. `coachwire migrate` applies the database migrations;
-// `coachwire -h` lists the subcommands, the targets (internal/app's targets table) and the flags.
+// the components named by -target. Its subcommands operate a deployment: `migrate`, `dlq`,
+// `reindex`, `keys rotate`, `healthcheck`, `version` (ops.go; the work is in internal/opscli).
+// `coachwire -h` lists the subcommands, the targets (internal/app's targets table) and the flags;
+// `coachwire <subcommand> -h` describes one.
 package main
 
 import (
@@ -33,7 +35,12 @@ func main() {
 // subcommands are the words `coachwire <subcommand>` accepts; without one it runs its targets.
 var subcommands = []struct{ name, desc string }{
 	{"migrate", "apply the database migrations with COACHWIRE_MIGRATE_DATABASE_URL (the schema owner) and exit"},
-	{"help", "print this help and exit (also -h, --help)"},
+	{"dlq", "the dead-letter stream: dlq list, dlq show ID, dlq replay ID|--all [--dry-run], dlq purge --yes"},
+	{"reindex", "requeue every document of one creator (--creator ID) or of all for indexing"},
+	{"keys", "keys rotate: a new JWT signing key; the previous ones verify until their tokens expire"},
+	{"healthcheck", "exit 0 when this process's ops listener (COACHWIRE_OPS_ADDR) answers /readyz with 200"},
+	{"version", "print the version, Go version and commit of this binary"},
+	{"help", "print this help and exit (also -h, --help); coachwire <subcommand> -h describes one"},
 }
 
 // run is the command: its exit code is 0 on success and for help, 2 for a command line it
@@ -41,7 +48,15 @@ var subcommands = []struct{ name, desc string }{
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if err := runErr(ctx, args, getenv, stdout, stderr); err != nil {
 		var ue *config.UsageError
+		var sh subHelp
+		var se *subUsageError
 		switch {
+		case errors.As(err, &sh):
+			fmt.Fprint(stdout, sh.usage)
+			return 0
+		case errors.As(err, &se):
+			fmt.Fprintf(stderr, "%v\n\n%s", se.err, se.usage)
+			return 2
 		case errors.Is(err, flag.ErrHelp):
 			usage(stdout, getenv)
 			return 0
@@ -57,13 +72,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func runErr(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		switch args[0] {
+		switch rest := args[1:]; args[0] {
 		case "migrate":
-			if len(args) > 1 {
-				fmt.Fprintf(stderr, "migrate takes no arguments (got %q)\n", args[1:])
-				return &config.UsageError{Err: errors.New("migrate takes no arguments")}
-			}
-			return migrate(ctx, getenv, stderr)
+			return runMigrate(ctx, rest, getenv, stderr)
+		case "dlq":
+			return runDLQ(ctx, rest, getenv, stdout, stderr)
+		case "reindex":
+			return runReindex(ctx, rest, getenv, stdout, stderr)
+		case "keys":
+			return runKeys(rest, getenv, stdout)
+		case "healthcheck":
+			return runHealthcheck(ctx, rest, getenv, stdout)
+		case "version":
+			return runVersion(rest, stdout)
 		case "help":
 			return flag.ErrHelp
 		default:
@@ -105,7 +126,7 @@ func usage(w io.Writer, getenv func(string) string) {
 Subcommands:
 `)
 	for _, c := range subcommands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.desc)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.desc)
 	}
 	fmt.Fprintf(w, "\nTargets (-target, COACHWIRE_TARGET: %s, or a comma list of):\n", config.TargetAll)
 	fmt.Fprintf(w, "  %-9s %s\n", config.TargetAll, "every target below, in one process (the default; the only one that starts embedded services)")

@@ -58,7 +58,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"-dev=maybe"}, "invalid boolean value"},
 		{[]string{"-dev", "migrate"}, `unexpected argument "migrate"`},
-		{[]string{"migrate", "now"}, "migrate takes no arguments"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(context.Background(), tc.args, noEnv, &stdout, &stderr)

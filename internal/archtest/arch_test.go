@@ -37,7 +37,7 @@ var layers = []struct {
 	pkgs []string
 }{
 	{layerCmd, []string{"cmd"}},
-	{layerApp, []string{"internal/app"}},
+	{layerApp, []string{"internal/app", "internal/opscli"}},
 	{layerRoles, roles},
 	{layerDomain, []string{
 		"internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",

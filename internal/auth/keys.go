@@ -12,12 +12,16 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // keyEntry is one key in the key file: {"kid": "...", "seed": "<base64 32-byte Ed25519 seed>"}.
+// A key that stopped signing carries the time it did ("retired_at"), so a later rotation can
+// drop it once every token it signed has expired.
 type keyEntry struct {
-	KID  string `json:"kid"`
-	Seed string `json:"seed"`
+	KID     string     `json:"kid"`
+	Seed    string     `json:"seed"`
+	Retired *time.Time `json:"retired_at,omitempty"`
 }
 
 // keySet is the signing key (the key file's first entry) and every key that still verifies.
@@ -45,28 +49,60 @@ func GenerateKeyFile(path string) error {
 // passed since the rotation. It returns the new key id. Concurrent rotations of the same file
 // are not supported.
 func RotateKeyFile(path string) (string, error) {
+	r, err := RotateKeys(path, time.Now(), 0)
+	return r.KID, err
+}
+
+// Rotation is what RotateKeys did: the new signing key, the older keys kept for verification and
+// those dropped because every token they signed has expired.
+type Rotation struct {
+	KID     string
+	Kept    []string
+	Dropped []string
+}
+
+// RotateKeys puts a fresh signing key at the front of the key file at path and marks the key
+// that signed until now retired at now. With keep > 0 it drops keys retired more than keep ago:
+// keep is the longest lifetime of a token they signed, so none of their tokens is still valid.
+// With keep 0 no key is dropped.
+func RotateKeys(path string, now time.Time, keep time.Duration) (Rotation, error) {
 	entries, err := readKeyFile(path)
 	if err != nil {
-		return "", err
+		return Rotation{}, err
 	}
 	e, err := newKeyEntry()
 	if err != nil {
-		return "", err
+		return Rotation{}, err
 	}
-	entries = append([]keyEntry{e}, entries...)
-	data, err := json.MarshalIndent(entries, "", "  ")
+	r := Rotation{KID: e.KID}
+	out := []keyEntry{e}
+	at := now.UTC()
+	for _, old := range entries {
+		if old.Retired == nil {
+			// The key that signed until now; or an older key of a file written before
+			// retirement times were kept: count from now, the safe side.
+			old.Retired = &at
+		}
+		if keep > 0 && now.Sub(*old.Retired) > keep {
+			r.Dropped = append(r.Dropped, old.KID)
+			continue
+		}
+		r.Kept = append(r.Kept, old.KID)
+		out = append(out, old)
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		return "", err
+		return Rotation{}, err
 	}
 	tmp, err := writeTemp(filepath.Dir(path), data)
 	if err != nil {
-		return "", err
+		return Rotation{}, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("auth: rotate key file %s: %w", path, err)
+		return Rotation{}, fmt.Errorf("auth: rotate key file %s: %w", path, err)
 	}
-	return e.KID, nil
+	return r, nil
 }
 
 // PublicKeys returns every verifying key by key id (for publishing a JWKS or for tests).

@@ -95,9 +95,13 @@ func TestPoisonMessagesGoToDLQ(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 3 }, "three dead letters")
 	require.EqualValues(t, 20, good.Load(), "good events still flow")
 	reasons := map[string]bool{}
+	ids := map[string]bool{}
 	for _, m := range dlqMessages(t, b, subject) {
 		reasons[m.Headers().Get(bus.ReasonHeader)] = true
+		ids[m.Headers().Get(bus.SourceMsgIDHeader)] = true
 	}
+	require.Equal(t, map[string]bool{"junk-" + creator.String(): true, "forged-" + creator.String(): true, "fail-" + creator.String(): true}, ids,
+		"each dead letter keeps its original Nats-Msg-Id")
 	require.Len(t, reasons, 3)
 	var joined string
 	for r := range reasons {
@@ -156,6 +160,7 @@ func TestHungHandlerIsDeadLettered(t *testing.T) {
 	require.NoError(t, bus.PublishEvent(ctx, b, subject, "hung-"+creator.String(), events.New(creator, events.DocumentIngest{DocumentID: hung, Action: "index"}, nil, time.Now())))
 	testenv.Eventually(t, 30*time.Second, func() bool { return len(dlqMessages(t, b, subject)) == 1 }, "the hung message in the DLQ")
 	require.Contains(t, dlqMessages(t, b, subject)[0].Headers().Get(bus.ReasonHeader), "max deliveries (2)")
+	require.Equal(t, "hung-"+creator.String(), dlqMessages(t, b, subject)[0].Headers().Get(bus.SourceMsgIDHeader), "the original id, for coachwire dlq replay")
 	require.EqualValues(t, 2, calls.Load())
 }
 

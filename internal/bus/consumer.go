@@ -30,6 +30,9 @@ const (
 	// ReasonHeader and SourceHeader describe a dead-lettered message.
 	ReasonHeader = middleware.ReasonForPoisonedKey
 	SourceHeader = "cw_source_subject"
+	// SourceMsgIDHeader keeps a dead-lettered message's original Nats-Msg-Id, so `coachwire dlq
+	// replay` can publish it again under that id.
+	SourceMsgIDHeader = "cw_source_msg_id"
 )
 
 // ConsumerSpec declares one durable consumer shared by every replica of a target.
@@ -211,6 +214,9 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	if c := msg.Headers().Get(HeaderCorrelationID); c != "" {
 		middleware.SetCorrelationID(c, m)
 	}
+	if id := msg.Headers().Get(nats.MsgIdHdr); id != "" {
+		m.Metadata.Set(SourceMsgIDHeader, id)
+	}
 	return m, nil
 }
 
@@ -298,6 +304,9 @@ func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
 		}
 		h.Set(ReasonHeader, fmt.Sprintf("consumer %s reached max deliveries (%d) without a result: the handler crashed or timed out on every attempt", spec.Durable, adv.Deliveries))
 		h.Set(SourceHeader, raw.Subject)
+		if id := raw.Header.Get(nats.MsgIdHdr); id != "" {
+			h.Set(SourceMsgIDHeader, id)
+		}
 		id := "dlq:" + events.DLQSubject(adv.Stream) + ":" + strconv.FormatUint(adv.StreamSeq, 10)
 		if err := r.bus.Publish(ctx, events.DLQSubject(adv.Stream), id, raw.Data, h); err != nil {
 			r.log.Error("max deliveries: dead-letter", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
