@@ -97,6 +97,9 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (a *App, err er
 	if err != nil {
 		return nil, err
 	}
+	if err := a.startTelemetry(ctx); err != nil { // telemetry.go
+		return nil, err
+	}
 	for _, m := range mods { // the targets table (targets.go), in start order
 		if err := m.start(a, ctx); err != nil {
 			return nil, err
