@@ -175,6 +175,7 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 		if err := bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn); err != nil {
 			return err
 		}
+		log.DebugContext(ctx, "turn requested", "conversation_id", conv.ID, "message_id", msgID, "passages", len(passages), "search_mode", mode)
 	} else {
 		log.InfoContext(ctx, "conversation held by the creator: no bot turn", "conversation_id", conv.ID)
 	}
