@@ -193,3 +193,18 @@ func consumerSpans(exp *tracetest.InMemoryExporter, name string, id trace.TraceI
 	}
 	return out
 }
+
+// BenchmarkTraceOff is the per-message cost of the tracing path with tracing off (no provider
+// and no propagator installed, as internal/telemetry leaves them without an endpoint): inject
+// on publish, extract on delivery, the consumer's (no-op) span. Run alone (-run '^$'): TestTraceContextCrossesTheBus
+// installs a provider for the whole test binary.
+func BenchmarkTraceOff(b *testing.B) {
+	h := map[string][]string{"correlation_id": {"c"}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bus.InjectTrace(ctx, h)
+		_, span := telemetry.Tracer().Start(bus.ExtractTrace(ctx, h), "consumer")
+		span.End()
+	}
+}

@@ -30,7 +30,11 @@ const Instrumentation = "github.com/coachwire/coachwire"
 
 // Tracer is the tracer coachwire's packages start their spans with (a no-op one when tracing
 // is off).
-func Tracer() trace.Tracer { return otel.Tracer(Instrumentation) }
+func Tracer() trace.Tracer { return tracer }
+
+// tracer is taken once: OpenTelemetry's global tracer delegates to the provider Setup installs
+// later, and looking a tracer up by name for every span costs a lock and allocations.
+var tracer = otel.Tracer(Instrumentation)
 
 // Settings of tracing, read from the environment by FromEnv.
 type Settings struct {
