@@ -106,6 +106,9 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.startTelemetry(ctx); err != nil { // telemetry.go
+		return nil, err
+	}
 	for _, m := range mods { // the targets table (targets.go), in start order
 		if err := m.start(a, ctx); err != nil {
 			return nil, err

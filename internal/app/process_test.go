@@ -59,6 +59,7 @@ type proc struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	stdout strings.Builder
+	stderr strings.Builder // the process's log lines
 }
 
 func (h *harness) env(dataDir string, extra ...string) []string {
@@ -113,11 +114,13 @@ func (p *proc) pump(r io.Reader, keep bool) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		p.mu.Lock()
 		if keep {
-			p.mu.Lock()
 			p.stdout.WriteString(line + "\n")
-			p.mu.Unlock()
+		} else {
+			p.stderr.WriteString(line + "\n")
 		}
+		p.mu.Unlock()
 		if !strings.Contains(line, `"level":"DEBUG"`) {
 			func() {
 				defer func() { _ = recover() }()

@@ -24,6 +24,9 @@ const (
 	MetaSubject   = "cw_subject"
 	MetaDelivered = "cw_delivered"
 	MetaStreamSeq = "cw_stream_seq"
+	// MetaMsgID is the message's deduplication id (Nats-Msg-Id), which watermill's header
+	// mapping leaves out; log lines name the message by it.
+	MetaMsgID = "cw_msg_id"
 	// MetaRedeliverAfter, set by Defer, turns the handler's success into a redelivery later.
 	MetaRedeliverAfter  = "cw_redeliver_after"
 	HeaderCorrelationID = "correlation_id"
@@ -106,12 +109,12 @@ func (r *Router) Close() error {
 
 // NewRouter builds the router. Handlers are added with Handle and run by Run.
 func NewRouter(b *Bus, log *slog.Logger) (*Router, error) {
-	wmlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wmlog := quietHandlerErrors{watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})}
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wmlog)
 	if err != nil {
 		return nil, err
 	}
-	return &Router{Router: r, bus: b, log: log, wmlog: wmlog, dlqPub: dlqPublisher{b}}, nil
+	return &Router{Router: r, bus: b, log: log, wmlog: wmlog, dlqPub: dlqPublisher{b, log}}, nil
 }
 
 // Handle registers fn on the durable consumer described by spec, creating the consumer with
@@ -182,7 +185,8 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		h := r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), spec.Durable, sub, func(msg *message.Message) error {
 			return fn(msg)
 		})
-		h.AddMiddleware(middleware.CorrelationID, poison, lastDelivery, retry.Middleware, middleware.Recoverer)
+		h.AddMiddleware(tracing(spec.Durable), logHandlerErrors(r.log, spec.Durable), middleware.CorrelationID, poison, lastDelivery,
+			withRetryLog(retry, r.log, spec.Durable), middleware.Recoverer)
 	}
 	return nil
 }
@@ -207,6 +211,9 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 		m.UUID = watermill.NewUUID()
 	}
 	m.Metadata.Set(MetaSubject, msg.Subject())
+	if id := msg.Headers().Get(nats.MsgIdHdr); id != "" {
+		m.Metadata.Set(MetaMsgID, id)
+	}
 	if md, err := msg.Metadata(); err == nil {
 		m.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
 		m.Metadata.Set(MetaStreamSeq, strconv.FormatUint(md.Sequence.Stream, 10))
@@ -220,8 +227,12 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	return m, nil
 }
 
-// dlqPublisher writes dead-lettered messages to the DLQ stream with their reason and origin.
-type dlqPublisher struct{ b *Bus }
+// dlqPublisher writes dead-lettered messages to the DLQ stream with their reason and origin,
+// and logs one warning line for each.
+type dlqPublisher struct {
+	b   *Bus
+	log *slog.Logger
+}
 
 func (p dlqPublisher) Publish(topic string, msgs ...*message.Message) error {
 	for _, m := range msgs {
@@ -237,6 +248,8 @@ func (p dlqPublisher) Publish(topic string, msgs ...*message.Message) error {
 		if err != nil {
 			return err
 		}
+		p.log.WarnContext(m.Context(), "message dead-lettered", append([]any{"dlq", topic, "reason", m.Metadata.Get(ReasonHeader),
+			"handler", m.Metadata.Get(middleware.PoisonedHandlerKey)}, msgAttrs(m)...)...)
 	}
 	return nil
 }
@@ -312,7 +325,13 @@ func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
 			r.log.Error("max deliveries: dead-letter", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
 			return
 		}
-		r.log.Warn("message dead-lettered after max deliveries", "stream", adv.Stream, "seq", adv.StreamSeq, "subject", raw.Subject)
+		attrs := []any{"dlq", events.DLQSubject(adv.Stream), "reason", h.Get(ReasonHeader), "stream", adv.Stream, "seq", adv.StreamSeq,
+			"subject", raw.Subject, "delivered", adv.Deliveries}
+		if c, err := events.CreatorFromSubject(raw.Subject); err == nil {
+			attrs = append(attrs, "creator_id", c.String())
+		}
+		attrs = append(attrs, "message_id", raw.Header.Get(nats.MsgIdHdr), "correlation_id", raw.Header.Get(HeaderCorrelationID))
+		r.log.WarnContext(ExtractTrace(ctx, raw.Header), "message dead-lettered", attrs...)
 	})
 	if err != nil {
 		return fmt.Errorf("bus: watch max deliveries of %s: %w", spec.Durable, err)

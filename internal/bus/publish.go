@@ -67,6 +67,7 @@ func (b *Bus) Publish(ctx context.Context, subject, msgID string, payload []byte
 	ctx, cancel := context.WithTimeout(ctx, b.opt.PublishTimeout)
 	defer cancel()
 	m := Outgoing{Subject: subject, MsgID: msgID, Payload: payload, Header: header}.msg()
+	InjectTrace(ctx, m.Header)
 	if _, err := b.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
@@ -98,7 +99,9 @@ func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, o := range msgs {
-		f, err := b.js.PublishMsgAsync(o.msg())
+		m := o.msg()
+		InjectTrace(ctx, m.Header)
+		f, err := b.js.PublishMsgAsync(m)
 		if err != nil {
 			return fmt.Errorf("%w %s: %w", ErrPublish, o.Subject, err)
 		}

@@ -108,6 +108,7 @@ func (s *subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	// it ends when the delivery is settled or abandoned.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	hctx = ExtractTrace(hctx, m.Headers()) // the publisher's span: the handler's span is its child
 	wm.SetContext(hctx)
 	select {
 	case out <- wm:

@@ -147,7 +147,7 @@ func (w *Worker) handleChannel(msg *message.Message) error {
 		// Paused by the provider (or our own limit) for longer than MaxWait: come back when
 		// the pause ends, as one delivery, instead of burning deliveries on a backoff.
 		wait := max(time.Until(te.until), time.Second)
-		w.Log.Info("provider limit: reply deferred", "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
+		w.Log.InfoContext(msg.Context(), "provider limit: reply deferred", "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
 		bus.Defer(msg, wait)
 		return nil
 	}
@@ -201,14 +201,14 @@ func (w *Worker) deliverChannel(msg *message.Message) error {
 		return err
 	}
 	if !claimed {
-		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
+		w.Log.DebugContext(ctx, "already delivered", "creator_id", c, "message_id", out.MessageID)
 		return nil
 	}
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "message_id", d.msg.ID, "channel", out.Channel)
 	if proactive(d.msg) && d.user.OptedOutAt != nil {
 		// The send policy decided before the person opted out (the message waited in the queue
 		// or for the provider's rate limit): an opt-out stops it up to the last moment.
-		log.Info("proactive message not sent: the person opted out after it was decided", "end_user_id", d.user.ID)
+		log.InfoContext(ctx, "proactive message not sent: the person opted out after it was decided", "end_user_id", d.user.ID)
 		return w.finish(ctx, c, d, "failed", "", "opted_out", "the person opted out before it was sent")
 	}
 	if noChan {
@@ -217,7 +217,7 @@ func (w *Worker) deliverChannel(msg *message.Message) error {
 	a, err := w.channelAccount(d.ch)
 	if err != nil {
 		if bus.IsPermanent(err) {
-			log.Error("channel unusable", "err", err)
+			log.ErrorContext(ctx, "channel unusable", "err", err)
 			return w.finish(ctx, c, d, "failed", "", "channel_unusable", "channel credentials or settings unusable")
 		}
 		return err
@@ -259,7 +259,7 @@ func (w *Worker) deliverChannel(msg *message.Message) error {
 	if first == "" { // part 0 was sent by an earlier attempt
 		first = w.firstProviderID(ctx, c, d.msg.ID)
 	}
-	log.Info("message dispatched", "parts", len(parts), "provider_id", first)
+	log.InfoContext(ctx, "message dispatched", "parts", len(parts), "provider_id", first)
 	return w.finish(ctx, c, d, "sent", first, "", "")
 }
 
@@ -310,11 +310,13 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 			return "", false, nil // sent by another attempt meanwhile
 		}
 		if prev.Status == partSending || prev.Status == partUnknown {
-			w.Log.Warn("re-sending after an interrupted provider call", "creator_id", c, "message_id", d.msg.ID, "channel", a.typ,
+			w.Log.WarnContext(ctx, "re-sending after an interrupted provider call", "creator_id", c, "message_id", d.msg.ID, "channel", a.typ,
 				"channel_id", a.id, "part", i, "previous_status", prev.Status, "attempts", prev.Attempts+1)
 		}
 		cctx, cancel := context.WithTimeout(ctx, w.limits.CallTimeout)
+		cctx, span := providerSpan(cctx, a, i, attempt) // trace.go
 		id, err := send(cctx)
+		endProviderSpan(span, id, err)
 		cancel()
 		if err == nil {
 			if ferr := w.finishPart(ctx, c, d.msg.ID, i, "sent", id, ""); ferr != nil {
@@ -351,11 +353,11 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 			// Honour retry_after for everyone the throttle covers: the pair, the number or bot,
 			// or every number of the app (channels.Scope).
 			key := w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
-			w.Log.Warn("provider rate limit: sends paused", "creator_id", c, "message_id", d.msg.ID, "part", i,
+			w.Log.WarnContext(ctx, "provider rate limit: sends paused", "creator_id", c, "message_id", d.msg.ID, "part", i,
 				"scope", channels.ScopeOf(err).String(), "key", key, "wait", wait, "err", err)
 			continue // wait() waits for the block (or gives the message back when it is long)
 		}
-		w.Log.Warn("provider send failed, retrying", "creator_id", c, "message_id", d.msg.ID, "part", i, "attempt", attempt+1, "wait", wait, "err", err)
+		w.Log.WarnContext(ctx, "provider send failed, retrying", "creator_id", c, "message_id", d.msg.ID, "part", i, "attempt", attempt+1, "wait", wait, "err", err)
 		if wait > w.limits.MaxWait {
 			break
 		}
@@ -443,7 +445,7 @@ func (w *Worker) finishPart(ctx context.Context, c, msgID uuid.UUID, i int, stat
 // outsideWindow handles a WhatsApp message to a user who has not written for 24 hours: the
 // channel's approved template is sent instead, or the message is recorded as window_closed.
 func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *account, recipient string, log interface {
-	Info(string, ...any)
+	InfoContext(context.Context, string, ...any)
 }) error {
 	// The message's own template (a campaign's or program step's, parameters rendered for the
 	// person), else the channel's default one, sent without parameters.
@@ -465,7 +467,7 @@ func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *
 		name, lang = t.Name, t.Language
 	}
 	if name == "" {
-		log.Info("whatsapp window closed and no template configured: not sent")
+		log.InfoContext(ctx, "whatsapp window closed and no template configured: not sent")
 		return w.finish(ctx, c, d, "window_closed", "", strconv.Itoa(whatsapp.CodeReengagement),
 			"outside WhatsApp's 24-hour window and no template configured")
 	}
@@ -479,14 +481,14 @@ func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *
 		}
 		return err
 	}
-	log.Info("whatsapp window closed: template sent instead", "template", name)
+	log.InfoContext(ctx, "whatsapp window closed: template sent instead", "template", name)
 	return w.finish(ctx, c, d, "sent", id, "", "window closed: sent template "+name)
 }
 
 // failPermanently records a provider's refusal with its code; a recipient who is gone
 // (Telegram: blocked the bot) is opted out of proactive messages.
 func (w *Worker) failPermanently(ctx context.Context, c uuid.UUID, d delivery, err error, log interface {
-	Info(string, ...any)
+	InfoContext(context.Context, string, ...any)
 }) error {
 	code := ""
 	if n := codeOf(err); n != 0 {
@@ -499,9 +501,9 @@ func (w *Worker) failPermanently(ctx context.Context, c uuid.UUID, d delivery, e
 		}); oerr != nil {
 			return oerr
 		}
-		log.Info("recipient gone: end user opted out", "end_user_id", d.user.ID, "code", code)
+		log.InfoContext(ctx, "recipient gone: end user opted out", "end_user_id", d.user.ID, "code", code)
 	}
-	log.Info("message failed permanently", "code", code, "err", err)
+	log.InfoContext(ctx, "message failed permanently", "code", code, "err", err)
 	return w.finish(ctx, c, d, "failed", "", code, err.Error())
 }
 
@@ -619,7 +621,7 @@ func (w *Worker) handleTyping(m *nats.Msg) {
 		}
 	}
 	if err != nil {
-		w.Log.Debug("typing indicator failed", "creator_id", c, "channel_id", ch.ID, "err", err)
+		w.Log.DebugContext(ctx, "typing indicator failed", "creator_id", c, "channel_id", ch.ID, "err", err)
 	}
 }
 

@@ -308,7 +308,7 @@ func (w *Worker) sendDraft(j draftJob) {
 	case channels.Retryable:
 		w.drafts.flushed(j, false, false)
 	default:
-		w.Log.Debug("telegram drafts unavailable for chat, final message only", "channel_id", j.a.id, "err", err)
+		w.Log.DebugContext(ctx, "telegram drafts unavailable for chat, final message only", "channel_id", j.a.id, "err", err)
 		w.drafts.flushed(j, false, true)
 	}
 }

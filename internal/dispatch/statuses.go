@@ -69,7 +69,7 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 		if n, _ := strconv.Atoi(msg.Metadata.Get(bus.MetaDelivered)); n < 4 {
 			return fmt.Errorf("dispatch: status %s for unknown provider message %s (yet)", st.Status, st.ProviderMessageID)
 		}
-		w.Log.Info("status for a message not sent by coachwire ignored", "creator_id", c, "provider_message_id", st.ProviderMessageID)
+		w.Log.InfoContext(ctx, "status for a message not sent by coachwire ignored", "creator_id", c, "provider_message_id", st.ProviderMessageID)
 		return nil
 	}
 	if changed != nil {
@@ -102,7 +102,7 @@ func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.
 			changed, err = q.MarkWidgetRead(ctx, db.MarkWidgetReadParams{ConversationID: st.ConversationID, UpToSeq: st.UpToSeq})
 			return err
 		}
-		w.Log.Warn("widget receipt with unknown status ignored", "creator_id", c, "conversation_id", st.ConversationID, "status", st.Status)
+		w.Log.WarnContext(ctx, "widget receipt with unknown status ignored", "creator_id", c, "conversation_id", st.ConversationID, "status", st.Status)
 		return nil
 	})
 	if err != nil {

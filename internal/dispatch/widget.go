@@ -62,7 +62,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		return err
 	}
 	if !claimed {
-		w.Log.Debug("already delivered", "creator_id", c, "message_id", out.MessageID)
+		w.Log.DebugContext(ctx, "already delivered", "creator_id", c, "message_id", out.MessageID)
 		return nil
 	}
 	status, errText := "sent", ""
@@ -84,7 +84,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	}); err != nil {
 		return err
 	}
-	w.Log.Info("message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
+	w.Log.InfoContext(ctx, "message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
 	return nil
 }
 
@@ -93,7 +93,7 @@ func (w *Worker) handle(msg *message.Message) error {
 func (w *Worker) pushWidget(ctx context.Context, c [16]byte, m db.Message) error {
 	l, err := conversation.LiveMessage(m)
 	if err != nil { // the text still goes out; the sources are logged as unreadable
-		w.Log.Error("widget push: message sources", "message_id", m.ID, "err", err)
+		w.Log.ErrorContext(ctx, "widget push: message sources", "message_id", m.ID, "err", err)
 	}
 	b, err := json.Marshal(l)
 	if err != nil {

@@ -153,10 +153,10 @@ func (w *Composer) handle(msg *message.Message) error {
 			return bus.Later(werr) // redelivered with backoff: the model may be back
 		}
 		if in.Fallback != "" {
-			log.Warn("AI nudge not written: sending the campaign's fallback text", "err", werr, "reason", reason)
+			log.WarnContext(ctx, "AI nudge not written: sending the campaign's fallback text", "err", werr, "reason", reason)
 			text, used = in.Fallback, nil
 		} else {
-			log.Error("AI nudge not written and no fallback text: recorded as failed", "err", werr, "reason", reason)
+			log.ErrorContext(ctx, "AI nudge not written and no fallback text: recorded as failed", "err", werr, "reason", reason)
 			text, status, failure = "", "failed", werr.Error()
 		}
 	}
@@ -218,7 +218,7 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 		hits, err := w.Search.Search(sctx, c, in.Brief, nil, w.Passages)
 		cancel()
 		if err != nil && !errors.Is(err, knowledge.ErrTenantNotFound) {
-			w.Log.Warn("knowledge search for an AI nudge failed: writing without passages", "creator_id", c, "err", err)
+			w.Log.WarnContext(ctx, "knowledge search for an AI nudge failed: writing without passages", "creator_id", c, "err", err)
 		}
 		for _, h := range hits {
 			passages = append(passages, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
@@ -229,7 +229,7 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 		ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
 	// Whatever the call cost counts, also when it failed midway.
 	if rerr := w.Budgets.Record(context.WithoutCancel(ctx), c, capacity.Nudge, u); rerr != nil {
-		w.Log.Warn("AI nudge token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
+		w.Log.WarnContext(ctx, "AI nudge token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("compose: chat: %w", err)

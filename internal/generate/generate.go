@@ -145,11 +145,11 @@ func (w *Worker) handle(msg *message.Message) error {
 	if answered != nil {
 		// Folded into an earlier turn, or a redelivery after the reply was stored: make sure the
 		// reply reached dispatch (deduplicated by its id) and stop.
-		log.Debug("turn already answered", "message_id", turn.MessageID, "reply_id", answered.ID)
+		log.DebugContext(ctx, "turn already answered", "message_id", turn.MessageID, "reply_id", answered.ID)
 		return w.publishOutbound(ctx, &ev.Envelope, *answered, conv)
 	}
 	if conv.Status != "bot" {
-		log.Info("conversation taken over by the creator: no bot reply")
+		log.InfoContext(ctx, "conversation taken over by the creator: no bot reply")
 		return nil
 	}
 	if len(pending) == 0 {
@@ -227,12 +227,12 @@ func (w *Worker) handle(msg *message.Message) error {
 	}
 	released = !dropped
 	if dropped {
-		log.Info("conversation taken over during generation: bot reply dropped")
+		log.InfoContext(ctx, "conversation taken over during generation: bot reply dropped")
 		return nil
 	}
 	w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: conv.Channel, MessageID: reply.ID,
 		Seq: reply.Seq, Role: reply.Role, Text: reply.Body, Status: reply.Status})
-	log.Info("reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "search_mode", turn.SearchMode, "status", status)
+	log.InfoContext(ctx, "reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "search_mode", turn.SearchMode, "status", status)
 	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
 }
 
@@ -286,7 +286,7 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 		if usage.Truncated() {
 			// The reply reached the reply budget (COACHWIRE_REPLY_TOKENS): it is sent as it is,
 			// marked so the creator and the operator can tell.
-			w.Log.Warn("reply truncated at the reply budget", "creator_id", c, "conversation_id", conv, "reply_id", replyID,
+			w.Log.WarnContext(ctx, "reply truncated at the reply budget", "creator_id", c, "conversation_id", conv, "reply_id", replyID,
 				"reply_tokens", usage.ReplyTokens, "prompt_tokens", usage.PromptTokens, "backend", usage.Backend)
 			return text, StatusTruncated, nil
 		}
@@ -295,7 +295,7 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 	if ctx.Err() != nil || errors.Is(err, errBusy) {
 		return "", "", err
 	}
-	w.Log.Error("chat model failed", "creator_id", c, "conversation_id", conv, "err", err)
+	w.Log.ErrorContext(ctx, "chat model failed", "creator_id", c, "conversation_id", conv, "err", err)
 	apology := "I'm sorry, I couldn't finish my answer: the coach's language model is not responding right now. Please try again in a moment."
 	if noSearch {
 		apology += " " + SearchUnavailableAnswer

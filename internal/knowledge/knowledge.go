@@ -498,6 +498,8 @@ func (s *Store) classify(ctx context.Context, creatorID uuid.UUID, err error) er
 // hybrid query with the Store's alpha. The query text is untrusted: it is
 // cleaned of characters GraphQL strings cannot carry before it is sent.
 func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, error) {
+	ctx, span := searchSpan(ctx, creatorID, queryVector, limit) // trace.go
+	defer span.End()
 	tenant, err := tenantName(creatorID)
 	if err != nil {
 		return nil, err

@@ -265,6 +265,8 @@ func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.C
 		u = &Usage{}
 	}
 	defer func() { p.stats.record(w.Class, u, err) }()
+	ctx, span := startSpan(ctx, op, model, w) // trace.go
+	defer func() { endSpan(span, u, err) }()
 	started := time.Now()
 	backoff := p.opts.Client.InitialBackoff
 	if backoff <= 0 {

@@ -65,7 +65,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		return err
 	})
 	if db.IsNotFound(err) {
-		log.Debug("memory request for a message that is gone: dropped", "message_id", in.MessageID)
+		log.DebugContext(ctx, "memory request for a message that is gone: dropped", "message_id", in.MessageID)
 		return nil
 	}
 	if err != nil {
@@ -86,7 +86,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	p, err := w.Extractor.Extract(ctx, c, in.EndUserID)
 	switch {
 	case err == nil:
-		log.Info("memory profile updated", "messages", state.Pending, "goals", len(p.Goals), "preferences", len(p.Preferences),
+		log.InfoContext(ctx, "memory profile updated", "messages", state.Pending, "goals", len(p.Goals), "preferences", len(p.Preferences),
 			"commitments", len(p.Commitments), "facts", len(p.Facts))
 		return nil
 	case errors.Is(err, ErrConflict):

@@ -210,10 +210,10 @@ func (w *Worker) handleOptSignal(msg *message.Message, ev events.Message[events.
 		return err
 	}
 	if !found {
-		w.Log.Info("opt signal for an end user never seen ignored", "creator_id", c, "channel", in.Channel, "channel_id", in.ChannelID)
+		w.Log.InfoContext(ctx, "opt signal for an end user never seen ignored", "creator_id", c, "channel", in.Channel, "channel_id", in.ChannelID)
 		return nil
 	}
-	w.Log.Info("end user opted "+map[bool]string{true: "out", false: "in"}[optOut]+" by the provider's signal",
+	w.Log.InfoContext(ctx, "end user opted "+map[bool]string{true: "out", false: "in"}[optOut]+" by the provider's signal",
 		"creator_id", c, "channel", in.Channel, "end_user_id", eu.ID)
 	return nil
 }

@@ -223,7 +223,7 @@ func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conve
 			return nil, err
 		}
 	}
-	w.Log.Info("in-chat command answered", "creator_id", conv.CreatorID, "conversation_id", conv.ID,
+	w.Log.InfoContext(ctx, "in-chat command answered", "creator_id", conv.CreatorID, "conversation_id", conv.ID,
 		"command", map[bool]string{true: "program_keyword", false: cmd.String()}[program != nil])
 	// The answer covers the command only: a question sent before it still gets its turn.
 	r, err := q.InsertReply(ctx, db.InsertReplyParams{

@@ -81,7 +81,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	var sanitized bool
 	if ev.Data, sanitized = sanitizeInbound(ev.Data); sanitized {
-		w.Log.Warn("retrieve: inbound message carried text coachwire does not accept: stored sanitised",
+		w.Log.WarnContext(ctx, "retrieve: inbound message carried text coachwire does not accept: stored sanitised",
 			"creator_id", ev.CreatorID, "correlation_id", ev.CorrelationID)
 	}
 	c, in := ev.CreatorID, ev.Data
@@ -132,7 +132,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		return err
 	}
 	if !inserted {
-		log.Debug("inbound message already recorded", "message_id", msgID)
+		log.DebugContext(ctx, "inbound message already recorded", "message_id", msgID)
 	}
 	if answer != nil {
 		return w.publishAnswer(ctx, ev, conv, *answer)
@@ -164,7 +164,7 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 			}
 			// A search that cannot run must not cost the person their answer: the turn goes
 			// on without passages and generate says the knowledge base is unavailable.
-			log.Warn("knowledge search unavailable: answering without passages",
+			log.WarnContext(ctx, "knowledge search unavailable: answering without passages",
 				"conversation_id", conv.ID, "message_id", msgID, "err", err)
 			passages, mode = nil, events.SearchUnavailable
 		}
@@ -175,8 +175,9 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 		if err := bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn); err != nil {
 			return err
 		}
+		log.DebugContext(ctx, "turn requested", "conversation_id", conv.ID, "message_id", msgID, "passages", len(passages), "search_mode", mode)
 	} else {
-		log.Info("conversation held by the creator: no bot turn", "conversation_id", conv.ID)
+		log.InfoContext(ctx, "conversation held by the creator: no bot turn", "conversation_id", conv.ID)
 	}
 	if !w.Memory {
 		return nil
@@ -231,7 +232,7 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 		if err == nil && len(vs) == 1 {
 			vec, mode = vs[0], "hybrid"
 		} else if err != nil {
-			w.Log.Warn("query embedding failed, searching BM25 only", "creator_id", c, "err", err)
+			w.Log.WarnContext(ctx, "query embedding failed, searching BM25 only", "creator_id", c, "err", err)
 		}
 	}
 	var (

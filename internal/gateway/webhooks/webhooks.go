@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -23,6 +25,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/httpx"
 	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/telemetry"
 )
 
 // Deps is what the webhooks need, given by package gateway.
@@ -93,7 +96,8 @@ func (s *Server) WhatsAppVerify(w http.ResponseWriter, r *http.Request) error {
 // delivery stream, and answers 200 once JetStream holds them all. Nothing is published for a
 // body that is not signed with the channel's app secret.
 func (s *Server) WhatsApp(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+	ctx, span := webhookSpan(r, events.ChannelWhatsApp)
+	defer span.End()
 	ch, err := s.channel(ctx, r, events.ChannelWhatsApp)
 	if err != nil {
 		return err
@@ -128,7 +132,8 @@ func (s *Server) WhatsApp(w http.ResponseWriter, r *http.Request) error {
 // publishes the update's new message. Updates that are not new user messages are acknowledged
 // and dropped.
 func (s *Server) Telegram(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+	ctx, span := webhookSpan(r, events.ChannelTelegram)
+	defer span.End()
 	ch, err := s.channel(ctx, r, events.ChannelTelegram)
 	if err != nil {
 		return err
@@ -177,4 +182,11 @@ func (s *Server) publishAll(ctx context.Context, msgs []bus.Outgoing) error {
 		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msg, Err: err}
 	}
 	return nil
+}
+
+// webhookSpan starts the span of one provider webhook request: the root of the trace of the
+// turns its messages start (a no-op span when tracing is off).
+func webhookSpan(r *http.Request, channel string) (context.Context, trace.Span) {
+	return telemetry.Tracer().Start(r.Context(), "webhook "+channel, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("coachwire.channel", channel), attribute.String("http.route", r.Pattern)))
 }

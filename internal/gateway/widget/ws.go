@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/coachwire/coachwire/events"
@@ -22,6 +24,7 @@ import (
 	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/httpx"
+	"github.com/coachwire/coachwire/internal/telemetry"
 	textrule "github.com/coachwire/coachwire/internal/text"
 )
 
@@ -414,6 +417,11 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 // durable. The client's id is the deduplication key: a re-send after a reconnect is dropped by
 // JetStream and, past its window, by the deterministic message id in Postgres.
 func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
+	// The root of the turn's trace (internal/telemetry; a no-op span when tracing is off).
+	ctx, span := telemetry.Tracer().Start(ctx, "widget message", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("coachwire.creator_id", ss.claims.CreatorID.String()),
+			attribute.String("coachwire.conversation_id", ss.claims.ConversationID.String())))
+	defer span.End()
 	id, err := uuid.Parse(f.ID)
 	if err != nil {
 		ss.sendError(ctx, "bad_frame", "message id must be a UUID")
@@ -441,7 +449,7 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		// Not confirmed is not refused: JetStream may have stored it (a publish buffered while
 		// NATS reconnects is sent later). The widget resends it with the same id, which the
 		// stream's deduplication (and the deterministic message id) make safe.
-		ss.log.Warn("widget message not confirmed: asked the widget to resend", "message", id, "correlation_id", ev.CorrelationID, "err", err)
+		ss.log.WarnContext(ctx, "widget message not confirmed: asked the widget to resend", "message", id, "correlation_id", ev.CorrelationID, "err", err)
 		if ss.unconfirmed == nil {
 			ss.unconfirmed = map[uuid.UUID]struct{}{}
 		}
@@ -452,7 +460,7 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 		return
 	}
 	delete(ss.unconfirmed, id)
-	ss.log.Debug("widget message accepted", "correlation_id", ev.CorrelationID, "message", id)
+	ss.log.DebugContext(ctx, "widget message accepted", "correlation_id", ev.CorrelationID, "message", id)
 	ss.send(ctx, serverFrame{Type: "ack", ID: f.ID})
 }
 
