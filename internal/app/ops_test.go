@@ -238,12 +238,24 @@ func TestOpsListenerOnEveryTarget(t *testing.T) {
 	}, "the gateway's /readyz to name the retrieve consumer")
 }
 
-// TestOpsAddrInUse: a process whose ops address is taken does not start, and says which
-// setting to change.
-func TestOpsAddrInUse(t *testing.T) {
+// TestOpsAllTarget: a process of every target is ready with all its consumers pulled and
+// exports them; a second process on the same ops address does not start, naming the setting.
+func TestOpsAllTarget(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config(config.TargetDispatch))
+	a := h.start(h.config())
+	code, r := getReadyz(t, a)
+	require.Equal(t, http.StatusOK, code, "%+v", r)
+	require.Equal(t, "ready", r.Status, "%+v", r)
+	for _, c := range []string{"consumers", "consumer:retrieve", "consumer:generate", "consumer:dispatch", "consumer:ingest", "weaviate"} {
+		require.Equal(t, "ok", r.Checks[c].Status, c)
+	}
+	mfs := scrape(t, a)
+	for _, consumer := range []string{"retrieve", "generate", "compose", "dispatch", "dispatch-whatsapp", "dispatch-telegram", "dispatch-delivery", "ingest", "nudge"} {
+		require.True(t, series(mfs, "coachwire_consumer_pulled", "consumer", consumer), consumer)
+		require.True(t, series(mfs, "coachwire_consumer_handled_total", "consumer", consumer), consumer)
+	}
+
 	cfg := h.config(config.TargetDispatch)
 	cfg.OpsAddr = a.OpsAddr
 	_, err := app.Start(context.Background(), cfg, app.Options{Log: testenv.Logger(t)})
