@@ -9,7 +9,7 @@ SQLC := $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export COACHWIRE_WEAVIATE_BIN ?= $(WEAVIATE_BIN)
 
-.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt chaos console console-deps check-console
+.PHONY: run test build vet lint generate check-generated weaviate deps deps-test bench eval fmt chaos console console-deps check-console check-deploy
 
 ## run: build and start the whole system on embedded defaults (Ctrl-C stops it)
 run: deps weaviate
@@ -24,7 +24,7 @@ TEST_PACKAGES ?= 4
 # Coverage counts every package's statements, whichever package's tests run them; the test
 # helpers and doubles (testenv, *test packages, the bench load driver) are not counted.
 COVERPKG = $(shell $(GO) list ./... | grep -v -e '/internal/testenv' -e 'test$$' -e '/internal/bench$$' | paste -sd, -)
-test: deps deps-test weaviate build vet lint check-generated check-console
+test: deps deps-test weaviate build vet lint check-generated check-console check-deploy
 	@mkdir -p $(dir $(COVERPROFILE))
 	@echo "$(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=<project packages> -coverprofile=$(COVERPROFILE) ./... | testreport"
 	@set -o pipefail; $(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json -coverpkg=$(COVERPKG) -coverprofile=$(COVERPROFILE) ./... \
@@ -39,6 +39,11 @@ vet:
 
 lint:
 	$(STATICCHECK) ./...
+
+## check-deploy: deploy/'s alert rules and dashboard through Prometheus's own rule and PromQL
+## parsers (deploy/check is a module of its own: Prometheus's module is large)
+check-deploy:
+	cd deploy/check && $(GO) test ./...
 
 generate:
 	$(SQLC) generate

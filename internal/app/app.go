@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
@@ -31,6 +33,7 @@ import (
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/localdeps"
 	"github.com/coachwire/coachwire/internal/nudge"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/storage"
@@ -66,6 +69,15 @@ type App struct {
 	services services
 	// DispatchLimits are the providers' send limits (zero fields: the defaults).
 	DispatchLimits dispatch.Limits
+
+	// Ops listener (ops.go): OpsAddr is its bound address (host:port), Registry the process's
+	// metrics registry.
+	OpsAddr  string
+	Registry *prometheus.Registry
+	ops      *ops.Server
+	metrics  metrics
+	started  atomic.Bool
+	watched  atomic.Value // []consumerRef
 }
 
 type services struct {
@@ -114,6 +126,8 @@ func Start(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			return nil, err
 		}
 	}
+	a.readiness()
+	a.started.Store(true)
 	a.banner()
 	started = true
 	return a, nil
@@ -242,7 +256,7 @@ func (a *App) startNudge(ctx context.Context) error {
 	n := a.cfg.Nudge.WithDefaults()
 	w := &nudge.Worker{Store: a.Store, Bus: a.Bus, Clock: clock.Func(a.now), Log: a.log.With("target", "nudge"),
 		Platform: proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
-		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel}
+		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel, Metrics: a.metrics.nudge}
 	if err := w.Register(ctx, a.router); err != nil {
 		return err
 	}
@@ -291,6 +305,7 @@ func (a *App) startGateway(ctx context.Context) error {
 	if a.LLM != nil {
 		checks = append(checks, gateway.HealthCheck{Name: "ollama", Optional: true, Check: a.ollamaHealth()})
 	}
+	checks = append(checks, a.consumersHealth())
 	kc, nc := cfg.Knowledge.WithDefaults(cfg.DataDir), cfg.Nudge.WithDefaults()
 	files, err := storage.New(kc.StorageDir)
 	if err != nil {
@@ -306,6 +321,7 @@ func (a *App) startGateway(ctx context.Context) error {
 		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
 		Health:        checks,
 		DemoWidgetKey: func() string { return a.demoKey },
+		Metrics:       a.metrics.gateway,
 	})
 	a.httpSrv = &http.Server{Handler: a.gateway.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {

@@ -65,7 +65,7 @@ func (a *App) detectLLM(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	opts := poolOptions(a.cfg, a.log)
+	opts := a.withLLMMetrics(poolOptions(a.cfg, a.log))
 	if a.llmCheck > 0 {
 		opts.Recheck, opts.Probe = a.llmCheck, a.llmCheck
 	}

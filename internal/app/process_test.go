@@ -68,6 +68,8 @@ func (h *harness) env(dataDir string, extra ...string) []string {
 		"COACHWIRE_NATS_URL=" + h.natsURL, "COACHWIRE_DATABASE_URL=" + h.db.AppURL,
 		"COACHWIRE_WEAVIATE_URL=" + h.weaviate, "COACHWIRE_WEAVIATE_GRPC_ADDR=" + h.wvGRPC, "COACHWIRE_OLLAMA_URL=" + h.ollama.URL,
 		"COACHWIRE_DATA_DIR=" + dataDir, "COACHWIRE_BCRYPT_COST=4", "COACHWIRE_LOG_LEVEL=debug",
+		// Many processes per host: each ops listener on a port of its own.
+		"COACHWIRE_OPS_ADDR=127.0.0.1:0",
 		// A test's processes share its NATS server and database, so any of them may dispatch
 		// a channel message: they share one keyring too.
 		"COACHWIRE_SECRET_KEYS=" + testSecretKeys,
@@ -291,7 +293,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	// Port 0: the process picks its own and prints it (a port chosen here beforehand can be
 	// taken by the embedded NATS server's random port before the gateway binds it).
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "COACHWIRE_DATA_DIR=" + dataDir,
-		"COACHWIRE_HTTP_ADDR=127.0.0.1:0", "COACHWIRE_OLLAMA_URL=http://127.0.0.1:1", "COACHWIRE_BCRYPT_COST=4"}
+		"COACHWIRE_HTTP_ADDR=127.0.0.1:0", "COACHWIRE_OPS_ADDR=127.0.0.1:0", "COACHWIRE_OLLAMA_URL=http://127.0.0.1:1", "COACHWIRE_BCRYPT_COST=4"}
 	if b := os.Getenv("COACHWIRE_WEAVIATE_BIN"); b != "" {
 		env = append(env, "COACHWIRE_WEAVIATE_BIN="+b)
 	}

@@ -43,13 +43,14 @@ type module struct {
 
 // platform is what every target depends on: each process connects to NATS, PostgreSQL and
 // Weaviate (and starts them when embedded) and knows its LLM mode before any component starts.
-var platform = []string{"bus", "store", "knowledge", "llm"}
+var platform = []string{"ops", "bus", "store", "knowledge", "llm"}
 
 func withPlatform(more ...string) []string { return append(slices.Clone(platform), more...) }
 
 // modules is the targets table, in start order: a module's deps come before it (a test checks).
 // startServices, startNudge and startGateway are in app.go.
 var modules = []module{
+	{name: "ops", start: (*App).startOps}, // ops.go: /metrics, /healthz, /readyz, first
 	{name: "services", start: (*App).startServices},
 	{name: "bus", deps: []string{"services"}, start: (*App).startBus},
 	{name: "store", deps: []string{"services"}, start: (*App).startStore},
@@ -176,7 +177,9 @@ func (a *App) startKnowledge(ctx context.Context) (err error) {
 
 // startRouter creates the message router every target's consumers are registered on.
 func (a *App) startRouter(context.Context) (err error) {
-	a.router, err = bus.NewRouter(a.Bus, a.log)
+	if a.router, err = bus.NewRouter(a.Bus, a.log); err == nil {
+		a.router.SetMetrics(a.metrics.consumers)
+	}
 	return err
 }
 
@@ -226,7 +229,7 @@ func (a *App) startIngest(ctx context.Context) error {
 	}
 	w := &ingest.Worker{Store: a.Store, Bus: a.Bus, Index: a.Knowledge, EmbedModel: cfg.EmbedModel, Chunker: ch,
 		Files: files, EmbedBatch: kc.EmbedBatch, Parallel: kc.Parallel, AckWait: kc.AckWait, Log: a.log.With("target", "ingest"), Now: a.now,
-		Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}}
+		Limits: extract.Limits{MaxBytes: kc.MaxUploadBytes, Timeout: kc.ExtractTimeout, MemoryBytes: kc.ExtractMemory}, Metrics: a.metrics.ingest}
 	w.Budgets = a.budgets()
 	if embed := a.embedder(); embed != nil {
 		w.Embedder = embed
@@ -255,7 +258,7 @@ func (a *App) startRetrieve(ctx context.Context) error {
 func (a *App) startGenerate(ctx context.Context) error {
 	cfg := a.cfg
 	w := &generate.Worker{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, ContextTokens: cfg.ContextTokens,
-		Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now}
+		Lease: cfg.TurnLease, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate"), Now: a.now, Metrics: a.metrics.turn}
 	if tok, err := tokens.CL100K(); err == nil {
 		w.Tokens = generate.CachedCounter(tok.Count, 50_000)
 	}
@@ -295,7 +298,7 @@ func (a *App) startDispatch(ctx context.Context) error {
 		limits.CallTimeout = cfg.ProviderCallTimeout
 	}
 	w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
-		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits}
+		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits, Metrics: a.metrics.dispatch}
 	return w.Register(ctx, a.router)
 }
 

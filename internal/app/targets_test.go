@@ -23,7 +23,7 @@ func names(ms []module) []string {
 // services, bus, store, knowledge, LLM detection; the router whenever any target runs;
 // ingest, retrieve, generate, dispatch, nudge; the router's consumers; the gateway last).
 func TestTargetsStartTheSameComponents(t *testing.T) {
-	base := []string{"services", "bus", "store", "knowledge", "llm", "router"}
+	base := []string{"ops", "services", "bus", "store", "knowledge", "llm", "router"}
 	with := func(more ...string) []string { return append(slices.Clone(base), more...) }
 	cases := []struct {
 		targets []string

@@ -45,7 +45,7 @@ var layers = []struct {
 	}},
 	{layerInfra, []string{
 		"internal/bus", "internal/clock", "internal/config", "internal/db", "internal/ids", "internal/llm",
-		"internal/localdeps", "internal/secrets", "internal/storage", "internal/telemetry", "migrations",
+		"internal/localdeps", "internal/ops", "internal/secrets", "internal/storage", "internal/telemetry", "migrations",
 	}},
 	{layerContract, []string{"events"}},
 }

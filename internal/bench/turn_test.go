@@ -95,7 +95,7 @@ func BenchmarkTurnOverhead(b *testing.B) {
 	env := map[string]string{
 		"COACHWIRE_NATS_URL": testenv.NATS(b), "COACHWIRE_DATABASE_URL": d.AppURL, "COACHWIRE_MIGRATE_DATABASE_URL": d.OwnerURL,
 		"COACHWIRE_WEAVIATE_URL": testenv.Weaviate(b), "COACHWIRE_WEAVIATE_GRPC_ADDR": testenv.WeaviateGRPC(b), "COACHWIRE_OLLAMA_URL": ol.URL, "COACHWIRE_DATA_DIR": b.TempDir(),
-		"COACHWIRE_HTTP_ADDR": "127.0.0.1:0", "COACHWIRE_BCRYPT_COST": "4", "COACHWIRE_WORKER_PARALLEL": strconv.Itoa(parallel),
+		"COACHWIRE_HTTP_ADDR": "127.0.0.1:0", "COACHWIRE_OPS_ADDR": "127.0.0.1:0", "COACHWIRE_BCRYPT_COST": "4", "COACHWIRE_WORKER_PARALLEL": strconv.Itoa(parallel),
 		"COACHWIRE_WHATSAPP_API_URL": "http://127.0.0.1:9", "COACHWIRE_TELEGRAM_API_URL": "http://127.0.0.1:9",
 		// The load driver is one client address minting every simulated person's session.
 		"COACHWIRE_LIMIT_REGISTER_IP": "off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_IP": "off", "COACHWIRE_LIMIT_WIDGET_SESSIONS_KEY": "off",

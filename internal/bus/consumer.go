@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/ops"
 )
 
 // Metadata keys the subscriber adds to every watermill message.
@@ -97,6 +98,9 @@ type Router struct {
 	wmlog  watermill.LoggerAdapter
 	dlqPub message.Publisher
 	subs   []*nats.Subscription
+	// metrics and specs: metrics.go.
+	metrics *ops.Consumers
+	specs   []ConsumerSpec
 }
 
 // Close stops watching advisories and closes the router, draining in-flight handlers.
@@ -150,6 +154,8 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 	if err := r.watchMaxDeliveries(spec); err != nil {
 		return err
 	}
+	r.specs = append(r.specs, spec)
+	r.metrics.Init(spec.Durable)
 	sub := newSubscriber(consumer, spec.AckWait, spec.KeepAlive, spec.InFlight, r.log)
 	poison, err := middleware.PoisonQueueWithFilter(r.dlqPub, events.DLQSubject(spec.Stream), func(err error) bool {
 		return IsPermanent(err)
@@ -176,6 +182,7 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		MaxInterval:     time.Second,
 		Multiplier:      3,
 		Logger:          r.wmlog,
+		OnRetryHook:     func(int, time.Duration) { r.metrics.Retried(spec.Durable) },
 		ShouldRetry: func(p middleware.RetryParams) bool {
 			var later laterError
 			return !IsPermanent(p.Err) && !errors.As(p.Err, &later)
@@ -185,8 +192,8 @@ func (r *Router) Handle(ctx context.Context, name string, spec ConsumerSpec, fn 
 		h := r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), spec.Durable, sub, func(msg *message.Message) error {
 			return fn(msg)
 		})
-		h.AddMiddleware(tracing(spec.Durable), logHandlerErrors(r.log, spec.Durable), middleware.CorrelationID, poison, lastDelivery,
-			withRetryLog(retry, r.log, spec.Durable), middleware.Recoverer)
+		h.AddMiddleware(tracing(spec.Durable), logHandlerErrors(r.log, spec.Durable), middleware.CorrelationID, poison,
+			r.measure(spec.Durable), lastDelivery, withRetryLog(retry, r.log, spec.Durable), middleware.Recoverer)
 	}
 	return nil
 }
@@ -325,6 +332,7 @@ func (r *Router) watchMaxDeliveries(spec ConsumerSpec) error {
 			r.log.Error("max deliveries: dead-letter", "stream", adv.Stream, "seq", adv.StreamSeq, "err", err)
 			return
 		}
+		r.metrics.DeadLettered(spec.Durable)
 		attrs := []any{"dlq", events.DLQSubject(adv.Stream), "reason", h.Get(ReasonHeader), "stream", adv.Stream, "seq", adv.StreamSeq,
 			"subject", raw.Subject, "delivered", adv.Deliveries}
 		if c, err := events.CreatorFromSubject(raw.Subject); err == nil {

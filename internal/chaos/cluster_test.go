@@ -260,6 +260,7 @@ func (c *cluster) env(target string) []string {
 		"COACHWIRE_STORAGE_DIR=" + c.storageDir,
 		"COACHWIRE_SECRET_KEYS=" + testSecretKeys,
 		"COACHWIRE_BCRYPT_COST=4", "COACHWIRE_LOG_LEVEL=info", "COACHWIRE_MEMORY_EVERY=0",
+		"COACHWIRE_OPS_ADDR=127.0.0.1:0", // every process on this host: an ops port each
 		"COACHWIRE_WORKER_PARALLEL=4",
 		// A killed generate process's turn comes back after the lease, not after 45 s.
 		"COACHWIRE_TURN_LEASE=6s",

@@ -59,6 +59,10 @@ const (
 	DefaultLLMIngestConcurrency = 0
 )
 
+// DefaultOpsAddr is the ops listener's address: loopback, so metrics and readiness are not
+// public unless an operator says so.
+const DefaultOpsAddr = "127.0.0.1:9090"
+
 // Config is everything a coachwire process needs to start.
 type Config struct {
 	Targets []string
@@ -67,6 +71,10 @@ type Config struct {
 	HTTPAddr  string
 	PublicURL string
 	Dev       bool
+
+	// OpsAddr is COACHWIRE_OPS_ADDR: the ops listener every process starts (/metrics,
+	// /healthz, /readyz); port 0 picks a free port.
+	OpsAddr string
 
 	NATSURL            string
 	DatabaseURL        string
@@ -308,6 +316,7 @@ func flags(c *Config, getenv func(string) string) (fs *flag.FlagSet, target *str
 	target = fs.String("target", env("COACHWIRE_TARGET", TargetAll), "comma list of targets: all, or "+strings.Join(WorkerTargets, ", "))
 	fs.StringVar(&c.DataDir, "data-dir", env("COACHWIRE_DATA_DIR", ".coachwire"), "directory for embedded NATS, Postgres, Weaviate data and keys")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("COACHWIRE_HTTP_ADDR", "127.0.0.1:8080"), "gateway listen address")
+	fs.StringVar(&c.OpsAddr, "ops-addr", env("COACHWIRE_OPS_ADDR", DefaultOpsAddr), "ops listener address: /metrics, /healthz, /readyz (every process)")
 	fs.StringVar(&c.PublicURL, "public-url", env("COACHWIRE_PUBLIC_URL", ""), "public base URL of the gateway (default http://<http-addr>)")
 	fs.BoolVar(&c.Dev, "dev", env("COACHWIRE_DEV", "") == "true" || env("COACHWIRE_DEV", "") == "1", "serve the demo page and seed a demo creator")
 	fs.StringVar(&c.LLMMode, "llm-mode", env("COACHWIRE_LLM_MODE", LLMAuto), "auto, ollama or passages")
@@ -483,6 +492,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("-http-addr (COACHWIRE_HTTP_ADDR)=%q: want host:port", c.HTTPAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
+		bad("-ops-addr (COACHWIRE_OPS_ADDR)=%q: want host:port", c.OpsAddr)
 	}
 	if !slices.Contains([]string{LLMAuto, LLMOllama, LLMPassages}, c.LLMMode) {
 		bad("-llm-mode (COACHWIRE_LLM_MODE)=%q: want auto, ollama or passages", c.LLMMode)

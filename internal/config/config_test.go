@@ -54,6 +54,7 @@ func TestInvalidSettingsAreNamed(t *testing.T) {
 		{nil, map[string]string{"COACHWIRE_LLM_MODE": "gpt"}, "COACHWIRE_LLM_MODE"},
 		{nil, map[string]string{"COACHWIRE_OLLAMA_URL": "localhost"}, "COACHWIRE_OLLAMA_URL"},
 		{nil, map[string]string{"COACHWIRE_HTTP_ADDR": "8080"}, "COACHWIRE_HTTP_ADDR"},
+		{nil, map[string]string{"COACHWIRE_OPS_ADDR": "9090"}, "COACHWIRE_OPS_ADDR"},
 		{nil, map[string]string{"COACHWIRE_BCRYPT_COST": "99"}, "COACHWIRE_BCRYPT_COST"},
 		{nil, map[string]string{"COACHWIRE_LLM_EMBED_DAILY_TOKENS": "-1"}, "COACHWIRE_LLM_EMBED_DAILY_TOKENS"},
 		{nil, map[string]string{"COACHWIRE_LLM_NUDGE_DAILY_TOKENS": "lots"}, "COACHWIRE_LLM_NUDGE_DAILY_TOKENS"},

@@ -315,7 +315,9 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 		}
 		cctx, cancel := context.WithTimeout(ctx, w.limits.CallTimeout)
 		cctx, span := providerSpan(cctx, a, i, attempt) // trace.go
+		t := time.Now()
 		id, err := send(cctx)
+		w.Metrics.ProviderCall(a.typ, time.Since(t), err)
 		endProviderSpan(span, id, err)
 		cancel()
 		if err == nil {
@@ -349,7 +351,9 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 		if wait <= 0 {
 			wait = time.Duration(250<<attempt) * time.Millisecond
 		}
+		w.Metrics.RetryWait(a.typ, wait)
 		if class == channels.RateLimited {
+			w.Metrics.RateLimited(a.typ)
 			// Honour retry_after for everyone the throttle covers: the pair, the number or bot,
 			// or every number of the app (channels.Scope).
 			key := w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
@@ -447,6 +451,7 @@ func (w *Worker) finishPart(ctx context.Context, c, msgID uuid.UUID, i int, stat
 func (w *Worker) outsideWindow(ctx context.Context, c uuid.UUID, d delivery, a *account, recipient string, log interface {
 	InfoContext(context.Context, string, ...any)
 }) error {
+	w.Metrics.WindowClosed(a.typ)
 	// The message's own template (a campaign's or program step's, parameters rendered for the
 	// person), else the channel's default one, sent without parameters.
 	var (
@@ -521,6 +526,7 @@ func (w *Worker) finish(ctx context.Context, c uuid.UUID, d delivery, status, pr
 	}); err != nil {
 		return err
 	}
+	w.Metrics.Sent(d.conv.Channel, status)
 	w.activity(c, events.Activity{Kind: "message_status", ConversationID: d.conv.ID, Channel: d.conv.Channel,
 		MessageID: d.msg.ID, Seq: d.msg.Seq, Role: d.msg.Role, Status: status, ErrorCode: code})
 	return nil

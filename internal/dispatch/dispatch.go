@@ -23,6 +23,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/secrets"
 )
 
@@ -43,6 +44,8 @@ type Worker struct {
 	HTTP            *http.Client
 	Limits          Limits
 	ChannelParallel int
+	// Metrics records sends, provider calls and their waits (nil: none).
+	Metrics *ops.Dispatch
 
 	limits   Limits
 	lim      *limiters

@@ -84,6 +84,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	}); err != nil {
 		return err
 	}
+	w.Metrics.Sent(events.ChannelWidget, status)
 	w.Log.InfoContext(ctx, "message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
 	return nil
 }

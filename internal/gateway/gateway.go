@@ -28,6 +28,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/gateway/webhooks"
 	"github.com/coachwire/coachwire/internal/gateway/widget"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/storage"
@@ -91,6 +92,9 @@ type Deps struct {
 	Now     func() time.Time
 	// DemoWidgetKey is shown on /demo in dev mode.
 	DemoWidgetKey func() string
+	// Metrics records requests by route and status, open widget sockets and webhook calls
+	// (nil: none).
+	Metrics *ops.Gateway
 }
 
 // Server serves the gateway's routes.
@@ -286,14 +290,14 @@ func (s *Server) Handler() http.Handler {
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
 	public("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)
-	public("POST /webhooks/whatsapp/{channel}", s.webhooks.WhatsApp)
-	public("POST /webhooks/telegram/{channel}", s.webhooks.Telegram)
+	public(webhookWhatsApp, s.webhooks.WhatsApp)
+	public(webhookTelegram, s.webhooks.Telegram)
 
 	// Widget (end users).
 	mux.HandleFunc("GET /widget.js", s.widget.Script)
 	public("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
 	public("POST /api/v1/widget/session", s.widget.Session)
-	public("GET /api/v1/widget/ws", s.widget.Socket)
+	public("GET /api/v1/widget/ws", s.Metrics.Sockets(s.widget.Socket))
 	if s.Config.Dev {
 		public("GET /demo", s.widget.Demo)
 	}
@@ -314,11 +318,24 @@ func (s *Server) Shutdown() {
 	s.widget.Shutdown()
 }
 
+// The webhook intake routes (counted apart: coachwire_webhook_requests_total).
+const (
+	webhookWhatsApp = "POST /webhooks/whatsapp/{channel}"
+	webhookTelegram = "POST /webhooks/telegram/{channel}"
+)
+
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		next.ServeHTTP(sw, r)
+		s.Metrics.Request(r.Pattern, sw.status, time.Since(start))
+		switch r.Pattern {
+		case webhookWhatsApp:
+			s.Metrics.Webhook("whatsapp", sw.status)
+		case webhookTelegram:
+			s.Metrics.Webhook("telegram", sw.status)
+		}
 		if r.URL.Path == "/healthz" {
 			return
 		}

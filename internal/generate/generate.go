@@ -23,6 +23,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/llm"
 	"github.com/coachwire/coachwire/internal/memory"
+	"github.com/coachwire/coachwire/internal/ops"
 )
 
 // Chatter streams a chat completion.
@@ -45,6 +46,8 @@ type Worker struct {
 	Parallel int
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Metrics records the turn's latencies (nil: none).
+	Metrics *ops.Turn
 }
 
 // StatusTruncated is the status of a stored reply the model stopped at the reply budget
@@ -182,7 +185,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})
 	w.publishTyping(c, conv, last)
-	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch)
+	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch, last.CreatedAt)
 	if err != nil {
 		return err
 	}
@@ -232,8 +235,17 @@ func (w *Worker) handle(msg *message.Message) error {
 	}
 	w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: conv.Channel, MessageID: reply.ID,
 		Seq: reply.Seq, Role: reply.Role, Text: reply.Body, Status: reply.Status})
+	w.Metrics.Reply(w.mode(), status, time.Since(last.CreatedAt))
 	log.InfoContext(ctx, "reply stored", "reply_id", reply.ID, "covers", len(pending), "passages", len(prompt.Used), "search_mode", turn.SearchMode, "status", status)
 	return w.publishOutbound(ctx, &ev.Envelope, reply, conv)
+}
+
+// mode is the turn metrics' mode label: ollama with a chat model, else passages.
+func (w *Worker) mode() string {
+	if !llm.Usable(w.LLM) {
+		return "passages"
+	}
+	return "ollama"
 }
 
 // lease takes (or renews) the conversation's turn lease or reports errBusy.
@@ -255,8 +267,9 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 // one. A model failure ends in an honest message plus the passages, never in silence. noSearch:
 // the knowledge base could not be searched; the passages answer says so (status
 // search_unavailable) and the model was told so in its prompt.
-func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool) (string, string, error) {
+func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time) (string, string, error) {
 	if !llm.Usable(w.LLM) {
+		defer func() { w.Metrics.FirstToken(w.mode(), time.Since(asked)) }()
 		text, status := PassagesAnswer(p.Used), "generated"
 		if noSearch {
 			text, status = SearchUnavailableAnswer, "search_unavailable"
@@ -275,6 +288,9 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 		reset := first
 		first = false
 		mu.Unlock()
+		if reset {
+			w.Metrics.FirstToken(w.mode(), time.Since(asked))
+		}
 		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: delta, Reset: reset})
 		if time.Since(lastRenew) > renewEvery {
 			lastRenew = time.Now()

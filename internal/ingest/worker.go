@@ -21,6 +21,7 @@ import (
 	"github.com/coachwire/coachwire/internal/extract"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/storage"
 	"github.com/coachwire/coachwire/internal/text"
 )
@@ -81,6 +82,8 @@ type Worker struct {
 	Budgets *capacity.Budgets
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Metrics records documents, bytes, chunks and stage times (nil: none).
+	Metrics *ops.Ingest
 
 	mu       sync.Mutex
 	chunkers map[[2]int]*Chunker
@@ -151,16 +154,28 @@ func (w *Worker) Process(ctx context.Context, cause *events.Envelope, job events
 	err = w.index(ctx, cause, doc)
 	switch {
 	case err == nil || errors.Is(err, errStale) || errors.Is(err, errWaiting):
+		switch {
+		case err == nil:
+			w.Metrics.Document(ops.IngestIndexed)
+		case errors.Is(err, errStale):
+			w.Metrics.Document(ops.IngestStale)
+		default:
+			w.Metrics.Document(ops.IngestWaiting)
+		}
 		return w.fixup(ctx, cause, doc)
 	case isExtractError(err):
 		// Nothing a retry can fix: the file is what it is. Say why and move on.
 		log.Info("document failed", "err", err)
+		w.Metrics.Document(ops.IngestFailed)
 		w.setStatus(context.WithoutCancel(ctx), cause, doc, StatusFailed, 0, err.Error(), "")
 		return nil
 	}
 	// A document never stays "processing": when this was the last attempt, say so.
 	if bus.IsPermanent(err) || lastAttempt {
+		w.Metrics.Document(ops.IngestFailed)
 		w.setStatus(context.WithoutCancel(ctx), cause, doc, StatusFailed, 0, err.Error(), "")
+	} else {
+		w.Metrics.Document(ops.IngestRetry)
 	}
 	return err
 }
@@ -210,10 +225,12 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		return err
 	}
 	w.setStatus(ctx, cause, doc, StatusExtracting, 0, "", "")
-	xd, err := w.extract(ctx, doc)
+	t := time.Now()
+	xd, size, err := w.extract(ctx, doc)
 	if err != nil {
 		return err
 	}
+	w.Metrics.Extracted(doc.Format, size, time.Since(t))
 	w.setStatus(ctx, cause, doc, StatusChunking, 0, "", "")
 	chunker, err := w.chunkerFor(ctx, doc)
 	if err != nil {
@@ -296,50 +313,52 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 		return fmt.Errorf("ingest: drop stale chunks: %w", err)
 	}
 	w.setStatus(ctx, cause, doc, StatusIndexed, len(kcs), "", mode)
+	w.Metrics.Chunks(mode, len(kcs)-resume)
 	log.Info("document indexed", "chunks", len(kcs), "search_mode", mode, "dur", time.Since(started),
 		"index_write_dur", indexDur, "progress_dur", progressDur)
 	return nil
 }
 
-// extract returns the document's text with its structure.
-func (w *Worker) extract(ctx context.Context, doc db.Document) (*extract.Document, error) {
+// extract returns the document's text with its structure and the size of what it read.
+func (w *Worker) extract(ctx context.Context, doc db.Document) (*extract.Document, int64, error) {
 	f := extract.Format(doc.Format)
 	if doc.StorageKey == "" {
-		return &extract.Document{Format: f, Sections: []extract.Section{{Text: doc.Body}}}, nil
+		return &extract.Document{Format: f, Sections: []extract.Section{{Text: doc.Body}}}, int64(len(doc.Body)), nil
 	}
 	key, err := uuid.Parse(doc.StorageKey)
 	if err != nil || w.Files == nil {
-		return nil, extractError{fmt.Errorf("the original file is not available")}
+		return nil, 0, extractError{fmt.Errorf("the original file is not available")}
 	}
 	var xd *extract.Document
 	if f.Isolated() {
 		path, err := w.Files.Path(doc.CreatorID, key)
 		if err != nil {
-			return nil, extractError{err}
+			return nil, 0, extractError{err}
 		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, extractError{fmt.Errorf("the original file is missing")}
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, 0, extractError{fmt.Errorf("the original file is missing")}
 		}
 		xd, err = extract.ExtractIsolated(ctx, path, f, w.Limits)
 		if err != nil {
-			return nil, classifyExtract(ctx, err)
+			return nil, 0, classifyExtract(ctx, err)
 		}
-		return xd, nil
+		return xd, st.Size(), nil
 	}
 	file, err := w.Files.Open(doc.CreatorID, key)
 	if err != nil {
-		return nil, extractError{fmt.Errorf("the original file is missing")}
+		return nil, 0, extractError{fmt.Errorf("the original file is missing")}
 	}
 	defer file.Close()
 	st, err := file.Stat()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	xd, err = extract.Extract(ctx, file, st.Size(), f, w.Limits)
 	if err != nil {
-		return nil, classifyExtract(ctx, err)
+		return nil, 0, classifyExtract(ctx, err)
 	}
-	return xd, nil
+	return xd, st.Size(), nil
 }
 
 // classifyExtract marks the extract package's errors as final; a cancelled context (the worker is
@@ -415,7 +434,9 @@ func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) 
 		inputs = append(inputs, llm.DocumentPrefix+k.Text)
 	}
 	var u llm.Usage
+	t := time.Now()
 	vecs, err := w.Embedder.Embed(llm.WithWork(ctx, llm.Work{Class: llm.IngestEmbed, Creator: c, Usage: &u}), w.EmbedModel, inputs)
+	w.Metrics.EmbedBatch(time.Since(t), err)
 	if rerr := w.Budgets.Record(context.WithoutCancel(ctx), c, capacity.Embed, u); rerr != nil {
 		w.Log.Warn("embedding token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
 	}

@@ -45,6 +45,9 @@ type PoolOptions struct {
 	Recheck, Probe time.Duration
 	// Clock is the scheduler's clock (aging); default the real clock.
 	Clock clock.Clock
+	// Observe, when set, is told of every call when it returns (metrics): its class, usage,
+	// duration and error.
+	Observe func(class Class, u *Usage, took time.Duration, err error)
 }
 
 // Settings are the request options coachwire sends to Ollama.
@@ -264,10 +267,15 @@ func (p *Pool) do(ctx context.Context, op, model string, call func(ctx context.C
 	if u == nil {
 		u = &Usage{}
 	}
-	defer func() { p.stats.record(w.Class, u, err) }()
 	ctx, span := startSpan(ctx, op, model, w) // trace.go
 	defer func() { endSpan(span, u, err) }()
 	started := time.Now()
+	defer func() {
+		p.stats.record(w.Class, u, err)
+		if p.opts.Observe != nil {
+			p.opts.Observe(w.Class, u, time.Since(started), err)
+		}
+	}()
 	backoff := p.opts.Client.InitialBackoff
 	if backoff <= 0 {
 		backoff = 250 * time.Millisecond

@@ -92,6 +92,7 @@ func (g *groupCommit) lead(ctx context.Context) {
 
 // runBatch decides a batch, one transaction per creator, and settles every request.
 func (w *Worker) runBatch(ctx context.Context, batch []*request) {
+	defer func(t time.Time) { w.Metrics.Batch(time.Since(t)) }(time.Now())
 	byCreator := map[uuid.UUID][]*request{}
 	for _, r := range batch {
 		byCreator[r.c] = append(byCreator[r.c], r)
@@ -139,6 +140,7 @@ func (w *Worker) publishAll(ctx context.Context, pubs []bus.Outgoing) error {
 func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) ([]bus.Outgoing, error) {
 	now := w.Clock.Now()
 	var pubs []bus.Outgoing
+	var recorded db.RecordNudgeDecisionsParams // the committed attempt's decisions (metrics)
 	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		pubs = pubs[:0]
 		b, err := w.loadBatch(ctx, q, c, reqs, now)
@@ -253,12 +255,18 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				return err
 			}
 		}
+		recorded = dec.p
 		if len(dec.p.OccurrenceIds) > 0 {
 			dec.p.CreatorID, dec.p.DecidedAt = c, now
 			return q.RecordNudgeDecisions(ctx, dec.p)
 		}
 		return nil
 	})
+	if err == nil {
+		for i, outcome := range recorded.Statuses {
+			w.Metrics.Decision(outcome, recorded.Reasons[i])
+		}
+	}
 	return pubs, err
 }
 

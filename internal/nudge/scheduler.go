@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -53,6 +54,7 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nudge: claim: %w", err)
 	}
+	w.Metrics.Occurrences(ops.OccurrenceDue, len(occ))
 	for _, o := range occ {
 		if err := w.expand(ctx, o.CreatorID, o.OccurrenceID); err != nil {
 			w.Log.Warn("occurrence expansion stopped; another pass resumes it", "creator_id", o.CreatorID, "occurrence_id", o.OccurrenceID, "err", err)
@@ -121,6 +123,7 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 			if err != nil || n == 0 {
 				return err
 			}
+			w.Metrics.Occurrences(ops.OccurrenceMissed, 1)
 			return proactive.ScheduleFollowing(ctx, q, c, campaign.ID, w.Clock.Now())
 		})
 	}
@@ -187,6 +190,7 @@ func (w *Worker) expand(ctx context.Context, c, id uuid.UUID) error {
 		if err != nil || n == 0 {
 			return err
 		}
+		w.Metrics.Occurrences(ops.OccurrenceExpanded, 1)
 		return proactive.ScheduleFollowing(ctx, q, c, campaign.ID, proactive.LaterOf(o.ScheduledAt, w.Clock.Now()))
 	})
 }

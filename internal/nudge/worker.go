@@ -16,6 +16,7 @@ import (
 	"github.com/coachwire/coachwire/internal/clock"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -40,6 +41,8 @@ type Worker struct {
 	Owner uuid.UUID
 	// AfterPage, when set (tests), runs after each published audience page.
 	AfterPage func(occurrence uuid.UUID, published int)
+	// Metrics records occurrences, decisions and batch times (nil: none).
+	Metrics *ops.Nudge
 
 	once  sync.Once
 	batch *groupCommit
