@@ -55,7 +55,6 @@ func TestComposeServicesRun(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 
 	hosts := startServices(t, p)
-	ops := opsListenerExists(root)
 
 	procs := map[string]*proc{}
 	for _, name := range coachwireServices {
@@ -81,10 +80,6 @@ func TestComposeServicesRun(t *testing.T) {
 	require.NoError(t, err, "the gateway's key file in the keys volume")
 	require.EqualValues(t, cred.Uid, fi.Sys().(*syscall.Stat_t).Uid)
 
-	if !ops {
-		t.Skip("every service started as a non-root user; their health checks need the ops listener " +
-			"(COACHWIRE_OPS_ADDR /readyz, internal/ops) which this tree does not have yet")
-	}
 	for name, pr := range procs {
 		s := p.Services[name]
 		check := s.HealthCheck.Test
@@ -126,11 +121,6 @@ func nonRoot(t *testing.T) *syscall.Credential {
 	return c
 }
 
-// opsListenerExists reports whether this tree has the ops listener the health checks ask.
-func opsListenerExists(root string) bool {
-	_, err := os.Stat(filepath.Join(root, "internal", "ops"))
-	return err == nil
-}
 
 // hostMap maps a compose service address (host:port) to this test's service.
 type hostMap struct {
