@@ -22,6 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/passages"
 )
 
 // NoAnswer is the category of questions nothing in the corpus answers (Answer is empty).
@@ -86,6 +87,10 @@ type Score struct {
 	// NotFound is the share of questions whose reply said it found nothing: for NoAnswer the
 	// honest rate, for the others the share of answers withheld.
 	NotFound float64
+	// Withheld is the share of answerable questions whose passages held the answer but whose
+	// reply said it found nothing (the threshold's misses; NotFound also counts questions the
+	// search did not find).
+	Withheld float64
 	// InReply is the share of answerable questions whose passages-mode reply contains the answer.
 	InReply float64
 	// Words is the mean length of the passages-mode reply, in words, over answerable questions.
@@ -158,18 +163,19 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 			if mode == "hybrid" {
 				vec = embed(llm.QueryPrefix + q.Q)
 			}
-			hits, err := ks.Search(ctx, tenant, q.Q, vec, turnPassages)
+			// What a turn gets: the retrieve worker's search and clean-up, then the passages-mode
+			// reply, which says it found nothing when no passage passes passages.Found.
+			hits, err := ks.Search(ctx, tenant, q.Q, vec, passages.Candidates(turnPassages))
 			if err != nil {
 				return nil, err
 			}
-			passages := make([]events.Passage, 0, len(hits))
+			found := make([]events.Passage, 0, len(hits))
 			for _, h := range hits {
-				passages = append(passages, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
+				found = append(found, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 			}
-			// The passages-mode reply of a turn; on the base code it says it found nothing only
-			// when the search returned no passage at all.
-			reply := generate.PassagesAnswer(passages)
-			notFound := len(passages) == 0
+			found = passages.Clean(found, turnPassages)
+			reply, cited := generate.PassagesAnswer(q.Q, found)
+			notFound := len(cited) == 0
 			cats := []string{q.Category, "overall"} // overall: the answerable questions
 			if q.Answer == "" {
 				cats = cats[:1]
@@ -189,7 +195,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 				s.Answerable++
 				rank := 0
-				for i, p := range passages {
+				for i, p := range found {
 					if strings.Contains(p.Text, q.Answer) {
 						rank = i + 1
 						break
@@ -201,9 +207,14 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				if rank > 0 {
 					s.Recall5++
 					s.MRR += 1 / float64(rank)
+					if notFound {
+						s.Withheld++
+					}
 				}
 				if !notFound && strings.Contains(unquote(reply), q.Answer) {
 					s.InReply++
+				} else if cat == "overall" && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
+					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), passages.Coverage(q.Q, found), reply))
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
 				if cat == "overall" && rank != 1 {
@@ -222,7 +233,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 			s.NotFound /= float64(s.N)
 			if s.Answerable > 0 {
 				a := float64(s.Answerable)
-				s.Recall1, s.Recall5, s.MRR, s.InReply, s.Words = s.Recall1/a, s.Recall5/a, s.MRR/a, s.InReply/a, s.Words/a
+				s.Recall1, s.Recall5, s.MRR, s.Withheld, s.InReply, s.Words = s.Recall1/a, s.Recall5/a, s.MRR/a, s.Withheld/a, s.InReply/a, s.Words/a
 			}
 			res.Scores = append(res.Scores, *s)
 		}
@@ -247,16 +258,17 @@ func unquote(reply string) string {
 func Print(w io.Writer, rs []Result, docs, chunks, questions int, embedder string, misses bool) {
 	fmt.Fprintf(w, "retrieval evaluation: %d questions, %d documents in %d chunks, top %d passages per turn\n", questions, docs, chunks, turnPassages)
 	fmt.Fprintln(w, "R@1, R@5, MRR: the answering section among the turn's passages (answerable questions);")
-	fmt.Fprintln(w, "not-found: the reply said it found nothing (no-answer: honest, higher is better; others: withheld, lower is better);")
+	fmt.Fprintln(w, "not-found: the reply said it found nothing (no-answer: the honest rate, higher is better; others: lower is better);")
+	fmt.Fprintln(w, "withheld: the passages held the answer but the reply said it found nothing;")
 	fmt.Fprintln(w, "in-reply: the passages-mode reply contains the answer; words: mean passages-mode reply length")
 	for _, r := range rs {
-		fmt.Fprintf(w, "\n%s\n%-15s %4s %6s %6s %6s %9s %8s %6s\n", r.Mode, "category", "n", "R@1", "R@5", "MRR", "not-found", "in-reply", "words")
+		fmt.Fprintf(w, "\n%s\n%-15s %4s %6s %6s %6s %9s %8s %8s %6s\n", r.Mode, "category", "n", "R@1", "R@5", "MRR", "not-found", "withheld", "in-reply", "words")
 		for _, s := range r.Scores {
 			if s.Answerable == 0 {
-				fmt.Fprintf(w, "%-15s %4d %6s %6s %6s %9.3f %8s %6s\n", s.Category, s.N, "-", "-", "-", s.NotFound, "-", "-")
+				fmt.Fprintf(w, "%-15s %4d %6s %6s %6s %9.3f %8s %8s %6s\n", s.Category, s.N, "-", "-", "-", s.NotFound, "-", "-", "-")
 				continue
 			}
-			fmt.Fprintf(w, "%-15s %4d %6.3f %6.3f %6.3f %9.3f %8.3f %6.0f\n", s.Category, s.N, s.Recall1, s.Recall5, s.MRR, s.NotFound, s.InReply, s.Words)
+			fmt.Fprintf(w, "%-15s %4d %6.3f %6.3f %6.3f %9.3f %8.3f %8.3f %6.0f\n", s.Category, s.N, s.Recall1, s.Recall5, s.MRR, s.NotFound, s.Withheld, s.InReply, s.Words)
 		}
 	}
 	fmt.Fprintf(w, "\nhybrid embeddings: %s\n", embedder)

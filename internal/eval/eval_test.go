@@ -82,7 +82,8 @@ func TestQuestionSet(t *testing.T) {
 }
 
 // TestEval indexes the corpus into fresh tenants of a real Weaviate and prints the table per
-// category (make eval; set COACHWIRE_EVAL=1, and COACHWIRE_EVAL_MISSES=1 to list the misses).
+// category (make eval; set COACHWIRE_EVAL=1, COACHWIRE_EVAL_MISSES=1 to list the misses, and
+// COACHWIRE_EVAL_DEBUG=1 to print the replies that lack an answer their passages held).
 func TestEval(t *testing.T) {
 	if os.Getenv("COACHWIRE_EVAL") == "" {
 		t.Skip("set COACHWIRE_EVAL=1 (make eval)")
