@@ -34,14 +34,15 @@ func Clean(ps []events.Passage, limit int) []events.Passage {
 	}
 	type cand struct {
 		p     events.Passage
-		sh    map[string]struct{}
+		sh    map[uint64]struct{}
 		terms map[string]struct{}
 		norm  string
 		rel   float64
 	}
 	var cs []cand
 	for _, p := range ps {
-		sh := shingles(p.Text)
+		ws := words(p.Text)
+		sh := shingles(ws)
 		dup := false
 		for _, c := range cs {
 			if containment(sh, c.sh) >= NearDuplicate {
@@ -58,14 +59,21 @@ func Clean(ps []events.Passage, limit int) []events.Passage {
 				seen = append(seen, c.norm)
 			}
 		}
-		if p.Text = trimRepeated(p.Text, seen); p.Text == "" {
+		text := trimRepeated(p.Text, seen)
+		if text == "" {
 			continue
 		}
-		ts := map[string]struct{}{}
-		for _, t := range terms(p.Text) {
-			ts[t] = struct{}{}
+		if text != p.Text {
+			p.Text, ws = text, words(text)
+			sh = shingles(ws)
 		}
-		cs = append(cs, cand{p: p, sh: shingles(p.Text), terms: ts, norm: " " + strings.Join(words(p.Text), " ") + " "})
+		ts := make(map[string]struct{}, len(ws)/2)
+		for _, w := range ws {
+			if len(w) > 1 && !stop[w] {
+				ts[w] = struct{}{}
+			}
+		}
+		cs = append(cs, cand{p: p, sh: sh, terms: ts, norm: " " + strings.Join(ws, " ") + " "})
 	}
 	// Relevance: the search score relative to the best, or the rank when there are no scores.
 	best := 0.0
@@ -155,24 +163,40 @@ func trimRepeated(text string, seen []string) string {
 	return strings.TrimSpace(text[start:ss[b-1].End])
 }
 
-// shingles are the word 3-grams of s (its words when it has fewer than three).
-func shingles(s string) map[string]struct{} {
-	w := words(s)
-	out := map[string]struct{}{}
+// shingles are the word 3-grams of words w (w itself when fewer than three), hashed. Of a long
+// text only the shingles whose hash is 0 mod 4 are kept: the share of them found in another text
+// estimates the share of all (Broder's mod-sampling) at a quarter of the cost.
+func shingles(w []string) map[uint64]struct{} {
+	out := make(map[uint64]struct{}, len(w)/4+1)
 	if len(w) < 3 {
 		if len(w) > 0 {
-			out[strings.Join(w, " ")] = struct{}{}
+			out[hash(w...)] = struct{}{}
 		}
 		return out
 	}
+	sample := len(w) > 200
 	for i := 0; i+3 <= len(w); i++ {
-		out[w[i]+" "+w[i+1]+" "+w[i+2]] = struct{}{}
+		if h := hash(w[i], w[i+1], w[i+2]); !sample || h&3 == 0 {
+			out[h] = struct{}{}
+		}
 	}
 	return out
 }
 
+// hash is FNV-1a of the words, each followed by a space.
+func hash(ws ...string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, w := range ws {
+		for i := 0; i < len(w); i++ {
+			h = (h ^ uint64(w[i])) * 1099511628211
+		}
+		h = (h ^ ' ') * 1099511628211
+	}
+	return h
+}
+
 // containment is the share of the smaller set found in the other.
-func containment(a, b map[string]struct{}) float64 {
+func containment[K comparable](a, b map[K]struct{}) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}

@@ -24,19 +24,21 @@ func Found(coverage float64) bool { return coverage >= MinCoverage }
 // has ("running" in a running coach's material) weighs less than one that only the answer has,
 // and a word none has ("pregnant") weighs most. All 0 for a query without content words ("hi").
 func Coverage(query string, ps []events.Passage) []float64 {
-	q := terms(query)
+	return coverage(newMatcher(query), ps)
+}
+
+func coverage(m *matcher, ps []events.Passage) []float64 {
+	q := m.terms
 	out := make([]float64, len(ps))
 	if len(q) == 0 || len(ps) == 0 {
 		return out
 	}
-	has := make([][]bool, len(ps))
+	has := make([]uint64, len(ps))
 	df := make([]int, len(q))
 	for i, p := range ps {
-		v := vocabOf(p.Title + "\n" + p.Heading + "\n" + p.Text)
-		has[i] = make([]bool, len(q))
-		for j, t := range q {
-			if v.has(t) {
-				has[i][j] = true
+		has[i] = m.text(p.Title) | m.text(p.Heading) | m.text(p.Text)
+		for j := range q {
+			if has[i]&(1<<j) != 0 {
 				df[j]++
 			}
 		}
@@ -48,7 +50,7 @@ func Coverage(query string, ps []events.Passage) []float64 {
 	}
 	for i := range ps {
 		for j := range q {
-			if has[i][j] {
+			if has[i]&(1<<j) != 0 {
 				out[i] += w[j]
 			}
 		}
@@ -76,7 +78,8 @@ const MaxSentences = 3
 // passages' others. A sentence that repeats one already chosen is skipped. Nil when no passage
 // passes.
 func Select(query string, ps []events.Passage) []Excerpt {
-	q := terms(query)
+	m := newMatcher(query)
+	q := m.terms
 	if len(q) == 0 {
 		return nil
 	}
@@ -89,7 +92,7 @@ func Select(query string, ps []events.Passage) []Excerpt {
 		cov   float64
 		sents []scored // best first
 	}
-	covs := Coverage(query, ps)
+	covs := coverage(m, ps)
 	bestCov := 0.0
 	for _, c := range covs {
 		bestCov = max(bestCov, c)
@@ -100,20 +103,20 @@ func Select(query string, ps []events.Passage) []Excerpt {
 		if !Found(cov) || cov < 0.75*bestCov {
 			continue
 		}
-		head := vocabOf(p.Title + "\n" + p.Heading)
+		head := m.text(p.Title) | m.text(p.Heading)
 		var ss []scored
 		for k, s := range sentences(p.Text) {
 			if s.Heading {
-				head = vocabOf(p.Title + "\n" + p.Heading + "\n" + s.Text)
+				head |= m.text(s.Text)
 				continue
 			}
-			v := vocabOf(s.Text)
+			v := m.text(s.Text)
 			score := 0.0
-			for _, t := range q {
+			for j := range q {
 				switch {
-				case v.has(t):
+				case v&(1<<j) != 0:
 					score++
-				case head.has(t):
+				case head&(1<<j) != 0:
 					score += 0.5
 				}
 			}
@@ -138,14 +141,14 @@ func Select(query string, ps []events.Passage) []Excerpt {
 
 	chosen := make([][]span, len(cs))
 	next := make([]int, len(cs)) // the next sentence of each passage to consider
-	var keys []map[string]struct{}
+	var keys []map[uint64]struct{}
 	n := 0
 	// take chooses passage i's next sentence that repeats none chosen, if any.
 	take := func(i int) bool {
 		for n < MaxSentences && next[i] < len(cs[i].sents) {
 			s := cs[i].sents[next[i]]
 			next[i]++
-			sh := shingles(s.Text)
+			sh := shingles(words(s.Text))
 			dup := false
 			for _, k := range keys {
 				if containment(sh, k) >= NearDuplicate {

@@ -1,7 +1,6 @@
 package passages
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -14,8 +13,24 @@ type span struct {
 	Heading    bool   // a Markdown heading line, not prose
 }
 
-// comment matches an HTML comment (Markdown documents carry licence headers and notes in them).
-var comment = regexp.MustCompile(`(?s)<!--.*?-->`)
+// comments are the byte ranges of the HTML comments of text (Markdown documents carry licence
+// headers and notes in them); an unclosed one runs to the end.
+func comments(text string) [][2]int {
+	var out [][2]int
+	for off := 0; ; {
+		i := strings.Index(text[off:], "<!--")
+		if i < 0 {
+			return out
+		}
+		start := off + i
+		j := strings.Index(text[start+4:], "-->")
+		if j < 0 {
+			return append(out, [2]int{start, len(text)})
+		}
+		off = start + 4 + j + 3
+		out = append(out, [2]int{start, off})
+	}
+}
 
 // abbreviations end with a full stop that does not end a sentence (lower case, without it).
 var abbreviations = map[string]bool{
@@ -30,7 +45,7 @@ var abbreviations = map[string]bool{
 // paragraph stay one sentence. HTML comments are skipped.
 func sentences(text string) []span {
 	var out []span
-	skip := comment.FindAllStringIndex(text, -1)
+	skip := comments(text)
 	start := -1 // start of the sentence being read, -1 between sentences
 	emit := func(end int) {
 		if start < 0 {
@@ -46,7 +61,7 @@ func sentences(text string) []span {
 				e--
 			}
 			h := strings.HasPrefix(t, "#")
-			t = strings.TrimSpace(blockMarker.ReplaceAllString(t, ""))
+			t = strings.TrimSpace(t[blockStart(t):])
 			if t != "" {
 				out = append(out, span{Start: s, End: e, Text: t, Heading: h})
 			}
@@ -80,7 +95,7 @@ func sentences(text string) []span {
 		}
 		if lineStart && !unicode.IsSpace(r) {
 			lineStart = false
-			if blockMarker.MatchString(text[i:min(len(text), i+8)]) {
+			if blockStart(text[i:]) > 0 {
 				emit(i)
 			}
 		}
@@ -100,9 +115,47 @@ func sentences(text string) []span {
 	return out
 }
 
-// blockMarker matches the start of a Markdown block line: a heading, a list item, a quote or a
-// table row.
-var blockMarker = regexp.MustCompile(`^(#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s?|\|)`)
+// blockStart is the length of the Markdown block marker s starts with (a heading's hashes, a
+// list item's bullet or number, a quote's ">", a table row's "|") with the space after it, or 0.
+func blockStart(s string) int {
+	space := func(i int) bool { return i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') }
+	switch {
+	case s == "":
+		return 0
+	case s[0] == '#':
+		n := 0
+		for n < len(s) && n < 7 && s[n] == '#' {
+			n++
+		}
+		if n <= 6 && space(n) {
+			return n + 1
+		}
+	case s[0] == '-' || s[0] == '*' || s[0] == '+':
+		if space(1) {
+			return 2
+		}
+	case strings.HasPrefix(s, "•"):
+		if space(len("•")) {
+			return len("•") + 1
+		}
+	case s[0] >= '0' && s[0] <= '9':
+		n := 0
+		for n < len(s) && n < 4 && s[n] >= '0' && s[n] <= '9' {
+			n++
+		}
+		if n <= 3 && n < len(s) && (s[n] == '.' || s[n] == ')') && space(n+1) {
+			return n + 2
+		}
+	case s[0] == '>':
+		if space(1) {
+			return 2
+		}
+		return 1
+	case s[0] == '|':
+		return 1
+	}
+	return 0
+}
 
 // ends reports whether the punctuation at text[p:i] ends the sentence that began at start: it is
 // followed by white space and then an upper-case letter, a digit, a quote or an opening

@@ -16,72 +16,115 @@
 package passages
 
 import (
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
 
-// words splits s into lower-cased words without accents: runs of letters and digits.
+// words splits s into lower-cased words without accents: runs of letters and digits. The
+// words are substrings of one folded copy of s.
 func words(s string) []string {
-	var out []string
-	var b strings.Builder
-	flush := func() {
-		if b.Len() > 0 {
-			out = append(out, b.String())
-			b.Reset()
+	f := fold(s)
+	out := make([]string, 0, len(f)/6+1)
+	start := -1
+	for i, r := range f {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, f[start:i])
+			start = -1
 		}
 	}
-	for _, r := range norm.NFD.String(s) {
-		switch {
-		case unicode.Is(unicode.Mn, r): // a combining accent: "é" is "e" + U+0301
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteRune(unicode.ToLower(r))
-		default:
-			flush()
-		}
+	if start >= 0 {
+		out = append(out, f[start:])
 	}
-	flush()
 	return out
+}
+
+// fold lower-cases s and strips its accents ("Proteína" → "proteina").
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		b := []byte(s)
+		for i, c := range b {
+			if c >= 'A' && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		return string(b)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range norm.NFD.String(s) {
+		if unicode.Is(unicode.Mn, r) { // a combining accent: "é" is "e" + U+0301
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 // terms are the content words of s: words without the function words and single letters,
-// each once, in order.
+// each once, in order, at most 64.
 func terms(s string) []string {
 	var out []string
-	seen := map[string]bool{}
 	for _, w := range words(s) {
-		if len(w) < 2 || stop[w] || stop[root(w)] || seen[w] {
+		if len(w) < 2 || stop[w] || stop[root(w)] || slices.Contains(out, w) {
 			continue
 		}
-		seen[w] = true
 		out = append(out, w)
+		if len(out) == 64 {
+			break
+		}
 	}
 	return out
 }
 
-// vocab is the set of words of a text, for matching question terms against it.
-type vocab map[string]struct{}
-
-func vocabOf(s string) vocab {
-	v := vocab{}
-	for _, w := range words(s) {
-		v[w] = struct{}{}
-	}
-	return v
+// matcher matches the terms of one question against words, remembering each word's answer.
+type matcher struct {
+	terms []string
+	masks map[string]uint64 // word → the terms it matches (bit i: terms[i])
 }
 
-// has reports whether some word of v matches term t.
-func (v vocab) has(t string) bool {
-	if _, ok := v[t]; ok {
-		return true
+func newMatcher(query string) *matcher {
+	return &matcher{terms: terms(query), masks: map[string]uint64{}}
+}
+
+// word is the set of terms w matches.
+func (m *matcher) word(w string) uint64 {
+	if b, ok := m.masks[w]; ok {
+		return b
 	}
-	for w := range v {
+	var b uint64
+	for i, t := range m.terms {
 		if match(t, w) {
-			return true
+			b |= 1 << i
 		}
 	}
-	return false
+	m.masks[w] = b
+	return b
+}
+
+// text is the set of terms some word of s matches.
+func (m *matcher) text(s string) uint64 {
+	var b uint64
+	for _, w := range words(s) {
+		b |= m.word(w)
+	}
+	return b
 }
 
 // match reports whether question term q and text word w are the same word: equal, one an
@@ -92,7 +135,11 @@ func match(q, w string) bool {
 	}
 	lq, lw := len(q), len(w)
 	short := min(lq, lw)
-	if short < 3 {
+	if short < 3 || lq-lw > 4 || lw-lq > 4 {
+		return false
+	}
+	// Every rule below keeps the first letter, or swaps the first two ("hte").
+	if q[0] != w[0] && (q[0] != w[1] || q[1] != w[0]) {
 		return false
 	}
 	if rq := root(q); len(rq) >= 3 && rq == root(w) {
@@ -164,9 +211,13 @@ func root(w string) string {
 // osa is the optimal-string-alignment distance (Damerau–Levenshtein without repeated edits of a
 // substring) between a and b in bytes, or k+1 once it must exceed k.
 func osa(a, b string, k int) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	var rows [3][32]int
+	var prev2, prev, cur []int
+	if len(b) < 32 {
+		prev2, prev, cur = rows[0][:len(b)+1], rows[1][:len(b)+1], rows[2][:len(b)+1]
+	} else {
+		prev2, prev, cur = make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}
