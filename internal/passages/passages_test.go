@@ -69,6 +69,10 @@ func TestMatch(t *testing.T) {
 			t.Errorf("match(%q, %q) = %v, want %v", tc.q, tc.w, got, tc.want)
 		}
 	}
+	// A function word of the text is not a content word, however close ("form"/"from").
+	if m := newMatcher("squat form"); m.text("Walk from the door") != 0 || m.text("good form") != 2 {
+		t.Errorf("masks: from %b, good form %b", m.text("Walk from the door"), m.text("good form"))
+	}
 	if got := terms("How much protein should I eat per day? ¿Cuánta proteína?"); !slices.Equal(got, []string{"protein", "eat", "day", "proteina"}) {
 		t.Errorf("terms: %q", got)
 	}

@@ -109,6 +109,10 @@ func (m *matcher) word(w string) uint64 {
 		return b
 	}
 	var b uint64
+	if stop[w] {
+		m.masks[w] = 0 // a function word of the text is never a question's content word ("form"/"from")
+		return 0
+	}
 	for i, t := range m.terms {
 		if match(t, w) {
 			b |= 1 << i
