@@ -109,6 +109,6 @@ chaos: deps weaviate
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## eval: retrieval quality (recall@5, MRR) on internal/eval/testdata against a real Weaviate
+## eval: retrieval and answer quality per question category (recall@1/@5, MRR, honest no-answer) on internal/eval/testdata against a real Weaviate
 eval: weaviate
 	COACHWIRE_EVAL=1 $(GO) test -count=1 -v -run 'TestEval$$' ./internal/eval/ | grep -v -e '^=== RUN' -e '^--- PASS' -e 'eval_test.go'

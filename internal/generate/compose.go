@@ -19,6 +19,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/passages"
 )
 
 // Searcher finds the creator's passages for a query (internal/knowledge).
@@ -210,23 +211,25 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 	if !llm.Usable(w.LLM) {
 		return "", nil, errNoWriter
 	}
-	var passages []events.Passage
+	var found []events.Passage
 	if w.Search != nil {
 		// Bounded like a turn's search: a frozen Weaviate costs the message its passages, not
 		// the attempt.
 		sctx, cancel := context.WithTimeout(ctx, searchTimeout)
-		hits, err := w.Search.Search(sctx, c, in.Brief, nil, w.Passages)
+		hits, err := w.Search.Search(sctx, c, in.Brief, nil, passages.Candidates(w.Passages))
 		cancel()
 		if err != nil && !errors.Is(err, knowledge.ErrTenantNotFound) {
 			w.Log.WarnContext(ctx, "knowledge search for an AI nudge failed: writing without passages", "creator_id", c, "err", err)
 		}
 		for _, h := range hits {
-			passages = append(passages, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
+			found = append(found, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 		}
+		// The same cleaned passages as a turn's: no near-duplicates, sources diversified.
+		found = passages.Clean(found, w.Passages)
 	}
 	var u llm.Usage
 	text, err := w.LLM.Chat(llm.WithWork(ctx, llm.Work{Class: llm.Nudge, Creator: c, Usage: &u}), w.Model,
-		ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, passages), nil)
+		ComposePrompt(persona, in.Brief, eu.DisplayName, profile, recent, found), nil)
 	// Whatever the call cost counts, also when it failed midway.
 	if rerr := w.Budgets.Record(context.WithoutCancel(ctx), c, capacity.Nudge, u); rerr != nil {
 		w.Log.WarnContext(ctx, "AI nudge token usage not recorded", "creator_id", c, "tokens", u.Tokens(), "err", rerr)
@@ -238,7 +241,7 @@ func (w *Composer) write(ctx context.Context, c uuid.UUID, in events.NudgeCompos
 	if text == "" {
 		return "", nil, fmt.Errorf("compose: the model returned an empty message")
 	}
-	return text, passages, nil
+	return text, found, nil
 }
 
 const composeRules = `You are a coach writing one short, warm proactive message to one person of a creator's

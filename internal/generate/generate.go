@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,9 @@ func (w *Worker) handle(msg *message.Message) error {
 		texts = append(texts, m.Body)
 	}
 	prompt := BuildPrompt(creator.Persona, profile.Render(), turn.Passages, history, texts, w.ContextTokens, w.Tokens)
+	if prompt.Query = turn.Query; prompt.Query == "" {
+		prompt.Query = strings.Join(texts, "\n")
+	}
 	noSearch := turn.SearchMode == events.SearchUnavailable
 	if noSearch {
 		prompt.KnowledgeUnavailable()
@@ -185,12 +189,12 @@ func (w *Worker) handle(msg *message.Message) error {
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})
 	w.publishTyping(c, conv, last)
-	text, status, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch, last.CreatedAt)
+	text, status, cited, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch, last.CreatedAt)
 	if err != nil {
 		return err
 	}
 
-	sources, _ := json.Marshal(sourcesOf(prompt.Used))
+	sources, _ := json.Marshal(sourcesOf(cited))
 	var (
 		reply   db.Message
 		dropped bool
@@ -263,19 +267,22 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 	return err
 }
 
-// compose produces the reply text: streamed from the model, or the passages answer without
-// one. A model failure ends in an honest message plus the passages, never in silence. noSearch:
-// the knowledge base could not be searched; the passages answer says so (status
-// search_unavailable) and the model was told so in its prompt.
-func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time) (string, string, error) {
+// compose produces the reply text and its sources (the [n] of the text is the n-th source):
+// streamed from the model (the sources are the passages it was given), or the passages answer
+// without one (the sources are the passages it quotes). A model failure ends in an honest
+// message plus the passages that answer, never in silence. noSearch: the knowledge base could
+// not be searched; the passages answer says so (status search_unavailable) and the model was
+// told so in its prompt.
+func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time) (string, string, []events.Passage, error) {
 	if !llm.Usable(w.LLM) {
 		defer func() { w.Metrics.FirstToken(w.mode(), time.Since(asked)) }()
-		text, status := PassagesAnswer(p.Used), "generated"
+		text, cited := PassagesAnswer(p.Query, p.Used)
+		status := "generated"
 		if noSearch {
-			text, status = SearchUnavailableAnswer, "search_unavailable"
+			text, cited, status = SearchUnavailableAnswer, nil, "search_unavailable"
 		}
 		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: text, Reset: true})
-		return text, status, nil
+		return text, status, cited, nil
 	}
 	first := true
 	var mu sync.Mutex
@@ -304,22 +311,25 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 			// marked so the creator and the operator can tell.
 			w.Log.WarnContext(ctx, "reply truncated at the reply budget", "creator_id", c, "conversation_id", conv, "reply_id", replyID,
 				"reply_tokens", usage.ReplyTokens, "prompt_tokens", usage.PromptTokens, "backend", usage.Backend)
-			return text, StatusTruncated, nil
+			return text, StatusTruncated, p.Used, nil
 		}
-		return text, "generated", nil
+		return text, "generated", p.Used, nil
 	}
 	if ctx.Err() != nil || errors.Is(err, errBusy) {
-		return "", "", err
+		return "", "", nil, err
 	}
 	w.Log.ErrorContext(ctx, "chat model failed", "creator_id", c, "conversation_id", conv, "err", err)
-	apology := "I'm sorry, I couldn't finish my answer: the coach's language model is not responding right now. Please try again in a moment."
+	// Read by end users: no machinery named (the status llm_error and the log tell the creator).
+	apology := "I'm sorry, I couldn't finish my answer right now. Please try again in a moment."
+	var cited []events.Passage
 	if noSearch {
 		apology += " " + SearchUnavailableAnswer
-	} else if len(p.Used) > 0 {
-		apology += "\n\n" + PassagesAnswer(p.Used)
+	} else if found, c := PassagesAnswer(p.Query, p.Used); len(c) > 0 {
+		apology += "\n\n" + found
+		cited = c
 	}
 	w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: apology, Reset: true})
-	return apology, "llm_error", nil
+	return apology, "llm_error", cited, nil
 }
 
 func (w *Worker) publishOutbound(ctx context.Context, cause *events.Envelope, reply db.Message, conv db.Conversation) error {

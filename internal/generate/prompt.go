@@ -7,6 +7,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/passages"
 )
 
 // TokenCounter counts tokens the way the model's tokenizer would (approximately is fine).
@@ -39,6 +40,9 @@ type Prompt struct {
 	Messages []llm.Message
 	// Used are the passages that fit the budget, in the order given.
 	Used []events.Passage
+	// Query is what the passages were searched for (the passages-mode reply is scored
+	// against it).
+	Query string
 }
 
 // BuildPrompt assembles system rules, the creator's persona, what the coach remembers about the
@@ -110,21 +114,27 @@ func (p *Prompt) KnowledgeUnavailable() {
 	}
 }
 
-// PassagesAnswer is the reply of the explicit no-LLM mode: the best passages, each introduced by
-// its citation ([n] title — heading, the n-th entry of the reply's sources) and quoted as a
-// Markdown blockquote. Document text never appears outside the quote, so an instruction, a
+// NoMatchAnswer is the passages-mode reply when nothing in the coach's material answers the
+// question (passages.Found): it is read by end users, so it names no machinery.
+const NoMatchAnswer = "I couldn't find anything about that in the coach's material. Could you ask it in other words, or about a more specific part of it?"
+
+// PassagesAnswer is the reply of the explicit no-LLM mode to query: the one to three sentences
+// of the passages that answer it (passages.Select), each passage introduced by its citation
+// ([n] title — heading, the n-th entry of cited, which are the reply's sources) and quoted as a
+// Markdown blockquote; NoMatchAnswer and no sources when no passage reaches the threshold
+// (passages.Found). Document text never appears outside the quote, so an instruction, a
 // citation-like line or a link inside a document reads as quoted material, never as the coach's
-// own words (the widget renders the quote as a block without links).
-func PassagesAnswer(passages []events.Passage) string {
-	if len(passages) == 0 {
-		return "I couldn't find anything about that in this coach's material yet, and no language model is connected to answer freely. Try asking in other words."
+// own words (the widget renders the quote as a block without links). Each cited passage's Text
+// is the quoted excerpt.
+func PassagesAnswer(query string, ps []events.Passage) (reply string, cited []events.Passage) {
+	ex := passages.Select(query, ps)
+	if len(ex) == 0 {
+		return NoMatchAnswer, nil
 	}
 	var b strings.Builder
 	b.WriteString("Here is what I found in the coach's material:")
-	for i, p := range passages {
-		if i == 3 {
-			break
-		}
+	for i, e := range ex {
+		p := e.Passage
 		src := withoutLinks(oneLine(p.Title))
 		if h := withoutLinks(oneLine(p.Heading)); h != "" {
 			src += " — " + h
@@ -132,9 +142,11 @@ func PassagesAnswer(passages []events.Passage) string {
 		if src == "" {
 			src = "Untitled document"
 		}
-		fmt.Fprintf(&b, "\n\n[%d] %s\n%s", i+1, src, Quote(snippet(p.Text, 600)))
+		fmt.Fprintf(&b, "\n\n[%d] %s\n%s", i+1, src, Quote(snippet(e.Text, 600)))
+		p.Text = e.Text
+		cited = append(cited, p)
 	}
-	return b.String()
+	return b.String(), cited
 }
 
 // linkLike matches what a messenger may turn into a link: a scheme URL, a www. host, or a bare

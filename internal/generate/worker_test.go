@@ -193,30 +193,37 @@ func TestPassagesMode(t *testing.T) {
 	r.run(t)
 	_, conv := r.person(t, events.ChannelWidget)
 	live := r.listen(t, events.LiveSubject(r.creator, conv))
+	found, cited := generate.PassagesAnswer("caffeine before bedtime", caffeine)
 	for i, tc := range []struct {
+		question string
 		passages []events.Passage
 		mode     string
 		body     string
 		status   string
+		sources  int
 	}{
-		{caffeine, "bm25", generate.PassagesAnswer(caffeine), "generated"},
-		{nil, "bm25", "I couldn't find anything about that in this coach's material yet", "generated"},
-		{nil, events.SearchUnavailable, generate.SearchUnavailableAnswer, "search_unavailable"},
+		{"caffeine before bedtime", caffeine, "bm25", found, "generated", 1},
+		{"caffeine before bedtime", nil, "bm25", generate.NoMatchAnswer, "generated", 0},
+		// Passages that do not answer the question are not quoted.
+		{"how do I fix a flat bike tyre", caffeine, "bm25", generate.NoMatchAnswer, "generated", 0},
+		{"caffeine before bedtime", nil, events.SearchUnavailable, generate.SearchUnavailableAnswer, "search_unavailable", 0},
 	} {
-		q := r.say(t, conv, "user", "caffeine before bedtime")
+		q := r.say(t, conv, "user", tc.question)
 		r.turn(t, q.ID.String(), q, tc.passages, tc.mode)
 		r.settled(t, "CW_GENERATE", "generate")
 		reply := r.message(t, ids.Reply(q.ID))
-		require.True(t, strings.HasPrefix(reply.Body, tc.body), "case %d: %q", i, reply.Body)
+		require.Equal(t, tc.body, reply.Body, "case %d", i)
 		require.Equal(t, tc.status, reply.Status)
-		require.Len(t, sources(t, reply), len(tc.passages))
+		require.Len(t, sources(t, reply), tc.sources)
 		frames := live.until(t, func(fs []events.Live) bool { return len(fs) == 2 })
 		require.Equal(t, "typing", frames[0].Kind)
 		require.Equal(t, events.Live{Kind: "delta", Turn: reply.ID, Text: reply.Body, Reset: true}, frames[1])
 	}
-	require.Contains(t, generate.PassagesAnswer(caffeine), "espresso")
-	require.Contains(t, generate.PassagesAnswer(caffeine), "Here is what I found")
-	require.Len(t, r.outbound(t, "widget"), 3)
+	require.Contains(t, found, "espresso")
+	require.Contains(t, found, "Here is what I found")
+	require.Contains(t, found, "\n\n[1] Sleep basics — Caffeine\n> Stop caffeine eight hours before bedtime")
+	require.Equal(t, "Stop caffeine eight hours before bedtime; a late espresso keeps adenosine blocked for hours.", cited[0].Text)
+	require.Len(t, r.outbound(t, "widget"), 4)
 	require.Empty(t, r.stream(t, "CW_DLQ", "dlq.CW_GENERATE"), "nothing dead-lettered")
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/coachwire/coachwire/internal/ids"
 	"github.com/coachwire/coachwire/internal/knowledge"
 	"github.com/coachwire/coachwire/internal/llm"
+	"github.com/coachwire/coachwire/internal/passages"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -240,7 +241,8 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 		err  error
 	)
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		hits, err = w.Search.Search(ctx, c, text, vec, w.Passages)
+		// A larger pool than the turn uses: passages.Clean drops duplicates and diversifies.
+		hits, err = w.Search.Search(ctx, c, text, vec, passages.Candidates(w.Passages))
 		if err == nil || errors.Is(err, knowledge.ErrTenantNotFound) || ctx.Err() != nil {
 			break
 		}
@@ -264,5 +266,5 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 	for _, h := range hits {
 		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 	}
-	return out, mode, nil
+	return passages.Clean(out, w.Passages), mode, nil
 }

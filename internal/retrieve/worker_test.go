@@ -384,7 +384,8 @@ func TestChannelCommands(t *testing.T) {
 
 // TestSearch: a question is searched in the creator's knowledge on the real Weaviate and the
 // turn carries the passages; with Weaviate frozen the turn still goes to generate within the
-// search timeout, without passages and marked unavailable, and nothing is dead-lettered.
+// search timeout, without passages and marked unavailable, and nothing is dead-lettered. The
+// passages are cleaned (passages.Clean): the same text uploaded twice is passed on once.
 // Replaces the retrieve half of internal/app TestSearchUnavailableStillAnswered.
 func TestSearch(t *testing.T) {
 	t.Parallel()
@@ -397,6 +398,10 @@ func TestSearch(t *testing.T) {
 		{DocumentID: doc, Index: 0, Title: "Sleep basics", Heading: "Evening routine", Text: "Go to bed at the same time every night and dim the lights after nine."},
 		{DocumentID: doc, Index: 1, Title: "Sleep basics", Heading: "Caffeine", Text: "Stop caffeine eight hours before bedtime; a late espresso keeps adenosine blocked for hours."},
 	}))
+	copied := uuid.New()
+	require.NoError(t, ks.UpsertChunks(ctx, r.creator, []knowledge.Chunk{
+		{DocumentID: copied, Index: 0, Title: "Sleep basics", Heading: "Caffeine", Text: "Stop caffeine eight hours before bedtime; a late espresso keeps adenosine blocked for hours."},
+	}))
 	eu, conv := r.widgetUser(t)
 	r.publish(t, "q1", widgetMsg(eu, conv, "q1", "caffeine before bedtime"))
 	r.handled(t)
@@ -404,9 +409,16 @@ func TestSearch(t *testing.T) {
 	require.Len(t, turns, 1)
 	require.Equal(t, "bm25", turns[0].SearchMode)
 	require.NotEmpty(t, turns[0].Passages)
-	require.Equal(t, doc, turns[0].Passages[0].DocumentID)
+	require.Contains(t, []uuid.UUID{doc, copied}, turns[0].Passages[0].DocumentID, "either copy, whichever ranks first")
 	require.Equal(t, "Caffeine", turns[0].Passages[0].Heading)
 	require.Contains(t, turns[0].Passages[0].Text, "espresso")
+	n := 0
+	for _, p := range turns[0].Passages {
+		if strings.Contains(p.Text, "espresso") {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "the copy is a near-duplicate: %+v", turns[0].Passages)
 	require.Empty(t, r.memoryRequests(t), "memory extraction off")
 
 	// Another creator's worker searches through a Weaviate that stops answering.

@@ -1,0 +1,301 @@
+// Package passages turns the knowledge passages a search returned into what a reply uses.
+//
+//   - Clean (the retrieve worker, after the search): drops near-duplicate passages (overlapping
+//     chunks, the same text uploaded twice), trims the sentences an overlapping chunk repeats,
+//     and picks the passages by maximal marginal relevance so one document does not fill them all.
+//   - Select (the passages-mode reply): scores each sentence of the cleaned passages against the
+//     question's words and keeps the one to three that answer it, with their passage (heading
+//     and source); Found is the one threshold that decides whether anything answers at all, used
+//     by the turn and by the evaluation (internal/eval).
+//
+// Matching is lexical and language-light: words are lower-cased and stripped of accents,
+// function words of the common languages are ignored, and a question word matches a passage word
+// that is equal, an inflection of it (shared stem: "nap"/"naps", "stretches"/"stretching") or one
+// or two typing mistakes away (Damerau–Levenshtein, by word length). No state: safe for
+// concurrent use.
+package passages
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// words splits s into lower-cased words without accents: runs of letters and digits. The
+// words are substrings of one folded copy of s.
+func words(s string) []string {
+	f := fold(s)
+	out := make([]string, 0, len(f)/6+1)
+	start := -1
+	for i, r := range f {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, f[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, f[start:])
+	}
+	return out
+}
+
+// fold lower-cases s and strips its accents ("Proteína" → "proteina").
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		b := []byte(s)
+		for i, c := range b {
+			if c >= 'A' && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		return string(b)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range norm.NFD.String(s) {
+		if unicode.Is(unicode.Mn, r) { // a combining accent: "é" is "e" + U+0301
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// terms are the content words of s: words without the function words and single letters,
+// each once, in order, at most 64.
+func terms(s string) []string {
+	var out []string
+	for _, w := range words(s) {
+		if len(w) < 2 || stop[w] || stop[root(w)] || slices.Contains(out, w) {
+			continue
+		}
+		out = append(out, w)
+		if len(out) == 64 {
+			break
+		}
+	}
+	return out
+}
+
+// matcher matches the terms of one question against words, remembering each word's answer.
+type matcher struct {
+	terms []string
+	masks map[string]uint64 // word → the terms it matches (bit i: terms[i])
+}
+
+func newMatcher(query string) *matcher {
+	return &matcher{terms: terms(query), masks: map[string]uint64{}}
+}
+
+// word is the set of terms w matches.
+func (m *matcher) word(w string) uint64 {
+	if b, ok := m.masks[w]; ok {
+		return b
+	}
+	var b uint64
+	if stop[w] {
+		m.masks[w] = 0 // a function word of the text is never a question's content word ("form"/"from")
+		return 0
+	}
+	for i, t := range m.terms {
+		if match(t, w) {
+			b |= 1 << i
+		}
+	}
+	m.masks[w] = b
+	return b
+}
+
+// text is the set of terms some word of s matches.
+func (m *matcher) text(s string) uint64 {
+	var b uint64
+	for _, w := range words(s) {
+		b |= m.word(w)
+	}
+	return b
+}
+
+// match reports whether question term q and text word w are the same word: equal, one an
+// inflection of the other, or q a mistyped w.
+func match(q, w string) bool {
+	if q == w {
+		return true
+	}
+	lq, lw := len(q), len(w)
+	short := min(lq, lw)
+	if short < 3 || lq-lw > 4 || lw-lq > 4 {
+		return false
+	}
+	// Every rule below keeps the first letter, or swaps the first two ("hte").
+	if q[0] != w[0] && (q[0] != w[1] || q[1] != w[0]) {
+		return false
+	}
+	if rq := root(q); len(rq) >= 3 && rq == root(w) {
+		return true
+	}
+	p := 0
+	for p < short && q[p] == w[p] {
+		p++
+	}
+	// An inflection: the shorter is a prefix of the longer that differs by a short ending
+	// ("nap"/"naps", "taper"/"tapering", "sore"/"soreness").
+	if p == short && (max(lq, lw)-short <= 3 || (short >= 4 && max(lq, lw)-short == 4)) {
+		return true
+	}
+	// Typing mistakes: one in a word of five letters or more, two from eight. In a four-letter
+	// word only a left-out letter ("slep") or two swapped ones ("stes"): a different letter makes
+	// another word too often ("fast"/"last").
+	k := 0
+	switch {
+	case lq >= 8:
+		k = 2
+	case lq >= 5:
+		k = 1
+	case lq == 4:
+		if lw == 5 || (lw == 4 && sameLetters(q, w)) {
+			return osa(q, w, 1) <= 1
+		}
+		return false
+	default:
+		return false
+	}
+	if lw-lq > k || lq-lw > k {
+		return false
+	}
+	return osa(q, w, k) <= k
+}
+
+// sameLetters reports whether a and b are made of the same letters.
+func sameLetters(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var n [256]int
+	for i := 0; i < len(a); i++ {
+		n[a[i]]++
+		n[b[i]]--
+	}
+	return n == [256]int{}
+}
+
+// endings are the inflection endings root strips, longest first.
+var endings = []string{"ings", "ing", "ers", "er", "ed", "es", "s", "ly"}
+
+// root strips one common inflection ending of w and a doubled final consonant left by it
+// ("running" → "run", "runs" → "run", "sets" → "set"): a light rule for matching words, not a
+// stemmer.
+func root(w string) string {
+	for _, e := range endings {
+		if r, ok := strings.CutSuffix(w, e); ok && len(r) >= 3 {
+			if n := len(r); r[n-1] == r[n-2] && !strings.ContainsRune("aeiou", rune(r[n-1])) {
+				r = r[:n-1]
+			}
+			return r
+		}
+	}
+	return w
+}
+
+// osa is the optimal-string-alignment distance (Damerau–Levenshtein without repeated edits of a
+// substring) between a and b in bytes, or k+1 once it must exceed k.
+func osa(a, b string, k int) int {
+	var rows [3][32]int
+	var prev2, prev, cur []int
+	if len(b) < 32 {
+		prev2, prev, cur = rows[0][:len(b)+1], rows[1][:len(b)+1], rows[2][:len(b)+1]
+	} else {
+		prev2, prev, cur = make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	}
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d = min(d, prev2[j-2]+1)
+			}
+			cur[j] = d
+			low = min(low, d)
+		}
+		if low > k {
+			return k + 1
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+// stop are function words (and the filler of questions: "how", "should", "tips") of English,
+// Spanish, Portuguese, French, German, Italian and Dutch, without accents: a question's content
+// is what is left.
+var stop = func() map[string]bool {
+	m := map[string]bool{}
+	for _, list := range []string{
+		// English
+		`a an the and or but if then so than too very of to in on at by for with from into onto about over under
+		up down out off as is are was were be been being am do does did done doing have has had having
+		i me my mine myself you your yours yourself we us our he him his she her it its they them their this that
+		these those there here what which who whom whose when where why how whats hows can could should would
+		will shall may might must need needs want wants get gets got make makes take takes keep use using
+		any some all each every much many more most no not nor only just also again ever still
+		tell explain know give show help please tips tip advice good best better right way ways thing things
+		anything something someone okay ok s t ll re ve d m dont doesnt cant im ive don doesn didn isn aren
+		wasn won wouldn shouldn couldn
+		before after above below during while until against between through further once same own
+		other others such few both one ones there then whether`,
+		// Spanish
+		`el la los las un una unos unas y o u de del al en con por para sin sobre que como cual cuales quien
+		cuando donde cuanto cuanta cuantos cuantas es son ser esta estan estoy hay mi mis tu tus su sus yo
+		me te se lo le les nos debo debe deberia puedo puede hacer hago mejor muy mas`,
+		// Portuguese
+		`o os um uma uns umas e ou do da dos das no na nos nas em com por para sem sobre que como qual quais
+		quem quando onde quanto quanta quantos quantas sao ser estou esta devo deve posso pode fazer faco
+		meu minha meus minhas seu sua melhor muito mais`,
+		// French
+		`le la les un une des et ou de du au aux en dans avec par pour sans sur que qui quoi comment quel
+		quelle quels quelles quand ou combien est sont etre je tu il elle nous vous ils elles mon ma mes ton
+		ta tes son sa ses ce cet cette ces faut dois doit peux peut faire fais mieux tres plus ne pas`,
+		// German
+		`der die das den dem des ein eine einen einem einer und oder von zu zum zur im in mit fur auf uber
+		aus bei nach vor was wer wie wo wann warum welche welcher welches wieviel viele viel ist sind sein
+		bin ich du er sie es wir ihr mein meine meinen dein sollte sollen soll kann konnen muss mache machen
+		nicht kein am beim besten`,
+		// Italian
+		`il lo gli uno di da con su per tra fra che chi cosa come quale quando dove quanto quanti sono devo
+		posso fare mio mia`,
+		// Dutch
+		`de het een en of van te in op met voor aan bij uit wat wie hoe waar wanneer waarom welke is zijn
+		ik jij je mijn moet kan kun doen`,
+	} {
+		for _, w := range strings.Fields(list) {
+			m[w] = true
+		}
+	}
+	return m
+}()
+
+// Terms are the content words of s as matching sees them (for tests and diagnostics).
+func Terms(s string) []string { return terms(s) }
