@@ -353,11 +353,13 @@ func (r *rig) start(w *Worker) (stop func()) {
 }
 
 // drain waits until the creator's recipient consumer has handled (and acknowledged) every
-// recipient event published so far: every decision is then recorded.
+// recipient event published so far: every decision is then recorded. It waits longer than the
+// consumer's AckWait (60 s): events a stopped replica had fetched but not handled come back only
+// after it.
 func (r *rig) drain() {
 	r.t.Helper()
 	ctx := context.Background()
-	testenv.Eventually(r.t, 60*time.Second, func() bool {
+	testenv.Eventually(r.t, 2*time.Minute, func() bool {
 		cons, err := r.b.JetStream().Consumer(ctx, "CW_NUDGE", r.durable())
 		if err != nil {
 			return false
