@@ -163,14 +163,24 @@ func (b *Bus) compact(ctx context.Context, subject string) bool {
 		b.log.Warn("stream full: stream info", "stream", name, "err", err)
 		return false
 	}
-	first := st.CachedInfo().State.FirstSeq
+	// Read before the consumers: a message published meanwhile is above last, never removed.
+	first, last := st.CachedInfo().State.FirstSeq, st.CachedInfo().State.LastSeq
 	var floor uint64
 	n := 0
 	lister := st.ListConsumers(ctx)
 	for ci := range lister.Info() {
+		// Everything at or below a consumer's ack floor is acknowledged. With nothing awaiting
+		// an ack, everything it was handed is, and what lies between is not for it (a filtered
+		// consumer skips other subjects without moving its ack floor); with nothing pending
+		// either, no message of the stream is still for it.
 		f := ci.AckFloor.Stream
-		// A consumer that has acknowledged nothing yet has floor 0; one whose floor is below
-		// the stream's first message holds nothing back.
+		if ci.NumAckPending == 0 {
+			f = max(f, ci.Delivered.Stream)
+			if ci.NumPending == 0 {
+				f = last
+			}
+		}
+		f = min(f, last)
 		if f < first {
 			f = max(first, 1) - 1
 		}

@@ -143,6 +143,9 @@ func TestFullStreamRefusesNeverDrops(t *testing.T) {
 		ev := events.New(creator, events.DocumentIngest{DocumentID: uuid.New(), Action: "index", Version: int32(i)}, nil, time.Now())
 		return bus.PublishEvent(ctx, b, subject, fmt.Sprintf("full-%d", i), ev)
 	}
+	// Another role's consumer on the stream whose filter matches none of these messages (as
+	// dispatch-whatsapp on CW_OUTBOUND when only the widget is used) does not hold them back.
+	startRouter(t, b, uuid.New(), 5, func(*message.Message) error { return nil })
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	seen := map[int32]int{}
