@@ -53,7 +53,7 @@ func (l *Limiter) Reserve(ctx context.Context, maxWait time.Duration, checks []C
 	for i, it := range items {
 		keys[i] = it.digest
 	}
-	now := l.now()
+	var now time.Time
 	res := Reservation{OK: true}
 	err := l.store.Global(ctx, func(q *db.Queries) error {
 		if err := q.AsyncCommit(ctx); err != nil {
@@ -63,6 +63,9 @@ func (l *Limiter) Reserve(ctx context.Context, maxWait time.Duration, checks []C
 		if err != nil {
 			return err
 		}
+		// The clock is read once the buckets are locked: a wait for another replica's lock
+		// does not make this reservation's instant (and the caller's send) later than it says.
+		now = l.now()
 		tats := make(map[string]time.Time, len(rows))
 		for _, r := range rows {
 			tats[string(r.Key)] = r.Tat
