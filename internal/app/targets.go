@@ -142,7 +142,7 @@ func resolve(targets []string) ([]module, error) {
 
 // busOptions are the bus settings of cfg.
 func busOptions(cfg *config.Config) bus.Options {
-	return bus.Options{Replicas: cfg.StreamReplicas}
+	return bus.Options{Replicas: cfg.StreamReplicas, MaxBytes: cfg.StreamMaxBytes, MaxMsgs: cfg.StreamMaxMsgs}
 }
 
 func (a *App) startBus(ctx context.Context) (err error) {

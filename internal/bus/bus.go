@@ -15,8 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/coachwire/coachwire/events"
 )
 
 // Options tune stream creation for a deployment.
@@ -28,6 +26,10 @@ type Options struct {
 	// PublishTimeout bounds the wait for JetStream's ack of one Publish, and of a whole
 	// PublishBatch after its last message was queued (default DefaultPublishTimeout).
 	PublishTimeout time.Duration
+	// MaxBytes and MaxMsgs bound each stream (streams.go): 0 takes DefaultStreamMaxBytes and no
+	// message limit, -1 is no limit.
+	MaxBytes int64
+	MaxMsgs  int64
 }
 
 // Bus is a NATS connection with its JetStream contexts. Roles use only its methods (publish.go):
@@ -89,28 +91,4 @@ func (b *Bus) Ping(ctx context.Context) error {
 	}
 	_, err := b.js.AccountInfo(ctx)
 	return err
-}
-
-// EnsureStreams creates or updates every stream of events.Streams.
-func (b *Bus) EnsureStreams(ctx context.Context) error {
-	storage := jetstream.FileStorage
-	if b.opt.MemoryStorage {
-		storage = jetstream.MemoryStorage
-	}
-	for _, s := range events.Streams {
-		cfg := jetstream.StreamConfig{
-			Name:       s.Name,
-			Subjects:   s.Subjects,
-			Retention:  jetstream.LimitsPolicy,
-			Storage:    storage,
-			Replicas:   b.opt.Replicas,
-			MaxAge:     s.MaxAge,
-			Duplicates: events.DuplicateWindow,
-			Discard:    jetstream.DiscardOld,
-		}
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
-		}
-	}
-	return nil
 }

@@ -68,7 +68,14 @@ func (b *Bus) Publish(ctx context.Context, subject, msgID string, payload []byte
 	defer cancel()
 	m := Outgoing{Subject: subject, MsgID: msgID, Payload: payload, Header: header}.msg()
 	InjectTrace(ctx, m.Header)
-	if _, err := b.js.PublishMsg(ctx, m); err != nil {
+	_, err := b.js.PublishMsg(ctx, m)
+	if isStreamFull(err) && b.compact(ctx, subject) {
+		_, err = b.js.PublishMsg(ctx, m)
+	}
+	if isStreamFull(err) {
+		return fmt.Errorf("bus: publish %s: %w: %w", subject, ErrStreamFull, err)
+	}
+	if err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
 	return nil
@@ -94,8 +101,20 @@ const DefaultPublishTimeout = 10 * time.Second
 // PublishBatch publishes msgs asynchronously and returns once JetStream acknowledged every one
 // (a duplicate id is acknowledged too), or ctx ends, or Options.PublishTimeout passes.
 func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
+	failed, err := b.publishBatch(ctx, msgs)
+	if isStreamFull(err) && b.compact(ctx, failed) {
+		_, err = b.publishBatch(ctx, msgs) // the stored ones are acknowledged as duplicates
+	}
+	if isStreamFull(err) {
+		return fmt.Errorf("%w: %w", ErrStreamFull, err)
+	}
+	return err
+}
+
+// publishBatch is PublishBatch without compaction; failed is the subject of a refused message.
+func (b *Bus) publishBatch(ctx context.Context, msgs []Outgoing) (failed string, _ error) {
 	if len(msgs) == 0 {
-		return nil
+		return "", nil
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, o := range msgs {
@@ -103,7 +122,7 @@ func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 		InjectTrace(ctx, m.Header)
 		f, err := b.js.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("%w %s: %w", ErrPublish, o.Subject, err)
+			return o.Subject, fmt.Errorf("%w %s: %w", ErrPublish, o.Subject, err)
 		}
 		futures = append(futures, f)
 	}
@@ -113,12 +132,12 @@ func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("%w %s: %w", ErrPublish, f.Msg().Subject, err)
+			return f.Msg().Subject, fmt.Errorf("%w %s: %w", ErrPublish, f.Msg().Subject, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%w: acknowledgements: %w", ErrPublish, ctx.Err())
+			return "", fmt.Errorf("%w: acknowledgements: %w", ErrPublish, ctx.Err())
 		}
 	}
-	return nil
+	return "", nil
 }
 
 const (

@@ -1,7 +1,6 @@
 package bus_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,25 +43,11 @@ func traced() *tracetest.InMemoryExporter {
 	return spans
 }
 
-// syncBuffer is a log destination that handlers of several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 // lines are the JSON log lines written so far whose msg contains substr.
 func (s *syncBuffer) lines(t *testing.T, substr string) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(s.b.String(), "\n") {
+	for _, l := range strings.Split(s.String(), "\n") {
 		if l == "" {
 			continue
 		}

@@ -128,6 +128,12 @@ type Config struct {
 	// StreamReplicas is COACHWIRE_STREAM_REPLICAS: the replicas of every JetStream stream
 	// created (default 1; 3 on a 3-node NATS cluster in production).
 	StreamReplicas int
+	// StreamMaxBytes is COACHWIRE_STREAM_MAX_BYTES and StreamMaxMsgs COACHWIRE_STREAM_MAX_MSGS:
+	// each stream's size limit (0: the bus's defaults, 256 MiB and no message limit; -1: none).
+	// A full stream refuses publishes after removing what every consumer acknowledged, never
+	// unprocessed messages (internal/bus/streams.go).
+	StreamMaxBytes int64
+	StreamMaxMsgs  int64
 
 	LogLevel string
 
@@ -423,6 +429,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)
 	c.MemoryParallel = num("COACHWIRE_MEMORY_PARALLEL", DefaultMemoryParallel)
 	c.StreamReplicas = num("COACHWIRE_STREAM_REPLICAS", DefaultStreamReplicas)
+	c.StreamMaxBytes = int64(num("COACHWIRE_STREAM_MAX_BYTES", 0))
+	c.StreamMaxMsgs = int64(num("COACHWIRE_STREAM_MAX_MSGS", 0))
 	c.Limits = parseLimits(env, dur, &errs)
 	c.LLM = parseLLM(env, dur, num, len(c.OllamaURLs), &errs)
 	if len(errs) > 0 {
@@ -521,6 +529,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 { // JetStream allows at most 5
 		bad("COACHWIRE_STREAM_REPLICAS=%d: want 1..5", c.StreamReplicas)
+	}
+	if c.StreamMaxBytes < -1 || (c.StreamMaxBytes > 0 && c.StreamMaxBytes < 1<<20) {
+		bad("COACHWIRE_STREAM_MAX_BYTES=%d: want at least 1048576, 0 for the default or -1 for no limit", c.StreamMaxBytes)
+	}
+	if c.StreamMaxMsgs < -1 {
+		bad("COACHWIRE_STREAM_MAX_MSGS=%d: want a count, 0 for the default or -1 for no limit", c.StreamMaxMsgs)
 	}
 	if c.LLM.NudgeDailyTokens < 0 || c.LLM.EmbedDailyTokens < 0 {
 		bad("COACHWIRE_LLM_NUDGE_DAILY_TOKENS=%d / COACHWIRE_LLM_EMBED_DAILY_TOKENS=%d: want 0 (unlimited) or more tokens", c.LLM.NudgeDailyTokens, c.LLM.EmbedDailyTokens)

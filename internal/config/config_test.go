@@ -146,6 +146,21 @@ func TestStreamReplicas(t *testing.T) {
 	}
 }
 
+func TestStreamSizeLimits(t *testing.T) {
+	c, err := config.Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.StreamMaxBytes, "0: the bus's default")
+	require.Zero(t, c.StreamMaxMsgs)
+	c, err = config.Parse(nil, env(map[string]string{"COACHWIRE_STREAM_MAX_BYTES": "1073741824", "COACHWIRE_STREAM_MAX_MSGS": "-1"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, int64(1<<30), c.StreamMaxBytes)
+	require.Equal(t, int64(-1), c.StreamMaxMsgs)
+	for k, v := range map[string]string{"COACHWIRE_STREAM_MAX_BYTES": "1000", "COACHWIRE_STREAM_MAX_MSGS": "-2"} {
+		_, err := config.Parse(nil, env(map[string]string{k: v}), io.Discard)
+		require.ErrorContains(t, err, k)
+	}
+}
+
 // TestCommandLineErrors: -h is flag.ErrHelp; an unknown flag, a bad flag value or a stray
 // argument is a UsageError (the command exits 2); a bad setting is neither.
 func TestCommandLineErrors(t *testing.T) {

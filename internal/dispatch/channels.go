@@ -356,7 +356,7 @@ func (w *Worker) sendPart(ctx context.Context, c uuid.UUID, d delivery, a *accou
 			w.Metrics.RateLimited(a.typ)
 			// Honour retry_after for everyone the throttle covers: the pair, the number or bot,
 			// or every number of the app (channels.Scope).
-			key := w.lim.block(slots, channels.ScopeOf(err), time.Now().Add(wait))
+			key := w.lim.block(ctx, slots, channels.ScopeOf(err), time.Now().Add(wait))
 			w.Log.WarnContext(ctx, "provider rate limit: sends paused", "creator_id", c, "message_id", d.msg.ID, "part", i,
 				"scope", channels.ScopeOf(err).String(), "key", key, "wait", wait, "err", err)
 			continue // wait() waits for the block (or gives the message back when it is long)
@@ -613,7 +613,7 @@ func (w *Worker) handleTyping(m *nats.Msg) {
 		}
 		w.drafts.resolve(t.ConversationID, a, chat)
 	}
-	if !w.lim.allow(w.slots(a, recipient)[1:]) {
+	if !w.lim.allow(ctx, w.slots(a, recipient)[1:]) {
 		return
 	}
 	switch a.typ {

@@ -59,7 +59,7 @@ type Worker struct {
 // another), provider delivery statuses, and typing indicators on core NATS.
 func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	w.limits = w.Limits.withDefaults()
-	w.lim = newLimiters()
+	w.lim = newLimiters(w.Store)
 	if w.ChannelParallel == 0 {
 		w.ChannelParallel = 4 * max(w.Parallel, 1)
 	}

@@ -286,12 +286,12 @@ func (w *Worker) registerDrafts() error {
 func (w *Worker) sendDraft(j draftJob) {
 	recipient := strconv.FormatInt(j.chat, 10)
 	slots := w.slots(j.a, recipient)
-	if !w.lim.allow(slots) {
+	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
+	defer cancel()
+	if !w.lim.allow(ctx, slots) {
 		w.drafts.flushed(j, false, false)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), draftTimeout)
-	defer cancel()
 	err := j.a.tg.SendMessageDraft(ctx, j.chat, draftID(j.turn), j.text)
 	if err == nil {
 		w.drafts.flushed(j, true, false)
@@ -302,7 +302,7 @@ func (w *Worker) sendDraft(j draftJob) {
 		if wait := channels.RetryAfterOf(err); wait > 0 {
 			// Drafts are optional: a draft's 429 pauses that chat's drafts and sends only,
 			// never every chat of the bot.
-			w.lim.block(slots[:1], slots[0].scope, time.Now().Add(wait))
+			w.lim.block(ctx, slots[:1], slots[0].scope, time.Now().Add(wait))
 		}
 		w.drafts.flushed(j, false, false)
 	case channels.Retryable:

@@ -4,20 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/ratelimit"
 )
 
-// Limits are the providers' send limits dispatch holds to. They are enforced inside one
-// dispatch process (golang.org/x/time/rate limiters keyed by app, number, bot, recipient and
-// chat; a provider's rate-limit answer blocks the bucket of its scope, see channels.Scope):
-// with several dispatch replicas each replica holds them, so run one dispatch replica per
-// number/bot, or divide the rates by the replica count.
+// Limits are the providers' send limits dispatch holds to. They are shared by every dispatch
+// replica (buckets keyed by app, number, bot, recipient and chat in PostgreSQL, see limiters; a
+// provider's rate-limit answer blocks the bucket of its scope for all, see channels.Scope), so
+// any number of replicas together send at most these rates.
 type Limits struct {
 	// WhatsApp: messages per second per business number (80 by default; up to 1000 after an
 	// upgrade), and the per-recipient pair limit (one message every PairEvery, PairBurst at once).
@@ -92,41 +93,20 @@ func (e throttledError) Error() string {
 
 func (e throttledError) Is(target error) bool { return target == errThrottled }
 
-// limiters is a set of token buckets by key, with a "not before" per key set from a provider's
-// retry_after. Idle buckets are forgotten.
+// limiters are the send buckets of every dispatch replica, kept in PostgreSQL
+// (internal/ratelimit: GCRA reservations, one transaction per send), so that two replicas
+// together hold to a provider's limit, which is per number or bot, not per replica. A
+// provider's retry_after is a mark on the bucket's block key, seen by every replica too.
 type limiters struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	sweep   time.Time
+	rl *ratelimit.Limiter
 }
 
-type bucket struct {
-	lim       *rate.Limiter
-	notBefore time.Time
-	used      time.Time
-}
+func newLimiters(store *db.Store) *limiters { return &limiters{rl: ratelimit.New(store, nil)} }
 
-func newLimiters() *limiters { return &limiters{buckets: map[string]*bucket{}} }
+// blockKey is the key a provider's retry_after for bucket key is marked on.
+func blockKey(key string) string { return "dispatch:block:" + key }
 
-func (l *limiters) get(key string, r rate.Limit, burst int, now time.Time) *bucket {
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(r, burst)}
-		l.buckets[key] = b
-	}
-	b.used = now
-	if now.Sub(l.sweep) > time.Minute {
-		l.sweep = now
-		for k, v := range l.buckets {
-			if now.Sub(v.used) > 10*time.Minute && k != key {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	return b
-}
-
-// slot is one bucket a send needs a token from; scope says which provider throttle it stands
+// slot is one bucket a send needs a place in; scope says which provider throttle it stands
 // for, so a rate-limit error blocks the bucket of its scope.
 type slot struct {
 	key   string
@@ -135,83 +115,88 @@ type slot struct {
 	scope channels.Scope
 }
 
-// wait takes one token from every slot, in order (narrowest first, so a busy chat does not
-// burn a token of its bot while it waits). It never sends before any slot's retry_after (a
-// block set by another send while this one waited for a token is honoured too) and waits at
-// most maxWait in total; a longer wait returns errThrottled.
+// rule is the slot's rate as a GCRA rule: burst places every burst intervals (none: a slot
+// with no rate of its own only carries blocks).
+func (s slot) rule() ratelimit.Rule {
+	if s.rate == rate.Inf || s.rate <= 0 {
+		return ratelimit.Rule{}
+	}
+	b := max(s.burst, 1)
+	return ratelimit.Rule{N: b, Per: time.Duration(float64(time.Second) / float64(s.rate) * float64(b))}
+}
+
+func split(slots []slot) ([]ratelimit.Check, []string) {
+	checks := make([]ratelimit.Check, 0, len(slots))
+	blocks := make([]string, 0, len(slots))
+	for _, s := range slots {
+		checks = append(checks, ratelimit.Check{Key: "dispatch:" + s.key, Rule: s.rule()})
+		blocks = append(blocks, blockKey(s.key))
+	}
+	return checks, blocks
+}
+
+// unprefix turns a limiter key back into the slot key it was made from.
+func unprefix(k string) string {
+	k = strings.TrimPrefix(k, "dispatch:block:")
+	return strings.TrimPrefix(k, "dispatch:")
+}
+
+// wait takes a place in every slot's bucket, in order (narrowest first, so a chat waiting for
+// its own bucket does not hold a place of its bot, which would hold up every other chat of the
+// bot meanwhile), sleeping until each place's instant. It never sends before any slot's
+// retry_after (a block set by another send, in any replica, while this one waited is honoured
+// too) and waits at most maxWait in total; a longer wait returns errThrottled.
 func (l *limiters) wait(ctx context.Context, slots []slot, maxWait time.Duration) error {
 	deadline := time.Now().Add(maxWait)
-	if err := l.waitUnblocked(ctx, slots, deadline); err != nil {
+	checks, blocks := split(slots)
+	waited := false
+	for i, c := range checks {
+		var bs []string
+		if i == 0 {
+			bs = blocks // the blocks are checked with the first reservation
+		}
+		if c.Rule.Off() && len(bs) == 0 {
+			continue
+		}
+		r, err := l.rl.Reserve(ctx, time.Until(deadline), []ratelimit.Check{c}, bs)
+		if err != nil {
+			return err
+		}
+		if !r.OK {
+			return throttledError{key: unprefix(r.Key), until: time.Now().Add(r.Wait)}
+		}
+		if r.Wait > 0 {
+			waited = true
+			if err := sleep(ctx, r.Wait); err != nil {
+				return err
+			}
+		}
+	}
+	if !waited {
+		return nil
+	}
+	// A provider throttle may have been reported while this send waited for its places.
+	until, key, err := l.rl.MarkedUntil(ctx, blocks...)
+	if err != nil || until.IsZero() {
 		return err
 	}
-	for _, s := range slots {
-		l.mu.Lock()
-		b := l.get(s.key, s.rate, s.burst, time.Now())
-		l.mu.Unlock()
-		res := b.lim.Reserve()
-		d := res.Delay()
-		if !res.OK() || time.Now().Add(d).After(deadline) {
-			res.Cancel()
-			if !res.OK() {
-				d = maxWait // never allowed at this rate: try again later
-			}
-			return throttledError{key: s.key, until: time.Now().Add(d)}
-		}
-		if err := sleep(ctx, d); err != nil {
-			res.Cancel()
-			return err
-		}
+	if until.After(deadline) {
+		return throttledError{key: unprefix(key), until: until}
 	}
-	// A provider throttle may have been reported while this send waited for its tokens.
-	return l.waitUnblocked(ctx, slots, deadline)
+	return sleep(ctx, time.Until(until))
 }
 
-// waitUnblocked waits until no slot is blocked by a provider's retry_after.
-func (l *limiters) waitUnblocked(ctx context.Context, slots []slot, deadline time.Time) error {
-	for {
-		var until time.Time
-		key := ""
-		l.mu.Lock()
-		now := time.Now()
-		for _, s := range slots {
-			if b := l.get(s.key, s.rate, s.burst, now); b.notBefore.After(until) {
-				until, key = b.notBefore, s.key
-			}
-		}
-		l.mu.Unlock()
-		if !until.After(now) {
-			return nil
-		}
-		if until.After(deadline) {
-			return throttledError{key: key, until: until}
-		}
-		if err := sleep(ctx, until.Sub(now)); err != nil {
-			return err
-		}
-	}
-}
-
-// allow takes a token from every slot only if all have one now (typing indicators: never
-// delay or displace a message).
-func (l *limiters) allow(slots []slot) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	for _, s := range slots {
-		b := l.get(s.key, s.rate, s.burst, now)
-		if b.notBefore.After(now) || b.lim.TokensAt(now) < 1 {
-			return false
-		}
-	}
-	for _, s := range slots {
-		l.buckets[s.key].lim.AllowN(now, 1)
-	}
-	return true
+// allow takes a place in every slot only if all have one now (typing indicators and drafts:
+// never delay or displace a message). A limiter error counts as no place.
+func (l *limiters) allow(ctx context.Context, slots []slot) bool {
+	checks, blocks := split(slots)
+	r, err := l.rl.Reserve(ctx, 0, checks, blocks)
+	return err == nil && r.OK
 }
 
 // block records a provider's retry_after for the slot of scope (the widest slot when none
-// matches) and returns its key.
-func (l *limiters) block(slots []slot, scope channels.Scope, until time.Time) string {
+// matches), for every replica, and returns its key.
+func (l *limiters) block(ctx context.Context, slots []slot, scope channels.Scope, until time.Time) string {
 	s := slots[len(slots)-1]
 	for _, x := range slots {
 		if x.scope == scope {
@@ -219,11 +204,9 @@ func (l *limiters) block(slots []slot, scope channels.Scope, until time.Time) st
 			break
 		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.get(s.key, s.rate, s.burst, time.Now())
-	if until.After(b.notBefore) {
-		b.notBefore = until
+	if err := l.rl.Mark(context.WithoutCancel(ctx), blockKey(s.key), time.Until(until)); err != nil {
+		// The send that got the 429 is retried after wait() anyway; others may hit it too.
+		return s.key + " (not recorded: " + err.Error() + ")"
 	}
 	return s.key
 }
