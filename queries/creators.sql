@@ -18,6 +18,10 @@ UPDATE creators
 SET persona = COALESCE(sqlc.narg(persona)::text, persona),
     allowed_origins = COALESCE(sqlc.narg(allowed_origins)::text[], allowed_origins),
     identity_required = COALESCE(sqlc.narg(identity_required)::boolean, identity_required),
-    name = COALESCE(sqlc.narg(name)::text, name), updated_at = now()
+    name = COALESCE(sqlc.narg(name)::text, name),
+    widget_avatar_url = COALESCE(sqlc.narg(avatar_url)::text, widget_avatar_url),
+    widget_welcome = COALESCE(sqlc.narg(welcome)::text, widget_welcome),
+    widget_suggestions = COALESCE(sqlc.narg(suggestions)::text[], widget_suggestions),
+    widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding), updated_at = now()
 WHERE id = @id
 RETURNING *;

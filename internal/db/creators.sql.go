@@ -23,7 +23,7 @@ func (q *Queries) CreatorByWidgetKey(ctx context.Context, widgetKey string) (uui
 }
 
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -47,6 +47,10 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
 	)
 	return i, err
 }
@@ -54,7 +58,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding
 `
 
 type InsertCreatorParams struct {
@@ -96,6 +100,10 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
 	)
 	return i, err
 }
@@ -119,9 +127,13 @@ UPDATE creators
 SET persona = COALESCE($1::text, persona),
     allowed_origins = COALESCE($2::text[], allowed_origins),
     identity_required = COALESCE($3::boolean, identity_required),
-    name = COALESCE($4::text, name), updated_at = now()
-WHERE id = $5
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
+    name = COALESCE($4::text, name),
+    widget_avatar_url = COALESCE($5::text, widget_avatar_url),
+    widget_welcome = COALESCE($6::text, widget_welcome),
+    widget_suggestions = COALESCE($7::text[], widget_suggestions),
+    widget_branding = COALESCE($8::boolean, widget_branding), updated_at = now()
+WHERE id = $9
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -129,6 +141,10 @@ type UpdateWidgetSettingsParams struct {
 	AllowedOrigins   []string  `json:"allowed_origins"`
 	IdentityRequired *bool     `json:"identity_required"`
 	Name             *string   `json:"name"`
+	AvatarUrl        *string   `json:"avatar_url"`
+	Welcome          *string   `json:"welcome"`
+	Suggestions      []string  `json:"suggestions"`
+	Branding         *bool     `json:"branding"`
 	ID               uuid.UUID `json:"id"`
 }
 
@@ -139,6 +155,10 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		arg.AllowedOrigins,
 		arg.IdentityRequired,
 		arg.Name,
+		arg.AvatarUrl,
+		arg.Welcome,
+		arg.Suggestions,
+		arg.Branding,
 		arg.ID,
 	)
 	var i Creator
@@ -160,6 +180,10 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
 	)
 	return i, err
 }
