@@ -71,7 +71,7 @@ const (
 	maxOriginsCount = 50
 	// maxSuggestions is how many suggested first questions the widget shows.
 	maxSuggestions = 4
-	maxTagsCount    = 50
+	maxTagsCount   = 50
 )
 
 // check returns why v does not fit the limit (nil when it does); v has passed text.Check.

@@ -243,7 +243,7 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !s.originAllowed(origin, wc, r) {
 		return &httpx.Error{Status: http.StatusForbidden, Code: "origin_not_allowed",
-			Message: "origin " + origin + " is not in this widget's allowed origins (console: Settings, Widget, Allowed origins)"}
+			Message: "origin " + origin + " is not in this widget's allowed origins (widget setting allowed_origins)"}
 	}
 	external, verified, err := endUserIdentity(wc, req)
 	if err != nil {
