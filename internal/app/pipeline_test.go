@@ -93,6 +93,11 @@ func TestWidgetTurnEndToEnd(t *testing.T) {
 	ws3, _, err := c.DialWidget(ctx, sess, 0, nil)
 	require.NoError(t, err)
 	defer ws3.CloseNow()
+	// The history holds the person's own message too (a new tab or device shows it), with the
+	// widget's id so the tab that sent it matches its copy.
+	mine := ws3.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "message" && f.Role == "user" })
+	require.Equal(t, id, mine.ClientID)
+	require.Equal(t, "When should I stop drinking caffeine?", mine.Text)
 	got := ws3.Next(t, 10*time.Second, testenv.IsReply)
 	require.Equal(t, reply.ID, got.ID)
 

@@ -1,20 +1,6 @@
-/*!
- * coachwire chat widget. Plain ES2018, no dependencies, no build step.
- *
- * Embed:
- *   <script src="https://GATEWAY/widget.js" data-widget-key="wk_..." async></script>
- * Options (data- attributes, docs/widget.md): data-user-id + data-user-hash (verified identity),
- * data-title, data-open="true", data-gateway-url, data-color, data-position="left|right",
- * data-avatar, data-launcher-text, data-lang, data-theme="light|dark|auto", data-sound="true",
- * data-title-flash="false". CSS variables (--cw-accent, --cw-bg, ...) set on #coachwire-widget
- * theme it further.
- *
- * Everything is rendered inside an open shadow root on <div id="coachwire-widget">.
- * Server text is only ever written as DOM nodes and text nodes (a small Markdown subset is built
- * element by element, never from HTML strings). Quoted material (lines starting with ">", e.g.
- * document passages) is shown as a quote block of plain text and never linkified.
- * Test/automation API: window.coachwire = {open(), close(), toggle(), send(text), state(), render(text)}.
- */
+/*! coachwire chat widget: plain ES2018, no dependencies, no build step. Embedding, data- options,
+ * CSS variables and languages: docs/widget.md. Renders in an open shadow root; server text is
+ * only ever built as DOM and text nodes. Test API: window.coachwire. */
 (function () {
   'use strict';
 
@@ -44,7 +30,7 @@
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const MD_MAX_DEPTH = 4; // deeper list nesting is flattened; inline nesting likewise bounded
 
-  // ---------------------------------------------------------------- configuration
+  // == configuration
 
   const script = findOwnScript();
   if (!script) {
@@ -78,7 +64,6 @@
 
   function findOwnScript() {
     if (document.currentScript) return document.currentScript;
-    // Fallback (currentScript is null in callbacks): the last matching script tag.
     const list = document.querySelectorAll('script[data-widget-key]');
     for (let i = list.length - 1; i >= 0; i--) {
       if (/widget\.js(\?|#|$)/.test(list[i].src)) return list[i];
@@ -108,7 +93,7 @@
     return '';
   }
 
-  // ---------------------------------------------------------------- messages (i18n)
+  // == messages (i18n)
 
   // One catalogue per language; {n} and {name} are filled in by t().
   const CATALOGUE = {
@@ -118,14 +103,13 @@
       welcome: 'Hi! How can I help you today?', chat: 'Chat', you: 'You', coach: 'Coach',
       source1: '1 source', sources: '{n} sources', page: 'p. {n}', untitled: 'Untitled document',
       newmsg: 'New message', sending: 'Sending\u2026', waiting: 'Waiting for connection\u2026', notsent: 'Not sent \u2014 retry',
-      offlineBanner: 'You are offline. Messages will be sent when you are back online.', conversation: 'Conversation',
+      offlineBanner: 'You are offline. Messages are sent when you are back.', conversation: 'Conversation',
       dismiss: 'Dismiss', powered: 'Powered by coachwire', suggestions: 'Suggested questions', unread: '{n} new',
-      rate_limited: 'You are sending messages too quickly. Your message will be retried shortly.',
+      rate_limited: 'Too many messages at once. Yours will be retried shortly.',
       too_large: 'Your message is too long.', unauthorized: 'Your chat session expired. Reconnecting\u2026',
-      internal: 'Something went wrong. Please try again.', not_sent: 'A message could not be sent. Use \u201cretry\u201d to try again.',
+      internal: 'Something went wrong. Please try again.', not_sent: 'A message was not sent. Use \u201cretry\u201d.',
       blocked: 'This chat is not available on this site.', notfound: 'This chat could not be found.',
       busy: 'Too many attempts. Retrying shortly\u2026', unreachable: 'Cannot reach the chat service. Retrying\u2026',
-      generic: 'Something went wrong.',
     },
     es: {
       open: 'Abrir chat', close: 'Cerrar chat', placeholder: 'Escribe un mensaje\u2026', send: 'Enviar mensaje', message: 'Mensaje',
@@ -140,7 +124,6 @@
       internal: 'Algo sali\u00f3 mal. Int\u00e9ntalo de nuevo.', not_sent: 'Un mensaje no se pudo enviar. Usa \u00abreintentar\u00bb.',
       blocked: 'Este chat no est\u00e1 disponible en este sitio.', notfound: 'No se encontr\u00f3 este chat.',
       busy: 'Demasiados intentos. Reintentando en breve\u2026', unreachable: 'No se puede conectar con el chat. Reintentando\u2026',
-      generic: 'Algo sali\u00f3 mal.',
     },
     pt: {
       open: 'Abrir chat', close: 'Fechar chat', placeholder: 'Escreva uma mensagem\u2026', send: 'Enviar mensagem', message: 'Mensagem',
@@ -155,7 +138,6 @@
       internal: 'Algo deu errado. Tente novamente.', not_sent: 'Uma mensagem n\u00e3o foi enviada. Use \u201ctentar de novo\u201d.',
       blocked: 'Este chat n\u00e3o est\u00e1 dispon\u00edvel neste site.', notfound: 'Este chat n\u00e3o foi encontrado.',
       busy: 'Tentativas demais. Tentando novamente em breve\u2026', unreachable: 'N\u00e3o foi poss\u00edvel conectar ao chat. Tentando novamente\u2026',
-      generic: 'Algo deu errado.',
     },
     fr: {
       open: 'Ouvrir le chat', close: 'Fermer le chat', placeholder: '\u00c9crivez un message\u2026', send: 'Envoyer le message', message: 'Message',
@@ -170,7 +152,6 @@
       internal: 'Une erreur est survenue. Veuillez r\u00e9essayer.', not_sent: 'Un message n\u2019a pas pu \u00eatre envoy\u00e9. Utilisez \u00ab\u00a0r\u00e9essayer\u00a0\u00bb.',
       blocked: 'Ce chat n\u2019est pas disponible sur ce site.', notfound: 'Ce chat est introuvable.',
       busy: 'Trop de tentatives. Nouvel essai sous peu\u2026', unreachable: 'Impossible de joindre le chat. Nouvel essai\u2026',
-      generic: 'Une erreur est survenue.',
     },
     de: {
       open: 'Chat \u00f6ffnen', close: 'Chat schlie\u00dfen', placeholder: 'Nachricht schreiben\u2026', send: 'Nachricht senden', message: 'Nachricht',
@@ -185,7 +166,6 @@
       internal: 'Etwas ist schiefgelaufen. Bitte versuche es erneut.', not_sent: 'Eine Nachricht wurde nicht gesendet. Tippe auf \u201eerneut versuchen\u201c.',
       blocked: 'Dieser Chat ist auf dieser Website nicht verf\u00fcgbar.', notfound: 'Dieser Chat wurde nicht gefunden.',
       busy: 'Zu viele Versuche. Gleich erneut\u2026', unreachable: 'Der Chat ist nicht erreichbar. Neuer Versuch\u2026',
-      generic: 'Etwas ist schiefgelaufen.',
     },
   };
   const lang = pickLang(attr('lang') || document.documentElement.lang || navigator.language || 'en');
@@ -202,7 +182,7 @@
     return s;
   }
 
-  // ---------------------------------------------------------------- storage
+  // == storage
 
   function memoryStorage() {
     const m = new Map();
@@ -260,7 +240,7 @@
     safeSet(local, K_ANON, anonId);
   }
 
-  // ---------------------------------------------------------------- state
+  // == state
 
   const st = {
     status: 'offline', // offline | connecting | online | blocked
@@ -304,7 +284,7 @@
     }
   }
 
-  // ---------------------------------------------------------------- DOM
+  // == DOM
 
   // CSS variables a page may set on #coachwire-widget (docs/widget.md); defaults meet WCAG AA.
   const CSS = [
@@ -475,7 +455,6 @@
 
   const host = document.createElement('div');
   host.id = HOST_ID;
-  // Keep the host itself out of the page's layout; children are position:fixed.
   host.style.setProperty('all', 'initial', 'important');
   host.style.setProperty('position', 'static', 'important');
   host.style.setProperty('display', 'block', 'important');
@@ -522,7 +501,6 @@
   const input = $('cw-input');
   const brandEl = $('cw-brand');
 
-  // Static strings of the chosen language.
   rootEl.setAttribute('lang', lang);
   rootEl.setAttribute('data-pos', positionOpt);
   closeBtn.setAttribute('aria-label', t('close'));
@@ -583,7 +561,7 @@
     return x > y ? x / y : y / x;
   }
 
-  // ---------------------------------------------------------------- the coach
+  // == the coach
 
   function coachName() {
     return (st.coach && st.coach.name) || '';
@@ -641,7 +619,7 @@
     showCoach();
   }
 
-  // ---------------------------------------------------------------- Markdown
+  // == Markdown
 
   // renderMarkdown builds a safe Markdown subset node by node (never HTML strings). ">" lines
   // (document passages) are a plain-text quote, never linkified; so is a "[n] ..." line before one.
@@ -856,7 +834,7 @@
     return a;
   }
 
-  // ---------------------------------------------------------------- rendering
+  // == rendering
 
   const ROLE_CLASS = { user: 'cw-user', assistant: 'cw-assistant cw-coach', creator: 'cw-creator cw-coach' };
   const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/g;
@@ -1068,7 +1046,7 @@
     if (m.el) renderMeta(m);
   }
 
-  // ---------------------------------------------------------------- scrolling
+  // == scrolling
 
   // Stick to the bottom only while the person is there; follow a new reply no further than its start.
   let following = null; // the reply being followed, or null
@@ -1134,7 +1112,6 @@
     input.focus({ preventScroll: true });
   });
 
-  // Places a sequenced element before the first rendered message with a larger seq.
   function insertBySeq(el, seq) {
     if (seq != null) {
       for (const child of log.children) {
@@ -1216,7 +1193,7 @@
     } catch (e) { /* ignore */ }
   }
 
-  // ---------------------------------------------------------------- attention
+  // == attention
 
   // A coach message while the page is hidden: title flash (and data-sound tone) until back.
   let flashTimer = 0;
@@ -1261,7 +1238,7 @@
     } catch (e) { /* no audio */ }
   }
 
-  // ---------------------------------------------------------------- history
+  // == history
 
   function addMessage(m, opts) {
     const atBottom = nearBottom() || (opts && opts.scroll);
@@ -1354,7 +1331,7 @@
     return typeof n === 'number' && isFinite(n) ? n : null;
   }
 
-  // ---------------------------------------------------------------- session
+  // == session
 
   function httpError(status, message, code) {
     const e = new Error(message || 'HTTP ' + status);
@@ -1465,7 +1442,7 @@
     setStatus('blocked');
   }
 
-  // ---------------------------------------------------------------- socket
+  // == socket
 
   function ensureConnected() {
     if (st.blocked) return;
@@ -1572,7 +1549,6 @@
     }
   }
 
-  // Highest seq of a coach (assistant or creator) message the widget shows.
   function shownSeq() {
     let max = 0;
     for (const m of orderedMessages()) {
@@ -1674,7 +1650,7 @@
     }, ms);
   }
 
-  // ---------------------------------------------------------------- frames
+  // == frames
 
   function handleData(data) {
     if (typeof data !== 'string') return;
@@ -1696,7 +1672,6 @@
     notify();
   }
 
-  // Returns true when persisted state changed.
   function handleFrame(f) {
     switch (f.type) {
       case 'ack':
@@ -1916,7 +1891,7 @@
       return;
     }
     const known = ['rate_limited', 'too_large', 'unauthorized', 'internal'].indexOf(code) >= 0;
-    const text = known ? t(code) : (typeof f.message === 'string' && f.message) || t('generic');
+    const text = known ? t(code) : (typeof f.message === 'string' && f.message) || t('internal');
     showError(text, code, 'server');
     if (code === 'rate_limited') scheduleResend(RESEND_AFTER_RATE_LIMIT_MS);
     if (code === 'unauthorized' || code === 'token_expired' || code === 'session_expired') st.session = null;
@@ -1931,7 +1906,7 @@
     setTyping(false);
   }
 
-  // ---------------------------------------------------------------- API + UI
+  // == API + UI
 
   function frameBytes(obj) {
     const s = JSON.stringify(obj);
@@ -2094,7 +2069,6 @@
     };
   }
 
-  // render is the Markdown renderer on its own (tests): a detached element.
   function render(text) {
     const el = document.createElement('div');
     el.className = 'cw-text';
@@ -2113,7 +2087,7 @@
     render: render,
   });
 
-  // ---------------------------------------------------------------- start
+  // == start
 
   function start() {
     (document.body || document.documentElement).appendChild(host);
