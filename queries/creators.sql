@@ -25,3 +25,9 @@ SET persona = COALESCE(sqlc.narg(persona)::text, persona),
     widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding), updated_at = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: TopDocumentTitles :many
+-- The creator's largest indexed documents: the widget offers them as first questions when the
+-- creator has not written any.
+SELECT title FROM documents WHERE creator_id = @creator_id AND status = 'indexed' AND title <> ''
+ORDER BY chunk_count DESC, created_at DESC LIMIT @max_titles;

@@ -122,6 +122,38 @@ func (q *Queries) RegisterWidgetKey(ctx context.Context, arg RegisterWidgetKeyPa
 	return err
 }
 
+const topDocumentTitles = `-- name: TopDocumentTitles :many
+SELECT title FROM documents WHERE creator_id = $1 AND status = 'indexed' AND title <> ''
+ORDER BY chunk_count DESC, created_at DESC LIMIT $2
+`
+
+type TopDocumentTitlesParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxTitles int32     `json:"max_titles"`
+}
+
+// The creator's largest indexed documents: the widget offers them as first questions when the
+// creator has not written any.
+func (q *Queries) TopDocumentTitles(ctx context.Context, arg TopDocumentTitlesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, topDocumentTitles, arg.CreatorID, arg.MaxTitles)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var title string
+		if err := rows.Scan(&title); err != nil {
+			return nil, err
+		}
+		items = append(items, title)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateWidgetSettings = `-- name: UpdateWidgetSettings :one
 UPDATE creators
 SET persona = COALESCE($1::text, persona),

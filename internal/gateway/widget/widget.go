@@ -120,7 +120,10 @@ type widgetCoach struct {
 	AvatarURL   string   `json:"avatar_url"`
 	Welcome     string   `json:"welcome"`
 	Suggestions []string `json:"suggestions"`
-	Branding    bool     `json:"branding"`
+	// Topics are the titles of the creator's largest documents, offered as first questions when
+	// there are no suggestions.
+	Topics   []string `json:"topics"`
+	Branding bool     `json:"branding"`
 }
 
 func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCreator, error) {
@@ -260,8 +263,14 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		convID = c.ID
-		return nil
+		if len(wc.Coach.Suggestions) == 0 {
+			wc.Coach.Topics, err = q.TopDocumentTitles(ctx, db.TopDocumentTitlesParams{CreatorID: wc.ID, MaxTitles: 3})
+		}
+		return err
 	})
+	if wc.Coach.Topics == nil {
+		wc.Coach.Topics = []string{}
+	}
 	if err != nil {
 		return err
 	}

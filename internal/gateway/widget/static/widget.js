@@ -98,6 +98,7 @@
   // One catalogue per language; {n} and {name} are filled in by t().
   const CATALOGUE = {
     en: {
+      about: 'What does \u201c{t}\u201d cover?',
       open: 'Open chat', close: 'Close chat', placeholder: 'Write a message\u2026', send: 'Send message', message: 'Message',
       online: 'Online', connecting: 'Connecting\u2026', offline: 'Offline', typing: '{name} is typing',
       welcome: 'Hi! How can I help you today?', chat: 'Chat', you: 'You', coach: 'Coach',
@@ -112,6 +113,7 @@
       busy: 'Too many attempts. Retrying shortly\u2026', unreachable: 'Cannot reach the chat service. Retrying\u2026',
     },
     es: {
+      about: '\u00bfDe qu\u00e9 trata \u00ab{t}\u00bb?',
       open: 'Abrir chat', close: 'Cerrar chat', placeholder: 'Escribe un mensaje\u2026', send: 'Enviar mensaje', message: 'Mensaje',
       online: 'En l\u00ednea', connecting: 'Conectando\u2026', offline: 'Sin conexi\u00f3n', typing: '{name} est\u00e1 escribiendo',
       welcome: '\u00a1Hola! \u00bfEn qu\u00e9 puedo ayudarte hoy?', chat: 'Chat', you: 'T\u00fa', coach: 'Coach',
@@ -126,6 +128,7 @@
       busy: 'Demasiados intentos. Reintentando en breve\u2026', unreachable: 'No se puede conectar con el chat. Reintentando\u2026',
     },
     pt: {
+      about: 'Do que trata \u201c{t}\u201d?',
       open: 'Abrir chat', close: 'Fechar chat', placeholder: 'Escreva uma mensagem\u2026', send: 'Enviar mensagem', message: 'Mensagem',
       online: 'Online', connecting: 'Conectando\u2026', offline: 'Offline', typing: '{name} est\u00e1 digitando',
       welcome: 'Ol\u00e1! Como posso ajudar hoje?', chat: 'Chat', you: 'Voc\u00ea', coach: 'Coach',
@@ -140,6 +143,7 @@
       busy: 'Tentativas demais. Tentando novamente em breve\u2026', unreachable: 'N\u00e3o foi poss\u00edvel conectar ao chat. Tentando novamente\u2026',
     },
     fr: {
+      about: 'Que contient \u00ab\u00a0{t}\u00a0\u00bb\u00a0?',
       open: 'Ouvrir le chat', close: 'Fermer le chat', placeholder: '\u00c9crivez un message\u2026', send: 'Envoyer le message', message: 'Message',
       online: 'En ligne', connecting: 'Connexion\u2026', offline: 'Hors ligne', typing: '{name} est en train d\u2019\u00e9crire',
       welcome: 'Bonjour\u00a0! Comment puis-je vous aider aujourd\u2019hui\u00a0?', chat: 'Chat', you: 'Vous', coach: 'Coach',
@@ -154,6 +158,7 @@
       busy: 'Trop de tentatives. Nouvel essai sous peu\u2026', unreachable: 'Impossible de joindre le chat. Nouvel essai\u2026',
     },
     de: {
+      about: 'Worum geht es in \u201e{t}\u201c?',
       open: 'Chat \u00f6ffnen', close: 'Chat schlie\u00dfen', placeholder: 'Nachricht schreiben\u2026', send: 'Nachricht senden', message: 'Nachricht',
       online: 'Online', connecting: 'Verbinde\u2026', offline: 'Offline', typing: '{name} schreibt',
       welcome: 'Hallo! Wie kann ich dir heute helfen?', chat: 'Chat', you: 'Du', coach: 'Coach',
@@ -593,7 +598,9 @@
     brandEl.hidden = c.branding === false;
     typingEl.setAttribute('aria-label', t('typing', { name: titleOpt || c.name || t('coach') }));
     chipsEl.textContent = '';
-    const list = Array.isArray(c.suggestions) ? c.suggestions.filter((q) => typeof q === 'string' && q.trim()).slice(0, 4) : [];
+    const strs = (l) => (Array.isArray(l) ? l.filter((q) => typeof q === 'string' && q.trim()) : []);
+    let list = strs(c.suggestions).slice(0, 4);
+    if (!list.length) list = strs(c.topics).slice(0, 3).map((x) => t('about', { t: x }));
     for (const q of list) {
       const b = document.createElement('button');
       b.type = 'button';
@@ -613,7 +620,8 @@
     const str = (v) => (typeof v === 'string' ? v : '');
     st.coach = {
       name: str(c.name), avatar_url: str(c.avatar_url), welcome: str(c.welcome),
-      suggestions: Array.isArray(c.suggestions) ? c.suggestions.map(str) : [], branding: c.branding !== false,
+      suggestions: Array.isArray(c.suggestions) ? c.suggestions.map(str) : [],
+      topics: Array.isArray(c.topics) ? c.topics.map(str) : [], branding: c.branding !== false,
     };
     safeSet(local, K_COACH, JSON.stringify(st.coach));
     showCoach();

@@ -1913,6 +1913,8 @@ export interface components {
             branding: boolean;
             name: string;
             suggestions: string[];
+            /** @description Without suggestions, the titles of the creator's largest indexed documents (at most 3), which the widget offers as questions. */
+            topics: string[];
             welcome: string;
         };
         WidgetSession: {
