@@ -181,7 +181,7 @@ func TestWidgetUXInBrowser(t *testing.T) {
 	needChromium(t)
 	axe, err := os.ReadFile(axeScript)
 	require.NoError(t, err, "axe-core copy (make console)")
-	h := newHarness(t, ollamatest.Options{DeltaDelay: 20 * time.Millisecond, ChunkSize: 4, Reply: uxReply})
+	h := newHarness(t, ollamatest.Options{DeltaDelay: 12 * time.Millisecond, ChunkSize: 4, Reply: uxReply})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
