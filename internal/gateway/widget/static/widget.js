@@ -119,9 +119,9 @@
       welcome: '\u00a1Hola! \u00bfEn qu\u00e9 puedo ayudarte hoy?', chat: 'Chat', you: 'T\u00fa', coach: 'Coach',
       source1: '1 fuente', sources: '{n} fuentes', page: 'p\u00e1g. {n}', untitled: 'Documento sin t\u00edtulo',
       newmsg: 'Mensaje nuevo', sending: 'Enviando\u2026', waiting: 'Esperando conexi\u00f3n\u2026', notsent: 'No enviado \u2014 reintentar',
-      offlineBanner: 'No tienes conexi\u00f3n. Los mensajes se enviar\u00e1n cuando vuelvas a estar en l\u00ednea.', conversation: 'Conversaci\u00f3n',
+      offlineBanner: 'Sin conexi\u00f3n. Los mensajes se enviar\u00e1n al volver.', conversation: 'Conversaci\u00f3n',
       dismiss: 'Cerrar', powered: 'Con la tecnolog\u00eda de coachwire', suggestions: 'Preguntas sugeridas', unread: '{n} nuevos',
-      rate_limited: 'Est\u00e1s enviando mensajes demasiado r\u00e1pido. Tu mensaje se reenviar\u00e1 en breve.',
+      rate_limited: 'Demasiados mensajes. El tuyo se reenviar\u00e1 en breve.',
       too_large: 'Tu mensaje es demasiado largo.', unauthorized: 'Tu sesi\u00f3n de chat caduc\u00f3. Reconectando\u2026',
       internal: 'Algo sali\u00f3 mal. Int\u00e9ntalo de nuevo.', not_sent: 'Un mensaje no se pudo enviar. Usa \u00abreintentar\u00bb.',
       blocked: 'Este chat no est\u00e1 disponible en este sitio.', notfound: 'No se encontr\u00f3 este chat.',
@@ -134,9 +134,9 @@
       welcome: 'Ol\u00e1! Como posso ajudar hoje?', chat: 'Chat', you: 'Voc\u00ea', coach: 'Coach',
       source1: '1 fonte', sources: '{n} fontes', page: 'p. {n}', untitled: 'Documento sem t\u00edtulo',
       newmsg: 'Nova mensagem', sending: 'Enviando\u2026', waiting: 'Aguardando conex\u00e3o\u2026', notsent: 'N\u00e3o enviada \u2014 tentar de novo',
-      offlineBanner: 'Voc\u00ea est\u00e1 offline. As mensagens ser\u00e3o enviadas quando voltar a conex\u00e3o.', conversation: 'Conversa',
+      offlineBanner: 'Voc\u00ea est\u00e1 offline. As mensagens ser\u00e3o enviadas ao voltar.', conversation: 'Conversa',
       dismiss: 'Fechar', powered: 'Desenvolvido por coachwire', suggestions: 'Perguntas sugeridas', unread: '{n} novas',
-      rate_limited: 'Voc\u00ea est\u00e1 enviando mensagens r\u00e1pido demais. Sua mensagem ser\u00e1 reenviada em breve.',
+      rate_limited: 'Mensagens demais. A sua ser\u00e1 reenviada em breve.',
       too_large: 'Sua mensagem \u00e9 longa demais.', unauthorized: 'Sua sess\u00e3o expirou. Reconectando\u2026',
       internal: 'Algo deu errado. Tente novamente.', not_sent: 'Uma mensagem n\u00e3o foi enviada. Use \u201ctentar de novo\u201d.',
       blocked: 'Este chat n\u00e3o est\u00e1 dispon\u00edvel neste site.', notfound: 'Este chat n\u00e3o foi encontrado.',
@@ -149,9 +149,9 @@
       welcome: 'Bonjour\u00a0! Comment puis-je vous aider aujourd\u2019hui\u00a0?', chat: 'Chat', you: 'Vous', coach: 'Coach',
       source1: '1 source', sources: '{n} sources', page: 'p. {n}', untitled: 'Document sans titre',
       newmsg: 'Nouveau message', sending: 'Envoi\u2026', waiting: 'En attente de connexion\u2026', notsent: 'Non envoy\u00e9 \u2014 r\u00e9essayer',
-      offlineBanner: 'Vous \u00eates hors ligne. Les messages partiront d\u00e8s le retour de la connexion.', conversation: 'Conversation',
+      offlineBanner: 'Hors ligne. Les messages partiront au retour de la connexion.', conversation: 'Conversation',
       dismiss: 'Fermer', powered: 'Propuls\u00e9 par coachwire', suggestions: 'Questions sugg\u00e9r\u00e9es', unread: '{n} nouveaux',
-      rate_limited: 'Vous envoyez des messages trop vite. Votre message sera renvoy\u00e9 sous peu.',
+      rate_limited: 'Trop de messages. Le v\u00f4tre sera renvoy\u00e9 sous peu.',
       too_large: 'Votre message est trop long.', unauthorized: 'Votre session a expir\u00e9. Reconnexion\u2026',
       internal: 'Une erreur est survenue. Veuillez r\u00e9essayer.', not_sent: 'Un message n\u2019a pas pu \u00eatre envoy\u00e9. Utilisez \u00ab\u00a0r\u00e9essayer\u00a0\u00bb.',
       blocked: 'Ce chat n\u2019est pas disponible sur ce site.', notfound: 'Ce chat est introuvable.',
@@ -164,9 +164,9 @@
       welcome: 'Hallo! Wie kann ich dir heute helfen?', chat: 'Chat', you: 'Du', coach: 'Coach',
       source1: '1 Quelle', sources: '{n} Quellen', page: 'S. {n}', untitled: 'Dokument ohne Titel',
       newmsg: 'Neue Nachricht', sending: 'Wird gesendet\u2026', waiting: 'Warte auf Verbindung\u2026', notsent: 'Nicht gesendet \u2014 erneut versuchen',
-      offlineBanner: 'Du bist offline. Nachrichten werden gesendet, sobald du wieder online bist.', conversation: 'Unterhaltung',
+      offlineBanner: 'Offline. Nachrichten werden gesendet, sobald du zur\u00fcck bist.', conversation: 'Unterhaltung',
       dismiss: 'Schlie\u00dfen', powered: 'Bereitgestellt von coachwire', suggestions: 'Vorgeschlagene Fragen', unread: '{n} neu',
-      rate_limited: 'Du sendest zu schnell. Deine Nachricht wird gleich erneut gesendet.',
+      rate_limited: 'Zu viele Nachrichten. Deine wird gleich erneut gesendet.',
       too_large: 'Deine Nachricht ist zu lang.', unauthorized: 'Deine Sitzung ist abgelaufen. Verbinde neu\u2026',
       internal: 'Etwas ist schiefgelaufen. Bitte versuche es erneut.', not_sent: 'Eine Nachricht wurde nicht gesendet. Tippe auf \u201eerneut versuchen\u201c.',
       blocked: 'Dieser Chat ist auf dieser Website nicht verf\u00fcgbar.', notfound: 'Dieser Chat wurde nicht gefunden.',
@@ -227,12 +227,7 @@
     if (window.crypto && typeof window.crypto.randomUUID === 'function') {
       try { return window.crypto.randomUUID(); } catch (e) { /* insecure context */ }
     }
-    const b = new Uint8Array(16);
-    if (window.crypto && window.crypto.getRandomValues) {
-      window.crypto.getRandomValues(b);
-    } else {
-      for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
-    }
+    const b = window.crypto.getRandomValues(new Uint8Array(16));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const h = Array.from(b, (x) => (x + 0x100).toString(16).slice(1)).join('');
@@ -375,7 +370,7 @@
     '.cw-quote{display:block;margin:.4em 0 .6em;padding:2px 0 2px 12px;border-left:3px solid var(--bd);color:var(--mu);white-space:pre-wrap;}',
     '.cw-cite{margin:.4em 0 0;font-size:.9em;font-weight:600;color:var(--mu);}',
     '.cw-ref{font-size:.72em;font-weight:700;color:var(--mu);margin-left:1px;vertical-align:super;line-height:0;}',
-    '.cw-draft .cw-text::after{content:"\\258D";margin-left:1px;animation:cw-blink 1s steps(1) infinite;color:var(--mu);}',
+    '.cw-caret::after{content:"\\258D";margin-left:1px;animation:cw-blink 1s steps(1) infinite;color:var(--mu);}',
     '@keyframes cw-blink{50%{opacity:0;}}',
     // sources
     '.cw-srcs{margin:10px 0 0;border-top:1px solid var(--bd);padding-top:6px;font-size:13px;}',
@@ -424,7 +419,7 @@
     '.cw-chip,.cw-pill,.cw-retry,.cw-srcs summary{min-height:44px;}',
     '.cw-error-close{width:44px;height:44px;}',
     '.cw-msg{max-width:94%;}}',
-    '@media (prefers-reduced-motion:reduce){.cw-bubble,.cw-panel,.cw-typing span,.cw-draft .cw-text::after{animation:none;transition:none;}}',
+    '@media (prefers-reduced-motion:reduce){.cw-bubble,.cw-panel,.cw-typing span,.cw-caret::after{animation:none;transition:none;}}',
   ].join('');
 
   const SVG = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false"';
@@ -1058,7 +1053,7 @@
 
   // Stick to the bottom only while the person is there; follow a new reply no further than its start.
   let following = null; // the reply being followed, or null
-  let autoTop = -1; // the scrollTop we set last (our own scroll events are not the person's)
+  let userAt = 0; // when the person last used wheel, touch, keys or mouse on the list
 
   function nearBottom(px) {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < (px || 60);
@@ -1067,9 +1062,7 @@
   function setScroll(top) {
     const max = scroller.scrollHeight - scroller.clientHeight;
     top = Math.max(0, Math.min(max, top));
-    if (Math.abs(scroller.scrollTop - top) < 1) return;
-    autoTop = top;
-    scroller.scrollTop = top;
+    if (Math.abs(scroller.scrollTop - top) >= 1) scroller.scrollTop = top;
   }
 
   function scrollToBottom() {
@@ -1102,13 +1095,14 @@
     pill.hidden = !pillWanted && !(following && !nearBottom());
   }
 
+  // Only the person's own scrolling stops the following (content changes scroll too).
+  for (const ev of ['wheel', 'touchmove', 'keydown', 'mousedown']) {
+    scroller.addEventListener(ev, (e) => {
+      if (ev[0] === 'w' || ev[0] === 't' || e.target === scroller) userAt = Date.now(); // not a click on a button
+    }, { passive: true });
+  }
   scroller.addEventListener('scroll', () => {
-    if (autoTop >= 0 && Math.abs(scroller.scrollTop - autoTop) < 2) {
-      autoTop = -1;
-      return;
-    }
-    autoTop = -1;
-    following = null; // the person scrolled: stop following
+    if (Date.now() - userAt < 1000) following = null;
     updatePill();
   }, { passive: true });
 
@@ -1786,14 +1780,28 @@
   // renderDraft: complete lines as Markdown, the line being written as plain text.
   function renderDraft(d) {
     const cut = d.text.lastIndexOf('\n');
+    if (cut >= 0 && /^\s*([-*+]|\d{1,9}[.)]|#{1,6})\s/.test(d.text.slice(cut + 1))) {
+      d.done = d.tail = null; // a list item or heading being written: render it as one
+      renderMarkdown(d.textEl, d.text, true);
+      return caret(d.textEl);
+    }
     const done = cut < 0 ? '' : d.text.slice(0, cut);
     if (done !== d.done || !d.tail) {
       d.done = done;
       renderMarkdown(d.textEl, done, true);
       d.tail = document.createTextNode('');
       d.textEl.appendChild(d.tail);
+      caret(d.textEl);
     }
     d.tail.data = d.text.slice(cut + 1);
+  }
+
+  // caret puts the typing cursor at the end of the innermost last block.
+  function caret(el) {
+    while (el.lastChild && /^(P|UL|OL|LI|H3|H4)$/.test(el.lastChild.nodeName)) el = el.lastChild;
+    const c = document.createElement('span');
+    c.className = 'cw-caret';
+    el.appendChild(c);
   }
 
   function squash(s) {
