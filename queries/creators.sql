@@ -22,7 +22,8 @@ SET persona = COALESCE(sqlc.narg(persona)::text, persona),
     widget_avatar_url = COALESCE(sqlc.narg(avatar_url)::text, widget_avatar_url),
     widget_welcome = COALESCE(sqlc.narg(welcome)::text, widget_welcome),
     widget_suggestions = COALESCE(sqlc.narg(suggestions)::text[], widget_suggestions),
-    widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding), updated_at = now()
+    widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding),
+    widget_link_sources = COALESCE(sqlc.narg(link_sources)::boolean, widget_link_sources), updated_at = now()
 WHERE id = @id
 RETURNING *;
 
@@ -31,3 +32,8 @@ RETURNING *;
 -- creator has not written any.
 SELECT title FROM documents WHERE creator_id = @creator_id AND status = 'indexed' AND title <> ''
 ORDER BY chunk_count DESC, created_at DESC LIMIT @max_titles;
+
+-- name: DocumentSourceURLs :many
+-- The pages the creator's indexed documents were imported from, for the widget's source links.
+SELECT id, source_url FROM documents WHERE creator_id = @creator_id AND status = 'indexed' AND source_url <> ''
+ORDER BY updated_at DESC LIMIT @max_urls;

@@ -185,7 +185,7 @@ func TestWidgetUXInBrowser(t *testing.T) {
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
-	c.AddDocument(t, cr, "Sleep basics", "markdown", sleepDoc)
+	sleepID := c.AddDocument(t, cr, "Sleep basics", "markdown", sleepDoc)
 	c.AddDocument(t, cr, "Building habits", "markdown", uxHabitDoc)
 	es := c.Register(t)
 
@@ -202,7 +202,9 @@ func TestWidgetUXInBrowser(t *testing.T) {
 		origins = append(origins, p.URL)
 	}
 	avatar := pages["desktop"].URL + "/avatar.svg"
-	patchWidget(t, c, cr, map[string]any{"allowed_origins": origins, "name": "Maya Chen", "avatar_url": avatar,
+	// The sleep guide was imported from a page; the creator lets sources link there.
+	tenantExec(t, ownerConn(t, h), cr.ID, `UPDATE documents SET source_url = $2 WHERE id = $1`, sleepID, "https://maya.example/sleep-guide")
+	patchWidget(t, c, cr, map[string]any{"allowed_origins": origins, "name": "Maya Chen", "avatar_url": avatar, "link_sources": true,
 		"welcome":     "Hi, I'm Maya. I answer from my sleep and habit guides. What would you like to work on?",
 		"suggestions": []string{"How do I build an evening routine?", "When should I stop drinking coffee?", "What if I miss a day?"}})
 	patchWidget(t, c, es, map[string]any{"allowed_origins": []string{spanish.URL}, "name": "Lucía Romero", "avatar_url": avatar,
@@ -340,7 +342,7 @@ func uxStates(t *testing.T, b *browser, axe []byte, v viewport, pageURL string) 
 
 	b.do(t, "expand the sources", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.cw-srcs summary')`)))
 	b.poll(t, "the sources open", widgetRoot+`.querySelector('.cw-srcs').open`)
-	run(t, b, "show the sources", chromedp.Evaluate[bool](`(`+widgetRoot+`.querySelector('.cw-srcs').scrollIntoView({block: 'end'}), true)`))
+	b.poll(t, "the sources in view", `(() => { const r = `+widgetRoot+`; return r.querySelector('.cw-srcs').getBoundingClientRect().bottom <= r.querySelector('.cw-scroll').getBoundingClientRect().bottom; })()`)
 	// Each source once (title and section), numbered 1..n as the [n] markers.
 	srcs := run(t, b, "read the sources", chromedp.Evaluate[[]string](`Array.from(`+widgetRoot+`.querySelectorAll('.cw-msg.cw-assistant .cw-source')).map((li) => li.textContent)`))
 	require.NotEmpty(t, srcs)
@@ -349,6 +351,11 @@ func uxStates(t *testing.T, b *browser, axe []byte, v viewport, pageURL string) 
 		require.True(t, strings.HasPrefix(s, fmt.Sprint(i+1)), "source %q numbered %d", s, i+1)
 		require.False(t, seen[s], "source %q listed twice", s)
 		seen[s] = true
+	}
+	links := run(t, b, "read the source links", chromedp.Evaluate[[]string](`Array.from(`+widgetRoot+`.querySelectorAll('.cw-msg.cw-assistant .cw-source a.cw-source-title')).map((a) => a.textContent + ' ' + a.href)`))
+	require.NotEmpty(t, links, "the imported document's source links to its page")
+	for _, l := range links {
+		require.Equal(t, "Sleep basics https://maya.example/sleep-guide", l)
 	}
 	b.shoot(t, axe, v, "sources")
 
@@ -376,7 +383,7 @@ func markdownHostile(t *testing.T, b *browser) {
 	got := run(t, b, "render hostile Markdown", chromedp.Evaluate[map[string]any](`(() => {
 	  const deep = Array.from({length: 200}, (_, i) => ' '.repeat(i * 2) + '- level ' + i).join('\n');
 	  const src = '# Title <img src=x onerror="window.__pwned=1">\n\n<script>window.__pwned=1</script>\n' +
-	    '[click](javascript:alert(1)) [data](data:text/html,hi) [ok](https://example.com/a) [mail](mailto:a@example.com) JAVASCRIPT:alert(1)\n\n' +
+	    '[click](javascript:alert(1)) [data](data:text/html,hi) [ok](https://example.com/a) [mail](mailto:a@example.com) [rel](/x) JAVASCRIPT:alert(1)\n\n' +
 	    '**bold _em_** `+"`code <b>x</b>`"+`\n\n> quoted https://phish.example/x [evil](javascript:alert(1))\n\n' + deep + '\n\n' +
 	    '*'.repeat(3000) + '['.repeat(3000) + '_a'.repeat(2000) + '\n\nline one\nline two';
 	  const el = window.coachwire.render(src);
@@ -400,7 +407,7 @@ func markdownHostile(t *testing.T, b *browser) {
 	})()`))
 	t.Logf("hostile Markdown: %v", got)
 	require.Equal(t, "a blockquote code em h3 li p strong ul", got["elements"], "only the safe subset's elements")
-	require.Equal(t, "https://example.com/a mailto:a@example.com", got["links"], "javascript: and data: links are text")
+	require.Equal(t, "https://example.com/a mailto:a@example.com", got["links"], "javascript:, data: and relative links are text")
 	require.EqualValues(t, 0, got["handlers"])
 	require.Equal(t, true, got["scriptText"], "a script tag is shown as text")
 	require.EqualValues(t, 0, got["quoteLinks"], "nothing in a quote is a link")

@@ -22,8 +22,44 @@ func (q *Queries) CreatorByWidgetKey(ctx context.Context, widgetKey string) (uui
 	return creator_id, err
 }
 
+const documentSourceURLs = `-- name: DocumentSourceURLs :many
+SELECT id, source_url FROM documents WHERE creator_id = $1 AND status = 'indexed' AND source_url <> ''
+ORDER BY updated_at DESC LIMIT $2
+`
+
+type DocumentSourceURLsParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxUrls   int32     `json:"max_urls"`
+}
+
+type DocumentSourceURLsRow struct {
+	ID        uuid.UUID `json:"id"`
+	SourceUrl string    `json:"source_url"`
+}
+
+// The pages the creator's indexed documents were imported from, for the widget's source links.
+func (q *Queries) DocumentSourceURLs(ctx context.Context, arg DocumentSourceURLsParams) ([]DocumentSourceURLsRow, error) {
+	rows, err := q.db.Query(ctx, documentSourceURLs, arg.CreatorID, arg.MaxUrls)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DocumentSourceURLsRow{}
+	for rows.Next() {
+		var i DocumentSourceURLsRow
+		if err := rows.Scan(&i.ID, &i.SourceUrl); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -51,6 +87,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.WidgetWelcome,
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }
@@ -58,7 +95,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
 `
 
 type InsertCreatorParams struct {
@@ -104,6 +141,7 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.WidgetWelcome,
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }
@@ -163,9 +201,10 @@ SET persona = COALESCE($1::text, persona),
     widget_avatar_url = COALESCE($5::text, widget_avatar_url),
     widget_welcome = COALESCE($6::text, widget_welcome),
     widget_suggestions = COALESCE($7::text[], widget_suggestions),
-    widget_branding = COALESCE($8::boolean, widget_branding), updated_at = now()
-WHERE id = $9
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding
+    widget_branding = COALESCE($8::boolean, widget_branding),
+    widget_link_sources = COALESCE($9::boolean, widget_link_sources), updated_at = now()
+WHERE id = $10
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -177,6 +216,7 @@ type UpdateWidgetSettingsParams struct {
 	Welcome          *string   `json:"welcome"`
 	Suggestions      []string  `json:"suggestions"`
 	Branding         *bool     `json:"branding"`
+	LinkSources      *bool     `json:"link_sources"`
 	ID               uuid.UUID `json:"id"`
 }
 
@@ -191,6 +231,7 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		arg.Welcome,
 		arg.Suggestions,
 		arg.Branding,
+		arg.LinkSources,
 		arg.ID,
 	)
 	var i Creator
@@ -216,6 +257,7 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.WidgetWelcome,
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }

@@ -112,6 +112,7 @@ type Creator struct {
 	WidgetWelcome     string    `json:"widget_welcome"`
 	WidgetSuggestions []string  `json:"widget_suggestions"`
 	WidgetBranding    bool      `json:"widget_branding"`
+	WidgetLinkSources bool      `json:"widget_link_sources"`
 }
 
 type Delivery struct {

@@ -99,7 +99,9 @@ type widgetSettings struct {
 	Welcome     string   `json:"welcome"`
 	Suggestions []string `json:"suggestions"`
 	Branding    bool     `json:"branding"`
-	WidgetKey   string   `json:"widget_key,omitempty"`
+	// LinkSources: a reply's sources link to the page their document was imported from.
+	LinkSources bool   `json:"link_sources"`
+	WidgetKey   string `json:"widget_key,omitempty"`
 	// IdentitySecret keys the user_hash HMAC; shown to the creator only, for their server.
 	IdentitySecret string `json:"identity_secret,omitempty"`
 }
@@ -116,6 +118,7 @@ type widgetSettingsIn struct {
 	Welcome          *string   `json:"welcome"`
 	Suggestions      *[]string `json:"suggestions"`
 	Branding         *bool     `json:"branding"`
+	LinkSources      *bool     `json:"link_sources"`
 	WidgetKey        *string   `json:"widget_key"`
 	IdentitySecret   *string   `json:"identity_secret"`
 }
@@ -135,7 +138,8 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	}
 	out := widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
 		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey,
-		AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome, Suggestions: suggestions, Branding: c.WidgetBranding}
+		AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome, Suggestions: suggestions, Branding: c.WidgetBranding,
+		LinkSources: c.WidgetLinkSources}
 	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
 		out.IdentitySecret = c.WidgetSecret
 	}
@@ -176,9 +180,10 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 			return err
 		}
 	}
-	// The widget profile fields (avatar_url, welcome, suggestions, branding) came later: a PUT
+	// The widget profile fields (avatar_url, welcome, suggestions, branding, link_sources) came later: a PUT
 	// that leaves them out keeps them, so PUT bodies written before them still work.
-	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired, Branding: in.Branding, Welcome: in.Welcome}
+	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired, Branding: in.Branding, Welcome: in.Welcome,
+		LinkSources: in.LinkSources}
 	if in.Welcome != nil {
 		if err := limitWelcome.field("welcome_too_long", "welcome", *in.Welcome); err != nil {
 			return err

@@ -124,6 +124,10 @@ type widgetCoach struct {
 	// there are no suggestions.
 	Topics   []string `json:"topics"`
 	Branding bool     `json:"branding"`
+	// SourceURLs maps a document id to the page it was imported from, when the creator lets
+	// sources link there.
+	SourceURLs  map[string]string `json:"source_urls"`
+	linkSources bool
 }
 
 func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCreator, error) {
@@ -154,7 +158,7 @@ func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator
 		}
 		wc.AllowedOrigins, wc.IdentityRequired, wc.Secret = c.AllowedOrigins, c.IdentityRequired, c.WidgetSecret
 		wc.Coach = widgetCoach{Name: c.Name, AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome,
-			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding}
+			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources}
 		if wc.Coach.Suggestions == nil {
 			wc.Coach.Suggestions = []string{}
 		}
@@ -264,12 +268,27 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 		}
 		convID = c.ID
 		if len(wc.Coach.Suggestions) == 0 {
-			wc.Coach.Topics, err = q.TopDocumentTitles(ctx, db.TopDocumentTitlesParams{CreatorID: wc.ID, MaxTitles: 3})
+			if wc.Coach.Topics, err = q.TopDocumentTitles(ctx, db.TopDocumentTitlesParams{CreatorID: wc.ID, MaxTitles: 3}); err != nil {
+				return err
+			}
 		}
-		return err
+		if wc.Coach.linkSources {
+			rows, err := q.DocumentSourceURLs(ctx, db.DocumentSourceURLsParams{CreatorID: wc.ID, MaxUrls: 200})
+			if err != nil {
+				return err
+			}
+			wc.Coach.SourceURLs = make(map[string]string, len(rows))
+			for _, r := range rows {
+				wc.Coach.SourceURLs[r.ID.String()] = r.SourceUrl
+			}
+		}
+		return nil
 	})
 	if wc.Coach.Topics == nil {
 		wc.Coach.Topics = []string{}
+	}
+	if wc.Coach.SourceURLs == nil {
+		wc.Coach.SourceURLs = map[string]string{}
 	}
 	if err != nil {
 		return err

@@ -300,7 +300,7 @@ func TestWidgetCoachProfile(t *testing.T) {
 		require.Equal(t, bad.code, code, "%v", bad.body)
 	}
 	st, _ := patch(map[string]any{"name": "Maya Chen", "avatar_url": "https://cdn.example/maya.png", "welcome": "Hi, I'm Maya.",
-		"suggestions": []string{" How do I start? ", ""}, "branding": false})
+		"suggestions": []string{" How do I start? ", ""}, "branding": false, "link_sources": true})
 	require.Equal(t, http.StatusOK, st)
 	// A PUT written before these fields keeps them.
 	st, raw, err := c.Do(ctx, "PUT", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"name": "Maya Chen", "persona": "",
@@ -312,6 +312,7 @@ func TestWidgetCoachProfile(t *testing.T) {
 			Name, AvatarURL, Welcome string
 			Suggestions              []string
 			Branding                 *bool
+			SourceURLs               map[string]string `json:"source_urls"`
 		} `json:"coach"`
 	}
 	st, raw, err = c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-12345678"}, &out)
@@ -323,4 +324,11 @@ func TestWidgetCoachProfile(t *testing.T) {
 	require.Equal(t, []string{"How do I start?"}, out.Coach.Suggestions, "trimmed, empty ones dropped")
 	require.NotNil(t, out.Coach.Branding)
 	require.False(t, *out.Coach.Branding)
+	require.NotNil(t, out.Coach.SourceURLs, "link_sources on: a (here empty) map of imported documents' pages")
+	var settings struct {
+		LinkSources bool `json:"link_sources"`
+	}
+	_, _, err = c.Do(ctx, "GET", "/api/v1/widget/settings", cr.AccessToken, nil, &settings)
+	require.NoError(t, err)
+	require.True(t, settings.LinkSources)
 }

@@ -16,8 +16,7 @@
   const CONNECT_TIMEOUT_MS = 15000;
   const STABLE_SOCKET_MS = 10000; // an open socket that lived this long resets the backoff
   const RESEND_AFTER_RATE_LIMIT_MS = 10500;
-  // A message the server could not confirm (error code "retry") is resent with the same id,
-  // with jittered exponential backoff; only after RETRY_GIVE_UP_MS is it shown as not sent.
+  // An unconfirmed message (error "retry") is resent, same id, with backoff; not sent after RETRY_GIVE_UP_MS.
   const RETRY_BASE_MS = 2000;
   const RETRY_MAX_MS = 15000;
   const RETRY_GIVE_UP_MS = 120000;
@@ -30,7 +29,6 @@
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const MD_MAX_DEPTH = 4; // deeper list nesting is flattened; inline nesting likewise bounded
 
-  // == configuration
 
   const script = findOwnScript();
   if (!script) {
@@ -56,7 +54,7 @@
   const startOpen = attr('open').toLowerCase() === 'true';
   const colorOpt = attr('color');
   const positionOpt = attr('position').toLowerCase() === 'left' ? 'left' : 'right';
-  const avatarOpt = safeURL(attr('avatar'));
+  const avatarOpt = safeURL(attr('avatar'), false, document.baseURI);
   const launcherText = attr('launcher-text');
   const themeOpt = attr('theme').toLowerCase();
   const soundOpt = attr('sound').toLowerCase() === 'true';
@@ -83,17 +81,16 @@
     }
   }
 
-  // safeURL is an absolute http(s) URL, or '' (never javascript:, data:, ...).
-  function safeURL(v, mail) {
-    if (!v) return '';
+  // safeURL is an absolute http(s) URL (relative only against base), or '' (never javascript:, data:, ...).
+  function safeURL(v, mail, base) {
+    if (!v || typeof v !== 'string') return '';
     try {
-      const u = new URL(v, document.baseURI);
+      const u = new URL(v, base);
       if (u.protocol === 'https:' || u.protocol === 'http:' || (mail && u.protocol === 'mailto:')) return u.href;
     } catch (e) { /* not a URL */ }
     return '';
   }
 
-  // == messages (i18n)
 
   // One catalogue per language; {n} and {name} are filled in by t().
   const CATALOGUE = {
@@ -187,7 +184,6 @@
     return s;
   }
 
-  // == storage
 
   function memoryStorage() {
     const m = new Map();
@@ -213,8 +209,7 @@
   const local = storage('localStorage');
   const sess = storage('sessionStorage');
   const K_ANON = 'coachwire:' + widgetKey + ':anon';
-  // seq counts the messages of one conversation (v2; before, one counter for the whole
-  // platform): a tab's state from the old numbering is not read back.
+  // v2: seq counts one conversation's messages (v1 state is not read back).
   const K_SEQ = 'coachwire:' + widgetKey + ':v2:seq';
   const K_HISTORY = 'coachwire:' + widgetKey + ':v2:history';
   const K_COACH = 'coachwire:' + widgetKey + ':coach';
@@ -240,7 +235,6 @@
     safeSet(local, K_ANON, anonId);
   }
 
-  // == state
 
   const st = {
     status: 'offline', // offline | connecting | online | blocked
@@ -284,7 +278,6 @@
     }
   }
 
-  // == DOM
 
   // CSS variables a page may set on #coachwire-widget (docs/widget.md); defaults meet WCAG AA.
   const CSS = [
@@ -561,7 +554,6 @@
     return x > y ? x / y : y / x;
   }
 
-  // == the coach
 
   function coachName() {
     return (st.coach && st.coach.name) || '';
@@ -617,12 +609,12 @@
       name: str(c.name), avatar_url: str(c.avatar_url), welcome: str(c.welcome),
       suggestions: Array.isArray(c.suggestions) ? c.suggestions.map(str) : [],
       topics: Array.isArray(c.topics) ? c.topics.map(str) : [], branding: c.branding !== false,
+      source_urls: c.source_urls && typeof c.source_urls === 'object' ? c.source_urls : {},
     };
     safeSet(local, K_COACH, JSON.stringify(st.coach));
     showCoach();
   }
 
-  // == Markdown
 
   // renderMarkdown builds a safe Markdown subset node by node (never HTML strings). ">" lines
   // (document passages) are a plain-text quote, never linkified; so is a "[n] ..." line before one.
@@ -837,7 +829,6 @@
     return a;
   }
 
-  // == rendering
 
   const ROLE_CLASS = { user: 'cw-user', assistant: 'cw-assistant cw-coach', creator: 'cw-creator cw-coach' };
   const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/g;
@@ -930,7 +921,7 @@
       num.textContent = String(i + 1);
       li.appendChild(num);
       const body = document.createElement('span');
-      const href = safeURL(s.url);
+      const href = safeURL(s.url || (st.coach && st.coach.source_urls && st.coach.source_urls[s.document_id]));
       const tl = href ? link(href) : document.createElement('span');
       tl.className = 'cw-source-title';
       tl.textContent = s.title || t('untitled');
@@ -948,8 +939,9 @@
       ol.appendChild(li);
     });
     d.appendChild(ol);
-    d.addEventListener('toggle', () => {
-      if (d.open && nearBottom(40)) follow(d.closest('.cw-msg'), true);
+    d.addEventListener('toggle', () => { // opened: show the whole list
+      const over = d.open ? d.closest('.cw-msg').getBoundingClientRect().bottom + 8 - scroller.getBoundingClientRect().bottom : 0;
+      if (over > 0) setScroll(scroller.scrollTop + over);
     });
     return d;
   }
@@ -1049,7 +1041,6 @@
     if (m.el) renderMeta(m);
   }
 
-  // == scrolling
 
   // Stick to the bottom only while the person is there; follow a new reply no further than its start.
   let following = null; // the reply being followed, or null
@@ -1072,8 +1063,8 @@
   }
 
   // follow keeps el (a reply) in view: to the bottom while it fits, else its start at the top.
-  function follow(el, force) {
-    if (!el || (!force && following !== el)) return;
+  function follow(el) {
+    if (!el || following !== el) return;
     setScroll(Math.min(scroller.scrollHeight - scroller.clientHeight, el.offsetTop - 12));
     updatePill();
   }
@@ -1195,7 +1186,6 @@
     } catch (e) { /* ignore */ }
   }
 
-  // == attention
 
   // A coach message while the page is hidden: title flash (and data-sound tone) until back.
   let flashTimer = 0;
@@ -1240,7 +1230,6 @@
     } catch (e) { /* no audio */ }
   }
 
-  // == history
 
   function addMessage(m, opts) {
     const atBottom = nearBottom() || (opts && opts.scroll);
@@ -1333,7 +1322,6 @@
     return typeof n === 'number' && isFinite(n) ? n : null;
   }
 
-  // == session
 
   function httpError(status, message, code) {
     const e = new Error(message || 'HTTP ' + status);
@@ -1444,7 +1432,6 @@
     setStatus('blocked');
   }
 
-  // == socket
 
   function ensureConnected() {
     if (st.blocked) return;
@@ -1652,7 +1639,6 @@
     }, ms);
   }
 
-  // == frames
 
   function handleData(data) {
     if (typeof data !== 'string') return;
@@ -1922,7 +1908,6 @@
     setTyping(false);
   }
 
-  // == API + UI
 
   function frameBytes(obj) {
     const s = JSON.stringify(obj);
@@ -2103,7 +2088,6 @@
     render: render,
   });
 
-  // == start
 
   function start() {
     (document.body || document.documentElement).appendChild(host);

@@ -1912,6 +1912,10 @@ export interface components {
             avatar_url: string;
             branding: boolean;
             name: string;
+            /** @description With link_sources, document id → the page the document was imported from (at most 200). */
+            source_urls: {
+                [key: string]: string;
+            };
             suggestions: string[];
             /** @description Without suggestions, the titles of the creator's largest indexed documents (at most 3), which the widget offers as questions. */
             topics: string[];
@@ -1936,7 +1940,7 @@ export interface components {
             user_id?: string;
             widget_key: string;
         };
-        /** @description The PUT body (every field but the read-only ones; a PUT that leaves out avatar_url, welcome, suggestions or branding keeps them) and the answer of GET, PUT and PATCH. */
+        /** @description The PUT body (every field but the read-only ones; a PUT that leaves out avatar_url, welcome, suggestions, branding or link_sources keeps them) and the answer of GET, PUT and PATCH. */
         WidgetSettings: {
             allowed_origins: string[];
             /** @description The coach's avatar image (http(s) URL), shown in the widget's header and beside replies; empty for initials. */
@@ -1946,6 +1950,8 @@ export interface components {
             identity_required: boolean;
             /** @description Keys the user_hash HMAC. Keep it on the creator's server. Present only for callers that may change the coach and read message content (owner, admin, an editor granted message content), since it lets its holder open the widget as any end user. */
             readonly identity_secret?: string;
+            /** @description Whether a reply's sources link to the page their document was imported from (default false). */
+            link_sources?: boolean;
             /** @description One line; trimmed. */
             name: string;
             persona: string;
@@ -1964,6 +1970,8 @@ export interface components {
             branding?: boolean;
             identity_required?: boolean;
             readonly identity_secret?: string;
+            /** @description Whether a reply's sources link to the page their document was imported from (default false). */
+            link_sources?: boolean;
             /** @description One line; trimmed. */
             name?: string;
             persona?: string;
