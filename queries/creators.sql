@@ -18,6 +18,22 @@ UPDATE creators
 SET persona = COALESCE(sqlc.narg(persona)::text, persona),
     allowed_origins = COALESCE(sqlc.narg(allowed_origins)::text[], allowed_origins),
     identity_required = COALESCE(sqlc.narg(identity_required)::boolean, identity_required),
-    name = COALESCE(sqlc.narg(name)::text, name), updated_at = now()
+    name = COALESCE(sqlc.narg(name)::text, name),
+    widget_avatar_url = COALESCE(sqlc.narg(avatar_url)::text, widget_avatar_url),
+    widget_welcome = COALESCE(sqlc.narg(welcome)::text, widget_welcome),
+    widget_suggestions = COALESCE(sqlc.narg(suggestions)::text[], widget_suggestions),
+    widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding),
+    widget_link_sources = COALESCE(sqlc.narg(link_sources)::boolean, widget_link_sources), updated_at = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: TopDocumentTitles :many
+-- The creator's largest indexed documents: the widget offers them as first questions when the
+-- creator has not written any.
+SELECT title FROM documents WHERE creator_id = @creator_id AND status = 'indexed' AND title <> ''
+ORDER BY chunk_count DESC, created_at DESC LIMIT @max_titles;
+
+-- name: DocumentSourceURLs :many
+-- The pages the creator's indexed documents were imported from, for the widget's source links.
+SELECT id, source_url FROM documents WHERE creator_id = @creator_id AND status = 'indexed' AND source_url <> ''
+ORDER BY updated_at DESC LIMIT @max_urls;

@@ -41,7 +41,7 @@ func widgetPage(t *testing.T, c *testenv.Client, gatewayURL string, cr testenv.C
 	b.do(t, "load the page", chromedp.Navigate(page.URL))
 	b.waitWidget(t)
 	b.do(t, "click the bubble", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.cw-bubble')`)))
-	b.poll(t, "the panel to open and the socket to come up", widgetRoot+`.querySelector('.cw-status').textContent === 'online'`)
+	b.poll(t, "the panel to open and the socket to come up", widgetRoot+`.querySelector('.cw-status').getAttribute('data-state') === 'online'`)
 	return b
 }
 

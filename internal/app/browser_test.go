@@ -65,14 +65,14 @@ func TestWidgetInBrowser(t *testing.T) {
 	})
 	b.do(t, "load the demo page", chromedp.Navigate(a.URL+"/demo"))
 	b.waitWidget(t)
-	require.Equal(t, "offline", b.eval(t, widgetRoot+`.querySelector('.cw-status').textContent`),
+	require.Equal(t, "offline", b.eval(t, widgetRoot+`.querySelector('.cw-status').getAttribute('data-state')`),
 		"a closed widget without history does not connect")
 
 	// Open the widget with a real click on the bubble inside the shadow root.
 	b.do(t, "click the bubble", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.cw-bubble')`)))
 	b.poll(t, "the panel to open and the socket to come up",
 		`!`+widgetRoot+`.querySelector('.cw-panel').hidden && `+
-			widgetRoot+`.querySelector('.cw-status').textContent === 'online' && window.coachwire.state().open`)
+			widgetRoot+`.querySelector('.cw-status').getAttribute('data-state') === 'online' && window.coachwire.state().open`)
 
 	// Ask with real key events into the textarea and a real click on the send button.
 	const q1 = "How do I start a tiny habit that sticks?"
@@ -100,7 +100,7 @@ func TestWidgetInBrowser(t *testing.T) {
 	require.Equal(t, reply1, restored.Assistants[0])
 	require.Equal(t, []string{q1}, restored.Users)
 	require.Equal(t, first.State.LastSeq, restored.State.LastSeq, "the last seen seq survives the reload")
-	b.poll(t, "the widget to reconnect after the reload", widgetRoot+`.querySelector('.cw-status').textContent === 'online'`)
+	b.poll(t, "the widget to reconnect after the reload", widgetRoot+`.querySelector('.cw-status').getAttribute('data-state') === 'online'`)
 	require.Zero(t, b.snapshot(t).State.SeenSeq, "nothing reported seen while the panel is closed")
 
 	// Second question over the new socket, submitted with the Enter key this time.
@@ -378,7 +378,7 @@ const snapshotJS = `(() => {
     pending: root.querySelectorAll('.cw-msg.cw-pending').length,
     failed: root.querySelectorAll('.cw-msg.cw-failed').length,
     error: err && !err.hidden ? err.textContent : '',
-    status: root.querySelector('.cw-status').textContent,
+    status: root.querySelector('.cw-status').getAttribute('data-state'),
     state: window.coachwire.state(),
   };
 })()`

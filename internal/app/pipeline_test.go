@@ -40,6 +40,16 @@ func TestWidgetTurnEndToEnd(t *testing.T) {
 	docID := c.AddDocument(t, cr, "Sleep basics", "markdown", sleepDoc)
 
 	ctx := context.Background()
+	// Without suggested questions, the widget is offered the creator's documents as topics.
+	var boot struct {
+		Coach struct {
+			Topics []string `json:"topics"`
+		} `json:"coach"`
+	}
+	st, raw, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-" + uuid.NewString()}, &boot)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Equal(t, []string{"Sleep basics"}, boot.Coach.Topics)
 	sess := c.StartWidget(t, cr.WidgetKey, "anon-"+uuid.NewString())
 	ws, _, err := c.DialWidget(ctx, sess, 0, nil)
 	require.NoError(t, err)
@@ -93,6 +103,11 @@ func TestWidgetTurnEndToEnd(t *testing.T) {
 	ws3, _, err := c.DialWidget(ctx, sess, 0, nil)
 	require.NoError(t, err)
 	defer ws3.CloseNow()
+	// The history holds the person's own message too (a new tab or device shows it), with the
+	// widget's id so the tab that sent it matches its copy.
+	mine := ws3.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "message" && f.Role == "user" })
+	require.Equal(t, id, mine.ClientID)
+	require.Equal(t, "When should I stop drinking caffeine?", mine.Text)
 	got := ws3.Next(t, 10*time.Second, testenv.IsReply)
 	require.Equal(t, reply.ID, got.ID)
 
@@ -104,7 +119,7 @@ func TestWidgetTurnEndToEnd(t *testing.T) {
 			Sources []any  `json:"sources"`
 		} `json:"messages"`
 	}
-	st, raw, err := c.Do(ctx, "GET", "/api/v1/conversations/"+sess.ConversationID.String()+"/messages", cr.AccessToken, nil, &msgs)
+	st, raw, err = c.Do(ctx, "GET", "/api/v1/conversations/"+sess.ConversationID.String()+"/messages", cr.AccessToken, nil, &msgs)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, st, string(raw))
 	require.Len(t, msgs.Messages, 2)

@@ -22,8 +22,44 @@ func (q *Queries) CreatorByWidgetKey(ctx context.Context, widgetKey string) (uui
 	return creator_id, err
 }
 
+const documentSourceURLs = `-- name: DocumentSourceURLs :many
+SELECT id, source_url FROM documents WHERE creator_id = $1 AND status = 'indexed' AND source_url <> ''
+ORDER BY updated_at DESC LIMIT $2
+`
+
+type DocumentSourceURLsParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxUrls   int32     `json:"max_urls"`
+}
+
+type DocumentSourceURLsRow struct {
+	ID        uuid.UUID `json:"id"`
+	SourceUrl string    `json:"source_url"`
+}
+
+// The pages the creator's indexed documents were imported from, for the widget's source links.
+func (q *Queries) DocumentSourceURLs(ctx context.Context, arg DocumentSourceURLsParams) ([]DocumentSourceURLsRow, error) {
+	rows, err := q.db.Query(ctx, documentSourceURLs, arg.CreatorID, arg.MaxUrls)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DocumentSourceURLsRow{}
+	for rows.Next() {
+		var i DocumentSourceURLsRow
+		if err := rows.Scan(&i.ID, &i.SourceUrl); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -47,6 +83,11 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }
@@ -54,7 +95,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
 `
 
 type InsertCreatorParams struct {
@@ -96,6 +137,11 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }
@@ -114,14 +160,51 @@ func (q *Queries) RegisterWidgetKey(ctx context.Context, arg RegisterWidgetKeyPa
 	return err
 }
 
+const topDocumentTitles = `-- name: TopDocumentTitles :many
+SELECT title FROM documents WHERE creator_id = $1 AND status = 'indexed' AND title <> ''
+ORDER BY chunk_count DESC, created_at DESC LIMIT $2
+`
+
+type TopDocumentTitlesParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxTitles int32     `json:"max_titles"`
+}
+
+// The creator's largest indexed documents: the widget offers them as first questions when the
+// creator has not written any.
+func (q *Queries) TopDocumentTitles(ctx context.Context, arg TopDocumentTitlesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, topDocumentTitles, arg.CreatorID, arg.MaxTitles)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var title string
+		if err := rows.Scan(&title); err != nil {
+			return nil, err
+		}
+		items = append(items, title)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateWidgetSettings = `-- name: UpdateWidgetSettings :one
 UPDATE creators
 SET persona = COALESCE($1::text, persona),
     allowed_origins = COALESCE($2::text[], allowed_origins),
     identity_required = COALESCE($3::boolean, identity_required),
-    name = COALESCE($4::text, name), updated_at = now()
-WHERE id = $5
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week
+    name = COALESCE($4::text, name),
+    widget_avatar_url = COALESCE($5::text, widget_avatar_url),
+    widget_welcome = COALESCE($6::text, widget_welcome),
+    widget_suggestions = COALESCE($7::text[], widget_suggestions),
+    widget_branding = COALESCE($8::boolean, widget_branding),
+    widget_link_sources = COALESCE($9::boolean, widget_link_sources), updated_at = now()
+WHERE id = $10
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -129,6 +212,11 @@ type UpdateWidgetSettingsParams struct {
 	AllowedOrigins   []string  `json:"allowed_origins"`
 	IdentityRequired *bool     `json:"identity_required"`
 	Name             *string   `json:"name"`
+	AvatarUrl        *string   `json:"avatar_url"`
+	Welcome          *string   `json:"welcome"`
+	Suggestions      []string  `json:"suggestions"`
+	Branding         *bool     `json:"branding"`
+	LinkSources      *bool     `json:"link_sources"`
 	ID               uuid.UUID `json:"id"`
 }
 
@@ -139,6 +227,11 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		arg.AllowedOrigins,
 		arg.IdentityRequired,
 		arg.Name,
+		arg.AvatarUrl,
+		arg.Welcome,
+		arg.Suggestions,
+		arg.Branding,
+		arg.LinkSources,
 		arg.ID,
 	)
 	var i Creator
@@ -160,6 +253,11 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.QuietEnd,
 		&i.NudgeCapDay,
 		&i.NudgeCapWeek,
+		&i.WidgetAvatarUrl,
+		&i.WidgetWelcome,
+		&i.WidgetSuggestions,
+		&i.WidgetBranding,
+		&i.WidgetLinkSources,
 	)
 	return i, err
 }

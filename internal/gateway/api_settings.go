@@ -93,7 +93,15 @@ type widgetSettings struct {
 	Persona          string   `json:"persona"`
 	AllowedOrigins   []string `json:"allowed_origins"`
 	IdentityRequired bool     `json:"identity_required"`
-	WidgetKey        string   `json:"widget_key,omitempty"`
+	// The coach as the widget shows it (docs/widget.md): avatar image URL, welcome message,
+	// suggested first questions and whether "powered by coachwire" shows.
+	AvatarURL   string   `json:"avatar_url"`
+	Welcome     string   `json:"welcome"`
+	Suggestions []string `json:"suggestions"`
+	Branding    bool     `json:"branding"`
+	// LinkSources: a reply's sources link to the page their document was imported from.
+	LinkSources bool   `json:"link_sources"`
+	WidgetKey   string `json:"widget_key,omitempty"`
 	// IdentitySecret keys the user_hash HMAC; shown to the creator only, for their server.
 	IdentitySecret string `json:"identity_secret,omitempty"`
 }
@@ -106,6 +114,11 @@ type widgetSettingsIn struct {
 	Persona          *string   `json:"persona"`
 	AllowedOrigins   *[]string `json:"allowed_origins"`
 	IdentityRequired *bool     `json:"identity_required"`
+	AvatarURL        *string   `json:"avatar_url"`
+	Welcome          *string   `json:"welcome"`
+	Suggestions      *[]string `json:"suggestions"`
+	Branding         *bool     `json:"branding"`
+	LinkSources      *bool     `json:"link_sources"`
 	WidgetKey        *string   `json:"widget_key"`
 	IdentitySecret   *string   `json:"identity_secret"`
 }
@@ -119,8 +132,14 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	if origins == nil {
 		origins = []string{}
 	}
+	suggestions := c.WidgetSuggestions
+	if suggestions == nil {
+		suggestions = []string{}
+	}
 	out := widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
-		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey}
+		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey,
+		AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome, Suggestions: suggestions, Branding: c.WidgetBranding,
+		LinkSources: c.WidgetLinkSources}
 	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
 		out.IdentitySecret = c.WidgetSecret
 	}
@@ -161,7 +180,29 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 			return err
 		}
 	}
-	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired}
+	// The widget profile fields (avatar_url, welcome, suggestions, branding, link_sources) came later: a PUT
+	// that leaves them out keeps them, so PUT bodies written before them still work.
+	p := db.UpdateWidgetSettingsParams{ID: a.CreatorID, IdentityRequired: in.IdentityRequired, Branding: in.Branding, Welcome: in.Welcome,
+		LinkSources: in.LinkSources}
+	if in.Welcome != nil {
+		if err := limitWelcome.field("welcome_too_long", "welcome", *in.Welcome); err != nil {
+			return err
+		}
+	}
+	if in.AvatarURL != nil {
+		u, err := cleanAvatarURL(*in.AvatarURL)
+		if err != nil {
+			return err
+		}
+		p.AvatarUrl = &u
+	}
+	if in.Suggestions != nil {
+		list, err := cleanSuggestions(*in.Suggestions)
+		if err != nil {
+			return err
+		}
+		p.Suggestions = list
+	}
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if err := limitName.field("invalid_name", "name", name); err != nil {
@@ -217,6 +258,38 @@ func cleanOrigins(in []string) ([]string, error) {
 		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
 	}
 	return origins, nil
+}
+
+// cleanAvatarURL checks the coach's avatar: an https (or http) image URL, or "" for none.
+func cleanAvatarURL(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if err := limitURL.field("bad_avatar_url", "avatar_url", v); err != nil || v == "" {
+		return v, err
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", errBadRequest("bad_avatar_url", "avatar_url must be an http(s) URL")
+	}
+	return u.String(), nil
+}
+
+// cleanSuggestions checks the suggested first questions (trimmed, empty ones dropped); never
+// nil, so an empty list clears them.
+func cleanSuggestions(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for i, q := range in {
+		q = strings.TrimSpace(q)
+		if err := limitSuggestion.field("bad_suggestion", fmt.Sprintf("suggestions[%d]", i), q); err != nil {
+			return nil, err
+		}
+		if q != "" {
+			out = append(out, q)
+		}
+	}
+	if len(out) > maxSuggestions {
+		return nil, errBadRequest("too_many_suggestions", fmt.Sprintf("at most %d suggestions", maxSuggestions))
+	}
+	return out, nil
 }
 
 // field is a body field of a PUT and whether the request gave it.

@@ -33,7 +33,12 @@ var (
 	limitTitle   = fieldLimit{Kind: "title", Max: 300, Line: true, Spec: []string{"DocumentIn.title", "DocumentUpload.title", "ImportRequest.title"}}
 	limitPersona = fieldLimit{Kind: "persona", Max: 4000, Spec: []string{"WidgetSettings.persona", "WidgetSettingsPatch.persona"}}
 	limitURL     = fieldLimit{Kind: "URL", Max: 2048, Bytes: true, Line: true, Spec: []string{
-		"ImportRequest.url", "WidgetSettings.allowed_origins[]", "WidgetSettingsPatch.allowed_origins[]"}}
+		"ImportRequest.url", "WidgetSettings.allowed_origins[]", "WidgetSettingsPatch.allowed_origins[]",
+		"WidgetSettings.avatar_url", "WidgetSettingsPatch.avatar_url"}}
+	// limitWelcome bounds the widget's welcome message, limitSuggestion each suggested question.
+	limitWelcome    = fieldLimit{Kind: "welcome message", Max: 1000, Spec: []string{"WidgetSettings.welcome", "WidgetSettingsPatch.welcome", "WidgetCoach.welcome"}}
+	limitSuggestion = fieldLimit{Kind: "suggested question", Max: 120, Line: true, Spec: []string{
+		"WidgetSettings.suggestions[]", "WidgetSettingsPatch.suggestions[]", "WidgetCoach.suggestions[]"}}
 	limitTag = fieldLimit{Kind: "tag", Max: 64, Line: true, Spec: []string{
 		"TagsIn.tags[]", "Audience.tag", "Audience.tags[]", "Audience.any_tags[]", "Audience.exclude_tags[]", "GET /api/v1/end-users ?tag"}}
 	limitKeyword = fieldLimit{Kind: "keyword", Max: 64, Line: true, Spec: []string{"ProgramIn.keyword"}}
@@ -59,12 +64,14 @@ var (
 
 // fieldLimits is every limit above, for the docs test.
 var fieldLimits = []fieldLimit{limitName, limitTitle, limitPersona, limitURL, limitTag, limitKeyword, limitContent,
-	limitMemoryItem, limitSearch, limitSchedule, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
+	limitMemoryItem, limitSearch, limitWelcome, limitSuggestion, limitSchedule, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
 
 // Counts of list fields.
 const (
 	maxOriginsCount = 50
-	maxTagsCount    = 50
+	// maxSuggestions is how many suggested first questions the widget shows.
+	maxSuggestions = 4
+	maxTagsCount   = 50
 )
 
 // check returns why v does not fit the limit (nil when it does); v has passed text.Check.

@@ -157,9 +157,11 @@ type Frame struct {
 	Reset   bool   `json:"reset"`
 	Role    string `json:"role"`
 	ReplyTo string `json:"reply_to"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Sources []struct {
+	// ClientID is the widget's own id of a replayed end-user message.
+	ClientID string `json:"client_id"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Sources  []struct {
 		DocumentID uuid.UUID `json:"document_id"`
 		Title      string    `json:"title"`
 		Heading    string    `json:"heading"`

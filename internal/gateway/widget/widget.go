@@ -111,6 +111,23 @@ type widgetCreator struct {
 	AllowedOrigins   []string
 	IdentityRequired bool
 	Secret           string
+	Coach            widgetCoach
+}
+
+// widgetCoach is the coach as the widget shows it (the creator's widget settings).
+type widgetCoach struct {
+	Name        string   `json:"name"`
+	AvatarURL   string   `json:"avatar_url"`
+	Welcome     string   `json:"welcome"`
+	Suggestions []string `json:"suggestions"`
+	// Topics are the titles of the creator's largest documents, offered as first questions when
+	// there are no suggestions.
+	Topics   []string `json:"topics"`
+	Branding bool     `json:"branding"`
+	// SourceURLs maps a document id to the page it was imported from, when the creator lets
+	// sources link there.
+	SourceURLs  map[string]string `json:"source_urls"`
+	linkSources bool
 }
 
 func (s *Server) widgetCreatorByKey(ctx context.Context, key string) (widgetCreator, error) {
@@ -140,6 +157,11 @@ func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator
 			return err
 		}
 		wc.AllowedOrigins, wc.IdentityRequired, wc.Secret = c.AllowedOrigins, c.IdentityRequired, c.WidgetSecret
+		wc.Coach = widgetCoach{Name: c.Name, AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome,
+			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources}
+		if wc.Coach.Suggestions == nil {
+			wc.Coach.Suggestions = []string{}
+		}
 		return nil
 	})
 	if db.IsNotFound(err) {
@@ -194,10 +216,11 @@ type widgetSessionRequest struct {
 }
 
 type widgetSessionResponse struct {
-	Token          string    `json:"token"`
-	ExpiresAt      time.Time `json:"expires_at"`
-	ConversationID uuid.UUID `json:"conversation_id"`
-	EndUserID      uuid.UUID `json:"end_user_id"`
+	Token          string      `json:"token"`
+	ExpiresAt      time.Time   `json:"expires_at"`
+	ConversationID uuid.UUID   `json:"conversation_id"`
+	EndUserID      uuid.UUID   `json:"end_user_id"`
+	Coach          widgetCoach `json:"coach"`
 }
 
 // Session starts (or resumes) an end user's widget session: it checks the page's
@@ -219,12 +242,15 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	origin := r.Header.Get("Origin")
-	if !s.originAllowed(origin, wc, r) {
-		return httpx.Forbidden("origin " + origin + " is not allowed for this widget")
-	}
 	if origin != "" {
+		// Also on the 403 below: the widget must be able to read why it was refused (and tell
+		// the creator in the console) instead of seeing an opaque network error and retrying.
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		w.Header().Set("Vary", "Origin")
+	}
+	if !s.originAllowed(origin, wc, r) {
+		return &httpx.Error{Status: http.StatusForbidden, Code: "origin_not_allowed",
+			Message: "origin " + origin + " is not in this widget's allowed origins (widget setting allowed_origins)"}
 	}
 	external, verified, err := endUserIdentity(wc, req)
 	if err != nil {
@@ -241,8 +267,29 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		convID = c.ID
+		if len(wc.Coach.Suggestions) == 0 {
+			if wc.Coach.Topics, err = q.TopDocumentTitles(ctx, db.TopDocumentTitlesParams{CreatorID: wc.ID, MaxTitles: 3}); err != nil {
+				return err
+			}
+		}
+		if wc.Coach.linkSources {
+			rows, err := q.DocumentSourceURLs(ctx, db.DocumentSourceURLsParams{CreatorID: wc.ID, MaxUrls: 200})
+			if err != nil {
+				return err
+			}
+			wc.Coach.SourceURLs = make(map[string]string, len(rows))
+			for _, r := range rows {
+				wc.Coach.SourceURLs[r.ID.String()] = r.SourceUrl
+			}
+		}
 		return nil
 	})
+	if wc.Coach.Topics == nil {
+		wc.Coach.Topics = []string{}
+	}
+	if wc.Coach.SourceURLs == nil {
+		wc.Coach.SourceURLs = map[string]string{}
+	}
 	if err != nil {
 		return err
 	}
@@ -251,7 +298,7 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, widgetSessionResponse{Token: tok, ExpiresAt: exp, ConversationID: convID, EndUserID: endUserID})
+	httpx.WriteJSON(w, http.StatusOK, widgetSessionResponse{Token: tok, ExpiresAt: exp, ConversationID: convID, EndUserID: endUserID, Coach: wc.Coach})
 	return nil
 }
 

@@ -31,10 +31,23 @@ func TestWidgetAttacks(t *testing.T) {
 	ctx := context.Background()
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/v1/widget/ws"
 
-	t.Run("session from a foreign origin is refused", func(t *testing.T) {
-		st, _, err := c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-12345678"}, nil, "Origin", "https://evil.example")
+	t.Run("session from a foreign origin is refused, readably", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", base+"/api/v1/widget/session", strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-12345678"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		require.Equal(t, http.StatusForbidden, st)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		// CORS on the refusal: the widget reads why and tells the creator in the console.
+		require.Equal(t, "https://evil.example", resp.Header.Get("Access-Control-Allow-Origin"))
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		require.Equal(t, "origin_not_allowed", body.Error.Code)
+		require.Contains(t, body.Error.Message, "https://evil.example")
+		require.Contains(t, body.Error.Message, "allowed_origins")
 	})
 	t.Run("session from an allowed origin gets CORS", func(t *testing.T) {
 		req, _ := http.NewRequest("POST", base+"/api/v1/widget/session", strings.NewReader(`{"widget_key":"`+cr.WidgetKey+`","anon_id":"anon-12345678"}`))
@@ -253,4 +266,69 @@ func errorCode(t *testing.T, raw []byte) string {
 	require.NoError(t, json.Unmarshal(raw, &e), "%s", raw)
 	require.NotEmpty(t, e.Error.Message, "%s", raw)
 	return e.Error.Code
+}
+
+// TestWidgetCoachProfile: the coach's avatar, welcome, suggested questions and "powered by"
+// setting are kept by the settings API (checked) and handed to the widget with its session.
+func TestWidgetCoachProfile(t *testing.T) {
+	t.Parallel()
+	base := newGateway(t, offPerIP)
+	c := testenv.NewClient(base)
+	cr := c.Register(t)
+	ctx := context.Background()
+	patch := func(body map[string]any) (int, string) {
+		st, raw, err := c.Do(ctx, "PATCH", "/api/v1/widget/settings", cr.AccessToken, body, nil)
+		require.NoError(t, err)
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		return st, e.Error.Code
+	}
+	for _, bad := range []struct {
+		body map[string]any
+		code string
+	}{
+		{map[string]any{"avatar_url": "javascript:alert(1)"}, "bad_avatar_url"},
+		{map[string]any{"avatar_url": "/relative.png"}, "bad_avatar_url"},
+		{map[string]any{"suggestions": []string{"a", "b", "c", "d", "e"}}, "too_many_suggestions"},
+		{map[string]any{"suggestions": []string{"two\nlines"}}, "bad_suggestion"},
+		{map[string]any{"welcome": strings.Repeat("w", 1001)}, "welcome_too_long"},
+	} {
+		st, code := patch(bad.body)
+		require.Equal(t, http.StatusBadRequest, st, "%v", bad.body)
+		require.Equal(t, bad.code, code, "%v", bad.body)
+	}
+	st, _ := patch(map[string]any{"name": "Maya Chen", "avatar_url": "https://cdn.example/maya.png", "welcome": "Hi, I'm Maya.",
+		"suggestions": []string{" How do I start? ", ""}, "branding": false, "link_sources": true})
+	require.Equal(t, http.StatusOK, st)
+	// A PUT written before these fields keeps them.
+	st, raw, err := c.Do(ctx, "PUT", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"name": "Maya Chen", "persona": "",
+		"allowed_origins": []string{}, "identity_required": false}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	var out struct {
+		Coach struct {
+			Name, AvatarURL, Welcome string
+			Suggestions              []string
+			Branding                 *bool
+			SourceURLs               map[string]string `json:"source_urls"`
+		} `json:"coach"`
+	}
+	st, raw, err = c.Do(ctx, "POST", "/api/v1/widget/session", "", map[string]string{"widget_key": cr.WidgetKey, "anon_id": "anon-12345678"}, &out)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Contains(t, string(raw), `"avatar_url":"https://cdn.example/maya.png"`)
+	require.Equal(t, "Maya Chen", out.Coach.Name)
+	require.Equal(t, "Hi, I'm Maya.", out.Coach.Welcome)
+	require.Equal(t, []string{"How do I start?"}, out.Coach.Suggestions, "trimmed, empty ones dropped")
+	require.NotNil(t, out.Coach.Branding)
+	require.False(t, *out.Coach.Branding)
+	require.NotNil(t, out.Coach.SourceURLs, "link_sources on: a (here empty) map of imported documents' pages")
+	var settings struct {
+		LinkSources bool `json:"link_sources"`
+	}
+	_, _, err = c.Do(ctx, "GET", "/api/v1/widget/settings", cr.AccessToken, nil, &settings)
+	require.NoError(t, err)
+	require.True(t, settings.LinkSources)
 }

@@ -56,18 +56,21 @@ type clientFrame struct {
 
 // serverFrame is anything the gateway sends to a widget.
 type serverFrame struct {
-	Type      string           `json:"type"`
-	ID        string           `json:"id,omitempty"`
-	Seq       int64            `json:"seq,omitempty"`
-	Turn      string           `json:"turn,omitempty"`
-	Text      string           `json:"text,omitempty"`
-	Reset     bool             `json:"reset,omitempty"`
-	Role      string           `json:"role,omitempty"`
-	Sources   []events.Passage `json:"sources,omitempty"`
-	ReplyTo   string           `json:"reply_to,omitempty"`
-	Code      string           `json:"code,omitempty"`
-	Message   string           `json:"message,omitempty"`
-	CreatedAt *time.Time       `json:"created_at,omitempty"`
+	Type    string           `json:"type"`
+	ID      string           `json:"id,omitempty"`
+	Seq     int64            `json:"seq,omitempty"`
+	Turn    string           `json:"turn,omitempty"`
+	Text    string           `json:"text,omitempty"`
+	Reset   bool             `json:"reset,omitempty"`
+	Role    string           `json:"role,omitempty"`
+	Sources []events.Passage `json:"sources,omitempty"`
+	ReplyTo string           `json:"reply_to,omitempty"`
+	// ClientID is the id the widget gave an end user's message (replayed history): the tab
+	// that sent it matches its own copy.
+	ClientID  string     `json:"client_id,omitempty"`
+	Code      string     `json:"code,omitempty"`
+	Message   string     `json:"message,omitempty"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// receipt is the message whose delivered receipt is published once this frame is written
 	// to the socket; zero for none.
@@ -379,8 +382,9 @@ func (ss *wsSession) sendError(ctx context.Context, code, msg string) {
 	ss.send(ctx, serverFrame{Type: "error", Code: code, Message: msg})
 }
 
-// replay sends every bot or creator message after lastSeq, so a reconnecting widget misses
-// nothing; the widget drops what it already has by seq.
+// replay sends every message after lastSeq, the end user's own included (a new tab or device
+// shows the whole conversation), so a reconnecting widget misses nothing; the widget drops what
+// it already has by seq, and matches its own messages by client_id.
 func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 	var msgs []db.Message
 	err := ss.srv.Store.InTenant(ctx, ss.claims.CreatorID, func(q *db.Queries) error {
@@ -394,7 +398,7 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 		return
 	}
 	for _, m := range msgs {
-		if m.Role == "user" || m.Role == "system" {
+		if m.Role == "system" {
 			continue
 		}
 		l, err := conversation.LiveMessage(m)
@@ -405,7 +409,11 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 		if l.ReplyTo != uuid.Nil {
 			f.ReplyTo = l.ReplyTo.String()
 		}
-		if m.Status != "delivered" && m.Status != "read" {
+		if m.Role == "user" {
+			if m.ProviderMessageID != nil {
+				f.ClientID = *m.ProviderMessageID
+			}
+		} else if m.Status != "delivered" && m.Status != "read" {
 			f.receipt = m.ID
 		}
 		ss.send(ctx, f)

@@ -2,6 +2,7 @@ package static
 
 import (
 	"bytes"
+	"compress/gzip"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -95,5 +96,29 @@ func TestWidgetParses(t *testing.T) {
 	}
 	if out, err := exec.Command(node, "--check", path).CombinedOutput(); err != nil {
 		t.Fatalf("node --check widget.js: %v\n%s", err, out)
+	}
+}
+
+// widgetBudget is the most widget.js may weigh gzipped (issue 17): every page that embeds the
+// widget downloads it.
+const widgetBudget = 25 << 10
+
+// TestWidgetSizeBudget: widget.js, gzipped, stays within its budget.
+func TestWidgetSizeBudget(t *testing.T) {
+	js, err := fs.ReadFile(Files, "widget.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(js); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("widget.js: %d bytes, %d gzipped (budget %d)", len(js), buf.Len(), widgetBudget)
+	if buf.Len() > widgetBudget {
+		t.Errorf("widget.js is %d bytes gzipped, over its budget of %d", buf.Len(), widgetBudget)
 	}
 }

@@ -1907,7 +1907,22 @@ export interface components {
             id: string;
             name: string;
         };
+        /** @description The coach as the widget shows it (the creator's widget settings). */
+        WidgetCoach: {
+            avatar_url: string;
+            branding: boolean;
+            name: string;
+            /** @description With link_sources, document id → the page the document was imported from (at most 200). */
+            source_urls: {
+                [key: string]: string;
+            };
+            suggestions: string[];
+            /** @description Without suggestions, the titles of the creator's largest indexed documents (at most 3), which the widget offers as questions. */
+            topics: string[];
+            welcome: string;
+        };
         WidgetSession: {
+            coach: components["schemas"]["WidgetCoach"];
             /** Format: uuid */
             conversation_id: string;
             /** Format: uuid */
@@ -1925,25 +1940,45 @@ export interface components {
             user_id?: string;
             widget_key: string;
         };
-        /** @description The PUT body (every field but the read-only ones) and the answer of GET, PUT and PATCH. */
+        /** @description The PUT body (every field but the read-only ones; a PUT that leaves out avatar_url, welcome, suggestions, branding or link_sources keeps them) and the answer of GET, PUT and PATCH. */
         WidgetSettings: {
             allowed_origins: string[];
+            /** @description The coach's avatar image (http(s) URL), shown in the widget's header and beside replies; empty for initials. */
+            avatar_url?: string;
+            /** @description Whether the widget shows "powered by coachwire" (default true). */
+            branding?: boolean;
             identity_required: boolean;
             /** @description Keys the user_hash HMAC. Keep it on the creator's server. Present only for callers that may change the coach and read message content (owner, admin, an editor granted message content), since it lets its holder open the widget as any end user. */
             readonly identity_secret?: string;
+            /** @description Whether a reply's sources link to the page their document was imported from (default false). */
+            link_sources?: boolean;
             /** @description One line; trimmed. */
             name: string;
             persona: string;
+            /** @description Suggested first questions the widget offers as buttons. */
+            suggestions?: string[];
+            /** @description The widget's welcome message before the first question. */
+            welcome?: string;
             readonly widget_key?: string;
         };
         /** @description The fields to change; the others keep their value. */
         WidgetSettingsPatch: {
             allowed_origins?: string[];
+            /** @description The coach's avatar image (http(s) URL), shown in the widget's header and beside replies; empty for initials. */
+            avatar_url?: string;
+            /** @description Whether the widget shows "powered by coachwire" (default true). */
+            branding?: boolean;
             identity_required?: boolean;
             readonly identity_secret?: string;
+            /** @description Whether a reply's sources link to the page their document was imported from (default false). */
+            link_sources?: boolean;
             /** @description One line; trimmed. */
             name?: string;
             persona?: string;
+            /** @description Suggested first questions the widget offers as buttons. */
+            suggestions?: string[];
+            /** @description The widget's welcome message before the first question. */
+            welcome?: string;
             readonly widget_key?: string;
         };
         Workspace: {
@@ -4444,7 +4479,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `forbidden`: origin not allowed. */
+            /** @description `origin_not_allowed`: the page's origin is not in the creator's allowed origins. Sent with CORS headers so the widget can read it and tell the creator (in the browser console) which origin to add. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4523,7 +4558,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetSettings"];
                 };
             };
-            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_text`, `invalid_utf8`. */
+            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_text`, `invalid_utf8`. */
             400: {
                 headers: {
                     [name: string]: unknown;
