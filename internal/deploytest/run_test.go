@@ -121,7 +121,6 @@ func nonRoot(t *testing.T) *syscall.Credential {
 	return c
 }
 
-
 // hostMap maps a compose service address (host:port) to this test's service.
 type hostMap struct {
 	addr map[string]string // "nats:4222" -> "127.0.0.1:41234"
