@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	t.Parallel()
 	cl := testenv.StartNATSCluster(t, 3)
 	h := &harness{t: t, db: testenv.OwnDatabase(t), natsURL: cl.URL(), weaviate: testenv.Weaviate(t), wvGRPC: testenv.WeaviateGRPC(t),
+		jwtKeys: filepath.Join(t.TempDir(), "keys", "jwt.json"),
 		ollama: ollamatest.New(t, ollamatest.Options{ChatModels: []string{"llama3.2"}, EmbedModels: []string{"nomic-embed-text"},
 			DeltaDelay: time.Millisecond})}
 	tg := telegramtest.New(t)
@@ -35,6 +37,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	for range 2 {
 		cfg := h.config()
 		cfg.TelegramAPIURL, cfg.SecretKeys, cfg.StreamReplicas = tg.URL, testSecretKeys, 3
+		cfg.JWTKeyFile = h.jwtKeys // gateway replicas share one key file
 		// A message the lost server had handed out and never heard back about is delivered
 		// again after its consumer's AckWait: dispatch's is twice the call timeout plus 5 s.
 		cfg.ProviderCallTimeout = 3 * time.Second

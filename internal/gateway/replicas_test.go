@@ -67,7 +67,10 @@ func errorCode(t *testing.T, raw []byte) string {
 // keep their budget.
 func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 	t.Parallel()
-	gw := twoGateways(t, config.Limits{WidgetSessionsPerKey: config.Rate{N: 30, Per: time.Minute}})
+	// Per hour, not the default per minute: the limits refill continuously (20 a minute is one
+	// more every 3 s), and a slow machine could take that long to mint the first 20.
+	gw := twoGateways(t, config.Limits{WidgetSessionsPerIP: config.Rate{N: 20, Per: time.Hour},
+		WidgetSessionsPerKey: config.Rate{N: 30, Per: time.Hour}})
 	ctx := context.Background()
 	net := loopbackNet()
 	from := func(host int) [2]*testenv.Client {
@@ -98,7 +101,7 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 	}
 	t.Run("widget sessions per address", func(t *testing.T) {
 		a := from(24)
-		for i := range 20 { // default 20 per minute
+		for i := range 20 { // 20 per hour
 			st, raw := mint(a[i%2])
 			require.Equal(t, http.StatusOK, st, "session %d: %s", i+1, raw)
 		}
@@ -116,7 +119,7 @@ func TestSessionAndRegistrationLimitsPerIP(t *testing.T) {
 		}
 	})
 	t.Run("widget sessions per key", func(t *testing.T) {
-		// 20 minted above; the key allows 30 a minute from all addresses together.
+		// 20 minted above; the key allows 30 an hour from all addresses together.
 		ok := 0
 		for i := range 12 {
 			st, _ := mint(from(30 + i)[i%2])
