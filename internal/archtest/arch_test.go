@@ -40,7 +40,7 @@ var layers = []struct {
 	{layerApp, []string{"internal/app"}},
 	{layerRoles, roles},
 	{layerDomain, []string{
-		"internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
+		"internal/analysis", "internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
 		"internal/proactive", "internal/ratelimit", "internal/text", "internal/tokens",
 	}},
 	{layerInfra, []string{

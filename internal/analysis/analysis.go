@@ -1,0 +1,195 @@
+// Package analysis turns text into the terms the knowledge index searches: language detection
+// (whatlanggo, restricted to the languages below), lower-cased words, Snowball stop-word lists
+// (as shipped by bleve's analysis/lang packages) and Snowball stemmers (blevesearch/snowballstem).
+// No rule here is hand-written: a word is a run of letters and digits (Unicode), everything
+// else is a separator.
+//
+// It holds no state besides the read-only word lists and is safe for concurrent use.
+package analysis
+
+import (
+	"bytes"
+	"strings"
+	"unicode"
+
+	"github.com/abadojack/whatlanggo"
+	"github.com/blevesearch/bleve/v2/analysis/lang/de"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/lang/es"
+	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
+	"github.com/blevesearch/bleve/v2/analysis/lang/it"
+	"github.com/blevesearch/bleve/v2/analysis/lang/nl"
+	"github.com/blevesearch/bleve/v2/analysis/lang/pt"
+	snowball "github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/dutch"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/blevesearch/snowballstem/french"
+	"github.com/blevesearch/snowballstem/german"
+	"github.com/blevesearch/snowballstem/italian"
+	"github.com/blevesearch/snowballstem/portuguese"
+	"github.com/blevesearch/snowballstem/spanish"
+)
+
+// Lang is an ISO 639-1 language code; "" is unknown.
+type Lang string
+
+// The languages analysed (stemmed, stop words removed). Text in another language is indexed
+// and searched as plain lower-cased words.
+const (
+	English    Lang = "en"
+	Spanish    Lang = "es"
+	Portuguese Lang = "pt"
+	French     Lang = "fr"
+	German     Lang = "de"
+	Italian    Lang = "it"
+	Dutch      Lang = "nl"
+)
+
+// Supported lists the analysed languages.
+var Supported = []Lang{English, Spanish, Portuguese, French, German, Italian, Dutch}
+
+type language struct {
+	detect whatlanggo.Lang
+	stem   func(*snowball.Env) bool
+	stop   map[string]bool
+}
+
+var languages = map[Lang]*language{
+	English:    {whatlanggo.Eng, english.Stem, stopList(en.EnglishStopWords)},
+	Spanish:    {whatlanggo.Spa, spanish.Stem, stopList(es.SpanishStopWords)},
+	Portuguese: {whatlanggo.Por, portuguese.Stem, stopList(pt.PortugueseStopWords)},
+	French:     {whatlanggo.Fra, french.Stem, stopList(fr.FrenchStopWords)},
+	German:     {whatlanggo.Deu, german.Stem, stopList(de.GermanStopWords)},
+	Italian:    {whatlanggo.Ita, italian.Stem, stopList(it.ItalianStopWords)},
+	Dutch:      {whatlanggo.Nld, dutch.Stem, stopList(nl.DutchStopWords)},
+}
+
+var (
+	detectOptions = whatlanggo.Options{Whitelist: map[whatlanggo.Lang]bool{}}
+	byDetected    = map[whatlanggo.Lang]Lang{}
+)
+
+func init() {
+	for code, l := range languages {
+		detectOptions.Whitelist[l.detect] = true
+		byDetected[l.detect] = code
+	}
+}
+
+// stopList reads a list in the Snowball format: one word at the start of a line, "|" starts a
+// comment.
+func stopList(b []byte) map[string]bool {
+	m := map[string]bool{}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if i := bytes.IndexByte(line, '|'); i >= 0 {
+			line = line[:i]
+		}
+		for _, w := range bytes.Fields(line) {
+			m[strings.ToLower(string(w))] = true
+		}
+	}
+	return m
+}
+
+// Detection is a detected language with the detector's confidence (0..1).
+type Detection struct {
+	Lang       Lang
+	Confidence float64
+}
+
+// Reliable reports whether the detection can be trusted on its own (long enough text, a clear
+// winner); short queries rarely are.
+func (d Detection) Reliable() bool { return d.Lang != "" && d.Confidence >= 0.5 }
+
+// Detect returns the language of text among Supported ("" when the text has no letters of a
+// Latin script).
+func Detect(text string) Detection {
+	if len(text) > 4096 {
+		text = text[:4096] // trigram profiles settle long before: bound the work per chunk
+	}
+	info := whatlanggo.DetectWithOptions(text, detectOptions)
+	l, ok := byDetected[info.Lang]
+	if !ok {
+		return Detection{}
+	}
+	return Detection{Lang: l, Confidence: info.Confidence}
+}
+
+// DetectQuery returns the languages to analyse a query in, best first: the detected language
+// when the detection is reliable, then the prior languages (those of the creator's documents,
+// most used first), then English. Duplicates are dropped.
+func DetectQuery(query string, prior []Lang) []Lang {
+	var out []Lang
+	add := func(l Lang) {
+		if l != "" && languages[l] != nil && !contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	d := Detect(query)
+	if d.Reliable() {
+		add(d.Lang)
+	}
+	for _, l := range prior {
+		add(l)
+	}
+	if !d.Reliable() {
+		add(d.Lang)
+	}
+	add(English)
+	return out
+}
+
+func contains(ls []Lang, l Lang) bool {
+	for _, x := range ls {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Words splits text into lower-cased words: runs of letters, marks and digits.
+func Words(text string) []string {
+	f := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+	for i, w := range f {
+		f[i] = strings.ToLower(w)
+	}
+	return f
+}
+
+// IsStop reports whether word (lower-cased) is a stop word of lang.
+func IsStop(lang Lang, word string) bool {
+	l := languages[lang]
+	return l != nil && l.stop[word]
+}
+
+// Stem returns the Snowball stem of word (lower-cased) in lang; the word itself for a language
+// without a stemmer.
+func Stem(lang Lang, word string) string {
+	l := languages[lang]
+	if l == nil {
+		return word
+	}
+	env := snowball.NewEnv(word)
+	l.stem(env)
+	return env.Current()
+}
+
+// Terms returns the stemmed words of text in lang without its stop words.
+func Terms(lang Lang, text string) []string {
+	ws := Words(text)
+	out := ws[:0]
+	for _, w := range ws {
+		if IsStop(lang, w) {
+			continue
+		}
+		out = append(out, Stem(lang, w))
+	}
+	return out
+}
+
+// Analyze is Terms joined by spaces: the form stored in (and queried against) the index's
+// stemmed fields, which Weaviate tokenizes on whitespace.
+func Analyze(lang Lang, text string) string { return strings.Join(Terms(lang, text), " ") }
