@@ -9,6 +9,7 @@ package analysis
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -49,19 +50,20 @@ const (
 var Supported = []Lang{English, Spanish, Portuguese, French, German, Italian, Dutch}
 
 type language struct {
-	detect whatlanggo.Lang
-	stem   func(*snowball.Env) bool
-	stop   map[string]bool
+	detect    whatlanggo.Lang
+	stem      func(*snowball.Env) bool
+	stop      map[string]bool
+	stopWords []string
 }
 
 var languages = map[Lang]*language{
-	English:    {whatlanggo.Eng, english.Stem, stopList(en.EnglishStopWords)},
-	Spanish:    {whatlanggo.Spa, spanish.Stem, stopList(es.SpanishStopWords)},
-	Portuguese: {whatlanggo.Por, portuguese.Stem, stopList(pt.PortugueseStopWords)},
-	French:     {whatlanggo.Fra, french.Stem, stopList(fr.FrenchStopWords)},
-	German:     {whatlanggo.Deu, german.Stem, stopList(de.GermanStopWords)},
-	Italian:    {whatlanggo.Ita, italian.Stem, stopList(it.ItalianStopWords)},
-	Dutch:      {whatlanggo.Nld, dutch.Stem, stopList(nl.DutchStopWords)},
+	English:    {detect: whatlanggo.Eng, stem: english.Stem, stop: stopList(en.EnglishStopWords)},
+	Spanish:    {detect: whatlanggo.Spa, stem: spanish.Stem, stop: stopList(es.SpanishStopWords)},
+	Portuguese: {detect: whatlanggo.Por, stem: portuguese.Stem, stop: stopList(pt.PortugueseStopWords)},
+	French:     {detect: whatlanggo.Fra, stem: french.Stem, stop: stopList(fr.FrenchStopWords)},
+	German:     {detect: whatlanggo.Deu, stem: german.Stem, stop: stopList(de.GermanStopWords)},
+	Italian:    {detect: whatlanggo.Ita, stem: italian.Stem, stop: stopList(it.ItalianStopWords)},
+	Dutch:      {detect: whatlanggo.Nld, stem: dutch.Stem, stop: stopList(nl.DutchStopWords)},
 }
 
 var (
@@ -71,6 +73,10 @@ var (
 
 func init() {
 	for code, l := range languages {
+		for w := range l.stop {
+			l.stopWords = append(l.stopWords, w)
+		}
+		slices.Sort(l.stopWords)
 		detectOptions.Whitelist[l.detect] = true
 		byDetected[l.detect] = code
 	}
@@ -121,7 +127,7 @@ func Detect(text string) Detection {
 func DetectQuery(query string, prior []Lang) []Lang {
 	var out []Lang
 	add := func(l Lang) {
-		if l != "" && languages[l] != nil && !contains(out, l) {
+		if l != "" && languages[l] != nil && !slices.Contains(out, l) {
 			out = append(out, l)
 		}
 	}
@@ -139,15 +145,6 @@ func DetectQuery(query string, prior []Lang) []Lang {
 	return out
 }
 
-func contains(ls []Lang, l Lang) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
-		}
-	}
-	return false
-}
-
 // Words splits text into lower-cased words: runs of letters, marks and digits.
 func Words(text string) []string {
 	f := strings.FieldsFunc(text, func(r rune) bool {
@@ -163,6 +160,15 @@ func Words(text string) []string {
 func IsStop(lang Lang, word string) bool {
 	l := languages[lang]
 	return l != nil && l.stop[word]
+}
+
+// StopWords returns lang's stop words, sorted (nil for a language without a list). The slice is
+// shared: do not modify it.
+func StopWords(lang Lang) []string {
+	if l := languages[lang]; l != nil {
+		return l.stopWords
+	}
+	return nil
 }
 
 // Stem returns the Snowball stem of word (lower-cased) in lang; the word itself for a language

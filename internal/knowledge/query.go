@@ -45,7 +45,7 @@ const IndexVersion = 2
 
 // searchProperties are the properties BM25 matches against, with their BM25F weights: title
 // and headings above the body; the analysed fields above the original words.
-var searchProperties = []string{"title^3", "headings^2", "head_stemmed^3", "text_stemmed^2", "text"}
+var searchProperties = []string{"title^2", "headings", "head_stemmed^4", "text_stemmed^2", "text"}
 
 // termIDNamespace is the UUIDv5 namespace of vocabulary object ids.
 var termIDNamespace = uuid.MustParse("8c1f0c52-4f0e-5d43-9b0e-61c1a1a0d7e2")
@@ -144,6 +144,9 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		}
 		forms := []string{w}
 		if v != nil && len(w) >= minCorrectLen && !v.words[w] {
+			if nearStop(langs, w) {
+				continue // "shoud" is "should" mistyped, not a word to correct to content
+			}
 			if c := v.correct(w); c != "" {
 				add(c)
 				forms = append(forms, c)
@@ -165,6 +168,18 @@ func isStopIn(langs []analysis.Lang, w string) bool {
 	for _, l := range langs {
 		if analysis.IsStop(l, w) {
 			return true
+		}
+	}
+	return false
+}
+
+// nearStop reports whether w is one edit away from a stop word of langs.
+func nearStop(langs []analysis.Lang, w string) bool {
+	for _, l := range langs {
+		for _, sw := range analysis.StopWords(l) {
+			if d := len(sw) - len(w); d <= 1 && d >= -1 && levenshtein.ComputeDistance(w, sw) <= 1 {
+				return true
+			}
 		}
 	}
 	return false
