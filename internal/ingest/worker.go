@@ -400,12 +400,14 @@ func (w *Worker) chunkerFor(ctx context.Context, doc db.Document) (*Chunker, err
 // carries the heading, heading path, page and language it came from. Indexes run across
 // sections from 0.
 func ChunkDocument(ch *Chunker, docID uuid.UUID, title string, xd *extract.Document) []knowledge.Chunk {
+	// The document's language, from its start (detection allocates in proportion to the
+	// sample); each chunk's own is detected when it is indexed, this is its fallback.
 	var sample strings.Builder
 	for _, sec := range xd.Sections {
-		if sample.Len() > 8192 {
+		if sample.Len() >= 2048 {
 			break
 		}
-		sample.WriteString(sec.Heading + "\n" + sec.Text + "\n")
+		sample.WriteString(sec.Heading + "\n" + sec.Text[:min(len(sec.Text), 2048)] + "\n")
 	}
 	docLang := analysis.Detect(sample.String()).Lang
 	var out []knowledge.Chunk
@@ -423,13 +425,8 @@ func ChunkDocument(ch *Chunker, docID uuid.UUID, title string, xd *extract.Docum
 			if heading == "" {
 				heading = sec.Heading
 			}
-			headings := headingPath(title, path, c.Heading)
-			lang := docLang
-			if d := analysis.Detect(c.Text); d.Reliable() && len(c.Text) >= 200 {
-				lang = d.Lang
-			}
-			out = append(out, knowledge.Chunk{DocumentID: docID, Index: len(out), Title: title, Heading: heading, Headings: headings,
-				Page: sec.Page, Text: c.Text, Lang: lang})
+			out = append(out, knowledge.Chunk{DocumentID: docID, Index: len(out), Title: title, Heading: heading,
+				Headings: headingPath(title, path, c.Heading), Page: sec.Page, Text: c.Text, Lang: docLang})
 		}
 	}
 	return out

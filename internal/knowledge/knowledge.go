@@ -63,7 +63,8 @@ type Chunk struct {
 	Headings string
 	Page     int // 1-based page or slide the text came from; 0 when the format has none
 	Text     string
-	// Lang is the chunk's language (internal/analysis); "" detects it from the chunk.
+	// Lang is the document's language (internal/analysis): the chunk's own is detected from its
+	// text when that is reliable, else Lang is used ("": the detection's best guess).
 	Lang   analysis.Lang
 	Vector []float32 // optional embedding of Text
 }

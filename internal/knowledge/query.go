@@ -84,9 +84,13 @@ type analysed struct {
 }
 
 func analyse(c Chunk) analysed {
+	d := analysis.Detect(c.Text[:min(len(c.Text), 1024)])
 	lang := c.Lang
+	if lang == "" || (d.Reliable() && len(c.Text) >= 200) {
+		lang = d.Lang
+	}
 	if lang == "" {
-		lang = analysis.Detect(c.Title + "\n" + c.Headings + "\n" + c.Text).Lang
+		lang = analysis.Detect(c.Title + "\n" + c.Headings + "\n" + c.Heading).Lang
 	}
 	a := analysed{lang: lang}
 	head := c.Title + " " + c.Headings
