@@ -54,6 +54,10 @@ type language struct {
 	stem      func(*snowball.Env) bool
 	stop      map[string]bool
 	stopWords []string
+	// stopNear holds every stop word and every form of one with one letter deleted: w is
+	// within one edit (substitution, insertion, deletion, swap) of a stop word when w or one of
+	// its one-letter deletions is in it.
+	stopNear map[string]bool
 }
 
 var languages = map[Lang]*language{
@@ -77,6 +81,13 @@ func init() {
 			l.stopWords = append(l.stopWords, w)
 		}
 		slices.Sort(l.stopWords)
+		l.stopNear = map[string]bool{}
+		for _, w := range l.stopWords {
+			l.stopNear[w] = true
+			for _, d := range deletions(w) {
+				l.stopNear[d] = true
+			}
+		}
 		detectOptions.Whitelist[l.detect] = true
 		byDetected[l.detect] = code
 	}
@@ -121,9 +132,14 @@ func Detect(text string) Detection {
 	return Detection{Lang: l, Confidence: info.Confidence}
 }
 
-// DetectQuery returns the languages to analyse a query in, best first: the detected language
-// when the detection is reliable, then the prior languages (those of the creator's documents,
-// most used first), then English. Duplicates are dropped.
+// DetectQuery returns the languages to analyse a query in, best first: the query's own language
+// when it can be told, then the prior languages (those of the creator's documents, most used
+// first), then English. Duplicates are dropped.
+//
+// A query is short and a trigram profile (Detect) needs more text to be reliable, and costs
+// tens of microseconds; a query is also full of function words. So the query's language is
+// first voted by its stop words (the language whose list holds at least two of its words, more
+// than any other's); only a longer query without a clear vote goes to Detect.
 func DetectQuery(query string, prior []Lang) []Lang {
 	var out []Lang
 	add := func(l Lang) {
@@ -131,18 +147,43 @@ func DetectQuery(query string, prior []Lang) []Lang {
 			out = append(out, l)
 		}
 	}
-	d := Detect(query)
-	if d.Reliable() {
-		add(d.Lang)
+	words := Words(query)
+	own := voteStopWords(words)
+	if own == "" && len(words) >= 8 {
+		if d := Detect(query); d.Reliable() {
+			own = d.Lang
+		}
 	}
+	add(own)
 	for _, l := range prior {
 		add(l)
 	}
-	if !d.Reliable() {
-		add(d.Lang)
-	}
 	add(English)
 	return out
+}
+
+// voteStopWords returns the language whose stop words hold at least two of words and more than
+// any other language's ("" for no such language).
+func voteStopWords(words []string) Lang {
+	best, bestN, second := Lang(""), 0, 0
+	for _, code := range Supported {
+		n := 0
+		for _, w := range words {
+			if languages[code].stop[w] {
+				n++
+			}
+		}
+		switch {
+		case n > bestN:
+			best, bestN, second = code, n, bestN
+		case n > second:
+			second = n
+		}
+	}
+	if bestN < 2 || bestN == second {
+		return ""
+	}
+	return best
 }
 
 // Words splits text into lower-cased words: runs of letters, marks and digits.
@@ -160,6 +201,34 @@ func Words(text string) []string {
 func IsStop(lang Lang, word string) bool {
 	l := languages[lang]
 	return l != nil && l.stop[word]
+}
+
+// NearStop reports whether word (lower-cased) is within one edit of a stop word of lang: a
+// mistyped function word ("shoud"), not a content word to search for.
+func NearStop(lang Lang, word string) bool {
+	l := languages[lang]
+	if l == nil {
+		return false
+	}
+	if l.stopNear[word] {
+		return true
+	}
+	for _, d := range deletions(word) {
+		if l.stopNear[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// deletions returns w with each one of its letters deleted.
+func deletions(w string) []string {
+	r := []rune(w)
+	out := make([]string, 0, len(r))
+	for i := range r {
+		out = append(out, string(r[:i])+string(r[i+1:]))
+	}
+	return out
 }
 
 // StopWords returns lang's stop words, sorted (nil for a language without a list). The slice is

@@ -50,3 +50,11 @@ func TestDetectQueryUsesPrior(t *testing.T) {
 		t.Errorf("long Spanish query with an English prior: %v", got)
 	}
 }
+
+func TestNearStop(t *testing.T) {
+	for w, want := range map[string]bool{"shoud": true, "shuold": true, "whith": true, "hydration": false, "sleep": false} {
+		if NearStop(English, w) != want {
+			t.Errorf("NearStop(%q) = %v", w, !want)
+		}
+	}
+}

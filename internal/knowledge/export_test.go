@@ -23,3 +23,15 @@ func (s *Store) UpsertVersion1ForTest(ctx context.Context, creatorID uuid.UUID, 
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// VocabularyForTest reads the creator's vocabulary and languages as a search does.
+func (s *Store) VocabularyForTest(ctx context.Context, creatorID uuid.UUID) (words int, langs []string, err error) {
+	v, err := s.loadVocab(ctx, creatorID.String())
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, l := range v.langs {
+		langs = append(langs, string(l))
+	}
+	return len(v.words), langs, nil
+}

@@ -589,15 +589,31 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	if q != "" {
 		q = cleanQuery(s.queryText(ctx, tenant, q))
 	}
-	// A document being reindexed has chunks of two versions: ask for a few more, keep one of
-	// each (document, chunk).
-	fetch := limit + 2
+	// A document being reindexed has chunks of two versions: one of each (document, chunk) is
+	// kept, and when that left fewer than limit of a full answer, the search runs once more for
+	// twice as many.
+	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, limit)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(ps); n == limit {
+		if ps = dedupe(ps, limit); len(ps) < n {
+			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*limit)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return dedupe(ps, limit), nil
+}
+
+func (s *Store) search(ctx context.Context, creatorID uuid.UUID, tenant, q string, queryVector []float32, fetch int) ([]Passage, error) {
 	if s.rpc != nil {
 		ps, err := s.searchGRPC(ctx, tenant, q, queryVector, fetch)
 		if err != nil {
 			return nil, s.classify(ctx, creatorID, fmt.Errorf("knowledge: search: %w", err))
 		}
-		return dedupe(ps, limit), nil
+		return ps, nil
 	}
 	get := s.client.GraphQL().Get().WithClassName(ClassName).WithTenant(tenant).WithLimit(fetch).
 		WithFields(
@@ -633,11 +649,7 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 		}
 		return nil, s.classify(ctx, creatorID, fmt.Errorf("knowledge: search: %s", strings.Join(msgs, "; ")))
 	}
-	ps, err := parsePassages(resp)
-	if err != nil {
-		return nil, err
-	}
-	return dedupe(ps, limit), nil
+	return parsePassages(resp)
 }
 
 func parsePassages(resp *models.GraphQLResponse) ([]Passage, error) {

@@ -45,7 +45,7 @@ const IndexVersion = 2
 
 // searchProperties are the properties BM25 matches against, with their BM25F weights: title
 // and headings above the body; the analysed fields above the original words.
-var searchProperties = []string{"title^2", "headings", "head_stemmed^4", "text_stemmed^2", "text"}
+var searchProperties = []string{"head_stemmed^4", "text_stemmed^2", "text"}
 
 // termIDNamespace is the UUIDv5 namespace of vocabulary object ids.
 var termIDNamespace = uuid.MustParse("8c1f0c52-4f0e-5d43-9b0e-61c1a1a0d7e2")
@@ -177,13 +177,11 @@ func isStopIn(langs []analysis.Lang, w string) bool {
 	return false
 }
 
-// nearStop reports whether w is one edit away from a stop word of langs.
+// nearStop reports whether w is one edit from a stop word of langs.
 func nearStop(langs []analysis.Lang, w string) bool {
 	for _, l := range langs {
-		for _, sw := range analysis.StopWords(l) {
-			if d := len(sw) - len(w); d <= 1 && d >= -1 && levenshtein.ComputeDistance(w, sw) <= 1 {
-				return true
-			}
+		if analysis.NearStop(l, w) {
+			return true
 		}
 	}
 	return false
@@ -419,7 +417,7 @@ func dedupe(ps []Passage, limit int) []Passage {
 		i int
 	}
 	seen := make(map[key]bool, len(ps))
-	out := ps[:0]
+	out := make([]Passage, 0, min(len(ps), limit))
 	for _, p := range ps {
 		k := key{p.DocumentID, p.ChunkIndex}
 		if seen[k] {
