@@ -149,12 +149,14 @@ func DetectQuery(query string, prior []Lang) []Lang {
 	}
 	words := Words(query)
 	own := voteStopWords(words)
-	if own == "" && len(words) >= 8 {
+	if len(own) == 0 && len(words) >= 8 {
 		if d := Detect(query); d.Reliable() {
-			own = d.Lang
+			own = []Lang{d.Lang}
 		}
 	}
-	add(own)
+	for _, l := range own {
+		add(l)
+	}
 	for _, l := range prior {
 		add(l)
 	}
@@ -162,10 +164,11 @@ func DetectQuery(query string, prior []Lang) []Lang {
 	return out
 }
 
-// voteStopWords returns the language whose stop words hold at least two of words and more than
-// any other language's ("" for no such language).
-func voteStopWords(words []string) Lang {
-	best, bestN, second := Lang(""), 0, 0
+// voteStopWords returns the languages whose stop words hold the most of words, at least two
+// (several on a tie: Spanish and Portuguese share many), in Supported order.
+func voteStopWords(words []string) []Lang {
+	var best []Lang
+	bestN := 2
 	for _, code := range Supported {
 		n := 0
 		for _, w := range words {
@@ -175,13 +178,10 @@ func voteStopWords(words []string) Lang {
 		}
 		switch {
 		case n > bestN:
-			best, bestN, second = code, n, bestN
-		case n > second:
-			second = n
+			best, bestN = []Lang{code}, n
+		case n == bestN:
+			best = append(best, code)
 		}
-	}
-	if bestN < 2 || bestN == second {
-		return ""
 	}
 	return best
 }

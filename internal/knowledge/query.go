@@ -113,6 +113,7 @@ func analyse(c Chunk) analysed {
 type vocab struct {
 	words   map[string]bool
 	byGram  map[string][]string // trigram → words holding it
+	byBag   map[string][]string // sorted letters → words (transpositions share no trigram)
 	langs   []analysis.Lang     // the creator's chunk languages, most chunks first
 	loaded  time.Time
 	loading bool
@@ -187,6 +188,13 @@ func nearStop(langs []analysis.Lang, w string) bool {
 	return false
 }
 
+// bag is w's letters, sorted.
+func bag(w string) string {
+	r := []rune(w)
+	slices.Sort(r)
+	return string(r)
+}
+
 func trigrams(w string) []string {
 	r := []rune("^" + w + "$")
 	out := make([]string, 0, len(r))
@@ -197,7 +205,8 @@ func trigrams(w string) []string {
 }
 
 // correct returns the vocabulary word nearest to w within edit distance 2 ("" for none); of
-// equals, the one sharing most trigrams, then the first in order.
+// equals, the one sharing most trigrams, then the first in order. Two swapped letters count as
+// one edit (Levenshtein counts them as two).
 func (v *vocab) correct(w string) string {
 	counts := map[string]int{}
 	for _, g := range trigrams(w) {
@@ -205,10 +214,13 @@ func (v *vocab) correct(w string) string {
 			counts[c]++
 		}
 	}
-	best, bestD, bestN := "", 3, 0
 	n := len([]rune(w))
 	// Each edit changes at most 3 trigrams: a word within distance 2 shares all but 6.
 	need := max(1, n-6)
+	for _, c := range v.byBag[bag(w)] {
+		counts[c] = max(counts[c], need)
+	}
+	best, bestD, bestN := "", 3, 0
 	for c, shared := range counts {
 		if shared < need {
 			continue
@@ -217,6 +229,9 @@ func (v *vocab) correct(w string) string {
 			continue
 		}
 		d := levenshtein.ComputeDistance(w, c)
+		if d == 2 && len(c) == len(w) && bag(c) == bag(w) {
+			d = 1
+		}
 		if d < bestD || (d == bestD && (shared > bestN || (shared == bestN && c < best))) {
 			best, bestD, bestN = c, d, shared
 		}
@@ -281,7 +296,7 @@ func (s *Store) forgetVocab(tenant string) {
 const maxVocab = 200_000
 
 func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
-	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, loaded: time.Now()}
+	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, loaded: time.Now()}
 	after := ""
 	for len(v.words) < maxVocab {
 		words, last, err := s.readTerms(ctx, tenant, after)
@@ -294,6 +309,7 @@ func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
 				for _, g := range trigrams(w) {
 					v.byGram[g] = append(v.byGram[g], w)
 				}
+				v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
 			}
 		}
 		if len(words) < termPage {
