@@ -52,7 +52,7 @@ func TestAnalysedSearch(t *testing.T) { overBoth(t, testAnalysedSearch) }
 func testAnalysedSearch(t *testing.T, s *knowledge.Store) {
 	c, _ := indexed(t, s, handbook)
 	for q, heading := range map[string]string{
-		"How long should my nap be?":         "Naps",      // singular query, plural heading
+		"When should I take a nap?":          "Naps",      // singular query, plural heading
 		"what about hydrating":               "Hydration", // stem
 		"How do I keep my journals?":         "Journal",   // "I" and "my" do not pull the journal chunk by themselves
 		"How long should I rest in my naps?": "Naps",

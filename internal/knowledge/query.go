@@ -45,7 +45,7 @@ const IndexVersion = 2
 
 // searchProperties are the properties BM25 matches against, with their BM25F weights: title
 // and headings above the body; the analysed fields above the original words.
-var searchProperties = []string{"head_stemmed^4", "text_stemmed^2", "text"}
+var searchProperties = []string{"title^3", "headings^2", "head_stemmed^3", "text_stemmed^2", "text"}
 
 // termIDNamespace is the UUIDv5 namespace of vocabulary object ids.
 var termIDNamespace = uuid.MustParse("8c1f0c52-4f0e-5d43-9b0e-61c1a1a0d7e2")
