@@ -124,8 +124,8 @@ type vocabCache struct {
 	m  map[string]*vocab
 }
 
-// queryText builds the BM25 query for q (cleaned) in tenant: q, its corrected words, its
-// stems.
+// queryText builds the BM25 query for q (cleaned) in tenant: its words without stop words,
+// their corrections and their stems, lower-cased, each once.
 func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 	v := s.vocabulary(ctx, tenant)
 	var prior []analysis.Lang
@@ -147,6 +147,7 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		if isStopIn(langs, w) {
 			continue
 		}
+		add(w)
 		forms := []string{w}
 		if v != nil && len(w) >= minCorrectLen && !v.words[w] {
 			if nearStop(langs, w) {
@@ -164,9 +165,9 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		}
 	}
 	if len(extra) == 0 {
-		return q
+		return q // only stop words: search them as they are
 	}
-	return q + " " + strings.Join(extra, " ")
+	return strings.Join(extra, " ")
 }
 
 func isStopIn(langs []analysis.Lang, w string) bool {
@@ -204,7 +205,8 @@ func trigrams(w string) []string {
 	return out
 }
 
-// correct returns the vocabulary word nearest to w within edit distance 2 ("" for none); of
+// correct returns the vocabulary word nearest to w within edit distance 2 (1 for a word of up
+// to 5 letters; "" for none); of
 // equals, the one sharing most trigrams, then the first in order. Two swapped letters count as
 // one edit (Levenshtein counts them as two).
 func (v *vocab) correct(w string) string {
@@ -220,7 +222,13 @@ func (v *vocab) correct(w string) string {
 	for _, c := range v.byBag[bag(w)] {
 		counts[c] = max(counts[c], need)
 	}
-	best, bestD, bestN := "", 3, 0
+	// As search engines' "auto" fuzziness: one edit for a word of up to 5 letters, two above
+	// ("keep" is not "sleep" mistyped).
+	maxD := 2
+	if n <= 5 {
+		maxD = 1
+	}
+	best, bestD, bestN := "", maxD, 0
 	for c, shared := range counts {
 		if shared < need {
 			continue
@@ -232,7 +240,10 @@ func (v *vocab) correct(w string) string {
 		if d == 2 && len(c) == len(w) && bag(c) == bag(w) {
 			d = 1
 		}
-		if d < bestD || (d == bestD && (shared > bestN || (shared == bestN && c < best))) {
+		if d > maxD {
+			continue
+		}
+		if best == "" || d < bestD || (d == bestD && (shared > bestN || (shared == bestN && c < best))) {
 			best, bestD, bestN = c, d, shared
 		}
 	}
