@@ -40,7 +40,8 @@ var layers = []struct {
 	{layerApp, []string{"internal/app", "internal/opscli"}},
 	{layerRoles, roles},
 	{layerDomain, []string{
-		"internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory", "internal/passages",
+		"internal/analysis", "internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
+		"internal/passages",
 		"internal/proactive", "internal/ratelimit", "internal/text", "internal/tokens",
 	}},
 	{layerInfra, []string{

@@ -95,6 +95,9 @@ type Section struct {
 	// 1–3 / Title styles, Markdown #–###, EPUB chapter headings, PPTX slide
 	// titles. Empty for text before the first heading and for PDF pages.
 	Heading string `json:"heading,omitempty"`
+	// Level is the heading's level (1 for H1/#/Heading 1) where the format says it; 0 when it
+	// does not (HTML, slides, EPUB) or without a heading.
+	Level int `json:"level,omitempty"`
 	// Page is the 1-based PDF page or PPTX slide number; 0 for formats
 	// without pages.
 	Page int `json:"page,omitempty"`

@@ -217,7 +217,7 @@ func extractDOCX(st *state, r io.ReaderAt, size int64) (*Document, error) {
 					}
 					cur.Text = text.String()
 					doc.Sections = append(doc.Sections, cur)
-					cur = Section{Heading: p}
+					cur = Section{Heading: p, Level: lvl}
 					text.Reset()
 					continue
 				}

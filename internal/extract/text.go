@@ -95,11 +95,11 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 		lastStart, bodyEnd = start, end
 		bodyN++
 	}
-	push := func(heading string) {
+	push := func(heading string, level int) {
 		cur.Text = body()
 		doc.Sections = append(doc.Sections, cur)
 		// A copy: a substring would keep the whole file's buffer alive as long as the heading.
-		cur = Section{Heading: strings.Clone(heading)}
+		cur = Section{Heading: strings.Clone(heading), Level: level}
 		bodyN = 0
 	}
 	fence := ""
@@ -132,7 +132,7 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 				if lvl == 1 && doc.Title == "" {
 					doc.Title = strings.Clone(h)
 				}
-				push(h)
+				push(h, lvl)
 				continue
 			}
 			// setext: a paragraph line followed by === or ---
@@ -144,14 +144,18 @@ func extractMarkdown(st *state, r io.ReaderAt, size int64) (*Document, error) {
 					if t[0] == '=' && doc.Title == "" {
 						doc.Title = strings.Clone(prev)
 					}
-					push(prev)
+					lvl := 2
+					if t[0] == '=' {
+						lvl = 1
+					}
+					push(prev, lvl)
 					continue
 				}
 			}
 		}
 		appendLine(start, end)
 	}
-	push("")
+	push("", 0)
 	return doc, nil
 }
 

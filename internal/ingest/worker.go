@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/analysis"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/capacity"
 	"github.com/coachwire/coachwire/internal/config"
@@ -236,7 +239,7 @@ func (w *Worker) index(ctx context.Context, cause *events.Envelope, doc db.Docum
 	if err != nil {
 		return extractError{fmt.Errorf("chunk settings: %w", err)}
 	}
-	kcs := ChunkDocument(chunker, doc.ID, doc.Title, xd)
+	kcs := ChunkDocument(chunker, doc.ID, DocumentTitle(doc.Title, doc.Filename, xd), xd)
 	if len(kcs) == 0 {
 		return extractError{fmt.Errorf("%w", extract.ErrNoText)}
 	}
@@ -413,19 +416,89 @@ func (w *Worker) chunkerFor(ctx context.Context, doc db.Document) (*Chunker, err
 }
 
 // ChunkDocument chunks each section of an extracted document on its own, so every chunk
-// carries the heading and page it came from. Indexes run across sections from 0.
+// carries the heading, heading path, page and language it came from. Indexes run across
+// sections from 0.
 func ChunkDocument(ch *Chunker, docID uuid.UUID, title string, xd *extract.Document) []knowledge.Chunk {
-	var out []knowledge.Chunk
+	// The document's language, from its start (detection allocates in proportion to the
+	// sample); each chunk's own is detected when it is indexed, this is its fallback.
+	var sample strings.Builder
 	for _, sec := range xd.Sections {
+		if sample.Len() >= 2048 {
+			break
+		}
+		sample.WriteString(sec.Heading + "\n" + sec.Text[:min(len(sec.Text), 2048)] + "\n")
+	}
+	docLang := analysis.Detect(sample.String()).Lang
+	var out []knowledge.Chunk
+	var path []pathEntry
+	for _, sec := range xd.Sections {
+		if sec.Heading != "" {
+			lvl := max(sec.Level, 1)
+			for len(path) > 0 && path[len(path)-1].level >= lvl {
+				path = path[:len(path)-1]
+			}
+			path = append(path, pathEntry{lvl, sec.Heading})
+		}
 		for _, c := range ch.Chunk(sec.Text) {
 			heading := c.Heading
 			if heading == "" {
 				heading = sec.Heading
 			}
-			out = append(out, knowledge.Chunk{DocumentID: docID, Index: len(out), Title: title, Heading: heading, Page: sec.Page, Text: c.Text})
+			out = append(out, knowledge.Chunk{DocumentID: docID, Index: len(out), Title: title, Heading: heading,
+				Headings: headingPath(title, path, c.Heading), Page: sec.Page, Text: c.Text, Lang: docLang})
 		}
 	}
 	return out
+}
+
+type pathEntry struct {
+	level   int
+	heading string
+}
+
+// headingPath joins the section's headings (without one that only repeats the title) and the
+// chunk's own deeper heading with " › ".
+func headingPath(title string, path []pathEntry, sub string) string {
+	parts := make([]string, 0, len(path)+1)
+	for _, p := range path {
+		if !strings.EqualFold(p.heading, title) {
+			parts = append(parts, p.heading)
+		}
+	}
+	if sub != "" && (len(path) == 0 || sub != path[len(path)-1].heading) {
+		parts = append(parts, sub)
+	}
+	return strings.Join(parts, " › ")
+}
+
+// DocumentTitle is the title a document is indexed under: the creator's, unless it is only the
+// file name (the gateway's default), then the content's own (the H1 or metadata title the
+// extractor found, else the first heading).
+func DocumentTitle(stored, filename string, xd *extract.Document) string {
+	if filename == "" || !strings.EqualFold(strings.TrimSpace(stored), filenameTitle(filename)) {
+		return stored
+	}
+	if t := strings.TrimSpace(xd.Title); t != "" {
+		return t
+	}
+	for _, s := range xd.Sections {
+		if h := strings.TrimSpace(s.Heading); h != "" {
+			return h
+		}
+	}
+	return stored
+}
+
+// filenameTitle is the title the gateway gives an upload without one (titleFromFilename).
+func filenameTitle(name string) string {
+	if ext := path.Ext(name); ext != "" && len(ext) < len(name) {
+		name = strings.TrimSuffix(name, ext)
+	}
+	name = strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(name))
+	if name == "" {
+		return "Untitled document"
+	}
+	return name
 }
 
 func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) error {

@@ -49,7 +49,7 @@ func dialGRPC(ctx context.Context, addr, apiKey string) (*grpc.ClientConn, pb.We
 	return conn, pb.NewWeaviateClient(conn), nil
 }
 
-var resultProperties = []string{"document_id", "title", "heading", "text", "chunk_index", "page"}
+var resultProperties = []string{"document_id", "title", "heading", "headings", "text", "chunk_index", "page"}
 
 // searchGRPC is Search over gRPC; q is the cleaned query.
 func (s *Store) searchGRPC(ctx context.Context, tenant, q string, vec []float32, limit int) ([]Passage, error) {
@@ -76,7 +76,7 @@ func (s *Store) searchGRPC(ctx context.Context, tenant, q string, vec []float32,
 	out := make([]Passage, 0, len(reply.Results))
 	for _, r := range reply.Results {
 		f := r.GetProperties().GetNonRefProps().GetFields()
-		p := Passage{Title: f["title"].GetTextValue(), Heading: f["heading"].GetTextValue(), Text: f["text"].GetTextValue(),
+		p := Passage{Title: f["title"].GetTextValue(), Heading: f["heading"].GetTextValue(), Section: f["headings"].GetTextValue(), Text: f["text"].GetTextValue(),
 			ChunkIndex: int(f["chunk_index"].GetIntValue()), Page: int(f["page"].GetIntValue()), Score: float64(r.GetMetadata().GetScore())}
 		id, err := uuid.Parse(f["document_id"].GetTextValue())
 		if err != nil {

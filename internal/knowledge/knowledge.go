@@ -32,6 +32,8 @@ import (
 	"github.com/weaviate/weaviate/entities/models"
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
 	"google.golang.org/grpc"
+
+	"github.com/coachwire/coachwire/internal/analysis"
 )
 
 // ClassName is the Weaviate collection holding every creator's chunks.
@@ -43,9 +45,6 @@ const DefaultAlpha float32 = 0.5
 
 // batchSize bounds objects per batch request.
 const batchSize = 100
-
-// searchProperties are the properties BM25 matches against.
-var searchProperties = []string{"title", "heading", "text"}
 
 // chunkIDNamespace is the UUIDv5 namespace of chunk object ids.
 var chunkIDNamespace = uuid.MustParse("3f1c1e0a-8a5b-5c36-9a55-2b0f6f6c7a11")
@@ -60,9 +59,14 @@ type Chunk struct {
 	Index      int // position in the document, from 0
 	Title      string
 	Heading    string
-	Page       int // 1-based page or slide the text came from; 0 when the format has none
-	Text       string
-	Vector     []float32 // optional embedding of Text
+	// Headings is the heading path of the chunk's section ("Sleep › Naps"); "" takes Heading.
+	Headings string
+	Page     int // 1-based page or slide the text came from; 0 when the format has none
+	Text     string
+	// Lang is the document's language (internal/analysis): the chunk's own is detected from its
+	// text when that is reliable, else Lang is used ("": the detection's best guess).
+	Lang   analysis.Lang
+	Vector []float32 // optional embedding of Text
 }
 
 // Passage is a search hit.
@@ -70,6 +74,9 @@ type Passage struct {
 	DocumentID uuid.UUID
 	Title      string
 	Heading    string
+	// Section is the heading path of the passage's section ("Sleep › Naps"; "" before the
+	// first heading).
+	Section    string
 	Page       int
 	Text       string
 	ChunkIndex int
@@ -89,6 +96,7 @@ type Store struct {
 	log      *slog.Logger
 	// apiKey is sent as a bearer token on REST and gRPC (WithAPIKey).
 	apiKey string
+	vocabs   vocabCache
 }
 
 // Option configures a Store.
@@ -165,6 +173,10 @@ func chunkClass() *models.Class {
 	idProp := func(name string) *models.Property {
 		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field", IndexSearchable: falseP, IndexFilterable: trueP}
 	}
+	// Analysed text (internal/analysis) is stored as space-separated terms.
+	termsProp := func(name string) *models.Property {
+		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "whitespace", IndexSearchable: trueP, IndexFilterable: falseP}
+	}
 	return &models.Class{
 		Class:           ClassName,
 		Description:     "A chunk of a creator's document; one tenant per creator.",
@@ -186,6 +198,11 @@ func chunkClass() *models.Class {
 			textProp("text"),
 			{Name: "chunk_index", DataType: []string{"int"}, IndexFilterable: trueP},
 			{Name: "page", DataType: []string{"int"}, IndexFilterable: falseP},
+			textProp("headings"),
+			termsProp("head_stemmed"),
+			termsProp("text_stemmed"),
+			idProp("lang"),
+			{Name: "index_version", DataType: []string{"int"}, IndexFilterable: trueP},
 		},
 	}
 }
@@ -194,6 +211,33 @@ func chunkClass() *models.Class {
 // an existing one has multi-tenancy on and auto tenant creation off. It is
 // idempotent and safe to run from several processes at once.
 func (s *Store) EnsureSchema(ctx context.Context) error {
+	if err := s.ensureChunkClass(ctx); err != nil {
+		return err
+	}
+	return s.ensureTermClass(ctx)
+}
+
+// ensureTermClass creates the vocabulary collection if it is missing.
+func (s *Store) ensureTermClass(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		exists, err := s.client.Schema().ClassExistenceChecker().WithClassName(TermClassName).Do(ctx)
+		if err != nil {
+			return fmt.Errorf("knowledge: check class %s: %w", TermClassName, err)
+		}
+		if exists {
+			return nil
+		}
+		err = s.client.Schema().ClassCreator().WithClass(termClass()).Do(ctx)
+		if err == nil {
+			return nil
+		}
+		if attempt > 0 {
+			return fmt.Errorf("knowledge: create class %s: %w", TermClassName, err)
+		}
+	}
+}
+
+func (s *Store) ensureChunkClass(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		cls, err := s.getClass(ctx)
 		if err != nil {
@@ -233,7 +277,7 @@ func (s *Store) getClass(ctx context.Context) (*models.Class, error) {
 
 // addedProperties are properties added after the collection was first created; an existing
 // collection without them gets them (Weaviate adds properties in place).
-var addedProperties = []string{"page"}
+var addedProperties = []string{"page", "headings", "head_stemmed", "text_stemmed", "lang", "index_version"}
 
 func (s *Store) addMissingProperties(ctx context.Context, cls *models.Class) error {
 	have := map[string]bool{}
@@ -280,30 +324,51 @@ func tenantName(creatorID uuid.UUID) (string, error) {
 	return creatorID.String(), nil
 }
 
-// EnsureTenant creates the creator's tenant if it does not exist. It is
+// EnsureTenant creates the creator's tenants (chunks and vocabulary) if they do not exist. It is
 // idempotent.
 func (s *Store) EnsureTenant(ctx context.Context, creatorID uuid.UUID) error {
 	name, err := tenantName(creatorID)
 	if err != nil {
 		return err
 	}
-	exists, err := s.TenantExists(ctx, creatorID)
+	for _, class := range []string{ClassName, TermClassName} {
+		if err := s.ensureTenantIn(ctx, class, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) ensureTenantIn(ctx context.Context, class, name string) error {
+	exists, err := s.tenantExistsIn(ctx, class, name)
 	if err != nil {
 		return err
 	}
 	if exists {
 		return nil
 	}
-	err = s.client.Schema().TenantsCreator().WithClassName(ClassName).
+	err = s.client.Schema().TenantsCreator().WithClassName(class).
 		WithTenants(models.Tenant{Name: name, ActivityStatus: models.TenantActivityStatusHOT}).Do(ctx)
 	if err != nil {
 		// Lost a race with another replica?
-		if ok, err2 := s.TenantExists(ctx, creatorID); err2 == nil && ok {
+		if ok, err2 := s.tenantExistsIn(ctx, class, name); err2 == nil && ok {
 			return nil
 		}
-		return fmt.Errorf("knowledge: create tenant %s: %w", name, err)
+		return fmt.Errorf("knowledge: create tenant %s in %s: %w", name, class, err)
 	}
 	return nil
+}
+
+func (s *Store) tenantExistsIn(ctx context.Context, class, name string) (bool, error) {
+	ok, err := s.client.Schema().TenantsExists().WithClassName(class).WithTenant(name).Do(ctx)
+	if err != nil {
+		var fe *fault.WeaviateClientError
+		if errors.As(err, &fe) && fe.StatusCode == 404 {
+			return false, nil
+		}
+		return false, fmt.Errorf("knowledge: check tenant %s in %s: %w", name, class, err)
+	}
+	return ok, nil
 }
 
 // TenantExists reports whether the creator's tenant exists.
@@ -312,22 +377,15 @@ func (s *Store) TenantExists(ctx context.Context, creatorID uuid.UUID) (bool, er
 	if err != nil {
 		return false, err
 	}
-	ok, err := s.client.Schema().TenantsExists().WithClassName(ClassName).WithTenant(name).Do(ctx)
-	if err != nil {
-		var fe *fault.WeaviateClientError
-		if errors.As(err, &fe) && fe.StatusCode == 404 {
-			return false, nil
-		}
-		return false, fmt.Errorf("knowledge: check tenant %s: %w", name, err)
-	}
-	return ok, nil
+	return s.tenantExistsIn(ctx, ClassName, name)
 }
 
 // ChunkID is the deterministic object id of a document's chunk: UUIDv5 over
-// the document id and chunk index, so a re-import overwrites, never
-// duplicates.
+// the document id, chunk index and IndexVersion, so a re-import overwrites, never
+// duplicates, and a reindex into a new IndexVersion writes beside the old chunks
+// until it is complete (version 1 ids had no version).
 func ChunkID(documentID uuid.UUID, index int) uuid.UUID {
-	return uuid.NewSHA1(chunkIDNamespace, []byte(documentID.String()+"/"+strconv.Itoa(index)))
+	return uuid.NewSHA1(chunkIDNamespace, []byte(documentID.String()+"/"+strconv.Itoa(index)+"/v"+strconv.Itoa(IndexVersion)))
 }
 
 // UpsertChunks writes chunks into the creator's tenant, replacing chunks with
@@ -342,6 +400,8 @@ func (s *Store) UpsertChunks(ctx context.Context, creatorID uuid.UUID, chunks []
 	for start := 0; start < len(chunks); start += batchSize {
 		part := chunks[start:min(start+batchSize, len(chunks))]
 		objs := make([]*models.Object, 0, len(part))
+		var words []string
+		seen := map[string]bool{}
 		for _, c := range part {
 			if c.DocumentID == uuid.Nil {
 				return errors.New("knowledge: chunk without document id")
@@ -349,18 +409,34 @@ func (s *Store) UpsertChunks(ctx context.Context, creatorID uuid.UUID, chunks []
 			if c.Index < 0 {
 				return fmt.Errorf("knowledge: chunk of %s has negative index %d", c.DocumentID, c.Index)
 			}
+			a := analyse(c)
+			for _, w := range a.words {
+				if !seen[w] {
+					seen[w] = true
+					words = append(words, w)
+				}
+			}
+			headings := c.Headings
+			if headings == "" {
+				headings = c.Heading
+			}
 			obj := &models.Object{
 				Class:  ClassName,
 				ID:     strfmtUUID(ChunkID(c.DocumentID, c.Index)),
 				Tenant: tenant,
 				Properties: map[string]any{
-					"document_id": c.DocumentID.String(),
-					"creator_id":  tenant,
-					"title":       c.Title,
-					"heading":     c.Heading,
-					"text":        c.Text,
-					"chunk_index": c.Index,
-					"page":        c.Page,
+					"document_id":   c.DocumentID.String(),
+					"creator_id":    tenant,
+					"title":         c.Title,
+					"heading":       c.Heading,
+					"headings":      headings,
+					"text":          c.Text,
+					"chunk_index":   c.Index,
+					"page":          c.Page,
+					"head_stemmed":  a.headStemmed,
+					"text_stemmed":  a.textStemmed,
+					"lang":          string(a.lang),
+					"index_version": IndexVersion,
 				},
 			}
 			if len(c.Vector) > 0 {
@@ -385,7 +461,11 @@ func (s *Store) UpsertChunks(ctx context.Context, creatorID uuid.UUID, chunks []
 		if len(msgs) > 0 {
 			return s.classify(ctx, creatorID, fmt.Errorf("knowledge: batch upsert: %d object errors, first: %s", len(msgs), msgs[0]))
 		}
+		if err := s.upsertTerms(ctx, tenant, words); err != nil {
+			return s.classify(ctx, creatorID, err)
+		}
 	}
+	s.forgetVocab(tenant)
 	return nil
 }
 
@@ -402,23 +482,24 @@ func (s *Store) ReplaceDocument(ctx context.Context, creatorID, documentID uuid.
 	if err := s.UpsertChunks(ctx, creatorID, chunks); err != nil {
 		return err
 	}
-	where := filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
-		docFilter(documentID),
-		filters.Where().WithPath([]string{"chunk_index"}).WithOperator(filters.GreaterThanEqual).WithValueInt(int64(len(chunks))),
-	})
-	return s.deleteWhere(ctx, creatorID, where)
+	return s.DeleteChunksFrom(ctx, creatorID, documentID, len(chunks))
 }
 
 func docFilter(documentID uuid.UUID) *filters.WhereBuilder {
 	return filters.Where().WithPath([]string{"document_id"}).WithOperator(filters.Equal).WithValueText(documentID.String())
 }
 
-// DeleteChunksFrom removes the document's chunks with an index at or past from: what is left
-// of an earlier, longer version after its new chunks were written with UpsertChunks.
+// DeleteChunksFrom removes the document's chunks with an index at or past from, and its chunks
+// of an older IndexVersion: what is left of an earlier version after its new chunks were all
+// written with UpsertChunks. Until then the old chunks stay searchable (a reindex never leaves
+// a document unsearchable).
 func (s *Store) DeleteChunksFrom(ctx context.Context, creatorID, documentID uuid.UUID, from int) error {
 	where := filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
 		docFilter(documentID),
-		filters.Where().WithPath([]string{"chunk_index"}).WithOperator(filters.GreaterThanEqual).WithValueInt(int64(from)),
+		filters.Where().WithOperator(filters.Or).WithOperands([]*filters.WhereBuilder{
+			filters.Where().WithPath([]string{"chunk_index"}).WithOperator(filters.GreaterThanEqual).WithValueInt(int64(from)),
+			filters.Where().WithPath([]string{"index_version"}).WithOperator(filters.NotEqual).WithValueInt(IndexVersion),
+		}),
 	})
 	return s.deleteWhere(ctx, creatorID, where)
 }
@@ -494,9 +575,10 @@ func (s *Store) classify(ctx context.Context, creatorID uuid.UUID, err error) er
 }
 
 // Search finds up to limit passages in the creator's tenant. With a nil (or
-// empty) queryVector it runs BM25 over title, heading and text; otherwise a
-// hybrid query with the Store's alpha. The query text is untrusted: it is
-// cleaned of characters GraphQL strings cannot carry before it is sent.
+// empty) queryVector it runs BM25F over the original and analysed fields
+// (searchProperties; the query is built by queryText); otherwise a hybrid query
+// with the Store's alpha. The query text is untrusted: it is cleaned of
+// characters GraphQL strings cannot carry before it is sent.
 func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, error) {
 	ctx, span := searchSpan(ctx, creatorID, queryVector, limit) // trace.go
 	defer span.End()
@@ -511,18 +593,41 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	if q == "" && len(queryVector) == 0 {
 		return nil, nil
 	}
+	if q != "" {
+		q = cleanQuery(s.queryText(ctx, tenant, q))
+	}
+	// A document being reindexed has chunks of two versions: one of each (document, chunk) is
+	// kept, and when that left fewer than limit of a full answer, the search runs once more for
+	// twice as many.
+	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, limit)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(ps); n == limit {
+		if ps = dedupe(ps, limit); len(ps) < n {
+			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*limit)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return dedupe(ps, limit), nil
+}
+
+func (s *Store) search(ctx context.Context, creatorID uuid.UUID, tenant, q string, queryVector []float32, fetch int) ([]Passage, error) {
 	if s.rpc != nil {
-		ps, err := s.searchGRPC(ctx, tenant, q, queryVector, limit)
+		ps, err := s.searchGRPC(ctx, tenant, q, queryVector, fetch)
 		if err != nil {
 			return nil, s.classify(ctx, creatorID, fmt.Errorf("knowledge: search: %w", err))
 		}
 		return ps, nil
 	}
-	get := s.client.GraphQL().Get().WithClassName(ClassName).WithTenant(tenant).WithLimit(limit).
+	get := s.client.GraphQL().Get().WithClassName(ClassName).WithTenant(tenant).WithLimit(fetch).
 		WithFields(
 			graphql.Field{Name: "document_id"},
 			graphql.Field{Name: "title"},
 			graphql.Field{Name: "heading"},
+			graphql.Field{Name: "headings"},
 			graphql.Field{Name: "text"},
 			graphql.Field{Name: "chunk_index"},
 			graphql.Field{Name: "page"},
@@ -566,6 +671,7 @@ func parsePassages(resp *models.GraphQLResponse) ([]Passage, error) {
 		p := Passage{
 			Title:   str(m["title"]),
 			Heading: str(m["heading"]),
+			Section: str(m["headings"]),
 			Text:    str(m["text"]),
 		}
 		id, err := uuid.Parse(str(m["document_id"]))

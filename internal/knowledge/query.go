@@ -1,0 +1,460 @@
+package knowledge
+
+// How a chunk is indexed and how a query is built (docs/architecture.md, "Retrieval"):
+//
+//   - title, heading, headings (the heading path) and text hold the original text, tokenized
+//     by Weaviate into words: exact word forms keep matching.
+//   - head_stemmed (title and heading path) and text_stemmed hold the same text analysed in the
+//     chunk's language (internal/analysis: stop words removed, Snowball stems), tokenized on
+//     whitespace, so that "naps" finds "nap" and "I"/"my" match nothing.
+//   - lang is the chunk's detected language; the creator's languages are the prior of a short
+//     query's language.
+//   - The creator's vocabulary (every word of their chunks) is kept in the Term collection, in
+//     the creator's tenant; a query word not in it is corrected to the nearest word within
+//     edit distance 2 (words of 4 letters or more).
+//
+// The BM25 query is the original query, then the corrected words, then the stems of every
+// word in the query's languages (detected, the creator's, English), in one string: Weaviate
+// tokenizes it per property (words for the original fields, whitespace for the stemmed ones)
+// and weighs the properties (searchProperties) in BM25F.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agnivade/levenshtein"
+	"github.com/google/uuid"
+	"github.com/weaviate/weaviate-go-client/v4/weaviate/graphql"
+	"github.com/weaviate/weaviate/entities/models"
+
+	"github.com/coachwire/coachwire/internal/analysis"
+)
+
+// TermClassName is the Weaviate collection holding every creator's vocabulary (one tenant per
+// creator, like Chunk).
+const TermClassName = "Term"
+
+// IndexVersion is the version of the analysis chunks are written with. Chunks of an older
+// version (other object ids) stay searchable until their document's new version is complete
+// (DeleteChunksFrom); a reindex upgrades every document.
+const IndexVersion = 2
+
+// searchProperties are the properties BM25 matches against, with their BM25F weights: title
+// and headings above the body; the analysed fields above the original words.
+var searchProperties = []string{"title^3", "headings^2", "head_stemmed^3", "text_stemmed^2", "text"}
+
+// termIDNamespace is the UUIDv5 namespace of vocabulary object ids.
+var termIDNamespace = uuid.MustParse("8c1f0c52-4f0e-5d43-9b0e-61c1a1a0d7e2")
+
+// vocabTTL is how long a creator's vocabulary and languages are used before being read again
+// (in the background: a search never waits for a refresh, only for the first load).
+const vocabTTL = time.Minute
+
+// maxCachedVocabs bounds the creators whose vocabulary is kept in memory.
+const maxCachedVocabs = 512
+
+// minCorrectLen: shorter words are not corrected (too many neighbours within distance 2).
+const minCorrectLen = 4
+
+func termClass() *models.Class {
+	falseP, trueP := new(bool), new(bool)
+	*trueP = true
+	return &models.Class{
+		Class:       TermClassName,
+		Description: "A word of a creator's documents (typo correction); one tenant per creator.",
+		Vectorizer:  "none",
+		MultiTenancyConfig: &models.MultiTenancyConfig{
+			Enabled: true, AutoTenantCreation: false, AutoTenantActivation: false,
+		},
+		Properties: []*models.Property{
+			{Name: "word", DataType: []string{"text"}, Tokenization: "field", IndexSearchable: falseP, IndexFilterable: trueP},
+		},
+	}
+}
+
+// analysed is a chunk's analysed fields.
+type analysed struct {
+	lang                     analysis.Lang
+	headStemmed, textStemmed string
+	words                    []string // distinct words, for the vocabulary
+}
+
+func analyse(c Chunk) analysed {
+	d := analysis.Detect(c.Text[:min(len(c.Text), 1024)])
+	lang := c.Lang
+	if lang == "" || (d.Reliable() && len(c.Text) >= 200) {
+		lang = d.Lang
+	}
+	if lang == "" {
+		lang = analysis.Detect(c.Title + "\n" + c.Headings + "\n" + c.Heading).Lang
+	}
+	a := analysed{lang: lang}
+	head := c.Title + " " + c.Headings
+	if c.Headings == "" {
+		head += " " + c.Heading
+	}
+	a.headStemmed = analysis.Analyze(lang, head)
+	a.textStemmed = analysis.Analyze(lang, c.Text)
+	seen := map[string]bool{}
+	for _, w := range analysis.Words(head + " " + c.Text) {
+		if len(w) >= minCorrectLen && len(w) <= 40 && !seen[w] {
+			seen[w] = true
+			a.words = append(a.words, w)
+		}
+	}
+	return a
+}
+
+// vocab is one creator's vocabulary and languages, as last read.
+type vocab struct {
+	words   map[string]bool
+	byGram  map[string][]string // trigram → words holding it
+	byBag   map[string][]string // sorted letters → words (transpositions share no trigram)
+	langs   []analysis.Lang     // the creator's chunk languages, most chunks first
+	loaded  time.Time
+	loading bool
+}
+
+type vocabCache struct {
+	mu sync.Mutex
+	m  map[string]*vocab
+}
+
+// queryText builds the BM25 query for q (cleaned) in tenant: its words without stop words,
+// their corrections and their stems, lower-cased, each once.
+func (s *Store) queryText(ctx context.Context, tenant, q string) string {
+	v := s.vocabulary(ctx, tenant)
+	var prior []analysis.Lang
+	if v != nil {
+		prior = v.langs
+	}
+	langs := analysis.DetectQuery(q, prior)
+	if len(langs) > 3 {
+		langs = langs[:3]
+	}
+	words := analysis.Words(q)
+	extra := make([]string, 0, 2*len(words))
+	add := func(t string) {
+		if t != "" && !slices.Contains(extra, t) {
+			extra = append(extra, t)
+		}
+	}
+	for _, w := range words {
+		if isStopIn(langs, w) {
+			continue
+		}
+		add(w)
+		forms := []string{w}
+		if v != nil && len(w) >= minCorrectLen && !v.words[w] {
+			if nearStop(langs, w) {
+				continue // "shoud" is "should" mistyped, not a word to correct to content
+			}
+			if c := v.correct(w); c != "" {
+				add(c)
+				forms = append(forms, c)
+			}
+		}
+		for _, f := range forms {
+			for _, l := range langs {
+				add(analysis.Stem(l, f))
+			}
+		}
+	}
+	if len(extra) == 0 {
+		return q // only stop words: search them as they are
+	}
+	return strings.Join(extra, " ")
+}
+
+func isStopIn(langs []analysis.Lang, w string) bool {
+	for _, l := range langs {
+		if analysis.IsStop(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// nearStop reports whether w is one edit from a stop word of langs.
+func nearStop(langs []analysis.Lang, w string) bool {
+	for _, l := range langs {
+		if analysis.NearStop(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// bag is w's letters, sorted.
+func bag(w string) string {
+	r := []rune(w)
+	slices.Sort(r)
+	return string(r)
+}
+
+func trigrams(w string) []string {
+	r := []rune("^" + w + "$")
+	out := make([]string, 0, len(r))
+	for i := 0; i+3 <= len(r); i++ {
+		out = append(out, string(r[i:i+3]))
+	}
+	return out
+}
+
+// correct returns the vocabulary word nearest to w within edit distance 2 (1 for a word of up
+// to 5 letters; "" for none); of
+// equals, the one sharing most trigrams, then the first in order. Two swapped letters count as
+// one edit (Levenshtein counts them as two).
+func (v *vocab) correct(w string) string {
+	counts := map[string]int{}
+	for _, g := range trigrams(w) {
+		for _, c := range v.byGram[g] {
+			counts[c]++
+		}
+	}
+	n := len([]rune(w))
+	// Each edit changes at most 3 trigrams: a word within distance 2 shares all but 6.
+	need := max(1, n-6)
+	for _, c := range v.byBag[bag(w)] {
+		counts[c] = max(counts[c], need)
+	}
+	// As search engines' "auto" fuzziness: one edit for a word of up to 5 letters, two above
+	// ("keep" is not "sleep" mistyped).
+	maxD := 2
+	if n <= 5 {
+		maxD = 1
+	}
+	best, bestD, bestN := "", maxD, 0
+	for c, shared := range counts {
+		if shared < need {
+			continue
+		}
+		if d := len([]rune(c)) - n; d > 2 || d < -2 {
+			continue
+		}
+		d := levenshtein.ComputeDistance(w, c)
+		if d == 2 && len(c) == len(w) && bag(c) == bag(w) {
+			d = 1
+		}
+		if d > maxD {
+			continue
+		}
+		if best == "" || d < bestD || (d == bestD && (shared > bestN || (shared == bestN && c < best))) {
+			best, bestD, bestN = c, d, shared
+		}
+	}
+	return best
+}
+
+// vocabulary returns the tenant's vocabulary (nil when it cannot be read: the query goes on
+// without corrections and priors). A stale one is returned while a refresh runs.
+func (s *Store) vocabulary(ctx context.Context, tenant string) *vocab {
+	s.vocabs.mu.Lock()
+	if s.vocabs.m == nil {
+		s.vocabs.m = map[string]*vocab{}
+	}
+	v := s.vocabs.m[tenant]
+	if v != nil {
+		if time.Since(v.loaded) > vocabTTL && !v.loading {
+			v.loading = true
+			go s.refreshVocab(context.WithoutCancel(ctx), tenant)
+		}
+		s.vocabs.mu.Unlock()
+		return v
+	}
+	s.vocabs.mu.Unlock()
+	return s.refreshVocab(ctx, tenant)
+}
+
+func (s *Store) refreshVocab(ctx context.Context, tenant string) *vocab {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := s.loadVocab(ctx, tenant)
+	s.vocabs.mu.Lock()
+	defer s.vocabs.mu.Unlock()
+	if err != nil {
+		s.log.Warn("knowledge: vocabulary not read: searching without typo correction", "tenant", tenant, "err", err)
+		if old := s.vocabs.m[tenant]; old != nil {
+			old.loading, old.loaded = false, time.Now()
+			return old
+		}
+		return nil
+	}
+	if len(s.vocabs.m) >= maxCachedVocabs && s.vocabs.m[tenant] == nil {
+		for k := range s.vocabs.m { // drop any one: a cache, not a store
+			delete(s.vocabs.m, k)
+			break
+		}
+	}
+	s.vocabs.m[tenant] = v
+	return v
+}
+
+// forgetVocab drops the tenant's cached vocabulary (after this Store wrote to it).
+func (s *Store) forgetVocab(tenant string) {
+	s.vocabs.mu.Lock()
+	if v := s.vocabs.m[tenant]; v != nil {
+		v.loaded = time.Time{}
+	}
+	s.vocabs.mu.Unlock()
+}
+
+// maxVocab bounds the words read per creator.
+const maxVocab = 200_000
+
+func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
+	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, loaded: time.Now()}
+	after := ""
+	for len(v.words) < maxVocab {
+		words, last, err := s.readTerms(ctx, tenant, after)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range words {
+			if !v.words[w] {
+				v.words[w] = true
+				for _, g := range trigrams(w) {
+					v.byGram[g] = append(v.byGram[g], w)
+				}
+				v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
+			}
+		}
+		if len(words) < termPage {
+			break
+		}
+		after = last
+	}
+	langs, err := s.readLangs(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	v.langs = langs
+	return v, nil
+}
+
+const termPage = 10_000
+
+// readTerms reads one page of the tenant's vocabulary after the object id after.
+func (s *Store) readTerms(ctx context.Context, tenant, after string) (words []string, last string, err error) {
+	get := s.client.GraphQL().Get().WithClassName(TermClassName).WithTenant(tenant).WithLimit(termPage).
+		WithFields(graphql.Field{Name: "word"}, graphql.Field{Name: "_additional", Fields: []graphql.Field{{Name: "id"}}})
+	if after != "" {
+		get = get.WithAfter(after)
+	}
+	resp, err := get.Do(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(resp.Errors) > 0 {
+		return nil, "", fmt.Errorf("%s", resp.Errors[0].Message)
+	}
+	g, _ := resp.Data["Get"].(map[string]any)
+	items, _ := g[TermClassName].([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if w := str(m["word"]); w != "" {
+			words = append(words, w)
+		}
+		if add, ok := m["_additional"].(map[string]any); ok {
+			last = str(add["id"])
+		}
+	}
+	return words, last, nil
+}
+
+// readLangs returns the languages of the tenant's chunks, most chunks first.
+func (s *Store) readLangs(ctx context.Context, tenant string) ([]analysis.Lang, error) {
+	resp, err := s.client.GraphQL().Aggregate().WithClassName(ClassName).WithTenant(tenant).WithGroupBy("lang").
+		WithFields(graphql.Field{Name: "groupedBy", Fields: []graphql.Field{{Name: "value"}}},
+			graphql.Field{Name: "meta", Fields: []graphql.Field{{Name: "count"}}}).Do(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Errors) > 0 {
+		return nil, fmt.Errorf("%s", resp.Errors[0].Message)
+	}
+	agg, _ := resp.Data["Aggregate"].(map[string]any)
+	items, _ := agg[ClassName].([]any)
+	type lc struct {
+		l analysis.Lang
+		n float64
+	}
+	var ls []lc
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		gb, _ := m["groupedBy"].(map[string]any)
+		meta, _ := m["meta"].(map[string]any)
+		n, _ := meta["count"].(float64)
+		if l := analysis.Lang(str(gb["value"])); l != "" {
+			ls = append(ls, lc{l, n})
+		}
+	}
+	slices.SortStableFunc(ls, func(a, b lc) int {
+		switch {
+		case a.n > b.n:
+			return -1
+		case a.n < b.n:
+			return 1
+		}
+		return strings.Compare(string(a.l), string(b.l))
+	})
+	out := make([]analysis.Lang, 0, len(ls))
+	for _, x := range ls {
+		out = append(out, x.l)
+	}
+	return out, nil
+}
+
+// upsertTerms adds words to the tenant's vocabulary (ids from the word: idempotent).
+func (s *Store) upsertTerms(ctx context.Context, tenant string, words []string) error {
+	for start := 0; start < len(words); start += 1000 {
+		part := words[start:min(start+1000, len(words))]
+		objs := make([]*models.Object, 0, len(part))
+		for _, w := range part {
+			objs = append(objs, &models.Object{Class: TermClassName, Tenant: tenant,
+				ID: strfmtUUID(uuid.NewSHA1(termIDNamespace, []byte(w))), Properties: map[string]any{"word": w}})
+		}
+		resp, err := s.client.Batch().ObjectsBatcher().WithObjects(objs...).Do(ctx)
+		if err != nil {
+			return fmt.Errorf("knowledge: vocabulary upsert: %w", err)
+		}
+		for _, r := range resp {
+			if r.Result != nil && r.Result.Errors != nil {
+				for _, e := range r.Result.Errors.Error {
+					if e != nil {
+						return fmt.Errorf("knowledge: vocabulary upsert: %s", e.Message)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dedupe keeps the first passage of each (document, chunk index): while a document is being
+// reindexed its chunks of the old and the new version are both in the index, and the passages
+// arrive best first, so the kept one is the better scored.
+func dedupe(ps []Passage, limit int) []Passage {
+	type key struct {
+		d uuid.UUID
+		i int
+	}
+	seen := make(map[key]bool, len(ps))
+	out := make([]Passage, 0, min(len(ps), limit))
+	for _, p := range ps {
+		k := key{p.DocumentID, p.ChunkIndex}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, p)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out
+}
