@@ -96,7 +96,7 @@ type Store struct {
 	log      *slog.Logger
 	// apiKey is sent as a bearer token on REST and gRPC (WithAPIKey).
 	apiKey string
-	vocabs   vocabCache
+	vocabs vocabCache
 }
 
 // Option configures a Store.
