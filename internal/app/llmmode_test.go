@@ -1,13 +1,11 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ import (
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
-// syncBuffer is a log sink tests read while the process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLLMModeFollowsTheServer: a process in LLM mode auto that starts without the chat model
 // answers in passages mode, switches to ollama when the model appears on the server, and back
 // to passages when the server stops answering, with a log line each time; replies follow the
@@ -47,7 +27,7 @@ func (s *syncBuffer) String() string {
 func TestLLMModeFollowsTheServer(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, ollamatest.Options{ChatModels: []string{}})
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, err := app.Start(ctx, h.config(), app.Options{Log: slog.New(slog.NewJSONHandler(&logs, nil)), LLMCheck: 100 * time.Millisecond})

@@ -1,7 +1,6 @@
 package bus_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,24 +18,6 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
-
-// syncBuffer is a log destination tests read while the bus writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func connect(t *testing.T, url string, log *slog.Logger, opt bus.Options) *bus.Bus {
 	t.Helper()
@@ -85,7 +66,7 @@ func TestStreamReplicasReconciled(t *testing.T) {
 		require.NoError(t, publish(b1, i))
 	}
 
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	b3 := connect(t, cl.URL(), slog.New(slog.NewTextHandler(&logs, nil)), bus.Options{Replicas: 3})
 	require.NoError(t, b3.EnsureStreams(ctx))
 	for _, s := range events.Streams {
@@ -131,7 +112,7 @@ func TestStreamReplicasReconciled(t *testing.T) {
 // instead of deleting unprocessed work, and every message accepted is delivered.
 func TestFullStreamRefusesNeverDrops(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	b := connect(t, testenv.OwnNATS(t), slog.New(slog.NewTextHandler(&logs, nil)), bus.Options{MaxMsgs: 10})
 	ctx := context.Background()
 	require.NoError(t, b.EnsureStreams(ctx))

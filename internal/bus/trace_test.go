@@ -44,7 +44,7 @@ func traced() *tracetest.InMemoryExporter {
 }
 
 // lines are the JSON log lines written so far whose msg contains substr.
-func (s *syncBuffer) lines(t *testing.T, substr string) []map[string]any {
+func logLines(t *testing.T, s *testenv.SyncBuffer, substr string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(s.String(), "\n") {
@@ -71,7 +71,7 @@ func TestTraceContextCrossesTheBus(t *testing.T) {
 	ctx := context.Background()
 	creator := uuid.New()
 	subject := events.IngestSubject(creator)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	r, err := bus.NewRouter(b, log)
@@ -137,7 +137,7 @@ func TestTraceContextCrossesTheBus(t *testing.T) {
 	}
 
 	traceID := want.TraceID().String()
-	testenv.Eventually(t, 10*time.Second, func() bool { return len(logs.lines(t, "message dead-lettered")) == 1 }, "the dead-letter line")
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(logLines(t, logs, "message dead-lettered")) == 1 }, "the dead-letter line")
 	check := func(l map[string]any, msgID string) {
 		t.Helper()
 		require.Equal(t, traceID, l["trace_id"], "%v", l)
@@ -148,17 +148,17 @@ func TestTraceContextCrossesTheBus(t *testing.T) {
 		require.Equal(t, subject, l["subject"], "%v", l)
 		require.Equal(t, durable, l["consumer"], "%v", l)
 	}
-	failed := logs.lines(t, "handler failed: the message will be redelivered")
+	failed := logLines(t, logs, "handler failed: the message will be redelivered")
 	require.Len(t, failed, 1)
 	check(failed[0], "good-"+creator.String())
 	require.Equal(t, "1", failed[0]["delivered"])
-	retried := logs.lines(t, "handler failed: retrying")
+	retried := logLines(t, logs, "handler failed: retrying")
 	require.Len(t, retried, 1)
 	check(retried[0], "good-"+creator.String())
 	require.Equal(t, "2", retried[0]["delivered"])
-	require.Empty(t, logs.lines(t, "Handler returned error"), "watermill's own line, without ids, is not written")
+	require.Empty(t, logLines(t, logs, "Handler returned error"), "watermill's own line, without ids, is not written")
 
-	dl := logs.lines(t, "message dead-lettered")[0]
+	dl := logLines(t, logs, "message dead-lettered")[0]
 	require.Equal(t, traceID, dl["trace_id"])
 	require.Equal(t, creator.String(), dl["creator_id"])
 	require.Equal(t, "poison-"+creator.String(), dl["message_id"])

@@ -1,7 +1,6 @@
 package deploytest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -278,7 +276,7 @@ type proc struct {
 	cmd            *exec.Cmd
 	env            []string
 	dir            string
-	stdout, stderr syncBuffer
+	stdout, stderr testenv.SyncBuffer
 	done           chan struct{}
 	err            error
 }
@@ -328,21 +326,4 @@ func (p *proc) wait(d time.Duration) error {
 
 func (p *proc) output() string {
 	return fmt.Sprintf("stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
