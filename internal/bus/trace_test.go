@@ -43,7 +43,7 @@ func traced() *tracetest.InMemoryExporter {
 	return spans
 }
 
-// lines are the JSON log lines written so far whose msg contains substr.
+// logLines are the JSON log lines written to s so far whose msg contains substr.
 func logLines(t *testing.T, s *testenv.SyncBuffer, substr string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
