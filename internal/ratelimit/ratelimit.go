@@ -92,12 +92,7 @@ func (l *Limiter) Allow(ctx context.Context, checks ...Check) (Decision, error) 
 	if len(items) == 0 {
 		return Decision{Allowed: true}, nil
 	}
-	slices.SortFunc(items, func(a, b item) int { return slices.Compare(a.digest, b.digest) })
-	items = slices.CompactFunc(items, func(a, b item) bool { return slices.Equal(a.digest, b.digest) })
-	keys := make([][]byte, len(items))
-	for i, it := range items {
-		keys[i] = it.digest
-	}
+	items, keys := byDigest(items, func(it item) []byte { return it.digest })
 	now := l.now()
 	var dec Decision
 	err := l.store.Global(ctx, func(q *db.Queries) error {
@@ -194,4 +189,16 @@ func (l *Limiter) maybeSweep(ctx context.Context, now time.Time) {
 			return err
 		})
 	}()
+}
+
+// byDigest sorts items by their key digest and drops repeats: the rows are then locked in one
+// order by every caller (no deadlock between two requests sharing keys). keys are the digests.
+func byDigest[T any](items []T, digest func(T) []byte) ([]T, [][]byte) {
+	slices.SortFunc(items, func(a, b T) int { return slices.Compare(digest(a), digest(b)) })
+	items = slices.CompactFunc(items, func(a, b T) bool { return slices.Equal(digest(a), digest(b)) })
+	keys := make([][]byte, len(items))
+	for i, it := range items {
+		keys[i] = digest(it)
+	}
+	return items, keys
 }

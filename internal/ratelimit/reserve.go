@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/coachwire/coachwire/internal/db"
@@ -47,12 +46,7 @@ func (l *Limiter) Reserve(ctx context.Context, maxWait time.Duration, checks []C
 	if len(items) == 0 {
 		return Reservation{OK: true}, nil
 	}
-	slices.SortFunc(items, func(a, b item) int { return slices.Compare(a.digest, b.digest) })
-	items = slices.CompactFunc(items, func(a, b item) bool { return slices.Equal(a.digest, b.digest) })
-	keys := make([][]byte, len(items))
-	for i, it := range items {
-		keys[i] = it.digest
-	}
+	items, keys := byDigest(items, func(it item) []byte { return it.digest })
 	var now time.Time
 	res := Reservation{OK: true}
 	err := l.store.Global(ctx, func(q *db.Queries) error {
