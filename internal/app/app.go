@@ -77,6 +77,8 @@ type App struct {
 	ops      *ops.Server
 	metrics  metrics
 	started  atomic.Bool
+	// stopping is set first thing in Stop: /readyz fails while the process drains.
+	stopping atomic.Bool
 	watched  atomic.Value // []consumerRef
 }
 
@@ -138,6 +140,7 @@ func (a *App) onStop(f func()) { a.stops = append(a.stops, f) }
 // Stop shuts down in reverse order of start: the gateway stops accepting and closes sockets,
 // handlers drain, then connections close and child processes stop.
 func (a *App) Stop() {
+	a.stopping.Store(true)
 	for i := len(a.stops) - 1; i >= 0; i-- {
 		a.stops[i]()
 	}

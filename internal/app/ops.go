@@ -50,7 +50,10 @@ func (a *App) startOps(context.Context) error {
 	a.OpsAddr = srv.Addr()
 	a.onStop(srv.Close)
 	srv.AddCheck(ops.Check{Name: "started", Check: func(context.Context) error {
-		if !a.started.Load() {
+		switch {
+		case a.stopping.Load():
+			return errors.New("stopping")
+		case !a.started.Load():
 			return errors.New("starting")
 		}
 		return nil

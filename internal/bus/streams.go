@@ -53,6 +53,12 @@ func (b *Bus) streamConfig(s events.StreamSpec) jetstream.StreamConfig {
 	if b.opt.MemoryStorage {
 		storage = jetstream.MemoryStorage
 	}
+	if s.Name == events.StreamDLQ {
+		// Never full: a dead letter that cannot be written would be lost (its source consumer
+		// has given up on it and compaction may remove it). MaxAge (30 days) still bounds it;
+		// the CoachwireDeadLetters alert watches it grow.
+		maxBytes, maxMsgs = -1, -1
+	}
 	if maxMsgs == 0 {
 		maxMsgs = -1
 	}
@@ -100,6 +106,13 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) erro
 		return b.streamError(cfg, err)
 	}
 	old := st.CachedInfo().Config
+	if cfg.Replicas < old.Replicas {
+		// Never lowered by a process: one started without COACHWIRE_STREAM_REPLICAS (a one-off
+		// worker, a developer's shell) would otherwise turn a production R3 stream into R1.
+		b.log.Warn("stream has more replicas than this process asks for: kept (lower them with the nats CLI)",
+			"stream", cfg.Name, "replicas", old.Replicas, "asked", cfg.Replicas)
+		cfg.Replicas = old.Replicas
+	}
 	changes := streamChanges(old, cfg)
 	if len(changes) == 0 {
 		return nil

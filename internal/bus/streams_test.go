@@ -52,7 +52,11 @@ func TestStreamReplicasReconciled(t *testing.T) {
 		cfg := streamConfig(t, b1, s.Name)
 		require.Equal(t, 1, cfg.Replicas, s.Name)
 		require.Equal(t, jetstream.DiscardNew, cfg.Discard, s.Name)
-		require.Equal(t, int64(bus.DefaultStreamMaxBytes), cfg.MaxBytes, s.Name)
+		want := int64(bus.DefaultStreamMaxBytes)
+		if s.Name == events.StreamDLQ {
+			want = -1 // never full: a dead letter that cannot be written is lost
+		}
+		require.Equal(t, want, cfg.MaxBytes, s.Name)
 	}
 	var info *jetstream.StreamInfo
 	var st jetstream.Stream
@@ -78,6 +82,11 @@ func TestStreamReplicasReconciled(t *testing.T) {
 	n := len(logs.String())
 	require.NoError(t, b3.EnsureStreams(ctx))
 	require.Len(t, logs.String(), n)
+	// A process asking for fewer replicas (started without the setting) keeps them, and says so.
+	require.NoError(t, b1.EnsureStreams(ctx))
+	for _, s := range events.Streams {
+		require.Equal(t, 3, streamConfig(t, b1, s.Name).Replicas, s.Name)
+	}
 
 	// Every replica caught up before the leader goes (a replica still copying would not count).
 	st, err = b3.JetStream().Stream(ctx, events.StreamIngest)

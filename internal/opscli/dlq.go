@@ -165,7 +165,8 @@ func (d DLQ) Replay(ctx context.Context, id uint64, dryRun bool) (Replayed, erro
 	return r, nil
 }
 
-// Purge deletes every message of the dead-letter stream and returns how many there were.
+// Purge deletes the dead letters there are when it reads the stream (not one written after)
+// and returns how many there were.
 func (d DLQ) Purge(ctx context.Context) (uint64, error) {
 	s, err := d.stream(ctx)
 	if err != nil {
@@ -175,7 +176,7 @@ func (d DLQ) Purge(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("dlq: %w", err)
 	}
-	if err := s.Purge(ctx); err != nil {
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(info.State.LastSeq+1)); err != nil {
 		return 0, fmt.Errorf("dlq: purge: %w", err)
 	}
 	return info.State.Msgs, nil
