@@ -30,6 +30,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/weaviate/weaviate-go-client/v4/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/coachwire/coachwire/internal/analysis"
 )
@@ -122,6 +123,8 @@ type vocab struct {
 type vocabCache struct {
 	mu sync.Mutex
 	m  map[string]*vocab
+	// cold makes concurrent first searches of a tenant share one load.
+	cold singleflight.Group
 }
 
 // queryText builds the BM25 query for q (cleaned) in tenant: its words without stop words,
@@ -267,7 +270,8 @@ func (s *Store) vocabulary(ctx context.Context, tenant string) *vocab {
 		return v
 	}
 	s.vocabs.mu.Unlock()
-	return s.refreshVocab(ctx, tenant)
+	loaded, _, _ := s.vocabs.cold.Do(tenant, func() (any, error) { return s.refreshVocab(ctx, tenant), nil })
+	return loaded.(*vocab)
 }
 
 func (s *Store) refreshVocab(ctx context.Context, tenant string) *vocab {
