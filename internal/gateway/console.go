@@ -6,8 +6,6 @@ package gateway
 // routes on the client); assets are content-hashed and cached for good.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"embed"
 	"io/fs"
 	"net/http"
@@ -15,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/coachwire/coachwire/internal/gateway/httpx"
 )
 
 //go:embed console/static
@@ -30,12 +30,6 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	h := consoleOnce()
 	mux.Handle("GET /console", h)
 	mux.Handle("GET /console/{path...}", h)
-}
-
-// consoleAsset is one built file, with its gzip form when that is smaller.
-type consoleAsset struct {
-	body, gz    []byte
-	contentType string
 }
 
 // consoleTypes are the types of the built files (not left to the system's MIME table).
@@ -57,7 +51,7 @@ func consoleHandler() http.Handler {
 	if err != nil {
 		panic("gateway: the console build is missing index.html: run `make console`")
 	}
-	assets := map[string]consoleAsset{}
+	assets := map[string]httpx.Asset{}
 	_ = fs.WalkDir(static, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -66,16 +60,11 @@ func consoleHandler() http.Handler {
 		if err != nil {
 			return err
 		}
-		a := consoleAsset{body: b, contentType: consoleTypes[path.Ext(p)]}
-		if a.contentType == "" {
-			a.contentType = "application/octet-stream"
+		ct := consoleTypes[path.Ext(p)]
+		if ct == "" {
+			ct = "application/octet-stream"
 		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = zw.Write(b)
-		if zw.Close() == nil && buf.Len() < len(b) {
-			a.gz = buf.Bytes()
-		}
+		a := httpx.NewAsset(b, ct)
 		assets[strings.TrimPrefix(p, "assets/")] = a
 		return nil
 	})
@@ -94,18 +83,8 @@ func consoleHandler() http.Handler {
 				return
 			}
 			// The name carries the content hash: the file never changes, cache it for a year.
-			h.Set("Content-Type", a.contentType)
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
-			h.Set("Vary", "Accept-Encoding")
-			body := a.body
-			if a.gz != nil && acceptsGzip(r) {
-				h.Set("Content-Encoding", "gzip")
-				body = a.gz
-			}
-			h.Set("Content-Length", strconv.Itoa(len(body)))
-			if r.Method != http.MethodHead {
-				_, _ = w.Write(body)
-			}
+			a.Serve(w, r)
 			return
 		}
 		h.Set("Content-Type", "text/html; charset=utf-8")
@@ -116,17 +95,4 @@ func consoleHandler() http.Handler {
 			_, _ = w.Write(index)
 		}
 	})
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
-			enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
-				return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
-			}
-		}
-	}
-	return false
 }

@@ -10,11 +10,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,8 +91,18 @@ func (s *Server) Shutdown() {
 func (s *Server) Script(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	http.ServeFileFS(w, r, static.Files, "widget.js")
+	widgetScript().Serve(w, r)
 }
+
+// widgetScript is widget.js, gzipped once per process: every page that embeds the widget
+// downloads it (its budget, 25 KB gzipped, is checked in package static).
+var widgetScript = sync.OnceValue(func() httpx.Asset {
+	js, err := fs.ReadFile(static.Files, "widget.js")
+	if err != nil {
+		panic(err) // embedded
+	}
+	return httpx.NewAsset(js, "text/javascript; charset=utf-8")
+})
 
 // Demo serves the demo page embedding the widget for the demo creator (GET /demo, dev mode).
 func (s *Server) Demo(w http.ResponseWriter, r *http.Request) error {
