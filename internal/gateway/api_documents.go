@@ -365,13 +365,7 @@ func sanitizeFilename(name string) string {
 }
 
 func titleFromFilename(name string) string {
-	if ext := path.Ext(name); ext != "" && len(ext) < len(name) {
-		name = strings.TrimSuffix(name, ext)
-	}
-	name = strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(name))
-	if name == "" {
-		return "Untitled document"
-	}
+	name = knowledge.FilenameTitle(name)
 	if utf8.RuneCountInString(name) > maxTitleChars {
 		name = string([]rune(name)[:maxTitleChars])
 	}

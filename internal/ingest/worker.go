@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -475,7 +474,7 @@ func headingPath(title string, path []pathEntry, sub string) string {
 // file name (the gateway's default), then the content's own (the H1 or metadata title the
 // extractor found, else the first heading).
 func DocumentTitle(stored, filename string, xd *extract.Document) string {
-	if filename == "" || !strings.EqualFold(strings.TrimSpace(stored), filenameTitle(filename)) {
+	if filename == "" || !strings.EqualFold(strings.TrimSpace(stored), knowledge.FilenameTitle(filename)) {
 		return stored
 	}
 	if t := strings.TrimSpace(xd.Title); t != "" {
@@ -487,18 +486,6 @@ func DocumentTitle(stored, filename string, xd *extract.Document) string {
 		}
 	}
 	return stored
-}
-
-// filenameTitle is the title the gateway gives an upload without one (titleFromFilename).
-func filenameTitle(name string) string {
-	if ext := path.Ext(name); ext != "" && len(ext) < len(name) {
-		name = strings.TrimSuffix(name, ext)
-	}
-	name = strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(name))
-	if name == "" {
-		return "Untitled document"
-	}
-	return name
 }
 
 func (w *Worker) embed(ctx context.Context, c uuid.UUID, kcs []knowledge.Chunk) error {

@@ -7,6 +7,8 @@ package knowledge
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -133,4 +135,19 @@ func ReplaceDocument(ctx context.Context, q *db.Queries, id uuid.UUID, n NewDocu
 	d, err = q.ReplaceDocumentContent(ctx, db.ReplaceDocumentContentParams{ID: id, Title: n.Title, Format: n.Format, Body: n.Body,
 		ContentHash: n.Hash, StorageKey: n.StorageKey, Filename: n.Filename, SizeBytes: n.Size, SourceUrl: n.SourceURL})
 	return d, false, err
+}
+
+// FilenameTitle is the title of a document uploaded without one: its file name without the
+// extension, underscores and dashes as spaces ("Untitled document" when nothing is left). Ingest
+// recognises it to replace it with the title the content gives (its H1, metadata or first
+// heading).
+func FilenameTitle(name string) string {
+	if ext := path.Ext(name); ext != "" && len(ext) < len(name) {
+		name = strings.TrimSuffix(name, ext)
+	}
+	name = strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(name))
+	if name == "" {
+		return "Untitled document"
+	}
+	return name
 }
