@@ -85,12 +85,6 @@ func TestWidgetInBrowser(t *testing.T) {
 	require.Contains(t, reply1.Sources, "Building habits that stick")
 	b.waitRead(t, a.URL, token, first.State.LastSeq)
 
-	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err, "screenshot")
-	shotPath := filepath.Join(t.TempDir(), "widget.png")
-	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
-	t.Logf("screenshot of the widget after the first reply: %s (%d bytes; the test's temp dir is removed afterwards)", shotPath, len(shot))
-
 	// Reload: the conversation comes back from sessionStorage, and because there is history the
 	// widget reconnects on its own (closed panel) and resumes after the last seq it saw.
 	b.do(t, "reload the page", chromedp.Reload())

@@ -129,15 +129,15 @@ func (b *browser) resize(t *testing.T, v viewport) {
 	}
 }
 
-// shoot takes a screenshot of the viewport as state, runs axe-core on it (no serious or
-// critical violation) and, with COACHWIRE_SCREENSHOTS=1, saves it under docs/widget/.
+// shoot runs axe-core on the viewport in state (no serious or critical violation) and, with
+// COACHWIRE_SCREENSHOTS=1, saves a screenshot of it under docs/widget/.
 func (b *browser) shoot(t *testing.T, axe []byte, v viewport, state string) {
 	t.Helper()
 	// Animations end before the picture (the panel slides in for 180 ms).
 	run(t, b, "settle", chromedp.Evaluate[bool](`new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true), 250)))`, chromedp.EvalAwaitPromise))
-	png := run(t, b, "screenshot "+state, chromedp.CaptureScreenshot())
-	require.NotEmpty(t, png)
-	if os.Getenv(consoleScreenshotEnv) == "1" {
+	if os.Getenv(consoleScreenshotEnv) == "1" { // a picture costs a second or two: only when asked
+		png := run(t, b, "screenshot "+state, chromedp.CaptureScreenshot())
+		require.NotEmpty(t, png)
 		require.NoError(t, os.MkdirAll(widgetScreenshotDir, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(widgetScreenshotDir, state+"-"+v.name+".png"), png, 0o644))
 	}
