@@ -96,10 +96,7 @@ func (l *Limiter) Allow(ctx context.Context, checks ...Check) (Decision, error) 
 	now := l.now()
 	var dec Decision
 	err := l.store.Global(ctx, func(q *db.Queries) error {
-		if err := q.AsyncCommit(ctx); err != nil {
-			return err
-		}
-		rows, err := q.LockRateLimits(ctx, db.LockRateLimitsParams{Keys: keys, Empty: time.Unix(0, 0)})
+		rows, err := lockBuckets(ctx, q, keys)
 		if err != nil {
 			return err
 		}
@@ -201,4 +198,14 @@ func byDigest[T any](items []T, digest func(T) []byte) ([]T, [][]byte) {
 		keys[i] = digest(it)
 	}
 	return items, keys
+}
+
+// lockBuckets locks the rows of keys (in their order, creating missing ones empty) for the rest
+// of the transaction, which commits without waiting for its WAL flush: a bucket lost in a crash
+// only forgets a few recent requests.
+func lockBuckets(ctx context.Context, q *db.Queries, keys [][]byte) ([]db.RateLimit, error) {
+	if err := q.AsyncCommit(ctx); err != nil {
+		return nil, err
+	}
+	return q.LockRateLimits(ctx, db.LockRateLimitsParams{Keys: keys, Empty: time.Unix(0, 0)})
 }

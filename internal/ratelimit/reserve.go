@@ -50,10 +50,7 @@ func (l *Limiter) Reserve(ctx context.Context, maxWait time.Duration, checks []C
 	var now time.Time
 	res := Reservation{OK: true}
 	err := l.store.Global(ctx, func(q *db.Queries) error {
-		if err := q.AsyncCommit(ctx); err != nil {
-			return err
-		}
-		rows, err := q.LockRateLimits(ctx, db.LockRateLimitsParams{Keys: keys, Empty: time.Unix(0, 0)})
+		rows, err := lockBuckets(ctx, q, keys)
 		if err != nil {
 			return err
 		}
