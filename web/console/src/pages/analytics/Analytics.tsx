@@ -96,7 +96,7 @@ export default function Analytics() {
       <p className="lead">
         Whether your coach helps people, where your knowledge falls short, and what your campaigns and programs do.
       </p>
-      <form className="panel analytics-filters" onSubmit={applyCustom} aria-label="Range and filters">
+      <form className="panel analytics-filters" onSubmit={applyCustom} aria-label="Range and filters" noValidate>
         <div className="filters">
           <div className="field">
             <label htmlFor="range-preset">Date range</label>

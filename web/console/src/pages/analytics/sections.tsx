@@ -665,7 +665,7 @@ function TeamBody({ d, week, path, query, span }: { d: Team; week: boolean; path
     { label: "Replies by the team", num: true, cell: (r) => fmt.int(r.member_replies) },
   ];
   const memberCols: Column<Member>[] = [
-    { label: "Member", cell: (m) => m.name || (m.user_id ? m.user_id : "Before the team, or an API key") },
+    { label: "Member", cell: (m) => m.name || (m.user_id ? `Member ${m.user_id.slice(0, 8)}` : "Before the team, or an API key") },
     { label: "Takeovers", num: true, cell: (m) => fmt.int(m.takeovers) },
     { label: "Replies", num: true, cell: (m) => fmt.int(m.replies) },
   ];
