@@ -12,6 +12,75 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type AnalyticsActivity struct {
+	CreatorID      uuid.UUID `json:"creator_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	EndUserID      uuid.UUID `json:"end_user_id"`
+	Channel        string    `json:"channel"`
+	Bucket         time.Time `json:"bucket"`
+	MessagesIn     int32     `json:"messages_in"`
+	MessagesOut    int32     `json:"messages_out"`
+}
+
+type AnalyticsChannelEvent struct {
+	ID        int64     `json:"id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Channel   string    `json:"channel"`
+	Kind      string    `json:"kind"`
+	Code      string    `json:"code"`
+	At        time.Time `json:"at"`
+}
+
+type AnalyticsCitation struct {
+	ReplyID    uuid.UUID `json:"reply_id"`
+	DocumentID uuid.UUID `json:"document_id"`
+	Section    string    `json:"section"`
+	CreatorID  uuid.UUID `json:"creator_id"`
+	Channel    string    `json:"channel"`
+	At         time.Time `json:"at"`
+}
+
+type AnalyticsFirstContact struct {
+	EndUserID uuid.UUID `json:"end_user_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Channel   string    `json:"channel"`
+	FirstAt   time.Time `json:"first_at"`
+}
+
+type AnalyticsGap struct {
+	MessageID      uuid.UUID `json:"message_id"`
+	Reason         string    `json:"reason"`
+	CreatorID      uuid.UUID `json:"creator_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	AskedAt        time.Time `json:"asked_at"`
+	Key            string    `json:"key"`
+	Question       string    `json:"question"`
+}
+
+type AnalyticsTeamEvent struct {
+	ID             int64         `json:"id"`
+	CreatorID      uuid.UUID     `json:"creator_id"`
+	ConversationID uuid.UUID     `json:"conversation_id"`
+	Channel        string        `json:"channel"`
+	Kind           string        `json:"kind"`
+	UserID         uuid.NullUUID `json:"user_id"`
+	WaitMs         *int64        `json:"wait_ms"`
+	At             time.Time     `json:"at"`
+}
+
+type AnalyticsTurn struct {
+	ReplyID        uuid.UUID `json:"reply_id"`
+	CreatorID      uuid.UUID `json:"creator_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	AskedAt        time.Time `json:"asked_at"`
+	FinalMs        int64     `json:"final_ms"`
+	FirstTokenMs   *int64    `json:"first_token_ms"`
+	Mode           string    `json:"mode"`
+	Status         string    `json:"status"`
+}
+
 type ApiKey struct {
 	ID         uuid.UUID     `json:"id"`
 	CreatorID  uuid.UUID     `json:"creator_id"`

@@ -162,6 +162,9 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, a creatorAuth
 	ctx := r.Context()
 	var conv db.Conversation
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		if err := setActingUser(ctx, q, a); err != nil {
+			return err
+		}
 		conv, err = conversation.SetOwner(ctx, q, id, status)
 		return err
 	}); err != nil {
@@ -209,6 +212,9 @@ func (s *Server) handleCreatorMessage(w http.ResponseWriter, r *http.Request, a 
 	)
 	msgID := uuid.Must(uuid.NewV7())
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		if err := setActingUser(ctx, q, a); err != nil {
+			return err
+		}
 		conv, m, tookOver, err = conversation.AddCreatorMessage(ctx, q, a.CreatorID, id, msgID, in.Text)
 		return err
 	}); err != nil {

@@ -256,6 +256,16 @@ func (s *Server) Handler() http.Handler {
 	creator("POST /api/v1/conversations/{id}/takeover", perm.InboxWrite, s.handleTakeover)
 	creator("POST /api/v1/conversations/{id}/release", perm.InboxWrite, s.handleRelease)
 
+	// Analytics (issue 12): figures from the rollup tables; gap question text needs content.read.
+	creator("GET /api/v1/analytics/activity", perm.AnalyticsRead, s.handleAnalyticsActivity)
+	creator("GET /api/v1/analytics/responsiveness", perm.AnalyticsRead, s.handleAnalyticsResponsiveness)
+	creator("GET /api/v1/analytics/knowledge-gaps", perm.AnalyticsRead, s.handleAnalyticsKnowledgeGaps)
+	creator("GET /api/v1/analytics/retention", perm.AnalyticsRead, s.handleAnalyticsRetention)
+	creator("GET /api/v1/analytics/campaigns", perm.AnalyticsRead, s.handleAnalyticsCampaigns)
+	creator("GET /api/v1/analytics/programs", perm.AnalyticsRead, s.handleAnalyticsPrograms)
+	creator("GET /api/v1/analytics/channels", perm.AnalyticsRead, s.handleAnalyticsChannels)
+	creator("GET /api/v1/analytics/team", perm.AnalyticsRead, s.handleAnalyticsTeam)
+
 	// Proactive coaching: campaigns, programs, memory.
 	creator("POST /api/v1/campaigns", perm.CampaignsWrite, s.handleCreateCampaign)
 	creator("GET /api/v1/campaigns", perm.CampaignsRead, s.handleListCampaigns)

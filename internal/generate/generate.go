@@ -189,7 +189,8 @@ func (w *Worker) handle(msg *message.Message) error {
 	live := events.LiveSubject(c, conv.ID)
 	w.publishLive(live, events.Live{Kind: "typing"})
 	w.publishTyping(c, conv, last)
-	text, status, cited, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch, last.CreatedAt)
+	var firstToken time.Duration // message → first token, for the analytics rollup
+	text, status, cited, err := w.compose(ctx, c, conv.ID, owner, live, replyID, prompt, noSearch, last.CreatedAt, &firstToken)
 	if err != nil {
 		return err
 	}
@@ -224,6 +225,15 @@ func (w *Worker) handle(msg *message.Message) error {
 			reply, err = q.GetMessage(ctx, replyID)
 		}
 		if err != nil {
+			return err
+		}
+		// The analytics rollup's row of this turn (migration 0017) gets the first-token time.
+		var ftMs *int64
+		if firstToken > 0 {
+			v := firstToken.Milliseconds()
+			ftMs = &v
+		}
+		if err := q.RecordTurnTiming(ctx, db.RecordTurnTimingParams{ReplyID: reply.ID, FirstTokenMs: ftMs, Mode: w.mode()}); err != nil {
 			return err
 		}
 		// The reply, the answer floor and the end of the lease commit together.
@@ -273,9 +283,9 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 // message plus the passages that answer, never in silence. noSearch: the knowledge base could
 // not be searched; the passages answer says so (status search_unavailable) and the model was
 // told so in its prompt.
-func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time) (string, string, []events.Passage, error) {
+func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time, firstToken *time.Duration) (string, string, []events.Passage, error) {
 	if !llm.Usable(w.LLM) {
-		defer func() { w.Metrics.FirstToken(w.mode(), time.Since(asked)) }()
+		defer func() { *firstToken = time.Since(asked); w.Metrics.FirstToken(w.mode(), *firstToken) }()
 		text, cited := PassagesAnswer(p.Query, p.Used)
 		status := "generated"
 		if noSearch {
@@ -296,7 +306,8 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 		first = false
 		mu.Unlock()
 		if reset {
-			w.Metrics.FirstToken(w.mode(), time.Since(asked))
+			*firstToken = time.Since(asked)
+			w.Metrics.FirstToken(w.mode(), *firstToken)
 		}
 		w.publishLive(live, events.Live{Kind: "delta", Turn: replyID, Text: delta, Reset: reset})
 		if time.Since(lastRenew) > renewEvery {

@@ -63,6 +63,9 @@ const (
 	CampaignsWrite Perm = "campaigns.write"
 	ProgramsRead   Perm = "programs.read"
 	ProgramsWrite  Perm = "programs.write"
+	// AnalyticsRead: the analytics dashboard's figures (aggregates); the text of knowledge-gap
+	// questions in it also needs ContentRead.
+	AnalyticsRead Perm = "analytics.read"
 	// TeamRead / TeamWrite: members and invitations.
 	TeamRead  Perm = "team.read"
 	TeamWrite Perm = "team.write"
@@ -75,10 +78,10 @@ const (
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	TeamRead, TeamWrite, KeysManage, OwnershipTransfer}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer}
 
 // reads are what every role but agent reads.
-var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, TeamRead}
+var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}
 
 var grants = map[Role][]Perm{
 	Owner:  All,

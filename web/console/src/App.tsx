@@ -7,6 +7,7 @@ import { SignIn, SignUp } from "./pages/Auth";
 
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
+const Analytics = lazy(() => import("./pages/analytics/Analytics"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -55,6 +56,9 @@ export function App() {
   switch (path) {
     case "/knowledge":
       page = <Knowledge />;
+      break;
+    case "/analytics":
+      page = <Analytics />;
       break;
     case "/":
     case "/sign-in":

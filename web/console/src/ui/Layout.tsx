@@ -2,7 +2,10 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import { session, type Creator } from "../api/session";
 import { Link } from "../router";
 
-const pages = [{ to: "/knowledge", label: "Knowledge" }];
+const pages = [
+  { to: "/knowledge", label: "Knowledge" },
+  { to: "/analytics", label: "Analytics" },
+];
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
 export function Layout({ creator, path, children }: { creator: Creator; path: string; children: ReactNode }) {

@@ -1,0 +1,281 @@
+-- +goose Up
+-- Analytics rollups (issue 12). Every table is kept by the existing writes (triggers on
+-- messages, conversations and end_users, set-based for inserts), never by scanning messages per
+-- request. Time is kept exact for any time zone: counters are per UTC quarter-hour bucket
+-- (every IANA offset in use is a multiple of 15 minutes, DST switches included, so a local day
+-- is a whole number of buckets), and the figures that need a distribution (latencies, gaps,
+-- citations, takeovers) are per-event rows.
+--
+-- Erasure: the rows that name an end user, a conversation or a message cascade with them (a
+-- deleted end user leaves nothing of theirs here); analytics_channel_events holds aggregate
+-- events without any end-user reference and stays.
+
+-- Messages in and out per conversation and UTC quarter-hour.
+CREATE TABLE analytics_activity (
+    creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    end_user_id     uuid NOT NULL,
+    channel         text NOT NULL,
+    bucket          timestamptz NOT NULL,
+    messages_in     integer NOT NULL DEFAULT 0,
+    messages_out    integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (conversation_id, bucket)
+);
+CREATE INDEX analytics_activity_range ON analytics_activity (creator_id, bucket) INCLUDE (end_user_id, channel, messages_in, messages_out);
+
+-- Each end user's first message (new users, cohorts).
+CREATE TABLE analytics_first_contact (
+    end_user_id uuid PRIMARY KEY REFERENCES end_users (id) ON DELETE CASCADE,
+    creator_id  uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    channel     text NOT NULL,
+    first_at    timestamptz NOT NULL
+);
+CREATE INDEX analytics_first_contact_range ON analytics_first_contact (creator_id, first_at);
+
+-- One row per bot reply to a person's message: message → final reply, and (recorded by
+-- generate in the reply's transaction) message → first token and the mode.
+CREATE TABLE analytics_turns (
+    reply_id        uuid PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL,
+    channel         text NOT NULL,
+    asked_at        timestamptz NOT NULL,
+    final_ms        bigint NOT NULL,
+    first_token_ms  bigint,
+    mode            text NOT NULL DEFAULT '',
+    status          text NOT NULL
+);
+CREATE INDEX analytics_turns_range ON analytics_turns (creator_id, asked_at);
+
+-- Questions the coach could not answer well.
+CREATE TABLE analytics_gaps (
+    message_id      uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    reason          text NOT NULL CHECK (reason IN ('no_passage', 'not_found', 'takeover')),
+    creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL,
+    channel         text NOT NULL,
+    asked_at        timestamptz NOT NULL,
+    key             text NOT NULL,
+    question        text NOT NULL,
+    PRIMARY KEY (message_id, reason)
+);
+CREATE INDEX analytics_gaps_range ON analytics_gaps (creator_id, asked_at);
+
+-- Documents (and sections) each reply cited.
+CREATE TABLE analytics_citations (
+    reply_id    uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    document_id uuid NOT NULL,
+    section     text NOT NULL,
+    creator_id  uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    channel     text NOT NULL,
+    at          timestamptz NOT NULL,
+    PRIMARY KEY (reply_id, document_id, section)
+);
+CREATE INDEX analytics_citations_range ON analytics_citations (creator_id, at);
+
+-- Opt-outs, opt-ins and delivery failures: aggregate events, no end-user reference.
+CREATE TABLE analytics_channel_events (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    creator_id uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    channel    text NOT NULL,
+    kind       text NOT NULL CHECK (kind IN ('opt_out', 'opt_in', 'failed', 'window_closed')),
+    code       text NOT NULL DEFAULT '',
+    at         timestamptz NOT NULL
+);
+CREATE INDEX analytics_channel_events_range ON analytics_channel_events (creator_id, at);
+
+-- Takeovers and creator replies; user_id is the member (app.user_id of the transaction) when known.
+CREATE TABLE analytics_team_events (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    channel         text NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('takeover', 'reply')),
+    user_id         uuid,
+    wait_ms         bigint,
+    at              timestamptz NOT NULL
+);
+CREATE INDEX analytics_team_events_range ON analytics_team_events (creator_id, at);
+
+-- The normalised form of a question: near-identical questions (case, punctuation, spacing)
+-- share it.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_question_key(q text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT md5(btrim(regexp_replace(lower(q), '[^[:alnum:]]+', ' ', 'g')))
+$$;
+-- +goose StatementEnd
+
+-- Set-based: one statement's new messages update the rollups in one pass each.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_messages_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_activity AS a (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
+    SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', n.created_at, 'epoch'),
+           count(*) FILTER (WHERE n.role = 'user'), count(*) FILTER (WHERE n.role IN ('assistant', 'creator'))
+    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+    WHERE n.role IN ('user', 'assistant', 'creator')
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 2, 5
+    ON CONFLICT (conversation_id, bucket) DO UPDATE
+        SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out;
+
+    INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
+    SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
+    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+    WHERE n.role = 'user'
+    GROUP BY 1, 2
+    ORDER BY 1
+    ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
+
+    INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
+    SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
+           greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint, n.status
+    FROM new_messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+    WHERE n.role = 'assistant'
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+    SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
+    FROM new_messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+    WHERE n.role = 'assistant' AND (n.sources = '[]'::jsonb OR n.status = 'search_unavailable')
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
+    SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
+    FROM new_messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
+    WHERE n.role = 'assistant' AND s ? 'document_id'
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
+    SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
+           NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
+    FROM new_messages n WHERE n.role = 'creator';
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_messages_inserted AFTER INSERT ON messages
+    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION analytics_messages_inserted();
+
+-- A delivery failure (rare): a row trigger that fires only when the status becomes one.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_message_failed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
+    VALUES (NEW.creator_id, NEW.channel, CASE NEW.status WHEN 'window_closed' THEN 'window_closed' ELSE 'failed' END,
+            NEW.error_code, NEW.updated_at);
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_message_failed AFTER UPDATE OF status ON messages FOR EACH ROW
+    WHEN (NEW.status IN ('failed', 'window_closed') AND OLD.status IS DISTINCT FROM NEW.status AND NEW.role <> 'user')
+    EXECUTE FUNCTION analytics_message_failed();
+
+-- +goose StatementBegin
+CREATE FUNCTION analytics_opt_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_channel_events (creator_id, channel, kind, at)
+    VALUES (NEW.creator_id, NEW.channel, CASE WHEN NEW.opted_out_at IS NULL THEN 'opt_in' ELSE 'opt_out' END,
+            coalesce(NEW.opted_out_at, now()));
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_opt_changed AFTER UPDATE OF opted_out_at ON end_users FOR EACH ROW
+    WHEN ((OLD.opted_out_at IS NULL) <> (NEW.opted_out_at IS NULL))
+    EXECUTE FUNCTION analytics_opt_changed();
+
+-- A takeover: the wait since the person's last message, and a gap when it came right after a bot
+-- answer (the newest message is the bot's, less than 15 minutes old).
+-- +goose StatementBegin
+CREATE FUNCTION analytics_takeover() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    last_user messages%ROWTYPE;
+    last_msg  messages%ROWTYPE;
+BEGIN
+    SELECT * INTO last_user FROM messages WHERE conversation_id = NEW.id AND role = 'user' ORDER BY seq DESC LIMIT 1;
+    SELECT * INTO last_msg FROM messages WHERE conversation_id = NEW.id ORDER BY seq DESC LIMIT 1;
+    INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, wait_ms, at)
+    VALUES (NEW.creator_id, NEW.id, NEW.channel, 'takeover', NULLIF(current_setting('app.user_id', true), '')::uuid,
+            CASE WHEN last_user.id IS NOT NULL THEN greatest(0, floor(extract(epoch FROM now() - last_user.created_at) * 1000))::bigint END,
+            now());
+    IF last_user.id IS NOT NULL AND last_msg.role = 'assistant' AND last_msg.reply_to = last_user.id
+       AND last_msg.created_at > now() - interval '15 minutes' THEN
+        INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+        VALUES (last_user.id, 'takeover', NEW.creator_id, NEW.id, NEW.channel, last_user.created_at,
+                analytics_question_key(last_user.body), last_user.body)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_takeover AFTER UPDATE OF status ON conversations FOR EACH ROW
+    WHEN (NEW.status = 'human' AND OLD.status IS DISTINCT FROM 'human')
+    EXECUTE FUNCTION analytics_takeover();
+
+-- Backfill from the rows already there (row security lifted for this transaction, as in 0008).
+ALTER TABLE messages NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE conversations NO FORCE ROW LEVEL SECURITY;
+INSERT INTO analytics_activity (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
+SELECT m.creator_id, m.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', m.created_at, 'epoch'),
+       count(*) FILTER (WHERE m.role = 'user'), count(*) FILTER (WHERE m.role IN ('assistant', 'creator'))
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.role IN ('user', 'assistant', 'creator')
+GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
+SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
+FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.role = 'user' GROUP BY 1, 2;
+INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
+SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
+       greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint, n.status
+FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.role = 'assistant';
+INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
+FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+WHERE n.role = 'assistant' AND (n.sources = '[]'::jsonb OR n.status = 'search_unavailable')
+ON CONFLICT DO NOTHING;
+INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
+SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
+FROM messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
+WHERE n.role = 'assistant' AND s ? 'document_id';
+ALTER TABLE messages FORCE ROW LEVEL SECURITY;
+ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
+
+-- +goose StatementBegin
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['analytics_activity', 'analytics_first_contact', 'analytics_turns', 'analytics_gaps',
+                             'analytics_citations', 'analytics_channel_events', 'analytics_team_events'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
+            USING (creator_id = NULLIF(current_setting('app.creator_id', true), '')::uuid)
+            WITH CHECK (creator_id = NULLIF(current_setting('app.creator_id', true), '')::uuid)$p$, t);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_activity, analytics_first_contact, analytics_turns, analytics_gaps,
+    analytics_citations, analytics_channel_events, analytics_team_events TO coachwire_app;
+
+-- +goose Down
+DROP TRIGGER analytics_takeover ON conversations;
+DROP TRIGGER analytics_opt_changed ON end_users;
+DROP TRIGGER analytics_message_failed ON messages;
+DROP TRIGGER analytics_messages_inserted ON messages;
+DROP FUNCTION analytics_takeover();
+DROP FUNCTION analytics_opt_changed();
+DROP FUNCTION analytics_message_failed();
+DROP FUNCTION analytics_messages_inserted();
+DROP FUNCTION analytics_question_key(text);
+DROP TABLE analytics_team_events, analytics_channel_events, analytics_citations, analytics_gaps, analytics_turns,
+    analytics_first_contact, analytics_activity;
