@@ -121,7 +121,7 @@ GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT 50;
 
 -- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d
-WHERE d.creator_id = @creator_id AND d.status = 'ready'
+WHERE d.creator_id = @creator_id AND d.status = 'indexed'
   AND NOT EXISTS (SELECT 1 FROM analytics_citations c
                   WHERE c.creator_id = @creator_id AND c.document_id = d.id AND c.at >= @start_at AND c.at < @end_at
                     AND (@channel::text = '' OR c.channel = @channel::text))

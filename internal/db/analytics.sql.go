@@ -774,7 +774,7 @@ func (q *Queries) AnalyticsMostCited(ctx context.Context, arg AnalyticsMostCited
 
 const analyticsNeverCited = `-- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d
-WHERE d.creator_id = $1 AND d.status = 'ready'
+WHERE d.creator_id = $1 AND d.status = 'indexed'
   AND NOT EXISTS (SELECT 1 FROM analytics_citations c
                   WHERE c.creator_id = $1 AND c.document_id = d.id AND c.at >= $2 AND c.at < $3
                     AND ($4::text = '' OR c.channel = $4::text))
