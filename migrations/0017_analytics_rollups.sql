@@ -50,7 +50,7 @@ CREATE INDEX analytics_turns_range ON analytics_turns (creator_id, asked_at);
 -- Questions the coach could not answer well.
 CREATE TABLE analytics_gaps (
     message_id      uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-    reason          text NOT NULL CHECK (reason IN ('no_passage', 'not_found', 'takeover')),
+    reason          text NOT NULL CHECK (reason IN ('no_passage', 'takeover')),
     creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     conversation_id uuid NOT NULL,
     channel         text NOT NULL,
