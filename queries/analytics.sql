@@ -272,3 +272,6 @@ GROUP BY 1 ORDER BY 3 DESC, 2 DESC;
 -- name: SetActingUser :exec
 -- The member acting in this transaction, for the team rollup (analytics_team_events.user_id).
 SELECT set_config('app.user_id', @user_id::text, true);
+
+-- name: GetTurnTiming :one
+SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1;

@@ -1112,6 +1112,31 @@ func (q *Queries) AnalyticsTeamSeries(ctx context.Context, arg AnalyticsTeamSeri
 	return items, nil
 }
 
+const getTurnTiming = `-- name: GetTurnTiming :one
+SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1
+`
+
+type GetTurnTimingRow struct {
+	ReplyID      uuid.UUID `json:"reply_id"`
+	FinalMs      int64     `json:"final_ms"`
+	FirstTokenMs *int64    `json:"first_token_ms"`
+	Mode         string    `json:"mode"`
+	Status       string    `json:"status"`
+}
+
+func (q *Queries) GetTurnTiming(ctx context.Context, replyID uuid.UUID) (GetTurnTimingRow, error) {
+	row := q.db.QueryRow(ctx, getTurnTiming, replyID)
+	var i GetTurnTimingRow
+	err := row.Scan(
+		&i.ReplyID,
+		&i.FinalMs,
+		&i.FirstTokenMs,
+		&i.Mode,
+		&i.Status,
+	)
+	return i, err
+}
+
 const recordTurnTiming = `-- name: RecordTurnTiming :exec
 UPDATE analytics_turns SET first_token_ms = $1, mode = $2 WHERE reply_id = $3
 `
