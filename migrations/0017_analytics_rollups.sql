@@ -116,7 +116,17 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION analytics_messages_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    has_user boolean;
+    has_bot boolean;
+    has_member boolean;
 BEGIN
+    -- One look at the new rows, so a single message (the turn path) runs only its own rollups.
+    SELECT coalesce(bool_or(role = 'user'), false), coalesce(bool_or(role = 'assistant'), false), coalesce(bool_or(role = 'creator'), false)
+    INTO has_user, has_bot, has_member FROM new_messages;
+    IF NOT (has_user OR has_bot OR has_member) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO analytics_activity AS a (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
     SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', n.created_at, 'epoch'),
            count(*) FILTER (WHERE n.role = 'user'), count(*) FILTER (WHERE n.role IN ('assistant', 'creator'))
@@ -127,13 +137,26 @@ BEGIN
     ON CONFLICT (conversation_id, bucket) DO UPDATE
         SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out;
 
-    INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
-    SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
-    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
-    WHERE n.role = 'user'
-    GROUP BY 1, 2
-    ORDER BY 1
-    ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
+    IF has_user THEN
+        INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
+        SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
+        FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+        WHERE n.role = 'user'
+        GROUP BY 1, 2
+        ORDER BY 1
+        ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
+    END IF;
+
+    IF has_member THEN
+        INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
+        SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
+               NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
+        FROM new_messages n WHERE n.role = 'creator';
+    END IF;
+
+    IF NOT has_bot THEN
+        RETURN NULL;
+    END IF;
 
     INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
     SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
@@ -153,11 +176,6 @@ BEGIN
     FROM new_messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
     WHERE n.role = 'assistant' AND s ? 'document_id'
     ON CONFLICT DO NOTHING;
-
-    INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
-    SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
-           NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
-    FROM new_messages n WHERE n.role = 'creator';
     RETURN NULL;
 END
 $$;
