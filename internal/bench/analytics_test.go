@@ -29,7 +29,7 @@ import (
 // COACHWIRE_BENCH_ANALYTICS_{MESSAGES,USERS,CAMPAIGNS,PROGRAMS,OTHERS,FRACTION,SAMPLES}.
 type analyticsScale struct {
 	Messages, Users, Campaigns, Programs, Others, Samples int
-	Fraction                                             float64
+	Fraction                                              float64
 }
 
 func readAnalyticsScale(b *testing.B) analyticsScale {

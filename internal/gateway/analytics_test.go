@@ -131,7 +131,7 @@ func localDay(t time.Time, loc *time.Location) time.Time {
 // expected computes a period's activity figures from the raw messages.
 type activityWant struct {
 	Conversations, MessagesIn, MessagesOut, ActiveUsers, NewUsers, Returning, Active7d, Active30d int64
-	Median                                                                                         float64
+	Median                                                                                        float64
 }
 
 func activityFrom(msgs []rawMsg, loc *time.Location, from, to time.Time, channel string, first map[uuid.UUID]time.Time) activityWant {
@@ -339,9 +339,9 @@ func TestAnalyticsExact(t *testing.T) {
 			}
 			act := decode[struct {
 				Series []struct {
-					Period                                                                                                      string
+					Period                                                                                                       string
 					Conversations, MessagesIn, MessagesOut, ActiveUsers, ActiveUsers7d, ActiveUsers30d, NewUsers, ReturningUsers int64
-					MedianMessagesPerConversation                                                                               float64
+					MedianMessagesPerConversation                                                                                float64
 				}
 				Totals struct {
 					Conversations, MessagesIn, MessagesOut, ActiveUsers, NewUsers, ReturningUsers int64
@@ -374,8 +374,8 @@ func TestAnalyticsExact(t *testing.T) {
 			}
 			resp := decode[struct {
 				Series []struct {
-					Period                                         string
-					Turns, LLMErrors, PassagesAnswers, DeadLettered int64
+					Period                                            string
+					Turns, LLMErrors, PassagesAnswers, DeadLettered   int64
 					FinalReplyP50Ms, FinalReplyP95Ms, FirstTokenP50Ms *int64
 				}
 			}](t, snake(raw))
