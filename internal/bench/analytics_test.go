@@ -257,3 +257,31 @@ func BenchmarkAnalytics(b *testing.B) {
 	fmt.Print(sb.String())
 	b.Log(sb.String())
 }
+
+// noRollup disables migration 0017's analytics triggers on the bench database
+// (COACHWIRE_BENCH_NO_ROLLUP=1 on BenchmarkTurnOverhead): the turn path as it was without
+// analytics, for comparison. Re-enabled when the benchmark ends.
+func noRollup(b *testing.B, ownerURL string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const off = `ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted;
+		ALTER TABLE messages DISABLE TRIGGER analytics_message_failed;
+		ALTER TABLE conversations DISABLE TRIGGER analytics_takeover;
+		ALTER TABLE end_users DISABLE TRIGGER analytics_opt_changed`
+	if _, err := conn.Exec(ctx, off); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c, err := pgx.Connect(ctx, ownerURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, strings.ReplaceAll(off, "DISABLE", "ENABLE"))
+	})
+	b.Log("analytics rollup triggers disabled (COACHWIRE_BENCH_NO_ROLLUP)")
+}
