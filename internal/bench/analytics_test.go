@@ -80,6 +80,10 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO documents (id, creator_id, title, format, body, status)
 		 SELECT gen_random_uuid(), $1, 'Document ' || i, 'text', 'body', 'indexed' FROM generate_series(1, 50) i`,
 		`CREATE TEMP TABLE docs ON COMMIT DROP AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM documents WHERE creator_id = $1`,
+		// The bulk inserts skip the per-statement rollup trigger; the rollups are then filled in one
+		// pass per table, as migration 0017's backfill does (the trigger's own cost is what
+		// BenchmarkTurnOverhead with and without COACHWIRE_BENCH_NO_ROLLUP shows).
+		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
 		// Questions at random times over 12 months, by users skewed towards the active few.
 		`CREATE TEMP TABLE q ON COMMIT DROP AS
 		 SELECT gen_random_uuid() AS id, gen_random_uuid() AS reply, floor(power(random(), 2) * $2::int)::bigint AS n,
@@ -95,7 +99,7 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        q.id, cv.channel, CASE WHEN q.r > 0.98 THEN 'llm_error' ELSE 'generated' END,
 		        q.at + (0.5 + random() * 20) * interval '1 second', q.at
 		 FROM q JOIN cv ON cv.n = q.n JOIN docs ON docs.n = q.text_n % 45`,
-		`UPDATE analytics_turns SET first_token_ms = (final_ms * 0.3)::bigint, mode = 'ollama' WHERE creator_id = $1`,
+
 		// Campaigns: monthly occurrences, 100 recipients each, a nudge message per sent decision.
 		`INSERT INTO campaigns (id, creator_id, name, content, schedule)
 		 SELECT gen_random_uuid(), $1, 'Campaign ' || i, '{"text":"hi"}', '{}' FROM generate_series(1, $4::int) i`,
@@ -117,6 +121,29 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 SELECT occ, end_user_id, $1, campaign_id, CASE WHEN r < 0.1 THEN 'skipped' ELSE 'sent' END,
 		        CASE WHEN r < 0.05 THEN 'capped' WHEN r < 0.1 THEN 'opted_out' ELSE '' END, CASE WHEN r >= 0.1 THEN msg END, at
 		 FROM nd`,
+		`ALTER TABLE messages ENABLE TRIGGER analytics_messages_inserted`,
+		`INSERT INTO analytics_activity (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
+		 SELECT m.creator_id, m.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', m.created_at, 'epoch'),
+		        count(*) FILTER (WHERE m.role = 'user'), count(*) FILTER (WHERE m.role IN ('assistant', 'creator'))
+		 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+		 WHERE m.creator_id = $1 AND m.role IN ('user', 'assistant', 'creator') GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
+		 SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
+		 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.creator_id = $1 AND m.role = 'user' GROUP BY 1, 2`,
+		`INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, first_token_ms, mode, status)
+		 SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
+		        greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint,
+		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
+		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
+		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+		 SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
+		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+		 WHERE n.creator_id = $1 AND n.role = 'assistant' AND n.sources = '[]'::jsonb`,
+		`INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
+		 SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
+		 FROM messages n, jsonb_array_elements(n.sources) s WHERE n.creator_id = $1 AND n.role = 'assistant' AND s ? 'document_id'`,
+		`INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
+		 SELECT creator_id, channel, 'failed', error_code, updated_at FROM messages WHERE creator_id = $1 AND status = 'failed'`,
 		// Programs: 5 steps, 500 enrollments each, a decision per step reached.
 		`INSERT INTO programs (id, creator_id, name, steps)
 		 SELECT gen_random_uuid(), $1, 'Program ' || i, '[{"content":{"text":"a"}},{"content":{"text":"b"}},{"content":{"text":"c"}},{"content":{"text":"d"}},{"content":{"text":"e"}}]'
