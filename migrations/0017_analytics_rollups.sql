@@ -13,29 +13,31 @@
 -- Messages in and out per conversation and UTC quarter-hour.
 CREATE TABLE analytics_activity (
     creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
-    conversation_id uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL,
     end_user_id     uuid NOT NULL,
     channel         text NOT NULL,
     bucket          timestamptz NOT NULL,
     messages_in     integer NOT NULL DEFAULT 0,
     messages_out    integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (conversation_id, bucket)
+    PRIMARY KEY (conversation_id, bucket),
+    FOREIGN KEY (creator_id, conversation_id) REFERENCES conversations (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_activity_range ON analytics_activity (creator_id, bucket) INCLUDE (end_user_id, channel, messages_in, messages_out);
 
 -- Each end user's first message (new users, cohorts).
 CREATE TABLE analytics_first_contact (
-    end_user_id uuid PRIMARY KEY REFERENCES end_users (id) ON DELETE CASCADE,
+    end_user_id uuid PRIMARY KEY,
     creator_id  uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     channel     text NOT NULL,
-    first_at    timestamptz NOT NULL
+    first_at    timestamptz NOT NULL,
+    FOREIGN KEY (creator_id, end_user_id) REFERENCES end_users (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_first_contact_range ON analytics_first_contact (creator_id, first_at);
 
 -- One row per bot reply to a person's message: message → final reply, and (recorded by
 -- generate in the reply's transaction) message → first token and the mode.
 CREATE TABLE analytics_turns (
-    reply_id        uuid PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    reply_id        uuid PRIMARY KEY,
     creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     conversation_id uuid NOT NULL,
     channel         text NOT NULL,
@@ -43,33 +45,36 @@ CREATE TABLE analytics_turns (
     final_ms        bigint NOT NULL,
     first_token_ms  bigint,
     mode            text NOT NULL DEFAULT '',
-    status          text NOT NULL
+    status          text NOT NULL,
+    FOREIGN KEY (creator_id, reply_id) REFERENCES messages (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_turns_range ON analytics_turns (creator_id, asked_at);
 
 -- Questions the coach could not answer well.
 CREATE TABLE analytics_gaps (
-    message_id      uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-    reason          text NOT NULL CHECK (reason IN ('no_passage', 'not_found', 'takeover')),
+    message_id      uuid NOT NULL,
+    reason          text NOT NULL CHECK (reason IN ('no_passage', 'takeover')),
     creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     conversation_id uuid NOT NULL,
     channel         text NOT NULL,
     asked_at        timestamptz NOT NULL,
     key             text NOT NULL,
     question        text NOT NULL,
-    PRIMARY KEY (message_id, reason)
+    PRIMARY KEY (message_id, reason),
+    FOREIGN KEY (creator_id, message_id) REFERENCES messages (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_gaps_range ON analytics_gaps (creator_id, asked_at);
 
 -- Documents (and sections) each reply cited.
 CREATE TABLE analytics_citations (
-    reply_id    uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    reply_id    uuid NOT NULL,
     document_id uuid NOT NULL,
     section     text NOT NULL,
     creator_id  uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     channel     text NOT NULL,
     at          timestamptz NOT NULL,
-    PRIMARY KEY (reply_id, document_id, section)
+    PRIMARY KEY (reply_id, document_id, section),
+    FOREIGN KEY (creator_id, reply_id) REFERENCES messages (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_citations_range ON analytics_citations (creator_id, at);
 
@@ -88,12 +93,13 @@ CREATE INDEX analytics_channel_events_range ON analytics_channel_events (creator
 CREATE TABLE analytics_team_events (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
-    conversation_id uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL,
     channel         text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('takeover', 'reply')),
     user_id         uuid,
     wait_ms         bigint,
-    at              timestamptz NOT NULL
+    at              timestamptz NOT NULL,
+    FOREIGN KEY (creator_id, conversation_id) REFERENCES conversations (creator_id, id) ON DELETE CASCADE
 );
 CREATE INDEX analytics_team_events_range ON analytics_team_events (creator_id, at);
 
@@ -110,7 +116,17 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION analytics_messages_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    has_user boolean;
+    has_bot boolean;
+    has_member boolean;
 BEGIN
+    -- One look at the new rows, so a single message (the turn path) runs only its own rollups.
+    SELECT coalesce(bool_or(role = 'user'), false), coalesce(bool_or(role = 'assistant'), false), coalesce(bool_or(role = 'creator'), false)
+    INTO has_user, has_bot, has_member FROM new_messages;
+    IF NOT (has_user OR has_bot OR has_member) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO analytics_activity AS a (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
     SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', n.created_at, 'epoch'),
            count(*) FILTER (WHERE n.role = 'user'), count(*) FILTER (WHERE n.role IN ('assistant', 'creator'))
@@ -121,13 +137,26 @@ BEGIN
     ON CONFLICT (conversation_id, bucket) DO UPDATE
         SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out;
 
-    INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
-    SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
-    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
-    WHERE n.role = 'user'
-    GROUP BY 1, 2
-    ORDER BY 1
-    ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
+    IF has_user THEN
+        INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
+        SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
+        FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+        WHERE n.role = 'user'
+        GROUP BY 1, 2
+        ORDER BY 1
+        ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
+    END IF;
+
+    IF has_member THEN
+        INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
+        SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
+               NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
+        FROM new_messages n WHERE n.role = 'creator';
+    END IF;
+
+    IF NOT has_bot THEN
+        RETURN NULL;
+    END IF;
 
     INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
     SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
@@ -147,11 +176,6 @@ BEGIN
     FROM new_messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
     WHERE n.role = 'assistant' AND s ? 'document_id'
     ON CONFLICT DO NOTHING;
-
-    INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
-    SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
-           NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
-    FROM new_messages n WHERE n.role = 'creator';
     RETURN NULL;
 END
 $$;

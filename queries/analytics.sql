@@ -121,7 +121,7 @@ GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT 50;
 
 -- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d
-WHERE d.creator_id = @creator_id AND d.status = 'ready'
+WHERE d.creator_id = @creator_id AND d.status = 'indexed'
   AND NOT EXISTS (SELECT 1 FROM analytics_citations c
                   WHERE c.creator_id = @creator_id AND c.document_id = d.id AND c.at >= @start_at AND c.at < @end_at
                     AND (@channel::text = '' OR c.channel = @channel::text))
@@ -272,3 +272,6 @@ GROUP BY 1 ORDER BY 3 DESC, 2 DESC;
 -- name: SetActingUser :exec
 -- The member acting in this transaction, for the team rollup (analytics_team_events.user_id).
 SELECT set_config('app.user_id', @user_id::text, true);
+
+-- name: GetTurnTiming :one
+SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1;

@@ -84,6 +84,9 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		ChunkSize: 1 << 10, DeltaDelay: 0,
 	})
 	d := testenv.Postgres(b)
+	if os.Getenv("COACHWIRE_BENCH_NO_ROLLUP") != "" {
+		noRollup(b, d.OwnerURL) // the turn path without the analytics triggers, to compare
+	}
 	parallel := 8 // config's default COACHWIRE_WORKER_PARALLEL
 	if v := os.Getenv("COACHWIRE_WORKER_PARALLEL"); v != "" {
 		n, err := strconv.Atoi(v)

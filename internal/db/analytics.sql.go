@@ -774,7 +774,7 @@ func (q *Queries) AnalyticsMostCited(ctx context.Context, arg AnalyticsMostCited
 
 const analyticsNeverCited = `-- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d
-WHERE d.creator_id = $1 AND d.status = 'ready'
+WHERE d.creator_id = $1 AND d.status = 'indexed'
   AND NOT EXISTS (SELECT 1 FROM analytics_citations c
                   WHERE c.creator_id = $1 AND c.document_id = d.id AND c.at >= $2 AND c.at < $3
                     AND ($4::text = '' OR c.channel = $4::text))
@@ -1110,6 +1110,31 @@ func (q *Queries) AnalyticsTeamSeries(ctx context.Context, arg AnalyticsTeamSeri
 		return nil, err
 	}
 	return items, nil
+}
+
+const getTurnTiming = `-- name: GetTurnTiming :one
+SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1
+`
+
+type GetTurnTimingRow struct {
+	ReplyID      uuid.UUID `json:"reply_id"`
+	FinalMs      int64     `json:"final_ms"`
+	FirstTokenMs *int64    `json:"first_token_ms"`
+	Mode         string    `json:"mode"`
+	Status       string    `json:"status"`
+}
+
+func (q *Queries) GetTurnTiming(ctx context.Context, replyID uuid.UUID) (GetTurnTimingRow, error) {
+	row := q.db.QueryRow(ctx, getTurnTiming, replyID)
+	var i GetTurnTimingRow
+	err := row.Scan(
+		&i.ReplyID,
+		&i.FinalMs,
+		&i.FirstTokenMs,
+		&i.Mode,
+		&i.Status,
+	)
+	return i, err
 }
 
 const recordTurnTiming = `-- name: RecordTurnTiming :exec

@@ -68,19 +68,27 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if _, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: x.document, CreatorID: x.creator, Title: "t", Format: "text", Body: "b"}); err != nil {
 			return err
 		}
-		// Bot replies, a failed send, an opt-out and a takeover fill every analytics rollup
-		// (migration 0017's triggers).
+		// A second conversation (whatsapp) with bot replies, a failed send and a takeover fills
+		// every analytics rollup (migration 0017's triggers); the widget one keeps one message.
+		conv2, ask := uuid.New(), uuid.New()
+		if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv2, CreatorID: x.creator, EndUserID: x.endUser, Channel: "whatsapp"}); err != nil {
+			return err
+		}
+		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: ask, CreatorID: x.creator, ConversationID: conv2,
+			Role: "user", Body: "question", Sources: json.RawMessage("[]"), Channel: "whatsapp", Status: "received"}); err != nil {
+			return err
+		}
 		for _, src := range []string{`[]`, `[{"document_id":"` + x.document.String() + `","title":"t"}]`} {
 			reply := uuid.New()
-			if _, err := q.InsertReply(ctx, db.InsertReplyParams{ID: reply, CreatorID: x.creator, ConversationID: x.conversation, Body: "r",
-				Sources: json.RawMessage(src), ReplyTo: uuid.NullUUID{UUID: x.message, Valid: true}, Channel: "widget", Status: "generated", Covers: []uuid.UUID{}}); err != nil {
+			if _, err := q.InsertReply(ctx, db.InsertReplyParams{ID: reply, CreatorID: x.creator, ConversationID: conv2, Body: "r",
+				Sources: json.RawMessage(src), ReplyTo: uuid.NullUUID{UUID: ask, Valid: true}, Channel: "whatsapp", Status: "generated", Covers: []uuid.UUID{}}); err != nil {
 				return err
 			}
 			if err := q.SetMessageStatus(ctx, db.SetMessageStatusParams{ID: reply, Status: "failed", Error: "e"}); err != nil {
 				return err
 			}
 		}
-		if _, err := q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: x.conversation, Status: "human"}); err != nil {
+		if _, err := q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: conv2, Status: "human"}); err != nil {
 			return err
 		}
 		if _, err := q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: x.message, CreatorID: x.creator, Channel: "widget"}); err != nil {

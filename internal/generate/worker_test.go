@@ -76,6 +76,13 @@ func TestTurnStreamedAndStored(t *testing.T) {
 	require.Equal(t, uuid.NullUUID{UUID: reply.ID, Valid: true}, r.message(t, q.ID).AnsweredBy)
 	require.EqualValues(t, 1, r.conversation(t, conv).AnsweredSeq)
 	require.Equal(t, []events.MessageOutbound{{MessageID: reply.ID, ConversationID: conv, EndUserID: eu, Channel: "widget"}}, r.outbound(t, "widget"))
+	// The analytics rollup's turn row: message → first token and the mode, beside the reply.
+	timing := testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.GetTurnTimingRow, error) {
+		return q.GetTurnTiming(ctx, reply.ID)
+	})
+	require.NotNil(t, timing.FirstTokenMs)
+	require.Equal(t, "ollama", timing.Mode)
+	require.Equal(t, "generated", timing.Status)
 
 	frames := live.until(t, func(fs []events.Live) bool { return text(fs) == reply.Body })
 	require.Equal(t, "typing", frames[0].Kind)
@@ -215,6 +222,11 @@ func TestPassagesMode(t *testing.T) {
 		require.Equal(t, tc.body, reply.Body, "case %d", i)
 		require.Equal(t, tc.status, reply.Status)
 		require.Len(t, sources(t, reply), tc.sources)
+		timing := testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.GetTurnTimingRow, error) {
+			return q.GetTurnTiming(ctx, reply.ID)
+		})
+		require.Equal(t, "passages", timing.Mode)
+		require.NotNil(t, timing.FirstTokenMs)
 		frames := live.until(t, func(fs []events.Live) bool { return len(fs) == 2 })
 		require.Equal(t, "typing", frames[0].Kind)
 		require.Equal(t, events.Live{Kind: "delta", Turn: reply.ID, Text: reply.Body, Reset: true}, frames[1])

@@ -1428,7 +1428,7 @@ export interface components {
             /** @description The group's most recent question as written; only with `content.read`. */
             question?: string;
             /**
-             * @description Count by why it is a gap: `no_passage` (nothing above the relevance threshold), `not_found` (an honest couldn't-find reply), `takeover` (a creator took over right after the answer).
+             * @description Count by why it is a gap: `no_passage` (the answer cited no passage above the relevance threshold - the honest couldn't-find reply, or search unavailable), `takeover` (a member took over within 15 minutes of the bot's answer). A question that is both counts once in `count`.
              * @example {
              *       "no_passage": 3,
              *       "takeover": 1
@@ -1456,7 +1456,7 @@ export interface components {
             gaps: components["schemas"]["AnalyticsGap"][];
             /** @description Documents (and sections) cited most in the range, at most 50. */
             most_cited: components["schemas"]["AnalyticsDocumentCitations"][];
-            /** @description Ready documents no answer in the range cited, at most 200. */
+            /** @description Indexed documents no answer in the range cited, at most 200. */
             never_cited: components["schemas"]["AnalyticsDocumentCitations"][];
             range: components["schemas"]["AnalyticsRange"];
         };
@@ -1479,7 +1479,7 @@ export interface components {
             program_name: string;
             /** @description Enrollments that came to this step (decided sent */
             reached: number;
-            /** @description Sent step messages after which the person wrote before the next step. */
+            /** @description Sent step messages after which the person wrote within 24 h. */
             replied: number;
             sent: number;
             /** @description Step index (0-based). */
@@ -1496,7 +1496,7 @@ export interface components {
              * @description Present when filtered.
              * @enum {string}
              */
-            channel?: "web" | "whatsapp" | "telegram";
+            channel?: "widget" | "whatsapp" | "telegram";
             /** Format: date */
             from: string;
             /** @enum {string} */
@@ -1521,7 +1521,7 @@ export interface components {
             };
         };
         AnalyticsResponsivenessRow: {
-            /** @description Turns given up after retries (dead-lettered). */
+            /** @description Turns given up after retries (dead-lettered). Not recorded yet: always 0 (the dead-letter stream is not rolled up). */
             dead_lettered: number;
             /** @description Message → final reply stored. */
             final_reply_p50_ms: number | null;
@@ -1548,10 +1548,11 @@ export interface components {
             series: components["schemas"]["AnalyticsTeamRow"][];
         };
         AnalyticsTeamMember: {
+            /** @description Empty for now: the console shows the member list's name for user_id. */
             name: string;
             replies: number;
             takeovers: number;
-            /** @description The member's user id (empty for replies from before the team existed or by an API key). */
+            /** @description The member's user id (empty for an API key or a write outside the API). */
             user_id: string;
         };
         AnalyticsTeamRow: {
@@ -2534,8 +2535,8 @@ export interface components {
         };
     };
     parameters: {
-        /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
-        AnalyticsChannel: "web" | "whatsapp" | "telegram";
+        /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+        AnalyticsChannel: "widget" | "whatsapp" | "telegram";
         /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
         AnalyticsFormat: "json" | "csv";
         /** @description First day of the range (inclusive), a date in `tz`. Default 29 days before `to`. */
@@ -2567,7 +2568,7 @@ export interface operations {
     analyticsActivity: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2606,7 +2607,7 @@ export interface operations {
     analyticsCampaigns: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2645,7 +2646,7 @@ export interface operations {
     analyticsChannels: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2684,7 +2685,7 @@ export interface operations {
     analyticsKnowledgeGaps: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2723,7 +2724,7 @@ export interface operations {
     analyticsPrograms: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2762,7 +2763,7 @@ export interface operations {
     analyticsResponsiveness: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2801,7 +2802,7 @@ export interface operations {
     analyticsRetention: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -2840,7 +2841,7 @@ export interface operations {
     analyticsTeam: {
         parameters: {
             query?: {
-                /** @description Only this channel kind (web, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];

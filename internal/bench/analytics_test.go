@@ -1,0 +1,320 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coachwire/coachwire/internal/auth"
+	"github.com/coachwire/coachwire/internal/config"
+	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/secrets"
+	"github.com/coachwire/coachwire/internal/storage"
+	"github.com/coachwire/coachwire/internal/testenv"
+)
+
+// analyticsScale is the generated history of BenchmarkAnalytics (issue 12): the measured
+// creator and Others creators of Fraction its size, in one database. Environment:
+// COACHWIRE_BENCH_ANALYTICS_{MESSAGES,USERS,CAMPAIGNS,PROGRAMS,OTHERS,FRACTION,SAMPLES}.
+type analyticsScale struct {
+	Messages, Users, Campaigns, Programs, Others, Samples int
+	Fraction                                              float64
+}
+
+func readAnalyticsScale(b *testing.B) analyticsScale {
+	s := analyticsScale{Messages: 1_000_000, Users: 50_000, Campaigns: 100, Programs: 20, Others: 20, Samples: 20, Fraction: 1}
+	for name, p := range map[string]*int{"MESSAGES": &s.Messages, "USERS": &s.Users, "CAMPAIGNS": &s.Campaigns, "PROGRAMS": &s.Programs,
+		"OTHERS": &s.Others, "SAMPLES": &s.Samples} {
+		if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_" + name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				b.Fatalf("COACHWIRE_BENCH_ANALYTICS_%s=%q", name, v)
+			}
+			*p = n
+		}
+	}
+	if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_FRACTION"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			b.Fatalf("COACHWIRE_BENCH_ANALYTICS_FRACTION=%q", v)
+		}
+		s.Fraction = f
+	}
+	return s
+}
+
+// generateHistory writes a creator's 12 months set-based (generate_series, one statement per
+// table; the messages go through migration 0017's statement triggers like any insert): end
+// users on three channels, a conversation each (activity skewed towards a few), question /
+// reply pairs (a fifth without a cited passage: knowledge gaps from 500 question texts; the
+// rest citing one of 50 documents), campaigns with monthly occurrences of 100 recipients,
+// programs of 5 steps, opt-outs, failed sends and takeovers.
+func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, users, campaigns, programs int) error {
+	users = max(users, 10)
+	nudgesPer := 100
+	occs := campaigns * 12
+	nudges := min(occs*nudgesPer, messages/5)
+	pairs := max(1, (messages-nudges)/2)
+	stmts := []string{
+		`SELECT set_config('app.creator_id', $1::text, true)`,
+		`INSERT INTO end_users (id, creator_id, channel, external_id, created_at)
+		 SELECT gen_random_uuid(), $1, (ARRAY['widget','whatsapp','telegram'])[1 + i % 3], 'u' || i, now() - interval '365 days'
+		 FROM generate_series(1, $2::int) i`,
+		`CREATE TEMP TABLE eu ON COMMIT DROP AS
+		 SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, channel FROM end_users WHERE creator_id = $1`,
+		`INSERT INTO conversations (id, creator_id, end_user_id, channel) SELECT gen_random_uuid(), $1, id, channel FROM eu`,
+		`CREATE TEMP TABLE cv ON COMMIT DROP AS
+		 SELECT eu.n, c.id, c.channel FROM eu JOIN conversations c ON c.end_user_id = eu.id`,
+		`CREATE INDEX ON cv (n)`,
+		`INSERT INTO documents (id, creator_id, title, format, body, status)
+		 SELECT gen_random_uuid(), $1, 'Document ' || i, 'text', 'body', 'indexed' FROM generate_series(1, 50) i`,
+		`CREATE TEMP TABLE docs ON COMMIT DROP AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM documents WHERE creator_id = $1`,
+		// The bulk inserts skip the per-statement rollup trigger; the rollups are then filled in one
+		// pass per table, as migration 0017's backfill does (the trigger's own cost is what
+		// BenchmarkTurnOverhead with and without COACHWIRE_BENCH_NO_ROLLUP shows).
+		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
+		// Questions at random times over 12 months, by users skewed towards the active few.
+		`CREATE TEMP TABLE q ON COMMIT DROP AS
+		 SELECT gen_random_uuid() AS id, gen_random_uuid() AS reply, floor(power(random(), 2) * $2::int)::bigint AS n,
+		        now() - random() * interval '365 days' AS at, (random() * 499)::int AS text_n, random() AS r
+		 FROM generate_series(1, $3::int)`,
+		`INSERT INTO messages (id, creator_id, conversation_id, role, body, channel, status, created_at, updated_at)
+		 SELECT q.id, $1, cv.id, 'user', 'Question number ' || q.text_n || '?', cv.channel, 'received', q.at, q.at
+		 FROM q JOIN cv ON cv.n = q.n`,
+		`INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status, created_at, updated_at)
+		 SELECT q.reply, $1, cv.id, 'assistant', 'Answer',
+		        CASE WHEN q.r < 0.2 THEN '[]'::jsonb
+		             ELSE jsonb_build_array(jsonb_build_object('document_id', docs.id, 'title', 't', 'heading', 'Section ' || (q.text_n % 7))) END,
+		        q.id, cv.channel, CASE WHEN q.r > 0.98 THEN 'llm_error' ELSE 'generated' END,
+		        q.at + (0.5 + random() * 20) * interval '1 second', q.at
+		 FROM q JOIN cv ON cv.n = q.n JOIN docs ON docs.n = q.text_n % 45`,
+
+		// Campaigns: monthly occurrences, 100 recipients each, a nudge message per sent decision.
+		`INSERT INTO campaigns (id, creator_id, name, content, schedule)
+		 SELECT gen_random_uuid(), $1, 'Campaign ' || i, '{"text":"hi"}', '{}' FROM generate_series(1, $4::int) i`,
+		`CREATE TEMP TABLE occ ON COMMIT DROP AS
+		 SELECT gen_random_uuid() AS id, c.id AS campaign_id, row_number() OVER () AS k, now() - (m * interval '30 days') - random() * interval '1 day' AS at
+		 FROM campaigns c, generate_series(0, 11) m WHERE c.creator_id = $1`,
+		`INSERT INTO campaign_occurrences (id, creator_id, campaign_id, scheduled_at, status, targeted)
+		 SELECT id, $1, campaign_id, at, 'expanded', 100 FROM occ`,
+		`CREATE TEMP TABLE nd ON COMMIT DROP AS
+		 SELECT occ.id AS occ, occ.campaign_id, eu.id AS end_user_id, cv.id AS conv, cv.channel, occ.at, gen_random_uuid() AS msg, random() AS r
+		 FROM occ CROSS JOIN generate_series(0, 99) j
+		 JOIN eu ON eu.n = (occ.k * 100 + j) % $2::int JOIN cv ON cv.n = eu.n
+		 LIMIT $5::int`,
+		`INSERT INTO messages (id, creator_id, conversation_id, role, body, channel, status, error_code, created_at, updated_at)
+		 SELECT msg, $1, conv, 'assistant', 'Nudge', channel,
+		        CASE WHEN r < 0.05 THEN 'failed' WHEN r < 0.5 THEN 'read' ELSE 'delivered' END, CASE WHEN r < 0.05 THEN '131047' ELSE '' END, at, at
+		 FROM nd WHERE r >= 0.1`,
+		`INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, status, reason, message_id, decided_at)
+		 SELECT occ, end_user_id, $1, campaign_id, CASE WHEN r < 0.1 THEN 'skipped' ELSE 'sent' END,
+		        CASE WHEN r < 0.05 THEN 'capped' WHEN r < 0.1 THEN 'opted_out' ELSE '' END, CASE WHEN r >= 0.1 THEN msg END, at
+		 FROM nd`,
+		`ALTER TABLE messages ENABLE TRIGGER analytics_messages_inserted`,
+		`INSERT INTO analytics_activity (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
+		 SELECT m.creator_id, m.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', m.created_at, 'epoch'),
+		        count(*) FILTER (WHERE m.role = 'user'), count(*) FILTER (WHERE m.role IN ('assistant', 'creator'))
+		 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+		 WHERE m.creator_id = $1 AND m.role IN ('user', 'assistant', 'creator') GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
+		 SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
+		 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.creator_id = $1 AND m.role = 'user' GROUP BY 1, 2`,
+		`INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, first_token_ms, mode, status)
+		 SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
+		        greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint,
+		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
+		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
+		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+		 SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
+		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+		 WHERE n.creator_id = $1 AND n.role = 'assistant' AND n.sources = '[]'::jsonb`,
+		`INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
+		 SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
+		 FROM messages n, jsonb_array_elements(n.sources) s WHERE n.creator_id = $1 AND n.role = 'assistant' AND s ? 'document_id'`,
+		`INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
+		 SELECT creator_id, channel, 'failed', error_code, updated_at FROM messages WHERE creator_id = $1 AND status = 'failed'`,
+		// Programs: 5 steps, 500 enrollments each, a decision per step reached.
+		`INSERT INTO programs (id, creator_id, name, steps)
+		 SELECT gen_random_uuid(), $1, 'Program ' || i, '[{"content":{"text":"a"}},{"content":{"text":"b"}},{"content":{"text":"c"}},{"content":{"text":"d"}},{"content":{"text":"e"}}]'
+		 FROM generate_series(1, $6::int) i`,
+		`INSERT INTO program_enrollments (id, creator_id, program_id, end_user_id, status, next_step, enrolled_at, last_step)
+		 SELECT gen_random_uuid(), $1, p.id, eu.id, CASE WHEN random() < 0.5 THEN 'completed' ELSE 'cancelled' END, 5,
+		        now() - random() * interval '360 days', (random() * 4)::int
+		 FROM (SELECT id, row_number() OVER () AS k FROM programs WHERE creator_id = $1) p
+		 CROSS JOIN generate_series(0, 499) j JOIN eu ON eu.n = (p.k * 977 + j) % $2::int
+		 ON CONFLICT DO NOTHING`,
+		`INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, enrollment_id, status, decided_at, step)
+		 SELECT gen_random_uuid(), pe.end_user_id, $1, pe.id, 'sent', pe.enrolled_at + s * interval '1 day', s
+		 FROM program_enrollments pe, generate_series(0, 4) s WHERE pe.creator_id = $1 AND s <= pe.last_step`,
+		// Opt-outs, takeovers (row triggers).
+		`UPDATE end_users SET opted_out_at = now() - random() * interval '365 days' WHERE creator_id = $1 AND random() < 0.02`,
+		`UPDATE conversations SET status = 'human' WHERE creator_id = $1 AND random() < 0.01`,
+	}
+	sizes := strings.NewReplacer("$2::int", strconv.Itoa(users), "$3::int", strconv.Itoa(pairs), "$4::int", strconv.Itoa(campaigns),
+		"$5::int", strconv.Itoa(nudges), "$6::int", strconv.Itoa(programs))
+	for i, s := range stmts {
+		s = sizes.Replace(s)
+		var args []any
+		if strings.Contains(s, "$1") {
+			args = []any{c.String()}
+		}
+		if _, err := tx.Exec(ctx, s, args...); err != nil {
+			return fmt.Errorf("statement %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// BenchmarkAnalytics prints the p95 of every analytics endpoint for a 30-day and a 12-month
+// range, for a creator with COACHWIRE_BENCH_ANALYTICS_MESSAGES messages (default 1,000,000),
+// 50,000 end users, 100 campaigns and 20 programs over 12 months, next to 20 other creators of
+// similar size in the same database, through the HTTP API (auth, routing, JSON). Nothing is
+// asserted.
+func BenchmarkAnalytics(b *testing.B) {
+	sc := readAnalyticsScale(b)
+	ctx := context.Background()
+	d := testenv.Postgres(b)
+	dir := b.TempDir()
+	svc, err := auth.New(auth.Options{KeyFile: dir + "/jwt.json", Issuer: "http://bench", BcryptCost: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := secrets.Load("", dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	files, err := storage.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := gateway.New(gateway.Deps{Config: &gateway.Settings{PublicURL: "http://bench",
+		Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}}}, Files: files, Store: testenv.Store(b),
+		Bus: testenv.Bus(b), Auth: svc, Keys: keys, Log: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(srv.Handler())
+	b.Cleanup(ts.Close)
+	b.Cleanup(srv.Shutdown)
+	c := testenv.NewClient(ts.URL)
+
+	owner, err := pgx.Connect(ctx, d.OwnerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { owner.Close(ctx) })
+	gen := func(id uuid.UUID, f float64) time.Duration {
+		start := time.Now()
+		tx, err := owner.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := generateHistory(ctx, tx, id, int(float64(sc.Messages)*f), int(float64(sc.Users)*f), int(float64(sc.Campaigns)*f),
+			int(float64(sc.Programs)*f)); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	others := make([]uuid.UUID, sc.Others)
+	for i := range others {
+		others[i] = c.Register(b).ID
+	}
+	me := c.Register(b)
+	var total time.Duration
+	for _, id := range others {
+		total += gen(id, sc.Fraction)
+	}
+	took := gen(me.ID, 1)
+	total += took
+	if _, err := owner.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	var msgs, rollup int64
+	tx, _ := owner.Begin(ctx)
+	_, _ = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", me.ID.String())
+	_ = tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM analytics_activity)").Scan(&msgs, &rollup)
+	_ = tx.Rollback(ctx)
+	b.Logf("generated: creator with %d messages (%d activity rollup rows) in %s; %d other creators at %.2f× its size; all in %s",
+		msgs, rollup, took.Round(time.Second), sc.Others, sc.Fraction, total.Round(time.Second))
+
+	sections := []string{"activity", "responsiveness", "knowledge-gaps", "retention", "campaigns", "programs", "channels", "team"}
+	today := time.Now().UTC()
+	ranges := []struct {
+		name, q string
+	}{
+		{"30 days", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin", today.AddDate(0, 0, -29).Format("2006-01-02"), today.Format("2006-01-02"))},
+		{"12 months", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin&granularity=week", today.AddDate(-1, 0, 1).Format("2006-01-02"), today.Format("2006-01-02"))},
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nanalytics endpoints, %d requests each (creator: %d messages; %d others ×%.2f)\n%-16s %12s %12s %12s %12s\n",
+		sc.Samples, msgs, sc.Others, sc.Fraction, "endpoint", "30d p50-ms", "30d p95-ms", "12mo p50-ms", "12mo p95-ms")
+	for _, sec := range sections {
+		fmt.Fprintf(&sb, "%-16s", sec)
+		for _, r := range ranges {
+			var lat []time.Duration
+			for i := 0; i < sc.Samples+1; i++ {
+				req, _ := http.NewRequest("GET", ts.URL+"/api/v1/analytics/"+sec+"?"+r.q, nil)
+				req.Header.Set("Authorization", "Bearer "+me.AccessToken)
+				t0 := time.Now()
+				res, err := ts.Client().Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Fatalf("%s %s: %d", sec, r.name, res.StatusCode)
+				}
+				if i > 0 { // the first warms the caches
+					lat = append(lat, time.Since(t0))
+				}
+			}
+			slices.Sort(lat)
+			fmt.Fprintf(&sb, " %12.1f %12.1f", Ms(lat[len(lat)/2]), Ms(lat[min(len(lat)-1, int(float64(len(lat))*0.95))]))
+		}
+		sb.WriteString("\n")
+	}
+	b.ReportMetric(0, "ns/op")
+	fmt.Print(sb.String())
+	b.Log(sb.String())
+}
+
+// noRollup disables migration 0017's analytics triggers on the bench database
+// (COACHWIRE_BENCH_NO_ROLLUP=1 on BenchmarkTurnOverhead): the turn path as it was without
+// analytics, for comparison. Re-enabled when the benchmark ends.
+func noRollup(b *testing.B, ownerURL string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const off = `ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted;
+		ALTER TABLE messages DISABLE TRIGGER analytics_message_failed;
+		ALTER TABLE conversations DISABLE TRIGGER analytics_takeover;
+		ALTER TABLE end_users DISABLE TRIGGER analytics_opt_changed`
+	if _, err := conn.Exec(ctx, off); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c, err := pgx.Connect(ctx, ownerURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, strings.ReplaceAll(off, "DISABLE", "ENABLE"))
+	})
+	b.Log("analytics rollup triggers disabled (COACHWIRE_BENCH_NO_ROLLUP)")
+}
