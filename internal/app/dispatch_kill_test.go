@@ -39,7 +39,7 @@ func TestDispatchProcessKilledMidSend(t *testing.T) {
 	require.Equal(t, http.StatusCreated, st, string(raw))
 
 	env := func() []string {
-		return h.env(t.TempDir(), "COACHWIRE_TARGET=dispatch", "COACHWIRE_WHATSAPP_API_URL="+wa.URL, "COACHWIRE_PROVIDER_CALL_TIMEOUT=10s")
+		return h.env(t.TempDir(), "COACHWIRE_TARGET=dispatch", "COACHWIRE_WHATSAPP_API_URL="+wa.URL, "COACHWIRE_PROVIDER_CALL_TIMEOUT=3s")
 	}
 	dispatch := startProc(t, "dispatch", env())
 	outs := seedOutbound(t, gw, cr.ID, ch.ID, 3)
