@@ -1,7 +1,7 @@
 // Package gateway is coachwire's HTTP edge: the creator REST API, the widget script, the widget
 // WebSocket, the demo page, the provider webhooks and health. It authenticates every request,
-// publishes work to the bus and never does a worker's job (no retrieval, no LLM calls) in a
-// request.
+// publishes work to the bus and never does a worker's job (no LLM calls; no retrieval but the
+// read-only "try a question" preview, through the function package app gives it) in a request.
 //
 // The package holds the creator API and the one route table (Handler); the end users' side is
 // package widget, the providers' side package webhooks, and the HTTP plumbing they all share
