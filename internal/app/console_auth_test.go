@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
@@ -167,7 +168,6 @@ func TestConsoleAuthInBrowser(t *testing.T) {
 	b.do(t, "press Tab", chromedp.KeyEvent("\t"))
 	b.do(t, "press Enter", pressEnter())
 	b.poll(t, "signed out here", `location.pathname === '/console/sign-in' && document.querySelector('.notice')?.textContent === 'You are signed out.'`)
-	b2.do(t, "press Tab in the second browser", chromedp.KeyEvent("\t")) // any API call would do; a reload is one
 	b2.do(t, "reload the second browser", chromedp.Reload())
 	b2.poll(t, "the second browser is signed out", `location.pathname === '/console/sign-in'`)
 	require.Nil(t, b.cookie(t, a.URL, "cw_refresh"), "signing out everywhere clears the cookie")
@@ -184,9 +184,9 @@ func TestConsoleAuthInBrowser(t *testing.T) {
 	b.poll(t, "B's empty knowledge", `document.querySelector('.empty-title')?.textContent === 'No knowledge yet'`)
 	b.axe(t, axe, "workspace switcher")
 	b.do(t, "focus the switcher", chromedp.Focus(chromedp.CSS(`#workspace-select`)))
-	b.do(t, "choose workspace A", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector('#workspace-select');
-	  const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set; set.call(s, %q);
-	  s.dispatchEvent(new Event('change', {bubbles: true})); })()`, me.ID.String())))
+	// Workspaces are listed oldest membership first: A, then B; the arrow key moves to A.
+	b.do(t, "choose workspace A", chromedp.KeyEvent(kb.ArrowUp))
+	b.poll(t, "A chosen", fmt.Sprintf(`document.querySelector('#workspace-select').value === %q`, me.ID.String()))
 	b.do(t, "press Tab", chromedp.KeyEvent("\t"))
 	require.Equal(t, "Switch", b.eval(t, `document.activeElement.textContent`))
 	b.do(t, "press Enter", pressEnter())
