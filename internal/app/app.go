@@ -322,6 +322,7 @@ func (a *App) startGateway(ctx context.Context) error {
 			ImportAllowPrivate: kc.ImportAllowPrivate},
 		Files: files, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Keys: keys, Log: a.log.With("target", "gateway"), Now: a.now,
 		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
+		Retrieve:      a.previewRetriever(),
 		Health:        checks,
 		DemoWidgetKey: func() string { return a.demoKey },
 		Metrics:       a.metrics.gateway,

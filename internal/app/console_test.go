@@ -245,7 +245,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "confirm", chromedp.Click(chromedp.CSS(`dialog.dialog button[type="submit"]`)))
 	b.poll(t, "the row to go", `document.querySelectorAll('tr[data-doc-id]').length === 3 && !`+rowOf("sleep basics"))
 
-	// A reload keeps the session (refresh token in sessionStorage, access token in memory).
+	// A reload keeps the session (refresh token in the HttpOnly cookie, access token in memory).
 	b.do(t, "reload", chromedp.Reload())
 	b.poll(t, "the Knowledge page after the reload", `document.querySelector('h1')?.textContent === 'Knowledge' && document.querySelectorAll('tr[data-doc-id][data-status="indexed"]').length === 3`)
 
@@ -274,11 +274,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "desktop viewport", chromedp.EmulateViewport(1280, 900))
 
 	// Sign out: back to the sign-in page, and the refresh token no longer works.
-	refresh := b.eval(t, `sessionStorage.getItem('coachwire.console.refresh')`)
-	require.NotEmpty(t, refresh)
+	rc := b.cookie(t, a.URL, "cw_refresh")
+	require.NotNil(t, rc, "the refresh cookie")
+	refresh := rc.Value
 	b.do(t, "click Sign out", chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)))
 	b.poll(t, "the signed-out page", `location.pathname === '/console/sign-in' && document.querySelector('.notice')?.textContent === 'You are signed out.'`)
-	require.Equal(t, "null", b.eval(t, `String(sessionStorage.getItem('coachwire.console.refresh'))`))
+	require.Nil(t, b.cookie(t, a.URL, "cw_refresh"), "signing out clears the refresh cookie")
 	st, raw, err := testenv.NewClient(a.URL).Do(context.Background(), "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, st, "the signed-out refresh token is revoked: %s", raw)

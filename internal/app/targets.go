@@ -15,6 +15,7 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/dispatch"
 	"github.com/coachwire/coachwire/internal/extract"
+	"github.com/coachwire/coachwire/internal/gateway"
 	"github.com/coachwire/coachwire/internal/generate"
 	"github.com/coachwire/coachwire/internal/ingest"
 	"github.com/coachwire/coachwire/internal/knowledge"
@@ -253,6 +254,18 @@ func (a *App) startRetrieve(ctx context.Context) error {
 		w.Embedder = embed
 	}
 	return w.Register(ctx, a.router)
+}
+
+// previewRetriever is the gateway's "try a question": the retrieve worker's search (the same
+// settings as startRetrieve's), run in the request.
+func (a *App) previewRetriever() gateway.Retriever {
+	cfg := a.cfg
+	w := &retrieve.Worker{Store: a.Store, Search: a.Knowledge, EmbedModel: cfg.EmbedModel, Passages: 5,
+		Log: a.log.With("target", "gateway", "component", "knowledge-search"), Now: a.now}
+	if embed := a.embedder(); embed != nil {
+		w.Embedder = embed
+	}
+	return w.Retrieve
 }
 
 func (a *App) startGenerate(ctx context.Context) error {

@@ -1,8 +1,9 @@
 package auth
 
-// Refresh-token families in the database: a login starts a family; every refresh rotates the
-// token inside it; presenting a used token revokes the whole family; logout revokes it. q runs
-// in the creator's tenant.
+// Refresh-token families in the database: a login starts a family (and its session row,
+// auth_sessions, whose id is the family's); every refresh rotates the token inside it;
+// presenting a used token revokes the whole family and its session; logout revokes both. q
+// runs in the creator's tenant.
 
 import (
 	"context"
@@ -52,33 +53,37 @@ func lockRefreshToken(ctx context.Context, q *db.Queries, hash []byte) (db.Refre
 }
 
 // RotateRefresh rotates the refresh token of hash (ParseRefreshToken) at now: it is marked used
-// and a new token of the same family, valid for ttl, is returned with the user it belongs to. A token unknown, revoked or
+// and a new token of the same family, valid for ttl, is returned with the user it belongs to
+// and the family (the session). A token unknown, revoked or
 // expired is refused; one already used is refused and its whole family revoked (the revocation
 // is part of q's transaction: commit it, then answer the refusal). Two concurrent rotations of
 // one token serialize on the family lock; the second counts as reuse.
-func RotateRefresh(ctx context.Context, q *db.Queries, creatorID uuid.UUID, hash []byte, now time.Time, ttl time.Duration) (raw string, userID uuid.UUID, refused *RefreshRefused, err error) {
+func RotateRefresh(ctx context.Context, q *db.Queries, creatorID uuid.UUID, hash []byte, now time.Time, ttl time.Duration) (raw string, userID, family uuid.UUID, refused *RefreshRefused, err error) {
 	rt, err := lockRefreshToken(ctx, q, hash)
 	if db.IsNotFound(err) {
-		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "invalid refresh token"}, nil
+		return "", uuid.Nil, uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "invalid refresh token"}, nil
 	}
 	if err != nil {
-		return "", uuid.Nil, nil, err
+		return "", uuid.Nil, uuid.Nil, nil, err
 	}
 	switch {
 	case rt.RevokedAt != nil:
-		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token revoked"}, nil
+		return "", uuid.Nil, uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token revoked"}, nil
 	case rt.UsedAt != nil:
 		refused = &RefreshRefused{Code: "token_reused", Message: "refresh token already used; every session of this login was revoked",
 			Family: rt.FamilyID}
-		return "", uuid.Nil, refused, q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
+		if err := q.RevokeSession(ctx, rt.FamilyID); err != nil {
+			return "", uuid.Nil, uuid.Nil, nil, err
+		}
+		return "", uuid.Nil, uuid.Nil, refused, q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})
 	case !now.Before(rt.ExpiresAt):
-		return "", uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token expired"}, nil
+		return "", uuid.Nil, uuid.Nil, &RefreshRefused{Code: "invalid_token", Message: "refresh token expired"}, nil
 	}
 	if err := q.MarkRefreshTokenUsed(ctx, rt.ID); err != nil {
-		return "", uuid.Nil, nil, err
+		return "", uuid.Nil, uuid.Nil, nil, err
 	}
 	raw, err = StoreRefresh(ctx, q, creatorID, rt.UserID, rt.FamilyID, now.Add(ttl))
-	return raw, rt.UserID, nil, err
+	return raw, rt.UserID, rt.FamilyID, nil, err
 }
 
 // RevokeRefresh revokes the family of the refresh token of hash (logout); an unknown token is
@@ -89,6 +94,9 @@ func RevokeRefresh(ctx context.Context, q *db.Queries, creatorID uuid.UUID, hash
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if err := q.RevokeSession(ctx, rt.FamilyID); err != nil {
 		return err
 	}
 	return q.RevokeRefreshFamily(ctx, db.RevokeRefreshFamilyParams{CreatorID: creatorID, FamilyID: rt.FamilyID})

@@ -38,15 +38,19 @@ type AccessClaims struct {
 	CreatorID uuid.UUID
 	MemberID  uuid.UUID
 	Role      string
+	// SessionID is the session (refresh-token family) the token was issued in; the gateway
+	// refuses the token once that session is revoked. uuid.Nil in tokens issued before sessions.
+	SessionID uuid.UUID
 }
 
 // accessJWT is the wire form of an access token: sub = user, cid = workspace (creator),
-// mid = membership, role.
+// mid = membership, role, sid = session (absent in tokens issued before sessions).
 type accessJWT struct {
 	jwt.RegisteredClaims
 	CreatorID string `json:"cid"`
 	MemberID  string `json:"mid"`
 	Role      string `json:"role"`
+	SessionID string `json:"sid,omitempty"`
 }
 
 // IssueAccess signs an access token (aud coachwire-api) and returns it with its expiry.
@@ -55,7 +59,11 @@ func (s *Service) IssueAccess(ac AccessClaims) (string, time.Time, error) {
 		return "", time.Time{}, errors.New("auth: access token needs user, creator, membership and role")
 	}
 	rc, exp := s.registered(ac.UserID.String(), AudienceAPI, s.opts.AccessTTL)
-	tok, err := s.sign(accessJWT{RegisteredClaims: rc, CreatorID: ac.CreatorID.String(), MemberID: ac.MemberID.String(), Role: ac.Role})
+	j := accessJWT{RegisteredClaims: rc, CreatorID: ac.CreatorID.String(), MemberID: ac.MemberID.String(), Role: ac.Role}
+	if ac.SessionID != uuid.Nil {
+		j.SessionID = ac.SessionID.String()
+	}
+	tok, err := s.sign(j)
 	return tok, exp, err
 }
 
@@ -80,6 +88,12 @@ func (s *Service) VerifyAccess(token string) (AccessClaims, error) {
 		return AccessClaims{}, fmt.Errorf("%w: claims: no role", ErrInvalidToken)
 	}
 	ac.Role = c.Role
+	if c.SessionID != "" {
+		var err error
+		if ac.SessionID, err = parseID(c.SessionID); err != nil {
+			return AccessClaims{}, fmt.Errorf("%w: claims: session: %v", ErrInvalidToken, err)
+		}
+	}
 	return ac, nil
 }
 

@@ -99,6 +99,19 @@ type ApiKeyLookup struct {
 	CreatorID uuid.UUID `json:"creator_id"`
 }
 
+type AuthSession struct {
+	ID         uuid.UUID  `json:"id"`
+	CreatorID  uuid.UUID  `json:"creator_id"`
+	UserID     uuid.UUID  `json:"user_id"`
+	MemberID   uuid.UUID  `json:"member_id"`
+	UserAgent  string     `json:"user_agent"`
+	Ip         string     `json:"ip"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt time.Time  `json:"last_used_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
 type Campaign struct {
 	ID        uuid.UUID       `json:"id"`
 	CreatorID uuid.UUID       `json:"creator_id"`

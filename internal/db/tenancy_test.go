@@ -100,6 +100,9 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if err := q.SetLLMBudget(ctx, db.SetLLMBudgetParams{CreatorID: x.creator, Kind: "embed"}); err != nil {
 			return err
 		}
+		if err := q.InsertSession(ctx, db.InsertSessionParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, MemberID: uuid.New(), ExpiresAt: nowPlusHour()}); err != nil {
+			return err
+		}
 		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
 	})
 	require.NoError(t, err)
@@ -107,7 +110,7 @@ func seed(t *testing.T, s *db.Store) seeded {
 }
 
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
-	"llm_usage", "llm_budgets", "members", "invitations", "api_keys",
+	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another

@@ -42,6 +42,9 @@ type creatorAuth struct {
 	UserID    uuid.UUID // uuid.Nil for an API key
 	MemberID  uuid.UUID // uuid.Nil for an API key
 	KeyID     uuid.UUID // uuid.Nil for a person
+	// SessionID is the session the access token was issued in (uuid.Nil for an API key or a
+	// token issued before sessions).
+	SessionID uuid.UUID
 	Grant     perm.Grant
 	// perm is the permission the route required.
 	perm perm.Perm
@@ -135,20 +138,19 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (creatorAu
 	if err != nil {
 		return invalid(err)
 	}
-	var m db.Member
-	err = s.Store.InTenant(ctx, claims.CreatorID, func(q *db.Queries) error {
-		var err error
-		m, err = q.GetMember(ctx, db.GetMemberParams{CreatorID: claims.CreatorID, UserID: claims.UserID})
-		return err
-	})
+	m, err := s.memberSession(ctx, claims.CreatorID, claims.UserID, claims.SessionID)
 	if db.IsNotFound(err) || (err == nil && m.ID != claims.MemberID) {
 		// Removed from the workspace (and perhaps invited again: a new membership).
 		return invalid(errors.New("no longer a member of the workspace"))
 	}
+	if err == nil && !m.SessionOpen {
+		// Signed out: the session was revoked (one session, everywhere, or a password change).
+		return invalid(errors.New("session revoked"))
+	}
 	if err != nil {
 		return creatorAuth{}, err
 	}
-	return creatorAuth{CreatorID: claims.CreatorID, UserID: claims.UserID, MemberID: m.ID,
+	return creatorAuth{CreatorID: claims.CreatorID, UserID: claims.UserID, MemberID: m.ID, SessionID: claims.SessionID,
 		Grant: perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}}, nil
 }
 
@@ -167,8 +169,8 @@ func (s *Server) stillAllowed(ctx context.Context, a creatorAuth) bool {
 			g = perm.Grant{Role: perm.Role(k.Role), Key: true}
 			return err
 		}
-		m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: a.CreatorID, UserID: a.UserID})
-		if err == nil && m.ID != a.MemberID {
+		m, err := memberSessionQ(ctx, q, a.CreatorID, a.UserID, a.SessionID)
+		if err == nil && (m.ID != a.MemberID || !m.SessionOpen) {
 			return db.ErrNotFound
 		}
 		g = perm.Grant{Role: perm.Role(m.Role), ReadContent: m.CanReadMessages}
@@ -196,13 +198,16 @@ type userSummary struct {
 // sessionResponse is the body of register, login, refresh, switch and accepting an invitation:
 // tokens for one person in one workspace (creator).
 type sessionResponse struct {
-	Creator      creatorSummary `json:"creator"`
-	User         userSummary    `json:"user"`
-	Role         string         `json:"role"`
-	AccessToken  string         `json:"access_token"`
-	TokenType    string         `json:"token_type"`
-	ExpiresAt    time.Time      `json:"expires_at"`
-	RefreshToken string         `json:"refresh_token"`
+	Creator     creatorSummary `json:"creator"`
+	User        userSummary    `json:"user"`
+	Role        string         `json:"role"`
+	AccessToken string         `json:"access_token"`
+	TokenType   string         `json:"token_type"`
+	ExpiresAt   time.Time      `json:"expires_at"`
+	// RefreshToken is absent in cookie mode (the cw_refresh cookie holds it), CSRFToken present
+	// only there.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	CSRFToken    string `json:"csrf_token,omitempty"`
 }
 
 // session is what a session answer is made of, read in the workspace's tenant.
@@ -210,7 +215,9 @@ type session struct {
 	creator db.Creator
 	user    userSummary
 	member  db.Member
-	refresh string
+	refresh issuedRefresh
+	// meta is the request's session mode and client (sessionMeta), read from its context.
+	meta sessionMeta
 }
 
 // loadSession reads the workspace, the member and their profile for a session answer, and
@@ -234,36 +241,60 @@ func loadSession(ctx context.Context, q *db.Queries, creatorID, userID uuid.UUID
 		return ss, err
 	}
 	ss.user = userSummary{ID: p.ID, Email: p.Email, Name: p.Name}
+	ss.meta = sessionMetaOf(ctx)
 	return ss, q.SetLastWorkspace(ctx, userID)
 }
 
 func (s *Server) writeSession(w http.ResponseWriter, status int, ss session) error {
-	access, exp, err := s.Auth.IssueAccess(auth.AccessClaims{UserID: ss.user.ID, CreatorID: ss.creator.ID, MemberID: ss.member.ID, Role: ss.member.Role})
+	access, exp, err := s.Auth.IssueAccess(auth.AccessClaims{UserID: ss.user.ID, CreatorID: ss.creator.ID, MemberID: ss.member.ID, Role: ss.member.Role,
+		SessionID: ss.refresh.family})
 	if err != nil {
 		return err
 	}
 	c := ss.creator
+	out := sessionResponse{
+		Creator:     creatorSummary{ID: c.ID, Email: c.Email, Name: c.Name, WidgetKey: c.WidgetKey},
+		User:        ss.user,
+		Role:        ss.member.Role,
+		AccessToken: access,
+		TokenType:   "Bearer",
+		ExpiresAt:   exp.UTC(),
+	}
+	if ss.meta.cookie {
+		out.CSRFToken = s.setSessionCookies(w, ss.refresh.raw, ss.meta.csrf)
+	} else {
+		out.RefreshToken = ss.refresh.raw
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, sessionResponse{
-		Creator:      creatorSummary{ID: c.ID, Email: c.Email, Name: c.Name, WidgetKey: c.WidgetKey},
-		User:         ss.user,
-		Role:         ss.member.Role,
-		AccessToken:  access,
-		TokenType:    "Bearer",
-		ExpiresAt:    exp.UTC(),
-		RefreshToken: ss.refresh,
-	})
+	writeJSON(w, status, out)
 	return nil
 }
 
-// newRefresh stores the first refresh token of a new family for userID in workspace creatorID
-// and returns the raw token.
-func (s *Server) newRefresh(ctx context.Context, q *db.Queries, creatorID, userID uuid.UUID) (string, error) {
+// issuedRefresh is a refresh token for the client and its family (the session's id).
+type issuedRefresh struct {
+	raw    string
+	family uuid.UUID
+}
+
+// newRefresh opens a session for userID (a member) in workspace creatorID: it stores the first
+// refresh token of a new family, and the session row with the client (sessionMetaOf(ctx)).
+func (s *Server) newRefresh(ctx context.Context, q *db.Queries, creatorID, userID uuid.UUID) (issuedRefresh, error) {
 	family, err := uuid.NewV7()
 	if err != nil {
-		return "", err
+		return issuedRefresh{}, err
 	}
-	return auth.StoreRefresh(ctx, q, creatorID, userID, family, s.Now().Add(s.Auth.RefreshTTL()))
+	m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: creatorID, UserID: userID})
+	if err != nil {
+		return issuedRefresh{}, err
+	}
+	expires := s.Now().Add(s.Auth.RefreshTTL())
+	meta := sessionMetaOf(ctx)
+	if err := q.InsertSession(ctx, db.InsertSessionParams{ID: family, CreatorID: creatorID, UserID: userID, MemberID: m.ID,
+		UserAgent: meta.userAgent, Ip: meta.ip, ExpiresAt: expires}); err != nil {
+		return issuedRefresh{}, err
+	}
+	raw, err := auth.StoreRefresh(ctx, q, creatorID, userID, family, expires)
+	return issuedRefresh{raw: raw, family: family}, err
 }
 
 // handleRegister creates a person (user) with credentials and a workspace (creator) they own,
@@ -474,7 +505,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	creatorID, hash, err := auth.ParseRefreshToken(req.RefreshToken)
+	raw, err := s.presentedRefresh(r, req.RefreshToken)
+	if err != nil {
+		return err
+	}
+	creatorID, hash, err := auth.ParseRefreshToken(raw)
 	if err != nil {
 		return errAuthRefresh("invalid_token", "invalid refresh token")
 	}
@@ -485,15 +520,17 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 		refused *auth.RefreshRefused
 	)
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
-		refresh, userID, refusal, err := auth.RotateRefresh(ctx, q, creatorID, hash, now, s.Auth.RefreshTTL())
+		refresh, userID, family, refusal, err := auth.RotateRefresh(ctx, q, creatorID, hash, now, s.Auth.RefreshTTL())
 		if refused = refusal; err != nil || refused != nil {
 			return err // a refusal commits (a reused token's family is revoked), then answers 401
 		}
 		// A member removed from the workspace has no refresh token left; a failure here rolls
 		// the rotation back.
-		ss, err = loadSession(ctx, q, creatorID, userID)
-		ss.refresh = refresh
-		return err
+		if ss, err = loadSession(ctx, q, creatorID, userID); err != nil {
+			return err
+		}
+		ss.refresh = issuedRefresh{raw: refresh, family: family}
+		return s.touchSession(ctx, q, ss, now)
 	})
 	if err != nil {
 		return err
@@ -501,6 +538,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if refused != nil {
 		if refused.Code == "token_reused" {
 			s.Log.Warn("refresh token reused: revoking its family", "creator", creatorID, "family", refused.Family)
+		}
+		if sessionMetaOf(ctx).cookie {
+			clearSessionCookies(w)
 		}
 		return errAuthRefresh(refused.Code, refused.Message)
 	}
@@ -516,10 +556,22 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.RefreshToken == "" {
+	cookie := sessionMetaOf(r.Context()).cookie
+	raw, err := s.presentedRefresh(r, req.RefreshToken)
+	if cookie && err != nil && !errors.Is(err, errNoRefreshCookie) {
+		return err
+	}
+	if cookie {
+		// Signing out always ends the browser's session, known token or not.
+		clearSessionCookies(w)
+		if raw == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	} else if raw == "" {
 		return errBadRequest("missing_refresh_token", "refresh_token is required")
 	}
-	creatorID, hash, err := auth.ParseRefreshToken(req.RefreshToken)
+	creatorID, hash, err := auth.ParseRefreshToken(raw)
 	if err != nil {
 		// Not a refresh token at all (known or not, a real one always parses).
 		return errBadRequest("invalid_refresh_token", "refresh_token is not a refresh token")
@@ -626,7 +678,8 @@ func (s *Server) handleWorkspaces(w http.ResponseWriter, r *http.Request, a crea
 }
 
 // handleSwitch issues a session (a new refresh family) for another workspace the signed-in
-// person belongs to. A workspace they do not belong to is 404, as if it did not exist.
+// person belongs to. A workspace they do not belong to is 404, as if it did not exist. In
+// cookie mode the session the request came from is closed (the cookie is replaced).
 func (s *Server) handleSwitch(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	if !a.person() {
 		return errPersonOnly
@@ -635,6 +688,10 @@ func (s *Server) handleSwitch(w http.ResponseWriter, r *http.Request, a creatorA
 		CreatorID string `json:"creator_id"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	r, err := s.withSessionMode(r)
+	if err != nil {
 		return err
 	}
 	target, err := uuid.Parse(req.CreatorID)
@@ -657,6 +714,13 @@ func (s *Server) handleSwitch(w http.ResponseWriter, r *http.Request, a creatorA
 	})
 	if err != nil {
 		return err
+	}
+	if ss.meta.cookie && a.SessionID != uuid.Nil {
+		// The browser's cookie now holds the new session: the one it replaces is closed, so
+		// switching back and forth does not pile up sessions.
+		if err := s.revokeSessions(ctx, a.UserID, []uuid.UUID{a.SessionID}); err != nil {
+			return err
+		}
 	}
 	return s.writeSession(w, http.StatusOK, ss)
 }

@@ -95,6 +95,16 @@ func (e *fullEnv) fixtures(t *testing.T, cr testenv.Creator, telegram bool) fixt
 		t.Fatalf("fixture member: %d %v %s", st, err, raw)
 	}
 	fx["member"] = me.User.ID.String()
+	var ss struct {
+		Sessions []struct {
+			ID      uuid.UUID `json:"id"`
+			Current bool      `json:"current"`
+		} `json:"sessions"`
+	}
+	if st, raw, err := e.c.Do(context.Background(), "GET", "/api/v1/auth/sessions", cr.AccessToken, nil, &ss); err != nil || st != http.StatusOK || len(ss.Sessions) == 0 {
+		t.Fatalf("fixture session: %d %v %s", st, err, raw)
+	}
+	fx["session"] = ss.Sessions[0].ID.String()
 	return fx
 }
 
@@ -110,7 +120,8 @@ func kindOf(path, param string) string {
 	}
 	for prefix, kind := range map[string]string{"/api/v1/documents/": "document", "/api/v1/channels/": "channel",
 		"/api/v1/conversations/": "conversation", "/api/v1/campaigns/": "campaign", "/api/v1/programs/": "program",
-		"/api/v1/end-users/": "end_user", "/api/v1/members/": "member", "/api/v1/invitations/": "invitation", "/api/v1/api-keys/": "api_key"} {
+		"/api/v1/end-users/": "end_user", "/api/v1/members/": "member", "/api/v1/invitations/": "invitation", "/api/v1/api-keys/": "api_key",
+		"/api/v1/auth/sessions/": "session"} {
 		if strings.HasPrefix(path, prefix) {
 			return kind
 		}

@@ -1,7 +1,7 @@
 // Package gateway is coachwire's HTTP edge: the creator REST API, the widget script, the widget
 // WebSocket, the demo page, the provider webhooks and health. It authenticates every request,
-// publishes work to the bus and never does a worker's job (no retrieval, no LLM calls) in a
-// request.
+// publishes work to the bus and never does a worker's job (no LLM calls; no retrieval but the
+// read-only "try a question" preview, through the function package app gives it) in a request.
 //
 // The package holds the creator API and the one route table (Handler); the end users' side is
 // package widget, the providers' side package webhooks, and the HTTP plumbing they all share
@@ -95,6 +95,10 @@ type Deps struct {
 	// Metrics records requests by route and status, open widget sockets and webhook calls
 	// (nil: none).
 	Metrics *ops.Gateway
+
+	// Retrieve runs a turn's knowledge retrieval for "try a question" (nil: that route answers
+	// 503).
+	Retrieve Retriever
 }
 
 // Server serves the gateway's routes.
@@ -209,13 +213,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.handleHealth)
 
 	// Creator auth.
-	public("POST /api/v1/auth/register", s.handleRegister)
-	public("POST /api/v1/auth/login", s.handleLogin)
-	public("POST /api/v1/auth/refresh", s.handleRefresh)
-	public("POST /api/v1/auth/logout", s.handleLogout)
+	// sessionMode: the console's cookie mode with its CSRF checks (api_sessions.go).
+	public("POST /api/v1/auth/register", s.sessionMode(s.handleRegister))
+	public("POST /api/v1/auth/login", s.sessionMode(s.handleLogin))
+	public("POST /api/v1/auth/refresh", s.sessionMode(s.handleRefresh))
+	public("POST /api/v1/auth/logout", s.sessionMode(s.handleLogout))
 	creator("GET /api/v1/auth/me", perm.AccountRead, s.handleMe)
 	creator("GET /api/v1/auth/workspaces", perm.AccountRead, s.handleWorkspaces)
 	creator("POST /api/v1/auth/switch", perm.AccountRead, s.handleSwitch)
+	creator("GET /api/v1/auth/sessions", perm.AccountRead, s.handleListSessions)
+	creator("DELETE /api/v1/auth/sessions/{id}", perm.AccountRead, s.handleRevokeSession)
+	creator("POST /api/v1/auth/sessions/revoke-all", perm.AccountRead, s.handleSignOutEverywhere)
+	creator("POST /api/v1/auth/password", perm.AccountRead, s.handleChangePassword)
 
 	// Team: members, invitations, ownership (api_team.go) and API keys (api_keys.go).
 	creator("GET /api/v1/members", perm.TeamRead, s.handleListMembers)
@@ -225,7 +234,7 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/invitations", perm.TeamRead, s.handleListInvitations)
 	creator("POST /api/v1/invitations", perm.TeamWrite, s.handleInvite)
 	creator("DELETE /api/v1/invitations/{id}", perm.TeamWrite, s.handleRevokeInvitation)
-	public("POST /api/v1/invitations/accept", s.handleAcceptInvitation)
+	public("POST /api/v1/invitations/accept", s.sessionMode(s.handleAcceptInvitation))
 	creator("GET /api/v1/api-keys", perm.KeysManage, s.handleListAPIKeys)
 	creator("POST /api/v1/api-keys", perm.KeysManage, s.handleCreateAPIKey)
 	creator("DELETE /api/v1/api-keys/{id}", perm.KeysManage, s.handleRevokeAPIKey)
@@ -243,6 +252,7 @@ func (s *Server) Handler() http.Handler {
 	creator("PUT /api/v1/documents/{id}", perm.KnowledgeWrite, s.handleReplaceDocument)
 	creator("DELETE /api/v1/documents/{id}", perm.KnowledgeWrite, s.handleDeleteDocument)
 	creator("POST /api/v1/documents/{id}/reindex", perm.KnowledgeWrite, s.handleReindexDocument)
+	creator("POST /api/v1/knowledge/search", perm.KnowledgeRead, s.handleKnowledgeSearch)
 
 	// Channels and conversations.
 	creator("POST /api/v1/channels", perm.SettingsWrite, s.handleCreateChannel)

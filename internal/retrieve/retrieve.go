@@ -212,6 +212,16 @@ func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, i
 	return q.UpsertConversation(ctx, db.UpsertConversationParams{ID: ids.Conversation(c, eu.ID, in.Channel), CreatorID: c, EndUserID: eu.ID, Channel: in.Channel})
 }
 
+// Retrieve is the retrieval of a turn for text in creator c's knowledge, nothing else: the
+// passages a turn would be given (best first) and the search mode. The console's "try a
+// question" calls it through the gateway (package app wires it).
+func (w *Worker) Retrieve(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, string, error) {
+	if w.Passages == 0 {
+		w.Passages = 5
+	}
+	return w.search(ctx, c, text)
+}
+
 // search returns the best passages for text: hybrid when the query can be embedded, BM25
 // otherwise. A creator without a knowledge tenant yet simply has no passages. Embedding and
 // search together get SearchTimeout; a search that fails fast (Weaviate restarting) is retried

@@ -8,10 +8,14 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Account = lazy(() => import("./pages/account/Account"));
+const Invite = lazy(() => import("./pages/account/Invite"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
 const publicPaths = ["/sign-in", "/sign-up"];
+// The invitation page answers signed in or out (the API's links name /accept-invitation).
+const invitePaths = ["/invite", "/accept-invitation"];
 
 // The path a signed-out visitor asked for, to go to after signing in.
 let wanted = "";
@@ -30,7 +34,7 @@ export function App() {
 
   const signedIn = s.status === "signed-in";
   useEffect(() => {
-    if (s.status === "loading") return;
+    if (s.status === "loading" || invitePaths.includes(path)) return;
     if (signedIn && (publicPaths.includes(path) || path === "/")) {
       const to = wanted || home;
       wanted = "";
@@ -49,6 +53,12 @@ export function App() {
     );
   }
   if (s.status === "signed-out") {
+    if (invitePaths.includes(path))
+      return (
+        <Suspense fallback={<p className="page-loading" role="status">Loading…</p>}>
+          <Invite signedIn={false} />
+        </Suspense>
+      );
     if (path === "/sign-up") return <SignUp />;
     return <SignIn notice={s.reason} />;
   }
@@ -59,6 +69,13 @@ export function App() {
       break;
     case "/analytics":
       page = <Analytics />;
+      break;
+    case "/account":
+      page = <Account />;
+      break;
+    case "/invite":
+    case "/accept-invitation":
+      page = <Invite signedIn />;
       break;
     case "/":
     case "/sign-in":
@@ -77,6 +94,7 @@ export function App() {
   return (
     <Layout creator={s.creator} path={path}>
       <Suspense
+        key={s.creator.id}
         fallback={
           <p className="page-loading" role="status">
             Loading…

@@ -248,7 +248,9 @@ export interface paths {
         put?: never;
         /**
          * Revoke the refresh token's login (its whole family).
-         * @description Answers 204 whether or not the token was known; 400 `invalid_refresh_token` for a string that is not a refresh token at all.
+         * @description Answers 204 whether or not the token was known; 400 `invalid_refresh_token` for a string
+         *     that is not a refresh token at all. In cookie mode the token is the `cw_refresh` cookie's,
+         *     the request needs `X-CSRF-Token`, and the answer clears both cookies.
          */
         post: operations["logout"];
         delete?: never;
@@ -274,6 +276,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change your password.
+         * @description Needs the current password (attempts count against the login limits, as logins do).
+         *     Every other session of the person, in every workspace, is signed out; this one stays.
+         *     For people only.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -286,7 +310,9 @@ export interface paths {
         /**
          * Exchange a refresh token for a new access token and a new refresh token.
          * @description The presented refresh token is consumed. Presenting it again (or a copy of it) revokes
-         *     every refresh token of the same login, including the newest, and answers `token_reused`.
+         *     every refresh token of the same login, including the newest, and its session, and
+         *     answers `token_reused`. In cookie mode the token is the `cw_refresh` cookie's, the
+         *     request needs `X-CSRF-Token`, and a refusal clears the cookies.
          */
         post: operations["refresh"];
         delete?: never;
@@ -319,6 +345,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in person's open sessions, in every workspace they belong to.
+         * @description Most recently used first; `current` marks the request's own. For people only.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign one of your sessions out.
+         * @description Its refresh tokens are revoked and its access tokens refused from the next request on
+         *     (the current session too, if it is the one named). Another person's session, or one
+         *     already signed out, is 404. For people only.
+         */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/revoke-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out everywhere.
+         * @description Revokes every session of the signed-in person in every workspace, this one included:
+         *     every refresh token stops rotating and every access token is refused at once. With
+         *     `X-Coachwire-Session: cookie` the session cookies are cleared too. For people only.
+         */
+        post: operations["signOutEverywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/switch": {
         parameters: {
             query?: never;
@@ -332,7 +422,8 @@ export interface paths {
          * Sign in to another workspace the signed-in person belongs to.
          * @description Answers a new session (access token and a new refresh-token family) for the workspace,
          *     which becomes the one login signs in to next time. A workspace the person does not
-         *     belong to answers 404, as one that does not exist. For people only.
+         *     belong to answers 404, as one that does not exist. For people only. In cookie mode the
+         *     new session's refresh token replaces the cookie and the request's own session is closed.
          */
         post: operations["switchWorkspace"];
         delete?: never;
@@ -885,9 +976,32 @@ export interface paths {
          *     account joins when it exists (`password` is its password; a wrong one is 401
          *     `invalid_credentials`), else an account is created with `password` and `name`; an attempt
          *     with a password counts against the invited email's login limits.
-         *     The invitation is single use.
+         *     The invitation is single use. Takes the cookie mode (`X-Coachwire-Session: cookie`).
          */
         post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Try a question (knowledge.read).
+         * @description Runs the retrieval a turn would run for the question in the signed-in workspace's
+         *     knowledge (embedding, hybrid or BM25 search, duplicate removal) and answers the passages
+         *     a turn would be given, with their scores, document and section, and whether one answers
+         *     the question. Stores nothing and opens no conversation.
+         */
+        post: operations["searchKnowledge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1322,13 +1436,13 @@ export interface components {
             median_messages_per_conversation: number;
             /** @description Messages from end users. */
             messages_in: number;
-            /** @description Messages to end users (coach answers */
+            /** @description Messages to end users (coach answers, creator replies, nudges). */
             messages_out: number;
             /** @description End users whose first message ever was in the period. */
             new_users: number;
             /**
              * Format: date
-             * @description The local day
+             * @description The local day, or the Monday of the week (clipped to `from`).
              */
             period: string;
             /** @description Active end users who had written before the period. */
@@ -1472,12 +1586,12 @@ export interface components {
             };
             /** @description Enrollments that completed with this as their last step. */
             completed: number;
-            /** @description Enrollments that ended here (cancelled */
+            /** @description Enrollments that ended here (cancelled, paused, or the person opted out). */
             dropped: number;
             /** Format: uuid */
             program_id: string;
             program_name: string;
-            /** @description Enrollments that came to this step (decided sent */
+            /** @description Enrollments that came to this step (decided sent, skipped or held). */
             reached: number;
             /** @description Sent step messages after which the person wrote within 24 h. */
             replied: number;
@@ -1635,6 +1749,29 @@ export interface components {
             /** @description Has every one of them. */
             tags?: string[];
         };
+        /** @description One sign-in of the person (a refresh-token family). */
+        AuthSession: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The session of the request's access token. */
+            current: boolean;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The client's address at sign-in or last refresh. */
+            ip: string;
+            /**
+             * Format: date-time
+             * @description Sign-in or last refresh.
+             */
+            last_used_at: string;
+            /** @description The client's User-Agent at sign-in or last refresh. */
+            user_agent: string;
+            /** Format: uuid */
+            workspace_id: string;
+            workspace_name: string;
+        };
         Campaign: {
             audience: components["schemas"]["Audience"];
             content: components["schemas"]["Content"];
@@ -1741,6 +1878,11 @@ export interface components {
             };
             /** @description Recipients published by the expansions (each occurrence's audience, summed). */
             targeted: number;
+        };
+        ChangePasswordRequest: {
+            current_password: string;
+            /** @description 8 characters to 72 bytes. */
+            new_password: string;
         };
         Channel: {
             api_version?: string;
@@ -2053,6 +2195,38 @@ export interface components {
             email: string;
             role: components["schemas"]["GrantableRole"];
         };
+        KnowledgeSearchRequest: {
+            /** @description What an end user might ask. */
+            question: string;
+        };
+        KnowledgeSearchResult: {
+            /** @description Whether a passage answers the question (passages.Found); if not, the passages-mode reply says it found nothing. */
+            found: boolean;
+            /** @description The passages a turn would be given, best first. */
+            passages: {
+                /** @description coverage is enough to answer (passages.Found). */
+                answers: boolean;
+                /** @description Share of the question's content words the passage holds. */
+                coverage: number;
+                /** Format: uuid */
+                document_id: string;
+                /** @description The page (PDF), when known. */
+                page?: number;
+                /** @description The search's score (higher is better). */
+                score: number;
+                /** @description The passage's section heading (empty before the first). */
+                section: string;
+                text: string;
+                /** @description The document's title. */
+                title: string;
+            }[];
+            question: string;
+            /**
+             * @description hybrid when the question could be embedded, else BM25 only (as a turn).
+             * @enum {string}
+             */
+            search_mode: "hybrid" | "bm25";
+        };
         LoginRequest: {
             /** Format: email */
             email: string;
@@ -2219,9 +2393,10 @@ export interface components {
             name: string;
             steps: components["schemas"]["Step"][];
         };
+        /** @description Required without cookie mode; in cookie mode send `{}` (the cookie holds the token). */
         RefreshRequest: {
             /** @description `<creator uuid>.<43 base64url characters>` */
-            refresh_token: string;
+            refresh_token?: string;
         };
         RegisterRequest: {
             /** Format: email */
@@ -2276,13 +2451,15 @@ export interface components {
             /** @description EdDSA JWT. */
             access_token: string;
             creator: components["schemas"]["CreatorSummary"];
+            /** @description Cookie mode only: the CSRF token (also the `cw_csrf` cookie) to send as `X-CSRF-Token` on refresh and logout. */
+            csrf_token?: string;
             /**
              * Format: date-time
              * @description Expiry of the access token.
              */
             expires_at: string;
-            /** @description Opaque; single use. */
-            refresh_token: string;
+            /** @description Opaque; single use. Absent in cookie mode (the `cw_refresh` cookie holds it). */
+            refresh_token?: string;
             role: components["schemas"]["Role"];
             /** @constant */
             token_type: "Bearer";
@@ -2549,8 +2726,12 @@ export interface components {
         AnalyticsTo: string;
         /** @description IANA time zone the days are cut in (e.g. `Europe/Berlin`). Default the creator's time zone (the send policy's). */
         AnalyticsTZ: string;
+        /** @description Cookie mode only, and required there: the value of the `cw_csrf` cookie. */
+        CSRFToken: string;
         Enrollment: string;
         ID: string;
+        /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+        SessionMode: "cookie";
         /** @description The member's user id. */
         UserID: string;
     };
@@ -2967,7 +3148,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2997,7 +3181,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `no_workspace`: the account belongs to no workspace any more. */
+            /** @description `no_workspace`: the account belongs to no workspace any more; cookie mode: `csrf_cross_origin`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3015,7 +3199,12 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+                /** @description Cookie mode only, and required there: the value of the `cw_csrf` cookie. */
+                "X-CSRF-Token"?: components["parameters"]["CSRFToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3032,8 +3221,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `malformed_json`, `missing_refresh_token` or `invalid_refresh_token`. */
+            /** @description `malformed_json`, `missing_refresh_token`, `invalid_refresh_token` or (cookie mode) `refresh_token_in_body`. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Cookie mode: `csrf_token_missing`, `csrf_token_mismatch` or `csrf_cross_origin`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3068,10 +3266,60 @@ export interface operations {
             403: components["responses"]["Forbidden"];
         };
     };
-    refresh: {
+    changePassword: {
         parameters: {
             query?: never;
             header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `malformed_json`, `missing_current_password`, `password_too_short` or `password_too_long`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `wrong_password`: the current password is not right; or `forbidden` / `person_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["LimitsUnavailable"];
+        };
+    };
+    refresh: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+                /** @description Cookie mode only, and required there: the value of the `cw_csrf` cookie. */
+                "X-CSRF-Token"?: components["parameters"]["CSRFToken"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3092,8 +3340,17 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description `invalid_token` (unknown, malformed, expired or revoked) or `token_reused` (the family is now revoked). */
+            /** @description `invalid_token` (unknown, malformed, expired or revoked; cookie mode: no cookie) or `token_reused` (the family is now revoked). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Cookie mode: `csrf_token_missing`, `csrf_token_mismatch` or `csrf_cross_origin`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3108,7 +3365,10 @@ export interface operations {
     register: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3130,6 +3390,15 @@ export interface operations {
             };
             /** @description `malformed_json`, `invalid_email`, `invalid_name`, `password_too_short` (under 8 characters) or `password_too_long` (over 72 bytes). */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Cookie mode: `csrf_cross_origin`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3161,10 +3430,86 @@ export interface operations {
             };
         };
     };
-    switchWorkspace: {
+    listSessions: {
         parameters: {
             query?: never;
             header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sessions: components["schemas"]["AuthSession"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    signOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out everywhere. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    switchWorkspace: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4541,7 +4886,10 @@ export interface operations {
     acceptInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the browser's cookie mode (see Sessions and the browser's cookie mode). */
+                "X-Coachwire-Session"?: components["parameters"]["SessionMode"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4579,7 +4927,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `invitation_email_mismatch` or `person_required` (an API key). */
+            /** @description `invitation_email_mismatch`, `person_required` (an API key) or, cookie mode, `csrf_cross_origin`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4619,6 +4967,53 @@ export interface operations {
             415: components["responses"]["UnsupportedMedia"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["LimitsUnavailable"];
+        };
+    };
+    searchKnowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description The passages. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSearchResult"];
+                };
+            };
+            /** @description `malformed_json`, `missing_question` or `invalid_question`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            /** @description `knowledge_unavailable`: the index did not answer in time; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listMembers: {

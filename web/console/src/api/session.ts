@@ -1,23 +1,37 @@
-// The signed-in session. The access token lives in memory only; the refresh token is kept in
-// sessionStorage (this tab, until it closes) so a reload stays signed in. The API's refresh
-// token is body-based today; moving it to an HttpOnly, SameSite=Strict cookie with CSRF
-// protection is pending (docs/console.md).
+// The signed-in session, in the API's cookie mode (docs/console.md, Security). The access token
+// lives in memory only. The refresh token never reaches JavaScript: the gateway keeps it in the
+// HttpOnly, Secure, SameSite=Strict cookie cw_refresh (Path=/api/v1/auth), and every auth call
+// says "X-Coachwire-Session: cookie". Refresh and logout are authenticated by that cookie, so
+// they carry the CSRF token (the readable cw_csrf cookie) in X-CSRF-Token. A reload resumes the
+// session by refreshing; nothing is kept in sessionStorage or localStorage.
 import { ApiError, errorOf } from "./errors";
 import type { components } from "./schema";
 
 type SessionBody = components["schemas"]["Session"];
 export type Creator = SessionBody["creator"];
+export type User = SessionBody["user"];
+export type Role = SessionBody["role"];
 
-const storageKey = "coachwire.console.refresh";
 // Refresh this long before the access token expires.
 const refreshAhead = 60_000;
+// The sessionStorage key of the console's former body-based refresh token: removed on load.
+const legacyKey = "coachwire.console.refresh";
 
 export type SessionState =
   | { status: "loading" }
   | { status: "signed-out"; reason?: "signed-out" | "expired" }
-  | { status: "signed-in"; creator: Creator };
+  | { status: "signed-in"; creator: Creator; user: User; role: Role };
 
 type Listener = () => void;
+
+/** The CSRF token of the session cookies (cw_csrf), or "". */
+export function csrfToken(): string {
+  for (const part of document.cookie.split(";")) {
+    const [k, v] = part.trim().split("=");
+    if (k === "cw_csrf" && v) return v;
+  }
+  return "";
+}
 
 class Session {
   private state: SessionState = { status: "loading" };
@@ -38,45 +52,31 @@ class Session {
     for (const l of this.listeners) l();
   }
 
-  private stored(): string | null {
-    try {
-      return sessionStorage.getItem(storageKey);
-    } catch {
-      return null;
-    }
-  }
-
-  private store(token: string | null) {
-    try {
-      if (token) sessionStorage.setItem(storageKey, token);
-      else sessionStorage.removeItem(storageKey);
-    } catch {
-      // storage unavailable: the session lasts until reload
-    }
-  }
-
-  /** Takes a session answer (register, login, refresh). */
+  /** Takes a session answer (register, login, refresh, switch, accepted invitation). */
   private accept(b: SessionBody) {
     this.access = b.access_token;
     this.expiresAt = Date.parse(b.expires_at);
-    this.store(b.refresh_token);
     clearTimeout(this.timer);
     const wait = Math.max(5_000, this.expiresAt - Date.now() - refreshAhead);
     this.timer = setTimeout(() => void this.refresh(), wait);
-    this.set({ status: "signed-in", creator: b.creator });
+    this.set({ status: "signed-in", creator: b.creator, user: b.user, role: b.role });
   }
 
   private drop(reason?: "signed-out" | "expired") {
     this.access = null;
     this.expiresAt = 0;
     clearTimeout(this.timer);
-    this.store(null);
     this.set({ status: "signed-out", reason });
   }
 
-  /** On load: resume the tab's session if it has a refresh token. */
+  /** On load: resume the browser's session when it holds the session cookies. */
   async restore() {
-    if (!this.stored()) {
+    try {
+      sessionStorage.removeItem(legacyKey);
+    } catch {
+      // storage unavailable: nothing to clean
+    }
+    if (!csrfToken()) {
       this.set({ status: "signed-out" });
       return;
     }
@@ -91,23 +91,39 @@ class Session {
     this.accept(await post<SessionBody>("/api/v1/auth/register", { name, email, password }));
   }
 
-  /** Revokes the refresh token's family on the server, then forgets the session. */
+  /** Accepts an invitation: as the signed-in person, or with a password (an existing account's, or a new one's). */
+  async acceptInvitation(token: string, creds: { password?: string; name?: string }) {
+    const access = this.state.status === "signed-in" ? await this.accessToken() : null;
+    this.accept(await post<SessionBody>("/api/v1/invitations/accept", { token, ...creds }, access));
+  }
+
+  /** Signs in to another workspace of the person; the cookie takes the new session. */
+  async switchWorkspace(creatorID: string) {
+    const access = await this.accessToken();
+    this.accept(await post<SessionBody>("/api/v1/auth/switch", { creator_id: creatorID }, access));
+  }
+
+  /** Revokes the session on the server (the cookie's family), then forgets it. */
   async signOut() {
-    const token = this.stored();
-    if (token) {
-      try {
-        await post("/api/v1/auth/logout", { refresh_token: token });
-      } catch {
-        // Signing out locally still happens; the token expires on its own.
-      }
+    try {
+      await post("/api/v1/auth/logout", {}, null, true);
+    } catch {
+      // Signing out locally still happens; the session expires on its own.
     }
+    this.drop("signed-out");
+  }
+
+  /** Signs every session of the person out (this one too), then forgets this one. */
+  async signOutEverywhere() {
+    const access = await this.accessToken();
+    await post("/api/v1/auth/sessions/revoke-all", undefined, access);
     this.drop("signed-out");
   }
 
   /** The current access token (refreshed first when it is about to expire), or null. */
   async accessToken(): Promise<string | null> {
     if (this.access && Date.now() < this.expiresAt - 5_000) return this.access;
-    if (!this.stored()) return null;
+    if (this.state.status !== "signed-in" && this.state.status !== "loading") return null;
     return this.refresh();
   }
 
@@ -118,24 +134,19 @@ class Session {
   }
 
   /**
-   * Rotates the refresh token. One rotation at a time: presenting a refresh token twice revokes
-   * its whole family on the server.
+   * Rotates the refresh cookie. One rotation at a time, across this browser's tabs too (they share
+   * the cookie, and a refresh token presented twice revokes its whole family on the server).
    */
   refresh(): Promise<string | null> {
     if (!this.refreshing) {
       this.refreshing = (async () => {
-        const token = this.stored();
-        if (!token) {
-          this.drop();
-          return null;
-        }
         try {
-          const b = await post<SessionBody>("/api/v1/auth/refresh", { refresh_token: token });
+          const b = await exclusive(() => post<SessionBody>("/api/v1/auth/refresh", {}, null, true));
           this.accept(b);
           return b.access_token;
         } catch (e) {
           const status = (e as { status?: number }).status ?? 0;
-          if (status === 401 || status === 400) this.drop(this.state.status === "signed-in" ? "expired" : undefined);
+          if (status === 401 || status === 400 || status === 403) this.drop(this.state.status === "signed-in" ? "expired" : undefined);
           else if (this.state.status === "loading") this.set({ status: "signed-out" });
           return null;
         } finally {
@@ -147,13 +158,25 @@ class Session {
   }
 }
 
-async function post<T>(url: string, body: unknown): Promise<T> {
+/** Runs fn holding the browser-wide refresh lock (Web Locks) where the browser has it. */
+function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return fn();
+  return locks.request("coachwire-console-refresh", fn) as Promise<T>;
+}
+
+/** POSTs an auth call in cookie mode; csrf: the call is authenticated by the cookie (refresh, logout). */
+async function post<T>(url: string, body: unknown, access: string | null = null, csrf = false): Promise<T> {
+  const headers: Record<string, string> = { "X-Coachwire-Session": "cookie" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (access) headers["Authorization"] = "Bearer " + access;
+  if (csrf) headers["X-CSRF-Token"] = csrfToken();
   let res: Response;
   try {
     res = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch {

@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { session, type Creator } from "../api/session";
 import { Link } from "../router";
+import { WorkspaceSwitcher } from "./Workspaces";
 
 const pages = [
   { to: "/knowledge", label: "Knowledge" },
   { to: "/analytics", label: "Analytics" },
+  { to: "/account", label: "Account" },
 ];
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
@@ -69,6 +71,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
             ))}
           </ul>
           <div className="account">
+            <WorkspaceSwitcher current={creator.id} />
             <span className="account-email" title={creator.email}>
               {creator.name || creator.email}
             </span>

@@ -9,6 +9,7 @@ import { followDocumentEvents, type DocumentEvent, type StreamState } from "./ev
 import { formatNames, formats, merge, statuses, statusNames, type Upload } from "./model";
 import { DocumentTable, DropZone, ImportForm, LiveBadge, UploadRow } from "./parts";
 import { uploadFile, type UploadHandle } from "./upload";
+import { TryQuestion } from "./TryQuestion";
 
 // Uploads sent at once; the rest wait their turn.
 const parallelUploads = 3;
@@ -461,6 +462,8 @@ export default function Knowledge() {
           </button>
         )}
       </section>
+
+      <TryQuestion />
 
       <input
         ref={replaceInput}
