@@ -3,7 +3,7 @@
 // role changed by an owner shows in the navigation at the next click, and a removed member's
 // next request ends their session (the API refuses their token, the refresh fails).
 import { useSyncExternalStore } from "react";
-import { api } from "./client";
+import { api, forbiddenEvent } from "./client";
 import { errorText } from "./errors";
 import { session } from "./session";
 
@@ -25,6 +25,9 @@ class Permissions {
   private again = false;
 
   constructor() {
+    window.addEventListener(forbiddenEvent, () => {
+      if (this.state.status === "ready") void this.refresh();
+    });
     session.subscribe(() => {
       const s = session.snapshot();
       if (s.status !== "signed-in") {
