@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,8 +36,13 @@ import (
 	"github.com/coachwire/coachwire/internal/db"
 )
 
-// exportPage is how many rows one page (and one transaction) of the export reads.
-const exportPage = 500
+// exportPage is how many rows one page (and one transaction) of the export reads (a test makes
+// it small to cross page boundaries).
+var exportPage = func() *atomic.Int32 {
+	var n atomic.Int32
+	n.Store(500)
+	return &n
+}()
 
 // exportFormat names the archive's layout in its manifest; bump it when the layout changes.
 const exportFormat = "coachwire-workspace-export/1"
@@ -61,6 +67,8 @@ type exporter struct {
 	a     creatorAuth
 	zw    *zip.Writer
 	files []exportFile
+	// size is the page size (exportPage when the export began).
+	size int32
 }
 
 // tx runs fn in one tenant transaction of the workspace.
@@ -88,6 +96,7 @@ func (e *exporter) file(name string, write func(put func(v any) error) error) er
 // pages reads a table page by page (fetch answers the rows after the given id) and puts each row.
 func pages[R any](e *exporter, put func(v any) error, fetch func(q *db.Queries, after uuid.UUID) ([]R, error),
 	id func(R) uuid.UUID, out func(q *db.Queries, rows []R) ([]any, error)) error {
+	size := int(e.size)
 	after := uuid.Nil
 	for {
 		var vs []any
@@ -108,7 +117,7 @@ func pages[R any](e *exporter, put func(v any) error, fetch func(q *db.Queries, 
 				return err
 			}
 		}
-		if len(rows) < exportPage {
+		if len(rows) < size {
 			return nil
 		}
 		after = id(rows[len(rows)-1])
@@ -145,7 +154,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, a creatorA
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	e := &exporter{s: s, ctx: ctx, a: a, zw: zip.NewWriter(w)}
+	e := &exporter{s: s, ctx: ctx, a: a, zw: zip.NewWriter(w), size: exportPage.Load()}
 	if err := e.write(settings); err != nil {
 		// Too late for an error answer: cut the stream so the archive is visibly broken.
 		s.Log.Error("workspace export failed", "creator", a.CreatorID, "err", err)
@@ -160,13 +169,13 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, a creatorA
 }
 
 func (e *exporter) write(settings map[string]any) error {
-	cid := e.a.CreatorID
+	cid, size := e.a.CreatorID, e.size
 	if err := e.file("workspace.json", func(put func(any) error) error { return put(settings) }); err != nil {
 		return err
 	}
 	err := e.file("documents.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.ExportDocumentsRow, error) {
-			return q.ExportDocuments(e.ctx, db.ExportDocumentsParams{CreatorID: cid, After: after, PageSize: exportPage})
+			return q.ExportDocuments(e.ctx, db.ExportDocumentsParams{CreatorID: cid, After: after, PageSize: size})
 		}, func(d db.ExportDocumentsRow) uuid.UUID { return d.ID }, each(func(d db.ExportDocumentsRow) any { return d }))
 	})
 	if err != nil {
@@ -174,7 +183,7 @@ func (e *exporter) write(settings map[string]any) error {
 	}
 	err = e.file("end_users.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.EndUser, error) {
-			return q.ExportEndUsers(e.ctx, db.ExportEndUsersParams{CreatorID: cid, After: after, PageSize: exportPage})
+			return q.ExportEndUsers(e.ctx, db.ExportEndUsersParams{CreatorID: cid, After: after, PageSize: size})
 		}, func(u db.EndUser) uuid.UUID { return u.ID }, e.endUsers)
 	})
 	if err != nil {
@@ -182,7 +191,7 @@ func (e *exporter) write(settings map[string]any) error {
 	}
 	err = e.file("conversations.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.Conversation, error) {
-			return q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: exportPage})
+			return q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: size})
 		}, func(c db.Conversation) uuid.UUID { return c.ID }, each(func(c db.Conversation) any { return exportConversation(c) }))
 	})
 	if err != nil {
@@ -190,7 +199,7 @@ func (e *exporter) write(settings map[string]any) error {
 	}
 	err = e.file("campaigns.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.Campaign, error) {
-			return q.ExportCampaigns(e.ctx, db.ExportCampaignsParams{CreatorID: cid, After: after, PageSize: exportPage})
+			return q.ExportCampaigns(e.ctx, db.ExportCampaignsParams{CreatorID: cid, After: after, PageSize: size})
 		}, func(c db.Campaign) uuid.UUID { return c.ID }, each(func(c db.Campaign) any {
 			return map[string]any{"id": c.ID, "name": c.Name, "status": c.Status, "audience": c.Audience, "content": c.Content,
 				"schedule": c.Schedule, "created_at": c.CreatedAt.UTC(), "updated_at": c.UpdatedAt.UTC()}
@@ -201,7 +210,7 @@ func (e *exporter) write(settings map[string]any) error {
 	}
 	err = e.file("programs.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.Program, error) {
-			return q.ExportPrograms(e.ctx, db.ExportProgramsParams{CreatorID: cid, After: after, PageSize: exportPage})
+			return q.ExportPrograms(e.ctx, db.ExportProgramsParams{CreatorID: cid, After: after, PageSize: size})
 		}, func(p db.Program) uuid.UUID { return p.ID }, each(func(p db.Program) any {
 			return map[string]any{"id": p.ID, "name": p.Name, "keyword": p.Keyword, "status": p.Status, "steps": p.Steps,
 				"created_at": p.CreatedAt.UTC(), "updated_at": p.UpdatedAt.UTC(), "paused_at": utcPtr(p.PausedAt)}
@@ -273,13 +282,13 @@ func exportConversation(c db.Conversation) any {
 // each conversation's in seq order: a page of conversation ids in one transaction, then each
 // conversation's messages a page per transaction.
 func (e *exporter) messages(put func(any) error) error {
-	cid := e.a.CreatorID
+	cid, size := e.a.CreatorID, e.size
 	after := uuid.Nil
 	for {
 		var convs []db.Conversation
 		err := e.tx(func(q *db.Queries) error {
 			var err error
-			convs, err = q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: exportPage})
+			convs, err = q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: size})
 			return err
 		})
 		if err != nil {
@@ -291,7 +300,7 @@ func (e *exporter) messages(put func(any) error) error {
 				var ms []db.ExportMessagesRow
 				err := e.tx(func(q *db.Queries) error {
 					var err error
-					ms, err = q.ExportMessages(e.ctx, db.ExportMessagesParams{CreatorID: cid, ConversationID: c.ID, AfterSeq: seq, PageSize: exportPage})
+					ms, err = q.ExportMessages(e.ctx, db.ExportMessagesParams{CreatorID: cid, ConversationID: c.ID, AfterSeq: seq, PageSize: size})
 					return err
 				})
 				if err != nil {
@@ -302,13 +311,13 @@ func (e *exporter) messages(put func(any) error) error {
 						return err
 					}
 				}
-				if len(ms) < exportPage {
+				if len(ms) < int(size) {
 					break
 				}
 				seq = ms[len(ms)-1].Seq
 			}
 		}
-		if len(convs) < exportPage {
+		if len(convs) < int(size) {
 			return nil
 		}
 		after = convs[len(convs)-1].ID

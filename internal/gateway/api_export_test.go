@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/gateway"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -19,9 +22,16 @@ import (
 // are refused.
 func TestWorkspaceExport(t *testing.T) {
 	t.Parallel()
+	// Pages of one row: every table and every conversation's messages cross page boundaries.
+	t.Cleanup(gateway.SetExportPage(1))
 	e := newFullEnv(t)
 	ownerA, ownerB := e.c.Register(t), e.c.Register(t)
 	fa, fb := e.fixtures(t, ownerA, false), e.fixtures(t, ownerB, false)
+	// A second document and end user in A, so the pages have a next page to find.
+	if st, _, raw := e.call(t, "POST", "/api/v1/documents", ownerA.AccessToken, map[string]any{"title": "Second", "content": "More knowledge."}); st >= 300 {
+		t.Fatalf("second document: %d %s", st, raw)
+	}
+	e.c.StartWidget(t, ownerA.WidgetKey, "anon-"+uuid.NewString()[:8])
 	reply := func(cr testenv.Creator, fx fixtures, text string) {
 		t.Helper()
 		if st, _, raw := e.call(t, "POST", "/api/v1/conversations/"+fx["conversation"]+"/messages", cr.AccessToken, map[string]any{"text": text}); st >= 300 {
@@ -98,10 +108,15 @@ func TestWorkspaceExport(t *testing.T) {
 		}
 		return out
 	}
-	for name, id := range map[string]string{"documents.ndjson": fa["document"], "end_users.ndjson": fa["end_user"],
-		"conversations.ndjson": fa["conversation"], "campaigns.ndjson": fa["campaign"], "programs.ndjson": fa["program"]} {
+	for name, id := range map[string]string{"campaigns.ndjson": fa["campaign"], "programs.ndjson": fa["program"]} {
 		if got := ids(name); len(got) != 1 || got[0] != id {
 			t.Errorf("%s: ids %v, want [%s]", name, got, id)
+		}
+	}
+	// Two of each, in id order, the fixture's among them.
+	for name, id := range map[string]string{"documents.ndjson": fa["document"], "end_users.ndjson": fa["end_user"], "conversations.ndjson": fa["conversation"]} {
+		if got := ids(name); len(got) != 2 || got[0] >= got[1] || (got[0] != id && got[1] != id) {
+			t.Errorf("%s: ids %v, want two with %s", name, got, id)
 		}
 	}
 	msgs := lines("messages.ndjson")
