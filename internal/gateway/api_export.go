@@ -160,11 +160,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, a creatorA
 		s.Log.Error("workspace export failed", "creator", a.CreatorID, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	who := "api_key:" + a.KeyID.String()
-	if a.person() {
-		who = "user:" + a.UserID.String()
-	}
-	s.Log.Info("workspace exported", "creator", a.CreatorID, "by", who, "files", e.files)
+	s.Log.Info("workspace exported", "creator", a.CreatorID, "by", exportedBy(a), "files", e.files)
 	return nil
 }
 
@@ -222,16 +218,19 @@ func (e *exporter) write(settings map[string]any) error {
 	if err := e.file("messages.ndjson", e.messages); err != nil {
 		return err
 	}
-	m := exportManifest{Format: exportFormat, WorkspaceID: cid, ExportedAt: e.s.Now().UTC(), Files: e.files}
-	if e.a.person() {
-		m.ExportedBy = "user:" + e.a.UserID.String()
-	} else {
-		m.ExportedBy = "api_key:" + e.a.KeyID.String()
-	}
+	m := exportManifest{Format: exportFormat, WorkspaceID: cid, ExportedAt: e.s.Now().UTC(), ExportedBy: exportedBy(e.a), Files: e.files}
 	if err := e.file("manifest.json", func(put func(any) error) error { return put(m) }); err != nil {
 		return err
 	}
 	return e.zw.Close()
+}
+
+// exportedBy names who asked: "user:<id>" or "api_key:<id>".
+func exportedBy(a creatorAuth) string {
+	if a.person() {
+		return "user:" + a.UserID.String()
+	}
+	return "api_key:" + a.KeyID.String()
 }
 
 // endUsers writes a page of end users with their memory profiles.

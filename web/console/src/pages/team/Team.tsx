@@ -226,7 +226,7 @@ export default function Team() {
                               Make owner<span className="visually-hidden"> ({nameOf(m)})</span>
                             </button>
                           )}
-                          {canWrite && !owner && (
+                          {canWrite && !owner && !self && (
                             <button type="button" className="button small danger-outline" disabled={busy !== ""} onClick={() => remove(m)}>
                               Remove<span className="visually-hidden"> {nameOf(m)}</span>
                             </button>
