@@ -284,5 +284,25 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	require.Contains(t, workspace, "Nightly backup")
 	ob.axe(t, axe, "settings, export downloaded")
 	phone(ob, "settings")
+
+	// Ownership: the owner hands the workspace to an admin (seeded through the API) and becomes
+	// an admin, who may no longer transfer it.
+	adminEmail := "admin-" + uuid.NewString()[:8] + "@example.com"
+	var inv struct {
+		Token string `json:"token"`
+	}
+	require.Equal(t, http.StatusCreated, apiCall("POST", "/api/v1/invitations", owner.AccessToken, map[string]any{"email": adminEmail, "role": "admin"}, &inv))
+	require.Equal(t, http.StatusOK, apiCall("POST", "/api/v1/invitations/accept", "", map[string]string{"token": inv.Token, "password": password, "name": "Ada Admin"}, &joined))
+	ob.do(t, "open Team", chromedp.Click(chromedp.CSS(`#console-nav a[href="/console/team"]`)))
+	adminRow := fmt.Sprintf(`tr[data-member=%q]`, adminEmail)
+	ob.poll(t, "the admin's row", `document.querySelector('`+adminRow+`')?.dataset.role === 'admin'`)
+	press(ob, "Make owner", adminRow+` .actions button.secondary`)
+	ob.poll(t, "the dialog", `document.querySelector('dialog.dialog')?.open && document.querySelector('#confirm-title').textContent === 'Make Ada Admin the owner?'`)
+	press(ob, "Transfer ownership", `dialog.dialog button[type="submit"]`)
+	ob.poll(t, "the new owner", `document.querySelector('`+adminRow+`')?.dataset.role === 'owner' && document.querySelector('tr[data-member=`+fmt.Sprintf("%q", owner.Email)+`]')?.dataset.role === 'admin'`)
+	ob.poll(t, "no more Make owner", `!Array.from(document.querySelectorAll('.actions button')).some((b) => b.textContent.startsWith('Make owner'))`)
+	require.Equal(t, "Ada Admin is now the owner; you are an admin.", ob.eval(t, `document.querySelector('.notice').textContent`))
+	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob), "an admin keeps every page")
+	ob.axe(t, axe, "team, after transferring ownership")
 	require.Empty(t, ob.exceptions(), "uncaught exceptions on the owner's pages")
 }
