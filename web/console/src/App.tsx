@@ -66,18 +66,7 @@ export function App() {
     return <SignIn notice={s.reason} />;
   }
   let page;
-  const entry = pageOf(path);
-  if (perms.status !== "ready") {
-    page = (
-      <Page title="The console could not load">
-        <p className="form-error" role="alert">
-          {perms.status === "error" ? perms.message : ""} Reload the page to try again.
-        </p>
-      </Page>
-    );
-  } else if (entry && !perms.perms.has(entry.perm)) {
-    page = <Forbidden page={entry.label} role={perms.role} perm={entry.perm} />;
-  } else switch (path) {
+  switch (path) {
     case "/knowledge":
       page = <Knowledge />;
       break;
@@ -108,6 +97,20 @@ export function App() {
           </p>
         </Page>
       );
+  }
+  // What the role may not use answers "no access" instead, sub-paths included (ui/Layout.tsx
+  // names each page's permission).
+  const entry = pageOf(path);
+  if (perms.status !== "ready") {
+    page = (
+      <Page title="The console could not load">
+        <p className="form-error" role="alert">
+          {perms.status === "error" ? perms.message : ""} Reload the page to try again.
+        </p>
+      </Page>
+    );
+  } else if (entry && !perms.perms.has(entry.perm)) {
+    page = <Forbidden page={entry.label} role={perms.role} perm={entry.perm} />;
   }
   return (
     <Layout creator={s.creator} path={path}>
