@@ -33,8 +33,10 @@ import (
 // a forbidden URL says why; the owner makes the agent a viewer (the agent's Team page is then
 // read-only, with the reason) and removes them (the agent's session ends at their next click, and
 // signing in again is refused); the owner creates an API key (shown once, copied, works), revokes
-// it (refused at once), saves the send policy and downloads the workspace export. axe-core finds
-// no serious or critical violation on any page or state, and the pages fit a phone's width.
+// it (refused at once), saves the send policy, downloads the workspace export and transfers
+// ownership; made a viewer behind the page's back, their next change shows the API's 403 as a
+// clear message and the page turns read-only. axe-core finds no serious or critical violation
+// on any page or state, and the pages fit a phone's width.
 func TestConsoleTeamInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -304,5 +306,29 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	require.Equal(t, "Ada Admin is now the owner; you are an admin.", ob.eval(t, `document.querySelector('.notice').textContent`))
 	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob), "an admin keeps every page")
 	ob.axe(t, axe, "team, after transferring ownership")
+
+	// Made a viewer behind the page's back, the former owner's next change is refused: the API's
+	// 403 shows as a clear message, and the page turns read-only.
+	var ada struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.Equal(t, http.StatusOK, apiCall("POST", "/api/v1/auth/login", "", map[string]string{"email": adminEmail, "password": password}, &ada))
+	var me struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	require.Equal(t, http.StatusOK, apiCall("GET", "/api/v1/auth/me", owner.AccessToken, nil, &me))
+	require.Equal(t, http.StatusOK, apiCall("PATCH", "/api/v1/members/"+me.User.ID, ada.AccessToken, map[string]string{"role": "viewer"}, &json.RawMessage{}))
+	ownRow := fmt.Sprintf(`tr[data-member=%q]`, owner.Email)
+	ob.do(t, "focus my role", chromedp.Evaluate[chromedp.Void](`document.querySelector('`+ownRow+` select').focus()`))
+	ob.do(t, "press ArrowDown", chromedp.KeyEvent(kb.ArrowDown))
+	ob.poll(t, "the refusal", `document.querySelector('.form-error')?.textContent.startsWith('Not allowed: the viewer role may not do this')`)
+	refusal := ob.eval(t, `document.querySelector('.form-error').textContent`)
+	require.Contains(t, refusal, "team.write")
+	require.Contains(t, refusal, "ask an owner or admin")
+	ob.poll(t, "the page read-only", `document.querySelector('.invite-form fieldset').disabled && !document.querySelector('tr select')`)
+	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/settings", navLinks(ob), "a viewer's navigation")
+	ob.axe(t, axe, "team, a refused change")
 	require.Empty(t, ob.exceptions(), "uncaught exceptions on the owner's pages")
 }
