@@ -105,3 +105,8 @@ SELECT id::uuid AS id, email::text AS email, name::text AS name FROM auth_member
 
 -- name: GetAPIKey :one
 SELECT * FROM api_keys WHERE id = $1;
+
+-- name: RevokeMemberAPIKeys :execrows
+-- The keys a removed member created stop working with their membership.
+UPDATE api_keys SET revoked_at = now()
+WHERE creator_id = $1 AND created_by = @user_id::uuid AND revoked_at IS NULL;

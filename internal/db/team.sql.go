@@ -528,6 +528,25 @@ func (q *Queries) RevokeInvitation(ctx context.Context, arg RevokeInvitationPara
 	return result.RowsAffected(), nil
 }
 
+const revokeMemberAPIKeys = `-- name: RevokeMemberAPIKeys :execrows
+UPDATE api_keys SET revoked_at = now()
+WHERE creator_id = $1 AND created_by = $2::uuid AND revoked_at IS NULL
+`
+
+type RevokeMemberAPIKeysParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	UserID    uuid.UUID `json:"user_id"`
+}
+
+// The keys a removed member created stop working with their membership.
+func (q *Queries) RevokeMemberAPIKeys(ctx context.Context, arg RevokeMemberAPIKeysParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeMemberAPIKeys, arg.CreatorID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const revokeMemberRefreshTokens = `-- name: RevokeMemberRefreshTokens :exec
 UPDATE refresh_tokens SET revoked_at = now()
 WHERE creator_id = $1 AND user_id = $2 AND revoked_at IS NULL

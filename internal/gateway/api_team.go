@@ -143,15 +143,21 @@ func (s *Server) handleUpdateMember(w http.ResponseWriter, r *http.Request, a cr
 	return nil
 }
 
-// handleRemoveMember removes a member: their refresh tokens for the workspace are revoked in the
-// same transaction, and their access tokens stop working on the next request (authenticate
-// reads the membership every time). The owner cannot be removed.
+// handleRemoveMember removes a member: their refresh tokens for the workspace and the API keys
+// they created are revoked in the same transaction, and their access tokens stop working on the
+// next request (authenticate reads the membership every time). The owner cannot be removed.
+//
+// The keys go with the person: a key is made by someone who could manage keys then, and a
+// person who has left must not keep a way in through automation they set up (a key's secret
+// was shown to them). Automation that must outlive a member is given a key made by someone who
+// stays; the Team page says how many keys a removal revokes before it is confirmed.
 func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	userID, err := pathID(r, "user_id")
 	if err != nil {
 		return errNotFound("member")
 	}
 	ctx := r.Context()
+	var keys int64
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		m, err := lockedMember(ctx, q, a.CreatorID, userID)
 		if err != nil {
@@ -163,12 +169,15 @@ func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request, a cr
 		if _, err := q.DeleteMember(ctx, db.DeleteMemberParams{CreatorID: a.CreatorID, UserID: userID}); err != nil {
 			return err
 		}
+		if keys, err = q.RevokeMemberAPIKeys(ctx, db.RevokeMemberAPIKeysParams{CreatorID: a.CreatorID, UserID: userID}); err != nil {
+			return err
+		}
 		return q.RevokeMemberRefreshTokens(ctx, db.RevokeMemberRefreshTokensParams{CreatorID: a.CreatorID, UserID: userID})
 	})
 	if err != nil {
 		return err
 	}
-	s.Log.Info("member removed", "creator", a.CreatorID, "user", userID)
+	s.Log.Info("member removed", "creator", a.CreatorID, "user", userID, "keys_revoked", keys)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -304,6 +304,7 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/nudge-policy", perm.SettingsRead, s.handleGetNudgePolicy)
 	creator("PUT /api/v1/nudge-policy", perm.SettingsWrite, s.handlePutNudgePolicy)
 	creator("PATCH /api/v1/nudge-policy", perm.SettingsWrite, s.handlePatchNudgePolicy)
+	creator("GET /api/v1/export", perm.WorkspaceExport, s.handleExport)
 	creator("GET /api/v1/end-users", perm.InboxRead, s.handleListEndUsers)
 	creator("GET /api/v1/end-users/{id}", perm.InboxRead, s.handleGetEndUser)
 	creator("PUT /api/v1/end-users/{id}/tags", perm.InboxWrite, s.handlePutEndUserTags)

@@ -137,6 +137,9 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	isContent := pattern == "GET /api/v1/conversations/events" || pattern == "GET /api/v1/conversations/{id}/messages" ||
 		pattern == "GET /api/v1/end-users/{id}/memory"
 	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview" || pattern == "POST /api/v1/knowledge/search"
+	if pattern == "GET /api/v1/export" { // the whole workspace's data: owners and admins
+		return role == "owner" || role == "admin"
+	}
 	switch role {
 	case "owner":
 		return true
@@ -712,5 +715,49 @@ func TestIdentitySecretOnlyWithContent(t *testing.T) {
 		if got := decode[settings](t, raw).IdentitySecret != ""; got != c.want {
 			t.Errorf("%s sees the identity secret: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestRemovedMemberKeysRevoked: removing a member revokes the API keys they created (at once:
+// the next request with one is refused) and no one else's.
+func TestRemovedMemberKeysRevoked(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	owner := e.c.Register(t)
+	admin := e.join(t, owner.AccessToken, "admin", false)
+	theirs := e.apiKey(t, admin.AccessToken, "editor")
+	ours := e.apiKey(t, owner.AccessToken, "editor")
+	for _, k := range []string{theirs, ours} {
+		if st, code, _ := e.call(t, "GET", "/api/v1/documents", k, nil); st != http.StatusOK {
+			t.Fatalf("key before: %d %s", st, code)
+		}
+	}
+	if st, code, _ := e.call(t, "DELETE", "/api/v1/members/"+admin.User.ID.String(), owner.AccessToken, nil); st != http.StatusNoContent {
+		t.Fatalf("remove: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "GET", "/api/v1/documents", theirs, nil); st != http.StatusUnauthorized || code != "invalid_token" {
+		t.Fatalf("the removed member's key: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "GET", "/api/v1/documents", ours, nil); st != http.StatusOK {
+		t.Fatalf("the owner's key after the removal: %d %s", st, code)
+	}
+	_, _, raw := e.call(t, "GET", "/api/v1/api-keys", owner.AccessToken, nil)
+	keys := decode[struct {
+		APIKeys []struct {
+			CreatedBy string  `json:"created_by"`
+			RevokedAt *string `json:"revoked_at"`
+		} `json:"api_keys"`
+	}](t, raw).APIKeys
+	revoked := 0
+	for _, k := range keys {
+		if (k.RevokedAt != nil) != (k.CreatedBy == admin.User.ID.String()) {
+			t.Errorf("key by %s revoked %v", k.CreatedBy, k.RevokedAt)
+		}
+		if k.RevokedAt != nil {
+			revoked++
+		}
+	}
+	if len(keys) != 2 || revoked != 1 {
+		t.Fatalf("keys: %s", raw)
 	}
 }

@@ -73,12 +73,15 @@ const (
 	KeysManage Perm = "keys.manage"
 	// OwnershipTransfer: hand the workspace to another member.
 	OwnershipTransfer Perm = "ownership.transfer"
+	// WorkspaceExport: download the whole workspace's data (GET /api/v1/export): owners and
+	// admins only.
+	WorkspaceExport Perm = "workspace.export"
 )
 
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, WorkspaceExport}
 
 // reads are what every role but agent reads.
 var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}

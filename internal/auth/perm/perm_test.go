@@ -32,6 +32,11 @@ func TestGrants(t *testing.T) {
 			t.Errorf("agent lacks %s", p)
 		}
 	}
+	for _, r := range []Role{Editor, Agent, Viewer} {
+		if (Grant{Role: r, ReadContent: true}).Allows(WorkspaceExport) {
+			t.Errorf("%s exports the workspace", r)
+		}
+	}
 	for _, p := range []Perm{SettingsRead, SettingsWrite, KnowledgeWrite, TeamWrite, KeysManage, CampaignsWrite} {
 		if agent.Allows(p) {
 			t.Errorf("agent has %s", p)

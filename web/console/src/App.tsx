@@ -1,7 +1,9 @@
 import { lazy, Suspense, useEffect, useSyncExternalStore } from "react";
+import { permissions, usePermissions } from "./api/perms";
 import { session, type SessionState } from "./api/session";
 import { navigate, usePath } from "./router";
-import { Layout } from "./ui/Layout";
+import { Layout, pageOf, pages } from "./ui/Layout";
+import { Forbidden, NoPages } from "./ui/Forbidden";
 import { Page } from "./ui/Page";
 import { SignIn, SignUp } from "./pages/Auth";
 
@@ -10,9 +12,12 @@ const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
 const Account = lazy(() => import("./pages/account/Account"));
 const Invite = lazy(() => import("./pages/account/Invite"));
+const Team = lazy(() => import("./pages/team/Team"));
+const Keys = lazy(() => import("./pages/keys/Keys"));
+const Settings = lazy(() => import("./pages/settings/Settings"));
 
-/** Where a signed-in creator lands. */
-const home = "/knowledge";
+/** Where a signed-in person lands: the first page their role may use. */
+const defaultHome = "/knowledge";
 const publicPaths = ["/sign-in", "/sign-up"];
 // The invitation page answers signed in or out (the API's links name /accept-invitation).
 const invitePaths = ["/invite", "/accept-invitation"];
@@ -27,15 +32,23 @@ export function useSession(): SessionState {
 export function App() {
   const s = useSession();
   const path = usePath();
+  const perms = usePermissions();
+  const home = perms.status === "ready" ? (pages.find((p) => perms.perms.has(p.perm))?.to ?? "/") : defaultHome;
 
   useEffect(() => {
     void session.restore();
   }, []);
 
   const signedIn = s.status === "signed-in";
+  // Every page change asks again what the role may do (a role changed meanwhile shows at once;
+  // a removed member's session ends).
   useEffect(() => {
-    if (s.status === "loading" || invitePaths.includes(path)) return;
+    if (signedIn && perms.status === "ready") void permissions.refresh();
+  }, [path, signedIn]);
+  useEffect(() => {
+    if (s.status === "loading" || invitePaths.includes(path) || (signedIn && perms.status === "loading")) return;
     if (signedIn && (publicPaths.includes(path) || path === "/")) {
+      if (home === "/" && path === "/") return;
       const to = wanted || home;
       wanted = "";
       navigate(to, { replace: true });
@@ -43,9 +56,9 @@ export function App() {
       if (path !== "/") wanted = path;
       navigate("/sign-in", { replace: true });
     }
-  }, [s.status, signedIn, path]);
+  }, [s.status, signedIn, path, perms.status, home]);
 
-  if (s.status === "loading") {
+  if (s.status === "loading" || (s.status === "signed-in" && perms.status === "loading")) {
     return (
       <main className="splash" id="main">
         <p role="status">Loading the console…</p>
@@ -77,7 +90,18 @@ export function App() {
     case "/accept-invitation":
       page = <Invite signedIn />;
       break;
+    case "/team":
+      page = <Team />;
+      break;
+    case "/keys":
+      page = <Keys />;
+      break;
+    case "/settings":
+      page = <Settings />;
+      break;
     case "/":
+      page = home === "/" ? <NoPages role={perms.status === "ready" ? perms.role : ""} /> : null; // else redirecting
+      break;
     case "/sign-in":
     case "/sign-up":
       page = null; // redirecting
@@ -90,6 +114,20 @@ export function App() {
           </p>
         </Page>
       );
+  }
+  // What the role may not use answers "no access" instead, sub-paths included (ui/Layout.tsx
+  // names each page's permission).
+  const entry = pageOf(path);
+  if (perms.status !== "ready") {
+    page = (
+      <Page title="The console could not load">
+        <p className="form-error" role="alert">
+          {perms.status === "error" ? perms.message : ""} Reload the page to try again.
+        </p>
+      </Page>
+    );
+  } else if (entry && !perms.perms.has(entry.perm)) {
+    page = <Forbidden page={entry.label} role={perms.role} perm={entry.perm} />;
   }
   return (
     <Layout creator={s.creator} path={path}>

@@ -8,6 +8,9 @@ import { session } from "./session";
 export { ApiError, errorOf, errorText } from "./errors";
 
 export type Schemas = components["schemas"];
+
+/** Dispatched on window when the API answers 403. */
+export const forbiddenEvent = "coachwire:forbidden";
 export type Document = Schemas["Document"];
 export type DocumentStatus = Document["status"];
 export type DocumentFormat = Document["format"];
@@ -93,6 +96,8 @@ export async function api<M extends Method, P extends PathsWith<M>>(
     init.headers = { "Content-Type": "application/json" };
   }
   const res = await authorizedFetch(buildURL(path, opts.path, opts.query), init, opts.auth !== false);
+  // A 403: the role may have changed since the console last asked (api/perms.ts asks again).
+  if (res.status === 403) window.dispatchEvent(new Event(forbiddenEvent));
   if (!res.ok) throw await errorOf(res);
   if (res.status === 204) return undefined as Success<Op<P, M>>;
   return (await res.json()) as Success<Op<P, M>>;

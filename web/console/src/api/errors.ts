@@ -20,6 +20,7 @@ export function errorText(e: unknown): string {
     if (e.status === 0) return "The server could not be reached. Check your connection and try again.";
     if (e.status === 503) return `${e.message || "A service is unavailable"}. Try again in a few seconds.`;
     if (e.status === 429) return `${e.message || "Too many requests"}. Wait a moment and try again.`;
+    if (e.status === 403) return `Not allowed: ${e.message || "your role may not do this"}.`.replace(/\.\.$/, ".");
     return e.message || `The request failed (HTTP ${e.status}).`;
   }
   if (e instanceof Error) return e.message;

@@ -918,6 +918,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the whole workspace as a ZIP (owners and admins, permission `workspace.export`).
+         * @description A streamed ZIP: `manifest.json` (format `coachwire-workspace-export/1`, workspace, time,
+         *     files and their row counts), `workspace.json` (profile and widget settings, send policy,
+         *     channels without credentials, members without passwords, API keys without secrets), and
+         *     one JSON object per line in `documents.ndjson` (metadata, not the text), `end_users.ndjson`
+         *     (with tags, consent and memory profile), `conversations.ndjson`, `messages.ndjson` (by
+         *     conversation and seq), `campaigns.ndjson` and `programs.ndjson`. Only this workspace's
+         *     rows. Read page by page while it streams: not a single snapshot. A failure after the
+         *     first byte cuts the connection, so a broken download never opens as a complete archive.
+         */
+        get: operations["exportWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -1040,9 +1067,9 @@ export interface paths {
         post?: never;
         /**
          * Remove a member (permission `team.write`).
-         * @description Their refresh tokens for the workspace are revoked and their access tokens stop working
-         *     at once (the membership is checked on every request). The owner cannot be removed
-         *     (409 `owner_cannot_be_removed`).
+         * @description Their refresh tokens for the workspace and the API keys they created are revoked, and
+         *     their access tokens stop working at once (the membership is checked on every request).
+         *     The owner cannot be removed (409 `owner_cannot_be_removed`).
          */
         delete: operations["removeMember"];
         options?: never;
@@ -4785,6 +4812,29 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
+        };
+    };
+    exportWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive (Content-Disposition names it coachwire-export-<time>.zip). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     listInvitations: {

@@ -1,16 +1,31 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useCan, type Perm } from "../api/perms";
 import { session, type Creator } from "../api/session";
 import { Link } from "../router";
 import { WorkspaceSwitcher } from "./Workspaces";
 
-const pages = [
-  { to: "/knowledge", label: "Knowledge" },
-  { to: "/analytics", label: "Analytics" },
-  { to: "/account", label: "Account" },
+/**
+ * The console's pages: each with the permission it needs (GET /api/v1/auth/me lists the
+ * signed-in role's). The navigation shows only the pages the role may use, and App answers a
+ * page the role may not use (and its sub-paths) with a clear "no access" message.
+ */
+export const pages: { to: string; label: string; perm: Perm }[] = [
+  { to: "/knowledge", label: "Knowledge", perm: "knowledge.read" },
+  { to: "/analytics", label: "Analytics", perm: "analytics.read" },
+  { to: "/team", label: "Team", perm: "team.read" },
+  { to: "/keys", label: "API keys", perm: "keys.manage" },
+  { to: "/settings", label: "Settings", perm: "settings.read" },
+  { to: "/account", label: "Account", perm: "account.read" },
 ];
+
+/** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
+export function pageOf(path: string) {
+  return pages.find((p) => path === p.to || path.startsWith(p.to + "/"));
+}
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
 export function Layout({ creator, path, children }: { creator: Creator; path: string; children: ReactNode }) {
+  const can = useCan();
   const [open, setOpen] = useState(false);
   const [leaving, setLeaving] = useState(false);
   const menuButton = useRef<HTMLButtonElement>(null);
@@ -47,7 +62,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
         Skip to content
       </a>
       <header className="topbar">
-        <Link className="brand" to="/knowledge">
+        <Link className="brand" to="/">
           coachwire <span className="brand-sub">console</span>
         </Link>
         <button
@@ -62,7 +77,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
         </button>
         <nav id="console-nav" aria-label="Console" className={open ? "nav open" : "nav"}>
           <ul>
-            {pages.map((p) => (
+            {pages.filter((p) => can(p.perm)).map((p) => (
               <li key={p.to}>
                 <Link to={p.to} aria-current={path === p.to ? "page" : undefined} onClick={() => setOpen(false)}>
                   {p.label}
