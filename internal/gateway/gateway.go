@@ -309,6 +309,8 @@ func (s *Server) Handler() http.Handler {
 
 	// Widget (end users).
 	mux.HandleFunc("GET /widget.js", s.widget.Script)
+	mux.HandleFunc("GET /widget/preview", s.widget.Preview)
+	mux.HandleFunc("GET /widget/preview.js", s.widget.PreviewScript)
 	public("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
 	public("POST /api/v1/widget/session", s.widget.Session)
 	public("GET /api/v1/widget/ws", s.Metrics.Sockets(s.widget.Socket))
