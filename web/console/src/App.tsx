@@ -8,6 +8,8 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Coach = lazy(() => import("./pages/coach/Coach"));
+const Channels = lazy(() => import("./pages/channels/Channels"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -59,6 +61,12 @@ export function App() {
       break;
     case "/analytics":
       page = <Analytics />;
+      break;
+    case "/coach":
+      page = <Coach />;
+      break;
+    case "/channels":
+      page = <Channels />;
       break;
     case "/":
     case "/sign-in":

@@ -545,6 +545,23 @@ export interface paths {
         patch: operations["updateChannel"];
         trace?: never;
     };
+    "/api/v1/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a channel's stored credentials with its provider, sending nothing. Telegram getMe and getWebhookInfo (the webhook must be this channel's); WhatsApp the Graph phone-number lookup. A refusal is 200 with ok false and the provider's words. */
+        post: operations["testChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -1792,8 +1809,27 @@ export interface components {
             };
             /** @enum {string} */
             type: "whatsapp" | "telegram";
+            /**
+             * @description WhatsApp: look phone_number_id up with access_token (Graph API) before saving; a refusal is 400 `whatsapp_token_rejected` or `whatsapp_number_rejected` with WhatsApp's words, and nothing is saved. A Telegram bot token is always checked (getMe; a refusal is 400 `telegram_rejected`). The console always sends true.
+             * @default false
+             */
+            verify: boolean;
             /** @description WhatsApp only (required); the webhook handshake token. */
             verify_token?: string;
+        };
+        ChannelTest: {
+            /** @description Telegram. */
+            bot_username?: string;
+            /** @description WhatsApp. */
+            display_phone_number?: string;
+            /** @description What was checked */
+            message: string;
+            /** @description The provider accepted the stored credentials (and the Telegram webhook is this channel's). */
+            ok: boolean;
+            /** @description WhatsApp. */
+            verified_name?: string;
+            /** @description Telegram: the webhook as getWebhookInfo reports it. */
+            webhook_url?: string;
         };
         /**
          * @description What a campaign or a program step sends. Texts may use the variables {{first_name}} (first word of the display name, "there" when unknown), {{name}}, {{coach_name}} (the creator's name) and {{goal}} (first goal of the memory profile); a missing value renders empty, any other variable is refused.
@@ -3580,7 +3616,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            /** @description `telegram_unavailable`: Telegram did not accept setWebhook; nothing was kept, retry. */
+            /** @description `telegram_unavailable` / `whatsapp_unavailable`: the provider did not answer (getMe, setWebhook, the phone-number lookup); nothing was kept, retry. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3673,6 +3709,49 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
+        };
+    };
+    testChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the provider said. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such channel. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `telegram_unavailable` / `whatsapp_unavailable`: the provider did not answer; try again. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listConversations: {

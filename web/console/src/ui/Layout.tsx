@@ -5,6 +5,8 @@ import { Link } from "../router";
 const pages = [
   { to: "/knowledge", label: "Knowledge" },
   { to: "/analytics", label: "Analytics" },
+  { to: "/coach", label: "Coach & widget" },
+  { to: "/channels", label: "Channels" },
 ];
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
