@@ -24,7 +24,7 @@ import (
 )
 
 // previewRoot is the widget's shadow root inside the console's preview frame.
-const previewRoot = `document.querySelector('.preview-frame iframe').contentDocument.getElementById('coachwire-widget').shadowRoot`
+const previewRoot = `document.querySelector('.preview-frame iframe')?.contentDocument?.getElementById('coachwire-widget')?.shadowRoot`
 
 // TestConsoleCoachInBrowser drives the Coach & widget and Channels pages in Chromium against the
 // whole stack and the loopback Telegram and WhatsApp APIs. Coach & widget: the live preview (the
@@ -112,8 +112,8 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 	require.Equal(t, "page", b.eval(t, `document.querySelector('#console-nav a[href="/console/coach"]').getAttribute('aria-current')`))
 
 	// The preview: the real widget, opened, connected, with the saved coach.
-	b.poll(t, "the preview's widget online", previewRoot+`.querySelector('.cw-status').getAttribute('data-state') === 'online' && `+
-		previewRoot+`.querySelector('.cw-title').textContent === 'Coach'`)
+	b.poll(t, "the preview's widget online", previewRoot+`?.querySelector('.cw-status')?.getAttribute('data-state') === 'online' && `+
+		previewRoot+`?.querySelector('.cw-title')?.textContent === 'Coach'`)
 	require.Equal(t, "Coach", b.eval(t, `document.querySelector('#coach-name').value`))
 	b.axe(t, axe, "coach & widget")
 	noCSPInPreview("coach & widget")
@@ -121,17 +121,17 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 	// Typing changes the preview at once, before anything is saved.
 	b.do(t, "select the name", chromedp.Evaluate[chromedp.Void](`(() => { const e = document.querySelector('#coach-name'); e.focus(); e.select(); })()`))
 	b.do(t, "type a new name", chromedp.KeyEvent("Maya"))
-	b.poll(t, "the preview's new title", previewRoot+`.querySelector('.cw-title').textContent === 'Maya'`)
+	b.poll(t, "the preview's new title", previewRoot+`?.querySelector('.cw-title').textContent === 'Maya'`)
 	b.typeInto(t, "type a greeting", `#coach-welcome`, "Hi, I am **Maya**. Ask me about breathing.")
-	b.poll(t, "the preview's new greeting", previewRoot+`.querySelector('#cw-welcome-text').textContent === 'Hi, I am Maya. Ask me about breathing.' && `+
-		previewRoot+`.querySelector('#cw-welcome-text strong')?.textContent === 'Maya'`)
+	b.poll(t, "the preview's new greeting", previewRoot+`?.querySelector('#cw-welcome-text').textContent === 'Hi, I am Maya. Ask me about breathing.' && `+
+		previewRoot+`?.querySelector('#cw-welcome-text strong')?.textContent === 'Maya'`)
 	b.do(t, "select the colour", chromedp.Evaluate[chromedp.Void](`(() => { const e = document.querySelector('#look-color'); e.focus(); e.select(); })()`))
 	b.do(t, "type a colour", chromedp.KeyEvent("#0f766e"))
 	previewHost := `document.querySelector('.preview-frame iframe').contentDocument.getElementById('coachwire-widget')`
 	b.poll(t, "the preview's new accent", previewHost+`.style.getPropertyValue('--cw-accent') === '#0f766e' && `+
-		`getComputedStyle(`+previewRoot+`.querySelector('.cw-header')).backgroundColor === 'rgb(15, 118, 110)'`)
+		`getComputedStyle(`+previewRoot+`?.querySelector('.cw-header')).backgroundColor === 'rgb(15, 118, 110)'`)
 	b.typeInto(t, "type a suggestion", `#coach-sg-0`, "How do I calm down fast?")
-	b.poll(t, "the preview's suggestion", previewRoot+`.querySelector('.cw-chip')?.textContent === 'How do I calm down fast?'`)
+	b.poll(t, "the preview's suggestion", previewRoot+`?.querySelector('.cw-chip')?.textContent === 'How do I calm down fast?'`)
 	require.Equal(t, "Unsaved changes (shown in the preview)", b.eval(t, `document.querySelector('.save-state').textContent`))
 	require.Equal(t, "Coach", settings()["name"], "nothing is saved while typing")
 	b.axe(t, axe, "coach & widget, unsaved changes")
@@ -160,7 +160,7 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 
 	// A question in the preview is answered from the uploaded document: Tab into the frame is the
 	// keyboard's way; the test focuses the widget's input and types with real key events.
-	b.do(t, "focus the preview's input", chromedp.Evaluate[chromedp.Void](previewRoot+`.querySelector('.cw-input').focus()`))
+	b.do(t, "focus the preview's input", chromedp.Evaluate[chromedp.Void](previewRoot+`?.querySelector('.cw-input').focus()`))
 	b.do(t, "type a question", chromedp.KeyEvent("How does box breathing work?"))
 	b.do(t, "press Enter", pressEnter())
 	frameState := `document.querySelector('.preview-frame iframe').contentWindow.coachwire.state()`
