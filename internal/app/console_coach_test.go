@@ -157,6 +157,7 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 	require.Equal(t, "Maya", s["name"])
 	require.Equal(t, "Hi, I am **Maya**. Ask me about breathing.", s["welcome"])
 	require.Equal(t, []any{"How do I calm down fast?"}, s["suggestions"])
+	require.Equal(t, "#0f766e", s["color"], "the look is saved with the settings")
 
 	// A question in the preview is answered from the uploaded document: Tab into the frame is the
 	// keyboard's way; the test focuses the widget's input and types with real key events.
@@ -173,7 +174,7 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 
 	// The embed snippet, copied with the keyboard.
 	snippet := b.eval(t, `document.querySelector('#embed-snippet').textContent`)
-	require.Equal(t, `<script src="`+a.URL+`/widget.js" data-widget-key="`+cr.WidgetKey+`" data-color="#0f766e" async></script>`, snippet)
+	require.Equal(t, `<script src="`+a.URL+`/widget.js" data-widget-key="`+cr.WidgetKey+`" async></script>`, snippet)
 	b.do(t, "focus Copy snippet", chromedp.Focus(chromedp.Search(`//button[text()="Copy snippet"]`)))
 	b.do(t, "press Enter", pressEnter())
 	b.poll(t, "copied", `document.querySelector('.copy-status')?.textContent === 'Copied'`)

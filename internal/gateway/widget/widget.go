@@ -174,7 +174,11 @@ type widgetCoach struct {
 	Branding bool     `json:"branding"`
 	// SourceURLs maps a document id to the page it was imported from, when the creator lets
 	// sources link there.
-	SourceURLs  map[string]string `json:"source_urls"`
+	SourceURLs map[string]string `json:"source_urls"`
+	// Look is the widget's look as the creator set it, keyed by the data- option it stands for
+	// (color, position, theme, lang, launcher-text); only the ones set. A page's data- attribute
+	// wins.
+	Look        map[string]string `json:"look"`
 	linkSources bool
 }
 
@@ -206,7 +210,13 @@ func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator
 		}
 		wc.AllowedOrigins, wc.IdentityRequired, wc.Secret = c.AllowedOrigins, c.IdentityRequired, c.WidgetSecret
 		wc.Coach = widgetCoach{Name: c.Name, AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome,
-			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources}
+			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources, Look: map[string]string{}}
+		for k, v := range map[string]string{"color": c.WidgetColor, "position": c.WidgetPosition, "theme": c.WidgetTheme,
+			"lang": c.WidgetLanguage, "launcher-text": c.WidgetLauncherText} {
+			if v != "" {
+				wc.Coach.Look[k] = v
+			}
+		}
 		if wc.Coach.Suggestions == nil {
 			wc.Coach.Suggestions = []string{}
 		}

@@ -54,7 +54,10 @@
   const startOpen = attr('open').toLowerCase() === 'true';
   const previewOpt = attr('preview') === 'true';
   let draft = null; // unsaved settings shown by preview(), over the data- options and the coach's
-  const opt = (n) => (draft && typeof draft[n] === 'string' ? draft[n].trim() : attr(n));
+  const opt = (n) => {
+    const l = draft || (st.coach && st.coach.look) || {};
+    return (draft ? '' : attr(n)) || (typeof l[n] === 'string' ? l[n].trim() : '');
+  };
   const avatarOpt = safeURL(attr('avatar'), false, document.baseURI);
   const soundOpt = attr('sound').toLowerCase() === 'true';
   const flashOpt = attr('title-flash').toLowerCase() !== 'false';
@@ -618,8 +621,10 @@
       suggestions: Array.isArray(c.suggestions) ? c.suggestions.map(str) : [],
       topics: Array.isArray(c.topics) ? c.topics.map(str) : [], branding: c.branding !== false,
       source_urls: c.source_urls && typeof c.source_urls === 'object' ? c.source_urls : {},
+      look: c.look && typeof c.look === 'object' ? c.look : {},
     };
     safeSet(local, K_COACH, JSON.stringify(st.coach));
+    applyLook();
     showCoach();
   }
 

@@ -2385,6 +2385,10 @@ export interface components {
         WidgetCoach: {
             avatar_url: string;
             branding: boolean;
+            /** @description The widget's look as the creator set it (widget settings color, position, theme, language, launcher_text), keyed by the data- option each stands for: color, position, theme, lang, launcher-text; only those set. A data- attribute on the page wins. */
+            look?: {
+                [key: string]: string;
+            };
             name: string;
             /** @description With link_sources, document id → the page the document was imported from (at most 200). */
             source_urls: {
@@ -2421,16 +2425,35 @@ export interface components {
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
             branding?: boolean;
+            /** @description The widget's accent colour (#rrggbb, stored lower case); empty for the default #2563eb. */
+            color?: string;
             identity_required: boolean;
             /** @description Keys the user_hash HMAC. Keep it on the creator's server. Present only for callers that may change the coach and read message content (owner, admin, an editor granted message content), since it lets its holder open the widget as any end user. */
             readonly identity_secret?: string;
+            /**
+             * @description The widget's interface language; empty for the page's.
+             * @enum {string}
+             */
+            language?: "" | "en" | "es" | "pt" | "fr" | "de";
+            /** @description Text beside the bubble icon (one line; trimmed); empty for none. */
+            launcher_text?: string;
             /** @description Whether a reply's sources link to the page their document was imported from (default false). */
             link_sources?: boolean;
             /** @description One line; trimmed. */
             name: string;
             persona: string;
+            /**
+             * @description The corner of the bubble; empty for the default (right).
+             * @enum {string}
+             */
+            position?: "" | "right" | "left";
             /** @description Suggested first questions the widget offers as buttons. */
             suggestions?: string[];
+            /**
+             * @description auto follows the visitor's system setting; empty for the default (light).
+             * @enum {string}
+             */
+            theme?: "" | "light" | "dark" | "auto";
             /** @description The widget's welcome message before the first question. */
             welcome?: string;
             readonly widget_key?: string;
@@ -2442,15 +2465,34 @@ export interface components {
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
             branding?: boolean;
+            /** @description The widget's accent colour (#rrggbb, stored lower case); empty for the default #2563eb. */
+            color?: string;
             identity_required?: boolean;
             readonly identity_secret?: string;
+            /**
+             * @description The widget's interface language; empty for the page's.
+             * @enum {string}
+             */
+            language?: "" | "en" | "es" | "pt" | "fr" | "de";
+            /** @description Text beside the bubble icon (one line; trimmed); empty for none. */
+            launcher_text?: string;
             /** @description Whether a reply's sources link to the page their document was imported from (default false). */
             link_sources?: boolean;
             /** @description One line; trimmed. */
             name?: string;
             persona?: string;
+            /**
+             * @description The corner of the bubble; empty for the default (right).
+             * @enum {string}
+             */
+            position?: "" | "right" | "left";
             /** @description Suggested first questions the widget offers as buttons. */
             suggestions?: string[];
+            /**
+             * @description auto follows the visitor's system setting; empty for the default (light).
+             * @enum {string}
+             */
+            theme?: "" | "light" | "dark" | "auto";
             /** @description The widget's welcome message before the first question. */
             welcome?: string;
             readonly widget_key?: string;
@@ -5401,7 +5443,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetSettings"];
                 };
             };
-            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_text`, `invalid_utf8`. */
+            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_color`, `bad_position`, `bad_theme`, `bad_language`, `bad_launcher_text`, `bad_text`, `invalid_utf8`. */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,7 @@
 // The Coach & widget page: the coach as the widget shows it (name, persona, greeting, avatar,
 // suggested questions, branding), the widget's look (colour, corner, theme, language, launcher
-// text), where it may be embedded (allowed origins, verified identities), a live preview of the
-// real widget beside the form and the embed snippet to copy.
+// text), where it may be embedded (allowed origins, verified identities), all saved in the widget
+// settings; a live preview of the real widget beside the form and the embed snippet to copy.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { api, errorText, type Schemas } from "../../api/client";
 import { Page } from "../../ui/Page";
@@ -21,18 +21,15 @@ interface CoachForm {
   link_sources: boolean;
   allowed_origins: string; // one per line
   identity_required: boolean;
-}
-
-/** The widget's look: data- options of the embed snippet (kept in this browser between visits). */
-interface Look {
+  // The widget's look ("" in the API: the widget's default, shown here as that default).
   color: string;
   position: "right" | "left";
   theme: "light" | "dark" | "auto";
-  lang: string;
-  launcher: string;
+  language: string;
+  launcher_text: string;
 }
 
-const defaultLook: Look = { color: "#2563eb", position: "right", theme: "light", lang: "", launcher: "" };
+const defaultColor = "#2563eb";
 const maxSuggestions = 4;
 export const languages: [string, string][] = [
   ["", "The page's language"],
@@ -43,8 +40,14 @@ export const languages: [string, string][] = [
   ["de", "Deutsch"],
 ];
 
-const fields = ["name", "persona", "welcome", "avatar_url", "suggestions", "allowed_origins", "identity_required", "branding", "link_sources"];
+const fields = ["name", "persona", "welcome", "avatar_url", "suggestions", "allowed_origins", "identity_required", "branding", "link_sources",
+  "color", "position", "theme", "language", "launcher_text"];
 const errorFields: Record<string, string> = {
+  bad_color: "color",
+  bad_position: "position",
+  bad_theme: "theme",
+  bad_language: "language",
+  bad_launcher_text: "launcher_text",
   invalid_name: "name",
   persona_too_long: "persona",
   welcome_too_long: "welcome",
@@ -68,6 +71,11 @@ function formOf(s: Settings): CoachForm {
     link_sources: !!s.link_sources,
     allowed_origins: s.allowed_origins.join("\n"),
     identity_required: s.identity_required,
+    color: s.color || defaultColor,
+    position: s.position === "left" ? "left" : "right",
+    theme: s.theme === "dark" || s.theme === "auto" ? s.theme : "light",
+    language: s.language ?? "",
+    launcher_text: s.launcher_text ?? "",
   };
 }
 
@@ -85,40 +93,25 @@ function bodyOf(f: CoachForm): Schemas["WidgetSettingsPatch"] {
       .map((o) => o.trim())
       .filter(Boolean),
     identity_required: f.identity_required,
+    color: f.color.trim().toLowerCase(),
+    position: f.position,
+    theme: f.theme,
+    language: f.language as Schemas["WidgetSettingsPatch"]["language"],
+    launcher_text: f.launcher_text.trim(),
   };
 }
 
-const lookKey = (widgetKey: string) => "coachwire:console:widget-look:" + widgetKey;
+/** The API takes #rrggbb. */
+const validColor = (c: string) => /^#[0-9a-f]{6}$/i.test(c.trim());
 
-function readLook(widgetKey: string): Look {
-  try {
-    const v = JSON.parse(localStorage.getItem(lookKey(widgetKey)) || "null") as Partial<Look> | null;
-    return { ...defaultLook, ...(v && typeof v === "object" ? v : {}) };
-  } catch {
-    return defaultLook;
-  }
-}
-
-function validColor(c: string): boolean {
-  return c === "" || (typeof CSS !== "undefined" && CSS.supports("color", c));
-}
-
-/** The embed snippet: the script tag with the widget key and the look's non-default options. */
-export function snippetOf(widgetKey: string, look: Look): string {
-  const attrs = [`src="${window.location.origin}/widget.js"`, `data-widget-key="${widgetKey}"`];
-  const esc = (v: string) => v.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
-  if (look.color && look.color !== defaultLook.color) attrs.push(`data-color="${esc(look.color)}"`);
-  if (look.position !== "right") attrs.push(`data-position="${look.position}"`);
-  if (look.theme !== "light") attrs.push(`data-theme="${look.theme}"`);
-  if (look.lang) attrs.push(`data-lang="${look.lang}"`);
-  if (look.launcher.trim()) attrs.push(`data-launcher-text="${esc(look.launcher.trim())}"`);
-  return `<script ${attrs.join(" ")} async></script>`;
+/** The embed snippet: the look comes with the settings, so the key is all it needs. */
+export function snippetOf(widgetKey: string): string {
+  return `<script src="${window.location.origin}/widget.js" data-widget-key="${widgetKey}" async></script>`;
 }
 
 export default function Coach() {
   const [saved, setSaved] = useState<Settings | null>(null);
   const [form, setForm] = useState<CoachForm | null>(null);
-  const [look, setLook] = useState<Look>(defaultLook);
   const [loadError, setLoadError] = useState("");
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState("");
@@ -135,7 +128,6 @@ export default function Coach() {
       const s = await api("get", "/api/v1/widget/settings");
       setSaved(s);
       setForm(formOf(s));
-      setLook(readLook(s.widget_key ?? ""));
     } catch (e) {
       setLoadError(errorText(e));
     }
@@ -145,12 +137,9 @@ export default function Coach() {
   }, []);
 
   const widgetKey = saved?.widget_key ?? "";
-  useEffect(() => {
-    if (widgetKey) localStorage.setItem(lookKey(widgetKey), JSON.stringify(look));
-  }, [look, widgetKey]);
 
   const dirty = useMemo(() => !!(form && saved && JSON.stringify(bodyOf(form)) !== JSON.stringify(bodyOf(formOf(saved)))), [form, saved]);
-  const colorError = validColor(look.color) ? "" : "Not a colour: use #rrggbb (for example #0f766e) or a CSS colour name.";
+  const colorError = form && !validColor(form.color) ? "Not a colour yet: use # and six hex digits, for example #0f766e." : "";
 
   const draft: PreviewDraft | null = useMemo(
     () =>
@@ -162,13 +151,13 @@ export default function Coach() {
           suggestions: form.suggestions.map((s) => s.trim()).filter(Boolean),
           branding: form.branding,
         },
-        color: validColor(look.color) ? look.color.trim() : "",
-        position: look.position,
-        theme: look.theme,
-        lang: look.lang,
-        "launcher-text": look.launcher.trim(),
+        color: validColor(form.color) ? form.color.trim() : "",
+        position: form.position,
+        theme: form.theme,
+        lang: form.language,
+        "launcher-text": form.launcher_text.trim(),
       },
-    [form, look],
+    [form],
   );
 
   const set = <K extends keyof CoachForm>(k: K, v: CoachForm[K]) => {
@@ -176,7 +165,6 @@ export default function Coach() {
     setNotice("");
     if (errors[k]) setErrors(({ [k]: _, ...rest }) => rest);
   };
-  const setLookField = <K extends keyof Look>(k: K, v: Look[K]) => setLook((l) => ({ ...l, [k]: v }));
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -221,7 +209,7 @@ export default function Coach() {
     );
   }
 
-  const snippet = snippetOf(widgetKey, look);
+  const snippet = snippetOf(widgetKey);
   return (
     <Page title="Coach & widget">
       <p className="lead">
@@ -305,41 +293,41 @@ export default function Coach() {
 
           <section className="panel" aria-labelledby="look-h">
             <h2 id="look-h">The widget's look</h2>
-            <p className="hint">Part of the embed snippet below (copy it again after a change); kept in this browser.</p>
+            <p className="hint">Saved with the rest: sites with the widget pick it up without a new snippet (a data- attribute in a page's snippet wins).</p>
             <div className="look-grid">
-              <Field id="look-color" label="Accent colour" hint="Bubble, header and send button; the text on it turns black or white." error={colorError}>
+              <Field id="look-color" label="Accent colour" hint="Bubble, header and send button; the text on it turns black or white." error={errors.color || colorError}>
                 {(p) => (
                   <div className="color-row">
-                    <input {...p} type="text" value={look.color} spellCheck={false} onChange={(e) => setLookField("color", e.target.value.trim())} />
+                    <input {...p} type="text" value={form.color} spellCheck={false} onChange={(e) => set("color", e.target.value.trim())} />
                     <input
                       type="color"
                       aria-label="Pick the accent colour"
-                      value={/^#[0-9a-f]{6}$/i.test(look.color) ? look.color : "#2563eb"}
-                      onChange={(e) => setLookField("color", e.target.value)}
+                      value={validColor(form.color) ? form.color.toLowerCase() : defaultColor}
+                      onChange={(e) => set("color", e.target.value)}
                     />
                   </div>
                 )}
               </Field>
-              <Field id="look-position" label="Corner">
+              <Field id="look-position" label="Corner" error={errors.position}>
                 {(p) => (
-                  <select {...p} value={look.position} onChange={(e) => setLookField("position", e.target.value as Look["position"])}>
+                  <select {...p} value={form.position} onChange={(e) => set("position", e.target.value as CoachForm["position"])}>
                     <option value="right">Bottom right</option>
                     <option value="left">Bottom left</option>
                   </select>
                 )}
               </Field>
-              <Field id="look-theme" label="Theme">
+              <Field id="look-theme" label="Theme" error={errors.theme}>
                 {(p) => (
-                  <select {...p} value={look.theme} onChange={(e) => setLookField("theme", e.target.value as Look["theme"])}>
+                  <select {...p} value={form.theme} onChange={(e) => set("theme", e.target.value as CoachForm["theme"])}>
                     <option value="light">Light</option>
                     <option value="dark">Dark</option>
                     <option value="auto">The visitor's system setting</option>
                   </select>
                 )}
               </Field>
-              <Field id="look-lang" label="Language" hint="Of the widget's own texts (buttons, states).">
+              <Field id="look-lang" label="Language" hint="Of the widget's own texts (buttons, states)." error={errors.language}>
                 {(p) => (
-                  <select {...p} value={look.lang} onChange={(e) => setLookField("lang", e.target.value)}>
+                  <select {...p} value={form.language} onChange={(e) => set("language", e.target.value)}>
                     {languages.map(([v, l]) => (
                       <option key={v} value={v}>
                         {l}
@@ -348,8 +336,13 @@ export default function Coach() {
                   </select>
                 )}
               </Field>
-              <Field id="look-launcher" label="Launcher text" hint="Beside the bubble icon, e.g. “Ask Maya”; empty for the icon alone.">
-                {(p) => <input {...p} type="text" value={look.launcher} maxLength={40} onChange={(e) => setLookField("launcher", e.target.value)} />}
+              <Field
+                id="look-launcher"
+                label="Launcher text"
+                hint="Beside the bubble icon, e.g. “Ask Maya”; empty for the icon alone."
+                error={errors.launcher_text}
+              >
+                {(p) => <input {...p} type="text" value={form.launcher_text} maxLength={40} onChange={(e) => set("launcher_text", e.target.value)} />}
               </Field>
             </div>
           </section>
@@ -426,7 +419,8 @@ export default function Coach() {
           <div className="panel">
             <h2 id="embed-h">Embed snippet</h2>
             <p className="hint" id="embed-hint">
-              Paste it before <code>&lt;/body&gt;</code> on your pages, and add their origin to Allowed origins.
+              Paste it before <code>&lt;/body&gt;</code> on your pages, and add their origin to Allowed origins. Your settings come with it: a
+              change here needs no new snippet.
             </p>
             <pre className="snippet" tabIndex={0} aria-labelledby="embed-h" aria-describedby="embed-hint">
               <code id="embed-snippet">{snippet}</code>
