@@ -1,6 +1,7 @@
 // Package whatsapptest is a loopback WhatsApp Cloud API (Graph API) for tests: the send
-// endpoint POST /{version}/{phone-number-id}/messages with its error behaviours, and helpers
-// that build signed webhook payloads the way Meta sends them.
+// endpoint POST /{version}/{phone-number-id}/messages with its error behaviours, the
+// phone-number lookup GET /{version}/{phone-number-id}, and helpers that build signed webhook
+// payloads the way Meta sends them.
 package whatsapptest
 
 import (
