@@ -49,10 +49,11 @@ const emptyForm = (type: Kind): AddForm => ({
 const fields = ["name", "bot_token", "phone_number_id", "access_token", "app_secret", "verify_token", "api_version", "template"];
 const errorFields: Record<string, string> = {
   telegram_rejected: "bot_token",
-  telegram_unavailable: "bot_token",
   whatsapp_token_rejected: "access_token",
   whatsapp_number_rejected: "phone_number_id",
-  whatsapp_unavailable: "phone_number_id",
+  // The provider did not answer: about the form, not a field (try again).
+  telegram_unavailable: "",
+  whatsapp_unavailable: "",
   "bad_template.name": "template",
   "bad_template.language": "template",
   "missing_template.name": "template",
