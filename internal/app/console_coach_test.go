@@ -159,8 +159,13 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 	require.Equal(t, []any{"How do I calm down fast?"}, s["suggestions"])
 	require.Equal(t, "#0f766e", s["color"], "the look is saved with the settings")
 
-	// A question in the preview is answered from the uploaded document: Tab into the frame is the
-	// keyboard's way; the test focuses the widget's input and types with real key events.
+	// A question in the preview is answered from the uploaded document. From the keyboard, Tab
+	// goes from the last control before the preview into the frame's widget; the test then
+	// focuses the widget's input and types with real key events.
+	b.do(t, "focus Phone size", chromedp.Focus(chromedp.Search(`//button[text()="Phone size"]`)))
+	b.do(t, "press Tab", chromedp.KeyEvent("\t"))
+	require.Equal(t, "IFRAME coachwire-widget", b.eval(t, `document.activeElement.tagName + ' ' + document.activeElement.contentDocument?.activeElement?.id`),
+		"Tab enters the preview's widget")
 	b.do(t, "focus the preview's input", chromedp.Evaluate[chromedp.Void](previewRoot+`?.querySelector('.cw-input').focus()`))
 	b.do(t, "type a question", chromedp.KeyEvent("How does box breathing work?"))
 	b.do(t, "press Enter", pressEnter())
