@@ -23,7 +23,12 @@ SET persona = COALESCE(sqlc.narg(persona)::text, persona),
     widget_welcome = COALESCE(sqlc.narg(welcome)::text, widget_welcome),
     widget_suggestions = COALESCE(sqlc.narg(suggestions)::text[], widget_suggestions),
     widget_branding = COALESCE(sqlc.narg(branding)::boolean, widget_branding),
-    widget_link_sources = COALESCE(sqlc.narg(link_sources)::boolean, widget_link_sources), updated_at = now()
+    widget_link_sources = COALESCE(sqlc.narg(link_sources)::boolean, widget_link_sources),
+    widget_color = COALESCE(sqlc.narg(color)::text, widget_color),
+    widget_position = COALESCE(sqlc.narg(position)::text, widget_position),
+    widget_theme = COALESCE(sqlc.narg(theme)::text, widget_theme),
+    widget_language = COALESCE(sqlc.narg(language)::text, widget_language),
+    widget_launcher_text = COALESCE(sqlc.narg(launcher_text)::text, widget_launcher_text), updated_at = now()
 WHERE id = @id
 RETURNING *;
 

@@ -316,7 +316,7 @@ func (a *App) startGateway(ctx context.Context) error {
 		return err
 	}
 	a.gateway = gateway.New(gateway.Deps{
-		Config: &gateway.Settings{PublicURL: cfg.PublicURL, Dev: cfg.Dev, TelegramAPIURL: cfg.TelegramAPIURL, Limits: cfg.Limits,
+		Config: &gateway.Settings{PublicURL: cfg.PublicURL, Dev: cfg.Dev, TelegramAPIURL: cfg.TelegramAPIURL, WhatsAppAPIURL: cfg.WhatsAppAPIURL, Limits: cfg.Limits,
 			Platform:    proactive.Platform{CeilingDay: nc.CeilingDay, CeilingWeek: nc.CeilingWeek, LiveWindow: nc.LiveWindow, MaxHold: nc.MaxHold},
 			MinInterval: nc.MinInterval, MaxUploadBytes: kc.MaxUploadBytes, MaxCreatorBytes: kc.MaxCreatorBytes,
 			ImportAllowPrivate: kc.ImportAllowPrivate},

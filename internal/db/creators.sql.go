@@ -59,7 +59,7 @@ func (q *Queries) DocumentSourceURLs(ctx context.Context, arg DocumentSourceURLs
 }
 
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -88,6 +88,11 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
 		&i.WidgetLinkSources,
+		&i.WidgetColor,
+		&i.WidgetPosition,
+		&i.WidgetTheme,
+		&i.WidgetLanguage,
+		&i.WidgetLauncherText,
 	)
 	return i, err
 }
@@ -95,7 +100,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text
 `
 
 type InsertCreatorParams struct {
@@ -142,6 +147,11 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
 		&i.WidgetLinkSources,
+		&i.WidgetColor,
+		&i.WidgetPosition,
+		&i.WidgetTheme,
+		&i.WidgetLanguage,
+		&i.WidgetLauncherText,
 	)
 	return i, err
 }
@@ -202,9 +212,14 @@ SET persona = COALESCE($1::text, persona),
     widget_welcome = COALESCE($6::text, widget_welcome),
     widget_suggestions = COALESCE($7::text[], widget_suggestions),
     widget_branding = COALESCE($8::boolean, widget_branding),
-    widget_link_sources = COALESCE($9::boolean, widget_link_sources), updated_at = now()
-WHERE id = $10
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources
+    widget_link_sources = COALESCE($9::boolean, widget_link_sources),
+    widget_color = COALESCE($10::text, widget_color),
+    widget_position = COALESCE($11::text, widget_position),
+    widget_theme = COALESCE($12::text, widget_theme),
+    widget_language = COALESCE($13::text, widget_language),
+    widget_launcher_text = COALESCE($14::text, widget_launcher_text), updated_at = now()
+WHERE id = $15
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -217,6 +232,11 @@ type UpdateWidgetSettingsParams struct {
 	Suggestions      []string  `json:"suggestions"`
 	Branding         *bool     `json:"branding"`
 	LinkSources      *bool     `json:"link_sources"`
+	Color            *string   `json:"color"`
+	Position         *string   `json:"position"`
+	Theme            *string   `json:"theme"`
+	Language         *string   `json:"language"`
+	LauncherText     *string   `json:"launcher_text"`
 	ID               uuid.UUID `json:"id"`
 }
 
@@ -232,6 +252,11 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		arg.Suggestions,
 		arg.Branding,
 		arg.LinkSources,
+		arg.Color,
+		arg.Position,
+		arg.Theme,
+		arg.Language,
+		arg.LauncherText,
 		arg.ID,
 	)
 	var i Creator
@@ -258,6 +283,11 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.WidgetSuggestions,
 		&i.WidgetBranding,
 		&i.WidgetLinkSources,
+		&i.WidgetColor,
+		&i.WidgetPosition,
+		&i.WidgetTheme,
+		&i.WidgetLanguage,
+		&i.WidgetLauncherText,
 	)
 	return i, err
 }

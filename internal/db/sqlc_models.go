@@ -173,28 +173,33 @@ type Conversation struct {
 }
 
 type Creator struct {
-	ID                uuid.UUID `json:"id"`
-	Name              string    `json:"name"`
-	Email             string    `json:"email"`
-	WidgetKey         string    `json:"widget_key"`
-	WidgetSecret      string    `json:"widget_secret"`
-	Persona           string    `json:"persona"`
-	AllowedOrigins    []string  `json:"allowed_origins"`
-	IdentityRequired  bool      `json:"identity_required"`
-	CreatedAt         time.Time `json:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at"`
-	ChunkTokens       int32     `json:"chunk_tokens"`
-	ChunkOverlap      int32     `json:"chunk_overlap"`
-	Timezone          string    `json:"timezone"`
-	QuietStart        int16     `json:"quiet_start"`
-	QuietEnd          int16     `json:"quiet_end"`
-	NudgeCapDay       int32     `json:"nudge_cap_day"`
-	NudgeCapWeek      int32     `json:"nudge_cap_week"`
-	WidgetAvatarUrl   string    `json:"widget_avatar_url"`
-	WidgetWelcome     string    `json:"widget_welcome"`
-	WidgetSuggestions []string  `json:"widget_suggestions"`
-	WidgetBranding    bool      `json:"widget_branding"`
-	WidgetLinkSources bool      `json:"widget_link_sources"`
+	ID                 uuid.UUID `json:"id"`
+	Name               string    `json:"name"`
+	Email              string    `json:"email"`
+	WidgetKey          string    `json:"widget_key"`
+	WidgetSecret       string    `json:"widget_secret"`
+	Persona            string    `json:"persona"`
+	AllowedOrigins     []string  `json:"allowed_origins"`
+	IdentityRequired   bool      `json:"identity_required"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	ChunkTokens        int32     `json:"chunk_tokens"`
+	ChunkOverlap       int32     `json:"chunk_overlap"`
+	Timezone           string    `json:"timezone"`
+	QuietStart         int16     `json:"quiet_start"`
+	QuietEnd           int16     `json:"quiet_end"`
+	NudgeCapDay        int32     `json:"nudge_cap_day"`
+	NudgeCapWeek       int32     `json:"nudge_cap_week"`
+	WidgetAvatarUrl    string    `json:"widget_avatar_url"`
+	WidgetWelcome      string    `json:"widget_welcome"`
+	WidgetSuggestions  []string  `json:"widget_suggestions"`
+	WidgetBranding     bool      `json:"widget_branding"`
+	WidgetLinkSources  bool      `json:"widget_link_sources"`
+	WidgetColor        string    `json:"widget_color"`
+	WidgetPosition     string    `json:"widget_position"`
+	WidgetTheme        string    `json:"widget_theme"`
+	WidgetLanguage     string    `json:"widget_language"`
+	WidgetLauncherText string    `json:"widget_launcher_text"`
 }
 
 type Delivery struct {

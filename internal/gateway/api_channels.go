@@ -40,6 +40,9 @@ type channelIn struct {
 	// Extra opt-out / opt-in keywords besides STOP / START.
 	OptOutWords []string `json:"opt_out_words"`
 	OptInWords  []string `json:"opt_in_words"`
+	// Verify checks WhatsApp credentials with the Graph phone-number lookup before saving (the
+	// console always sets it; a Telegram bot token is always checked).
+	Verify bool `json:"verify"`
 }
 
 // input is the request as the channel rules take it.
@@ -50,7 +53,8 @@ func (in channelIn) input() setup.Input {
 	}
 	return setup.Input{Type: in.Type, Name: in.Name, PhoneNumberID: in.PhoneNumberID, AccessToken: in.AccessToken,
 		AppSecret: in.AppSecret, VerifyToken: in.VerifyToken, APIVersion: in.APIVersion, Template: tpl,
-		BotToken: in.BotToken, GroupsEnabled: in.GroupsEnabled, OptOutWords: in.OptOutWords, OptInWords: in.OptInWords}
+		BotToken: in.BotToken, GroupsEnabled: in.GroupsEnabled, OptOutWords: in.OptOutWords, OptInWords: in.OptInWords,
+		Verify: in.Verify}
 }
 
 // channelOut never carries a secret.
@@ -100,7 +104,7 @@ func (s *Server) webhookURL(typ string, id uuid.UUID) string {
 
 // channelDeps are the channel rules' dependencies (package channels/setup).
 func (s *Server) channelDeps() setup.Deps {
-	return setup.Deps{Store: s.Store, Keys: s.Keys, TelegramAPIURL: s.Config.TelegramAPIURL, HTTP: s.providerHTTP(),
+	return setup.Deps{Store: s.Store, Keys: s.Keys, TelegramAPIURL: s.Config.TelegramAPIURL, WhatsAppAPIURL: s.Config.WhatsAppAPIURL, HTTP: s.providerHTTP(),
 		PublicURL: s.Config.PublicURL, Log: s.Log}
 }
 
@@ -186,4 +190,34 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 	}
 	s.webhooks.Forget(id)
 	return s.writeChannel(w, http.StatusOK, ch)
+}
+
+// channelTest is the answer of POST /api/v1/channels/{id}/test.
+type channelTest struct {
+	OK                 bool   `json:"ok"`
+	Message            string `json:"message"`
+	BotUsername        string `json:"bot_username,omitempty"`
+	DisplayPhoneNumber string `json:"display_phone_number,omitempty"`
+	VerifiedName       string `json:"verified_name,omitempty"`
+	WebhookURL         string `json:"webhook_url,omitempty"`
+}
+
+// handleTestChannel checks a channel's stored credentials with its provider (setup.Test)
+// without sending a message: 200 with ok false and the provider's words when it refuses them,
+// 502 when it does not answer.
+func (s *Server) handleTestChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.keyring(); err != nil {
+		return err
+	}
+	res, err := setup.Test(r.Context(), s.channelDeps(), a.CreatorID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, channelTest{OK: res.OK, Message: res.Message, BotUsername: res.BotUsername,
+		DisplayPhoneNumber: res.DisplayPhoneNumber, VerifiedName: res.VerifiedName, WebhookURL: res.WebhookURL})
+	return nil
 }

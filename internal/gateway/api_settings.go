@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,8 +102,15 @@ type widgetSettings struct {
 	Suggestions []string `json:"suggestions"`
 	Branding    bool     `json:"branding"`
 	// LinkSources: a reply's sources link to the page their document was imported from.
-	LinkSources bool   `json:"link_sources"`
-	WidgetKey   string `json:"widget_key,omitempty"`
+	LinkSources bool `json:"link_sources"`
+	// The widget's look (migration 0021): accent colour (#rrggbb), corner, theme, interface
+	// language and launcher text; "" is the widget's default. A data- attribute on the page wins.
+	Color        string `json:"color"`
+	Position     string `json:"position"`
+	Theme        string `json:"theme"`
+	Language     string `json:"language"`
+	LauncherText string `json:"launcher_text"`
+	WidgetKey    string `json:"widget_key,omitempty"`
 	// IdentitySecret keys the user_hash HMAC; shown to the creator only, for their server.
 	IdentitySecret string `json:"identity_secret,omitempty"`
 }
@@ -119,6 +128,11 @@ type widgetSettingsIn struct {
 	Suggestions      *[]string `json:"suggestions"`
 	Branding         *bool     `json:"branding"`
 	LinkSources      *bool     `json:"link_sources"`
+	Color            *string   `json:"color"`
+	Position         *string   `json:"position"`
+	Theme            *string   `json:"theme"`
+	Language         *string   `json:"language"`
+	LauncherText     *string   `json:"launcher_text"`
 	WidgetKey        *string   `json:"widget_key"`
 	IdentitySecret   *string   `json:"identity_secret"`
 }
@@ -139,7 +153,8 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	out := widgetSettings{Name: c.Name, Persona: c.Persona, AllowedOrigins: origins,
 		IdentityRequired: c.IdentityRequired, WidgetKey: c.WidgetKey,
 		AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome, Suggestions: suggestions, Branding: c.WidgetBranding,
-		LinkSources: c.WidgetLinkSources}
+		LinkSources: c.WidgetLinkSources, Color: c.WidgetColor, Position: c.WidgetPosition, Theme: c.WidgetTheme,
+		Language: c.WidgetLanguage, LauncherText: c.WidgetLauncherText}
 	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
 		out.IdentitySecret = c.WidgetSecret
 	}
@@ -203,6 +218,9 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 		}
 		p.Suggestions = list
 	}
+	if err := checkLook(&in, &p); err != nil {
+		return err
+	}
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if err := limitName.field("invalid_name", "name", name); err != nil {
@@ -233,6 +251,57 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 	}
 	writeJSON(w, http.StatusOK, settingsOf(c, a))
 	return nil
+}
+
+// The values of the widget's look; "" is the widget's default.
+var (
+	lookPositions = []string{"", "right", "left"}
+	lookThemes    = []string{"", "light", "dark", "auto"}
+	// lookLanguages are widget.js's catalogues.
+	lookLanguages = []string{"", "en", "es", "pt", "fr", "de"}
+	lookColor     = regexp.MustCompile(`^(#[0-9a-fA-F]{6})?$`)
+)
+
+// checkLook checks the look fields of a settings body into p (the widget's look: colour,
+// corner, theme, language, launcher text).
+func checkLook(in *widgetSettingsIn, p *db.UpdateWidgetSettingsParams) error {
+	if in.Color != nil {
+		c := strings.ToLower(strings.TrimSpace(*in.Color))
+		if !lookColor.MatchString(c) {
+			return errBadRequest("bad_color", "color must be #rrggbb (six hex digits), or empty for the default")
+		}
+		p.Color = &c
+	}
+	for _, f := range []struct {
+		name   string
+		v      *string
+		values []string
+		dst    **string
+	}{{"position", in.Position, lookPositions, &p.Position}, {"theme", in.Theme, lookThemes, &p.Theme}, {"language", in.Language, lookLanguages, &p.Language}} {
+		if f.v == nil {
+			continue
+		}
+		if !slices.Contains(f.values, *f.v) {
+			return errBadRequest("bad_"+f.name, f.name+" must be one of "+strings.Join(quoteAll(f.values), ", "))
+		}
+		*f.dst = f.v
+	}
+	if in.LauncherText != nil {
+		t := strings.TrimSpace(*in.LauncherText)
+		if err := limitLauncher.field("bad_launcher_text", "launcher_text", t); err != nil {
+			return err
+		}
+		p.LauncherText = &t
+	}
+	return nil
+}
+
+func quoteAll(vs []string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strconv.Quote(v)
+	}
+	return out
 }
 
 // cleanOrigins checks allowed origins (scheme://host[:port] or "*") and lower-cases them; never

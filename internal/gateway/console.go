@@ -21,9 +21,10 @@ import (
 var consoleFiles embed.FS
 
 // consoleCSP allows only the console's own files: no inline script or style, no eval, no
-// framing; API calls and the event stream go to the same origin.
+// framing; API calls and the event stream go to the same origin. The one frame is the widget
+// preview (/widget/preview, same origin).
 const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-	"connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"connect-src 'self'; manifest-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // consoleRoutes adds the console's routes to mux.
 func (s *Server) consoleRoutes(mux *http.ServeMux) {

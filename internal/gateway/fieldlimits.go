@@ -39,7 +39,9 @@ var (
 	limitWelcome    = fieldLimit{Kind: "welcome message", Max: 1000, Spec: []string{"WidgetSettings.welcome", "WidgetSettingsPatch.welcome", "WidgetCoach.welcome"}}
 	limitSuggestion = fieldLimit{Kind: "suggested question", Max: 120, Line: true, Spec: []string{
 		"WidgetSettings.suggestions[]", "WidgetSettingsPatch.suggestions[]", "WidgetCoach.suggestions[]"}}
-	limitTag = fieldLimit{Kind: "tag", Max: 64, Line: true, Spec: []string{
+	// limitLauncher bounds the text beside the widget's bubble.
+	limitLauncher = fieldLimit{Kind: "launcher text", Max: 40, Line: true, Spec: []string{"WidgetSettings.launcher_text", "WidgetSettingsPatch.launcher_text"}}
+	limitTag      = fieldLimit{Kind: "tag", Max: 64, Line: true, Spec: []string{
 		"TagsIn.tags[]", "Audience.tag", "Audience.tags[]", "Audience.any_tags[]", "Audience.exclude_tags[]", "GET /api/v1/end-users ?tag"}}
 	limitKeyword = fieldLimit{Kind: "keyword", Max: 64, Line: true, Spec: []string{"ProgramIn.keyword"}}
 	// limitContent bounds a campaign's or program step's text, brief, fallback and template
@@ -64,7 +66,7 @@ var (
 
 // fieldLimits is every limit above, for the docs test.
 var fieldLimits = []fieldLimit{limitName, limitTitle, limitPersona, limitURL, limitTag, limitKeyword, limitContent,
-	limitMemoryItem, limitSearch, limitWelcome, limitSuggestion, limitSchedule, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
+	limitMemoryItem, limitSearch, limitWelcome, limitSuggestion, limitLauncher, limitSchedule, limitCreatorMessage, limitChannelField, limitOptWord, limitDocument}
 
 // Counts of list fields.
 const (

@@ -48,6 +48,9 @@ type Settings struct {
 	PublicURL      string
 	Dev            bool
 	TelegramAPIURL string
+	// WhatsAppAPIURL is the Graph API base URL the channel API checks WhatsApp credentials
+	// against ("" means https://graph.facebook.com).
+	WhatsAppAPIURL string
 	// Limits are the request limits (limits.go; zero fields take config.LimitDefaults).
 	Limits config.Limits
 	// Platform is the platform's send policy (the campaign preview decides with it); MinInterval
@@ -259,6 +262,7 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/channels", perm.SettingsRead, s.handleListChannels)
 	creator("PATCH /api/v1/channels/{id}", perm.SettingsWrite, s.handleUpdateChannel)
 	creator("DELETE /api/v1/channels/{id}", perm.SettingsWrite, s.handleDeleteChannel)
+	creator("POST /api/v1/channels/{id}/test", perm.SettingsWrite, s.handleTestChannel)
 	creator("GET /api/v1/conversations", perm.InboxRead, s.handleListConversations)
 	creator("GET /api/v1/conversations/events", perm.ContentRead, s.handleConversationEvents)
 	creator("GET /api/v1/conversations/{id}/messages", perm.ContentRead, s.handleListMessages)
@@ -316,6 +320,8 @@ func (s *Server) Handler() http.Handler {
 
 	// Widget (end users).
 	mux.HandleFunc("GET /widget.js", s.widget.Script)
+	mux.HandleFunc("GET /widget/preview", s.widget.Preview)
+	mux.HandleFunc("GET /widget/preview.js", s.widget.PreviewScript)
 	public("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
 	public("POST /api/v1/widget/session", s.widget.Session)
 	public("GET /api/v1/widget/ws", s.Metrics.Sockets(s.widget.Socket))

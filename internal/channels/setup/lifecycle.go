@@ -3,6 +3,8 @@ package setup
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,6 +12,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegram"
+	"github.com/coachwire/coachwire/internal/channels/whatsapp"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
@@ -24,6 +27,11 @@ const deleteWebhookTimeout = 5 * time.Second
 
 func (d Deps) telegram(token string) *telegram.Client {
 	return telegram.NewClient(token, d.TelegramAPIURL, d.HTTP)
+}
+
+func (d Deps) whatsApp(cfg channels.Config, token string) *whatsapp.Client {
+	return whatsapp.NewClient(whatsapp.Config{PhoneNumberID: cfg.PhoneNumberID, AccessToken: token, APIVersion: cfg.APIVersion,
+		BaseURL: d.WhatsAppAPIURL}, d.HTTP)
 }
 
 // Connect connects a WhatsApp number or a Telegram bot for creator. The credentials are sealed
@@ -41,6 +49,11 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 			return db.Channel{}, providerError(err, "Telegram refused getMe (check the bot token)", "Telegram did not answer getMe; try again")
 		}
 		p.cfg.BotID, p.cfg.BotUsername = me.ID, me.Username
+	}
+	if in.Type == events.ChannelWhatsApp && in.Verify {
+		if _, err := d.whatsApp(p.cfg, p.cred.AccessToken).PhoneNumber(ctx); err != nil {
+			return db.Channel{}, whatsAppError(err)
+		}
 	}
 	if d.Keys == nil {
 		return db.Channel{}, errNoKeyring
@@ -148,4 +161,88 @@ func Remove(ctx context.Context, d Deps, creator, id uuid.UUID) (db.Channel, err
 		}
 	}
 	return ch, nil
+}
+
+// TestResult is what Test found: OK when the provider accepted the channel's stored
+// credentials (and, for Telegram, the webhook points at this channel); Message says what was
+// checked or what the provider answered.
+type TestResult struct {
+	OK      bool
+	Message string
+	// The provider's view of the channel: the bot's username (Telegram), the number and its
+	// verified business name (WhatsApp).
+	BotUsername        string
+	DisplayPhoneNumber string
+	VerifiedName       string
+	// WebhookURL is where the provider delivers (Telegram: as getWebhookInfo reports it).
+	WebhookURL string
+}
+
+// Test checks channel id of creator against its provider with the stored credentials, without
+// sending anything: Telegram getMe and getWebhookInfo (the webhook must be this channel's),
+// WhatsApp the Graph phone-number lookup. A provider's refusal is a TestResult with OK false;
+// an error is a channel that does not exist or a provider that did not answer.
+func Test(ctx context.Context, d Deps, creator, id uuid.UUID) (TestResult, error) {
+	var ch db.Channel
+	if err := d.Store.InTenant(ctx, creator, func(q *db.Queries) (err error) {
+		ch, err = q.GetChannel(ctx, id)
+		return err
+	}); err != nil {
+		return TestResult{}, orNotFound(err)
+	}
+	if d.Keys == nil {
+		return TestResult{}, errNoKeyring
+	}
+	cred, err := d.Keys.OpenChannel(ch.ID, ch.Secrets)
+	if err != nil {
+		return TestResult{}, fmt.Errorf("open channel %s credentials: %w", ch.ID, err)
+	}
+	cfg, err := channels.ParseConfig(ch.Config)
+	if err != nil {
+		return TestResult{}, err
+	}
+	refused := func(err error, unavailable *Error) (TestResult, error) {
+		if channels.ClassOf(err) == channels.Permanent {
+			var se *Error
+			if errors.As(err, &se) {
+				return TestResult{Message: se.Message}, nil
+			}
+			return TestResult{Message: unavailable.Message}, nil
+		}
+		unavailable.Err = err
+		return TestResult{}, unavailable
+	}
+	switch ch.Type {
+	case events.ChannelTelegram:
+		tg := d.telegram(cred.BotToken)
+		me, err := tg.GetMe(ctx)
+		if err != nil {
+			return refused(providerError(err, "Telegram refused getMe (the bot token no longer works)", ""),
+				&Error{Kind: Unavailable, Code: "telegram_unavailable", Message: "Telegram did not answer getMe; try again"})
+		}
+		info, err := tg.GetWebhookInfo(ctx)
+		if err != nil {
+			return refused(providerError(err, "Telegram refused getWebhookInfo", ""),
+				&Error{Kind: Unavailable, Code: "telegram_unavailable", Message: "Telegram did not answer getWebhookInfo; try again"})
+		}
+		want := WebhookURL(d.PublicURL, ch.Type, ch.ID)
+		r := TestResult{BotUsername: me.Username, WebhookURL: info.URL}
+		switch {
+		case info.URL != want:
+			r.Message = fmt.Sprintf("@%s answers, but its webhook is %q, not this channel's %s: remove the channel and add it again", me.Username, info.URL, want)
+		case info.LastErrorMessage != "":
+			r.OK, r.Message = true, fmt.Sprintf("@%s answers and its webhook is set; Telegram's last delivery error: %s", me.Username, info.LastErrorMessage)
+		default:
+			r.OK, r.Message = true, fmt.Sprintf("@%s answers and its webhook is set", me.Username)
+		}
+		return r, nil
+	case events.ChannelWhatsApp:
+		pn, err := d.whatsApp(cfg, cred.AccessToken).PhoneNumber(ctx)
+		if err != nil {
+			return refused(whatsAppError(err), &Error{Kind: Unavailable, Code: "whatsapp_unavailable", Message: "WhatsApp did not answer the phone number lookup; try again"})
+		}
+		return TestResult{OK: true, DisplayPhoneNumber: pn.DisplayPhoneNumber, VerifiedName: pn.VerifiedName,
+			Message: fmt.Sprintf("WhatsApp knows %s (%s) and accepts the access token", pn.DisplayPhoneNumber, pn.VerifiedName)}, nil
+	}
+	return TestResult{}, fmt.Errorf("channel %s: unknown type %q", ch.ID, ch.Type)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
+	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/testenv"
@@ -108,7 +109,12 @@ func TestConnectTelegramRefusals(t *testing.T) {
 			before, _ := tg.Requests()
 			_, err := Connect(ctx, d, creator, i)
 			e := requireRule(t, err, c.kind, c.code)
-			require.Equal(t, c.msg, e.Message)
+			if c.kind == Invalid {
+				// A refusal ends with the provider's own words.
+				require.Truef(t, strings.HasPrefix(e.Message, c.msg+": "), "%q", e.Message)
+			} else {
+				require.Equal(t, c.msg, e.Message)
+			}
 			require.Equal(t, c.class, channels.ClassOf(e.Err), "the provider's error is kept for the logs")
 			require.NotContains(t, err.Error(), i.BotToken, "the bot token never reaches an error")
 			require.Empty(t, listChannels(t, store, creator))
@@ -250,4 +256,81 @@ func TestConnectWhatsApp(t *testing.T) {
 	_, err = Connect(ctx, d, creator, Input{Type: "whatsapp", Name: "WA3"})
 	requireRule(t, err, Invalid, "missing_phone_number_id")
 	require.Len(t, listChannels(t, store, creator), 1)
+}
+
+// TestConnectWhatsAppVerify: with Verify the phone number id is looked up with the access
+// token before anything is saved; WhatsApp's refusal names the field it is about and carries
+// its words, and nothing is stored. Test reads the stored credentials back the same way.
+func TestConnectWhatsAppVerify(t *testing.T) {
+	t.Parallel()
+	store := testenv.Store(t)
+	wa := whatsapptest.New(t)
+	creator := newCreator(t, store)
+	d := Deps{Store: store, Keys: keyring(t), WhatsAppAPIURL: wa.URL, HTTP: wa.Server.Client(), PublicURL: publicURL}
+	ctx := context.Background()
+	in := Input{Type: "whatsapp", Name: "WA", PhoneNumberID: whatsapptest.DefaultPhoneNumberID, AccessToken: whatsapptest.DefaultAccessToken,
+		AppSecret: "app", VerifyToken: "v", Verify: true}
+
+	bad := in
+	bad.AccessToken = "EAAG-wrong"
+	_, err := Connect(ctx, d, creator, bad)
+	e := requireRule(t, err, Invalid, "whatsapp_token_rejected")
+	require.Equal(t, "WhatsApp refused the access token: Invalid OAuth access token - Cannot parse access token", e.Message)
+	require.NotContains(t, err.Error(), "EAAG-wrong")
+	bad = in
+	bad.PhoneNumberID = "not-a-number"
+	_, err = Connect(ctx, d, creator, bad)
+	e = requireRule(t, err, Invalid, "whatsapp_number_rejected")
+	require.Contains(t, e.Message, "WhatsApp refused the phone number id: Unsupported get request. Object with ID 'not-a-number' does not exist")
+	down := d
+	down.HTTP = &http.Client{Transport: failing{whatsapptest.DefaultPhoneNumberID}}
+	_, err = Connect(ctx, down, creator, in)
+	requireRule(t, err, Unavailable, "whatsapp_unavailable")
+	require.Empty(t, listChannels(t, store, creator), "a refused channel is not saved")
+
+	ch, err := Connect(ctx, d, creator, in)
+	require.NoError(t, err)
+	res, err := Test(ctx, d, creator, ch.ID)
+	require.NoError(t, err)
+	require.Equal(t, TestResult{OK: true, DisplayPhoneNumber: whatsapptest.DisplayPhoneNumber, VerifiedName: whatsapptest.VerifiedName,
+		Message: "WhatsApp knows " + whatsapptest.DisplayPhoneNumber + " (" + whatsapptest.VerifiedName + ") and accepts the access token"}, res)
+	// The token is revoked at Meta: the test says so, it is not an error of the API.
+	wa.SetAccessToken("rotated")
+	res, err = Test(ctx, d, creator, ch.ID)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	require.Equal(t, "WhatsApp refused the access token: Invalid OAuth access token - Cannot parse access token", res.Message)
+	_, err = Test(ctx, down, creator, ch.ID)
+	requireRule(t, err, Unavailable, "whatsapp_unavailable")
+	_, err = Test(ctx, d, newCreator(t, store), ch.ID)
+	requireRule(t, err, NotFound, "not_found")
+}
+
+// TestTestTelegram: Test asks getMe and getWebhookInfo; a webhook that is not the channel's
+// (another tool took the bot over) and a revoked token are reported, not errors.
+func TestTestTelegram(t *testing.T) {
+	t.Parallel()
+	store := testenv.Store(t)
+	tg := telegramtest.New(t)
+	creator := newCreator(t, store)
+	d := Deps{Store: store, Keys: keyring(t), TelegramAPIURL: tg.URL, HTTP: tg.Server.Client(), PublicURL: publicURL}
+	ctx := context.Background()
+	ch, err := Connect(ctx, d, creator, Input{Type: "telegram", Name: "Bot", BotToken: telegramtest.DefaultToken})
+	require.NoError(t, err)
+	res, err := Test(ctx, d, creator, ch.ID)
+	require.NoError(t, err)
+	want := WebhookURL(publicURL, "telegram", ch.ID)
+	require.Equal(t, TestResult{OK: true, BotUsername: "test_coach_bot", WebhookURL: want, Message: "@test_coach_bot answers and its webhook is set"}, res)
+
+	require.NoError(t, d.telegram(telegramtest.DefaultToken).SetWebhook(ctx, "https://elsewhere.example/hook", "s", nil, 0))
+	res, err = Test(ctx, d, creator, ch.ID)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	require.Contains(t, res.Message, `its webhook is "https://elsewhere.example/hook", not this channel's `+want)
+
+	tg.SetToken("999:other")
+	res, err = Test(ctx, d, creator, ch.ID)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	require.Equal(t, "Telegram refused getMe (the bot token no longer works): Unauthorized", res.Message)
 }

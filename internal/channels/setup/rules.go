@@ -43,6 +43,10 @@ type Input struct {
 	// Extra opt-out / opt-in words besides STOP / START.
 	OptOutWords []string
 	OptInWords  []string
+	// Verify: look the WhatsApp phone number id up with the access token (Graph API) before
+	// saving, refusing the channel when WhatsApp refuses them. A Telegram bot token is always
+	// checked (getMe, setWebhook).
+	Verify bool
 }
 
 // plan is a validated Input: what goes into the row before the provider is asked anything.

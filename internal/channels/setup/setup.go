@@ -68,11 +68,45 @@ func orNotFound(err error) error {
 // providerError classifies a failed Bot API call: a permanent refusal (bad token, bad request)
 // is Invalid telegram_rejected, anything else (transport, 5xx, rate limit) Unavailable
 // telegram_unavailable.
+// The message of a refusal ends with the provider's own words (say), so the creator sees why.
 func providerError(err error, rejected, unavailable string) error {
 	if channels.ClassOf(err) == channels.Permanent {
-		return &Error{Kind: Invalid, Code: "telegram_rejected", Message: rejected, Err: err}
+		return &Error{Kind: Invalid, Code: "telegram_rejected", Message: rejected + say(err), Err: err}
 	}
 	return &Error{Kind: Unavailable, Code: "telegram_unavailable", Message: unavailable, Err: err}
+}
+
+// whatsAppError classifies a failed Graph phone-number lookup: a refused token (code 190, HTTP
+// 401) is Invalid whatsapp_token_rejected, another refusal (an id the token cannot see, code
+// 100) Invalid whatsapp_number_rejected, anything else Unavailable whatsapp_unavailable.
+func whatsAppError(err error) error {
+	var ce *channels.Error
+	if channels.ClassOf(err) != channels.Permanent || !errors.As(err, &ce) {
+		return &Error{Kind: Unavailable, Code: "whatsapp_unavailable", Message: "WhatsApp did not answer the phone number lookup; try again", Err: err}
+	}
+	if ce.Code == 190 || ce.Status == http.StatusUnauthorized {
+		return &Error{Kind: Invalid, Code: "whatsapp_token_rejected", Message: "WhatsApp refused the access token" + say(err), Err: err}
+	}
+	return &Error{Kind: Invalid, Code: "whatsapp_number_rejected", Message: "WhatsApp refused the phone number id" + say(err), Err: err}
+}
+
+// say is ": " and what the provider answered (its error description, without the adapter's
+// "method: " prefix), or "" when it did not answer. Provider descriptions never carry the
+// credentials (the adapters keep URLs with tokens out of their errors).
+func say(err error) string {
+	var ce *channels.Error
+	if !errors.As(err, &ce) || ce.Status == 0 || ce.Message == "" {
+		return ""
+	}
+	m := ce.Message
+	if before, rest, ok := strings.Cut(m, ": "); ok && !strings.Contains(before, " ") {
+		m = rest // "getMe: Unauthorized" → "Unauthorized"
+	}
+	const maxSay = 300
+	if len(m) > maxSay {
+		m = m[:maxSay] + "…"
+	}
+	return ": " + m
 }
 
 // Deps is what the channel rules need.
@@ -83,6 +117,8 @@ type Deps struct {
 	Keys *secrets.Keyring
 	// TelegramAPIURL is the Bot API base URL ("" means https://api.telegram.org).
 	TelegramAPIURL string
+	// WhatsAppAPIURL is the Graph API base URL ("" means https://graph.facebook.com).
+	WhatsAppAPIURL string
 	// HTTP calls the providers' APIs (nil: the adapter's default client).
 	HTTP *http.Client
 	// PublicURL is where the platform is reached from outside: webhook URLs start with it.

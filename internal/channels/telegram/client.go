@@ -90,6 +90,23 @@ func (c *Client) DeleteWebhook(ctx context.Context) error {
 	return c.call(ctx, "deleteWebhook", map[string]any{}, nil)
 }
 
+// WebhookInfo is the result of GetWebhookInfo (the fields coachwire reads).
+type WebhookInfo struct {
+	URL                  string `json:"url"`
+	PendingUpdateCount   int    `json:"pending_update_count"`
+	LastErrorDate        int64  `json:"last_error_date"`
+	LastErrorMessage     string `json:"last_error_message"`
+	MaxConnections       int    `json:"max_connections"`
+	HasCustomCertificate bool   `json:"has_custom_certificate"`
+}
+
+// GetWebhookInfo returns the bot's current webhook (URL "" when none is set).
+func (c *Client) GetWebhookInfo(ctx context.Context) (WebhookInfo, error) {
+	var info WebhookInfo
+	err := c.call(ctx, "getWebhookInfo", map[string]any{}, &info)
+	return info, err
+}
+
 // User is the result of GetMe.
 type User struct {
 	ID        int64  `json:"id"`

@@ -148,6 +148,48 @@ func (c *Client) send(ctx context.Context, payload map[string]any) (string, erro
 	return out.Messages[0].ID, nil
 }
 
+// PhoneNumber is the Graph API's view of a business phone number (GET /{version}/{phone-number-id}).
+type PhoneNumber struct {
+	ID                 string `json:"id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	VerifiedName       string `json:"verified_name"`
+}
+
+// PhoneNumber looks the configured phone number id up with the access token: it checks both
+// before a channel is saved (a wrong token is Graph code 190, an id the token cannot see code
+// 100) without sending anything.
+func (c *Client) PhoneNumber(ctx context.Context) (PhoneNumber, error) {
+	var out PhoneNumber
+	u := c.cfg.BaseURL + "/" + url.PathEscape(c.cfg.APIVersion) + "/" + url.PathEscape(c.cfg.PhoneNumberID) +
+		"?fields=id,display_phone_number,verified_name"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return out, &channels.Error{Provider: provider, Class: channels.Permanent, Message: "build request: invalid base URL or phone number id"}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.AccessToken)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return out, channels.TransportError(provider, "GET phone number", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return out, channels.TransportError(provider, "read response", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return out, ParseError(resp.StatusCode, resp.Header, raw)
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return out, &channels.Error{Provider: provider, Status: resp.StatusCode, Class: channels.Permanent,
+			Message: "decode response: " + err.Error()}
+	}
+	return out, nil
+}
+
 func (c *Client) endpoint() string {
 	return c.cfg.BaseURL + "/" + url.PathEscape(c.cfg.APIVersion) + "/" + url.PathEscape(c.cfg.PhoneNumberID) + "/messages"
 }

@@ -1,6 +1,7 @@
 // Package whatsapptest is a loopback WhatsApp Cloud API (Graph API) for tests: the send
-// endpoint POST /{version}/{phone-number-id}/messages with its error behaviours, and helpers
-// that build signed webhook payloads the way Meta sends them.
+// endpoint POST /{version}/{phone-number-id}/messages with its error behaviours, the
+// phone-number lookup GET /{version}/{phone-number-id}, and helpers that build signed webhook
+// payloads the way Meta sends them.
 package whatsapptest
 
 import (
@@ -369,6 +370,30 @@ func (s *Server) Reset() {
 	s.maxRate, s.requests, s.rejected = 0, 0, 0
 }
 
+// phoneRE is the phone-number lookup GET /{version}/{phone-number-id}.
+var phoneRE = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)/([0-9A-Za-z_-]+)$`)
+
+// DisplayPhoneNumber and VerifiedName are what a phone-number lookup answers.
+const (
+	DisplayPhoneNumber = "+1 555-010-0001"
+	VerifiedName       = "Test Coach"
+)
+
+// lookup answers GET /{version}/{phone-number-id} the way the Graph API does: a wrong token is
+// 401 code 190; an id that is not a number (real ids are) does not exist, 400 code 100.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, pnid, token string) {
+	if r.Header.Get("Authorization") != "Bearer "+token || token == "" {
+		s.fail(w, Failure{Status: 401, Code: 190, Message: "Invalid OAuth access token - Cannot parse access token"})
+		return
+	}
+	if strings.Trim(pnid, "0123456789") != "" {
+		s.fail(w, Failure{Status: 400, Code: 100, Message: "Unsupported get request. Object with ID '" + pnid +
+			"' does not exist, cannot be loaded due to missing permissions, or does not support this operation."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": pnid, "display_phone_number": DisplayPhoneNumber, "verified_name": VerifiedName})
+}
+
 var pathRE = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)/([0-9A-Za-z_-]+)/messages$`)
 
 type wireReq struct {
@@ -400,6 +425,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	token := s.token
 	s.mu.Unlock()
 
+	if pm := phoneRE.FindStringSubmatch(r.URL.Path); pm != nil && r.Method == http.MethodGet {
+		s.lookup(w, r, pm[2], token)
+		return
+	}
 	m := pathRE.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		s.fail(w, Failure{Status: 400, Code: 100, Message: "Unsupported post request. Object does not exist or path is wrong: " + r.URL.Path})

@@ -104,6 +104,42 @@ var widgetScript = sync.OnceValue(func() httpx.Asset {
 	return httpx.NewAsset(js, "text/javascript; charset=utf-8")
 })
 
+// previewCSP is the preview page's policy: its own scripts only (widget.js styles itself with a
+// constructable stylesheet), the session and socket on this origin, avatars from anywhere, and
+// framed by this origin only (the console).
+const previewCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+
+// Preview serves the page the console frames as the widget's live preview (GET /widget/preview,
+// docs/widget.md "Preview"): a static page whose script waits for the console's message with
+// the widget key and the unsaved settings, then loads /widget.js with data-preview. It is on
+// the gateway's origin, so the widget session accepts it like the console itself.
+func (s *Server) Preview(w http.ResponseWriter, r *http.Request) {
+	serveStatic(w, r, "preview.html", "text/html; charset=utf-8", previewCSP)
+}
+
+// PreviewScript serves the preview page's script (GET /widget/preview.js).
+func (s *Server) PreviewScript(w http.ResponseWriter, r *http.Request) {
+	serveStatic(w, r, "preview.js", "text/javascript; charset=utf-8", "")
+}
+
+func serveStatic(w http.ResponseWriter, r *http.Request, name, contentType, csp string) {
+	b, err := fs.ReadFile(static.Files, name)
+	if err != nil {
+		panic(err) // embedded
+	}
+	h := w.Header()
+	if csp != "" {
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Referrer-Policy", "no-referrer")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Type", contentType)
+	_, _ = w.Write(b)
+}
+
 // Demo serves the demo page embedding the widget for the demo creator (GET /demo, dev mode).
 func (s *Server) Demo(w http.ResponseWriter, r *http.Request) error {
 	key := ""
@@ -138,7 +174,11 @@ type widgetCoach struct {
 	Branding bool     `json:"branding"`
 	// SourceURLs maps a document id to the page it was imported from, when the creator lets
 	// sources link there.
-	SourceURLs  map[string]string `json:"source_urls"`
+	SourceURLs map[string]string `json:"source_urls"`
+	// Look is the widget's look as the creator set it, keyed by the data- option it stands for
+	// (color, position, theme, lang, launcher-text); only the ones set. A page's data- attribute
+	// wins.
+	Look        map[string]string `json:"look"`
 	linkSources bool
 }
 
@@ -170,7 +210,13 @@ func (s *Server) widgetCreator(ctx context.Context, id uuid.UUID) (widgetCreator
 		}
 		wc.AllowedOrigins, wc.IdentityRequired, wc.Secret = c.AllowedOrigins, c.IdentityRequired, c.WidgetSecret
 		wc.Coach = widgetCoach{Name: c.Name, AvatarURL: c.WidgetAvatarUrl, Welcome: c.WidgetWelcome,
-			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources}
+			Suggestions: c.WidgetSuggestions, Branding: c.WidgetBranding, linkSources: c.WidgetLinkSources, Look: map[string]string{}}
+		for k, v := range map[string]string{"color": c.WidgetColor, "position": c.WidgetPosition, "theme": c.WidgetTheme,
+			"lang": c.WidgetLanguage, "launcher-text": c.WidgetLauncherText} {
+			if v != "" {
+				wc.Coach.Look[k] = v
+			}
+		}
 		if wc.Coach.Suggestions == nil {
 			wc.Coach.Suggestions = []string{}
 		}

@@ -15,6 +15,8 @@ const Invite = lazy(() => import("./pages/account/Invite"));
 const Team = lazy(() => import("./pages/team/Team"));
 const Keys = lazy(() => import("./pages/keys/Keys"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
+const Coach = lazy(() => import("./pages/coach/Coach"));
+const Channels = lazy(() => import("./pages/channels/Channels"));
 
 /** Where a signed-in person lands: the first page their role may use. */
 const defaultHome = "/knowledge";
@@ -98,6 +100,12 @@ export function App() {
       break;
     case "/settings":
       page = <Settings />;
+      break;
+    case "/coach":
+      page = <Coach />;
+      break;
+    case "/channels":
+      page = <Channels />;
       break;
     case "/":
       page = home === "/" ? <NoPages role={perms.status === "ready" ? perms.role : ""} /> : null; // else redirecting

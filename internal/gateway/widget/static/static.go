@@ -1,5 +1,6 @@
 // Package static holds the browser assets served by the gateway: the embeddable chat widget
-// (widget.js, plain ES2018 without a build step) and the demo page that embeds it.
+// (widget.js, plain ES2018 without a build step), the demo page that embeds it, and the
+// console's live preview page (preview.html with preview.js).
 package static
 
 import (
@@ -11,7 +12,7 @@ import (
 // Files holds widget.js and demo.html. Serve widget.js with http.FileServerFS(Files) or
 // http.ServeFileFS; demo.html is a template, render it with DemoPage.
 //
-//go:embed widget.js demo.html
+//go:embed widget.js demo.html preview.html preview.js
 var Files embed.FS
 
 var demoTemplate = template.Must(template.ParseFS(Files, "demo.html"))

@@ -52,11 +52,13 @@
   const userHash = attr('user-hash');
   const titleOpt = attr('title');
   const startOpen = attr('open').toLowerCase() === 'true';
-  const colorOpt = attr('color');
-  const positionOpt = attr('position').toLowerCase() === 'left' ? 'left' : 'right';
+  const previewOpt = attr('preview') === 'true';
+  let draft = null; // unsaved settings shown by preview(), over the data- options and the coach's
+  const opt = (n) => {
+    const l = draft || (st.coach && st.coach.look) || {};
+    return (draft ? '' : attr(n)) || (typeof l[n] === 'string' ? l[n].trim() : '');
+  };
   const avatarOpt = safeURL(attr('avatar'), false, document.baseURI);
-  const launcherText = attr('launcher-text');
-  const themeOpt = attr('theme').toLowerCase();
   const soundOpt = attr('sound').toLowerCase() === 'true';
   const flashOpt = attr('title-flash').toLowerCase() !== 'false';
 
@@ -170,8 +172,8 @@
       busy: 'Zu viele Versuche. Gleich erneut\u2026', unreachable: 'Der Chat ist nicht erreichbar. Neuer Versuch\u2026',
     },
   };
-  const lang = pickLang(attr('lang') || document.documentElement.lang || navigator.language || 'en');
-  const MSG = CATALOGUE[lang];
+  let lang = 'en';
+  let MSG = CATALOGUE.en;
 
   function pickLang(v) {
     const l = String(v).toLowerCase().slice(0, 2);
@@ -494,30 +496,39 @@
   const input = $('cw-input');
   const brandEl = $('cw-brand');
 
-  rootEl.setAttribute('lang', lang);
-  rootEl.setAttribute('data-pos', positionOpt);
-  closeBtn.setAttribute('aria-label', t('close'));
-  scroller.setAttribute('aria-label', t('conversation'));
-  chipsEl.setAttribute('aria-label', t('suggestions'));
-  errorClose.setAttribute('aria-label', t('dismiss'));
-  input.setAttribute('aria-label', t('message'));
-  input.setAttribute('placeholder', t('placeholder'));
-  $('cw-send').setAttribute('aria-label', t('send'));
-  pill.textContent = t('newmsg') + ' ';
-  pill.insertAdjacentHTML('beforeend', ICON_ARROW); // static markup
-  brandEl.textContent = t('powered');
-  if (launcherText) {
+  applyLook();
+
+  function applyLook() {
+    lang = pickLang(opt('lang') || document.documentElement.lang || navigator.language || 'en');
+    MSG = CATALOGUE[lang];
+    rootEl.setAttribute('lang', lang);
+    rootEl.setAttribute('data-pos', opt('position').toLowerCase() === 'left' ? 'left' : 'right');
+    closeBtn.setAttribute('aria-label', t('close'));
+    scroller.setAttribute('aria-label', t('conversation'));
+    chipsEl.setAttribute('aria-label', t('suggestions'));
+    errorClose.setAttribute('aria-label', t('dismiss'));
+    input.setAttribute('aria-label', t('message'));
+    input.setAttribute('placeholder', t('placeholder'));
+    $('cw-send').setAttribute('aria-label', t('send'));
+    pill.textContent = t('newmsg') + ' ';
+    pill.insertAdjacentHTML('beforeend', ICON_ARROW); // static markup
+    brandEl.textContent = t('powered');
+    statusEl.textContent = t(st.status === 'blocked' ? 'offline' : st.status);
     const lt = $('cw-launch-text');
-    lt.textContent = launcherText;
-    lt.hidden = false;
+    lt.textContent = opt('launcher-text');
+    lt.hidden = !lt.textContent;
+    applyTheme();
   }
-  applyTheme();
 
   // applyTheme sets the data-theme and the accent colour (with a readable text colour on it).
   function applyTheme() {
+    const themeOpt = opt('theme').toLowerCase();
+    const colorOpt = opt('color');
     let theme = themeOpt === 'dark' ? 'dark' : 'light';
     if (themeOpt === 'auto' && window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches) theme = 'dark';
     rootEl.setAttribute('data-theme', theme);
+    host.style.removeProperty('--cw-accent');
+    host.style.removeProperty('--cw-accent-text');
     if (colorOpt && window.CSS && CSS_supports('color', colorOpt)) {
       host.style.setProperty('--cw-accent', colorOpt);
       const rgb = parseColor(colorOpt);
@@ -578,7 +589,7 @@
 
   // showCoach: title, avatars, welcome, suggestions and "powered by" from the coach settings.
   function showCoach() {
-    const c = st.coach || {};
+    const c = Object.assign({}, st.coach, draft && draft.coach);
     titleEl.textContent = titleOpt || c.name || t('chat');
     for (const el of root.querySelectorAll('.cw-av')) avatarInto(el);
     renderMarkdown(welcomeText, (typeof c.welcome === 'string' && c.welcome.trim()) || t('welcome'), false);
@@ -610,8 +621,10 @@
       suggestions: Array.isArray(c.suggestions) ? c.suggestions.map(str) : [],
       topics: Array.isArray(c.topics) ? c.topics.map(str) : [], branding: c.branding !== false,
       source_urls: c.source_urls && typeof c.source_urls === 'object' ? c.source_urls : {},
+      look: c.look && typeof c.look === 'object' ? c.look : {},
     };
     safeSet(local, K_COACH, JSON.stringify(st.coach));
+    applyLook();
     showCoach();
   }
 
@@ -2077,9 +2090,25 @@
     return el;
   }
 
+  // The console's live preview (docs/widget.md "Preview").
+  function preview(d) {
+    if (!d || typeof d !== 'object') return;
+    const c = d.coach && typeof d.coach === 'object' ? d.coach : {};
+    const str = (v) => (typeof v === 'string' ? v : undefined);
+    draft = { coach: {} };
+    for (const k of ['color', 'position', 'theme', 'lang', 'launcher-text']) if (typeof d[k] === 'string') draft[k] = d[k];
+    for (const k of ['name', 'avatar_url', 'welcome']) if (str(c[k]) !== undefined) draft.coach[k] = c[k];
+    if (Array.isArray(c.suggestions)) draft.coach.suggestions = c.suggestions.filter((q) => typeof q === 'string');
+    if (typeof c.branding === 'boolean') draft.coach.branding = c.branding;
+    applyLook();
+    showCoach();
+    notify();
+  }
+
   window.coachwire = Object.freeze({
     __coachwire: true,
     version: 2,
+    preview: previewOpt ? preview : undefined,
     open: openPanel,
     close: closePanel,
     toggle: () => (st.open ? closePanel() : openPanel()),

@@ -636,6 +636,23 @@ export interface paths {
         patch: operations["updateChannel"];
         trace?: never;
     };
+    "/api/v1/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a channel's stored credentials with its provider, sending nothing. Telegram getMe and getWebhookInfo (the webhook must be this channel's); WhatsApp the Graph phone-number lookup. A refusal is 200 with ok false and the provider's words. */
+        post: operations["testChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -1961,8 +1978,27 @@ export interface components {
             };
             /** @enum {string} */
             type: "whatsapp" | "telegram";
+            /**
+             * @description WhatsApp: look phone_number_id up with access_token (Graph API) before saving; a refusal is 400 `whatsapp_token_rejected` or `whatsapp_number_rejected` with WhatsApp's words, and nothing is saved. A Telegram bot token is always checked (getMe; a refusal is 400 `telegram_rejected`). The console always sends true.
+             * @default false
+             */
+            verify: boolean;
             /** @description WhatsApp only (required); the webhook handshake token. */
             verify_token?: string;
+        };
+        ChannelTest: {
+            /** @description Telegram. */
+            bot_username?: string;
+            /** @description WhatsApp. */
+            display_phone_number?: string;
+            /** @description What was checked */
+            message: string;
+            /** @description The provider accepted the stored credentials (and the Telegram webhook is this channel's). */
+            ok: boolean;
+            /** @description WhatsApp. */
+            verified_name?: string;
+            /** @description Telegram: the webhook as getWebhookInfo reports it. */
+            webhook_url?: string;
         };
         /**
          * @description What a campaign or a program step sends. Texts may use the variables {{first_name}} (first word of the display name, "there" when unknown), {{name}}, {{coach_name}} (the creator's name) and {{goal}} (first goal of the memory profile); a missing value renders empty, any other variable is refused.
@@ -2553,6 +2589,10 @@ export interface components {
         WidgetCoach: {
             avatar_url: string;
             branding: boolean;
+            /** @description The widget's look as the creator set it (widget settings color, position, theme, language, launcher_text), keyed by the data- option each stands for: color, position, theme, lang, launcher-text; only those set. A data- attribute on the page wins. */
+            look?: {
+                [key: string]: string;
+            };
             name: string;
             /** @description With link_sources, document id → the page the document was imported from (at most 200). */
             source_urls: {
@@ -2589,16 +2629,35 @@ export interface components {
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
             branding?: boolean;
+            /** @description The widget's accent colour (#rrggbb, stored lower case); empty for the default #2563eb. */
+            color?: string;
             identity_required: boolean;
             /** @description Keys the user_hash HMAC. Keep it on the creator's server. Present only for callers that may change the coach and read message content (owner, admin, an editor granted message content), since it lets its holder open the widget as any end user. */
             readonly identity_secret?: string;
+            /**
+             * @description The widget's interface language; empty for the page's.
+             * @enum {string}
+             */
+            language?: "" | "en" | "es" | "pt" | "fr" | "de";
+            /** @description Text beside the bubble icon (one line; trimmed); empty for none. */
+            launcher_text?: string;
             /** @description Whether a reply's sources link to the page their document was imported from (default false). */
             link_sources?: boolean;
             /** @description One line; trimmed. */
             name: string;
             persona: string;
+            /**
+             * @description The corner of the bubble; empty for the default (right).
+             * @enum {string}
+             */
+            position?: "" | "right" | "left";
             /** @description Suggested first questions the widget offers as buttons. */
             suggestions?: string[];
+            /**
+             * @description auto follows the visitor's system setting; empty for the default (light).
+             * @enum {string}
+             */
+            theme?: "" | "light" | "dark" | "auto";
             /** @description The widget's welcome message before the first question. */
             welcome?: string;
             readonly widget_key?: string;
@@ -2610,15 +2669,34 @@ export interface components {
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
             branding?: boolean;
+            /** @description The widget's accent colour (#rrggbb, stored lower case); empty for the default #2563eb. */
+            color?: string;
             identity_required?: boolean;
             readonly identity_secret?: string;
+            /**
+             * @description The widget's interface language; empty for the page's.
+             * @enum {string}
+             */
+            language?: "" | "en" | "es" | "pt" | "fr" | "de";
+            /** @description Text beside the bubble icon (one line; trimmed); empty for none. */
+            launcher_text?: string;
             /** @description Whether a reply's sources link to the page their document was imported from (default false). */
             link_sources?: boolean;
             /** @description One line; trimmed. */
             name?: string;
             persona?: string;
+            /**
+             * @description The corner of the bubble; empty for the default (right).
+             * @enum {string}
+             */
+            position?: "" | "right" | "left";
             /** @description Suggested first questions the widget offers as buttons. */
             suggestions?: string[];
+            /**
+             * @description auto follows the visitor's system setting; empty for the default (light).
+             * @enum {string}
+             */
+            theme?: "" | "light" | "dark" | "auto";
             /** @description The widget's welcome message before the first question. */
             welcome?: string;
             readonly widget_key?: string;
@@ -3952,7 +4030,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
-            /** @description `telegram_unavailable`: Telegram did not accept setWebhook; nothing was kept, retry. */
+            /** @description `telegram_unavailable` / `whatsapp_unavailable`: the provider did not answer (getMe, setWebhook, the phone-number lookup); nothing was kept, retry. */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -4045,6 +4123,49 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
+        };
+    };
+    testChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the provider said. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such channel. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `telegram_unavailable` / `whatsapp_unavailable`: the provider did not answer; try again. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listConversations: {
@@ -5767,7 +5888,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetSettings"];
                 };
             };
-            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_text`, `invalid_utf8`. */
+            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_color`, `bad_position`, `bad_theme`, `bad_language`, `bad_launcher_text`, `bad_text`, `invalid_utf8`. */
             400: {
                 headers: {
                     [name: string]: unknown;

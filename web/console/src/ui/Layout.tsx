@@ -16,6 +16,8 @@ export const pages: { to: string; label: string; perm: Perm }[] = [
   { to: "/keys", label: "API keys", perm: "keys.manage" },
   { to: "/settings", label: "Settings", perm: "settings.read" },
   { to: "/account", label: "Account", perm: "account.read" },
+  { to: "/coach", label: "Coach & widget", perm: "coach.read" },
+  { to: "/channels", label: "Channels", perm: "settings.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
