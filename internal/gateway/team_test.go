@@ -133,7 +133,7 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	self := strings.HasPrefix(path, "/api/v1/auth/")
 	isContent := pattern == "GET /api/v1/conversations/events" || pattern == "GET /api/v1/conversations/{id}/messages" ||
 		pattern == "GET /api/v1/end-users/{id}/memory"
-	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview"
+	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview" || pattern == "POST /api/v1/campaigns/audience-count"
 	switch role {
 	case "owner":
 		return true
