@@ -8,6 +8,7 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Campaigns = lazy(() => import("./pages/campaigns/Campaigns"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -53,7 +54,8 @@ export function App() {
     return <SignIn notice={s.reason} />;
   }
   let page;
-  switch (path) {
+  if (path === "/campaigns" || path.startsWith("/campaigns/")) page = <Campaigns path={path} />;
+  else switch (path) {
     case "/knowledge":
       page = <Knowledge />;
       break;
