@@ -108,13 +108,13 @@ export interface Draft {
 }
 
 export function emptyDraft(zone: string, now = new Date()): Draft {
-  const t = new Date(now.getTime() + 60 * 60 * 1000);
-  const local = wallIn(t, zone);
+  // Tomorrow at 09:00 in the workspace's zone.
+  const local = wallIn(new Date(now.getTime() + 24 * 60 * 60 * 1000), zone);
   return {
     name: "",
     audience: { channel: "", tags: "", anyTags: "", excludeTags: "", activeWithinDays: "", inactiveDays: "", joinedAfter: "", programId: "" },
     content: { kind: "text", text: "", brief: "", fallback: "", useTemplate: false, templateName: "", templateLanguage: "en", templateParams: "" },
-    schedule: { mode: "once", zone, date: local.date, time: local.time.slice(0, 2) + ":00", repeat: "weekly", days: ["MO"], count: "", rrule: "", cron: "" },
+    schedule: { mode: "once", zone, date: local.date, time: "09:00", repeat: "weekly", days: ["MO"], count: "", rrule: "", cron: "" },
   };
 }
 
