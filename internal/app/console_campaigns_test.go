@@ -31,7 +31,8 @@ import (
 // stale on a change), create, pause / resume / cancel through the confirmation dialog (Escape
 // cancels), the list's headline figures and the sent campaign's results overall and per send,
 // and phone width. axe-core finds no serious or critical violation in any state;
-// COACHWIRE_SCREENSHOTS=1 saves docs/campaigns.png.
+// COACHWIRE_SCREENSHOTS=1 saves docs/campaigns.png (results), campaigns-builder.png and
+// campaigns-phone.png.
 func TestConsoleCampaignsInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -188,6 +189,10 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	require.Contains(t, b.eval(t, `document.querySelector('.preview-summary').textContent`), "2 would be sent, 0 held, 1 skipped")
 	require.Equal(t, "preview-title", b.eval(t, `document.activeElement.id`), "the focus moves to the preview")
 	b.axe(t, axe, "builder with a preview")
+	if os.Getenv(consoleScreenshotEnv) == "1" {
+		shot := run(t, b, "screenshot", chromedp.FullScreenshot(100))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "campaigns-builder.png"), shot, 0o644))
+	}
 
 	// The schedule: at each recipient's local time, every Monday; quiet hours explained.
 	b.do(t, "focus the local-time option", chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name="sched-mode"][value="local"]').focus()`))
@@ -275,5 +280,9 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	b.poll(t, "the builder at phone size", `document.querySelector('h1')?.textContent === 'New campaign' && document.querySelector('#audience-count')?.dataset.state === 'ready'`)
 	require.Equal(t, "390 390", b.eval(t, `document.documentElement.scrollWidth + ' ' + window.innerWidth`), "builder at phone width")
 	b.axe(t, axe, "builder at phone size")
+	if os.Getenv(consoleScreenshotEnv) == "1" {
+		shot := run(t, b, "phone screenshot", chromedp.FullScreenshot(100))
+		require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "campaigns-phone.png"), shot, 0o644))
+	}
 	require.Empty(t, b.exceptions(), "uncaught exceptions in the page")
 }

@@ -204,7 +204,7 @@ export function Builder({
   const sched = d.schedule;
   const quiet =
     policy.own && policy.quietStart !== policy.quietEnd
-      ? `Quiet hours are ${policy.quietStart}–${policy.quietEnd} in each recipient's own time zone (your send policy). Anyone for whom it is quiet-hours time is held and gets the message when their quiet hours end — it is never sent in the night, and never lost.`
+      ? `Quiet hours are ${policy.quietStart}–${policy.quietEnd} in each recipient's own time zone (your send policy). Anyone for whom it is quiet-hours time is held and gets the message when their quiet hours end — it is never sent during quiet hours, and never lost.`
       : policy.own
         ? "Your send policy has no quiet hours: messages go out at the scheduled time."
         : "Quiet hours from your send policy apply in each recipient's own time zone: someone in their quiet hours gets the message when those end.";
