@@ -220,6 +220,18 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	b.poll(t, "no results yet", `document.querySelector('#campaign-stats')?.dataset.state === 'ready' && document.querySelector('#campaign-stats [data-empty]')`)
 	b.axe(t, axe, "new campaign")
 
+	// Edit: the builder comes back with the campaign as saved; one more weekday, saved.
+	b.do(t, "focus Edit", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('.campaign-actions button')).find((x) => x.textContent === 'Edit').focus()`))
+	b.do(t, "press Enter", pressEnter())
+	b.poll(t, "the builder with the campaign", `document.querySelector('#camp-name')?.value === 'Weekly check-in' && document.querySelector('#aud-exclude').value === 'cohort-1' &&
+	  document.querySelector('input[name="sched-mode"][value="local"]').checked && document.querySelector('#sched-repeat').value === 'weekly'`)
+	b.poll(t, "its count", count(3, 1))
+	b.do(t, "focus Thursday", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('.weekday')).find((l) => l.textContent === 'Thu').querySelector('input').focus()`))
+	b.do(t, "press Space", chromedp.KeyEvent(" "))
+	b.do(t, "focus Save", chromedp.Evaluate[chromedp.Void](`document.querySelector('button[type="submit"]').focus()`))
+	b.do(t, "press Enter", pressEnter())
+	b.poll(t, "saved", `document.querySelector('#campaign-notice')?.textContent.startsWith('Changes saved') && document.querySelector('dl.summary')?.textContent.includes('every Monday, Thursday')`)
+
 	// Pause, resume, cancel: each confirmed in the dialog; Escape backs out.
 	control := func(button, confirm, status string) {
 		t.Helper()
