@@ -43,11 +43,33 @@ function useBuilderContext(): { policy: Policy | null; programs: ProgramRef[] } 
   return { policy, programs };
 }
 
+/**
+ * Whether the signed-in member may create and change campaigns (`campaigns.write`): a viewer
+ * reads campaigns and their results only. Unknown (null) until /auth/me answers; then the
+ * controls appear. The API checks the permission anyway.
+ */
+function useCanWrite(): boolean | null {
+  const [can, setCan] = useState<boolean | null>(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    api("get", "/api/v1/auth/me", { signal: ctl.signal })
+      .then((me) => setCan(me.permissions.includes("campaigns.write")))
+      .catch(() => {
+        if (!ctl.signal.aborted) setCan(true); // let the API say no
+      });
+    return () => ctl.abort();
+  }, []);
+  return can;
+}
+
+const readOnlyNote = "Your role can read campaigns and their results; creating and changing them needs the editor role.";
+
 export default function Campaigns({ path }: { path: string }) {
+  const canWrite = useCanWrite();
   const rest = path.replace(/^\/campaigns\/?/, "");
-  if (rest === "") return <CampaignList />;
+  if (rest === "") return <CampaignList canWrite={canWrite} />;
   if (rest === "new") return <NewCampaign />;
-  return <CampaignPage id={rest} />;
+  return <CampaignPage id={rest} canWrite={canWrite} />;
 }
 
 const statuses: { value: "" | Status; label: string }[] = [
@@ -62,7 +84,7 @@ function StatusBadge({ status }: { status: Status }) {
   return <span className={"badge campaign-" + status}>{statusLabel[status] ?? status}</span>;
 }
 
-function CampaignList() {
+function CampaignList({ canWrite }: { canWrite: boolean | null }) {
   const [status, setStatus] = useState<"" | Status>("");
   const [load, setLoad] = useState<{ state: "loading" } | { state: "ready"; list: Campaign[] } | { state: "error"; error: string }>({ state: "loading" });
   const [attempt, setAttempt] = useState(0);
@@ -87,12 +109,15 @@ function CampaignList() {
     <Page
       title="Campaigns"
       actions={
-        <Link className="button primary" to="/campaigns/new">
-          New campaign
-        </Link>
+        canWrite ? (
+          <Link className="button primary" to="/campaigns/new">
+            New campaign
+          </Link>
+        ) : undefined
       }
     >
       <p className="lead">Messages you send first: to an audience, once or on a schedule, each person decided by your send policy.</p>
+      {canWrite === false && <p className="hint read-only">{readOnlyNote}</p>}
       <section className="panel" aria-labelledby="campaign-list-title">
         <div className="panel-head">
           <h2 id="campaign-list-title">Your campaigns</h2>
@@ -123,7 +148,10 @@ function CampaignList() {
         {load.state === "ready" && load.list.length === 0 && (
           <div className="empty" data-empty="true">
             <p className="empty-title">{status ? `No ${statusLabel[status].toLowerCase()} campaigns.` : "No campaigns yet."}</p>
-            <p>A campaign reaches the people you choose with a message, once or on a schedule. Start with “New campaign”.</p>
+            <p>
+              A campaign reaches the people you choose with a message, once or on a schedule.
+              {canWrite === false ? " " + readOnlyNote : " Start with “New campaign”."}
+            </p>
           </div>
         )}
         {load.state === "ready" && load.list.length > 0 && (
@@ -215,7 +243,7 @@ function NewCampaign() {
 
 type Loaded<T> = { state: "loading"; data?: T } | { state: "ready"; data: T } | { state: "error"; error: string; status: number; data?: T };
 
-function CampaignPage({ id }: { id: string }) {
+function CampaignPage({ id, canWrite }: { id: string; canWrite: boolean | null }) {
   const { policy, programs } = useBuilderContext();
   const [camp, setCamp] = useState<Loaded<CampaignDetail>>({ state: "loading" });
   const [stats, setStats] = useState<Loaded<CampaignStats>>({ state: "loading" });
@@ -325,7 +353,10 @@ function CampaignPage({ id }: { id: string }) {
     });
   };
 
-  const editable = c.status === "active" || c.status === "paused";
+  const editable = !!canWrite && (c.status === "active" || c.status === "paused");
+  // A completed campaign whose last send still holds people (quiet hours, their local time)
+  // can still be paused or cancelled for them.
+  const holding = !!canWrite && c.status === "completed" && (stats.data?.held ?? 0) > 0;
   return (
     <Page
       title={c.name}
@@ -336,17 +367,17 @@ function CampaignPage({ id }: { id: string }) {
               Edit
             </button>
           )}
-          {c.status === "active" && (
+          {(editable || holding) && c.status !== "paused" && (
             <button type="button" className="button secondary" onClick={() => act("pause")} disabled={busy}>
               Pause
             </button>
           )}
-          {c.status === "paused" && (
+          {editable && c.status === "paused" && (
             <button type="button" className="button primary" onClick={() => act("resume")} disabled={busy}>
               Resume
             </button>
           )}
-          {editable && (
+          {(editable || holding) && (
             <button type="button" className="button danger-outline" onClick={() => act("cancel")} disabled={busy}>
               Cancel campaign
             </button>
@@ -357,6 +388,7 @@ function CampaignPage({ id }: { id: string }) {
       <p>
         <Link to="/campaigns">← All campaigns</Link>
       </p>
+      {canWrite === false && <p className="hint read-only">{readOnlyNote}</p>}
       {notice && (
         <p className="notice" role="status" id="campaign-notice">
           {notice}
