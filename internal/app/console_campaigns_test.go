@@ -28,7 +28,7 @@ import (
 // empty list, the builder's live count following the tag filters (the opted-out person counted
 // apart), the dry-run preview with each recipient's outcome and reason (the opted-out one
 // skipped), the recipient-local schedule with its quiet-hours explanation (the preview goes
-// stale on a change), create, pause / resume / cancel through the confirmation dialog (Escape
+// stale on a change), create, the saved campaign's next send previewed, edit, pause / resume / cancel through the confirmation dialog (Escape
 // cancels), the list's headline figures and the sent campaign's results overall and per send,
 // and phone width. axe-core finds no serious or critical violation in any state;
 // COACHWIRE_SCREENSHOTS=1 saves docs/campaigns.png (results), campaigns-builder.png and
@@ -219,6 +219,12 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	require.NotContains(t, b.eval(t, `document.querySelector('dl.summary div:nth-child(2) dd').textContent`), "None", "a next send")
 	b.poll(t, "no results yet", `document.querySelector('#campaign-stats')?.dataset.state === 'ready' && document.querySelector('#campaign-stats [data-empty]')`)
 	b.axe(t, axe, "new campaign")
+	// The saved campaign's next send, previewed on its page.
+	b.do(t, "focus its Preview", chromedp.Evaluate[chromedp.Void](`document.querySelector('#next-preview button').focus()`))
+	b.do(t, "press Enter", pressEnter())
+	b.poll(t, "the next send's preview", `document.querySelectorAll('#next-preview .preview-table tbody tr').length === 3 &&
+	  document.querySelector('#next-preview tr[data-reason="opted_out"]')?.dataset.outcome === 'skipped'`)
+	b.axe(t, axe, "next send previewed")
 
 	// Edit: the builder comes back with the campaign as saved; one more weekday, saved.
 	b.do(t, "focus Edit", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('.campaign-actions button')).find((x) => x.textContent === 'Edit').focus()`))

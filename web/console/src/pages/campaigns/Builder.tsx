@@ -124,7 +124,7 @@ function useAudienceCount(draft: Draft, valid: boolean): Count {
   return count;
 }
 
-type PreviewState =
+export type PreviewState =
   | { state: "idle" }
   | { state: "loading"; rows: Decision[] }
   | { state: "ready"; at: string; rows: Decision[]; next: string | null; key: string }
@@ -539,13 +539,13 @@ export function Builder({
   );
 }
 
-function PreviewTable({ preview, stale, onMore, zone }: { preview: PreviewState; stale: boolean; onMore: (after: string) => void; zone: string }) {
+export function PreviewTable({ preview, stale, onMore, zone }: { preview: PreviewState; stale: boolean; onMore: (after: string) => void; zone: string }) {
   if (preview.state === "idle") return <p className="empty preview-empty">Press “Preview recipients” to see each person's outcome.</p>;
   if (preview.state === "error")
     return (
       <div className="form-error" role="alert" id="preview-error">
         <p>The preview failed: {preview.error}</p>
-        <p>Fix the field it names above, then preview again.</p>
+        <p>Fix what it names, then preview again.</p>
       </div>
     );
   const rows = preview.rows;

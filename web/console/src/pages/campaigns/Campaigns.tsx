@@ -6,7 +6,7 @@ import { api, errorText, ApiError } from "../../api/client";
 import { Link, navigate } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
-import { Builder, type Policy, type ProgramRef } from "./Builder";
+import { Builder, PreviewTable, type Policy, type PreviewState, type ProgramRef } from "./Builder";
 import {
   browserZone,
   describeAudience,
@@ -68,7 +68,7 @@ export default function Campaigns({ path }: { path: string }) {
   const canWrite = useCanWrite();
   const rest = path.replace(/^\/campaigns\/?/, "");
   if (rest === "") return <CampaignList canWrite={canWrite} />;
-  if (rest === "new") return <NewCampaign />;
+  if (rest === "new") return <NewCampaign canWrite={canWrite} />;
   return <CampaignPage id={rest} canWrite={canWrite} />;
 }
 
@@ -217,14 +217,18 @@ function CampaignList({ canWrite }: { canWrite: boolean | null }) {
   );
 }
 
-function NewCampaign() {
+function NewCampaign({ canWrite }: { canWrite: boolean | null }) {
   const { policy, programs } = useBuilderContext();
   return (
     <Page title="New campaign">
       <p>
         <Link to="/campaigns">← All campaigns</Link>
       </p>
-      {!policy ? (
+      {canWrite === false ? (
+        <p className="form-error" role="alert">
+          {readOnlyNote}
+        </p>
+      ) : !policy ? (
         <p className="page-loading" role="status">
           Loading…
         </p>
@@ -451,6 +455,7 @@ function CampaignPage({ id, canWrite }: { id: string; canWrite: boolean | null }
           </dl>
         </section>
       )}
+      {!editing && (c.status === "active" || c.status === "paused") && <NextSendPreview id={c.id} zone={zone} />}
       <StatsPanel stats={stats} zone={zone} onRefresh={reload} />
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
     </Page>
@@ -618,5 +623,32 @@ function ReasonList({ title, items, id, empty }: { title: string; items: [string
         </ul>
       )}
     </div>
+  );
+}
+
+/** The dry run of a saved campaign's next send (POST /campaigns/{id}/preview): readers may run it. */
+function NextSendPreview({ id, zone }: { id: string; zone: string }) {
+  const [preview, setPreview] = useState<PreviewState>({ state: "idle" });
+  const run = async (after?: string) => {
+    const rows = after && preview.state === "ready" ? preview.rows : [];
+    setPreview({ state: "loading", rows });
+    try {
+      const r = await api("post", "/api/v1/campaigns/{id}/preview", { path: { id }, query: { limit: 50, after } });
+      setPreview({ state: "ready", at: r.at, rows: [...rows, ...r.recipients], next: r.next_after ?? null, key: id });
+    } catch (e) {
+      setPreview({ state: "error", error: errorText(e) });
+    }
+  };
+  return (
+    <section className="panel" aria-labelledby="next-preview-title" id="next-preview">
+      <div className="panel-head">
+        <h2 id="next-preview-title">Next send, previewed</h2>
+        <button type="button" className="button secondary" onClick={() => void run()} disabled={preview.state === "loading"}>
+          {preview.state === "ready" ? "Preview again" : "Preview recipients"}
+        </button>
+      </div>
+      <p className="hint">Who the next send would reach with today's audience, and who would be held or skipped and why. Nothing is sent.</p>
+      <PreviewTable preview={preview} stale={false} onMore={(after) => void run(after)} zone={zone} />
+    </section>
   );
 }
