@@ -167,6 +167,7 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	}
 	b.poll(t, "everyone counted", count(5, 1))
 	require.Contains(t, b.eval(t, `document.querySelector('#audience-count').textContent`), "no filter: everyone")
+	require.Equal(t, "false", b.eval(t, `String(!!document.querySelector('#sched-time-error'))`), "tomorrow 09:00 by default, not in the past")
 	b.axe(t, axe, "builder")
 	b.typeInto(t, "type a name", `#camp-name`, "Weekly check-in")
 	b.typeInto(t, "filter on vip", `#aud-tags`, "vip")

@@ -17,6 +17,7 @@ import {
   timeZones,
   variables,
   weekdays,
+  zonedToInstant,
   type Decision,
   type Draft,
   type Repeat,
@@ -202,6 +203,9 @@ export function Builder({
   };
 
   const sched = d.schedule;
+  const onceAt = sched.mode === "once" ? zonedToInstant(sched.date, sched.time, sched.zone) : "";
+  const timeError =
+    sched.mode === "once" && (!onceAt || Date.parse(onceAt) < Date.now() - 60_000) ? "This date and time has passed: pick one in the future." : "";
   const quiet =
     policy.own && policy.quietStart !== policy.quietEnd
       ? `Quiet hours are ${policy.quietStart}–${policy.quietEnd} in each recipient's own time zone (your send policy). Anyone for whom it is quiet-hours time is held and gets the message when their quiet hours end — it is never sent during quiet hours, and never lost.`
@@ -445,10 +449,28 @@ export function Builder({
           {sched.mode !== "cron" && (
             <>
               <Field id="sched-date" label={sched.mode === "once" ? "Date" : "First date"}>
-                {() => <input id="sched-date" type="date" value={sched.date} onChange={(e) => set("schedule", { date: e.target.value })} />}
+                {() => (
+                  <input
+                    id="sched-date"
+                    type="date"
+                    value={sched.date}
+                    aria-invalid={timeError ? true : undefined}
+                    aria-describedby={timeError ? "sched-time-error" : undefined}
+                    onChange={(e) => set("schedule", { date: e.target.value })}
+                  />
+                )}
               </Field>
-              <Field id="sched-time" label={sched.mode === "local" ? "Time (each person's local time)" : "Time"}>
-                {() => <input id="sched-time" type="time" value={sched.time} onChange={(e) => set("schedule", { time: e.target.value })} />}
+              <Field id="sched-time" label={sched.mode === "local" ? "Time (each person's local time)" : "Time"} error={timeError}>
+                {(desc, invalid) => (
+                  <input
+                    id="sched-time"
+                    type="time"
+                    value={sched.time}
+                    aria-invalid={invalid || undefined}
+                    aria-describedby={desc}
+                    onChange={(e) => set("schedule", { time: e.target.value })}
+                  />
+                )}
               </Field>
             </>
           )}
