@@ -162,7 +162,7 @@ FROM nudge_claim_held(@now::timestamptz, @lease_seconds::float8, @max_rows::int)
 
 -- name: CampaignStats :one
 -- Per-campaign counts: targeted (published), decided by outcome, and what happened to the sent
--- messages (delivered, read, failed, replied to).
+-- messages (delivered, read, failed, replied to, the person opted out after it).
 SELECT
     (SELECT COALESCE(sum(o.targeted), 0) FROM campaign_occurrences o WHERE o.campaign_id = @campaign_id)::bigint AS targeted,
     count(*) FILTER (WHERE d.status = 'sent')::bigint AS sent,
@@ -172,9 +172,11 @@ SELECT
     count(*) FILTER (WHERE m.status = 'read')::bigint AS read,
     count(*) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
     count(*) FILTER (WHERE d.status = 'sent' AND EXISTS (
-        SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied
+        SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied,
+    count(*) FILTER (WHERE d.status = 'sent' AND e.opted_out_at > m.created_at)::bigint AS opted_out_after
 FROM nudge_deliveries d
 LEFT JOIN messages m ON m.id = d.message_id
+LEFT JOIN end_users e ON e.id = d.end_user_id
 WHERE d.campaign_id = @campaign_id;
 
 -- name: CampaignSkipReasons :many
@@ -187,3 +189,72 @@ SELECT * FROM nudge_deliveries WHERE campaign_id = @campaign_id ORDER BY decided
 
 -- name: SetEndUserTags :one
 UPDATE end_users SET tags = @tags WHERE id = @id RETURNING *;
+
+-- name: CountAudience :one
+-- How many end users an audience matches now, and how many of them opted out (the console's live
+-- count). The filters are AudiencePage's, kept identical (proactive's tests compare the two).
+SELECT count(*)::bigint AS total, count(*) FILTER (WHERE e.opted_out_at IS NOT NULL)::bigint AS opted_out
+FROM end_users e
+WHERE (sqlc.narg(channel)::text IS NULL OR e.channel = sqlc.narg(channel))
+  AND (sqlc.narg(tags)::text[] IS NULL OR e.tags @> sqlc.narg(tags)::text[])
+  AND (sqlc.narg(any_tags)::text[] IS NULL OR e.tags && sqlc.narg(any_tags)::text[])
+  AND (sqlc.narg(exclude_tags)::text[] IS NULL OR NOT e.tags && sqlc.narg(exclude_tags)::text[])
+  AND (sqlc.narg(inactive_before)::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < sqlc.narg(inactive_before))
+  AND (sqlc.narg(active_since)::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) >= sqlc.narg(active_since))
+  AND (sqlc.narg(joined_after)::timestamptz IS NULL OR e.created_at > sqlc.narg(joined_after))
+  AND (sqlc.narg(program_id)::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = sqlc.narg(program_id)
+          AND p.status IN ('active', 'paused')));
+
+-- name: CampaignOccurrenceStats :many
+-- Per occurrence of one campaign (the latest @max_rows): CampaignStats' counts, and the sent
+-- people who opted out after the message.
+SELECT o.id AS occurrence_id, o.scheduled_at, o.status, o.targeted::bigint AS targeted,
+       count(d.end_user_id) FILTER (WHERE d.status = 'sent')::bigint AS sent,
+       count(d.end_user_id) FILTER (WHERE d.status = 'held')::bigint AS held,
+       count(d.end_user_id) FILTER (WHERE d.status = 'skipped')::bigint AS skipped,
+       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(m.id) FILTER (WHERE m.status = 'read')::bigint AS read,
+       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(m.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied,
+       count(e.id) FILTER (WHERE e.opted_out_at > m.created_at)::bigint AS opted_out_after
+FROM campaign_occurrences o
+LEFT JOIN nudge_deliveries d ON d.occurrence_id = o.id
+LEFT JOIN messages m ON m.id = d.message_id AND d.status = 'sent'
+LEFT JOIN end_users e ON e.id = d.end_user_id AND d.status = 'sent'
+WHERE o.campaign_id = @campaign_id
+GROUP BY o.id, o.scheduled_at, o.status, o.targeted
+ORDER BY o.scheduled_at DESC
+LIMIT @max_rows;
+
+-- name: CampaignOccurrenceReasons :many
+-- Skip reasons and failure codes per occurrence of one campaign: kind 'skipped' (the decision's
+-- reason) or 'failed' (the sent message's error code).
+SELECT d.occurrence_id, 'skipped'::text AS kind, d.reason AS reason, count(*)::bigint AS n
+FROM nudge_deliveries d
+WHERE d.campaign_id = @campaign_id AND d.status = 'skipped'
+GROUP BY d.occurrence_id, d.reason
+UNION ALL
+SELECT d.occurrence_id, 'failed'::text AS kind, m.error_code AS reason, count(*)::bigint AS n
+FROM nudge_deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.campaign_id = @campaign_id AND d.status = 'sent' AND m.status IN ('failed', 'window_closed')
+GROUP BY d.occurrence_id, m.error_code;
+
+-- name: CampaignListStats :many
+-- The headline figures of several campaigns for the list: decisions and what became of the sent
+-- messages.
+SELECT d.campaign_id::uuid AS campaign_id,
+       count(*) FILTER (WHERE d.status = 'sent')::bigint AS sent,
+       count(*) FILTER (WHERE d.status = 'skipped')::bigint AS skipped,
+       count(*) FILTER (WHERE d.status = 'held')::bigint AS held,
+       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(m.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied
+FROM nudge_deliveries d
+LEFT JOIN messages m ON m.id = d.message_id AND d.status = 'sent'
+WHERE d.campaign_id = ANY(@campaign_ids::uuid[])
+GROUP BY d.campaign_id;

@@ -115,6 +115,183 @@ func (q *Queries) AudiencePage(ctx context.Context, arg AudiencePageParams) ([]A
 	return items, nil
 }
 
+const campaignListStats = `-- name: CampaignListStats :many
+SELECT d.campaign_id::uuid AS campaign_id,
+       count(*) FILTER (WHERE d.status = 'sent')::bigint AS sent,
+       count(*) FILTER (WHERE d.status = 'skipped')::bigint AS skipped,
+       count(*) FILTER (WHERE d.status = 'held')::bigint AS held,
+       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(m.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied
+FROM nudge_deliveries d
+LEFT JOIN messages m ON m.id = d.message_id AND d.status = 'sent'
+WHERE d.campaign_id = ANY($1::uuid[])
+GROUP BY d.campaign_id
+`
+
+type CampaignListStatsRow struct {
+	CampaignID uuid.UUID `json:"campaign_id"`
+	Sent       int64     `json:"sent"`
+	Skipped    int64     `json:"skipped"`
+	Held       int64     `json:"held"`
+	Delivered  int64     `json:"delivered"`
+	Failed     int64     `json:"failed"`
+	Replied    int64     `json:"replied"`
+}
+
+// The headline figures of several campaigns for the list: decisions and what became of the sent
+// messages.
+func (q *Queries) CampaignListStats(ctx context.Context, campaignIds []uuid.UUID) ([]CampaignListStatsRow, error) {
+	rows, err := q.db.Query(ctx, campaignListStats, campaignIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CampaignListStatsRow{}
+	for rows.Next() {
+		var i CampaignListStatsRow
+		if err := rows.Scan(
+			&i.CampaignID,
+			&i.Sent,
+			&i.Skipped,
+			&i.Held,
+			&i.Delivered,
+			&i.Failed,
+			&i.Replied,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const campaignOccurrenceReasons = `-- name: CampaignOccurrenceReasons :many
+SELECT d.occurrence_id, 'skipped'::text AS kind, d.reason AS reason, count(*)::bigint AS n
+FROM nudge_deliveries d
+WHERE d.campaign_id = $1 AND d.status = 'skipped'
+GROUP BY d.occurrence_id, d.reason
+UNION ALL
+SELECT d.occurrence_id, 'failed'::text AS kind, m.error_code AS reason, count(*)::bigint AS n
+FROM nudge_deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.campaign_id = $1 AND d.status = 'sent' AND m.status IN ('failed', 'window_closed')
+GROUP BY d.occurrence_id, m.error_code
+`
+
+type CampaignOccurrenceReasonsRow struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	Kind         string    `json:"kind"`
+	Reason       string    `json:"reason"`
+	N            int64     `json:"n"`
+}
+
+// Skip reasons and failure codes per occurrence of one campaign: kind 'skipped' (the decision's
+// reason) or 'failed' (the sent message's error code).
+func (q *Queries) CampaignOccurrenceReasons(ctx context.Context, campaignID uuid.NullUUID) ([]CampaignOccurrenceReasonsRow, error) {
+	rows, err := q.db.Query(ctx, campaignOccurrenceReasons, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CampaignOccurrenceReasonsRow{}
+	for rows.Next() {
+		var i CampaignOccurrenceReasonsRow
+		if err := rows.Scan(
+			&i.OccurrenceID,
+			&i.Kind,
+			&i.Reason,
+			&i.N,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const campaignOccurrenceStats = `-- name: CampaignOccurrenceStats :many
+SELECT o.id AS occurrence_id, o.scheduled_at, o.status, o.targeted::bigint AS targeted,
+       count(d.end_user_id) FILTER (WHERE d.status = 'sent')::bigint AS sent,
+       count(d.end_user_id) FILTER (WHERE d.status = 'held')::bigint AS held,
+       count(d.end_user_id) FILTER (WHERE d.status = 'skipped')::bigint AS skipped,
+       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(m.id) FILTER (WHERE m.status = 'read')::bigint AS read,
+       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(m.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied,
+       count(e.id) FILTER (WHERE e.opted_out_at > m.created_at)::bigint AS opted_out_after
+FROM campaign_occurrences o
+LEFT JOIN nudge_deliveries d ON d.occurrence_id = o.id
+LEFT JOIN messages m ON m.id = d.message_id AND d.status = 'sent'
+LEFT JOIN end_users e ON e.id = d.end_user_id AND d.status = 'sent'
+WHERE o.campaign_id = $1
+GROUP BY o.id, o.scheduled_at, o.status, o.targeted
+ORDER BY o.scheduled_at DESC
+LIMIT $2
+`
+
+type CampaignOccurrenceStatsParams struct {
+	CampaignID uuid.UUID `json:"campaign_id"`
+	MaxRows    int32     `json:"max_rows"`
+}
+
+type CampaignOccurrenceStatsRow struct {
+	OccurrenceID  uuid.UUID `json:"occurrence_id"`
+	ScheduledAt   time.Time `json:"scheduled_at"`
+	Status        string    `json:"status"`
+	Targeted      int64     `json:"targeted"`
+	Sent          int64     `json:"sent"`
+	Held          int64     `json:"held"`
+	Skipped       int64     `json:"skipped"`
+	Delivered     int64     `json:"delivered"`
+	Read          int64     `json:"read"`
+	Failed        int64     `json:"failed"`
+	Replied       int64     `json:"replied"`
+	OptedOutAfter int64     `json:"opted_out_after"`
+}
+
+// Per occurrence of one campaign (the latest @max_rows): CampaignStats' counts, and the sent
+// people who opted out after the message.
+func (q *Queries) CampaignOccurrenceStats(ctx context.Context, arg CampaignOccurrenceStatsParams) ([]CampaignOccurrenceStatsRow, error) {
+	rows, err := q.db.Query(ctx, campaignOccurrenceStats, arg.CampaignID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CampaignOccurrenceStatsRow{}
+	for rows.Next() {
+		var i CampaignOccurrenceStatsRow
+		if err := rows.Scan(
+			&i.OccurrenceID,
+			&i.ScheduledAt,
+			&i.Status,
+			&i.Targeted,
+			&i.Sent,
+			&i.Held,
+			&i.Skipped,
+			&i.Delivered,
+			&i.Read,
+			&i.Failed,
+			&i.Replied,
+			&i.OptedOutAfter,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignSkipReasons = `-- name: CampaignSkipReasons :many
 SELECT reason, count(*)::bigint AS n FROM nudge_deliveries
 WHERE campaign_id = $1 AND status = 'skipped'
@@ -156,25 +333,28 @@ SELECT
     count(*) FILTER (WHERE m.status = 'read')::bigint AS read,
     count(*) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
     count(*) FILTER (WHERE d.status = 'sent' AND EXISTS (
-        SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied
+        SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.role = 'user' AND r.seq > m.seq))::bigint AS replied,
+    count(*) FILTER (WHERE d.status = 'sent' AND e.opted_out_at > m.created_at)::bigint AS opted_out_after
 FROM nudge_deliveries d
 LEFT JOIN messages m ON m.id = d.message_id
+LEFT JOIN end_users e ON e.id = d.end_user_id
 WHERE d.campaign_id = $1
 `
 
 type CampaignStatsRow struct {
-	Targeted  int64 `json:"targeted"`
-	Sent      int64 `json:"sent"`
-	Held      int64 `json:"held"`
-	Skipped   int64 `json:"skipped"`
-	Delivered int64 `json:"delivered"`
-	Read      int64 `json:"read"`
-	Failed    int64 `json:"failed"`
-	Replied   int64 `json:"replied"`
+	Targeted      int64 `json:"targeted"`
+	Sent          int64 `json:"sent"`
+	Held          int64 `json:"held"`
+	Skipped       int64 `json:"skipped"`
+	Delivered     int64 `json:"delivered"`
+	Read          int64 `json:"read"`
+	Failed        int64 `json:"failed"`
+	Replied       int64 `json:"replied"`
+	OptedOutAfter int64 `json:"opted_out_after"`
 }
 
 // Per-campaign counts: targeted (published), decided by outcome, and what happened to the sent
-// messages (delivered, read, failed, replied to).
+// messages (delivered, read, failed, replied to, the person opted out after it).
 func (q *Queries) CampaignStats(ctx context.Context, campaignID uuid.UUID) (CampaignStatsRow, error) {
 	row := q.db.QueryRow(ctx, campaignStats, campaignID)
 	var i CampaignStatsRow
@@ -187,6 +367,7 @@ func (q *Queries) CampaignStats(ctx context.Context, campaignID uuid.UUID) (Camp
 		&i.Read,
 		&i.Failed,
 		&i.Replied,
+		&i.OptedOutAfter,
 	)
 	return i, err
 }
@@ -294,6 +475,57 @@ func (q *Queries) ClaimOccurrences(ctx context.Context, arg ClaimOccurrencesPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const countAudience = `-- name: CountAudience :one
+SELECT count(*)::bigint AS total, count(*) FILTER (WHERE e.opted_out_at IS NOT NULL)::bigint AS opted_out
+FROM end_users e
+WHERE ($1::text IS NULL OR e.channel = $1)
+  AND ($2::text[] IS NULL OR e.tags @> $2::text[])
+  AND ($3::text[] IS NULL OR e.tags && $3::text[])
+  AND ($4::text[] IS NULL OR NOT e.tags && $4::text[])
+  AND ($5::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) < $5)
+  AND ($6::timestamptz IS NULL
+       OR GREATEST(e.last_seen_at, COALESCE(e.last_inbound_at, e.last_seen_at)) >= $6)
+  AND ($7::timestamptz IS NULL OR e.created_at > $7)
+  AND ($8::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM program_enrollments p WHERE p.end_user_id = e.id AND p.program_id = $8
+          AND p.status IN ('active', 'paused')))
+`
+
+type CountAudienceParams struct {
+	Channel        *string       `json:"channel"`
+	Tags           []string      `json:"tags"`
+	AnyTags        []string      `json:"any_tags"`
+	ExcludeTags    []string      `json:"exclude_tags"`
+	InactiveBefore *time.Time    `json:"inactive_before"`
+	ActiveSince    *time.Time    `json:"active_since"`
+	JoinedAfter    *time.Time    `json:"joined_after"`
+	ProgramID      uuid.NullUUID `json:"program_id"`
+}
+
+type CountAudienceRow struct {
+	Total    int64 `json:"total"`
+	OptedOut int64 `json:"opted_out"`
+}
+
+// How many end users an audience matches now, and how many of them opted out (the console's live
+// count). The filters are AudiencePage's, kept identical (proactive's tests compare the two).
+func (q *Queries) CountAudience(ctx context.Context, arg CountAudienceParams) (CountAudienceRow, error) {
+	row := q.db.QueryRow(ctx, countAudience,
+		arg.Channel,
+		arg.Tags,
+		arg.AnyTags,
+		arg.ExcludeTags,
+		arg.InactiveBefore,
+		arg.ActiveSince,
+		arg.JoinedAfter,
+		arg.ProgramID,
+	)
+	var i CountAudienceRow
+	err := row.Scan(&i.Total, &i.OptedOut)
+	return i, err
 }
 
 const countProactiveSent = `-- name: CountProactiveSent :one

@@ -18,6 +18,8 @@ import (
 )
 
 type campaignIn struct {
+	// draft: a campaign previewed before it is saved may have no name yet.
+	draft    bool
 	Name     string             `json:"name"`
 	Audience proactive.Audience `json:"audience"`
 	Content  proactive.Content  `json:"content"`
@@ -29,7 +31,7 @@ func (c *campaignIn) read(w http.ResponseWriter, r *http.Request) (proactive.Cam
 	if err := readJSON(w, r, c); err != nil {
 		return proactive.CampaignSpec{}, err
 	}
-	if strings.TrimSpace(c.Name) == "" {
+	if strings.TrimSpace(c.Name) == "" && !c.draft {
 		return proactive.CampaignSpec{}, errBadRequest("invalid_campaign", "name is required")
 	}
 	if err := limitName.field("invalid_campaign", "name", c.Name); err != nil {
@@ -60,6 +62,18 @@ type campaignOut struct {
 	NextOccurrence *time.Time         `json:"next_occurrence,omitempty"`
 	CreatedAt      time.Time          `json:"created_at"`
 	UpdatedAt      time.Time          `json:"updated_at"`
+	// Headline: the list's figures per campaign (lists only).
+	Headline *headlineOut `json:"headline,omitempty"`
+}
+
+// headlineOut is a campaign's headline figures in the list, over all its occurrences.
+type headlineOut struct {
+	Sent      int64 `json:"sent"`
+	Held      int64 `json:"held"`
+	Skipped   int64 `json:"skipped"`
+	Delivered int64 `json:"delivered"`
+	Replied   int64 `json:"replied"`
+	Failed    int64 `json:"failed"`
 }
 
 func campaignOf(row db.Campaign, occ []db.CampaignOccurrence) (campaignOut, error) {
@@ -112,18 +126,36 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request, a c
 		}
 		p.Status = &st
 	}
-	var list []db.Campaign
+	var (
+		list  []db.Campaign
+		stats []db.CampaignListStatsRow
+	)
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		list, err = q.ListCampaigns(ctx, p)
+		if list, err = q.ListCampaigns(ctx, p); err != nil || len(list) == 0 {
+			return err
+		}
+		ids := make([]uuid.UUID, len(list))
+		for i, c := range list {
+			ids[i] = c.ID
+		}
+		stats, err = q.CampaignListStats(ctx, ids)
 		return err
 	}); err != nil {
 		return err
+	}
+	heads := map[uuid.UUID]*headlineOut{}
+	for _, x := range stats {
+		heads[x.CampaignID] = &headlineOut{Sent: x.Sent, Held: x.Held, Skipped: x.Skipped, Delivered: x.Delivered, Replied: x.Replied, Failed: x.Failed}
 	}
 	out := make([]campaignOut, 0, len(list))
 	for _, c := range list {
 		o, err := campaignOf(c, nil)
 		if err != nil {
 			return err
+		}
+		o.Headline = heads[c.ID]
+		if o.Headline == nil {
+			o.Headline = &headlineOut{}
 		}
 		out = append(out, o)
 	}
@@ -246,6 +278,40 @@ type previewItemOut struct {
 	Template *events.MessageTemplate `json:"template,omitempty"`
 }
 
+// previewQuery reads a preview's ?at=, ?after= and ?limit=.
+func previewQuery(r *http.Request) (at *time.Time, after uuid.UUID, limit int, err error) {
+	limit = 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return nil, after, 0, errBadRequest("invalid_limit", "limit: 1..1000")
+		}
+	}
+	if v := r.URL.Query().Get("after"); v != "" {
+		if after, err = uuid.Parse(v); err != nil {
+			return nil, after, 0, errBadRequest("invalid_after", "after: an end user id")
+		}
+	}
+	if v := r.URL.Query().Get("at"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return nil, after, 0, errBadRequest("invalid_at", "at: RFC 3339 time")
+		}
+		at = &t
+	}
+	return at, after, limit, nil
+}
+
+// writePreview answers one page of a preview.
+func writePreview(w http.ResponseWriter, page proactive.PreviewPage) {
+	items := make([]previewItemOut, 0, len(page.Recipients))
+	for _, it := range page.Recipients {
+		d := it.Decision
+		items = append(items, previewItemOut{EndUserID: it.EndUser.ID, Name: it.EndUser.DisplayName, Channel: it.EndUser.Channel,
+			Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode, HoldUntil: it.HoldUntil, Text: it.Text, Template: it.Template})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"at": page.At, "recipients": items, "next_after": page.NextAfter})
+}
+
 // handlePreviewCampaign is the dry run (proactive.Preview): who would get what at the next
 // occurrence (or at the ?at= time), who would be held or skipped and why. Paginated with
 // ?after=<end user id>&limit=.
@@ -254,25 +320,9 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 	if err != nil {
 		return err
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return errBadRequest("invalid_limit", "limit: 1..1000")
-		}
-	}
-	after := uuid.Nil
-	if v := r.URL.Query().Get("after"); v != "" {
-		if after, err = uuid.Parse(v); err != nil {
-			return errBadRequest("invalid_after", "after: an end user id")
-		}
-	}
-	var at *time.Time
-	if v := r.URL.Query().Get("at"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return errBadRequest("invalid_at", "at: RFC 3339 time")
-		}
-		at = &t
+	at, after, limit, err := previewQuery(r)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	var page proactive.PreviewPage
@@ -282,15 +332,86 @@ func (s *Server) handlePreviewCampaign(w http.ResponseWriter, r *http.Request, a
 	}); err != nil {
 		return err
 	}
-	items := make([]previewItemOut, 0, len(page.Recipients))
-	for _, it := range page.Recipients {
-		d := it.Decision
-		items = append(items, previewItemOut{EndUserID: it.EndUser.ID, Name: it.EndUser.DisplayName, Channel: it.EndUser.Channel,
-			Outcome: d.Outcome, Reason: d.Reason, Mode: d.Mode, HoldUntil: it.HoldUntil, Text: it.Text, Template: it.Template})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"at": page.At, "recipients": items, "next_after": page.NextAfter})
+	writePreview(w, page)
 	return nil
 }
+
+// handlePreviewDraft is the same dry run for a campaign not saved yet (the console's builder):
+// the body is a whole campaign as on create (the name may be empty), checked as create checks
+// it, so a draft that previews also saves. Nothing is stored.
+func (s *Server) handlePreviewDraft(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	at, after, limit, err := previewQuery(r)
+	if err != nil {
+		return err
+	}
+	in := campaignIn{draft: true}
+	spec, err := in.read(w, r)
+	if err != nil {
+		return err
+	}
+	if err := spec.Validate(s.Now(), s.Config.MinInterval); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var page proactive.PreviewPage
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		page, err = proactive.PreviewDraft(ctx, q, s.Config.Platform, a.CreatorID, spec, at, after, limit, s.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	writePreview(w, page)
+	return nil
+}
+
+// handleAudienceCount is the live count of an audience (the console's audience builder): how
+// many people it matches now and how many of them opted out.
+func (s *Server) handleAudienceCount(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	var in struct {
+		Audience proactive.Audience `json:"audience"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := checkAudienceLimits(in.Audience); err != nil {
+		return errBadRequest("invalid_audience", err.Error())
+	}
+	if err := in.Audience.Validate(); err != nil {
+		return errBadRequest("invalid_audience", err.Error())
+	}
+	ctx := r.Context()
+	now := s.Now()
+	var n proactive.AudienceCount
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		n, err = proactive.CountAudience(ctx, q, in.Audience, now)
+		return err
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": n.Total, "opted_out": n.OptedOut, "at": now})
+	return nil
+}
+
+// occurrenceStatsOut is one occurrence's figures in a campaign's stats.
+type occurrenceStatsOut struct {
+	ID              uuid.UUID        `json:"id"`
+	ScheduledAt     time.Time        `json:"scheduled_at"`
+	Status          string           `json:"status"`
+	Targeted        int64            `json:"targeted"`
+	Sent            int64            `json:"sent"`
+	Held            int64            `json:"held"`
+	Skipped         int64            `json:"skipped"`
+	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
+	Delivered       int64            `json:"delivered"`
+	Read            int64            `json:"read"`
+	Replied         int64            `json:"replied"`
+	OptedOutAfter   int64            `json:"opted_out_after"`
+	Failed          int64            `json:"failed"`
+	FailedByCode    map[string]int64 `json:"failed_by_code"`
+}
+
+// statsOccurrences is how many of the latest occurrences a campaign's stats detail.
+const statsOccurrences = 50
 
 func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
@@ -302,6 +423,8 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 		st      db.CampaignStatsRow
 		reasons []db.CampaignSkipReasonsRow
 		sentWhy []db.CampaignSentReasonsRow
+		occ     []db.CampaignOccurrenceStatsRow
+		occWhy  []db.CampaignOccurrenceReasonsRow
 	)
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		if _, err := q.GetCampaign(ctx, id); err != nil {
@@ -314,7 +437,13 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 		if reasons, err = q.CampaignSkipReasons(ctx, nid); err != nil {
 			return err
 		}
-		sentWhy, err = q.CampaignSentReasons(ctx, nid)
+		if sentWhy, err = q.CampaignSentReasons(ctx, nid); err != nil {
+			return err
+		}
+		if occ, err = q.CampaignOccurrenceStats(ctx, db.CampaignOccurrenceStatsParams{CampaignID: id, MaxRows: statsOccurrences}); err != nil {
+			return err
+		}
+		occWhy, err = q.CampaignOccurrenceReasons(ctx, nid)
 		return err
 	})
 	if err != nil {
@@ -328,8 +457,30 @@ func (s *Server) handleCampaignStats(w http.ResponseWriter, r *http.Request, a c
 	for _, x := range sentWhy {
 		sentBy[x.Reason] = x.N
 	}
+	// Failure codes over every occurrence; reasons and codes per occurrence.
+	failedBy := map[string]int64{}
+	skipOcc, failOcc := map[uuid.UUID]map[string]int64{}, map[uuid.UUID]map[string]int64{}
+	for _, x := range occWhy {
+		m := skipOcc
+		if x.Kind == "failed" {
+			m = failOcc
+			failedBy[x.Reason] += x.N
+		}
+		if m[x.OccurrenceID] == nil {
+			m[x.OccurrenceID] = map[string]int64{}
+		}
+		m[x.OccurrenceID][x.Reason] += x.N
+	}
+	occurrences := make([]occurrenceStatsOut, 0, len(occ))
+	for _, o := range occ {
+		occurrences = append(occurrences, occurrenceStatsOut{ID: o.OccurrenceID, ScheduledAt: o.ScheduledAt, Status: o.Status,
+			Targeted: o.Targeted, Sent: o.Sent, Held: o.Held, Skipped: o.Skipped, SkippedByReason: orEmpty(skipOcc[o.OccurrenceID]),
+			Delivered: o.Delivered, Read: o.Read, Replied: o.Replied, OptedOutAfter: o.OptedOutAfter, Failed: o.Failed,
+			FailedByCode: orEmpty(failOcc[o.OccurrenceID])})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"targeted": st.Targeted, "sent": st.Sent, "held": st.Held, "skipped": st.Skipped,
-		"skipped_by_reason": by, "sent_by_reason": sentBy, "delivered": st.Delivered, "read": st.Read, "replied": st.Replied, "failed": st.Failed})
+		"skipped_by_reason": by, "sent_by_reason": sentBy, "delivered": st.Delivered, "read": st.Read, "replied": st.Replied, "failed": st.Failed,
+		"failed_by_code": failedBy, "opted_out_after": st.OptedOutAfter, "occurrences": occurrences})
 	return nil
 }
 

@@ -283,6 +283,8 @@ func (s *Server) Handler() http.Handler {
 	// Proactive coaching: campaigns, programs, memory.
 	creator("POST /api/v1/campaigns", perm.CampaignsWrite, s.handleCreateCampaign)
 	creator("GET /api/v1/campaigns", perm.CampaignsRead, s.handleListCampaigns)
+	creator("POST /api/v1/campaigns/audience-count", perm.CampaignsRead, s.handleAudienceCount)
+	creator("POST /api/v1/campaigns/preview", perm.CampaignsWrite, s.handlePreviewDraft)
 	creator("GET /api/v1/campaigns/{id}", perm.CampaignsRead, s.handleGetCampaign)
 	creator("PATCH /api/v1/campaigns/{id}", perm.CampaignsWrite, s.handleUpdateCampaign)
 	creator("POST /api/v1/campaigns/{id}/pause", perm.CampaignsWrite, s.handlePauseCampaign)

@@ -136,7 +136,8 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	self := strings.HasPrefix(path, "/api/v1/auth/")
 	isContent := pattern == "GET /api/v1/conversations/events" || pattern == "GET /api/v1/conversations/{id}/messages" ||
 		pattern == "GET /api/v1/end-users/{id}/memory"
-	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview" || pattern == "POST /api/v1/knowledge/search"
+	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview" || pattern == "POST /api/v1/knowledge/search" ||
+		pattern == "POST /api/v1/campaigns/audience-count"
 	if pattern == "GET /api/v1/export" { // the whole workspace's data: owners and admins
 		return role == "owner" || role == "admin"
 	}

@@ -108,6 +108,14 @@ func (a Audience) PageParams(after uuid.UUID, limit int, now time.Time) db.Audie
 	return p
 }
 
+// CountParams is the count query of the audience at now: PageParams' filters, so the count
+// and the pages agree.
+func (a Audience) CountParams(now time.Time) db.CountAudienceParams {
+	p := a.PageParams(uuid.Nil, 0, now)
+	return db.CountAudienceParams{Channel: p.Channel, Tags: p.Tags, AnyTags: p.AnyTags, ExcludeTags: p.ExcludeTags,
+		InactiveBefore: p.InactiveBefore, ActiveSince: p.ActiveSince, JoinedAfter: p.JoinedAfter, ProgramID: p.ProgramID}
+}
+
 // Content kinds.
 const (
 	ContentText = "text" // Text with {{variables}}

@@ -183,15 +183,45 @@ type PreviewPage struct {
 // who would be held or skipped and why, one page of the audience (after the end user id
 // after, at most limit people).
 func Preview(ctx context.Context, q *db.Queries, platform Platform, creator, id uuid.UUID, at *time.Time, after uuid.UUID, limit int, now time.Time) (PreviewPage, error) {
-	var page PreviewPage
 	row, err := q.GetCampaign(ctx, id)
 	if err != nil {
-		return page, err
+		return PreviewPage{}, err
 	}
 	c, err := CampaignOf(row)
 	if err != nil {
-		return page, err
+		return PreviewPage{}, err
 	}
+	return preview(ctx, q, platform, creator, c.CampaignSpec, at, after, limit, now)
+}
+
+// PreviewDraft is Preview for a campaign not saved yet (the console's builder): the same dry
+// run of spec, which the caller has validated. What the audience names by id must be the
+// creator's own, as on create.
+func PreviewDraft(ctx context.Context, q *db.Queries, platform Platform, creator uuid.UUID, spec CampaignSpec, at *time.Time, after uuid.UUID, limit int, now time.Time) (PreviewPage, error) {
+	if err := audienceRefsExist(ctx, q, spec.Audience); err != nil {
+		return PreviewPage{}, err
+	}
+	return preview(ctx, q, platform, creator, spec, at, after, limit, now)
+}
+
+// AudienceCount is how many end users the audience matches at now, and how many of those opted
+// out (they are matched but never sent to). What it names by id must be the creator's own.
+type AudienceCount struct {
+	Total, OptedOut int64
+}
+
+// CountAudience counts the audience at now (the console's live count).
+func CountAudience(ctx context.Context, q *db.Queries, a Audience, now time.Time) (AudienceCount, error) {
+	if err := audienceRefsExist(ctx, q, a); err != nil {
+		return AudienceCount{}, err
+	}
+	row, err := q.CountAudience(ctx, a.CountParams(now))
+	return AudienceCount{Total: row.Total, OptedOut: row.OptedOut}, err
+}
+
+// preview decides, without recording anything, each person of one page of c's audience.
+func preview(ctx context.Context, q *db.Queries, platform Platform, creator uuid.UUID, c CampaignSpec, at *time.Time, after uuid.UUID, limit int, now time.Time) (PreviewPage, error) {
+	var page PreviewPage
 	occ, ok := c.Schedule.Next(now)
 	page.At = now
 	if at != nil {

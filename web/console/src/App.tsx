@@ -17,6 +17,7 @@ const Keys = lazy(() => import("./pages/keys/Keys"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
 const Coach = lazy(() => import("./pages/coach/Coach"));
 const Channels = lazy(() => import("./pages/channels/Channels"));
+const Campaigns = lazy(() => import("./pages/campaigns/Campaigns"));
 
 /** Where a signed-in person lands: the first page their role may use. */
 const defaultHome = "/knowledge";
@@ -78,7 +79,8 @@ export function App() {
     return <SignIn notice={s.reason} />;
   }
   let page;
-  switch (path) {
+  if (path === "/campaigns" || path.startsWith("/campaigns/")) page = <Campaigns path={path} />;
+  else switch (path) {
     case "/knowledge":
       page = <Knowledge />;
       break;

@@ -600,6 +600,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/campaigns/audience-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The live count of an audience - how many people it matches now, and how many of them opted out.
+         * @description For the console's audience builder: the filters of a campaign's `audience`, evaluated now (day counts relative to this moment), over the same rows an occurrence would expand. People who opted out are matched (and counted in `count`) but every occurrence skips them (`opted_out`). Needs `campaigns.read`.
+         */
+        post: operations["countCampaignAudience"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry run of a campaign not saved yet - each recipient's decision and message; nothing is stored, recorded or sent.
+         * @description The same dry run as `POST /api/v1/campaigns/{id}/preview`, for a whole campaign in the body (as on create; `name` may be empty). The body is checked as create checks it, so a draft that previews can be saved. Needs `campaigns.write` (it is part of building a campaign).
+         */
+        post: operations["previewDraftCampaign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels": {
         parameters: {
             query?: never;
@@ -1793,6 +1833,17 @@ export interface components {
             /** @description Has every one of them. */
             tags?: string[];
         };
+        AudienceCount: {
+            /**
+             * Format: date-time
+             * @description The moment the filters were evaluated at.
+             */
+            at: string;
+            /** @description People the audience matches now (opted-out people included). */
+            count: number;
+            /** @description Of them, people who opted out: every occurrence skips them (`opted_out`). */
+            opted_out: number;
+        };
         /** @description One sign-in of the person (a refresh-token family). */
         AuthSession: {
             /** Format: date-time */
@@ -1821,6 +1872,15 @@ export interface components {
             content: components["schemas"]["Content"];
             /** Format: date-time */
             created_at: string;
+            /** @description Lists only: the campaign's figures over all its occurrences (as in its stats). */
+            headline?: {
+                delivered: number;
+                failed: number;
+                held: number;
+                replied: number;
+                sent: number;
+                skipped: number;
+            };
             /** Format: uuid */
             id: string;
             name: string;
@@ -1841,6 +1901,13 @@ export interface components {
         CampaignDetail: components["schemas"]["Campaign"] & {
             /** @description The 20 latest, newest first. */
             occurrences: components["schemas"]["Occurrence"][];
+        };
+        /** @description A campaign being built, for its dry run (as CampaignIn; the name may be empty). */
+        CampaignDraft: {
+            audience: components["schemas"]["Audience"];
+            content: components["schemas"]["Content"];
+            name?: string;
+            schedule: components["schemas"]["Schedule"];
         };
         /**
          * @description A whole campaign (create and edit alike).
@@ -1892,8 +1959,16 @@ export interface components {
             delivered: number;
             /** @description Sent decisions whose message ended failed or window_closed: provider refusals, AI messages not written without a fallback, no template outside WhatsApp's window, a removed channel, or dropped by dispatch because the person opted out after the decision (error code `opted_out`). Included in `sent`. */
             failed: number;
+            /** @description The failed messages by their error code (the provider's, or coachwire's such as `opted_out`). */
+            failed_by_code: {
+                [key: string]: number;
+            };
             /** @description Decisions now held (to be decided again). */
             held: number;
+            /** @description The 50 latest occurrences, newest first, each with the same figures. */
+            occurrences: components["schemas"]["OccurrenceStats"][];
+            /** @description Sent messages after which the person opted out (STOP or the API), whenever they did. */
+            opted_out_after: number;
             /** @description Sent messages now read (WhatsApp only). */
             read: number;
             /** @description Sent messages after which the person wrote in the same conversation. */
@@ -2396,6 +2471,29 @@ export interface components {
              */
             status: "pending" | "expanding" | "expanded" | "cancelled" | "missed";
             /** @description Recipients published so far. */
+            targeted: number;
+        };
+        OccurrenceStats: {
+            delivered: number;
+            failed: number;
+            failed_by_code: {
+                [key: string]: number;
+            };
+            held: number;
+            /** Format: uuid */
+            id: string;
+            opted_out_after: number;
+            read: number;
+            replied: number;
+            /** Format: date-time */
+            scheduled_at: string;
+            sent: number;
+            skipped: number;
+            skipped_by_reason: {
+                [key: string]: number;
+            };
+            /** @enum {string} */
+            status: "pending" | "expanding" | "expanded" | "cancelled" | "missed";
             targeted: number;
         };
         /** @description What the coach remembers about one person; items are trimmed, duplicates dropped. */
@@ -3976,6 +4074,106 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    countCampaignAudience: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    audience: components["schemas"]["Audience"];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudienceCount"];
+                };
+            };
+            /** @description `invalid_audience` (the message names the filter) or `malformed_json`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `not_found`: `audience.program_id` is not one of the creator's programs. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+        };
+    };
+    previewDraftCampaign: {
+        parameters: {
+            query?: {
+                /** @description `next_after` of the previous page. */
+                after?: string;
+                /** @description RFC 3339; default the draft's next occurrence, or now when its schedule has none. */
+                at?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignDraft"];
+            };
+        };
+        responses: {
+            /** @description One page of the audience, in end-user id order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignPreview"];
+                };
+            };
+            /** @description `invalid_campaign`, `schedule_too_frequent`, `malformed_json`, `invalid_at`, `invalid_after`, `invalid_limit`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `not_found`: `audience.program_id` is not one of the creator's programs. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
         };
     };
     listChannels: {

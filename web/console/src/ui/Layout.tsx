@@ -18,6 +18,7 @@ export const pages: { to: string; label: string; perm: Perm }[] = [
   { to: "/account", label: "Account", perm: "account.read" },
   { to: "/coach", label: "Coach & widget", perm: "coach.read" },
   { to: "/channels", label: "Channels", perm: "settings.read" },
+  { to: "/campaigns", label: "Campaigns", perm: "campaigns.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
