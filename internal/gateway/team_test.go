@@ -134,6 +134,8 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	isContent := pattern == "GET /api/v1/conversations/events" || pattern == "GET /api/v1/conversations/{id}/messages" ||
 		pattern == "GET /api/v1/end-users/{id}/memory"
 	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview"
+	// Exporting or deleting an end user's data: owner and admin only.
+	endUserData := pattern == "GET /api/v1/end-users/{id}/export" || pattern == "DELETE /api/v1/end-users/{id}"
 	switch role {
 	case "owner":
 		return true
@@ -146,7 +148,7 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 		switch {
 		case self:
 			return true
-		case strings.HasPrefix(path, "/api/v1/api-keys"):
+		case strings.HasPrefix(path, "/api/v1/api-keys"), endUserData:
 			return false
 		case isContent:
 			return content

@@ -73,12 +73,17 @@ const (
 	KeysManage Perm = "keys.manage"
 	// OwnershipTransfer: hand the workspace to another member.
 	OwnershipTransfer Perm = "ownership.transfer"
+	// EndUsersExport: export everything kept about one end user (messages, memory, tags,
+	// consents). EndUsersDelete: delete an end user and all of it for good. Owner and admin only:
+	// an agent works the inbox but takes no data out and erases no one.
+	EndUsersExport Perm = "end_users.export"
+	EndUsersDelete Perm = "end_users.delete"
 )
 
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, EndUsersExport, EndUsersDelete}
 
 // reads are what every role but agent reads.
 var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}
