@@ -8,6 +8,7 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Inbox = lazy(() => import("./pages/inbox/Inbox"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -53,7 +54,8 @@ export function App() {
     return <SignIn notice={s.reason} />;
   }
   let page;
-  switch (path) {
+  if (path === "/inbox" || path.startsWith("/inbox/")) page = <Inbox path={path} />;
+  else switch (path) {
     case "/knowledge":
       page = <Knowledge />;
       break;
