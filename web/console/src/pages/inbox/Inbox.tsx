@@ -149,6 +149,25 @@ export default function Inbox({ path }: { path: string }) {
     if (selected) void loadConversation(selected);
   }, [selected, loadConversation]);
 
+  // Catch-up: the messages after the last one shown (the stream announces some messages without
+  // their text, and a widget visitor's own messages only through the reply they get).
+  const messagesRef = useRef(messages);
+  messagesRef.current = messages;
+  const catchUp = useCallback(async (id: string) => {
+    const after = messagesRef.current.reduce((n, m) => Math.max(n, m.seq), 0);
+    try {
+      const out = await api("get", "/api/v1/conversations/{id}/messages", { path: { id }, query: { after_seq: after } });
+      if (selectedRef.current !== id) return;
+      setMessages((list) => {
+        const have = new Set(list.map((m) => m.id));
+        const fresh = out.messages.filter((m) => !have.has(m.id));
+        return fresh.length ? [...list, ...fresh].sort((a, b) => a.seq - b.seq) : list;
+      });
+    } catch {
+      // the next event or a reconnect catches up
+    }
+  }, []);
+
   // Live updates.
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
@@ -178,25 +197,21 @@ export default function Inbox({ path }: { path: string }) {
       if (e.kind === "message" || e.kind === "conversation") void upsertRow(e.conversation_id);
       if (!open) return;
       if (e.kind === "message" && e.message_id) {
-        const m: Message = {
-          id: e.message_id,
-          seq: e.seq ?? 0,
-          role: (e.role ?? "user") as Message["role"],
-          text: e.text ?? "",
-          sources: [],
-          status: e.status ?? "",
-          created_at: new Date().toISOString(),
-        };
-        setMessages((list) => (list.some((x) => x.id === m.id) ? list : [...list, m].sort((a, b) => a.seq - b.seq)));
-        if (m.role === "assistant") setDraft(null);
-        if (m.role === "user") announce(`New message from ${conv ? nameOf(conv) : "the person"}.`);
+        void catchUp(e.conversation_id).then(() => {
+          if (e.role === "assistant") setDraft(null);
+        });
+        if (e.role === "user") announce("New message in this conversation.");
       } else if (e.kind === "message_status" && e.message_id) {
         setMessages((list) => list.map((x) => (x.id === e.message_id ? { ...x, status: e.status ?? x.status } : x)));
       }
     };
     const onDelta = (d: DeltaEvent) => {
       if (d.conversation_id !== selectedRef.current) return;
-      setDraft((old) => ({ turn: d.turn, text: d.reset || !old || old.turn !== d.turn ? d.text : old.text + d.text }));
+      setDraft((old) => {
+        // A new turn: the message it answers may not be shown yet.
+        if (!old || old.turn !== d.turn) void catchUp(d.conversation_id);
+        return { turn: d.turn, text: d.reset || !old || old.turn !== d.turn ? d.text : old.text + d.text };
+      });
     };
     let first = true;
     return followInbox(selected || undefined, {
