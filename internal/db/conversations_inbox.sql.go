@@ -261,35 +261,44 @@ func (q *Queries) GetInboxConversation(ctx context.Context, id uuid.UUID) (GetIn
 }
 
 const inboxConversations = `-- name: InboxConversations :many
-SELECT c.id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
-       e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at,
+SELECT p.id, p.end_user_id, p.channel, p.channel_id, p.status, p.created_at, p.last_activity_at,
+       p.display_name, p.external_id, p.provider_user_id, p.tags, p.opted_out_at,
        coalesce(lm.role, '')::text AS last_role, coalesce(left(lm.body, 200), '')::text AS last_text,
-       coalesce(lm.created_at, c.last_activity_at)::timestamptz AS last_at
-FROM conversations c
-JOIN end_users e ON e.id = c.end_user_id
+       coalesce(lm.created_at, p.last_activity_at)::timestamptz AS last_at
+FROM (
+    SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
+           e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at
+    FROM conversations c
+    JOIN end_users e ON e.id = c.end_user_id
+    WHERE ($1::text IS NULL OR c.channel = $1)
+      AND ($2::uuid IS NULL OR c.channel_id = $2)
+      AND ($3::text IS NULL OR c.status = $3)
+      AND ($4::text IS NULL OR c.status <> $4)
+      AND ($5::uuid IS NULL OR c.end_user_id = $5)
+      AND ($6::timestamptz IS NULL OR c.last_activity_at > $6)
+      AND ($7::timestamptz IS NULL OR c.last_activity_at < $7)
+      AND ($8::text[] IS NULL OR e.tags @> $8::text[])
+      AND ($9::boolean IS NULL OR (e.opted_out_at IS NOT NULL) = $9)
+      AND ($10::text IS NULL OR c.id IN (
+            SELECT t.conversation_id FROM message_terms t
+            JOIN unnest($11::text[]) WITH ORDINALITY AS w (lo, n)
+              ON t.term >= (w.lo COLLATE "C") AND t.term < (($12::text[])[w.n] COLLATE "C")
+            GROUP BY t.conversation_id
+            HAVING count(DISTINCT w.n) = cardinality($11::text[])
+            UNION
+            SELECT n.id FROM conversations n JOIN end_users ne ON ne.id = n.end_user_id
+            WHERE ne.display_name ILIKE $10))
+      AND ($13::timestamptz IS NULL
+           OR (c.last_activity_at, c.id) < ($13::timestamptz, $14::uuid))
+    ORDER BY c.last_activity_at DESC, c.id DESC
+    LIMIT $15
+) p
 LEFT JOIN LATERAL (
     SELECT m.role, m.body, m.created_at FROM messages m
-    WHERE m.creator_id = c.creator_id AND m.conversation_id = c.id AND m.role <> 'system'
+    WHERE m.creator_id = p.creator_id AND m.conversation_id = p.id AND m.role <> 'system'
     ORDER BY m.seq DESC LIMIT 1
 ) lm ON true
-WHERE ($1::text IS NULL OR c.channel = $1)
-  AND ($2::uuid IS NULL OR c.channel_id = $2)
-  AND ($3::text IS NULL OR c.status = $3)
-  AND ($4::text IS NULL OR c.status <> $4)
-  AND ($5::uuid IS NULL OR c.end_user_id = $5)
-  AND ($6::timestamptz IS NULL OR c.last_activity_at > $6)
-  AND ($7::timestamptz IS NULL OR c.last_activity_at < $7)
-  AND ($8::text[] IS NULL OR e.tags @> $8::text[])
-  AND ($9::boolean IS NULL OR (e.opted_out_at IS NOT NULL) = $9)
-  AND ($10::text IS NULL
-       OR e.display_name ILIKE $10
-       OR c.id IN (SELECT s.conversation_id FROM messages s
-                   WHERE $11::text IS NOT NULL
-                     AND to_tsvector('simple', s.body) @@ to_tsquery('simple', $11)))
-  AND ($12::timestamptz IS NULL
-       OR (c.last_activity_at, c.id) < ($12::timestamptz, $13::uuid))
-ORDER BY c.last_activity_at DESC, c.id DESC
-LIMIT $14
+ORDER BY p.last_activity_at DESC, p.id DESC
 `
 
 type InboxConversationsParams struct {
@@ -303,7 +312,8 @@ type InboxConversationsParams struct {
 	Tags         []string      `json:"tags"`
 	OptedOut     *bool         `json:"opted_out"`
 	NameLike     *string       `json:"name_like"`
-	Query        *string       `json:"query"`
+	TermLo       []string      `json:"term_lo"`
+	TermHi       []string      `json:"term_hi"`
 	CursorAt     *time.Time    `json:"cursor_at"`
 	CursorID     uuid.NullUUID `json:"cursor_id"`
 	MaxRows      int32         `json:"max_rows"`
@@ -330,8 +340,10 @@ type InboxConversationsRow struct {
 // One keyset page of the creator's inbox, newest activity first (ties by id), with the end
 // user's name, handle, tags and opt-out, and the conversation's last message. Filters are
 // optional. A search gives name_like (an ILIKE pattern on the name) and, when the text has
-// words, query: a to_tsquery('simple') expression matched through the messages_fts index (one
-// uncorrelated lookup, never a scan of the messages).
+// words, one [term_lo, term_hi) range per word: a conversation matches when its messages hold
+// a term in every range (message_terms, migration 0020: btree range scans, never a scan of the
+// messages). The page is chosen first (the inner query walks conversations_inbox), and only
+// its rows look up their last message.
 func (q *Queries) InboxConversations(ctx context.Context, arg InboxConversationsParams) ([]InboxConversationsRow, error) {
 	rows, err := q.db.Query(ctx, inboxConversations,
 		arg.Channel,
@@ -344,7 +356,8 @@ func (q *Queries) InboxConversations(ctx context.Context, arg InboxConversations
 		arg.Tags,
 		arg.OptedOut,
 		arg.NameLike,
-		arg.Query,
+		arg.TermLo,
+		arg.TermHi,
 		arg.CursorAt,
 		arg.CursorID,
 		arg.MaxRows,

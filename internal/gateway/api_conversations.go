@@ -53,21 +53,25 @@ type lastMessage struct {
 // maxSearchTerms bounds the words of an inbox search.
 const maxSearchTerms = 8
 
-// inboxQuery turns a search typed by a person into a to_tsquery('simple') expression: every
-// word (letters and digits; anything else separates words) must occur, the last one as a prefix
-// (the console searches as the person types). Empty when nothing searchable is left.
-func inboxQuery(q string) string {
+// inboxTerms turns a search typed by a person into the word ranges of message_terms: every word
+// (letters and digits, lower-cased; anything else separates words) must occur in the
+// conversation, the last one as a prefix (the console searches as the person types). The
+// words are compared in byte order (COLLATE "C"): [w, w+"\x01") is w exactly, [w, w+U+10FFFF)
+// every word starting with w.
+func inboxTerms(q string) (lo, hi []string) {
 	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	if len(words) > maxSearchTerms {
 		words = words[:maxSearchTerms]
 	}
 	for i, w := range words {
-		words[i] = "'" + w + "'"
+		lo = append(lo, w)
+		if i == len(words)-1 {
+			hi = append(hi, w+string(unicode.MaxRune))
+		} else {
+			hi = append(hi, w+"\x01")
+		}
 	}
-	if len(words) > 0 {
-		words[len(words)-1] += ":*"
-	}
-	return strings.Join(words, " & ")
+	return lo, hi
 }
 
 // likePattern is an ILIKE pattern matching s anywhere, s's wildcards escaped.
@@ -221,9 +225,7 @@ func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request,
 		}
 		like := likePattern(v)
 		p.NameLike = &like
-		if ts := inboxQuery(v); ts != "" { // else nothing searchable in the text: only the name can match
-			p.Query = &ts
-		}
+		p.TermLo, p.TermHi = inboxTerms(v) // none: nothing searchable in the text, only the name can match
 	}
 	ctx := r.Context()
 	var convs []db.InboxConversationsRow
