@@ -186,14 +186,14 @@ type endUserExport struct {
 	EndUser    endUserOut `json:"end_user"`
 	Consents   struct {
 		OptedOut      bool       `json:"opted_out"`
-		OptedOutAt    *time.Time `json:"opted_out_at"`
+		OptedOutAt    *time.Time `json:"opted_out_at,omitempty"`
 		Verified      bool       `json:"verified"`
-		LastInboundAt *time.Time `json:"last_inbound_at"`
+		LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
 	} `json:"consents"`
 	Memory struct {
 		Profile         memory.Profile `json:"profile"`
 		EditedByCreator bool           `json:"edited_by_creator"`
-		UpdatedAt       *time.Time     `json:"updated_at"`
+		UpdatedAt       *time.Time     `json:"updated_at,omitempty"`
 	} `json:"memory"`
 	Conversations []exportConversation       `json:"conversations"`
 	Enrollments   []db.EndUserEnrollmentsRow `json:"program_enrollments"`

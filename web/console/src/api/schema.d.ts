@@ -2021,10 +2021,10 @@ export interface components {
         EndUserExport: {
             consents: {
                 /** Format: date-time */
-                last_inbound_at?: string | null;
+                last_inbound_at?: string;
                 opted_out?: boolean;
                 /** Format: date-time */
-                opted_out_at?: string | null;
+                opted_out_at?: string;
                 verified?: boolean;
             };
             conversations: (components["schemas"]["Conversation"] & {
@@ -2039,7 +2039,7 @@ export interface components {
                 edited_by_creator?: boolean;
                 profile?: components["schemas"]["Profile"];
                 /** Format: date-time */
-                updated_at?: string | null;
+                updated_at?: string;
             };
             nudges: Record<string, never>[];
             program_enrollments: Record<string, never>[];
