@@ -59,6 +59,8 @@ export default function Inbox({ path }: { path: string }) {
   const filtered = JSON.stringify(filters) !== JSON.stringify(noFilters);
   const loadAbort = useRef<AbortController | null>(null);
   const loadingMore = useRef(false);
+  // Each first-page load starts a generation; a next page of an older one is dropped.
+  const generation = useRef(0);
 
   const announce = useCallback((text: string) => {
     setAnnouncement("");
@@ -74,8 +76,12 @@ export default function Inbox({ path }: { path: string }) {
         loadAbort.current?.abort();
       }
       const ctl = new AbortController();
-      if (!after) loadAbort.current = ctl;
-      if (!after) setLoading(true);
+      if (!after) {
+        loadAbort.current = ctl;
+        generation.current++;
+        setLoading(true);
+      }
+      const gen = generation.current;
       try {
         const out = await api("get", "/api/v1/conversations", {
           query: {
@@ -89,6 +95,7 @@ export default function Inbox({ path }: { path: string }) {
           },
           signal: ctl.signal,
         });
+        if (gen !== generation.current) return;
         setRows((old) => {
           if (!after) return out.conversations;
           const have = new Set(old.map((c) => c.id));
