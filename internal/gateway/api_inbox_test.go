@@ -4,6 +4,7 @@ package gateway_test
 // an end user's data exported and deleted for good.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -451,5 +453,101 @@ func TestEndUserExportAndDelete(t *testing.T) {
 	// B's person is untouched.
 	if st, _, _ := e.call(t, "GET", "/api/v1/end-users/"+fxB["end_user"], b.AccessToken, nil); st != http.StatusOK {
 		t.Fatalf("B's end user after A's delete: %d", st)
+	}
+}
+
+// TestConversationEventsCarryDeltas: with ?conversation_id= the creator's event stream also
+// carries that conversation's reply as it is written (delta events, from the live frames the
+// widget gets), and only that conversation's, of that workspace; without it, no deltas.
+func TestConversationEventsCarryDeltas(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	a, b := e.c.Register(t), e.c.Register(t)
+	wa := e.c.StartWidget(t, a.WidgetKey, "anon-"+uuid.NewString()[:8])
+	wa2 := e.c.StartWidget(t, a.WidgetKey, "anon-"+uuid.NewString()[:8])
+	wb := e.c.StartWidget(t, b.WidgetKey, "anon-"+uuid.NewString()[:8])
+
+	open := func(query string) (*bufio.Reader, func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/api/v1/conversations/events"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+a.AccessToken)
+		res, err := e.ts.Client().Do(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %v %v", err, res)
+		}
+		time.AfterFunc(30*time.Second, cancel) // a missing event fails the read instead of hanging
+		r := bufio.NewReader(res.Body)
+		if line, _ := r.ReadString('\n'); line != ": connected\n" {
+			t.Fatalf("first line %q", line)
+		}
+		return r, func() { cancel(); res.Body.Close() }
+	}
+	next := func(r *bufio.Reader) (string, string) {
+		t.Helper()
+		var ev, data string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "" && ev != "":
+				return ev, data
+			case strings.HasPrefix(line, "event: "):
+				ev = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}
+	publish := func(subject string, v any) {
+		t.Helper()
+		raw, _ := json.Marshal(v)
+		if err := e.bus.Publish(subject, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	turn := uuid.New()
+
+	r, stop := open("?conversation_id=" + wa.ConversationID.String())
+	// Another conversation of A, and B's: not carried. Then A's own.
+	publish(events.LiveSubject(a.ID, wa2.ConversationID), events.Live{Kind: "delta", Turn: uuid.New(), Text: "other", Reset: true})
+	publish(events.LiveSubject(b.ID, wb.ConversationID), events.Live{Kind: "delta", Turn: uuid.New(), Text: "theirs", Reset: true})
+	publish(events.LiveSubject(a.ID, wa.ConversationID), events.Live{Kind: "typing"})
+	publish(events.LiveSubject(a.ID, wa.ConversationID), events.Live{Kind: "delta", Turn: turn, Text: "Hel", Reset: true})
+	publish(events.LiveSubject(a.ID, wa.ConversationID), events.Live{Kind: "delta", Turn: turn, Text: "lo"})
+	for i, want := range []struct {
+		text  string
+		reset bool
+	}{{"Hel", true}, {"lo", false}} {
+		ev, data := next(r)
+		var d struct {
+			ConversationID uuid.UUID `json:"conversation_id"`
+			Turn           uuid.UUID `json:"turn"`
+			Text           string    `json:"text"`
+			Reset          bool      `json:"reset"`
+		}
+		if err := json.Unmarshal([]byte(data), &d); err != nil || ev != "delta" || d.ConversationID != wa.ConversationID || d.Turn != turn ||
+			d.Text != want.text || d.Reset != want.reset {
+			t.Fatalf("event %d: %s %s", i, ev, data)
+		}
+	}
+	stop()
+
+	// Without the parameter: activity only.
+	r, stop = open("")
+	defer stop()
+	publish(events.LiveSubject(a.ID, wa.ConversationID), events.Live{Kind: "delta", Turn: turn, Text: "not here", Reset: true})
+	publish(events.ActivitySubject(a.ID), events.Activity{Kind: "message", ConversationID: wa.ConversationID, Role: "user", Text: "hi"})
+	if ev, data := next(r); ev != "message" || !strings.Contains(data, `"text":"hi"`) {
+		t.Fatalf("without conversation_id: %s %s", ev, data)
+	}
+	// Another workspace's conversation, or a malformed id: 404.
+	for _, q := range []string{wb.ConversationID.String(), "nope"} {
+		if st, _, _ := e.call(t, "GET", "/api/v1/conversations/events?conversation_id="+q, a.AccessToken, nil); st != http.StatusNotFound {
+			t.Fatalf("conversation_id=%s: %d", q, st)
+		}
 	}
 }
