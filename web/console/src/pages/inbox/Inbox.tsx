@@ -37,6 +37,18 @@ interface Filters {
 }
 const noFilters: Filters = { q: "", channel: "", status: "", tag: "", optedOut: "" };
 
+// What the signed-in principal may do (GET /api/v1/auth/me), read once per page load.
+let permsOnce: Promise<Set<string>> | null = null;
+function permissions(): Promise<Set<string>> {
+  permsOnce ??= authorizedFetch("/api/v1/auth/me")
+    .then(async (res) => (res.ok ? new Set(((await res.json()) as { permissions?: string[] }).permissions ?? []) : new Set<string>()))
+    .catch(() => {
+      permsOnce = null;
+      return new Set<string>();
+    });
+  return permsOnce;
+}
+
 const nameOf = (c: Conversation) => c.display_name || c.handle || "Anonymous visitor";
 const when = (s?: string) => {
   if (!s) return "";
@@ -623,7 +635,13 @@ function Person({
   const [tags, setTags] = useState("");
   const [error, setError] = useState("");
   const [saved, setSaved] = useState("");
+  const [perms, setPerms] = useState<Set<string> | null>(null);
   const id = conv.end_user_id;
+  useEffect(() => {
+    void permissions().then(setPerms);
+  }, []);
+  const canExport = !perms || perms.has("end_users.export");
+  const canDelete = !perms || perms.has("end_users.delete");
 
   useEffect(() => {
     let live = true;
@@ -801,14 +819,22 @@ function Person({
         </>
       )}
       <h4>Their data</h4>
-      <div className="actions person-data">
-        <button type="button" className="button secondary small" onClick={exportData} disabled={!!busy}>
-          {busy === "export" ? "Exporting…" : "Export data (JSON)"}
-        </button>
-        <button type="button" className="button danger small" onClick={remove} disabled={!!busy}>
-          Delete person…
-        </button>
-      </div>
+      {canExport || canDelete ? (
+        <div className="actions person-data">
+          {canExport && (
+            <button type="button" className="button secondary small" onClick={exportData} disabled={!!busy}>
+              {busy === "export" ? "Exporting…" : "Export data (JSON)"}
+            </button>
+          )}
+          {canDelete && (
+            <button type="button" className="button danger small" onClick={remove} disabled={!!busy}>
+              Delete person…
+            </button>
+          )}
+        </div>
+      ) : (
+        <p className="hint">Exporting or deleting a person's data is for the workspace's owner and admins.</p>
+      )}
     </aside>
   );
 }
