@@ -345,6 +345,13 @@ type Message struct {
 	AnsweredBy        uuid.NullUUID   `json:"answered_by"`
 }
 
+type MessageTerm struct {
+	CreatorID      uuid.UUID `json:"creator_id"`
+	MessageID      uuid.UUID `json:"message_id"`
+	Term           string    `json:"term"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+}
+
 type NudgeDelivery struct {
 	OccurrenceID uuid.UUID     `json:"occurrence_id"`
 	EndUserID    uuid.UUID     `json:"end_user_id"`

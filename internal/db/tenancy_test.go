@@ -111,7 +111,8 @@ func seed(t *testing.T, s *db.Store) seeded {
 
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions",
-	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events"}
+	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
+	"message_terms"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.
@@ -162,7 +163,7 @@ func TestRLSMatrix(t *testing.T) {
 					require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+where).Scan(&n))
 					require.Zero(t, n, "SELECT saw creator A's rows")
 					set := "created_at = now()"
-					if strings.HasPrefix(table, "analytics_") {
+					if strings.HasPrefix(table, "analytics_") || table == "message_terms" {
 						set = "creator_id = creator_id"
 					}
 					tag, err := tx.Exec(ctx, "UPDATE "+table+" SET "+set+" WHERE "+where)

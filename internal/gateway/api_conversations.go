@@ -4,17 +4,21 @@ package gateway
 // updates of the creator's dashboard (server-sent events).
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/conversation"
 	"github.com/coachwire/coachwire/internal/db"
@@ -30,32 +34,159 @@ type conversationOut struct {
 	OptedOut       bool       `json:"opted_out,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	LastActivityAt time.Time  `json:"last_activity_at"`
+	// The inbox's row (list answers only): the person's handle on the channel, tags, the last
+	// message, and whether the person is waiting for an answer (their message is the last).
+	Handle        string       `json:"handle,omitempty"`
+	Tags          []string     `json:"tags,omitempty"`
+	LastMessage   *lastMessage `json:"last_message,omitempty"`
+	AwaitingReply bool         `json:"awaiting_reply,omitempty"`
 }
 
-// handleListConversations lists the creator's conversations, newest activity first. Filters:
-// channel (widget, whatsapp, telegram), channel_id, status (bot, human, closed),
-// active_after / active_before (RFC 3339), limit (1-500, default 200).
+// lastMessage is the preview of a conversation's last message; its text only for principals
+// that read message content.
+type lastMessage struct {
+	Role string    `json:"role"`
+	Text string    `json:"text,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// maxSearchTerms bounds the words of an inbox search.
+const maxSearchTerms = 8
+
+// inboxTerms turns a search typed by a person into the word ranges of message_terms: every word
+// (letters and digits, lower-cased; anything else separates words) must occur in the
+// conversation, the last one as a prefix (the console searches as the person types). The
+// words are compared in byte order (COLLATE "C"): [w, w+"\x01") is w exactly, [w, w+U+10FFFF)
+// every word starting with w.
+func inboxTerms(q string) (lo, hi []string) {
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(words) > maxSearchTerms {
+		words = words[:maxSearchTerms]
+	}
+	for i, w := range words {
+		lo = append(lo, w)
+		if i == len(words)-1 {
+			hi = append(hi, w+string(unicode.MaxRune))
+		} else {
+			hi = append(hi, w+"\x01")
+		}
+	}
+	return lo, hi
+}
+
+// likePattern is an ILIKE pattern matching s anywhere, s's wildcards escaped.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// inboxCursor is the keyset position after a page: the last row's activity time and id.
+func inboxCursor(at time.Time, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
+}
+
+func parseInboxCursor(c string) (time.Time, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, uuid.Nil, err
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return time.Time{}, uuid.Nil, errors.New("no separator")
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, uuid.Nil, err
+	}
+	u, err := uuid.Parse(id)
+	return at, u, err
+}
+
+func inboxRowOf(c db.InboxConversationsRow, content bool) conversationOut {
+	co := conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, DisplayName: c.DisplayName,
+		OptedOut: c.OptedOutAt != nil, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt, Handle: c.ProviderUserID,
+		Tags: c.Tags, AwaitingReply: c.LastRole == "user"}
+	if co.Handle == "" {
+		co.Handle = c.ExternalID
+	}
+	if c.ChannelID.Valid {
+		co.ChannelID = &c.ChannelID.UUID
+	}
+	if c.LastRole != "" {
+		co.LastMessage = &lastMessage{Role: c.LastRole, At: c.LastAt}
+		if content {
+			co.LastMessage.Text = c.LastText
+		}
+	}
+	return co
+}
+
+// handleListConversations lists the creator's conversations (the inbox), newest activity first,
+// one keyset page at a time: ?cursor= (next_cursor of the previous page), limit (1-500, default
+// 200). Filters: channel (widget, whatsapp, telegram), channel_id, status (bot, human, closed),
+// taken_over (true: status human; false: any other), tag (repeatable: every tag), opted_out,
+// end_user_id, active_after / active_before (RFC 3339), q (full-text search over the messages,
+// or the person's name; needs content.read).
 func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	q := r.URL.Query()
-	p := db.ListConversationsFilteredParams{MaxRows: 200}
+	p := db.InboxConversationsParams{MaxRows: 200}
 	if v := q.Get("channel"); v != "" {
 		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
 			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
 		}
 		p.Channel = &v
 	}
-	if v := q.Get("channel_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return errBadRequest("bad_channel_id", "channel_id must be a UUID")
+	for _, f := range []struct {
+		name string
+		dst  *uuid.NullUUID
+	}{{"channel_id", &p.ChannelID}, {"end_user_id", &p.EndUserID}} {
+		if v := q.Get(f.name); v != "" {
+			id, err := uuid.Parse(v)
+			if err != nil {
+				return errBadRequest("bad_"+f.name, f.name+" must be a UUID")
+			}
+			*f.dst = uuid.NullUUID{UUID: id, Valid: true}
 		}
-		p.ChannelID = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("status"); v != "" {
 		if v != conversation.Bot && v != conversation.Human && v != conversation.Closed {
 			return errBadRequest("bad_status", "status must be bot, human or closed")
 		}
 		p.Status = &v
+	}
+	for _, f := range []struct {
+		name string
+		dst  **bool
+	}{{"taken_over", new(*bool)}, {"opted_out", &p.OptedOut}} {
+		if v := q.Get(f.name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errBadRequest("bad_"+f.name, f.name+" must be true or false")
+			}
+			*f.dst = &b
+			if f.name == "taken_over" {
+				human := conversation.Human
+				if b {
+					if p.Status != nil && *p.Status != human {
+						return errBadRequest("bad_status", "taken_over=true is status human")
+					}
+					p.Status = &human
+				} else {
+					p.NotStatus = &human
+				}
+			}
+		}
+	}
+	if tags := q["tag"]; len(tags) > 0 {
+		if len(tags) > maxTagsCount {
+			return errBadRequest("bad_tag", fmt.Sprintf("tag: at most %d", maxTagsCount))
+		}
+		for _, t := range tags {
+			if err := limitTag.field("bad_tag", "tag", t); err != nil {
+				return err
+			}
+		}
+		p.Tags = tags
 	}
 	for _, f := range []struct {
 		name string
@@ -76,24 +207,62 @@ func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request,
 		}
 		p.MaxRows = int32(n)
 	}
+	if v := q.Get("cursor"); v != "" {
+		at, id, err := parseInboxCursor(v)
+		if err != nil {
+			return errBadRequest("bad_cursor", "cursor: the next_cursor of a previous page")
+		}
+		p.CursorAt, p.CursorID = &at, uuid.NullUUID{UUID: id, Valid: true}
+	}
+	content := a.Grant.Allows(perm.ContentRead)
+	if v := strings.TrimSpace(q.Get("q")); v != "" {
+		if !content {
+			// Searching the messages would tell what they say.
+			return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "searching conversations needs permission to read messages (content.read)"}
+		}
+		if len(v) > 200 {
+			return errBadRequest("bad_q", "q: at most 200 bytes")
+		}
+		like := likePattern(v)
+		p.NameLike = &like
+		p.TermLo, p.TermHi = inboxTerms(v) // none: nothing searchable in the text, only the name can match
+	}
 	ctx := r.Context()
-	var convs []db.ListConversationsFilteredRow
+	var convs []db.InboxConversationsRow
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		convs, err = q.ListConversationsFiltered(ctx, p)
+		convs, err = q.InboxConversations(ctx, p)
 		return err
 	}); err != nil {
 		return err
 	}
 	out := make([]conversationOut, 0, len(convs))
 	for _, c := range convs {
-		co := conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, DisplayName: c.DisplayName,
-			OptedOut: c.OptedOutAt != nil, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt}
-		if c.ChannelID.Valid {
-			co.ChannelID = &c.ChannelID.UUID
-		}
-		out = append(out, co)
+		out = append(out, inboxRowOf(c, content))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": out})
+	resp := map[string]any{"conversations": out}
+	if len(convs) == int(p.MaxRows) {
+		last := convs[len(convs)-1]
+		resp["next_cursor"] = inboxCursor(last.LastActivityAt, last.ID)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// handleGetConversation answers one conversation as an inbox row.
+func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var c db.GetInboxConversationRow
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		c, err = q.GetInboxConversation(ctx, id)
+		return err
+	}); err != nil {
+		return orNotFound(err, "conversation")
+	}
+	writeJSON(w, http.StatusOK, inboxRowOf(db.InboxConversationsRow(c), a.Grant.Allows(perm.ContentRead)))
 	return nil
 }
 
@@ -247,14 +416,42 @@ func (s *Server) activity(c uuid.UUID, a events.Activity) {
 // messages, delivery status changes and takeovers, of this creator only (the subject carries
 // the authenticated creator id). Events are not replayed: after a reconnect the dashboard
 // reloads from the conversations API.
+//
+// With ?conversation_id= the stream also carries that conversation's reply as the bot writes
+// it: "delta" events ({conversation_id, turn, text, reset}: reset starts the turn's text over,
+// otherwise text extends it), from the same live frames the widget gets; the final reply
+// arrives as a "message" event as before.
 func (s *Server) handleConversationEvents(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	rc := http.NewResponseController(w)
+	var watch uuid.UUID
+	if v := r.URL.Query().Get("conversation_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return errNotFound("conversation")
+		}
+		if err := s.Store.InTenant(r.Context(), a.CreatorID, func(q *db.Queries) error {
+			_, err := q.GetConversation(r.Context(), id)
+			return err
+		}); err != nil {
+			return orNotFound(err, "conversation")
+		}
+		watch = id
+	}
 	ch := make(chan *nats.Msg, 256)
 	sub, err := s.Bus.Listen(r.Context(), events.ActivitySubject(a.CreatorID), ch)
 	if err != nil {
 		return err
 	}
 	defer sub.Unsubscribe() //nolint:errcheck
+	live := make(chan *nats.Msg, 256)
+	if watch != uuid.Nil {
+		// The subject names the creator: only this workspace's conversation can be heard.
+		lsub, err := s.Bus.Listen(r.Context(), events.LiveSubject(a.CreatorID, watch), live)
+		if err != nil {
+			return err
+		}
+		defer lsub.Unsubscribe() //nolint:errcheck
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -275,6 +472,15 @@ func (s *Server) handleConversationEvents(w http.ResponseWriter, r *http.Request
 				return nil // removed, demoted or revoked since the stream opened
 			}
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return nil
+			}
+		case m := <-live:
+			var l events.Live
+			if json.Unmarshal(m.Data, &l) != nil || l.Kind != "delta" {
+				continue
+			}
+			d, _ := json.Marshal(map[string]any{"conversation_id": watch, "turn": l.Turn, "text": l.Text, "reset": l.Reset})
+			if _, err := fmt.Fprintf(w, "event: delta\ndata: %s\n\n", d); err != nil {
 				return nil
 			}
 		case m := <-ch:

@@ -1,8 +1,10 @@
 package gateway
 
-// End users: listing, one person, tags (campaign audiences filter on them).
+// End users: listing, one person, tags (campaign audiences filter on them), the export of
+// everything kept about a person and their deletion for good.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/memory"
 )
 
 // maxEndUserPage bounds a page of end users.
@@ -172,5 +175,140 @@ func (s *Server) handlePutEndUserTags(w http.ResponseWriter, r *http.Request, a 
 		return orNotFound(err, "end user")
 	}
 	writeJSON(w, http.StatusOK, endUserOf(e))
+	return nil
+}
+
+// endUserExport is everything kept about one end user, as GET /api/v1/end-users/{id}/export
+// answers it.
+type endUserExport struct {
+	Format     string     `json:"format"`
+	ExportedAt time.Time  `json:"exported_at"`
+	EndUser    endUserOut `json:"end_user"`
+	Consents   struct {
+		OptedOut      bool       `json:"opted_out"`
+		OptedOutAt    *time.Time `json:"opted_out_at,omitempty"`
+		Verified      bool       `json:"verified"`
+		LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
+	} `json:"consents"`
+	Memory struct {
+		Profile         memory.Profile `json:"profile"`
+		EditedByCreator bool           `json:"edited_by_creator"`
+		UpdatedAt       *time.Time     `json:"updated_at,omitempty"`
+	} `json:"memory"`
+	Conversations []exportConversation       `json:"conversations"`
+	Enrollments   []db.EndUserEnrollmentsRow `json:"program_enrollments"`
+	Nudges        []db.EndUserNudgesRow      `json:"nudges"`
+}
+
+type exportConversation struct {
+	conversationOut
+	Messages []messageOut `json:"messages"`
+}
+
+// handleExportEndUser answers everything coachwire keeps about one end user as one JSON
+// document (a download): the person, their consents, memory profile, tags, conversations on
+// every channel with all their messages, program enrollments and proactive messages.
+func (s *Server) handleExportEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return errNotFound("end user")
+	}
+	ctx := r.Context()
+	out := endUserExport{Format: "coachwire.end_user.v1", ExportedAt: s.Now().UTC(), Conversations: []exportConversation{}}
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		e, err := q.GetEndUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		out.EndUser = endUserOf(e)
+		out.Consents.OptedOut, out.Consents.OptedOutAt = e.OptedOutAt != nil, e.OptedOutAt
+		out.Consents.Verified, out.Consents.LastInboundAt = e.Verified, e.LastInboundAt
+		out.Memory.Profile = memory.Profile{}
+		switch m, err := q.GetMemory(ctx, id); {
+		case err == nil:
+			out.Memory.Profile, out.Memory.EditedByCreator, out.Memory.UpdatedAt = memory.Parse(m.Profile), m.EditedByCreator, &m.UpdatedAt
+		case !db.IsNotFound(err):
+			return err
+		}
+		convs, err := q.EndUserConversations(ctx, id)
+		if err != nil {
+			return err
+		}
+		at := map[uuid.UUID]int{}
+		for _, c := range convs {
+			co := conversationOf(c)
+			if c.ChannelID.Valid {
+				co.ChannelID = &c.ChannelID.UUID
+			}
+			at[c.ID] = len(out.Conversations)
+			out.Conversations = append(out.Conversations, exportConversation{conversationOut: co, Messages: []messageOut{}})
+		}
+		msgs, err := q.EndUserMessages(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			i, ok := at[m.ConversationID]
+			if !ok {
+				continue
+			}
+			mo := messageOut{ID: m.ID, Seq: m.Seq, Role: m.Role, Text: m.Body, Sources: m.Sources, Status: m.Status,
+				Error: m.Error, ErrorCode: m.ErrorCode, CreatedAt: m.CreatedAt}
+			if m.ReplyTo.Valid {
+				mo.ReplyTo = &m.ReplyTo.UUID
+			}
+			out.Conversations[i].Messages = append(out.Conversations[i].Messages, mo)
+		}
+		if out.Enrollments, err = q.EndUserEnrollments(ctx, id); err != nil {
+			return err
+		}
+		out.Nudges, err = q.EndUserNudges(ctx, id)
+		return err
+	}); err != nil {
+		return orNotFound(err, "end user")
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="end-user-%s.json"`, id))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleDeleteEndUser deletes an end user for good, in one transaction: the person, their
+// conversations on every channel, messages, deliveries, memory, tags, program enrollments,
+// proactive-message decisions and the analytics rows that name them (aggregate counts without
+// any reference to the person stay). Nothing of theirs is in the knowledge index: end users
+// upload nothing there. Deleting again answers 404 (nothing is left to delete). If the person
+// writes again, they start over as a new, empty end user.
+func (s *Server) handleDeleteEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return errNotFound("end user")
+	}
+	ctx := r.Context()
+	var convs []db.Conversation
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if _, err := q.GetEndUser(ctx, id); err != nil {
+			return err
+		}
+		if err := setActingUser(ctx, q, a); err != nil {
+			return err
+		}
+		if convs, err = q.EndUserConversations(ctx, id); err != nil {
+			return err
+		}
+		n, err := q.DeleteEndUser(ctx, id)
+		if err == nil && n == 0 {
+			err = db.ErrNotFound
+		}
+		return err
+	}); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return errNotFound("end user")
+		}
+		return orNotFound(err, "end user")
+	}
+	for _, c := range convs {
+		s.activity(a.CreatorID, events.Activity{Kind: "conversation", ConversationID: c.ID, Channel: c.Channel, Status: "deleted"})
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -188,7 +188,7 @@ func (e *exporter) write(settings map[string]any) error {
 	err = e.file("conversations.ndjson", func(put func(any) error) error {
 		return pages(e, put, func(q *db.Queries, after uuid.UUID) ([]db.Conversation, error) {
 			return q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: size})
-		}, func(c db.Conversation) uuid.UUID { return c.ID }, each(func(c db.Conversation) any { return exportConversation(c) }))
+		}, func(c db.Conversation) uuid.UUID { return c.ID }, each(func(c db.Conversation) any { return workspaceConversation(c) }))
 	})
 	if err != nil {
 		return err
@@ -268,7 +268,7 @@ func (e *exporter) endUsers(q *db.Queries, rows []db.EndUser) ([]any, error) {
 	return vs, nil
 }
 
-func exportConversation(c db.Conversation) any {
+func workspaceConversation(c db.Conversation) any {
 	v := map[string]any{"id": c.ID, "end_user_id": c.EndUserID, "channel": c.Channel, "status": c.Status,
 		"created_at": c.CreatedAt.UTC(), "last_activity_at": c.LastActivityAt.UTC(), "last_seq": c.LastSeq}
 	if c.ChannelID.Valid {

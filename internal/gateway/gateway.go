@@ -265,6 +265,7 @@ func (s *Server) Handler() http.Handler {
 	creator("POST /api/v1/channels/{id}/test", perm.SettingsWrite, s.handleTestChannel)
 	creator("GET /api/v1/conversations", perm.InboxRead, s.handleListConversations)
 	creator("GET /api/v1/conversations/events", perm.ContentRead, s.handleConversationEvents)
+	creator("GET /api/v1/conversations/{id}", perm.InboxRead, s.handleGetConversation)
 	creator("GET /api/v1/conversations/{id}/messages", perm.ContentRead, s.handleListMessages)
 	creator("POST /api/v1/conversations/{id}/messages", perm.InboxWrite, s.handleCreatorMessage)
 	creator("POST /api/v1/conversations/{id}/takeover", perm.InboxWrite, s.handleTakeover)
@@ -314,6 +315,8 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/end-users", perm.InboxRead, s.handleListEndUsers)
 	creator("GET /api/v1/end-users/{id}", perm.InboxRead, s.handleGetEndUser)
 	creator("PUT /api/v1/end-users/{id}/tags", perm.InboxWrite, s.handlePutEndUserTags)
+	creator("GET /api/v1/end-users/{id}/export", perm.EndUsersExport, s.handleExportEndUser)
+	creator("DELETE /api/v1/end-users/{id}", perm.EndUsersDelete, s.handleDeleteEndUser)
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
 	public("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)

@@ -141,6 +141,8 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	if pattern == "GET /api/v1/export" { // the whole workspace's data: owners and admins
 		return role == "owner" || role == "admin"
 	}
+	// Exporting or deleting an end user's data: owner and admin only.
+	endUserData := pattern == "GET /api/v1/end-users/{id}/export" || pattern == "DELETE /api/v1/end-users/{id}"
 	switch role {
 	case "owner":
 		return true
@@ -153,7 +155,7 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 		switch {
 		case self:
 			return true
-		case strings.HasPrefix(path, "/api/v1/api-keys"):
+		case strings.HasPrefix(path, "/api/v1/api-keys"), endUserData:
 			return false
 		case isContent:
 			return content

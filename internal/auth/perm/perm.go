@@ -76,12 +76,17 @@ const (
 	// WorkspaceExport: download the whole workspace's data (GET /api/v1/export): owners and
 	// admins only.
 	WorkspaceExport Perm = "workspace.export"
+	// EndUsersExport: export everything kept about one end user (messages, memory, tags,
+	// consents). EndUsersDelete: delete an end user and all of it for good. Owner and admin only:
+	// an agent works the inbox but takes no data out and erases no one.
+	EndUsersExport Perm = "end_users.export"
+	EndUsersDelete Perm = "end_users.delete"
 )
 
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, WorkspaceExport}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, WorkspaceExport, EndUsersExport, EndUsersDelete}
 
 // reads are what every role but agent reads.
 var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}

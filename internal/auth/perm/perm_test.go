@@ -37,9 +37,14 @@ func TestGrants(t *testing.T) {
 			t.Errorf("%s exports the workspace", r)
 		}
 	}
-	for _, p := range []Perm{SettingsRead, SettingsWrite, KnowledgeWrite, TeamWrite, KeysManage, CampaignsWrite} {
+	for _, p := range []Perm{SettingsRead, SettingsWrite, KnowledgeWrite, TeamWrite, KeysManage, CampaignsWrite, EndUsersExport, EndUsersDelete} {
 		if agent.Allows(p) {
 			t.Errorf("agent has %s", p)
+		}
+	}
+	for _, r := range []Role{Editor, Viewer} {
+		if (Grant{Role: r, ReadContent: true}).Allows(EndUsersExport) || (Grant{Role: r}).Allows(EndUsersDelete) {
+			t.Errorf("%s exports or deletes end users", r)
 		}
 	}
 	// Unknown roles get nothing, even with the content grant.

@@ -18,6 +18,7 @@ const Settings = lazy(() => import("./pages/settings/Settings"));
 const Coach = lazy(() => import("./pages/coach/Coach"));
 const Channels = lazy(() => import("./pages/channels/Channels"));
 const Campaigns = lazy(() => import("./pages/campaigns/Campaigns"));
+const Inbox = lazy(() => import("./pages/inbox/Inbox"));
 
 /** Where a signed-in person lands: the first page their role may use. */
 const defaultHome = "/knowledge";
@@ -80,6 +81,7 @@ export function App() {
   }
   let page;
   if (path === "/campaigns" || path.startsWith("/campaigns/")) page = <Campaigns path={path} />;
+  else if (path === "/inbox" || path.startsWith("/inbox/")) page = <Inbox path={path} />;
   else switch (path) {
     case "/knowledge":
       page = <Knowledge />;

@@ -700,8 +700,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The creator's conversations, most recently active first. */
+        /** The creator's conversations (the inbox), most recently active first, one keyset page at a time: pass `next_cursor` as `cursor` for the next page. Each row carries the person's name, handle, tags and opt-out and the last message (its text only with content.read). */
         get: operations["listConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One conversation as an inbox row. */
+        get: operations["getConversation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -769,7 +786,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live updates of the creator's conversations as Server-Sent Events (event types message, message_status, conversation). Not replayed; reload from the API after a reconnect. */
+        /** Live updates of the creator's conversations as Server-Sent Events (event types message, message_status, conversation; a conversation event with status `deleted` when its person was deleted). Not replayed; reload from the API after a reconnect. With `conversation_id`, also `delta` events: that conversation's reply as the bot writes it ({conversation_id, turn, text, reset}: reset starts the turn's text over, otherwise text extends it). */
         get: operations["conversationEvents"];
         put?: never;
         post?: never;
@@ -927,6 +944,26 @@ export interface paths {
         };
         /** One end user. */
         get: operations["getEndUser"];
+        put?: never;
+        post?: never;
+        /** Delete an end user for good (owner, admin): the person, their conversations on every channel, messages, deliveries, memory, tags, program enrollments, proactive-message decisions and the analytics rows that name them, in one transaction. Nothing of theirs is in the knowledge index. A second delete answers 404. If the person writes again they start over as a new end user. */
+        delete: operations["deleteEndUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/end-users/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Everything kept about one end user as one JSON document (owner, admin; served as a download): the person, consents, memory profile, tags, conversations with all their messages, program enrollments and proactive messages. */
+        get: operations["exportEndUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2099,18 +2136,36 @@ export interface components {
             text?: string;
         } & (unknown & unknown);
         Conversation: {
+            /** @description The person's message is the last one. */
+            awaiting_reply?: boolean;
             /** @example widget */
             channel: string;
+            /** Format: uuid */
+            channel_id?: string;
             /** Format: date-time */
             created_at: string;
+            /** @description The person's name, when known (inbox rows). */
+            display_name?: string;
             /** Format: uuid */
             end_user_id: string;
+            /** @description The person on the channel: WhatsApp number or Telegram user id; the widget's user or anonymous id (inbox rows). */
+            handle?: string;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
             last_activity_at: string;
+            last_message?: {
+                /** Format: date-time */
+                at: string;
+                /** @enum {string} */
+                role: "user" | "assistant" | "creator";
+                /** @description The first 200 characters; only with content.read. */
+                text?: string;
+            };
+            opted_out?: boolean;
             /** @enum {string} */
             status: "bot" | "human" | "closed";
+            tags?: string[];
         };
         CreatorMessageIn: {
             text: string;
@@ -2242,6 +2297,32 @@ export interface components {
             tags: string[];
             timezone?: string;
             verified?: boolean;
+        };
+        EndUserExport: {
+            consents: {
+                /** Format: date-time */
+                last_inbound_at?: string;
+                opted_out?: boolean;
+                /** Format: date-time */
+                opted_out_at?: string;
+                verified?: boolean;
+            };
+            conversations: (components["schemas"]["Conversation"] & {
+                messages: components["schemas"]["Message"][];
+            })[];
+            end_user: components["schemas"]["EndUser"];
+            /** Format: date-time */
+            exported_at: string;
+            /** @enum {string} */
+            format: "coachwire.end_user.v1";
+            memory: {
+                edited_by_creator?: boolean;
+                profile?: components["schemas"]["Profile"];
+                /** Format: date-time */
+                updated_at?: string;
+            };
+            nudges: Record<string, never>[];
+            program_enrollments: Record<string, never>[];
         };
         Enrollment: {
             /** Format: uuid */
@@ -2408,6 +2489,14 @@ export interface components {
         MemberPatch: {
             can_read_messages?: boolean;
             role?: components["schemas"]["GrantableRole"];
+        };
+        Memory: {
+            edited_by_creator: boolean;
+            /** Format: uuid */
+            end_user_id: string;
+            profile: components["schemas"]["Profile"];
+            /** Format: date-time */
+            updated_at?: string;
         };
         MemoryIn: {
             profile: components["schemas"]["Profile"];
@@ -4373,8 +4462,19 @@ export interface operations {
                 active_before?: string;
                 channel?: "widget" | "whatsapp" | "telegram";
                 channel_id?: string;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                end_user_id?: string;
                 limit?: number;
+                /** @description The person has (true) or has not (false) opted out of proactive messages. */
+                opted_out?: boolean;
+                /** @description Full-text search over the messages (every word, the last one as a prefix; no stemming) or the person's name. Needs content.read (403 otherwise). */
+                q?: string;
                 status?: "bot" | "human" | "closed";
+                /** @description The person carries this tag (exact match); repeat for several (all must match). */
+                tag?: string;
+                /** @description true: taken over by the team (status human); false: every other status. */
+                taken_over?: boolean;
             };
             header?: never;
             path?: never;
@@ -4390,12 +4490,40 @@ export interface operations {
                 content: {
                     "application/json": {
                         conversations: components["schemas"]["Conversation"][];
+                        /** @description Absent on the last page. */
+                        next_cursor?: string;
                     };
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    getConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["ID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The conversation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
     listMessages: {
@@ -4546,7 +4674,10 @@ export interface operations {
     };
     conversationEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also stream this conversation's reply as it is written (404 if not the workspace's). */
+                conversation_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4565,6 +4696,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
     listDocuments: {
@@ -4999,6 +5131,56 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    deleteEndUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    exportEndUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndUserExport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     getMemory: {
         parameters: {
             query?: never;
@@ -5015,7 +5197,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Memory"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -5051,7 +5235,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Memory"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];

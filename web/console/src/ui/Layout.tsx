@@ -19,6 +19,7 @@ export const pages: { to: string; label: string; perm: Perm }[] = [
   { to: "/coach", label: "Coach & widget", perm: "coach.read" },
   { to: "/channels", label: "Channels", perm: "settings.read" },
   { to: "/campaigns", label: "Campaigns", perm: "campaigns.read" },
+  { to: "/inbox", label: "Inbox", perm: "inbox.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
@@ -82,7 +83,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
           <ul>
             {pages.filter((p) => can(p.perm)).map((p) => (
               <li key={p.to}>
-                <Link to={p.to} aria-current={path === p.to ? "page" : undefined} onClick={() => setOpen(false)}>
+                <Link to={p.to} aria-current={path === p.to || path.startsWith(p.to + "/") ? "page" : undefined} onClick={() => setOpen(false)}>
                   {p.label}
                 </Link>
               </li>
