@@ -154,8 +154,12 @@ func (in *programIn) check(ctx context.Context, q *db.Queries) (proactive.Progra
 	for i, st := range in.Steps {
 		if err := checkContentLimits(st.Content); err != nil {
 			field, _, _ := strings.Cut(err.Error(), ":")
+			msg := err.Error()
+			if len(msg) > 400 {
+				msg = field + ": too long or not allowed"
+			}
 			issues = append(issues, proactive.StepIssue{Step: i, StepID: st.ID, Field: field, Code: proactive.IssueInvalid,
-				Severity: proactive.SeverityError, Message: err.Error()})
+				Severity: proactive.SeverityError, Message: msg})
 		}
 	}
 	if proactive.HasErrors(issues) {

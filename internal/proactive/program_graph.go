@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Issue severities: an error refuses the program; a warning is shown but does not.
@@ -73,7 +74,7 @@ func HasErrors(issues []StepIssue) bool {
 func CheckProgram(steps []Step, gc GraphContext) ([]Step, []StepIssue) {
 	var issues []StepIssue
 	add := func(i int, id, field, code, sev, format string, args ...any) {
-		issues = append(issues, StepIssue{Step: i, StepID: id, Field: field, Code: code, Severity: sev, Message: fmt.Sprintf(format, args...)})
+		issues = append(issues, StepIssue{Step: i, StepID: id, Field: field, Code: code, Severity: sev, Message: clip(fmt.Sprintf(format, args...), maxIssueMessage)})
 	}
 	if len(steps) == 0 {
 		add(-1, "", "steps", IssueNoSteps, SeverityError, "A program needs at least one step.")
@@ -130,7 +131,7 @@ func CheckProgram(steps []Step, gc GraphContext) ([]Step, []StepIssue) {
 		}
 		if s.At != "" {
 			if _, err := ParseHHMM(s.At); err != nil {
-				add(i, ids[i], "at", IssueInvalid, SeverityError, "The time of day: %v", err)
+				add(i, ids[i], "at", IssueInvalid, SeverityError, "The time of day is HH:MM, from 00:00 to 23:59.")
 			}
 		}
 		if err := s.Content.Validate(); err != nil {
@@ -154,7 +155,7 @@ func CheckProgram(steps []Step, gc GraphContext) ([]Step, []StepIssue) {
 		case s.Next != nil && *s.Next != "":
 			j, ok := byID[*s.Next]
 			if !ok {
-				add(i, ids[i], "next", IssueUnknownNext, SeverityError, "The next step %q does not exist.", *s.Next)
+				add(i, ids[i], "next", IssueUnknownNext, SeverityError, "The next step %q does not exist.", clip(*s.Next, 40))
 			} else {
 				next[i] = j
 			}
@@ -174,10 +175,10 @@ func CheckProgram(steps []Step, gc GraphContext) ([]Step, []StepIssue) {
 			} else if k, ok := byID[t]; ok && err != nil {
 				branch[i] = k
 			} else {
-				add(i, ids[i], "on_reply", IssueUnknownTarget, SeverityError, "The reply branch goes to %q, which is not a step.", t)
+				add(i, ids[i], "on_reply", IssueUnknownTarget, SeverityError, "The reply branch goes to %q, which is not a step.", clip(t, 40))
 			}
 		default:
-			add(i, ids[i], "on_reply", IssueInvalid, SeverityError, "On a reply: continue, pause or goto:<step>, not %q.", s.OnReply)
+			add(i, ids[i], "on_reply", IssueInvalid, SeverityError, "On a reply: continue, pause or goto:<step>, not %q.", clip(s.OnReply, 40))
 		}
 	}
 
@@ -252,6 +253,21 @@ func CheckProgram(steps []Step, gc GraphContext) ([]Step, []StepIssue) {
 		out[k] = s
 	}
 	return out, issues
+}
+
+// maxIssueMessage bounds an issue's message (a message may quote what it refuses).
+const maxIssueMessage = 400
+
+// clip shortens s to at most n bytes (on a rune boundary), marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }
 
 // WithIDs gives the steps of a program stored before steps had IDs their IDs and Next (the

@@ -8,6 +8,7 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Programs = lazy(() => import("./pages/programs/Programs"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -53,7 +54,8 @@ export function App() {
     return <SignIn notice={s.reason} />;
   }
   let page;
-  switch (path) {
+  if (path === "/programs" || path.startsWith("/programs/")) page = <Programs path={path} />;
+  else switch (path) {
     case "/knowledge":
       page = <Knowledge />;
       break;

@@ -5,6 +5,7 @@ import { Link } from "../router";
 const pages = [
   { to: "/knowledge", label: "Knowledge" },
   { to: "/analytics", label: "Analytics" },
+  { to: "/programs", label: "Programs" },
 ];
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
@@ -62,7 +63,7 @@ export function Layout({ creator, path, children }: { creator: Creator; path: st
           <ul>
             {pages.map((p) => (
               <li key={p.to}>
-                <Link to={p.to} aria-current={path === p.to ? "page" : undefined} onClick={() => setOpen(false)}>
+                <Link to={p.to} aria-current={path === p.to || path.startsWith(p.to + "/") ? "page" : undefined} onClick={() => setOpen(false)}>
                   {p.label}
                 </Link>
               </li>
