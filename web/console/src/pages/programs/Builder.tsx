@@ -18,7 +18,7 @@ import {
   type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { api, errorText } from "../../api/client";
 import { Link, navigate } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
@@ -149,7 +149,6 @@ export default function Builder({ id }: { id: string }) {
   const [rfNodes, setRfNodes] = useState<StepFlowNode[]>([]);
   const [selectedEdges, setSelectedEdges] = useState<Set<string>>(new Set());
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
-  const dirty = useRef(false);
 
   // Load.
   useEffect(() => {
@@ -281,7 +280,6 @@ export default function Builder({ id }: { id: string }) {
   }, [nodes, selectedEdges]);
 
   const change = (f: (d: Draft) => Draft) => {
-    dirty.current = true;
     setNotice("");
     setDraft((d) => (d ? f(d) : d));
   };
@@ -324,8 +322,7 @@ export default function Builder({ id }: { id: string }) {
       if (c.type === "select" && !c.selected) setSelected((s) => (s === c.id ? "" : s));
     }
     if (moved.size) {
-      dirty.current = true;
-      setDraft((d) => (d ? { ...d, nodes: d.nodes.map((n) => (moved.has(n.id) ? { ...n, ...moved.get(n.id)! } : n)) } : d));
+        setDraft((d) => (d ? { ...d, nodes: d.nodes.map((n) => (moved.has(n.id) ? { ...n, ...moved.get(n.id)! } : n)) } : d));
     }
     if (gone.size) {
       removeNodes(gone);
@@ -383,7 +380,6 @@ export default function Builder({ id }: { id: string }) {
       setError(a.status === 422 ? `Not saved: ${a.message} Fix the steps marked on the canvas.` : `Not saved: ${a.message}`);
       return;
     }
-    dirty.current = false;
     setIssues(a.issues);
     setProgram(a.body);
     setDraft(draftOf(a.body));
