@@ -380,7 +380,8 @@ export default function Builder({ id }: { id: string }) {
       setError(a.status === 422 ? `Not saved: ${a.message} Fix the steps marked on the canvas.` : `Not saved: ${a.message}`);
       return;
     }
-    setIssues(a.issues);
+    // Saved: no errors; the warnings the last check found still stand.
+    setIssues((cur) => cur.filter((i) => i.severity === "warning"));
     setProgram(a.body);
     setDraft(draftOf(a.body));
     setNotice("Program saved.");

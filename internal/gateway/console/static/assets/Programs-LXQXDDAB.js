@@ -1,1 +1,0 @@
-import{a,b}from"./chunk-TAATW6Y4.js";import"./chunk-SPGAD7TB.js";import"./chunk-GSNAGYCH.js";export{b as StatusBadge,a as default};
