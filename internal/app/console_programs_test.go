@@ -25,7 +25,8 @@ import (
 // TestConsoleProgramsInBrowser builds a program on the builder's canvas in a real Chromium
 // against the whole stack: three steps added, connected by mouse drags between their handles
 // (next, next, and a reply branch), an unreachable step and a branch that loops back shown on
-// their nodes and fixed (the branch from the side panel, with the keyboard), a node moved,
+// their nodes and fixed (the branch from the side panel, with the keyboard), a fourth step
+// added, linked and deleted with the keyboard only (panel lists, Enter and Delete on its node), a node moved,
 // saved; a reload shows the same graph at the same positions; a test end user enrolled through
 // the API moves the first step's count on its node; pause and resume; phone width stacks the
 // panel under the canvas. axe-core runs on each state.
@@ -124,6 +125,24 @@ func TestConsoleProgramsInBrowser(t *testing.T) {
 	// The real branch: a reply before s2 is due skips to s3.
 	b.mouseDrag(t, "s2 reply → s3", handle("s2", "reply"), handle("s3", "in"))
 	b.poll(t, "the branch edge", `document.querySelector('.react-flow__edge[data-id="reply:s2"]') && document.querySelector('.program-check').textContent === 'No problems found.'`)
+
+	// Keyboard only: add a fourth step with the panel's button, link it from s3 with the "Next
+	// step" list, then select its node on the canvas (Enter) and delete it with the Delete key.
+	b.do(t, "focus Add step", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('button')).find((e) => e.textContent === 'Add step').focus()`))
+	b.do(t, "press Enter", pressEnter())
+	b.poll(t, "s4 unreachable", node("s4")+`?.querySelector('.step-node').dataset.issues.includes('unreachable') && document.querySelector('.step-form')?.dataset.stepId === 's4'`)
+	b.typeInto(t, "text of s4", `#step-text`, "One more.")
+	b.do(t, "focus the step list", chromedp.Evaluate[chromedp.Void](`document.querySelector('#step-pick').focus()`))
+	b.do(t, "pick s3 (one above the last)", chromedp.KeyEvent(kb.End+kb.ArrowUp))
+	b.poll(t, "s3 in the panel", `document.querySelector('.step-form')?.dataset.stepId === 's3'`)
+	b.do(t, "focus Next step", chromedp.Evaluate[chromedp.Void](`document.querySelector('#step-next').focus()`))
+	b.do(t, "pick the last option (s4)", chromedp.KeyEvent(kb.End))
+	b.poll(t, "s4 reachable through s3", `document.querySelector('.react-flow__edge[data-id="next:s3"]') && `+node("s4")+`.querySelector('.step-node').dataset.issues === '' && document.querySelector('.program-check').textContent === 'No problems found.'`)
+	b.do(t, "focus the s4 node", chromedp.Evaluate[chromedp.Void](node("s4")+`.focus()`))
+	b.do(t, "press Enter to select it", pressEnter())
+	b.poll(t, "s4 selected", node("s4")+`.classList.contains('selected')`)
+	b.do(t, "press Delete", chromedp.KeyEvent(kb.Delete))
+	b.poll(t, "s4 and its edge gone", `!`+node("s4")+` && !document.querySelector('.react-flow__edge[data-id="next:s3"]') && document.querySelectorAll('.react-flow__node').length === 3`)
 
 	// Move the third node by dragging its body.
 	before := b.eval(t, node("s3")+`.style.transform`)
