@@ -1,5 +1,5 @@
 -- name: InsertProgram :one
-INSERT INTO programs (id, creator_id, name, keyword, steps) VALUES ($1, $2, $3, $4, $5) RETURNING *;
+INSERT INTO programs (id, creator_id, name, keyword, steps, layout) VALUES (@id, @creator_id, @name, @keyword, @steps, coalesce(sqlc.narg(layout)::jsonb, '{}'::jsonb)) RETURNING *;
 
 -- name: GetProgram :one
 SELECT * FROM programs WHERE id = $1;
@@ -8,7 +8,9 @@ SELECT * FROM programs WHERE id = $1;
 SELECT * FROM programs WHERE id = $1 FOR UPDATE;
 
 -- name: UpdateProgram :one
-UPDATE programs SET name = @name, keyword = @keyword, steps = @steps, updated_at = now() WHERE id = @id RETURNING *;
+-- layout NULL keeps the canvas positions the program has.
+UPDATE programs SET name = @name, keyword = @keyword, steps = @steps, layout = coalesce(sqlc.narg(layout)::jsonb, layout),
+    updated_at = now() WHERE id = @id RETURNING *;
 
 -- name: SetProgramStatus :one
 -- paused_at records when a program was paused; resuming clears it (see ShiftProgramEnrollments).

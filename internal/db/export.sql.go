@@ -321,7 +321,7 @@ func (q *Queries) ExportMessages(ctx context.Context, arg ExportMessagesParams) 
 }
 
 const exportPrograms = `-- name: ExportPrograms :many
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout FROM programs
 WHERE creator_id = $1 AND id > $2
 ORDER BY id
 LIMIT $3
@@ -352,6 +352,7 @@ func (q *Queries) ExportPrograms(ctx context.Context, arg ExportProgramsParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PausedAt,
+			&i.Layout,
 		); err != nil {
 			return nil, err
 		}

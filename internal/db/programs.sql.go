@@ -203,7 +203,7 @@ func (q *Queries) GetEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnrol
 }
 
 const getProgram = `-- name: GetProgram :one
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE id = $1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout FROM programs WHERE id = $1
 `
 
 func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -219,12 +219,13 @@ func (q *Queries) GetProgram(ctx context.Context, id uuid.UUID) (Program, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }
 
 const insertProgram = `-- name: InsertProgram :one
-INSERT INTO programs (id, creator_id, name, keyword, steps) VALUES ($1, $2, $3, $4, $5) RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
+INSERT INTO programs (id, creator_id, name, keyword, steps, layout) VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'::jsonb)) RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout
 `
 
 type InsertProgramParams struct {
@@ -233,6 +234,7 @@ type InsertProgramParams struct {
 	Name      string          `json:"name"`
 	Keyword   string          `json:"keyword"`
 	Steps     json.RawMessage `json:"steps"`
+	Layout    []byte          `json:"layout"`
 }
 
 func (q *Queries) InsertProgram(ctx context.Context, arg InsertProgramParams) (Program, error) {
@@ -242,6 +244,7 @@ func (q *Queries) InsertProgram(ctx context.Context, arg InsertProgramParams) (P
 		arg.Name,
 		arg.Keyword,
 		arg.Steps,
+		arg.Layout,
 	)
 	var i Program
 	err := row.Scan(
@@ -254,6 +257,7 @@ func (q *Queries) InsertProgram(ctx context.Context, arg InsertProgramParams) (P
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }
@@ -303,7 +307,7 @@ func (q *Queries) ListEnrollments(ctx context.Context, arg ListEnrollmentsParams
 }
 
 const listPrograms = `-- name: ListPrograms :many
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs ORDER BY created_at DESC LIMIT $1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout FROM programs ORDER BY created_at DESC LIMIT $1
 `
 
 func (q *Queries) ListPrograms(ctx context.Context, maxRows int32) ([]Program, error) {
@@ -325,6 +329,7 @@ func (q *Queries) ListPrograms(ctx context.Context, maxRows int32) ([]Program, e
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PausedAt,
+			&i.Layout,
 		); err != nil {
 			return nil, err
 		}
@@ -363,7 +368,7 @@ func (q *Queries) LockEnrollment(ctx context.Context, id uuid.UUID) (ProgramEnro
 }
 
 const lockProgram = `-- name: LockProgram :one
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout FROM programs WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockProgram(ctx context.Context, id uuid.UUID) (Program, error) {
@@ -379,6 +384,7 @@ func (q *Queries) LockProgram(ctx context.Context, id uuid.UUID) (Program, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }
@@ -418,7 +424,7 @@ func (q *Queries) PauseEnrollment(ctx context.Context, arg PauseEnrollmentParams
 }
 
 const programByKeyword = `-- name: ProgramByKeyword :one
-SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at FROM programs WHERE keyword <> '' AND lower(keyword) = lower($1) AND status = 'active' LIMIT 1
+SELECT id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout FROM programs WHERE keyword <> '' AND lower(keyword) = lower($1) AND status = 'active' LIMIT 1
 `
 
 func (q *Queries) ProgramByKeyword(ctx context.Context, keyword string) (Program, error) {
@@ -434,6 +440,7 @@ func (q *Queries) ProgramByKeyword(ctx context.Context, keyword string) (Program
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }
@@ -549,7 +556,7 @@ func (q *Queries) SetEnrollmentStatus(ctx context.Context, arg SetEnrollmentStat
 }
 
 const setProgramStatus = `-- name: SetProgramStatus :one
-UPDATE programs SET status = $1, paused_at = $2, updated_at = now() WHERE id = $3 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
+UPDATE programs SET status = $1, paused_at = $2, updated_at = now() WHERE id = $3 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout
 `
 
 type SetProgramStatusParams struct {
@@ -572,6 +579,7 @@ func (q *Queries) SetProgramStatus(ctx context.Context, arg SetProgramStatusPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }
@@ -600,21 +608,25 @@ func (q *Queries) ShiftProgramEnrollments(ctx context.Context, arg ShiftProgramE
 }
 
 const updateProgram = `-- name: UpdateProgram :one
-UPDATE programs SET name = $1, keyword = $2, steps = $3, updated_at = now() WHERE id = $4 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at
+UPDATE programs SET name = $1, keyword = $2, steps = $3, layout = coalesce($4::jsonb, layout),
+    updated_at = now() WHERE id = $5 RETURNING id, creator_id, name, keyword, steps, status, created_at, updated_at, paused_at, layout
 `
 
 type UpdateProgramParams struct {
 	Name    string          `json:"name"`
 	Keyword string          `json:"keyword"`
 	Steps   json.RawMessage `json:"steps"`
+	Layout  []byte          `json:"layout"`
 	ID      uuid.UUID       `json:"id"`
 }
 
+// layout NULL keeps the canvas positions the program has.
 func (q *Queries) UpdateProgram(ctx context.Context, arg UpdateProgramParams) (Program, error) {
 	row := q.db.QueryRow(ctx, updateProgram,
 		arg.Name,
 		arg.Keyword,
 		arg.Steps,
+		arg.Layout,
 		arg.ID,
 	)
 	var i Program
@@ -628,6 +640,7 @@ func (q *Queries) UpdateProgram(ctx context.Context, arg UpdateProgramParams) (P
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PausedAt,
+		&i.Layout,
 	)
 	return i, err
 }

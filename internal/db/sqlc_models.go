@@ -379,6 +379,7 @@ type Program struct {
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
 	PausedAt  *time.Time      `json:"paused_at"`
+	Layout    json.RawMessage `json:"layout"`
 }
 
 type ProgramEnrollment struct {

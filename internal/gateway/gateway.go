@@ -294,6 +294,7 @@ func (s *Server) Handler() http.Handler {
 	creator("POST /api/v1/campaigns/{id}/preview", perm.CampaignsRead, s.handlePreviewCampaign)
 	creator("GET /api/v1/campaigns/{id}/stats", perm.CampaignsRead, s.handleCampaignStats)
 	creator("POST /api/v1/programs", perm.ProgramsWrite, s.handleCreateProgram)
+	creator("POST /api/v1/programs/validate", perm.ProgramsWrite, s.handleValidateProgram)
 	creator("GET /api/v1/programs", perm.ProgramsRead, s.handleListPrograms)
 	creator("GET /api/v1/programs/{id}", perm.ProgramsRead, s.handleGetProgram)
 	creator("PATCH /api/v1/programs/{id}", perm.ProgramsWrite, s.handleUpdateProgram)

@@ -16,6 +16,12 @@ import (
 
 // Step is one message of a drip program.
 type Step struct {
+	// ID names the step for the console's canvas (its node, its layout position, the issues of
+	// CheckProgram); Next is the ID of the step that follows it ("" after the last one). Both are
+	// optional on input (then the steps run in the order given); stored programs have them, and
+	// the stored order is always the order Next gives, which is the order the scheduler runs.
+	ID   string  `json:"id,omitempty"`
+	Next *string `json:"next,omitempty"`
 	// Day is the offset from enrollment in days; At ("HH:MM") pins the time in the person's
 	// local time, otherwise the step is due Day×24 h after enrollment.
 	Day     int     `json:"day"`
@@ -26,6 +32,7 @@ type Step struct {
 	// OnReply is what a reply since the previous step does when this step falls due: "" or
 	// "continue", "pause" (the enrollment pauses until resumed), or "goto:N" (branch forward:
 	// this step and the ones before N are passed over, and step N is sent at its own time).
+	// On input N may also be a step's ID ("goto:s3"); stored programs always have the index.
 	OnReply string `json:"on_reply,omitempty"`
 }
 

@@ -71,7 +71,7 @@ func CreateProgram(ctx context.Context, q *db.Queries, creator uuid.UUID, s Prog
 	if err := keywordFree(ctx, q, s.Keyword, id); err != nil {
 		return db.Program{}, err
 	}
-	return q.InsertProgram(ctx, db.InsertProgramParams{ID: id, CreatorID: creator, Name: s.Name, Keyword: s.Keyword, Steps: steps})
+	return q.InsertProgram(ctx, db.InsertProgramParams{ID: id, CreatorID: creator, Name: s.Name, Keyword: s.Keyword, Steps: steps, Layout: s.Layout})
 }
 
 // UpdateProgram edits a program that is not archived. Enrollments keep their place (the index
@@ -92,7 +92,7 @@ func UpdateProgram(ctx context.Context, q *db.Queries, id uuid.UUID, s ProgramSp
 	if err := keywordFree(ctx, q, s.Keyword, id); err != nil {
 		return cur, err
 	}
-	p, err := q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: s.Name, Keyword: s.Keyword, Steps: steps})
+	p, err := q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: s.Name, Keyword: s.Keyword, Steps: steps, Layout: s.Layout})
 	if err != nil {
 		return p, err
 	}

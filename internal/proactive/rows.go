@@ -64,6 +64,8 @@ type ProgramSpec struct {
 	Name    string
 	Keyword string
 	Steps   []Step
+	// Layout is the builder's node positions as JSON (nil: none given; an edit keeps the old).
+	Layout []byte
 }
 
 // Program is a program row with its steps decoded.

@@ -19,6 +19,7 @@ const Coach = lazy(() => import("./pages/coach/Coach"));
 const Channels = lazy(() => import("./pages/channels/Channels"));
 const Campaigns = lazy(() => import("./pages/campaigns/Campaigns"));
 const Inbox = lazy(() => import("./pages/inbox/Inbox"));
+const Programs = lazy(() => import("./pages/programs/Programs"));
 
 /** Where a signed-in person lands: the first page their role may use. */
 const defaultHome = "/knowledge";
@@ -82,6 +83,7 @@ export function App() {
   let page;
   if (path === "/campaigns" || path.startsWith("/campaigns/")) page = <Campaigns path={path} />;
   else if (path === "/inbox" || path.startsWith("/inbox/")) page = <Inbox path={path} />;
+  else if (path === "/programs" || path.startsWith("/programs/")) page = <Programs path={path} />;
   else switch (path) {
     case "/knowledge":
       page = <Knowledge />;

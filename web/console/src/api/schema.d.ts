@@ -1395,6 +1395,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/programs/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a program without saving it - every issue of every step, for the builder while it is edited.
+         * @description The same checks as create and edit (`name` may be empty here): 200 when the program could be saved (with any warnings, and the steps in the order the scheduler runs them, ids and `next` set, branches as indexes), 422 with every issue otherwise. The keyword's uniqueness is checked on save only.
+         */
+        post: operations["validateProgram"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/widget/session": {
         parameters: {
             query?: never;
@@ -2598,9 +2618,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             keyword?: string;
+            layout: components["schemas"]["ProgramLayout"];
             name: string;
             /** @enum {string} */
             status: "active" | "paused" | "archived";
+            /** @description In run order, each with its id and next. */
             steps: components["schemas"]["Step"][];
         };
         /**
@@ -2640,8 +2662,45 @@ export interface components {
         ProgramIn: {
             /** @description Optional; one line, trimmed. Typed as a whole message (any case) it enrolls the person while the program is active. Opt-out/opt-in words are refused. */
             keyword?: string;
+            layout?: components["schemas"]["ProgramLayout"];
             name: string;
             steps: components["schemas"]["Step"][];
+        };
+        ProgramIssue: {
+            /** @enum {string} */
+            code: "no_steps" | "too_many_steps" | "invalid_step" | "duplicate_id" | "unknown_next" | "unknown_target" | "unreachable" | "loop" | "branch_loop" | "day_order" | "branch_never_runs" | "missing_template";
+            /** @description The field at fault: id, day, at, next, on_reply, content.text, content.template… */
+            field?: string;
+            /** @description What is wrong and what to do. */
+            message: string;
+            /**
+             * @description Errors refuse the program; warnings (missing_template, branch_never_runs) do not.
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+            /** @description The step's index in the steps as sent; -1: the program as a whole. */
+            step: number;
+            /** @description The step's id (given */
+            step_id?: string;
+        };
+        /**
+         * @description Where the console's builder draws each step, by step id (presentation only; the scheduler never reads it). Positions of ids that are not steps are dropped. Omitted on an edit: the program keeps the layout it has.
+         * @example {
+         *       "s1": {
+         *         "x": 0,
+         *         "y": 0
+         *       },
+         *       "s2": {
+         *         "x": 0,
+         *         "y": 160
+         *       }
+         *     }
+         */
+        ProgramLayout: {
+            [key: string]: {
+                x: number;
+                y: number;
+            };
         };
         /** @description Required without cookie mode; in cookie mode send `{}` (the cookie holds the token). */
         RefreshRequest: {
@@ -2730,12 +2789,16 @@ export interface components {
             at?: string;
             content: components["schemas"]["Content"];
             /**
-             * @description Days after enrollment; steps are in order of day.
+             * @description Days after enrollment; along the run order days never go down.
              * @default 0
              */
             day: number;
+            /** @description The step's name in the program (the builder's node); optional on input (s1, s2, … are given), always set on output. Issues and `layout` refer to it. */
+            id?: string;
+            /** @description The id of the step that follows this one after its delay ("" after the last step). Give it on every step or on none: without it the steps run in the order given; with it the run order starts at the first step given and follows `next` (steps it never reaches, and `next` leading back, are issues). Always set on output, where the steps are in run order. */
+            next?: string;
             /**
-             * @description What a message from the person since the previous step does when this step falls due: continue; pause the enrollment; or goto:N, N a later step's index (the steps before N are passed over, N is sent at its own time).
+             * @description What a message from the person since the previous step does when this step falls due: continue; pause the enrollment; or goto:N, N a later step's index in the run order, or on input a later step's id (the steps before N are passed over, N is sent at its own time). Output always has the index.
              * @default continue
              */
             on_reply: string;
@@ -2958,6 +3021,22 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `invalid_program`: the steps have problems the builder shows on each step (unreachable steps, loops, branches that go back, days out of order, invalid fields); `error.issues` lists every one (warnings too), `error.message` sums them up. */
+        ProgramIssues: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    error: {
+                        /** @constant */
+                        code: "invalid_program";
+                        issues: components["schemas"]["ProgramIssue"][];
+                        message: string;
+                    };
+                };
             };
         };
         /** @description `rate_limited`: over a limit shared by every gateway replica; nothing was done. Retry after Retry-After seconds. */
@@ -5845,7 +5924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Program"];
                 };
             };
-            /** @description `invalid_program` (the message names the step and field) or `malformed_json`. */
+            /** @description `invalid_program` (the name, the keyword or the layout; the message names the field) or `malformed_json`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5856,8 +5935,18 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description `keyword_taken`: another program that is not archived answers to the keyword. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["ProgramIssues"];
         };
     };
     getProgram: {
@@ -5925,7 +6014,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description `program_archived`. */
+            /** @description `program_archived` or `keyword_taken`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5936,6 +6025,7 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["ProgramIssues"];
         };
     };
     archiveProgram: {
@@ -6150,6 +6240,50 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["InvalidState"];
+        };
+    };
+    validateProgram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramIn"];
+            };
+        };
+        responses: {
+            /** @description The program can be saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Warnings only. */
+                        issues: components["schemas"]["ProgramIssue"][];
+                        steps: components["schemas"]["Step"][];
+                        /** @constant */
+                        valid: true;
+                    };
+                };
+            };
+            /** @description `invalid_program` (the name, the keyword or the layout) or `malformed_json`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            422: components["responses"]["ProgramIssues"];
         };
     };
     widgetSession: {

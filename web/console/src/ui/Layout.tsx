@@ -20,6 +20,7 @@ export const pages: { to: string; label: string; perm: Perm }[] = [
   { to: "/channels", label: "Channels", perm: "settings.read" },
   { to: "/campaigns", label: "Campaigns", perm: "campaigns.read" },
   { to: "/inbox", label: "Inbox", perm: "inbox.read" },
+  { to: "/programs", label: "Programs", perm: "programs.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
