@@ -118,6 +118,7 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err := limitName.field("bad_name", "name", in.Name); err != nil {
 		return err
 	}
+	auditChannel(r.Context(), in.Type, in.Name)
 	ch, err := setup.Connect(r.Context(), s.channelDeps(), a.CreatorID, in.input())
 	if err != nil {
 		return err

@@ -88,6 +88,7 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 	var p db.Program
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
 		p, err = proactive.CreateProgram(ctx, q, a.CreatorID, spec)
+		auditTarget(ctx, p.ID)
 		return err
 	}); err != nil {
 		return err
@@ -264,6 +265,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorA
 	var e db.ProgramEnrollment
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
 		e, err = proactive.EnrollEndUser(ctx, q, id, in.EndUserID, s.Now())
+		auditDetail(ctx, "end_user_id", in.EndUserID)
+		auditDetail(ctx, "enrollment_id", e.ID)
 		return err
 	}); err != nil {
 		return err

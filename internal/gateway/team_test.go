@@ -134,6 +134,9 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 	isContent := pattern == "GET /api/v1/conversations/events" || pattern == "GET /api/v1/conversations/{id}/messages" ||
 		pattern == "GET /api/v1/end-users/{id}/memory"
 	read := method == http.MethodGet || pattern == "POST /api/v1/campaigns/{id}/preview"
+	if path == "/api/v1/audit" { // the audit log: owners and admins only
+		return role == "owner" || role == "admin"
+	}
 	switch role {
 	case "owner":
 		return true

@@ -73,12 +73,15 @@ const (
 	KeysManage Perm = "keys.manage"
 	// OwnershipTransfer: hand the workspace to another member.
 	OwnershipTransfer Perm = "ownership.transfer"
+	// AuditRead: the workspace's audit log (who changed what, from which address), as JSON or
+	// CSV. Owners and admins.
+	AuditRead Perm = "audit.read"
 )
 
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, AuditRead}
 
 // reads are what every role but agent reads.
 var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}
