@@ -8,6 +8,7 @@ import { SignIn, SignUp } from "./pages/Auth";
 // Pages beyond the shell load on demand (esbuild code splitting), so the first load stays small.
 const Knowledge = lazy(() => import("./pages/knowledge/Knowledge"));
 const Analytics = lazy(() => import("./pages/analytics/Analytics"));
+const Audit = lazy(() => import("./pages/audit/Audit"));
 
 /** Where a signed-in creator lands. */
 const home = "/knowledge";
@@ -59,6 +60,9 @@ export function App() {
       break;
     case "/analytics":
       page = <Analytics />;
+      break;
+    case "/audit":
+      page = <Audit />;
       break;
     case "/":
     case "/sign-in":

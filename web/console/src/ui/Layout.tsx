@@ -5,6 +5,7 @@ import { Link } from "../router";
 const pages = [
   { to: "/knowledge", label: "Knowledge" },
   { to: "/analytics", label: "Analytics" },
+  { to: "/audit", label: "Audit log" },
 ];
 
 /** The signed-in frame: skip link, top bar with navigation (a menu on narrow screens), content. */
