@@ -516,3 +516,27 @@ func auditChannel(ctx context.Context, typ, name string) {
 		return nil
 	})
 }
+
+// auditUndone records that a change whose entry was already committed was undone by the same
+// request in a later transaction (a Telegram channel is removed again when Telegram refuses its
+// webhook): the log then shows both, the second as action with reason. Nothing when no entry
+// was written (the change never committed).
+func (s *Server) auditUndone(ctx context.Context, r *http.Request, a creatorAuth, action, reason string) {
+	rec := recorderOf(ctx)
+	if rec == nil {
+		return
+	}
+	rec.mu.Lock()
+	written, entry := rec.written, rec.entry
+	rec.mu.Unlock()
+	if !written {
+		return
+	}
+	actx := s.auditFor(context.WithoutCancel(ctx), r, a.CreatorID, auditSpec{Action: action, Target: entry.TargetType, Always: true})
+	auditActor(actx, entry.ActorType, entry.ActorID.UUID, entry.ActorLabel)
+	auditTarget(actx, entry.TargetID)
+	auditDetail(actx, "reason", reason)
+	if err := s.Store.InTenant(actx, a.CreatorID, func(*db.Queries) error { return nil }); err != nil {
+		s.Log.Error("audit: undone change not recorded", "action", action, "target", entry.TargetID, "err", err)
+	}
+}

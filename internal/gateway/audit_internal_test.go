@@ -150,4 +150,28 @@ func TestAuditSameTransaction(t *testing.T) {
 	if len(rows) != 1 || rows[0].TargetID != doc.String() || rows[0].Ip != "198.51.100.7" || rows[0].ActorLabel != "ana@example.com" || details["title"] != "t" {
 		t.Fatalf("entries %+v", rows)
 	}
+
+	// 4. A change committed with its entry, then undone by the same request (auditUndone): the
+	// undoing is on record too, with the same actor and target.
+	actor := uuid.New()
+	undo := s.auditFor(ctx, r, creator, auditSpec{Action: "channel.added", Target: "channel"})
+	auditActor(undo, "user", actor, "ana@example.com")
+	s.auditUndone(undo, r, creatorAuth{CreatorID: creator}, "channel.removed", "refused")
+	if count("channel.removed") != 0 {
+		t.Fatal("an undo of a change never committed was recorded")
+	}
+	require(store.InTenant(undo, creator, func(q *db.Queries) (err error) {
+		doc, err = insertDoc(q)
+		auditTarget(undo, doc)
+		return err
+	}))
+	s.auditUndone(undo, r, creatorAuth{CreatorID: creator}, "channel.removed", "refused")
+	removed := "channel.removed"
+	require(store.InTenant(ctx, creator, func(q *db.Queries) (err error) {
+		rows, err = q.ListAuditEntries(ctx, db.ListAuditEntriesParams{Action: &removed, Lim: 100})
+		return err
+	}))
+	if len(rows) != 1 || rows[0].TargetID != doc.String() || rows[0].ActorID.UUID != actor || !strings.Contains(string(rows[0].Details), "refused") {
+		t.Fatalf("undone: %+v", rows)
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,9 +62,14 @@ func (e *fullEnv) auditOf(t *testing.T, token, action, targetID string) []auditE
 // new entry for it, with the actor, its label, the target and the client address.
 func TestAuditEveryChange(t *testing.T) {
 	t.Parallel()
-	e := newFullEnv(t)
+	e := newFullEnvWith(t, fullOpts{limits: offPerIP, importPrivate: true})
 	owner := e.c.Register(t)
 	fx := e.fixtures(t, owner, true)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!doctype html><html><head><title>Breathing</title></head><body><p>Breathe in for four counts.</p></body></html>`)
+	}))
+	t.Cleanup(site.Close)
 	tok := owner.AccessToken
 	ownerID := uuid.MustParse(fx["member"])
 
@@ -131,6 +138,8 @@ func TestAuditEveryChange(t *testing.T) {
 		{action: "channel.removed", method: "DELETE", path: "/api/v1/channels/" + fx["whatsapp_channel"], target: fx["whatsapp_channel"], targetType: "channel", status: 204},
 		{action: "document.uploaded", method: "POST", path: "/api/v1/documents", body: map[string]any{"title": "By key", "content": "Uploaded with a key."},
 			token: keyTok, target: "id", targetType: "document", status: 202},
+		{action: "document.imported", method: "POST", path: "/api/v1/documents/import", body: map[string]any{"url": site.URL + "/breathing.html"},
+			target: "id", targetType: "document", status: 202},
 		{action: "document.replaced", method: "PUT", path: "/api/v1/documents/" + doc, body: map[string]any{"content": "New text."}, target: doc, targetType: "document", status: 202},
 		{action: "document.reindexed", method: "POST", path: "/api/v1/documents/" + fx["document"] + "/reindex", target: fx["document"], targetType: "document", status: 202},
 		{action: "document.reindexed_all", method: "POST", path: "/api/v1/documents/reindex", target: owner.ID.String(), targetType: "workspace", status: 202},
