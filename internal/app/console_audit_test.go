@@ -60,6 +60,13 @@ func TestConsoleAuditInBrowser(t *testing.T) {
 	st, _, err := c.Do(context.Background(), "POST", "/api/v1/auth/login", "", map[string]any{"email": cr.Email, "password": "not the password"}, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, st)
+	testenv.Eventually(t, 10*time.Second, func() bool { // recorded after the answer
+		var out struct {
+			Entries []struct{} `json:"entries"`
+		}
+		st, _, err := c.Do(context.Background(), "GET", "/api/v1/audit?action=auth.sign_in_failed", cr.AccessToken, nil, &out)
+		return err == nil && st == http.StatusOK && len(out.Entries) == 1
+	}, "the failed sign-in's entry")
 
 	b := newBrowser(t)
 	t.Cleanup(func() {

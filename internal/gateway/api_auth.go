@@ -410,7 +410,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// An empty hash (no account) is compared against the dummy hash and never matches.
 	if !s.Auth.CheckPassword(user.PasswordHash, req.Password) || user.ID == uuid.Nil {
 		if user.ID != uuid.Nil {
-			s.auditFailedSignIn(ctx, r, user.ID, email)
+			// Recorded after the answer, so a wrong password for an existing account takes as
+			// long as one for an unknown email.
+			uid := user.ID
+			s.background(func() { s.auditFailedSignIn(context.WithoutCancel(ctx), ip, uid, email) })
 		}
 		return errInvalidCredentials
 	}

@@ -126,13 +126,36 @@ type auditKey struct{}
 // auditFor opens a recorder for action in workspace creatorID (the actor may be set later,
 // auditActor) and returns the context that carries it to the request's tenant transactions.
 func (s *Server) auditFor(ctx context.Context, r *http.Request, creatorID uuid.UUID, spec auditSpec) context.Context {
-	rec := &auditRecorder{creatorID: creatorID, now: s.Now, entry: db.InsertAuditEntryParams{
-		Action: spec.Action, TargetType: spec.Target, Ip: s.clientIP(r), Always: spec.Always, ActorType: "anonymous"}}
+	ctx = s.auditAt(ctx, s.clientIP(r), creatorID, spec)
 	if spec.Param != "" {
-		rec.entry.TargetID = r.PathValue(spec.Param)
+		auditTarget(ctx, r.PathValue(spec.Param))
 	}
+	return ctx
+}
+
+// auditAt is auditFor for a client address known already (no request at hand).
+func (s *Server) auditAt(ctx context.Context, ip string, creatorID uuid.UUID, spec auditSpec) context.Context {
+	rec := &auditRecorder{creatorID: creatorID, now: s.Now, entry: db.InsertAuditEntryParams{
+		Action: spec.Action, TargetType: spec.Target, Ip: ip, Always: spec.Always, ActorType: "anonymous"}}
 	ctx = context.WithValue(ctx, auditKey{}, rec)
 	return db.WithBeforeCommit(ctx, rec.beforeCommit)
+}
+
+// background runs fn after the request's answer; Shutdown waits for it (once closing, fn runs
+// at once instead).
+func (s *Server) background(fn func()) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		fn()
+		return
+	}
+	s.bg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
 }
 
 // audited wraps a creator route's handler with its recorder (nothing for an undeclared route).
@@ -240,7 +263,8 @@ func (rec *auditRecorder) beforeCommit(ctx context.Context, creatorID uuid.UUID,
 // belong to (each workspace's owners and admins see attempts on their members' accounts). An
 // email that names nobody is recorded nowhere (no workspace is concerned; the login limits
 // still count it). A failure to record is logged, never answered: the client gets the same 401.
-func (s *Server) auditFailedSignIn(ctx context.Context, r *http.Request, userID uuid.UUID, email string) {
+// It runs after the answer (Server.background): no timing tells an existing account apart.
+func (s *Server) auditFailedSignIn(ctx context.Context, ip string, userID uuid.UUID, email string) {
 	var ws []db.UserWorkspacesRow
 	err := s.Store.AsUser(ctx, userID, func(q *db.Queries) (err error) {
 		ws, err = q.UserWorkspaces(ctx, userID)
@@ -250,7 +274,7 @@ func (s *Server) auditFailedSignIn(ctx context.Context, r *http.Request, userID 
 		if err != nil {
 			break
 		}
-		actx := s.auditFor(ctx, r, w.CreatorID, auditSpec{Action: auditSignInFailed, Target: "user", Always: true})
+		actx := s.auditAt(ctx, ip, w.CreatorID, auditSpec{Action: auditSignInFailed, Target: "user", Always: true})
 		auditActor(actx, "anonymous", userID, email)
 		auditTarget(actx, userID)
 		auditDetail(actx, "reason", "invalid_credentials")

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/coachwire/coachwire/internal/testenv"
 )
 
 type auditEntry struct {
@@ -208,6 +210,12 @@ func TestAuditEveryChange(t *testing.T) {
 			target = inviteID
 		}
 		got := e.auditOf(t, tok, s.action, target)
+		if s.action == "auth.sign_in_failed" { // recorded after the answer
+			testenv.Eventually(t, 10*time.Second, func() bool {
+				got = e.auditOf(t, tok, s.action, target)
+				return len(got) > before
+			}, "the failed sign-in's entry")
+		}
 		if len(got) != before+1 {
 			t.Fatalf("%s: %d entries on %s after the change, want %d: %+v", s.action, len(got), target, before+1, got)
 		}
@@ -408,4 +416,34 @@ func reversed(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
+}
+
+// TestAuditFailedSignInEachWorkspace: a wrong password for a person's email is recorded in every
+// workspace they belong to, an unknown email nowhere.
+func TestAuditFailedSignInEachWorkspace(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	a, b, other := e.c.Register(t), e.c.Register(t), e.c.Register(t)
+	tok, _ := e.invite(t, b.AccessToken, a.Email, "viewer", false)
+	e.accept(t, tok, "correct horse battery") // a's person joins B too
+	if st, _, raw := e.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": strings.ToUpper(a.Email), "password": "wrong password!"}); st != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %s", st, raw)
+	}
+	if st, _, raw := e.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": "nobody-" + uuid.NewString()[:8] + "@example.com", "password": "wrong password!"}); st != http.StatusUnauthorized {
+		t.Fatalf("unknown email: %d %s", st, raw)
+	}
+	for _, w := range []testenv.Creator{a, b} {
+		var got []auditEntry
+		testenv.Eventually(t, 10*time.Second, func() bool {
+			got = e.auditOf(t, w.AccessToken, "auth.sign_in_failed", "")
+			return len(got) > 0
+		}, "the failed sign-in in %s", w.Email)
+		if len(got) != 1 || got[0].ActorType != "anonymous" || !strings.EqualFold(got[0].ActorLabel, a.Email) || got[0].IP != "127.0.0.1" {
+			t.Errorf("workspace of %s: %+v", w.Email, got)
+		}
+	}
+	// The unknown email was recorded nowhere: not in a workspace the person has nothing to do with.
+	if got := e.auditOf(t, other.AccessToken, "auth.", ""); len(got) != 0 {
+		t.Errorf("another workspace: %+v", got)
+	}
 }

@@ -110,6 +110,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	closing bool
+	// bg counts work a request left running after its answer (background); Shutdown waits.
+	bg sync.WaitGroup
 	// routes is the route table of the last Handler (Routes).
 	routes []Route
 }
@@ -333,6 +335,7 @@ func (s *Server) Shutdown() {
 	s.closing = true
 	s.mu.Unlock()
 	s.widget.Shutdown()
+	s.bg.Wait()
 }
 
 // The webhook intake routes (counted apart: coachwire_webhook_requests_total).
