@@ -173,8 +173,43 @@ func (s *Server) audited(spec auditSpec, ok bool, h func(http.ResponseWriter, *h
 		if spec.Target == "workspace" {
 			auditTarget(ctx, a.CreatorID)
 		}
+		if id, err := uuid.Parse(r.PathValue(spec.Param)); err == nil && spec.Param != "" {
+			s.auditTargetName(r.Context(), ctx, a.CreatorID, spec.Target, id)
+		}
 		return h(w, r.WithContext(ctx), a)
 	}
+}
+
+// auditTargetName adds, as a detail of the entry in actx, the readable name of the target as it
+// is before the change (a member's email, a document's title, a channel's, campaign's or
+// program's name): after a removal nothing else would name it. It is read in a transaction of
+// its own before the handler runs; an unknown target adds nothing (the handler answers 404).
+func (s *Server) auditTargetName(ctx, actx context.Context, creatorID uuid.UUID, typ string, id uuid.UUID) {
+	_ = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
+		switch typ {
+		case "member":
+			if p, err := q.MemberProfile(ctx, id); err == nil {
+				auditDetail(actx, "email", p.Email)
+			}
+		case "document":
+			if d, err := q.GetDocument(ctx, id); err == nil {
+				auditDetail(actx, "title", d.Title)
+			}
+		case "channel":
+			if c, err := q.GetChannel(ctx, id); err == nil {
+				auditDetail(actx, "name", c.Name)
+			}
+		case "campaign":
+			if c, err := q.GetCampaign(ctx, id); err == nil {
+				auditDetail(actx, "name", c.Name)
+			}
+		case "program":
+			if p, err := q.GetProgram(ctx, id); err == nil {
+				auditDetail(actx, "name", p.Name)
+			}
+		}
+		return nil
+	})
 }
 
 func recorderOf(ctx context.Context) *auditRecorder {

@@ -241,6 +241,16 @@ func TestAuditEveryChange(t *testing.T) {
 	if fmt.Sprint(rc.Details["from"]) != "map[can_read_messages:false role:agent]" || fmt.Sprint(rc.Details["to"]) != "map[can_read_messages:false role:editor]" {
 		t.Errorf("role change details %v", rc.Details)
 	}
+	// Removals still name what they removed.
+	if rm := e.auditOf(t, tok, "member.removed", removed.User.ID.String()); len(rm) != 1 || rm[0].Details["email"] != removed.User.Email {
+		t.Errorf("member.removed details: %+v", rm)
+	}
+	if del := e.auditOf(t, tok, "document.deleted", doc); len(del) != 1 || del[0].Details["title"] != "To change" {
+		t.Errorf("document.deleted details: %+v", del)
+	}
+	if ch := e.auditOf(t, tok, "channel.removed", fx["whatsapp_channel"]); len(ch) != 1 || ch[0].Details["name"] == nil {
+		t.Errorf("channel.removed details: %+v", ch)
+	}
 	// Sign-up and joining by invitation are on record too (the fixtures did both).
 	if ws := e.auditOf(t, tok, "workspace.created", owner.ID.String()); len(ws) != 1 || ws[0].ActorLabel != owner.Email {
 		t.Errorf("workspace.created: %+v", ws)
