@@ -26,7 +26,8 @@ import (
 // and opens the Audit log page from the navigation: the newest entries, filtering by kind of
 // change (Enter in a field submits), paging with the keyboard to older entries, filtering by who, the empty
 // state, the CSV download of the filtered log, and phone width. axe-core finds no serious or
-// critical violation in any state.
+// critical violation in any state; COACHWIRE_SCREENSHOTS=1 saves docs/audit.png and
+// docs/audit-phone.png (the visible part of the page).
 func TestConsoleAuditInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -162,11 +163,19 @@ func TestConsoleAuditInBrowser(t *testing.T) {
 	b.axe(t, axe, "audit log, no match")
 	b.do(t, "clear the filters", chromedp.Click(chromedp.CSS(`.audit .empty button`)))
 	b.poll(t, "everything again", ready+` && `+rows+`.length === 50 && document.querySelector('#audit-actor').value === ''`)
+	shot := func(name string) {
+		if os.Getenv(consoleScreenshotEnv) == "1" {
+			png := run(t, b, "screenshot", chromedp.CaptureScreenshot())
+			require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644))
+		}
+	}
+	shot("audit.png")
 
 	// Phone width: no sideways scrolling, the rows as cards.
 	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	b.poll(t, "laid out for the phone", `document.querySelector('.audit-table thead').getBoundingClientRect().width <= 1`)
 	require.Equal(t, "0", b.eval(t, `String(document.documentElement.scrollWidth - window.innerWidth)`), "no horizontal scrolling at phone width")
 	b.axe(t, axe, "audit log at phone size")
+	shot("audit-phone.png")
 	require.Empty(t, b.exceptions(), fmt.Sprintf("JavaScript exceptions on %s", "the audit page"))
 }

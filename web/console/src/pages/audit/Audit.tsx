@@ -169,19 +169,15 @@ export default function Audit() {
             ))}
           </select>
         </div>
-        <div className="field">
+        <div className="field audit-who-field">
           <label htmlFor="audit-actor">Who</label>
           <input
             id="audit-actor"
             type="search"
             value={draft.actor}
             placeholder="Email or key name"
-            aria-describedby="audit-actor-hint"
             onChange={(e) => setDraft({ ...draft, actor: e.target.value })}
           />
-          <p className="hint" id="audit-actor-hint">
-            The whole email or key name.
-          </p>
         </div>
         <div className="field">
           <label htmlFor="audit-target">Target id</label>
@@ -255,24 +251,32 @@ export default function Audit() {
                     <td data-label="When">
                       <time dateTime={e.at}>{when.format(new Date(e.at))}</time>
                     </td>
-                    <td data-label="Who" className="audit-who">
-                      <span className="audit-actor">{e.actor_label || e.actor_id || "unknown"}</span>
-                      <span className="doc-sub">
-                        {e.actor_type === "api_key" ? "API key" : e.actor_type === "anonymous" ? "not signed in" : "member"}
-                      </span>
+                    <td data-label="Who">
+                      <div>
+                        <span className="audit-actor">{e.actor_label || e.actor_id || "unknown"}</span>
+                        <span className="doc-sub">
+                          {e.actor_type === "api_key" ? "API key" : e.actor_type === "anonymous" ? "not signed in" : "member"}
+                        </span>
+                      </div>
                     </td>
                     <td data-label="Change">
-                      <span className="audit-action">{words[e.action] ?? e.action}</span>
-                      <span className="doc-sub">
-                        <code>{e.action}</code>
-                      </span>
-                      <Details details={e.details} />
+                      <div>
+                        <span className="audit-action">{words[e.action] ?? e.action}</span>
+                        <span className="doc-sub">
+                          <code>{e.action}</code>
+                        </span>
+                        <Details details={e.details} />
+                      </div>
                     </td>
                     <td data-label="Target" className="audit-target">
-                      {e.target_type && <span>{e.target_type.replace("_", " ")}</span>}
-                      {e.target_id && <span className="doc-sub">{e.target_id}</span>}
+                      <div>
+                        {e.target_type && <span>{e.target_type.replace("_", " ")}</span>}
+                        {e.target_id && <span className="doc-sub">{e.target_id}</span>}
+                      </div>
                     </td>
-                    <td data-label="Address">{e.ip || "—"}</td>
+                    <td data-label="Address" className="audit-ip">
+                      {e.ip || "—"}
+                    </td>
                   </tr>
                 ))}
               </tbody>
