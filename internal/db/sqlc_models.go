@@ -99,6 +99,20 @@ type ApiKeyLookup struct {
 	CreatorID uuid.UUID `json:"creator_id"`
 }
 
+type AuditLog struct {
+	CreatorID  uuid.UUID       `json:"creator_id"`
+	ID         uuid.UUID       `json:"id"`
+	At         time.Time       `json:"at"`
+	ActorType  string          `json:"actor_type"`
+	ActorID    uuid.NullUUID   `json:"actor_id"`
+	ActorLabel string          `json:"actor_label"`
+	Action     string          `json:"action"`
+	TargetType string          `json:"target_type"`
+	TargetID   string          `json:"target_id"`
+	Ip         string          `json:"ip"`
+	Details    json.RawMessage `json:"details"`
+}
+
 type AuthSession struct {
 	ID         uuid.UUID  `json:"id"`
 	CreatorID  uuid.UUID  `json:"creator_id"`

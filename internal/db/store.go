@@ -85,8 +85,14 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 			rollback(ctx, conn.Conn())
 		}
 	}()
-	if err := fn(New(conn)); err != nil {
+	q := New(conn)
+	if err := fn(q); err != nil {
 		return err
+	}
+	if hook, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {
+		if err := hook(ctx, creatorID, q); err != nil {
+			return err
+		}
 	}
 	tag, err := conn.Exec(ctx, "COMMIT")
 	if err != nil {
@@ -97,6 +103,19 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 		return errors.New("db: commit: transaction was rolled back after an earlier error")
 	}
 	return nil
+}
+
+// BeforeCommit runs in every tenant transaction (InTenant) whose context carries it, after the
+// transaction's function succeeded and before COMMIT, with the same queries: what it writes
+// commits or rolls back with the change, and its error rolls the whole transaction back. The
+// gateway's audit log is written this way (WithBeforeCommit on the request's context).
+type BeforeCommit func(ctx context.Context, creatorID uuid.UUID, q *Queries) error
+
+type beforeCommitKey struct{}
+
+// WithBeforeCommit returns ctx carrying hook for the tenant transactions run with it.
+func WithBeforeCommit(ctx context.Context, hook BeforeCommit) context.Context {
+	return context.WithValue(ctx, beforeCommitKey{}, hook)
 }
 
 // AsUser runs fn in a transaction that names a person (app.user_id) and no workspace: only

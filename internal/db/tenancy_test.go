@@ -103,6 +103,11 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if err := q.InsertSession(ctx, db.InsertSessionParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, MemberID: uuid.New(), ExpiresAt: nowPlusHour()}); err != nil {
 			return err
 		}
+		if _, err := q.InsertAuditEntry(ctx, db.InsertAuditEntryParams{CreatorID: x.creator, ID: uuid.New(), At: time.Now(), ActorType: "user",
+			ActorID: uuid.NullUUID{UUID: x.user, Valid: true}, Action: "document.uploaded", TargetType: "document", TargetID: x.document.String(),
+			Ip: "192.0.2.1", Details: json.RawMessage("{}"), Always: true}); err != nil {
+			return err
+		}
 		return q.InsertRefreshToken(ctx, db.InsertRefreshTokenParams{ID: uuid.New(), CreatorID: x.creator, UserID: x.user, FamilyID: uuid.New(), TokenHash: x.creator[:], ExpiresAt: nowPlusHour()})
 	})
 	require.NoError(t, err)
@@ -110,7 +115,7 @@ func seed(t *testing.T, s *db.Store) seeded {
 }
 
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
-	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions",
+	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
 	"message_terms"}
 
@@ -165,6 +170,12 @@ func TestRLSMatrix(t *testing.T) {
 					set := "created_at = now()"
 					if strings.HasPrefix(table, "analytics_") || table == "message_terms" {
 						set = "creator_id = creator_id"
+					}
+					if table == "audit_log" {
+						// Append-only: the app role may not even try (TestAuditLogAppendOnly).
+						_, err := tx.Exec(ctx, "UPDATE audit_log SET at = now() WHERE "+where)
+						require.ErrorContains(t, err, "permission denied")
+						return
 					}
 					tag, err := tx.Exec(ctx, "UPDATE "+table+" SET "+set+" WHERE "+where)
 					require.NoError(t, err)
@@ -443,6 +454,47 @@ func TestAsUserSeesOwnMembershipsOnly(t *testing.T) {
 			ids = append(ids, p.ID)
 		}
 		require.ElementsMatch(t, []uuid.UUID{a.user, b.user}, ids)
+		return nil
+	}))
+}
+
+// TestAuditLogAppendOnly: in its own workspace the application role reads and appends audit
+// entries but can neither change nor remove one (no UPDATE or DELETE grant, whatever RLS says),
+// and cannot append one to another workspace.
+func TestAuditLogAppendOnly(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	a := seed(t, s)
+	b := seed(t, s)
+	ctx := context.Background()
+	own := fmt.Sprintf("SELECT set_config('app.creator_id', '%s', true)", a.creator)
+	for _, stmt := range []string{
+		"UPDATE audit_log SET action = 'document.kept'",
+		"UPDATE audit_log SET actor_label = 'someone else' WHERE creator_id = '" + a.creator.String() + "'",
+		"DELETE FROM audit_log",
+		"DELETE FROM audit_log WHERE creator_id = '" + a.creator.String() + "'",
+		"TRUNCATE audit_log",
+	} {
+		inTx(t, s.Pool(), own, func(tx pgx.Tx) {
+			_, err := tx.Exec(ctx, stmt)
+			require.ErrorContains(t, err, "permission denied", stmt)
+		})
+	}
+	inTx(t, s.Pool(), own, func(tx pgx.Tx) {
+		var n int
+		require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM audit_log").Scan(&n))
+		require.Equal(t, 1, n, "A sees exactly its own entry")
+		_, err := tx.Exec(ctx, `INSERT INTO audit_log (creator_id, id, actor_type, action) VALUES ($1, $2, 'user', 'document.deleted')`, a.creator, uuid.New())
+		require.NoError(t, err, "the app role appends in its own workspace")
+		_, err = tx.Exec(ctx, `INSERT INTO audit_log (creator_id, id, actor_type, action) VALUES ($1, $2, 'user', 'document.deleted')`, b.creator, uuid.New())
+		require.ErrorContains(t, err, "row-level security", "appended to B's log from A's tenant")
+	})
+	// The insert writes only in a transaction that changed something, unless told always.
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		n, err := q.InsertAuditEntry(ctx, db.InsertAuditEntryParams{CreatorID: a.creator, ID: uuid.New(), At: time.Now(), ActorType: "user",
+			Action: "document.deleted", Details: json.RawMessage("{}")})
+		require.NoError(t, err)
+		require.Zero(t, n, "a read-only transaction got an audit entry")
 		return nil
 	}))
 }

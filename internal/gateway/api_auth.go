@@ -354,7 +354,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	widgetKey := "wk_" + base64.RawURLEncoding.EncodeToString(authRandom(24))
 	widgetSecret := hex.EncodeToString(authRandom(32))
 
-	ctx := r.Context()
+	ctx := s.auditFor(r.Context(), r, id, routeAudit["POST /api/v1/auth/register"])
+	auditActor(ctx, "user", userID, email)
+	auditTarget(ctx, id)
 	var ss session
 	err = s.Store.InTenant(ctx, id, func(q *db.Queries) error {
 		_, err := q.InsertCreator(ctx, db.InsertCreatorParams{
@@ -438,12 +440,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	// An empty hash (no account) is compared against the dummy hash and never matches.
 	if !s.Auth.CheckPassword(user.PasswordHash, req.Password) || user.ID == uuid.Nil {
+		if user.ID != uuid.Nil {
+			// Recorded after the answer, so a wrong password for an existing account takes as
+			// long as one for an unknown email.
+			uid := user.ID
+			s.background(func() { s.auditFailedSignIn(context.WithoutCancel(ctx), ip, uid, email) })
+		}
 		return errInvalidCredentials
 	}
 	creatorID, err := s.loginWorkspace(ctx, user.ID, user.LastCreatorID)
 	if err != nil {
 		return err
 	}
+	ctx = s.auditFor(ctx, r, creatorID, routeAudit["POST /api/v1/auth/login"])
+	auditActor(ctx, "user", user.ID, "")
+	auditTarget(ctx, user.ID)
 	var ss session
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
 		var err error

@@ -108,6 +108,7 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request, a 
 		if err != nil {
 			return err
 		}
+		auditTarget(ctx, c.ID)
 		out, err = campaignOf(c, occ)
 		return err
 	}); err != nil {

@@ -122,8 +122,10 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err := limitName.field("bad_name", "name", in.Name); err != nil {
 		return err
 	}
+	auditChannel(r.Context(), in.Type, in.Name)
 	ch, err := setup.Connect(r.Context(), s.channelDeps(), a.CreatorID, in.input())
 	if err != nil {
+		s.auditUndone(r.Context(), r, a, "channel.removed", "the provider refused the channel's webhook")
 		return err
 	}
 	s.Log.Info("channel connected", "creator_id", a.CreatorID, "channel_id", ch.ID, "type", ch.Type)

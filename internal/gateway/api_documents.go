@@ -143,6 +143,13 @@ func (s *Server) handleCreateDocument(w http.ResponseWriter, r *http.Request, a 
 
 func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, a creatorAuth, c *newContent) error {
 	ctx := r.Context()
+	auditResolve(ctx, func(ctx context.Context, q *db.Queries) error {
+		if d, err := q.GetDocumentByHash(ctx, c.hash); err == nil {
+			auditTarget(ctx, d.ID)
+			auditDetail(ctx, "title", d.Title)
+		}
+		return nil
+	})
 	d, dup, err := knowledge.AddDocument(ctx, s.Store, a.CreatorID, c.document(), s.Config.MaxCreatorBytes)
 	if err != nil || dup {
 		s.discard(a.CreatorID, c)

@@ -78,6 +78,9 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, a cr
 	}
 	raw, prefix, hash := auth.NewAPIKey()
 	ctx := r.Context()
+	auditTarget(ctx, id)
+	auditDetail(ctx, "name", name)
+	auditDetail(ctx, "role", role)
 	var k db.ApiKey
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		var err error

@@ -193,6 +193,7 @@ func (s *Server) handleCreateProgram(w http.ResponseWriter, r *http.Request, a c
 			return err
 		}
 		p, err = proactive.CreateProgram(ctx, q, a.CreatorID, spec)
+		auditTarget(ctx, p.ID)
 		return err
 	})
 	if writeProgramIssues(w, err) {
@@ -409,6 +410,8 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request, a creatorA
 	var e db.ProgramEnrollment
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
 		e, err = proactive.EnrollEndUser(ctx, q, id, in.EndUserID, s.Now())
+		auditDetail(ctx, "end_user_id", in.EndUserID)
+		auditDetail(ctx, "enrollment_id", e.ID)
 		return err
 	}); err != nil {
 		return err

@@ -126,6 +126,7 @@ func (s *Server) handleUpdateMember(w http.ResponseWriter, r *http.Request, a cr
 		if err != nil {
 			return err
 		}
+		auditDetail(ctx, "from", map[string]any{"role": m.Role, "can_read_messages": m.CanReadMessages})
 		if m.Role == string(perm.Owner) && req.Role != nil && *req.Role != m.Role {
 			return errConflict("owner_role", "the owner's role changes only by transferring ownership to another member")
 		}
@@ -133,6 +134,7 @@ func (s *Server) handleUpdateMember(w http.ResponseWriter, r *http.Request, a cr
 			CreatorID: a.CreatorID, UserID: userID}); err != nil {
 			return err
 		}
+		auditDetail(ctx, "to", map[string]any{"role": m.Role, "can_read_messages": m.CanReadMessages})
 		out, err = memberOutOf(ctx, q, m)
 		return err
 	})
@@ -278,6 +280,9 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, a creatorA
 	raw, hash := auth.NewInvitationToken(a.CreatorID)
 	invitedBy := uuid.NullUUID{UUID: a.UserID, Valid: a.person()}
 	ctx := r.Context()
+	auditTarget(ctx, id)
+	auditDetail(ctx, "email", email)
+	auditDetail(ctx, "role", role)
 	var inv db.Invitation
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		ps, err := q.MemberProfiles(ctx)
@@ -387,6 +392,7 @@ func (s *Server) handleAcceptInvitation(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	var ss session
+	ctx = s.auditFor(ctx, r, creatorID, routeAudit["POST /api/v1/invitations/accept"])
 	err = s.Store.InTenant(ctx, creatorID, func(q *db.Queries) error {
 		inv, err := q.InvitationByHash(ctx, hash)
 		switch {
@@ -403,6 +409,9 @@ func (s *Server) handleAcceptInvitation(w http.ResponseWriter, r *http.Request) 
 		if err != nil {
 			return err
 		}
+		auditActor(ctx, "user", userID, "")
+		auditTarget(ctx, inv.ID)
+		auditDetail(ctx, "role", inv.Role)
 		if _, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: creatorID, UserID: userID}); err == nil {
 			return errConflict("already_member", "you already belong to this workspace")
 		} else if !db.IsNotFound(err) {

@@ -96,6 +96,8 @@ type fullOpts struct {
 	// now is the gateway's and the token service's clock (nil: time.Now); tokens then live a
 	// year, since a test's clock may jump weeks.
 	now func() time.Time
+	// importPrivate lets URL import reach loopback (a test's page server).
+	importPrivate bool
 }
 
 // newFullEnvWith is newFullEnv with o. Each call is one more gateway replica on the same
@@ -121,7 +123,7 @@ func newFullEnvWith(t *testing.T, o fullOpts) *fullEnv {
 	}
 	srv := gateway.New(gateway.Deps{
 		Config: &gateway.Settings{PublicURL: testIssuer, TelegramAPIURL: tg.URL,
-			Limits: o.limits},
+			Limits: o.limits, ImportAllowPrivate: o.importPrivate},
 		Files: testFiles(t),
 		Store: testenv.Store(t),
 		Bus:   b,

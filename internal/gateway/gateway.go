@@ -117,6 +117,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	closing bool
+	// bg counts work a request left running after its answer (background); Shutdown waits.
+	bg sync.WaitGroup
 	// routes is the route table of the last Handler (Routes).
 	routes []Route
 }
@@ -126,6 +128,9 @@ type Server struct {
 type Route struct {
 	Pattern string
 	Perm    perm.Perm
+	// Audit is the action the route records in the audit log ("" none), declared in
+	// routeAudit (audit.go) by pattern.
+	Audit string
 }
 
 // Routes returns the route table built by the last call of Handler (for tests and docs).
@@ -201,13 +206,15 @@ func (s *Server) Handler() http.Handler {
 	}
 	var table []Route
 	public := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		table = append(table, Route{Pattern: pattern})
+		table = append(table, Route{Pattern: pattern, Audit: routeAudit[pattern].Action})
 		route(pattern, h)
 	}
-	// creator registers a creator API route with the permission it requires (requireCreator).
+	// creator registers a creator API route with the permission it requires (requireCreator)
+	// and, when routeAudit declares one, the audit entry it records (audit.go).
 	creator := func(pattern string, p perm.Perm, h func(http.ResponseWriter, *http.Request, creatorAuth) error) {
-		table = append(table, Route{Pattern: pattern, Perm: p})
-		route(pattern, s.requireCreator(p, h))
+		spec, audited := routeAudit[pattern]
+		table = append(table, Route{Pattern: pattern, Perm: p, Audit: spec.Action})
+		route(pattern, s.requireCreator(p, s.audited(spec, audited, h)))
 	}
 
 	// Health.
@@ -241,6 +248,8 @@ func (s *Server) Handler() http.Handler {
 	creator("GET /api/v1/api-keys", perm.KeysManage, s.handleListAPIKeys)
 	creator("POST /api/v1/api-keys", perm.KeysManage, s.handleCreateAPIKey)
 	creator("DELETE /api/v1/api-keys/{id}", perm.KeysManage, s.handleRevokeAPIKey)
+	// Audit log (audit.go): what changed, who, when, from where; JSON pages or CSV.
+	creator("GET /api/v1/audit", perm.AuditRead, s.handleListAudit)
 
 	// Creator settings and knowledge.
 	creator("GET /api/v1/widget/settings", perm.CoachRead, s.handleGetWidgetSettings)
@@ -349,6 +358,7 @@ func (s *Server) Shutdown() {
 	s.closing = true
 	s.mu.Unlock()
 	s.widget.Shutdown()
+	s.bg.Wait()
 }
 
 // The webhook intake routes (counted apart: coachwire_webhook_requests_total).

@@ -81,12 +81,15 @@ const (
 	// an agent works the inbox but takes no data out and erases no one.
 	EndUsersExport Perm = "end_users.export"
 	EndUsersDelete Perm = "end_users.delete"
+	// AuditRead: the workspace's audit log (who changed what, from which address), as JSON or
+	// CSV. Owners and admins.
+	AuditRead Perm = "audit.read"
 )
 
 // All lists every permission.
 var All = []Perm{AccountRead, KnowledgeRead, KnowledgeWrite, CoachRead, CoachWrite, SettingsRead, SettingsWrite,
 	InboxRead, ContentRead, InboxWrite, MemoryWrite, CampaignsRead, CampaignsWrite, ProgramsRead, ProgramsWrite,
-	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, WorkspaceExport, EndUsersExport, EndUsersDelete}
+	AnalyticsRead, TeamRead, TeamWrite, KeysManage, OwnershipTransfer, WorkspaceExport, EndUsersExport, EndUsersDelete, AuditRead}
 
 // reads are what every role but agent reads.
 var reads = []Perm{AccountRead, KnowledgeRead, CoachRead, SettingsRead, InboxRead, CampaignsRead, ProgramsRead, AnalyticsRead, TeamRead}

@@ -47,6 +47,13 @@ func TestGrants(t *testing.T) {
 			t.Errorf("%s exports or deletes end users", r)
 		}
 	}
+	// The audit log: owners and admins (and their API keys), nobody else.
+	for _, r := range Roles {
+		want := r == Owner || r == Admin
+		if got := (Grant{Role: r, ReadContent: true}).Allows(AuditRead); got != want {
+			t.Errorf("%s audit.read: %v, want %v", r, got, want)
+		}
+	}
 	// Unknown roles get nothing, even with the content grant.
 	if (Grant{Role: "root", ReadContent: true}).Allows(ContentRead) || len((Grant{Role: ""}).Perms()) != 0 {
 		t.Error("an unknown role holds permissions")

@@ -20,6 +20,7 @@ const Channels = lazy(() => import("./pages/channels/Channels"));
 const Campaigns = lazy(() => import("./pages/campaigns/Campaigns"));
 const Inbox = lazy(() => import("./pages/inbox/Inbox"));
 const Programs = lazy(() => import("./pages/programs/Programs"));
+const Audit = lazy(() => import("./pages/audit/Audit"));
 
 /** Where a signed-in person lands: the first page their role may use. */
 const defaultHome = "/knowledge";
@@ -112,6 +113,9 @@ export function App() {
       break;
     case "/channels":
       page = <Channels />;
+      break;
+    case "/audit":
+      page = <Audit />;
       break;
     case "/":
       page = home === "/" ? <NoPages role={perms.status === "ready" ? perms.role : ""} /> : null; // else redirecting

@@ -211,6 +211,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace's audit log, newest first (permission `audit.read`, owners and admins).
+         * @description Every change by a person or an API key, written in the same transaction as the change:
+         *     who (`actor_*`), what (`action`), on what (`target_*`), when (`at`) and from which client
+         *     address (`ip`). Failed sign-ins of a member's email are recorded in each of their
+         *     workspaces. Filters combine; pages follow `next_cursor` (keyset). With `format=csv` the
+         *     whole filtered log (cursor and limit ignored) is streamed as CSV with the header
+         *     `at,actor_type,actor_id,actor_label,action,target_type,target_id,ip,details,id`; a cell
+         *     starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`. docs/api.md lists the actions.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1901,6 +1927,39 @@ export interface components {
             /** @description Of them, people who opted out: every occurrence skips them (`opted_out`). */
             opted_out: number;
         };
+        AuditEntry: {
+            /**
+             * @description `<thing>.<what happened>`; docs/api.md lists them.
+             * @example document.deleted
+             */
+            action: string;
+            /** Format: uuid */
+            actor_id: string | null;
+            /** @description The member's email or the key's name when the entry was written. */
+            actor_label: string;
+            /**
+             * @description `anonymous`: a failed sign-in; actor_id is then the person the email names, actor_label the email typed.
+             * @enum {string}
+             */
+            actor_type: "user" | "api_key" | "anonymous";
+            /** Format: date-time */
+            at: string;
+            /** @description What changed (e.g. a role's from/to), never a secret. */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Format: uuid */
+            id: string;
+            /** @description The client address (X-Forwarded-For only from a trusted proxy). */
+            ip: string;
+            target_id: string;
+            /** @example document */
+            target_type: string;
+        };
+        AuditPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            next_cursor: string | null;
+        };
         /** @description One sign-in of the person (a refresh-token family). */
         AuthSession: {
             /** Format: date-time */
@@ -3514,6 +3573,54 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description An action (`document.deleted`), or a prefix ending in `.` or `.*` (`document.`, `document.*`). */
+                action?: string;
+                /** @description The actor's id (a user or API key id) or its label (email or key name, case-insensitive). */
+                actor?: string;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                format?: "json" | "csv";
+                /** @description Entries at or after this time (RFC 3339, or a date: its midnight UTC). */
+                from?: string;
+                limit?: number;
+                target_id?: string;
+                target_type?: string;
+                /** @description Entries before this time (RFC 3339, or a date: its midnight UTC). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of entries (`next_cursor` null on the last), or the CSV export. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                    "text/csv": string;
+                };
+            };
+            /** @description `invalid_from`, `invalid_to`, `invalid_cursor`, `invalid_limit` or `invalid_format`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     login: {

@@ -21,6 +21,7 @@ export const pages: { to: string; label: string; perm: Perm }[] = [
   { to: "/campaigns", label: "Campaigns", perm: "campaigns.read" },
   { to: "/inbox", label: "Inbox", perm: "inbox.read" },
   { to: "/programs", label: "Programs", perm: "programs.read" },
+  { to: "/audit", label: "Audit log", perm: "audit.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */
