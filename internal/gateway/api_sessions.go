@@ -356,6 +356,7 @@ func (s *Server) handleSignOutEverywhere(w http.ResponseWriter, r *http.Request,
 	if mode != "" && mode != "cookie" {
 		return errBadRequest("invalid_session_mode", sessionModeHeader+` must be "cookie" or absent`)
 	}
+	auditTarget(r.Context(), a.UserID.String())
 	if err := s.signOutUser(r.Context(), a.UserID, uuid.Nil); err != nil {
 		return err
 	}
@@ -393,6 +394,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, a 
 		return errBadRequest("invalid_password", "new password rejected")
 	}
 	ctx := r.Context()
+	auditTarget(ctx, a.UserID.String())
 	p, err := s.profileOf(ctx, a)
 	if err != nil {
 		return err

@@ -95,14 +95,28 @@ var routeAudit = map[string]auditSpec{
 	"PUT /api/v1/end-users/{id}/memory":                          {Action: "memory.edited", Target: "end_user", Param: "id"},
 	"DELETE /api/v1/end-users/{id}/memory":                       {Action: "memory.erased", Target: "end_user", Param: "id"},
 	"PUT /api/v1/end-users/{id}/tags":                            {Action: "end_user.tags_changed", Target: "end_user", Param: "id"},
+	"DELETE /api/v1/end-users/{id}":                              {Action: "end_user.deleted", Target: "end_user", Param: "id"},
+	// Exports change nothing but are on record (Always).
+	"GET /api/v1/end-users/{id}/export": {Action: "end_user.exported", Target: "end_user", Param: "id", Always: true},
+	"GET /api/v1/export":                {Action: "workspace.exported", Target: "workspace", Always: true},
+	// The signed-in person's own account (api_sessions.go): the handler names the user.
+	"POST /api/v1/auth/password":            {Action: "auth.password_changed", Target: "user", Always: true},
+	"POST /api/v1/auth/sessions/revoke-all": {Action: "auth.signed_out_everywhere", Target: "user", Always: true},
 }
 
 // notAudited are the creator routes that are not GET and change nothing worth recording: a
 // workspace switch (it opens a session, like a sign-in, but in a workspace the person already
-// belongs to) and the campaign dry run.
+// belongs to), signing out one of one's own sessions, and the dry runs (campaign previews and
+// audience counts, program validation, "try a question", a channel's provider check).
 var notAudited = map[string]bool{
-	"POST /api/v1/auth/switch":            true,
-	"POST /api/v1/campaigns/{id}/preview": true,
+	"POST /api/v1/auth/switch":              true,
+	"DELETE /api/v1/auth/sessions/{id}":     true,
+	"POST /api/v1/campaigns/{id}/preview":   true,
+	"POST /api/v1/campaigns/preview":        true,
+	"POST /api/v1/campaigns/audience-count": true,
+	"POST /api/v1/programs/validate":        true,
+	"POST /api/v1/knowledge/search":         true,
+	"POST /api/v1/channels/{id}/test":       true,
 }
 
 // Actions written outside the route table.
