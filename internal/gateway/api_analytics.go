@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coachwire/coachwire/events"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -76,6 +78,11 @@ func (s *Server) parseAnalyticsRange(ctx context.Context, r *http.Request, a cre
 		return ar, errBadRequest("bad_query", "tz: not an IANA time zone")
 	}
 	ar.Loc = loc
+	switch ar.Channel {
+	case "", events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
+	default:
+		return ar, errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
+	}
 	switch ar.Mode {
 	case "":
 		ar.Mode = "day"

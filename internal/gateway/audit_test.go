@@ -178,7 +178,7 @@ func TestAuditEveryChange(t *testing.T) {
 		{action: "workspace.exported", method: "GET", path: "/api/v1/export", target: owner.ID.String(), targetType: "workspace", status: 200},
 		{action: "end_user.deleted", method: "DELETE", path: "/api/v1/end-users/" + eu, target: eu, targetType: "end_user", status: 204},
 		{action: "auth.password_changed", method: "POST", path: "/api/v1/auth/password",
-			body: map[string]any{"current_password": "correct horse battery", "new_password": "correct horse battery 2"},
+			body:   map[string]any{"current_password": "correct horse battery", "new_password": "correct horse battery 2"},
 			target: ownerID.String(), targetType: "user", status: 204},
 		{action: "ownership.transferred", method: "POST", path: "/api/v1/members/" + heir.User.ID.String() + "/transfer-ownership",
 			target: heir.User.ID.String(), targetType: "member", status: 200},

@@ -2182,7 +2182,7 @@ export interface components {
             bot_username?: string;
             /** @description WhatsApp. */
             display_phone_number?: string;
-            /** @description What was checked */
+            /** @description What was checked, or what the provider answered. */
             message: string;
             /** @description The provider accepted the stored credentials (and the Telegram webhook is this channel's). */
             ok: boolean;
@@ -2739,7 +2739,7 @@ export interface components {
             severity: "error" | "warning";
             /** @description The step's index in the steps as sent; -1: the program as a whole. */
             step: number;
-            /** @description The step's id (given */
+            /** @description The step's id (given, or assigned when it had none). */
             step_id?: string;
         };
         /**
