@@ -595,7 +595,7 @@ export function PreviewTable({ preview, stale, onMore, zone }: { preview: Previe
       {rows.length === 0 ? (
         <p className="empty">Nobody matches this audience. Loosen the filters above.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-label="Each recipient's outcome" tabIndex={0}>
           <table className="docs preview-table">
             <caption className="visually-hidden">Each recipient's outcome</caption>
             <thead>
