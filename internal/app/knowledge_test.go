@@ -320,7 +320,7 @@ func TestKnowledgeHostileFiles(t *testing.T) {
 	cfg := h.knowledgeConfig()
 	cfg.Knowledge.MaxUploadBytes = 256 << 10
 	cfg.Knowledge.MaxCreatorBytes = 1 << 20
-	cfg.Knowledge.ExtractTimeout = 3 * time.Second
+	cfg.Knowledge.ExtractTimeout = 30 * time.Second // a real PDF under -race on a loaded machine took over 3 s
 	a := h.start(cfg)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
