@@ -33,7 +33,8 @@ import (
 // a forbidden URL says why; the owner makes the agent a viewer (the agent's Team page is then
 // read-only, with the reason) and removes them (the agent's session ends at their next click, and
 // signing in again is refused); the owner creates an API key (shown once, copied, works), revokes
-// it (refused at once), saves the send policy, downloads the workspace export and transfers
+// it (refused at once), saves the send policy, edits a channel's STOP words (a duplicate refused
+// inline first), downloads the workspace export and transfers
 // ownership; made a viewer behind the page's back, their next change shows the API's 403 as a
 // clear message and the page turns read-only. axe-core finds no serious or critical violation
 // on any page or state, and the pages fit a phone's width.
@@ -96,6 +97,11 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 		require.Equal(t, "true", b.eval(t, fmt.Sprintf(`String(document.activeElement === document.querySelector(%q))`, css)), "%s takes the focus", what)
 		b.do(t, "press Enter on "+what, pressEnter())
 	}
+	// The navigation of each role (web/console/src/ui/Layout.tsx pages, by permission).
+	const (
+		ownerNav  = "/console/knowledge /console/analytics /console/team /console/keys /console/settings /console/account /console/coach /console/channels /console/campaigns /console/inbox /console/programs /console/audit"
+		viewerNav = "/console/knowledge /console/analytics /console/team /console/settings /console/account /console/coach /console/channels /console/campaigns /console/inbox /console/programs"
+	)
 	navLinks := func(b *browser) string {
 		return b.eval(t, `Array.from(document.querySelectorAll('#console-nav a')).map((a) => a.getAttribute('href')).join(' ')`)
 	}
@@ -112,7 +118,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ob := open("the owner")
 	signIn(ob, owner.Email, "/team")
 	ob.poll(t, "the Team page", `location.pathname === '/console/team' && document.querySelector('h1')?.textContent === 'Team' && document.querySelector('tr[data-role="owner"]')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob))
+	require.Equal(t, ownerNav, navLinks(ob))
 	require.Equal(t, "page", ob.eval(t, `document.querySelector('#console-nav a[href="/console/team"]').getAttribute('aria-current')`))
 	ob.axe(t, axe, "team, the owner alone")
 
@@ -150,7 +156,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ab.poll(t, "the agent's console", `document.querySelector('#console-nav') && document.querySelector('h1') && document.querySelector('h1').textContent !== 'Sign in'`)
 	// The agent's pages: the inbox (once it is in the navigation), nothing of the owner's.
 	for _, href := range strings.Fields(navLinks(ab)) {
-		require.Equal(t, "/console/inbox", href, "the agent's navigation offers only the inbox")
+		require.Contains(t, []string{"/console/inbox", "/console/account"}, href, "the agent's navigation offers only the inbox and their account")
 	}
 	require.NotContains(t, ab.eval(t, `document.querySelector('h1').textContent`), "No access")
 	ab.axe(t, axe, "the agent's home")
@@ -175,7 +181,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	// The agent's next page load shows the viewer's pages; Team is read-only, with the reason.
 	ab.do(t, "open Team again", chromedp.Navigate(a.URL+"/console/team"))
 	ab.poll(t, "the Team page for a viewer", `document.querySelector('h1')?.textContent === 'Team' && document.querySelector('tr[data-role="owner"]')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/settings", navLinks(ab))
+	require.Equal(t, viewerNav, navLinks(ab))
 	require.Equal(t, "true", ab.eval(t, `String(document.querySelector('.invite-form fieldset').disabled)`), "the invitation form is disabled")
 	require.Contains(t, ab.eval(t, `document.querySelector('#invite-disabled').textContent`), "Your role (viewer) can see the team but not change it")
 	require.Equal(t, "0", ab.eval(t, `String(document.querySelectorAll('tr select, .actions button').length)`), "no role lists or buttons for a viewer")
@@ -226,7 +232,13 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, apiCall("GET", "/api/v1/documents", secret, nil, nil), "the revoked key is refused")
 	phone(ob, "API keys")
 
-	// Settings: the send policy, saved from the keyboard.
+	// Settings: the send policy, saved from the keyboard. A WhatsApp channel (stored unchecked:
+	// no provider) gives the STOP words panel a channel to edit.
+	var waCh struct {
+		ID string `json:"id"`
+	}
+	require.Equal(t, http.StatusCreated, apiCall("POST", "/api/v1/channels", owner.AccessToken, map[string]any{"type": "whatsapp", "name": "Support line",
+		"phone_number_id": "PN-console", "access_token": "unchecked", "app_secret": "app-secret", "verify_token": "verify-123"}, &waCh))
 	ob.do(t, "open Settings", chromedp.Click(chromedp.CSS(`#console-nav a[href="/console/settings"]`)))
 	ob.poll(t, "the Settings page", `document.querySelector('h1')?.textContent === 'Settings' && document.querySelector('#policy-cap-day') && document.querySelector('.stop-list, .empty-inline')`)
 	ob.axe(t, axe, "settings")
@@ -246,6 +258,31 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, apiCall("GET", "/api/v1/nudge-policy", owner.AccessToken, nil, &pol))
 	require.Equal(t, "21:30 07:15 3", fmt.Sprintf("%s %s %d", pol.QuietStart, pol.QuietEnd, pol.CapDay))
+
+	// The channel's STOP words, edited from the keyboard: a word typed twice is refused inline
+	// (the field says why and takes the focus), then the fixed list is saved and used.
+	stopInput := "#words-" + waCh.ID + "-stop"
+	saveWords := `li[data-channel="` + waCh.ID + `"] button[type="submit"]`
+	require.Equal(t, "STOP, UNSUBSCRIBE, STOPALL, CANCEL, END, QUIT", ob.eval(t, `document.querySelector('`+stopInput+`').value`))
+	ob.typeInto(t, "go to the end of the stop words", stopInput, kb.End)
+	ob.do(t, "type two words", chromedp.KeyEvent(", halt, HALT"))
+	press(ob, "Save words", saveWords)
+	ob.poll(t, "the word refused", `document.querySelector('`+stopInput+`-error')?.textContent === 'HALT is in the list twice.' &&
+	  document.activeElement === document.querySelector('`+stopInput+`') && document.activeElement.getAttribute('aria-invalid') === 'true'`)
+	ob.axe(t, axe, "settings, a STOP word refused")
+	ob.do(t, "delete the second HALT", chromedp.KeyEvent(strings.Repeat(kb.Backspace, len(", HALT"))))
+	press(ob, "Save words", saveWords)
+	ob.poll(t, "the words saved", `document.querySelector('li[data-channel="`+waCh.ID+`"] .notice')?.textContent === 'The words of Support line are saved: the next message uses them.' &&
+	  document.querySelector('`+stopInput+`').value === 'STOP, UNSUBSCRIBE, STOPALL, CANCEL, END, QUIT, HALT' && !document.querySelector('`+stopInput+`-error')`)
+	var chans struct {
+		Channels []struct {
+			OptOutWords []string `json:"opt_out_words"`
+		} `json:"channels"`
+	}
+	require.Equal(t, http.StatusOK, apiCall("GET", "/api/v1/channels", owner.AccessToken, nil, &chans))
+	require.Len(t, chans.Channels, 1)
+	require.Equal(t, []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT", "HALT"}, chans.Channels[0].OptOutWords)
+	ob.axe(t, axe, "settings, STOP words saved")
 
 	// The export, downloaded.
 	downloads := t.TempDir()
@@ -304,7 +341,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ob.poll(t, "the new owner", `document.querySelector('`+adminRow+`')?.dataset.role === 'owner' && document.querySelector('tr[data-member=`+fmt.Sprintf("%q", owner.Email)+`]')?.dataset.role === 'admin'`)
 	ob.poll(t, "no more Make owner", `!Array.from(document.querySelectorAll('.actions button')).some((b) => b.textContent.startsWith('Make owner'))`)
 	require.Equal(t, "Ada Admin is now the owner; you are an admin.", ob.eval(t, `document.querySelector('.notice').textContent`))
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob), "an admin keeps every page")
+	require.Equal(t, ownerNav, navLinks(ob), "an admin keeps every page")
 	ob.axe(t, axe, "team, after transferring ownership")
 
 	// Made a viewer behind the page's back, the former owner's next change is refused: the API's
@@ -328,7 +365,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	require.Contains(t, refusal, "team.write")
 	require.Contains(t, refusal, "ask an owner or admin")
 	ob.poll(t, "the page read-only", `document.querySelector('.invite-form fieldset').disabled && !document.querySelector('tr select')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/settings", navLinks(ob), "a viewer's navigation")
+	require.Equal(t, viewerNav, navLinks(ob), "a viewer's navigation")
 	ob.axe(t, axe, "team, a refused change")
 	require.Empty(t, ob.exceptions(), "uncaught exceptions on the owner's pages")
 }

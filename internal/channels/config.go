@@ -15,10 +15,15 @@ type Config struct {
 	// GroupsEnabled lets the bot answer in groups, supergroups and channels it was added to
 	// (only when mentioned or replied to); off by default: group messages are ignored.
 	GroupsEnabled bool `json:"groups_enabled,omitempty"`
-	// Words (besides STOP / START) that opt an end user out of or back into proactive messages
-	// (see proactive.Keyword).
+	// Words (besides STOP / START) that opt an end user out of or back into proactive messages,
+	// as given when the channel was connected (see proactive.ChannelWords).
 	OptOutWords []string `json:"opt_out_words,omitempty"`
 	OptInWords  []string `json:"opt_in_words,omitempty"`
+	// OptOutList and OptInList, once the creator edited the words (PATCH /api/v1/channels/{id}),
+	// are the channel's complete opt-out and opt-in words, replacing the defaults and the extra
+	// words above (then cleared); nil: never edited. proactive.ChannelWords reads both forms.
+	OptOutList []string `json:"opt_out_list,omitempty"`
+	OptInList  []string `json:"opt_in_list,omitempty"`
 }
 
 // Template is the approved WhatsApp template sent when the 24-hour window is closed.

@@ -80,8 +80,8 @@ func (s *Server) channelOf(ch db.Channel) (channelOut, error) {
 	}
 	out := channelOut{ID: ch.ID, Type: ch.Type, Name: ch.Name, WebhookURL: s.webhookURL(ch.Type, ch.ID),
 		PhoneNumberID: cfg.PhoneNumberID, APIVersion: cfg.APIVersion, Template: cfg.Template, BotUsername: cfg.BotUsername,
-		OptOutWords: append(append([]string{}, proactive.DefaultOptOutWords...), cfg.OptOutWords...),
-		OptInWords:  append(append([]string{}, proactive.DefaultOptInWords...), cfg.OptInWords...), CreatedAt: ch.CreatedAt}
+		CreatedAt: ch.CreatedAt}
+	out.OptOutWords, out.OptInWords = proactive.ChannelWords(cfg)
 	if ch.Type == events.ChannelTelegram {
 		out.GroupsEnabled = &cfg.GroupsEnabled
 	}
@@ -172,11 +172,16 @@ func (s *Server) handleDeleteChannel(w http.ResponseWriter, r *http.Request, a c
 // channelPatch is a partial update of a channel's settings: omitted fields keep their value.
 type channelPatch struct {
 	GroupsEnabled *bool `json:"groups_enabled"`
+	// The complete opt-out / opt-in word lists (as GET returns them, defaults included).
+	OptOutWords *[]string `json:"opt_out_words"`
+	OptInWords  *[]string `json:"opt_in_words"`
 }
 
-// handleUpdateChannel changes a channel's settings (PATCH, setup.Change): today groups_enabled
-// of a Telegram channel. Webhook replicas see the change within webhooks.CacheTTL (this one at
-// once).
+// handleUpdateChannel changes a channel's settings (PATCH, setup.Change): groups_enabled of a
+// Telegram channel, and the opt-out / opt-in words of any channel. Webhook replicas see
+// groups_enabled within webhooks.CacheTTL (this one at once); the words are read from the
+// channel row for each inbound message (retrieve), so the next message uses them. The audit
+// entry (channel.updated) carries the new word lists.
 func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -186,7 +191,14 @@ func (s *Server) handleUpdateChannel(w http.ResponseWriter, r *http.Request, a c
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
-	ch, err := setup.Change(r.Context(), s.channelDeps(), a.CreatorID, id, setup.Patch{GroupsEnabled: in.GroupsEnabled})
+	if in.OptOutWords != nil {
+		auditDetail(r.Context(), "opt_out_words", *in.OptOutWords)
+	}
+	if in.OptInWords != nil {
+		auditDetail(r.Context(), "opt_in_words", *in.OptInWords)
+	}
+	ch, err := setup.Change(r.Context(), s.channelDeps(), a.CreatorID, id, setup.Patch{GroupsEnabled: in.GroupsEnabled,
+		OptOutWords: in.OptOutWords, OptInWords: in.OptInWords})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -193,4 +194,116 @@ func TestWidgetPreviewPage(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-src 'self'")
+}
+
+// TestChannelStopWords: PATCH /api/v1/channels/{id} replaces a channel's complete STOP and START
+// word lists (defaults included, as GET lists them): each rule refuses with its code and the
+// field named first, leaving the words as they were; the accepted lists come back normalised and
+// are in the audit entry; another workspace cannot see or change them. (The next inbound message
+// using them: internal/app TestEditedStopWordsOptOut.)
+func TestChannelStopWords(t *testing.T) {
+	t.Parallel()
+	e := newProviderEnv(t)
+	ctx := context.Background()
+	a, b := e.c.Register(t), e.c.Register(t)
+	type chanWords struct {
+		ID          string   `json:"id"`
+		OptOutWords []string `json:"opt_out_words"`
+		OptInWords  []string `json:"opt_in_words"`
+	}
+	var ch chanWords
+	st, raw, err := e.c.Do(ctx, "POST", "/api/v1/channels", a.AccessToken, map[string]any{"type": "whatsapp", "name": "WA",
+		"phone_number_id": "PN-9", "access_token": "unchecked", "app_secret": "app-secret", "verify_token": "verify-123",
+		"opt_out_words": []string{"basta", "stop"}}, &ch)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	defaultsOut := []string{"STOP", "UNSUBSCRIBE", "STOPALL", "CANCEL", "END", "QUIT"}
+	require.Equal(t, append(defaultsOut, "BASTA"), ch.OptOutWords, "the defaults and the extra word, once each")
+	require.Equal(t, []string{"START", "UNSTOP", "SUBSCRIBE"}, ch.OptInWords)
+	path := "/api/v1/channels/" + ch.ID
+
+	get := func(token string) []chanWords {
+		t.Helper()
+		var out struct {
+			Channels []chanWords `json:"channels"`
+		}
+		st, raw, err := e.c.Do(ctx, "GET", "/api/v1/channels", token, nil, &out)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, st, string(raw))
+		return out.Channels
+	}
+	words := func(n int) []string {
+		out := []string{"STOP"}
+		for i := 1; i < n; i++ {
+			out = append(out, fmt.Sprintf("W%d", i))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name      string
+		body      map[string]any
+		code, msg string
+	}{
+		{"an empty word", map[string]any{"opt_out_words": []string{"STOP", "  "}}, "bad_word", "opt_out_words: a word is empty"},
+		{"two words in one", map[string]any{"opt_out_words": []string{"STOP", "no more"}}, "bad_word", `opt_out_words: "no more" is not a single word`},
+		{"a 33-character word", map[string]any{"opt_in_words": []string{strings.Repeat("é", 33)}}, "bad_word", "opt_in_words: "},
+		{"a word on two lines", map[string]any{"opt_in_words": []string{"a\nb"}}, "bad_word", "opt_in_words: "},
+		{"a word twice, in other case", map[string]any{"opt_out_words": []string{"stop", "Halt", "HALT"}}, "duplicate_word", "opt_out_words: HALT is in the list twice"},
+		{"the same word with a slash", map[string]any{"opt_out_words": []string{"STOP", "/stop"}}, "duplicate_word", "opt_out_words: STOP"},
+		{"21 words", map[string]any{"opt_out_words": words(21)}, "too_many_words", "opt_out_words: at most 20 words (got 21)"},
+		{"STOP removed", map[string]any{"opt_out_words": []string{"HALT", "BASTA"}}, "stop_required", "opt_out_words: STOP must stay in the list"},
+		{"an empty STOP list", map[string]any{"opt_out_words": []string{}}, "stop_required", "opt_out_words: "},
+		{"an empty START list", map[string]any{"opt_in_words": []string{}}, "missing_opt_in_words", "opt_in_words: at least one word is needed"},
+		{"a start word that stops", map[string]any{"opt_in_words": []string{"START", "basta"}}, "word_in_both", "opt_in_words: BASTA is both a stop and a start word"},
+		{"a stop word that starts", map[string]any{"opt_out_words": []string{"STOP", "unstop"}}, "word_in_both", "opt_out_words: UNSTOP is both"},
+	} {
+		var out struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		st, raw, err := e.c.Do(ctx, "PATCH", path, a.AccessToken, c.body, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, st, "%s: %s", c.name, raw)
+		require.NoError(t, json.Unmarshal(raw, &out))
+		require.Equal(t, c.code, out.Error.Code, "%s: %s", c.name, raw)
+		require.True(t, strings.HasPrefix(out.Error.Message, c.msg), "%s: %q", c.name, out.Error.Message)
+	}
+	require.Equal(t, []chanWords{ch}, get(a.AccessToken), "nothing refused was saved")
+
+	// Accepted: trimmed, upper case, "/" and "!" dropped; the START list keeps its value.
+	var got chanWords
+	st, raw, err = e.c.Do(ctx, "PATCH", path, a.AccessToken, map[string]any{"opt_out_words": []string{" stop ", "/Halt", "basta!", "Ärgerlich"}}, &got)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Equal(t, []string{"STOP", "HALT", "BASTA", "ÄRGERLICH"}, got.OptOutWords, "CANCEL, END, … removed")
+	require.Equal(t, []string{"START", "UNSTOP", "SUBSCRIBE"}, got.OptInWords)
+	require.Equal(t, []chanWords{got}, get(a.AccessToken))
+	st, raw, err = e.c.Do(ctx, "PATCH", path, a.AccessToken, map[string]any{"opt_in_words": []string{"start", "weiter"}}, &got)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Equal(t, []string{"STOP", "HALT", "BASTA", "ÄRGERLICH"}, got.OptOutWords, "the STOP list keeps its value")
+	require.Equal(t, []string{"START", "WEITER"}, got.OptInWords)
+
+	// Another workspace: not found, and its list does not show the channel.
+	for _, body := range []map[string]any{{"opt_out_words": []string{"STOP", "X"}}, {"opt_out_words": []string{}}} {
+		st, raw, err = e.c.Do(ctx, "PATCH", path, b.AccessToken, body, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNotFound, st, "another workspace's channel: %s", raw)
+	}
+	require.Empty(t, get(b.AccessToken))
+	require.Equal(t, []chanWords{got}, get(a.AccessToken), "unchanged by the other workspace")
+
+	// The audit log has both changes, with the words as sent.
+	var audit struct {
+		Entries []struct {
+			TargetID string         `json:"target_id"`
+			Details  map[string]any `json:"details"`
+		} `json:"entries"`
+	}
+	st, raw, err = e.c.Do(ctx, "GET", "/api/v1/audit?action=channel.updated&target_id="+ch.ID, a.AccessToken, nil, &audit)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Len(t, audit.Entries, 2, "one entry per accepted change, none for the refusals: %s", raw)
+	require.Equal(t, "[start weiter]", fmt.Sprint(audit.Entries[0].Details["opt_in_words"]), "newest first")
+	require.Equal(t, "WA", audit.Entries[0].Details["name"])
+	require.Equal(t, "[ stop  /Halt basta! Ärgerlich]", fmt.Sprint(audit.Entries[1].Details["opt_out_words"]))
 }

@@ -55,7 +55,8 @@ var (
 	// listed here for the OpenAPI and docs tests.
 	limitChannelField = fieldLimit{Kind: "channel setting", Max: setup.MaxSettingBytes, Bytes: true, Line: true, Spec: []string{
 		"ChannelIn.phone_number_id", "ChannelIn.access_token", "ChannelIn.app_secret", "ChannelIn.verify_token", "ChannelIn.api_version", "ChannelIn.bot_token"}}
-	limitOptWord = fieldLimit{Kind: "opt-out or opt-in word", Max: setup.MaxOptWordChars, Line: true, Spec: []string{"ChannelIn.opt_out_words[]", "ChannelIn.opt_in_words[]"}}
+	limitOptWord = fieldLimit{Kind: "opt-out or opt-in word", Max: setup.MaxOptWordChars, Line: true, Spec: []string{"ChannelIn.opt_out_words[]", "ChannelIn.opt_in_words[]",
+		"ChannelPatch.opt_out_words[]", "ChannelPatch.opt_in_words[]"}}
 	// limitSchedule bounds each string of a campaign schedule (timezone, start, rrule, cron,
 	// local_time).
 	limitSchedule = fieldLimit{Kind: "schedule field", Max: 512, Line: true, Spec: []string{

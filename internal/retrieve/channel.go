@@ -106,7 +106,10 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		}
 		var text string
 		if kind == "text" {
-			keyword = proactive.Keyword(in.Text, cfg.OptOutWords, cfg.OptInWords)
+			// The words are the channel row's, read in this transaction: an edit
+			// (PATCH /api/v1/channels/{id}) applies from the next message.
+			optOut, optIn := proactive.ChannelWords(cfg)
+			keyword = proactive.KeywordIn(in.Text, optOut, optIn)
 		}
 		switch {
 		case keyword != "":

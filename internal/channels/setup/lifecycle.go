@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/proactive"
 )
 
 // telegramUpdates are the updates a connected bot's webhook receives.
@@ -96,6 +98,12 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 type Patch struct {
 	// GroupsEnabled lets a Telegram bot answer in groups when mentioned or replied to.
 	GroupsEnabled *bool
+	// OptOutWords and OptInWords replace the channel's complete opt-out / opt-in word lists
+	// (defaults included: what proactive.ChannelWords returns). The opt-out list must keep
+	// STOP, the opt-in list must not be empty (checkWordList). Inbound messages read the
+	// channel row each time: the next message sees the change.
+	OptOutWords *[]string
+	OptInWords  *[]string
 }
 
 // Change applies p to channel id of creator. Enabling groups needs the bot's identity, which
@@ -123,6 +131,28 @@ func Change(ctx context.Context, d Deps, creator, id uuid.UUID, p Patch) (db.Cha
 			}
 			cfg.GroupsEnabled = *p.GroupsEnabled
 		}
+		if p.OptOutWords != nil || p.OptInWords != nil {
+			// The first edit turns the defaults plus the extra words into the complete lists.
+			optOut, optIn := proactive.ChannelWords(cfg)
+			if p.OptOutWords != nil {
+				if optOut, err = checkWordList("opt_out_words", *p.OptOutWords, true); err != nil {
+					return err
+				}
+			}
+			if p.OptInWords != nil {
+				if optIn, err = checkWordList("opt_in_words", *p.OptInWords, false); err != nil {
+					return err
+				}
+			}
+			if w, ok := inBoth(optOut, optIn); ok {
+				field := "opt_in_words"
+				if p.OptInWords == nil {
+					field = "opt_out_words"
+				}
+				return invalid("word_in_both", fmt.Sprintf("%s: %s is both a stop and a start word; a word can only do one", field, w))
+			}
+			cfg.OptOutList, cfg.OptInList, cfg.OptOutWords, cfg.OptInWords = optOut, optIn, nil, nil
+		}
 		raw, err := json.Marshal(cfg)
 		if err != nil {
 			return err
@@ -134,6 +164,16 @@ func Change(ctx context.Context, d Deps, creator, id uuid.UUID, p Patch) (db.Cha
 		return db.Channel{}, err
 	}
 	return ch, nil
+}
+
+// inBoth is the first word of a that is also in b.
+func inBoth(a, b []string) (string, bool) {
+	for _, w := range a {
+		if slices.Contains(b, w) {
+			return w, true
+		}
+	}
+	return "", false
 }
 
 // Remove disconnects channel id of creator and returns the removed row. A Telegram bot's

@@ -2,13 +2,16 @@ package setup
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/channels/telegram"
 	"github.com/coachwire/coachwire/internal/channels/whatsapp"
+	"github.com/coachwire/coachwire/internal/proactive"
 	"github.com/coachwire/coachwire/internal/secrets"
 	"github.com/coachwire/coachwire/internal/text"
 )
@@ -150,3 +153,40 @@ func checkWords(words []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// checkWordList validates the complete opt-out (optOut true) or opt-in word list of a channel
+// that field names, as PATCH sets it: at most MaxOptWords single words of at most
+// MaxOptWordChars, trimmed (and of what inbound matching ignores: '.', '!' and a leading '/'),
+// kept upper case, unique ignoring case. The opt-out list must keep STOP: the law and the
+// providers require STOP to work on every channel that sends proactive messages. The opt-in
+// list must not be empty: a person who stopped needs a word to come back with.
+func checkWordList(field string, words []string, optOut bool) ([]string, error) {
+	if len(words) > MaxOptWords {
+		return nil, invalid("too_many_words", fmt.Sprintf("%s: at most %d words (got %d)", field, MaxOptWords, len(words)))
+	}
+	out := make([]string, 0, len(words))
+	for _, raw := range words {
+		w := proactive.NormalizeWord(raw)
+		switch {
+		case w == "":
+			return nil, invalid("bad_word", field+": a word is empty; remove it or type a word")
+		case utf8.RuneCountInString(w) > MaxOptWordChars:
+			return nil, invalid("bad_word", fmt.Sprintf("%s: %q is longer than %d characters", field, strings.TrimSpace(raw), MaxOptWordChars))
+		case text.Check(w) != nil || text.CheckLine(w) != nil || strings.ContainsFunc(w, unicode.IsSpace):
+			return nil, invalid("bad_word", fmt.Sprintf("%s: %q is not a single word (no spaces or line breaks)", field, strings.TrimSpace(raw)))
+		case slices.Contains(out, w):
+			return nil, invalid("duplicate_word", fmt.Sprintf("%s: %s is in the list twice (case is ignored)", field, w))
+		}
+		out = append(out, w)
+	}
+	switch {
+	case optOut && !slices.Contains(out, StopWord):
+		return nil, invalid("stop_required", field+": STOP must stay in the list: the law requires STOP to opt people out")
+	case !optOut && len(out) == 0:
+		return nil, invalid("missing_opt_in_words", field+": at least one word is needed, or people who stopped could not come back")
+	}
+	return out, nil
+}
+
+// StopWord is the opt-out word no channel may lose (checkWordList).
+const StopWord = "STOP"

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -120,4 +121,39 @@ func TestWebhookURL(t *testing.T) {
 	id := uuid.MustParse("0190a0b0-0000-7000-8000-000000000001")
 	require.Equal(t, "https://coach.example/webhooks/telegram/"+id.String(), WebhookURL("https://coach.example/", "telegram", id))
 	require.Equal(t, "http://h:8080/webhooks/whatsapp/"+id.String(), WebhookURL("http://h:8080", "whatsapp", id))
+}
+
+// TestCheckWordList: the rules of a channel's complete STOP / START lists (PATCH).
+func TestCheckWordList(t *testing.T) {
+	t.Parallel()
+	many := strings.Fields("STOP " + strings.Repeat("w ", 20))
+	for _, c := range []struct {
+		name  string
+		words []string
+		stop  bool
+		code  string
+		want  string
+	}{
+		{"normalised", []string{" stop ", "/Halt", "basta!"}, true, "", "[STOP HALT BASTA]"},
+		{"start list", []string{"weiter"}, false, "", "[WEITER]"},
+		{"empty word", []string{"STOP", ""}, true, "bad_word", ""},
+		{"only a slash", []string{"STOP", "/"}, true, "bad_word", ""},
+		{"two words", []string{"STOP", "no more"}, true, "bad_word", ""},
+		{"33 characters", []string{"STOP", strings.Repeat("x", 33)}, true, "bad_word", ""},
+		{"32 characters", []string{"STOP", strings.Repeat("é", 32)}, true, "", "[STOP " + strings.ToUpper(strings.Repeat("é", 32)) + "]"},
+		{"duplicate ignoring case", []string{"STOP", "halt", "HALT"}, true, "duplicate_word", ""},
+		{"21 words", many, true, "too_many_words", ""},
+		{"no STOP", []string{"HALT"}, true, "stop_required", ""},
+		{"empty STOP list", nil, true, "stop_required", ""},
+		{"empty START list", []string{}, false, "missing_opt_in_words", ""},
+	} {
+		got, err := checkWordList("opt_out_words", c.words, c.stop)
+		if c.code == "" {
+			require.NoError(t, err, c.name)
+			require.Equal(t, c.want, fmt.Sprint(got), c.name)
+			continue
+		}
+		e := requireRule(t, err, Invalid, c.code)
+		require.True(t, strings.HasPrefix(e.Message, "opt_out_words: "), "%s: %s", c.name, e.Message)
+	}
 }

@@ -698,7 +698,7 @@ export interface paths {
         delete: operations["deleteChannel"];
         options?: never;
         head?: never;
-        /** Change a channel's settings; omitted fields keep their value. Webhooks on other gateway replicas see the change within 30 s. */
+        /** Change a channel's settings (groups, STOP / START words); omitted fields keep their value. Webhooks on other gateway replicas see groups_enabled within 30 s; the words apply from the next inbound message. */
         patch: operations["updateChannel"];
         trace?: never;
     };
@@ -2130,7 +2130,9 @@ export interface components {
             /** Format: uuid */
             id: string;
             name?: string;
+            /** @description Every word that opts a person back in (defaults included); PATCH replaces the list. */
             opt_in_words?: string[];
+            /** @description Every word that opts a person out (defaults included); PATCH replaces the list. */
             opt_out_words?: string[];
             phone_number_id?: string;
             template?: {
@@ -2176,6 +2178,14 @@ export interface components {
             verify: boolean;
             /** @description WhatsApp only (required); the webhook handshake token. */
             verify_token?: string;
+        };
+        ChannelPatch: {
+            /** @description Telegram only (see createChannel). */
+            groups_enabled?: boolean;
+            /** @description The channel's complete list of words that opt a person back in, with the rules of opt_out_words except STOP; 400 `missing_opt_in_words` when empty. */
+            opt_in_words?: string[];
+            /** @description The channel's complete list of words that opt a person out of proactive messages (defaults included, as GET returns them; it replaces them). Single words, trimmed, kept upper case; a leading "/" and surrounding "." and "!" are dropped (Telegram's /stop is STOP). 400 `bad_word` (empty, longer than 32 characters, not one word), `duplicate_word` (twice, ignoring case), `too_many_words`, `stop_required` (STOP must stay: the law requires it), `word_in_both` (also a start word). The next inbound message uses the new words. */
+            opt_out_words?: string[];
         };
         ChannelTest: {
             /** @description Telegram. */
@@ -4557,10 +4567,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Telegram only (see createChannel). */
-                    groups_enabled?: boolean;
-                };
+                "application/json": components["schemas"]["ChannelPatch"];
             };
         };
         responses: {

@@ -1,6 +1,7 @@
-// The Settings page: the send policy of proactive messages (time zone, quiet hours, caps), the
-// STOP words people can answer with, and the export of the whole workspace. Roles that may read
-// but not change settings see the form disabled, with the reason.
+// The Settings page: the send policy of proactive messages (time zone, quiet hours, caps), each
+// channel's STOP and START words (edited per channel: PATCH /api/v1/channels/{id}), and the
+// export of the whole workspace. Roles that may read but not change settings see the forms
+// disabled, with the reason.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, authorizedFetch, errorOf, errorText, type Schemas } from "../../api/client";
 import { useCan, useRole } from "../../api/perms";
@@ -25,7 +26,7 @@ export default function Settings() {
     <Page title="Settings">
       <p className="lead">How and when coachwire may write to people first, the words that stop it, and your workspace&apos;s data.</p>
       <PolicyPanel canWrite={canWrite} role={role} />
-      <StopWordsPanel />
+      <StopWordsPanel canWrite={canWrite} role={role} />
       <ExportPanel canExport={canExport} role={role} />
     </Page>
   );
@@ -180,7 +181,34 @@ function PolicyPanel({ canWrite, role }: { canWrite: boolean; role: string }) {
   );
 }
 
-function StopWordsPanel() {
+// The limits of opt words (internal/channels/setup: MaxOptWords, MaxOptWordChars).
+const maxWords = 20;
+const maxWordChars = 32;
+
+/** The words of a comma-separated field, as the API compares them: trimmed, without a leading "/" or surrounding "." and "!", upper case. */
+function wordsOf(s: string): string[] {
+  return s
+    .split(",")
+    .map((w) => w.trim().replace(/^[.!]+|[.!]+$/g, "").replace(/^\//, "").toUpperCase())
+    .filter((w) => w !== "");
+}
+
+/** Why a word list is refused (the API's rules), or "". */
+function wordsProblem(words: string[], stop: boolean): string {
+  if (words.length > maxWords) return `At most ${maxWords} words (there are ${words.length}).`;
+  const seen = new Set<string>();
+  for (const w of words) {
+    if (/\s/.test(w)) return `"${w}" is not a single word: separate words with commas.`;
+    if ([...w].length > maxWordChars) return `"${w}" is longer than ${maxWordChars} characters.`;
+    if (seen.has(w)) return `${w} is in the list twice.`;
+    seen.add(w);
+  }
+  if (stop && !seen.has("STOP")) return "STOP must stay in the list: the law requires STOP to opt people out.";
+  if (!stop && words.length === 0) return "Add at least one word, or people who stopped could not come back.";
+  return "";
+}
+
+function StopWordsPanel({ canWrite, role }: { canWrite: boolean; role: string }) {
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [error, setError] = useState("");
   useEffect(() => {
@@ -188,6 +216,7 @@ function StopWordsPanel() {
       .then((out) => setChannels(out.channels ?? []))
       .catch((e) => setError(errorText(e)));
   }, []);
+  const saved = (c: Channel) => setChannels((cs) => (cs ? cs.map((x) => (x.id === c.id ? c : x)) : cs));
   return (
     <section className="panel" aria-labelledby="stop-title">
       <div className="panel-head">
@@ -195,8 +224,14 @@ function StopWordsPanel() {
       </div>
       <p className="hint">
         A person who sends one of these words, alone, gets no more campaigns or programs until they send a start word. Replies to
-        their own questions continue. Each channel understands the standard words and may add its own (set on the Channels page).
+        their own questions continue. Case, a leading &quot;/&quot; (Telegram&apos;s /stop) and a final &quot;.&quot; or &quot;!&quot; do not
+        matter. A change applies from the next message.
       </p>
+      {!canWrite && (
+        <p className="hint" id="stop-disabled">
+          Your role ({role}) can see the words but not change them: owners and admins can.
+        </p>
+      )}
       {error && (
         <p className="form-error" role="alert">
           {error}
@@ -205,25 +240,147 @@ function StopWordsPanel() {
       {channels && channels.length === 0 && (
         <p className="empty-inline">
           No WhatsApp or Telegram channel yet: the web widget has no proactive messages. Channels you add understand STOP, UNSUBSCRIBE,
-          STOPALL, CANCEL, END and QUIT, and START, UNSTOP and SUBSCRIBE.
+          STOPALL, CANCEL, END and QUIT, and START, UNSTOP and SUBSCRIBE; you can change them here once a channel is added.
         </p>
       )}
       {channels && channels.length > 0 && (
         <ul className="stop-list">
           {channels.map((c) => (
             <li key={c.id} data-channel={c.id}>
-              <h3>{c.name || (c.type === "whatsapp" ? "WhatsApp" : "Telegram")}</h3>
-              <p>
-                <span className="stop-label">Stop:</span> {(c.opt_out_words ?? []).join(", ")}
-              </p>
-              <p>
-                <span className="stop-label">Start again:</span> {(c.opt_in_words ?? []).join(", ")}
-              </p>
+              <ChannelWords channel={c} canWrite={canWrite} onSaved={saved} />
             </li>
           ))}
         </ul>
       )}
     </section>
+  );
+}
+
+type WordField = "opt_out_words" | "opt_in_words";
+
+function ChannelWords({ channel: c, canWrite, onSaved }: { channel: Channel; canWrite: boolean; onSaved: (c: Channel) => void }) {
+  const initial = { opt_out_words: (c.opt_out_words ?? []).join(", "), opt_in_words: (c.opt_in_words ?? []).join(", ") };
+  const [form, setForm] = useState(initial);
+  const [errors, setErrors] = useState<Partial<Record<WordField, string>>>({});
+  const [error, setError] = useState("");
+  const [notice, setNotice] = useState("");
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement | null>(null);
+  const name = c.name || (c.type === "whatsapp" ? "WhatsApp" : "Telegram");
+  const base = "words-" + c.id;
+  const changed = form.opt_out_words !== initial.opt_out_words || form.opt_in_words !== initial.opt_in_words;
+
+  const focusInvalid = () => setTimeout(() => formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(), 0);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError("");
+    setNotice("");
+    const out = wordsOf(form.opt_out_words);
+    const inw = wordsOf(form.opt_in_words);
+    const errs: Partial<Record<WordField, string>> = {};
+    const pOut = wordsProblem(out, true);
+    const pIn = wordsProblem(inw, false);
+    if (pOut) errs.opt_out_words = pOut;
+    if (pIn) errs.opt_in_words = pIn;
+    const both = out.find((w) => inw.includes(w));
+    if (!pOut && !pIn && both) errs.opt_in_words = `${both} is also a stop word: a word can only stop or start.`;
+    setErrors(errs);
+    if (errs.opt_out_words || errs.opt_in_words) {
+      focusInvalid();
+      return;
+    }
+    setBusy(true);
+    try {
+      const saved = await api("patch", "/api/v1/channels/{id}", { path: { id: c.id }, body: { opt_out_words: out, opt_in_words: inw } });
+      onSaved(saved);
+      setForm({ opt_out_words: (saved.opt_out_words ?? []).join(", "), opt_in_words: (saved.opt_in_words ?? []).join(", ") });
+      setNotice(`The words of ${name} are saved: the next message uses them.`);
+    } catch (err) {
+      // "opt_out_words: …" names the field the API refused.
+      const text = errorText(err);
+      const m = /^(opt_out_words|opt_in_words): (.*)$/s.exec(text);
+      if (m) {
+        setErrors({ [m[1] as WordField]: m[2].charAt(0).toUpperCase() + m[2].slice(1) });
+        focusInvalid();
+      } else setError(text);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (k: WordField, label: string, hint: string) => {
+    const id = `${base}-${k === "opt_out_words" ? "stop" : "start"}`;
+    const described = [id + "-hint", errors[k] ? id + "-error" : ""].filter(Boolean).join(" ");
+    return (
+      <div className="field">
+        <label htmlFor={id}>{label}</label>
+        <input
+          id={id}
+          type="text"
+          autoComplete="off"
+          spellCheck={false}
+          value={form[k]}
+          onChange={(e) => {
+            const v = e.target.value;
+            setForm((f) => ({ ...f, [k]: v }));
+            setErrors((x) => ({ ...x, [k]: undefined }));
+            setNotice("");
+          }}
+          aria-invalid={errors[k] ? true : undefined}
+          aria-describedby={described}
+          data-words={k}
+        />
+        <p className="hint" id={id + "-hint"}>
+          {hint}
+        </p>
+        {errors[k] && (
+          <p className="field-error" id={id + "-error"}>
+            {errors[k]}
+          </p>
+        )}
+      </div>
+    );
+  };
+
+  return (
+    <form ref={formRef} onSubmit={submit} noValidate className="words-form" aria-labelledby={base + "-title"}>
+      <h3 id={base + "-title"}>{name}</h3>
+      <fieldset disabled={!canWrite || busy} aria-describedby={!canWrite ? "stop-disabled" : undefined}>
+        <legend className="visually-hidden">STOP and START words of {name}</legend>
+        {field("opt_out_words", "Stop words", `Separated by commas; STOP always stays. At most ${maxWords} words of ${maxWordChars} characters.`)}
+        {field("opt_in_words", "Start words", "Separated by commas; they bring a person who stopped back.")}
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        {notice && (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        )}
+        {canWrite && (
+          <div className="form-actions">
+            <button type="submit" className="button primary" disabled={!changed}>
+              {busy ? "Saving…" : `Save words of ${name}`}
+            </button>
+            {changed && (
+              <button
+                type="button"
+                className="button secondary"
+                onClick={() => {
+                  setForm(initial);
+                  setErrors({});
+                }}
+              >
+                Undo changes
+              </button>
+            )}
+          </div>
+        )}
+      </fieldset>
+    </form>
   );
 }
 
