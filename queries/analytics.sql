@@ -64,23 +64,120 @@ WITH days AS (
 SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w30) OVER (ORDER BY d))::bigint AS active_30d
 FROM agg ORDER BY d;
 
+-- name: AnalyticsActivityHome :many
+-- AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup: @from_day and
+-- @to_day are the range's first and last local days.
+WITH d AS (
+    SELECT (CASE @mode::text WHEN 'day' THEN ad.day
+                WHEN 'week' THEN greatest(date_trunc('week', ad.day)::date, @from_day::date)
+                ELSE @from_day::date END)::date AS period,
+           ad.conversation_id, ad.end_user_id, ad.messages_in, ad.messages_out
+    FROM analytics_days ad
+    WHERE ad.creator_id = @creator_id AND ad.day >= @from_day::date AND ad.day <= @to_day::date
+      AND (@channel::text = '' OR ad.channel = @channel::text)
+), conv AS (
+    SELECT period, conversation_id, sum(messages_in + messages_out) AS n FROM d GROUP BY 1, 2
+), per AS (
+    SELECT period, count(*)::bigint AS conversations, percentile_cont(0.5) WITHIN GROUP (ORDER BY n)::float8 AS median
+    FROM conv GROUP BY 1
+), msgs AS (
+    SELECT period, sum(messages_in)::bigint AS messages_in, sum(messages_out)::bigint AS messages_out FROM d GROUP BY 1
+), first_days AS (
+    SELECT fc.end_user_id, (fc.first_at AT TIME ZONE @tz::text)::date AS first_day
+    FROM analytics_first_contact fc WHERE fc.creator_id = @creator_id
+), users AS (
+    SELECT u.period, count(*)::bigint AS active, count(*) FILTER (WHERE f.first_day < u.period)::bigint AS returning
+    FROM (SELECT DISTINCT period, end_user_id FROM d WHERE messages_in > 0) u
+    LEFT JOIN first_days f ON f.end_user_id = u.end_user_id
+    GROUP BY 1
+), fresh AS (
+    SELECT (CASE @mode::text WHEN 'day' THEN f.first_day
+                WHEN 'week' THEN greatest(date_trunc('week', f.first_day)::date, @from_day::date)
+                ELSE @from_day::date END)::date AS period, count(*)::bigint AS n
+    FROM first_days f JOIN analytics_first_contact fc ON fc.end_user_id = f.end_user_id
+    WHERE f.first_day >= @from_day::date AND f.first_day <= @to_day::date
+      AND (@channel::text = '' OR fc.channel = @channel::text)
+    GROUP BY 1
+)
+SELECT per.period::date AS period, per.conversations, msgs.messages_in, msgs.messages_out,
+       coalesce(users.active, 0)::bigint AS active_users, coalesce(users.returning, 0)::bigint AS returning_users,
+       coalesce(fresh.n, 0)::bigint AS new_users, per.median
+FROM per JOIN msgs USING (period) LEFT JOIN users USING (period) LEFT JOIN fresh USING (period)
+ORDER BY 1;
+
+-- name: AnalyticsActiveWindowsHome :many
+-- AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
+-- days before the range).
+WITH days AS (
+    SELECT DISTINCT end_user_id, day
+    FROM analytics_days
+    WHERE creator_id = @creator_id AND day >= @from_day::date AND day <= @to_day::date AND messages_in > 0
+      AND (@channel::text = '' OR channel = @channel::text)
+), s AS (
+    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
+    FROM days WINDOW w AS (PARTITION BY end_user_id ORDER BY day)
+), ev AS (
+    SELECT day AS d, 1 AS w7, 0 AS w30 FROM s WHERE prev IS NULL OR day - prev >= 7
+    UNION ALL SELECT day + 7, -1, 0 FROM s WHERE next IS NULL OR next - day >= 7
+    UNION ALL SELECT day, 0, 1 FROM s WHERE prev IS NULL OR day - prev >= 30
+    UNION ALL SELECT day + 30, 0, -1 FROM s WHERE next IS NULL OR next - day >= 30
+), agg AS (
+    SELECT d, sum(w7) AS w7, sum(w30) AS w30 FROM ev GROUP BY d
+)
+SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w30) OVER (ORDER BY d))::bigint AS active_30d
+FROM agg ORDER BY d;
+
+-- name: AnalyticsCohortWeeksHome :many
+-- AnalyticsCohortWeeks in the creator's own zone, from the per-day rollup: @until_day is 9
+-- weeks after the range's last day.
+WITH f AS (
+    SELECT fc.end_user_id, date_trunc('week', fc.first_at AT TIME ZONE @tz::text)::date AS cohort
+    FROM analytics_first_contact fc
+    WHERE fc.creator_id = @creator_id AND fc.first_at >= @start_at AND fc.first_at < @end_at
+      AND (@channel::text = '' OR fc.channel = @channel::text)
+), act AS (
+    SELECT DISTINCT d.end_user_id, f.cohort, (d.day - f.cohort) / 7 AS wk
+    FROM analytics_days d JOIN f ON f.end_user_id = d.end_user_id
+    WHERE d.creator_id = @creator_id AND d.day >= @from_day::date AND d.day < @until_day::date AND d.messages_in > 0
+)
+SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
+FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- name: AnalyticsResponsiveness :many
--- A percentile is -1 when there is nothing to take it of.
-SELECT (CASE @mode::text WHEN 'day' THEN (asked_at AT TIME ZONE @tz::text)::date
-            WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE @tz::text)::date, @from_day::date)
-            ELSE @from_day::date END)::date AS period,
-       count(*)::bigint AS turns,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
-       count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
-       count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers,
-       count(*) FILTER (WHERE mode = 'dead_letter')::bigint AS dead_lettered
-FROM analytics_turns
-WHERE creator_id = @creator_id AND asked_at >= @start_at AND asked_at < @end_at
-  AND (@channel::text = '' OR channel = @channel::text)
-GROUP BY 1 ORDER BY 1;
+-- A percentile is -1 when there is nothing to take it of. Dead-lettered turns are counted from
+-- analytics_dead_letters by the time the person's message (or the turn request) was published.
+WITH t AS (
+    SELECT (CASE @mode::text WHEN 'day' THEN (asked_at AT TIME ZONE @tz::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE @tz::text)::date, @from_day::date)
+                ELSE @from_day::date END)::date AS period,
+           count(*)::bigint AS turns,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
+           count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
+           count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers
+    FROM analytics_turns tt
+    WHERE tt.creator_id = @creator_id AND tt.asked_at >= @start_at AND tt.asked_at < @end_at
+      AND (@channel::text = '' OR tt.channel = @channel::text)
+    GROUP BY 1
+), dl AS (
+    SELECT (CASE @mode::text WHEN 'day' THEN (at AT TIME ZONE @tz::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', at AT TIME ZONE @tz::text)::date, @from_day::date)
+                ELSE @from_day::date END)::date AS period,
+           count(*)::bigint AS n
+    FROM analytics_dead_letters dd
+    WHERE dd.creator_id = @creator_id AND dd.at >= @start_at AND dd.at < @end_at
+      AND (@channel::text = '' OR dd.channel = @channel::text)
+    GROUP BY 1
+)
+SELECT period::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+       coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
+       coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
+       coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
+       coalesce(dl.n, 0)::bigint AS dead_lettered
+FROM t FULL JOIN dl USING (period)
+ORDER BY 1;
 
 -- name: RecordTurnTiming :exec
 -- generate, in the reply's transaction: message → first token and the mode of the answer.
@@ -275,3 +372,9 @@ SELECT set_config('app.user_id', @user_id::text, true);
 
 -- name: GetTurnTiming :one
 SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1;
+
+-- name: RecordDeadLetter :exec
+-- A dead-lettered turn (generate.DeadTurns), once per event.
+INSERT INTO analytics_dead_letters (event_id, creator_id, channel, stage, at)
+VALUES (@event_id, @creator_id, @channel, @stage, @at)
+ON CONFLICT (event_id) DO NOTHING;

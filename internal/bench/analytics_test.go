@@ -81,26 +81,11 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO documents (id, creator_id, title, format, body, status)
 		 SELECT gen_random_uuid(), $1, 'Document ' || i, 'text', 'body', 'indexed' FROM generate_series(1, 50) i`,
 		`CREATE TEMP TABLE docs ON COMMIT DROP AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM documents WHERE creator_id = $1`,
-		// The bulk inserts skip the per-statement rollup trigger; the rollups are then filled in one
-		// pass per table, as migration 0017's backfill does (the trigger's own cost is what
-		// BenchmarkTurnOverhead with and without COACHWIRE_BENCH_NO_ROLLUP shows).
-		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
 		// Questions at random times over 12 months, by users skewed towards the active few.
 		`CREATE TEMP TABLE q ON COMMIT DROP AS
 		 SELECT gen_random_uuid() AS id, gen_random_uuid() AS reply, floor(power(random(), 2) * $2::int)::bigint AS n,
 		        now() - random() * interval '365 days' AS at, (random() * 499)::int AS text_n, random() AS r
 		 FROM generate_series(1, $3::int)`,
-		`INSERT INTO messages (id, creator_id, conversation_id, role, body, channel, status, created_at, updated_at)
-		 SELECT q.id, $1, cv.id, 'user', 'Question number ' || q.text_n || '?', cv.channel, 'received', q.at, q.at
-		 FROM q JOIN cv ON cv.n = q.n`,
-		`INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status, created_at, updated_at)
-		 SELECT q.reply, $1, cv.id, 'assistant', 'Answer',
-		        CASE WHEN q.r < 0.2 THEN '[]'::jsonb
-		             ELSE jsonb_build_array(jsonb_build_object('document_id', docs.id, 'title', 't', 'heading', 'Section ' || (q.text_n % 7))) END,
-		        q.id, cv.channel, CASE WHEN q.r > 0.98 THEN 'llm_error' ELSE 'generated' END,
-		        q.at + (0.5 + random() * 20) * interval '1 second', q.at
-		 FROM q JOIN cv ON cv.n = q.n JOIN docs ON docs.n = q.text_n % 45`,
-
 		// Campaigns: monthly occurrences, 100 recipients each, a nudge message per sent decision.
 		`INSERT INTO campaigns (id, creator_id, name, content, schedule)
 		 SELECT gen_random_uuid(), $1, 'Campaign ' || i, '{"text":"hi"}', '{}' FROM generate_series(1, $4::int) i`,
@@ -114,20 +99,48 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 FROM occ CROSS JOIN generate_series(0, 99) j
 		 JOIN eu ON eu.n = (occ.k * 100 + j) % $2::int JOIN cv ON cv.n = eu.n
 		 LIMIT $5::int`,
-		`INSERT INTO messages (id, creator_id, conversation_id, role, body, channel, status, error_code, created_at, updated_at)
-		 SELECT msg, $1, conv, 'assistant', 'Nudge', channel,
+		// Every message of the history in one insert, numbered per conversation here: the bulk
+		// insert skips the per-row numbering trigger (a conversation row update per message) and
+		// the per-statement rollup trigger; the rollups are then filled in one pass per table, as
+		// migration 0017's backfill does (the trigger's own cost is what BenchmarkTurnOverhead with
+		// and without COACHWIRE_BENCH_NO_ROLLUP shows).
+		`CREATE TEMP TABLE allm ON COMMIT DROP AS
+		 SELECT q.id, cv.id AS conv, 'user' AS role, 'Question number ' || q.text_n || '?' AS body, '[]'::jsonb AS sources,
+		        NULL::uuid AS reply_to, cv.channel, 'received' AS status, '' AS error_code, q.at AS created_at, q.at AS updated_at
+		 FROM q JOIN cv ON cv.n = q.n
+		 UNION ALL
+		 SELECT q.reply, cv.id, 'assistant', 'Answer',
+		        CASE WHEN q.r < 0.2 THEN '[]'::jsonb
+		             ELSE jsonb_build_array(jsonb_build_object('document_id', docs.id, 'title', 't', 'heading', 'Section ' || (q.text_n % 7))) END,
+		        q.id, cv.channel, CASE WHEN q.r > 0.98 THEN 'llm_error' ELSE 'generated' END, '',
+		        q.at + (0.5 + random() * 20) * interval '1 second', q.at
+		 FROM q JOIN cv ON cv.n = q.n JOIN docs ON docs.n = q.text_n % 45
+		 UNION ALL
+		 SELECT msg, conv, 'assistant', 'Nudge', '[]'::jsonb, NULL, channel,
 		        CASE WHEN r < 0.05 THEN 'failed' WHEN r < 0.5 THEN 'read' ELSE 'delivered' END, CASE WHEN r < 0.05 THEN '131047' ELSE '' END, at, at
 		 FROM nd WHERE r >= 0.1`,
+		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
+		`ALTER TABLE messages DISABLE TRIGGER messages_number`,
+		`INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status, error_code, created_at, updated_at, seq)
+		 SELECT id, $1, conv, role, body, sources, reply_to, channel, status, error_code, created_at, updated_at,
+		        row_number() OVER (PARTITION BY conv ORDER BY created_at, role DESC)
+		 FROM allm`,
+		`ALTER TABLE messages ENABLE TRIGGER messages_number`,
+		`ALTER TABLE messages ENABLE TRIGGER analytics_messages_inserted`,
+		`UPDATE conversations c SET last_seq = m.n, answered_seq = m.n
+		 FROM (SELECT conv, count(*) AS n FROM allm GROUP BY 1) m WHERE c.id = m.conv`,
 		`INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, status, reason, message_id, decided_at)
 		 SELECT occ, end_user_id, $1, campaign_id, CASE WHEN r < 0.1 THEN 'skipped' ELSE 'sent' END,
 		        CASE WHEN r < 0.05 THEN 'capped' WHEN r < 0.1 THEN 'opted_out' ELSE '' END, CASE WHEN r >= 0.1 THEN msg END, at
 		 FROM nd`,
-		`ALTER TABLE messages ENABLE TRIGGER analytics_messages_inserted`,
 		`INSERT INTO analytics_activity (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
 		 SELECT m.creator_id, m.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', m.created_at, 'epoch'),
 		        count(*) FILTER (WHERE m.role = 'user'), count(*) FILTER (WHERE m.role IN ('assistant', 'creator'))
 		 FROM messages m JOIN conversations c ON c.id = m.conversation_id
 		 WHERE m.creator_id = $1 AND m.role IN ('user', 'assistant', 'creator') GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO analytics_days (creator_id, day, conversation_id, end_user_id, channel, messages_in, messages_out)
+		 SELECT a.creator_id, (a.bucket AT TIME ZONE cr.timezone)::date, a.conversation_id, a.end_user_id, a.channel, sum(a.messages_in), sum(a.messages_out)
+		 FROM analytics_activity a JOIN creators cr ON cr.id = a.creator_id WHERE a.creator_id = $1 GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
 		 SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
 		 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.creator_id = $1 AND m.role = 'user' GROUP BY 1, 2`,

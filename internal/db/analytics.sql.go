@@ -78,6 +78,67 @@ func (q *Queries) AnalyticsActiveWindows(ctx context.Context, arg AnalyticsActiv
 	return items, nil
 }
 
+const analyticsActiveWindowsHome = `-- name: AnalyticsActiveWindowsHome :many
+WITH days AS (
+    SELECT DISTINCT end_user_id, day
+    FROM analytics_days
+    WHERE creator_id = $1 AND day >= $2::date AND day <= $3::date AND messages_in > 0
+      AND ($4::text = '' OR channel = $4::text)
+), s AS (
+    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
+    FROM days WINDOW w AS (PARTITION BY end_user_id ORDER BY day)
+), ev AS (
+    SELECT day AS d, 1 AS w7, 0 AS w30 FROM s WHERE prev IS NULL OR day - prev >= 7
+    UNION ALL SELECT day + 7, -1, 0 FROM s WHERE next IS NULL OR next - day >= 7
+    UNION ALL SELECT day, 0, 1 FROM s WHERE prev IS NULL OR day - prev >= 30
+    UNION ALL SELECT day + 30, 0, -1 FROM s WHERE next IS NULL OR next - day >= 30
+), agg AS (
+    SELECT d, sum(w7) AS w7, sum(w30) AS w30 FROM ev GROUP BY d
+)
+SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w30) OVER (ORDER BY d))::bigint AS active_30d
+FROM agg ORDER BY d
+`
+
+type AnalyticsActiveWindowsHomeParams struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	FromDay   pgtype.Date `json:"from_day"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+}
+
+type AnalyticsActiveWindowsHomeRow struct {
+	Day       pgtype.Date `json:"day"`
+	Active7d  int64       `json:"active_7d"`
+	Active30d int64       `json:"active_30d"`
+}
+
+// AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
+// days before the range).
+func (q *Queries) AnalyticsActiveWindowsHome(ctx context.Context, arg AnalyticsActiveWindowsHomeParams) ([]AnalyticsActiveWindowsHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsActiveWindowsHome,
+		arg.CreatorID,
+		arg.FromDay,
+		arg.ToDay,
+		arg.Channel,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsActiveWindowsHomeRow{}
+	for rows.Next() {
+		var i AnalyticsActiveWindowsHomeRow
+		if err := rows.Scan(&i.Day, &i.Active7d, &i.Active30d); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsActivity = `-- name: AnalyticsActivity :many
 
 WITH a AS (
@@ -160,6 +221,104 @@ func (q *Queries) AnalyticsActivity(ctx context.Context, arg AnalyticsActivityPa
 	items := []AnalyticsActivityRow{}
 	for rows.Next() {
 		var i AnalyticsActivityRow
+		if err := rows.Scan(
+			&i.Period,
+			&i.Conversations,
+			&i.MessagesIn,
+			&i.MessagesOut,
+			&i.ActiveUsers,
+			&i.ReturningUsers,
+			&i.NewUsers,
+			&i.Median,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsActivityHome = `-- name: AnalyticsActivityHome :many
+WITH d AS (
+    SELECT (CASE $1::text WHEN 'day' THEN ad.day
+                WHEN 'week' THEN greatest(date_trunc('week', ad.day)::date, $2::date)
+                ELSE $2::date END)::date AS period,
+           ad.conversation_id, ad.end_user_id, ad.messages_in, ad.messages_out
+    FROM analytics_days ad
+    WHERE ad.creator_id = $3 AND ad.day >= $2::date AND ad.day <= $4::date
+      AND ($5::text = '' OR ad.channel = $5::text)
+), conv AS (
+    SELECT period, conversation_id, sum(messages_in + messages_out) AS n FROM d GROUP BY 1, 2
+), per AS (
+    SELECT period, count(*)::bigint AS conversations, percentile_cont(0.5) WITHIN GROUP (ORDER BY n)::float8 AS median
+    FROM conv GROUP BY 1
+), msgs AS (
+    SELECT period, sum(messages_in)::bigint AS messages_in, sum(messages_out)::bigint AS messages_out FROM d GROUP BY 1
+), first_days AS (
+    SELECT fc.end_user_id, (fc.first_at AT TIME ZONE $6::text)::date AS first_day
+    FROM analytics_first_contact fc WHERE fc.creator_id = $3
+), users AS (
+    SELECT u.period, count(*)::bigint AS active, count(*) FILTER (WHERE f.first_day < u.period)::bigint AS returning
+    FROM (SELECT DISTINCT period, end_user_id FROM d WHERE messages_in > 0) u
+    LEFT JOIN first_days f ON f.end_user_id = u.end_user_id
+    GROUP BY 1
+), fresh AS (
+    SELECT (CASE $1::text WHEN 'day' THEN f.first_day
+                WHEN 'week' THEN greatest(date_trunc('week', f.first_day)::date, $2::date)
+                ELSE $2::date END)::date AS period, count(*)::bigint AS n
+    FROM first_days f JOIN analytics_first_contact fc ON fc.end_user_id = f.end_user_id
+    WHERE f.first_day >= $2::date AND f.first_day <= $4::date
+      AND ($5::text = '' OR fc.channel = $5::text)
+    GROUP BY 1
+)
+SELECT per.period::date AS period, per.conversations, msgs.messages_in, msgs.messages_out,
+       coalesce(users.active, 0)::bigint AS active_users, coalesce(users.returning, 0)::bigint AS returning_users,
+       coalesce(fresh.n, 0)::bigint AS new_users, per.median
+FROM per JOIN msgs USING (period) LEFT JOIN users USING (period) LEFT JOIN fresh USING (period)
+ORDER BY 1
+`
+
+type AnalyticsActivityHomeParams struct {
+	Mode      string      `json:"mode"`
+	FromDay   pgtype.Date `json:"from_day"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+	Tz        string      `json:"tz"`
+}
+
+type AnalyticsActivityHomeRow struct {
+	Period         pgtype.Date `json:"period"`
+	Conversations  int64       `json:"conversations"`
+	MessagesIn     int64       `json:"messages_in"`
+	MessagesOut    int64       `json:"messages_out"`
+	ActiveUsers    int64       `json:"active_users"`
+	ReturningUsers int64       `json:"returning_users"`
+	NewUsers       int64       `json:"new_users"`
+	Median         float64     `json:"median"`
+}
+
+// AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup: @from_day and
+// @to_day are the range's first and last local days.
+func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivityHomeParams) ([]AnalyticsActivityHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsActivityHome,
+		arg.Mode,
+		arg.FromDay,
+		arg.CreatorID,
+		arg.ToDay,
+		arg.Channel,
+		arg.Tz,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsActivityHomeRow{}
+	for rows.Next() {
+		var i AnalyticsActivityHomeRow
 		if err := rows.Scan(
 			&i.Period,
 			&i.Conversations,
@@ -598,6 +757,67 @@ func (q *Queries) AnalyticsCohortWeeks(ctx context.Context, arg AnalyticsCohortW
 	return items, nil
 }
 
+const analyticsCohortWeeksHome = `-- name: AnalyticsCohortWeeksHome :many
+WITH f AS (
+    SELECT fc.end_user_id, date_trunc('week', fc.first_at AT TIME ZONE $1::text)::date AS cohort
+    FROM analytics_first_contact fc
+    WHERE fc.creator_id = $2 AND fc.first_at >= $3 AND fc.first_at < $4
+      AND ($5::text = '' OR fc.channel = $5::text)
+), act AS (
+    SELECT DISTINCT d.end_user_id, f.cohort, (d.day - f.cohort) / 7 AS wk
+    FROM analytics_days d JOIN f ON f.end_user_id = d.end_user_id
+    WHERE d.creator_id = $2 AND d.day >= $6::date AND d.day < $7::date AND d.messages_in > 0
+)
+SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
+FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2
+`
+
+type AnalyticsCohortWeeksHomeParams struct {
+	Tz        string      `json:"tz"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	StartAt   time.Time   `json:"start_at"`
+	EndAt     time.Time   `json:"end_at"`
+	Channel   string      `json:"channel"`
+	FromDay   pgtype.Date `json:"from_day"`
+	UntilDay  pgtype.Date `json:"until_day"`
+}
+
+type AnalyticsCohortWeeksHomeRow struct {
+	Cohort pgtype.Date `json:"cohort"`
+	Week   int32       `json:"week"`
+	Users  int64       `json:"users"`
+}
+
+// AnalyticsCohortWeeks in the creator's own zone, from the per-day rollup: @until_day is 9
+// weeks after the range's last day.
+func (q *Queries) AnalyticsCohortWeeksHome(ctx context.Context, arg AnalyticsCohortWeeksHomeParams) ([]AnalyticsCohortWeeksHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsCohortWeeksHome,
+		arg.Tz,
+		arg.CreatorID,
+		arg.StartAt,
+		arg.EndAt,
+		arg.Channel,
+		arg.FromDay,
+		arg.UntilDay,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsCohortWeeksHomeRow{}
+	for rows.Next() {
+		var i AnalyticsCohortWeeksHomeRow
+		if err := rows.Scan(&i.Cohort, &i.Week, &i.Users); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsGapExamples = `-- name: AnalyticsGapExamples :many
 SELECT key, conversation_id, message_id, asked_at, question FROM (
     SELECT key, conversation_id, message_id, asked_at, question,
@@ -923,21 +1143,38 @@ func (q *Queries) AnalyticsProgramSteps(ctx context.Context, arg AnalyticsProgra
 }
 
 const analyticsResponsiveness = `-- name: AnalyticsResponsiveness :many
-SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
-            WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date)
-            ELSE $3::date END)::date AS period,
-       count(*)::bigint AS turns,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
-       count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
-       count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers,
-       count(*) FILTER (WHERE mode = 'dead_letter')::bigint AS dead_lettered
-FROM analytics_turns
-WHERE creator_id = $4 AND asked_at >= $5 AND asked_at < $6
-  AND ($7::text = '' OR channel = $7::text)
-GROUP BY 1 ORDER BY 1
+WITH t AS (
+    SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date)
+                ELSE $3::date END)::date AS period,
+           count(*)::bigint AS turns,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
+           count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
+           count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers
+    FROM analytics_turns tt
+    WHERE tt.creator_id = $4 AND tt.asked_at >= $5 AND tt.asked_at < $6
+      AND ($7::text = '' OR tt.channel = $7::text)
+    GROUP BY 1
+), dl AS (
+    SELECT (CASE $1::text WHEN 'day' THEN (at AT TIME ZONE $2::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', at AT TIME ZONE $2::text)::date, $3::date)
+                ELSE $3::date END)::date AS period,
+           count(*)::bigint AS n
+    FROM analytics_dead_letters dd
+    WHERE dd.creator_id = $4 AND dd.at >= $5 AND dd.at < $6
+      AND ($7::text = '' OR dd.channel = $7::text)
+    GROUP BY 1
+)
+SELECT period::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+       coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
+       coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
+       coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
+       coalesce(dl.n, 0)::bigint AS dead_lettered
+FROM t FULL JOIN dl USING (period)
+ORDER BY 1
 `
 
 type AnalyticsResponsivenessParams struct {
@@ -962,7 +1199,8 @@ type AnalyticsResponsivenessRow struct {
 	DeadLettered    int64       `json:"dead_lettered"`
 }
 
-// A percentile is -1 when there is nothing to take it of.
+// A percentile is -1 when there is nothing to take it of. Dead-lettered turns are counted from
+// analytics_dead_letters by the time the person's message (or the turn request) was published.
 func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResponsivenessParams) ([]AnalyticsResponsivenessRow, error) {
 	rows, err := q.db.Query(ctx, analyticsResponsiveness,
 		arg.Mode,
@@ -1135,6 +1373,32 @@ func (q *Queries) GetTurnTiming(ctx context.Context, replyID uuid.UUID) (GetTurn
 		&i.Status,
 	)
 	return i, err
+}
+
+const recordDeadLetter = `-- name: RecordDeadLetter :exec
+INSERT INTO analytics_dead_letters (event_id, creator_id, channel, stage, at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type RecordDeadLetterParams struct {
+	EventID   uuid.UUID `json:"event_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Channel   string    `json:"channel"`
+	Stage     string    `json:"stage"`
+	At        time.Time `json:"at"`
+}
+
+// A dead-lettered turn (generate.DeadTurns), once per event.
+func (q *Queries) RecordDeadLetter(ctx context.Context, arg RecordDeadLetterParams) error {
+	_, err := q.db.Exec(ctx, recordDeadLetter,
+		arg.EventID,
+		arg.CreatorID,
+		arg.Channel,
+		arg.Stage,
+		arg.At,
+	)
+	return err
 }
 
 const recordTurnTiming = `-- name: RecordTurnTiming :exec

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -39,6 +40,9 @@ type analyticsRange struct {
 	Channel    string
 	CSV        bool
 	Table      string
+	// Home is true when TZ is the creator's own zone (creators.timezone): the figures that
+	// count distinct people read the per-day rollup (analytics_days) instead of quarter-hours.
+	Home bool
 }
 
 func (ar analyticsRange) fromDay() pgtype.Date { return pgDate(ar.From) }
@@ -59,18 +63,18 @@ func (s *Server) parseAnalyticsRange(ctx context.Context, r *http.Request, a cre
 	}
 	q := r.URL.Query()
 	ar := analyticsRange{TZ: q.Get("tz"), Mode: q.Get("granularity"), Channel: q.Get("channel"), Table: q.Get("table")}
-	if ar.TZ == "" {
-		if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-			p, err := q.GetCreatorPolicy(ctx, a.CreatorID)
-			ar.TZ = p.Timezone
-			return err
-		}); err != nil {
-			return ar, err
-		}
-		if ar.TZ == "" {
-			ar.TZ = "UTC"
-		}
+	var home string
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		p, err := q.GetCreatorPolicy(ctx, a.CreatorID)
+		home = p.Timezone
+		return err
+	}); err != nil {
+		return ar, err
 	}
+	if ar.TZ == "" {
+		ar.TZ = cmp.Or(home, "UTC")
+	}
+	ar.Home = ar.TZ == home
 	loc, err := time.LoadLocation(ar.TZ)
 	if err != nil || ar.TZ == "Local" {
 		return ar, errBadRequest("bad_query", "tz: not an IANA time zone")
@@ -198,21 +202,49 @@ type activityTotals struct {
 
 // analyticsActivity computes the activity section.
 func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analyticsRange) ([]activityRow, activityTotals, error) {
-	arg := db.AnalyticsActivityParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel}
-	rows, err := q.AnalyticsActivity(ctx, arg)
-	if err != nil {
-		return nil, activityTotals{}, err
-	}
-	arg.Mode = "all"
-	all, err := q.AnalyticsActivity(ctx, arg)
-	if err != nil {
-		return nil, activityTotals{}, err
-	}
+	var rows, all []db.AnalyticsActivityRow
+	var win []db.AnalyticsActiveWindowsRow
 	before := ar.From.AddDate(0, 0, -29)
-	win, err := q.AnalyticsActiveWindows(ctx, db.AnalyticsActiveWindowsParams{Tz: ar.TZ, CreatorID: c,
-		StartAt: localMidnight(before.Year(), before.Month(), before.Day(), ar.Loc), EndAt: ar.End, Channel: ar.Channel})
-	if err != nil {
-		return nil, activityTotals{}, err
+	if ar.Home {
+		arg := db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To), CreatorID: c, Channel: ar.Channel}
+		for _, mode := range []string{ar.Mode, "all"} {
+			arg.Mode = mode
+			rs, err := q.AnalyticsActivityHome(ctx, arg)
+			if err != nil {
+				return nil, activityTotals{}, err
+			}
+			out := make([]db.AnalyticsActivityRow, len(rs))
+			for i, r := range rs {
+				out[i] = db.AnalyticsActivityRow(r)
+			}
+			if mode == "all" {
+				all = out
+			} else {
+				rows = out
+			}
+		}
+		ws, err := q.AnalyticsActiveWindowsHome(ctx, db.AnalyticsActiveWindowsHomeParams{CreatorID: c, FromDay: pgDate(before), ToDay: pgDate(ar.To), Channel: ar.Channel})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
+		for _, w := range ws {
+			win = append(win, db.AnalyticsActiveWindowsRow(w))
+		}
+	} else {
+		arg := db.AnalyticsActivityParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel}
+		var err error
+		if rows, err = q.AnalyticsActivity(ctx, arg); err != nil {
+			return nil, activityTotals{}, err
+		}
+		arg.Mode = "all"
+		if all, err = q.AnalyticsActivity(ctx, arg); err != nil {
+			return nil, activityTotals{}, err
+		}
+		win, err = q.AnalyticsActiveWindows(ctx, db.AnalyticsActiveWindowsParams{Tz: ar.TZ, CreatorID: c,
+			StartAt: localMidnight(before.Year(), before.Month(), before.Day(), ar.Loc), EndAt: ar.End, Channel: ar.Channel})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
 	}
 	by := map[string]db.AnalyticsActivityRow{}
 	for _, r := range rows {
@@ -386,10 +418,22 @@ func analyticsRetention(ctx context.Context, q *db.Queries, c uuid.UUID, ar anal
 		return nil, err
 	}
 	until := ar.To.AddDate(0, 0, 7*9)
-	weeks, err := q.AnalyticsCohortWeeks(ctx, db.AnalyticsCohortWeeksParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
-		Channel: ar.Channel, Until: localMidnight(until.Year(), until.Month(), until.Day(), ar.Loc)})
-	if err != nil {
-		return nil, err
+	var weeks []db.AnalyticsCohortWeeksRow
+	if ar.Home {
+		ws, err := q.AnalyticsCohortWeeksHome(ctx, db.AnalyticsCohortWeeksHomeParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
+			Channel: ar.Channel, FromDay: ar.fromDay(), UntilDay: pgDate(until)})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range ws {
+			weeks = append(weeks, db.AnalyticsCohortWeeksRow(w))
+		}
+	} else {
+		weeks, err = q.AnalyticsCohortWeeks(ctx, db.AnalyticsCohortWeeksParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
+			Channel: ar.Channel, Until: localMidnight(until.Year(), until.Month(), until.Day(), ar.Loc)})
+		if err != nil {
+			return nil, err
+		}
 	}
 	active := map[string]map[int32]int64{}
 	for _, w := range weeks {
@@ -671,13 +715,27 @@ func analyticsTeam(ctx context.Context, q *db.Queries, c uuid.UUID, ar analytics
 		}
 		out = append(out, teamRow{Period: p.Format(dateLayout), Takeovers: r.Takeovers, WaitP50: seconds(r.WaitP50), WaitP95: seconds(r.WaitP95), MemberReplies: r.Replies})
 	}
+	// Members are named by their profile (users are reached through auth_member_profiles, which
+	// answers for the workspace's current members only): the name, else the email. A former
+	// member keeps their id and no name.
+	var names map[uuid.UUID]string
 	members := []teamMemberRow{}
 	for _, m := range mem {
-		id := ""
+		row := teamMemberRow{Takeovers: m.Takeovers, Replies: m.Replies}
 		if m.UserID.Valid {
-			id = m.UserID.UUID.String()
+			if names == nil {
+				profiles, err := q.MemberProfiles(ctx)
+				if err != nil {
+					return nil, nil, err
+				}
+				names = make(map[uuid.UUID]string, len(profiles))
+				for _, p := range profiles {
+					names[p.ID] = cmp.Or(strings.TrimSpace(p.Name), p.Email)
+				}
+			}
+			row.UserID, row.Name = m.UserID.UUID.String(), names[m.UserID.UUID]
 		}
-		members = append(members, teamMemberRow{UserID: id, Takeovers: m.Takeovers, Replies: m.Replies})
+		members = append(members, row)
 	}
 	return out, members, nil
 }
