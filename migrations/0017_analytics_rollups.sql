@@ -38,7 +38,8 @@ CREATE TABLE analytics_days (
     PRIMARY KEY (creator_id, day, conversation_id),
     FOREIGN KEY (creator_id, conversation_id) REFERENCES conversations (creator_id, id) ON DELETE CASCADE
 );
-CREATE INDEX analytics_days_conversation ON analytics_days (conversation_id);
+-- Each conversation's days in order (the active-user windows; the cascade from conversations).
+CREATE INDEX analytics_days_conversation ON analytics_days (creator_id, conversation_id, day) INCLUDE (messages_in, channel);
 
 -- Each end user's first message (new users, cohorts).
 CREATE TABLE analytics_first_contact (
@@ -119,6 +120,23 @@ CREATE TABLE analytics_team_events (
 );
 CREATE INDEX analytics_team_events_range ON analytics_team_events (creator_id, at);
 
+-- Proactive sends (the coach's messages that answer nothing: campaign and program messages):
+-- their delivery status (mirrored from the message) and whether the person wrote in the same
+-- conversation within 24 hours, so the campaign and program sections read one row per send.
+CREATE TABLE analytics_sends (
+    message_id      uuid PRIMARY KEY,
+    creator_id      uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    conversation_id uuid NOT NULL,
+    channel         text NOT NULL,
+    sent_at         timestamptz NOT NULL,
+    status          text NOT NULL,
+    error_code      text NOT NULL DEFAULT '',
+    replied         boolean NOT NULL DEFAULT false,
+    FOREIGN KEY (creator_id, message_id) REFERENCES messages (creator_id, id) ON DELETE CASCADE
+);
+CREATE INDEX analytics_sends_conversation ON analytics_sends (conversation_id, sent_at);
+CREATE INDEX analytics_sends_range ON analytics_sends (creator_id, sent_at);
+
 -- Turns dead-lettered (their inbound or generate event moved to CW_DLQ: recorded by the
 -- generate role's consumer of the dead-letter stream, once per event): aggregate events, no
 -- end-user reference.
@@ -179,6 +197,12 @@ BEGIN
         SET messages_in = d.messages_in + EXCLUDED.messages_in, messages_out = d.messages_out + EXCLUDED.messages_out;
 
     IF has_user THEN
+        -- A person's message is the reply to the sends of the 24 hours before it.
+        UPDATE analytics_sends s SET replied = true
+        FROM new_messages n
+        WHERE n.role = 'user' AND s.conversation_id = n.conversation_id AND NOT s.replied
+          AND s.sent_at <= n.created_at AND s.sent_at > n.created_at - interval '24 hours';
+
         INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
         SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
         FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
@@ -198,6 +222,14 @@ BEGIN
     IF NOT has_bot THEN
         RETURN NULL;
     END IF;
+
+    INSERT INTO analytics_sends (message_id, creator_id, conversation_id, channel, sent_at, status, error_code, replied)
+    SELECT n.id, n.creator_id, n.conversation_id, n.channel, n.created_at, n.status, n.error_code,
+           EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = n.creator_id AND u.conversation_id = n.conversation_id AND u.role = 'user'
+                     AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
+    FROM new_messages n
+    WHERE n.role = 'assistant' AND n.reply_to IS NULL
+    ON CONFLICT DO NOTHING;
 
     INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
     SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
@@ -240,6 +272,20 @@ $$;
 CREATE TRIGGER analytics_message_failed AFTER UPDATE OF status ON messages FOR EACH ROW
     WHEN (NEW.status IN ('failed', 'window_closed') AND OLD.status IS DISTINCT FROM NEW.status AND NEW.role <> 'user')
     EXECUTE FUNCTION analytics_message_failed();
+
+-- A proactive send's delivery status and provider code (dispatch's updates), mirrored.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_send_status() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE analytics_sends SET status = NEW.status, error_code = NEW.error_code WHERE message_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_send_status AFTER UPDATE OF status ON messages FOR EACH ROW
+    WHEN (NEW.role = 'assistant' AND NEW.reply_to IS NULL AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION analytics_send_status();
 
 -- +goose StatementBegin
 CREATE FUNCTION analytics_opt_changed() RETURNS trigger
@@ -358,6 +404,11 @@ INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, cha
 SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
 FROM messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
 WHERE n.role = 'assistant' AND s ? 'document_id';
+INSERT INTO analytics_sends (message_id, creator_id, conversation_id, channel, sent_at, status, error_code, replied)
+SELECT n.id, n.creator_id, n.conversation_id, n.channel, n.created_at, n.status, n.error_code,
+       EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = n.creator_id AND u.conversation_id = n.conversation_id AND u.role = 'user'
+                 AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
+FROM messages n WHERE n.role = 'assistant' AND n.reply_to IS NULL;
 ALTER TABLE messages FORCE ROW LEVEL SECURITY;
 ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
 ALTER TABLE programs FORCE ROW LEVEL SECURITY;
@@ -367,7 +418,7 @@ ALTER TABLE creators FORCE ROW LEVEL SECURITY;
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['analytics_activity', 'analytics_days', 'analytics_first_contact', 'analytics_turns', 'analytics_gaps',
+    FOREACH t IN ARRAY ARRAY['analytics_activity', 'analytics_days', 'analytics_sends', 'analytics_first_contact', 'analytics_turns', 'analytics_gaps',
                              'analytics_citations', 'analytics_channel_events', 'analytics_team_events', 'analytics_dead_letters'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
@@ -379,7 +430,7 @@ END
 $$;
 -- +goose StatementEnd
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_activity, analytics_days, analytics_first_contact, analytics_turns, analytics_gaps,
+GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_activity, analytics_days, analytics_sends, analytics_first_contact, analytics_turns, analytics_gaps,
     analytics_citations, analytics_channel_events, analytics_team_events, analytics_dead_letters TO coachwire_app;
 
 -- +goose Down
@@ -389,12 +440,14 @@ DROP FUNCTION analytics_zone_changed();
 DROP FUNCTION analytics_zone_check();
 DROP TRIGGER analytics_takeover ON conversations;
 DROP TRIGGER analytics_opt_changed ON end_users;
+DROP TRIGGER analytics_send_status ON messages;
 DROP TRIGGER analytics_message_failed ON messages;
 DROP TRIGGER analytics_messages_inserted ON messages;
 DROP FUNCTION analytics_takeover();
 DROP FUNCTION analytics_opt_changed();
+DROP FUNCTION analytics_send_status();
 DROP FUNCTION analytics_message_failed();
 DROP FUNCTION analytics_messages_inserted();
 DROP FUNCTION analytics_question_key(text);
-DROP TABLE analytics_dead_letters, analytics_team_events, analytics_channel_events, analytics_citations, analytics_gaps, analytics_turns,
+DROP TABLE analytics_sends, analytics_dead_letters, analytics_team_events, analytics_channel_events, analytics_citations, analytics_gaps, analytics_turns,
     analytics_first_contact, analytics_days, analytics_activity;

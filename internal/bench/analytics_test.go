@@ -117,7 +117,7 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 FROM q JOIN cv ON cv.n = q.n JOIN docs ON docs.n = q.text_n % 45
 		 UNION ALL
 		 SELECT msg, conv, 'assistant', 'Nudge', '[]'::jsonb, NULL, channel,
-		        CASE WHEN r < 0.05 THEN 'failed' WHEN r < 0.5 THEN 'read' ELSE 'delivered' END, CASE WHEN r < 0.05 THEN '131047' ELSE '' END, at, at
+		        CASE WHEN r < 0.15 THEN 'failed' WHEN r < 0.55 THEN 'read' ELSE 'delivered' END, CASE WHEN r < 0.15 THEN '131047' ELSE '' END, at, at
 		 FROM nd WHERE r >= 0.1`,
 		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
 		`ALTER TABLE messages DISABLE TRIGGER messages_number`,
@@ -156,6 +156,11 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
 		 SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
 		 FROM messages n, jsonb_array_elements(n.sources) s WHERE n.creator_id = $1 AND n.role = 'assistant' AND s ? 'document_id'`,
+		`INSERT INTO analytics_sends (message_id, creator_id, conversation_id, channel, sent_at, status, error_code, replied)
+		 SELECT n.id, n.creator_id, n.conversation_id, n.channel, n.created_at, n.status, n.error_code,
+		        EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = n.creator_id AND u.conversation_id = n.conversation_id AND u.role = 'user'
+		                  AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
+		 FROM messages n WHERE n.creator_id = $1 AND n.role = 'assistant' AND n.reply_to IS NULL`,
 		`INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
 		 SELECT creator_id, channel, 'failed', error_code, updated_at FROM messages WHERE creator_id = $1 AND status = 'failed'`,
 		// Programs: 5 steps, 500 enrollments each, a decision per step reached.

@@ -79,19 +79,21 @@ func (q *Queries) AnalyticsActiveWindows(ctx context.Context, arg AnalyticsActiv
 }
 
 const analyticsActiveWindowsHome = `-- name: AnalyticsActiveWindowsHome :many
-WITH days AS (
-    SELECT DISTINCT end_user_id, day
+WITH s AS (
+    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
     FROM analytics_days
     WHERE creator_id = $1 AND day >= $2::date AND day <= $3::date AND messages_in > 0
       AND ($4::text = '' OR channel = $4::text)
-), s AS (
-    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
-    FROM days WINDOW w AS (PARTITION BY end_user_id ORDER BY day)
+    WINDOW w AS (PARTITION BY conversation_id ORDER BY day)
+), per_day AS (
+    SELECT day,
+           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 7) AS s7, count(*) FILTER (WHERE next IS NULL OR next - day >= 7) AS e7,
+           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) AS s30, count(*) FILTER (WHERE next IS NULL OR next - day >= 30) AS e30
+    FROM s GROUP BY day
 ), ev AS (
-    SELECT day AS d, 1 AS w7, 0 AS w30 FROM s WHERE prev IS NULL OR day - prev >= 7
-    UNION ALL SELECT day + 7, -1, 0 FROM s WHERE next IS NULL OR next - day >= 7
-    UNION ALL SELECT day, 0, 1 FROM s WHERE prev IS NULL OR day - prev >= 30
-    UNION ALL SELECT day + 30, 0, -1 FROM s WHERE next IS NULL OR next - day >= 30
+    SELECT day AS d, s7 AS w7, s30 AS w30 FROM per_day
+    UNION ALL SELECT day + 7, -e7, 0 FROM per_day
+    UNION ALL SELECT day + 30, 0, -e30 FROM per_day
 ), agg AS (
     SELECT d, sum(w7) AS w7, sum(w30) AS w30 FROM ev GROUP BY d
 )
@@ -113,7 +115,9 @@ type AnalyticsActiveWindowsHomeRow struct {
 }
 
 // AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
-// days before the range).
+// days before the range). One conversation per end user (see AnalyticsActivityHome): a
+// conversation's days are its person's, read in order from analytics_days_conversation, and
+// the starts and ends of covered runs are counted per day before they are spread.
 func (q *Queries) AnalyticsActiveWindowsHome(ctx context.Context, arg AnalyticsActiveWindowsHomeParams) ([]AnalyticsActiveWindowsHomeRow, error) {
 	rows, err := q.db.Query(ctx, analyticsActiveWindowsHome,
 		arg.CreatorID,
@@ -242,42 +246,37 @@ func (q *Queries) AnalyticsActivity(ctx context.Context, arg AnalyticsActivityPa
 }
 
 const analyticsActivityHome = `-- name: AnalyticsActivityHome :many
-WITH d AS (
-    SELECT (CASE $1::text WHEN 'day' THEN ad.day
-                WHEN 'week' THEN greatest(date_trunc('week', ad.day)::date, $2::date)
-                ELSE $2::date END)::date AS period,
-           ad.conversation_id, ad.end_user_id, ad.messages_in, ad.messages_out
-    FROM analytics_days ad
-    WHERE ad.creator_id = $3 AND ad.day >= $2::date AND ad.day <= $4::date
-      AND ($5::text = '' OR ad.channel = $5::text)
-), conv AS (
-    SELECT period, conversation_id, sum(messages_in + messages_out) AS n FROM d GROUP BY 1, 2
+WITH conv AS (
+    SELECT d.period, d.conversation_id, sum(d.messages_in)::bigint AS n_in, sum(d.messages_out)::bigint AS n_out
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN ad.day
+                      ELSE greatest(date_trunc('week', ad.day)::date, $2::date) END)::date AS period,
+                 ad.conversation_id, ad.messages_in, ad.messages_out
+          FROM analytics_days ad
+          WHERE ad.creator_id = $3 AND ad.day >= $2::date AND ad.day <= $4::date
+            AND ($5::text = '' OR ad.channel = $5::text)) d
+    GROUP BY GROUPING SETS ((d.period, d.conversation_id), (d.conversation_id))
+), hist AS (
+    SELECT period, n_in + n_out AS n, count(*)::bigint AS convs, sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out,
+           count(*) FILTER (WHERE n_in > 0)::bigint AS active
+    FROM conv GROUP BY 1, 2
 ), per AS (
-    SELECT period, count(*)::bigint AS conversations, percentile_cont(0.5) WITHIN GROUP (ORDER BY n)::float8 AS median
-    FROM conv GROUP BY 1
-), msgs AS (
-    SELECT period, sum(messages_in)::bigint AS messages_in, sum(messages_out)::bigint AS messages_out FROM d GROUP BY 1
-), first_days AS (
-    SELECT fc.end_user_id, (fc.first_at AT TIME ZONE $6::text)::date AS first_day
-    FROM analytics_first_contact fc WHERE fc.creator_id = $3
-), users AS (
-    SELECT u.period, count(*)::bigint AS active, count(*) FILTER (WHERE f.first_day < u.period)::bigint AS returning
-    FROM (SELECT DISTINCT period, end_user_id FROM d WHERE messages_in > 0) u
-    LEFT JOIN first_days f ON f.end_user_id = u.end_user_id
-    GROUP BY 1
+    SELECT period, sum(convs)::bigint AS conversations, sum(n_in)::bigint AS messages_in, sum(n_out)::bigint AS messages_out,
+           sum(active)::bigint AS active,
+           jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
+    FROM hist GROUP BY 1
 ), fresh AS (
-    SELECT (CASE $1::text WHEN 'day' THEN f.first_day
-                WHEN 'week' THEN greatest(date_trunc('week', f.first_day)::date, $2::date)
-                ELSE $2::date END)::date AS period, count(*)::bigint AS n
-    FROM first_days f JOIN analytics_first_contact fc ON fc.end_user_id = f.end_user_id
-    WHERE f.first_day >= $2::date AND f.first_day <= $4::date
-      AND ($5::text = '' OR fc.channel = $5::text)
-    GROUP BY 1
+    SELECT f.period, count(*)::bigint AS n
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN (fc.first_at AT TIME ZONE $6::text)::date
+                      ELSE greatest(date_trunc('week', fc.first_at AT TIME ZONE $6::text)::date, $2::date) END)::date AS period
+          FROM analytics_first_contact fc
+          WHERE fc.creator_id = $3 AND fc.first_at >= $7 AND fc.first_at < $8
+            AND ($5::text = '' OR fc.channel = $5::text)) f
+    GROUP BY GROUPING SETS ((f.period), ())
 )
-SELECT per.period::date AS period, per.conversations, msgs.messages_in, msgs.messages_out,
-       coalesce(users.active, 0)::bigint AS active_users, coalesce(users.returning, 0)::bigint AS returning_users,
-       coalesce(fresh.n, 0)::bigint AS new_users, per.median
-FROM per JOIN msgs USING (period) LEFT JOIN users USING (period) LEFT JOIN fresh USING (period)
+SELECT per.period::date AS period, per.conversations, per.messages_in, per.messages_out,
+       per.active AS active_users, (per.active - coalesce(fresh.n, 0))::bigint AS returning_users,
+       coalesce(fresh.n, 0)::bigint AS new_users, per.hist::jsonb AS hist
+FROM per LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM per.period
 ORDER BY 1
 `
 
@@ -288,21 +287,29 @@ type AnalyticsActivityHomeParams struct {
 	ToDay     pgtype.Date `json:"to_day"`
 	Channel   string      `json:"channel"`
 	Tz        string      `json:"tz"`
+	StartAt   time.Time   `json:"start_at"`
+	EndAt     time.Time   `json:"end_at"`
 }
 
 type AnalyticsActivityHomeRow struct {
-	Period         pgtype.Date `json:"period"`
-	Conversations  int64       `json:"conversations"`
-	MessagesIn     int64       `json:"messages_in"`
-	MessagesOut    int64       `json:"messages_out"`
-	ActiveUsers    int64       `json:"active_users"`
-	ReturningUsers int64       `json:"returning_users"`
-	NewUsers       int64       `json:"new_users"`
-	Median         float64     `json:"median"`
+	Period         pgtype.Date     `json:"period"`
+	Conversations  int64           `json:"conversations"`
+	MessagesIn     int64           `json:"messages_in"`
+	MessagesOut    int64           `json:"messages_out"`
+	ActiveUsers    int64           `json:"active_users"`
+	ReturningUsers int64           `json:"returning_users"`
+	NewUsers       int64           `json:"new_users"`
+	Hist           json.RawMessage `json:"hist"`
 }
 
-// AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup: @from_day and
-// @to_day are the range's first and last local days.
+// AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup in one pass: each
+// conversation's figures per period and over the whole range (the row whose period is NULL:
+// the totals), then the period's, the median from the histogram of messages per conversation
+// (@from_day and @to_day: the range's first and last local days). An end user has one
+// conversation (conversations are unique per end user and channel, and an end user belongs to
+// one channel), so the active users are the conversations with a message in; and everyone
+// whose first message falls in a period is active in it, so the returning users are the
+// active ones less the new ones.
 func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivityHomeParams) ([]AnalyticsActivityHomeRow, error) {
 	rows, err := q.db.Query(ctx, analyticsActivityHome,
 		arg.Mode,
@@ -311,6 +318,8 @@ func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivi
 		arg.ToDay,
 		arg.Channel,
 		arg.Tz,
+		arg.StartAt,
+		arg.EndAt,
 	)
 	if err != nil {
 		return nil, err
@@ -327,7 +336,7 @@ func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivi
 			&i.ActiveUsers,
 			&i.ReturningUsers,
 			&i.NewUsers,
-			&i.Median,
+			&i.Hist,
 		); err != nil {
 			return nil, err
 		}
@@ -342,7 +351,7 @@ func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivi
 const analyticsCampaignFailures = `-- name: AnalyticsCampaignFailures :many
 SELECT n.occurrence_id, m.error_code AS code, count(*)::bigint AS n
 FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-JOIN messages m ON m.id = n.message_id
+JOIN analytics_sends m ON m.message_id = n.message_id
 WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
   AND n.status = 'sent' AND m.status IN ('failed', 'window_closed')
   AND ($4::text = '' OR m.channel = $4::text)
@@ -392,21 +401,19 @@ SELECT o.id AS occurrence_id, o.campaign_id, c.name AS campaign_name, o.schedule
        count(n.end_user_id) FILTER (WHERE n.status = 'sent')::bigint AS sent,
        count(n.end_user_id) FILTER (WHERE n.status = 'held')::bigint AS held,
        count(n.end_user_id) FILTER (WHERE n.status = 'skipped')::bigint AS skipped,
-       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
-       count(m.id) FILTER (WHERE m.status = 'read')::bigint AS read,
-       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
-       count(m.id) FILTER (WHERE EXISTS (
-           SELECT 1 FROM analytics_activity a
-           WHERE a.conversation_id = m.conversation_id AND a.messages_in > 0
-             AND a.bucket >= date_bin('15 minutes', m.created_at, 'epoch') AND a.bucket < m.created_at + interval '24 hours'))::bigint AS replied_24h,
-       count(e.id) FILTER (WHERE e.opted_out_at > m.created_at)::bigint AS opted_out_after
+       count(s.message_id) FILTER (WHERE s.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(s.message_id) FILTER (WHERE s.status = 'read')::bigint AS read,
+       count(s.message_id) FILTER (WHERE s.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(s.message_id) FILTER (WHERE s.replied)::bigint AS replied_24h,
+       count(e.id) FILTER (WHERE e.opted_out_at > s.sent_at)::bigint AS opted_out_after
 FROM campaign_occurrences o
 JOIN campaigns c ON c.id = o.campaign_id
 LEFT JOIN nudge_deliveries n ON n.occurrence_id = o.id
-LEFT JOIN messages m ON m.id = n.message_id AND n.status = 'sent'
-LEFT JOIN end_users e ON e.id = n.end_user_id AND n.status = 'sent'
+LEFT JOIN analytics_sends s ON s.message_id = n.message_id AND n.status = 'sent'
+LEFT JOIN (SELECT eu.id, eu.opted_out_at FROM end_users eu WHERE eu.creator_id = $1 AND eu.opted_out_at IS NOT NULL) e
+    ON e.id = n.end_user_id AND n.status = 'sent'
 WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
-  AND ($4::text = '' OR m.channel IS NULL OR m.channel = $4::text)
+  AND ($4::text = '' OR s.channel IS NULL OR s.channel = $4::text)
 GROUP BY o.id, o.campaign_id, c.name, o.scheduled_at, o.targeted
 ORDER BY o.scheduled_at DESC, o.id
 `
@@ -435,8 +442,8 @@ type AnalyticsCampaignOccurrencesRow struct {
 }
 
 // Per occurrence scheduled in the range: the decisions and what became of the sent messages
-// (their rows by primary key; a reply is a message of the person in the same conversation
-// within 24 hours, found through the conversation's activity rollup).
+// (analytics_sends: delivery status, a message of the person in the same conversation within
+// 24 hours); an opt-out after the send from the people who are opted out now.
 func (q *Queries) AnalyticsCampaignOccurrences(ctx context.Context, arg AnalyticsCampaignOccurrencesParams) ([]AnalyticsCampaignOccurrencesRow, error) {
 	rows, err := q.db.Query(ctx, analyticsCampaignOccurrences,
 		arg.CreatorID,
@@ -1075,16 +1082,13 @@ const analyticsProgramSteps = `-- name: AnalyticsProgramSteps :many
 SELECT p.id AS program_id, p.name AS program_name, n.step,
        count(*)::bigint AS reached,
        count(*) FILTER (WHERE n.status = 'sent')::bigint AS sent,
-       count(m.id) FILTER (WHERE EXISTS (
-           SELECT 1 FROM analytics_activity a
-           WHERE a.conversation_id = m.conversation_id AND a.messages_in > 0
-             AND a.bucket >= date_bin('15 minutes', m.created_at, 'epoch') AND a.bucket < m.created_at + interval '24 hours'))::bigint AS replied,
+       count(m.message_id) FILTER (WHERE m.replied)::bigint AS replied,
        count(*) FILTER (WHERE pe.status IN ('cancelled', 'paused') AND pe.last_step = n.step)::bigint AS dropped,
        count(*) FILTER (WHERE pe.status = 'completed' AND pe.last_step = n.step)::bigint AS completed
 FROM nudge_deliveries n
 JOIN program_enrollments pe ON pe.id = n.enrollment_id
 JOIN programs p ON p.id = pe.program_id
-LEFT JOIN messages m ON m.id = n.message_id AND n.status = 'sent'
+LEFT JOIN analytics_sends m ON m.message_id = n.message_id AND n.status = 'sent'
 WHERE n.creator_id = $1 AND n.enrollment_id IS NOT NULL AND n.decided_at >= $2 AND n.decided_at < $3
   AND ($4::text = '' OR m.channel IS NULL OR m.channel = $4::text)
 GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
@@ -1237,6 +1241,17 @@ func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResp
 		return nil, err
 	}
 	return items, nil
+}
+
+const analyticsSettings = `-- name: AnalyticsSettings :exec
+SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)
+`
+
+// The analytics transaction's settings: a request aggregates up to a million rollup rows once;
+// JIT compilation would cost more than it saves, and sorts and hashes stay in memory.
+func (q *Queries) AnalyticsSettings(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, analyticsSettings)
+	return err
 }
 
 const analyticsTeamMembers = `-- name: AnalyticsTeamMembers :many

@@ -76,6 +76,17 @@ type AnalyticsGap struct {
 	Question       string    `json:"question"`
 }
 
+type AnalyticsSend struct {
+	MessageID      uuid.UUID `json:"message_id"`
+	CreatorID      uuid.UUID `json:"creator_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	SentAt         time.Time `json:"sent_at"`
+	Status         string    `json:"status"`
+	ErrorCode      string    `json:"error_code"`
+	Replied        bool      `json:"replied"`
+}
+
 type AnalyticsTeamEvent struct {
 	ID             int64         `json:"id"`
 	CreatorID      uuid.UUID     `json:"creator_id"`

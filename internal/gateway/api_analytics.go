@@ -206,21 +206,23 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 	var win []db.AnalyticsActiveWindowsRow
 	before := ar.From.AddDate(0, 0, -29)
 	if ar.Home {
-		arg := db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To), CreatorID: c, Channel: ar.Channel}
-		for _, mode := range []string{ar.Mode, "all"} {
-			arg.Mode = mode
-			rs, err := q.AnalyticsActivityHome(ctx, arg)
+		// One query: the periods, and the totals as the row without a period.
+		rs, err := q.AnalyticsActivityHome(ctx, db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To),
+			CreatorID: c, Channel: ar.Channel, StartAt: ar.Start, EndAt: ar.End})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
+		for _, r := range rs {
+			med, err := histMedian(r.Hist)
 			if err != nil {
 				return nil, activityTotals{}, err
 			}
-			out := make([]db.AnalyticsActivityRow, len(rs))
-			for i, r := range rs {
-				out[i] = db.AnalyticsActivityRow(r)
-			}
-			if mode == "all" {
-				all = out
+			row := db.AnalyticsActivityRow{Period: r.Period, Conversations: r.Conversations, MessagesIn: r.MessagesIn, MessagesOut: r.MessagesOut,
+				ActiveUsers: r.ActiveUsers, ReturningUsers: r.ReturningUsers, NewUsers: r.NewUsers, Median: med}
+			if r.Period.Valid {
+				rows = append(rows, row)
 			} else {
-				rows = out
+				all = append(all, row)
 			}
 		}
 		ws, err := q.AnalyticsActiveWindowsHome(ctx, db.AnalyticsActiveWindowsHomeParams{CreatorID: c, FromDay: pgDate(before), ToDay: pgDate(ar.To), Channel: ar.Channel})
@@ -271,6 +273,33 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 			ActiveUsers: a.ActiveUsers, NewUsers: a.NewUsers, Returning: a.ReturningUsers, Median: a.Median}
 	}
 	return out, t, nil
+}
+
+// histMedian is percentile_cont(0.5) of a histogram [[value, count], …] in ascending value
+// order: the middle value, or the mean of the two middle ones.
+func histMedian(raw []byte) (float64, error) {
+	var h [][2]int64
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return 0, fmt.Errorf("analytics: histogram: %w", err)
+	}
+	var n int64
+	for _, b := range h {
+		n += b[1]
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	at := func(i int64) float64 { // the i-th value (0-based) in sorted order
+		for _, b := range h {
+			if i < b[1] {
+				return float64(b[0])
+			}
+			i -= b[1]
+		}
+		return 0
+	}
+	lo, hi := at((n-1)/2), at(n/2)
+	return (lo + hi) / 2, nil
 }
 
 // Responsiveness.
@@ -761,6 +790,9 @@ func (s *Server) serveAnalytics(w http.ResponseWriter, r *http.Request, a creato
 		tables []analyticsTable
 	)
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		if err := q.AnalyticsSettings(ctx); err != nil {
+			return err
+		}
 		body, tables, err = compute(ctx, q, ar)
 		return err
 	}); err != nil {
