@@ -173,24 +173,30 @@ BEGIN
     IF NOT (has_user OR has_bot OR has_member) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO analytics_activity AS a (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
-    SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', n.created_at, 'epoch'),
-           count(*) FILTER (WHERE n.role = 'user'), count(*) FILTER (WHERE n.role IN ('assistant', 'creator'))
-    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
-    WHERE n.role IN ('user', 'assistant', 'creator')
-    GROUP BY 1, 2, 3, 4, 5
-    ORDER BY 2, 5
-    ON CONFLICT (conversation_id, bucket) DO UPDATE
-        SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out;
-
-    -- The creator's zone, read under a share lock: a zone change (which rebuilds analytics_days)
-    -- waits for this transaction, or this one waits for it and reads the new zone.
+    -- The quarter-hour and the local-day counters in one statement (one join). The creator's
+    -- zone needs no lock of its own: the foreign key check of these messages holds a key share
+    -- lock on the creator's row until commit, and creators_zone (a unique index with the zone)
+    -- makes a zone change take the conflicting lock, so the change (which rebuilds
+    -- analytics_days) waits for this transaction, or this statement's key check waited for the
+    -- change and this trigger, running after the check, reads the new zone.
+    WITH x AS (
+        SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, n.created_at, n.role = 'user' AS inbound
+        FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+        WHERE n.role IN ('user', 'assistant', 'creator')
+    ), qh AS (
+        INSERT INTO analytics_activity AS a (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
+        SELECT creator_id, conversation_id, end_user_id, channel, date_bin('15 minutes', created_at, 'epoch'),
+               count(*) FILTER (WHERE inbound), count(*) FILTER (WHERE NOT inbound)
+        FROM x
+        GROUP BY 1, 2, 3, 4, 5
+        ORDER BY 2, 5
+        ON CONFLICT (conversation_id, bucket) DO UPDATE
+            SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out
+    )
     INSERT INTO analytics_days AS d (creator_id, day, conversation_id, end_user_id, channel, messages_in, messages_out)
-    SELECT n.creator_id, (n.created_at AT TIME ZONE z.timezone)::date, n.conversation_id, c.end_user_id, c.channel,
-           count(*) FILTER (WHERE n.role = 'user'), count(*) FILTER (WHERE n.role IN ('assistant', 'creator'))
-    FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
-    JOIN (SELECT cr.id, cr.timezone FROM creators cr WHERE cr.id IN (SELECT creator_id FROM new_messages) FOR SHARE) z ON z.id = n.creator_id
-    WHERE n.role IN ('user', 'assistant', 'creator')
+    SELECT x.creator_id, (x.created_at AT TIME ZONE z.timezone)::date, x.conversation_id, x.end_user_id, x.channel,
+           count(*) FILTER (WHERE x.inbound), count(*) FILTER (WHERE NOT x.inbound)
+    FROM x JOIN creators z ON z.id = x.creator_id
     GROUP BY 1, 2, 3, 4, 5
     ORDER BY 1, 2, 3
     ON CONFLICT (creator_id, day, conversation_id) DO UPDATE
@@ -301,6 +307,10 @@ $$;
 CREATE TRIGGER analytics_opt_changed AFTER UPDATE OF opted_out_at ON end_users FOR EACH ROW
     WHEN ((OLD.opted_out_at IS NULL) <> (NEW.opted_out_at IS NULL))
     EXECUTE FUNCTION analytics_opt_changed();
+
+-- A zone change is a key update (it conflicts with the key share locks of the foreign key
+-- checks of messages being written): see analytics_messages_inserted.
+CREATE UNIQUE INDEX creators_zone ON creators (id, timezone);
 
 -- The creator's zone must be one PostgreSQL knows (the day rollup computes local days with it);
 -- a change rebuilds the creator's analytics_days from the quarter-hour rollup.
@@ -438,6 +448,7 @@ DROP TRIGGER analytics_zone_changed ON creators;
 DROP TRIGGER analytics_zone_check ON creators;
 DROP FUNCTION analytics_zone_changed();
 DROP FUNCTION analytics_zone_check();
+DROP INDEX creators_zone;
 DROP TRIGGER analytics_takeover ON conversations;
 DROP TRIGGER analytics_opt_changed ON end_users;
 DROP TRIGGER analytics_send_status ON messages;
