@@ -163,24 +163,26 @@ $$;
 CREATE FUNCTION analytics_messages_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    has_user boolean;
+    has_any boolean;
     has_bot boolean;
-    has_member boolean;
 BEGIN
-    -- One look at the new rows, so a single message (the turn path) runs only its own rollups.
-    SELECT coalesce(bool_or(role = 'user'), false), coalesce(bool_or(role = 'assistant'), false), coalesce(bool_or(role = 'creator'), false)
-    INTO has_user, has_bot, has_member FROM new_messages;
-    IF NOT (has_user OR has_bot OR has_member) THEN
+    -- One look at the new rows, so a single message (the turn path) runs only its own rollups:
+    -- two statements for a bot reply, one for any other message, each writing several rollups
+    -- from one read of the new rows (data-modifying WITH clauses all run).
+    SELECT coalesce(bool_or(role IN ('user', 'assistant', 'creator')), false), coalesce(bool_or(role = 'assistant'), false)
+    INTO has_any, has_bot FROM new_messages;
+    IF NOT has_any THEN
         RETURN NULL;
     END IF;
-    -- The quarter-hour and the local-day counters in one statement (one join). The creator's
-    -- zone needs no lock of its own: the foreign key check of these messages holds a key share
-    -- lock on the creator's row until commit, and creators_zone (a unique index with the zone)
-    -- makes a zone change take the conflicting lock, so the change (which rebuilds
-    -- analytics_days) waits for this transaction, or this statement's key check waited for the
-    -- change and this trigger, running after the check, reads the new zone.
+    -- The quarter-hour and the local-day counters, first contacts, replies to proactive sends and
+    -- members' replies. The creator's zone needs no lock of its own: the foreign key check of
+    -- these messages holds a key share lock on the creator's row until commit, and
+    -- creators_zone (a unique index with the zone) makes a zone change take the conflicting
+    -- lock, so the change (which rebuilds analytics_days) waits for this transaction, or this
+    -- statement's key check waited for the change and this trigger, running after the check,
+    -- reads the new zone.
     WITH x AS (
-        SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, n.created_at, n.role = 'user' AS inbound
+        SELECT n.creator_id, n.conversation_id, c.end_user_id, c.channel, n.created_at, n.role, n.role = 'user' AS inbound
         FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
         WHERE n.role IN ('user', 'assistant', 'creator')
     ), qh AS (
@@ -192,6 +194,23 @@ BEGIN
         ORDER BY 2, 5
         ON CONFLICT (conversation_id, bucket) DO UPDATE
             SET messages_in = a.messages_in + EXCLUDED.messages_in, messages_out = a.messages_out + EXCLUDED.messages_out
+    ), fc AS (
+        INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
+        SELECT end_user_id, creator_id, min(channel), min(created_at)
+        FROM x WHERE inbound
+        GROUP BY 1, 2
+        ORDER BY 1
+        ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at
+    ), replied AS (
+        -- A person's message is the reply to the sends of the 24 hours before it.
+        UPDATE analytics_sends s SET replied = true
+        FROM x
+        WHERE x.inbound AND s.conversation_id = x.conversation_id AND NOT s.replied
+          AND s.sent_at <= x.created_at AND s.sent_at > x.created_at - interval '24 hours'
+    ), team AS (
+        INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
+        SELECT creator_id, conversation_id, channel, 'reply', NULLIF(current_setting('app.user_id', true), '')::uuid, created_at
+        FROM x WHERE role = 'creator'
     )
     INSERT INTO analytics_days AS d (creator_id, day, conversation_id, end_user_id, channel, messages_in, messages_out)
     SELECT x.creator_id, (x.created_at AT TIME ZONE z.timezone)::date, x.conversation_id, x.end_user_id, x.channel,
@@ -202,59 +221,43 @@ BEGIN
     ON CONFLICT (creator_id, day, conversation_id) DO UPDATE
         SET messages_in = d.messages_in + EXCLUDED.messages_in, messages_out = d.messages_out + EXCLUDED.messages_out;
 
-    IF has_user THEN
-        -- A person's message is the reply to the sends of the 24 hours before it.
-        UPDATE analytics_sends s SET replied = true
-        FROM new_messages n
-        WHERE n.role = 'user' AND s.conversation_id = n.conversation_id AND NOT s.replied
-          AND s.sent_at <= n.created_at AND s.sent_at > n.created_at - interval '24 hours';
-
-        INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
-        SELECT c.end_user_id, n.creator_id, min(c.channel), min(n.created_at)
-        FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
-        WHERE n.role = 'user'
-        GROUP BY 1, 2
-        ORDER BY 1
-        ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at;
-    END IF;
-
-    IF has_member THEN
-        INSERT INTO analytics_team_events (creator_id, conversation_id, channel, kind, user_id, at)
-        SELECT n.creator_id, n.conversation_id, n.channel, 'reply',
-               NULLIF(current_setting('app.user_id', true), '')::uuid, n.created_at
-        FROM new_messages n WHERE n.role = 'creator';
-    END IF;
-
     IF NOT has_bot THEN
         RETURN NULL;
     END IF;
 
+    -- The bot's messages: replies (turns, gaps, citations; the question read once) and proactive
+    -- sends (those answering nothing).
+    WITH r AS (
+        SELECT n.id, n.creator_id, n.conversation_id, n.channel, n.created_at, n.status, n.sources,
+               u.id AS ask_id, u.created_at AS asked_at, u.body AS question
+        FROM new_messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
+        WHERE n.role = 'assistant'
+    ), turns AS (
+        INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
+        SELECT id, creator_id, conversation_id, channel, asked_at,
+               greatest(0, floor(extract(epoch FROM created_at - asked_at) * 1000))::bigint, status
+        FROM r
+        ON CONFLICT DO NOTHING
+    ), gaps AS (
+        -- Only the coach's answers: keyword auto-replies (stored 'queued' by retrieve) are none.
+        INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
+        SELECT ask_id, 'no_passage', creator_id, conversation_id, channel, asked_at, analytics_question_key(question), question
+        FROM r
+        WHERE status IN ('generated', 'search_unavailable', 'llm_error') AND (sources = '[]'::jsonb OR status = 'search_unavailable')
+        ON CONFLICT DO NOTHING
+    ), citations AS (
+        INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
+        SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
+        FROM new_messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
+        WHERE n.role = 'assistant' AND s ? 'document_id'
+        ON CONFLICT DO NOTHING
+    )
     INSERT INTO analytics_sends (message_id, creator_id, conversation_id, channel, sent_at, status, error_code, replied)
     SELECT n.id, n.creator_id, n.conversation_id, n.channel, n.created_at, n.status, n.error_code,
            EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = n.creator_id AND u.conversation_id = n.conversation_id AND u.role = 'user'
                      AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
     FROM new_messages n
     WHERE n.role = 'assistant' AND n.reply_to IS NULL
-    ON CONFLICT DO NOTHING;
-
-    INSERT INTO analytics_turns (reply_id, creator_id, conversation_id, channel, asked_at, final_ms, status)
-    SELECT n.id, n.creator_id, n.conversation_id, n.channel, u.created_at,
-           greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint, n.status
-    FROM new_messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
-    WHERE n.role = 'assistant'
-    ON CONFLICT DO NOTHING;
-
-    INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
-    SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
-    FROM new_messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
-    WHERE n.role = 'assistant' AND n.status IN ('generated', 'search_unavailable', 'llm_error')
-      AND (n.sources = '[]'::jsonb OR n.status = 'search_unavailable')
-    ON CONFLICT DO NOTHING;
-
-    INSERT INTO analytics_citations (reply_id, document_id, section, creator_id, channel, at)
-    SELECT DISTINCT n.id, (s->>'document_id')::uuid, coalesce(s->>'heading', ''), n.creator_id, n.channel, n.created_at
-    FROM new_messages n, jsonb_array_elements(CASE WHEN jsonb_typeof(n.sources) = 'array' THEN n.sources ELSE '[]'::jsonb END) s
-    WHERE n.role = 'assistant' AND s ? 'document_id'
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
