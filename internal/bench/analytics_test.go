@@ -340,6 +340,7 @@ func noRollup(b *testing.B, ownerURL string) {
 	defer conn.Close(ctx)
 	const off = `ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted;
 		ALTER TABLE messages DISABLE TRIGGER analytics_message_failed;
+		ALTER TABLE messages DISABLE TRIGGER analytics_send_status;
 		ALTER TABLE conversations DISABLE TRIGGER analytics_takeover;
 		ALTER TABLE end_users DISABLE TRIGGER analytics_opt_changed`
 	if _, err := conn.Exec(ctx, off); err != nil {
