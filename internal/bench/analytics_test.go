@@ -140,6 +140,9 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 SELECT occ, end_user_id, $1, campaign_id, CASE WHEN r < 0.1 THEN 'skipped' ELSE 'sent' END,
 		        CASE WHEN r < 0.05 THEN 'capped' WHEN r < 0.1 THEN 'opted_out' ELSE '' END, CASE WHEN r >= 0.1 THEN msg END, at
 		 FROM nd`,
+		// The planner must know the new rows before the one-pass fills (it would take the
+		// million rows of this transaction for none).
+		`ANALYZE messages, conversations, end_users, nudge_deliveries, campaign_occurrences`,
 		`INSERT INTO analytics_activity (creator_id, conversation_id, end_user_id, channel, bucket, messages_in, messages_out)
 		 SELECT m.creator_id, m.conversation_id, c.end_user_id, c.channel, date_bin('15 minutes', m.created_at, 'epoch'),
 		        count(*) FILTER (WHERE m.role = 'user'), count(*) FILTER (WHERE m.role IN ('assistant', 'creator'))
@@ -156,6 +159,7 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint,
 		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
 		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
+		`ANALYZE analytics_activity`,
 		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
 		 SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
 		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user'
