@@ -281,6 +281,10 @@ func (a *App) startGenerate(ctx context.Context) error {
 	if err := w.Register(ctx, a.router); err != nil {
 		return err
 	}
+	// Dead-lettered turns, for the analytics Responsiveness section.
+	if err := (&generate.DeadTurns{Store: a.Store}).Register(ctx, a.router); err != nil {
+		return err
+	}
 	// AI-personalized nudges are written by the generate target too: it is the LLM role.
 	cw := &generate.Composer{Store: a.Store, Bus: a.Bus, Model: cfg.ChatModel, Search: a.Knowledge,
 		Parallel: cfg.WorkerParallel, Log: a.log.With("target", "generate", "component", "compose")}

@@ -78,6 +78,71 @@ func (q *Queries) AnalyticsActiveWindows(ctx context.Context, arg AnalyticsActiv
 	return items, nil
 }
 
+const analyticsActiveWindowsHome = `-- name: AnalyticsActiveWindowsHome :many
+WITH s AS (
+    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
+    FROM analytics_days
+    WHERE creator_id = $1 AND day >= $2::date AND day <= $3::date AND messages_in > 0
+      AND ($4::text = '' OR channel = $4::text)
+    WINDOW w AS (PARTITION BY conversation_id ORDER BY day)
+), per_day AS (
+    SELECT day,
+           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 7) AS s7, count(*) FILTER (WHERE next IS NULL OR next - day >= 7) AS e7,
+           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) AS s30, count(*) FILTER (WHERE next IS NULL OR next - day >= 30) AS e30
+    FROM s GROUP BY day
+), ev AS (
+    SELECT day AS d, s7 AS w7, s30 AS w30 FROM per_day
+    UNION ALL SELECT day + 7, -e7, 0 FROM per_day
+    UNION ALL SELECT day + 30, 0, -e30 FROM per_day
+), agg AS (
+    SELECT d, sum(w7) AS w7, sum(w30) AS w30 FROM ev GROUP BY d
+)
+SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w30) OVER (ORDER BY d))::bigint AS active_30d
+FROM agg ORDER BY d
+`
+
+type AnalyticsActiveWindowsHomeParams struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	FromDay   pgtype.Date `json:"from_day"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+}
+
+type AnalyticsActiveWindowsHomeRow struct {
+	Day       pgtype.Date `json:"day"`
+	Active7d  int64       `json:"active_7d"`
+	Active30d int64       `json:"active_30d"`
+}
+
+// AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
+// days before the range). One conversation per end user (see AnalyticsActivityHome): a
+// conversation's days are its person's, read in order from analytics_days_conversation, and
+// the starts and ends of covered runs are counted per day before they are spread.
+func (q *Queries) AnalyticsActiveWindowsHome(ctx context.Context, arg AnalyticsActiveWindowsHomeParams) ([]AnalyticsActiveWindowsHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsActiveWindowsHome,
+		arg.CreatorID,
+		arg.FromDay,
+		arg.ToDay,
+		arg.Channel,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsActiveWindowsHomeRow{}
+	for rows.Next() {
+		var i AnalyticsActiveWindowsHomeRow
+		if err := rows.Scan(&i.Day, &i.Active7d, &i.Active30d); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsActivity = `-- name: AnalyticsActivity :many
 
 WITH a AS (
@@ -180,10 +245,113 @@ func (q *Queries) AnalyticsActivity(ctx context.Context, arg AnalyticsActivityPa
 	return items, nil
 }
 
+const analyticsActivityHome = `-- name: AnalyticsActivityHome :many
+WITH conv AS (
+    SELECT d.period, d.conversation_id, sum(d.messages_in)::bigint AS n_in, sum(d.messages_out)::bigint AS n_out
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN ad.day
+                      ELSE greatest(date_trunc('week', ad.day)::date, $2::date) END)::date AS period,
+                 ad.conversation_id, ad.messages_in, ad.messages_out
+          FROM analytics_days ad
+          WHERE ad.creator_id = $3 AND ad.day >= $2::date AND ad.day <= $4::date
+            AND ($5::text = '' OR ad.channel = $5::text)) d
+    GROUP BY GROUPING SETS ((d.period, d.conversation_id), (d.conversation_id))
+), hist AS (
+    SELECT period, n_in + n_out AS n, count(*)::bigint AS convs, sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out,
+           count(*) FILTER (WHERE n_in > 0)::bigint AS active
+    FROM conv GROUP BY 1, 2
+), per AS (
+    SELECT period, sum(convs)::bigint AS conversations, sum(n_in)::bigint AS messages_in, sum(n_out)::bigint AS messages_out,
+           sum(active)::bigint AS active,
+           jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
+    FROM hist GROUP BY 1
+), fresh AS (
+    SELECT f.period, count(*)::bigint AS n
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN (fc.first_at AT TIME ZONE $6::text)::date
+                      ELSE greatest(date_trunc('week', fc.first_at AT TIME ZONE $6::text)::date, $2::date) END)::date AS period
+          FROM analytics_first_contact fc
+          WHERE fc.creator_id = $3 AND fc.first_at >= $7 AND fc.first_at < $8
+            AND ($5::text = '' OR fc.channel = $5::text)) f
+    GROUP BY GROUPING SETS ((f.period), ())
+)
+SELECT per.period::date AS period, per.conversations, per.messages_in, per.messages_out,
+       per.active AS active_users, (per.active - coalesce(fresh.n, 0))::bigint AS returning_users,
+       coalesce(fresh.n, 0)::bigint AS new_users, per.hist::jsonb AS hist
+FROM per LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM per.period
+ORDER BY 1
+`
+
+type AnalyticsActivityHomeParams struct {
+	Mode      string      `json:"mode"`
+	FromDay   pgtype.Date `json:"from_day"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+	Tz        string      `json:"tz"`
+	StartAt   time.Time   `json:"start_at"`
+	EndAt     time.Time   `json:"end_at"`
+}
+
+type AnalyticsActivityHomeRow struct {
+	Period         pgtype.Date     `json:"period"`
+	Conversations  int64           `json:"conversations"`
+	MessagesIn     int64           `json:"messages_in"`
+	MessagesOut    int64           `json:"messages_out"`
+	ActiveUsers    int64           `json:"active_users"`
+	ReturningUsers int64           `json:"returning_users"`
+	NewUsers       int64           `json:"new_users"`
+	Hist           json.RawMessage `json:"hist"`
+}
+
+// AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup in one pass: each
+// conversation's figures per period and over the whole range (the row whose period is NULL:
+// the totals), then the period's, the median from the histogram of messages per conversation
+// (@from_day and @to_day: the range's first and last local days). An end user has one
+// conversation (conversations are unique per end user and channel, and an end user belongs to
+// one channel), so the active users are the conversations with a message in; and everyone
+// whose first message falls in a period is active in it, so the returning users are the
+// active ones less the new ones.
+func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivityHomeParams) ([]AnalyticsActivityHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsActivityHome,
+		arg.Mode,
+		arg.FromDay,
+		arg.CreatorID,
+		arg.ToDay,
+		arg.Channel,
+		arg.Tz,
+		arg.StartAt,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsActivityHomeRow{}
+	for rows.Next() {
+		var i AnalyticsActivityHomeRow
+		if err := rows.Scan(
+			&i.Period,
+			&i.Conversations,
+			&i.MessagesIn,
+			&i.MessagesOut,
+			&i.ActiveUsers,
+			&i.ReturningUsers,
+			&i.NewUsers,
+			&i.Hist,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsCampaignFailures = `-- name: AnalyticsCampaignFailures :many
 SELECT n.occurrence_id, m.error_code AS code, count(*)::bigint AS n
 FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-JOIN messages m ON m.id = n.message_id
+JOIN analytics_sends m ON m.message_id = n.message_id
 WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
   AND n.status = 'sent' AND m.status IN ('failed', 'window_closed')
   AND ($4::text = '' OR m.channel = $4::text)
@@ -233,21 +401,19 @@ SELECT o.id AS occurrence_id, o.campaign_id, c.name AS campaign_name, o.schedule
        count(n.end_user_id) FILTER (WHERE n.status = 'sent')::bigint AS sent,
        count(n.end_user_id) FILTER (WHERE n.status = 'held')::bigint AS held,
        count(n.end_user_id) FILTER (WHERE n.status = 'skipped')::bigint AS skipped,
-       count(m.id) FILTER (WHERE m.status IN ('delivered', 'read'))::bigint AS delivered,
-       count(m.id) FILTER (WHERE m.status = 'read')::bigint AS read,
-       count(m.id) FILTER (WHERE m.status IN ('failed', 'window_closed'))::bigint AS failed,
-       count(m.id) FILTER (WHERE EXISTS (
-           SELECT 1 FROM analytics_activity a
-           WHERE a.conversation_id = m.conversation_id AND a.messages_in > 0
-             AND a.bucket >= date_bin('15 minutes', m.created_at, 'epoch') AND a.bucket < m.created_at + interval '24 hours'))::bigint AS replied_24h,
-       count(e.id) FILTER (WHERE e.opted_out_at > m.created_at)::bigint AS opted_out_after
+       count(s.message_id) FILTER (WHERE s.status IN ('delivered', 'read'))::bigint AS delivered,
+       count(s.message_id) FILTER (WHERE s.status = 'read')::bigint AS read,
+       count(s.message_id) FILTER (WHERE s.status IN ('failed', 'window_closed'))::bigint AS failed,
+       count(s.message_id) FILTER (WHERE s.replied)::bigint AS replied_24h,
+       count(e.id) FILTER (WHERE e.opted_out_at > s.sent_at)::bigint AS opted_out_after
 FROM campaign_occurrences o
 JOIN campaigns c ON c.id = o.campaign_id
 LEFT JOIN nudge_deliveries n ON n.occurrence_id = o.id
-LEFT JOIN messages m ON m.id = n.message_id AND n.status = 'sent'
-LEFT JOIN end_users e ON e.id = n.end_user_id AND n.status = 'sent'
+LEFT JOIN analytics_sends s ON s.message_id = n.message_id AND n.status = 'sent'
+LEFT JOIN (SELECT eu.id, eu.opted_out_at FROM end_users eu WHERE eu.creator_id = $1 AND eu.opted_out_at IS NOT NULL) e
+    ON e.id = n.end_user_id AND n.status = 'sent'
 WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
-  AND ($4::text = '' OR m.channel IS NULL OR m.channel = $4::text)
+  AND ($4::text = '' OR s.channel IS NULL OR s.channel = $4::text)
 GROUP BY o.id, o.campaign_id, c.name, o.scheduled_at, o.targeted
 ORDER BY o.scheduled_at DESC, o.id
 `
@@ -276,8 +442,8 @@ type AnalyticsCampaignOccurrencesRow struct {
 }
 
 // Per occurrence scheduled in the range: the decisions and what became of the sent messages
-// (their rows by primary key; a reply is a message of the person in the same conversation
-// within 24 hours, found through the conversation's activity rollup).
+// (analytics_sends: delivery status, a message of the person in the same conversation within
+// 24 hours); an opt-out after the send from the people who are opted out now.
 func (q *Queries) AnalyticsCampaignOccurrences(ctx context.Context, arg AnalyticsCampaignOccurrencesParams) ([]AnalyticsCampaignOccurrencesRow, error) {
 	rows, err := q.db.Query(ctx, analyticsCampaignOccurrences,
 		arg.CreatorID,
@@ -598,6 +764,67 @@ func (q *Queries) AnalyticsCohortWeeks(ctx context.Context, arg AnalyticsCohortW
 	return items, nil
 }
 
+const analyticsCohortWeeksHome = `-- name: AnalyticsCohortWeeksHome :many
+WITH f AS (
+    SELECT fc.end_user_id, date_trunc('week', fc.first_at AT TIME ZONE $1::text)::date AS cohort
+    FROM analytics_first_contact fc
+    WHERE fc.creator_id = $2 AND fc.first_at >= $3 AND fc.first_at < $4
+      AND ($5::text = '' OR fc.channel = $5::text)
+), act AS (
+    SELECT DISTINCT d.end_user_id, f.cohort, (d.day - f.cohort) / 7 AS wk
+    FROM analytics_days d JOIN f ON f.end_user_id = d.end_user_id
+    WHERE d.creator_id = $2 AND d.day >= $6::date AND d.day < $7::date AND d.messages_in > 0
+)
+SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
+FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2
+`
+
+type AnalyticsCohortWeeksHomeParams struct {
+	Tz        string      `json:"tz"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	StartAt   time.Time   `json:"start_at"`
+	EndAt     time.Time   `json:"end_at"`
+	Channel   string      `json:"channel"`
+	FromDay   pgtype.Date `json:"from_day"`
+	UntilDay  pgtype.Date `json:"until_day"`
+}
+
+type AnalyticsCohortWeeksHomeRow struct {
+	Cohort pgtype.Date `json:"cohort"`
+	Week   int32       `json:"week"`
+	Users  int64       `json:"users"`
+}
+
+// AnalyticsCohortWeeks in the creator's own zone, from the per-day rollup: @until_day is 9
+// weeks after the range's last day.
+func (q *Queries) AnalyticsCohortWeeksHome(ctx context.Context, arg AnalyticsCohortWeeksHomeParams) ([]AnalyticsCohortWeeksHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsCohortWeeksHome,
+		arg.Tz,
+		arg.CreatorID,
+		arg.StartAt,
+		arg.EndAt,
+		arg.Channel,
+		arg.FromDay,
+		arg.UntilDay,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsCohortWeeksHomeRow{}
+	for rows.Next() {
+		var i AnalyticsCohortWeeksHomeRow
+		if err := rows.Scan(&i.Cohort, &i.Week, &i.Users); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsGapExamples = `-- name: AnalyticsGapExamples :many
 SELECT key, conversation_id, message_id, asked_at, question FROM (
     SELECT key, conversation_id, message_id, asked_at, question,
@@ -855,16 +1082,13 @@ const analyticsProgramSteps = `-- name: AnalyticsProgramSteps :many
 SELECT p.id AS program_id, p.name AS program_name, n.step,
        count(*)::bigint AS reached,
        count(*) FILTER (WHERE n.status = 'sent')::bigint AS sent,
-       count(m.id) FILTER (WHERE EXISTS (
-           SELECT 1 FROM analytics_activity a
-           WHERE a.conversation_id = m.conversation_id AND a.messages_in > 0
-             AND a.bucket >= date_bin('15 minutes', m.created_at, 'epoch') AND a.bucket < m.created_at + interval '24 hours'))::bigint AS replied,
+       count(m.message_id) FILTER (WHERE m.replied)::bigint AS replied,
        count(*) FILTER (WHERE pe.status IN ('cancelled', 'paused') AND pe.last_step = n.step)::bigint AS dropped,
        count(*) FILTER (WHERE pe.status = 'completed' AND pe.last_step = n.step)::bigint AS completed
 FROM nudge_deliveries n
 JOIN program_enrollments pe ON pe.id = n.enrollment_id
 JOIN programs p ON p.id = pe.program_id
-LEFT JOIN messages m ON m.id = n.message_id AND n.status = 'sent'
+LEFT JOIN analytics_sends m ON m.message_id = n.message_id AND n.status = 'sent'
 WHERE n.creator_id = $1 AND n.enrollment_id IS NOT NULL AND n.decided_at >= $2 AND n.decided_at < $3
   AND ($4::text = '' OR m.channel IS NULL OR m.channel = $4::text)
 GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
@@ -923,21 +1147,38 @@ func (q *Queries) AnalyticsProgramSteps(ctx context.Context, arg AnalyticsProgra
 }
 
 const analyticsResponsiveness = `-- name: AnalyticsResponsiveness :many
-SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
-            WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date)
-            ELSE $3::date END)::date AS period,
-       count(*)::bigint AS turns,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
-       coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
-       coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
-       count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
-       count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers,
-       count(*) FILTER (WHERE mode = 'dead_letter')::bigint AS dead_lettered
-FROM analytics_turns
-WHERE creator_id = $4 AND asked_at >= $5 AND asked_at < $6
-  AND ($7::text = '' OR channel = $7::text)
-GROUP BY 1 ORDER BY 1
+WITH t AS (
+    SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date)
+                ELSE $3::date END)::date AS period,
+           count(*)::bigint AS turns,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
+           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
+           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
+           count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
+           count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers
+    FROM analytics_turns tt
+    WHERE tt.creator_id = $4 AND tt.asked_at >= $5 AND tt.asked_at < $6
+      AND ($7::text = '' OR tt.channel = $7::text)
+    GROUP BY 1
+), dl AS (
+    SELECT (CASE $1::text WHEN 'day' THEN (at AT TIME ZONE $2::text)::date
+                WHEN 'week' THEN greatest(date_trunc('week', at AT TIME ZONE $2::text)::date, $3::date)
+                ELSE $3::date END)::date AS period,
+           count(*)::bigint AS n
+    FROM analytics_dead_letters dd
+    WHERE dd.creator_id = $4 AND dd.at >= $5 AND dd.at < $6
+      AND ($7::text = '' OR dd.channel = $7::text)
+    GROUP BY 1
+)
+SELECT period::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+       coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
+       coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
+       coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
+       coalesce(dl.n, 0)::bigint AS dead_lettered
+FROM t FULL JOIN dl USING (period)
+ORDER BY 1
 `
 
 type AnalyticsResponsivenessParams struct {
@@ -962,7 +1203,8 @@ type AnalyticsResponsivenessRow struct {
 	DeadLettered    int64       `json:"dead_lettered"`
 }
 
-// A percentile is -1 when there is nothing to take it of.
+// A percentile is -1 when there is nothing to take it of. Dead-lettered turns are counted from
+// analytics_dead_letters by the time the person's message (or the turn request) was published.
 func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResponsivenessParams) ([]AnalyticsResponsivenessRow, error) {
 	rows, err := q.db.Query(ctx, analyticsResponsiveness,
 		arg.Mode,
@@ -999,6 +1241,17 @@ func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResp
 		return nil, err
 	}
 	return items, nil
+}
+
+const analyticsSettings = `-- name: AnalyticsSettings :exec
+SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)
+`
+
+// The analytics transaction's settings: a request aggregates up to a million rollup rows once;
+// JIT compilation would cost more than it saves, and sorts and hashes stay in memory.
+func (q *Queries) AnalyticsSettings(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, analyticsSettings)
+	return err
 }
 
 const analyticsTeamMembers = `-- name: AnalyticsTeamMembers :many
@@ -1135,6 +1388,32 @@ func (q *Queries) GetTurnTiming(ctx context.Context, replyID uuid.UUID) (GetTurn
 		&i.Status,
 	)
 	return i, err
+}
+
+const recordDeadLetter = `-- name: RecordDeadLetter :exec
+INSERT INTO analytics_dead_letters (event_id, creator_id, channel, stage, at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type RecordDeadLetterParams struct {
+	EventID   uuid.UUID `json:"event_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Channel   string    `json:"channel"`
+	Stage     string    `json:"stage"`
+	At        time.Time `json:"at"`
+}
+
+// A dead-lettered turn (generate.DeadTurns), once per event.
+func (q *Queries) RecordDeadLetter(ctx context.Context, arg RecordDeadLetterParams) error {
+	_, err := q.db.Exec(ctx, recordDeadLetter,
+		arg.EventID,
+		arg.CreatorID,
+		arg.Channel,
+		arg.Stage,
+		arg.At,
+	)
+	return err
 }
 
 const recordTurnTiming = `-- name: RecordTurnTiming :exec

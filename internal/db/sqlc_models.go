@@ -40,6 +40,24 @@ type AnalyticsCitation struct {
 	At         time.Time `json:"at"`
 }
 
+type AnalyticsDay struct {
+	CreatorID      uuid.UUID   `json:"creator_id"`
+	Day            pgtype.Date `json:"day"`
+	ConversationID uuid.UUID   `json:"conversation_id"`
+	EndUserID      uuid.UUID   `json:"end_user_id"`
+	Channel        string      `json:"channel"`
+	MessagesIn     int32       `json:"messages_in"`
+	MessagesOut    int32       `json:"messages_out"`
+}
+
+type AnalyticsDeadLetter struct {
+	EventID   uuid.UUID `json:"event_id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Channel   string    `json:"channel"`
+	Stage     string    `json:"stage"`
+	At        time.Time `json:"at"`
+}
+
 type AnalyticsFirstContact struct {
 	EndUserID uuid.UUID `json:"end_user_id"`
 	CreatorID uuid.UUID `json:"creator_id"`
@@ -56,6 +74,17 @@ type AnalyticsGap struct {
 	AskedAt        time.Time `json:"asked_at"`
 	Key            string    `json:"key"`
 	Question       string    `json:"question"`
+}
+
+type AnalyticsSend struct {
+	MessageID      uuid.UUID `json:"message_id"`
+	CreatorID      uuid.UUID `json:"creator_id"`
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Channel        string    `json:"channel"`
+	SentAt         time.Time `json:"sent_at"`
+	Status         string    `json:"status"`
+	ErrorCode      string    `json:"error_code"`
+	Replied        bool      `json:"replied"`
 }
 
 type AnalyticsTeamEvent struct {

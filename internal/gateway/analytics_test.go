@@ -255,11 +255,30 @@ func TestAnalyticsExact(t *testing.T) {
 	e := newFullEnv(t)
 	a := e.c.Register(t)
 	store := testenv.Store(t)
+	ctx := context.Background()
+	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
+	// The creator's own zone while the rows are written (the per-day rollup's trigger path; the
+	// first range is asked in it).
+	ownZone := zones[1+rng.IntN(len(zones)-1)]
+	setZone := func(tz string) {
+		t.Helper()
+		if err := store.InTenant(ctx, a.ID, func(q *db.Queries) error {
+			p, err := q.GetCreatorPolicy(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			_, err = q.SetCreatorPolicy(ctx, db.SetCreatorPolicyParams{ID: a.ID, Timezone: tz, QuietStart: p.QuietStart, QuietEnd: p.QuietEnd,
+				CapDay: p.NudgeCapDay, CapWeek: p.NudgeCapWeek})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setZone(ownZone)
 	msgs := analyticsData(t, store, a.ID, rng, 60)
 
 	// Opt-outs and delivery failures at known times (the rollup takes the row's own times).
 	var failed []rawMsg
-	ctx := context.Background()
 	tx, err := store.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -317,11 +336,13 @@ func TestAnalyticsExact(t *testing.T) {
 		chanOfUser[m.user] = m.channel
 	}
 
-	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
 	starts := []time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 25, 0, 0, 0, 0, time.UTC),
 		time.Date(2026, 9, 28, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)}
 	for i := 0; i < 10; i++ {
 		r := analyticsRangeQ{tz: zones[rng.IntN(len(zones))], gran: []string{"day", "week"}[rng.IntN(2)]}
+		if i == 0 {
+			r.tz = ownZone
+		}
 		r.from = starts[rng.IntN(len(starts))].AddDate(0, 0, rng.IntN(10))
 		r.to = r.from.AddDate(0, 0, 3+rng.IntN(40))
 		if rng.IntN(3) == 0 {
@@ -331,7 +352,23 @@ func TestAnalyticsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("%s_%s_%s_%s_%s", strings.ReplaceAll(r.tz, "/", "-"), r.gran, r.channel, r.from.Format("0102"), r.to.Format("0102")), func(t *testing.T) {
+		// Every other range is asked in the creator's own zone (the per-day rollup: kept by the
+		// trigger for the first, rebuilt by the zone change for the others), the rest in another
+		// zone (the quarter-hour rollup).
+		home := i%2 == 0
+		switch {
+		case i == 0:
+		case home:
+			setZone(r.tz)
+		case r.tz == ownZone:
+			setZone("Asia/Tokyo")
+		}
+		if home {
+			ownZone = r.tz
+		} else if r.tz == ownZone {
+			ownZone = "Asia/Tokyo"
+		}
+		t.Run(fmt.Sprintf("%s_%s_%s_%s_%s_home=%t", strings.ReplaceAll(r.tz, "/", "-"), r.gran, r.channel, r.from.Format("0102"), r.to.Format("0102"), home), func(t *testing.T) {
 			// Activity.
 			st, _, raw := e.call(t, "GET", "/api/v1/analytics/activity?"+r.query(), a.AccessToken, nil)
 			if st != http.StatusOK {
@@ -718,6 +755,95 @@ func TestAnalyticsTenancyErasureCSV(t *testing.T) {
 	st, _, raw = e.call(t, "GET", "/api/v1/analytics/knowledge-gaps?"+q, a.AccessToken, nil)
 	if g := decode[gaps](t, raw); st != http.StatusOK || len(g.Gaps) != 1 || g.Gaps[0].Count != 1 || g.Gaps[0].Question != "How do I reset my plan?" {
 		t.Fatalf("gaps after erasure: %d %s", st, raw)
+	}
+
+	// Keyword auto-replies (opt words, a program's keyword: retrieve stores them 'queued', without
+	// passages) are no knowledge gaps; a coach answer without passages to the same words is.
+	other, otherConv := uuid.New(), uuid.New()
+	autoReply := func(user, conv uuid.UUID, text, status string) {
+		t.Helper()
+		if err := store.InTenant(ctx, a.ID, func(q *db.Queries) error {
+			if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: user, CreatorID: a.ID, Channel: "widget", ExternalID: user.String()}); err != nil {
+				return err
+			}
+			if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: a.ID, EndUserID: user, Channel: "widget"}); err != nil {
+				return err
+			}
+			m, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: a.ID, ConversationID: conv, Role: "user", Body: text,
+				Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"})
+			if err != nil || status == "" {
+				return err
+			}
+			_, err = q.InsertReply(ctx, db.InsertReplyParams{ID: uuid.New(), CreatorID: a.ID, ConversationID: conv, Body: "You're unsubscribed.",
+				Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: m.ID, Valid: true}, Channel: "widget", Status: status, Covers: []uuid.UUID{m.ID}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	autoReply(other, otherConv, "STOP", "queued")
+	autoReply(other, otherConv, "SLEEPWELL", "queued")
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/knowledge-gaps?"+q, a.AccessToken, nil)
+	if g := decode[gaps](t, raw); st != http.StatusOK || len(g.Gaps) != 1 || g.Gaps[0].Count != 1 {
+		t.Fatalf("an auto-reply counted as a knowledge gap: %d %s", st, raw)
+	}
+	autoReply(other, otherConv, "SLEEPWELL", "generated")
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/knowledge-gaps?"+q, a.AccessToken, nil)
+	if g := decode[gaps](t, raw); st != http.StatusOK || len(g.Gaps) != 2 {
+		t.Fatalf("a coach answer without passages is a gap (the check above cannot pass by itself): %d %s", st, raw)
+	}
+
+	// Team: a member's takeover is listed under their name.
+	waiting, waitingConv := uuid.New(), uuid.New()
+	autoReply(waiting, waitingConv, "Can someone help me?", "")
+	if st, _, raw := e.call(t, "POST", "/api/v1/conversations/"+waitingConv.String()+"/takeover", agent.AccessToken, nil); st != http.StatusOK {
+		t.Fatalf("takeover: %d %s", st, raw)
+	}
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/team?"+q, a.AccessToken, nil)
+	team := decode[struct {
+		Members []struct {
+			UserID    string `json:"user_id"`
+			Name      string `json:"name"`
+			Takeovers int64  `json:"takeovers"`
+		} `json:"members"`
+	}](t, raw)
+	named := 0
+	for _, m := range team.Members {
+		if m.UserID != "" && m.Name == "Member" && m.Takeovers == 1 {
+			named++
+		}
+	}
+	if st != http.StatusOK || named != 1 {
+		t.Fatalf("team members: %d %s", st, raw)
+	}
+
+	// Dead-lettered turns (recorded by generate.DeadTurns) are counted by the day of the message.
+	if err := store.InTenant(ctx, a.ID, func(q *db.Queries) error {
+		for _, ch := range []string{"widget", "telegram"} {
+			if err := q.RecordDeadLetter(ctx, db.RecordDeadLetterParams{EventID: uuid.New(), CreatorID: a.ID, Channel: ch, Stage: "generate", At: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	type deadLettered struct {
+		Totals struct {
+			DeadLettered int64 `json:"dead_lettered"`
+		} `json:"totals"`
+	}
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/responsiveness?"+q, a.AccessToken, nil)
+	if d := decode[deadLettered](t, raw); st != http.StatusOK || d.Totals.DeadLettered != 2 {
+		t.Fatalf("dead-lettered turns: %d %s", st, raw)
+	}
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/responsiveness?"+q+"&channel=telegram", a.AccessToken, nil)
+	if d := decode[deadLettered](t, raw); st != http.StatusOK || d.Totals.DeadLettered != 1 {
+		t.Fatalf("dead-lettered turns on telegram: %d %s", st, raw)
+	}
+	st, _, raw = e.call(t, "GET", "/api/v1/analytics/responsiveness?"+q, b.AccessToken, nil)
+	if d := decode[deadLettered](t, raw); st != http.StatusOK || d.Totals.DeadLettered != 0 {
+		t.Fatalf("B sees A's dead letters: %d %s", st, raw)
 	}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -41,6 +42,9 @@ type analyticsRange struct {
 	Channel    string
 	CSV        bool
 	Table      string
+	// Home is true when TZ is the creator's own zone (creators.timezone): the figures that
+	// count distinct people read the per-day rollup (analytics_days) instead of quarter-hours.
+	Home bool
 }
 
 func (ar analyticsRange) fromDay() pgtype.Date { return pgDate(ar.From) }
@@ -61,18 +65,18 @@ func (s *Server) parseAnalyticsRange(ctx context.Context, r *http.Request, a cre
 	}
 	q := r.URL.Query()
 	ar := analyticsRange{TZ: q.Get("tz"), Mode: q.Get("granularity"), Channel: q.Get("channel"), Table: q.Get("table")}
-	if ar.TZ == "" {
-		if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-			p, err := q.GetCreatorPolicy(ctx, a.CreatorID)
-			ar.TZ = p.Timezone
-			return err
-		}); err != nil {
-			return ar, err
-		}
-		if ar.TZ == "" {
-			ar.TZ = "UTC"
-		}
+	var home string
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		p, err := q.GetCreatorPolicy(ctx, a.CreatorID)
+		home = p.Timezone
+		return err
+	}); err != nil {
+		return ar, err
 	}
+	if ar.TZ == "" {
+		ar.TZ = cmp.Or(home, "UTC")
+	}
+	ar.Home = ar.TZ == home
 	loc, err := time.LoadLocation(ar.TZ)
 	if err != nil || ar.TZ == "Local" {
 		return ar, errBadRequest("bad_query", "tz: not an IANA time zone")
@@ -205,21 +209,51 @@ type activityTotals struct {
 
 // analyticsActivity computes the activity section.
 func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analyticsRange) ([]activityRow, activityTotals, error) {
-	arg := db.AnalyticsActivityParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel}
-	rows, err := q.AnalyticsActivity(ctx, arg)
-	if err != nil {
-		return nil, activityTotals{}, err
-	}
-	arg.Mode = "all"
-	all, err := q.AnalyticsActivity(ctx, arg)
-	if err != nil {
-		return nil, activityTotals{}, err
-	}
+	var rows, all []db.AnalyticsActivityRow
+	var win []db.AnalyticsActiveWindowsRow
 	before := ar.From.AddDate(0, 0, -29)
-	win, err := q.AnalyticsActiveWindows(ctx, db.AnalyticsActiveWindowsParams{Tz: ar.TZ, CreatorID: c,
-		StartAt: localMidnight(before.Year(), before.Month(), before.Day(), ar.Loc), EndAt: ar.End, Channel: ar.Channel})
-	if err != nil {
-		return nil, activityTotals{}, err
+	if ar.Home {
+		// One query: the periods, and the totals as the row without a period.
+		rs, err := q.AnalyticsActivityHome(ctx, db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To),
+			CreatorID: c, Channel: ar.Channel, StartAt: ar.Start, EndAt: ar.End})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
+		for _, r := range rs {
+			med, err := histMedian(r.Hist)
+			if err != nil {
+				return nil, activityTotals{}, err
+			}
+			row := db.AnalyticsActivityRow{Period: r.Period, Conversations: r.Conversations, MessagesIn: r.MessagesIn, MessagesOut: r.MessagesOut,
+				ActiveUsers: r.ActiveUsers, ReturningUsers: r.ReturningUsers, NewUsers: r.NewUsers, Median: med}
+			if r.Period.Valid {
+				rows = append(rows, row)
+			} else {
+				all = append(all, row)
+			}
+		}
+		ws, err := q.AnalyticsActiveWindowsHome(ctx, db.AnalyticsActiveWindowsHomeParams{CreatorID: c, FromDay: pgDate(before), ToDay: pgDate(ar.To), Channel: ar.Channel})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
+		for _, w := range ws {
+			win = append(win, db.AnalyticsActiveWindowsRow(w))
+		}
+	} else {
+		arg := db.AnalyticsActivityParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel}
+		var err error
+		if rows, err = q.AnalyticsActivity(ctx, arg); err != nil {
+			return nil, activityTotals{}, err
+		}
+		arg.Mode = "all"
+		if all, err = q.AnalyticsActivity(ctx, arg); err != nil {
+			return nil, activityTotals{}, err
+		}
+		win, err = q.AnalyticsActiveWindows(ctx, db.AnalyticsActiveWindowsParams{Tz: ar.TZ, CreatorID: c,
+			StartAt: localMidnight(before.Year(), before.Month(), before.Day(), ar.Loc), EndAt: ar.End, Channel: ar.Channel})
+		if err != nil {
+			return nil, activityTotals{}, err
+		}
 	}
 	by := map[string]db.AnalyticsActivityRow{}
 	for _, r := range rows {
@@ -246,6 +280,33 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 			ActiveUsers: a.ActiveUsers, NewUsers: a.NewUsers, Returning: a.ReturningUsers, Median: a.Median}
 	}
 	return out, t, nil
+}
+
+// histMedian is percentile_cont(0.5) of a histogram [[value, count], …] in ascending value
+// order: the middle value, or the mean of the two middle ones.
+func histMedian(raw []byte) (float64, error) {
+	var h [][2]int64
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return 0, fmt.Errorf("analytics: histogram: %w", err)
+	}
+	var n int64
+	for _, b := range h {
+		n += b[1]
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	at := func(i int64) float64 { // the i-th value (0-based) in sorted order
+		for _, b := range h {
+			if i < b[1] {
+				return float64(b[0])
+			}
+			i -= b[1]
+		}
+		return 0
+	}
+	lo, hi := at((n-1)/2), at(n/2)
+	return (lo + hi) / 2, nil
 }
 
 // Responsiveness.
@@ -393,10 +454,22 @@ func analyticsRetention(ctx context.Context, q *db.Queries, c uuid.UUID, ar anal
 		return nil, err
 	}
 	until := ar.To.AddDate(0, 0, 7*9)
-	weeks, err := q.AnalyticsCohortWeeks(ctx, db.AnalyticsCohortWeeksParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
-		Channel: ar.Channel, Until: localMidnight(until.Year(), until.Month(), until.Day(), ar.Loc)})
-	if err != nil {
-		return nil, err
+	var weeks []db.AnalyticsCohortWeeksRow
+	if ar.Home {
+		ws, err := q.AnalyticsCohortWeeksHome(ctx, db.AnalyticsCohortWeeksHomeParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
+			Channel: ar.Channel, FromDay: ar.fromDay(), UntilDay: pgDate(until)})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range ws {
+			weeks = append(weeks, db.AnalyticsCohortWeeksRow(w))
+		}
+	} else {
+		weeks, err = q.AnalyticsCohortWeeks(ctx, db.AnalyticsCohortWeeksParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
+			Channel: ar.Channel, Until: localMidnight(until.Year(), until.Month(), until.Day(), ar.Loc)})
+		if err != nil {
+			return nil, err
+		}
 	}
 	active := map[string]map[int32]int64{}
 	for _, w := range weeks {
@@ -678,13 +751,27 @@ func analyticsTeam(ctx context.Context, q *db.Queries, c uuid.UUID, ar analytics
 		}
 		out = append(out, teamRow{Period: p.Format(dateLayout), Takeovers: r.Takeovers, WaitP50: seconds(r.WaitP50), WaitP95: seconds(r.WaitP95), MemberReplies: r.Replies})
 	}
+	// Members are named by their profile (users are reached through auth_member_profiles, which
+	// answers for the workspace's current members only): the name, else the email. A former
+	// member keeps their id and no name.
+	var names map[uuid.UUID]string
 	members := []teamMemberRow{}
 	for _, m := range mem {
-		id := ""
+		row := teamMemberRow{Takeovers: m.Takeovers, Replies: m.Replies}
 		if m.UserID.Valid {
-			id = m.UserID.UUID.String()
+			if names == nil {
+				profiles, err := q.MemberProfiles(ctx)
+				if err != nil {
+					return nil, nil, err
+				}
+				names = make(map[uuid.UUID]string, len(profiles))
+				for _, p := range profiles {
+					names[p.ID] = cmp.Or(strings.TrimSpace(p.Name), p.Email)
+				}
+			}
+			row.UserID, row.Name = m.UserID.UUID.String(), names[m.UserID.UUID]
 		}
-		members = append(members, teamMemberRow{UserID: id, Takeovers: m.Takeovers, Replies: m.Replies})
+		members = append(members, row)
 	}
 	return out, members, nil
 }
@@ -710,6 +797,9 @@ func (s *Server) serveAnalytics(w http.ResponseWriter, r *http.Request, a creato
 		tables []analyticsTable
 	)
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
+		if err := q.AnalyticsSettings(ctx); err != nil {
+			return err
+		}
 		body, tables, err = compute(ctx, q, ar)
 		return err
 	}); err != nil {
