@@ -99,8 +99,10 @@ var routeAudit = map[string]auditSpec{
 	// Exports change nothing but are on record (Always).
 	"GET /api/v1/end-users/{id}/export": {Action: "end_user.exported", Target: "end_user", Param: "id", Always: true},
 	"GET /api/v1/export":                {Action: "workspace.exported", Target: "workspace", Always: true},
-	// The signed-in person's own account (api_sessions.go): the handler names the user.
-	"POST /api/v1/auth/password":            {Action: "auth.password_changed", Target: "user", Always: true},
+	// The signed-in person's own account (api_sessions.go): the handler names the user. The
+	// password change is written with the new hash (not Always: a refused change, e.g. a wrong
+	// current password, has already read the profile in a tenant transaction and is no change).
+	"POST /api/v1/auth/password":            {Action: "auth.password_changed", Target: "user"},
 	"POST /api/v1/auth/sessions/revoke-all": {Action: "auth.signed_out_everywhere", Target: "user", Always: true},
 }
 
