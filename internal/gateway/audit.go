@@ -21,7 +21,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -411,7 +410,7 @@ func auditQuery(r *http.Request) (db.ListAuditEntriesParams, error) {
 		}
 	}
 	if v := opt("cursor"); v != nil {
-		at, id, err := parseAuditCursor(*v)
+		at, id, err := parseInboxCursor(*v)
 		if err != nil {
 			return p, errBadRequest("invalid_cursor", "cursor must be the next_cursor of a previous page")
 		}
@@ -437,24 +436,7 @@ func parseAuditTime(v string) (time.Time, error) {
 }
 
 func auditCursor(e db.AuditLog) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(e.At.UTC().Format(time.RFC3339Nano) + "|" + e.ID.String()))
-}
-
-func parseAuditCursor(c string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, uuid.Nil, err
-	}
-	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return time.Time{}, uuid.Nil, fmt.Errorf("no separator")
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return time.Time{}, uuid.Nil, err
-	}
-	u, err := uuid.Parse(id)
-	return at, u, err
+	return inboxCursor(e.At, e.ID)
 }
 
 // handleListAudit answers GET /api/v1/audit: one page of the workspace's log, newest first, with
