@@ -3,6 +3,15 @@ INSERT INTO channels (id, creator_id, type, name, external_id, config, secrets)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
+-- name: LockChannelAccount :exec
+-- Serializes the connections of one provider account (a WhatsApp phone number id, a Telegram
+-- bot id) in the workspace until the transaction ends, so two requests cannot both add it.
+SELECT pg_advisory_xact_lock(hashtextextended('channel:' || @creator_id::text || ':' || @type::text || ':' || @external_id::text, 0));
+
+-- name: ChannelByAccount :one
+-- The workspace's channel of one provider account, if any.
+SELECT * FROM channels WHERE type = @type AND external_id = @external_id ORDER BY created_at LIMIT 1;
+
 -- name: GetChannel :one
 SELECT * FROM channels WHERE id = $1;
 

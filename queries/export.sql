@@ -26,10 +26,13 @@ ORDER BY id
 LIMIT @page_size;
 
 -- name: ExportMessages :many
+-- Every message of the workspace, conversation by conversation (by id) and each in seq order,
+-- one keyset page after (after_conversation, after_seq): a range scan of
+-- messages_conversation_seq, however many conversations there are.
 SELECT id, conversation_id, seq, role, body, sources, channel, status, error, answered_by, created_at
 FROM messages
-WHERE creator_id = @creator_id AND conversation_id = @conversation_id AND seq > @after_seq
-ORDER BY seq
+WHERE creator_id = @creator_id AND (conversation_id, seq) > (@after_conversation::uuid, @after_seq::bigint)
+ORDER BY conversation_id, seq
 LIMIT @page_size;
 
 -- name: ExportCampaigns :many

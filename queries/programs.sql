@@ -30,6 +30,17 @@ WHERE program_id = @program_id AND status = 'active' AND enrolled_at < @paused_a
 UPDATE program_enrollments SET next_at = LEAST(next_at, @now::timestamptz), updated_at = now()
 WHERE program_id = @program_id AND status = 'active';
 
+-- name: RemapProgramEnrollments :execrows
+-- After an edit that moved, added or removed steps, each enrollment not finished points at the
+-- same step as before (by the step's ID): step i of the old program becomes new_next[i+1] as
+-- the next step and new_last[i+1] as the last one sent (arrays are 1-based; an index out of
+-- them, such as the end of the old program or -1, is kept).
+UPDATE program_enrollments e
+SET next_step = coalesce((sqlc.arg(new_next)::int[])[e.next_step + 1], e.next_step),
+    last_step = coalesce((sqlc.arg(new_last)::int[])[e.last_step + 1], e.last_step),
+    updated_at = now()
+WHERE e.program_id = @program_id AND e.status IN ('active', 'paused');
+
 -- name: ListPrograms :many
 SELECT * FROM programs ORDER BY created_at DESC LIMIT @max_rows;
 

@@ -86,6 +86,33 @@ func (q *Queries) BeginDeliveryPart(ctx context.Context, arg BeginDeliveryPartPa
 	return i, err
 }
 
+const channelByAccount = `-- name: ChannelByAccount :one
+SELECT id, creator_id, type, name, external_id, config, secrets, created_at, updated_at FROM channels WHERE type = $1 AND external_id = $2 ORDER BY created_at LIMIT 1
+`
+
+type ChannelByAccountParams struct {
+	Type       string `json:"type"`
+	ExternalID string `json:"external_id"`
+}
+
+// The workspace's channel of one provider account, if any.
+func (q *Queries) ChannelByAccount(ctx context.Context, arg ChannelByAccountParams) (Channel, error) {
+	row := q.db.QueryRow(ctx, channelByAccount, arg.Type, arg.ExternalID)
+	var i Channel
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.Type,
+		&i.Name,
+		&i.ExternalID,
+		&i.Config,
+		&i.Secrets,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const channelCreator = `-- name: ChannelCreator :one
 SELECT channel_creator_by_id($1::uuid)::uuid AS creator_id
 `
@@ -316,6 +343,23 @@ func (q *Queries) ListChannels(ctx context.Context) ([]Channel, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockChannelAccount = `-- name: LockChannelAccount :exec
+SELECT pg_advisory_xact_lock(hashtextextended('channel:' || $1::text || ':' || $2::text || ':' || $3::text, 0))
+`
+
+type LockChannelAccountParams struct {
+	CreatorID  string `json:"creator_id"`
+	Type       string `json:"type"`
+	ExternalID string `json:"external_id"`
+}
+
+// Serializes the connections of one provider account (a WhatsApp phone number id, a Telegram
+// bot id) in the workspace until the transaction ends, so two requests cannot both add it.
+func (q *Queries) LockChannelAccount(ctx context.Context, arg LockChannelAccountParams) error {
+	_, err := q.db.Exec(ctx, lockChannelAccount, arg.CreatorID, arg.Type, arg.ExternalID)
+	return err
 }
 
 const lockDeliveryPart = `-- name: LockDeliveryPart :one

@@ -257,16 +257,16 @@ func (q *Queries) ExportEndUsers(ctx context.Context, arg ExportEndUsersParams) 
 const exportMessages = `-- name: ExportMessages :many
 SELECT id, conversation_id, seq, role, body, sources, channel, status, error, answered_by, created_at
 FROM messages
-WHERE creator_id = $1 AND conversation_id = $2 AND seq > $3
-ORDER BY seq
+WHERE creator_id = $1 AND (conversation_id, seq) > ($2::uuid, $3::bigint)
+ORDER BY conversation_id, seq
 LIMIT $4
 `
 
 type ExportMessagesParams struct {
-	CreatorID      uuid.UUID `json:"creator_id"`
-	ConversationID uuid.UUID `json:"conversation_id"`
-	AfterSeq       int64     `json:"after_seq"`
-	PageSize       int32     `json:"page_size"`
+	CreatorID         uuid.UUID `json:"creator_id"`
+	AfterConversation uuid.UUID `json:"after_conversation"`
+	AfterSeq          int64     `json:"after_seq"`
+	PageSize          int32     `json:"page_size"`
 }
 
 type ExportMessagesRow struct {
@@ -283,10 +283,13 @@ type ExportMessagesRow struct {
 	CreatedAt      time.Time       `json:"created_at"`
 }
 
+// Every message of the workspace, conversation by conversation (by id) and each in seq order,
+// one keyset page after (after_conversation, after_seq): a range scan of
+// messages_conversation_seq, however many conversations there are.
 func (q *Queries) ExportMessages(ctx context.Context, arg ExportMessagesParams) ([]ExportMessagesRow, error) {
 	rows, err := q.db.Query(ctx, exportMessages,
 		arg.CreatorID,
-		arg.ConversationID,
+		arg.AfterConversation,
 		arg.AfterSeq,
 		arg.PageSize,
 	)

@@ -483,6 +483,32 @@ func (q *Queries) RecheckProgramEnrollments(ctx context.Context, arg RecheckProg
 	return result.RowsAffected(), nil
 }
 
+const remapProgramEnrollments = `-- name: RemapProgramEnrollments :execrows
+UPDATE program_enrollments e
+SET next_step = coalesce(($1::int[])[e.next_step + 1], e.next_step),
+    last_step = coalesce(($2::int[])[e.last_step + 1], e.last_step),
+    updated_at = now()
+WHERE e.program_id = $3 AND e.status IN ('active', 'paused')
+`
+
+type RemapProgramEnrollmentsParams struct {
+	NewNext   []int32   `json:"new_next"`
+	NewLast   []int32   `json:"new_last"`
+	ProgramID uuid.UUID `json:"program_id"`
+}
+
+// After an edit that moved, added or removed steps, each enrollment not finished points at the
+// same step as before (by the step's ID): step i of the old program becomes new_next[i+1] as
+// the next step and new_last[i+1] as the last one sent (arrays are 1-based; an index out of
+// them, such as the end of the old program or -1, is kept).
+func (q *Queries) RemapProgramEnrollments(ctx context.Context, arg RemapProgramEnrollmentsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, remapProgramEnrollments, arg.NewNext, arg.NewLast, arg.ProgramID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const resumeEnrollment = `-- name: ResumeEnrollment :one
 UPDATE program_enrollments SET status = 'active', paused_at = NULL, enrolled_at = $1, next_at = $2,
     lease_until = NULL, history = history || $3::jsonb, updated_at = now()

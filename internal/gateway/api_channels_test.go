@@ -307,3 +307,32 @@ func TestChannelStopWords(t *testing.T) {
 	require.Equal(t, "WA", audit.Entries[0].Details["name"])
 	require.Equal(t, "[ stop  /Halt basta! Ärgerlich]", fmt.Sprint(audit.Entries[1].Details["opt_out_words"]))
 }
+
+// TestChannelSameNumberTwice: adding a WhatsApp number the workspace already has is a clear
+// 409 channel_exists, with nothing saved.
+func TestChannelSameNumberTwice(t *testing.T) {
+	t.Parallel()
+	e := newProviderEnv(t)
+	cr := e.c.Register(t)
+	ctx := context.Background()
+	body := map[string]any{"type": "whatsapp", "name": "WA", "phone_number_id": whatsapptest.DefaultPhoneNumberID,
+		"access_token": whatsapptest.DefaultAccessToken, "app_secret": "app-secret", "verify_token": "verify-123", "verify": true}
+	st, raw, err := e.c.Do(ctx, "POST", "/api/v1/channels", cr.AccessToken, body, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	var out struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	st, raw, err = e.c.Do(ctx, "POST", "/api/v1/channels", cr.AccessToken, body, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, st, string(raw))
+	require.NoError(t, json.Unmarshal(raw, &out))
+	require.Equal(t, "channel_exists", out.Error.Code)
+	require.NotContains(t, string(raw), whatsapptest.DefaultAccessToken)
+	var list struct {
+		Channels []any `json:"channels"`
+	}
+	_, _, err = e.c.Do(ctx, "GET", "/api/v1/channels", cr.AccessToken, nil, &list)
+	require.NoError(t, err)
+	require.Len(t, list.Channels, 1)
+}

@@ -80,7 +80,8 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// inboxCursor is the keyset position after a page: the last row's activity time and id.
+// inboxCursor is the keyset position after a page: the last row's time and id (the inbox's
+// activity time; the audit log's entry time: auditCursor).
 func inboxCursor(at time.Time, id uuid.UUID) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
 }

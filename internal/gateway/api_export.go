@@ -278,48 +278,31 @@ func workspaceConversation(c db.Conversation) any {
 }
 
 // messages writes every conversation's messages, conversation by conversation in id order and
-// each conversation's in seq order: a page of conversation ids in one transaction, then each
-// conversation's messages a page per transaction.
+// each conversation's in seq order, one keyset page of the workspace's messages per
+// transaction (never a transaction per conversation).
 func (e *exporter) messages(put func(any) error) error {
 	cid, size := e.a.CreatorID, e.size
-	after := uuid.Nil
+	afterConv, afterSeq := uuid.Nil, int64(-1)
 	for {
-		var convs []db.Conversation
+		var ms []db.ExportMessagesRow
 		err := e.tx(func(q *db.Queries) error {
 			var err error
-			convs, err = q.ExportConversations(e.ctx, db.ExportConversationsParams{CreatorID: cid, After: after, PageSize: size})
+			ms, err = q.ExportMessages(e.ctx, db.ExportMessagesParams{CreatorID: cid, AfterConversation: afterConv, AfterSeq: afterSeq, PageSize: size})
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		for _, c := range convs {
-			seq := int64(-1)
-			for {
-				var ms []db.ExportMessagesRow
-				err := e.tx(func(q *db.Queries) error {
-					var err error
-					ms, err = q.ExportMessages(e.ctx, db.ExportMessagesParams{CreatorID: cid, ConversationID: c.ID, AfterSeq: seq, PageSize: size})
-					return err
-				})
-				if err != nil {
-					return err
-				}
-				for _, m := range ms {
-					if err := put(exportMessage(m)); err != nil {
-						return err
-					}
-				}
-				if len(ms) < int(size) {
-					break
-				}
-				seq = ms[len(ms)-1].Seq
+		for _, m := range ms {
+			if err := put(exportMessage(m)); err != nil {
+				return err
 			}
 		}
-		if len(convs) < int(size) {
+		if len(ms) < int(size) {
 			return nil
 		}
-		after = convs[len(convs)-1].ID
+		last := ms[len(ms)-1]
+		afterConv, afterSeq = last.ConversationID, last.Seq
 	}
 }
 

@@ -83,6 +83,21 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, a cr
 	auditDetail(ctx, "role", role)
 	var k db.ApiKey
 	err = s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		if a.person() {
+			// Serialized with the member changes: a removal that began after this request was
+			// authenticated either revokes this key (it commits after) or refuses it here.
+			if err := q.LockWorkspaceMembers(ctx, a.CreatorID); err != nil {
+				return err
+			}
+			m, err := q.GetMember(ctx, db.GetMemberParams{CreatorID: a.CreatorID, UserID: a.UserID})
+			if db.IsNotFound(err) || (err == nil && m.ID != a.MemberID) {
+				w.Header().Set("WWW-Authenticate", authBearerRealm+`, error="invalid_token"`)
+				return &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "invalid or expired access token"}
+			}
+			if err != nil {
+				return err
+			}
+		}
 		var err error
 		k, err = q.InsertAPIKey(ctx, db.InsertAPIKeyParams{ID: id, CreatorID: a.CreatorID, Name: name, Role: string(role), Prefix: prefix,
 			TokenHash: hash, CreatedBy: uuid.NullUUID{UUID: a.UserID, Valid: a.person()}})

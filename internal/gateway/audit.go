@@ -21,7 +21,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -99,8 +98,10 @@ var routeAudit = map[string]auditSpec{
 	// Exports change nothing but are on record (Always).
 	"GET /api/v1/end-users/{id}/export": {Action: "end_user.exported", Target: "end_user", Param: "id", Always: true},
 	"GET /api/v1/export":                {Action: "workspace.exported", Target: "workspace", Always: true},
-	// The signed-in person's own account (api_sessions.go): the handler names the user.
-	"POST /api/v1/auth/password":            {Action: "auth.password_changed", Target: "user", Always: true},
+	// The signed-in person's own account (api_sessions.go): the handler names the user. The
+	// password change is written with the new hash (not Always: a refused change, e.g. a wrong
+	// current password, has already read the profile in a tenant transaction and is no change).
+	"POST /api/v1/auth/password":            {Action: "auth.password_changed", Target: "user"},
 	"POST /api/v1/auth/sessions/revoke-all": {Action: "auth.signed_out_everywhere", Target: "user", Always: true},
 }
 
@@ -409,7 +410,7 @@ func auditQuery(r *http.Request) (db.ListAuditEntriesParams, error) {
 		}
 	}
 	if v := opt("cursor"); v != nil {
-		at, id, err := parseAuditCursor(*v)
+		at, id, err := parseInboxCursor(*v)
 		if err != nil {
 			return p, errBadRequest("invalid_cursor", "cursor must be the next_cursor of a previous page")
 		}
@@ -435,24 +436,7 @@ func parseAuditTime(v string) (time.Time, error) {
 }
 
 func auditCursor(e db.AuditLog) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(e.At.UTC().Format(time.RFC3339Nano) + "|" + e.ID.String()))
-}
-
-func parseAuditCursor(c string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, uuid.Nil, err
-	}
-	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return time.Time{}, uuid.Nil, fmt.Errorf("no separator")
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return time.Time{}, uuid.Nil, err
-	}
-	u, err := uuid.Parse(id)
-	return at, u, err
+	return inboxCursor(e.At, e.ID)
 }
 
 // handleListAudit answers GET /api/v1/audit: one page of the workspace's log, newest first, with

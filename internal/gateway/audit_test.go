@@ -463,3 +463,27 @@ func TestAuditFailedSignInEachWorkspace(t *testing.T) {
 		t.Errorf("another workspace: %+v", got)
 	}
 }
+
+// TestAuditRefusedPasswordChange: a password change refused for a wrong current password
+// changes nothing and leaves no auth.password_changed entry; the change that succeeds leaves one.
+func TestAuditRefusedPasswordChange(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	a := e.c.Register(t)
+	st, _, raw := e.call(t, "POST", "/api/v1/auth/password", a.AccessToken,
+		map[string]any{"current_password": "wrong password!", "new_password": "a new long password"})
+	if st != http.StatusForbidden {
+		t.Fatalf("wrong current password: %d %s", st, raw)
+	}
+	if got := e.auditOf(t, a.AccessToken, "auth.password_changed", ""); len(got) != 0 {
+		t.Fatalf("a refused password change is on record as a change: %+v", got)
+	}
+	st, _, raw = e.call(t, "POST", "/api/v1/auth/password", a.AccessToken,
+		map[string]any{"current_password": "correct horse battery", "new_password": "a new long password"})
+	if st != http.StatusNoContent {
+		t.Fatalf("password change: %d %s", st, raw)
+	}
+	if got := e.auditOf(t, a.AccessToken, "auth.password_changed", ""); len(got) != 1 || got[0].TargetType != "user" || got[0].TargetID == "" {
+		t.Fatalf("the password change: %+v", got)
+	}
+}

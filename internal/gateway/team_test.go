@@ -20,6 +20,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/gateway"
+	"github.com/coachwire/coachwire/internal/testenv"
 )
 
 // teamSession is the part of a session answer the team tests read.
@@ -765,5 +766,98 @@ func TestRemovedMemberKeysRevoked(t *testing.T) {
 	}
 	if len(keys) != 2 || revoked != 1 {
 		t.Fatalf("keys: %s", raw)
+	}
+}
+
+// TestRemovalRevokesKeyCreatedMeanwhile: an admin creates an API key while their removal is in
+// progress (after the request was authenticated, before the removal commits). The key must
+// not outlive the membership: either the removal revokes it or the creation is refused.
+func TestRemovalRevokesKeyCreatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	owner := e.c.Register(t)
+	admin := e.join(t, owner.AccessToken, "admin", false)
+	ctx := context.Background()
+	tx, err := testenv.Store(t).Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	// The removal, as handleRemoveMember runs it, up to its commit.
+	for _, stmt := range []string{
+		"SELECT set_config('app.creator_id', $1::text, true)",
+		"SELECT pg_advisory_xact_lock(hashtextextended('members:' || $1::text, 0))",
+		"DELETE FROM members WHERE creator_id = $1::uuid AND user_id = $2::uuid",
+		"UPDATE api_keys SET revoked_at = now() WHERE creator_id = $1::uuid AND created_by = $2::uuid AND revoked_at IS NULL",
+		"UPDATE refresh_tokens SET revoked_at = now() WHERE creator_id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL",
+	} {
+		args := []any{owner.ID.String()}
+		if strings.Count(stmt, "$2") > 0 {
+			args = append(args, admin.User.ID.String())
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	type result struct {
+		st  int
+		raw []byte
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, _, raw := e.call(t, "POST", "/api/v1/api-keys", admin.AccessToken, map[string]any{"name": "meanwhile", "role": "admin"})
+		done <- result{st, raw}
+	}()
+	// Commit the removal once the creation has finished or waits for the member lock.
+	var res *result
+	for res == nil {
+		select {
+		case r := <-done:
+			res = &r
+		default:
+			var waiting bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_locks g ON g.locktype = 'advisory' AND g.pid = pg_backend_pid()
+				AND g.classid = l.classid AND g.objid = l.objid AND g.objsubid = l.objsubid
+				WHERE l.locktype = 'advisory' AND NOT l.granted)`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting {
+				res = &result{}
+			} else {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res.raw == nil {
+		r := <-done
+		res = &r
+	}
+	if res.st == http.StatusCreated {
+		// Created: it must be revoked with the membership.
+		st, _, raw := e.call(t, "GET", "/api/v1/api-keys", owner.AccessToken, nil)
+		if st != http.StatusOK {
+			t.Fatalf("list keys: %d %s", st, raw)
+		}
+		var out struct {
+			Keys []struct {
+				Name      string  `json:"name"`
+				RevokedAt *string `json:"revoked_at"`
+			} `json:"api_keys"`
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range out.Keys {
+			if k.Name == "meanwhile" && k.RevokedAt == nil {
+				t.Fatalf("the key a removed member created during their removal still works: %s", raw)
+			}
+		}
+		return
+	}
+	if res.st != http.StatusUnauthorized {
+		t.Fatalf("creation during the removal: %d %s", res.st, res.raw)
 	}
 }

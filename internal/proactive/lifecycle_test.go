@@ -256,3 +256,55 @@ func TestPolicyChangeApply(t *testing.T) {
 		requireRule(t, err, Invalid, "invalid_policy")
 	}
 }
+
+// TestUpdateProgramKeepsEnrollmentsAtTheirStep: an edit that inserts a step before the one an
+// enrollment is due at, and deletes another, leaves the enrollment at the same step (by ID), not
+// at whatever step now has its index.
+func TestUpdateProgramKeepsEnrollmentsAtTheirStep(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	ctx := context.Background()
+	creator, endUser := newCreator(t, s)
+	now := time.Now()
+	in := func(f func(q *db.Queries) error) error { return s.InTenant(ctx, creator, f) }
+	step := func(id string, day int) Step {
+		return Step{ID: id, Day: day, Content: Content{Kind: ContentText, Text: "step " + id}}
+	}
+	var p db.Program
+	var e db.ProgramEnrollment
+	require.NoError(t, in(func(q *db.Queries) (err error) {
+		if p, err = CreateProgram(ctx, q, creator, ProgramSpec{Name: "Drip", Steps: []Step{step("a", 0), step("b", 1), step("c", 2), step("d", 3)}}); err != nil {
+			return err
+		}
+		if e, err = EnrollEndUser(ctx, q, p.ID, endUser, now); err != nil {
+			return err
+		}
+		// a and b were sent; c is next.
+		due := now.Add(time.Hour)
+		e, err = q.AdvanceEnrollment(ctx, db.AdvanceEnrollmentParams{ID: e.ID, Status: "active", NextStep: 2, NextAt: &due,
+			LastStep: 1, LastStepAt: &now, Entry: json.RawMessage(`[]`)})
+		return err
+	}))
+	// The builder inserts x after a and deletes b: a, x, c, d.
+	require.NoError(t, in(func(q *db.Queries) error {
+		_, err := UpdateProgram(ctx, q, p.ID, ProgramSpec{Name: "Drip", Steps: []Step{step("a", 0), step("x", 1), step("c", 2), step("d", 3)}}, now)
+		return err
+	}))
+	require.NoError(t, in(func(q *db.Queries) (err error) {
+		e, err = q.GetEnrollment(ctx, e.ID)
+		return err
+	}))
+	require.Equal(t, int32(2), e.NextStep, "still due at c")
+	require.Equal(t, int32(0), e.LastStep, "b is gone: the last sent step still in the program is a")
+
+	// Now x moves after c: a, c, x, d. The enrollment follows c to index 1.
+	require.NoError(t, in(func(q *db.Queries) error {
+		_, err := UpdateProgram(ctx, q, p.ID, ProgramSpec{Name: "Drip", Steps: []Step{step("a", 0), step("c", 2), step("x", 2), step("d", 3)}}, now)
+		return err
+	}))
+	require.NoError(t, in(func(q *db.Queries) (err error) {
+		e, err = q.GetEnrollment(ctx, e.ID)
+		return err
+	}))
+	require.Equal(t, int32(1), e.NextStep, "still due at c")
+}

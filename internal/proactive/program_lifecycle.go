@@ -74,9 +74,9 @@ func CreateProgram(ctx context.Context, q *db.Queries, creator uuid.UUID, s Prog
 	return q.InsertProgram(ctx, db.InsertProgramParams{ID: id, CreatorID: creator, Name: s.Name, Keyword: s.Keyword, Steps: steps, Layout: s.Layout})
 }
 
-// UpdateProgram edits a program that is not archived. Enrollments keep their place (the index
-// of their next step) and each next step's time is recomputed from the new steps on the
-// scheduler's next pass.
+// UpdateProgram edits a program that is not archived. Enrollments keep their place: the step
+// they are due at, followed by its ID when steps were moved, added or deleted (stepMoves), and
+// each next step's time is recomputed from the new steps on the scheduler's next pass.
 func UpdateProgram(ctx context.Context, q *db.Queries, id uuid.UUID, s ProgramSpec, now time.Time) (db.Program, error) {
 	steps, err := json.Marshal(s.Steps)
 	if err != nil {
@@ -95,6 +95,13 @@ func UpdateProgram(ctx context.Context, q *db.Queries, id uuid.UUID, s ProgramSp
 	p, err := q.UpdateProgram(ctx, db.UpdateProgramParams{ID: id, Name: s.Name, Keyword: s.Keyword, Steps: steps, Layout: s.Layout})
 	if err != nil {
 		return p, err
+	}
+	if old, err := ProgramOf(cur); err == nil {
+		if next, last, moved := stepMoves(WithIDs(old.Steps), WithIDs(s.Steps)); moved {
+			if _, err := q.RemapProgramEnrollments(ctx, db.RemapProgramEnrollmentsParams{ProgramID: id, NewNext: next, NewLast: last}); err != nil {
+				return p, err
+			}
+		}
 	}
 	_, err = q.RecheckProgramEnrollments(ctx, db.RecheckProgramEnrollmentsParams{ProgramID: id, Now: now})
 	return p, err
@@ -154,4 +161,36 @@ func ChangeEnrollment(ctx context.Context, q *db.Queries, programID, id uuid.UUI
 	default:
 		return cur, conflict("invalid_state", "enrollment is "+cur.Status)
 	}
+}
+
+// stepMoves maps each step index of the old program to the new one by the steps' IDs, so an
+// edit in the builder (a step inserted before others, links rewired, a step deleted) keeps
+// every enrollment at the step it was at, not at whatever now has its index. A deleted step
+// maps, as a next step, to the first kept step after it (or the end), and as the last step
+// sent, to the last kept step before it (or none, -1). moved is false when no index changes.
+func stepMoves(old, cur []Step) (next, last []int32, moved bool) {
+	at := make(map[string]int, len(cur))
+	for i, s := range cur {
+		at[s.ID] = i
+	}
+	n := len(old)
+	next, last = make([]int32, n), make([]int32, n)
+	following := int32(len(cur))
+	for i := n - 1; i >= 0; i-- {
+		if j, ok := at[old[i].ID]; ok {
+			following = int32(j)
+		}
+		next[i] = following
+	}
+	preceding := int32(-1)
+	for i := 0; i < n; i++ {
+		if j, ok := at[old[i].ID]; ok {
+			preceding = int32(j)
+		}
+		last[i] = preceding
+	}
+	for i := 0; i < n; i++ {
+		moved = moved || next[i] != int32(i) || last[i] != int32(i)
+	}
+	return next, last, moved
 }

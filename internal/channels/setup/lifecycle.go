@@ -71,6 +71,17 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 	}
 	var ch db.Channel
 	if err := d.Store.InTenant(ctx, creator, func(q *db.Queries) (err error) {
+		// One channel per provider account in a workspace: a second would be a dead copy (and a
+		// Telegram bot's webhook would move to it, leaving the first one deaf).
+		if err := q.LockChannelAccount(ctx, db.LockChannelAccountParams{CreatorID: creator.String(), Type: in.Type, ExternalID: p.external}); err != nil {
+			return err
+		}
+		switch dup, err := q.ChannelByAccount(ctx, db.ChannelByAccountParams{Type: in.Type, ExternalID: p.external}); {
+		case err == nil:
+			return alreadyConnected(in.Type, dup)
+		case !db.IsNotFound(err):
+			return err
+		}
 		ch, err = q.InsertChannel(ctx, db.InsertChannelParams{ID: id, CreatorID: creator, Type: in.Type, Name: in.Name,
 			ExternalID: p.external, Config: rawCfg, Secrets: sealed})
 		return err
@@ -92,6 +103,16 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 		}
 	}
 	return ch, nil
+}
+
+// alreadyConnected refuses a second channel of the provider account dup is connected to.
+func alreadyConnected(typ string, dup db.Channel) error {
+	what := "this WhatsApp phone number id"
+	if typ == events.ChannelTelegram {
+		what = "this Telegram bot"
+	}
+	return &Error{Kind: Conflict, Code: "channel_exists",
+		Message: fmt.Sprintf("%s is already connected as channel %q (%s): use that channel, or remove it before adding it again", what, dup.Name, dup.ID)}
 }
 
 // Patch is a partial change of a channel's settings: a nil field keeps its value.

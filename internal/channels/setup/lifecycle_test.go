@@ -334,3 +334,40 @@ func TestTestTelegram(t *testing.T) {
 	require.False(t, res.OK)
 	require.Equal(t, "Telegram refused getMe (the bot token no longer works): Unauthorized", res.Message)
 }
+
+// TestConnectSameAccountTwice: a WhatsApp phone number id or a Telegram bot already connected
+// in the workspace is refused (Conflict channel_exists, nothing saved, the first bot's webhook
+// left alone); another workspace may connect it, and once removed it can be added again.
+func TestConnectSameAccountTwice(t *testing.T) {
+	t.Parallel()
+	store := testenv.Store(t)
+	tg := telegramtest.New(t)
+	creator := newCreator(t, store)
+	d := Deps{Store: store, Keys: keyring(t), TelegramAPIURL: tg.URL, HTTP: tg.Server.Client(), PublicURL: publicURL}
+	ctx := context.Background()
+	wa := Input{Type: "whatsapp", Name: "WA", PhoneNumberID: "100200300", AccessToken: "EAAG-a", AppSecret: "app", VerifyToken: "v"}
+	first, err := Connect(ctx, d, creator, wa)
+	require.NoError(t, err)
+	again := wa
+	again.Name, again.AccessToken = "WA again", "EAAG-b"
+	_, err = Connect(ctx, d, creator, again)
+	e := requireRule(t, err, Conflict, "channel_exists")
+	require.Contains(t, e.Message, first.ID.String())
+	require.Len(t, listChannels(t, store, creator), 1)
+
+	bot, err := Connect(ctx, d, creator, Input{Type: "telegram", Name: "Bot", BotToken: telegramtest.DefaultToken})
+	require.NoError(t, err)
+	_, err = Connect(ctx, d, creator, Input{Type: "telegram", Name: "Bot 2", BotToken: telegramtest.DefaultToken})
+	requireRule(t, err, Conflict, "channel_exists")
+	require.Len(t, listChannels(t, store, creator), 2)
+	res, err := Test(ctx, d, creator, bot.ID)
+	require.NoError(t, err)
+	require.True(t, res.OK, "the first bot keeps its webhook: %s", res.Message)
+
+	_, err = Connect(ctx, d, newCreator(t, store), wa)
+	require.NoError(t, err, "another workspace connects the same number")
+	_, err = Remove(ctx, d, creator, first.ID)
+	require.NoError(t, err)
+	_, err = Connect(ctx, d, creator, again)
+	require.NoError(t, err, "added again once removed")
+}
