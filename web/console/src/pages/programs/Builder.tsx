@@ -520,7 +520,7 @@ export default function Builder({ id }: { id: string }) {
       )}
       {archived && <p className="notice">This program is archived: it can no longer be edited.</p>}
 
-      <div className="builder">
+      <div className="program-builder">
         <div className="builder-canvas" role="region" aria-label="Program canvas">
           <ReactFlow<StepFlowNode>
             nodes={rfNodes}
