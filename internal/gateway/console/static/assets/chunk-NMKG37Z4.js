@@ -1,4 +1,4 @@
-import{d,j as v}from"./chunk-N4AVXPDA.js";function T(w,o){let n=new AbortController,s=0,S=e=>new Promise(r=>{let t=setTimeout(r,e);n.signal.addEventListener("abort",()=>{clearTimeout(t),r()})}),b=async()=>{let e=await v(w,{signal:n.signal,headers:{Accept:"text/event-stream"}});if(!e.ok||!e.body)throw new d(e.status,"stream","event stream refused");let r=e.body.pipeThrough(new TextDecoderStream).getReader(),t="",u=!1;for(;;){let{value:h,done:x}=await r.read();if(x)return;t+=h.replace(/\r\n?/g,`
+import{d,j as v}from"./chunk-UDFX3TTT.js";function T(w,o){let n=new AbortController,s=0,S=e=>new Promise(r=>{let t=setTimeout(r,e);n.signal.addEventListener("abort",()=>{clearTimeout(t),r()})}),b=async()=>{let e=await v(w,{signal:n.signal,headers:{Accept:"text/event-stream"}});if(!e.ok||!e.body)throw new d(e.status,"stream","event stream refused");let r=e.body.pipeThrough(new TextDecoderStream).getReader(),t="",u=!1;for(;;){let{value:h,done:x}=await r.read();if(x)return;t+=h.replace(/\r\n?/g,`
 `);let c;for(;(c=t.indexOf(`
 
 `))>=0;){let y=t.slice(0,c);t=t.slice(c+2),u||(u=!0,s=0,o.onState("live"),o.onConnected());let f="message",l=[];for(let a of y.split(`
