@@ -6,6 +6,7 @@
 // creator must paste them at Meta.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, errorText, type Schemas } from "../../api/client";
+import { useCan } from "../../api/perms";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
 import { CopyButton, Field, placeError, useFocusFirstInvalid, type FieldErrors } from "../coach/form";
@@ -63,6 +64,8 @@ const errorFields: Record<string, string> = {
 const typeName = (t: string) => (t === "whatsapp" ? "WhatsApp" : t === "telegram" ? "Telegram" : t);
 
 export default function Channels() {
+  // Adding, testing and removing need settings.write (owner, admin); other roles read the list.
+  const canWrite = useCan()("settings.write");
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [loadError, setLoadError] = useState("");
   const [form, setForm] = useState<AddForm>(emptyForm("telegram"));
@@ -198,7 +201,11 @@ export default function Channels() {
         {channels && channels.length === 0 && (
           <div className="empty">
             <p className="empty-title">No channels yet</p>
-            <p>Add a Telegram bot or a WhatsApp number below; the web widget works without one.</p>
+            <p>
+              {canWrite
+                ? "Add a Telegram bot or a WhatsApp number below; the web widget works without one."
+                : "The web widget works without one. Adding a channel is for the workspace's owner and admins."}
+            </p>
           </div>
         )}
         {channels && channels.length > 0 && (
@@ -218,6 +225,7 @@ export default function Channels() {
                         {ch.type === "telegram" ? (ch.groups_enabled ? " · answers in groups" : " · private chats only") : ""}
                       </p>
                     </div>
+                    {canWrite && (
                     <div className="actions">
                       <button type="button" className="button secondary small" onClick={() => void test(ch)} disabled={t?.busy}>
                         {t?.busy ? "Testing…" : <>Test<span className="visually-hidden"> {label}</span></>}
@@ -226,6 +234,7 @@ export default function Channels() {
                         Remove<span className="visually-hidden"> {label}</span>
                       </button>
                     </div>
+                    )}
                   </div>
                   <div className="webhook-row">
                     <span className="webhook-label">Webhook URL</span>
@@ -263,6 +272,9 @@ export default function Channels() {
         </div>
       )}
 
+      {!canWrite ? (
+        <p className="hint read-only-reason">Your role can see the channels; adding, testing and removing them is for the workspace&apos;s owner and admins.</p>
+      ) : (
       <section className="panel" aria-labelledby="add-h">
         <h2 id="add-h">Add a channel</h2>
         <form ref={formRef} onSubmit={add} noValidate aria-labelledby="add-h">
@@ -386,6 +398,7 @@ export default function Channels() {
           </button>
         </form>
       </section>
+      )}
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
     </Page>
   );
