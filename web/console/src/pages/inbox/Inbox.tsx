@@ -9,6 +9,7 @@ import { errorOf } from "../../api/errors";
 import { useCan } from "../../api/perms";
 import { navigate, Link } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
+import { saveBlob } from "../../ui/download";
 import { Page } from "../../ui/Page";
 import { followInbox, type ActivityEvent, type DeltaEvent, type StreamState } from "./events";
 import { VirtualList } from "./VirtualList";
@@ -525,13 +526,7 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
       const blob = await res.blob();
       const data = JSON.parse(await blob.text()) as { conversations: { messages: unknown[] }[] };
       const n = data.conversations.reduce((s, c) => s + c.messages.length, 0);
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `end-user-${conv.end_user_id}.json`;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      saveBlob(blob, `end-user-${conv.end_user_id}.json`);
       setNotice({ kind: "ok", text: `Exported ${name}'s data: ${n} message${n === 1 ? "" : "s"} in ${data.conversations.length} conversation${data.conversations.length === 1 ? "" : "s"}.` });
     });
   const remove = () =>

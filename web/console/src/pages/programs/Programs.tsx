@@ -81,7 +81,11 @@ function ProgramList() {
       {list && list.length === 0 && (
         <div className="empty panel">
           <p className="empty-title">No programs yet</p>
-          <p>Create one with New program: add steps on the canvas, connect them, and save.</p>
+          <p>
+            {canWrite
+              ? "Create one with New program: add steps on the canvas, connect them, and save."
+              : "Programs your team builds show here; building them is for editors, admins and the owner."}
+          </p>
         </div>
       )}
       {list && list.length > 0 && (

@@ -1,1 +1,0 @@
-import{a,b}from"./chunk-NJWEH5O6.js";import"./chunk-NB4NDGWE.js";import"./chunk-UDFX3TTT.js";export{b as StatusBadge,a as default};
