@@ -112,7 +112,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ob := open("the owner")
 	signIn(ob, owner.Email, "/team")
 	ob.poll(t, "the Team page", `location.pathname === '/console/team' && document.querySelector('h1')?.textContent === 'Team' && document.querySelector('tr[data-role="owner"]')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob))
+	require.Equal(t, "/console/inbox /console/knowledge /console/coach /console/channels /console/campaigns /console/programs /console/analytics /console/team /console/keys /console/audit /console/settings /console/account", navLinks(ob))
 	require.Equal(t, "page", ob.eval(t, `document.querySelector('#console-nav a[href="/console/team"]').getAttribute('aria-current')`))
 	ob.axe(t, axe, "team, the owner alone")
 
@@ -148,10 +148,9 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ab := open("the agent")
 	signIn(ab, agentEmail, "")
 	ab.poll(t, "the agent's console", `document.querySelector('#console-nav') && document.querySelector('h1') && document.querySelector('h1').textContent !== 'Sign in'`)
-	// The agent's pages: the inbox (once it is in the navigation), nothing of the owner's.
-	for _, href := range strings.Fields(navLinks(ab)) {
-		require.Equal(t, "/console/inbox", href, "the agent's navigation offers only the inbox")
-	}
+	// The agent's pages: the inbox and their own account, nothing of the owner's.
+	ab.poll(t, "the agent's navigation", `document.querySelectorAll('#console-nav a').length > 0`)
+	require.Equal(t, "/console/inbox /console/account", navLinks(ab), "the agent's navigation offers only the inbox and the account")
 	require.NotContains(t, ab.eval(t, `document.querySelector('h1').textContent`), "No access")
 	ab.axe(t, axe, "the agent's home")
 	for _, p := range []struct{ path, label, perm string }{{"/team", "Team", "team.read"}, {"/keys", "API keys", "keys.manage"}, {"/settings", "Settings", "settings.read"}} {
@@ -175,7 +174,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	// The agent's next page load shows the viewer's pages; Team is read-only, with the reason.
 	ab.do(t, "open Team again", chromedp.Navigate(a.URL+"/console/team"))
 	ab.poll(t, "the Team page for a viewer", `document.querySelector('h1')?.textContent === 'Team' && document.querySelector('tr[data-role="owner"]')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/settings", navLinks(ab))
+	require.Equal(t, "/console/inbox /console/knowledge /console/coach /console/channels /console/campaigns /console/programs /console/analytics /console/team /console/settings /console/account", navLinks(ab))
 	require.Equal(t, "true", ab.eval(t, `String(document.querySelector('.invite-form fieldset').disabled)`), "the invitation form is disabled")
 	require.Contains(t, ab.eval(t, `document.querySelector('#invite-disabled').textContent`), "Your role (viewer) can see the team but not change it")
 	require.Equal(t, "0", ab.eval(t, `String(document.querySelectorAll('tr select, .actions button').length)`), "no role lists or buttons for a viewer")
@@ -304,7 +303,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ob.poll(t, "the new owner", `document.querySelector('`+adminRow+`')?.dataset.role === 'owner' && document.querySelector('tr[data-member=`+fmt.Sprintf("%q", owner.Email)+`]')?.dataset.role === 'admin'`)
 	ob.poll(t, "no more Make owner", `!Array.from(document.querySelectorAll('.actions button')).some((b) => b.textContent.startsWith('Make owner'))`)
 	require.Equal(t, "Ada Admin is now the owner; you are an admin.", ob.eval(t, `document.querySelector('.notice').textContent`))
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/keys /console/settings", navLinks(ob), "an admin keeps every page")
+	require.Equal(t, "/console/inbox /console/knowledge /console/coach /console/channels /console/campaigns /console/programs /console/analytics /console/team /console/keys /console/audit /console/settings /console/account", navLinks(ob), "an admin keeps every page")
 	ob.axe(t, axe, "team, after transferring ownership")
 
 	// Made a viewer behind the page's back, the former owner's next change is refused: the API's
@@ -328,7 +327,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	require.Contains(t, refusal, "team.write")
 	require.Contains(t, refusal, "ask an owner or admin")
 	ob.poll(t, "the page read-only", `document.querySelector('.invite-form fieldset').disabled && !document.querySelector('tr select')`)
-	require.Equal(t, "/console/knowledge /console/analytics /console/team /console/settings", navLinks(ob), "a viewer's navigation")
+	require.Equal(t, "/console/inbox /console/knowledge /console/coach /console/channels /console/campaigns /console/programs /console/analytics /console/team /console/settings /console/account", navLinks(ob), "a viewer's navigation")
 	ob.axe(t, axe, "team, a refused change")
 	require.Empty(t, ob.exceptions(), "uncaught exceptions on the owner's pages")
 }
