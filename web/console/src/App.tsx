@@ -22,7 +22,7 @@ const Inbox = lazy(() => import("./pages/inbox/Inbox"));
 const Programs = lazy(() => import("./pages/programs/Programs"));
 const Audit = lazy(() => import("./pages/audit/Audit"));
 
-/** Where a signed-in person lands: the first page their role may use. */
+/** Where a signed-in person lands: Knowledge when their role may use it, else the first page it may. */
 const defaultHome = "/knowledge";
 const publicPaths = ["/sign-in", "/sign-up"];
 // The invitation page answers signed in or out (the API's links name /accept-invitation).
@@ -39,7 +39,10 @@ export function App() {
   const s = useSession();
   const path = usePath();
   const perms = usePermissions();
-  const home = perms.status === "ready" ? (pages.find((p) => perms.perms.has(p.perm))?.to ?? "/") : defaultHome;
+  const home =
+    perms.status !== "ready"
+      ? defaultHome
+      : (pages.find((p) => p.to === defaultHome && perms.perms.has(p.perm)) ?? pages.find((p) => perms.perms.has(p.perm)))?.to ?? "/";
 
   useEffect(() => {
     void session.restore();

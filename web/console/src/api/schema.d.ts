@@ -4511,6 +4511,15 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description `channel_exists`: this WhatsApp phone number id or Telegram bot is already a channel of the workspace (the message names it); nothing was kept. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
             /** @description `telegram_unavailable` / `whatsapp_unavailable`: the provider did not answer (getMe, setWebhook, the phone-number lookup); nothing was kept, retry. */

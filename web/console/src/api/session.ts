@@ -40,6 +40,10 @@ class Session {
   private refreshing: Promise<string | null> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private listeners = new Set<Listener>();
+  // Counts the session changes (a session taken or dropped). A refresh that was sent before a
+  // sign-out, a workspace switch or an accepted invitation answers for a session this tab no
+  // longer holds: its answer (or failure) is ignored rather than bringing that session back.
+  private epoch = 0;
 
   subscribe = (l: Listener) => {
     this.listeners.add(l);
@@ -54,6 +58,7 @@ class Session {
 
   /** Takes a session answer (register, login, refresh, switch, accepted invitation). */
   private accept(b: SessionBody) {
+    this.epoch++;
     this.access = b.access_token;
     this.expiresAt = Date.parse(b.expires_at);
     clearTimeout(this.timer);
@@ -63,6 +68,7 @@ class Session {
   }
 
   private drop(reason?: "signed-out" | "expired") {
+    this.epoch++;
     this.access = null;
     this.expiresAt = 0;
     clearTimeout(this.timer);
@@ -94,19 +100,24 @@ class Session {
   /** Accepts an invitation: as the signed-in person, or with a password (an existing account's, or a new one's). */
   async acceptInvitation(token: string, creds: { password?: string; name?: string }) {
     const access = this.state.status === "signed-in" ? await this.accessToken() : null;
-    this.accept(await post<SessionBody>("/api/v1/invitations/accept", { token, ...creds }, access));
+    // Under the refresh lock: the answer replaces the cookie a refresh would present.
+    this.accept(await exclusive(() => post<SessionBody>("/api/v1/invitations/accept", { token, ...creds }, access)));
   }
 
   /** Signs in to another workspace of the person; the cookie takes the new session. */
   async switchWorkspace(creatorID: string) {
     const access = await this.accessToken();
-    this.accept(await post<SessionBody>("/api/v1/auth/switch", { creator_id: creatorID }, access));
+    // Under the refresh lock: the switch closes the session a concurrent refresh would rotate.
+    this.accept(await exclusive(() => post<SessionBody>("/api/v1/auth/switch", { creator_id: creatorID }, access)));
   }
 
   /** Revokes the session on the server (the cookie's family), then forgets it. */
   async signOut() {
+    // A rotation under way finishes first, so logout presents the newest refresh cookie.
+    await this.refreshing;
+    this.epoch++;
     try {
-      await post("/api/v1/auth/logout", {}, null, true);
+      await exclusive(() => post("/api/v1/auth/logout", {}, null, true));
     } catch {
       // Signing out locally still happens; the session expires on its own.
     }
@@ -140,11 +151,14 @@ class Session {
   refresh(): Promise<string | null> {
     if (!this.refreshing) {
       this.refreshing = (async () => {
+        const at = this.epoch;
         try {
           const b = await exclusive(() => post<SessionBody>("/api/v1/auth/refresh", {}, null, true));
+          if (at !== this.epoch) return this.access; // the session changed meanwhile
           this.accept(b);
           return b.access_token;
         } catch (e) {
+          if (at !== this.epoch) return this.access;
           const status = (e as { status?: number }).status ?? 0;
           if (status === 401 || status === 400 || status === 403) this.drop(this.state.status === "signed-in" ? "expired" : undefined);
           else if (this.state.status === "loading") this.set({ status: "signed-out" });

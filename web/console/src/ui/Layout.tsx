@@ -10,18 +10,18 @@ import { WorkspaceSwitcher } from "./Workspaces";
  * page the role may not use (and its sub-paths) with a clear "no access" message.
  */
 export const pages: { to: string; label: string; perm: Perm }[] = [
+  { to: "/inbox", label: "Inbox", perm: "inbox.read" },
   { to: "/knowledge", label: "Knowledge", perm: "knowledge.read" },
-  { to: "/analytics", label: "Analytics", perm: "analytics.read" },
-  { to: "/team", label: "Team", perm: "team.read" },
-  { to: "/keys", label: "API keys", perm: "keys.manage" },
-  { to: "/settings", label: "Settings", perm: "settings.read" },
-  { to: "/account", label: "Account", perm: "account.read" },
   { to: "/coach", label: "Coach & widget", perm: "coach.read" },
   { to: "/channels", label: "Channels", perm: "settings.read" },
   { to: "/campaigns", label: "Campaigns", perm: "campaigns.read" },
-  { to: "/inbox", label: "Inbox", perm: "inbox.read" },
   { to: "/programs", label: "Programs", perm: "programs.read" },
+  { to: "/analytics", label: "Analytics", perm: "analytics.read" },
+  { to: "/team", label: "Team", perm: "team.read" },
+  { to: "/keys", label: "API keys", perm: "keys.manage" },
   { to: "/audit", label: "Audit log", perm: "audit.read" },
+  { to: "/settings", label: "Settings", perm: "settings.read" },
+  { to: "/account", label: "Account", perm: "account.read" },
 ];
 
 /** The page a path belongs to ("/team" for "/team" and "/team/…"), if any. */

@@ -3,6 +3,7 @@
 // log. Owners and admins only (permission audit.read); others see why they cannot.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError, authorizedFetch, buildURL, errorOf, errorText, type Schemas } from "../../api/client";
+import { saveBlob } from "../../ui/download";
 import { Page } from "../../ui/Page";
 
 type Entry = Schemas["AuditEntry"];
@@ -344,12 +345,7 @@ function CsvDownload({ filters }: { filters: Filters }) {
         headers: { Accept: "text/csv" },
       });
       if (!res.ok) throw await errorOf(res);
-      const url = URL.createObjectURL(await res.blob());
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = `coachwire-audit-${new Date().toISOString().slice(0, 10)}.csv`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(await res.blob(), `coachwire-audit-${new Date().toISOString().slice(0, 10)}.csv`);
     } catch (e) {
       setError(errorText(e));
     } finally {

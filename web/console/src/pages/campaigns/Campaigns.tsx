@@ -3,6 +3,7 @@
 // figures overall and per occurrence.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorText, ApiError } from "../../api/client";
+import { usePermissions } from "../../api/perms";
 import { Link, navigate } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
@@ -45,21 +46,12 @@ function useBuilderContext(): { policy: Policy | null; programs: ProgramRef[] } 
 
 /**
  * Whether the signed-in member may create and change campaigns (`campaigns.write`): a viewer
- * reads campaigns and their results only. Unknown (null) until /auth/me answers; then the
- * controls appear. The API checks the permission anyway.
+ * reads campaigns and their results only (api/perms.ts, kept current across role changes and
+ * workspace switches). Unknown (null) until the permissions are read. The API checks anyway.
  */
 function useCanWrite(): boolean | null {
-  const [can, setCan] = useState<boolean | null>(null);
-  useEffect(() => {
-    const ctl = new AbortController();
-    api("get", "/api/v1/auth/me", { signal: ctl.signal })
-      .then((me) => setCan(me.permissions.includes("campaigns.write")))
-      .catch(() => {
-        if (!ctl.signal.aborted) setCan(true); // let the API say no
-      });
-    return () => ctl.abort();
-  }, []);
-  return can;
+  const s = usePermissions();
+  return s.status === "ready" ? s.perms.has("campaigns.write") : null;
 }
 
 const readOnlyNote = "Your role can read campaigns and their results; creating and changing them needs the editor role.";

@@ -6,6 +6,7 @@
 // creator must paste them at Meta.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, errorText, type Schemas } from "../../api/client";
+import { useCan } from "../../api/perms";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
 import { CopyButton, Field, placeError, useFocusFirstInvalid, type FieldErrors } from "../coach/form";
@@ -63,6 +64,8 @@ const errorFields: Record<string, string> = {
 const typeName = (t: string) => (t === "whatsapp" ? "WhatsApp" : t === "telegram" ? "Telegram" : t);
 
 export default function Channels() {
+  // Adding, testing and removing need settings.write (owner, admin); other roles read the list.
+  const canWrite = useCan()("settings.write");
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [loadError, setLoadError] = useState("");
   const [form, setForm] = useState<AddForm>(emptyForm("telegram"));
@@ -198,7 +201,11 @@ export default function Channels() {
         {channels && channels.length === 0 && (
           <div className="empty">
             <p className="empty-title">No channels yet</p>
-            <p>Add a Telegram bot or a WhatsApp number below; the web widget works without one.</p>
+            <p>
+              {canWrite
+                ? "Add a Telegram bot or a WhatsApp number below; the web widget works without one."
+                : "The web widget works without one. Adding a channel is for the workspace's owner and admins."}
+            </p>
           </div>
         )}
         {channels && channels.length > 0 && (
@@ -218,14 +225,16 @@ export default function Channels() {
                         {ch.type === "telegram" ? (ch.groups_enabled ? " · answers in groups" : " · private chats only") : ""}
                       </p>
                     </div>
-                    <div className="actions">
-                      <button type="button" className="button secondary small" onClick={() => void test(ch)} disabled={t?.busy}>
-                        {t?.busy ? "Testing…" : <>Test<span className="visually-hidden"> {label}</span></>}
-                      </button>
-                      <button type="button" className="button danger-outline small" onClick={() => remove(ch)}>
-                        Remove<span className="visually-hidden"> {label}</span>
-                      </button>
-                    </div>
+                    {canWrite && (
+                      <div className="actions">
+                        <button type="button" className="button secondary small" onClick={() => void test(ch)} disabled={t?.busy}>
+                          {t?.busy ? "Testing…" : <>Test<span className="visually-hidden"> {label}</span></>}
+                        </button>
+                        <button type="button" className="button danger-outline small" onClick={() => remove(ch)}>
+                          Remove<span className="visually-hidden"> {label}</span>
+                        </button>
+                      </div>
+                    )}
                   </div>
                   <div className="webhook-row">
                     <span className="webhook-label">Webhook URL</span>
@@ -263,129 +272,133 @@ export default function Channels() {
         </div>
       )}
 
-      <section className="panel" aria-labelledby="add-h">
-        <h2 id="add-h">Add a channel</h2>
-        <form ref={formRef} onSubmit={add} noValidate aria-labelledby="add-h">
-          <fieldset className="segmented">
-            <legend>Type</legend>
-            <div className="segments">
-              {(["telegram", "whatsapp"] as Kind[]).map((k) => (
-                <label key={k} className={form.type === k ? "segment checked" : "segment"}>
-                  <input
-                    type="radio"
-                    name="channel-type"
-                    value={k}
-                    checked={form.type === k}
-                    onChange={() => {
-                      setForm(emptyForm(k));
-                      setErrors({});
-                      setFormError("");
-                    }}
-                  />
-                  {typeName(k)}
+      {!canWrite ? (
+        <p className="hint read-only-reason">Your role can see the channels; adding, testing and removing them is for the workspace&apos;s owner and admins.</p>
+      ) : (
+        <section className="panel" aria-labelledby="add-h">
+          <h2 id="add-h">Add a channel</h2>
+          <form ref={formRef} onSubmit={add} noValidate aria-labelledby="add-h">
+            <fieldset className="segmented">
+              <legend>Type</legend>
+              <div className="segments">
+                {(["telegram", "whatsapp"] as Kind[]).map((k) => (
+                  <label key={k} className={form.type === k ? "segment checked" : "segment"}>
+                    <input
+                      type="radio"
+                      name="channel-type"
+                      value={k}
+                      checked={form.type === k}
+                      onChange={() => {
+                        setForm(emptyForm(k));
+                        setErrors({});
+                        setFormError("");
+                      }}
+                    />
+                    {typeName(k)}
+                  </label>
+                ))}
+              </div>
+            </fieldset>
+            {formError && (
+              <div className="form-error" role="alert">
+                <p>{formError}</p>
+              </div>
+            )}
+            <Field id="ch-name" label="Name" hint="For you, in lists and the inbox (optional)." error={errors.name}>
+              {(p) => <input {...p} type="text" value={form.name} maxLength={200} autoComplete="off" onChange={(e) => set("name", e.target.value)} />}
+            </Field>
+            {form.type === "telegram" ? (
+              <>
+                <Field
+                  id="ch-bot-token"
+                  label="Bot token"
+                  hint="From @BotFather (/newbot or /token), like 123456789:AA…. Checked with Telegram before saving."
+                  error={errors.bot_token}
+                >
+                  {(p) => (
+                    <input
+                      {...p}
+                      type="password"
+                      value={form.bot_token}
+                      autoComplete="off"
+                      spellCheck={false}
+                      required
+                      onChange={(e) => set("bot_token", e.target.value)}
+                    />
+                  )}
+                </Field>
+                <label className="check">
+                  <input type="checkbox" checked={form.groups_enabled} onChange={(e) => set("groups_enabled", e.target.checked)} /> Answer in groups
+                  when mentioned or replied to
                 </label>
-              ))}
-            </div>
-          </fieldset>
-          {formError && (
-            <div className="form-error" role="alert">
-              <p>{formError}</p>
-            </div>
-          )}
-          <Field id="ch-name" label="Name" hint="For you, in lists and the inbox (optional)." error={errors.name}>
-            {(p) => <input {...p} type="text" value={form.name} maxLength={200} autoComplete="off" onChange={(e) => set("name", e.target.value)} />}
-          </Field>
-          {form.type === "telegram" ? (
-            <>
-              <Field
-                id="ch-bot-token"
-                label="Bot token"
-                hint="From @BotFather (/newbot or /token), like 123456789:AA…. Checked with Telegram before saving."
-                error={errors.bot_token}
-              >
-                {(p) => (
-                  <input
-                    {...p}
-                    type="password"
-                    value={form.bot_token}
-                    autoComplete="off"
-                    spellCheck={false}
-                    required
-                    onChange={(e) => set("bot_token", e.target.value)}
-                  />
-                )}
-              </Field>
-              <label className="check">
-                <input type="checkbox" checked={form.groups_enabled} onChange={(e) => set("groups_enabled", e.target.checked)} /> Answer in groups
-                when mentioned or replied to
-              </label>
-            </>
-          ) : (
-            <>
-              <Field
-                id="ch-pnid"
-                label="Phone number ID"
-                hint="In your Meta app: WhatsApp › API setup (a number, not the phone number itself)."
-                error={errors.phone_number_id}
-              >
-                {(p) => (
-                  <input
-                    {...p}
-                    type="text"
-                    inputMode="numeric"
-                    value={form.phone_number_id}
-                    autoComplete="off"
-                    required
-                    onChange={(e) => set("phone_number_id", e.target.value)}
-                  />
-                )}
-              </Field>
-              <Field id="ch-access" label="Access token" hint="A permanent system-user token with whatsapp_business_messaging." error={errors.access_token}>
-                {(p) => (
-                  <input {...p} type="password" value={form.access_token} autoComplete="off" required onChange={(e) => set("access_token", e.target.value)} />
-                )}
-              </Field>
-              <Field id="ch-app-secret" label="App secret" hint="App settings › Basic; checks that webhooks come from Meta." error={errors.app_secret}>
-                {(p) => (
-                  <input {...p} type="password" value={form.app_secret} autoComplete="off" required onChange={(e) => set("app_secret", e.target.value)} />
-                )}
-              </Field>
-              <Field
-                id="ch-verify"
-                label="Verify token"
-                hint="Paste it as the verify token in Meta's webhook configuration (with the callback URL shown after saving). Generated for you; copy it now, it is not shown again."
-                error={errors.verify_token}
-              >
-                {(p) => (
-                  <div className="color-row">
-                    <input {...p} type="text" value={form.verify_token} autoComplete="off" spellCheck={false} onChange={(e) => set("verify_token", e.target.value)} />
-                    <CopyButton text={form.verify_token} label="Copy" />
+              </>
+            ) : (
+              <>
+                <Field
+                  id="ch-pnid"
+                  label="Phone number ID"
+                  hint="In your Meta app: WhatsApp › API setup (a number, not the phone number itself)."
+                  error={errors.phone_number_id}
+                >
+                  {(p) => (
+                    <input
+                      {...p}
+                      type="text"
+                      inputMode="numeric"
+                      value={form.phone_number_id}
+                      autoComplete="off"
+                      required
+                      onChange={(e) => set("phone_number_id", e.target.value)}
+                    />
+                  )}
+                </Field>
+                <Field id="ch-access" label="Access token" hint="A permanent system-user token with whatsapp_business_messaging." error={errors.access_token}>
+                  {(p) => (
+                    <input {...p} type="password" value={form.access_token} autoComplete="off" required onChange={(e) => set("access_token", e.target.value)} />
+                  )}
+                </Field>
+                <Field id="ch-app-secret" label="App secret" hint="App settings › Basic; checks that webhooks come from Meta." error={errors.app_secret}>
+                  {(p) => (
+                    <input {...p} type="password" value={form.app_secret} autoComplete="off" required onChange={(e) => set("app_secret", e.target.value)} />
+                  )}
+                </Field>
+                <Field
+                  id="ch-verify"
+                  label="Verify token"
+                  hint="Paste it as the verify token in Meta's webhook configuration (with the callback URL shown after saving). Generated for you; copy it now, it is not shown again."
+                  error={errors.verify_token}
+                >
+                  {(p) => (
+                    <div className="color-row">
+                      <input {...p} type="text" value={form.verify_token} autoComplete="off" spellCheck={false} onChange={(e) => set("verify_token", e.target.value)} />
+                      <CopyButton text={form.verify_token} label="Copy" />
+                    </div>
+                  )}
+                </Field>
+                <fieldset className="group">
+                  <legend>Re-engagement template (optional)</legend>
+                  <p className="hint" id="ch-tpl-hint">
+                    An approved template sent instead of free text outside WhatsApp's 24-hour window.
+                  </p>
+                  <div className="look-grid">
+                    <Field id="ch-tpl-name" label="Template name" error={errors.template}>
+                      {(p) => <input {...p} type="text" value={form.template_name} autoComplete="off" onChange={(e) => set("template_name", e.target.value)} />}
+                    </Field>
+                    <Field id="ch-tpl-lang" label="Template language" hint="e.g. en_US">
+                      {(p) => (
+                        <input {...p} type="text" value={form.template_language} autoComplete="off" onChange={(e) => set("template_language", e.target.value)} />
+                      )}
+                    </Field>
                   </div>
-                )}
-              </Field>
-              <fieldset className="group">
-                <legend>Re-engagement template (optional)</legend>
-                <p className="hint" id="ch-tpl-hint">
-                  An approved template sent instead of free text outside WhatsApp's 24-hour window.
-                </p>
-                <div className="look-grid">
-                  <Field id="ch-tpl-name" label="Template name" error={errors.template}>
-                    {(p) => <input {...p} type="text" value={form.template_name} autoComplete="off" onChange={(e) => set("template_name", e.target.value)} />}
-                  </Field>
-                  <Field id="ch-tpl-lang" label="Template language" hint="e.g. en_US">
-                    {(p) => (
-                      <input {...p} type="text" value={form.template_language} autoComplete="off" onChange={(e) => set("template_language", e.target.value)} />
-                    )}
-                  </Field>
-                </div>
-              </fieldset>
-            </>
-          )}
-          <button type="submit" className="button primary" disabled={adding}>
-            {adding ? `Checking with ${typeName(form.type)}…` : `Check and add ${typeName(form.type)} channel`}
-          </button>
-        </form>
-      </section>
+                </fieldset>
+              </>
+            )}
+            <button type="submit" className="button primary" disabled={adding}>
+              {adding ? `Checking with ${typeName(form.type)}…` : `Check and add ${typeName(form.type)} channel`}
+            </button>
+          </form>
+        </section>
+      )}
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
     </Page>
   );

@@ -4,6 +4,7 @@
 // settings; a live preview of the real widget beside the form and the embed snippet to copy.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { api, errorText, type Schemas } from "../../api/client";
+import { useCan } from "../../api/perms";
 import { Page } from "../../ui/Page";
 import { CopyButton, Field, placeError, useFocusFirstInvalid, type FieldErrors } from "./form";
 import { WidgetPreview, type PreviewDraft } from "./Preview";
@@ -110,6 +111,8 @@ export function snippetOf(widgetKey: string): string {
 }
 
 export default function Coach() {
+  // Saving needs coach.write (editor and up); other roles may still try changes in the preview.
+  const canWrite = useCan()("coach.write");
   const [saved, setSaved] = useState<Settings | null>(null);
   const [form, setForm] = useState<CoachForm | null>(null);
   const [loadError, setLoadError] = useState("");
@@ -168,7 +171,7 @@ export default function Coach() {
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    if (!form) return;
+    if (!form || !canWrite) return;
     setSaving(true);
     setErrors({});
     setFormError("");
@@ -385,9 +388,13 @@ export default function Coach() {
           </section>
 
           <div className="save-bar">
-            <button type="submit" className="button primary" disabled={saving}>
-              {saving ? "Saving…" : "Save"}
-            </button>
+            {canWrite ? (
+              <button type="submit" className="button primary" disabled={saving}>
+                {saving ? "Saving…" : "Save"}
+              </button>
+            ) : (
+              <p className="hint read-only-reason">Your role can try changes in the preview; saving them is for editors, admins and the owner.</p>
+            )}
             <button
               type="button"
               className="button secondary"

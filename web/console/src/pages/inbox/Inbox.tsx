@@ -6,8 +6,10 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, authorizedFetch, errorText, type Schemas } from "../../api/client";
 import { errorOf } from "../../api/errors";
+import { useCan } from "../../api/perms";
 import { navigate, Link } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
+import { saveBlob } from "../../ui/download";
 import { Page } from "../../ui/Page";
 import { followInbox, type ActivityEvent, type DeltaEvent, type StreamState } from "./events";
 import { VirtualList } from "./VirtualList";
@@ -37,18 +39,6 @@ interface Filters {
 }
 const noFilters: Filters = { q: "", channel: "", status: "", tag: "", optedOut: "" };
 
-// What the signed-in principal may do (GET /api/v1/auth/me), read once per page load.
-let permsOnce: Promise<Set<string>> | null = null;
-function permissions(): Promise<Set<string>> {
-  permsOnce ??= authorizedFetch("/api/v1/auth/me")
-    .then(async (res) => (res.ok ? new Set(((await res.json()) as { permissions?: string[] }).permissions ?? []) : new Set<string>()))
-    .catch(() => {
-      permsOnce = null;
-      return new Set<string>();
-    });
-  return permsOnce;
-}
-
 const nameOf = (c: Conversation) => c.display_name || c.handle || "Anonymous visitor";
 const when = (s?: string) => {
   if (!s) return "";
@@ -59,13 +49,19 @@ const when = (s?: string) => {
 
 export default function Inbox({ path }: { path: string }) {
   const selected = path.startsWith("/inbox/") ? decodeURIComponent(path.slice("/inbox/".length)) : "";
+  // What the role may do here (api/perms.ts, kept current): message content (the transcript and
+  // the live stream need content.read) and answering (inbox.write).
+  const can = useCan();
+  const mayRead = can("content.read");
+  const mayReadRef = useRef(mayRead);
+  mayReadRef.current = mayRead;
   const [rows, setRows] = useState<Conversation[]>([]);
   const [cursor, setCursor] = useState<string | undefined>();
   const [loading, setLoading] = useState(true);
   const [loadError, setLoadError] = useState("");
   const [filters, setFilters] = useState<Filters>(noFilters);
   const [query, setQuery] = useState("");
-  const [stream, setStream] = useState<StreamState>("connecting");
+  const [stream, setStream] = useState<StreamState | "off">("connecting");
   const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
   const [announcement, setAnnouncement] = useState("");
   const filtered = JSON.stringify(filters) !== JSON.stringify(noFilters);
@@ -149,7 +145,7 @@ export default function Inbox({ path }: { path: string }) {
     try {
       const [c, m] = await Promise.all([
         api("get", "/api/v1/conversations/{id}", { path: { id } }),
-        api("get", "/api/v1/conversations/{id}/messages", { path: { id } }),
+        mayReadRef.current ? api("get", "/api/v1/conversations/{id}/messages", { path: { id } }) : { messages: [] as Message[] },
       ]);
       if (selectedRef.current !== id) return;
       setConv(c);
@@ -232,6 +228,11 @@ export default function Inbox({ path }: { path: string }) {
         return { turn: d.turn, text: d.reset || !old || old.turn !== d.turn ? d.text : old.text + d.text };
       });
     };
+    // Without content.read the stream is refused (403): the list is read on load and on "Reload".
+    if (!mayRead) {
+      setStream("off");
+      return;
+    }
     let first = true;
     return followInbox(selected || undefined, {
       onActivity,
@@ -247,7 +248,7 @@ export default function Inbox({ path }: { path: string }) {
       },
     });
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [selected]);
+  }, [selected, mayRead]);
 
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const open = (c: Conversation) => navigate("/inbox/" + c.id);
@@ -259,7 +260,18 @@ export default function Inbox({ path }: { path: string }) {
   };
 
   return (
-    <Page title="Inbox" actions={<LiveBadge state={stream} />}>
+    <Page
+      title="Inbox"
+      actions={
+        stream === "off" ? (
+          <button type="button" className="button secondary small" onClick={() => void load()}>
+            Reload
+          </button>
+        ) : (
+          <LiveBadge state={stream} />
+        )
+      }
+    >
       <div className="visually-hidden" role="status" aria-live="polite">
         {announcement}
       </div>
@@ -454,6 +466,9 @@ interface DetailProps {
 }
 
 function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotice, onDeleted }: DetailProps) {
+  const can = useCan();
+  const mayAnswer = can("inbox.write");
+  const mayRead = can("content.read");
   const [reply, setReply] = useState("");
   const [busy, setBusy] = useState("");
   const [error, setError] = useState("");
@@ -511,13 +526,7 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
       const blob = await res.blob();
       const data = JSON.parse(await blob.text()) as { conversations: { messages: unknown[] }[] };
       const n = data.conversations.reduce((s, c) => s + c.messages.length, 0);
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `end-user-${conv.end_user_id}.json`;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      saveBlob(blob, `end-user-${conv.end_user_id}.json`);
       setNotice({ kind: "ok", text: `Exported ${name}'s data: ${n} message${n === 1 ? "" : "s"} in ${data.conversations.length} conversation${data.conversations.length === 1 ? "" : "s"}.` });
     });
   const remove = () =>
@@ -545,7 +554,7 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
           </p>
         </div>
         <div className="actions">
-          {human ? (
+          {!mayAnswer ? null : human ? (
             <button type="button" className="button secondary small" onClick={release} disabled={!!busy}>
               {busy === "release" ? "Releasing…" : "Release to the bot"}
             </button>
@@ -564,7 +573,11 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
       <div className="detail-grid">
         <div className="transcript-wrap">
           <ol className="transcript" ref={log} aria-label={`Messages with ${name}`} tabIndex={0}>
-            {messages.length === 0 && !draft && <li className="empty">No messages yet.</li>}
+            {!mayRead ? (
+              <li className="empty">Your role does not show the people&apos;s messages. An owner or admin can grant it on the Team page.</li>
+            ) : (
+              messages.length === 0 && !draft && <li className="empty">No messages yet.</li>
+            )}
             {messages
               .filter((m) => m.role !== "system")
               .map((m) => (
@@ -584,28 +597,32 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
               </li>
             )}
           </ol>
-          <form className="reply" onSubmit={send}>
-            <div className="field">
-              <label htmlFor="reply-text">Reply as yourself{human ? "" : " (takes the conversation over)"}</label>
-              <textarea
-                id="reply-text"
-                rows={3}
-                value={reply}
-                onChange={(e) => setReply(e.target.value)}
-                onKeyDown={(e) => {
-                  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) send(e);
-                }}
-                aria-describedby="reply-hint"
-                disabled={conv.status === "closed"}
-              />
-              <p id="reply-hint" className="hint">
-                Ctrl+Enter sends. The person receives it on {channelNames[conv.channel] ?? conv.channel}.
-              </p>
-            </div>
-            <button type="submit" className="button primary" disabled={!!busy || conv.status === "closed"}>
-              {busy === "send" ? "Sending…" : "Send"}
-            </button>
-          </form>
+          {mayAnswer ? (
+            <form className="reply" onSubmit={send}>
+              <div className="field">
+                <label htmlFor="reply-text">Reply as yourself{human ? "" : " (takes the conversation over)"}</label>
+                <textarea
+                  id="reply-text"
+                  rows={3}
+                  value={reply}
+                  onChange={(e) => setReply(e.target.value)}
+                  onKeyDown={(e) => {
+                    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) send(e);
+                  }}
+                  aria-describedby="reply-hint"
+                  disabled={conv.status === "closed"}
+                />
+                <p id="reply-hint" className="hint">
+                  Ctrl+Enter sends. The person receives it on {channelNames[conv.channel] ?? conv.channel}.
+                </p>
+              </div>
+              <button type="submit" className="button primary" disabled={!!busy || conv.status === "closed"}>
+                {busy === "send" ? "Sending…" : "Send"}
+              </button>
+            </form>
+          ) : (
+            <p className="hint">Your role reads the inbox; taking over and replying are for agents, admins and the owner.</p>
+          )}
         </div>
         <Person conv={conv} setConfirm={setConfirm} onConv={onConv} exportData={exportData} remove={remove} busy={busy} />
       </div>
@@ -635,13 +652,12 @@ function Person({
   const [tags, setTags] = useState("");
   const [error, setError] = useState("");
   const [saved, setSaved] = useState("");
-  const [perms, setPerms] = useState<Set<string> | null>(null);
+  const can = useCan();
   const id = conv.end_user_id;
-  useEffect(() => {
-    void permissions().then(setPerms);
-  }, []);
-  const canExport = !perms || perms.has("end_users.export");
-  const canDelete = !perms || perms.has("end_users.delete");
+  const canExport = can("end_users.export");
+  const canDelete = can("end_users.delete");
+  const canTag = can("inbox.write");
+  const canEditMemory = can("memory.write");
 
   useEffect(() => {
     let live = true;
@@ -679,6 +695,7 @@ function Person({
   };
   const saveTags = (e: React.FormEvent) => {
     e.preventDefault();
+    if (!canTag) return;
     void run(async () => {
       const list = tags
         .split(",")
@@ -748,14 +765,23 @@ function Person({
       <form className="tags-form" onSubmit={saveTags}>
         <div className="field">
           <label htmlFor="person-tags">Tags</label>
-          <input id="person-tags" value={tags} onChange={(e) => setTags(e.target.value)} aria-describedby="person-tags-hint" autoComplete="off" />
+          <input
+            id="person-tags"
+            value={tags}
+            onChange={(e) => setTags(e.target.value)}
+            aria-describedby="person-tags-hint"
+            autoComplete="off"
+            readOnly={!canTag}
+          />
           <p id="person-tags-hint" className="hint">
-            Separate tags with commas. Campaign audiences filter on them.
+            {canTag ? "Separate tags with commas. Campaign audiences filter on them." : "Your role reads the tags; agents, admins and the owner change them."}
           </p>
         </div>
-        <button type="submit" className="button secondary small">
-          Save tags
-        </button>
+        {canTag && (
+          <button type="submit" className="button secondary small">
+            Save tags
+          </button>
+        )}
       </form>
       <h4>Memory profile {edited && <span className="hint">(edited by your team)</span>}</h4>
       {profile === null ? (
@@ -804,18 +830,20 @@ function Person({
                 ))}
             </dl>
           )}
-          <div className="actions">
-            <button
-              type="button"
-              className="button secondary small"
-              onClick={() => setEditing(Object.fromEntries(profileFields.map((f) => [f.key, (profile[f.key] ?? []).join("\n")])))}
-            >
-              Edit profile
-            </button>
-            <button type="button" className="button danger-outline small" onClick={erase} disabled={empty}>
-              Erase profile
-            </button>
-          </div>
+          {canEditMemory && (
+            <div className="actions">
+              <button
+                type="button"
+                className="button secondary small"
+                onClick={() => setEditing(Object.fromEntries(profileFields.map((f) => [f.key, (profile[f.key] ?? []).join("\n")])))}
+              >
+                Edit profile
+              </button>
+              <button type="button" className="button danger-outline small" onClick={erase} disabled={empty}>
+                Erase profile
+              </button>
+            </div>
+          )}
         </>
       )}
       <h4>Their data</h4>

@@ -6,7 +6,8 @@ import { api, errorText, type Schemas } from "../../api/client";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { CopyField } from "../../ui/CopyField";
 import { Page } from "../../ui/Page";
-import { formatDateTime, grantableRoles, roleHelp, roleNames } from "../team/roles";
+import { RoleField } from "../team/RoleField";
+import { formatDateTime, roleNames } from "../team/roles";
 
 type APIKey = Schemas["APIKey"];
 type Role = Schemas["GrantableRole"];
@@ -111,19 +112,7 @@ export default function Keys() {
                   aria-describedby={formError ? "key-error" : undefined}
                 />
               </div>
-              <div className="field">
-                <label htmlFor="key-role">Role</label>
-                <select id="key-role" value={role} onChange={(e) => setRole(e.target.value as Role)} aria-describedby="key-role-help">
-                  {grantableRoles.map((r) => (
-                    <option key={r} value={r}>
-                      {roleNames[r]}
-                    </option>
-                  ))}
-                </select>
-                <p className="hint" id="key-role-help">
-                  {roleHelp[role]}
-                </p>
-              </div>
+              <RoleField id="key-role" value={role} onChange={setRole} />
             </div>
             {formError && (
               <p className="field-error" id="key-error" role="alert">

@@ -20,6 +20,7 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { api, errorText } from "../../api/client";
+import { useCan } from "../../api/perms";
 import { Link, navigate } from "../../router";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
@@ -135,6 +136,8 @@ function countsFrom(): string {
 }
 
 export default function Builder({ id }: { id: string }) {
+  // Saving, checking (POST …/validate) and pause/resume/archive need programs.write (editor and up).
+  const canWrite = useCan()("programs.write");
   const [program, setProgram] = useState<Program | null>(null);
   const [draft, setDraft] = useState<Draft | null>(id ? null : { name: "", keyword: "", nodes: [] });
   const [loadError, setLoadError] = useState("");
@@ -192,7 +195,7 @@ export default function Builder({ id }: { id: string }) {
   const stepsKey = useMemo(() => (draft ? JSON.stringify(bodyOf(draft).steps) + "|" + draft.keyword : ""), [draft]);
   useEffect(() => {
     if (!draft) return;
-    if (draft.nodes.length === 0) {
+    if (draft.nodes.length === 0 || !canWrite) {
       setIssues([]);
       return;
     }
@@ -212,7 +215,7 @@ export default function Builder({ id }: { id: string }) {
       ctl.abort();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [stepsKey]);
+  }, [stepsKey, canWrite]);
 
   const nodes = draft?.nodes ?? [];
   const byNode = useMemo(() => issuesByNode(nodes, issues), [nodes, issues]);
@@ -364,7 +367,7 @@ export default function Builder({ id }: { id: string }) {
 
   const save = async (e?: FormEvent) => {
     e?.preventDefault();
-    if (!draft) return;
+    if (!draft || !canWrite) return;
     setError("");
     setNotice("");
     if (!draft.name.trim()) {
@@ -434,17 +437,17 @@ export default function Builder({ id }: { id: string }) {
       actions={
         <>
           {program && <StatusBadge status={program.status} />}
-          {program?.status === "active" && (
+          {program && canWrite && program.status === "active" && (
             <button type="button" className="button secondary" onClick={() => setStatus("pause")}>
               Pause
             </button>
           )}
-          {program?.status === "paused" && (
+          {program && canWrite && program.status === "paused" && (
             <button type="button" className="button secondary" onClick={() => setStatus("resume")}>
               Resume
             </button>
           )}
-          {program && !archived && (
+          {program && canWrite && !archived && (
             <button
               type="button"
               className="button danger-outline"
@@ -487,9 +490,13 @@ export default function Builder({ id }: { id: string }) {
           </p>
         </div>
         <div className="program-save">
-          <button type="submit" className="button primary" disabled={saving || archived}>
-            {saving ? "Saving…" : program ? "Save changes" : "Create program"}
-          </button>
+          {canWrite ? (
+            <button type="submit" className="button primary" disabled={saving || archived}>
+              {saving ? "Saving…" : program ? "Save changes" : "Create program"}
+            </button>
+          ) : (
+            <p className="hint read-only-reason">Your role reads programs; building and changing them is for editors, admins and the owner.</p>
+          )}
         </div>
       </form>
       <div className="program-check" role="status" aria-live="polite">
@@ -520,7 +527,7 @@ export default function Builder({ id }: { id: string }) {
       )}
       {archived && <p className="notice">This program is archived: it can no longer be edited.</p>}
 
-      <div className="builder">
+      <div className="program-builder">
         <div className="builder-canvas" role="region" aria-label="Program canvas">
           <ReactFlow<StepFlowNode>
             nodes={rfNodes}

@@ -2,6 +2,7 @@
 // builder of one (/programs/new, /programs/<id>), a chunk of its own because of the graph editor.
 import { lazy, Suspense, useEffect, useState } from "react";
 import { api, errorText } from "../../api/client";
+import { useCan } from "../../api/perms";
 import { Link, navigate } from "../../router";
 import { Page } from "../../ui/Page";
 import type { Program } from "./model";
@@ -33,6 +34,7 @@ export function StatusBadge({ status }: { status: Program["status"] }) {
 }
 
 function ProgramList() {
+  const canWrite = useCan()("programs.write");
   const [list, setList] = useState<Program[] | null>(null);
   const [error, setError] = useState("");
   const [attempt, setAttempt] = useState(0);
@@ -52,9 +54,11 @@ function ProgramList() {
     <Page
       title="Programs"
       actions={
-        <button type="button" className="button primary" onClick={() => navigate("/programs/new")}>
-          New program
-        </button>
+        canWrite && (
+          <button type="button" className="button primary" onClick={() => navigate("/programs/new")}>
+            New program
+          </button>
+        )
       }
     >
       <p className="lead">
@@ -77,7 +81,11 @@ function ProgramList() {
       {list && list.length === 0 && (
         <div className="empty panel">
           <p className="empty-title">No programs yet</p>
-          <p>Create one with New program: add steps on the canvas, connect them, and save.</p>
+          <p>
+            {canWrite
+              ? "Create one with New program: add steps on the canvas, connect them, and save."
+              : "Programs your team builds show here; building them is for editors, admins and the owner."}
+          </p>
         </div>
       )}
       {list && list.length > 0 && (

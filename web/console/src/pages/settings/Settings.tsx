@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, authorizedFetch, errorOf, errorText, type Schemas } from "../../api/client";
 import { useCan, useRole } from "../../api/perms";
+import { saveBlob } from "../../ui/download";
 import { Page } from "../../ui/Page";
 
 type Policy = Schemas["NudgePolicy"];
@@ -388,7 +389,6 @@ function ExportPanel({ canExport, role }: { canExport: boolean; role: string }) 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const [done, setDone] = useState("");
-  const link = useRef<HTMLAnchorElement | null>(null);
   const download = async () => {
     setBusy(true);
     setError("");
@@ -398,13 +398,7 @@ function ExportPanel({ canExport, role }: { canExport: boolean; role: string }) 
       if (!res.ok) throw await errorOf(res);
       const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? "coachwire-export.zip";
       const blob = await res.blob();
-      const url = URL.createObjectURL(blob);
-      const a = link.current ?? document.createElement("a");
-      link.current = a;
-      a.href = url;
-      a.download = name;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(blob, name);
       setDone(`Downloaded ${name} (${(blob.size / 1024).toFixed(1)} KB).`);
     } catch (e) {
       setError(errorText(e));

@@ -8,6 +8,7 @@ import { permissions, useCan, usePermissions } from "../../api/perms";
 import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { CopyField } from "../../ui/CopyField";
 import { Page } from "../../ui/Page";
+import { RoleField } from "./RoleField";
 import { formatDate, roleHelp, roleNames, grantableRoles, untilText } from "./roles";
 
 type Member = Schemas["Member"];
@@ -376,19 +377,7 @@ function InvitePanel({ canWrite, reason, onInvited }: { canWrite: boolean; reaso
                 aria-describedby={error ? "invite-error" : undefined}
               />
             </div>
-            <div className="field">
-              <label htmlFor="invite-role">Role</label>
-              <select id="invite-role" value={role} onChange={(e) => setRole(e.target.value as Role)} aria-describedby="invite-role-help">
-                {grantableRoles.map((r) => (
-                  <option key={r} value={r}>
-                    {roleNames[r]}
-                  </option>
-                ))}
-              </select>
-              <p className="hint" id="invite-role-help">
-                {roleHelp[role]}
-              </p>
-            </div>
+            <RoleField id="invite-role" value={role} onChange={setRole} />
           </div>
           {grantable(role) && (
             <label className="check field">

@@ -1,0 +1,6 @@
+import{d,j as v}from"./chunk-UDFX3TTT.js";function T(w,o){let n=new AbortController,s=0,S=e=>new Promise(r=>{let t=setTimeout(r,e);n.signal.addEventListener("abort",()=>{clearTimeout(t),r()})}),b=async()=>{let e=await v(w,{signal:n.signal,headers:{Accept:"text/event-stream"}});if(!e.ok||!e.body)throw new d(e.status,"stream","event stream refused");let r=e.body.pipeThrough(new TextDecoderStream).getReader(),t="",u=!1;for(;;){let{value:h,done:x}=await r.read();if(x)return;t+=h.replace(/\r\n?/g,`
+`);let c;for(;(c=t.indexOf(`
+
+`))>=0;){let y=t.slice(0,c);t=t.slice(c+2),u||(u=!0,s=0,o.onState("live"),o.onConnected());let f="message",l=[];for(let a of y.split(`
+`)){if(a.startsWith(":"))continue;let i=a.indexOf(":"),g=i<0?a:a.slice(0,i),p=i<0?"":a.slice(i+1).replace(/^ /,"");g==="event"?f=p:g==="data"&&l.push(p)}if(!l.length)continue;let m;try{m=JSON.parse(l.join(`
+`))}catch{continue}o.onEvent(f,m)}}};return(async()=>{for(o.onState("connecting");!n.signal.aborted;){try{await b()}catch(e){if(n.signal.aborted||e instanceof d&&(e.status===401||e.status===403||e.status===404))return}if(n.signal.aborted)return;o.onState("reconnecting"),s++,await S(Math.min(15e3,500*2**Math.min(s,5)))}})(),()=>n.abort()}export{T as a};

@@ -1,0 +1,1 @@
+function n(o,c){let t=URL.createObjectURL(o),e=document.createElement("a");e.href=t,e.download=c,e.hidden=!0,document.body.appendChild(e),e.click(),e.remove(),setTimeout(()=>URL.revokeObjectURL(t),1e4)}export{n as a};
