@@ -134,6 +134,17 @@ func (s *Server) handleUpdateMember(w http.ResponseWriter, r *http.Request, a cr
 			CreatorID: a.CreatorID, UserID: userID}); err != nil {
 			return err
 		}
+		// Keys go with the right to manage them: a member who can no longer manage keys keeps
+		// none of those they made (an admin demoted to editor would otherwise keep an admin key).
+		if !(perm.Grant{Role: perm.Role(m.Role)}).Allows(perm.KeysManage) {
+			n, err := q.RevokeMemberAPIKeys(ctx, db.RevokeMemberAPIKeysParams{CreatorID: a.CreatorID, UserID: userID})
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				auditDetail(ctx, "revoked_api_keys", n)
+			}
+		}
 		auditDetail(ctx, "to", map[string]any{"role": m.Role, "can_read_messages": m.CanReadMessages})
 		out, err = memberOutOf(ctx, q, m)
 		return err

@@ -769,6 +769,32 @@ func TestRemovedMemberKeysRevoked(t *testing.T) {
 	}
 }
 
+// TestDemotedMemberKeysRevoked: an admin demoted to a role that cannot manage keys loses the
+// keys they made (an admin key must not outlive its maker's right to it); others' keys stay.
+func TestDemotedMemberKeysRevoked(t *testing.T) {
+	t.Parallel()
+	e := newFullEnv(t)
+	owner := e.c.Register(t)
+	admin := e.join(t, owner.AccessToken, "admin", false)
+	theirs := e.apiKey(t, admin.AccessToken, "admin")
+	ours := e.apiKey(t, owner.AccessToken, "editor")
+	if st, code, _ := e.call(t, "PATCH", "/api/v1/members/"+admin.User.ID.String(), owner.AccessToken, map[string]any{"role": "admin", "can_read_messages": true}); st != http.StatusOK {
+		t.Fatalf("a change that keeps the role: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "GET", "/api/v1/members", theirs, nil); st != http.StatusOK {
+		t.Fatalf("the admin's key while they are admin: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "PATCH", "/api/v1/members/"+admin.User.ID.String(), owner.AccessToken, map[string]any{"role": "editor"}); st != http.StatusOK {
+		t.Fatalf("demote: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "GET", "/api/v1/members", theirs, nil); st != http.StatusUnauthorized || code != "invalid_token" {
+		t.Fatalf("the demoted member's admin key: %d %s", st, code)
+	}
+	if st, code, _ := e.call(t, "GET", "/api/v1/documents", ours, nil); st != http.StatusOK {
+		t.Fatalf("the owner's key after the demotion: %d %s", st, code)
+	}
+}
+
 // TestRemovalRevokesKeyCreatedMeanwhile: an admin creates an API key while their removal is in
 // progress (after the request was authenticated, before the removal commits). The key must
 // not outlive the membership: either the removal revokes it or the creation is refused.
