@@ -7,6 +7,7 @@ import { ConfirmDialog, type ConfirmRequest } from "../../ui/Confirm";
 import { Page } from "../../ui/Page";
 import { followDocumentEvents, type DocumentEvent, type StreamState } from "./events";
 import { formatNames, formats, merge, statuses, statusNames, type Upload } from "./model";
+import { useCan } from "../../api/perms";
 import { DocumentTable, DropZone, ImportForm, LiveBadge, UploadRow } from "./parts";
 import { uploadFile, type UploadHandle } from "./upload";
 import { TryQuestion } from "./TryQuestion";
@@ -22,6 +23,7 @@ interface Filters {
 }
 
 export default function Knowledge() {
+  const writable = useCan()("knowledge.write");
   const [docs, setDocs] = useState<Document[]>([]);
   const [next, setNext] = useState<number | undefined>();
   const [loading, setLoading] = useState(true);
@@ -332,9 +334,11 @@ export default function Knowledge() {
     <Page
       title="Knowledge"
       actions={
-        <button type="button" className="button secondary" onClick={reindexAll} disabled={!anyDocs}>
-          Reindex all
-        </button>
+        writable && (
+          <button type="button" className="button secondary" onClick={reindexAll} disabled={!anyDocs}>
+            Reindex all
+          </button>
+        )
       }
     >
       <p className="lead">
@@ -344,6 +348,10 @@ export default function Knowledge() {
         {announcement}
       </p>
 
+      {!writable && (
+        <p className="read-only-reason">Your role can read the knowledge but not change it: owners, admins and editors can.</p>
+      )}
+      {writable && (
       <section className="add-grid" aria-labelledby="add-heading">
         <h2 id="add-heading" className="visually-hidden">
           Add knowledge
@@ -356,6 +364,7 @@ export default function Knowledge() {
           }}
         />
       </section>
+      )}
 
       {uploads.length > 0 && (
         <section className="panel" aria-labelledby="uploads-heading">
@@ -454,7 +463,7 @@ export default function Knowledge() {
           </p>
         )}
         {docs.length > 0 && (
-          <DocumentTable docs={docs} onReplace={startReplace} onReindex={(d) => void reindex(d)} onDelete={remove} />
+          <DocumentTable docs={docs} onReplace={startReplace} onReindex={(d) => void reindex(d)} onDelete={remove} writable={writable} />
         )}
         {next !== undefined && (
           <button type="button" className="button secondary" onClick={() => void load(next)}>

@@ -184,11 +184,14 @@ export function DocumentTable({
   onReplace,
   onReindex,
   onDelete,
+  writable,
 }: {
   docs: Document[];
   onReplace: (d: Document) => void;
   onReindex: (d: Document) => void;
   onDelete: (d: Document) => void;
+  /** Whether the member may change documents (knowledge.write): else no row actions. */
+  writable: boolean;
 }) {
   return (
     <div className="table-wrap">
@@ -201,9 +204,11 @@ export function DocumentTable({
             <th scope="col">Format</th>
             <th scope="col">Size</th>
             <th scope="col">Updated</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
+            {writable && (
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            )}
           </tr>
         </thead>
         <tbody>
@@ -227,6 +232,7 @@ export function DocumentTable({
                 <td data-label="Updated">
                   <time dateTime={d.updated_at}>{dateFormat.format(new Date(d.updated_at))}</time>
                 </td>
+                {writable && (
                 <td className="actions-cell">
                   <div className="actions">
                     <button type="button" className="button small secondary" disabled={deleting} onClick={() => onReplace(d)}>
@@ -240,6 +246,7 @@ export function DocumentTable({
                     </button>
                   </div>
                 </td>
+                )}
               </tr>
             );
           })}
