@@ -93,7 +93,7 @@ func TestConsoleAuthInBrowser(t *testing.T) {
 		var inv struct {
 			Token string `json:"token"`
 		}
-		st, raw, err := c.Do(ctx, "POST", "/api/v1/invitations", other.AccessToken, map[string]any{"email": email, "role": "editor"}, &inv)
+		st, raw, err := c.Do(context.Background(), "POST", "/api/v1/invitations", other.AccessToken, map[string]any{"email": email, "role": "editor"}, &inv)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, st, "invite: %s", raw)
 		return inv.Token
