@@ -11,14 +11,10 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
@@ -37,11 +33,7 @@ var analyticsSections = []string{"activity", "responsiveness", "knowledge-gaps",
 // docs/analytics.png and docs/analytics-phone.png.
 func TestConsoleAnalyticsInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 
 	// Passages mode (the model server has no chat model): a question the knowledge does not
 	// cover gets the honest no-match answer without sources, a knowledge gap. (With the test
@@ -54,11 +46,7 @@ func TestConsoleAnalyticsInBrowser(t *testing.T) {
 	cfg.Nudge.Tick, cfg.Nudge.Page, cfg.Nudge.Lease = 100*time.Millisecond, 50, 5*time.Second
 	// The campaign goes to people who have just written and just got the program's welcome.
 	cfg.Nudge.LiveWindow, cfg.Nudge.MinInterval = time.Millisecond, time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(cfg)
 	r := &channelRig{a: a, c: testenv.NewClient(a.URL), tg: tg, ollama: h.ollama}
 	r.cr = r.c.Register(t)
 	r.c.AddDocument(t, r.cr, "Sleep basics", "markdown", sleepDoc)
@@ -208,27 +196,9 @@ func TestConsoleAnalyticsInBrowser(t *testing.T) {
 	}
 
 	// Sign in through the console and open Analytics from the navigation.
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname,
-		  sections: Array.from(document.querySelectorAll('section.analytics-section')).map((s) => s.id + ' ' + s.dataset.state), text: document.body.innerText.slice(0, 4000)})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
-	downloads := t.TempDir()
-	b.do(t, "allow downloads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	}))
+	b := newConsoleBrowser(t, "console", `{path: location.pathname,
+		  sections: Array.from(document.querySelectorAll('section.analytics-section')).map((s) => s.id + ' ' + s.dataset.state), text: document.body.innerText.slice(0, 4000)}`)
+	downloads := b.allowDownloads(t)
 	b.do(t, "open the console", chromedp.Navigate(a.URL+"/console/analytics"))
 	b.poll(t, "the sign-in page", `document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.typeInto(t, "type the email", `#signin-email`, r.cr.Email)

@@ -10,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -30,17 +26,9 @@ import (
 // docs/audit-phone.png (the visible part of the page).
 func TestConsoleAuditInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 	h := newHarness(t, ollamatest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, h.config(), app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	do := func(method, path, token string, body any, out any) {
@@ -69,26 +57,8 @@ func TestConsoleAuditInBrowser(t *testing.T) {
 		return err == nil && st == http.StatusOK && len(out.Entries) == 1
 	}, "the failed sign-in's entry")
 
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText.slice(0, 4000)})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
-	downloads := t.TempDir()
-	b.do(t, "allow downloads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	}))
+	b := newConsoleBrowser(t, "console", `{path: location.pathname, text: document.body.innerText.slice(0, 4000)}`)
+	downloads := b.allowDownloads(t)
 	b.do(t, "open the console", chromedp.Navigate(a.URL+"/console/knowledge"))
 	b.poll(t, "the sign-in page", `document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.typeInto(t, "type the email", `#signin-email`, cr.Email)

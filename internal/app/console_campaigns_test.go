@@ -9,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
@@ -35,11 +32,7 @@ import (
 // campaigns-phone.png.
 func TestConsoleCampaignsInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 
 	h := newHarness(t, ollamatest.Options{})
 	tg := telegramtest.New(t)
@@ -49,11 +42,7 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	cfg.Nudge.Tick, cfg.Nudge.Page, cfg.Nudge.Lease = 100*time.Millisecond, 50, 5*time.Second
 	// The campaign goes to people who have just written.
 	cfg.Nudge.LiveWindow = time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(cfg)
 	r := &channelRig{a: a, c: testenv.NewClient(a.URL), tg: tg, ollama: h.ollama}
 	r.cr = r.c.Register(t)
 
@@ -123,20 +112,7 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 		return err == nil && st == http.StatusOK && s.Sent == 3 && s.Skipped == 1
 	}, "the flash campaign decided for its four recipients")
 
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, focus: document.activeElement?.outerHTML.slice(0, 200), text: document.body.innerText.slice(0, 4000)})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
+	b := newConsoleBrowser(t, "console", `{path: location.pathname, focus: document.activeElement?.outerHTML.slice(0, 200), text: document.body.innerText.slice(0, 4000)}`)
 	b.do(t, "open the campaigns page", chromedp.Navigate(a.URL+"/console/campaigns"))
 	b.poll(t, "the sign-in page", `document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.typeInto(t, "type the email", `#signin-email`, r.cr.Email)

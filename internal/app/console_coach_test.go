@@ -3,20 +3,16 @@ package app_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/channels/telegramtest"
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
@@ -38,21 +34,13 @@ const previewRoot = `document.querySelector('.preview-frame iframe')?.contentDoc
 // state, at desktop and phone width.
 func TestConsoleCoachInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 	h := newHarness(t, ollamatest.Options{})
 	tg := telegramtest.New(t)
 	wa := whatsapptest.New(t)
 	cfg := h.config()
 	cfg.TelegramAPIURL, cfg.WhatsAppAPIURL, cfg.SecretKeys = tg.URL, wa.URL, testSecretKeys
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(cfg)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	c.AddDocument(t, cr, "Box breathing", "markdown", "# Box breathing\n\nBreathe in for four counts, hold for four, "+
@@ -71,21 +59,8 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 		return string(raw)
 	}
 
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText.slice(0, 3000),
-		  preview: (() => { try { return document.querySelector('.preview-frame iframe').contentWindow.coachwire.state(); } catch (e) { return String(e); } })()})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
+	b := newConsoleBrowser(t, "console", `{path: location.pathname, text: document.body.innerText.slice(0, 3000),
+		  preview: (() => { try { return document.querySelector('.preview-frame iframe').contentWindow.coachwire.state(); } catch (e) { return String(e); } })()}`)
 	b.do(t, "allow the clipboard", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		for _, name := range []string{"clipboard-read", "clipboard-write"} {
 			if _, err := cdp.Call(ctx, tg, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{

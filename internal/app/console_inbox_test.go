@@ -11,15 +11,11 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -40,19 +36,11 @@ const inboxSeed = 10000
 // transcript. axe-core finds no serious or critical violation in any state.
 func TestConsoleInboxInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 	// The loopback model writes its reply in small pieces with a pause between them, so the
 	// transcript can show the reply as it grows.
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, h.config(), app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	apiDo := func(method, path string, body, out any) int {
@@ -64,6 +52,7 @@ func TestConsoleInboxInBrowser(t *testing.T) {
 
 	// 10,000 conversations, set-based, in the creator's tenant.
 	start := time.Now()
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, h.db.AppURL)
 	require.NoError(t, err)
 	for _, sql := range []string{
@@ -89,26 +78,8 @@ func TestConsoleInboxInBrowser(t *testing.T) {
 	require.NoError(t, conn.Close(ctx))
 	t.Logf("seeded %d conversations in %s", inboxSeed, time.Since(start).Round(time.Millisecond))
 
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText.slice(0, 3000)})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
-	downloads := t.TempDir()
-	b.do(t, "allow downloads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	}))
+	b := newConsoleBrowser(t, "console", `{path: location.pathname, text: document.body.innerText.slice(0, 3000)}`)
+	downloads := b.allowDownloads(t)
 	b.do(t, "open the console", chromedp.Navigate(a.URL+"/console/inbox"))
 	b.poll(t, "the sign-in page", `document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.typeInto(t, "type the email", `#signin-email`, cr.Email)

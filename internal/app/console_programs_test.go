@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
@@ -32,11 +30,7 @@ import (
 // panel under the canvas. axe-core runs on each state.
 func TestConsoleProgramsInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 	h := newHarness(t, ollamatest.Options{})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
@@ -50,22 +44,9 @@ func TestConsoleProgramsInBrowser(t *testing.T) {
 	// No quiet hours: the first step goes out whenever the test runs.
 	api("PATCH", "/api/v1/nudge-policy", map[string]any{"quiet_start": "00:00", "quiet_end": "00:00"}, nil)
 
-	b := newBrowser(t)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText.slice(0, 3000),
+	b := newConsoleBrowser(t, "console", `{path: location.pathname, text: document.body.innerText.slice(0, 3000),
 		  nodes: Array.from(document.querySelectorAll('.react-flow__node')).map((n) => n.dataset.id + ' ' + n.style.transform),
-		  edges: Array.from(document.querySelectorAll('.react-flow__edge')).map((e) => e.dataset.id || e.getAttribute('aria-label'))})`))
-		t.Logf("console at failure: %s (err %v)", s, err)
-	})
-	b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-		return err
-	}))
+		  edges: Array.from(document.querySelectorAll('.react-flow__edge')).map((e) => e.dataset.id || e.getAttribute('aria-label'))}`)
 	b.do(t, "open the console", chromedp.Navigate(a.URL+"/console/programs"))
 	b.poll(t, "the sign-in page", `document.querySelector('h1')?.textContent === 'Sign in'`)
 	b.typeInto(t, "type the email", `#signin-email`, cr.Email)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,13 +14,11 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -40,17 +37,9 @@ import (
 // on any page or state, and the pages fit a phone's width.
 func TestConsoleTeamInBrowser(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the console browser test needs Chromium at %s (%v): run `make deps-test`", chromiumPath, err)
-	}
-	axe, err := os.ReadFile(axeScript)
-	require.NoError(t, err, "axe-core copy (make console)")
+	axe := consoleAxe(t)
 	h := newHarness(t, ollamatest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	a, err := app.Start(ctx, h.config(), app.Options{Log: testenv.Logger(t)})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	owner := c.Register(t)
 	const password = "correct horse battery"
@@ -66,20 +55,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	}
 
 	open := func(who string) *browser {
-		b := newBrowser(t)
-		t.Cleanup(func() {
-			if !t.Failed() {
-				return
-			}
-			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-			defer cancel()
-			s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({path: location.pathname, text: document.body.innerText.slice(0, 3000)})`))
-			t.Logf("%s's console at failure: %s (err %v)", who, s, err)
-		})
-		b.do(t, "watch CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
-			return err
-		}))
+		b := newConsoleBrowser(t, who+"'s console", `{path: location.pathname, text: document.body.innerText.slice(0, 3000)}`)
 		return b
 	}
 	signIn := func(b *browser, email, path string) {
