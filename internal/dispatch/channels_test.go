@@ -420,9 +420,16 @@ func TestTelegramFloodWaitPausesBot(t *testing.T) {
 	r.waitSent(t, ids, 60*time.Second)
 	calls := r.tg.Calls()
 	require.Equal(t, 429, calls[0].Status, "%+v", calls)
+	// A call already on its way when the first 429 came back (its limit was taken before the
+	// pause was recorded: a slow machine makes that window wide) meets the same 429; at most one
+	// such call, and nothing is sent before retry_after has passed.
+	inWindow := 0
 	for _, c := range calls[1:] {
-		require.False(t, c.At.Before(calls[0].At.Add(2*time.Second)), "a send %s after the bot's 429 (retry_after 2): %+v",
-			c.At.Sub(calls[0].At), calls)
+		if c.At.Before(calls[0].At.Add(2 * time.Second)) {
+			inWindow++
+			require.Equal(t, 429, c.Status, "a send %s after the bot's 429 (retry_after 2) went through: %+v", c.At.Sub(calls[0].At), calls)
+		}
 	}
+	require.LessOrEqual(t, inWindow, 1, "calls within the bot's flood wait: %+v", calls)
 	require.Len(t, r.tg.Sent(), 5)
 }
