@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coachwire/coachwire/events"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -82,10 +80,8 @@ func (s *Server) parseAnalyticsRange(ctx context.Context, r *http.Request, a cre
 		return ar, errBadRequest("bad_query", "tz: not an IANA time zone")
 	}
 	ar.Loc = loc
-	switch ar.Channel {
-	case "", events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
-	default:
-		return ar, errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
+	if _, err := channelFilter(q); err != nil {
+		return ar, err
 	}
 	switch ar.Mode {
 	case "":

@@ -131,11 +131,9 @@ func inboxRowOf(c db.InboxConversationsRow, content bool) conversationOut {
 func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	q := r.URL.Query()
 	p := db.InboxConversationsParams{MaxRows: 200}
-	if v := q.Get("channel"); v != "" {
-		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
-			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
-		}
-		p.Channel = &v
+	var err error
+	if p.Channel, err = channelFilter(q); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string

@@ -74,11 +74,9 @@ func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a cr
 		}
 		p.AfterID = id
 	}
-	if v := qs.Get("channel"); v != "" {
-		if v != events.ChannelWidget && v != events.ChannelWhatsApp && v != events.ChannelTelegram {
-			return errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
-		}
-		p.Channel = &v
+	var err error
+	if p.Channel, err = channelFilter(qs); err != nil {
+		return err
 	}
 	if v := qs.Get("tag"); v != "" {
 		if err := limitTag.field("invalid_tag", "tag", v); err != nil {

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"net/url"
+
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/gateway/httpx"
 )
 
@@ -20,3 +23,16 @@ var (
 	checkQuery           = httpx.CheckQuery
 	orNotFound           = httpx.OrNotFound
 )
+
+// channelFilter reads the ?channel= filter of a list: nil when absent, else widget, whatsapp or
+// telegram (400 bad_channel otherwise).
+func channelFilter(q url.Values) (*string, error) {
+	v := q.Get("channel")
+	switch v {
+	case "":
+		return nil, nil
+	case events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
+		return &v, nil
+	}
+	return nil, errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
+}
