@@ -55,13 +55,16 @@ func TestLLMModeFollowsTheServer(t *testing.T) {
 	// The chat model appears.
 	h.ollama.SetOptions(ollamatest.Options{ChatModels: []string{"llama3.2"}, EmbedModels: []string{"nomic-embed-text"}})
 	testenv.Eventually(t, 30*time.Second, func() bool { return a.LLMMode() == config.LLMOllama }, "the switch to ollama")
-	require.Contains(t, logs.String(), "LLM mode switched to ollama")
+	// The mode changes just before its log line is written.
+	testenv.Eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "LLM mode switched to ollama") }, "the switch's log line")
 	require.Contains(t, ask("And at what time?"), `You asked: "And at what time?"`)
 
 	// The server stops answering.
 	h.ollama.SetOptions(ollamatest.Options{ChatModels: []string{"llama3.2"}, EmbedModels: []string{"nomic-embed-text"}, Status: 503})
 	testenv.Eventually(t, 30*time.Second, func() bool { return a.LLMMode() == config.LLMPassages }, "the switch back to passages")
-	require.Contains(t, logs.String(), "LLM mode switched to passages: no Ollama server answers at COACHWIRE_OLLAMA_URL="+h.ollama.URL)
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "LLM mode switched to passages: no Ollama server answers at COACHWIRE_OLLAMA_URL="+h.ollama.URL)
+	}, "the switch's log line")
 	require.NotContains(t, ask("Is coffee fine?"), "You asked:")
 }
 
