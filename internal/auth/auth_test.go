@@ -434,6 +434,16 @@ func TestWidgetToken(t *testing.T) {
 	if _, _, err := s.IssueWidget(WidgetClaims{CreatorID: wc.CreatorID}); err == nil {
 		t.Fatal("issued a widget token with missing ids")
 	}
+	// The app's sessions are the same kind of token, for the channel "app".
+	app := wc
+	app.Channel = "app"
+	tok, _, err = s.IssueWidget(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.VerifyWidget(tok); err != nil || got != app {
+		t.Fatalf("VerifyWidget(app) = %+v, %v", got, err)
+	}
 }
 
 func TestPasswords(t *testing.T) {

@@ -19,14 +19,18 @@ type WidgetClaims struct {
 	CreatorID      uuid.UUID
 	EndUserID      uuid.UUID
 	ConversationID uuid.UUID
+	// Channel is the end user's channel: "" (or "widget" when issuing) for the widget, or "app",
+	// the installable app, which uses the same session and socket.
+	Channel string
 }
 
 // widgetJWT is the wire form of a widget session token: sub = end user, cid = creator,
-// conv = conversation.
+// conv = conversation, ch = channel (absent: the widget).
 type widgetJWT struct {
 	jwt.RegisteredClaims
 	CreatorID      string `json:"cid"`
 	ConversationID string `json:"conv"`
+	Channel        string `json:"ch,omitempty"`
 }
 
 // AccessClaims name who an access token was issued to: a person (UserID), in one workspace
@@ -103,7 +107,11 @@ func (s *Service) IssueWidget(wc WidgetClaims) (string, time.Time, error) {
 		return "", time.Time{}, errors.New("auth: widget token needs creator, end user and conversation ids")
 	}
 	rc, exp := s.registered(wc.EndUserID.String(), AudienceWidget, s.opts.WidgetTTL)
-	tok, err := s.sign(widgetJWT{RegisteredClaims: rc, CreatorID: wc.CreatorID.String(), ConversationID: wc.ConversationID.String()})
+	ch := wc.Channel
+	if ch == "widget" {
+		ch = "" // the default: widget tokens stay as they were
+	}
+	tok, err := s.sign(widgetJWT{RegisteredClaims: rc, CreatorID: wc.CreatorID.String(), ConversationID: wc.ConversationID.String(), Channel: ch})
 	return tok, exp, err
 }
 
@@ -122,6 +130,13 @@ func (s *Service) VerifyWidget(token string) (WidgetClaims, error) {
 	wc.ConversationID, errV = parseID(c.ConversationID)
 	if err := errors.Join(errU, errC, errV); err != nil {
 		return WidgetClaims{}, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
+	}
+	switch c.Channel {
+	case "":
+	case "app":
+		wc.Channel = "app"
+	default:
+		return WidgetClaims{}, fmt.Errorf("%w: claims: unknown channel %q", ErrInvalidToken, c.Channel)
 	}
 	return wc, nil
 }

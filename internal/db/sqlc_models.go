@@ -243,6 +243,7 @@ type Creator struct {
 	WidgetTheme        string    `json:"widget_theme"`
 	WidgetLanguage     string    `json:"widget_language"`
 	WidgetLauncherText string    `json:"widget_launcher_text"`
+	AppSlug            *string   `json:"app_slug"`
 }
 
 type Delivery struct {

@@ -69,6 +69,13 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	}, w.handle); err != nil {
 		return err
 	}
+	// The app (issue 16) is delivered like the widget: on the live subject to the socket.
+	if err := r.Handle(ctx, events.ConsumerDispatch(events.ChannelApp), bus.ConsumerSpec{
+		Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(events.ChannelApp), Filter: events.AnyCreator(events.StageOutbound, events.ChannelApp),
+		AckWait: 30 * time.Second, MaxDeliver: 10, Parallel: w.Parallel,
+	}, w.handle); err != nil {
+		return err
+	}
 	for _, ch := range []string{events.ChannelWhatsApp, events.ChannelTelegram} {
 		if err := r.Handle(ctx, events.ConsumerDispatch(ch), bus.ConsumerSpec{
 			Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(ch), Filter: events.AnyCreator(events.StageOutbound, ch),

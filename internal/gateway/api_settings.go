@@ -4,6 +4,8 @@ package gateway
 // caps) and the creator's profile as the widget shows it (name, persona, allowed origins).
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/widget"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -111,6 +114,10 @@ type widgetSettings struct {
 	Language     string `json:"language"`
 	LauncherText string `json:"launcher_text"`
 	WidgetKey    string `json:"widget_key,omitempty"`
+	// AppSlug names the creator's installable app, AppURL its address (/a/<slug>/, docs/app.md);
+	// the slug is generated from the name on first read and may be changed.
+	AppSlug string `json:"app_slug"`
+	AppURL  string `json:"app_url"`
 	// IdentitySecret keys the user_hash HMAC; shown to the creator only, for their server.
 	IdentitySecret string `json:"identity_secret,omitempty"`
 }
@@ -133,6 +140,8 @@ type widgetSettingsIn struct {
 	Theme            *string   `json:"theme"`
 	Language         *string   `json:"language"`
 	LauncherText     *string   `json:"launcher_text"`
+	AppSlug          *string   `json:"app_slug"`
+	AppURL           *string   `json:"app_url"`
 	WidgetKey        *string   `json:"widget_key"`
 	IdentitySecret   *string   `json:"identity_secret"`
 }
@@ -158,19 +167,37 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
 		out.IdentitySecret = c.WidgetSecret
 	}
+	if c.AppSlug != nil {
+		out.AppSlug = *c.AppSlug
+	}
 	return out
+}
+
+// withApp fills the app's slug (generating it the first time, in q's tenant transaction) and
+// address.
+func (s *Server) withApp(ctx context.Context, q *db.Queries, c *db.Creator, out *widgetSettings) error {
+	slug, err := widget.EnsureAppSlug(ctx, q, *c)
+	if err != nil {
+		return err
+	}
+	c.AppSlug, out.AppSlug, out.AppURL = &slug, slug, s.Config.PublicURL+"/a/"+slug+"/"
+	return nil
 }
 
 func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
-	var c db.Creator
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		c, err = q.GetCreator(ctx, a.CreatorID)
-		return err
+	var out widgetSettings
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.GetCreator(ctx, a.CreatorID)
+		if err != nil {
+			return err
+		}
+		out = settingsOf(c, a)
+		return s.withApp(ctx, q, &c, &out)
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsOf(c, a))
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -241,15 +268,35 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 		}
 		p.AllowedOrigins = origins
 	}
+	var slug string
+	if in.AppSlug != nil {
+		slug = strings.ToLower(strings.TrimSpace(*in.AppSlug))
+		if !widget.ValidSlug(slug) {
+			return errBadRequest("bad_app_slug", "app_slug must be 1 to 40 lower-case letters, digits and inner hyphens")
+		}
+	}
 	ctx := r.Context()
-	var c db.Creator
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		c, err = q.UpdateWidgetSettings(ctx, p)
-		return err
+	var out widgetSettings
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		c, err := q.UpdateWidgetSettings(ctx, p)
+		if err != nil {
+			return err
+		}
+		if slug != "" {
+			if err := widget.SetAppSlug(ctx, q, c, slug); err != nil {
+				return err
+			}
+			c.AppSlug = &slug
+		}
+		out = settingsOf(c, a)
+		return s.withApp(ctx, q, &c, &out)
 	}); err != nil {
+		if errors.Is(err, widget.ErrSlugTaken) {
+			return errConflict("app_slug_taken", "another coach has this app_slug: choose another")
+		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsOf(c, a))
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

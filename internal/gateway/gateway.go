@@ -340,6 +340,20 @@ func (s *Server) Handler() http.Handler {
 	public("OPTIONS /api/v1/widget/session", s.widget.SessionPreflight)
 	public("POST /api/v1/widget/session", s.widget.Session)
 	public("GET /api/v1/widget/ws", s.Metrics.Sockets(s.widget.Socket))
+	// The installable app (issue 16, docs/app.md): shell, manifest, icons, service worker, the
+	// app's session (the widget's token, channel "app") and the end user's self-service API.
+	mux.HandleFunc("GET /a/{slug}", s.widget.AppRedirect)
+	public("GET /a/{slug}/{$}", func(w http.ResponseWriter, r *http.Request) error { return s.widget.AppShell(w, r) })
+	mux.HandleFunc("GET /a/{slug}/app.js", s.widget.AppAsset("app.js"))
+	mux.HandleFunc("GET /a/{slug}/app.css", s.widget.AppAsset("app.css"))
+	mux.HandleFunc("GET /a/{slug}/sw.js", s.widget.AppAsset("sw.js"))
+	public("GET /a/{slug}/manifest.webmanifest", s.widget.AppManifest)
+	public("GET /a/{slug}/icons/{name}", s.widget.AppIcon)
+	public("POST /api/v1/app/session", s.widget.AppSession)
+	public("GET /api/v1/app/me", s.widget.EndUserHandler(s.widget.AppMe))
+	public("PATCH /api/v1/app/me", s.widget.EndUserHandler(s.widget.AppPatchMe))
+	public("GET /api/v1/app/memory", s.widget.EndUserHandler(s.widget.AppMemory))
+	public("DELETE /api/v1/app/memory", s.widget.EndUserHandler(s.widget.AppForget))
 	if s.Config.Dev {
 		public("GET /demo", s.widget.Demo)
 	}

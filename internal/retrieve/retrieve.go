@@ -117,6 +117,12 @@ func (w *Worker) handle(msg *message.Message) error {
 		default:
 			return err
 		}
+		// The app (it gets proactive messages as notifications) takes STOP/START like the
+		// provider channels: the end user is opted out or back in and told so, without the model.
+		if kw := proactive.Keyword(in.Text, nil, nil); kw != "" && in.Channel == events.ChannelApp {
+			answer, err = w.answerOptKeyword(ctx, q, c, conv, msgID, kw)
+			return err
+		}
 		// Opt-out words are not commands on the widget either: they keep going to the coach, and
 		// no program keyword can shadow them.
 		if proactive.Keyword(in.Text, nil, nil) == "" {
@@ -277,4 +283,26 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 	}
 	return passages.Clean(out, w.Passages), mode, nil
+}
+
+// answerOptKeyword opts the app's end user out of (STOP) or back into (START) proactive
+// messages and stores the confirmation, derived from the message's id (a redelivery stores
+// nothing new).
+func (w *Worker) answerOptKeyword(ctx context.Context, q *db.Queries, c uuid.UUID, conv db.Conversation, msgID uuid.UUID, kw string) (*db.Message, error) {
+	if _, err := q.SetEndUserOptOut(ctx, db.SetEndUserOptOutParams{ID: conv.EndUserID, OptedOut: kw == proactive.OptOut}); err != nil {
+		return nil, err
+	}
+	text := optInAnswer
+	if kw == proactive.OptOut {
+		text = optOutAnswer
+	}
+	a, err := q.InsertReply(ctx, db.InsertReplyParams{
+		ID: ids.Reply(msgID), CreatorID: c, ConversationID: conv.ID, Body: text, Sources: json.RawMessage("[]"),
+		ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
+	})
+	m := db.Message(a)
+	if db.IsNotFound(err) {
+		m, err = q.GetMessage(ctx, ids.Reply(msgID))
+	}
+	return &m, err
 }

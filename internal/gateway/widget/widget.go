@@ -314,13 +314,20 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	endUserID := ids.EndUser(wc.ID, events.ChannelWidget, external)
-	convID := ids.Conversation(wc.ID, endUserID, events.ChannelWidget)
-	err = s.Store.InTenant(ctx, wc.ID, func(q *db.Queries) error {
-		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: endUserID, CreatorID: wc.ID, Channel: events.ChannelWidget, ExternalID: external, Verified: verified}); err != nil {
+	return s.openSession(w, r, wc, events.ChannelWidget, external, verified)
+}
+
+// openSession records the end user and their conversation on channel (the widget's or the
+// app's) and answers with a session token for the socket.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request, wc widgetCreator, channel, external string, verified bool) error {
+	ctx := r.Context()
+	endUserID := ids.EndUser(wc.ID, channel, external)
+	convID := ids.Conversation(wc.ID, endUserID, channel)
+	err := s.Store.InTenant(ctx, wc.ID, func(q *db.Queries) error {
+		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: endUserID, CreatorID: wc.ID, Channel: channel, ExternalID: external, Verified: verified}); err != nil {
 			return err
 		}
-		c, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: convID, CreatorID: wc.ID, EndUserID: endUserID, Channel: events.ChannelWidget})
+		c, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: convID, CreatorID: wc.ID, EndUserID: endUserID, Channel: channel})
 		if err != nil {
 			return err
 		}
@@ -351,7 +358,7 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, exp, err := s.Auth.IssueWidget(auth.WidgetClaims{CreatorID: wc.ID, EndUserID: endUserID, ConversationID: convID})
+	tok, exp, err := s.Auth.IssueWidget(auth.WidgetClaims{CreatorID: wc.ID, EndUserID: endUserID, ConversationID: convID, Channel: channel})
 	if err != nil {
 		return err
 	}

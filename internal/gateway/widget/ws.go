@@ -453,7 +453,8 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 	ev := widgetMessage(c, id, text, ss.srv.Now())
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := bus.PublishEvent(pctx, ss.srv.Bus, events.InboundSubject(c.CreatorID, events.ChannelWidget), "widget:"+id.String(), ev); err != nil {
+	// The message id deduplicates per channel: "widget:<id>" keeps the widget's keys as they were.
+	if err := bus.PublishEvent(pctx, ss.srv.Bus, events.InboundSubject(c.CreatorID, claimsChannel(c)), claimsChannel(c)+":"+id.String(), ev); err != nil {
 		// Not confirmed is not refused: JetStream may have stored it (a publish buffered while
 		// NATS reconnects is sent later). The widget resends it with the same id, which the
 		// stream's deduplication (and the deterministic message id) make safe.
@@ -472,12 +473,21 @@ func (ss *wsSession) receive(ctx context.Context, f clientFrame) {
 	ss.send(ctx, serverFrame{Type: "ack", ID: f.ID})
 }
 
-// widgetMessage is an end user's widget message as the inbound event: the client's message id is
-// the provider message id (the turn's idempotency key), the session names the end user and the
-// conversation.
+// claimsChannel is the channel a session token is for: the widget's or the app's (both use this
+// socket).
+func claimsChannel(c auth.WidgetClaims) string {
+	if c.Channel == events.ChannelApp {
+		return events.ChannelApp
+	}
+	return events.ChannelWidget
+}
+
+// widgetMessage is an end user's widget (or app) message as the inbound event: the client's
+// message id is the provider message id (the turn's idempotency key), the session names the end
+// user, the conversation and the channel.
 func widgetMessage(c auth.WidgetClaims, id uuid.UUID, text string, now time.Time) events.Message[events.MessageReceived] {
 	return events.New(c.CreatorID, events.MessageReceived{
-		Channel:           events.ChannelWidget,
+		Channel:           claimsChannel(c),
 		ProviderMessageID: id.String(),
 		EndUserID:         c.EndUserID,
 		ConversationID:    c.ConversationID,

@@ -15,6 +15,12 @@ import (
 //go:embed widget.js demo.html preview.html preview.js
 var Files embed.FS
 
+// App holds the installable app (docs/app.md): app/index.html (a template), app/app.js,
+// app/app.css and the service worker app/sw.js.
+//
+//go:embed app
+var App embed.FS
+
 var demoTemplate = template.Must(template.ParseFS(Files, "demo.html"))
 
 type demoData struct {
