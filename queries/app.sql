@@ -9,7 +9,11 @@ SELECT app_creator_by_slug(@slug::text)::uuid AS creator_id;
 SELECT app_slug_taken(@slug::text) AS taken;
 
 -- name: SetAppSlug :one
-UPDATE creators SET app_slug = @slug::text, updated_at = now() WHERE id = @id RETURNING app_slug;
+-- False when another creator has the slug.
+SELECT app_set_slug(@creator_id::uuid, @slug::text) AS set;
+
+-- name: AppSlugOf :one
+SELECT COALESCE(app_slug_of(@creator_id::uuid), '')::text AS slug;
 
 -- name: AppEnrollments :many
 -- The end user's program enrollments with their program, newest first.

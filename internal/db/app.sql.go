@@ -69,6 +69,17 @@ func (q *Queries) AppEnrollments(ctx context.Context, endUserID uuid.UUID) ([]Ap
 	return items, nil
 }
 
+const appSlugOf = `-- name: AppSlugOf :one
+SELECT COALESCE(app_slug_of($1::uuid), '')::text AS slug
+`
+
+func (q *Queries) AppSlugOf(ctx context.Context, creatorID uuid.UUID) (string, error) {
+	row := q.db.QueryRow(ctx, appSlugOf, creatorID)
+	var slug string
+	err := row.Scan(&slug)
+	return slug, err
+}
+
 const appSlugTaken = `-- name: AppSlugTaken :one
 SELECT app_slug_taken($1::text) AS taken
 `
@@ -96,19 +107,20 @@ func (q *Queries) CreatorByAppSlug(ctx context.Context, slug string) (uuid.UUID,
 }
 
 const setAppSlug = `-- name: SetAppSlug :one
-UPDATE creators SET app_slug = $1::text, updated_at = now() WHERE id = $2 RETURNING app_slug
+SELECT app_set_slug($1::uuid, $2::text) AS set
 `
 
 type SetAppSlugParams struct {
-	Slug string    `json:"slug"`
-	ID   uuid.UUID `json:"id"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Slug      string    `json:"slug"`
 }
 
-func (q *Queries) SetAppSlug(ctx context.Context, arg SetAppSlugParams) (*string, error) {
-	row := q.db.QueryRow(ctx, setAppSlug, arg.Slug, arg.ID)
-	var app_slug *string
-	err := row.Scan(&app_slug)
-	return app_slug, err
+// False when another creator has the slug.
+func (q *Queries) SetAppSlug(ctx context.Context, arg SetAppSlugParams) (bool, error) {
+	row := q.db.QueryRow(ctx, setAppSlug, arg.CreatorID, arg.Slug)
+	var set bool
+	err := row.Scan(&set)
+	return set, err
 }
 
 const setEndUserTimezone = `-- name: SetEndUserTimezone :one

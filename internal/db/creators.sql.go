@@ -59,7 +59,7 @@ func (q *Queries) DocumentSourceURLs(ctx context.Context, arg DocumentSourceURLs
 }
 
 const getCreator = `-- name: GetCreator :one
-SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text, app_slug FROM creators WHERE id = $1
+SELECT id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text FROM creators WHERE id = $1
 `
 
 func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error) {
@@ -93,7 +93,6 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 		&i.WidgetTheme,
 		&i.WidgetLanguage,
 		&i.WidgetLauncherText,
-		&i.AppSlug,
 	)
 	return i, err
 }
@@ -101,7 +100,7 @@ func (q *Queries) GetCreator(ctx context.Context, id uuid.UUID) (Creator, error)
 const insertCreator = `-- name: InsertCreator :one
 INSERT INTO creators (id, name, email, widget_key, widget_secret, persona, allowed_origins)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text, app_slug
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text
 `
 
 type InsertCreatorParams struct {
@@ -153,7 +152,6 @@ func (q *Queries) InsertCreator(ctx context.Context, arg InsertCreatorParams) (C
 		&i.WidgetTheme,
 		&i.WidgetLanguage,
 		&i.WidgetLauncherText,
-		&i.AppSlug,
 	)
 	return i, err
 }
@@ -221,7 +219,7 @@ SET persona = COALESCE($1::text, persona),
     widget_language = COALESCE($13::text, widget_language),
     widget_launcher_text = COALESCE($14::text, widget_launcher_text), updated_at = now()
 WHERE id = $15
-RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text, app_slug
+RETURNING id, name, email, widget_key, widget_secret, persona, allowed_origins, identity_required, created_at, updated_at, chunk_tokens, chunk_overlap, timezone, quiet_start, quiet_end, nudge_cap_day, nudge_cap_week, widget_avatar_url, widget_welcome, widget_suggestions, widget_branding, widget_link_sources, widget_color, widget_position, widget_theme, widget_language, widget_launcher_text
 `
 
 type UpdateWidgetSettingsParams struct {
@@ -290,7 +288,6 @@ func (q *Queries) UpdateWidgetSettings(ctx context.Context, arg UpdateWidgetSett
 		&i.WidgetTheme,
 		&i.WidgetLanguage,
 		&i.WidgetLauncherText,
-		&i.AppSlug,
 	)
 	return i, err
 }

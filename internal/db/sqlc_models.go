@@ -128,6 +128,12 @@ type ApiKeyLookup struct {
 	CreatorID uuid.UUID `json:"creator_id"`
 }
 
+type AppSlug struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	Slug      string    `json:"slug"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 type AuditLog struct {
 	CreatorID  uuid.UUID       `json:"creator_id"`
 	ID         uuid.UUID       `json:"id"`
@@ -243,7 +249,6 @@ type Creator struct {
 	WidgetTheme        string    `json:"widget_theme"`
 	WidgetLanguage     string    `json:"widget_language"`
 	WidgetLauncherText string    `json:"widget_launcher_text"`
-	AppSlug            *string   `json:"app_slug"`
 }
 
 type Delivery struct {

@@ -392,7 +392,7 @@ func TestEveryTenantTableIsGuarded(t *testing.T) {
 		WHERE n.nspname = 'public' AND c.relkind = 'r'
 		  AND (c.relname = 'creators' OR EXISTS (SELECT 1 FROM pg_attribute a
 		       WHERE a.attrelid = c.oid AND a.attname = 'creator_id' AND NOT a.attisdropped))
-		  AND c.relname NOT IN ('api_key_lookup', 'widget_keys', 'channel_keys')`)
+		  AND c.relname NOT IN ('api_key_lookup', 'widget_keys', 'channel_keys', 'app_slugs')`)
 	require.NoError(t, err)
 	defer rows.Close()
 	n := 0
@@ -409,7 +409,7 @@ func TestEveryTenantTableIsGuarded(t *testing.T) {
 	t.Logf("%d tenant tables guarded", n)
 	require.Greater(t, n, 10)
 	// The lookup tables outside RLS are out of the app role's reach altogether.
-	for _, table := range []string{"users", "api_key_lookup", "widget_keys", "channel_keys"} {
+	for _, table := range []string{"users", "api_key_lookup", "widget_keys", "channel_keys", "app_slugs"} {
 		_, err := s.Pool().Exec(context.Background(), "SELECT * FROM "+table)
 		require.ErrorContains(t, err, "permission denied", table)
 	}

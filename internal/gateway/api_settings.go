@@ -167,9 +167,6 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	if a.Grant.Allows(perm.CoachWrite) && a.Grant.Allows(perm.ContentRead) {
 		out.IdentitySecret = c.WidgetSecret
 	}
-	if c.AppSlug != nil {
-		out.AppSlug = *c.AppSlug
-	}
 	return out
 }
 
@@ -180,7 +177,7 @@ func (s *Server) withApp(ctx context.Context, q *db.Queries, c *db.Creator, out 
 	if err != nil {
 		return err
 	}
-	c.AppSlug, out.AppSlug, out.AppURL = &slug, slug, s.Config.PublicURL+"/a/"+slug+"/"
+	out.AppSlug, out.AppURL = slug, s.Config.PublicURL+"/a/"+slug+"/"
 	return nil
 }
 
@@ -283,10 +280,9 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 			return err
 		}
 		if slug != "" {
-			if err := widget.SetAppSlug(ctx, q, c, slug); err != nil {
+			if err := widget.SetAppSlug(ctx, q, c.ID, slug); err != nil {
 				return err
 			}
-			c.AppSlug = &slug
 		}
 		out = settingsOf(c, a)
 		return s.withApp(ctx, q, &c, &out)

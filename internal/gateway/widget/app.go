@@ -74,53 +74,37 @@ func SlugFromName(name string) string {
 // EnsureAppSlug returns the creator's slug, generating it from the coach's name the first time
 // (name, name-2, name-3, …, the first one free). q runs in the creator's tenant.
 func EnsureAppSlug(ctx context.Context, q *db.Queries, c db.Creator) (string, error) {
-	if c.AppSlug != nil {
-		return *c.AppSlug, nil
+	cur, err := q.AppSlugOf(ctx, c.ID)
+	if err != nil || cur != "" {
+		return cur, err
 	}
 	base := SlugFromName(c.Name)
-	for i := 1; i <= 50; i++ {
+	for i := 1; i <= 51; i++ {
 		cand := base
-		if i > 1 {
+		switch {
+		case i == 51: // fifty coaches of the same name: a random suffix
+			cand = strings.TrimRight(base[:min(len(base), 31)], "-") + "-" + uuid.NewString()[:8]
+		case i > 1:
 			suffix := fmt.Sprintf("-%d", i)
 			cand = strings.TrimRight(base[:min(len(base), 40-len(suffix))], "-") + suffix
 		}
-		taken, err := q.AppSlugTaken(ctx, cand)
+		ok, err := q.SetAppSlug(ctx, db.SetAppSlugParams{CreatorID: c.ID, Slug: cand})
 		if err != nil {
 			return "", err
 		}
-		if !taken {
-			s, err := q.SetAppSlug(ctx, db.SetAppSlugParams{ID: c.ID, Slug: cand})
-			if err != nil {
-				return "", err
-			}
-			return *s, nil
+		if ok {
+			return cand, nil
 		}
 	}
-	// Fifty coaches of the same name: a random suffix.
-	cand := strings.TrimRight(base[:min(len(base), 31)], "-") + "-" + uuid.NewString()[:8]
-	s, err := q.SetAppSlug(ctx, db.SetAppSlugParams{ID: c.ID, Slug: cand})
-	if err != nil {
-		return "", err
-	}
-	return *s, nil
+	return "", errors.New("widget: no free app slug")
 }
 
 // SetAppSlug changes the creator's slug (already checked with ValidSlug); ErrSlugTaken when
 // another creator has it.
-func SetAppSlug(ctx context.Context, q *db.Queries, c db.Creator, slug string) error {
-	if c.AppSlug != nil && *c.AppSlug == slug {
-		return nil
-	}
-	taken, err := q.AppSlugTaken(ctx, slug)
-	if err != nil {
-		return err
-	}
-	if taken {
+func SetAppSlug(ctx context.Context, q *db.Queries, creator uuid.UUID, slug string) error {
+	ok, err := q.SetAppSlug(ctx, db.SetAppSlugParams{CreatorID: creator, Slug: slug})
+	if db.IsUniqueViolation(err) || (err == nil && !ok) {
 		return ErrSlugTaken
-	}
-	_, err = q.SetAppSlug(ctx, db.SetAppSlugParams{ID: c.ID, Slug: slug})
-	if db.IsUniqueViolation(err) {
-		return ErrSlugTaken // taken meanwhile
 	}
 	return err
 }

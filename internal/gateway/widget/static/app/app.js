@@ -75,8 +75,8 @@
     })).catch(() => null);
   }
   function saveHistory() {
-    const keep = st.list.filter((m) => !m.waiting && m.seq != null).slice(-HISTORY_KEEP)
-      .map((m) => ({ id: m.id, seq: m.seq, role: m.role, text: m.text, sources: m.sources, at: m.at }));
+    const keep = st.list.filter((m) => !m.waiting).slice(-HISTORY_KEEP)
+      .map((m) => ({ id: m.id, seq: m.seq, order: m.order, role: m.role, text: m.text, sources: m.sources, at: m.at }));
     return store('kv', 'readwrite', (s) => s.put({ lastSeq: st.lastSeq, messages: keep, conversation: st.conversation }, 'history'));
   }
 
@@ -133,15 +133,19 @@
     }
     return m.el;
   }
+  // orderOf is where a message goes: its seq; for the person's own message acknowledged but not
+  // yet seen with its seq, just after the last seq known when it was acknowledged; waiting
+  // messages last, in the order written.
+  function orderOf(m) {
+    return m.seq != null ? m.seq : m.order != null ? m.order : Infinity;
+  }
   // add places a message by seq (messages without one, the person's waiting ones, go last).
   function add(m, replace) {
     const stick = nearBottom();
     st.messages.set(m.id, m);
     const el = render(m);
     let i = st.list.length;
-    if (m.seq != null) {
-      while (i > 0 && (st.list[i - 1].seq == null || st.list[i - 1].seq > m.seq)) i--;
-    }
+    while (i > 0 && orderOf(st.list[i - 1]) > orderOf(m)) i--;
     st.list.splice(i, 0, m);
     const next = st.list[i + 1];
     if (replace && replace.parentNode) replace.parentNode.removeChild(replace);
@@ -390,8 +394,9 @@
   function delivered(m, seq) {
     m.waiting = false;
     m.failed = false;
-    if (seq != null && m.seq == null) {
-      m.seq = seq;
+    if (m.seq == null && (seq != null || m.order == null)) {
+      if (seq != null) m.seq = seq;
+      else m.order = st.lastSeq + 0.5;
       // Placed again by its seq.
       st.list.splice(st.list.indexOf(m), 1);
       m.el.remove();
