@@ -2028,6 +2028,9 @@
     }
   });
   input.addEventListener('input', autosize);
+  // The on-screen keyboard shrinks the visual viewport only (iOS): the panel ends above it.
+  const vv = window.visualViewport;
+  if (vv) vv.addEventListener('resize', () => { panel.style.maxHeight = vv.height + 'px'; });
 
   window.addEventListener('online', () => {
     updateBanner();
