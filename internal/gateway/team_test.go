@@ -260,7 +260,8 @@ func TestRoleRouteTable(t *testing.T) {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		if strings.HasPrefix(path, "/api/v1/") && rt.Perm == "" {
 			// The public API routes: sign-up and sign-in, invitations' acceptance, the widget.
-			if !strings.HasPrefix(path, "/api/v1/auth/") && path != "/api/v1/invitations/accept" && !strings.HasPrefix(path, "/api/v1/widget/") {
+			if !strings.HasPrefix(path, "/api/v1/auth/") && path != "/api/v1/invitations/accept" && !strings.HasPrefix(path, "/api/v1/widget/") &&
+				!strings.HasPrefix(path, "/api/v1/app/") { // the app's end users (session token)
 				t.Errorf("route %s has no permission", rt.Pattern)
 			}
 			continue
