@@ -211,6 +211,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/app/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The end user's own page of the app (session token).
+         * @description Their programs, their upcoming program steps (soonest first; none while opted out) and whether they get proactive messages.
+         */
+        get: operations["appMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the end user's notification settings (their time zone, which quiet hours follow).
+         * @description Opting out and back in is not here; the app's STOP and START buttons send those words as messages, the same path as typing them.
+         */
+        patch: operations["patchAppMe"];
+        trace?: never;
+    };
+    "/api/v1/app/memory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the coach remembers about the end user (session token). */
+        get: operations["appMemory"];
+        put?: never;
+        post?: never;
+        /**
+         * Forget me: erase the memory profile.
+         * @description As the chat command "forget me": the profile is emptied and what it held is never extracted again from the messages so far.
+         */
+        delete: operations["appForget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start or resume an app end user's session (the installable app, docs/app.md).
+         * @description Called by the app at `/a/<slug>/`, on the gateway's own origin only. The same answer and
+         *     the same kind of token as the widget's session (audience `coachwire-widget`), for the
+         *     channel `app`: it opens `/api/v1/widget/ws` and authenticates the `/api/v1/app/…` routes.
+         *     Identity as for the widget: an `anon_id` the app keeps on the device, or `user_id` with
+         *     `user_hash`. Limited per client address and per slug.
+         */
+        post: operations["appSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -1875,6 +1944,62 @@ export interface components {
             name: string;
             role: components["schemas"]["GrantableRole"];
         };
+        AppMe: {
+            /** @enum {string} */
+            channel: "app" | "widget";
+            /** Format: uuid */
+            conversation_id: string;
+            /** Format: uuid */
+            end_user_id: string;
+            /** @description The person sent STOP: no proactive messages until START. */
+            opted_out: boolean;
+            programs: {
+                /** Format: date-time */
+                enrolled_at: string;
+                name: string;
+                /** Format: date-time */
+                next_at: string | null;
+                /** Format: uuid */
+                program_id: string;
+                /** @enum {string} */
+                status: "active" | "paused" | "completed" | "cancelled";
+                /** @description The next step (1-based); the last one when completed. */
+                step: number;
+                steps: number;
+            }[];
+            /** @description IANA time zone; empty when unknown (the creator's is used). */
+            timezone: string;
+            upcoming: {
+                /** Format: date-time */
+                at: string;
+                program: string;
+                step: number;
+            }[];
+            verified: boolean;
+        };
+        AppMemory: {
+            profile: {
+                commitments?: string[];
+                facts?: string[];
+                goals?: string[];
+                preferences?: string[];
+            };
+            /** Format: date-time */
+            updated_at: string | null;
+        };
+        AppMePatch: {
+            /** @description IANA time zone (the app sends the device's); empty to clear. */
+            timezone?: string;
+        };
+        AppSessionRequest: {
+            /** @description Random id the app keeps on the device for an anonymous person (required without user_id). */
+            anon_id?: string;
+            /** @description The creator's app slug (`/a/<slug>/`). */
+            slug: string;
+            /** @description Hex HMAC-SHA256 of user_id with the identity secret. */
+            user_hash?: string;
+            user_id?: string;
+        };
         /**
          * @description Who a campaign reaches. Every filter given must match (AND); give `all: true` or at least one filter. Evaluated when each occurrence is expanded (day counts relative to that moment). Tags match exactly (case counts).
          * @example {
@@ -2944,6 +3069,10 @@ export interface components {
         /** @description The PUT body (every field but the read-only ones; a PUT that leaves out avatar_url, welcome, suggestions, branding or link_sources keeps them) and the answer of GET, PUT and PATCH. */
         WidgetSettings: {
             allowed_origins: string[];
+            /** @description The installable app's slug (generated from the name on first read; unique across the deployment). */
+            app_slug?: string;
+            /** @description The app's address, `<public URL>/a/<slug>/`. */
+            readonly app_url?: string;
             /** @description The coach's avatar image (http(s) URL), shown in the widget's header and beside replies; empty for initials. */
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
@@ -2984,6 +3113,9 @@ export interface components {
         /** @description The fields to change; the others keep their value. */
         WidgetSettingsPatch: {
             allowed_origins?: string[];
+            /** @description A new slug for the app (409 `app_slug_taken` when another coach has it). */
+            app_slug?: string;
+            readonly app_url?: string;
             /** @description The coach's avatar image (http(s) URL), shown in the widget's header and beside replies; empty for initials. */
             avatar_url?: string;
             /** @description Whether the widget shows "powered by coachwire" (default true). */
@@ -3583,6 +3715,167 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    appMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The end user. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppMe"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    patchAppMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppMePatch"];
+            };
+        };
+        responses: {
+            /** @description The end user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppMe"];
+                };
+            };
+            /** @description `malformed_json`, `bad_timezone`, `bad_text`, `invalid_utf8`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+        };
+    };
+    appMemory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The memory profile (empty lists when none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppMemory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    appForget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    appSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description A session. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetSession"];
+                };
+            };
+            /** @description `malformed_json` or `bad_anon_id`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: user_hash does not match, or identity is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `origin_not_allowed`: not called from the gateway's own origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["LimitsUnavailable"];
         };
     };
     listAudit: {
@@ -6529,7 +6822,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetSettings"];
                 };
             };
-            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_color`, `bad_position`, `bad_theme`, `bad_language`, `bad_launcher_text`, `bad_text`, `invalid_utf8`. */
+            /** @description `malformed_json`, `missing_field`, `invalid_name`, `persona_too_long`, `too_many_origins`, `bad_origin`, `bad_avatar_url`, `welcome_too_long`, `bad_suggestion`, `too_many_suggestions`, `bad_color`, `bad_position`, `bad_theme`, `bad_language`, `bad_launcher_text`, `bad_app_slug`, `bad_text`, `invalid_utf8`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6540,6 +6833,15 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description `app_slug_taken`: another coach has this app slug. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
         };
@@ -6578,6 +6880,15 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description `app_slug_taken`: another coach has this app slug. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMedia"];
         };

@@ -28,6 +28,8 @@ interface CoachForm {
   theme: "light" | "dark" | "auto";
   language: string;
   launcher_text: string;
+  // The installable app's slug: its address is /a/<slug>/ (docs/app.md).
+  app_slug: string;
 }
 
 const defaultColor = "#2563eb";
@@ -42,7 +44,7 @@ export const languages: [string, string][] = [
 ];
 
 const fields = ["name", "persona", "welcome", "avatar_url", "suggestions", "allowed_origins", "identity_required", "branding", "link_sources",
-  "color", "position", "theme", "language", "launcher_text"];
+  "color", "position", "theme", "language", "launcher_text", "app_slug"];
 const errorFields: Record<string, string> = {
   bad_color: "color",
   bad_position: "position",
@@ -57,6 +59,8 @@ const errorFields: Record<string, string> = {
   too_many_suggestions: "suggestions",
   bad_origin: "allowed_origins",
   too_many_origins: "allowed_origins",
+  bad_app_slug: "app_slug",
+  app_slug_taken: "app_slug",
 };
 
 function formOf(s: Settings): CoachForm {
@@ -77,6 +81,7 @@ function formOf(s: Settings): CoachForm {
     theme: s.theme === "dark" || s.theme === "auto" ? s.theme : "light",
     language: s.language ?? "",
     launcher_text: s.launcher_text ?? "",
+    app_slug: s.app_slug ?? "",
   };
 }
 
@@ -99,6 +104,7 @@ function bodyOf(f: CoachForm): Schemas["WidgetSettingsPatch"] {
     theme: f.theme,
     language: f.language as Schemas["WidgetSettingsPatch"]["language"],
     launcher_text: f.launcher_text.trim(),
+    app_slug: f.app_slug.trim().toLowerCase(),
   };
 }
 
@@ -373,6 +379,16 @@ export default function Coach() {
               <input type="checkbox" checked={form.identity_required} onChange={(e) => set("identity_required", e.target.checked)} /> Require
               verified visitors (your server signs each visitor's id with the identity secret)
             </label>
+            <Field
+              id="coach-app-slug"
+              label="App address"
+              hint={`Your installable app is at ${window.location.origin}/a/${form.app_slug || "…"}/ (lower-case letters, digits and hyphens). Changing it breaks links to the old address.`}
+              error={errors.app_slug}
+            >
+              {(p) => (
+                <input {...p} value={form.app_slug} spellCheck={false} autoComplete="off" maxLength={40} onChange={(e) => set("app_slug", e.target.value)} />
+              )}
+            </Field>
             {saved.identity_secret && (
               <div className="field secret-row">
                 <label htmlFor="coach-secret">Identity secret</label>
@@ -434,6 +450,21 @@ export default function Coach() {
             </pre>
             <CopyButton text={snippet} label="Copy snippet" />
           </div>
+          {saved.app_url && (
+            <div className="panel">
+              <h2 id="app-h">Your app</h2>
+              <p className="hint" id="app-hint">
+                Send this link to the people you coach: on a phone they can add it to the home screen and get your messages as
+                notifications.
+              </p>
+              <p className="snippet" id="app-link">
+                <a href={saved.app_url} target="_blank" rel="noopener">
+                  {saved.app_url}
+                </a>
+              </p>
+              <CopyButton text={saved.app_url} label="Copy app link" />
+            </div>
+          )}
         </aside>
       </div>
     </Page>
