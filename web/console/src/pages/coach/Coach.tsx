@@ -457,7 +457,7 @@ export default function Coach() {
                 Send this link to the people you coach: on a phone they can add it to the home screen and get your messages as
                 notifications.
               </p>
-              <p className="snippet" id="app-link">
+              <p className="app-link" id="app-link">
                 <a href={saved.app_url} target="_blank" rel="noopener">
                   {saved.app_url}
                 </a>
