@@ -1,0 +1,128 @@
+package widget_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/gateway/widget"
+	"github.com/coachwire/coachwire/internal/testenv"
+)
+
+func TestSlugFromName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{
+		"Maya Chen":                "maya-chen",
+		"  Lucía  Romero!! ":       "lucia-romero",
+		"Dr. Zoë O'Brien-Smith":    "dr-zoe-o-brien-smith",
+		"教练":                       "coach",
+		"":                         "coach",
+		strings.Repeat("abc ", 20): "abc-abc-abc-abc-abc-abc-abc-abc-abc-abc",
+	} {
+		got := widget.SlugFromName(name)
+		require.Equal(t, want, got, "name %q", name)
+		require.True(t, widget.ValidSlug(got), "%q is a valid slug", got)
+	}
+	for _, bad := range []string{"", "-maya", "maya-", "Maya", "maya chen", "maya_chen", strings.Repeat("a", 41), "a/b"} {
+		require.False(t, widget.ValidSlug(bad), "%q", bad)
+	}
+}
+
+// TestAppSessionAndSelfService: the app's session is the widget's kind of token for the channel
+// app (its socket publishes on the app's inbound subject), only the app's own origin may ask for
+// one, and the token opens the end user's self-service routes and nothing else.
+func TestAppSessionAndSelfService(t *testing.T) {
+	t.Parallel()
+	base := newGateway(t, offPerIP)
+	c := testenv.NewClient(base)
+	cr := c.Register(t)
+	ctx := context.Background()
+	var ws struct {
+		AppSlug string `json:"app_slug"`
+	}
+	_, _, err := c.Do(ctx, "GET", "/api/v1/widget/settings", cr.AccessToken, nil, &ws)
+	require.NoError(t, err)
+	require.NotEmpty(t, ws.AppSlug)
+
+	st, _, err := c.Do(ctx, "POST", "/api/v1/app/session", "", map[string]string{"slug": "no-such-app", "anon_id": "anon-12345678"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, st)
+	st, _, err = c.Do(ctx, "POST", "/api/v1/app/session", "", map[string]string{"slug": ws.AppSlug, "anon_id": "anon-12345678"}, nil, "Origin", "https://evil.example")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusForbidden, st, "another site cannot open app sessions")
+
+	var s testenv.WidgetSession
+	st, raw, err := c.Do(ctx, "POST", "/api/v1/app/session", "", map[string]string{"slug": ws.AppSlug, "anon_id": "anon-12345678"}, &s)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+
+	// The socket serves the app unchanged; its messages are the channel app's.
+	got := make(chan events.Message[events.MessageReceived], 1)
+	sub, err := testenv.Bus(t).ListenFunc(events.InboundSubject(cr.ID, events.ChannelApp), "app-test-"+s.ConversationID.String(), func(m *nats.Msg) {
+		var ev events.Message[events.MessageReceived]
+		if json.Unmarshal(m.Data, &ev) == nil {
+			got <- ev
+		}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	conn, _, err := c.DialWidget(ctx, s, 0, nil)
+	require.NoError(t, err)
+	id, err := conn.Say(ctx, "hello from the app")
+	require.NoError(t, err)
+	conn.Next(t, 10*time.Second, func(f testenv.Frame) bool { return f.Type == "ack" && f.ID == id })
+	select {
+	case ev := <-got:
+		require.Equal(t, events.ChannelApp, ev.Data.Channel)
+		require.Equal(t, s.EndUserID, ev.Data.EndUserID)
+		require.Equal(t, "hello from the app", ev.Data.Text)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message on the app's inbound subject")
+	}
+
+	// Self-service with the session token.
+	var me struct {
+		Channel  string `json:"channel"`
+		OptedOut bool   `json:"opted_out"`
+		Timezone string `json:"timezone"`
+		Programs []any  `json:"programs"`
+		Upcoming []any  `json:"upcoming"`
+	}
+	st, raw, err = c.Do(ctx, "GET", "/api/v1/app/me", s.Token, nil, &me)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	require.Equal(t, "app", me.Channel)
+	require.NotNil(t, me.Programs)
+	require.NotNil(t, me.Upcoming)
+	st, _, err = c.Do(ctx, "PATCH", "/api/v1/app/me", s.Token, map[string]string{"timezone": "Mars/Olympus"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, st)
+	st, _, err = c.Do(ctx, "PATCH", "/api/v1/app/me", s.Token, map[string]string{"timezone": "Europe/Madrid"}, &me)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	require.Equal(t, "Europe/Madrid", me.Timezone)
+	var mem struct {
+		Profile map[string][]string `json:"profile"`
+	}
+	st, _, err = c.Do(ctx, "GET", "/api/v1/app/memory", s.Token, nil, &mem)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	require.Equal(t, []string{}, mem.Profile["goals"])
+	st, _, err = c.Do(ctx, "DELETE", "/api/v1/app/memory", s.Token, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, st)
+
+	// Without the session token, or with a creator's token: refused.
+	for _, tok := range []string{"", cr.AccessToken, "not-a-token"} {
+		st, _, err = c.Do(ctx, "GET", "/api/v1/app/me", tok, nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusUnauthorized, st)
+	}
+}
