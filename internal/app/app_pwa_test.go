@@ -17,6 +17,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -170,17 +171,31 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "click Forget me", chromedp.Click(chromedp.CSS(`#forget`)))
 	b.poll(t, "the empty memory", `document.getElementById('memory').textContent.includes('Nothing yet')`)
 
-	// A push while no app page is open: the service worker shows it.
-	b.do(t, "leave the app", chromedp.Navigate(a.URL+"/healthz"))
 	regMu.Lock()
 	id := regID
 	regMu.Unlock()
 	require.NotEmpty(t, id, "the service worker's registration was reported")
-	payload, _ := json.Marshal(map[string]any{"title": "Maya Chen", "body": "Time for your evening check-in", "conversation_id": conv, "seq": 9, "url": "/a/maya/"})
-	b.do(t, "deliver a push", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{Origin: a.URL, RegistrationID: id, Data: string(payload)})
+	push := func(body string) {
+		payload, _ := json.Marshal(map[string]any{"title": "Maya Chen", "body": body, "conversation_id": conv, "seq": 9, "url": "/a/maya/"})
+		b.do(t, "deliver a push", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{Origin: a.URL, RegistrationID: id, Data: string(payload)})
+			return err
+		}))
+	}
+	// A push while the person looks at the conversation: no notification, the app is told.
+	b.do(t, "back to the chat", chromedp.Click(chromedp.CSS(`#tab-chat`)))
+	b.do(t, "focus the page", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
 		return err
 	}))
+	push("You are reading this already")
+	b.poll(t, "the app told of the push", `coachwireApp.state().pushesShownHere === 1`)
+	require.Equal(t, "0", run(t, b, "notifications", chromedp.Evaluate[string](`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => String(ns.length))`, chromedp.EvalAwaitPromise)),
+		"no notification over the open conversation")
+
+	// A push while no app page is open: the service worker shows it.
+	b.do(t, "leave the app", chromedp.Navigate(a.URL+"/healthz"))
+	push("Time for your evening check-in")
 	b.poll(t, "the notification", `navigator.serviceWorker.getRegistration('/a/maya/').then((r) => r.getNotifications()).then((ns) => ns.length === 1 && ns[0].title === 'Maya Chen' && ns[0].body === 'Time for your evening check-in')`)
 	require.Empty(t, b.exceptions(), "uncaught exceptions on the page")
 }

@@ -33,6 +33,7 @@
     me: null,
     sw: null,
     conversation: null,
+    pushesShownHere: 0,
   };
   let ws = null;
   let attempts = 0;
@@ -651,6 +652,14 @@
       publish();
     }, () => {});
     navigator.serviceWorker.addEventListener('controllerchange', tellWorker);
+    // A push the worker did not show because this window is looking at the conversation: the
+    // message comes over the socket; if the socket is down, reconnect (the resume brings it).
+    navigator.serviceWorker.addEventListener('message', (e) => {
+      if (!e.data || e.data.type !== 'push') return;
+      st.pushesShownHere++;
+      if (!ws) connect();
+      publish();
+    });
   }
 
   // ---- the keyboard: keep the composer above it ----------------------------------------------------
@@ -679,6 +688,7 @@
       waiting: st.list.filter((m) => m.waiting).map((m) => m.text),
       worker: !!st.sw,
       controlled: !!(navigator.serviceWorker && navigator.serviceWorker.controller),
+      pushesShownHere: st.pushesShownHere,
     }),
   };
 

@@ -65,7 +65,11 @@ self.addEventListener('push', (event) => {
   event.waitUntil(self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
     const looking = wins.some((w) => w.url.startsWith(scope) && w.visibilityState === 'visible' && w.focused &&
       (!p.conversation_id || !conversations.has(w.id) || conversations.get(w.id) === String(p.conversation_id)));
-    if (looking) return null; // the open app shows the message itself
+    if (looking) {
+      // The open app shows the message itself; told of it, it reconnects if its socket is down.
+      for (const w of wins) if (w.url.startsWith(scope)) w.postMessage({ type: 'push', conversation_id: p.conversation_id || null, seq: p.seq || null });
+      return null;
+    }
     return self.registration.showNotification(p.title || 'New message', {
       body: p.body || '',
       tag: p.conversation_id ? 'conversation-' + p.conversation_id : undefined,
