@@ -42,10 +42,11 @@ func TestAppInBrowser(t *testing.T) {
 	needChromium(t)
 	axe, err := os.ReadFile(axeScript)
 	require.NoError(t, err, "axe-core copy (make console)")
-	h := newHarness(t, ollamatest.Options{DeltaDelay: 5 * time.Millisecond, ChunkSize: 6})
+	h := newHarness(t, ollamatest.Options{DeltaDelay: 5 * time.Millisecond, ChunkSize: 6, Reply: appReply})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
+	c.AddDocument(t, cr, "Building habits", "markdown", uxHabitDoc)
 	patchWidget(t, c, cr, map[string]any{"name": "Maya Chen", "color": "#0f766e", "welcome": "Hi, I'm Maya. Ask me about sleep and habits."})
 
 	// The slug: generated from the name on first read, editable, unique.
@@ -198,6 +199,26 @@ func TestAppInBrowser(t *testing.T) {
 	push("Time for your evening check-in")
 	b.poll(t, "the notification", `navigator.serviceWorker.getRegistration('/a/maya/').then((r) => r.getNotifications()).then((ns) => ns.length === 1 && ns[0].title === 'Maya Chen' && ns[0].body === 'Time for your evening check-in')`)
 	require.Empty(t, b.exceptions(), "uncaught exceptions on the page")
+}
+
+// appReply is the loopback model's answer in the app test: a short coaching reply citing the
+// habits guide, naming the question it answers.
+func appReply(req ollamatest.ChatRequest) string {
+	q := ""
+	for _, m := range req.Messages {
+		if m.Role == "user" {
+			q = m.Content
+		}
+	}
+	switch {
+	case strings.Contains(q, "miss a day"):
+		return "Missing a day is normal; the rule is never to miss twice. If you miss a day, pick the habit up at its usual moment " +
+			"the next day, without making up for it [1]. Missing often means the step is still too big: make it smaller."
+	case strings.Contains(q, "tiny habit"):
+		return "Make it so small you can't say no: one push-up, one line in a journal. Attach the tiny habit to something you " +
+			"already do every day, like brushing your teeth, and let that routine carry it [1]. Grow it once it feels easy for a week."
+	}
+	return ollamatest.DefaultReply(req)
 }
 
 // checkManifest validates the app's manifest and icons over HTTP.
