@@ -162,7 +162,7 @@ func New(d Deps) *Server {
 		Limits: widget.Limits{SessionsPerIP: cfg.WidgetSessionsPerIP, SessionsPerKey: cfg.WidgetSessionsPerKey,
 			MessagesPerSession: cfg.WidgetMessagesPerSession, MessagesPerEndUser: cfg.WidgetMessagesPerEndUser,
 			SocketsPerSession: cfg.WidgetSocketsPerSession},
-		RateLimit: s.limits.rl, ClientIP: s.clientIP})
+		RateLimit: s.limits.rl, ClientIP: s.clientIP, AvatarHTTP: s.importClient()})
 	s.webhooks = webhooks.New(webhooks.Deps{Store: d.Store, Bus: d.Bus, Keys: d.Keys, Log: d.Log, Now: d.Now})
 	return s
 }

@@ -1,24 +1,32 @@
 package widget
 
-// The app's icons, rendered here from the coach's initials on the coach's colour: 192 and 512
-// pixels (any purpose: a rounded square on transparency), 512 maskable (full bleed, the
-// initials inside the safe zone) and Apple's 180-pixel touch icon (opaque; iOS rounds it).
+// The app's icons, rendered here from the coach's avatar (PNG, JPEG or GIF, fetched with the
+// gateway's URL-import client, which refuses private addresses) or, without one, from the
+// coach's initials on the coach's colour: 192 and 512 pixels (any purpose: a rounded square on
+// transparency), 512 maskable (full bleed, the initials inside the safe zone) and Apple's
+// 180-pixel touch icon (opaque; iOS rounds it).
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"image"
 	"image/color"
 	"image/draw"
+	_ "image/gif" // avatars
+	_ "image/jpeg"
 	"image/png"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
+	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/opentype"
@@ -96,27 +104,30 @@ var boldFont = sync.OnceValue(func() *opentype.Font {
 
 // renderIcon draws the initials on the colour at size pixels; bleed fills the whole square
 // (maskable, Apple), otherwise a rounded square on transparency.
-func renderIcon(name, hex string, size int, bleed bool) ([]byte, error) {
+func renderIcon(name, hex string, size int, bleed bool, avatar image.Image) ([]byte, error) {
 	bg := parseHex(hex)
 	img := image.NewNRGBA(image.Rect(0, 0, size, size))
+	if avatar != nil {
+		// The avatar, cropped to its centre square and scaled to the icon; rounded unless full
+		// bleed. The colour shows through a transparent avatar.
+		b := avatar.Bounds()
+		side := min(b.Dx(), b.Dy())
+		crop := image.Rect(b.Min.X+(b.Dx()-side)/2, b.Min.Y+(b.Dy()-side)/2, 0, 0)
+		crop.Max = crop.Min.Add(image.Pt(side, side))
+		sq := image.NewNRGBA(img.Bounds())
+		draw.Draw(sq, sq.Bounds(), image.NewUniform(bg), image.Point{}, draw.Src)
+		xdraw.CatmullRom.Scale(sq, sq.Bounds(), avatar, crop, draw.Over, nil)
+		if bleed {
+			draw.Draw(img, img.Bounds(), sq, image.Point{}, draw.Src)
+		} else {
+			roundedSquare(size).Draw(img, img.Bounds(), sq, image.Point{})
+		}
+		return encodePNG(img)
+	}
 	if bleed {
 		draw.Draw(img, img.Bounds(), image.NewUniform(bg), image.Point{}, draw.Src)
 	} else {
-		// A rounded square with a 22% corner radius, antialiased.
-		z := vector.NewRasterizer(size, size)
-		s, r := float32(size), float32(size)*0.22
-		const k = 0.5523 // cubic Bézier circle constant
-		z.MoveTo(r, 0)
-		z.LineTo(s-r, 0)
-		z.CubeTo(s-r+r*k, 0, s, r-r*k, s, r)
-		z.LineTo(s, s-r)
-		z.CubeTo(s, s-r+r*k, s-r+r*k, s, s-r, s)
-		z.LineTo(r, s)
-		z.CubeTo(r-r*k, s, 0, s-r+r*k, 0, s-r)
-		z.LineTo(0, r)
-		z.CubeTo(0, r-r*k, r-r*k, 0, r, 0)
-		z.ClosePath()
-		z.Draw(img, img.Bounds(), image.NewUniform(bg), image.Point{})
+		roundedSquare(size).Draw(img, img.Bounds(), image.NewUniform(bg), image.Point{})
 	}
 	text := initials(name)
 	// Maskable icons keep their content inside the central 80% circle: smaller letters.
@@ -139,11 +150,112 @@ func renderIcon(name, hex string, size int, bleed bool) ([]byte, error) {
 	sz := fixed.I(size)
 	d.Dot = fixed.Point26_6{X: (sz-w)/2 - b.Min.X, Y: (sz-h)/2 - b.Min.Y}
 	d.DrawString(text)
+	return encodePNG(img)
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// roundedSquare is the path of a size×size square with 22% rounded corners, antialiased.
+func roundedSquare(size int) *vector.Rasterizer {
+	z := vector.NewRasterizer(size, size)
+	s, r := float32(size), float32(size)*0.22
+	const k = 0.5523 // cubic Bézier circle constant
+	z.MoveTo(r, 0)
+	z.LineTo(s-r, 0)
+	z.CubeTo(s-r+r*k, 0, s, r-r*k, s, r)
+	z.LineTo(s, s-r)
+	z.CubeTo(s, s-r+r*k, s-r+r*k, s, s-r, s)
+	z.LineTo(r, s)
+	z.CubeTo(r-r*k, s, 0, s-r+r*k, 0, s-r)
+	z.LineTo(0, r)
+	z.CubeTo(0, r-r*k, r-r*k, 0, r, 0)
+	z.ClosePath()
+	return z
+}
+
+// Avatars: fetched at most once an hour per URL (a failure is retried after ten minutes), at
+// most 2 MiB and 4096×4096 pixels.
+const (
+	avatarTTL       = time.Hour
+	avatarRetry     = 10 * time.Minute
+	avatarMaxBytes  = 2 << 20
+	avatarMaxPixels = 4096
+	avatarTimeout   = 8 * time.Second
+)
+
+type avatarEntry struct {
+	img   image.Image
+	until time.Time
+}
+
+var avatars = struct {
+	mu sync.Mutex
+	m  map[string]avatarEntry
+}{m: map[string]avatarEntry{}}
+
+// avatar is the coach's avatar image, or nil (none, not an image the gateway decodes, or not
+// reachable).
+func (s *Server) avatar(ctx context.Context, u string) image.Image {
+	if u == "" || s.AvatarHTTP == nil {
+		return nil
+	}
+	now := s.Now()
+	avatars.mu.Lock()
+	e, ok := avatars.m[u]
+	avatars.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.img
+	}
+	img := s.fetchAvatar(ctx, u)
+	e = avatarEntry{img: img, until: now.Add(avatarTTL)}
+	if img == nil {
+		e.until = now.Add(avatarRetry)
+	}
+	avatars.mu.Lock()
+	if len(avatars.m) >= maxCachedIcons {
+		clear(avatars.m)
+	}
+	avatars.m[u] = e
+	avatars.mu.Unlock()
+	return img
+}
+
+func (s *Server) fetchAvatar(ctx context.Context, u string) image.Image {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), avatarTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	res, err := s.AvatarHTTP.Do(req)
+	if err != nil {
+		s.Log.Info("app icon: avatar not fetched: initials instead", "url", u, "err", err)
+		return nil
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.Log.Info("app icon: avatar not fetched: initials instead", "url", u, "status", res.StatusCode)
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, avatarMaxBytes+1))
+	if err != nil || len(b) > avatarMaxBytes {
+		return nil
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width > avatarMaxPixels || cfg.Height > avatarMaxPixels || cfg.Width == 0 || cfg.Height == 0 {
+		return nil // SVG among others: the initials stand in
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil
+	}
+	return img
 }
 
 // iconCache keeps rendered icons by name, colour and kind (a few per creator; bounded).
@@ -156,8 +268,11 @@ const maxCachedIcons = 512
 
 var icons = &iconCache{m: map[string][]byte{}}
 
-func (c *iconCache) get(name, hex, kind string) ([]byte, error) {
-	key := kind + "\x00" + hex + "\x00" + name
+func (c *iconCache) get(name, hex, kind, avatarURL string, avatar image.Image) ([]byte, error) {
+	if avatar == nil {
+		avatarURL = ""
+	}
+	key := kind + "\x00" + hex + "\x00" + name + "\x00" + avatarURL
 	c.mu.Lock()
 	b, ok := c.m[key]
 	c.mu.Unlock()
@@ -165,7 +280,7 @@ func (c *iconCache) get(name, hex, kind string) ([]byte, error) {
 		return b, nil
 	}
 	k := iconKinds[kind]
-	b, err := renderIcon(name, hex, k.size, k.bleed)
+	b, err := renderIcon(name, hex, k.size, k.bleed, avatar)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +304,8 @@ func (s *Server) AppIcon(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, err := icons.get(wc.Coach.Name, appColor(wc), kind)
+	av := s.avatar(r.Context(), wc.Coach.AvatarURL)
+	b, err := icons.get(wc.Coach.Name, appColor(wc), kind, wc.Coach.AvatarURL, av)
 	if err != nil {
 		return err
 	}

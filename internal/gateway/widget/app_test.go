@@ -3,7 +3,12 @@ package widget_test
 import (
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/gateway"
 	"github.com/coachwire/coachwire/internal/gateway/widget"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -125,4 +131,67 @@ func TestAppSessionAndSelfService(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusUnauthorized, st)
 	}
+}
+
+// TestAppIcons: the icons are PNGs at their sizes, drawn from the coach's avatar when it is an
+// image the gateway can fetch and decode (a PNG on the test's server here) and from the initials
+// on the coach's colour otherwise; the ETag changes with them.
+func TestAppIcons(t *testing.T) {
+	t.Parallel()
+	avatar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		img := image.NewNRGBA(image.Rect(0, 0, 64, 48))
+		draw.Draw(img, img.Bounds(), image.NewUniform(color.NRGBA{200, 10, 10, 255}), image.Point{}, draw.Src)
+		w.Header().Set("Content-Type", "image/png")
+		_ = png.Encode(w, img)
+	}))
+	t.Cleanup(avatar.Close)
+	base := newGatewayWith(t, gateway.Settings{PublicURL: "http://gateway.test", Limits: offPerIP, ImportAllowPrivate: true})
+	c := testenv.NewClient(base)
+	cr := c.Register(t)
+	ctx := context.Background()
+	var ws struct {
+		AppSlug string `json:"app_slug"`
+	}
+	st, raw, err := c.Do(ctx, "PATCH", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"name": "Ana Ruiz", "color": "#0f766e"}, &ws)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	icon := func(name string) (image.Image, string) {
+		t.Helper()
+		res, err := http.Get(base + "/a/" + ws.AppSlug + "/icons/" + name)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Equal(t, "image/png", res.Header.Get("Content-Type"))
+		img, err := png.Decode(res.Body)
+		require.NoError(t, err)
+		return img, res.Header.Get("ETag")
+	}
+	rgba := func(img image.Image, x, y int) [4]uint32 {
+		r, g, b, a := img.At(x, y).RGBA()
+		return [4]uint32{r >> 8, g >> 8, b >> 8, a >> 8}
+	}
+	teal := [4]uint32{0x0f, 0x76, 0x6e, 255}
+	img, initialsTag := icon("192.png")
+	require.Equal(t, 192, img.Bounds().Dx())
+	require.Equal(t, uint32(0), rgba(img, 0, 0)[3], "a rounded square: transparent corner")
+	require.Equal(t, teal, rgba(img, 20, 96), "the coach's colour around the initials")
+	img, _ = icon("maskable-512.png")
+	require.Equal(t, 512, img.Bounds().Dx())
+	require.Equal(t, teal, rgba(img, 0, 0), "maskable: full bleed")
+	img, _ = icon("apple-touch-icon.png")
+	require.Equal(t, 180, img.Bounds().Dx())
+	res, err := http.Get(base + "/a/" + ws.AppSlug + "/icons/favicon.ico")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+
+	st, _, err = c.Do(ctx, "PATCH", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"avatar_url": avatar.URL + "/a.png"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	img, avatarTag := icon("512.png")
+	require.NotEqual(t, initialsTag, avatarTag)
+	require.Equal(t, [4]uint32{200, 10, 10, 255}, rgba(img, 256, 256), "the avatar fills the icon")
+	require.Equal(t, uint32(0), rgba(img, 0, 0)[3])
+	img, _ = icon("maskable-512.png")
+	require.Equal(t, [4]uint32{200, 10, 10, 255}, rgba(img, 2, 2))
 }

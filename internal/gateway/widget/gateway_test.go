@@ -23,6 +23,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // a separate process would have, and returns its URL.
 func newGateway(t *testing.T, limits config.Limits) string {
 	t.Helper()
+	return newGatewayWith(t, gateway.Settings{PublicURL: "http://gateway.test", Limits: limits})
+}
+
+// newGatewayWith is newGateway with these settings.
+func newGatewayWith(t *testing.T, settings gateway.Settings) string {
+	t.Helper()
 	dir := t.TempDir()
 	svc, err := auth.New(auth.Options{KeyFile: dir + "/keys/jwt.json", Issuer: "http://gateway.test", BcryptCost: 4})
 	if err != nil {
@@ -37,7 +43,7 @@ func newGateway(t *testing.T, limits config.Limits) string {
 		t.Fatal(err)
 	}
 	srv := gateway.New(gateway.Deps{
-		Config: &gateway.Settings{PublicURL: "http://gateway.test", Limits: limits},
+		Config: &settings,
 		Files:  files,
 		Store:  testenv.Store(t),
 		Bus:    testenv.Bus(t),

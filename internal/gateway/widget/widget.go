@@ -58,6 +58,9 @@ type Deps struct {
 	RateLimit *ratelimit.Limiter
 	// ClientIP is the address of the client that sent a request (trusted proxies applied).
 	ClientIP func(*http.Request) string
+	// AvatarHTTP fetches the coach's avatar for the app's icons; it must refuse private
+	// addresses (the gateway gives its URL-import client). Nil: icons from the initials only.
+	AvatarHTTP *http.Client
 }
 
 // Server serves the widget's routes.
