@@ -130,8 +130,9 @@ func TestAppInBrowser(t *testing.T) {
 	conv := b.eval(t, `coachwireApp.state().conversation`)
 	var msgs struct {
 		Messages []struct {
-			Role string `json:"role"`
-			Body string `json:"body"`
+			Role   string `json:"role"`
+			Body   string `json:"body"`
+			Status string `json:"status"`
 		} `json:"messages"`
 	}
 	st, raw, err = c.Do(context.Background(), "GET", "/api/v1/conversations/"+conv+"/messages", cr.AccessToken, nil, &msgs)
@@ -142,6 +143,11 @@ func TestAppInBrowser(t *testing.T) {
 		roles = append(roles, m.Role)
 	}
 	require.Equal(t, []string{"user", "assistant", "user", "assistant"}, roles, "each message stored once, each answered once: %s", raw)
+	// The app reports what it shows, as the widget does: both replies become read.
+	testenv.Eventually(t, browserWait, func() bool {
+		_, _, err := c.Do(context.Background(), "GET", "/api/v1/conversations/"+conv+"/messages", cr.AccessToken, nil, &msgs)
+		return err == nil && len(msgs.Messages) == 4 && msgs.Messages[1].Status == "read" && msgs.Messages[3].Status == "read"
+	}, "the replies to be read")
 
 	// axe at phone size, and the screenshot for the README.
 	b.shootApp(t, axe, "chat")

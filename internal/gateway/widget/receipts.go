@@ -51,7 +51,7 @@ func (ss *wsSession) written(f serverFrame) {
 	}
 	c := ss.claims
 	ss.srv.publishReceipt(c.CreatorID, "delivered:"+f.receipt.String(), events.DeliveryStatus{
-		MessageID: f.receipt, Channel: events.ChannelWidget, Status: "delivered", ConversationID: c.ConversationID})
+		MessageID: f.receipt, Channel: claimsChannel(c), Status: "delivered", ConversationID: c.ConversationID})
 }
 
 // seen records that the person saw the conversation up to seq (the widget sends it while the
@@ -91,5 +91,5 @@ func (ss *wsSession) seen(ctx context.Context, seq int64) {
 	}
 	ss.seenSeq = seq
 	ss.srv.publishReceipt(c.CreatorID, "read:"+c.ConversationID.String()+":"+strconv.FormatInt(seq, 10), events.DeliveryStatus{
-		Channel: events.ChannelWidget, Status: "read", ConversationID: c.ConversationID, UpToSeq: seq})
+		Channel: claimsChannel(c), Status: "read", ConversationID: c.ConversationID, UpToSeq: seq})
 }
