@@ -114,6 +114,43 @@ func TestAppSessionAndSelfService(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, st)
 	require.Equal(t, "Europe/Madrid", me.Timezone)
+	// Enrolled in a program: it shows with its next step, which is upcoming.
+	var prog struct {
+		ID string `json:"id"`
+	}
+	st, raw, err = c.Do(ctx, "POST", "/api/v1/programs", cr.AccessToken, map[string]any{"name": "Sleep reset", "steps": []any{
+		map[string]any{"day": 1, "content": map[string]any{"kind": "text", "text": "Day one"}},
+		map[string]any{"day": 3, "content": map[string]any{"kind": "text", "text": "Day three"}}}}, &prog)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	st, raw, err = c.Do(ctx, "POST", "/api/v1/programs/"+prog.ID+"/enrollments", cr.AccessToken, map[string]any{"end_user_id": s.EndUserID}, nil)
+	require.NoError(t, err)
+	require.Less(t, st, 300, string(raw))
+	var withProgram struct {
+		Programs []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+			Step   int    `json:"step"`
+			Steps  int    `json:"steps"`
+		} `json:"programs"`
+		Upcoming []struct {
+			Program string    `json:"program"`
+			Step    int       `json:"step"`
+			At      time.Time `json:"at"`
+		} `json:"upcoming"`
+	}
+	st, raw, err = c.Do(ctx, "GET", "/api/v1/app/me", s.Token, nil, &withProgram)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	require.Len(t, withProgram.Programs, 1, "%s", raw)
+	require.Equal(t, "Sleep reset", withProgram.Programs[0].Name)
+	require.Equal(t, "active", withProgram.Programs[0].Status)
+	require.Equal(t, 1, withProgram.Programs[0].Step)
+	require.Equal(t, 2, withProgram.Programs[0].Steps)
+	require.Len(t, withProgram.Upcoming, 1, "%s", raw)
+	require.Equal(t, "Sleep reset", withProgram.Upcoming[0].Program)
+	require.True(t, withProgram.Upcoming[0].At.After(time.Now()), "the first step is due later")
+
 	var mem struct {
 		Profile map[string][]string `json:"profile"`
 	}
