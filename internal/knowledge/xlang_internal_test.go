@@ -1,0 +1,77 @@
+package knowledge
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/coachwire/coachwire/internal/analysis"
+)
+
+func testVocab(langs []analysis.Lang, words ...string) *vocab {
+	v := &vocab{words: map[string]bool{}, langs: langs}
+	for _, w := range words {
+		v.words[w] = true
+	}
+	return v
+}
+
+var englishDocs = testVocab([]analysis.Lang{analysis.English},
+	"drink", "water", "before", "during", "after", "long", "sessions", "protein", "grams", "kilogram", "running", "shoes",
+	"replace", "every", "kilometres", "sleep", "hours", "adults", "need", "blisters", "marathon", "caffeine")
+
+func cross(v *vocab, q string) []string {
+	return crossTerms(v, analysis.Words(q), analysis.DetectQuery(q, v.langs))
+}
+
+// TestCrossTermsLeaveDocumentLanguageAlone: a question in the documents' language, typos
+// included, gets no cross-language terms (a mistyped word is not taken for a foreign one).
+func TestCrossTermsLeaveDocumentLanguageAlone(t *testing.T) {
+	for _, q := range []string{
+		"How much water should I drink during long sessions?",
+		"How many hors of slep do adults need?",
+		"journal",
+		"Which protein powder brand is the best?",
+	} {
+		if got := cross(englishDocs, q); len(got) != 0 {
+			t.Errorf("%q: %q", q, got)
+		}
+	}
+	if got := crossTerms(nil, []string{"agua"}, []analysis.Lang{analysis.Spanish}); got != nil {
+		t.Errorf("no vocabulary: %q", got)
+	}
+}
+
+// TestCrossTermsTranslate: a question in another language gets the translations of its words
+// (lexicon, German compounds part by part) and the creator's words that look like them
+// (cognates), stemmed like the index.
+func TestCrossTermsTranslate(t *testing.T) {
+	for q, want := range map[string][]string{
+		"¿Cuánta agua debo beber durante el entrenamiento?": {"water"},
+		"Combien d'eau faut-il boire ?":                     {"water"},
+		"Quanta acqua bere durante l'allenamento?":          {"water"},
+		"Wann brauche ich neue Wanderschuhe?":               {"shoe"},                // compound: its last part
+		"¿Cuánta proteína por kilogramo?":                   {"protein"},             // a cognate, and in the lexicon neither
+		"Quand arrêter la caféine ?":                        {"caffeine", "caffein"}, // cognate, stemmed as the index
+		"Como evitar bolhas na maratona?":                   {"marathon"},            // cognate
+		"Hoeveel uur slaap heeft een volwassene nodig?":     {"sleep"},               // Dutch, voted by its stop words
+	} {
+		got := cross(englishDocs, q)
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%q: %q lacks %q", q, got, w)
+			}
+		}
+		if len(got) > maxCrossTerms {
+			t.Errorf("%q: %d terms", q, len(got))
+		}
+	}
+}
+
+// TestCrossTermsIntoTheDocumentsLanguage: documents in Spanish, question in English.
+func TestCrossTermsIntoTheDocumentsLanguage(t *testing.T) {
+	es := testVocab([]analysis.Lang{analysis.Spanish}, "bebe", "agua", "antes", "durante", "sesiones", "largas")
+	got := cross(es, "How much water should I drink before long sessions?")
+	if !slices.Contains(got, "agua") {
+		t.Errorf("English question, Spanish documents: %q", got)
+	}
+}
