@@ -15,22 +15,19 @@ import (
 )
 
 // lexiconData is the bilingual lexicon derived from Unicode CLDR (lexicon/NOTICE.md says where
-// from, under which licence, and how it is regenerated): one line per word and direction,
-// "from<TAB>to<TAB>key<TAB>words", key the folded stem of the word in from, words its
-// translations in to (best first, space separated).
+// from, under which licence, and how it is regenerated): one line per word of a language,
+// sorted by language then key, "from<TAB>key<TAB>to:words<TAB>to:words...", key the word's
+// Snowball stem in from, accent-folded, and words its translations into to, best first.
 //
 //go:embed lexicon/lexicon.tsv.gz
 var lexiconData []byte
 
-type direction struct{ from, to Lang }
-
-// lexicon is the decompressed lexicon and, per direction, the offsets of its lines (sorted by
-// key, as the generator writes them): a lookup is a binary search, and loading allocates the
-// text and the offsets only.
+// lexicon is the decompressed lexicon and, per language, the offsets of its lines: a lookup is
+// a binary search, and loading allocates the text and the offsets only.
 var lexicon struct {
 	once  sync.Once
 	text  string
-	lines map[direction][]uint32
+	lines map[Lang][]uint32
 }
 
 func loadLexicon() {
@@ -39,34 +36,21 @@ func loadLexicon() {
 		panic("analysis: embedded lexicon: " + err.Error()) // built into the binary: cannot happen
 	}
 	var sb strings.Builder
-	sb.Grow(5 << 20) // the decompressed size, about 4 MB: one allocation
+	sb.Grow(3 << 20) // the decompressed size: one allocation
 	if _, err := io.Copy(&sb, zr); err != nil {
 		panic("analysis: embedded lexicon: " + err.Error())
 	}
 	text := sb.String()
-	lines := map[direction][]uint32{}
-	var cur []uint32
-	var curD direction
+	lines := map[Lang][]uint32{}
 	for off := 0; off < len(text); {
 		end := strings.IndexByte(text[off:], '\n')
 		if end < 0 {
 			end = len(text) - off
 		}
-		line := text[off : off+end]
-		if from, rest, ok := strings.Cut(line, "\t"); ok && !strings.HasPrefix(line, "#") {
-			to, _, _ := strings.Cut(rest, "\t")
-			if d := (direction{Lang(from), Lang(to)}); d != curD {
-				if cur != nil {
-					lines[curD] = cur
-				}
-				curD, cur = d, lines[d]
-			}
-			cur = append(cur, uint32(off))
+		if from, _, ok := strings.Cut(text[off:off+end], "\t"); ok && !strings.HasPrefix(from, "#") {
+			lines[Lang(from)] = append(lines[Lang(from)], uint32(off))
 		}
 		off += end + 1
-	}
-	if cur != nil {
-		lines[curD] = cur
 	}
 	lexicon.text, lexicon.lines = text, lines
 }
@@ -75,26 +59,38 @@ func loadLexicon() {
 // then takes some milliseconds).
 func LoadLexicon() { lexicon.once.Do(loadLexicon) }
 
-// lookup returns the translations field of key in direction d ("" and false when absent).
-func lookup(d direction, key string) (string, bool) {
+// lookup returns the translations of key, a word of from ("to:words" fields separated by
+// tabs), and whether the lexicon has the word.
+func lookup(from Lang, key string) (string, bool) {
 	LoadLexicon()
-	ls := lexicon.lines[d]
-	prefix := len(d.from) + len(d.to) + 2 // "from\tto\t"
-	field := func(i int) (k, rest string) {
-		line := lexicon.text[ls[i]:]
-		if n := strings.IndexByte(line, '\n'); n >= 0 {
-			line = line[:n]
+	ls := lexicon.lines[from]
+	skip := len(from) + 1 // "from\t"
+	// cmp compares line i's key with key without cutting the line out.
+	cmp := func(i int) int {
+		line := lexicon.text[int(ls[i])+skip:]
+		for j := 0; ; j++ {
+			switch {
+			case j == len(line) || line[j] == '\t':
+				if j == len(key) {
+					return 0
+				}
+				return -1
+			case j == len(key):
+				return 1
+			case line[j] != key[j]:
+				return int(line[j]) - int(key[j])
+			}
 		}
-		line = line[prefix:]
-		k, rest, _ = strings.Cut(line, "\t")
-		return k, rest
 	}
-	i := sort.Search(len(ls), func(i int) bool { k, _ := field(i); return k >= key })
-	if i == len(ls) {
+	i := sort.Search(len(ls), func(i int) bool { return cmp(i) >= 0 })
+	if i == len(ls) || cmp(i) != 0 {
 		return "", false
 	}
-	k, rest := field(i)
-	return rest, k == key
+	line := lexicon.text[int(ls[i])+skip+len(key):]
+	if n := strings.IndexByte(line, '\n'); n >= 0 {
+		line = line[:n]
+	}
+	return strings.TrimPrefix(line, "\t"), true
 }
 
 // Translate returns the translations into to of word (lower-cased) read as a word of from,
@@ -104,27 +100,24 @@ func Translate(from, to Lang, word string) []string {
 	if from == to {
 		return nil
 	}
-	t, ok := lookup(direction{from, to}, Fold(Stem(from, word)))
+	t, ok := lookup(from, Fold(Stem(from, word)))
 	if !ok {
 		return nil
 	}
-	return strings.Fields(t)
+	for f := range strings.SplitSeq(t, "\t") {
+		if ws, ok := strings.CutPrefix(f, string(to)+":"); ok {
+			return strings.Fields(ws)
+		}
+	}
+	return nil
 }
 
 // InLexicon reports whether word (lower-cased) is a word of lang in the lexicon: for a word
 // that the documents do not hold, a sign that it is a word of lang (or, of the documents'
 // language, that it is not foreign).
 func InLexicon(lang Lang, word string) bool {
-	key := Fold(Stem(lang, word))
-	for _, to := range Supported {
-		if to == lang {
-			continue
-		}
-		if _, ok := lookup(direction{lang, to}, key); ok {
-			return true
-		}
-	}
-	return false
+	_, ok := lookup(lang, Fold(Stem(lang, word)))
+	return ok
 }
 
 // compounding are the analysed languages that write compounds as one word.

@@ -123,7 +123,7 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 			out = append(out, t)
 		}
 	}
-	translate := func(f analysis.Lang, w string) {
+	translate := func(f analysis.Lang, w string) (found bool) {
 		for _, d := range docs {
 			tr := analysis.Translate(f, d, w)
 			for _, t := range tr[:min(len(tr), maxTranslations)] {
@@ -132,7 +132,9 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 					add(analysis.Stem(d, t))
 				}
 			}
+			found = found || len(tr) > 0
 		}
+		return found
 	}
 	var x *crossIndex
 	for i, w := range words {
@@ -144,12 +146,10 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 			continue
 		}
 		for _, f := range from {
-			if analysis.InLexicon(f, w) {
-				translate(f, w)
-				continue
-			}
-			for _, part := range analysis.Decompound(f, w) {
-				translate(f, part)
+			if !translate(f, w) {
+				for _, part := range analysis.Decompound(f, w) {
+					translate(f, part)
+				}
 			}
 		}
 		if !isForeign {

@@ -2,6 +2,7 @@ package knowledge
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/coachwire/coachwire/internal/analysis"
@@ -74,4 +75,31 @@ func TestCrossTermsIntoTheDocumentsLanguage(t *testing.T) {
 	if !slices.Contains(got, "agua") {
 		t.Errorf("English question, Spanish documents: %q", got)
 	}
+}
+
+// BenchmarkCrossTerms is the per-question cost of crossTerms over a 3,000-word vocabulary (the
+// cognate index built once, as a cached vocabulary keeps it).
+func BenchmarkCrossTerms(b *testing.B) {
+	v := testVocab([]analysis.Lang{analysis.English}, englishDocs.wordList()...)
+	for i := range 3000 {
+		v.words["word"+strconv.Itoa(i)+"ing"] = true
+	}
+	analysis.LoadLexicon()
+	for _, q := range []string{"When should I stop drinking caffeine?", "¿Cuántas horas de sueño necesita un adulto?"} {
+		words, langs := analysis.Words(q), analysis.DetectQuery(q, v.langs)
+		crossTerms(v, words, langs)
+		b.Run(q[:6], func(b *testing.B) {
+			for range b.N {
+				crossTerms(v, words, langs)
+			}
+		})
+	}
+}
+
+func (v *vocab) wordList() []string {
+	out := make([]string, 0, len(v.words))
+	for w := range v.words {
+		out = append(out, w)
+	}
+	return out
 }

@@ -229,12 +229,25 @@ func main() {
 	fmt.Fprintf(w, "# derived from Unicode CLDR by internal/analysis/lexicon/gen.go; see NOTICE.md\n")
 	entries := 0
 	for _, from := range analysis.Supported {
+		// One line per word of from: its translations into every other language.
+		byKey := map[string][]string{}
 		for _, to := range analysis.Supported {
 			if from == to {
 				continue
 			}
-			entries += pair(w, ids, from, to)
+			for key, words := range pair(ids, from, to) {
+				byKey[key] = append(byKey[key], string(to)+":"+strings.Join(words, " "))
+			}
 		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", from, k, strings.Join(byKey[k], "\t"))
+		}
+		entries += len(keys)
 	}
 	if err := w.Flush(); err != nil {
 		log.Fatal(err)
@@ -263,8 +276,8 @@ func shared(a, b string) int {
 	return n
 }
 
-// pair writes the entries from → to: "from to key word word...", key the folded stem.
-func pair(w *bufio.Writer, ids []string, from, to analysis.Lang) int {
+// pair returns the translations from → to of each word of from, by key (its folded stem).
+func pair(ids []string, from, to analysis.Lang) map[string][]string {
 	cFrom, cTo := map[string]*stat{}, map[string]*stat{}
 	co := map[[2]string]int{}
 	coName := map[[2]string]int{}
@@ -330,7 +343,7 @@ func pair(w *bufio.Writer, ids []string, from, to analysis.Lang) int {
 		xs = append(xs, x)
 	}
 	sort.Strings(xs)
-	n := 0
+	out := map[string][]string{}
 	for _, x := range xs {
 		cs := byX[x]
 		slices.SortFunc(cs, func(a, b cand) int {
@@ -377,8 +390,7 @@ func pair(w *bufio.Writer, ids []string, from, to analysis.Lang) int {
 		if len(words) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", from, to, x, strings.Join(words, " "))
-		n++
+		out[x] = words
 	}
-	return n
+	return out
 }
