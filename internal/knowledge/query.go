@@ -282,6 +282,9 @@ func (s *Store) refreshVocab(ctx context.Context, tenant string) *vocab {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	v, err := s.loadVocab(ctx, tenant)
+	if err == nil {
+		s.keepCross(tenant, v) // xlang.go
+	}
 	s.vocabs.mu.Lock()
 	defer s.vocabs.mu.Unlock()
 	if err != nil {

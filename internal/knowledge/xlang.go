@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coachwire/coachwire/internal/analysis"
 )
@@ -31,6 +32,7 @@ const (
 // crossIndex is a vocabulary's words by cognate key, built on the first question that needs it.
 type crossIndex struct {
 	once     sync.Once
+	built    atomic.Bool
 	lang     analysis.Lang // the language the keys are read in: the creator's main one
 	byPrefix map[string][]cognateWord
 }
@@ -54,8 +56,21 @@ func (v *vocab) cognateIndex() *crossIndex {
 		for _, ws := range x.byPrefix {
 			slices.SortFunc(ws, func(a, b cognateWord) int { return strings.Compare(a.word, b.word) })
 		}
+		x.built.Store(true)
 	})
 	return x
+}
+
+// keepCross builds v's cognate index now when the tenant's vocabulary v replaces had built its
+// own: a creator who gets questions in another language keeps getting them, and the index is
+// then built by the background refresh (outside the cache's lock), not by a question.
+func (s *Store) keepCross(tenant string, v *vocab) {
+	s.vocabs.mu.Lock()
+	old := s.vocabs.m[tenant]
+	s.vocabs.mu.Unlock()
+	if old != nil && old.cross.built.Load() {
+		v.cognateIndex()
+	}
 }
 
 // crossTerms returns the terms to add to the BM25 query for a question whose words are words

@@ -103,3 +103,22 @@ func (v *vocab) wordList() []string {
 	}
 	return out
 }
+
+// TestCognateIndexKeptAcrossRefresh: a refreshed vocabulary builds its cognate index in the
+// refresh when the one it replaces had built one (and not otherwise).
+func TestCognateIndexKeptAcrossRefresh(t *testing.T) {
+	s := &Store{}
+	s.vocabs.m = map[string]*vocab{}
+	old := testVocab([]analysis.Lang{analysis.English}, "protein")
+	s.vocabs.m["t"] = old
+	fresh := testVocab([]analysis.Lang{analysis.English}, "protein", "marathon")
+	s.keepCross("t", fresh)
+	if fresh.cross.built.Load() {
+		t.Fatal("built although no question needed the old one")
+	}
+	old.cognateIndex()
+	s.keepCross("t", fresh)
+	if !fresh.cross.built.Load() || len(fresh.cross.byPrefix[analysis.CognatePrefix(analysis.Cognate(analysis.English, "marathon"))]) != 1 {
+		t.Fatalf("not built in the refresh: %+v", fresh.cross.byPrefix)
+	}
+}
