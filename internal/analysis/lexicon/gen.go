@@ -9,8 +9,14 @@
 // with a set of words per language. Two words of two languages translate each other when they
 // name the same concepts: for every ordered pair of the analysed languages, each word (its
 // Snowball stem, accent-folded) is paired with the words of the other language whose concepts
-// overlap its own most (Dice coefficient over the concepts, at least minDice), the best
-// maxPerWord of them; a word of a concept's name pairs before one of its keywords on a tie.
+// overlap its own most (Dice coefficient over the concepts, at least minDice, and at least half
+// the best), the best maxPerWord of them. Ties go to a word of the concept's name, then to a
+// look-alike (shared cognate key); a pair resting on one shared concept whose words tie by
+// more than two must be one of those (a concept's keywords all pair with each other).
+//
+// The output has one line per word of a language, sorted by language then key:
+// "from<TAB>key<TAB>to:word word<TAB>to:word...", gzipped without a timestamp, so that the
+// same input gives the same bytes.
 //
 // Usage: go run gen.go -cldr DIR -out lexicon.tsv.gz, DIR holding the unpacked packages
 // (DIR/cldr-annotations-full/annotations/..., DIR/cldr-units-full/main/..., ...).
