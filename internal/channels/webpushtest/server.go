@@ -277,7 +277,7 @@ func (s *Server) checkVAPID(r *http.Request) error {
 	h := r.Header.Get("Authorization")
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
-		return fmt.Errorf("Authorization %q is not the vapid scheme", h)
+		return fmt.Errorf("header Authorization %q is not the vapid scheme", h)
 	}
 	var tok, key string
 	for _, p := range strings.Split(rest, ",") {
