@@ -221,7 +221,8 @@ func (r *pushRig) socketLive(t *testing.T, p appPerson) bool {
 // TestAppPushCampaignQuietHours: a campaign to the app channel at 22:30 in Tokyo and 13:30 in
 // London (UTC): the Londoner's device gets it at once; the Tokyo person's waits (held,
 // quiet hours) until 08:00 their time, then it is pushed and stored in the conversation, and
-// the campaign's stats count both.
+// the campaign's stats count both. A program step due "day 1 at 09:00" reaches the Tokyo
+// person's device at 09:00 Tokyo time.
 func TestAppPushCampaignQuietHours(t *testing.T) {
 	t.Parallel()
 	r := newPushRig(t)
@@ -234,6 +235,20 @@ func TestAppPushCampaignQuietHours(t *testing.T) {
 
 	// Day 0, 13:30 UTC: 22:30 in Tokyo (quiet), 13:30 in London (winter: UTC).
 	r.setClock(t, r.at(0, 13*time.Hour+30*time.Minute))
+	// Aki joins a program whose step comes the next day at 09:00 (their time).
+	var prog struct {
+		ID uuid.UUID `json:"id"`
+	}
+	st, raw, err := r.c.Do(context.Background(), "POST", "/api/v1/programs", r.cr.AccessToken, map[string]any{
+		"name": "Morning routine", "steps": []map[string]any{
+			{"day": 1, "at": "09:00", "content": map[string]any{"kind": "text", "text": "Day one: a glass of water first thing."}}},
+	}, &prog)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
+	st, raw, err = r.c.Do(context.Background(), "POST", "/api/v1/programs/"+prog.ID.String()+"/enrollments", r.cr.AccessToken,
+		map[string]any{"end_user_id": aki.session.EndUserID}, nil)
+	require.NoError(t, err)
+	require.Less(t, st, 300, string(raw))
 	occ := r.now().Add(time.Second).UTC().Truncate(time.Microsecond)
 	marker := "[push-" + uuid.NewString()[:8] + "]"
 	camp := createCampaign(t, r.c, r.cr, map[string]any{
@@ -280,5 +295,14 @@ func TestAppPushCampaignQuietHours(t *testing.T) {
 	require.Equal(t, 0, s.Held)
 	require.Equal(t, 0, s.Failed)
 	require.True(t, strings.Contains(fmt.Sprint(r.decisions(t, camp)), "sent"))
+	require.Len(t, r.push.Messages(aki.device), 1, "no program step before 09:00 in Tokyo")
+
+	// 09:00 in Tokyo (00:00 UTC of day 1): the program step.
+	r.setClock(t, r.at(1, 5*time.Second))
+	testenv.Eventually(t, 60*time.Second, func() bool { return len(r.push.Messages(aki.device)) == 2 }, "the program step at 09:00 in Tokyo")
+	step := r.push.Messages(aki.device)[1]
+	require.Equal(t, "Day one: a glass of water first thing.", step.Payload.Body)
+	require.Greater(t, step.Payload.Seq, got.Payload.Seq)
+	require.Len(t, r.push.Messages(lea.device), 1, "Lea is not enrolled")
 	require.Empty(t, r.push.Problems())
 }

@@ -57,6 +57,13 @@ func TestSendThroughTheDouble(t *testing.T) {
 	require.Equal(t, channels.Retryable, channels.ClassOf(err))
 	_, err = s.Send(ctx, sub(a), b, webpush.RecordSize)
 	require.Equal(t, channels.Permanent, channels.ClassOf(err))
+	// Retry-After as an HTTP date.
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	srv.Then(a, webpushtest.Answer{Status: 429, RetryAfter: now.Add(90 * time.Second).Format(http.TimeFormat)})
+	_, err = s.Send(ctx, sub(a), b, webpush.RecordSize)
+	require.Equal(t, 90*time.Second, channels.RetryAfterOf(err))
+	s.Now = nil
 
 	srv.MaxBody(2048)
 	_, err = s.Send(ctx, sub(a), b, webpush.RecordSize)
