@@ -36,3 +36,8 @@ UPDATE push_subscriptions SET last_push_at = now() WHERE id = @id;
 SELECT EXISTS (
     SELECT 1 FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
     WHERE l.session = @session AND h.expires_at > @now)::bool AS live;
+
+-- name: SetPushProviderID :exec
+-- The push service's id of the first device's push, without touching the message's status (a
+-- socket's receipt may have moved it on to delivered or read meanwhile).
+UPDATE messages SET provider_message_id = COALESCE(provider_message_id, @provider_id::text), updated_at = now() WHERE id = @id;

@@ -101,11 +101,12 @@ func (r *pushRig) write(t *testing.T, p appPerson, text string) {
 	require.NoError(t, bus.PublishEvent(context.Background(), r.b, events.InboundSubject(p.creator, events.ChannelApp), "app:"+id, ev))
 }
 
-// replies counts the coach's stored replies in p's conversation that left dispatch.
+// replies counts the coach's stored replies in p's conversation that dispatch is done with
+// (final in the send log).
 func (r *pushRig) replies(t *testing.T, p appPerson) int {
 	t.Helper()
-	return countRows(t, r.conn, p.creator, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND role = 'assistant'
-		AND status IN ('sent', 'delivered', 'read')`, p.session.ConversationID)
+	return countRows(t, r.conn, p.creator, `SELECT count(*) FROM messages m JOIN deliveries d ON d.message_id = m.id
+		WHERE m.conversation_id = $1 AND m.role = 'assistant' AND d.status = 'sent'`, p.session.ConversationID)
 }
 
 // TestAppPushReplyAndSocket: the push routes (the key, a subscription registered, refreshed,
@@ -166,6 +167,17 @@ func TestAppPushReplyAndSocket(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, st)
 	}
 	require.Equal(t, 1, countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM push_subscriptions`))
+	// At most 10 devices a person: the eleventh replaces the oldest.
+	cy := r.person(t, r.cr.ID, "Cy", "UTC")
+	var first *webpushtest.Sub
+	for i := range 11 {
+		r.subscribe(t, &cy)
+		if i == 0 {
+			first = cy.device
+		}
+	}
+	require.Equal(t, 10, countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM push_subscriptions WHERE end_user_id = $1`, cy.session.EndUserID))
+	require.Zero(t, countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM push_subscriptions WHERE endpoint = $1`, first.Endpoint))
 
 	// The app is closed: the reply is pushed.
 	r.write(t, ana, "How do I sleep better?")
@@ -198,7 +210,7 @@ func TestAppPushReplyAndSocket(t *testing.T) {
 	bo := r.person(t, cb.ID, "Bo", "UTC")
 	r.subscribe(t, &bo)
 	require.Equal(t, 1, countRows(t, r.conn, cb.ID, `SELECT count(*) FROM push_subscriptions`))
-	require.Equal(t, 1, countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM push_subscriptions`), "nothing of B's in A's tenant")
+	require.Zero(t, countRows(t, r.conn, r.cr.ID, `SELECT count(*) FROM push_subscriptions WHERE endpoint = $1`, bo.device.Endpoint), "nothing of B's in A's tenant")
 	// A's person's token cannot put a device into B's tenant: the token names A.
 	st, _, err = r.c.Do(ctx, "POST", "/api/v1/app/push/subscriptions", ana.session.Token, r.push.Subscribe().JSON("x"), nil)
 	require.NoError(t, err)

@@ -110,6 +110,22 @@ func (q *Queries) MarkPushed(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
+const setPushProviderID = `-- name: SetPushProviderID :exec
+UPDATE messages SET provider_message_id = COALESCE(provider_message_id, $1::text), updated_at = now() WHERE id = $2
+`
+
+type SetPushProviderIDParams struct {
+	ProviderID string    `json:"provider_id"`
+	ID         uuid.UUID `json:"id"`
+}
+
+// The push service's id of the first device's push, without touching the message's status (a
+// socket's receipt may have moved it on to delivered or read meanwhile).
+func (q *Queries) SetPushProviderID(ctx context.Context, arg SetPushProviderIDParams) error {
+	_, err := q.db.Exec(ctx, setPushProviderID, arg.ProviderID, arg.ID)
+	return err
+}
+
 const trimPushSubscriptions = `-- name: TrimPushSubscriptions :execrows
 DELETE FROM push_subscriptions p
 WHERE p.end_user_id = $1 AND p.id NOT IN (

@@ -99,6 +99,13 @@ func (w *Worker) deliverApp(msg *message.Message) error {
 			return err
 		}
 		claimed = true
+		// Sent once it is on the live subject; moved now, before the live push, so a socket's
+		// "delivered" receipt can never be moved back by this handler (as for the widget).
+		if !(proactive(d.msg) && d.user.OptedOutAt != nil) { // else not sent at all (below)
+			if _, err := q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: d.msg.ID, Status: "sent"}); err != nil && !db.IsNotFound(err) {
+				return err
+			}
+		}
 		cr, err := q.GetCreator(ctx, c)
 		if err != nil {
 			return err
@@ -128,6 +135,9 @@ func (w *Worker) deliverApp(msg *message.Message) error {
 		return err
 	}
 	if !pro {
+		// A socket of the person is open, or one has shown the message already (its receipt:
+		// an earlier attempt of this handler pushed it live and then failed): no notification.
+		seen := d.msg.Status == "delivered" || d.msg.Status == "read"
 		if err := w.Store.Global(ctx, func(q *db.Queries) error {
 			var err error
 			live, err = q.ConversationSocketLive(ctx, db.ConversationSocketLiveParams{Session: socketSession(d.conv.ID), Now: w.Now()})
@@ -135,10 +145,11 @@ func (w *Worker) deliverApp(msg *message.Message) error {
 		}); err != nil {
 			return err
 		}
+		live = live || seen
 	}
 	if live || len(subs) == 0 || w.Push == nil {
 		log.InfoContext(ctx, "message dispatched", "socket", live, "devices", len(subs))
-		return w.finish(ctx, c, d, "sent", "", "", "")
+		return w.finishApp(ctx, c, d, "")
 	}
 	p := webpush.Payload{Title: title, Body: preview(d.msg.Body), ConversationID: d.conv.ID, Seq: d.msg.Seq, URL: w.appURL(ctx, c)}
 	if p.Title == "" {
@@ -177,7 +188,32 @@ func (w *Worker) deliverApp(msg *message.Message) error {
 		return w.finish(ctx, c, d, "failed", "", "push_refused", "every push service refused the notification")
 	}
 	log.InfoContext(ctx, "message dispatched", "socket", false, "devices", len(subs), "pushed", pushed)
-	return w.finish(ctx, c, d, "sent", first, "", "")
+	return w.finishApp(ctx, c, d, first)
+}
+
+// finishApp records a sent app message: the send log, the first push's id, and the status
+// moved forward only (a socket's receipt may have made it delivered or read already).
+func (w *Worker) finishApp(ctx context.Context, c uuid.UUID, d delivery, providerID string) error {
+	status := "sent"
+	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: d.msg.ID, Status: "sent", ProviderID: providerID}); err != nil {
+			return err
+		}
+		if providerID != "" {
+			if err := q.SetPushProviderID(ctx, db.SetPushProviderIDParams{ID: d.msg.ID, ProviderID: providerID}); err != nil {
+				return err
+			}
+		}
+		m, err := q.GetMessage(ctx, d.msg.ID)
+		status = m.Status
+		return err
+	}); err != nil {
+		return err
+	}
+	w.Metrics.Sent(d.conv.Channel, "sent")
+	w.activity(c, events.Activity{Kind: "message_status", ConversationID: d.conv.ID, Channel: d.conv.Channel,
+		MessageID: d.msg.ID, Seq: d.msg.Seq, Role: d.msg.Role, Status: status})
+	return nil
 }
 
 // pushTo sends p to one device; a push service that finds the payload too large (413) gets it

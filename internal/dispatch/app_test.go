@@ -112,18 +112,40 @@ func (r *appRig) say(t *testing.T, u appUser, body string, proactive bool) store
 	return s
 }
 
+// waitIn waits until dispatch is done with message id of creator c (its send log entry is
+// final) and its status is want.
 func (r *appRig) waitIn(t *testing.T, c, id uuid.UUID, want string) db.Message {
 	t.Helper()
 	var m db.Message
 	testenv.Eventually(t, 60*time.Second, func() bool {
+		st := r.sendLog(t, c, id) // first: the message read after it is at least as new
 		require.NoError(t, r.store.InTenant(context.Background(), c, func(q *db.Queries) error {
 			var err error
 			m, err = q.GetMessage(context.Background(), id)
 			return err
 		}))
-		return m.Status == want
+		return m.Status == want && (st == "sent" || st == "failed")
 	}, "message %s %s", id, want)
 	return m
+}
+
+// sendLog is the status of message id in the send log (deliveries), "" when not claimed.
+func (r *appRig) sendLog(t *testing.T, c, id uuid.UUID) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, r.db.AppURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
+	require.NoError(t, err)
+	var st string
+	if err := tx.QueryRow(ctx, "SELECT status FROM deliveries WHERE message_id = $1", id).Scan(&st); err != nil {
+		require.ErrorIs(t, err, pgx.ErrNoRows)
+	}
+	return st
 }
 
 // openSocket records an open socket of the conversation as the widget socket does (a lease of
@@ -191,6 +213,31 @@ func TestAppPushReplyWhenNoSocket(t *testing.T) {
 	r.drained(t, events.StreamOutbound, events.ConsumerDispatch(events.ChannelApp), events.OutboundSubject(r.creator, events.ChannelApp))
 	for _, d := range u.devices {
 		require.Len(t, r.push.Messages(d), 1, "no second push on redelivery")
+	}
+
+	// A reply a socket already showed (its "delivered" receipt came before an earlier attempt
+	// of the handler failed, and the socket has closed since): no notification for it.
+	var seenID uuid.UUID
+	require.NoError(t, r.store.InTenant(context.Background(), r.creator, func(q *db.Queries) error {
+		u1, err := q.InsertMessage(context.Background(), db.InsertMessageParams{ID: uuid.New(), CreatorID: r.creator, ConversationID: u.conv, Role: "user",
+			Body: "q", Sources: []byte("[]"), Channel: events.ChannelApp, Status: "received"})
+		if err != nil {
+			return err
+		}
+		m, err := q.InsertMessage(context.Background(), db.InsertMessageParams{ID: uuid.New(), CreatorID: r.creator, ConversationID: u.conv, Role: "assistant",
+			Body: "seen on the socket", Sources: []byte("[]"), ReplyTo: uuid.NullUUID{UUID: u1.ID, Valid: true}, Channel: events.ChannelApp, Status: "generated"})
+		if err != nil {
+			return err
+		}
+		seenID = m.ID
+		_, err = q.MarkWidgetDelivered(context.Background(), db.MarkWidgetDeliveredParams{ID: m.ID, ConversationID: u.conv})
+		return err
+	}))
+	ev = events.New(r.creator, events.MessageOutbound{MessageID: seenID, ConversationID: u.conv, EndUserID: u.endUser, Channel: events.ChannelApp}, nil, time.Now())
+	require.NoError(t, bus.PublishEvent(context.Background(), r.b, events.OutboundSubject(r.creator, events.ChannelApp), "out:"+seenID.String(), ev))
+	r.waitIn(t, r.creator, seenID, "delivered")
+	for _, d := range u.devices {
+		require.Len(t, r.push.Messages(d), 1, "no push of a message a socket showed")
 	}
 
 	// A socket is open: the reply is on the live subject, no device is woken.
@@ -264,6 +311,21 @@ func TestAppPushServiceAnswers(t *testing.T) {
 	}
 	require.Equal(t, 3, attempts, "three calls of the one part")
 	require.Empty(t, r.push.Problems())
+
+	// Opted out since the decision: a proactive message is not pushed (failed, opted_out); a
+	// reply to the person still is.
+	out := r.appUser(t, r.creator, 1)
+	require.NoError(t, r.store.InTenant(context.Background(), r.creator, func(q *db.Queries) error {
+		_, err := q.SetEndUserOptOut(context.Background(), db.SetEndUserOptOutParams{ID: out.endUser, OptedOut: true})
+		return err
+	}))
+	s = r.say(t, out, "A nudge", true)
+	require.Equal(t, "opted_out", r.waitIn(t, r.creator, s.id, "failed").ErrorCode)
+	s = r.say(t, out, "An answer", false)
+	r.waitIn(t, r.creator, s.id, "sent")
+	got = r.push.Messages(out.devices[0])
+	require.Len(t, got, 1)
+	require.Equal(t, "An answer", got[0].Payload.Body)
 }
 
 // partAttempts is the provider calls made for part p of message id.
