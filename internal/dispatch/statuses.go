@@ -27,7 +27,7 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 	ctx := msg.Context()
 	c, st := ev.CreatorID, ev.Data
 	if st.ProviderMessageID == "" {
-		if st.Channel == events.ChannelWidget && st.ConversationID != uuid.Nil {
+		if (st.Channel == events.ChannelWidget || st.Channel == events.ChannelApp) && st.ConversationID != uuid.Nil {
 			return w.applyWidgetReceipt(ctx, c, st)
 		}
 		return nil // a status dispatch itself recorded
