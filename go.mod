@@ -47,6 +47,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
+require github.com/SherClockHolmes/webpush-go v1.4.0
+
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.14.5 // indirect
 	github.com/abadojack/whatlanggo v1.0.1

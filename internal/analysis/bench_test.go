@@ -13,3 +13,22 @@ func BenchmarkTerms(b *testing.B) {
 		Terms(English, "When should I stop drinking caffeine?")
 	}
 }
+
+func BenchmarkLoadLexicon(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		loadLexicon()
+	}
+}
+
+func BenchmarkTranslateQuestion(b *testing.B) {
+	LoadLexicon()
+	words := Words("¿Cuántas horas de sueño necesita un adulto?")
+	b.ResetTimer()
+	for range b.N {
+		for _, w := range words {
+			Translate(Spanish, English, w)
+			Cognate(Spanish, w)
+		}
+	}
+}

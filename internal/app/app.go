@@ -300,6 +300,12 @@ func (a *App) startGateway(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	// The app channel's Web Push key pair (issue 16), beside the other keys.
+	vapid, err := secrets.LoadOrCreateVAPID(secrets.VAPIDPath(cfg.VAPIDKeyFile, cfg.DataDir))
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	checks := []gateway.HealthCheck{
 		{Name: "postgres", Check: a.Store.Ping},
 		{Name: "nats", Check: a.Bus.Ping},
@@ -319,13 +325,14 @@ func (a *App) startGateway(ctx context.Context) error {
 		Config: &gateway.Settings{PublicURL: cfg.PublicURL, Dev: cfg.Dev, TelegramAPIURL: cfg.TelegramAPIURL, WhatsAppAPIURL: cfg.WhatsAppAPIURL, Limits: cfg.Limits,
 			Platform:    proactive.Platform{CeilingDay: nc.CeilingDay, CeilingWeek: nc.CeilingWeek, LiveWindow: nc.LiveWindow, MaxHold: nc.MaxHold},
 			MinInterval: nc.MinInterval, MaxUploadBytes: kc.MaxUploadBytes, MaxCreatorBytes: kc.MaxCreatorBytes,
-			ImportAllowPrivate: kc.ImportAllowPrivate},
+			ImportAllowPrivate: kc.ImportAllowPrivate, PushAllowOrigins: cfg.PushAllowOrigins},
 		Files: files, Store: a.Store, Bus: a.Bus, Auth: a.Auth, Keys: keys, Log: a.log.With("target", "gateway"), Now: a.now,
-		Tenants:       func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
-		Retrieve:      a.previewRetriever(),
-		Health:        checks,
-		DemoWidgetKey: func() string { return a.demoKey },
-		Metrics:       a.metrics.gateway,
+		Tenants:        func(ctx context.Context, id uuid.UUID) error { return a.Knowledge.EnsureTenant(ctx, id) },
+		Retrieve:       a.previewRetriever(),
+		Health:         checks,
+		DemoWidgetKey:  func() string { return a.demoKey },
+		Metrics:        a.metrics.gateway,
+		VAPIDPublicKey: vapid.PublicKey,
 	})
 	a.httpSrv = &http.Server{Handler: a.gateway.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {

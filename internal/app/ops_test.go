@@ -251,7 +251,7 @@ func TestOpsAllTarget(t *testing.T) {
 		require.Equal(t, "ok", r.Checks[c].Status, c)
 	}
 	mfs := scrape(t, a)
-	for _, consumer := range []string{"retrieve", "generate", "compose", "dispatch", "dispatch-whatsapp", "dispatch-telegram", "dispatch-delivery", "ingest", "nudge"} {
+	for _, consumer := range []string{"retrieve", "generate", "compose", "dispatch", "dispatch-whatsapp", "dispatch-telegram", "dispatch-app", "dispatch-delivery", "ingest", "nudge"} {
 		require.True(t, series(mfs, "coachwire_consumer_pulled", "consumer", consumer), consumer)
 		require.True(t, series(mfs, "coachwire_consumer_handled_total", "consumer", consumer), consumer)
 	}

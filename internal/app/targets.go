@@ -10,6 +10,7 @@ import (
 
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/capacity"
+	"github.com/coachwire/coachwire/internal/channels/webpush"
 	"github.com/coachwire/coachwire/internal/clock"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
@@ -314,8 +315,14 @@ func (a *App) startDispatch(ctx context.Context) error {
 	if limits.CallTimeout == 0 {
 		limits.CallTimeout = cfg.ProviderCallTimeout
 	}
+	// The app channel's Web Push key pair (issue 16), beside the other keys.
+	vapid, err := secrets.LoadOrCreateVAPID(secrets.VAPIDPath(cfg.VAPIDKeyFile, cfg.DataDir))
+	if err != nil {
+		return err
+	}
 	w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
-		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits, Metrics: a.metrics.dispatch}
+		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits, Metrics: a.metrics.dispatch,
+		Push: &webpush.Sender{VAPID: vapid, Subject: cfg.VAPIDSubject}}
 	return w.Register(ctx, a.router)
 }
 

@@ -149,6 +149,17 @@ type Config struct {
 	// WhatsApp/Telegram send may take; a dispatch process that died mid-call has its message
 	// retried after about twice that.
 	ProviderCallTimeout time.Duration
+
+	// Web Push, the app channel (issue 16). VAPIDKeyFile is COACHWIRE_VAPID_KEY_FILE: the
+	// deployment's VAPID key pair (default <data dir>/keys/vapid.json, generated on first start;
+	// every gateway and dispatch process must read the same file). VAPIDSubject is
+	// COACHWIRE_VAPID_SUBJECT, the contact push services see: a mailto: address or an https URL
+	// (default: the public URL when it is https, else mailto:push@coachwire.invalid).
+	// PushAllowOrigins is COACHWIRE_PUSH_ALLOW_ORIGINS: origins of push services accepted over
+	// plain http (loopback test services only; production endpoints are https).
+	VAPIDKeyFile     string
+	VAPIDSubject     string
+	PushAllowOrigins []string
 }
 
 // LLM configures the pool of Ollama servers every model call of a process goes through.
@@ -374,6 +385,9 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 	c.SecretKeys = env("COACHWIRE_SECRET_KEYS", "")
 	c.WhatsAppAPIURL = env("COACHWIRE_WHATSAPP_API_URL", "https://graph.facebook.com")
 	c.TelegramAPIURL = env("COACHWIRE_TELEGRAM_API_URL", "https://api.telegram.org")
+	c.VAPIDKeyFile = env("COACHWIRE_VAPID_KEY_FILE", "")
+	c.VAPIDSubject = env("COACHWIRE_VAPID_SUBJECT", "")
+	c.PushAllowOrigins = splitList(env("COACHWIRE_PUSH_ALLOW_ORIGINS", ""))
 
 	var errs []error
 	dur := func(k string, def time.Duration) time.Duration {
@@ -440,6 +454,12 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.VAPIDSubject == "" {
+		c.VAPIDSubject = "mailto:push@coachwire.invalid"
+		if strings.HasPrefix(c.PublicURL, "https://") {
+			c.VAPIDSubject = c.PublicURL
+		}
+	}
 	if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
 	}
@@ -544,6 +564,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad("-log-level (COACHWIRE_LOG_LEVEL)=%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if s := c.VAPIDSubject; s != "" && !(strings.HasPrefix(s, "mailto:") && strings.Contains(s, "@")) && !strings.HasPrefix(s, "https://") {
+		bad("COACHWIRE_VAPID_SUBJECT=%q: want a mailto: address or an https:// URL", s)
 	}
 	if c.Embedded() && c.DataDir == "" {
 		bad("-data-dir (COACHWIRE_DATA_DIR) is empty")

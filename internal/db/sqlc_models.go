@@ -448,6 +448,20 @@ type ProgramEnrollment struct {
 	PausedAt   *time.Time      `json:"paused_at"`
 }
 
+type PushSubscription struct {
+	ID         uuid.UUID  `json:"id"`
+	CreatorID  uuid.UUID  `json:"creator_id"`
+	EndUserID  uuid.UUID  `json:"end_user_id"`
+	Endpoint   string     `json:"endpoint"`
+	P256dh     string     `json:"p256dh"`
+	Auth       string     `json:"auth"`
+	Device     string     `json:"device"`
+	Part       int32      `json:"part"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	LastPushAt *time.Time `json:"last_push_at"`
+}
+
 type RateLimit struct {
 	Key []byte    `json:"key"`
 	Tat time.Time `json:"tat"`

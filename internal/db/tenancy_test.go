@@ -68,6 +68,10 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if _, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: x.document, CreatorID: x.creator, Title: "t", Format: "text", Body: "b"}); err != nil {
 			return err
 		}
+		if _, err := q.UpsertPushSubscription(ctx, db.UpsertPushSubscriptionParams{ID: uuid.New(), CreatorID: x.creator, EndUserID: x.endUser,
+			Endpoint: "https://push.example.com/" + x.creator.String(), P256dh: "p", Auth: "a"}); err != nil {
+			return err
+		}
 		// A second conversation (whatsapp) with bot replies, a failed send and a takeover fills
 		// every analytics rollup (migration 0017's triggers); the widget one keeps one message.
 		conv2, ask := uuid.New(), uuid.New()
@@ -125,7 +129,7 @@ func seed(t *testing.T, s *db.Store) seeded {
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
-	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters"}
+	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.

@@ -111,6 +111,8 @@ func (w *Worker) httpClient() *http.Client {
 func (w *Worker) slots(a *account, recipient string) []slot {
 	l := w.limits
 	switch a.typ {
+	case events.ChannelApp:
+		return appSlots(a, recipient) // app.go
 	case events.ChannelWhatsApp:
 		return []slot{
 			{key: "wa-pair:" + a.limitID + "/" + recipient, rate: rate.Every(l.WhatsAppPairEvery), burst: l.WhatsAppPairBurst, scope: channels.ScopePair},
@@ -402,7 +404,7 @@ func (w *Worker) beginPart(ctx context.Context, c, msgID, channelID uuid.UUID, i
 		}
 		prev = p
 		_, err = q.BeginDeliveryPart(ctx, db.BeginDeliveryPartParams{MessageID: msgID, Part: int32(i), CreatorID: c,
-			ChannelID: uuid.NullUUID{UUID: channelID, Valid: true}, LiveSecs: live})
+			ChannelID: uuid.NullUUID{UUID: channelID, Valid: channelID != uuid.Nil}, LiveSecs: live})
 		if db.IsNotFound(err) {
 			cur, gerr := q.GetDeliveryPart(ctx, db.GetDeliveryPartParams{MessageID: msgID, Part: int32(i)})
 			if gerr != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels/webpush"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ops"
 	"github.com/coachwire/coachwire/internal/secrets"
@@ -46,6 +47,11 @@ type Worker struct {
 	ChannelParallel int
 	// Metrics records sends, provider calls and their waits (nil: none).
 	Metrics *ops.Dispatch
+	// Push sends the app channel's Web Push notifications (nil: app messages reach open
+	// sockets and the conversation only); AppURL is the app's address for a creator, opened by
+	// a notification (nil: "./", the app relative to its service worker).
+	Push   *webpush.Sender
+	AppURL func(ctx context.Context, creator uuid.UUID) string
 
 	limits   Limits
 	lim      *limiters
@@ -69,11 +75,7 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	}, w.handle); err != nil {
 		return err
 	}
-	// The app (issue 16) is delivered like the widget: on the live subject to the socket.
-	if err := r.Handle(ctx, events.ConsumerDispatch(events.ChannelApp), bus.ConsumerSpec{
-		Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(events.ChannelApp), Filter: events.AnyCreator(events.StageOutbound, events.ChannelApp),
-		AckWait: 30 * time.Second, MaxDeliver: 10, Parallel: w.Parallel,
-	}, w.handle); err != nil {
+	if err := w.registerApp(ctx, r); err != nil { // app.go
 		return err
 	}
 	for _, ch := range []string{events.ChannelWhatsApp, events.ChannelTelegram} {

@@ -25,7 +25,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	c, out := ev.CreatorID, ev.Data
-	if out.Channel != events.ChannelWidget && out.Channel != events.ChannelApp {
+	if out.Channel != events.ChannelWidget {
 		return bus.Permanent(fmt.Errorf("dispatch: %w: channel %q on the widget subject", events.ErrMalformed, out.Channel))
 	}
 	var (
@@ -84,7 +84,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	}); err != nil {
 		return err
 	}
-	w.Metrics.Sent(out.Channel, status)
+	w.Metrics.Sent(events.ChannelWidget, status)
 	w.Log.InfoContext(ctx, "message dispatched", "creator_id", c, "correlation_id", ev.CorrelationID, "message_id", m.ID, "channel", out.Channel, "status", status)
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/config"
 	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/gateway/push"
 	"github.com/coachwire/coachwire/internal/gateway/webhooks"
 	"github.com/coachwire/coachwire/internal/gateway/widget"
 	"github.com/coachwire/coachwire/internal/ops"
@@ -62,6 +63,9 @@ type Settings struct {
 	MaxUploadBytes     int64
 	MaxCreatorBytes    int64
 	ImportAllowPrivate bool
+	// PushAllowOrigins are push service origins the app's subscriptions may use over plain
+	// http (COACHWIRE_PUSH_ALLOW_ORIGINS: loopback test services only).
+	PushAllowOrigins []string
 }
 
 // withDefaults fills zero fields with the config defaults (package config holds them).
@@ -102,6 +106,10 @@ type Deps struct {
 	// Retrieve runs a turn's knowledge retrieval for "try a question" (nil: that route answers
 	// 503).
 	Retrieve Retriever
+
+	// VAPIDPublicKey is the deployment's Web Push public key (base64url) the app subscribes
+	// with ("": the push routes answer 503).
+	VAPIDPublicKey string
 }
 
 // Server serves the gateway's routes.
@@ -110,6 +118,8 @@ type Server struct {
 	// widget serves the end users' routes, webhooks the providers'.
 	widget   *widget.Server
 	webhooks *webhooks.Server
+	// push serves the app's Web Push routes (end users).
+	push *push.Server
 	// limits are the request limits shared by every replica (limits.go).
 	limits *limits
 	// hc calls the providers' APIs (Telegram getMe, setWebhook) for the channel API.
@@ -164,6 +174,7 @@ func New(d Deps) *Server {
 			SocketsPerSession: cfg.WidgetSocketsPerSession},
 		RateLimit: s.limits.rl, ClientIP: s.clientIP, AvatarHTTP: s.importClient()})
 	s.webhooks = webhooks.New(webhooks.Deps{Store: d.Store, Bus: d.Bus, Keys: d.Keys, Log: d.Log, Now: d.Now})
+	s.push = push.New(push.Deps{Store: d.Store, Auth: d.Auth, Log: d.Log, PublicKey: d.VAPIDPublicKey, AllowOrigins: c.PushAllowOrigins})
 	return s
 }
 
@@ -354,6 +365,10 @@ func (s *Server) Handler() http.Handler {
 	public("PATCH /api/v1/app/me", s.widget.EndUserHandler(s.widget.AppPatchMe))
 	public("GET /api/v1/app/memory", s.widget.EndUserHandler(s.widget.AppMemory))
 	public("DELETE /api/v1/app/memory", s.widget.EndUserHandler(s.widget.AppForget))
+	// The app's Web Push (end users, app session token; internal/gateway/push).
+	public("GET /api/v1/app/push/key", s.push.Key)
+	public("POST /api/v1/app/push/subscriptions", s.push.Subscribe)
+	public("DELETE /api/v1/app/push/subscriptions", s.push.Unsubscribe)
 	if s.Config.Dev {
 		public("GET /demo", s.widget.Demo)
 	}

@@ -24,15 +24,15 @@ var (
 	orNotFound           = httpx.OrNotFound
 )
 
-// channelFilter reads the ?channel= filter of a list: nil when absent, else widget, whatsapp or
-// telegram (400 bad_channel otherwise).
+// channelFilter reads the ?channel= filter of a list: nil when absent, else widget, whatsapp,
+// telegram or app (400 bad_channel otherwise).
 func channelFilter(q url.Values) (*string, error) {
 	v := q.Get("channel")
 	switch v {
 	case "":
 		return nil, nil
-	case events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
+	case events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram, events.ChannelApp:
 		return &v, nil
 	}
-	return nil, errBadRequest("bad_channel", "channel must be widget, whatsapp or telegram")
+	return nil, errBadRequest("bad_channel", "channel must be widget, whatsapp, telegram or app")
 }

@@ -259,9 +259,10 @@ func TestRoleRouteTable(t *testing.T) {
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		if strings.HasPrefix(path, "/api/v1/") && rt.Perm == "" {
-			// The public API routes: sign-up and sign-in, invitations' acceptance, the widget.
+			// The public API routes: sign-up and sign-in, invitations' acceptance, the widget and
+			// the app (end users: their own session token).
 			if !strings.HasPrefix(path, "/api/v1/auth/") && path != "/api/v1/invitations/accept" && !strings.HasPrefix(path, "/api/v1/widget/") &&
-				!strings.HasPrefix(path, "/api/v1/app/") { // the app's end users (session token)
+				!strings.HasPrefix(path, "/api/v1/app/") {
 				t.Errorf("route %s has no permission", rt.Pattern)
 			}
 			continue

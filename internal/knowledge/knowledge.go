@@ -116,6 +116,7 @@ func New(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("knowledge: invalid Weaviate URL %q: want http(s)://host:port", rawURL)
 	}
 	s := &Store{alpha: DefaultAlpha, log: slog.New(slog.DiscardHandler)}
+	go analysis.LoadLexicon() // the cross-language lexicon (xlang.go): off the first question's path
 	for _, o := range opts {
 		o(s)
 	}

@@ -116,6 +116,7 @@ type vocab struct {
 	byGram  map[string][]string // trigram → words holding it
 	byBag   map[string][]string // sorted letters → words (transpositions share no trigram)
 	langs   []analysis.Lang     // the creator's chunk languages, most chunks first
+	cross   crossIndex          // the words by cognate key (xlang.go)
 	loaded  time.Time
 	loading bool
 }
@@ -166,6 +167,9 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 				add(analysis.Stem(l, f))
 			}
 		}
+	}
+	for _, t := range crossTerms(v, words, langs) { // another language than the documents' (xlang.go)
+		add(t)
 	}
 	if len(extra) == 0 {
 		return q // only stop words: search them as they are
@@ -278,6 +282,9 @@ func (s *Store) refreshVocab(ctx context.Context, tenant string) *vocab {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	v, err := s.loadVocab(ctx, tenant)
+	if err == nil {
+		s.keepCross(tenant, v) // xlang.go
+	}
 	s.vocabs.mu.Lock()
 	defer s.vocabs.mu.Unlock()
 	if err != nil {

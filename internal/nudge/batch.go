@@ -409,7 +409,7 @@ func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 		r.LastInboundAt = &last
 	}
 	switch eu.Channel {
-	case events.ChannelWidget:
+	case events.ChannelWidget, events.ChannelApp: // coachwire's own: no provider account
 		r.HasChannel = true
 	default:
 		r.HasChannel = eu.ChannelID.Valid && (eu.ChatID != "" || eu.ProviderUserID != "")

@@ -211,7 +211,7 @@ func okOrError(err error) string {
 	return "ok"
 }
 
-// Dispatch is the dispatch target's sends (label channel: widget, whatsapp, telegram).
+// Dispatch is the dispatch target's sends (label channel: widget, whatsapp, telegram, app).
 type Dispatch struct {
 	sends, rateLimited, windowClosed *prometheus.CounterVec
 	provider, retryWait              *prometheus.HistogramVec

@@ -50,9 +50,9 @@ type Audience struct {
 // Validate checks the filters.
 func (a Audience) Validate() error {
 	switch a.Channel {
-	case "", events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram:
+	case "", events.ChannelWidget, events.ChannelWhatsApp, events.ChannelTelegram, events.ChannelApp:
 	default:
-		return fmt.Errorf("audience.channel %q: want widget, whatsapp or telegram", a.Channel)
+		return fmt.Errorf("audience.channel %q: want widget, whatsapp, telegram or app", a.Channel)
 	}
 	if a.InactiveDays < 0 || a.ActiveWithinDays < 0 {
 		return errors.New("audience.inactive_days and audience.active_within_days must not be negative")

@@ -39,7 +39,7 @@ func Zone(eu db.EndUser, cp db.GetCreatorPolicyRow) *time.Location {
 func Facts(ctx context.Context, q *db.Queries, eu db.EndUser, cp db.GetCreatorPolicyRow, now time.Time) (Recipient, error) {
 	r := Recipient{Zone: Zone(eu, cp), Channel: eu.Channel, OptedOut: eu.OptedOutAt != nil, LastInboundAt: eu.LastInboundAt}
 	switch eu.Channel {
-	case events.ChannelWidget:
+	case events.ChannelWidget, events.ChannelApp: // coachwire's own: no provider account
 		r.HasChannel = true
 	default:
 		r.HasChannel = eu.ChannelID.Valid && (eu.ChatID != "" || eu.ProviderUserID != "")

@@ -111,6 +111,10 @@ func validate(in Input) (plan, error) {
 			p.external = id // the bot id is the token's public prefix
 		}
 		p.cfg.GroupsEnabled = in.GroupsEnabled
+	case events.ChannelWidget, events.ChannelApp:
+		// Channels of coachwire itself: every creator has them, with no provider account and
+		// no credentials, so they are never rows of channels (issue 16).
+		return p, invalid("bad_type", "the "+in.Type+" channel needs no setup: every coach has it; type must be whatsapp or telegram")
 	default:
 		return p, invalid("bad_type", "type must be whatsapp or telegram")
 	}

@@ -50,6 +50,8 @@ func TestValidateRefuses(t *testing.T) {
 		{"words checked before the type", "bad_word", "", Input{Type: "sms", OptOutWords: []string{"a b"}}},
 		{"unknown type", "bad_type", "type must be whatsapp or telegram", Input{Type: "sms"}},
 		{"no type", "bad_type", "", Input{}},
+		{"the app needs no setup", "bad_type", "the app channel needs no setup: every coach has it; type must be whatsapp or telegram", Input{Type: "app"}},
+		{"the widget needs no setup", "bad_type", "the widget channel needs no setup", Input{Type: "widget"}},
 		{"whatsapp without phone number id", "missing_phone_number_id", "phone_number_id is required", with(whatsApp(), func(i *Input) { i.PhoneNumberID = " " })},
 		{"whatsapp without access token", "missing_access_token", "access_token is required", with(whatsApp(), func(i *Input) { i.AccessToken = "" })},
 		{"whatsapp without app secret", "missing_app_secret", "", with(whatsApp(), func(i *Input) { i.AppSecret = "" })},

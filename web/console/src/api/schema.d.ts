@@ -256,6 +256,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/app/push/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deployment's VAPID public key (Web Push, RFC 8292).
+         * @description The `applicationServerKey` the app subscribes with (`PushManager.subscribe`): the
+         *     uncompressed P-256 point, base64url without padding. One key pair per deployment,
+         *     generated on first start and kept with the other keys.
+         */
+        get: operations["appPushKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/push/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register this device for push notifications (idempotent per endpoint).
+         * @description The body is the browser's `PushSubscription.toJSON()` with a device name. The same
+         *     endpoint again updates its keys and name (200); a new one is 201. The endpoint must be
+         *     https (push services; `COACHWIRE_PUSH_ALLOW_ORIGINS` admits plain-http loopback services
+         *     for tests), `keys.p256dh` a P-256 point (65 bytes) and `keys.auth` 16 bytes, base64url.
+         *     Only sessions of the app (end users of channel `app`) may register; an end user keeps at
+         *     most 10 devices, a new one replacing the one registered longest ago.
+         */
+        post: operations["appPushSubscribe"];
+        /** Remove this device (204 also when it was not registered). */
+        delete: operations["appPushUnsubscribe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/app/session": {
         parameters: {
             query?: never;
@@ -1846,7 +1894,7 @@ export interface components {
              * @description Present when filtered.
              * @enum {string}
              */
-            channel?: "widget" | "whatsapp" | "telegram";
+            channel?: "widget" | "whatsapp" | "telegram" | "app";
             /** Format: date */
             from: string;
             /** @enum {string} */
@@ -2021,7 +2069,7 @@ export interface components {
             /** @description Has at least one of them. */
             any_tags?: string[];
             /** @enum {string} */
-            channel?: "widget" | "whatsapp" | "telegram";
+            channel?: "widget" | "whatsapp" | "telegram" | "app";
             /** @description Has none of them. */
             exclude_tags?: string[];
             /** @description Last seen (latest visit or inbound message) at least N×24 h ago. */
@@ -2395,7 +2443,7 @@ export interface components {
         };
         Decision: {
             /** @enum {string} */
-            channel: "widget" | "whatsapp" | "telegram";
+            channel: "widget" | "whatsapp" | "telegram" | "app";
             /** Format: uuid */
             end_user_id: string;
             /**
@@ -2485,7 +2533,7 @@ export interface components {
         };
         EndUser: {
             /** @enum {string} */
-            channel: "widget" | "whatsapp" | "telegram";
+            channel: "widget" | "whatsapp" | "telegram" | "app";
             /**
              * Format: uuid
              * @description The creator's WhatsApp number or Telegram bot.
@@ -2896,6 +2944,33 @@ export interface components {
                 y: number;
             };
         };
+        PushKey: {
+            /** @description VAPID public key: uncompressed P-256 point, base64url without padding. */
+            public_key: string;
+        };
+        PushSubscription: {
+            device: string;
+            endpoint: string;
+            /** Format: uuid */
+            id: string;
+        };
+        PushSubscriptionRequest: {
+            /** @description A name for the device, shown to nobody but the person. */
+            device?: string;
+            /** Format: uri */
+            endpoint: string;
+            /** @description PushSubscription.toJSON's field: accepted and ignored. */
+            expirationTime?: number | null;
+            keys: {
+                /** @description The 16-byte auth secret (base64url). */
+                auth: string;
+                /** @description The subscription's P-256 public key (65 bytes, base64url). */
+                p256dh: string;
+            };
+        };
+        PushUnsubscribeRequest: {
+            endpoint: string;
+        };
         /** @description Required without cookie mode; in cookie mode send `{}` (the cookie holds the token). */
         RefreshRequest: {
             /** @description `<creator uuid>.<43 base64url characters>` */
@@ -3284,8 +3359,8 @@ export interface components {
         };
     };
     parameters: {
-        /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
-        AnalyticsChannel: "widget" | "whatsapp" | "telegram";
+        /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
+        AnalyticsChannel: "widget" | "whatsapp" | "telegram" | "app";
         /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
         AnalyticsFormat: "json" | "csv";
         /** @description First day of the range (inclusive), a date in `tz`. Default 29 days before `to`. */
@@ -3321,7 +3396,7 @@ export interface operations {
     analyticsActivity: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3360,7 +3435,7 @@ export interface operations {
     analyticsCampaigns: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3399,7 +3474,7 @@ export interface operations {
     analyticsChannels: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3438,7 +3513,7 @@ export interface operations {
     analyticsKnowledgeGaps: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3477,7 +3552,7 @@ export interface operations {
     analyticsPrograms: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3516,7 +3591,7 @@ export interface operations {
     analyticsResponsiveness: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3555,7 +3630,7 @@ export interface operations {
     analyticsRetention: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3594,7 +3669,7 @@ export interface operations {
     analyticsTeam: {
         parameters: {
             query?: {
-                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram). Default all. */
+                /** @description Only this channel (the conversation's channel - widget, whatsapp, telegram, app). Default all. */
                 channel?: components["parameters"]["AnalyticsChannel"];
                 /** @description `csv` answers text/csv (header row, RFC 4180) with one table of the section (see `table`); so does `Accept: text/csv`. */
                 format?: components["parameters"]["AnalyticsFormat"];
@@ -3819,6 +3894,149 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    appPushKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `push_unavailable`: Web Push is not set up on this server. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    appPushSubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Known already; updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscription"];
+                };
+            };
+            /** @description Registered. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscription"];
+                };
+            };
+            /** @description `bad_subscription` (the message says which part), `bad_device`, `malformed_json`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: the session is not an app session (a widget end user). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMedia"];
+            /** @description `push_unavailable`, or `unavailable` (PostgreSQL down; retry). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    appPushUnsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushUnsubscribeRequest"];
+            };
+        };
+        responses: {
+            /** @description Removed (or not registered). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            415: components["responses"]["UnsupportedMedia"];
         };
     };
     appSession: {
@@ -4955,7 +5173,7 @@ export interface operations {
             query?: {
                 active_after?: string;
                 active_before?: string;
-                channel?: "widget" | "whatsapp" | "telegram";
+                channel?: "widget" | "whatsapp" | "telegram" | "app";
                 channel_id?: string;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
@@ -5568,7 +5786,7 @@ export interface operations {
             query?: {
                 /** @description `next_after` of the previous page. */
                 after?: string;
-                channel?: "widget" | "whatsapp" | "telegram";
+                channel?: "widget" | "whatsapp" | "telegram" | "app";
                 limit?: number;
                 /** @description End users carrying this tag (exact match). */
                 tag?: string;

@@ -4,7 +4,7 @@
 
 export type Preset = "7d" | "30d" | "90d" | "12m" | "custom";
 export type Granularity = "day" | "week";
-export type ChannelKind = "" | "web" | "whatsapp" | "telegram";
+export type ChannelKind = "" | "widget" | "whatsapp" | "telegram" | "app";
 
 export const presets: { value: Preset; label: string }[] = [
   { value: "7d", label: "Last 7 days" },
@@ -16,9 +16,10 @@ export const presets: { value: Preset; label: string }[] = [
 
 export const channels: { value: ChannelKind; label: string }[] = [
   { value: "", label: "All channels" },
-  { value: "web", label: "Web widget" },
+  { value: "widget", label: "Web widget" },
   { value: "whatsapp", label: "WhatsApp" },
   { value: "telegram", label: "Telegram" },
+  { value: "app", label: "App" },
 ];
 
 /** The API's longest range, in days after `from`. */

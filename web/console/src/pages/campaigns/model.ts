@@ -13,13 +13,14 @@ export type Decision = Schemas["Decision"];
 export type CampaignStats = Schemas["CampaignStats"];
 export type OccurrenceStats = Schemas["OccurrenceStats"];
 export type Status = Campaign["status"];
-export type Channel = "" | "widget" | "whatsapp" | "telegram";
+export type Channel = "" | "widget" | "whatsapp" | "telegram" | "app";
 
 export const channels: { value: Channel; label: string }[] = [
   { value: "", label: "Any channel" },
   { value: "widget", label: "Web widget" },
   { value: "whatsapp", label: "WhatsApp" },
   { value: "telegram", label: "Telegram" },
+  { value: "app", label: "App (push)" },
 ];
 
 export const channelLabel = (c: string) => channels.find((x) => x.value === c)?.label ?? c;

@@ -21,7 +21,7 @@ type Profile = Schemas["Profile"];
 
 const pageSize = 50;
 const rowHeight = 76;
-const channelNames: Record<string, string> = { widget: "Web widget", whatsapp: "WhatsApp", telegram: "Telegram" };
+const channelNames: Record<string, string> = { widget: "Web widget", whatsapp: "WhatsApp", telegram: "Telegram", app: "App" };
 const statusNames: Record<string, string> = { bot: "Bot", human: "Taken over", closed: "Closed" };
 const profileFields: { key: keyof Profile; label: string }[] = [
   { key: "goals", label: "Goals" },
@@ -298,6 +298,7 @@ export default function Inbox({ path }: { path: string }) {
                   <option value="widget">Web widget</option>
                   <option value="whatsapp">WhatsApp</option>
                   <option value="telegram">Telegram</option>
+                  <option value="app">App</option>
                 </select>
               </div>
               <div className="field">

@@ -1,0 +1,219 @@
+package analysis
+
+// Questions in another language than the documents: a bilingual lexicon (query translation)
+// and cognate keys (words that look alike across languages), both at the level of the
+// analysed form (Snowball stem, accent-folded). docs/architecture.md, "Retrieval".
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// lexiconData is the bilingual lexicon derived from Unicode CLDR (lexicon/NOTICE.md says where
+// from, under which licence, and how it is regenerated): one line per word of a language,
+// sorted by language then key, "from<TAB>key<TAB>to:words<TAB>to:words...", key the word's
+// Snowball stem in from, accent-folded, and words its translations into to, best first.
+//
+//go:embed lexicon/lexicon.tsv.gz
+var lexiconData []byte
+
+// lexicon is the decompressed lexicon and, per language, the offsets of its lines: a lookup is
+// a binary search, and loading allocates the text and the offsets only.
+var lexicon struct {
+	once  sync.Once
+	text  string
+	lines map[Lang][]uint32
+}
+
+func loadLexicon() {
+	zr, err := gzip.NewReader(bytes.NewReader(lexiconData))
+	if err != nil {
+		panic("analysis: embedded lexicon: " + err.Error()) // built into the binary: cannot happen
+	}
+	var sb strings.Builder
+	sb.Grow(3 << 20) // the decompressed size: one allocation
+	if _, err := io.Copy(&sb, zr); err != nil {
+		panic("analysis: embedded lexicon: " + err.Error())
+	}
+	text := sb.String()
+	lines := map[Lang][]uint32{}
+	for off := 0; off < len(text); {
+		end := strings.IndexByte(text[off:], '\n')
+		if end < 0 {
+			end = len(text) - off
+		}
+		if from, _, ok := strings.Cut(text[off:off+end], "\t"); ok && !strings.HasPrefix(from, "#") {
+			lines[Lang(from)] = append(lines[Lang(from)], uint32(off))
+		}
+		off += end + 1
+	}
+	lexicon.text, lexicon.lines = text, lines
+}
+
+// LoadLexicon reads the embedded lexicon now (it is otherwise read by the first lookup, which
+// then takes some milliseconds).
+func LoadLexicon() { lexicon.once.Do(loadLexicon) }
+
+// lookup returns the translations of key, a word of from ("to:words" fields separated by
+// tabs), and whether the lexicon has the word.
+func lookup(from Lang, key string) (string, bool) {
+	LoadLexicon()
+	ls := lexicon.lines[from]
+	skip := len(from) + 1 // "from\t"
+	// cmp compares line i's key with key without cutting the line out.
+	cmp := func(i int) int {
+		line := lexicon.text[int(ls[i])+skip:]
+		for j := 0; ; j++ {
+			switch {
+			case j == len(line) || line[j] == '\t':
+				if j == len(key) {
+					return 0
+				}
+				return -1
+			case j == len(key):
+				return 1
+			case line[j] != key[j]:
+				return int(line[j]) - int(key[j])
+			}
+		}
+	}
+	i := sort.Search(len(ls), func(i int) bool { return cmp(i) >= 0 })
+	if i == len(ls) || cmp(i) != 0 {
+		return "", false
+	}
+	line := lexicon.text[int(ls[i])+skip+len(key):]
+	if n := strings.IndexByte(line, '\n'); n >= 0 {
+		line = line[:n]
+	}
+	return strings.TrimPrefix(line, "\t"), true
+}
+
+// Translate returns the translations into to of word (lower-cased) read as a word of from,
+// best first (nil when the lexicon has none). The lexicon is keyed by the word's stem, so any
+// inflected form finds it; the translations are plain words, to be analysed in to.
+func Translate(from, to Lang, word string) []string {
+	if from == to {
+		return nil
+	}
+	t, ok := lookup(from, Fold(Stem(from, word)))
+	if !ok {
+		return nil
+	}
+	for f := range strings.SplitSeq(t, "\t") {
+		if ws, ok := strings.CutPrefix(f, string(to)+":"); ok {
+			return strings.Fields(ws)
+		}
+	}
+	return nil
+}
+
+// InLexicon reports whether word (lower-cased) is a word of lang in the lexicon: for a word
+// that the documents do not hold, a sign that it is a word of lang (or, of the documents'
+// language, that it is not foreign).
+func InLexicon(lang Lang, word string) bool {
+	_, ok := lookup(lang, Fold(Stem(lang, word)))
+	return ok
+}
+
+// compounding are the analysed languages that write compounds as one word.
+var compounding = map[Lang]bool{German: true, Dutch: true}
+
+// linking are the letters that may join the parts of a compound ("Mittag-s-schlaf").
+var linking = []string{"", "s", "es", "n", "en", "e"}
+
+// Decompound splits a compound word (lower-cased) of German or Dutch into the words of the
+// lexicon it is made of: two parts both in the lexicon ("laufschuhe" → "lauf", "schuhe"),
+// else its longest last part in the lexicon, which names what the compound is a kind of
+// ("mittagsschlaf" → "schlaf"); nil when lang does not compound or no part is in the lexicon.
+// Parts are at least 4 letters (3 for the first of two known parts).
+func Decompound(lang Lang, word string) []string {
+	if !compounding[lang] {
+		return nil
+	}
+	r := []rune(word)
+	var last string
+	for i := 3; i+4 <= len(r); i++ {
+		head, tail := string(r[:i]), string(r[i:])
+		if !InLexicon(lang, tail) {
+			continue
+		}
+		for _, l := range linking {
+			h, ok := strings.CutSuffix(head, l)
+			if ok && len([]rune(h)) >= 3 && InLexicon(lang, h) {
+				return []string{h, tail}
+			}
+		}
+		if last == "" && i >= 4 {
+			last = tail
+		}
+	}
+	if last != "" {
+		return []string{last}
+	}
+	return nil
+}
+
+// minCognate is the shortest cognate key that is matched (shorter stems are too common).
+const minCognate = 5
+
+// Cognate returns the key by which word (lower-cased), read in lang, is compared with words of
+// other languages: its stem, accent-folded, with the spellings that differ across the
+// languages analysed brought together (ph/f, th/t, y/i, k/c, ct/t, doubled letters), so that
+// "proteína" and "protein", "cafeína" and "caffeine", "maratón" and "marathon" share a key.
+func Cognate(lang Lang, word string) string {
+	s := Fold(Stem(lang, word))
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var next byte
+		if i+1 < len(s) {
+			next = s[i+1]
+		}
+		switch {
+		case (c == 'p' && next == 'h'):
+			c = 'f'
+			i++
+		case (c == 't' && next == 'h'):
+			i++
+		case c == 'c' && next == 't':
+			continue // ct → t
+		case c == 'y':
+			c = 'i'
+		case c == 'k':
+			c = 'c'
+		}
+		if len(b) > 0 && b[len(b)-1] == c {
+			continue // doubled letters
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// CognatesMatch reports whether two cognate keys match: both of at least minCognate bytes,
+// sharing all of the shorter but at most its last letter ("exercic" and "exercis").
+func CognatesMatch(a, b string) bool {
+	if len(a) < minCognate || len(b) < minCognate {
+		return false
+	}
+	n := min(len(a), len(b))
+	p := 0
+	for p < n && a[p] == b[p] {
+		p++
+	}
+	return p >= n-1 && p >= minCognate
+}
+
+// CognatePrefix is the part of a cognate key by which candidates are indexed (every key that
+// CognatesMatch pairs shares it).
+func CognatePrefix(key string) string {
+	if len(key) < minCognate {
+		return ""
+	}
+	return key[:minCognate]
+}

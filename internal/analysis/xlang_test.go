@@ -1,0 +1,90 @@
+package analysis
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestFold(t *testing.T) {
+	for in, want := range map[string]string{"proteína": "proteina", "Hüfte": "hufte", "straße": "strasse", "cœur": "coeur", "sleep": "sleep", "ÉCRAN": "ecran"} {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, c := range []struct {
+		from, to   Lang
+		word, want string
+	}{
+		{Spanish, English, "agua", "water"},
+		{Spanish, English, "horas", "hour"}, // any inflected form: the lexicon is keyed by stem
+		{French, English, "eau", "water"},
+		{German, English, "schuhe", "shoe"},
+		{English, Spanish, "water", "agua"},
+		{Italian, English, "acqua", "water"},
+		{Dutch, English, "water", "water"},
+		{Portuguese, English, "água", "water"},
+		{Portuguese, English, "agua", "water"}, // without its accent
+	} {
+		if got := Translate(c.from, c.to, c.word); !slices.Contains(got, c.want) {
+			t.Errorf("Translate(%s→%s, %q) = %q, want %q among them", c.from, c.to, c.word, got, c.want)
+		}
+	}
+	if got := Translate(English, English, "water"); got != nil {
+		t.Errorf("same language: %q", got)
+	}
+	if got := Translate(Spanish, English, "xqzwv"); got != nil {
+		t.Errorf("unknown word: %q", got)
+	}
+	if !InLexicon(English, "water") || InLexicon(English, "xqzwv") {
+		t.Error("InLexicon")
+	}
+}
+
+func TestDecompound(t *testing.T) {
+	if got := Decompound(German, "hausschuhe"); !slices.Equal(got, []string{"haus", "schuhe"}) {
+		t.Errorf("hausschuhe: %q", got)
+	}
+	if got := Decompound(German, "kinderschuhe"); !slices.Equal(got, []string{"kinder", "schuhe"}) {
+		t.Errorf("kinderschuhe: %q", got)
+	}
+	// Only the last part is in the lexicon: it names what the compound is.
+	if got := Decompound(German, "abendessen"); !slices.Equal(got, []string{"essen"}) {
+		t.Errorf("abendessen: %q", got)
+	}
+	if got := Decompound(Spanish, "hausschuhe"); got != nil {
+		t.Errorf("Spanish does not compound: %q", got)
+	}
+	if got := Decompound(German, "xqzwvxqzwv"); got != nil {
+		t.Errorf("no part in the lexicon: %q", got)
+	}
+}
+
+func TestCognates(t *testing.T) {
+	for _, c := range []struct {
+		a    Lang
+		wa   string
+		b    Lang
+		wb   string
+		want bool
+	}{
+		{Spanish, "proteína", English, "protein", true},
+		{Spanish, "cafeína", English, "caffeine", true},
+		{French, "caféine", English, "caffeine", true},
+		{Spanish, "maratón", English, "marathon", true},
+		{Portuguese, "meditação", English, "meditation", true},
+		{Portuguese, "exercício", English, "exercise", true},
+		{Spanish, "carbohidratos", English, "carbohydrates", true},
+		{Spanish, "proteína", English, "protest", false},
+		{Spanish, "día", English, "diary", false}, // too short to match
+	} {
+		if got := CognatesMatch(Cognate(c.a, c.wa), Cognate(c.b, c.wb)); got != c.want {
+			t.Errorf("%q (%s) ~ %q (%s): %v (%q, %q)", c.wa, c.a, c.wb, c.b, got, Cognate(c.a, c.wa), Cognate(c.b, c.wb))
+		}
+		if c.want && CognatePrefix(Cognate(c.a, c.wa)) != CognatePrefix(Cognate(c.b, c.wb)) {
+			t.Errorf("%q and %q match but are indexed apart", c.wa, c.wb)
+		}
+	}
+}

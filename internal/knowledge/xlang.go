@@ -1,0 +1,242 @@
+package knowledge
+
+// Questions in another language than the creator's documents (docs/architecture.md,
+// "Retrieval"): the question's words are translated into the documents' languages through the
+// lexicon embedded in internal/analysis, and matched to the creator's own words that look like
+// them (cognates: "proteína" finds "protein"). The terms found are added to the BM25 query.
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coachwire/coachwire/internal/analysis"
+)
+
+const (
+	// maxTranslations bounds the translations added per question word and direction (the
+	// lexicon lists the likeliest first).
+	maxTranslations = 3
+	// maxCognates bounds the creator's words added per question word.
+	maxCognates = 2
+	// maxCrossTerms bounds the terms added per question.
+	maxCrossTerms = 48
+	// minCrossLen: shorter question words are neither translated nor matched.
+	minCrossLen = 3
+	// minVote is the number of a question's words a language must hold to be taken for the
+	// question's language when DetectQuery could not tell it.
+	minVote = 2
+)
+
+// crossIndex is a vocabulary's words by cognate key, built on the first question that needs it.
+type crossIndex struct {
+	once     sync.Once
+	built    atomic.Bool
+	lang     analysis.Lang // the language the keys are read in: the creator's main one
+	byPrefix map[string][]cognateWord
+}
+
+type cognateWord struct{ key, word string }
+
+func (v *vocab) cognateIndex() *crossIndex {
+	x := &v.cross
+	x.once.Do(func() {
+		x.lang = analysis.English
+		if len(v.langs) > 0 {
+			x.lang = v.langs[0]
+		}
+		x.byPrefix = map[string][]cognateWord{}
+		for w := range v.words {
+			k := analysis.Cognate(x.lang, w)
+			if p := analysis.CognatePrefix(k); p != "" {
+				x.byPrefix[p] = append(x.byPrefix[p], cognateWord{k, w})
+			}
+		}
+		for _, ws := range x.byPrefix {
+			slices.SortFunc(ws, func(a, b cognateWord) int { return strings.Compare(a.word, b.word) })
+		}
+		x.built.Store(true)
+	})
+	return x
+}
+
+// keepCross builds v's cognate index now when the tenant's vocabulary v replaces had built its
+// own: a creator who gets questions in another language keeps getting them, and the index is
+// then built by the background refresh (outside the cache's lock), not by a question.
+func (s *Store) keepCross(tenant string, v *vocab) {
+	s.vocabs.mu.Lock()
+	old := s.vocabs.m[tenant]
+	s.vocabs.mu.Unlock()
+	if old != nil && old.cross.built.Load() {
+		v.cognateIndex()
+	}
+}
+
+// crossTerms returns the terms to add to the BM25 query for a question whose words are words
+// and whose languages (analysis.DetectQuery) are langs, when it is in another language than the
+// creator's documents (v.langs, at most two; English when unknown):
+//
+//   - The question's language: its own when DetectQuery told it apart and it is not a language
+//     of the documents; otherwise (a short question's language often cannot be told) the
+//     languages with most of its foreign words (words the documents do not hold and the
+//     lexicon does not know in the documents' languages) among their stop words and lexicon
+//     words. A question with no foreign word is in the documents' language: nothing is added.
+//   - Each content word (only the foreign ones when the language was voted) is translated into
+//     the documents' languages (analysis.Translate; a German or Dutch compound part by part):
+//     the translations and their stems are added.
+//   - Each foreign word is matched against the creator's words by cognate key
+//     (analysis.Cognate): the nearest ones are added, with their stems.
+func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
+	if v == nil || len(words) == 0 {
+		return nil
+	}
+	docs := v.langs
+	if len(docs) > 2 {
+		docs = docs[:2]
+	}
+	if len(docs) == 0 {
+		docs = []analysis.Lang{analysis.English}
+	}
+	// A foreign word: one the documents do not hold and the lexicon does not know in their
+	// languages (nor a stop word of theirs).
+	foreign := make([]bool, len(words))
+	nForeign := 0
+	for i, w := range words {
+		if len(w) < minCrossLen || v.words[w] || stopIn(docs, w) {
+			continue
+		}
+		foreign[i] = true
+		for _, d := range docs {
+			if analysis.InLexicon(d, w) {
+				foreign[i] = false
+				break
+			}
+		}
+		if foreign[i] {
+			nForeign++
+		}
+	}
+	var from []analysis.Lang // the question's languages
+	all := false             // every content word is read in them (not only the foreign ones)
+	if len(langs) > 0 && !slices.Contains(docs, langs[0]) {
+		for _, l := range langs {
+			if !slices.Contains(docs, l) {
+				from = append(from, l)
+			}
+		}
+		all = true
+	} else if nForeign > 0 {
+		from = voteLanguages(words, docs, foreign)
+	}
+	if len(from) == 0 {
+		return nil
+	}
+	var out []string
+	add := func(t string) {
+		if t != "" && len(out) < maxCrossTerms && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	translate := func(f analysis.Lang, w string) (found bool) {
+		for _, d := range docs {
+			tr := analysis.Translate(f, d, w)
+			for _, t := range tr[:min(len(tr), maxTranslations)] {
+				if !analysis.IsStop(d, t) {
+					add(t)
+					add(analysis.Stem(d, t))
+				}
+			}
+			found = found || len(tr) > 0
+		}
+		return found
+	}
+	var x *crossIndex
+	for i, w := range words {
+		if len(w) < minCrossLen || stopIn(from, w) || stopIn(docs, w) {
+			continue
+		}
+		isForeign := foreign[i]
+		if !all && !isForeign {
+			continue
+		}
+		for _, f := range from {
+			if !translate(f, w) {
+				for _, part := range analysis.Decompound(f, w) {
+					translate(f, part)
+				}
+			}
+		}
+		if !isForeign {
+			continue
+		}
+		if x == nil {
+			x = v.cognateIndex()
+		}
+		var found []cognateWord
+		for _, f := range from {
+			k := analysis.Cognate(f, w)
+			for _, c := range x.byPrefix[analysis.CognatePrefix(k)] {
+				if analysis.CognatesMatch(k, c.key) && !slices.Contains(found, c) {
+					found = append(found, c)
+				}
+			}
+		}
+		// The closest first: the longest shared key, then the shortest word.
+		slices.SortStableFunc(found, func(a, b cognateWord) int {
+			if d := len(b.key) - len(a.key); d != 0 {
+				return d
+			}
+			return len(a.word) - len(b.word)
+		})
+		for _, c := range found[:min(len(found), maxCognates)] {
+			add(c.word)
+			add(analysis.Stem(x.lang, c.word))
+		}
+	}
+	return out
+}
+
+// voteLanguages returns the analysed languages other than docs holding the most of the
+// question's foreign words among their stop words and lexicon words (several on a tie), when
+// that is at least minVote and more than the question's stop words of the documents'
+// languages: one foreign-looking word is as likely a mistyped or rare word of the documents'
+// language ("how many hors of slep", "which protein powder brand is best").
+func voteLanguages(words []string, docs []analysis.Lang, foreign []bool) []analysis.Lang {
+	own := 0
+	for _, w := range words {
+		if stopIn(docs, w) {
+			own++
+		}
+	}
+	var best []analysis.Lang
+	bestN := max(minVote, own+1)
+	for _, l := range analysis.Supported {
+		if slices.Contains(docs, l) {
+			continue
+		}
+		n := 0
+		for i, w := range words {
+			if (analysis.IsStop(l, w) && !stopIn(docs, w)) || (foreign[i] && analysis.InLexicon(l, w)) {
+				n++
+			}
+		}
+		switch {
+		case n < bestN:
+		case n > bestN || best == nil:
+			best, bestN = []analysis.Lang{l}, n
+		default:
+			best = append(best, l)
+		}
+	}
+	return best
+}
+
+func stopIn(langs []analysis.Lang, w string) bool {
+	for _, l := range langs {
+		if analysis.IsStop(l, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,124 @@
+package knowledge
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/coachwire/coachwire/internal/analysis"
+)
+
+func testVocab(langs []analysis.Lang, words ...string) *vocab {
+	v := &vocab{words: map[string]bool{}, langs: langs}
+	for _, w := range words {
+		v.words[w] = true
+	}
+	return v
+}
+
+var englishDocs = testVocab([]analysis.Lang{analysis.English},
+	"drink", "water", "before", "during", "after", "long", "sessions", "protein", "grams", "kilogram", "running", "shoes",
+	"replace", "every", "kilometres", "sleep", "hours", "adults", "need", "blisters", "marathon", "caffeine")
+
+func cross(v *vocab, q string) []string {
+	return crossTerms(v, analysis.Words(q), analysis.DetectQuery(q, v.langs))
+}
+
+// TestCrossTermsLeaveDocumentLanguageAlone: a question in the documents' language, typos
+// included, gets no cross-language terms (a mistyped word is not taken for a foreign one).
+func TestCrossTermsLeaveDocumentLanguageAlone(t *testing.T) {
+	for _, q := range []string{
+		"How much water should I drink during long sessions?",
+		"How many hors of slep do adults need?",
+		"journal",
+		"Which protein powder brand is the best?",
+	} {
+		if got := cross(englishDocs, q); len(got) != 0 {
+			t.Errorf("%q: %q", q, got)
+		}
+	}
+	if got := crossTerms(nil, []string{"agua"}, []analysis.Lang{analysis.Spanish}); got != nil {
+		t.Errorf("no vocabulary: %q", got)
+	}
+}
+
+// TestCrossTermsTranslate: a question in another language gets the translations of its words
+// (lexicon, German compounds part by part) and the creator's words that look like them
+// (cognates), stemmed like the index.
+func TestCrossTermsTranslate(t *testing.T) {
+	for q, want := range map[string][]string{
+		"¿Cuánta agua debo beber durante el entrenamiento?": {"water"},
+		"Combien d'eau faut-il boire ?":                     {"water"},
+		"Quanta acqua bere durante l'allenamento?":          {"water"},
+		"Wann brauche ich neue Wanderschuhe?":               {"shoe"},                // compound: its last part
+		"¿Cuánta proteína por kilogramo?":                   {"protein"},             // a cognate, and in the lexicon neither
+		"Quand arrêter la caféine ?":                        {"caffeine", "caffein"}, // cognate, stemmed as the index
+		"Como evitar bolhas na maratona?":                   {"marathon"},            // cognate
+		"Hoeveel uur slaap heeft een volwassene nodig?":     {"sleep"},               // Dutch, voted by its stop words
+	} {
+		got := cross(englishDocs, q)
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%q: %q lacks %q", q, got, w)
+			}
+		}
+		if len(got) > maxCrossTerms {
+			t.Errorf("%q: %d terms", q, len(got))
+		}
+	}
+}
+
+// TestCrossTermsIntoTheDocumentsLanguage: documents in Spanish, question in English.
+func TestCrossTermsIntoTheDocumentsLanguage(t *testing.T) {
+	es := testVocab([]analysis.Lang{analysis.Spanish}, "bebe", "agua", "antes", "durante", "sesiones", "largas")
+	got := cross(es, "How much water should I drink before long sessions?")
+	if !slices.Contains(got, "agua") {
+		t.Errorf("English question, Spanish documents: %q", got)
+	}
+}
+
+// BenchmarkCrossTerms is the per-question cost of crossTerms over a 3,000-word vocabulary (the
+// cognate index built once, as a cached vocabulary keeps it).
+func BenchmarkCrossTerms(b *testing.B) {
+	v := testVocab([]analysis.Lang{analysis.English}, englishDocs.wordList()...)
+	for i := range 3000 {
+		v.words["word"+strconv.Itoa(i)+"ing"] = true
+	}
+	analysis.LoadLexicon()
+	for _, q := range []string{"When should I stop drinking caffeine?", "¿Cuántas horas de sueño necesita un adulto?"} {
+		words, langs := analysis.Words(q), analysis.DetectQuery(q, v.langs)
+		crossTerms(v, words, langs)
+		b.Run(q[:6], func(b *testing.B) {
+			for range b.N {
+				crossTerms(v, words, langs)
+			}
+		})
+	}
+}
+
+func (v *vocab) wordList() []string {
+	out := make([]string, 0, len(v.words))
+	for w := range v.words {
+		out = append(out, w)
+	}
+	return out
+}
+
+// TestCognateIndexKeptAcrossRefresh: a refreshed vocabulary builds its cognate index in the
+// refresh when the one it replaces had built one (and not otherwise).
+func TestCognateIndexKeptAcrossRefresh(t *testing.T) {
+	s := &Store{}
+	s.vocabs.m = map[string]*vocab{}
+	old := testVocab([]analysis.Lang{analysis.English}, "protein")
+	s.vocabs.m["t"] = old
+	fresh := testVocab([]analysis.Lang{analysis.English}, "protein", "marathon")
+	s.keepCross("t", fresh)
+	if fresh.cross.built.Load() {
+		t.Fatal("built although no question needed the old one")
+	}
+	old.cognateIndex()
+	s.keepCross("t", fresh)
+	if !fresh.cross.built.Load() || len(fresh.cross.byPrefix[analysis.CognatePrefix(analysis.Cognate(analysis.English, "marathon"))]) != 1 {
+		t.Fatalf("not built in the refresh: %+v", fresh.cross.byPrefix)
+	}
+}
