@@ -16,6 +16,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
+	"github.com/coachwire/coachwire/internal/people"
 )
 
 // maxEndUserPage bounds a page of end users.
@@ -37,13 +38,17 @@ type endUserOut struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	LastSeenAt     time.Time  `json:"last_seen_at"`
 	LastInboundAt  *time.Time `json:"last_inbound_at,omitempty"`
+	// PersonID names the person the end user is linked into (its own id when not linked:
+	// internal/people); Identities (one end user's answers only) are the person's end users.
+	PersonID   uuid.UUID         `json:"person_id"`
+	Identities []people.Identity `json:"identities,omitempty"`
 }
 
 func endUserOf(e db.EndUser) endUserOut {
 	o := endUserOut{ID: e.ID, Channel: e.Channel, ExternalID: e.ExternalID, ProviderUserID: e.ProviderUserID,
 		DisplayName: e.DisplayName, Language: e.Language, Timezone: e.Timezone, Verified: e.Verified, Tags: e.Tags,
 		OptedOut: e.OptedOutAt != nil, OptedOutAt: e.OptedOutAt, CreatedAt: e.CreatedAt, LastSeenAt: e.LastSeenAt,
-		LastInboundAt: e.LastInboundAt}
+		LastInboundAt: e.LastInboundAt, PersonID: e.PersonID}
 	if e.ChannelID.Valid {
 		id := e.ChannelID.UUID
 		o.ChannelID = &id
@@ -101,23 +106,6 @@ func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a cr
 		resp["next_after"] = list[len(list)-1].ID
 	}
 	writeJSON(w, http.StatusOK, resp)
-	return nil
-}
-
-func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("end user")
-	}
-	ctx := r.Context()
-	var e db.EndUser
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		e, err = q.GetEndUser(ctx, id)
-		return err
-	}); err != nil {
-		return orNotFound(err, "end user")
-	}
-	writeJSON(w, http.StatusOK, endUserOf(e))
 	return nil
 }
 

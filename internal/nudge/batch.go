@@ -168,6 +168,9 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			if !ok {
 				continue // erased meanwhile
 			}
+			if r.EnrollmentID != uuid.Nil {
+				eu = b.route(eu, now) // a program step goes to the person's latest channel
+			}
 			if prev, ok := b.prev[k]; ok && prev.Status != proactive.OutcomeHeld {
 				if prev.Status == proactive.OutcomeSent && prev.MessageID.Valid {
 					p, err := w.again(ctx, q, c, req, eu, prev.MessageID.UUID, b)
@@ -203,7 +206,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				dec.add(r, d, uuid.Nil)
 				continue
 			}
-			b.sent(eu.ID) // caps count this send for the rest of the batch
+			b.sent(eu) // caps count this send for the rest of the batch (the person's)
 			id := proactive.MessageID(r.OccurrenceID, eu.ID)
 			dec.add(r, d, id)
 			conv.need(eu)
@@ -306,8 +309,10 @@ type convKey struct {
 	channel string
 }
 
-// batchState is what one transaction read about a batch: the people (locked), their recorded
-// decisions and facts, the creator's policy, and campaign contents.
+// batchState is what one transaction read about a batch: the people (locked: the recipients and
+// every end user linked with them), their recorded decisions and facts (caps and the last
+// message are per person: sentDay, sentWeek and lastUser are keyed by person id), the
+// creator's policy, and campaign contents.
 type batchState struct {
 	creator   db.GetCreatorPolicyRow
 	policy    proactive.Policy
@@ -380,10 +385,12 @@ func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs
 		return nil, err
 	}
 	for _, f := range facts {
+		// The facts are the person's (every end user linked into it): kept by person.
+		p := b.users[f.EndUserID].PersonID
 		if f.LastUserAt.Unix() > 0 {
-			b.lastUser[f.EndUserID] = f.LastUserAt
+			b.lastUser[p] = f.LastUserAt
 		}
-		b.sentDay[f.EndUserID], b.sentWeek[f.EndUserID] = int(f.SentDay), int(f.SentWeek)
+		b.sentDay[p], b.sentWeek[p] = int(f.SentDay), int(f.SentWeek)
 	}
 	return b, nil
 }
@@ -404,8 +411,8 @@ func hasTemplate(ctx context.Context, q *db.Queries, id uuid.UUID) (bool, error)
 // facts is what the policy knows about eu, from the batch's reads.
 func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 	r := proactive.Recipient{Zone: proactive.Zone(eu, b.creator), Channel: eu.Channel, OptedOut: eu.OptedOutAt != nil, LastInboundAt: eu.LastInboundAt,
-		SentDay: b.sentDay[eu.ID], SentWeek: b.sentWeek[eu.ID]}
-	if last, ok := b.lastUser[eu.ID]; ok && (r.LastInboundAt == nil || last.After(*r.LastInboundAt)) {
+		SentDay: b.sentDay[eu.PersonID], SentWeek: b.sentWeek[eu.PersonID]}
+	if last, ok := b.lastUser[eu.PersonID]; ok && (r.LastInboundAt == nil || last.After(*r.LastInboundAt)) {
 		r.LastInboundAt = &last
 	}
 	switch eu.Channel {
@@ -422,9 +429,25 @@ func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 	return r
 }
 
-func (b *batchState) sent(id uuid.UUID) {
-	b.sentDay[id]++
-	b.sentWeek[id]++
+func (b *batchState) sent(eu db.EndUser) {
+	b.sentDay[eu.PersonID]++
+	b.sentWeek[eu.PersonID]++
+}
+
+// route is the end user a program step for eu goes to: of the end users linked into eu's
+// person (internal/people; LockEndUsers read them all), the one seen last that can be reached
+// (a channel to send on), eu itself when no other can or it is alone.
+func (b *batchState) route(eu db.EndUser, now time.Time) db.EndUser {
+	best := eu
+	for _, o := range b.users {
+		if o.PersonID != eu.PersonID || o.ID == eu.ID || !o.LastSeenAt.After(best.LastSeenAt) {
+			continue
+		}
+		if b.facts(o, now).HasChannel {
+			best = o
+		}
+	}
+	return best
 }
 
 // content is r's content, read once per campaign (or enrollment) per batch.
