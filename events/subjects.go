@@ -28,6 +28,7 @@ const (
 	ChannelWidget   = "widget"
 	ChannelWhatsApp = "whatsapp"
 	ChannelTelegram = "telegram"
+	ChannelApp      = "app"
 )
 
 // Subject builds cw.<creator>.<stage>[.<detail>].

@@ -16,7 +16,7 @@ SELECT pe.id, pe.creator_id, pe.program_id, pe.end_user_id, pe.status, pe.next_s
 WHERE pe.program_id = $1
   AND pe.end_user_id IN (SELECT p.id FROM end_users p
                          WHERE p.person_id = (SELECT e.person_id FROM end_users e WHERE e.id = $2))
-ORDER BY (pe.end_user_id = $2) DESC, pe.enrolled_at
+ORDER BY (pe.status IN ('active', 'paused')) DESC, (pe.end_user_id = $2) DESC, pe.enrolled_at
 LIMIT 1
 `
 
@@ -26,7 +26,8 @@ type EndUserEnrollmentParams struct {
 }
 
 // The enrollment in a program of an end user's person, if any: one enrollment per person, made
-// on whichever of their linked channels (their own first).
+// on whichever of their linked channels (a running one first, then their own: a link cancels
+// the app's duplicate, internal/people).
 func (q *Queries) EndUserEnrollment(ctx context.Context, arg EndUserEnrollmentParams) (ProgramEnrollment, error) {
 	row := q.db.QueryRow(ctx, endUserEnrollment, arg.ProgramID, arg.EndUserID)
 	var i ProgramEnrollment

@@ -114,9 +114,10 @@ func randomCode() string {
 }
 
 // linkRe matches a link command: "LINK <code>" or "/link <code>" in any case, and Telegram's
-// deep link "/start link_<code>" (optionally /start@Bot). The code part is loose here
-// (4-16 letters, digits, dashes) so that a mistyped code gets a clear answer, not the coach.
-var linkRe = regexp.MustCompile(`(?i)^(?:/?link(?:@\w+)?[\s:]+|/start(?:@\w+)?\s+link_)([a-z0-9][a-z0-9 -]{2,18}[a-z0-9])$`)
+// deep link "/start link_<code>" (optionally /start@Bot). The code is one word of letters,
+// digits and dashes; MatchLink accepts 6 to 12 characters without the dashes, so that a
+// mistyped code gets a clear answer rather than the coach's.
+var linkRe = regexp.MustCompile(`(?i)^(?:/?link(?:@\w+)?[\s:]+|/start(?:@\w+)?\s+link_)([a-z0-9][a-z0-9-]*[a-z0-9])$`)
 
 // MatchLink reports whether text, as a whole, is a link command, and its code.
 func MatchLink(text string) (code string, ok bool) {
@@ -128,7 +129,11 @@ func MatchLink(text string) (code string, ok bool) {
 	if m == nil {
 		return "", false
 	}
-	return NormalizeCode(m[1]), true
+	code = NormalizeCode(m[1])
+	if len(code) < 6 || len(code) > 12 {
+		return "", false
+	}
+	return code, true
 }
 
 // Linked is the result of a redeemed code.
