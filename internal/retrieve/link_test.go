@@ -47,7 +47,9 @@ func (r *rig) code(t *testing.T, endUser uuid.UUID, now time.Time) string {
 	return c.Code
 }
 
-func (r *rig) person(t *testing.T, endUser uuid.UUID) uuid.UUID { return r.endUser(t, endUser).PersonID }
+func (r *rig) person(t *testing.T, endUser uuid.UUID) uuid.UUID {
+	return r.endUser(t, endUser).PersonID
+}
 
 func facts(t *testing.T, r *rig, endUser uuid.UUID) []string {
 	t.Helper()
