@@ -60,7 +60,10 @@ func (x tenant) get(id uuid.UUID) db.EndUser {
 func (x tenant) link(a, b db.EndUser) people.Linked {
 	x.t.Helper()
 	var l people.Linked
-	x.tx(func(q *db.Queries) (err error) { l, err = people.Link(context.Background(), q, a, b, time.Now()); return err })
+	x.tx(func(q *db.Queries) (err error) {
+		l, err = people.Link(context.Background(), q, a, b, time.Now())
+		return err
+	})
 	return l
 }
 
