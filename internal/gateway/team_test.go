@@ -154,7 +154,8 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 		return !strings.HasSuffix(path, "/transfer-ownership")
 	case "agent":
 		return self || strings.HasPrefix(path, "/api/v1/conversations") || strings.HasPrefix(path, "/api/v1/end-users/{id}/memory") ||
-			pattern == "GET /api/v1/end-users" || pattern == "GET /api/v1/end-users/{id}" || pattern == "PUT /api/v1/end-users/{id}/tags"
+			pattern == "GET /api/v1/end-users" || pattern == "GET /api/v1/end-users/{id}" || pattern == "PUT /api/v1/end-users/{id}/tags" ||
+			pattern == "DELETE /api/v1/end-users/{id}/link"
 	case "editor", "viewer":
 		switch {
 		case self:
@@ -260,7 +261,8 @@ func TestRoleRouteTable(t *testing.T) {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		if strings.HasPrefix(path, "/api/v1/") && rt.Perm == "" {
 			// The public API routes: sign-up and sign-in, invitations' acceptance, the widget.
-			if !strings.HasPrefix(path, "/api/v1/auth/") && path != "/api/v1/invitations/accept" && !strings.HasPrefix(path, "/api/v1/widget/") {
+			if !strings.HasPrefix(path, "/api/v1/auth/") && path != "/api/v1/invitations/accept" && !strings.HasPrefix(path, "/api/v1/widget/") &&
+				!strings.HasPrefix(path, "/api/v1/app/") { // the app's routes: its session token
 				t.Errorf("route %s has no permission", rt.Pattern)
 			}
 			continue
