@@ -15,7 +15,9 @@ ALTER TABLE end_users FORCE ROW LEVEL SECURITY;
 ALTER TABLE end_users ALTER COLUMN person_id SET NOT NULL,
     ADD CONSTRAINT end_users_person_fkey FOREIGN KEY (creator_id, person_id)
         REFERENCES end_users (creator_id, id) ON DELETE SET NULL (person_id);
-CREATE INDEX end_users_person ON end_users (creator_id, person_id);
+-- Looking up a person's end users (every per-person rule, and the foreign key's ON DELETE):
+-- person ids are end user ids, unique across creators.
+CREATE INDEX end_users_person ON end_users (person_id);
 
 -- +goose StatementBegin
 CREATE FUNCTION end_users_own_person() RETURNS trigger

@@ -6,8 +6,7 @@
 -- replicas): the end users asked for and every end user linked into the same person
 -- (migration 0025), locked in id order so two batches never deadlock.
 SELECT * FROM end_users
-WHERE id = ANY(@ids::uuid[])
-   OR person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY(@ids::uuid[]))
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY(@ids::uuid[]))
 ORDER BY id FOR UPDATE;
 
 -- name: GetNudgeDeliveries :many

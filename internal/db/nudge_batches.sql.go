@@ -92,8 +92,7 @@ func (q *Queries) InsertNudgeMessages(ctx context.Context, arg InsertNudgeMessag
 const lockEndUsers = `-- name: LockEndUsers :many
 
 SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users
-WHERE id = ANY($1::uuid[])
-   OR person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY($1::uuid[]))
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY($1::uuid[]))
 ORDER BY id FOR UPDATE
 `
 
