@@ -129,6 +129,12 @@ func TestLinkByCode(t *testing.T) {
 	require.Equal(t, r.person(t, app), r.person(t, teu))
 	require.Equal(t, []string{"Has a dog", "Lives in Porto"}, facts(t, r, teu))
 
+	// One enrollment per person: the program keyword in the chat, then in the other chat.
+	prog := r.program(t, "30-day reset", "START30")
+	require.Equal(t, "You're enrolled in 30-day reset.", say(wa, whatsapp(wa, "491700000001", "w6", "START30"), wconv))
+	require.Equal(t, "You're already enrolled in 30-day reset.", say(tg, telegram(tg, "8801", "8801", "t3", "start30"), tconv))
+	require.Len(t, r.enrollments(t, prog), 1)
+
 	// Expired, unknown, and sent from the app's own channel kind: refused, nothing changes.
 	other, otherConv := channelConv(r, "whatsapp", wa, "491700000002", "")
 	require.Contains(t, say(wa, whatsapp(wa, "491700000002", "x1", "LINK "+r.code(t, app, time.Now().Add(-time.Hour))), otherConv), "expired")
