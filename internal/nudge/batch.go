@@ -171,6 +171,13 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			if r.EnrollmentID != uuid.Nil {
 				eu = b.route(eu, now) // a program step goes to the person's latest channel
 			}
+			if r.CampaignID != uuid.Nil && b.sentToPerson(r.OccurrenceID, eu) {
+				// One campaign message per person: another of their linked end users has it.
+				if prev, ok := b.prev[k]; !ok || prev.Status == proactive.OutcomeHeld {
+					dec.add(r, proactive.Decision{Outcome: proactive.OutcomeSkipped, Reason: proactive.ReasonSamePerson}, uuid.Nil)
+				}
+				continue
+			}
 			if prev, ok := b.prev[k]; ok && prev.Status != proactive.OutcomeHeld {
 				if prev.Status == proactive.OutcomeSent && prev.MessageID.Valid {
 					p, err := w.again(ctx, q, c, req, eu, prev.MessageID.UUID, b)
@@ -207,6 +214,7 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				continue
 			}
 			b.sent(eu) // caps count this send for the rest of the batch (the person's)
+			b.sentOcc[pair{r.OccurrenceID, r.EndUserID}] = true
 			id := proactive.MessageID(r.OccurrenceID, eu.ID)
 			dec.add(r, d, id)
 			conv.need(eu)
@@ -326,6 +334,8 @@ type batchState struct {
 	steps     map[uuid.UUID]contentResult // enrollment → its step's content
 	ids       []uuid.UUID
 	mem       map[uuid.UUID]json.RawMessage
+	// sentOcc: the (occurrence, end user) pairs this batch decided to send.
+	sentOcc map[pair]bool
 }
 
 type contentResult struct {
@@ -336,7 +346,7 @@ type contentResult struct {
 func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs []*request, now time.Time) (*batchState, error) {
 	b := &batchState{users: map[uuid.UUID]db.EndUser{}, prev: map[pair]db.NudgeDelivery{}, lastUser: map[uuid.UUID]time.Time{},
 		sentDay: map[uuid.UUID]int{}, sentWeek: map[uuid.UUID]int{}, templates: map[uuid.UUID]bool{},
-		campaigns: map[uuid.UUID]contentResult{}, steps: map[uuid.UUID]contentResult{}}
+		campaigns: map[uuid.UUID]contentResult{}, steps: map[uuid.UUID]contentResult{}, sentOcc: map[pair]bool{}}
 	var err error
 	if b.creator, err = q.GetCreatorPolicy(ctx, c); err != nil {
 		return nil, err
@@ -372,6 +382,18 @@ func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs
 	}
 	if len(b.ids) == 0 {
 		return b, nil
+	}
+	// A campaign's decisions for the recipients' linked end users too (one message per person).
+	for _, r := range reqs {
+		eu, ok := b.users[r.r.EndUserID]
+		if !ok || r.r.CampaignID == uuid.Nil {
+			continue
+		}
+		for _, o := range b.users {
+			if o.PersonID == eu.PersonID && o.ID != eu.ID {
+				occ, who = append(occ, r.r.OccurrenceID), append(who, o.ID)
+			}
+		}
 	}
 	prev, err := q.GetNudgeDeliveries(ctx, db.GetNudgeDeliveriesParams{OccurrenceIds: occ, EndUserIds: who})
 	if err != nil {
@@ -427,6 +449,23 @@ func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 		}
 	}
 	return r
+}
+
+// sentToPerson reports whether occurrence occ went to another end user of eu's person: decided
+// sent before (a recorded decision) or in this batch.
+func (b *batchState) sentToPerson(occ uuid.UUID, eu db.EndUser) bool {
+	for _, o := range b.users {
+		if o.PersonID != eu.PersonID || o.ID == eu.ID {
+			continue
+		}
+		if b.sentOcc[pair{occ, o.ID}] {
+			return true
+		}
+		if p, ok := b.prev[pair{occ, o.ID}]; ok && p.Status == proactive.OutcomeSent {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *batchState) sent(eu db.EndUser) {

@@ -122,3 +122,35 @@ func TestLinkedPeopleOneEnrollment(t *testing.T) {
 	require.Len(t, ob, 1)
 	require.Equal(t, app, ob[0].Data.EndUserID)
 }
+
+// TestLinkedPeopleOneCampaignMessage: a campaign occurrence whose audience holds two end users
+// linked into one person reaches the person once (the other is skipped as same_person),
+// whether both are decided in one batch or one after the other, and a redelivery changes
+// nothing; an unlinked person in the same audience gets theirs.
+func TestLinkedPeopleOneCampaignMessage(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	r := newRig(t, t0)
+	r.policy("UTC", 0, 0, 5, 20)
+	app, chat, ben := r.person("Ana", "", "c"), r.person("Ana", "", "c"), r.person("Ben", "", "c")
+	r.link(app, chat)
+	w := r.worker()
+	c := r.campaign(proactive.Audience{Tag: "c"}, text("Hello"), once(t0))
+
+	occ := uuid.New()
+	r.submitAll(w, c, occ, t0, app, chat, ben)
+	got := []string{r.decision(c, app), r.decision(c, chat)}
+	require.ElementsMatch(t, []string{"sent//text", "skipped/same_person/"}, got, "one message for the person")
+	require.Equal(t, "sent//text", r.decision(c, ben))
+	r.submitAll(w, c, occ, t0, app, chat)
+	require.ElementsMatch(t, got, []string{r.decision(c, app), r.decision(c, chat)}, "a redelivery changes nothing")
+	require.Len(t, append(r.bodies(app), r.bodies(chat)...), 1)
+
+	r.clk.Set(t0.Add(2 * time.Hour))
+	occ2 := uuid.New()
+	r.submit(w, c, occ2, chat, r.clk.Now())
+	r.submit(w, c, occ2, app, r.clk.Now())
+	require.Equal(t, 2, r.count(`SELECT count(*) FROM nudge_deliveries WHERE occurrence_id = $1`, occ2))
+	require.Equal(t, 1, r.count(`SELECT count(*) FROM nudge_deliveries WHERE occurrence_id = $1 AND status = 'sent' AND end_user_id = $2`, occ2, chat))
+	require.Equal(t, 1, r.count(`SELECT count(*) FROM nudge_deliveries WHERE occurrence_id = $1 AND reason = 'same_person' AND end_user_id = $2`, occ2, app))
+}
