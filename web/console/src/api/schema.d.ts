@@ -2369,7 +2369,7 @@ export interface components {
              * @description Held or skipped only.
              * @enum {string}
              */
-            reason?: "opted_out" | "no_channel" | "expired" | "local_time" | "quiet_hours" | "live_conversation" | "capped" | "no_template";
+            reason?: "opted_out" | "no_channel" | "expired" | "local_time" | "quiet_hours" | "live_conversation" | "capped" | "no_template" | "same_person";
             /** @description Sent as the content's template, with the parameters rendered for this person. */
             template?: {
                 language?: string;
