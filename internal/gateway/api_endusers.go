@@ -109,6 +109,31 @@ func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a cr
 	return nil
 }
 
+// handleGetEndUser answers one end user with the end users linked into their person
+// (identities, oldest first, the end user itself included: internal/people).
+func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return errNotFound("end user")
+	}
+	ctx := r.Context()
+	var out endUserOut
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		e, err := q.GetEndUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = endUserOf(e)
+		ids, _, err := people.Identities(ctx, q, id)
+		out.Identities = ids[id]
+		return err
+	}); err != nil {
+		return orNotFound(err, "end user")
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 // cleanTags trims tags, drops duplicates (tags match exactly, so case is kept) and checks the
 // limits.
 func cleanTags(in []string) ([]string, error) {

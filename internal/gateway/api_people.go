@@ -11,31 +11,6 @@ import (
 	"github.com/coachwire/coachwire/internal/people"
 )
 
-// handleGetEndUser answers one end user with the end users linked into their person
-// (identities, oldest first, the end user itself included).
-func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return errNotFound("end user")
-	}
-	ctx := r.Context()
-	var out endUserOut
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		e, err := q.GetEndUser(ctx, id)
-		if err != nil {
-			return err
-		}
-		out = endUserOf(e)
-		ids, _, err := people.Identities(ctx, q, id)
-		out.Identities = ids[id]
-		return err
-	}); err != nil {
-		return orNotFound(err, "end user")
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 // handleUnlinkEndUser answers DELETE /api/v1/end-users/{id}/link: the end user leaves the
 // person it shares with others (it becomes its own person, with an empty memory profile; the
 // others keep the shared one). 409 not_linked when it shares its person with nobody. It
