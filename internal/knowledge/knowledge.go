@@ -593,25 +593,32 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	if q == "" && len(queryVector) == 0 {
 		return nil, nil
 	}
+	asked := q
 	if q != "" {
 		q = cleanQuery(s.queryText(ctx, tenant, q))
 	}
-	// A document being reindexed has chunks of two versions: one of each (document, chunk) is
-	// kept, and when that left fewer than limit of a full answer, the search runs once more for
-	// twice as many.
-	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, limit)
+	// Twice limit hits are read, reranked by how much of the question they cover, and the best
+	// limit kept. A document being reindexed has chunks of two versions: one of each (document,
+	// chunk) is kept, and when that left fewer than asked of a full answer, the search runs once
+	// more for twice as many.
+	fetch := 2 * limit // the pool rerank orders (rerank.go)
+	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, fetch)
 	if err != nil {
 		return nil, err
 	}
-	if n := len(ps); n == limit {
-		if ps = dedupe(ps, limit); len(ps) < n {
-			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*limit)
+	if n := len(ps); n == fetch {
+		if ps = dedupe(ps, fetch); len(ps) < n {
+			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*fetch)
 			if err != nil {
 				return nil, err
 			}
 		}
 	}
-	return dedupe(ps, limit), nil
+	ps = dedupe(ps, fetch)
+	if asked != "" {
+		rerank(asked, ps) // rerank.go
+	}
+	return ps[:min(len(ps), limit)], nil
 }
 
 func (s *Store) search(ctx context.Context, creatorID uuid.UUID, tenant, q string, queryVector []float32, fetch int) ([]Passage, error) {
