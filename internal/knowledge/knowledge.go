@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/coachwire/coachwire/internal/analysis"
+	"github.com/coachwire/coachwire/internal/thesaurus"
 )
 
 // ClassName is the Weaviate collection holding every creator's chunks.
@@ -126,6 +127,7 @@ func New(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if s.client, err = weaviate.NewClient(wc); err != nil {
 		return nil, fmt.Errorf("knowledge: weaviate client: %w", err)
 	}
+	go thesaurus.Load() // read while the Store starts; a first search waits for the rest
 	if err := s.EnsureSchema(ctx); err != nil {
 		return nil, err
 	}
