@@ -138,6 +138,7 @@ const (
 	weightOwn     = 3
 	weightRelated = 2
 	weightBroader = 1
+	weightPart    = 1 // a part of a hyphenated compound
 )
 
 // maxRelatedPerWord bounds the related words added per question word (those in the creator's
@@ -160,6 +161,17 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 	}
 	english := slices.Contains(langs, analysis.English)
 	words := analysis.Words(q)
+	// A hyphenated English compound is one word ("shut-eye" is "shuteye", not "shut" and "eye"):
+	// its parts weigh least and bring no related words.
+	part := make([]bool, len(words))
+	if english {
+		lq := strings.ToLower(q)
+		for i := 0; i+1 < len(words); i++ {
+			if strings.Contains(lq, words[i]+"-"+words[i+1]) && thesaurus.Known(words[i]+words[i+1]) {
+				part[i], part[i+1] = true, true
+			}
+		}
+	}
 	var terms []string
 	weight := make(map[string]int, 4*len(words))
 	add := func(t string, w int) {
@@ -174,12 +186,14 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		weight[t] = w
 	}
 	var related []string // question words (and their corrections) to expand
-	for _, w := range words {
+	for i, w := range words {
 		if isStopIn(langs, w) {
 			continue
 		}
 		own := weightOwn
-		if english {
+		if part[i] {
+			own = weightPart
+		} else if english {
 			own = ownWeight(w)
 		}
 		add(w, own)
@@ -200,7 +214,9 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 				add(analysis.Stem(l, f), own)
 			}
 		}
-		related = append(related, forms...)
+		if !part[i] {
+			related = append(related, forms...)
+		}
 	}
 	if len(terms) == 0 {
 		return q // only stop words: search them as they are
@@ -211,7 +227,7 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 			if j := words[i] + words[i+1]; thesaurus.Known(j) {
 				related = append(related, j)
 				if v.has(j) {
-					add(j, weightOwn)
+					add(j, ownWeight(j))
 				}
 			}
 		}
