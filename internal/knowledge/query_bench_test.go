@@ -41,3 +41,19 @@ func BenchmarkQueryText(b *testing.B) {
 		s.queryText(ctx, "t", qs[i%len(qs)])
 	}
 }
+
+// BenchmarkRerank is the CPU cost of ordering a search's 20 hits by question coverage.
+func BenchmarkRerank(b *testing.B) {
+	var ps []Passage
+	for i := range 20 {
+		ps = append(ps, Passage{Title: "Coaching handbook", Heading: "Caffeine timing",
+			Text: "Caffeine has a half-life of about five to six hours, so a coffee at four in the afternoon still leaves half its " +
+				"caffeine in the body at ten at night. Stop caffeine at least eight hours before bedtime if you struggle to fall asleep.",
+			Score: float64(20 - i)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rerank("When should I stop drinking coffee so it doesn't keep me awake?", ps)
+	}
+}
