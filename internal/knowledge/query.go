@@ -159,7 +159,9 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 	if len(langs) > 3 {
 		langs = langs[:3]
 	}
-	english := slices.Contains(langs, analysis.English)
+	// The English-only steps (WordNet) apply when English is the query's first language, not
+	// merely the fallback: "placer" in a French question is not the English word.
+	english := len(langs) > 0 && langs[0] == analysis.English
 	words := analysis.Words(q)
 	// A hyphenated English compound is one word ("shut-eye" is "shuteye", not "shut" and "eye"):
 	// its parts weigh least and bring no related words.
