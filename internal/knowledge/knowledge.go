@@ -599,11 +599,12 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	if q != "" {
 		q = cleanQuery(s.queryText(ctx, tenant, q))
 	}
-	// Twice limit hits are read, reranked by how much of the question they cover, and the best
-	// limit kept. A document being reindexed has chunks of two versions: one of each (document,
-	// chunk) is kept, and when that left fewer than asked of a full answer, the search runs once
-	// more for twice as many.
-	fetch := 2 * limit // the pool rerank orders (rerank.go)
+	// The hits are reranked by how much of the question they cover (rerank.go). A document
+	// being reindexed has chunks of two versions: one of each (document, chunk) is kept, and
+	// when that left fewer than asked of a full answer, the search runs once more for twice as
+	// many. (Reading twice limit hits to rerank measured +0.005 BM25 MRR on make eval, for twice
+	// the rerank's cost: ~0.5 ms of CPU for 20 hits of 1,000 tokens on a busy machine.)
+	fetch := limit
 	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, fetch)
 	if err != nil {
 		return nil, err
