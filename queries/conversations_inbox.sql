@@ -1,18 +1,21 @@
 -- name: InboxConversations :many
 -- One keyset page of the creator's inbox, newest activity first (ties by id), with the end
--- user's name, handle, tags and opt-out, and the conversation's last message. Filters are
+-- user's name, handle, tags and opt-out, their person and its channels (migration 0025), and
+-- the conversation's last message. Filters are
 -- optional. A search gives name_like (an ILIKE pattern on the name) and, when the text has
 -- words, one [term_lo, term_hi) range per word: a conversation matches when its messages hold
 -- a term in every range (message_terms, migration 0020: btree range scans, never a scan of the
 -- messages). The page is chosen first (the inner query walks conversations_inbox), and only
 -- its rows look up their last message.
 SELECT p.id, p.end_user_id, p.channel, p.channel_id, p.status, p.created_at, p.last_activity_at,
-       p.display_name, p.external_id, p.provider_user_id, p.tags, p.opted_out_at,
+       p.display_name, p.external_id, p.provider_user_id, p.tags, p.opted_out_at, p.person_id,
+       ARRAY(SELECT pc.channel FROM end_users pc WHERE pc.creator_id = p.creator_id AND pc.person_id = p.person_id
+             ORDER BY pc.created_at, pc.id)::text[] AS person_channels,
        coalesce(lm.role, '')::text AS last_role, coalesce(left(lm.body, 200), '')::text AS last_text,
        coalesce(lm.created_at, p.last_activity_at)::timestamptz AS last_at
 FROM (
     SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
-           e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at
+           e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at, e.person_id
     FROM conversations c
     JOIN end_users e ON e.id = c.end_user_id
     WHERE (sqlc.narg(channel)::text IS NULL OR c.channel = sqlc.narg(channel))
@@ -48,7 +51,9 @@ ORDER BY p.last_activity_at DESC, p.id DESC;
 -- name: GetInboxConversation :one
 -- One conversation as an inbox row.
 SELECT c.id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
-       e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at,
+       e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at, e.person_id,
+       ARRAY(SELECT pc.channel FROM end_users pc WHERE pc.creator_id = e.creator_id AND pc.person_id = e.person_id
+             ORDER BY pc.created_at, pc.id)::text[] AS person_channels,
        coalesce(lm.role, '')::text AS last_role, coalesce(left(lm.body, 200), '')::text AS last_text,
        coalesce(lm.created_at, c.last_activity_at)::timestamptz AS last_at
 FROM conversations c

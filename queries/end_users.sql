@@ -8,5 +8,12 @@ ORDER BY id
 LIMIT @max_rows;
 
 -- name: EndUserEnrollment :one
--- An end user's enrollment in a program, if any.
-SELECT * FROM program_enrollments WHERE program_id = @program_id AND end_user_id = @end_user_id;
+-- The enrollment in a program of an end user's person, if any: one enrollment per person, made
+-- on whichever of their linked channels (a running one first, then their own: a link cancels
+-- the app's duplicate, internal/people).
+SELECT pe.* FROM program_enrollments pe
+WHERE pe.program_id = @program_id
+  AND pe.end_user_id IN (SELECT p.id FROM end_users p
+                         WHERE p.person_id = (SELECT e.person_id FROM end_users e WHERE e.id = @end_user_id))
+ORDER BY (pe.status IN ('active', 'paused')) DESC, (pe.end_user_id = @end_user_id) DESC, pe.enrolled_at
+LIMIT 1;

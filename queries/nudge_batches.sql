@@ -2,9 +2,12 @@
 -- (internal/nudge/batch.go).
 
 -- name: LockEndUsers :many
--- Serialises proactive decisions per person (caps count across campaigns and replicas); rows
--- are locked in id order so two batches never deadlock.
-SELECT * FROM end_users WHERE id = ANY(@ids::uuid[]) ORDER BY id FOR UPDATE;
+-- Serialises proactive decisions per person (caps count across campaigns, channels and
+-- replicas): the end users asked for and every end user linked into the same person
+-- (migration 0025), locked in id order so two batches never deadlock.
+SELECT * FROM end_users
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY(@ids::uuid[]))
+ORDER BY id FOR UPDATE;
 
 -- name: GetNudgeDeliveries :many
 -- The decisions already recorded for the given (occurrence, recipient) pairs.
@@ -13,20 +16,27 @@ JOIN (SELECT unnest(@occurrence_ids::uuid[]) AS occurrence_id, unnest(@end_user_
   ON d.occurrence_id = k.occurrence_id AND d.end_user_id = k.end_user_id;
 
 -- name: NudgeFacts :many
--- Per person: the last message they wrote (any conversation), and the proactive messages sent
--- to them since the start of their local day and since week_start (across campaigns and
--- programs).
+-- Per person: the last message they wrote (any conversation, any channel linked into the
+-- person), and the proactive messages sent to them since the start of their local day and since
+-- week_start (across campaigns, programs and the person's channels).
 SELECT u.id::uuid AS end_user_id,
        COALESCE((SELECT max(m.created_at) FROM conversations c JOIN messages m ON m.conversation_id = c.id
-                 WHERE c.end_user_id = u.id AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
+                 WHERE c.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+                   AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id = u.id AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
+        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+          AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id = u.id AND d.status = 'sent' AND d.decided_at >= @week_start::timestamptz)::int AS sent_week
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@day_starts::timestamptz[]) AS day_start) AS u;
+        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+          AND d.status = 'sent' AND d.decided_at >= @week_start::timestamptz)::int AS sent_week
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@day_starts::timestamptz[]) AS day_start) AS u
+JOIN end_users e ON e.id = u.id;
 
 -- name: MemoriesOf :many
-SELECT end_user_id, profile FROM end_user_memory WHERE end_user_id = ANY(@ids::uuid[]);
+-- The profile of each end user's person (linked end users share one), by end user.
+SELECT e.id AS end_user_id, m.profile FROM end_users e
+JOIN end_user_memory m ON m.end_user_id = e.person_id
+WHERE e.id = ANY(@ids::uuid[]);
 
 -- name: UpsertNudgeConversations :many
 -- The conversations proactive messages go into (created on first contact), one per person and

@@ -41,7 +41,7 @@ var layers = []struct {
 	{layerRoles, roles},
 	{layerDomain, []string{
 		"internal/analysis", "internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
-		"internal/passages",
+		"internal/passages", "internal/people", "internal/thesaurus",
 		"internal/proactive", "internal/ratelimit", "internal/text", "internal/tokens",
 	}},
 	{layerInfra, []string{

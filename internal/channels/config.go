@@ -9,6 +9,9 @@ type Config struct {
 	PhoneNumberID string    `json:"phone_number_id,omitempty"`
 	APIVersion    string    `json:"api_version,omitempty"`
 	Template      *Template `json:"template,omitempty"`
+	// DisplayPhoneNumber is the number people write to, when WhatsApp told it at connect time
+	// (the app's wa.me link for linking a chat, internal/people).
+	DisplayPhoneNumber string `json:"display_phone_number,omitempty"`
 	// Telegram
 	BotID       int64  `json:"bot_id,omitempty"`
 	BotUsername string `json:"bot_username,omitempty"`

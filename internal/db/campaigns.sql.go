@@ -947,7 +947,7 @@ func (q *Queries) LockCampaign(ctx context.Context, id uuid.UUID) (Campaign, err
 }
 
 const lockEndUser = `-- name: LockEndUser :one
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users WHERE id = $1 FOR UPDATE
 `
 
 // Serialises every proactive decision for one person (the frequency caps count across
@@ -972,6 +972,7 @@ func (q *Queries) LockEndUser(ctx context.Context, id uuid.UUID) (EndUser, error
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }
@@ -1199,7 +1200,7 @@ func (q *Queries) SetCreatorPolicy(ctx context.Context, arg SetCreatorPolicyPara
 }
 
 const setEndUserTags = `-- name: SetEndUserTags :one
-UPDATE end_users SET tags = $1 WHERE id = $2 RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
+UPDATE end_users SET tags = $1 WHERE id = $2 RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id
 `
 
 type SetEndUserTagsParams struct {
@@ -1227,6 +1228,7 @@ func (q *Queries) SetEndUserTags(ctx context.Context, arg SetEndUserTagsParams) 
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }

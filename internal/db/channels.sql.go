@@ -393,7 +393,7 @@ const setEndUserOptOut = `-- name: SetEndUserOptOut :one
 UPDATE end_users
 SET opted_out_at = CASE WHEN $1::bool THEN COALESCE(opted_out_at, now()) ELSE NULL END
 WHERE id = $2
-RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
+RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id
 `
 
 type SetEndUserOptOutParams struct {
@@ -422,6 +422,7 @@ func (q *Queries) SetEndUserOptOut(ctx context.Context, arg SetEndUserOptOutPara
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }
@@ -506,7 +507,7 @@ SET last_seen_at = now(),
     chat_id = CASE WHEN EXCLUDED.chat_id <> '' THEN EXCLUDED.chat_id ELSE end_users.chat_id END,
     channel_id = EXCLUDED.channel_id,
     last_inbound_at = GREATEST(end_users.last_inbound_at, EXCLUDED.last_inbound_at)
-RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
+RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id
 `
 
 type UpsertChannelEndUserParams struct {
@@ -555,6 +556,7 @@ func (q *Queries) UpsertChannelEndUser(ctx context.Context, arg UpsertChannelEnd
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }

@@ -81,7 +81,7 @@ func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversati
 }
 
 const getEndUser = `-- name: GetEndUser :one
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users WHERE id = $1
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users WHERE id = $1
 `
 
 func (q *Queries) GetEndUser(ctx context.Context, id uuid.UUID) (EndUser, error) {
@@ -104,6 +104,7 @@ func (q *Queries) GetEndUser(ctx context.Context, id uuid.UUID) (EndUser, error)
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }
@@ -345,7 +346,7 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (creator_id, channel, external_id) DO UPDATE
 SET last_seen_at = now(),
     display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE end_users.display_name END
-RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
+RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id
 `
 
 type UpsertEndUserParams struct {
@@ -384,6 +385,7 @@ func (q *Queries) UpsertEndUser(ctx context.Context, arg UpsertEndUserParams) (E
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }

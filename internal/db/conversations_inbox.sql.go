@@ -205,7 +205,9 @@ func (q *Queries) EndUserNudges(ctx context.Context, endUserID uuid.UUID) ([]End
 
 const getInboxConversation = `-- name: GetInboxConversation :one
 SELECT c.id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
-       e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at,
+       e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at, e.person_id,
+       ARRAY(SELECT pc.channel FROM end_users pc WHERE pc.creator_id = e.creator_id AND pc.person_id = e.person_id
+             ORDER BY pc.created_at, pc.id)::text[] AS person_channels,
        coalesce(lm.role, '')::text AS last_role, coalesce(left(lm.body, 200), '')::text AS last_text,
        coalesce(lm.created_at, c.last_activity_at)::timestamptz AS last_at
 FROM conversations c
@@ -231,6 +233,8 @@ type GetInboxConversationRow struct {
 	ProviderUserID string        `json:"provider_user_id"`
 	Tags           []string      `json:"tags"`
 	OptedOutAt     *time.Time    `json:"opted_out_at"`
+	PersonID       uuid.UUID     `json:"person_id"`
+	PersonChannels []string      `json:"person_channels"`
 	LastRole       string        `json:"last_role"`
 	LastText       string        `json:"last_text"`
 	LastAt         time.Time     `json:"last_at"`
@@ -253,6 +257,8 @@ func (q *Queries) GetInboxConversation(ctx context.Context, id uuid.UUID) (GetIn
 		&i.ProviderUserID,
 		&i.Tags,
 		&i.OptedOutAt,
+		&i.PersonID,
+		&i.PersonChannels,
 		&i.LastRole,
 		&i.LastText,
 		&i.LastAt,
@@ -262,12 +268,14 @@ func (q *Queries) GetInboxConversation(ctx context.Context, id uuid.UUID) (GetIn
 
 const inboxConversations = `-- name: InboxConversations :many
 SELECT p.id, p.end_user_id, p.channel, p.channel_id, p.status, p.created_at, p.last_activity_at,
-       p.display_name, p.external_id, p.provider_user_id, p.tags, p.opted_out_at,
+       p.display_name, p.external_id, p.provider_user_id, p.tags, p.opted_out_at, p.person_id,
+       ARRAY(SELECT pc.channel FROM end_users pc WHERE pc.creator_id = p.creator_id AND pc.person_id = p.person_id
+             ORDER BY pc.created_at, pc.id)::text[] AS person_channels,
        coalesce(lm.role, '')::text AS last_role, coalesce(left(lm.body, 200), '')::text AS last_text,
        coalesce(lm.created_at, p.last_activity_at)::timestamptz AS last_at
 FROM (
     SELECT c.id, c.creator_id, c.end_user_id, c.channel, c.channel_id, c.status, c.created_at, c.last_activity_at,
-           e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at
+           e.display_name, e.external_id, e.provider_user_id, e.tags, e.opted_out_at, e.person_id
     FROM conversations c
     JOIN end_users e ON e.id = c.end_user_id
     WHERE ($1::text IS NULL OR c.channel = $1)
@@ -332,13 +340,16 @@ type InboxConversationsRow struct {
 	ProviderUserID string        `json:"provider_user_id"`
 	Tags           []string      `json:"tags"`
 	OptedOutAt     *time.Time    `json:"opted_out_at"`
+	PersonID       uuid.UUID     `json:"person_id"`
+	PersonChannels []string      `json:"person_channels"`
 	LastRole       string        `json:"last_role"`
 	LastText       string        `json:"last_text"`
 	LastAt         time.Time     `json:"last_at"`
 }
 
 // One keyset page of the creator's inbox, newest activity first (ties by id), with the end
-// user's name, handle, tags and opt-out, and the conversation's last message. Filters are
+// user's name, handle, tags and opt-out, their person and its channels (migration 0025), and
+// the conversation's last message. Filters are
 // optional. A search gives name_like (an ILIKE pattern on the name) and, when the text has
 // words, one [term_lo, term_hi) range per word: a conversation matches when its messages hold
 // a term in every range (message_terms, migration 0020: btree range scans, never a scan of the
@@ -382,6 +393,8 @@ func (q *Queries) InboxConversations(ctx context.Context, arg InboxConversations
 			&i.ProviderUserID,
 			&i.Tags,
 			&i.OptedOutAt,
+			&i.PersonID,
+			&i.PersonChannels,
 			&i.LastRole,
 			&i.LastText,
 			&i.LastAt,

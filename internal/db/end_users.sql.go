@@ -12,7 +12,12 @@ import (
 )
 
 const endUserEnrollment = `-- name: EndUserEnrollment :one
-SELECT id, creator_id, program_id, end_user_id, status, next_step, next_at, enrolled_at, last_step, last_step_at, lease_until, history, updated_at, paused_at FROM program_enrollments WHERE program_id = $1 AND end_user_id = $2
+SELECT pe.id, pe.creator_id, pe.program_id, pe.end_user_id, pe.status, pe.next_step, pe.next_at, pe.enrolled_at, pe.last_step, pe.last_step_at, pe.lease_until, pe.history, pe.updated_at, pe.paused_at FROM program_enrollments pe
+WHERE pe.program_id = $1
+  AND pe.end_user_id IN (SELECT p.id FROM end_users p
+                         WHERE p.person_id = (SELECT e.person_id FROM end_users e WHERE e.id = $2))
+ORDER BY (pe.status IN ('active', 'paused')) DESC, (pe.end_user_id = $2) DESC, pe.enrolled_at
+LIMIT 1
 `
 
 type EndUserEnrollmentParams struct {
@@ -20,7 +25,9 @@ type EndUserEnrollmentParams struct {
 	EndUserID uuid.UUID `json:"end_user_id"`
 }
 
-// An end user's enrollment in a program, if any.
+// The enrollment in a program of an end user's person, if any: one enrollment per person, made
+// on whichever of their linked channels (a running one first, then their own: a link cancels
+// the app's duplicate, internal/people).
 func (q *Queries) EndUserEnrollment(ctx context.Context, arg EndUserEnrollmentParams) (ProgramEnrollment, error) {
 	row := q.db.QueryRow(ctx, endUserEnrollment, arg.ProgramID, arg.EndUserID)
 	var i ProgramEnrollment
@@ -44,7 +51,7 @@ func (q *Queries) EndUserEnrollment(ctx context.Context, arg EndUserEnrollmentPa
 }
 
 const listEndUsers = `-- name: ListEndUsers :many
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users
 WHERE id > $1
   AND ($2::text IS NULL OR channel = $2)
   AND ($3::text IS NULL OR tags @> ARRAY[$3::text])
@@ -91,6 +98,7 @@ func (q *Queries) ListEndUsers(ctx context.Context, arg ListEndUsersParams) ([]E
 			&i.LastInboundAt,
 			&i.OptedOutAt,
 			&i.Tags,
+			&i.PersonID,
 		); err != nil {
 			return nil, err
 		}

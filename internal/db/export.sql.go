@@ -205,7 +205,7 @@ func (q *Queries) ExportEndUserMemory(ctx context.Context, arg ExportEndUserMemo
 }
 
 const exportEndUsers = `-- name: ExportEndUsers :many
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users
 WHERE creator_id = $1 AND id > $2
 ORDER BY id
 LIMIT $3
@@ -243,6 +243,7 @@ func (q *Queries) ExportEndUsers(ctx context.Context, arg ExportEndUsersParams) 
 			&i.LastInboundAt,
 			&i.OptedOutAt,
 			&i.Tags,
+			&i.PersonID,
 		); err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 const endUserMessagesAfter = `-- name: EndUserMessagesAfter :many
 SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM (
     SELECT m.id, m.creator_id, m.conversation_id, m.gseq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code, m.template, m.seq, m.answered_by FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = $1 AND m.gseq > $2 AND m.role IN ('user', 'assistant', 'creator')
+    WHERE (c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))) AND m.gseq > $2 AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
     ORDER BY m.gseq DESC LIMIT $3
 ) recent ORDER BY gseq
@@ -28,7 +28,8 @@ type EndUserMessagesAfterParams struct {
 }
 
 // The newest messages of an end user, across their conversations, stored after after_gseq (the
-// global insertion order, comparable across conversations); oldest first.
+// global insertion order, comparable across conversations); oldest first. The messages are the
+// person's: every end user linked into it.
 func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesAfterParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, endUserMessagesAfter, arg.EndUserID, arg.AfterGseq, arg.MaxMessages)
 	if err != nil {
@@ -69,15 +70,17 @@ func (q *Queries) EndUserMessagesAfter(ctx context.Context, arg EndUserMessagesA
 }
 
 const eraseMemory = `-- name: EraseMemory :one
-WITH old AS (
-    SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = $1
+WITH person AS (
+    SELECT COALESCE((SELECT pe.person_id FROM end_users pe WHERE pe.id = $1), $1) AS id
+), old AS (
+    SELECT e.profile FROM end_user_memory e WHERE e.end_user_id = (SELECT id FROM person)
 ), last AS (
     SELECT COALESCE(max(m.gseq), 0)::bigint AS seq
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = $1
+    WHERE c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))
 ), erased AS (
     INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
-    SELECT $1, $2, '{}', last.seq, 1, now() FROM last
+    SELECT (SELECT id FROM person), $2, '{}', last.seq, 1, now() FROM last
     ON CONFLICT (end_user_id) DO UPDATE SET profile = '{}', edited_by_creator = false,
         extracted_seq = GREATEST(end_user_memory.extracted_seq, EXCLUDED.extracted_seq),
         version = end_user_memory.version + 1, updated_at = now()
@@ -93,7 +96,8 @@ type EraseMemoryParams struct {
 
 // Erasing empties the profile and moves the extraction floor past every message of the end user
 // so far: what was erased is never extracted again from old messages. Returns the profile as it
-// was before ('{}' when there was none).
+// was before ('{}' when there was none). The profile and messages are the person's (every end
+// user linked into it).
 func (q *Queries) EraseMemory(ctx context.Context, arg EraseMemoryParams) (json.RawMessage, error) {
 	row := q.db.QueryRow(ctx, eraseMemory, arg.EndUserID, arg.CreatorID)
 	var previous json.RawMessage
@@ -102,11 +106,13 @@ func (q *Queries) EraseMemory(ctx context.Context, arg EraseMemoryParams) (json.
 }
 
 const getMemory = `-- name: GetMemory :one
-SELECT end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version FROM end_user_memory WHERE end_user_id = $1
+SELECT end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version FROM end_user_memory WHERE end_user_id = (SELECT e.person_id FROM end_users e WHERE e.id = $1)
 `
 
-func (q *Queries) GetMemory(ctx context.Context, endUserID uuid.UUID) (EndUserMemory, error) {
-	row := q.db.QueryRow(ctx, getMemory, endUserID)
+// The profile of the person of end user $1 (end users linked into one person share it: its
+// row is keyed by the person's id, migration 0025).
+func (q *Queries) GetMemory(ctx context.Context, id uuid.UUID) (EndUserMemory, error) {
+	row := q.db.QueryRow(ctx, getMemory, id)
 	var i EndUserMemory
 	err := row.Scan(
 		&i.EndUserID,
@@ -121,16 +127,18 @@ func (q *Queries) GetMemory(ctx context.Context, endUserID uuid.UUID) (EndUserMe
 }
 
 const memoryState = `-- name: MemoryState :one
-WITH mem AS (
-    SELECT COALESCE((SELECT extracted_seq FROM end_user_memory e WHERE e.end_user_id = $1), 0)::bigint AS floor,
-           COALESCE((SELECT version FROM end_user_memory e WHERE e.end_user_id = $1), 0)::bigint AS version
+WITH person AS (
+    SELECT COALESCE((SELECT pe.person_id FROM end_users pe WHERE pe.id = $1), $1) AS id
+), mem AS (
+    SELECT COALESCE((SELECT extracted_seq FROM end_user_memory e WHERE e.end_user_id = (SELECT id FROM person)), 0)::bigint AS floor,
+           COALESCE((SELECT version FROM end_user_memory e WHERE e.end_user_id = (SELECT id FROM person)), 0)::bigint AS version
 )
 SELECT mem.floor AS extracted_seq, mem.version,
        count(m.id) AS pending,
        COALESCE(max(m.gseq), 0)::bigint AS latest_gseq,
        COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
 FROM mem
-LEFT JOIN conversations c ON c.end_user_id = $1
+LEFT JOIN conversations c ON c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))
 LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.gseq > mem.floor
 GROUP BY mem.floor, mem.version
 `
@@ -145,7 +153,8 @@ type MemoryStateRow struct {
 
 // What the extractor needs to decide whether to run: the floor and version of the profile, and
 // the end user's messages written after the floor: how many, the newest, and how long ago it was
-// written by the database's clock (the clock that stamped it).
+// written by the database's clock (the clock that stamped it). Profile and messages are the
+// person's (every end user linked into it).
 func (q *Queries) MemoryState(ctx context.Context, endUserID uuid.UUID) (MemoryStateRow, error) {
 	row := q.db.QueryRow(ctx, memoryState, endUserID)
 	var i MemoryStateRow
@@ -161,7 +170,7 @@ func (q *Queries) MemoryState(ctx context.Context, endUserID uuid.UUID) (MemoryS
 
 const putMemory = `-- name: PutMemory :one
 INSERT INTO end_user_memory (end_user_id, creator_id, profile, edited_by_creator, version, updated_at)
-VALUES ($1, $2, $3, true, 1, now())
+VALUES (COALESCE((SELECT pe.person_id FROM end_users pe WHERE pe.id = $1), $1), $2, $3, true, 1, now())
 ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, edited_by_creator = true,
     version = end_user_memory.version + 1, updated_at = now()
 RETURNING end_user_id, creator_id, profile, extracted_seq, edited_by_creator, updated_at, version
@@ -173,7 +182,7 @@ type PutMemoryParams struct {
 	Profile   json.RawMessage `json:"profile"`
 }
 
-// The creator's edit replaces the profile.
+// The creator's edit replaces the profile (the person's).
 func (q *Queries) PutMemory(ctx context.Context, arg PutMemoryParams) (EndUserMemory, error) {
 	row := q.db.QueryRow(ctx, putMemory, arg.EndUserID, arg.CreatorID, arg.Profile)
 	var i EndUserMemory
@@ -191,7 +200,7 @@ func (q *Queries) PutMemory(ctx context.Context, arg PutMemoryParams) (EndUserMe
 
 const saveExtractedMemory = `-- name: SaveExtractedMemory :one
 INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
-VALUES ($1, $2, $3, $4, 1, now())
+VALUES (COALESCE((SELECT pe.person_id FROM end_users pe WHERE pe.id = $1), $1), $2, $3, $4, 1, now())
 ON CONFLICT (end_user_id) DO UPDATE SET profile = EXCLUDED.profile, extracted_seq = EXCLUDED.extracted_seq,
     version = end_user_memory.version + 1, updated_at = now()
 WHERE end_user_memory.version = $5 AND end_user_memory.extracted_seq < EXCLUDED.extracted_seq
@@ -208,7 +217,8 @@ type SaveExtractedMemoryParams struct {
 
 // An extraction result, stored only if the profile is still the version the extraction read
 // (read_version 0: there was no profile) and the extraction read newer messages. No row means
-// the profile changed meanwhile (an edit, an erase, another extraction).
+// the profile changed meanwhile (an edit, an erase, another extraction). The profile is the
+// person's.
 func (q *Queries) SaveExtractedMemory(ctx context.Context, arg SaveExtractedMemoryParams) (EndUserMemory, error) {
 	row := q.db.QueryRow(ctx, saveExtractedMemory,
 		arg.EndUserID,

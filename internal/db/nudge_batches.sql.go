@@ -91,13 +91,16 @@ func (q *Queries) InsertNudgeMessages(ctx context.Context, arg InsertNudgeMessag
 
 const lockEndUsers = `-- name: LockEndUsers :many
 
-SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags FROM end_users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY($1::uuid[]))
+ORDER BY id FOR UPDATE
 `
 
 // Set-based statements of the nudge decider: one transaction decides a batch of recipients
 // (internal/nudge/batch.go).
-// Serialises proactive decisions per person (caps count across campaigns and replicas); rows
-// are locked in id order so two batches never deadlock.
+// Serialises proactive decisions per person (caps count across campaigns, channels and
+// replicas): the end users asked for and every end user linked into the same person
+// (migration 0025), locked in id order so two batches never deadlock.
 func (q *Queries) LockEndUsers(ctx context.Context, ids []uuid.UUID) ([]EndUser, error) {
 	rows, err := q.db.Query(ctx, lockEndUsers, ids)
 	if err != nil {
@@ -124,6 +127,7 @@ func (q *Queries) LockEndUsers(ctx context.Context, ids []uuid.UUID) ([]EndUser,
 			&i.LastInboundAt,
 			&i.OptedOutAt,
 			&i.Tags,
+			&i.PersonID,
 		); err != nil {
 			return nil, err
 		}
@@ -136,7 +140,9 @@ func (q *Queries) LockEndUsers(ctx context.Context, ids []uuid.UUID) ([]EndUser,
 }
 
 const memoriesOf = `-- name: MemoriesOf :many
-SELECT end_user_id, profile FROM end_user_memory WHERE end_user_id = ANY($1::uuid[])
+SELECT e.id AS end_user_id, m.profile FROM end_users e
+JOIN end_user_memory m ON m.end_user_id = e.person_id
+WHERE e.id = ANY($1::uuid[])
 `
 
 type MemoriesOfRow struct {
@@ -144,6 +150,7 @@ type MemoriesOfRow struct {
 	Profile   json.RawMessage `json:"profile"`
 }
 
+// The profile of each end user's person (linked end users share one), by end user.
 func (q *Queries) MemoriesOf(ctx context.Context, ids []uuid.UUID) ([]MemoriesOfRow, error) {
 	rows, err := q.db.Query(ctx, memoriesOf, ids)
 	if err != nil {
@@ -167,12 +174,16 @@ func (q *Queries) MemoriesOf(ctx context.Context, ids []uuid.UUID) ([]MemoriesOf
 const nudgeFacts = `-- name: NudgeFacts :many
 SELECT u.id::uuid AS end_user_id,
        COALESCE((SELECT max(m.created_at) FROM conversations c JOIN messages m ON m.conversation_id = c.id
-                 WHERE c.end_user_id = u.id AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
+                 WHERE c.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+                   AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id = u.id AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
+        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+          AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id = u.id AND d.status = 'sent' AND d.decided_at >= $1::timestamptz)::int AS sent_week
+        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
+          AND d.status = 'sent' AND d.decided_at >= $1::timestamptz)::int AS sent_week
 FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::timestamptz[]) AS day_start) AS u
+JOIN end_users e ON e.id = u.id
 `
 
 type NudgeFactsParams struct {
@@ -188,9 +199,9 @@ type NudgeFactsRow struct {
 	SentWeek   int32     `json:"sent_week"`
 }
 
-// Per person: the last message they wrote (any conversation), and the proactive messages sent
-// to them since the start of their local day and since week_start (across campaigns and
-// programs).
+// Per person: the last message they wrote (any conversation, any channel linked into the
+// person), and the proactive messages sent to them since the start of their local day and since
+// week_start (across campaigns, programs and the person's channels).
 func (q *Queries) NudgeFacts(ctx context.Context, arg NudgeFactsParams) ([]NudgeFactsRow, error) {
 	rows, err := q.db.Query(ctx, nudgeFacts, arg.WeekStart, arg.Ids, arg.DayStarts)
 	if err != nil {

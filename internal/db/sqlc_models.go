@@ -318,6 +318,7 @@ type EndUser struct {
 	LastInboundAt  *time.Time    `json:"last_inbound_at"`
 	OptedOutAt     *time.Time    `json:"opted_out_at"`
 	Tags           []string      `json:"tags"`
+	PersonID       uuid.UUID     `json:"person_id"`
 }
 
 type EndUserMemory struct {
@@ -343,6 +344,16 @@ type Invitation struct {
 	AcceptedBy      uuid.NullUUID `json:"accepted_by"`
 	RevokedAt       *time.Time    `json:"revoked_at"`
 	CreatedAt       time.Time     `json:"created_at"`
+}
+
+type LinkCode struct {
+	CreatorID uuid.UUID     `json:"creator_id"`
+	CodeHash  []byte        `json:"code_hash"`
+	EndUserID uuid.UUID     `json:"end_user_id"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	UsedAt    *time.Time    `json:"used_at"`
+	UsedBy    uuid.NullUUID `json:"used_by"`
+	CreatedAt time.Time     `json:"created_at"`
 }
 
 type LlmBudget struct {

@@ -61,6 +61,9 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: x.conversation, CreatorID: x.creator, EndUserID: x.endUser, Channel: "widget"}); err != nil {
 			return err
 		}
+		if err := q.InsertLinkCode(ctx, db.InsertLinkCodeParams{CreatorID: x.creator, CodeHash: x.endUser[:], EndUserID: x.endUser, ExpiresAt: nowPlusHour()}); err != nil {
+			return err
+		}
 		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: x.message, CreatorID: x.creator, ConversationID: x.conversation,
 			Role: "user", Body: "secret of " + x.creator.String(), Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"}); err != nil {
 			return err
@@ -129,7 +132,7 @@ func seed(t *testing.T, s *db.Store) seeded {
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
-	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions"}
+	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.

@@ -40,6 +40,10 @@ type conversationOut struct {
 	Tags          []string     `json:"tags,omitempty"`
 	LastMessage   *lastMessage `json:"last_message,omitempty"`
 	AwaitingReply bool         `json:"awaiting_reply,omitempty"`
+	// PersonID and PersonChannels (inbox rows): the person the end user is linked into and the
+	// channels of every end user of theirs, oldest first (internal/people).
+	PersonID       *uuid.UUID `json:"person_id,omitempty"`
+	PersonChannels []string   `json:"person_channels,omitempty"`
 }
 
 // lastMessage is the preview of a conversation's last message; its text only for principals
@@ -106,7 +110,7 @@ func parseInboxCursor(c string) (time.Time, uuid.UUID, error) {
 func inboxRowOf(c db.InboxConversationsRow, content bool) conversationOut {
 	co := conversationOut{ID: c.ID, EndUserID: c.EndUserID, Channel: c.Channel, Status: c.Status, DisplayName: c.DisplayName,
 		OptedOut: c.OptedOutAt != nil, CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt, Handle: c.ProviderUserID,
-		Tags: c.Tags, AwaitingReply: c.LastRole == "user"}
+		Tags: c.Tags, AwaitingReply: c.LastRole == "user", PersonID: &c.PersonID, PersonChannels: c.PersonChannels}
 	if co.Handle == "" {
 		co.Handle = c.ExternalID
 	}

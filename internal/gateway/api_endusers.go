@@ -16,6 +16,7 @@ import (
 	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
+	"github.com/coachwire/coachwire/internal/people"
 )
 
 // maxEndUserPage bounds a page of end users.
@@ -37,13 +38,17 @@ type endUserOut struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	LastSeenAt     time.Time  `json:"last_seen_at"`
 	LastInboundAt  *time.Time `json:"last_inbound_at,omitempty"`
+	// PersonID names the person the end user is linked into (its own id when not linked:
+	// internal/people); Identities (one end user's answers only) are the person's end users.
+	PersonID   uuid.UUID         `json:"person_id"`
+	Identities []people.Identity `json:"identities,omitempty"`
 }
 
 func endUserOf(e db.EndUser) endUserOut {
 	o := endUserOut{ID: e.ID, Channel: e.Channel, ExternalID: e.ExternalID, ProviderUserID: e.ProviderUserID,
 		DisplayName: e.DisplayName, Language: e.Language, Timezone: e.Timezone, Verified: e.Verified, Tags: e.Tags,
 		OptedOut: e.OptedOutAt != nil, OptedOutAt: e.OptedOutAt, CreatedAt: e.CreatedAt, LastSeenAt: e.LastSeenAt,
-		LastInboundAt: e.LastInboundAt}
+		LastInboundAt: e.LastInboundAt, PersonID: e.PersonID}
 	if e.ChannelID.Valid {
 		id := e.ChannelID.UUID
 		o.ChannelID = &id
@@ -104,20 +109,28 @@ func (s *Server) handleListEndUsers(w http.ResponseWriter, r *http.Request, a cr
 	return nil
 }
 
+// handleGetEndUser answers one end user with the end users linked into their person
+// (identities, oldest first, the end user itself included: internal/people).
 func (s *Server) handleGetEndUser(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return errNotFound("end user")
 	}
 	ctx := r.Context()
-	var e db.EndUser
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
-		e, err = q.GetEndUser(ctx, id)
+	var out endUserOut
+	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+		e, err := q.GetEndUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = endUserOf(e)
+		ids, _, err := people.Identities(ctx, q, id)
+		out.Identities = ids[id]
 		return err
 	}); err != nil {
 		return orNotFound(err, "end user")
 	}
-	writeJSON(w, http.StatusOK, endUserOf(e))
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -95,6 +95,7 @@ var routeAudit = map[string]auditSpec{
 	"DELETE /api/v1/end-users/{id}/memory":                       {Action: "memory.erased", Target: "end_user", Param: "id"},
 	"PUT /api/v1/end-users/{id}/tags":                            {Action: "end_user.tags_changed", Target: "end_user", Param: "id"},
 	"DELETE /api/v1/end-users/{id}":                              {Action: "end_user.deleted", Target: "end_user", Param: "id"},
+	"DELETE /api/v1/end-users/{id}/link":                         {Action: "end_user.unlinked", Target: "end_user", Param: "id"},
 	// Exports change nothing but are on record (Always).
 	"GET /api/v1/end-users/{id}/export": {Action: "end_user.exported", Target: "end_user", Param: "id", Always: true},
 	"GET /api/v1/export":                {Action: "workspace.exported", Target: "workspace", Always: true},

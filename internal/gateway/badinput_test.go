@@ -49,7 +49,7 @@ const fixtureAppSecret = "fixture-app-secret"
 
 func (e *fullEnv) fixtures(t *testing.T, cr testenv.Creator, telegram bool) fixtures {
 	t.Helper()
-	fx := fixtures{"token": cr.AccessToken}
+	fx := fixtures{"token": cr.AccessToken, "link_channel": "telegram"}
 	post := func(path string, body any, key string) {
 		t.Helper()
 		var out struct {
@@ -117,6 +117,8 @@ func kindOf(path, param string) string {
 		return "whatsapp_channel"
 	case strings.HasPrefix(path, "/webhooks/telegram/"):
 		return "telegram_channel"
+	case strings.HasPrefix(path, "/api/v1/app/link/"):
+		return "link_channel"
 	}
 	for prefix, kind := range map[string]string{"/api/v1/documents/": "document", "/api/v1/channels/": "channel",
 		"/api/v1/conversations/": "conversation", "/api/v1/campaigns/": "campaign", "/api/v1/programs/": "program",

@@ -338,6 +338,7 @@ func (s *Server) Handler() http.Handler {
 	creator("PUT /api/v1/end-users/{id}/tags", perm.InboxWrite, s.handlePutEndUserTags)
 	creator("GET /api/v1/end-users/{id}/export", perm.EndUsersExport, s.handleExportEndUser)
 	creator("DELETE /api/v1/end-users/{id}", perm.EndUsersDelete, s.handleDeleteEndUser)
+	creator("DELETE /api/v1/end-users/{id}/link", perm.InboxWrite, s.handleUnlinkEndUser)
 
 	// Provider webhooks: authenticated by the provider's signature or secret, per channel.
 	public("GET /webhooks/whatsapp/{channel}", s.webhooks.WhatsAppVerify)
@@ -369,6 +370,10 @@ func (s *Server) Handler() http.Handler {
 	public("GET /api/v1/app/push/key", s.push.Key)
 	public("POST /api/v1/app/push/subscriptions", s.push.Subscribe)
 	public("DELETE /api/v1/app/push/subscriptions", s.push.Unsubscribe)
+	// Linking the app to the person's WhatsApp/Telegram chat (widget/link.go).
+	public("POST /api/v1/app/link", s.widget.CreateLink)
+	public("GET /api/v1/app/link", s.widget.ListLinks)
+	public("DELETE /api/v1/app/link/{channel}", s.widget.Unlink)
 	if s.Config.Dev {
 		public("GET /demo", s.widget.Demo)
 	}

@@ -154,7 +154,8 @@ func expectAllowed(role string, content bool, method, pattern string) bool {
 		return !strings.HasSuffix(path, "/transfer-ownership")
 	case "agent":
 		return self || strings.HasPrefix(path, "/api/v1/conversations") || strings.HasPrefix(path, "/api/v1/end-users/{id}/memory") ||
-			pattern == "GET /api/v1/end-users" || pattern == "GET /api/v1/end-users/{id}" || pattern == "PUT /api/v1/end-users/{id}/tags"
+			pattern == "GET /api/v1/end-users" || pattern == "GET /api/v1/end-users/{id}" || pattern == "PUT /api/v1/end-users/{id}/tags" ||
+			pattern == "DELETE /api/v1/end-users/{id}/link"
 	case "editor", "viewer":
 		switch {
 		case self:

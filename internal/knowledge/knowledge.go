@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/coachwire/coachwire/internal/analysis"
+	"github.com/coachwire/coachwire/internal/thesaurus"
 )
 
 // ClassName is the Weaviate collection holding every creator's chunks.
@@ -127,6 +128,7 @@ func New(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if s.client, err = weaviate.NewClient(wc); err != nil {
 		return nil, fmt.Errorf("knowledge: weaviate client: %w", err)
 	}
+	go thesaurus.Load() // read while the Store starts; a first search waits for the rest
 	if err := s.EnsureSchema(ctx); err != nil {
 		return nil, err
 	}
@@ -594,25 +596,33 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	if q == "" && len(queryVector) == 0 {
 		return nil, nil
 	}
+	asked := q
 	if q != "" {
 		q = cleanQuery(s.queryText(ctx, tenant, q))
 	}
-	// A document being reindexed has chunks of two versions: one of each (document, chunk) is
-	// kept, and when that left fewer than limit of a full answer, the search runs once more for
-	// twice as many.
-	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, limit)
+	// The hits are reranked by how much of the question they cover (rerank.go). A document
+	// being reindexed has chunks of two versions: one of each (document, chunk) is kept, and
+	// when that left fewer than asked of a full answer, the search runs once more for twice as
+	// many. (Reading twice limit hits to rerank measured +0.005 BM25 MRR on make eval, for twice
+	// the rerank's cost: ~0.5 ms of CPU for 20 hits of 1,000 tokens on a busy machine.)
+	fetch := limit
+	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, fetch)
 	if err != nil {
 		return nil, err
 	}
-	if n := len(ps); n == limit {
-		if ps = dedupe(ps, limit); len(ps) < n {
-			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*limit)
+	if n := len(ps); n == fetch {
+		if ps = dedupe(ps, fetch); len(ps) < n {
+			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*fetch)
 			if err != nil {
 				return nil, err
 			}
 		}
 	}
-	return dedupe(ps, limit), nil
+	ps = dedupe(ps, fetch)
+	if asked != "" {
+		rerank(asked, ps) // rerank.go
+	}
+	return ps[:min(len(ps), limit)], nil
 }
 
 func (s *Store) search(ctx context.Context, creatorID uuid.UUID, tenant, q string, queryVector []float32, fetch int) ([]Passage, error) {

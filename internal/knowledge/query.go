@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/coachwire/coachwire/internal/analysis"
+	"github.com/coachwire/coachwire/internal/thesaurus"
 )
 
 // TermClassName is the Weaviate collection holding every creator's vocabulary (one tenant per
@@ -115,6 +116,7 @@ type vocab struct {
 	words   map[string]bool
 	byGram  map[string][]string // trigram → words holding it
 	byBag   map[string][]string // sorted letters → words (transpositions share no trigram)
+	stems   map[string]bool     // English stems of the words (which related words the documents use)
 	langs   []analysis.Lang     // the creator's chunk languages, most chunks first
 	cross   crossIndex          // the words by cognate key (xlang.go)
 	loaded  time.Time
@@ -128,8 +130,26 @@ type vocabCache struct {
 	cold singleflight.Group
 }
 
+// Query term weights: Weaviate's BM25 counts a term repeated in the query that many times, so a
+// weight is a repetition. The question's own words (and their corrections and stems) weigh
+// most; related words from the thesaurus less, broader ones least: a paraphrase still finds its
+// section, and a section with the question's own words still ranks above one with only
+// related words.
+const (
+	weightOwn     = 3
+	weightRelated = 2
+	weightBroader = 1
+	weightPart    = 1 // a part of a hyphenated compound
+)
+
+// maxRelatedPerWord bounds the related words added per question word (those in the creator's
+// vocabulary, thesaurus order: lemmas, synonyms of the frequent senses, derived forms).
+const maxRelatedPerWord = 4
+
 // queryText builds the BM25 query for q (cleaned) in tenant: its words without stop words,
-// their corrections and their stems, lower-cased, each once.
+// their corrections and their stems, lower-cased, at weightOwn; for an English question, the
+// words related to them (internal/thesaurus) that the creator's documents use, at
+// weightRelated or weightBroader.
 func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 	v := s.vocabulary(ctx, tenant)
 	var prior []analysis.Lang
@@ -140,41 +160,127 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 	if len(langs) > 3 {
 		langs = langs[:3]
 	}
+	// The English-only steps (WordNet) apply when English is the query's first language, not
+	// merely the fallback: "placer" in a French question is not the English word.
+	english := len(langs) > 0 && langs[0] == analysis.English
 	words := analysis.Words(q)
-	extra := make([]string, 0, 2*len(words))
-	add := func(t string) {
-		if t != "" && !slices.Contains(extra, t) {
-			extra = append(extra, t)
+	// A hyphenated English compound is one word ("shut-eye" is "shuteye", not "shut" and "eye"):
+	// its parts weigh least and bring no related words.
+	part := make([]bool, len(words))
+	if english {
+		lq := strings.ToLower(q)
+		for i := 0; i+1 < len(words); i++ {
+			if strings.Contains(lq, words[i]+"-"+words[i+1]) && thesaurus.Known(words[i]+words[i+1]) {
+				part[i], part[i+1] = true, true
+			}
 		}
 	}
-	for _, w := range words {
+	var terms []string
+	weight := make(map[string]int, 4*len(words))
+	add := func(t string, w int) {
+		if t == "" {
+			return
+		}
+		if old, ok := weight[t]; !ok {
+			terms = append(terms, t)
+		} else if old >= w {
+			return
+		}
+		weight[t] = w
+	}
+	var related []string // question words (and their corrections) to expand
+	for i, w := range words {
 		if isStopIn(langs, w) {
 			continue
 		}
-		add(w)
+		own := weightOwn
+		if part[i] {
+			own = weightPart
+		} else if english {
+			own = ownWeight(w)
+		}
+		add(w, own)
 		forms := []string{w}
-		if v != nil && len(w) >= minCorrectLen && !v.words[w] {
+		// A word of the vocabulary, or an English word of an English question, is what it
+		// says: only others are corrected ("races" is not "laces" mistyped).
+		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) {
 			if nearStop(langs, w) {
 				continue // "shoud" is "should" mistyped, not a word to correct to content
 			}
-			if c := v.correct(w); c != "" {
-				add(c)
+			for _, c := range v.corrections(w) {
+				add(c, own)
 				forms = append(forms, c)
 			}
 		}
 		for _, f := range forms {
 			for _, l := range langs {
-				add(analysis.Stem(l, f))
+				add(analysis.Stem(l, f), own)
 			}
+		}
+		if !part[i] {
+			related = append(related, forms...)
 		}
 	}
 	for _, t := range crossTerms(v, words, langs) { // another language than the documents' (xlang.go)
-		add(t)
+		add(t, weightOwn)
 	}
-	if len(extra) == 0 {
+	if len(terms) == 0 {
 		return q // only stop words: search them as they are
 	}
-	return strings.Join(extra, " ")
+	if english && v != nil {
+		// Compounds written apart or hyphenated: "shut-eye" is "shuteye", "work out" "workout".
+		for i := 0; i+1 < len(words); i++ {
+			if j := words[i] + words[i+1]; thesaurus.Known(j) {
+				related = append(related, j)
+				if v.has(j) {
+					add(j, ownWeight(j))
+				}
+			}
+		}
+		for _, w := range related {
+			near, broader := thesaurus.Related(w)
+			n := 0
+			expand := func(list []string, wt int) {
+				for _, r := range list {
+					if n == maxRelatedPerWord {
+						return
+					}
+					if isStopIn(langs, r) || !v.has(r) {
+						continue
+					}
+					n++
+					add(r, wt)
+					add(analysis.Stem(analysis.English, r), wt)
+				}
+			}
+			expand(near, weightRelated)
+			expand(broader, weightBroader)
+		}
+	}
+	var b strings.Builder
+	for _, t := range terms {
+		for range weight[t] {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(t)
+		}
+	}
+	return b.String()
+}
+
+// ownWeight is the weight of an English question's own word: lower for a word of many senses.
+func ownWeight(w string) int {
+	switch n := thesaurus.Senses(w); {
+	case n <= 5:
+		return weightOwn + 1
+	case n <= 12:
+		return weightOwn
+	case n <= 24:
+		return weightOwn - 1
+	default:
+		return weightOwn - 2
+	}
 }
 
 func isStopIn(langs []analysis.Lang, w string) bool {
@@ -212,11 +318,29 @@ func trigrams(w string) []string {
 	return out
 }
 
-// correct returns the vocabulary word nearest to w within edit distance 2 (1 for a word of up
-// to 5 letters; "" for none); of
-// equals, the one sharing most trigrams, then the first in order. Two swapped letters count as
-// one edit (Levenshtein counts them as two).
+// has reports whether the creator's documents use w or another English form of it (a word of
+// the same stem: "recovery" for "recover").
+func (v *vocab) has(w string) bool {
+	return v.words[w] || v.stems[analysis.Stem(analysis.English, w)]
+}
+
+// maxCorrections bounds the corrections of one word.
+const maxCorrections = 3
+
+// correct returns the vocabulary word nearest to w (corrections' first; "" for none).
 func (v *vocab) correct(w string) string {
+	if cs := v.corrections(w); len(cs) > 0 {
+		return cs[0]
+	}
+	return ""
+}
+
+// corrections returns the vocabulary words nearest to w within edit distance 2 (1 for a word of
+// up to 5 letters): all those at the smallest distance, at most maxCorrections, those sharing
+// most trigrams with w first, then in alphabetical order. Two swapped letters count as one edit
+// (Levenshtein counts them as two). A typo may be as near to several words ("stes": "sets",
+// "step"): the search takes them all and the question's other words decide.
+func (v *vocab) corrections(w string) []string {
 	counts := map[string]int{}
 	for _, g := range trigrams(w) {
 		for _, c := range v.byGram[g] {
@@ -235,7 +359,11 @@ func (v *vocab) correct(w string) string {
 	if n <= 5 {
 		maxD = 1
 	}
-	best, bestD, bestN := "", maxD, 0
+	type cand struct {
+		w         string
+		d, shared int
+	}
+	var cs []cand
 	for c, shared := range counts {
 		if shared < need {
 			continue
@@ -247,14 +375,27 @@ func (v *vocab) correct(w string) string {
 		if d == 2 && len(c) == len(w) && bag(c) == bag(w) {
 			d = 1
 		}
-		if d > maxD {
-			continue
-		}
-		if best == "" || d < bestD || (d == bestD && (shared > bestN || (shared == bestN && c < best))) {
-			best, bestD, bestN = c, d, shared
+		if d <= maxD {
+			cs = append(cs, cand{c, d, shared})
 		}
 	}
-	return best
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.d != b.d {
+			return a.d - b.d
+		}
+		if a.shared != b.shared {
+			return b.shared - a.shared
+		}
+		return strings.Compare(a.w, b.w)
+	})
+	var out []string
+	for _, c := range cs {
+		if c.d > cs[0].d || len(out) == maxCorrections {
+			break
+		}
+		out = append(out, c.w)
+	}
+	return out
 }
 
 // vocabulary returns the tenant's vocabulary (nil when it cannot be read: the query goes on
@@ -318,7 +459,7 @@ func (s *Store) forgetVocab(tenant string) {
 const maxVocab = 200_000
 
 func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
-	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, loaded: time.Now()}
+	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, stems: map[string]bool{}, loaded: time.Now()}
 	after := ""
 	for len(v.words) < maxVocab {
 		words, last, err := s.readTerms(ctx, tenant, after)
@@ -332,6 +473,7 @@ func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
 					v.byGram[g] = append(v.byGram[g], w)
 				}
 				v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
+				v.stems[analysis.Stem(analysis.English, w)] = true
 			}
 		}
 		if len(words) < termPage {

@@ -168,6 +168,16 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 			if !ok {
 				continue // erased meanwhile
 			}
+			if r.EnrollmentID != uuid.Nil {
+				eu = b.route(eu, now) // a program step goes to the person's latest channel
+			}
+			if r.CampaignID != uuid.Nil && b.sentToPerson(r.OccurrenceID, eu) {
+				// One campaign message per person: another of their linked end users has it.
+				if prev, ok := b.prev[k]; !ok || prev.Status == proactive.OutcomeHeld {
+					dec.add(r, proactive.Decision{Outcome: proactive.OutcomeSkipped, Reason: proactive.ReasonSamePerson}, uuid.Nil)
+				}
+				continue
+			}
 			if prev, ok := b.prev[k]; ok && prev.Status != proactive.OutcomeHeld {
 				if prev.Status == proactive.OutcomeSent && prev.MessageID.Valid {
 					p, err := w.again(ctx, q, c, req, eu, prev.MessageID.UUID, b)
@@ -203,7 +213,8 @@ func (w *Worker) decideBatch(ctx context.Context, c uuid.UUID, reqs []*request) 
 				dec.add(r, d, uuid.Nil)
 				continue
 			}
-			b.sent(eu.ID) // caps count this send for the rest of the batch
+			b.sent(eu) // caps count this send for the rest of the batch (the person's)
+			b.sentOcc[pair{r.OccurrenceID, r.EndUserID}] = true
 			id := proactive.MessageID(r.OccurrenceID, eu.ID)
 			dec.add(r, d, id)
 			conv.need(eu)
@@ -306,8 +317,10 @@ type convKey struct {
 	channel string
 }
 
-// batchState is what one transaction read about a batch: the people (locked), their recorded
-// decisions and facts, the creator's policy, and campaign contents.
+// batchState is what one transaction read about a batch: the people (locked: the recipients and
+// every end user linked with them), their recorded decisions and facts (caps and the last
+// message are per person: sentDay, sentWeek and lastUser are keyed by person id), the
+// creator's policy, and campaign contents.
 type batchState struct {
 	creator   db.GetCreatorPolicyRow
 	policy    proactive.Policy
@@ -321,6 +334,8 @@ type batchState struct {
 	steps     map[uuid.UUID]contentResult // enrollment → its step's content
 	ids       []uuid.UUID
 	mem       map[uuid.UUID]json.RawMessage
+	// sentOcc: the (occurrence, end user) pairs this batch decided to send.
+	sentOcc map[pair]bool
 }
 
 type contentResult struct {
@@ -331,7 +346,7 @@ type contentResult struct {
 func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs []*request, now time.Time) (*batchState, error) {
 	b := &batchState{users: map[uuid.UUID]db.EndUser{}, prev: map[pair]db.NudgeDelivery{}, lastUser: map[uuid.UUID]time.Time{},
 		sentDay: map[uuid.UUID]int{}, sentWeek: map[uuid.UUID]int{}, templates: map[uuid.UUID]bool{},
-		campaigns: map[uuid.UUID]contentResult{}, steps: map[uuid.UUID]contentResult{}}
+		campaigns: map[uuid.UUID]contentResult{}, steps: map[uuid.UUID]contentResult{}, sentOcc: map[pair]bool{}}
 	var err error
 	if b.creator, err = q.GetCreatorPolicy(ctx, c); err != nil {
 		return nil, err
@@ -368,6 +383,18 @@ func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs
 	if len(b.ids) == 0 {
 		return b, nil
 	}
+	// A campaign's decisions for the recipients' linked end users too (one message per person).
+	for _, r := range reqs {
+		eu, ok := b.users[r.r.EndUserID]
+		if !ok || r.r.CampaignID == uuid.Nil {
+			continue
+		}
+		for _, o := range b.users {
+			if o.PersonID == eu.PersonID && o.ID != eu.ID {
+				occ, who = append(occ, r.r.OccurrenceID), append(who, o.ID)
+			}
+		}
+	}
 	prev, err := q.GetNudgeDeliveries(ctx, db.GetNudgeDeliveriesParams{OccurrenceIds: occ, EndUserIds: who})
 	if err != nil {
 		return nil, err
@@ -380,10 +407,12 @@ func (w *Worker) loadBatch(ctx context.Context, q *db.Queries, c uuid.UUID, reqs
 		return nil, err
 	}
 	for _, f := range facts {
+		// The facts are the person's (every end user linked into it): kept by person.
+		p := b.users[f.EndUserID].PersonID
 		if f.LastUserAt.Unix() > 0 {
-			b.lastUser[f.EndUserID] = f.LastUserAt
+			b.lastUser[p] = f.LastUserAt
 		}
-		b.sentDay[f.EndUserID], b.sentWeek[f.EndUserID] = int(f.SentDay), int(f.SentWeek)
+		b.sentDay[p], b.sentWeek[p] = int(f.SentDay), int(f.SentWeek)
 	}
 	return b, nil
 }
@@ -404,8 +433,8 @@ func hasTemplate(ctx context.Context, q *db.Queries, id uuid.UUID) (bool, error)
 // facts is what the policy knows about eu, from the batch's reads.
 func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 	r := proactive.Recipient{Zone: proactive.Zone(eu, b.creator), Channel: eu.Channel, OptedOut: eu.OptedOutAt != nil, LastInboundAt: eu.LastInboundAt,
-		SentDay: b.sentDay[eu.ID], SentWeek: b.sentWeek[eu.ID]}
-	if last, ok := b.lastUser[eu.ID]; ok && (r.LastInboundAt == nil || last.After(*r.LastInboundAt)) {
+		SentDay: b.sentDay[eu.PersonID], SentWeek: b.sentWeek[eu.PersonID]}
+	if last, ok := b.lastUser[eu.PersonID]; ok && (r.LastInboundAt == nil || last.After(*r.LastInboundAt)) {
 		r.LastInboundAt = &last
 	}
 	switch eu.Channel {
@@ -422,9 +451,42 @@ func (b *batchState) facts(eu db.EndUser, now time.Time) proactive.Recipient {
 	return r
 }
 
-func (b *batchState) sent(id uuid.UUID) {
-	b.sentDay[id]++
-	b.sentWeek[id]++
+// sentToPerson reports whether occurrence occ went to another end user of eu's person: decided
+// sent before (a recorded decision) or in this batch.
+func (b *batchState) sentToPerson(occ uuid.UUID, eu db.EndUser) bool {
+	for _, o := range b.users {
+		if o.PersonID != eu.PersonID || o.ID == eu.ID {
+			continue
+		}
+		if b.sentOcc[pair{occ, o.ID}] {
+			return true
+		}
+		if p, ok := b.prev[pair{occ, o.ID}]; ok && p.Status == proactive.OutcomeSent {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *batchState) sent(eu db.EndUser) {
+	b.sentDay[eu.PersonID]++
+	b.sentWeek[eu.PersonID]++
+}
+
+// route is the end user a program step for eu goes to: of the end users linked into eu's
+// person (internal/people; LockEndUsers read them all), the one seen last that can be reached
+// (a channel to send on), eu itself when no other can or it is alone.
+func (b *batchState) route(eu db.EndUser, now time.Time) db.EndUser {
+	best := eu
+	for _, o := range b.users {
+		if o.PersonID != eu.PersonID || o.ID == eu.ID || !o.LastSeenAt.After(best.LastSeenAt) {
+			continue
+		}
+		if b.facts(o, now).HasChannel {
+			best = o
+		}
+	}
+	return best
 }
 
 // content is r's content, read once per campaign (or enrollment) per batch.

@@ -23,8 +23,8 @@ const NearDuplicate = 0.8
 // only).
 const Lambda = 0.7
 
-// Clean returns up to limit of ps (best first, as the search ranked them): a passage that is a
-// near-duplicate of a better one is dropped, the sentences a passage repeats from a better one
+// Clean returns up to limit of ps (best first, as the search ranked them): a passage that is
+// only an HTML comment is dropped, a passage that is a near-duplicate of a better one is dropped, the sentences a passage repeats from a better one
 // at its start or end (the overlap of adjacent chunks) are trimmed off, and the rest are picked
 // by maximal marginal relevance, so that passages of other documents and sections come before a
 // third one of the same section. The passages' text is never rewritten except by trimming.
@@ -41,6 +41,9 @@ func Clean(ps []events.Passage, limit int) []events.Passage {
 	}
 	var cs []cand
 	for _, p := range ps {
+		if hidden(p.Text) {
+			continue // only an HTML comment (a licence header): nothing a reply could quote
+		}
 		ws := words(p.Text)
 		sh := shingles(ws)
 		dup := false
@@ -120,6 +123,18 @@ func Clean(ps []events.Passage, limit int) []events.Passage {
 		out = append(out, cs[bi].p)
 	}
 	return out
+}
+
+// hidden reports whether text is only HTML comments and white space.
+func hidden(text string) bool {
+	off := 0
+	for _, c := range comments(text) {
+		if strings.TrimSpace(text[off:c[0]]) != "" {
+			return false
+		}
+		off = c[1]
+	}
+	return strings.TrimSpace(text[off:]) == ""
 }
 
 // trimRepeated cuts off the leading and trailing sentences of text that a better passage of the

@@ -113,6 +113,19 @@ func TestCleanDropsNearDuplicates(t *testing.T) {
 	}
 }
 
+// TestCleanDropsCommentOnly: a passage that is only an HTML comment (a licence header) has
+// nothing to quote; one with text beside its comment stays.
+func TestCleanDropsCommentOnly(t *testing.T) {
+	ps := []events.Passage{
+		{DocumentID: docA, Text: "<!-- Licensed CC0; not medical advice. -->\n", Score: 3},
+		{DocumentID: docB, Heading: "Naps", Text: "<!-- note -->\nA short nap of ten to twenty minutes restores alertness.", Score: 2},
+	}
+	got := Clean(ps, 5)
+	if len(got) != 1 || got[0].Heading != "Naps" {
+		t.Errorf("Clean = %+v, want only the passage with text", got)
+	}
+}
+
 // TestCleanDiversifies: maximal marginal relevance puts a nearly as relevant passage of another
 // document before a third one of the same section, never drops the best, and keeps the limit.
 func TestCleanDiversifies(t *testing.T) {

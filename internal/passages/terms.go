@@ -97,10 +97,21 @@ func terms(s string) []string {
 type matcher struct {
 	terms []string
 	masks map[string]uint64 // word → the terms it matches (bit i: terms[i])
+	// lead holds the terms' first letters and swap their second ones: a word matching a term
+	// starts with its first letter, or with its first two swapped (match never matches
+	// another), so text skips the others.
+	lead, swap [256]bool
 }
 
 func newMatcher(query string) *matcher {
-	return &matcher{terms: terms(query), masks: map[string]uint64{}}
+	m := &matcher{terms: terms(query), masks: map[string]uint64{}}
+	for _, t := range m.terms {
+		m.lead[t[0]] = true
+		if len(t) > 1 {
+			m.swap[t[1]] = true
+		}
+	}
+	return m
 }
 
 // word is the set of terms w matches.
@@ -125,10 +136,67 @@ func (m *matcher) word(w string) uint64 {
 // text is the set of terms some word of s matches.
 func (m *matcher) text(s string) uint64 {
 	var b uint64
-	for _, w := range words(s) {
-		b |= m.word(w)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			for _, w := range words(s) {
+				b |= m.word(w)
+			}
+			return b
+		}
+	}
+	// ASCII (most text): the words as words would split them, without copying the text, and
+	// only those that may match a term are looked up.
+	var buf []byte
+	for i := 0; i < len(s); {
+		for i < len(s) && !alnum(s[i]) {
+			i++
+		}
+		j := i
+		for j < len(s) && alnum(s[j]) {
+			j++
+		}
+		if j > i && m.mayMatch(s[i:j]) {
+			buf = buf[:0]
+			for k := i; k < j; k++ {
+				buf = append(buf, lower(s[k]))
+			}
+			if mask, ok := m.masks[string(buf)]; ok { // no allocation for a word seen before
+				b |= mask
+			} else {
+				b |= m.word(string(buf))
+			}
+		}
+		i = j
 	}
 	return b
+}
+
+// mayMatch reports whether ASCII word w starts as a term does, or as one does with its first
+// two letters swapped.
+func (m *matcher) mayMatch(w string) bool {
+	c := lower(w[0])
+	if m.lead[c] {
+		return true
+	}
+	if !m.swap[c] || len(w) < 2 {
+		return false
+	}
+	c1 := lower(w[1])
+	for _, t := range m.terms {
+		if len(t) > 1 && t[1] == c && t[0] == c1 {
+			return true
+		}
+	}
+	return false
+}
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // match reports whether question term q and text word w are the same word: equal, one an

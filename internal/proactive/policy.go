@@ -20,6 +20,9 @@ const (
 	ReasonLocalTime  = "local_time"
 	ReasonPaused     = "paused"
 	ReasonCancelled  = "cancelled"
+	// ReasonSamePerson: the occurrence was sent to another end user linked into the same person
+	// (internal/people): one campaign message per person.
+	ReasonSamePerson = "same_person"
 
 	ModeText     = "text"
 	ModeTemplate = "template"

@@ -97,8 +97,17 @@ func StepDue(s Step, enrolled time.Time, zone *time.Location) time.Time {
 	return t
 }
 
-// Enroll enrolls eu in program p at now (idempotent).
+// Enroll enrolls eu in program p at now (idempotent). Enrollment is per person: when an end
+// user linked with eu (internal/people) is in p already, that enrollment is returned and no
+// second one is made.
 func Enroll(ctx context.Context, q *db.Queries, p db.Program, eu db.EndUser, now time.Time) (db.ProgramEnrollment, error) {
+	if e, err := q.EndUserEnrollment(ctx, db.EndUserEnrollmentParams{ProgramID: p.ID, EndUserID: eu.ID}); err == nil {
+		if e.EndUserID != eu.ID {
+			return e, nil
+		}
+	} else if !db.IsNotFound(err) {
+		return db.ProgramEnrollment{}, err
+	}
 	var steps []Step
 	if err := json.Unmarshal(p.Steps, &steps); err != nil || len(steps) == 0 {
 		return db.ProgramEnrollment{}, fmt.Errorf("nudge: program %s has no steps", p.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/ids"
+	"github.com/coachwire/coachwire/internal/people"
 	"github.com/coachwire/coachwire/internal/proactive"
 )
 
@@ -55,6 +56,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		keyword  string
 		stored   db.Message
 		answer   *db.Message
+		confirm  *confirmation
 	)
 	inboundAt := w.Now().UTC()
 	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -123,7 +125,12 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		case kind != "text" && conv.Status == "bot":
 			text = textOnlyAnswer
 		case kind == "text":
-			// Memory commands and program keywords; opt words above take precedence.
+			// LINK <code> (link.go), memory commands and program keywords; opt words above take
+			// precedence.
+			if code, ok := people.MatchLink(in.Text); ok {
+				answer, confirm, err = w.answerLink(ctx, q, conv, eu, msgID, code, chat != in.ExternalUserID)
+				return err
+			}
 			answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, chat != in.ExternalUserID)
 			return err
 		}
@@ -152,6 +159,11 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 	if inserted {
 		w.activity(c, events.Activity{Kind: "message", ConversationID: conv.ID, Channel: in.Channel, MessageID: stored.ID,
 			Seq: stored.Seq, Role: "user", Text: stored.Body, Status: stored.Status})
+	}
+	if confirm != nil {
+		if err := w.publishConfirmation(ctx, ev, *confirm); err != nil {
+			return err
+		}
 	}
 	if answer != nil {
 		return w.publishAnswer(ctx, ev, conv, *answer)

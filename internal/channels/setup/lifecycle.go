@@ -53,9 +53,11 @@ func Connect(ctx context.Context, d Deps, creator uuid.UUID, in Input) (db.Chann
 		p.cfg.BotID, p.cfg.BotUsername = me.ID, me.Username
 	}
 	if in.Type == events.ChannelWhatsApp && in.Verify {
-		if _, err := d.whatsApp(p.cfg, p.cred.AccessToken).PhoneNumber(ctx); err != nil {
+		pn, err := d.whatsApp(p.cfg, p.cred.AccessToken).PhoneNumber(ctx)
+		if err != nil {
 			return db.Channel{}, whatsAppError(err)
 		}
+		p.cfg.DisplayPhoneNumber = pn.DisplayPhoneNumber // the app's wa.me link (internal/people)
 	}
 	if d.Keys == nil {
 		return db.Channel{}, errNoKeyring

@@ -211,6 +211,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/app/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The end users linked into the session's person (its own included), oldest first. */
+        get: operations["listAppLinks"];
+        put?: never;
+        /**
+         * A one-time code to link the app with the person's WhatsApp or Telegram chat.
+         * @description Authenticated by the app's (or the widget's) session token: `Authorization: Bearer <token>`.
+         *     The person sends `LINK <code>` in their WhatsApp or Telegram chat with the same coach
+         *     (Telegram: the deep link `telegram_url`, which sends `/start link_<code>`); the chat
+         *     answers, the app's conversation gets a confirmation, and from then on both end users are
+         *     one person: memory, program enrollment, send caps and opt-out are shared. A code is used
+         *     once, expires after 10 minutes, replaces the end user's unused codes, and is known only
+         *     to this creator's channels (another creator's bot answers "unknown code"). At most 5
+         *     codes an hour per end user (429 with Retry-After).
+         */
+        post: operations["createAppLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/link/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink the person's chats on a channel from the app.
+         * @description Every end user of the session's person on `channel` (other than the session's own)
+         *     becomes its own person again, with an empty memory profile (the shared one stays with
+         *     the app). `404 not_linked` when none is linked.
+         */
+        delete: operations["deleteAppLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/app/me": {
         parameters: {
             query?: never;
@@ -1110,6 +1160,28 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/end-users/{id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Separate an end user from the person it is linked into (owner, admin, agent).
+         * @description The end user becomes its own person again, with an empty memory profile (the others keep the shared one), its own enrollments and its current opt-out. `409 not_linked` when it shares its person with nobody.
+         */
+        delete: operations["unlinkEndUser"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2425,6 +2497,13 @@ export interface components {
                 text?: string;
             };
             opted_out?: boolean;
+            /** @description Inbox rows: the channels of every end user of the person (linked WhatsApp, Telegram, app, widget), oldest first. */
+            person_channels?: string[];
+            /**
+             * Format: uuid
+             * @description Inbox rows: the person the end user is linked into.
+             */
+            person_id?: string;
             /** @enum {string} */
             status: "bot" | "human" | "closed";
             tags?: string[];
@@ -2463,7 +2542,7 @@ export interface components {
              * @description Held or skipped only.
              * @enum {string}
              */
-            reason?: "opted_out" | "no_channel" | "expired" | "local_time" | "quiet_hours" | "live_conversation" | "capped" | "no_template";
+            reason?: "opted_out" | "no_channel" | "expired" | "local_time" | "quiet_hours" | "live_conversation" | "capped" | "no_template" | "same_person";
             /** @description Sent as the content's template, with the parameters rendered for this person. */
             template?: {
                 language?: string;
@@ -2546,6 +2625,8 @@ export interface components {
             external_id: string;
             /** Format: uuid */
             id: string;
+            /** @description One end user's answers: the end users of the person (itself included), oldest first. */
+            identities?: components["schemas"]["PersonIdentity"][];
             language?: string;
             /** Format: date-time */
             last_inbound_at?: string;
@@ -2554,6 +2635,11 @@ export interface components {
             opted_out: boolean;
             /** Format: date-time */
             opted_out_at?: string;
+            /**
+             * Format: uuid
+             * @description The person the end user is linked into (its own id when it is not linked with another channel).
+             */
+            person_id?: string;
             /** @description WhatsApp wa_id or Telegram user id. */
             provider_user_id?: string;
             tags: string[];
@@ -2708,6 +2794,18 @@ export interface components {
              */
             search_mode: "hybrid" | "bm25";
         };
+        LinkCode: {
+            /** @description 8 characters (A-Z without I, L, O; 2-9). */
+            code: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description What to tell the person. */
+            message: string;
+            /** @description https://t.me/<bot>?start=link_<code> when the creator has a Telegram bot. */
+            telegram_url: string | null;
+            /** @description https://wa.me/<number>?text=LINK%20<code> when the WhatsApp number is known. */
+            whatsapp_url: string | null;
+        };
         LoginRequest: {
             /** Format: email */
             email: string;
@@ -2846,6 +2944,16 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "expanding" | "expanded" | "cancelled" | "missed";
             targeted: number;
+        };
+        PersonIdentity: {
+            channel: string;
+            display_name?: string;
+            /** Format: uuid */
+            end_user_id: string;
+            /** @description WhatsApp wa_id, Telegram user id, or the app's / widget's id. */
+            handle?: string;
+            /** Format: date-time */
+            last_seen_at: string;
         };
         /** @description What the coach remembers about one person; items are trimmed, duplicates dropped. */
         Profile: {
@@ -3789,6 +3897,112 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listAppLinks: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `Bearer <session token>` */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The person's identities. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        identities: components["schemas"]["PersonIdentity"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createAppLink: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `Bearer <session token>` */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A code. */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkCode"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    deleteAppLink: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `Bearer <session token>` */
+                Authorization: string;
+            };
+            path: {
+                channel: "whatsapp" | "telegram" | "widget" | "app";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description Missing or invalid session token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: components["responses"]["NotFound"];
         };
     };
@@ -5892,6 +6106,41 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    unlinkEndUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The end user as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_linked`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getMemory: {

@@ -82,6 +82,7 @@ const words: Record<string, string> = {
   "memory.edited": "Edited a memory profile",
   "memory.erased": "Erased a memory profile",
   "end_user.tags_changed": "Changed tags",
+  "end_user.unlinked": "Unlinked a person's channel",
   "widget_settings.updated": "Changed the coach and widget",
   "nudge_policy.updated": "Changed the send policy",
 };

@@ -40,6 +40,9 @@ interface Filters {
 const noFilters: Filters = { q: "", channel: "", status: "", tag: "", optedOut: "" };
 
 const nameOf = (c: Conversation) => c.display_name || c.handle || "Anonymous visitor";
+// linkedChannels are the person's other channels: the end users linked with this one (the app
+// and their WhatsApp or Telegram chat), whose memory, enrollments, caps and opt-out are shared.
+const linkedChannels = (c: Conversation) => (c.person_channels ?? []).filter((ch, i, all) => ch !== c.channel && all.indexOf(ch) === i);
 const when = (s?: string) => {
   if (!s) return "";
   const d = new Date(s);
@@ -443,6 +446,11 @@ function Row({ c }: { c: Conversation }) {
       </div>
       <div className="irow-meta">
         <span className="chip">{channelNames[c.channel] ?? c.channel}</span>
+        {linkedChannels(c).map((ch) => (
+          <span key={ch} className="chip" title="The same person, linked on this channel" data-linked-channel={ch}>
+            + {channelNames[ch] ?? ch}
+          </span>
+        ))}
         {c.status !== "bot" && <span className={"chip chip-" + c.status}>{statusNames[c.status]}</span>}
         {c.opted_out && <span className="chip chip-closed">Opted out</span>}
         {(c.tags ?? []).slice(0, 3).map((t) => (
@@ -494,11 +502,11 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
   };
   const takeover = () =>
     act("takeover", async () => {
-      onConv(await api("post", "/api/v1/conversations/{id}/takeover", { path: { id: conv.id } }));
+      onConv({ ...conv, ...(await api("post", "/api/v1/conversations/{id}/takeover", { path: { id: conv.id } })) });
     });
   const release = () =>
     act("release", async () => {
-      onConv(await api("post", "/api/v1/conversations/{id}/release", { path: { id: conv.id } }));
+      onConv({ ...conv, ...(await api("post", "/api/v1/conversations/{id}/release", { path: { id: conv.id } })) });
     });
   const send = (e: React.FormEvent) => {
     e.preventDefault();
@@ -530,6 +538,19 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
       saveBlob(blob, `end-user-${conv.end_user_id}.json`);
       setNotice({ kind: "ok", text: `Exported ${name}'s data: ${n} message${n === 1 ? "" : "s"} in ${data.conversations.length} conversation${data.conversations.length === 1 ? "" : "s"}.` });
     });
+  const linked = linkedChannels(conv);
+  const unlink = () =>
+    setConfirm({
+      title: `Unlink ${name}'s ${channelNames[conv.channel] ?? conv.channel} conversation?`,
+      message: `It stops being the same person as their ${linked.map((ch) => channelNames[ch] ?? ch).join(" and ")} conversation: memory, program enrollments, message caps and opt-out are no longer shared, and its memory profile starts empty. The person can link again from the app.`,
+      confirm: "Unlink",
+      onConfirm: () =>
+        void act("unlink", async () => {
+          await api("delete", "/api/v1/end-users/{id}/link", { path: { id: conv.end_user_id } });
+          onConv({ ...conv, person_id: conv.end_user_id, person_channels: [conv.channel] });
+          setNotice({ kind: "ok", text: `${name}'s ${channelNames[conv.channel] ?? conv.channel} conversation is unlinked.` });
+        }),
+    });
   const remove = () =>
     setConfirm({
       title: `Delete ${name} for good?`,
@@ -551,10 +572,16 @@ function Detail({ conv, messages, draft, onConv, onMessage, setConfirm, setNotic
           <h2 className="detail-name">{name}</h2>
           <p className="hint">
             {channelNames[conv.channel] ?? conv.channel}
-            {conv.handle && conv.handle !== name ? ` · ${conv.handle}` : ""} · <span data-conv-status={conv.status}>{human ? "You are answering" : conv.status === "closed" ? "Closed" : "The bot is answering"}</span>
+            {conv.handle && conv.handle !== name ? ` · ${conv.handle}` : ""}
+            {linked.length > 0 && <span data-linked-channels={linked.join(" ")}>{` · also on ${linked.map((ch) => channelNames[ch] ?? ch).join(", ")}`}</span>} · <span data-conv-status={conv.status}>{human ? "You are answering" : conv.status === "closed" ? "Closed" : "The bot is answering"}</span>
           </p>
         </div>
         <div className="actions">
+          {mayAnswer && linked.length > 0 && (
+            <button type="button" className="button secondary small" onClick={unlink} disabled={!!busy}>
+              {busy === "unlink" ? "Unlinking…" : "Unlink"}
+            </button>
+          )}
           {!mayAnswer ? null : human ? (
             <button type="button" className="button secondary small" onClick={release} disabled={!!busy}>
               {busy === "release" ? "Releasing…" : "Release to the bot"}
