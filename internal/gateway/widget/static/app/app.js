@@ -496,7 +496,10 @@
       else $('tab-' + v).removeAttribute('aria-current');
     }
     if (name === 'plan' || name === 'you') loadMe();
-    if (name === 'you') loadMemory();
+    if (name === 'you') {
+      loadMemory();
+      loadLinked();
+    }
   }
   function li(text, small) {
     const el = document.createElement('li');
@@ -612,6 +615,33 @@
       return;
     }
     notifState();
+  }
+
+  // loadLinked lists the chats linked to this person (other than the app), each with Unlink.
+  async function loadLinked() {
+    const ul = $('linked');
+    let r;
+    try {
+      r = await api('GET', '/api/v1/app/link');
+    } catch (e) {
+      return;
+    }
+    ul.textContent = '';
+    const names = { whatsapp: 'WhatsApp', telegram: 'Telegram', widget: 'Website chat' };
+    for (const id of r.identities || []) {
+      if (!names[id.channel] || id.end_user_id === (st.session && st.session.end_user_id)) continue;
+      const item = li('Linked: ' + names[id.channel], id.handle || id.display_name || '');
+      if (id.channel === 'whatsapp' || id.channel === 'telegram') {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn';
+        b.textContent = 'Unlink ' + names[id.channel];
+        b.addEventListener('click', () => api('DELETE', '/api/v1/app/link/' + id.channel).then(loadLinked, loadLinked));
+        item.appendChild(document.createTextNode(' '));
+        item.appendChild(b);
+      }
+      ul.appendChild(item);
+    }
   }
 
   async function linkChats() {
