@@ -20,8 +20,12 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/coachwire/coachwire/events"
+	cwbus "github.com/coachwire/coachwire/internal/bus"
+	"github.com/coachwire/coachwire/internal/channels/webpushtest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -36,14 +40,21 @@ const appScreenshot = "../../docs/app-phone.png"
 // across a reload), comes back online and sees exactly two replies in order, the database
 // holding each message once. Then the STOP button opts out through the same path as typing STOP,
 // "forget me" erases the memory, the tabs work from the keyboard, axe-core finds nothing serious,
-// and a push delivered to the service worker while no app page is open shows a notification.
+// a push while the person looks at the conversation shows no notification, and with the app
+// closed a reply is pushed by the server to the person's device (the loopback push service,
+// which checks VAPID and decrypts) and that payload, delivered to the service worker with
+// ServiceWorker.deliverPushMessage, shows a notification.
 func TestAppInBrowser(t *testing.T) {
 	t.Parallel()
 	needChromium(t)
 	axe, err := os.ReadFile(axeScript)
 	require.NoError(t, err, "axe-core copy (make console)")
 	h := newHarness(t, ollamatest.Options{DeltaDelay: 5 * time.Millisecond, ChunkSize: 6, Reply: appReply})
-	a := h.start(h.config())
+	wp := webpushtest.New(t, "")
+	cfg := h.config()
+	cfg.PushAllowOrigins = []string{wp.URL}
+	cfg.VAPIDSubject = "mailto:ops@coach.example"
+	a := h.start(cfg)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	c.AddDocument(t, cr, "Building habits", "markdown", uxHabitDoc)
@@ -162,8 +173,9 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "click STOP", chromedp.Click(chromedp.CSS(`#stop`)))
 	b.poll(t, "the opt-out answer", `Array.from(document.querySelectorAll('.msg.assistant')).some((e) => e.textContent.includes("You're unsubscribed"))`)
 	var me struct {
-		OptedOut bool   `json:"opted_out"`
-		Timezone string `json:"timezone"`
+		EndUserID string `json:"end_user_id"`
+		OptedOut  bool   `json:"opted_out"`
+		Timezone  string `json:"timezone"`
 	}
 	tok := run(t, b, "the session token", chromedp.Evaluate[string](`fetch('/api/v1/app/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
 	  body: JSON.stringify({slug: 'maya', anon_id: JSON.parse(localStorage.getItem('coachwire-app:maya')).anon_id})}).then((r) => r.json()).then((s) => s.token)`, chromedp.EvalAwaitPromise))
@@ -200,10 +212,45 @@ func TestAppInBrowser(t *testing.T) {
 	require.Equal(t, "0", run(t, b, "notifications", chromedp.Evaluate[string](`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => String(ns.length))`, chromedp.EvalAwaitPromise)),
 		"no notification over the open conversation")
 
-	// A push while no app page is open: the service worker shows it.
+	// A reply while no app page is open: the server pushes it to the person's device (the
+	// loopback push service decrypts it), and that push, delivered to the service worker, shows
+	// a notification.
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	st, raw, err = c.Do(context.Background(), "GET", "/api/v1/app/push/key", tok, nil, &key)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw))
+	wp.SetVAPID(key.PublicKey)
+	device := wp.Subscribe()
+	st, raw, err = c.Do(context.Background(), "POST", "/api/v1/app/push/subscriptions", tok, device.JSON("phone"), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, string(raw))
 	b.do(t, "leave the app", chromedp.Navigate(a.URL+"/healthz"))
-	push("Time for your evening check-in")
-	b.poll(t, "the notification", `navigator.serviceWorker.getRegistration('/a/maya/').then((r) => r.getNotifications()).then((ns) => ns.length === 1 && ns[0].title === 'Maya Chen' && ns[0].body === 'Time for your evening check-in')`)
+	conn := ownerConn(t, h)
+	testenv.Eventually(t, browserWait, func() bool {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
+			WHERE l.session = sha256(convert_to('widget:conversation:' || $1::text, 'UTF8'))`, conv).Scan(&n))
+		return n == 0
+	}, "the app's socket closed")
+	bus := testenv.BusAt(t, h.natsURL)
+	msgID := uuid.NewString()
+	ev := events.New(cr.ID, events.MessageReceived{Channel: events.ChannelApp, ProviderMessageID: msgID, EndUserID: uuid.MustParse(me.EndUserID),
+		ConversationID: uuid.MustParse(conv), Text: "How do I keep a tiny habit going?"}, nil, time.Now())
+	require.NoError(t, cwbus.PublishEvent(context.Background(), bus, events.InboundSubject(cr.ID, events.ChannelApp), "app:"+msgID, ev))
+	testenv.Eventually(t, browserWait, func() bool { return len(wp.Messages(device)) == 1 }, "the reply pushed")
+	require.Empty(t, wp.Problems())
+	pm := wp.Messages(device)[0].Payload
+	require.Equal(t, conv, pm.ConversationID)
+	require.Contains(t, pm.Body, "tiny habit")
+	payload, err := json.Marshal(pm)
+	require.NoError(t, err)
+	b.do(t, "deliver the push", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{Origin: a.URL, RegistrationID: id, Data: string(payload)})
+		return err
+	}))
+	b.poll(t, "the notification", fmt.Sprintf(`navigator.serviceWorker.getRegistration('/a/maya/').then((r) => r.getNotifications()).then((ns) => ns.length === 1 && ns[0].title === %q && ns[0].body === %q)`, pm.Title, pm.Body))
 	require.Empty(t, b.exceptions(), "uncaught exceptions on the page")
 }
 

@@ -283,15 +283,19 @@
     };
     sock.onclose = () => {
       if (ws !== sock) return;
-      ws = null;
-      st.ready = false;
-      st.inflight = null;
-      clearTimeout(retryTimer);
-      for (const d of st.drafts.values()) d.stale = true; // pieces will be missed: wait for a reset or the final message
+      socketGone();
       if (!opened) st.session = null;
-      setStatus('offline');
       scheduleReconnect();
     };
+  }
+  // socketGone forgets the socket: what was in flight is sent again (same id) on the next one.
+  function socketGone() {
+    ws = null;
+    st.ready = false;
+    st.inflight = null;
+    clearTimeout(retryTimer);
+    for (const d of st.drafts.values()) d.stale = true; // pieces will be missed: wait for a reset or the final message
+    setStatus('offline');
   }
   function sendFrame(obj) {
     if (!ws || ws.readyState !== 1) return false;
@@ -801,6 +805,19 @@
   window.addEventListener('offline', () => {
     if (ws) ws.close();
     setStatus('offline');
+  });
+  // Leaving the page (closed, or kept in the back-forward cache): the socket closes now, so the
+  // server knows the app is not open and pushes the next reply as a notification.
+  window.addEventListener('pagehide', () => {
+    const sock = ws;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    if (!sock) return;
+    socketGone();
+    sock.close(1000, 'page hidden');
+  });
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) connect();
   });
   document.addEventListener('visibilitychange', () => {
     seen();
