@@ -214,7 +214,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				if !notFound && strings.Contains(unquote(reply), q.Answer) {
 					s.InReply++
 				} else if cat == "overall" && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
-					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), passages.CoverageWith(q.Q, x, found), reply))
+					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), x, passages.CoverageWith(q.Q, x, found), reply))
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
 				if cat == "overall" && rank != 1 {
@@ -222,7 +222,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 			}
 			if q.Answer == "" && !notFound {
-				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s", q.Category, q.Q))
+				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s %v %.2f", q.Category, q.Q, x, passages.CoverageWith(q.Q, x, found)))
 			}
 		}
 		for _, cat := range append(append([]string{}, Categories...), "overall") {

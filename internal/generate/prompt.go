@@ -45,7 +45,7 @@ type Prompt struct {
 	Query string
 	// Expansions are the words the search used for the query's words (the turn's): the
 	// passages-mode reply counts them as the words they stand for.
-	Expansions events.Expansions
+	Expansions *events.Expansions
 }
 
 // BuildPrompt assembles system rules, the creator's persona, what the coach remembers about the
@@ -136,7 +136,7 @@ func PassagesAnswer(query string, ps []events.Passage) (reply string, cited []ev
 // PassagesAnswerWith is PassagesAnswer counting a question word as present in a passage that
 // holds one of the words the search used for it (x, from knowledge.Store.SearchExpanded; see
 // passages.SelectWith). The turn and make eval (internal/eval) both answer with it.
-func PassagesAnswerWith(query string, x events.Expansions, ps []events.Passage) (reply string, cited []events.Passage) {
+func PassagesAnswerWith(query string, x *events.Expansions, ps []events.Passage) (reply string, cited []events.Passage) {
 	ex := passages.SelectWith(query, x, ps)
 	if len(ex) == 0 {
 		return NoMatchAnswer, nil

@@ -592,7 +592,7 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 // search used for it (corrections, translations, cognates, related words, with their weight;
 // nil when none): the passages-mode reply (passages.SelectWith) counts a question word as
 // present in a passage holding one of them.
-func (s *Store) SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, events.Expansions, error) {
+func (s *Store) SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, *events.Expansions, error) {
 	ctx, span := searchSpan(ctx, creatorID, queryVector, limit) // trace.go
 	defer span.End()
 	tenant, err := tenantName(creatorID)
@@ -607,7 +607,7 @@ func (s *Store) SearchExpanded(ctx context.Context, creatorID uuid.UUID, query s
 		return nil, nil, nil
 	}
 	asked := q
-	var x events.Expansions
+	var x *events.Expansions
 	if q != "" {
 		var text string
 		text, x = s.queryTerms(ctx, tenant, q)

@@ -167,7 +167,7 @@ const (
 
 // queryTerms is queryText and, per question word, the words the query used for it (corrections,
 // translations, cognates, compounds, related words; not stems), with their weight.
-func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, events.Expansions) {
+func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *events.Expansions) {
 	v := s.vocabulary(ctx, tenant)
 	var prior []analysis.Lang
 	if v != nil {
@@ -193,18 +193,18 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, event
 		}
 	}
 	var terms []string
-	x := events.Expansions{}
+	x := &events.Expansions{Words: map[string][]events.Alternative{}}
 	alt := func(w, t string, wt float64) {
 		if t == "" || t == w {
 			return
 		}
-		for i, a := range x[w] {
+		for i, a := range x.Words[w] {
 			if a.Word == t {
-				x[w][i].Weight = max(a.Weight, wt)
+				x.Words[w][i].Weight = max(a.Weight, wt)
 				return
 			}
 		}
-		x[w] = append(x[w], events.Alternative{Word: t, Weight: wt})
+		x.Words[w] = append(x.Words[w], events.Alternative{Word: t, Weight: wt})
 	}
 	weight := make(map[string]int, 4*len(words))
 	add := func(t string, w int) {
@@ -221,6 +221,9 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, event
 	var related, relatedOf []string // question words (and their corrections) to expand; the question word of each
 	for i, w := range words {
 		if isStopIn(langs, w) {
+			if !slices.Contains(x.Stop, w) {
+				x.Stop = append(x.Stop, w)
+			}
 			continue
 		}
 		own := weightOwn
@@ -305,7 +308,7 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, event
 			b.WriteString(t)
 		}
 	}
-	if len(x) == 0 {
+	if len(x.Words) == 0 && len(x.Stop) == 0 {
 		x = nil
 	}
 	return b.String(), x

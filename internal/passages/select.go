@@ -30,7 +30,7 @@ func Coverage(query string, ps []events.Passage) []float64 {
 // CoverageWith is Coverage counting a question word as present, at the alternative's weight,
 // in a passage holding one of the words the search used for it (x: its corrections,
 // translations, cognates, related words; nil: only the word itself).
-func CoverageWith(query string, x events.Expansions, ps []events.Passage) []float64 {
+func CoverageWith(query string, x *events.Expansions, ps []events.Passage) []float64 {
 	return coverage(newMatcherWith(query, x), ps)
 }
 
@@ -86,7 +86,7 @@ func Select(query string, ps []events.Passage) []Excerpt { return SelectWith(que
 
 // SelectWith is Select with the words the search used for the question's words (x, see
 // CoverageWith): the threshold and the sentences' scores count them at their weight.
-func SelectWith(query string, x events.Expansions, ps []events.Passage) []Excerpt {
+func SelectWith(query string, x *events.Expansions, ps []events.Passage) []Excerpt {
 	m := newMatcherWith(query, x)
 	q := m.terms
 	if len(q) == 0 {

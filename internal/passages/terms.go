@@ -113,17 +113,27 @@ type matcher struct {
 
 func newMatcher(query string) *matcher { return newMatcherWith(query, nil) }
 
-// newMatcherWith is newMatcher with the alternatives of the question's words (keys and words
-// are folded as the question's; an alternative equal to its term, a function word or of one
-// letter is left out).
-func newMatcherWith(query string, x events.Expansions) *matcher {
+// newMatcherWith is newMatcher with what the search made of the question's words (x; nil:
+// nothing): a word it read as a function word of the question's language is no term, and each
+// term's alternatives are patterns at their weight (keys and words folded as the question's).
+// An alternative is left out when it is its term, a function word, of one letter, or another
+// term or an inflection of one: a passage word stands for one question word ("train" found for
+// "Termin" is the question's "Trainer").
+func newMatcherWith(query string, x *events.Expansions) *matcher {
 	m := &matcher{terms: terms(query), masks: map[string]uint64{}}
+	if x != nil && len(x.Stop) > 0 {
+		ignore := make(map[string]bool, len(x.Stop))
+		for _, w := range x.Stop {
+			ignore[fold(w)] = true
+		}
+		m.terms = slices.DeleteFunc(m.terms, func(t string) bool { return ignore[t] })
+	}
 	for i, t := range m.terms {
 		m.pats, m.of, m.wt = append(m.pats, t), append(m.of, i), append(m.wt, 1)
 	}
-	if len(x) > 0 {
-		byTerm := make(map[string][]events.Alternative, len(x))
-		for k, alts := range x {
+	if x != nil && len(x.Words) > 0 {
+		byTerm := make(map[string][]events.Alternative, len(x.Words))
+		for k, alts := range x.Words {
 			byTerm[fold(k)] = append(byTerm[fold(k)], alts...)
 		}
 	terms:
@@ -134,6 +144,9 @@ func newMatcherWith(query string, x events.Expansions) *matcher {
 					break terms
 				}
 				if a.Weight <= 0 || len(w) < 2 || stop[w] || w == t || strings.ContainsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+					continue
+				}
+				if slices.ContainsFunc(m.terms, func(o string) bool { return o != t && inflection(o, w) }) {
 					continue
 				}
 				dup := false

@@ -34,7 +34,7 @@ type Searcher interface {
 // ExpandedSearcher is a Searcher that also tells the words it used for the query's words
 // (knowledge.Store): the turn carries them so the passages-mode reply counts them.
 type ExpandedSearcher interface {
-	SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]knowledge.Passage, events.Expansions, error)
+	SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]knowledge.Passage, *events.Expansions, error)
 }
 
 // Embedder turns queries into vectors; nil means BM25 only.
@@ -233,7 +233,7 @@ func (w *Worker) Retrieve(ctx context.Context, c uuid.UUID, text string) ([]even
 // (when the Searcher tells them): hybrid when the query can be embedded, BM25 otherwise. A creator without a knowledge tenant yet simply has no passages. Embedding and
 // search together get SearchTimeout; a search that fails fast (Weaviate restarting) is retried
 // within it with a short backoff.
-func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, events.Expansions, string, error) {
+func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, *events.Expansions, string, error) {
 	timeout := w.SearchTimeout
 	if timeout <= 0 {
 		timeout = DefaultSearchTimeout
@@ -255,7 +255,7 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 	}
 	var (
 		hits []knowledge.Passage
-		x    events.Expansions
+		x    *events.Expansions
 		err  error
 	)
 	xs, expanded := w.Search.(ExpandedSearcher)
