@@ -633,7 +633,7 @@ func (s *Store) SearchExpanded(ctx context.Context, creatorID uuid.UUID, query s
 	}
 	ps = dedupe(ps, fetch)
 	if asked != "" {
-		rerank(asked, ps) // rerank.go
+		rerank(asked, x, ps) // rerank.go
 	}
 	return ps[:min(len(ps), limit)], x, nil
 }
