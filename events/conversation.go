@@ -63,6 +63,26 @@ type TurnRequested struct {
 	Query          string    `json:"query"`
 	Passages       []Passage `json:"passages"`
 	SearchMode     string    `json:"search_mode"` // "bm25", "hybrid" or SearchUnavailable
+	// Expansions are the words the search used for the query's words (corrections,
+	// translations, cognates, related words): the passages-mode reply counts a question word as
+	// present in a passage holding one of them. Absent in turns of older versions.
+	Expansions *Expansions `json:"expansions,omitempty"`
+}
+
+// Expansions is what the search made of a question's words.
+type Expansions struct {
+	// Words maps a question word (lower-cased as typed) to the words the search used for it.
+	Words map[string][]Alternative `json:"words,omitempty"`
+	// Stop are the question's words the search read as function words of the question's
+	// language ("oft", "ogni"): they are not content to be found.
+	Stop []string `json:"stop,omitempty"`
+}
+
+// Alternative is a word the search used for a question word, and how much finding it in a
+// passage counts for finding the question word (1: as much; a broader word less).
+type Alternative struct {
+	Word   string  `json:"word"`
+	Weight float64 `json:"weight"`
 }
 
 func (TurnRequested) EventType() string { return TypeTurnRequested }

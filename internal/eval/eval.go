@@ -165,7 +165,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 			}
 			// What a turn gets: the retrieve worker's search and clean-up, then the passages-mode
 			// reply, which says it found nothing when no passage passes passages.Found.
-			hits, err := ks.Search(ctx, tenant, q.Q, vec, passages.Candidates(turnPassages))
+			hits, x, err := ks.SearchExpanded(ctx, tenant, q.Q, vec, passages.Candidates(turnPassages))
 			if err != nil {
 				return nil, err
 			}
@@ -174,7 +174,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				found = append(found, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 			}
 			found = passages.Clean(found, turnPassages)
-			reply, cited := generate.PassagesAnswer(q.Q, found)
+			reply, cited := generate.PassagesAnswerWith(q.Q, x, found)
 			notFound := len(cited) == 0
 			cats := []string{q.Category, "overall"} // overall: the answerable questions
 			if q.Answer == "" {
@@ -214,7 +214,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				if !notFound && strings.Contains(unquote(reply), q.Answer) {
 					s.InReply++
 				} else if cat == "overall" && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
-					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), passages.Coverage(q.Q, found), reply))
+					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), x, passages.CoverageWith(q.Q, x, found), reply))
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
 				if cat == "overall" && rank != 1 {
@@ -222,7 +222,7 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 			}
 			if q.Answer == "" && !notFound {
-				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s", q.Category, q.Q))
+				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s %v %.2f", q.Category, q.Q, x, passages.CoverageWith(q.Q, x, found)))
 			}
 		}
 		for _, cat := range append(append([]string{}, Categories...), "overall") {

@@ -180,6 +180,8 @@ func (w *Worker) handle(msg *message.Message) error {
 	prompt := BuildPrompt(creator.Persona, profile.Render(), turn.Passages, history, texts, w.ContextTokens, w.Tokens)
 	if prompt.Query = turn.Query; prompt.Query == "" {
 		prompt.Query = strings.Join(texts, "\n")
+	} else {
+		prompt.Expansions = turn.Expansions // the words the search used for this query's words
 	}
 	noSearch := turn.SearchMode == events.SearchUnavailable
 	if noSearch {
@@ -286,7 +288,7 @@ func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease ti
 func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live string, replyID uuid.UUID, p Prompt, noSearch bool, asked time.Time, firstToken *time.Duration) (string, string, []events.Passage, error) {
 	if !llm.Usable(w.LLM) {
 		defer func() { *firstToken = time.Since(asked); w.Metrics.FirstToken(w.mode(), *firstToken) }()
-		text, cited := PassagesAnswer(p.Query, p.Used)
+		text, cited := PassagesAnswerWith(p.Query, p.Expansions, p.Used)
 		status := "generated"
 		if noSearch {
 			text, cited, status = SearchUnavailableAnswer, nil, "search_unavailable"
@@ -335,7 +337,7 @@ func (w *Worker) compose(ctx context.Context, c, conv, owner uuid.UUID, live str
 	var cited []events.Passage
 	if noSearch {
 		apology += " " + SearchUnavailableAnswer
-	} else if found, c := PassagesAnswer(p.Query, p.Used); len(c) > 0 {
+	} else if found, c := PassagesAnswerWith(p.Query, p.Expansions, p.Used); len(c) > 0 {
 		apology += "\n\n" + found
 		cited = c
 	}

@@ -43,6 +43,9 @@ type Prompt struct {
 	// Query is what the passages were searched for (the passages-mode reply is scored
 	// against it).
 	Query string
+	// Expansions are the words the search used for the query's words (the turn's): the
+	// passages-mode reply counts them as the words they stand for.
+	Expansions *events.Expansions
 }
 
 // BuildPrompt assembles system rules, the creator's persona, what the coach remembers about the
@@ -127,7 +130,14 @@ const NoMatchAnswer = "I couldn't find anything about that in the coach's materi
 // own words (the widget renders the quote as a block without links). Each cited passage's Text
 // is the quoted excerpt.
 func PassagesAnswer(query string, ps []events.Passage) (reply string, cited []events.Passage) {
-	ex := passages.Select(query, ps)
+	return PassagesAnswerWith(query, nil, ps)
+}
+
+// PassagesAnswerWith is PassagesAnswer counting a question word as present in a passage that
+// holds one of the words the search used for it (x, from knowledge.Store.SearchExpanded; see
+// passages.SelectWith). The turn and make eval (internal/eval) both answer with it.
+func PassagesAnswerWith(query string, x *events.Expansions, ps []events.Passage) (reply string, cited []events.Passage) {
+	ex := passages.SelectWith(query, x, ps)
 	if len(ex) == 0 {
 		return NoMatchAnswer, nil
 	}

@@ -132,3 +132,21 @@ func TestPromptKnowledgeUnavailable(t *testing.T) {
 		t.Fatalf("system prompt does not say the search was unavailable:\n%s", p.Messages[0].Content)
 	}
 }
+
+// TestPassagesAnswerWithExpansions: the turn's expansions (what the search made of the
+// question's words) let a question in another language be answered from the passage that holds
+// their translations; without them it is not.
+func TestPassagesAnswerWithExpansions(t *testing.T) {
+	passages := []events.Passage{{Title: "Running basics", Heading: "Warm-up", Text: "Walk five minutes first, then stretch."},
+		{Title: "Running basics", Heading: "Shoes", Text: "Replace your shoes every 600 kilometres."}}
+	q := "¿Cómo caliento antes de correr?"
+	x := &events.Expansions{Words: map[string][]events.Alternative{"caliento": {{Word: "warm", Weight: 1}}, "correr": {{Word: "run", Weight: 1}}},
+		Stop: []string{"cómo", "antes", "de"}}
+	if got, _ := generate.PassagesAnswer(q, passages); got != generate.NoMatchAnswer {
+		t.Errorf("answered without expansions: %q", got)
+	}
+	got, cited := generate.PassagesAnswerWith(q, x, passages)
+	if len(cited) != 1 || cited[0].Heading != "Warm-up" || !strings.Contains(got, "> Walk five minutes first") {
+		t.Errorf("reply %q, sources %+v", got, cited)
+	}
+}

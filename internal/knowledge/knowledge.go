@@ -33,6 +33,7 @@ import (
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
 	"google.golang.org/grpc"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/analysis"
 	"github.com/coachwire/coachwire/internal/thesaurus"
 )
@@ -583,22 +584,34 @@ func (s *Store) classify(ctx context.Context, creatorID uuid.UUID, err error) er
 // with the Store's alpha. The query text is untrusted: it is cleaned of
 // characters GraphQL strings cannot carry before it is sent.
 func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, error) {
+	ps, _, err := s.SearchExpanded(ctx, creatorID, query, queryVector, limit)
+	return ps, err
+}
+
+// SearchExpanded is Search that also returns, per content word of the query, the words the
+// search used for it (corrections, translations, cognates, related words, with their weight;
+// nil when none): the passages-mode reply (passages.SelectWith) counts a question word as
+// present in a passage holding one of them.
+func (s *Store) SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]Passage, *events.Expansions, error) {
 	ctx, span := searchSpan(ctx, creatorID, queryVector, limit) // trace.go
 	defer span.End()
 	tenant, err := tenantName(creatorID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if limit <= 0 {
 		limit = 5
 	}
 	q := cleanQuery(query)
 	if q == "" && len(queryVector) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	asked := q
+	var x *events.Expansions
 	if q != "" {
-		q = cleanQuery(s.queryText(ctx, tenant, q))
+		var text string
+		text, x = s.queryTerms(ctx, tenant, q)
+		q = cleanQuery(text)
 	}
 	// The hits are reranked by how much of the question they cover (rerank.go). A document
 	// being reindexed has chunks of two versions: one of each (document, chunk) is kept, and
@@ -608,21 +621,21 @@ func (s *Store) Search(ctx context.Context, creatorID uuid.UUID, query string, q
 	fetch := limit
 	ps, err := s.search(ctx, creatorID, tenant, q, queryVector, fetch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n := len(ps); n == fetch {
 		if ps = dedupe(ps, fetch); len(ps) < n {
 			ps, err = s.search(ctx, creatorID, tenant, q, queryVector, 2*fetch)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	ps = dedupe(ps, fetch)
 	if asked != "" {
-		rerank(asked, ps) // rerank.go
+		rerank(asked, x, ps) // rerank.go
 	}
-	return ps[:min(len(ps), limit)], nil
+	return ps[:min(len(ps), limit)], x, nil
 }
 
 func (s *Store) search(ctx context.Context, creatorID uuid.UUID, tenant, q string, queryVector []float32, fetch int) ([]Passage, error) {

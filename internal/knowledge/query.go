@@ -32,6 +32,7 @@ import (
 	"github.com/weaviate/weaviate/entities/models"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/analysis"
 	"github.com/coachwire/coachwire/internal/thesaurus"
 )
@@ -151,6 +152,22 @@ const maxRelatedPerWord = 4
 // words related to them (internal/thesaurus) that the creator's documents use, at
 // weightRelated or weightBroader.
 func (s *Store) queryText(ctx context.Context, tenant, q string) string {
+	text, _ := s.queryTerms(ctx, tenant, q)
+	return text
+}
+
+// Weights of the words the search used for a question word, as the passages-mode reply counts
+// them (events.Alternative): a correction, a translation, a cognate or the compound the word is
+// part of stands for the word; a related word less, a broader one least.
+const (
+	altSame    = 1.0
+	altRelated = 0.75
+	altBroader = 0.5
+)
+
+// queryTerms is queryText and, per question word, the words the query used for it (corrections,
+// translations, cognates, compounds, related words; not stems), with their weight.
+func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *events.Expansions) {
 	v := s.vocabulary(ctx, tenant)
 	var prior []analysis.Lang
 	if v != nil {
@@ -176,6 +193,19 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		}
 	}
 	var terms []string
+	x := &events.Expansions{Words: map[string][]events.Alternative{}}
+	alt := func(w, t string, wt float64) {
+		if t == "" || t == w {
+			return
+		}
+		for i, a := range x.Words[w] {
+			if a.Word == t {
+				x.Words[w][i].Weight = max(a.Weight, wt)
+				return
+			}
+		}
+		x.Words[w] = append(x.Words[w], events.Alternative{Word: t, Weight: wt})
+	}
 	weight := make(map[string]int, 4*len(words))
 	add := func(t string, w int) {
 		if t == "" {
@@ -188,9 +218,12 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		}
 		weight[t] = w
 	}
-	var related []string // question words (and their corrections) to expand
+	var related, relatedOf []string // question words (and their corrections) to expand; the question word of each
 	for i, w := range words {
 		if isStopIn(langs, w) {
+			if !slices.Contains(x.Stop, w) {
+				x.Stop = append(x.Stop, w)
+			}
 			continue
 		}
 		own := weightOwn
@@ -209,6 +242,7 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 			}
 			for _, c := range v.corrections(w) {
 				add(c, own)
+				alt(w, c, altSame)
 				forms = append(forms, c)
 			}
 		}
@@ -219,28 +253,35 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 		}
 		if !part[i] {
 			related = append(related, forms...)
+			for range forms {
+				relatedOf = append(relatedOf, w)
+			}
 		}
 	}
-	for _, t := range crossTerms(v, words, langs) { // another language than the documents' (xlang.go)
+	// Another language than the documents' (xlang.go).
+	for _, t := range crossTermsNoted(v, words, langs, func(w, t string) { alt(w, t, altSame) }) {
 		add(t, weightOwn)
 	}
 	if len(terms) == 0 {
-		return q // only stop words: search them as they are
+		return q, nil // only stop words: search them as they are
 	}
 	if english && v != nil {
 		// Compounds written apart or hyphenated: "shut-eye" is "shuteye", "work out" "workout".
 		for i := 0; i+1 < len(words); i++ {
 			if j := words[i] + words[i+1]; thesaurus.Known(j) {
-				related = append(related, j)
+				related = append(related, j, j)
+				relatedOf = append(relatedOf, words[i], words[i+1])
 				if v.has(j) {
 					add(j, ownWeight(j))
+					alt(words[i], j, altSame)
+					alt(words[i+1], j, altSame)
 				}
 			}
 		}
-		for _, w := range related {
+		for k, w := range related {
 			near, broader := thesaurus.Related(w)
 			n := 0
-			expand := func(list []string, wt int) {
+			expand := func(list []string, wt int, aw float64) {
 				for _, r := range list {
 					if n == maxRelatedPerWord {
 						return
@@ -251,10 +292,11 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 					n++
 					add(r, wt)
 					add(analysis.Stem(analysis.English, r), wt)
+					alt(relatedOf[k], r, aw)
 				}
 			}
-			expand(near, weightRelated)
-			expand(broader, weightBroader)
+			expand(near, weightRelated, altRelated)
+			expand(broader, weightBroader, altBroader)
 		}
 	}
 	var b strings.Builder
@@ -266,7 +308,10 @@ func (s *Store) queryText(ctx context.Context, tenant, q string) string {
 			b.WriteString(t)
 		}
 	}
-	return b.String()
+	if len(x.Words) == 0 && len(x.Stop) == 0 {
+		x = nil
+	}
+	return b.String(), x
 }
 
 // ownWeight is the weight of an English question's own word: lower for a word of many senses.

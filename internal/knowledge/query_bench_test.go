@@ -59,6 +59,6 @@ func BenchmarkRerank(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		rerank("When should I stop drinking coffee so it doesn't keep me awake?", ps)
+		rerank("When should I stop drinking coffee so it doesn't keep me awake?", nil, ps)
 	}
 }

@@ -15,9 +15,9 @@ import (
 const coverageWeight = 0.8
 
 // rerank orders ps (a search's hits for query) by their score scaled by the question's
-// coverage: score × (1 − coverageWeight + coverageWeight × coverage). Ties keep the search's
-// order. A query without content words leaves the order as it is.
-func rerank(query string, ps []Passage) {
+// coverage (passages.CoverageWith: the words the search used for the question's words count,
+// x): score × (1 − coverageWeight + coverageWeight × coverage). Ties keep the search's order. A query without content words leaves the order as it is.
+func rerank(query string, x *events.Expansions, ps []Passage) {
 	if len(ps) < 2 {
 		return
 	}
@@ -25,7 +25,7 @@ func rerank(query string, ps []Passage) {
 	for i, p := range ps {
 		eps[i] = events.Passage{Title: p.Title, Heading: p.Heading, Text: p.Text}
 	}
-	cov := passages.Coverage(query, eps)
+	cov := passages.CoverageWith(query, x, eps)
 	if !slices.ContainsFunc(cov, func(c float64) bool { return c > 0 }) {
 		return
 	}

@@ -88,6 +88,12 @@ func (s *Store) keepCross(tenant string, v *vocab) {
 //   - Each foreign word is matched against the creator's words by cognate key
 //     (analysis.Cognate): the nearest ones are added, with their stems.
 func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
+	return crossTermsNoted(v, words, langs, nil)
+}
+
+// crossTermsNoted is crossTerms telling note, when not nil, each translation and cognate (not
+// stems) with the question word it stands for.
+func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string)) []string {
 	if v == nil || len(words) == 0 {
 		return nil
 	}
@@ -138,13 +144,16 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 			out = append(out, t)
 		}
 	}
-	translate := func(f analysis.Lang, w string) (found bool) {
+	translate := func(f analysis.Lang, qw, w string) (found bool) {
 		for _, d := range docs {
 			tr := analysis.Translate(f, d, w)
 			for _, t := range tr[:min(len(tr), maxTranslations)] {
 				if !analysis.IsStop(d, t) {
 					add(t)
 					add(analysis.Stem(d, t))
+					if note != nil {
+						note(qw, t)
+					}
 				}
 			}
 			found = found || len(tr) > 0
@@ -161,9 +170,9 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 			continue
 		}
 		for _, f := range from {
-			if !translate(f, w) {
+			if !translate(f, w, w) {
 				for _, part := range analysis.Decompound(f, w) {
-					translate(f, part)
+					translate(f, w, part)
 				}
 			}
 		}
@@ -192,6 +201,9 @@ func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 		for _, c := range found[:min(len(found), maxCognates)] {
 			add(c.word)
 			add(analysis.Stem(x.lang, c.word))
+			if note != nil {
+				note(w, c.word)
+			}
 		}
 	}
 	return out

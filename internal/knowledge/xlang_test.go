@@ -2,10 +2,13 @@ package knowledge_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/coachwire/coachwire/events"
 	"github.com/coachwire/coachwire/internal/knowledge"
+	"github.com/coachwire/coachwire/internal/passages"
 )
 
 var englishGuide = []knowledge.Chunk{
@@ -57,6 +60,46 @@ func testCrossLanguageStaysInTenant(t *testing.T, s *knowledge.Store) {
 	for _, p := range ps {
 		if strings.Contains(p.Text, "protein") {
 			t.Fatalf("B saw A's chunk: %+v", p)
+		}
+	}
+}
+
+// TestSearchExpandedAnswers: SearchExpanded tells the words it used for a Spanish question's
+// words (the translations into the documents' English), and with them the passages-mode
+// threshold answers it from the English section, which it does not without them; a Spanish
+// question the material has no answer to is still refused.
+func TestSearchExpandedAnswers(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	c, _ := indexed(t, s, englishGuide)
+	ask := func(q string) ([]events.Passage, *events.Expansions) {
+		t.Helper()
+		hits, x, err := s.SearchExpanded(ctx, c, q, nil, passages.Candidates(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := make([]events.Passage, 0, len(hits))
+		for _, h := range hits {
+			ps = append(ps, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Text: h.Text, Score: h.Score})
+		}
+		return passages.Clean(ps, 5), x
+	}
+	q := "¿Cuánta agua hay que beber?"
+	ps, x := ask(q)
+	if x == nil || !slices.ContainsFunc(x.Words["agua"], func(a events.Alternative) bool { return a.Word == "water" }) {
+		t.Fatalf("expansions of %q: %+v", q, x)
+	}
+	if ex := passages.Select(q, ps); ex != nil {
+		t.Errorf("%q answered without its expansions: %+v", q, ex)
+	}
+	ex := passages.SelectWith(q, x, ps)
+	if len(ex) == 0 || ex[0].Passage.Heading != "Hydration" || !strings.Contains(ex[0].Text, "Drink water") {
+		t.Errorf("%q: excerpts %+v", q, ex)
+	}
+	for _, q := range []string{"¿Cómo cambio la rueda pinchada de la bicicleta?", "Wie buche ich einen Termin mit dem Trainer?"} {
+		ps, x := ask(q)
+		if ex := passages.SelectWith(q, x, ps); ex != nil {
+			t.Errorf("no-answer question %q answered (expansions %+v): %+v", q, x, ex)
 		}
 	}
 }

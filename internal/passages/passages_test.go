@@ -242,3 +242,76 @@ func TestSelect(t *testing.T) {
 		t.Errorf("a sentence quoted twice:\n%s", all)
 	}
 }
+
+// TestExpansions: a question word counts as present in a passage holding a word the search
+// used for it (its translation, correction, related word), at that word's weight. A Spanish
+// question is answered from the English passage that holds the translations, its function
+// words ("cuánto") are not content; a question whose words no passage holds, nor their
+// expansions, is still refused; an expansion that is another question word does not count
+// twice; a broader word counts less than the word itself.
+func TestExpansions(t *testing.T) {
+	q := "¿Cuánto debe durar una siesta?"
+	es := &events.Expansions{
+		Words: map[string][]events.Alternative{
+			"durar":  {{Word: "last", Weight: 1}, {Word: "long", Weight: 1}},
+			"siesta": {{Word: "nap", Weight: 1}},
+		},
+		Stop: []string{"cuánto", "debe", "una"},
+	}
+	if c := Coverage(q, handbook); Found(c[0]) {
+		t.Fatalf("without expansions the Spanish question is found: %v", c)
+	}
+	cov := CoverageWith(q, es, handbook)
+	if !Found(cov[0]) || cov[0] != 1 || cov[0] <= cov[1] {
+		t.Errorf("Spanish question with its translations: coverage %v", cov)
+	}
+	ex := SelectWith(q, es, handbook)
+	if len(ex) == 0 || ex[0].Passage.Heading != "Naps" || !strings.Contains(ex[0].Text, "A short nap of ten to twenty minutes") {
+		t.Errorf("Spanish question: excerpts %+v", ex)
+	}
+
+	// No answer in the material: the expansions (translated, but not in any passage) do not
+	// make it pass.
+	q = "¿Cómo cambio una rueda pinchada de la bici?"
+	no := &events.Expansions{
+		Words: map[string][]events.Alternative{
+			"cambio":   {{Word: "change", Weight: 1}},
+			"rueda":    {{Word: "wheel", Weight: 1}},
+			"pinchada": {{Word: "flat", Weight: 1}},
+			"bici":     {{Word: "bike", Weight: 1}, {Word: "bicycle", Weight: 1}},
+		},
+		Stop: []string{"cómo", "una", "de", "la"},
+	}
+	for i, c := range CoverageWith(q, no, handbook) {
+		if Found(c) {
+			t.Errorf("no-answer question found in passage %d (coverage %.2f)", i, c)
+		}
+	}
+	if SelectWith(q, no, handbook) != nil {
+		t.Error("no-answer question selected sentences")
+	}
+	// Only function words left: never answered from the material.
+	if SelectWith("¿Cuánto debe?", es, handbook) != nil {
+		t.Error("a question of function words selected sentences")
+	}
+
+	// "train" stands for the question's "trainer", not also for "termin".
+	ps := []events.Passage{{DocumentID: docA, Title: "Plan", Text: "Train three times a week with your trainer."}}
+	de := &events.Expansions{Words: map[string][]events.Alternative{"termin": {{Word: "train", Weight: 1}}, "buche": {{Word: "book", Weight: 1}}}}
+	if c := CoverageWith("buche termin trainer", de, ps); c[0] > 0.34 {
+		t.Errorf("one passage word counted for two question words: coverage %v", c)
+	}
+
+	// A broader word counts partially.
+	broad := &events.Expansions{Words: map[string][]events.Alternative{"espresso": {{Word: "coffee", Weight: 0.5}}}}
+	ps = []events.Passage{{DocumentID: docA, Text: "No coffee after two in the afternoon."}, {DocumentID: docB, Text: "Stretch daily."}}
+	if c := CoverageWith("espresso afternoon", broad, ps); !(c[0] > 0.5 && c[0] < 1) {
+		t.Errorf("broader word: coverage %v", c)
+	}
+	// An alternative was not typed: it matches its inflections, not its near misses.
+	x := &events.Expansions{Words: map[string][]events.Alternative{"siesta": {{Word: "naps", Weight: 1}}}}
+	m := newMatcherWith("siesta", x)
+	if m.word("nap") == 0 || m.word("naps") == 0 || m.word("maps") != 0 {
+		t.Errorf("alternative matching: nap %b naps %b maps %b", m.word("nap"), m.word("naps"), m.word("maps"))
+	}
+}

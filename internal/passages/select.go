@@ -27,18 +27,25 @@ func Coverage(query string, ps []events.Passage) []float64 {
 	return coverage(newMatcher(query), ps)
 }
 
+// CoverageWith is Coverage counting a question word as present, at the alternative's weight,
+// in a passage holding one of the words the search used for it (x: its corrections,
+// translations, cognates, related words; nil: only the word itself).
+func CoverageWith(query string, x *events.Expansions, ps []events.Passage) []float64 {
+	return coverage(newMatcherWith(query, x), ps)
+}
+
 func coverage(m *matcher, ps []events.Passage) []float64 {
 	q := m.terms
 	out := make([]float64, len(ps))
 	if len(q) == 0 || len(ps) == 0 {
 		return out
 	}
-	has := make([]uint64, len(ps))
+	has := make([][]float64, len(ps))
 	df := make([]int, len(q))
 	for i, p := range ps {
-		has[i] = m.text(p.Title) | m.text(p.Heading) | m.text(p.Text)
+		has[i] = m.present(m.text(p.Title)|m.text(p.Heading)|m.text(p.Text), nil)
 		for j := range q {
-			if has[i]&(1<<j) != 0 {
+			if has[i][j] > 0 {
 				df[j]++
 			}
 		}
@@ -50,9 +57,7 @@ func coverage(m *matcher, ps []events.Passage) []float64 {
 	}
 	for i := range ps {
 		for j := range q {
-			if has[i]&(1<<j) != 0 {
-				out[i] += w[j]
-			}
+			out[i] += w[j] * has[i][j]
 		}
 		out[i] /= total
 	}
@@ -77,8 +82,12 @@ const MaxSentences = 3
 // good, the best sentence of each next passage, then the best passage's others, then the next
 // passages' others. A sentence that repeats one already chosen is skipped. Nil when no passage
 // passes.
-func Select(query string, ps []events.Passage) []Excerpt {
-	m := newMatcher(query)
+func Select(query string, ps []events.Passage) []Excerpt { return SelectWith(query, nil, ps) }
+
+// SelectWith is Select with the words the search used for the question's words (x, see
+// CoverageWith): the threshold and the sentences' scores count them at their weight.
+func SelectWith(query string, x *events.Expansions, ps []events.Passage) []Excerpt {
+	m := newMatcherWith(query, x)
 	q := m.terms
 	if len(q) == 0 {
 		return nil
@@ -103,22 +112,19 @@ func Select(query string, ps []events.Passage) []Excerpt {
 		if !Found(cov) || cov < 0.75*bestCov {
 			continue
 		}
-		head := m.text(p.Title) | m.text(p.Heading)
+		headMask := m.text(p.Title) | m.text(p.Heading)
 		var ss []scored
+		var head, v []float64
 		for k, s := range sentences(p.Text) {
 			if s.Heading {
-				head |= m.text(s.Text)
+				headMask |= m.text(s.Text)
 				continue
 			}
-			v := m.text(s.Text)
+			v = m.present(m.text(s.Text), v)
+			head = m.present(headMask, head)
 			score := 0.0
 			for j := range q {
-				switch {
-				case v&(1<<j) != 0:
-					score++
-				case head&(1<<j) != 0:
-					score += 0.5
-				}
+				score += max(v[j], 0.5*head[j])
 			}
 			if score == 0 {
 				continue

@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/coachwire/coachwire/events"
 )
 
 // words splits s into lower-cased words without accents: runs of letters and digits. The
@@ -93,19 +95,74 @@ func terms(s string) []string {
 	return out
 }
 
-// matcher matches the terms of one question against words, remembering each word's answer.
+// matcher matches the terms of one question, and the words the search used for them (their
+// alternatives: corrections, translations, related words), against words, remembering each
+// word's answer. Matching works on patterns: the terms first, then their alternatives, at most
+// 64 in all; a pattern stands for one term with a weight (1 for the term itself).
 type matcher struct {
 	terms []string
-	masks map[string]uint64 // word → the terms it matches (bit i: terms[i])
-	// lead holds the terms' first letters and swap their second ones: a word matching a term
-	// starts with its first letter, or with its first two swapped (match never matches
+	pats  []string          // the patterns: terms[i] is pats[i]; alternatives follow
+	of    []int             // pattern → the term it stands for
+	wt    []float64         // pattern → how much finding it counts for its term (0..1)
+	masks map[string]uint64 // word → the patterns it matches (bit i: pats[i])
+	// lead holds the patterns' first letters and swap their second ones: a word matching a
+	// pattern starts with its first letter, or with its first two swapped (match never matches
 	// another), so text skips the others.
 	lead, swap [256]bool
 }
 
-func newMatcher(query string) *matcher {
+func newMatcher(query string) *matcher { return newMatcherWith(query, nil) }
+
+// newMatcherWith is newMatcher with what the search made of the question's words (x; nil:
+// nothing): a word it read as a function word of the question's language is no term, and each
+// term's alternatives are patterns at their weight (keys and words folded as the question's).
+// An alternative is left out when it is its term, a function word, of one letter, or another
+// term or an inflection of one: a passage word stands for one question word ("train" found for
+// "Termin" is the question's "Trainer").
+func newMatcherWith(query string, x *events.Expansions) *matcher {
 	m := &matcher{terms: terms(query), masks: map[string]uint64{}}
-	for _, t := range m.terms {
+	if x != nil && len(x.Stop) > 0 {
+		ignore := make(map[string]bool, len(x.Stop))
+		for _, w := range x.Stop {
+			ignore[fold(w)] = true
+		}
+		m.terms = slices.DeleteFunc(m.terms, func(t string) bool { return ignore[t] })
+	}
+	for i, t := range m.terms {
+		m.pats, m.of, m.wt = append(m.pats, t), append(m.of, i), append(m.wt, 1)
+	}
+	if x != nil && len(x.Words) > 0 {
+		byTerm := make(map[string][]events.Alternative, len(x.Words))
+		for k, alts := range x.Words {
+			byTerm[fold(k)] = append(byTerm[fold(k)], alts...)
+		}
+	terms:
+		for i, t := range m.terms {
+			for _, a := range byTerm[t] {
+				w := fold(a.Word)
+				if len(m.pats) == 64 {
+					break terms
+				}
+				if a.Weight <= 0 || len(w) < 2 || stop[w] || w == t || strings.ContainsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+					continue
+				}
+				if slices.ContainsFunc(m.terms, func(o string) bool { return o != t && inflection(o, w) }) {
+					continue
+				}
+				dup := false
+				for p := len(m.terms); p < len(m.pats); p++ {
+					if m.pats[p] == w && m.of[p] == i {
+						m.wt[p] = max(m.wt[p], min(a.Weight, 1))
+						dup = true
+					}
+				}
+				if !dup {
+					m.pats, m.of, m.wt = append(m.pats, w), append(m.of, i), append(m.wt, min(a.Weight, 1))
+				}
+			}
+		}
+	}
+	for _, t := range m.pats {
 		m.lead[t[0]] = true
 		if len(t) > 1 {
 			m.swap[t[1]] = true
@@ -114,7 +171,23 @@ func newMatcher(query string) *matcher {
 	return m
 }
 
-// word is the set of terms w matches.
+// present is, for each term, how much the patterns of mask find it: 1 when the term itself is
+// there, else the weight of its best alternative there, else 0.
+func (m *matcher) present(mask uint64, out []float64) []float64 {
+	out = out[:0]
+	for range m.terms {
+		out = append(out, 0)
+	}
+	for p := 0; mask != 0 && p < len(m.pats); p++ {
+		if mask&(1<<p) != 0 {
+			mask &^= 1 << p
+			out[m.of[p]] = max(out[m.of[p]], m.wt[p])
+		}
+	}
+	return out
+}
+
+// word is the set of patterns w matches.
 func (m *matcher) word(w string) uint64 {
 	if b, ok := m.masks[w]; ok {
 		return b
@@ -124,8 +197,9 @@ func (m *matcher) word(w string) uint64 {
 		m.masks[w] = 0 // a function word of the text is never a question's content word ("form"/"from")
 		return 0
 	}
-	for i, t := range m.terms {
-		if match(t, w) {
+	for i, t := range m.pats {
+		// An alternative matches its inflections, not its typing mistakes: it was not typed.
+		if (i < len(m.terms) && match(t, w)) || (i >= len(m.terms) && inflection(t, w)) {
 			b |= 1 << i
 		}
 	}
@@ -133,7 +207,7 @@ func (m *matcher) word(w string) uint64 {
 	return b
 }
 
-// text is the set of terms some word of s matches.
+// text is the set of patterns some word of s matches.
 func (m *matcher) text(s string) uint64 {
 	var b uint64
 	for i := 0; i < len(s); i++ {
@@ -182,7 +256,7 @@ func (m *matcher) mayMatch(w string) bool {
 		return false
 	}
 	c1 := lower(w[1])
-	for _, t := range m.terms {
+	for _, t := range m.pats {
 		if len(t) > 1 && t[1] == c && t[0] == c1 {
 			return true
 		}
@@ -214,16 +288,7 @@ func match(q, w string) bool {
 	if q[0] != w[0] && (q[0] != w[1] || q[1] != w[0]) {
 		return false
 	}
-	if rq := root(q); len(rq) >= 3 && rq == root(w) {
-		return true
-	}
-	p := 0
-	for p < short && q[p] == w[p] {
-		p++
-	}
-	// An inflection: the shorter is a prefix of the longer that differs by a short ending
-	// ("nap"/"naps", "taper"/"tapering", "sore"/"soreness").
-	if p == short && (max(lq, lw)-short <= 3 || (short >= 4 && max(lq, lw)-short == 4)) {
+	if inflected(q, w) {
 		return true
 	}
 	// Typing mistakes: one in a word of five letters or more, two from eight. In a four-letter
@@ -247,6 +312,34 @@ func match(q, w string) bool {
 		return false
 	}
 	return osa(q, w, k) <= k
+}
+
+// inflection reports whether q and w are the same word or one an inflection of the other.
+func inflection(q, w string) bool {
+	if q == w {
+		return true
+	}
+	lq, lw := len(q), len(w)
+	if min(lq, lw) < 3 || lq-lw > 4 || lw-lq > 4 || q[0] != w[0] {
+		return false
+	}
+	return inflected(q, w)
+}
+
+// inflected reports whether q and w (of 3 letters or more, lengths within 4) share a root or
+// the shorter is a prefix of the longer that differs by a short ending ("nap"/"naps",
+// "taper"/"tapering", "sore"/"soreness").
+func inflected(q, w string) bool {
+	if rq := root(q); len(rq) >= 3 && rq == root(w) {
+		return true
+	}
+	lq, lw := len(q), len(w)
+	short := min(lq, lw)
+	p := 0
+	for p < short && q[p] == w[p] {
+		p++
+	}
+	return p == short && (max(lq, lw)-short <= 3 || (short >= 4 && max(lq, lw)-short == 4))
 }
 
 // sameLetters reports whether a and b are made of the same letters.

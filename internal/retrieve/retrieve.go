@@ -31,6 +31,12 @@ type Searcher interface {
 	Search(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]knowledge.Passage, error)
 }
 
+// ExpandedSearcher is a Searcher that also tells the words it used for the query's words
+// (knowledge.Store): the turn carries them so the passages-mode reply counts them.
+type ExpandedSearcher interface {
+	SearchExpanded(ctx context.Context, creatorID uuid.UUID, query string, queryVector []float32, limit int) ([]knowledge.Passage, *events.Expansions, error)
+}
+
 // Embedder turns queries into vectors; nil means BM25 only.
 type Embedder interface {
 	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
@@ -164,7 +170,7 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 	c := ev.CreatorID
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
 	if conv.Status == "bot" {
-		passages, mode, err := w.search(ctx, c, in.Text)
+		passages, expansions, mode, err := w.search(ctx, c, in.Text)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err // the handler itself is ending: redelivered
@@ -173,11 +179,11 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 			// on without passages and generate says the knowledge base is unavailable.
 			log.WarnContext(ctx, "knowledge search unavailable: answering without passages",
 				"conversation_id", conv.ID, "message_id", msgID, "err", err)
-			passages, mode = nil, events.SearchUnavailable
+			passages, expansions, mode = nil, nil, events.SearchUnavailable
 		}
 		turn := events.New(c, events.TurnRequested{
 			ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
-			Query: in.Text, Passages: passages, SearchMode: mode,
+			Query: in.Text, Passages: passages, SearchMode: mode, Expansions: expansions,
 		}, &ev.Envelope, w.Now())
 		if err := bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn); err != nil {
 			return err
@@ -225,14 +231,15 @@ func (w *Worker) Retrieve(ctx context.Context, c uuid.UUID, text string) ([]even
 	if w.Passages == 0 {
 		w.Passages = 5
 	}
-	return w.search(ctx, c, text)
+	ps, _, mode, err := w.search(ctx, c, text)
+	return ps, mode, err
 }
 
-// search returns the best passages for text: hybrid when the query can be embedded, BM25
-// otherwise. A creator without a knowledge tenant yet simply has no passages. Embedding and
+// search returns the best passages for text, and the words the search used for its words
+// (when the Searcher tells them): hybrid when the query can be embedded, BM25 otherwise. A creator without a knowledge tenant yet simply has no passages. Embedding and
 // search together get SearchTimeout; a search that fails fast (Weaviate restarting) is retried
 // within it with a short backoff.
-func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, string, error) {
+func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, *events.Expansions, string, error) {
 	timeout := w.SearchTimeout
 	if timeout <= 0 {
 		timeout = DefaultSearchTimeout
@@ -254,11 +261,17 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 	}
 	var (
 		hits []knowledge.Passage
+		x    *events.Expansions
 		err  error
 	)
+	xs, expanded := w.Search.(ExpandedSearcher)
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
 		// A larger pool than the turn uses: passages.Clean drops duplicates and diversifies.
-		hits, err = w.Search.Search(ctx, c, text, vec, passages.Candidates(w.Passages))
+		if expanded {
+			hits, x, err = xs.SearchExpanded(ctx, c, text, vec, passages.Candidates(w.Passages))
+		} else {
+			hits, err = w.Search.Search(ctx, c, text, vec, passages.Candidates(w.Passages))
+		}
 		if err == nil || errors.Is(err, knowledge.ErrTenantNotFound) || ctx.Err() != nil {
 			break
 		}
@@ -273,16 +286,16 @@ func (w *Worker) search(ctx context.Context, c uuid.UUID, text string) ([]events
 		}
 	}
 	if errors.Is(err, knowledge.ErrTenantNotFound) {
-		return nil, mode, nil
+		return nil, nil, mode, nil
 	}
 	if err != nil {
-		return nil, mode, fmt.Errorf("retrieve: search (within %s): %w", timeout, err)
+		return nil, nil, mode, fmt.Errorf("retrieve: search (within %s): %w", timeout, err)
 	}
 	out := make([]events.Passage, 0, len(hits))
 	for _, h := range hits {
 		out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 	}
-	return passages.Clean(out, w.Passages), mode, nil
+	return passages.Clean(out, w.Passages), x, mode, nil
 }
 
 // answerOptKeyword opts the app's end user out of (STOP) or back into (START) proactive

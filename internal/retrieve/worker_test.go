@@ -409,6 +409,10 @@ func TestSearch(t *testing.T) {
 	require.Len(t, turns, 1)
 	require.Equal(t, "bm25", turns[0].SearchMode)
 	require.NotEmpty(t, turns[0].Passages)
+	// The turn carries what the search made of the question's words (for the passages-mode
+	// reply): "before" was read as a function word.
+	require.NotNil(t, turns[0].Expansions)
+	require.Contains(t, turns[0].Expansions.Stop, "before")
 	require.Contains(t, []uuid.UUID{doc, copied}, turns[0].Passages[0].DocumentID, "either copy, whichever ranks first")
 	require.Equal(t, "Caffeine", turns[0].Passages[0].Heading)
 	require.Contains(t, turns[0].Passages[0].Text, "espresso")
