@@ -19,9 +19,9 @@ import (
 )
 
 // Retriever runs a turn's knowledge retrieval (embedding, hybrid or BM25 search, cleaning) for
-// a question in one workspace and returns the passages a turn would get, best first, and the
-// search mode ("hybrid" or "bm25").
-type Retriever func(ctx context.Context, creatorID uuid.UUID, question string) ([]events.Passage, string, error)
+// a question in one workspace and returns the passages a turn would get, best first, the words
+// the search used for the question's words, and the search mode ("hybrid" or "bm25").
+type Retriever func(ctx context.Context, creatorID uuid.UUID, question string) ([]events.Passage, *events.Expansions, string, error)
 
 // maxQuestionChars bounds a tried question (a widget message's limit is larger; a question is
 // short).
@@ -60,13 +60,13 @@ func (s *Server) handleKnowledgeSearch(w http.ResponseWriter, r *http.Request, a
 	if s.Retrieve == nil {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "knowledge_unavailable", Message: "knowledge search is not available on this gateway"}
 	}
-	ps, mode, err := s.Retrieve(r.Context(), a.CreatorID, q)
+	ps, x, mode, err := s.Retrieve(r.Context(), a.CreatorID, q)
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "knowledge_unavailable",
 			Message: "the knowledge index did not answer in time; retry shortly", Err: err}
 	}
-	cov := passages.Coverage(q, ps)
+	cov := passages.CoverageWith(q, x, ps) // as a turn decides (generate.PassagesAnswerWith)
 	out := make([]searchPassageOut, 0, len(ps))
 	found := false
 	for i, p := range ps {

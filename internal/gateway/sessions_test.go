@@ -348,16 +348,16 @@ func TestKnowledgeSearchIsTenantIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ks.Close() })
-	retrieve := func(ctx context.Context, c uuid.UUID, q string) ([]events.Passage, string, error) {
+	retrieve := func(ctx context.Context, c uuid.UUID, q string) ([]events.Passage, *events.Expansions, string, error) {
 		hits, err := ks.Search(ctx, c, q, nil, 10)
 		if errors.Is(err, knowledge.ErrTenantNotFound) {
-			return nil, "bm25", nil
+			return nil, nil, "bm25", nil
 		}
 		var out []events.Passage
 		for _, h := range hits {
 			out = append(out, events.Passage{DocumentID: h.DocumentID, Title: h.Title, Heading: h.Heading, Page: h.Page, Text: h.Text, Score: h.Score})
 		}
-		return out, "bm25", err
+		return out, nil, "bm25", err
 	}
 	svc, err := auth.New(auth.Options{KeyFile: filepath.Join(t.TempDir(), "jwt.json"), Issuer: testIssuer, BcryptCost: 4})
 	if err != nil {

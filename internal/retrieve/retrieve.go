@@ -225,14 +225,14 @@ func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, i
 }
 
 // Retrieve is the retrieval of a turn for text in creator c's knowledge, nothing else: the
-// passages a turn would be given (best first) and the search mode. The console's "try a
-// question" calls it through the gateway (package app wires it).
-func (w *Worker) Retrieve(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, string, error) {
+// passages a turn would be given (best first), the words the search used for the question's
+// words (what a turn hands generate, for the same answer threshold) and the search mode. The
+// console's "try a question" calls it through the gateway (package app wires it).
+func (w *Worker) Retrieve(ctx context.Context, c uuid.UUID, text string) ([]events.Passage, *events.Expansions, string, error) {
 	if w.Passages == 0 {
 		w.Passages = 5
 	}
-	ps, _, mode, err := w.search(ctx, c, text)
-	return ps, mode, err
+	return w.search(ctx, c, text)
 }
 
 // search returns the best passages for text, and the words the search used for its words
