@@ -64,7 +64,8 @@ func TestConsoleCoachInBrowser(t *testing.T) {
 	b.do(t, "allow the clipboard", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		for _, name := range []string{"clipboard-read", "clipboard-write"} {
 			if _, err := cdp.Call(ctx, tg, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-				Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: a.URL}); err != nil {
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: a.URL,
+				BrowserContextID: b.browserContext()}); err != nil {
 				return err
 			}
 		}

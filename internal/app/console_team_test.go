@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
@@ -260,12 +258,7 @@ func TestConsoleTeamInBrowser(t *testing.T) {
 	ob.axe(t, axe, "settings, STOP words saved")
 
 	// The export, downloaded.
-	downloads := t.TempDir()
-	ob.do(t, "allow downloads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	}))
+	downloads := ob.allowDownloads(t)
 	press(ob, "Download export", `button[data-export]`)
 	ob.poll(t, "the export done", `document.querySelector('.export-result')?.textContent.startsWith('Downloaded coachwire-export-')`)
 	var zipPath string

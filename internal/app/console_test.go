@@ -202,7 +202,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.typeInto(t, "search", `#doc-search`, "sleep")
 	b.poll(t, "one match", `document.querySelectorAll('tr[data-doc-id]').length === 1 && document.querySelector('tr[data-doc-id] .title-text').textContent === 'sleep basics'`)
 	b.typeInto(t, "search more", `#doc-search`, "zzz")
-	b.poll(t, "no match", `document.querySelector('.empty-title')?.textContent === 'No documents match these filters.'`)
+	// The list filters after a pause in typing, so a slow keyboard shows "no match" for
+	// "sleepz" and draws it again for each later key: wait for the whole query's answer.
+	b.poll(t, "no match", `document.querySelector('.empty-title')?.textContent === 'No documents match these filters.' &&
+	  performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/documents?')).pop()?.name.includes('q=sleepzzz')`)
 	b.do(t, "clear the filters", chromedp.Click(chromedp.CSS(`.empty button`)))
 	b.poll(t, "every document again", `document.querySelectorAll('tr[data-doc-id]').length === 3`)
 	require.Empty(t, b.eval(t, `document.querySelector('#doc-search').value`))
@@ -356,6 +359,7 @@ type axeViolation struct {
 // also fails on any CSP violation recorded so far.
 func (b *browser) axe(t *testing.T, script []byte, state string) {
 	t.Helper()
+	start := time.Now()
 	if b.eval(t, `typeof window.axe`) == "undefined" {
 		run(t, b, "inject axe-core", chromedp.Evaluate[bool](string(script)+"\n;true"))
 	}
@@ -376,5 +380,5 @@ func (b *browser) axe(t *testing.T, script []byte, state string) {
 	}
 	csp := run(t, b, "read CSP violations", chromedp.Evaluate[[]string](`window.__cspViolations || []`))
 	require.Empty(t, csp, "Content-Security-Policy violations on %s", state)
-	t.Logf("axe on %s: %d violations, none serious or critical", state, len(vs))
+	t.Logf("axe on %s: %d violations, none serious or critical (%s)", state, len(vs), time.Since(start).Round(time.Millisecond))
 }

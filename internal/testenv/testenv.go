@@ -100,6 +100,11 @@ func dir(name string) string {
 	return d
 }
 
+// OnStop registers f to run when Main ends, before whatever was started earlier is stopped: a
+// package-wide fixture of the tests' own (a browser, an app on the package's services) is
+// stopped there, after the last test.
+func OnStop(f func()) { onStop(f) }
+
 func onStop(f func()) {
 	mu.Lock()
 	stops = append(stops, f)
