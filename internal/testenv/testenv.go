@@ -124,7 +124,9 @@ func cluster(tb testing.TB) *localdeps.Postgres {
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		pg, pgErr = localdeps.StartPostgres(ctx, localdeps.PostgresOptions{DataDir: dir("pg")})
+		// fsync off: the cluster is deleted when the tests end, and commits waiting on a disk
+		// the whole machine shares were most of some tests' time.
+		pg, pgErr = localdeps.StartPostgres(ctx, localdeps.PostgresOptions{DataDir: dir("pg"), NoFsync: true})
 		if pgErr == nil {
 			onStop(func() { _ = pg.Stop() })
 		}
