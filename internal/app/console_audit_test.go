@@ -13,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -27,8 +26,7 @@ import (
 func TestConsoleAuditInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := consoleAxe(t)
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config())
+	a, _ := sharedConsoleApp(t)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	do := func(method, path, token string, body any, out any) {

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -67,8 +66,7 @@ func (b *browser) keyboardSignIn(t *testing.T, consoleURL, email, password strin
 func TestConsoleAuthInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := consoleAxe(t)
-	h := newHarness(t, ollamatest.Options{ChatModels: []string{}})
-	a := h.start(h.config())
+	a, _ := sharedConsoleApp(t)
 	consoleURL := a.URL + "/console"
 
 	// Seeded through the API: the person (owner of workspace A, with a document) and the owner of

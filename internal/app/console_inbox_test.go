@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -37,10 +36,9 @@ const inboxSeed = 10000
 func TestConsoleInboxInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := consoleAxe(t)
-	// The loopback model writes its reply in small pieces with a pause between them, so the
-	// transcript can show the reply as it grows.
-	h := newHarness(t, ollamatest.Options{DeltaDelay: 40 * time.Millisecond})
-	a := h.start(h.config())
+	// The shared app's loopback model writes its reply in small pieces with a pause between
+	// them (40 ms), so the transcript can show the reply as it grows.
+	a, h := sharedConsoleApp(t)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	apiDo := func(method, path string, body, out any) int {

@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -31,8 +30,7 @@ import (
 func TestConsoleProgramsInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := consoleAxe(t)
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config())
+	a, _ := sharedConsoleApp(t)
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
 	api := func(method, path string, body, out any) {

@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -36,8 +35,7 @@ import (
 func TestConsoleTeamInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := consoleAxe(t)
-	h := newHarness(t, ollamatest.Options{})
-	a := h.start(h.config())
+	a, _ := sharedConsoleApp(t)
 	c := testenv.NewClient(a.URL)
 	owner := c.Register(t)
 	const password = "correct horse battery"

@@ -20,8 +20,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/coachwire/coachwire/internal/app"
-	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
 
@@ -52,23 +50,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	axe, err := os.ReadFile(axeScript)
 	require.NoError(t, err, "axe-core copy (make console)")
-	h := newHarness(t, ollamatest.Options{})
-	cfg := h.config()
-	cfg.Knowledge.ImportAllowPrivate = true // the imported page is served on loopback
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var banner strings.Builder
-	a, err := app.Start(ctx, cfg, app.Options{Log: testenv.Logger(t), Out: &banner})
-	require.NoError(t, err, "start")
-	t.Cleanup(a.Stop)
+	// The shared app allows imports from loopback (the imported page is served there).
+	a, _ := sharedConsoleApp(t)
 	// The start banner links the console; the test opens that link.
 	var consoleURL string
-	for _, line := range strings.Split(banner.String(), "\n") {
+	for _, line := range strings.Split(consoleApp.banner, "\n") {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Console:"); ok {
 			consoleURL = strings.TrimSpace(rest)
 		}
 	}
-	require.Equal(t, a.URL+"/console", consoleURL, "the banner's console line:\n%s", banner.String())
+	require.Equal(t, a.URL+"/console", consoleURL, "the banner's console line:\n%s", consoleApp.banner)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/breathing.html" {
 			http.NotFound(w, r)
