@@ -40,8 +40,10 @@ document.addEventListener('securitypolicyviolation', (e) => window.__cspViolatio
 // stack: sign up (submitted from the keyboard), upload two files at once through the file picker
 // and watch them go from the upload's progress to "indexed" live, delete one through the
 // confirmation dialog, reload (the session survives), use the navigation at phone size and
-// sign out (the refresh token is revoked). axe-core checks every page and state on the way and
-// the test fails on any serious or critical violation; the CSP must not block anything.
+// sign out (the refresh token is revoked). axe-core checks every page once in its most complete
+// state (sign-up with an error, Knowledge with documents, a refused upload and an import error,
+// the delete dialog, the phone menu, signed out) and the test fails on any serious or critical
+// violation; the CSP must not block anything.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -90,11 +92,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Signed out, /console lands on the sign-in page.
 	b.do(t, "open the console", chromedp.Navigate(consoleURL))
 	b.poll(t, "the sign-in page", `location.pathname === '/console/sign-in' && document.querySelector('h1')?.textContent === 'Sign in'`)
-	b.axe(t, axe, "sign in")
 
 	b.do(t, "follow the sign-up link", chromedp.Click(chromedp.CSS(`a[href="/console/sign-up"]`)))
 	b.poll(t, "the sign-up page", `location.pathname === '/console/sign-up' && document.querySelector('h1')?.textContent === 'Create your account'`)
-	b.axe(t, axe, "sign up")
 
 	// A too-short password is refused in the form, next to the field.
 	email := "console-" + uuid.NewString()[:8] + "@example.com"
@@ -113,7 +113,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Contains(t, b.eval(t, `document.querySelector('.account-email').textContent`), "Ana's Coaching")
 	require.Equal(t, "Knowledge", b.eval(t, `document.activeElement.tagName === 'H1' ? document.activeElement.textContent : document.activeElement.outerHTML`),
 		"the new page's heading has the focus")
-	b.axe(t, axe, "knowledge, empty")
 
 	// Record every state each document row shows, to see them change in place.
 	b.do(t, "watch the rows", chromedp.Evaluate[chromedp.Void](`(() => {
@@ -165,7 +164,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	require.Equal(t, "same page", b.eval(t, `window.__page`), "the states arrived live, without a page load")
 	require.Contains(t, b.eval(t, `document.querySelector('li.upload').textContent`), "Uploaded · Indexed")
-	b.axe(t, axe, "knowledge, two documents indexed")
 
 	if os.Getenv(consoleScreenshotEnv) == "1" {
 		shot := run(t, b, "screenshot", chromedp.FullScreenshot(100))
@@ -187,7 +185,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Contains(t, refused, "Not uploaded:")
 	require.Contains(t, refused, "supported: PDF", "the error names what is accepted")
 	require.Equal(t, "0", b.eval(t, `String(`+rowOf("photo")+` ? 1 : 0)`), "nothing was added for the image")
-	b.axe(t, axe, "knowledge, a refused upload")
 
 	// Filter: a search that matches one title, then none.
 	b.typeInto(t, "search", `#doc-search`, "sleep")
@@ -254,7 +251,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	b.poll(t, "the menu button", `getComputedStyle(document.querySelector('.menu-button')).display !== 'none' && getComputedStyle(document.querySelector('#console-nav')).display === 'none'`)
 	require.Equal(t, "0", b.eval(t, `String(document.documentElement.scrollWidth - window.innerWidth)`), "no horizontal scrolling at phone width")
-	b.axe(t, axe, "knowledge at phone size")
 	b.do(t, "focus the menu button", chromedp.Focus(chromedp.CSS(`.menu-button`)))
 	b.do(t, "press Enter", pressEnter())
 	b.poll(t, "the open menu", `document.querySelector('.menu-button').getAttribute('aria-expanded') === 'true' && getComputedStyle(document.querySelector('#console-nav')).display !== 'none'`)
