@@ -161,8 +161,10 @@ func TestNudgeKilledMidExpansion(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	nudgeEnv := func() []string {
+		// The dead replica's claimed recipients come back after the ack deadline: 10 s, not
+		// the default minute.
 		return h.env(t.TempDir(), "COACHWIRE_TARGET=nudge", "COACHWIRE_NUDGE_TICK=100ms", "COACHWIRE_NUDGE_PAGE=10",
-			"COACHWIRE_NUDGE_LEASE=3s")
+			"COACHWIRE_NUDGE_LEASE=3s", "COACHWIRE_NUDGE_ACK_WAIT=10s")
 	}
 	a := startProc(t, "nudge-a", nudgeEnv())
 	c := testenv.NewClient(gw.URL)
