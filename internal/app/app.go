@@ -259,7 +259,7 @@ func (a *App) startNudge(ctx context.Context) error {
 	n := a.cfg.Nudge.WithDefaults()
 	w := &nudge.Worker{Store: a.Store, Bus: a.Bus, Clock: clock.Func(a.now), Log: a.log.With("target", "nudge"),
 		Platform: proactive.Platform{CeilingDay: n.CeilingDay, CeilingWeek: n.CeilingWeek, LiveWindow: n.LiveWindow, MaxHold: n.MaxHold},
-		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel, Metrics: a.metrics.nudge}
+		Tick:     n.Tick, Page: n.Page, Lease: n.Lease, Batch: n.Batch, Parallel: n.Parallel, AckWait: n.AckWait, Metrics: a.metrics.nudge}
 	if err := w.Register(ctx, a.router); err != nil {
 		return err
 	}

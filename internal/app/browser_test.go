@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -188,11 +188,10 @@ func (b *browser) waitRead(t *testing.T, baseURL, token string, seq int64) {
 type browser struct {
 	ctx context.Context
 
-	mu    sync.Mutex
-	done  bool
-	excs  []string
-	t     testing.TB
-	chOut bytes.Buffer
+	mu   sync.Mutex
+	done bool
+	excs []string
+	t    testing.TB
 }
 
 func (b *browser) logf(format string, args ...any) {
@@ -203,54 +202,108 @@ func (b *browser) logf(format string, args ...any) {
 	}
 }
 
-func (b *browser) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.chOut.Write(p)
-}
-
 func (b *browser) exceptions() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.excs...)
 }
 
-// newBrowser starts Chromium with a fresh profile; the process is stopped (and waited for)
+// chromium is the package's one Chromium, started by the first test that opens a browser and
+// stopped after the last test (TestMain): starting a browser per test cost seconds of CPU each
+// and ran a dozen browsers at once. Each test's browser is a tab of it in a browser context of
+// its own (its own cookies, storage and cache, as a fresh profile was), in a window of its own
+// (never hidden behind another tab), so the tests still run in parallel.
+var chromium struct {
+	once sync.Once
+	ctx  context.Context // the browser's first tab; every test's tab is made off it
+	err  error
+	out  testenv.SyncBuffer // Chromium's own output and the browser connection's errors
+}
+
+// sharedChromium returns the first tab of the package's Chromium, starting it on first use.
+func sharedChromium(t testing.TB) context.Context {
+	t.Helper()
+	chromium.once.Do(func() {
+		profile, err := os.MkdirTemp("", "coachwire-chromium-")
+		if err != nil {
+			chromium.err = err
+			return
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(chromiumPath),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			// Many tabs at once: none of them is throttled as a background page.
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.UserDataDir(profile),
+			chromedp.WindowSize(1280, 900),
+			chromedp.CombinedOutput(&chromium.out),
+		)
+		ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(format string, args ...any) {
+			fmt.Fprintf(&chromium.out, "chromedp: "+format+"\n", args...)
+		}))
+		testenv.OnStop(func() {
+			cancelCtx()
+			cancelAlloc() // waits for the browser process to exit
+			_ = os.RemoveAll(profile)
+		})
+		if err := chromedp.Do(ctx); err != nil {
+			chromium.err = err
+			return
+		}
+		chromium.ctx = ctx
+	})
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	return chromium.ctx
+}
+
+// newBrowser opens a tab of the package's Chromium in a fresh browser context (a fresh
+// profile: no cookies, storage or cache of another test); the tab and its context are closed
 // when the test ends, before the app and the temp dirs go away.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	needChromium(t)
 	b := &browser{t: t}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(b),
-	)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(b.logf))
+	ctx, cancel := chromedp.NewContext(sharedChromium(t), chromedp.WithNewBrowserContext())
+	outFrom := len(chromium.out.String())
 	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc() // waits for the browser process to exit
+		cancel()
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if t.Failed() && b.chOut.Len() > 0 {
-			t.Logf("chromium output:\n%s", b.chOut.String())
+		if out := chromium.out.String(); t.Failed() && len(out) > outFrom {
+			t.Logf("chromium output while the test ran (all tabs):\n%s", out[outFrom:])
 		}
 		b.done = true
 	})
 	b.ctx = ctx
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a chromium tab: %v", err)
 	}
-	// Page console messages and uncaught exceptions go to the test log.
-	messages := chromedp.Console(ctx)
+	b.startTab(t)
+	return b
+}
+
+// startTab makes b's tab behave as the focused window of its own (focus and blur events, the
+// :focus-visible state and document.hasFocus() as for the one window on screen: the browser
+// has many windows but only one has the system's focus) and sends the page's console messages
+// and uncaught exceptions to the test log.
+func (b *browser) startTab(t *testing.T) {
+	t.Helper()
+	b.do(t, "emulate a focused page", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+		return err
+	}))
+	messages := chromedp.Console(b.ctx)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
@@ -264,7 +317,12 @@ func newBrowser(t *testing.T) *browser {
 			}
 		}
 	}()
-	return b
+}
+
+// browserContext is the id of the browser context b's tab is in (for the Browser domain's
+// per-context settings: downloads, permissions).
+func (b *browser) browserContext() cdp.BrowserContextID {
+	return chromedp.FromContext(b.ctx).BrowserContextID
 }
 
 // run runs one action with the standard time limit.

@@ -29,7 +29,8 @@ var analyticsSections = []string{"activity", "responsiveness", "knowledge-gaps",
 // Analytics page in Chromium and checks that all eight sections show those figures: in their
 // headline numbers, tables and charts, a chart as a table, the CSV download, a knowledge gap's
 // conversation, the week view, a custom range and its validation, and phone width. axe-core
-// finds no serious or critical violation in any state; COACHWIRE_SCREENSHOTS=1 saves
+// finds no serious or critical violation on the page, a chart as a table, the conversation
+// dialog and at phone width; COACHWIRE_SCREENSHOTS=1 saves
 // docs/analytics.png and docs/analytics-phone.png.
 func TestConsoleAnalyticsInBrowser(t *testing.T) {
 	t.Parallel()
@@ -301,11 +302,9 @@ func TestConsoleAnalyticsInBrowser(t *testing.T) {
 	setDate("range-to", "2024-01-01")
 	b.do(t, "apply", chromedp.Click(chromedp.Search(`//button[text()="Apply"]`)))
 	b.poll(t, "the range error", `document.querySelector('#range-error')?.textContent.includes('must not be after')`)
-	b.axe(t, axe, "analytics, a refused range")
 	setDate("range-to", "2024-01-31")
 	b.do(t, "apply", chromedp.Click(chromedp.Search(`//button[text()="Apply"]`)))
 	b.poll(t, "an empty range", `!document.querySelector('#range-error') && document.querySelector('#activity').dataset.state === 'empty' && document.querySelector('#team').dataset.state === 'empty'`)
-	b.axe(t, axe, "analytics, empty")
 
 	// Back to the last 30 days, by day, for the screenshots.
 	b.do(t, "reload", chromedp.Reload())

@@ -27,7 +27,8 @@ import (
 // skipped), the recipient-local schedule with its quiet-hours explanation (the preview goes
 // stale on a change), create, the saved campaign's next send previewed, edit, pause / resume / cancel through the confirmation dialog (Escape
 // cancels), the list's headline figures and the sent campaign's results overall and per send,
-// and phone width. axe-core finds no serious or critical violation in any state;
+// and phone width. axe-core finds no serious or critical violation (each page
+// in its most complete state, the dialog, and at phone width);
 // COACHWIRE_SCREENSHOTS=1 saves docs/campaigns.png (results), campaigns-builder.png and
 // campaigns-phone.png.
 func TestConsoleCampaignsInBrowser(t *testing.T) {
@@ -121,7 +122,6 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	b.poll(t, "the Campaigns page", `location.pathname === '/console/campaigns' && document.querySelector('h1')?.textContent === 'Campaigns'`)
 	b.poll(t, "the list", `document.querySelectorAll('tr[data-campaign]').length === 1`)
 	require.Equal(t, "page", b.eval(t, `document.querySelector('#console-nav a[href="/console/campaigns"]').getAttribute('aria-current')`))
-	b.axe(t, axe, "campaign list")
 
 	// The status filter: no paused campaign yet, an empty state that says what to do.
 	b.do(t, "focus the status filter", chromedp.Evaluate[chromedp.Void](`document.querySelector('#campaign-status').focus()`))
@@ -144,7 +144,6 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	b.poll(t, "everyone counted", count(5, 1))
 	require.Contains(t, b.eval(t, `document.querySelector('#audience-count').textContent`), "no filter: everyone")
 	require.Equal(t, "false", b.eval(t, `String(!!document.querySelector('#sched-time-error'))`), "tomorrow 09:00 by default, not in the past")
-	b.axe(t, axe, "builder")
 	b.typeInto(t, "type a name", `#camp-name`, "Weekly check-in")
 	b.typeInto(t, "filter on vip", `#aud-tags`, "vip")
 	b.poll(t, "the VIPs counted", count(4, 1))
@@ -195,7 +194,6 @@ func TestConsoleCampaignsInBrowser(t *testing.T) {
 	require.Contains(t, summary, "tagged vip, not tagged cohort-1")
 	require.NotContains(t, b.eval(t, `document.querySelector('dl.summary div:nth-child(2) dd').textContent`), "None", "a next send")
 	b.poll(t, "no results yet", `document.querySelector('#campaign-stats')?.dataset.state === 'ready' && document.querySelector('#campaign-stats [data-empty]')`)
-	b.axe(t, axe, "new campaign")
 	// The saved campaign's next send, previewed on its page.
 	b.do(t, "focus its Preview", chromedp.Evaluate[chromedp.Void](`document.querySelector('#next-preview button').focus()`))
 	b.do(t, "press Enter", pressEnter())

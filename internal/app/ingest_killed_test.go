@@ -45,9 +45,10 @@ func TestIngestKilledMidRun(t *testing.T) {
 		ChunkCount int32     `json:"chunk_count"`
 		ChunksDone int32     `json:"chunks_done"`
 	}
-	upload := func(topic string) uuid.UUID {
+	// sections parts of two chunks each: every chunk is one 700 ms embedding call.
+	upload := func(topic string, sections int) uuid.UUID {
 		var sb strings.Builder
-		for i := range 12 {
+		for i := range sections {
 			fmt.Fprintf(&sb, "## %s %d\n\nPart %d about %s: keep the same wake time every day, get morning light within an hour of waking, "+
 				"stop caffeine eight hours before bed, keep the bedroom cool and dark, and wind down without screens for thirty minutes.\n\n", topic, i, i, topic)
 		}
@@ -68,7 +69,7 @@ func TestIngestKilledMidRun(t *testing.T) {
 
 	t.Run("long and healthy", func(t *testing.T) {
 		before := h.ollama.Counts().Embed
-		id := upload("Evening routine")
+		id := upload("Evening routine", 8)
 		var d doc
 		last := ""
 		testenv.Eventually(t, 120*time.Second, func() bool {
@@ -80,12 +81,12 @@ func TestIngestKilledMidRun(t *testing.T) {
 			return d.Status == "indexed" || d.Status == "failed"
 		}, "document %s to be indexed", id)
 		require.Equal(t, "indexed", d.Status)
-		require.Greater(t, d.ChunkCount, int32(5), "a run several times the ack deadline")
+		require.Greater(t, d.ChunkCount, int32(12), "a run over three times the 3 s ack deadline (700 ms per chunk)")
 		require.Equal(t, int64(d.ChunkCount), h.ollama.Counts().Embed-before,
 			"each chunk embedded once: the running ingest's message was not redelivered")
 	})
 	t.Run("killed", func(t *testing.T) {
-		id := upload("Sleep schedule")
+		id := upload("Sleep schedule", 8)
 		testenv.Eventually(t, 60*time.Second, func() bool {
 			d := get(id)
 			return d.Status == "embedding" && d.ChunksDone >= 1
@@ -98,7 +99,7 @@ func TestIngestKilledMidRun(t *testing.T) {
 	})
 
 	t.Run("after", func(t *testing.T) {
-		id := upload("Morning light")
+		id := upload("Morning light", 2)
 		testenv.Eventually(t, 90*time.Second, func() bool { return get(id).Status == "indexed" },
 			"document %s uploaded after the restart to be indexed", id)
 	})

@@ -161,14 +161,19 @@ func TestNudgeKilledMidExpansion(t *testing.T) {
 	h := newHarness(t, ollamatest.Options{})
 	gw := h.start(h.config(config.TargetGateway))
 	nudgeEnv := func() []string {
+		// The dead replica's claimed recipients come back after the ack deadline: 10 s, not
+		// the default minute.
 		return h.env(t.TempDir(), "COACHWIRE_TARGET=nudge", "COACHWIRE_NUDGE_TICK=100ms", "COACHWIRE_NUDGE_PAGE=10",
-			"COACHWIRE_NUDGE_LEASE=3s")
+			"COACHWIRE_NUDGE_LEASE=3s", "COACHWIRE_NUDGE_ACK_WAIT=10s")
 	}
 	a := startProc(t, "nudge-a", nudgeEnv())
 	c := testenv.NewClient(gw.URL)
 	cr := c.Register(t)
 	conn := ownerConn(t, h)
-	const n = 6000
+	// Enough recipients that the expansion (a page of 10 per 100 ms tick) is still running when
+	// replica b is up and a is killed (require.Less below), and few enough that the survivor
+	// decides them all in seconds.
+	const n = 2000
 	seedEndUsers(t, conn, cr.ID, n, "k")
 	tenantExec(t, conn, cr.ID, `UPDATE creators SET quiet_start = 0, quiet_end = 0 WHERE id = $1`, cr.ID)
 	camp := createCampaign(t, c, cr, onceCampaign("kill", "k", "Hello {{first_name}}", time.Now().Add(2*time.Second)))

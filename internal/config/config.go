@@ -227,6 +227,7 @@ type Nudge struct {
 	LiveWindow  time.Duration // COACHWIRE_NUDGE_LIVE_WINDOW, default 10m: who wrote within it is not interrupted
 	MaxHold     time.Duration // COACHWIRE_NUDGE_MAX_HOLD, default 48h: a held nudge older than that is skipped (expired)
 	MinInterval time.Duration // COACHWIRE_NUDGE_MIN_INTERVAL, default 1h: the shortest gap allowed between two occurrences of a recurring campaign
+	AckWait     time.Duration // COACHWIRE_NUDGE_ACK_WAIT, default 60s: a dead replica's claimed recipients are redelivered after it
 }
 
 // NudgeDefaults are the nudge settings when none are configured (the one place they are
@@ -234,6 +235,7 @@ type Nudge struct {
 var NudgeDefaults = Nudge{
 	Tick: time.Second, Page: 5000, Lease: 30 * time.Second, Batch: 500, Parallel: 2,
 	CeilingDay: 3, CeilingWeek: 10, LiveWindow: 10 * time.Minute, MaxHold: 48 * time.Hour, MinInterval: time.Hour,
+	AckWait: 60 * time.Second,
 }
 
 // WithDefaults fills zero fields from NudgeDefaults.
@@ -249,6 +251,7 @@ func (n Nudge) WithDefaults() Nudge {
 	fillDur(&n.LiveWindow, d.LiveWindow)
 	fillDur(&n.MaxHold, d.MaxHold)
 	fillDur(&n.MinInterval, d.MinInterval)
+	fillDur(&n.AckWait, d.AckWait)
 	return n
 }
 
@@ -437,7 +440,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (*Config
 		Lease: dur("COACHWIRE_NUDGE_LEASE", nd.Lease), Batch: num("COACHWIRE_NUDGE_BATCH", nd.Batch), Parallel: num("COACHWIRE_NUDGE_PARALLEL", nd.Parallel),
 		CeilingDay: num("COACHWIRE_NUDGE_CEILING_DAY", nd.CeilingDay), CeilingWeek: num("COACHWIRE_NUDGE_CEILING_WEEK", nd.CeilingWeek),
 		LiveWindow: dur("COACHWIRE_NUDGE_LIVE_WINDOW", nd.LiveWindow), MaxHold: dur("COACHWIRE_NUDGE_MAX_HOLD", nd.MaxHold),
-		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", nd.MinInterval)}
+		MinInterval: dur("COACHWIRE_NUDGE_MIN_INTERVAL", nd.MinInterval), AckWait: dur("COACHWIRE_NUDGE_ACK_WAIT", nd.AckWait)}
 	c.ProviderCallTimeout = dur("COACHWIRE_PROVIDER_CALL_TIMEOUT", DefaultProviderCallTimeout)
 	c.MemoryEvery = num("COACHWIRE_MEMORY_EVERY", 4)
 	c.MemoryIdle = dur("COACHWIRE_MEMORY_IDLE", 2*time.Minute)

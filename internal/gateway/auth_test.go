@@ -31,7 +31,8 @@ import (
 )
 
 // TestMain starts (once) and stops the real dependencies of the whole gateway test binary.
-func TestMain(m *testing.M) { testenv.Main(m) }
+// Most tests wait on PostgreSQL and HTTP round trips, not the CPU: 4 at once.
+func TestMain(m *testing.M) { testenv.MainParallel(m, 4) }
 
 const testIssuer = "http://gateway.test"
 

@@ -31,6 +31,10 @@ type PostgresOptions struct {
 	// Port to listen on; a free one is picked when 0 (and remembered for the next start).
 	Port   int
 	Logger *slog.Logger
+	// NoFsync runs the server with fsync=off: for throwaway test clusters only (a commit still
+	// reaches the kernel before it is acknowledged, so a killed server loses nothing; a machine
+	// crash would). The tests commit thousands of times on a disk other processes keep busy.
+	NoFsync bool
 }
 
 // Postgres is a PostgreSQL server running as a child process.
@@ -165,9 +169,13 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: log file: %w", err)
 	}
+	fsync := "on"
+	if opt.NoFsync {
+		fsync = "off"
+	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", pgdata, "-p", strconv.Itoa(port),
 		"-h", "127.0.0.1", "-k", socketDir(opt.DataDir), "-c", "unix_socket_permissions=0700",
-		"-c", "password_encryption=scram-sha-256", "-c", "max_connections=200", "-c", "fsync=on",
+		"-c", "password_encryption=scram-sha-256", "-c", "max_connections=200", "-c", "fsync="+fsync,
 		"-c", "shared_buffers=128MB")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -37,6 +37,9 @@ type Worker struct {
 	// run at once (each on its own database connection).
 	Batch    int
 	Parallel int
+	// AckWait is how long a recipient event may stay unacknowledged before it is redelivered
+	// (the recipients a dead replica had claimed).
+	AckWait time.Duration
 	// Owner identifies this replica's leases.
 	Owner uuid.UUID
 	// AfterPage, when set (tests), runs after each published audience page.
@@ -66,6 +69,9 @@ func (w *Worker) defaults() {
 		if w.Lease <= 0 {
 			w.Lease = d.Lease
 		}
+		if w.AckWait <= 0 {
+			w.AckWait = d.AckWait
+		}
 		if w.Batch <= 0 {
 			w.Batch = d.Batch
 		}
@@ -89,7 +95,7 @@ func (w *Worker) register(ctx context.Context, r *bus.Router, durable, filter st
 	w.defaults()
 	// Enough messages in flight for Parallel full batches, pulled by two subscribers.
 	return r.Handle(ctx, durable, bus.ConsumerSpec{Stream: events.StreamNudge, Durable: durable, Filter: filter,
-		AckWait: 60 * time.Second, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
+		AckWait: w.AckWait, MaxDeliver: 10, Parallel: 2, InFlight: max(1, w.Batch*w.Parallel/2)}, w.handle)
 }
 
 func (w *Worker) handle(msg *message.Message) error {

@@ -100,6 +100,11 @@ func dir(name string) string {
 	return d
 }
 
+// OnStop registers f to run when Main ends, before whatever was started earlier is stopped: a
+// package-wide fixture of the tests' own (a browser, an app on the package's services) is
+// stopped there, after the last test.
+func OnStop(f func()) { onStop(f) }
+
 func onStop(f func()) {
 	mu.Lock()
 	stops = append(stops, f)
@@ -119,7 +124,9 @@ func cluster(tb testing.TB) *localdeps.Postgres {
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		pg, pgErr = localdeps.StartPostgres(ctx, localdeps.PostgresOptions{DataDir: dir("pg")})
+		// fsync off: the cluster is deleted when the tests end, and commits waiting on a disk
+		// the whole machine shares were most of some tests' time.
+		pg, pgErr = localdeps.StartPostgres(ctx, localdeps.PostgresOptions{DataDir: dir("pg"), NoFsync: true})
 		if pgErr == nil {
 			onStop(func() { _ = pg.Stop() })
 		}
