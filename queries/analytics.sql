@@ -185,8 +185,17 @@ FROM t FULL JOIN dl USING (period)
 ORDER BY 1;
 
 -- name: RecordTurnTiming :exec
--- generate, in the reply's transaction: message → first token and the mode of the answer.
-UPDATE analytics_turns SET first_token_ms = @first_token_ms, mode = @mode WHERE reply_id = @reply_id;
+-- generate, in the reply's transaction: message → first token and the mode of the answer, kept
+-- with the reply's queue row (migration 0027) until the rollup worker writes its turn row.
+UPDATE analytics_queue SET first_token_ms = @first_token_ms, mode = @mode WHERE message_id = @reply_id;
+
+-- name: AnalyticsApply :one
+-- Moves up to @max_rows of the tenant's queued messages into the rollups (migration 0027);
+-- returns how many it took.
+SELECT analytics_apply(@creator_id::uuid, @max_rows::int)::int AS applied;
+
+-- name: AnalyticsQueuedCreators :many
+SELECT creator_id::uuid AS creator_id FROM analytics_queued_creators(@max_rows::int);
 
 -- name: AnalyticsGaps :many
 -- Gap groups by normalised question; a question that is a gap for two reasons counts once.

@@ -348,6 +348,24 @@ func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivi
 	return items, nil
 }
 
+const analyticsApply = `-- name: AnalyticsApply :one
+SELECT analytics_apply($1::uuid, $2::int)::int AS applied
+`
+
+type AnalyticsApplyParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxRows   int32     `json:"max_rows"`
+}
+
+// Moves up to @max_rows of the tenant's queued messages into the rollups (migration 0027);
+// returns how many it took.
+func (q *Queries) AnalyticsApply(ctx context.Context, arg AnalyticsApplyParams) (int32, error) {
+	row := q.db.QueryRow(ctx, analyticsApply, arg.CreatorID, arg.MaxRows)
+	var applied int32
+	err := row.Scan(&applied)
+	return applied, err
+}
+
 const analyticsCampaignFailures = `-- name: AnalyticsCampaignFailures :many
 SELECT n.occurrence_id, m.error_code AS code, count(*)::bigint AS n
 FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
@@ -1146,6 +1164,30 @@ func (q *Queries) AnalyticsProgramSteps(ctx context.Context, arg AnalyticsProgra
 	return items, nil
 }
 
+const analyticsQueuedCreators = `-- name: AnalyticsQueuedCreators :many
+SELECT creator_id::uuid AS creator_id FROM analytics_queued_creators($1::int)
+`
+
+func (q *Queries) AnalyticsQueuedCreators(ctx context.Context, maxRows int32) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, analyticsQueuedCreators, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var creator_id uuid.UUID
+		if err := rows.Scan(&creator_id); err != nil {
+			return nil, err
+		}
+		items = append(items, creator_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsResponsiveness = `-- name: AnalyticsResponsiveness :many
 WITH t AS (
     SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
@@ -1417,7 +1459,7 @@ func (q *Queries) RecordDeadLetter(ctx context.Context, arg RecordDeadLetterPara
 }
 
 const recordTurnTiming = `-- name: RecordTurnTiming :exec
-UPDATE analytics_turns SET first_token_ms = $1, mode = $2 WHERE reply_id = $3
+UPDATE analytics_queue SET first_token_ms = $1, mode = $2 WHERE message_id = $3
 `
 
 type RecordTurnTimingParams struct {
@@ -1426,7 +1468,8 @@ type RecordTurnTimingParams struct {
 	ReplyID      uuid.UUID `json:"reply_id"`
 }
 
-// generate, in the reply's transaction: message → first token and the mode of the answer.
+// generate, in the reply's transaction: message → first token and the mode of the answer, kept
+// with the reply's queue row (migration 0027) until the rollup worker writes its turn row.
 func (q *Queries) RecordTurnTiming(ctx context.Context, arg RecordTurnTimingParams) error {
 	_, err := q.db.Exec(ctx, recordTurnTiming, arg.FirstTokenMs, arg.Mode, arg.ReplyID)
 	return err

@@ -76,6 +76,15 @@ type AnalyticsGap struct {
 	Question       string    `json:"question"`
 }
 
+type AnalyticsQueue struct {
+	MessageID    uuid.UUID     `json:"message_id"`
+	CreatorID    uuid.UUID     `json:"creator_id"`
+	UserID       uuid.NullUUID `json:"user_id"`
+	FirstTokenMs *int64        `json:"first_token_ms"`
+	Mode         string        `json:"mode"`
+	Status       string        `json:"status"`
+}
+
 type AnalyticsSend struct {
 	MessageID      uuid.UUID `json:"message_id"`
 	CreatorID      uuid.UUID `json:"creator_id"`

@@ -16,12 +16,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/coachwire/coachwire/internal/analytics"
 	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
 // The analytics API (issue 12, docs/api.md "Analytics"): every figure is read from the rollup
-// tables of migration 0017 for a range of local days in a time zone.
+// tables of migrations 0017 and 0027 for a range of local days in a time zone.
 
 const (
 	dateLayout        = "2006-01-02"
@@ -792,6 +793,11 @@ func (s *Server) serveAnalytics(w http.ResponseWriter, r *http.Request, a creato
 		body   map[string]any
 		tables []analyticsTable
 	)
+	// The messages queued for the rollups (migration 0027) go in first: the figures include
+	// every message committed before the request.
+	if _, err := analytics.Apply(ctx, s.Store, a.CreatorID); err != nil {
+		return err
+	}
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
 		if err := q.AnalyticsSettings(ctx); err != nil {
 			return err
