@@ -150,6 +150,7 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO analytics_days (creator_id, day, conversation_id, end_user_id, channel, messages_in, messages_out)
 		 SELECT a.creator_id, (a.bucket AT TIME ZONE cr.timezone)::date, a.conversation_id, a.end_user_id, a.channel, sum(a.messages_in), sum(a.messages_out)
 		 FROM analytics_activity a JOIN creators cr ON cr.id = a.creator_id WHERE a.creator_id = $1 GROUP BY 1, 2, 3, 4, 5`,
+		`SELECT analytics_rebuild_home($1)`,
 		`INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
 		 SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
 		 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.creator_id = $1 AND m.role = 'user' GROUP BY 1, 2`,
@@ -287,6 +288,17 @@ func BenchmarkAnalytics(b *testing.B) {
 	_ = tx.Rollback(ctx)
 	b.Logf("generated: creator with %d messages (%d activity rollup rows) in %s; %d other creators at %.2f× its size; all in %s",
 		msgs, rollup, took.Round(time.Second), sc.Others, sc.Fraction, total.Round(time.Second))
+
+	// COACHWIRE_BENCH_ANALYTICS_HOLD=<duration>: keep the generated database up that long after
+	// generating, for EXPLAIN in psql (the URLs are printed).
+	if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_HOLD"); v != "" {
+		hold, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("COACHWIRE_BENCH_ANALYTICS_HOLD=%q", v)
+		}
+		fmt.Printf("holding %s: creator %s\nowner %s\napp %s\n", hold, me.ID, d.OwnerURL, d.AppURL)
+		time.Sleep(hold)
+	}
 
 	// What this machine gives a query now: a CPU-bound reference (about 60 ms on an idle core)
 	// and the load average, printed with the table (the machine may be shared).
