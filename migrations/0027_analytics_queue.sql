@@ -133,6 +133,9 @@ CREATE INDEX analytics_first_contact_cover ON analytics_first_contact (creator_i
 DROP INDEX analytics_first_contact_range;
 CREATE INDEX analytics_sends_cover ON analytics_sends (creator_id, sent_at) INCLUDE (message_id, channel, status, error_code, replied);
 DROP INDEX analytics_sends_range;
+-- Programs: a creator's program decisions by time (not a scan of every creator's deliveries).
+CREATE INDEX nudge_deliveries_program_range ON nudge_deliveries (creator_id, decided_at) INCLUDE (enrollment_id, step, status, message_id)
+    WHERE enrollment_id IS NOT NULL;
 CREATE INDEX analytics_days_cover ON analytics_days (creator_id, day) INCLUDE (conversation_id, end_user_id, channel, messages_in, messages_out);
 
 -- +goose StatementBegin
@@ -623,7 +626,7 @@ CREATE INDEX analytics_citations_range ON analytics_citations (creator_id, at);
 CREATE INDEX analytics_first_contact_range ON analytics_first_contact (creator_id, first_at);
 CREATE INDEX analytics_sends_range ON analytics_sends (creator_id, sent_at);
 DROP INDEX analytics_turns_cover, analytics_gaps_cover, analytics_gaps_key, analytics_citations_cover, analytics_citations_document, analytics_first_contact_cover,
-    analytics_sends_cover, analytics_days_cover;
+    analytics_sends_cover, analytics_days_cover, nudge_deliveries_program_range;
 DROP TABLE analytics_day_totals, analytics_period_hist, analytics_conversation_span, analytics_window_days, analytics_retention,
     analytics_turn_days;
 DROP FUNCTION analytics_queued_creators(integer);

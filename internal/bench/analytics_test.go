@@ -150,7 +150,6 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO analytics_days (creator_id, day, conversation_id, end_user_id, channel, messages_in, messages_out)
 		 SELECT a.creator_id, (a.bucket AT TIME ZONE cr.timezone)::date, a.conversation_id, a.end_user_id, a.channel, sum(a.messages_in), sum(a.messages_out)
 		 FROM analytics_activity a JOIN creators cr ON cr.id = a.creator_id WHERE a.creator_id = $1 GROUP BY 1, 2, 3, 4, 5`,
-		`SELECT analytics_rebuild_home($1)`,
 		`INSERT INTO analytics_first_contact (end_user_id, creator_id, channel, first_at)
 		 SELECT c.end_user_id, m.creator_id, min(c.channel), min(m.created_at)
 		 FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.creator_id = $1 AND m.role = 'user' GROUP BY 1, 2`,
@@ -159,6 +158,8 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint,
 		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
 		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
+		// The creator's own-zone rollups of migration 0027, from the per-day ones above.
+		`SELECT analytics_rebuild_home($1)`,
 		`ANALYZE analytics_activity`,
 		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
 		 SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
