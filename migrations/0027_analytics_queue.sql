@@ -106,16 +106,18 @@ CREATE INDEX analytics_retention_range ON analytics_retention (creator_id, first
 -- every turn's message → reply and message → first token times (unsorted arrays): a range's
 -- exact percentiles take the values of a few hundred rows instead of a row per turn. Kept by
 -- analytics_apply with the turn rows; latencies and counts only (they stay after an erasure).
+-- A day's values go in parts of about 2,048 turns, so a batch appends to a bounded array.
 CREATE TABLE analytics_turn_days (
     creator_id     uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
     day            date NOT NULL,
     channel        text NOT NULL,
+    part           integer NOT NULL,
     turns          integer NOT NULL,
     llm_errors     integer NOT NULL,
     passages       integer NOT NULL,
     final_ms       bigint[] NOT NULL,
     first_token_ms bigint[] NOT NULL,
-    PRIMARY KEY (creator_id, day, channel)
+    PRIMARY KEY (creator_id, day, channel, part)
 );
 
 -- Covering indexes: the range scans of the per-event rollups read the index alone.
@@ -190,13 +192,15 @@ BEGIN
           WINDOW w AS (PARTITION BY conversation_id ORDER BY day)) f
     GROUP BY 2, 3;
     DELETE FROM analytics_turn_days WHERE creator_id = p_creator;
-    INSERT INTO analytics_turn_days (creator_id, day, channel, turns, llm_errors, passages, final_ms, first_token_ms)
-    SELECT p_creator, (t.asked_at AT TIME ZONE z.timezone)::date, t.channel, count(*), count(*) FILTER (WHERE t.status = 'llm_error'),
-           count(*) FILTER (WHERE t.mode = 'passages'), array_agg(t.final_ms),
-           coalesce(array_agg(t.first_token_ms) FILTER (WHERE t.first_token_ms IS NOT NULL), '{}')
-    FROM analytics_turns t JOIN creators z ON z.id = t.creator_id
-    WHERE t.creator_id = p_creator
-    GROUP BY 2, 3;
+    INSERT INTO analytics_turn_days (creator_id, day, channel, part, turns, llm_errors, passages, final_ms, first_token_ms)
+    SELECT p_creator, day, channel, part, count(*), count(*) FILTER (WHERE status = 'llm_error'),
+           count(*) FILTER (WHERE mode = 'passages'), array_agg(final_ms),
+           coalesce(array_agg(first_token_ms) FILTER (WHERE first_token_ms IS NOT NULL), '{}')
+    FROM (SELECT (t.asked_at AT TIME ZONE z.timezone)::date AS day, t.channel, t.status, t.mode, t.final_ms, t.first_token_ms,
+                 (row_number() OVER (PARTITION BY (t.asked_at AT TIME ZONE z.timezone)::date, t.channel) - 1) / 2048 AS part
+          FROM analytics_turns t JOIN creators z ON z.id = t.creator_id
+          WHERE t.creator_id = p_creator) x
+    GROUP BY 2, 3, 4;
     DELETE FROM analytics_retention WHERE creator_id = p_creator;
     INSERT INTO analytics_retention (end_user_id, creator_id, channel, first_at, cohort, weeks)
     SELECT f.end_user_id, p_creator, f.channel, f.first_at, w.cohort,
@@ -428,14 +432,20 @@ BEGIN
             ON CONFLICT DO NOTHING
             RETURNING channel, asked_at, final_ms, first_token_ms, mode, status
         ), turn_days AS (
-            INSERT INTO analytics_turn_days AS td (creator_id, day, channel, turns, llm_errors, passages, final_ms, first_token_ms)
-            SELECT p_creator, (t.asked_at AT TIME ZONE z.timezone)::date, t.channel, count(*), count(*) FILTER (WHERE t.status = 'llm_error'),
-                   count(*) FILTER (WHERE t.mode = 'passages'), array_agg(t.final_ms),
-                   coalesce(array_agg(t.first_token_ms) FILTER (WHERE t.first_token_ms IS NOT NULL), '{}')
-            FROM turns t JOIN creators z ON z.id = p_creator
-            GROUP BY 2, 3
+            INSERT INTO analytics_turn_days AS td (creator_id, day, channel, part, turns, llm_errors, passages, final_ms, first_token_ms)
+            SELECT p_creator, g.day, g.channel,
+                   -- the day's last part, or a new one when it holds 2,048 turns
+                   coalesce((SELECT CASE WHEN x.turns >= 2048 THEN x.part + 1 ELSE x.part END FROM analytics_turn_days x
+                             WHERE x.creator_id = p_creator AND x.day = g.day AND x.channel = g.channel ORDER BY x.part DESC LIMIT 1), 0),
+                   g.turns, g.llm_errors, g.passages, g.final_ms, g.first_token_ms
+            FROM (SELECT (t.asked_at AT TIME ZONE z.timezone)::date AS day, t.channel, count(*)::int AS turns,
+                         count(*) FILTER (WHERE t.status = 'llm_error')::int AS llm_errors, count(*) FILTER (WHERE t.mode = 'passages')::int AS passages,
+                         array_agg(t.final_ms) AS final_ms,
+                         coalesce(array_agg(t.first_token_ms) FILTER (WHERE t.first_token_ms IS NOT NULL), '{}') AS first_token_ms
+                  FROM turns t JOIN creators z ON z.id = p_creator
+                  GROUP BY 1, 2) g
             ORDER BY 2, 3
-            ON CONFLICT (creator_id, day, channel) DO UPDATE
+            ON CONFLICT (creator_id, day, channel, part) DO UPDATE
                 SET turns = td.turns + EXCLUDED.turns, llm_errors = td.llm_errors + EXCLUDED.llm_errors, passages = td.passages + EXCLUDED.passages,
                     final_ms = td.final_ms || EXCLUDED.final_ms, first_token_ms = td.first_token_ms || EXCLUDED.first_token_ms
         ), gaps AS (

@@ -364,7 +364,7 @@ func BenchmarkAnalytics(b *testing.B) {
 	b.Log(sb.String())
 }
 
-// noRollup disables migration 0017's analytics triggers on the bench database
+// noRollup disables the analytics triggers of migrations 0017 and 0027 on the bench database
 // (COACHWIRE_BENCH_NO_ROLLUP=1 on BenchmarkTurnOverhead): the turn path as it was without
 // analytics, for comparison. Re-enabled when the benchmark ends.
 func noRollup(b *testing.B, ownerURL string) {
@@ -391,4 +391,29 @@ func noRollup(b *testing.B, ownerURL string) {
 		_, _ = c.Exec(ctx, strings.ReplaceAll(off, "DISABLE", "ENABLE"))
 	})
 	b.Log("analytics rollup triggers disabled (COACHWIRE_BENCH_NO_ROLLUP)")
+}
+
+// noRollupWorker keeps the queueing trigger but stops the rollup worker's work
+// (COACHWIRE_BENCH_NO_ROLLUP=worker on BenchmarkTurnOverhead): analytics_apply may not be
+// called, so the figures are the turn transactions' own share (the queue row per message).
+// Granted again when the benchmark ends.
+func noRollupWorker(b *testing.B, ownerURL string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "REVOKE EXECUTE ON FUNCTION analytics_apply(uuid, integer) FROM PUBLIC"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c, err := pgx.Connect(ctx, ownerURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "GRANT EXECUTE ON FUNCTION analytics_apply(uuid, integer) TO PUBLIC")
+	})
+	b.Log("analytics rollup worker stopped (COACHWIRE_BENCH_NO_ROLLUP=worker): messages are queued, not applied")
 }

@@ -160,6 +160,7 @@ type AnalyticsTurnDay struct {
 	CreatorID    uuid.UUID   `json:"creator_id"`
 	Day          pgtype.Date `json:"day"`
 	Channel      string      `json:"channel"`
+	Part         int32       `json:"part"`
 	Turns        int32       `json:"turns"`
 	LlmErrors    int32       `json:"llm_errors"`
 	Passages     int32       `json:"passages"`
