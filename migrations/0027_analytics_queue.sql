@@ -162,7 +162,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_day_totals, analytics_period_h
 -- (a zone change, the backfill below, the bench's bulk load).
 -- +goose StatementBegin
 CREATE FUNCTION analytics_rebuild_home(p_creator uuid) RETURNS void
-LANGUAGE plpgsql AS $$
+-- Bulk joins of a whole creator: hash joins, whatever the statistics say.
+LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     DELETE FROM analytics_day_totals WHERE creator_id = p_creator;
     DELETE FROM analytics_period_hist WHERE creator_id = p_creator;

@@ -159,6 +159,7 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
 		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
 		// The creator's own-zone rollups of migration 0027, from the per-day ones above.
+		`ANALYZE analytics_days, analytics_first_contact, analytics_turns`,
 		`SELECT analytics_rebuild_home($1)`,
 		`ANALYZE analytics_activity`,
 		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
