@@ -281,14 +281,18 @@ SELECT analytics_apply(@creator_id::uuid, @max_rows::int)::int AS applied;
 SELECT creator_id::uuid AS creator_id FROM analytics_queued_creators(@max_rows::int);
 
 -- name: AnalyticsGaps :many
--- Gap groups by normalised question; a question that is a gap for two reasons counts once (one
--- pass over the covering index; the question text comes with the examples).
-SELECT key, count(DISTINCT message_id)::bigint AS n, max(asked_at)::timestamptz AS last_at,
-       count(*) FILTER (WHERE reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE reason = 'takeover')::bigint AS takeover
-FROM analytics_gaps
-WHERE creator_id = @creator_id AND asked_at >= @start_at AND asked_at < @end_at
-  AND (@channel::text = '' OR channel = @channel::text)
-GROUP BY key
+-- Gap groups by normalised question; a question that is a gap for two reasons counts once: as
+-- its no_passage row, its takeover row only without one (one hashed pass over the covering
+-- index, no sort; the question text comes with the examples).
+SELECT g.key, (count(*) FILTER (WHERE g.reason = 'no_passage')
+               + count(*) FILTER (WHERE g.reason = 'takeover' AND NOT EXISTS (
+                   SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage')))::bigint AS n,
+       max(g.asked_at)::timestamptz AS last_at,
+       count(*) FILTER (WHERE g.reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE g.reason = 'takeover')::bigint AS takeover
+FROM analytics_gaps g
+WHERE g.creator_id = @creator_id AND g.asked_at >= @start_at AND g.asked_at < @end_at
+  AND (@channel::text = '' OR g.channel = @channel::text)
+GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200;
 

@@ -950,12 +950,15 @@ func (q *Queries) AnalyticsGapExamples(ctx context.Context, arg AnalyticsGapExam
 }
 
 const analyticsGaps = `-- name: AnalyticsGaps :many
-SELECT key, count(DISTINCT message_id)::bigint AS n, max(asked_at)::timestamptz AS last_at,
-       count(*) FILTER (WHERE reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE reason = 'takeover')::bigint AS takeover
-FROM analytics_gaps
-WHERE creator_id = $1 AND asked_at >= $2 AND asked_at < $3
-  AND ($4::text = '' OR channel = $4::text)
-GROUP BY key
+SELECT g.key, (count(*) FILTER (WHERE g.reason = 'no_passage')
+               + count(*) FILTER (WHERE g.reason = 'takeover' AND NOT EXISTS (
+                   SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage')))::bigint AS n,
+       max(g.asked_at)::timestamptz AS last_at,
+       count(*) FILTER (WHERE g.reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE g.reason = 'takeover')::bigint AS takeover
+FROM analytics_gaps g
+WHERE g.creator_id = $1 AND g.asked_at >= $2 AND g.asked_at < $3
+  AND ($4::text = '' OR g.channel = $4::text)
+GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200
 `
@@ -975,8 +978,9 @@ type AnalyticsGapsRow struct {
 	Takeover  int64     `json:"takeover"`
 }
 
-// Gap groups by normalised question; a question that is a gap for two reasons counts once (one
-// pass over the covering index; the question text comes with the examples).
+// Gap groups by normalised question; a question that is a gap for two reasons counts once: as
+// its no_passage row, its takeover row only without one (one hashed pass over the covering
+// index, no sort; the question text comes with the examples).
 func (q *Queries) AnalyticsGaps(ctx context.Context, arg AnalyticsGapsParams) ([]AnalyticsGapsRow, error) {
 	rows, err := q.db.Query(ctx, analyticsGaps,
 		arg.CreatorID,
