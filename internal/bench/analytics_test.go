@@ -28,11 +28,11 @@ import (
 // analyticsScale is the generated history of BenchmarkAnalytics (issue 12): the measured
 // creator and Others creators of Fraction its size, in one database. Environment:
 // COACHWIRE_BENCH_ANALYTICS_{MESSAGES,USERS,CAMPAIGNS,PROGRAMS,OTHERS,FRACTION,SAMPLES}.
-// The issue's neighbourhood is 20 creators of similar size (21 million messages); generating
-// that takes over an hour on a 2-core machine, so the default is 2 neighbours of the same size
-// (3 million messages, every rollup and index larger than shared_buffers): the measured
-// creator's queries read by (creator_id, …) indexes, so neighbours weigh through the cache and
-// the index depth, which 3 million rows already exercise. OTHERS=20 runs the issue's setup.
+// The issue's neighbourhood is 20 creators of similar size (21 million messages); a 1M creator
+// takes several minutes to generate on a loaded 2-core machine, so the default is 2 neighbours
+// of the same size (3 million messages, every rollup and index larger than shared_buffers): the
+// measured creator's queries read by (creator_id, …) indexes, so neighbours weigh through the
+// cache and the index depth. OTHERS=20 runs the issue's setup.
 type analyticsScale struct {
 	Messages, Users, Campaigns, Programs, Others, Samples int
 	Fraction                                              float64
@@ -61,7 +61,7 @@ func readAnalyticsScale(b *testing.B) analyticsScale {
 }
 
 // generateHistory writes a creator's 12 months set-based (generate_series, one statement per
-// table; the messages go through migration 0017's statement triggers like any insert): end
+// table, no trigger firing; the rollups filled in one pass each): end
 // users on three channels, a conversation each (activity skewed towards a few), question /
 // reply pairs (a fifth without a cited passage: knowledge gaps from 500 question texts; the
 // rest citing one of 50 documents), campaigns with monthly occurrences of 100 recipients,
