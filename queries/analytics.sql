@@ -65,32 +65,77 @@ SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w3
 FROM agg ORDER BY d;
 
 -- name: AnalyticsActivityHome :many
--- AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup in one pass: each
--- conversation's figures per period and over the whole range (the row whose period is NULL:
--- the totals), then the period's, the median from the histogram of messages per conversation
--- (@from_day and @to_day: the range's first and last local days). An end user has one
--- conversation (conversations are unique per end user and channel, and an end user belongs to
--- one channel), so the active users are the conversations with a message in; and everyone
--- whose first message falls in a period is active in it, so the returning users are the
--- active ones less the new ones.
-WITH conv AS (
-    SELECT d.period, d.conversation_id, sum(d.messages_in)::bigint AS n_in, sum(d.messages_out)::bigint AS n_out
-    FROM (SELECT (CASE @mode::text WHEN 'day' THEN ad.day
-                      ELSE greatest(date_trunc('week', ad.day)::date, @from_day::date) END)::date AS period,
-                 ad.conversation_id, ad.messages_in, ad.messages_out
-          FROM analytics_days ad
-          WHERE ad.creator_id = @creator_id AND ad.day >= @from_day::date AND ad.day <= @to_day::date
-            AND (@channel::text = '' OR ad.channel = @channel::text)) d
-    GROUP BY GROUPING SETS ((d.period, d.conversation_id), (d.conversation_id))
-), hist AS (
-    SELECT period, n_in + n_out AS n, count(*)::bigint AS convs, sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out,
-           count(*) FILTER (WHERE n_in > 0)::bigint AS active
-    FROM conv GROUP BY 1, 2
+-- AnalyticsActivity in the creator's own zone (@tz), from the rollups of migration 0027: a
+-- period's conversations, active people and median from the distribution of conversations by
+-- messages per day or per week (analytics_period_hist); in week mode the clipped first and the
+-- cut last week from the per-day rollup; the messages from the per-day totals. The totals (the
+-- row whose period is NULL): with @by_span (long ranges), a conversation whose whole span lies
+-- in the range counts with its totals (analytics_conversation_span) and only the others read
+-- their days; otherwise every conversation-day of the range. An end user has one conversation
+-- (conversations are unique per end user and channel, and an end user belongs to one channel),
+-- so the active users are the conversations with a message in; and everyone whose first
+-- message falls in a period is active in it, so the returning users are the active ones less
+-- the new ones. @from_day and @to_day: the range's first and last local days; @weeks_from and
+-- @weeks_last: the first and the last Monday of the range's whole weeks, @tail_from the day
+-- after the last whole week.
+WITH hp AS (
+    SELECT h.period, h.n, h.convs, CASE WHEN h.active THEN h.convs ELSE 0 END AS active
+    FROM analytics_period_hist h
+    WHERE h.creator_id = @creator_id AND h.grain = (CASE WHEN @mode::text = 'day' THEN 'd' ELSE 'w' END)::text
+      AND h.period >= (CASE WHEN @mode::text = 'day' THEN @from_day::date ELSE @weeks_from::date END)
+      AND h.period <= (CASE WHEN @mode::text = 'day' THEN @to_day::date ELSE @weeks_last::date END)
+      AND h.convs <> 0 AND (@channel::text = '' OR h.channel = @channel::text)
+), edge AS (
+    SELECT greatest(date_trunc('week', d.day)::date, @from_day::date) AS period, d.conversation_id,
+           sum(d.messages_in + d.messages_out)::int AS n, sum(d.messages_in) > 0 AS active
+    FROM (SELECT day, conversation_id, channel, messages_in, messages_out FROM analytics_days
+          WHERE @mode::text <> 'day' AND creator_id = @creator_id AND day >= @from_day::date AND day < @weeks_from::date
+          UNION ALL
+          SELECT day, conversation_id, channel, messages_in, messages_out FROM analytics_days
+          WHERE @mode::text <> 'day' AND creator_id = @creator_id AND day >= @tail_from::date AND day <= @to_day::date) d
+    WHERE @channel::text = '' OR d.channel = @channel::text
+    GROUP BY 1, 2
+), pn AS (
+    SELECT period, n, sum(convs)::bigint AS convs, sum(active)::bigint AS active FROM (
+        SELECT period, n, convs, active FROM hp
+        UNION ALL
+        SELECT period, n, 1, CASE WHEN active THEN 1 ELSE 0 END FROM edge) u
+    GROUP BY 1, 2
 ), per AS (
-    SELECT period, sum(convs)::bigint AS conversations, sum(n_in)::bigint AS messages_in, sum(n_out)::bigint AS messages_out,
-           sum(active)::bigint AS active,
+    SELECT period, sum(convs)::bigint AS conversations, sum(active)::bigint AS active,
            jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
-    FROM hist GROUP BY 1
+    FROM pn GROUP BY 1
+), msgs AS (
+    SELECT (CASE WHEN @mode::text = 'day' THEN t.day ELSE greatest(date_trunc('week', t.day)::date, @from_day::date) END)::date AS period,
+           sum(t.messages_in)::bigint AS n_in, sum(t.messages_out)::bigint AS n_out
+    FROM analytics_day_totals t
+    WHERE t.creator_id = @creator_id AND t.day >= @from_day::date AND t.day <= @to_day::date
+      AND (@channel::text = '' OR t.channel = @channel::text)
+    GROUP BY 1
+), conv AS (
+    SELECT s.messages_in AS n_in, s.messages_out AS n_out FROM analytics_conversation_span s
+    WHERE @by_span::boolean AND s.creator_id = @creator_id AND s.last_day >= @from_day::date AND s.last_day <= @to_day::date
+      AND s.first_day >= @from_day::date AND (@channel::text = '' OR s.channel = @channel::text)
+    UNION ALL
+    SELECT p.n_in, p.n_out FROM analytics_conversation_span s CROSS JOIN LATERAL (
+        SELECT sum(d.messages_in) AS n_in, sum(d.messages_out) AS n_out FROM analytics_days d
+        WHERE d.creator_id = @creator_id AND d.conversation_id = s.conversation_id AND d.day >= @from_day::date AND d.day <= @to_day::date) p
+    WHERE @by_span::boolean AND s.creator_id = @creator_id AND s.last_day >= @from_day::date AND s.first_day <= @to_day::date
+      AND (s.first_day < @from_day::date OR s.last_day > @to_day::date) AND (@channel::text = '' OR s.channel = @channel::text)
+      AND p.n_in IS NOT NULL
+    UNION ALL
+    SELECT sum(d.messages_in), sum(d.messages_out) FROM analytics_days d
+    WHERE NOT @by_span::boolean AND d.creator_id = @creator_id AND d.day >= @from_day::date AND d.day <= @to_day::date
+      AND (@channel::text = '' OR d.channel = @channel::text)
+    GROUP BY d.conversation_id
+), tn AS (
+    SELECT n_in + n_out AS n, count(*)::bigint AS convs, count(*) FILTER (WHERE n_in > 0)::bigint AS active,
+           sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out
+    FROM conv GROUP BY 1
+), tot AS (
+    SELECT NULL::date AS period, sum(convs)::bigint AS conversations, sum(active)::bigint AS active, sum(n_in)::bigint AS n_in,
+           sum(n_out)::bigint AS n_out, jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
+    FROM tn HAVING count(*) > 0
 ), fresh AS (
     SELECT f.period, count(*)::bigint AS n
     FROM (SELECT (CASE @mode::text WHEN 'day' THEN (fc.first_at AT TIME ZONE @tz::text)::date
@@ -99,29 +144,28 @@ WITH conv AS (
           WHERE fc.creator_id = @creator_id AND fc.first_at >= @start_at AND fc.first_at < @end_at
             AND (@channel::text = '' OR fc.channel = @channel::text)) f
     GROUP BY GROUPING SETS ((f.period), ())
+), out AS (
+    SELECT per.period, per.conversations, coalesce(msgs.n_in, 0)::bigint AS n_in, coalesce(msgs.n_out, 0)::bigint AS n_out, per.active, per.hist
+    FROM per LEFT JOIN msgs ON msgs.period = per.period
+    UNION ALL
+    SELECT period, conversations, n_in, n_out, active, hist FROM tot
 )
-SELECT per.period::date AS period, per.conversations, per.messages_in, per.messages_out,
-       per.active AS active_users, (per.active - coalesce(fresh.n, 0))::bigint AS returning_users,
-       coalesce(fresh.n, 0)::bigint AS new_users, per.hist::jsonb AS hist
-FROM per LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM per.period
+SELECT o.period::date AS period, o.conversations::bigint AS conversations, o.n_in::bigint AS messages_in,
+       o.n_out::bigint AS messages_out, o.active::bigint AS active_users,
+       (o.active - coalesce(fresh.n, 0))::bigint AS returning_users, coalesce(fresh.n, 0)::bigint AS new_users, o.hist::jsonb AS hist
+FROM out o LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM o.period
 ORDER BY 1;
 
 -- name: AnalyticsActiveWindowsHome :many
--- AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
--- days before the range). One conversation per end user (see AnalyticsActivityHome): a
--- conversation's days are its person's, read in order from analytics_days_conversation, and
--- the starts and ends of covered runs are counted per day before they are spread.
-WITH s AS (
-    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
-    FROM analytics_days
-    WHERE creator_id = @creator_id AND day >= @from_day::date AND day <= @to_day::date AND messages_in > 0
-      AND (@channel::text = '' OR channel = @channel::text)
-    WINDOW w AS (PARTITION BY conversation_id ORDER BY day)
-), per_day AS (
-    SELECT day,
-           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 7) AS s7, count(*) FILTER (WHERE next IS NULL OR next - day >= 7) AS e7,
-           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) AS s30, count(*) FILTER (WHERE next IS NULL OR next - day >= 30) AS e30
-    FROM s GROUP BY day
+-- AnalyticsActiveWindows in the creator's own zone, from the counted starts and ends of
+-- conversations' covered runs per day (analytics_window_days, migration 0027): summed from
+-- the creator's first day to @to_day (a few rows a day), spread and accumulated in day order.
+-- One conversation per end user (see AnalyticsActivityHome).
+WITH per_day AS (
+    SELECT day, sum(s7)::bigint AS s7, sum(e7)::bigint AS e7, sum(s30)::bigint AS s30, sum(e30)::bigint AS e30
+    FROM analytics_window_days
+    WHERE creator_id = @creator_id AND day <= @to_day::date AND (@channel::text = '' OR channel = @channel::text)
+    GROUP BY day
 ), ev AS (
     SELECT day AS d, s7 AS w7, s30 AS w30 FROM per_day
     UNION ALL SELECT day + 7, -e7, 0 FROM per_day
@@ -133,86 +177,136 @@ SELECT d::date AS day, (sum(w7) OVER (ORDER BY d))::bigint AS active_7d, (sum(w3
 FROM agg ORDER BY d;
 
 -- name: AnalyticsCohortWeeksHome :many
--- AnalyticsCohortWeeks in the creator's own zone, from the per-day rollup: @until_day is 9
--- weeks after the range's last day.
-WITH f AS (
-    SELECT fc.end_user_id, date_trunc('week', fc.first_at AT TIME ZONE @tz::text)::date AS cohort
-    FROM analytics_first_contact fc
-    WHERE fc.creator_id = @creator_id AND fc.first_at >= @start_at AND fc.first_at < @end_at
-      AND (@channel::text = '' OR fc.channel = @channel::text)
-), act AS (
-    SELECT DISTINCT d.end_user_id, f.cohort, (d.day - f.cohort) / 7 AS wk
-    FROM analytics_days d JOIN f ON f.end_user_id = d.end_user_id
-    WHERE d.creator_id = @creator_id AND d.day >= @from_day::date AND d.day < @until_day::date AND d.messages_in > 0
-)
-SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
-FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2;
+-- AnalyticsCohortWeeks in the creator's own zone, from each person's cohort and active weeks
+-- (analytics_retention, migration 0027).
+SELECT r.cohort::date AS cohort, k.wk::int AS week, count(*)::bigint AS users
+FROM analytics_retention r CROSS JOIN generate_series(1, 8) k(wk)
+WHERE r.creator_id = @creator_id AND r.first_at >= @start_at AND r.first_at < @end_at
+  AND (@channel::text = '' OR r.channel = @channel::text) AND r.weeks & (1 << k.wk) <> 0
+GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- name: AnalyticsResponsiveness :many
 -- A percentile is -1 when there is nothing to take it of. Dead-lettered turns are counted from
 -- analytics_dead_letters by the time the person's message (or the turn request) was published.
-WITH t AS (
-    SELECT (CASE @mode::text WHEN 'day' THEN (asked_at AT TIME ZONE @tz::text)::date
-                WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE @tz::text)::date, @from_day::date)
-                ELSE @from_day::date END)::date AS period,
-           count(*)::bigint AS turns,
-           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
-           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
-           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
-           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
+-- The periods and, as the row whose period is NULL, the whole range, in one pass (an index-only
+-- scan of analytics_turns_cover).
+WITH t0 AS (
+    -- Both percentiles of a figure from one sort.
+    SELECT period, count(*)::bigint AS turns,
+           percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY first_token_ms) AS ft,
+           percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY final_ms) AS fin,
            count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
            count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers
-    FROM analytics_turns tt
-    WHERE tt.creator_id = @creator_id AND tt.asked_at >= @start_at AND tt.asked_at < @end_at
-      AND (@channel::text = '' OR tt.channel = @channel::text)
-    GROUP BY 1
+    FROM (SELECT (CASE @mode::text WHEN 'day' THEN (asked_at AT TIME ZONE @tz::text)::date
+                     ELSE greatest(date_trunc('week', asked_at AT TIME ZONE @tz::text)::date, @from_day::date) END)::date AS period,
+                 first_token_ms, final_ms, status, mode
+          FROM analytics_turns tt
+          WHERE tt.creator_id = @creator_id AND tt.asked_at >= @start_at AND tt.asked_at < @end_at
+            AND (@channel::text = '' OR tt.channel = @channel::text)) x
+    GROUP BY GROUPING SETS ((period), ())
+), t AS (
+    SELECT period, turns, coalesce(ft[1], -1)::bigint AS first_token_p50, coalesce(ft[2], -1)::bigint AS first_token_p95,
+           coalesce(fin[1], -1)::bigint AS final_p50, coalesce(fin[2], -1)::bigint AS final_p95, llm_errors, passages_answers
+    FROM t0
 ), dl AS (
-    SELECT (CASE @mode::text WHEN 'day' THEN (at AT TIME ZONE @tz::text)::date
-                WHEN 'week' THEN greatest(date_trunc('week', at AT TIME ZONE @tz::text)::date, @from_day::date)
-                ELSE @from_day::date END)::date AS period,
-           count(*)::bigint AS n
-    FROM analytics_dead_letters dd
-    WHERE dd.creator_id = @creator_id AND dd.at >= @start_at AND dd.at < @end_at
-      AND (@channel::text = '' OR dd.channel = @channel::text)
-    GROUP BY 1
+    SELECT period, count(*)::bigint AS n
+    FROM (SELECT (CASE @mode::text WHEN 'day' THEN (at AT TIME ZONE @tz::text)::date
+                     ELSE greatest(date_trunc('week', at AT TIME ZONE @tz::text)::date, @from_day::date) END)::date AS period
+          FROM analytics_dead_letters dd
+          WHERE dd.creator_id = @creator_id AND dd.at >= @start_at AND dd.at < @end_at
+            AND (@channel::text = '' OR dd.channel = @channel::text)) x
+    GROUP BY GROUPING SETS ((period), ())
 )
-SELECT period::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+SELECT coalesce(t.period, dl.period)::date AS period, coalesce(t.turns, 0)::bigint AS turns,
        coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
        coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
        coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
        coalesce(dl.n, 0)::bigint AS dead_lettered
-FROM t FULL JOIN dl USING (period)
+FROM t FULL JOIN dl ON coalesce(t.period, '-infinity'::date) = coalesce(dl.period, '-infinity'::date)
 ORDER BY 1;
 
+-- name: AnalyticsResponsivenessHome :many
+-- AnalyticsResponsiveness in the creator's own zone, from the per-day turn figures
+-- (analytics_turn_days, migration 0027), without the percentiles.
+WITH d AS (
+    SELECT (CASE @mode::text WHEN 'day' THEN td.day ELSE greatest(date_trunc('week', td.day)::date, @from_day::date) END)::date AS period,
+           td.turns, td.llm_errors, td.passages
+    FROM analytics_turn_days td
+    WHERE td.creator_id = @creator_id AND td.day >= @from_day::date AND td.day <= @to_day::date
+      AND (@channel::text = '' OR td.channel = @channel::text)
+), cnt AS (
+    SELECT period, sum(turns)::bigint AS turns, sum(llm_errors)::bigint AS llm_errors, sum(passages)::bigint AS passages_answers
+    FROM d GROUP BY GROUPING SETS ((period), ())
+), t AS (
+    -- The percentiles are taken by the caller (AnalyticsTurnDayTimes).
+    SELECT period, turns, -1::bigint AS first_token_p50, -1::bigint AS first_token_p95, -1::bigint AS final_p50, -1::bigint AS final_p95,
+           llm_errors, passages_answers
+    FROM cnt WHERE turns > 0
+), dl AS (
+    SELECT period, count(*)::bigint AS n
+    FROM (SELECT (CASE @mode::text WHEN 'day' THEN (at AT TIME ZONE @tz::text)::date
+                     ELSE greatest(date_trunc('week', at AT TIME ZONE @tz::text)::date, @from_day::date) END)::date AS period
+          FROM analytics_dead_letters dd
+          WHERE dd.creator_id = @creator_id AND dd.at >= @start_at AND dd.at < @end_at
+            AND (@channel::text = '' OR dd.channel = @channel::text)) x
+    GROUP BY GROUPING SETS ((period), ())
+)
+SELECT coalesce(t.period, dl.period)::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+       coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
+       coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
+       coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
+       coalesce(dl.n, 0)::bigint AS dead_lettered
+FROM t FULL JOIN dl ON coalesce(t.period, '-infinity'::date) = coalesce(dl.period, '-infinity'::date)
+ORDER BY 1;
+
+-- name: AnalyticsTurnDayTimes :many
+-- Every turn's message → reply and message → first token times per local day of the
+-- creator's own zone (the caller takes the exact percentiles of each period).
+SELECT td.day, td.final_ms, td.first_token_ms
+FROM analytics_turn_days td
+WHERE td.creator_id = @creator_id AND td.day >= @from_day::date AND td.day <= @to_day::date
+  AND (@channel::text = '' OR td.channel = @channel::text);
+
 -- name: RecordTurnTiming :exec
--- generate, in the reply's transaction: message → first token and the mode of the answer.
-UPDATE analytics_turns SET first_token_ms = @first_token_ms, mode = @mode WHERE reply_id = @reply_id;
+-- generate, in the reply's transaction: message → first token and the mode of the answer, kept
+-- with the reply's queue row (migration 0027) until the rollup worker writes its turn row.
+UPDATE analytics_queue SET first_token_ms = @first_token_ms, mode = @mode WHERE message_id = @reply_id;
+
+-- name: AnalyticsApply :one
+-- Moves up to @max_rows of the tenant's queued messages into the rollups (migration 0027);
+-- returns how many it took.
+SELECT analytics_apply(@creator_id::uuid, @max_rows::int)::int AS applied;
+
+-- name: AnalyticsQueuedCreators :many
+SELECT creator_id::uuid AS creator_id FROM analytics_queued_creators(@max_rows::int);
 
 -- name: AnalyticsGaps :many
--- Gap groups by normalised question; a question that is a gap for two reasons counts once.
-WITH g AS (
-    SELECT key, message_id, asked_at, question, reason FROM analytics_gaps
-    WHERE creator_id = @creator_id AND asked_at >= @start_at AND asked_at < @end_at
-      AND (@channel::text = '' OR channel = @channel::text)
-), r AS (
-    SELECT key, jsonb_object_agg(reason, n) AS reasons FROM (SELECT key, reason, count(*) AS n FROM g GROUP BY 1, 2) x GROUP BY 1
-)
-SELECT g.key, count(DISTINCT g.message_id)::bigint AS n, max(g.asked_at)::timestamptz AS last_at,
-       (array_agg(g.question ORDER BY g.asked_at DESC))[1]::text AS question, r.reasons::jsonb AS reasons
-FROM g JOIN r ON r.key = g.key
-GROUP BY g.key, r.reasons
+-- Gap groups by normalised question; a question that is a gap for two reasons counts once: as
+-- its no_passage row, its takeover row only without one (one hashed pass over the covering
+-- index, no sort; the question text comes with the examples).
+SELECT g.key, (count(*) FILTER (WHERE g.reason = 'no_passage')
+               + count(*) FILTER (WHERE g.reason = 'takeover' AND NOT EXISTS (
+                   SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage')))::bigint AS n,
+       max(g.asked_at)::timestamptz AS last_at,
+       count(*) FILTER (WHERE g.reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE g.reason = 'takeover')::bigint AS takeover
+FROM analytics_gaps g
+WHERE g.creator_id = @creator_id AND g.asked_at >= @start_at AND g.asked_at < @end_at
+  AND (@channel::text = '' OR g.channel = @channel::text)
+GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200;
 
 -- name: AnalyticsGapExamples :many
-SELECT key, conversation_id, message_id, asked_at, question FROM (
-    SELECT key, conversation_id, message_id, asked_at, question,
-           row_number() OVER (PARTITION BY key ORDER BY asked_at DESC, message_id) AS rn
-    FROM (SELECT DISTINCT ON (message_id) * FROM analytics_gaps
-          WHERE creator_id = @creator_id AND asked_at >= @start_at AND asked_at < @end_at AND key = ANY(@keys::text[])
-            AND (@channel::text = '' OR channel = @channel::text)
-          ORDER BY message_id) d
-) e WHERE rn <= 5 ORDER BY key, asked_at DESC;
+-- The newest five questions of each group (analytics_gaps_key), a question once.
+SELECT k.key::text AS key, e.conversation_id, e.message_id, e.asked_at, e.question
+FROM unnest(@keys::text[]) k(key) CROSS JOIN LATERAL (
+    SELECT DISTINCT ON (g.asked_at, g.message_id) g.conversation_id, g.message_id, g.asked_at, g.question
+    FROM analytics_gaps g
+    WHERE g.creator_id = @creator_id AND g.key = k.key AND g.asked_at >= @start_at AND g.asked_at < @end_at
+      AND (@channel::text = '' OR g.channel = @channel::text)
+    ORDER BY g.asked_at DESC, g.message_id
+    LIMIT 5) e
+ORDER BY 1, 4 DESC, 3;
 
 -- name: AnalyticsMostCited :many
 SELECT c.document_id, coalesce(d.title, '')::text AS title, c.section, count(*)::bigint AS citations
@@ -331,8 +425,16 @@ WITH ev AS (
            sum(messages_out)::bigint AS sends,
            (sum(messages_out) FILTER (WHERE channel = 'whatsapp'))::bigint AS whatsapp_sends
     FROM analytics_activity aa
-    WHERE aa.creator_id = @creator_id AND aa.bucket >= @start_at AND aa.bucket < @end_at AND (@channel::text = '' OR aa.channel = @channel::text)
-      AND aa.messages_out > 0
+    WHERE NOT @home::boolean AND aa.creator_id = @creator_id AND aa.bucket >= @start_at AND aa.bucket < @end_at
+      AND (@channel::text = '' OR aa.channel = @channel::text) AND aa.messages_out > 0
+    GROUP BY 1
+    UNION ALL
+    -- In the creator's own zone: the per-day totals (migration 0027).
+    SELECT (CASE @mode::text WHEN 'day' THEN t.day ELSE greatest(date_trunc('week', t.day)::date, @from_day::date) END)::date,
+           sum(t.messages_out)::bigint, (sum(t.messages_out) FILTER (WHERE t.channel = 'whatsapp'))::bigint
+    FROM analytics_day_totals t
+    WHERE @home::boolean AND t.creator_id = @creator_id AND t.day >= @from_day::date AND t.day <= @to_day::date
+      AND (@channel::text = '' OR t.channel = @channel::text)
     GROUP BY 1
 )
 SELECT period::date AS period, coalesce(ev.opt_outs, 0)::bigint AS opt_outs, coalesce(ev.opt_ins, 0)::bigint AS opt_ins,

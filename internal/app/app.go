@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coachwire/coachwire/internal/analytics"
 	"github.com/coachwire/coachwire/internal/auth"
 	"github.com/coachwire/coachwire/internal/bus"
 	"github.com/coachwire/coachwire/internal/clock"
@@ -265,6 +266,8 @@ func (a *App) startNudge(ctx context.Context) error {
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go w.Run(sctx)
+	// The analytics rollup worker (migration 0027): applies the queued messages.
+	go (&analytics.Worker{Store: a.Store, Log: a.log.With("target", "nudge")}).Run(sctx)
 	a.onStop(stop)
 	return nil
 }

@@ -40,7 +40,7 @@ var layers = []struct {
 	{layerApp, []string{"internal/app", "internal/opscli"}},
 	{layerRoles, roles},
 	{layerDomain, []string{
-		"internal/analysis", "internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
+		"internal/analysis", "internal/analytics", "internal/auth", "internal/capacity", "internal/channels", "internal/conversation", "internal/extract", "internal/knowledge", "internal/memory",
 		"internal/passages", "internal/people", "internal/thesaurus",
 		"internal/proactive", "internal/ratelimit", "internal/text", "internal/tokens",
 	}},

@@ -28,11 +28,11 @@ import (
 // analyticsScale is the generated history of BenchmarkAnalytics (issue 12): the measured
 // creator and Others creators of Fraction its size, in one database. Environment:
 // COACHWIRE_BENCH_ANALYTICS_{MESSAGES,USERS,CAMPAIGNS,PROGRAMS,OTHERS,FRACTION,SAMPLES}.
-// The issue's neighbourhood is 20 creators of similar size (21 million messages); generating
-// that takes over an hour on a 2-core machine, so the default is 2 neighbours of the same size
-// (3 million messages, every rollup and index larger than shared_buffers): the measured
-// creator's queries read by (creator_id, …) indexes, so neighbours weigh through the cache and
-// the index depth, which 3 million rows already exercise. OTHERS=20 runs the issue's setup.
+// The issue's neighbourhood is 20 creators of similar size (21 million messages); a 1M creator
+// takes several minutes to generate on a loaded 2-core machine, so the default is 2 neighbours
+// of the same size (3 million messages, every rollup and index larger than shared_buffers): the
+// measured creator's queries read by (creator_id, …) indexes, so neighbours weigh through the
+// cache and the index depth. OTHERS=20 runs the issue's setup.
 type analyticsScale struct {
 	Messages, Users, Campaigns, Programs, Others, Samples int
 	Fraction                                              float64
@@ -61,7 +61,7 @@ func readAnalyticsScale(b *testing.B) analyticsScale {
 }
 
 // generateHistory writes a creator's 12 months set-based (generate_series, one statement per
-// table; the messages go through migration 0017's statement triggers like any insert): end
+// table, no trigger firing; the rollups filled in one pass each): end
 // users on three channels, a conversation each (activity skewed towards a few), question /
 // reply pairs (a fifth without a cited passage: knowledge gaps from 500 question texts; the
 // rest citing one of 50 documents), campaigns with monthly occurrences of 100 recipients,
@@ -74,6 +74,9 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 	pairs := max(1, (messages-nudges)/2)
 	stmts := []string{
 		`SELECT set_config('app.creator_id', $1::text, true)`,
+		// Bulk load: no trigger fires in this transaction (foreign key checks, numbering, the
+		// inbox terms, the analytics queue); every rollup is filled below in one pass per table.
+		`SET LOCAL session_replication_role = replica`,
 		// The creator's own zone: the dashboard's default, read by the per-day rollup.
 		`UPDATE creators SET timezone = 'Europe/Berlin' WHERE id = $1`,
 		`INSERT INTO end_users (id, creator_id, channel, external_id, created_at)
@@ -126,14 +129,10 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 SELECT msg, conv, 'assistant', 'Nudge', '[]'::jsonb, NULL, channel,
 		        CASE WHEN r < 0.15 THEN 'failed' WHEN r < 0.55 THEN 'read' ELSE 'delivered' END, CASE WHEN r < 0.15 THEN '131047' ELSE '' END, at, at
 		 FROM nd WHERE r >= 0.1`,
-		`ALTER TABLE messages DISABLE TRIGGER analytics_messages_inserted`,
-		`ALTER TABLE messages DISABLE TRIGGER messages_number`,
 		`INSERT INTO messages (id, creator_id, conversation_id, role, body, sources, reply_to, channel, status, error_code, created_at, updated_at, seq)
 		 SELECT id, $1, conv, role, body, sources, reply_to, channel, status, error_code, created_at, updated_at,
 		        row_number() OVER (PARTITION BY conv ORDER BY created_at, role DESC)
 		 FROM allm`,
-		`ALTER TABLE messages ENABLE TRIGGER messages_number`,
-		`ALTER TABLE messages ENABLE TRIGGER analytics_messages_inserted`,
 		`UPDATE conversations c SET last_seq = m.n, answered_seq = m.n
 		 FROM (SELECT conv, count(*) AS n FROM allm GROUP BY 1) m WHERE c.id = m.conv`,
 		`INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, campaign_id, status, reason, message_id, decided_at)
@@ -159,6 +158,9 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000))::bigint,
 		        (greatest(0, floor(extract(epoch FROM n.created_at - u.created_at) * 1000)) * 0.3)::bigint, 'ollama', n.status
 		 FROM messages n JOIN messages u ON u.id = n.reply_to AND u.role = 'user' WHERE n.creator_id = $1 AND n.role = 'assistant'`,
+		// The creator's own-zone rollups of migration 0027, from the per-day ones above.
+		`ANALYZE analytics_days, analytics_first_contact, analytics_turns`,
+		`SELECT analytics_rebuild_home($1)`,
 		`ANALYZE analytics_activity`,
 		`INSERT INTO analytics_gaps (message_id, reason, creator_id, conversation_id, channel, asked_at, key, question)
 		 SELECT u.id, 'no_passage', n.creator_id, n.conversation_id, n.channel, u.created_at, analytics_question_key(u.body), u.body
@@ -187,7 +189,8 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`INSERT INTO nudge_deliveries (occurrence_id, end_user_id, creator_id, enrollment_id, status, decided_at, step)
 		 SELECT gen_random_uuid(), pe.end_user_id, $1, pe.id, 'sent', pe.enrolled_at + s * interval '1 day', s
 		 FROM program_enrollments pe, generate_series(0, 4) s WHERE pe.creator_id = $1 AND s <= pe.last_step`,
-		// Opt-outs, takeovers (row triggers).
+		// Opt-outs, takeovers (through their row triggers, like the application's updates).
+		`SET LOCAL session_replication_role = origin`,
 		`UPDATE end_users SET opted_out_at = now() - random() * interval '365 days' WHERE creator_id = $1 AND random() < 0.02`,
 		`UPDATE conversations SET status = 'human' WHERE creator_id = $1 AND random() < 0.01`,
 	}
@@ -236,6 +239,16 @@ func BenchmarkAnalytics(b *testing.B) {
 	b.Cleanup(srv.Shutdown)
 	c := testenv.NewClient(ts.URL)
 
+	// The bulk load turns triggers off (session_replication_role): a superuser setting, granted
+	// to the schema owner for this database.
+	super, err := pgx.Connect(ctx, d.SuperURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := super.Exec(ctx, "GRANT SET ON PARAMETER session_replication_role TO coachwire_owner"); err != nil {
+		b.Fatal(err)
+	}
+	super.Close(ctx)
 	owner, err := pgx.Connect(ctx, d.OwnerURL)
 	if err != nil {
 		b.Fatal(err)
@@ -277,6 +290,17 @@ func BenchmarkAnalytics(b *testing.B) {
 	_ = tx.Rollback(ctx)
 	b.Logf("generated: creator with %d messages (%d activity rollup rows) in %s; %d other creators at %.2f× its size; all in %s",
 		msgs, rollup, took.Round(time.Second), sc.Others, sc.Fraction, total.Round(time.Second))
+
+	// COACHWIRE_BENCH_ANALYTICS_HOLD=<duration>: keep the generated database up that long after
+	// generating, for EXPLAIN in psql (the URLs are printed).
+	if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_HOLD"); v != "" {
+		hold, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("COACHWIRE_BENCH_ANALYTICS_HOLD=%q", v)
+		}
+		fmt.Printf("holding %s: creator %s\nowner %s\napp %s\n", hold, me.ID, d.OwnerURL, d.AppURL)
+		time.Sleep(hold)
+	}
 
 	// What this machine gives a query now: a CPU-bound reference (about 60 ms on an idle core)
 	// and the load average, printed with the table (the machine may be shared).
@@ -341,7 +365,7 @@ func BenchmarkAnalytics(b *testing.B) {
 	b.Log(sb.String())
 }
 
-// noRollup disables migration 0017's analytics triggers on the bench database
+// noRollup disables the analytics triggers of migrations 0017 and 0027 on the bench database
 // (COACHWIRE_BENCH_NO_ROLLUP=1 on BenchmarkTurnOverhead): the turn path as it was without
 // analytics, for comparison. Re-enabled when the benchmark ends.
 func noRollup(b *testing.B, ownerURL string) {
@@ -368,4 +392,29 @@ func noRollup(b *testing.B, ownerURL string) {
 		_, _ = c.Exec(ctx, strings.ReplaceAll(off, "DISABLE", "ENABLE"))
 	})
 	b.Log("analytics rollup triggers disabled (COACHWIRE_BENCH_NO_ROLLUP)")
+}
+
+// noRollupWorker keeps the queueing trigger but stops the rollup worker's work
+// (COACHWIRE_BENCH_NO_ROLLUP=worker on BenchmarkTurnOverhead): analytics_apply may not be
+// called, so the figures are the turn transactions' own share (the queue row per message).
+// Granted again when the benchmark ends.
+func noRollupWorker(b *testing.B, ownerURL string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "REVOKE EXECUTE ON FUNCTION analytics_apply(uuid, integer) FROM PUBLIC"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c, err := pgx.Connect(ctx, ownerURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "GRANT EXECUTE ON FUNCTION analytics_apply(uuid, integer) TO PUBLIC")
+	})
+	b.Log("analytics rollup worker stopped (COACHWIRE_BENCH_NO_ROLLUP=worker): messages are queued, not applied")
 }

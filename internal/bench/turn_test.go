@@ -84,7 +84,11 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		ChunkSize: 1 << 10, DeltaDelay: 0,
 	})
 	d := testenv.Postgres(b)
-	if os.Getenv("COACHWIRE_BENCH_NO_ROLLUP") != "" {
+	switch os.Getenv("COACHWIRE_BENCH_NO_ROLLUP") {
+	case "":
+	case "worker":
+		noRollupWorker(b, d.OwnerURL) // the turns queue their messages; nothing applies them
+	default:
 		noRollup(b, d.OwnerURL) // the turn path without the analytics triggers, to compare
 	}
 	parallel := 8 // config's default COACHWIRE_WORKER_PARALLEL

@@ -79,17 +79,11 @@ func (q *Queries) AnalyticsActiveWindows(ctx context.Context, arg AnalyticsActiv
 }
 
 const analyticsActiveWindowsHome = `-- name: AnalyticsActiveWindowsHome :many
-WITH s AS (
-    SELECT day, lag(day) OVER w AS prev, lead(day) OVER w AS next
-    FROM analytics_days
-    WHERE creator_id = $1 AND day >= $2::date AND day <= $3::date AND messages_in > 0
-      AND ($4::text = '' OR channel = $4::text)
-    WINDOW w AS (PARTITION BY conversation_id ORDER BY day)
-), per_day AS (
-    SELECT day,
-           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 7) AS s7, count(*) FILTER (WHERE next IS NULL OR next - day >= 7) AS e7,
-           count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) AS s30, count(*) FILTER (WHERE next IS NULL OR next - day >= 30) AS e30
-    FROM s GROUP BY day
+WITH per_day AS (
+    SELECT day, sum(s7)::bigint AS s7, sum(e7)::bigint AS e7, sum(s30)::bigint AS s30, sum(e30)::bigint AS e30
+    FROM analytics_window_days
+    WHERE creator_id = $1 AND day <= $2::date AND ($3::text = '' OR channel = $3::text)
+    GROUP BY day
 ), ev AS (
     SELECT day AS d, s7 AS w7, s30 AS w30 FROM per_day
     UNION ALL SELECT day + 7, -e7, 0 FROM per_day
@@ -103,7 +97,6 @@ FROM agg ORDER BY d
 
 type AnalyticsActiveWindowsHomeParams struct {
 	CreatorID uuid.UUID   `json:"creator_id"`
-	FromDay   pgtype.Date `json:"from_day"`
 	ToDay     pgtype.Date `json:"to_day"`
 	Channel   string      `json:"channel"`
 }
@@ -114,17 +107,12 @@ type AnalyticsActiveWindowsHomeRow struct {
 	Active30d int64       `json:"active_30d"`
 }
 
-// AnalyticsActiveWindows in the creator's own zone, from the per-day rollup (@from_day is 29
-// days before the range). One conversation per end user (see AnalyticsActivityHome): a
-// conversation's days are its person's, read in order from analytics_days_conversation, and
-// the starts and ends of covered runs are counted per day before they are spread.
+// AnalyticsActiveWindows in the creator's own zone, from the counted starts and ends of
+// conversations' covered runs per day (analytics_window_days, migration 0027): summed from
+// the creator's first day to @to_day (a few rows a day), spread and accumulated in day order.
+// One conversation per end user (see AnalyticsActivityHome).
 func (q *Queries) AnalyticsActiveWindowsHome(ctx context.Context, arg AnalyticsActiveWindowsHomeParams) ([]AnalyticsActiveWindowsHomeRow, error) {
-	rows, err := q.db.Query(ctx, analyticsActiveWindowsHome,
-		arg.CreatorID,
-		arg.FromDay,
-		arg.ToDay,
-		arg.Channel,
-	)
+	rows, err := q.db.Query(ctx, analyticsActiveWindowsHome, arg.CreatorID, arg.ToDay, arg.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -246,46 +234,95 @@ func (q *Queries) AnalyticsActivity(ctx context.Context, arg AnalyticsActivityPa
 }
 
 const analyticsActivityHome = `-- name: AnalyticsActivityHome :many
-WITH conv AS (
-    SELECT d.period, d.conversation_id, sum(d.messages_in)::bigint AS n_in, sum(d.messages_out)::bigint AS n_out
-    FROM (SELECT (CASE $1::text WHEN 'day' THEN ad.day
-                      ELSE greatest(date_trunc('week', ad.day)::date, $2::date) END)::date AS period,
-                 ad.conversation_id, ad.messages_in, ad.messages_out
-          FROM analytics_days ad
-          WHERE ad.creator_id = $3 AND ad.day >= $2::date AND ad.day <= $4::date
-            AND ($5::text = '' OR ad.channel = $5::text)) d
-    GROUP BY GROUPING SETS ((d.period, d.conversation_id), (d.conversation_id))
-), hist AS (
-    SELECT period, n_in + n_out AS n, count(*)::bigint AS convs, sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out,
-           count(*) FILTER (WHERE n_in > 0)::bigint AS active
-    FROM conv GROUP BY 1, 2
+WITH hp AS (
+    SELECT h.period, h.n, h.convs, CASE WHEN h.active THEN h.convs ELSE 0 END AS active
+    FROM analytics_period_hist h
+    WHERE h.creator_id = $1 AND h.grain = (CASE WHEN $2::text = 'day' THEN 'd' ELSE 'w' END)::text
+      AND h.period >= (CASE WHEN $2::text = 'day' THEN $3::date ELSE $4::date END)
+      AND h.period <= (CASE WHEN $2::text = 'day' THEN $5::date ELSE $6::date END)
+      AND h.convs <> 0 AND ($7::text = '' OR h.channel = $7::text)
+), edge AS (
+    SELECT greatest(date_trunc('week', d.day)::date, $3::date) AS period, d.conversation_id,
+           sum(d.messages_in + d.messages_out)::int AS n, sum(d.messages_in) > 0 AS active
+    FROM (SELECT day, conversation_id, channel, messages_in, messages_out FROM analytics_days
+          WHERE $2::text <> 'day' AND creator_id = $1 AND day >= $3::date AND day < $4::date
+          UNION ALL
+          SELECT day, conversation_id, channel, messages_in, messages_out FROM analytics_days
+          WHERE $2::text <> 'day' AND creator_id = $1 AND day >= $8::date AND day <= $5::date) d
+    WHERE $7::text = '' OR d.channel = $7::text
+    GROUP BY 1, 2
+), pn AS (
+    SELECT period, n, sum(convs)::bigint AS convs, sum(active)::bigint AS active FROM (
+        SELECT period, n, convs, active FROM hp
+        UNION ALL
+        SELECT period, n, 1, CASE WHEN active THEN 1 ELSE 0 END FROM edge) u
+    GROUP BY 1, 2
 ), per AS (
-    SELECT period, sum(convs)::bigint AS conversations, sum(n_in)::bigint AS messages_in, sum(n_out)::bigint AS messages_out,
-           sum(active)::bigint AS active,
+    SELECT period, sum(convs)::bigint AS conversations, sum(active)::bigint AS active,
            jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
-    FROM hist GROUP BY 1
+    FROM pn GROUP BY 1
+), msgs AS (
+    SELECT (CASE WHEN $2::text = 'day' THEN t.day ELSE greatest(date_trunc('week', t.day)::date, $3::date) END)::date AS period,
+           sum(t.messages_in)::bigint AS n_in, sum(t.messages_out)::bigint AS n_out
+    FROM analytics_day_totals t
+    WHERE t.creator_id = $1 AND t.day >= $3::date AND t.day <= $5::date
+      AND ($7::text = '' OR t.channel = $7::text)
+    GROUP BY 1
+), conv AS (
+    SELECT s.messages_in AS n_in, s.messages_out AS n_out FROM analytics_conversation_span s
+    WHERE $9::boolean AND s.creator_id = $1 AND s.last_day >= $3::date AND s.last_day <= $5::date
+      AND s.first_day >= $3::date AND ($7::text = '' OR s.channel = $7::text)
+    UNION ALL
+    SELECT p.n_in, p.n_out FROM analytics_conversation_span s CROSS JOIN LATERAL (
+        SELECT sum(d.messages_in) AS n_in, sum(d.messages_out) AS n_out FROM analytics_days d
+        WHERE d.creator_id = $1 AND d.conversation_id = s.conversation_id AND d.day >= $3::date AND d.day <= $5::date) p
+    WHERE $9::boolean AND s.creator_id = $1 AND s.last_day >= $3::date AND s.first_day <= $5::date
+      AND (s.first_day < $3::date OR s.last_day > $5::date) AND ($7::text = '' OR s.channel = $7::text)
+      AND p.n_in IS NOT NULL
+    UNION ALL
+    SELECT sum(d.messages_in), sum(d.messages_out) FROM analytics_days d
+    WHERE NOT $9::boolean AND d.creator_id = $1 AND d.day >= $3::date AND d.day <= $5::date
+      AND ($7::text = '' OR d.channel = $7::text)
+    GROUP BY d.conversation_id
+), tn AS (
+    SELECT n_in + n_out AS n, count(*)::bigint AS convs, count(*) FILTER (WHERE n_in > 0)::bigint AS active,
+           sum(n_in)::bigint AS n_in, sum(n_out)::bigint AS n_out
+    FROM conv GROUP BY 1
+), tot AS (
+    SELECT NULL::date AS period, sum(convs)::bigint AS conversations, sum(active)::bigint AS active, sum(n_in)::bigint AS n_in,
+           sum(n_out)::bigint AS n_out, jsonb_agg(jsonb_build_array(n, convs) ORDER BY n) AS hist
+    FROM tn HAVING count(*) > 0
 ), fresh AS (
     SELECT f.period, count(*)::bigint AS n
-    FROM (SELECT (CASE $1::text WHEN 'day' THEN (fc.first_at AT TIME ZONE $6::text)::date
-                      ELSE greatest(date_trunc('week', fc.first_at AT TIME ZONE $6::text)::date, $2::date) END)::date AS period
+    FROM (SELECT (CASE $2::text WHEN 'day' THEN (fc.first_at AT TIME ZONE $10::text)::date
+                      ELSE greatest(date_trunc('week', fc.first_at AT TIME ZONE $10::text)::date, $3::date) END)::date AS period
           FROM analytics_first_contact fc
-          WHERE fc.creator_id = $3 AND fc.first_at >= $7 AND fc.first_at < $8
-            AND ($5::text = '' OR fc.channel = $5::text)) f
+          WHERE fc.creator_id = $1 AND fc.first_at >= $11 AND fc.first_at < $12
+            AND ($7::text = '' OR fc.channel = $7::text)) f
     GROUP BY GROUPING SETS ((f.period), ())
+), out AS (
+    SELECT per.period, per.conversations, coalesce(msgs.n_in, 0)::bigint AS n_in, coalesce(msgs.n_out, 0)::bigint AS n_out, per.active, per.hist
+    FROM per LEFT JOIN msgs ON msgs.period = per.period
+    UNION ALL
+    SELECT period, conversations, n_in, n_out, active, hist FROM tot
 )
-SELECT per.period::date AS period, per.conversations, per.messages_in, per.messages_out,
-       per.active AS active_users, (per.active - coalesce(fresh.n, 0))::bigint AS returning_users,
-       coalesce(fresh.n, 0)::bigint AS new_users, per.hist::jsonb AS hist
-FROM per LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM per.period
+SELECT o.period::date AS period, o.conversations::bigint AS conversations, o.n_in::bigint AS messages_in,
+       o.n_out::bigint AS messages_out, o.active::bigint AS active_users,
+       (o.active - coalesce(fresh.n, 0))::bigint AS returning_users, coalesce(fresh.n, 0)::bigint AS new_users, o.hist::jsonb AS hist
+FROM out o LEFT JOIN fresh ON fresh.period IS NOT DISTINCT FROM o.period
 ORDER BY 1
 `
 
 type AnalyticsActivityHomeParams struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
 	Mode      string      `json:"mode"`
 	FromDay   pgtype.Date `json:"from_day"`
-	CreatorID uuid.UUID   `json:"creator_id"`
+	WeeksFrom pgtype.Date `json:"weeks_from"`
 	ToDay     pgtype.Date `json:"to_day"`
+	WeeksLast pgtype.Date `json:"weeks_last"`
 	Channel   string      `json:"channel"`
+	TailFrom  pgtype.Date `json:"tail_from"`
+	BySpan    bool        `json:"by_span"`
 	Tz        string      `json:"tz"`
 	StartAt   time.Time   `json:"start_at"`
 	EndAt     time.Time   `json:"end_at"`
@@ -302,21 +339,30 @@ type AnalyticsActivityHomeRow struct {
 	Hist           json.RawMessage `json:"hist"`
 }
 
-// AnalyticsActivity in the creator's own zone (@tz), from the per-day rollup in one pass: each
-// conversation's figures per period and over the whole range (the row whose period is NULL:
-// the totals), then the period's, the median from the histogram of messages per conversation
-// (@from_day and @to_day: the range's first and last local days). An end user has one
-// conversation (conversations are unique per end user and channel, and an end user belongs to
-// one channel), so the active users are the conversations with a message in; and everyone
-// whose first message falls in a period is active in it, so the returning users are the
-// active ones less the new ones.
+// AnalyticsActivity in the creator's own zone (@tz), from the rollups of migration 0027: a
+// period's conversations, active people and median from the distribution of conversations by
+// messages per day or per week (analytics_period_hist); in week mode the clipped first and the
+// cut last week from the per-day rollup; the messages from the per-day totals. The totals (the
+// row whose period is NULL): with @by_span (long ranges), a conversation whose whole span lies
+// in the range counts with its totals (analytics_conversation_span) and only the others read
+// their days; otherwise every conversation-day of the range. An end user has one conversation
+// (conversations are unique per end user and channel, and an end user belongs to one channel),
+// so the active users are the conversations with a message in; and everyone whose first
+// message falls in a period is active in it, so the returning users are the active ones less
+// the new ones. @from_day and @to_day: the range's first and last local days; @weeks_from and
+// @weeks_last: the first and the last Monday of the range's whole weeks, @tail_from the day
+// after the last whole week.
 func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivityHomeParams) ([]AnalyticsActivityHomeRow, error) {
 	rows, err := q.db.Query(ctx, analyticsActivityHome,
+		arg.CreatorID,
 		arg.Mode,
 		arg.FromDay,
-		arg.CreatorID,
+		arg.WeeksFrom,
 		arg.ToDay,
+		arg.WeeksLast,
 		arg.Channel,
+		arg.TailFrom,
+		arg.BySpan,
 		arg.Tz,
 		arg.StartAt,
 		arg.EndAt,
@@ -346,6 +392,24 @@ func (q *Queries) AnalyticsActivityHome(ctx context.Context, arg AnalyticsActivi
 		return nil, err
 	}
 	return items, nil
+}
+
+const analyticsApply = `-- name: AnalyticsApply :one
+SELECT analytics_apply($1::uuid, $2::int)::int AS applied
+`
+
+type AnalyticsApplyParams struct {
+	CreatorID uuid.UUID `json:"creator_id"`
+	MaxRows   int32     `json:"max_rows"`
+}
+
+// Moves up to @max_rows of the tenant's queued messages into the rollups (migration 0027);
+// returns how many it took.
+func (q *Queries) AnalyticsApply(ctx context.Context, arg AnalyticsApplyParams) (int32, error) {
+	row := q.db.QueryRow(ctx, analyticsApply, arg.CreatorID, arg.MaxRows)
+	var applied int32
+	err := row.Scan(&applied)
+	return applied, err
 }
 
 const analyticsCampaignFailures = `-- name: AnalyticsCampaignFailures :many
@@ -593,8 +657,16 @@ WITH ev AS (
            sum(messages_out)::bigint AS sends,
            (sum(messages_out) FILTER (WHERE channel = 'whatsapp'))::bigint AS whatsapp_sends
     FROM analytics_activity aa
-    WHERE aa.creator_id = $4 AND aa.bucket >= $5 AND aa.bucket < $6 AND ($7::text = '' OR aa.channel = $7::text)
-      AND aa.messages_out > 0
+    WHERE NOT $8::boolean AND aa.creator_id = $4 AND aa.bucket >= $5 AND aa.bucket < $6
+      AND ($7::text = '' OR aa.channel = $7::text) AND aa.messages_out > 0
+    GROUP BY 1
+    UNION ALL
+    -- In the creator's own zone: the per-day totals (migration 0027).
+    SELECT (CASE $1::text WHEN 'day' THEN t.day ELSE greatest(date_trunc('week', t.day)::date, $3::date) END)::date,
+           sum(t.messages_out)::bigint, (sum(t.messages_out) FILTER (WHERE t.channel = 'whatsapp'))::bigint
+    FROM analytics_day_totals t
+    WHERE $8::boolean AND t.creator_id = $4 AND t.day >= $3::date AND t.day <= $9::date
+      AND ($7::text = '' OR t.channel = $7::text)
     GROUP BY 1
 )
 SELECT period::date AS period, coalesce(ev.opt_outs, 0)::bigint AS opt_outs, coalesce(ev.opt_ins, 0)::bigint AS opt_ins,
@@ -611,6 +683,8 @@ type AnalyticsChannelSeriesParams struct {
 	StartAt   time.Time   `json:"start_at"`
 	EndAt     time.Time   `json:"end_at"`
 	Channel   string      `json:"channel"`
+	Home      bool        `json:"home"`
+	ToDay     pgtype.Date `json:"to_day"`
 }
 
 type AnalyticsChannelSeriesRow struct {
@@ -632,6 +706,8 @@ func (q *Queries) AnalyticsChannelSeries(ctx context.Context, arg AnalyticsChann
 		arg.StartAt,
 		arg.EndAt,
 		arg.Channel,
+		arg.Home,
+		arg.ToDay,
 	)
 	if err != nil {
 		return nil, err
@@ -765,28 +841,18 @@ func (q *Queries) AnalyticsCohortWeeks(ctx context.Context, arg AnalyticsCohortW
 }
 
 const analyticsCohortWeeksHome = `-- name: AnalyticsCohortWeeksHome :many
-WITH f AS (
-    SELECT fc.end_user_id, date_trunc('week', fc.first_at AT TIME ZONE $1::text)::date AS cohort
-    FROM analytics_first_contact fc
-    WHERE fc.creator_id = $2 AND fc.first_at >= $3 AND fc.first_at < $4
-      AND ($5::text = '' OR fc.channel = $5::text)
-), act AS (
-    SELECT DISTINCT d.end_user_id, f.cohort, (d.day - f.cohort) / 7 AS wk
-    FROM analytics_days d JOIN f ON f.end_user_id = d.end_user_id
-    WHERE d.creator_id = $2 AND d.day >= $6::date AND d.day < $7::date AND d.messages_in > 0
-)
-SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
-FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2
+SELECT r.cohort::date AS cohort, k.wk::int AS week, count(*)::bigint AS users
+FROM analytics_retention r CROSS JOIN generate_series(1, 8) k(wk)
+WHERE r.creator_id = $1 AND r.first_at >= $2 AND r.first_at < $3
+  AND ($4::text = '' OR r.channel = $4::text) AND r.weeks & (1 << k.wk) <> 0
+GROUP BY 1, 2 ORDER BY 1, 2
 `
 
 type AnalyticsCohortWeeksHomeParams struct {
-	Tz        string      `json:"tz"`
-	CreatorID uuid.UUID   `json:"creator_id"`
-	StartAt   time.Time   `json:"start_at"`
-	EndAt     time.Time   `json:"end_at"`
-	Channel   string      `json:"channel"`
-	FromDay   pgtype.Date `json:"from_day"`
-	UntilDay  pgtype.Date `json:"until_day"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	StartAt   time.Time `json:"start_at"`
+	EndAt     time.Time `json:"end_at"`
+	Channel   string    `json:"channel"`
 }
 
 type AnalyticsCohortWeeksHomeRow struct {
@@ -795,17 +861,14 @@ type AnalyticsCohortWeeksHomeRow struct {
 	Users  int64       `json:"users"`
 }
 
-// AnalyticsCohortWeeks in the creator's own zone, from the per-day rollup: @until_day is 9
-// weeks after the range's last day.
+// AnalyticsCohortWeeks in the creator's own zone, from each person's cohort and active weeks
+// (analytics_retention, migration 0027).
 func (q *Queries) AnalyticsCohortWeeksHome(ctx context.Context, arg AnalyticsCohortWeeksHomeParams) ([]AnalyticsCohortWeeksHomeRow, error) {
 	rows, err := q.db.Query(ctx, analyticsCohortWeeksHome,
-		arg.Tz,
 		arg.CreatorID,
 		arg.StartAt,
 		arg.EndAt,
 		arg.Channel,
-		arg.FromDay,
-		arg.UntilDay,
 	)
 	if err != nil {
 		return nil, err
@@ -826,21 +889,22 @@ func (q *Queries) AnalyticsCohortWeeksHome(ctx context.Context, arg AnalyticsCoh
 }
 
 const analyticsGapExamples = `-- name: AnalyticsGapExamples :many
-SELECT key, conversation_id, message_id, asked_at, question FROM (
-    SELECT key, conversation_id, message_id, asked_at, question,
-           row_number() OVER (PARTITION BY key ORDER BY asked_at DESC, message_id) AS rn
-    FROM (SELECT DISTINCT ON (message_id) message_id, reason, creator_id, conversation_id, channel, asked_at, key, question FROM analytics_gaps
-          WHERE creator_id = $1 AND asked_at >= $2 AND asked_at < $3 AND key = ANY($4::text[])
-            AND ($5::text = '' OR channel = $5::text)
-          ORDER BY message_id) d
-) e WHERE rn <= 5 ORDER BY key, asked_at DESC
+SELECT k.key::text AS key, e.conversation_id, e.message_id, e.asked_at, e.question
+FROM unnest($1::text[]) k(key) CROSS JOIN LATERAL (
+    SELECT DISTINCT ON (g.asked_at, g.message_id) g.conversation_id, g.message_id, g.asked_at, g.question
+    FROM analytics_gaps g
+    WHERE g.creator_id = $2 AND g.key = k.key AND g.asked_at >= $3 AND g.asked_at < $4
+      AND ($5::text = '' OR g.channel = $5::text)
+    ORDER BY g.asked_at DESC, g.message_id
+    LIMIT 5) e
+ORDER BY 1, 4 DESC, 3
 `
 
 type AnalyticsGapExamplesParams struct {
+	Keys      []string  `json:"keys"`
 	CreatorID uuid.UUID `json:"creator_id"`
 	StartAt   time.Time `json:"start_at"`
 	EndAt     time.Time `json:"end_at"`
-	Keys      []string  `json:"keys"`
 	Channel   string    `json:"channel"`
 }
 
@@ -852,12 +916,13 @@ type AnalyticsGapExamplesRow struct {
 	Question       string    `json:"question"`
 }
 
+// The newest five questions of each group (analytics_gaps_key), a question once.
 func (q *Queries) AnalyticsGapExamples(ctx context.Context, arg AnalyticsGapExamplesParams) ([]AnalyticsGapExamplesRow, error) {
 	rows, err := q.db.Query(ctx, analyticsGapExamples,
+		arg.Keys,
 		arg.CreatorID,
 		arg.StartAt,
 		arg.EndAt,
-		arg.Keys,
 		arg.Channel,
 	)
 	if err != nil {
@@ -885,17 +950,15 @@ func (q *Queries) AnalyticsGapExamples(ctx context.Context, arg AnalyticsGapExam
 }
 
 const analyticsGaps = `-- name: AnalyticsGaps :many
-WITH g AS (
-    SELECT key, message_id, asked_at, question, reason FROM analytics_gaps
-    WHERE creator_id = $1 AND asked_at >= $2 AND asked_at < $3
-      AND ($4::text = '' OR channel = $4::text)
-), r AS (
-    SELECT key, jsonb_object_agg(reason, n) AS reasons FROM (SELECT key, reason, count(*) AS n FROM g GROUP BY 1, 2) x GROUP BY 1
-)
-SELECT g.key, count(DISTINCT g.message_id)::bigint AS n, max(g.asked_at)::timestamptz AS last_at,
-       (array_agg(g.question ORDER BY g.asked_at DESC))[1]::text AS question, r.reasons::jsonb AS reasons
-FROM g JOIN r ON r.key = g.key
-GROUP BY g.key, r.reasons
+SELECT g.key, (count(*) FILTER (WHERE g.reason = 'no_passage')
+               + count(*) FILTER (WHERE g.reason = 'takeover' AND NOT EXISTS (
+                   SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage')))::bigint AS n,
+       max(g.asked_at)::timestamptz AS last_at,
+       count(*) FILTER (WHERE g.reason = 'no_passage')::bigint AS no_passage, count(*) FILTER (WHERE g.reason = 'takeover')::bigint AS takeover
+FROM analytics_gaps g
+WHERE g.creator_id = $1 AND g.asked_at >= $2 AND g.asked_at < $3
+  AND ($4::text = '' OR g.channel = $4::text)
+GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200
 `
@@ -908,14 +971,16 @@ type AnalyticsGapsParams struct {
 }
 
 type AnalyticsGapsRow struct {
-	Key      string          `json:"key"`
-	N        int64           `json:"n"`
-	LastAt   time.Time       `json:"last_at"`
-	Question string          `json:"question"`
-	Reasons  json.RawMessage `json:"reasons"`
+	Key       string    `json:"key"`
+	N         int64     `json:"n"`
+	LastAt    time.Time `json:"last_at"`
+	NoPassage int64     `json:"no_passage"`
+	Takeover  int64     `json:"takeover"`
 }
 
-// Gap groups by normalised question; a question that is a gap for two reasons counts once.
+// Gap groups by normalised question; a question that is a gap for two reasons counts once: as
+// its no_passage row, its takeover row only without one (one hashed pass over the covering
+// index, no sort; the question text comes with the examples).
 func (q *Queries) AnalyticsGaps(ctx context.Context, arg AnalyticsGapsParams) ([]AnalyticsGapsRow, error) {
 	rows, err := q.db.Query(ctx, analyticsGaps,
 		arg.CreatorID,
@@ -934,8 +999,8 @@ func (q *Queries) AnalyticsGaps(ctx context.Context, arg AnalyticsGapsParams) ([
 			&i.Key,
 			&i.N,
 			&i.LastAt,
-			&i.Question,
-			&i.Reasons,
+			&i.NoPassage,
+			&i.Takeover,
 		); err != nil {
 			return nil, err
 		}
@@ -1146,38 +1211,64 @@ func (q *Queries) AnalyticsProgramSteps(ctx context.Context, arg AnalyticsProgra
 	return items, nil
 }
 
+const analyticsQueuedCreators = `-- name: AnalyticsQueuedCreators :many
+SELECT creator_id::uuid AS creator_id FROM analytics_queued_creators($1::int)
+`
+
+func (q *Queries) AnalyticsQueuedCreators(ctx context.Context, maxRows int32) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, analyticsQueuedCreators, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var creator_id uuid.UUID
+		if err := rows.Scan(&creator_id); err != nil {
+			return nil, err
+		}
+		items = append(items, creator_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsResponsiveness = `-- name: AnalyticsResponsiveness :many
-WITH t AS (
-    SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
-                WHEN 'week' THEN greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date)
-                ELSE $3::date END)::date AS period,
-           count(*)::bigint AS turns,
-           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p50,
-           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY first_token_ms), -1)::bigint AS first_token_p95,
-           coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p50,
-           coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY final_ms), -1)::bigint AS final_p95,
+WITH t0 AS (
+    -- Both percentiles of a figure from one sort.
+    SELECT period, count(*)::bigint AS turns,
+           percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY first_token_ms) AS ft,
+           percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY final_ms) AS fin,
            count(*) FILTER (WHERE status = 'llm_error')::bigint AS llm_errors,
            count(*) FILTER (WHERE mode = 'passages')::bigint AS passages_answers
-    FROM analytics_turns tt
-    WHERE tt.creator_id = $4 AND tt.asked_at >= $5 AND tt.asked_at < $6
-      AND ($7::text = '' OR tt.channel = $7::text)
-    GROUP BY 1
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN (asked_at AT TIME ZONE $2::text)::date
+                     ELSE greatest(date_trunc('week', asked_at AT TIME ZONE $2::text)::date, $3::date) END)::date AS period,
+                 first_token_ms, final_ms, status, mode
+          FROM analytics_turns tt
+          WHERE tt.creator_id = $4 AND tt.asked_at >= $5 AND tt.asked_at < $6
+            AND ($7::text = '' OR tt.channel = $7::text)) x
+    GROUP BY GROUPING SETS ((period), ())
+), t AS (
+    SELECT period, turns, coalesce(ft[1], -1)::bigint AS first_token_p50, coalesce(ft[2], -1)::bigint AS first_token_p95,
+           coalesce(fin[1], -1)::bigint AS final_p50, coalesce(fin[2], -1)::bigint AS final_p95, llm_errors, passages_answers
+    FROM t0
 ), dl AS (
-    SELECT (CASE $1::text WHEN 'day' THEN (at AT TIME ZONE $2::text)::date
-                WHEN 'week' THEN greatest(date_trunc('week', at AT TIME ZONE $2::text)::date, $3::date)
-                ELSE $3::date END)::date AS period,
-           count(*)::bigint AS n
-    FROM analytics_dead_letters dd
-    WHERE dd.creator_id = $4 AND dd.at >= $5 AND dd.at < $6
-      AND ($7::text = '' OR dd.channel = $7::text)
-    GROUP BY 1
+    SELECT period, count(*)::bigint AS n
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN (at AT TIME ZONE $2::text)::date
+                     ELSE greatest(date_trunc('week', at AT TIME ZONE $2::text)::date, $3::date) END)::date AS period
+          FROM analytics_dead_letters dd
+          WHERE dd.creator_id = $4 AND dd.at >= $5 AND dd.at < $6
+            AND ($7::text = '' OR dd.channel = $7::text)) x
+    GROUP BY GROUPING SETS ((period), ())
 )
-SELECT period::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+SELECT coalesce(t.period, dl.period)::date AS period, coalesce(t.turns, 0)::bigint AS turns,
        coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
        coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
        coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
        coalesce(dl.n, 0)::bigint AS dead_lettered
-FROM t FULL JOIN dl USING (period)
+FROM t FULL JOIN dl ON coalesce(t.period, '-infinity'::date) = coalesce(dl.period, '-infinity'::date)
 ORDER BY 1
 `
 
@@ -1205,6 +1296,8 @@ type AnalyticsResponsivenessRow struct {
 
 // A percentile is -1 when there is nothing to take it of. Dead-lettered turns are counted from
 // analytics_dead_letters by the time the person's message (or the turn request) was published.
+// The periods and, as the row whose period is NULL, the whole range, in one pass (an index-only
+// scan of analytics_turns_cover).
 func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResponsivenessParams) ([]AnalyticsResponsivenessRow, error) {
 	rows, err := q.db.Query(ctx, analyticsResponsiveness,
 		arg.Mode,
@@ -1222,6 +1315,103 @@ func (q *Queries) AnalyticsResponsiveness(ctx context.Context, arg AnalyticsResp
 	items := []AnalyticsResponsivenessRow{}
 	for rows.Next() {
 		var i AnalyticsResponsivenessRow
+		if err := rows.Scan(
+			&i.Period,
+			&i.Turns,
+			&i.FirstTokenP50,
+			&i.FirstTokenP95,
+			&i.FinalP50,
+			&i.FinalP95,
+			&i.LlmErrors,
+			&i.PassagesAnswers,
+			&i.DeadLettered,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsResponsivenessHome = `-- name: AnalyticsResponsivenessHome :many
+WITH d AS (
+    SELECT (CASE $1::text WHEN 'day' THEN td.day ELSE greatest(date_trunc('week', td.day)::date, $2::date) END)::date AS period,
+           td.turns, td.llm_errors, td.passages
+    FROM analytics_turn_days td
+    WHERE td.creator_id = $3 AND td.day >= $2::date AND td.day <= $4::date
+      AND ($5::text = '' OR td.channel = $5::text)
+), cnt AS (
+    SELECT period, sum(turns)::bigint AS turns, sum(llm_errors)::bigint AS llm_errors, sum(passages)::bigint AS passages_answers
+    FROM d GROUP BY GROUPING SETS ((period), ())
+), t AS (
+    -- The percentiles are taken by the caller (AnalyticsTurnDayTimes).
+    SELECT period, turns, -1::bigint AS first_token_p50, -1::bigint AS first_token_p95, -1::bigint AS final_p50, -1::bigint AS final_p95,
+           llm_errors, passages_answers
+    FROM cnt WHERE turns > 0
+), dl AS (
+    SELECT period, count(*)::bigint AS n
+    FROM (SELECT (CASE $1::text WHEN 'day' THEN (at AT TIME ZONE $6::text)::date
+                     ELSE greatest(date_trunc('week', at AT TIME ZONE $6::text)::date, $2::date) END)::date AS period
+          FROM analytics_dead_letters dd
+          WHERE dd.creator_id = $3 AND dd.at >= $7 AND dd.at < $8
+            AND ($5::text = '' OR dd.channel = $5::text)) x
+    GROUP BY GROUPING SETS ((period), ())
+)
+SELECT coalesce(t.period, dl.period)::date AS period, coalesce(t.turns, 0)::bigint AS turns,
+       coalesce(t.first_token_p50, -1)::bigint AS first_token_p50, coalesce(t.first_token_p95, -1)::bigint AS first_token_p95,
+       coalesce(t.final_p50, -1)::bigint AS final_p50, coalesce(t.final_p95, -1)::bigint AS final_p95,
+       coalesce(t.llm_errors, 0)::bigint AS llm_errors, coalesce(t.passages_answers, 0)::bigint AS passages_answers,
+       coalesce(dl.n, 0)::bigint AS dead_lettered
+FROM t FULL JOIN dl ON coalesce(t.period, '-infinity'::date) = coalesce(dl.period, '-infinity'::date)
+ORDER BY 1
+`
+
+type AnalyticsResponsivenessHomeParams struct {
+	Mode      string      `json:"mode"`
+	FromDay   pgtype.Date `json:"from_day"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+	Tz        string      `json:"tz"`
+	StartAt   time.Time   `json:"start_at"`
+	EndAt     time.Time   `json:"end_at"`
+}
+
+type AnalyticsResponsivenessHomeRow struct {
+	Period          pgtype.Date `json:"period"`
+	Turns           int64       `json:"turns"`
+	FirstTokenP50   int64       `json:"first_token_p50"`
+	FirstTokenP95   int64       `json:"first_token_p95"`
+	FinalP50        int64       `json:"final_p50"`
+	FinalP95        int64       `json:"final_p95"`
+	LlmErrors       int64       `json:"llm_errors"`
+	PassagesAnswers int64       `json:"passages_answers"`
+	DeadLettered    int64       `json:"dead_lettered"`
+}
+
+// AnalyticsResponsiveness in the creator's own zone, from the per-day turn figures
+// (analytics_turn_days, migration 0027), without the percentiles.
+func (q *Queries) AnalyticsResponsivenessHome(ctx context.Context, arg AnalyticsResponsivenessHomeParams) ([]AnalyticsResponsivenessHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsResponsivenessHome,
+		arg.Mode,
+		arg.FromDay,
+		arg.CreatorID,
+		arg.ToDay,
+		arg.Channel,
+		arg.Tz,
+		arg.StartAt,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsResponsivenessHomeRow{}
+	for rows.Next() {
+		var i AnalyticsResponsivenessHomeRow
 		if err := rows.Scan(
 			&i.Period,
 			&i.Turns,
@@ -1365,6 +1555,53 @@ func (q *Queries) AnalyticsTeamSeries(ctx context.Context, arg AnalyticsTeamSeri
 	return items, nil
 }
 
+const analyticsTurnDayTimes = `-- name: AnalyticsTurnDayTimes :many
+SELECT td.day, td.final_ms, td.first_token_ms
+FROM analytics_turn_days td
+WHERE td.creator_id = $1 AND td.day >= $2::date AND td.day <= $3::date
+  AND ($4::text = '' OR td.channel = $4::text)
+`
+
+type AnalyticsTurnDayTimesParams struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	FromDay   pgtype.Date `json:"from_day"`
+	ToDay     pgtype.Date `json:"to_day"`
+	Channel   string      `json:"channel"`
+}
+
+type AnalyticsTurnDayTimesRow struct {
+	Day          pgtype.Date `json:"day"`
+	FinalMs      []int64     `json:"final_ms"`
+	FirstTokenMs []int64     `json:"first_token_ms"`
+}
+
+// Every turn's message → reply and message → first token times per local day of the
+// creator's own zone (the caller takes the exact percentiles of each period).
+func (q *Queries) AnalyticsTurnDayTimes(ctx context.Context, arg AnalyticsTurnDayTimesParams) ([]AnalyticsTurnDayTimesRow, error) {
+	rows, err := q.db.Query(ctx, analyticsTurnDayTimes,
+		arg.CreatorID,
+		arg.FromDay,
+		arg.ToDay,
+		arg.Channel,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsTurnDayTimesRow{}
+	for rows.Next() {
+		var i AnalyticsTurnDayTimesRow
+		if err := rows.Scan(&i.Day, &i.FinalMs, &i.FirstTokenMs); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getTurnTiming = `-- name: GetTurnTiming :one
 SELECT reply_id, final_ms, first_token_ms, mode, status FROM analytics_turns WHERE reply_id = $1
 `
@@ -1417,7 +1654,7 @@ func (q *Queries) RecordDeadLetter(ctx context.Context, arg RecordDeadLetterPara
 }
 
 const recordTurnTiming = `-- name: RecordTurnTiming :exec
-UPDATE analytics_turns SET first_token_ms = $1, mode = $2 WHERE reply_id = $3
+UPDATE analytics_queue SET first_token_ms = $1, mode = $2 WHERE message_id = $3
 `
 
 type RecordTurnTimingParams struct {
@@ -1426,7 +1663,8 @@ type RecordTurnTimingParams struct {
 	ReplyID      uuid.UUID `json:"reply_id"`
 }
 
-// generate, in the reply's transaction: message → first token and the mode of the answer.
+// generate, in the reply's transaction: message → first token and the mode of the answer, kept
+// with the reply's queue row (migration 0027) until the rollup worker writes its turn row.
 func (q *Queries) RecordTurnTiming(ctx context.Context, arg RecordTurnTimingParams) error {
 	_, err := q.db.Exec(ctx, recordTurnTiming, arg.FirstTokenMs, arg.Mode, arg.ReplyID)
 	return err

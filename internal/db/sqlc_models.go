@@ -40,6 +40,16 @@ type AnalyticsCitation struct {
 	At         time.Time `json:"at"`
 }
 
+type AnalyticsConversationSpan struct {
+	ConversationID uuid.UUID   `json:"conversation_id"`
+	CreatorID      uuid.UUID   `json:"creator_id"`
+	Channel        string      `json:"channel"`
+	FirstDay       pgtype.Date `json:"first_day"`
+	LastDay        pgtype.Date `json:"last_day"`
+	MessagesIn     int64       `json:"messages_in"`
+	MessagesOut    int64       `json:"messages_out"`
+}
+
 type AnalyticsDay struct {
 	CreatorID      uuid.UUID   `json:"creator_id"`
 	Day            pgtype.Date `json:"day"`
@@ -48,6 +58,14 @@ type AnalyticsDay struct {
 	Channel        string      `json:"channel"`
 	MessagesIn     int32       `json:"messages_in"`
 	MessagesOut    int32       `json:"messages_out"`
+}
+
+type AnalyticsDayTotal struct {
+	CreatorID   uuid.UUID   `json:"creator_id"`
+	Day         pgtype.Date `json:"day"`
+	Channel     string      `json:"channel"`
+	MessagesIn  int64       `json:"messages_in"`
+	MessagesOut int64       `json:"messages_out"`
 }
 
 type AnalyticsDeadLetter struct {
@@ -74,6 +92,34 @@ type AnalyticsGap struct {
 	AskedAt        time.Time `json:"asked_at"`
 	Key            string    `json:"key"`
 	Question       string    `json:"question"`
+}
+
+type AnalyticsPeriodHist struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Grain     string      `json:"grain"`
+	Period    pgtype.Date `json:"period"`
+	Channel   string      `json:"channel"`
+	N         int32       `json:"n"`
+	Active    bool        `json:"active"`
+	Convs     int32       `json:"convs"`
+}
+
+type AnalyticsQueue struct {
+	MessageID    uuid.UUID     `json:"message_id"`
+	CreatorID    uuid.UUID     `json:"creator_id"`
+	UserID       uuid.NullUUID `json:"user_id"`
+	FirstTokenMs *int64        `json:"first_token_ms"`
+	Mode         string        `json:"mode"`
+	Status       string        `json:"status"`
+}
+
+type AnalyticsRetention struct {
+	EndUserID uuid.UUID   `json:"end_user_id"`
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Channel   string      `json:"channel"`
+	FirstAt   time.Time   `json:"first_at"`
+	Cohort    pgtype.Date `json:"cohort"`
+	Weeks     int32       `json:"weeks"`
 }
 
 type AnalyticsSend struct {
@@ -108,6 +154,28 @@ type AnalyticsTurn struct {
 	FirstTokenMs   *int64    `json:"first_token_ms"`
 	Mode           string    `json:"mode"`
 	Status         string    `json:"status"`
+}
+
+type AnalyticsTurnDay struct {
+	CreatorID    uuid.UUID   `json:"creator_id"`
+	Day          pgtype.Date `json:"day"`
+	Channel      string      `json:"channel"`
+	Part         int32       `json:"part"`
+	Turns        int32       `json:"turns"`
+	LlmErrors    int32       `json:"llm_errors"`
+	Passages     int32       `json:"passages"`
+	FinalMs      []int64     `json:"final_ms"`
+	FirstTokenMs []int64     `json:"first_token_ms"`
+}
+
+type AnalyticsWindowDay struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Day       pgtype.Date `json:"day"`
+	Channel   string      `json:"channel"`
+	S7        int32       `json:"s7"`
+	E7        int32       `json:"e7"`
+	S30       int32       `json:"s30"`
+	E30       int32       `json:"e30"`
 }
 
 type ApiKey struct {

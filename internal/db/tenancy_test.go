@@ -103,6 +103,14 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if err := q.RecordDeadLetter(ctx, db.RecordDeadLetterParams{EventID: uuid.New(), CreatorID: x.creator, Channel: "whatsapp", Stage: "generate", At: time.Now()}); err != nil {
 			return err
 		}
+		// The queued messages go into the rollups (migration 0027); one more stays queued.
+		if _, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: x.creator, MaxRows: 1000}); err != nil {
+			return err
+		}
+		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: x.creator, ConversationID: conv2,
+			Role: "user", Body: "queued", Sources: json.RawMessage("[]"), Channel: "whatsapp", Status: "received"}); err != nil {
+			return err
+		}
 		if _, err := q.SetConversationStatus(ctx, db.SetConversationStatusParams{ID: conv2, Status: "human"}); err != nil {
 			return err
 		}
@@ -132,7 +140,7 @@ func seed(t *testing.T, s *db.Store) seeded {
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
-	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes"}
+	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes", "analytics_queue"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.

@@ -6,8 +6,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,12 +18,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/coachwire/coachwire/internal/analytics"
 	"github.com/coachwire/coachwire/internal/auth/perm"
 	"github.com/coachwire/coachwire/internal/db"
 )
 
 // The analytics API (issue 12, docs/api.md "Analytics"): every figure is read from the rollup
-// tables of migration 0017 for a range of local days in a time zone.
+// tables of migrations 0017 and 0027 for a range of local days in a time zone.
 
 const (
 	dateLayout        = "2006-01-02"
@@ -210,8 +213,14 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 	before := ar.From.AddDate(0, 0, -29)
 	if ar.Home {
 		// One query: the periods, and the totals as the row without a period.
+		// The range's whole weeks: from the first Monday on or after From to the last Sunday on
+		// or before To (the others are read per day).
+		weeksFrom := ar.From.AddDate(0, 0, (8-isoWeekday(ar.From))%7)
+		tailFrom := ar.To.AddDate(0, 0, 1-(isoWeekday(ar.To)%7))
 		rs, err := q.AnalyticsActivityHome(ctx, db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To),
-			CreatorID: c, Channel: ar.Channel, StartAt: ar.Start, EndAt: ar.End})
+			CreatorID: c, Channel: ar.Channel, StartAt: ar.Start, EndAt: ar.End, WeeksFrom: pgDate(weeksFrom), WeeksLast: pgDate(tailFrom.AddDate(0, 0, -7)), TailFrom: pgDate(tailFrom),
+			// A long range takes the conversations it covers whole from their spans.
+			BySpan: ar.To.Sub(ar.From) > 62*24*time.Hour})
 		if err != nil {
 			return nil, activityTotals{}, err
 		}
@@ -228,7 +237,7 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 				all = append(all, row)
 			}
 		}
-		ws, err := q.AnalyticsActiveWindowsHome(ctx, db.AnalyticsActiveWindowsHomeParams{CreatorID: c, FromDay: pgDate(before), ToDay: pgDate(ar.To), Channel: ar.Channel})
+		ws, err := q.AnalyticsActiveWindowsHome(ctx, db.AnalyticsActiveWindowsHomeParams{CreatorID: c, ToDay: pgDate(ar.To), Channel: ar.Channel})
 		if err != nil {
 			return nil, activityTotals{}, err
 		}
@@ -276,6 +285,14 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 			ActiveUsers: a.ActiveUsers, NewUsers: a.NewUsers, Returning: a.ReturningUsers, Median: a.Median}
 	}
 	return out, t, nil
+}
+
+// isoWeekday is 1 (Monday) … 7 (Sunday).
+func isoWeekday(t time.Time) int {
+	if t.Weekday() == time.Sunday {
+		return 7
+	}
+	return int(t.Weekday())
 }
 
 // histMedian is percentile_cont(0.5) of a histogram [[value, count], …] in ascending value
@@ -330,17 +347,41 @@ func turnFiguresOf(r db.AnalyticsResponsivenessRow) turnFigures {
 
 func analyticsResponsiveness(ctx context.Context, q *db.Queries, c uuid.UUID, ar analyticsRange) ([]responsivenessRow, turnFigures, error) {
 	arg := db.AnalyticsResponsivenessParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel}
-	rows, err := q.AnalyticsResponsiveness(ctx, arg)
+	var rows []db.AnalyticsResponsivenessRow
+	var err error
+	if ar.Home {
+		hs, herr := q.AnalyticsResponsivenessHome(ctx, db.AnalyticsResponsivenessHomeParams{Mode: ar.Mode, FromDay: ar.fromDay(), ToDay: pgDate(ar.To),
+			CreatorID: c, Channel: ar.Channel, Tz: ar.TZ, StartAt: ar.Start, EndAt: ar.End})
+		err = herr
+		if err == nil {
+			var times []db.AnalyticsTurnDayTimesRow
+			times, err = q.AnalyticsTurnDayTimes(ctx, db.AnalyticsTurnDayTimesParams{CreatorID: c, FromDay: ar.fromDay(), ToDay: pgDate(ar.To), Channel: ar.Channel})
+			pcts := turnPercentiles(ar, times)
+			for _, h := range hs {
+				r := db.AnalyticsResponsivenessRow(h)
+				key := ""
+				if r.Period.Valid {
+					key = dateKey(r.Period)
+				}
+				if p, ok := pcts[key]; ok {
+					r.FirstTokenP50, r.FirstTokenP95, r.FinalP50, r.FinalP95 = p[0], p[1], p[2], p[3]
+				}
+				rows = append(rows, r)
+			}
+		}
+	} else {
+		rows, err = q.AnalyticsResponsiveness(ctx, arg)
+	}
 	if err != nil {
 		return nil, turnFigures{}, err
 	}
-	arg.Mode = "all"
-	all, err := q.AnalyticsResponsiveness(ctx, arg)
-	if err != nil {
-		return nil, turnFigures{}, err
-	}
+	var all []db.AnalyticsResponsivenessRow // the row without a period: the whole range
 	by := map[string]db.AnalyticsResponsivenessRow{}
 	for _, r := range rows {
+		if !r.Period.Valid {
+			all = append(all, r)
+			continue
+		}
 		by[dateKey(r.Period)] = r
 	}
 	out := []responsivenessRow{}
@@ -356,6 +397,45 @@ func analyticsResponsiveness(ctx context.Context, q *db.Queries, c uuid.UUID, ar
 		tot = turnFiguresOf(all[0])
 	}
 	return out, tot, nil
+}
+
+// turnPercentiles takes the exact percentiles (percentile_disc: the first value whose
+// position reaches the fraction) of the per-day times for each period ("" for the whole
+// range): first token p50, p95, final reply p50, p95; -1 where there is no value.
+func turnPercentiles(ar analyticsRange, days []db.AnalyticsTurnDayTimesRow) map[string][4]int64 {
+	type vals struct{ ft, fin []int64 }
+	by := map[string]*vals{"": {}}
+	for _, d := range days {
+		p := d.Day.Time
+		if ar.Mode != "day" {
+			p = p.AddDate(0, 0, -(isoWeekday(p) - 1))
+			if p.Before(ar.From) {
+				p = ar.From
+			}
+		}
+		k := p.Format(dateLayout)
+		if by[k] == nil {
+			by[k] = &vals{}
+		}
+		for _, v := range []*vals{by[k], by[""]} {
+			v.ft = append(v.ft, d.FirstTokenMs...)
+			v.fin = append(v.fin, d.FinalMs...)
+		}
+	}
+	disc := func(xs []int64, f float64) int64 {
+		if len(xs) == 0 {
+			return -1
+		}
+		i := int(math.Ceil(f * float64(len(xs))))
+		return xs[min(max(i, 1), len(xs))-1]
+	}
+	out := map[string][4]int64{}
+	for k, v := range by {
+		slices.Sort(v.ft)
+		slices.Sort(v.fin)
+		out[k] = [4]int64{disc(v.ft, 0.5), disc(v.ft, 0.95), disc(v.fin, 0.5), disc(v.fin, 0.95)}
+	}
+	return out
 }
 
 // Knowledge gaps.
@@ -397,7 +477,11 @@ func analyticsGaps(ctx context.Context, q *db.Queries, c uuid.UUID, ar analytics
 		return nil, nil, nil, err
 	}
 	exBy := map[string][]gapExample{}
+	question := map[string]string{}
 	for _, e := range ex {
+		if _, ok := question[e.Key]; !ok {
+			question[e.Key] = e.Question
+		}
 		g := gapExample{ConversationID: e.ConversationID, MessageID: e.MessageID, At: e.AskedAt}
 		if content {
 			g.Text = e.Question
@@ -410,9 +494,14 @@ func analyticsGaps(ctx context.Context, q *db.Queries, c uuid.UUID, ar analytics
 		if row.Examples == nil {
 			row.Examples = []gapExample{}
 		}
-		_ = json.Unmarshal(g.Reasons, &row.Reasons)
+		if g.NoPassage > 0 {
+			row.Reasons["no_passage"] = g.NoPassage
+		}
+		if g.Takeover > 0 {
+			row.Reasons["takeover"] = g.Takeover
+		}
 		if content {
-			row.Question = g.Question
+			row.Question = question[g.Key] // the newest question of the group
 		}
 		gaps = append(gaps, row)
 	}
@@ -452,8 +541,8 @@ func analyticsRetention(ctx context.Context, q *db.Queries, c uuid.UUID, ar anal
 	until := ar.To.AddDate(0, 0, 7*9)
 	var weeks []db.AnalyticsCohortWeeksRow
 	if ar.Home {
-		ws, err := q.AnalyticsCohortWeeksHome(ctx, db.AnalyticsCohortWeeksHomeParams{Tz: ar.TZ, CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
-			Channel: ar.Channel, FromDay: ar.fromDay(), UntilDay: pgDate(until)})
+		ws, err := q.AnalyticsCohortWeeksHome(ctx, db.AnalyticsCohortWeeksHomeParams{CreatorID: c, StartAt: ar.Start, EndAt: ar.End,
+			Channel: ar.Channel})
 		if err != nil {
 			return nil, err
 		}
@@ -671,7 +760,7 @@ type providerErrorRow struct {
 
 func analyticsChannels(ctx context.Context, q *db.Queries, c uuid.UUID, ar analyticsRange) ([]channelsRow, []providerErrorRow, error) {
 	rows, err := q.AnalyticsChannelSeries(ctx, db.AnalyticsChannelSeriesParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), CreatorID: c,
-		StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel})
+		StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel, Home: ar.Home, ToDay: pgDate(ar.To)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -792,6 +881,11 @@ func (s *Server) serveAnalytics(w http.ResponseWriter, r *http.Request, a creato
 		body   map[string]any
 		tables []analyticsTable
 	)
+	// The messages queued for the rollups (migration 0027) go in first: the figures include
+	// every message committed before the request.
+	if _, err := analytics.Apply(ctx, s.Store, a.CreatorID); err != nil {
+		return err
+	}
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) (err error) {
 		if err := q.AnalyticsSettings(ctx); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/analytics"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/testenv"
 )
@@ -420,6 +421,9 @@ func TestEndUserExportAndDelete(t *testing.T) {
 			out[name] = n
 		}
 		return out
+	}
+	if _, err := analytics.Apply(ctx, store, a.ID); err != nil { // the queued messages into the rollups
+		t.Fatal(err)
 	}
 	before := rowsOf(a.ID, person, conv)
 	for _, must := range []string{"end_users", "conversations", "messages", "end_user_memory", "program_enrollments", "analytics_activity", "analytics_first_contact", "message_terms"} {

@@ -76,8 +76,12 @@ func TestTurnStreamedAndStored(t *testing.T) {
 	require.Equal(t, uuid.NullUUID{UUID: reply.ID, Valid: true}, r.message(t, q.ID).AnsweredBy)
 	require.EqualValues(t, 1, r.conversation(t, conv).AnsweredSeq)
 	require.Equal(t, []events.MessageOutbound{{MessageID: reply.ID, ConversationID: conv, EndUserID: eu, Channel: "widget"}}, r.outbound(t, "widget"))
-	// The analytics rollup's turn row: message → first token and the mode, beside the reply.
+	// The analytics rollup's turn row: message → first token and the mode, beside the reply
+	// (queued with it, in the rollup once the queue is applied).
 	timing := testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.GetTurnTimingRow, error) {
+		if _, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: r.creator, MaxRows: 1000}); err != nil {
+			return db.GetTurnTimingRow{}, err
+		}
 		return q.GetTurnTiming(ctx, reply.ID)
 	})
 	require.NotNil(t, timing.FirstTokenMs)
@@ -223,6 +227,9 @@ func TestPassagesMode(t *testing.T) {
 		require.Equal(t, tc.status, reply.Status)
 		require.Len(t, sources(t, reply), tc.sources)
 		timing := testenv.Read(t, r.store, r.creator, func(ctx context.Context, q *db.Queries) (db.GetTurnTimingRow, error) {
+			if _, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: r.creator, MaxRows: 1000}); err != nil {
+				return db.GetTurnTimingRow{}, err
+			}
 			return q.GetTurnTiming(ctx, reply.ID)
 		})
 		require.Equal(t, "passages", timing.Mode)

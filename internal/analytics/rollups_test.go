@@ -1,0 +1,133 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/coachwire/coachwire/internal/analytics"
+	"github.com/coachwire/coachwire/internal/db"
+	"github.com/coachwire/coachwire/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestApplyExactlyOnce: messages are queued by their write and counted once in the rollups,
+// whether a batch dies before its commit (rolled back: taken again), appliers run concurrently
+// (the worker and API requests) or the queue is applied again; the counters equal a direct
+// count over the messages, and the queue ends empty.
+func TestApplyExactlyOnce(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	ctx := context.Background()
+	c := uuid.New()
+	var convs []uuid.UUID
+	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: c, Name: "c", Email: c.String() + "@example.com",
+			WidgetKey: "wk_" + c.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
+			return err
+		}
+		for i := 0; i < 5; i++ {
+			eu, conv := uuid.New(), uuid.New()
+			if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: eu, CreatorID: c, Channel: "widget", ExternalID: eu.String()}); err != nil {
+				return err
+			}
+			if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: c, EndUserID: eu, Channel: "widget"}); err != nil {
+				return err
+			}
+			convs = append(convs, conv)
+		}
+		return nil
+	}))
+	write := func(n int) {
+		for i := 0; i < n; i++ {
+			require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+				conv := convs[i%len(convs)]
+				ask := uuid.New()
+				if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: ask, CreatorID: c, ConversationID: conv, Role: "user",
+					Body: "question?", Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"}); err != nil {
+					return err
+				}
+				reply := uuid.New()
+				if _, err := q.InsertReply(ctx, db.InsertReplyParams{ID: reply, CreatorID: c, ConversationID: conv, Body: "r",
+					Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: ask, Valid: true}, Channel: "widget", Status: "generated",
+					Covers: []uuid.UUID{}}); err != nil {
+					return err
+				}
+				ft := int64(7)
+				return q.RecordTurnTiming(ctx, db.RecordTurnTimingParams{ReplyID: reply, FirstTokenMs: &ft, Mode: "ollama"})
+			}))
+		}
+	}
+	type figures struct{ in, out, rawIn, rawOut, turns, timed, queued int }
+	read := func() figures {
+		t.Helper()
+		tx, err := s.Pool().Begin(ctx)
+		require.NoError(t, err)
+		defer tx.Rollback(ctx) //nolint:errcheck
+		_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
+		require.NoError(t, err)
+		var f figures
+		require.NoError(t, tx.QueryRow(ctx, `SELECT
+			(SELECT coalesce(sum(messages_in), 0) FROM analytics_activity), (SELECT coalesce(sum(messages_out), 0) FROM analytics_days),
+			(SELECT count(*) FROM messages WHERE role = 'user'), (SELECT count(*) FROM messages WHERE role = 'assistant'),
+			(SELECT count(*) FROM analytics_turns), (SELECT count(*) FROM analytics_turns WHERE first_token_ms = 7 AND mode = 'ollama'),
+			(SELECT count(*) FROM analytics_queue)`).Scan(&f.in, &f.out, &f.rawIn, &f.rawOut, &f.turns, &f.timed, &f.queued))
+		return f
+	}
+
+	write(20)
+	require.Equal(t, figures{rawIn: 20, rawOut: 20, queued: 40}, read(), "queued by the write, nothing applied yet")
+
+	// A batch that dies before its commit leaves the queue as it was.
+	died := errors.New("process died")
+	err := s.InTenant(ctx, c, func(q *db.Queries) error {
+		n, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: c, MaxRows: 1000})
+		require.NoError(t, err)
+		require.EqualValues(t, 40, n)
+		return died
+	})
+	require.ErrorIs(t, err, died)
+	require.Equal(t, figures{rawIn: 20, rawOut: 20, queued: 40}, read())
+
+	// Appliers in parallel with more writes, small batches: every message counted once.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := s.InTenant(ctx, c, func(q *db.Queries) error {
+					_, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: c, MaxRows: 7})
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	write(30)
+	close(stop)
+	wg.Wait()
+	w := &analytics.Worker{Store: s}
+	_, err = w.RunOnce(ctx)
+	require.NoError(t, err)
+	_, err = analytics.Apply(ctx, s, c) // nothing left: applying again changes nothing
+	require.NoError(t, err)
+	require.Equal(t, figures{in: 50, out: 50, rawIn: 50, rawOut: 50, turns: 50, timed: 50}, read())
+}
