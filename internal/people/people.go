@@ -38,6 +38,9 @@ const (
 	CodeTTL = 10 * time.Minute
 	// CodesPerHour is how many codes one end user may ask for in an hour.
 	CodesPerHour = 5
+	// MaxWrongCodes is how many unknown codes one chat may send in an hour: after that its link
+	// commands are not looked up (internal/retrieve), so codes cannot be guessed.
+	MaxWrongCodes = 10
 )
 
 // codeAlphabet has no 0/O, 1/I/L: a code is read on one screen and typed on another.
