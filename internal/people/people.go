@@ -89,6 +89,10 @@ func NormalizeCode(code string) string {
 // expiring after CodeTTL, replacing the end user's unused codes, at most CodesPerHour an hour.
 // q runs in c's tenant.
 func NewCode(ctx context.Context, q *db.Queries, c, eu uuid.UUID, now time.Time) (Code, error) {
+	// The end user's row is locked first: two requests at once are counted one after the other.
+	if _, err := q.LockEndUser(ctx, eu); err != nil {
+		return Code{}, err
+	}
 	n, err := q.RecentLinkCodes(ctx, db.RecentLinkCodesParams{EndUserID: eu, Since: now.Add(-time.Hour)})
 	if err != nil {
 		return Code{}, err
