@@ -77,3 +77,9 @@ SELECT pe.* FROM program_enrollments pe
 WHERE pe.end_user_id IN (SELECT p.id FROM end_users p
                          WHERE p.person_id = (SELECT e.person_id FROM end_users e WHERE e.id = @end_user_id))
 ORDER BY pe.enrolled_at, pe.id;
+
+-- name: CountRecentAnswers :one
+-- How many answers with exactly @body conversation @conversation_id got since @since (the link
+-- command's wrong-code answers: at most people.MaxWrongCodes an hour per chat).
+SELECT count(*)::int FROM messages
+WHERE conversation_id = @conversation_id AND role = 'assistant' AND body = @body AND created_at >= @since;

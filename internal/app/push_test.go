@@ -144,6 +144,8 @@ func TestAppPushReplyAndSocket(t *testing.T) {
 		{"endpoint": "http://push.example.com/x", "keys": map[string]string{"p256dh": ana.device.P256dh, "auth": ana.device.Auth}},
 		{"endpoint": ana.device.Endpoint, "keys": map[string]string{"p256dh": ana.device.Auth, "auth": ana.device.Auth}},
 		{"endpoint": ana.device.Endpoint, "keys": map[string]string{"p256dh": ana.device.P256dh, "auth": "c2hvcnQ"}},
+		// Inside the deployment: dispatch would post there.
+		{"endpoint": "https://169.254.169.254/latest/meta-data", "keys": map[string]string{"p256dh": ana.device.P256dh, "auth": ana.device.Auth}},
 	}
 	for _, b := range bad {
 		st, raw, err = r.c.Do(ctx, "POST", "/api/v1/app/push/subscriptions", ana.session.Token, b, nil)

@@ -322,7 +322,7 @@ func (a *App) startDispatch(ctx context.Context) error {
 	}
 	w := &dispatch.Worker{Store: a.Store, Bus: a.Bus, Parallel: cfg.WorkerParallel, Log: a.log.With("target", "dispatch"), Now: a.now,
 		Keys: keys, WhatsAppURL: cfg.WhatsAppAPIURL, TelegramURL: cfg.TelegramAPIURL, Limits: limits, Metrics: a.metrics.dispatch,
-		Push: &webpush.Sender{VAPID: vapid, Subject: cfg.VAPIDSubject}}
+		Push: &webpush.Sender{VAPID: vapid, Subject: cfg.VAPIDSubject}, PushAllowOrigins: cfg.PushAllowOrigins}
 	return w.Register(ctx, a.router)
 }
 

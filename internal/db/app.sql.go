@@ -124,7 +124,7 @@ func (q *Queries) SetAppSlug(ctx context.Context, arg SetAppSlugParams) (bool, e
 }
 
 const setEndUserTimezone = `-- name: SetEndUserTimezone :one
-UPDATE end_users SET timezone = $1::text WHERE id = $2 RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags
+UPDATE end_users SET timezone = $1::text WHERE id = $2 RETURNING id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id
 `
 
 type SetEndUserTimezoneParams struct {
@@ -152,6 +152,7 @@ func (q *Queries) SetEndUserTimezone(ctx context.Context, arg SetEndUserTimezone
 		&i.LastInboundAt,
 		&i.OptedOutAt,
 		&i.Tags,
+		&i.PersonID,
 	)
 	return i, err
 }

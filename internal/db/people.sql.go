@@ -13,6 +13,26 @@ import (
 	"github.com/google/uuid"
 )
 
+const countRecentAnswers = `-- name: CountRecentAnswers :one
+SELECT count(*)::int FROM messages
+WHERE conversation_id = $1 AND role = 'assistant' AND body = $2 AND created_at >= $3
+`
+
+type CountRecentAnswersParams struct {
+	ConversationID uuid.UUID `json:"conversation_id"`
+	Body           string    `json:"body"`
+	Since          time.Time `json:"since"`
+}
+
+// How many answers with exactly @body conversation @conversation_id got since @since (the link
+// command's wrong-code answers: at most people.MaxWrongCodes an hour per chat).
+func (q *Queries) CountRecentAnswers(ctx context.Context, arg CountRecentAnswersParams) (int32, error) {
+	row := q.db.QueryRow(ctx, countRecentAnswers, arg.ConversationID, arg.Body, arg.Since)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const deleteMemoryRow = `-- name: DeleteMemoryRow :exec
 DELETE FROM end_user_memory WHERE end_user_id = $1
 `

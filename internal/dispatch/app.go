@@ -39,7 +39,8 @@ func socketSession(conversation uuid.UUID) []byte {
 // registerApp adds the app channel's consumer.
 func (w *Worker) registerApp(ctx context.Context, r *bus.Router) error {
 	if w.Push != nil && w.Push.HTTP == nil {
-		w.Push.HTTP = w.httpClient()
+		// Not the providers' client: an end user chose the endpoint, so only public addresses.
+		w.Push.HTTP = webpush.Client(w.limits.CallTimeout, w.PushAllowOrigins)
 	}
 	return r.Handle(ctx, events.ConsumerDispatch(events.ChannelApp), bus.ConsumerSpec{
 		Stream: events.StreamOutbound, Durable: events.ConsumerDispatch(events.ChannelApp), Filter: events.AnyCreator(events.StageOutbound, events.ChannelApp),

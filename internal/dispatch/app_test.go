@@ -44,7 +44,7 @@ func newAppRig(t *testing.T) *appRig {
 	require.NoError(t, err)
 	w := &dispatch.Worker{Store: testenv.StoreAt(t, r.db.AppURL), Bus: b, Parallel: 2, Log: log, Now: time.Now, Keys: r.keys,
 		WhatsAppURL: r.wa.URL, TelegramURL: r.tg.URL, Limits: dispatch.Limits{MaxWait: 5 * time.Second},
-		Push: &webpush.Sender{VAPID: v, Subject: "mailto:ops@example.com"}}
+		Push: &webpush.Sender{VAPID: v, Subject: "mailto:ops@example.com"}, PushAllowOrigins: []string{r.push.URL}}
 	require.NoError(t, w.Register(ctx, router))
 	go func() { _ = router.Run(context.Background()) }()
 	<-router.Running()

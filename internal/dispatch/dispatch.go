@@ -52,6 +52,10 @@ type Worker struct {
 	// a notification (nil: "./", the app relative to its service worker).
 	Push   *webpush.Sender
 	AppURL func(ctx context.Context, creator uuid.UUID) string
+	// PushAllowOrigins are push service origins reached although their address is not public
+	// (COACHWIRE_PUSH_ALLOW_ORIGINS: loopback test services); every other push goes only to
+	// public addresses (webpush.Client: the end user chose the endpoint).
+	PushAllowOrigins []string
 
 	limits   Limits
 	lim      *limiters

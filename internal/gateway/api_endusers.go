@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/coachwire/coachwire/events"
+	"github.com/coachwire/coachwire/internal/channels/webpush"
 	"github.com/coachwire/coachwire/internal/db"
 	"github.com/coachwire/coachwire/internal/memory"
 	"github.com/coachwire/coachwire/internal/people"
@@ -209,6 +210,17 @@ type endUserExport struct {
 	Conversations []exportConversation       `json:"conversations"`
 	Enrollments   []db.EndUserEnrollmentsRow `json:"program_enrollments"`
 	Nudges        []db.EndUserNudgesRow      `json:"nudges"`
+	// Devices are the app's push subscriptions (issue 16): the device's name, its push
+	// service and when it was registered and last pushed to (the keys stay out).
+	Devices []exportDevice `json:"devices"`
+}
+
+type exportDevice struct {
+	ID          uuid.UUID  `json:"id"`
+	Device      string     `json:"device"`
+	PushService string     `json:"push_service"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastPushAt  *time.Time `json:"last_push_at,omitempty"`
 }
 
 type exportConversation struct {
@@ -225,7 +237,7 @@ func (s *Server) handleExportEndUser(w http.ResponseWriter, r *http.Request, a c
 		return errNotFound("end user")
 	}
 	ctx := r.Context()
-	out := endUserExport{Format: "coachwire.end_user.v1", ExportedAt: s.Now().UTC(), Conversations: []exportConversation{}}
+	out := endUserExport{Format: "coachwire.end_user.v1", ExportedAt: s.Now().UTC(), Conversations: []exportConversation{}, Devices: []exportDevice{}}
 	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
 		e, err := q.GetEndUser(ctx, id)
 		if err != nil {
@@ -273,7 +285,14 @@ func (s *Server) handleExportEndUser(w http.ResponseWriter, r *http.Request, a c
 		if out.Enrollments, err = q.EndUserEnrollments(ctx, id); err != nil {
 			return err
 		}
-		out.Nudges, err = q.EndUserNudges(ctx, id)
+		if out.Nudges, err = q.EndUserNudges(ctx, id); err != nil {
+			return err
+		}
+		subs, err := q.ListPushSubscriptions(ctx, id)
+		for _, d := range subs {
+			out.Devices = append(out.Devices, exportDevice{ID: d.ID, Device: d.Device, PushService: webpush.Origin(d.Endpoint),
+				CreatedAt: d.CreatedAt, LastPushAt: d.LastPushAt})
+		}
 		return err
 	}); err != nil {
 		return orNotFound(err, "end user")

@@ -170,6 +170,17 @@ func settingsOf(c db.Creator, a creatorAuth) widgetSettings {
 	return out
 }
 
+// slugRetry runs a settings transaction again (at most twice more) when the app slug it
+// generated was taken meanwhile by another coach's transaction (the unique index refused it and
+// aborted the transaction): the next run sees that slug taken and generates the next one.
+func slugRetry(tx func() error) error {
+	err := tx()
+	for i := 0; i < 2 && db.IsUniqueViolation(err); i++ {
+		err = tx()
+	}
+	return err
+}
+
 // withApp fills the app's slug (generating it the first time, in q's tenant transaction) and
 // address.
 func (s *Server) withApp(ctx context.Context, q *db.Queries, c *db.Creator, out *widgetSettings) error {
@@ -184,13 +195,15 @@ func (s *Server) withApp(ctx context.Context, q *db.Queries, c *db.Creator, out 
 func (s *Server) handleGetWidgetSettings(w http.ResponseWriter, r *http.Request, a creatorAuth) error {
 	ctx := r.Context()
 	var out widgetSettings
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		c, err := q.GetCreator(ctx, a.CreatorID)
-		if err != nil {
-			return err
-		}
-		out = settingsOf(c, a)
-		return s.withApp(ctx, q, &c, &out)
+	if err := slugRetry(func() error {
+		return s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+			c, err := q.GetCreator(ctx, a.CreatorID)
+			if err != nil {
+				return err
+			}
+			out = settingsOf(c, a)
+			return s.withApp(ctx, q, &c, &out)
+		})
 	}); err != nil {
 		return err
 	}
@@ -274,18 +287,20 @@ func (s *Server) updateWidgetSettings(w http.ResponseWriter, r *http.Request, a 
 	}
 	ctx := r.Context()
 	var out widgetSettings
-	if err := s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
-		c, err := q.UpdateWidgetSettings(ctx, p)
-		if err != nil {
-			return err
-		}
-		if slug != "" {
-			if err := widget.SetAppSlug(ctx, q, c.ID, slug); err != nil {
+	if err := slugRetry(func() error {
+		return s.Store.InTenant(ctx, a.CreatorID, func(q *db.Queries) error {
+			c, err := q.UpdateWidgetSettings(ctx, p)
+			if err != nil {
 				return err
 			}
-		}
-		out = settingsOf(c, a)
-		return s.withApp(ctx, q, &c, &out)
+			if slug != "" {
+				if err := widget.SetAppSlug(ctx, q, c.ID, slug); err != nil {
+					return err
+				}
+			}
+			out = settingsOf(c, a)
+			return s.withApp(ctx, q, &c, &out)
+		})
 	}); err != nil {
 		if errors.Is(err, widget.ErrSlugTaken) {
 			return errConflict("app_slug_taken", "another coach has this app_slug: choose another")

@@ -38,6 +38,9 @@ const (
 	CodeTTL = 10 * time.Minute
 	// CodesPerHour is how many codes one end user may ask for in an hour.
 	CodesPerHour = 5
+	// MaxWrongCodes is how many unknown codes one chat may send in an hour: after that its link
+	// commands are not looked up (internal/retrieve), so codes cannot be guessed.
+	MaxWrongCodes = 10
 )
 
 // codeAlphabet has no 0/O, 1/I/L: a code is read on one screen and typed on another.
@@ -86,6 +89,10 @@ func NormalizeCode(code string) string {
 // expiring after CodeTTL, replacing the end user's unused codes, at most CodesPerHour an hour.
 // q runs in c's tenant.
 func NewCode(ctx context.Context, q *db.Queries, c, eu uuid.UUID, now time.Time) (Code, error) {
+	// The end user's row is locked first: two requests at once are counted one after the other.
+	if _, err := q.LockEndUser(ctx, eu); err != nil {
+		return Code{}, err
+	}
 	n, err := q.RecentLinkCodes(ctx, db.RecentLinkCodesParams{EndUserID: eu, Since: now.Add(-time.Hour)})
 	if err != nil {
 		return Code{}, err

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -28,6 +29,7 @@ const (
 	linkSameAnswer     = "This code links another chat to the app: send it from your WhatsApp or Telegram chat with me."
 	linkGroupAnswer    = "For your privacy, linking works in a private chat only: send the code to me directly."
 	linkAlreadyAnswer  = "This chat is already linked with your app."
+	linkTooManyAnswer  = "Too many link codes I didn't know were sent from this chat. Please try again in an hour."
 	linkedAnswer       = "Done: this chat is now linked with your app. What you tell me here, I'll remember there too, and the other way round. You can unlink it in the app's settings."
 	linkedAppAnswerFmt = "Your %s chat is now linked with this app: what you share in either place is remembered in both."
 )
@@ -68,9 +70,21 @@ func (w *Worker) answerLink(ctx context.Context, q *db.Queries, conv db.Conversa
 		body, outcome string
 		confirm       *confirmation
 	)
-	if group {
+	var wrong int32
+	if !group {
+		// Unknown codes this chat sent in the last hour (their answers): a chat cannot guess codes.
+		var err error
+		if wrong, err = q.CountRecentAnswers(ctx, db.CountRecentAnswersParams{ConversationID: conv.ID, Body: linkUnknownAnswer,
+			Since: w.Now().Add(-time.Hour)}); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch {
+	case group:
 		body, outcome = linkGroupAnswer, "group"
-	} else {
+	case wrong >= people.MaxWrongCodes:
+		body, outcome = linkTooManyAnswer, "too_many"
+	default:
 		l, err := people.Redeem(ctx, q, code, eu, w.Now())
 		switch {
 		case errors.Is(err, people.ErrUnknownCode):

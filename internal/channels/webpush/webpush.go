@@ -13,10 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -74,8 +77,13 @@ func Validate(s Subscription, allow []string) error {
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("%w: endpoint must be an absolute URL without credentials", ErrInvalid)
 	}
-	if u.Scheme != "https" && !allowed(u, allow) {
-		return fmt.Errorf("%w: endpoint must be https", ErrInvalid)
+	if !allowed(u, allow) {
+		if u.Scheme != "https" {
+			return fmt.Errorf("%w: endpoint must be https", ErrInvalid)
+		}
+		if internalHost(u.Hostname()) {
+			return fmt.Errorf("%w: endpoint must be a public push service, not %s", ErrInvalid, u.Hostname())
+		}
 	}
 	pub, err := decodeKey(s.P256dh)
 	if err != nil || len(pub) != 65 || pub[0] != 4 {
@@ -100,6 +108,87 @@ func allowed(u *url.URL, allow []string) bool {
 		}
 	}
 	return false
+}
+
+// ErrBlockedAddress: a push endpoint whose name leads to an address that is not public (the
+// sending client refuses to connect: an end user chooses the endpoint).
+var ErrBlockedAddress = errors.New("webpush: push endpoint address is not public")
+
+// internalHost reports whether an endpoint's host names the deployment's inside: localhost, or
+// a literal IP address that is not public.
+func internalHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && !publicAddr(ip)
+}
+
+// specialPrefixes are address ranges outside IsPrivate and friends that are not public either.
+var specialPrefixes = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "64:ff9b::/96", "64:ff9b:1::/48", "2001:db8::/32", "2002::/16", "fec0::/10"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// publicAddr reports whether ip is a public unicast address.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range specialPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// Client is the HTTP client pushes are sent with: every connection is checked after DNS
+// resolution and refused (ErrBlockedAddress) when it leads to an address that is not public,
+// except to the origins of allow (COACHWIRE_PUSH_ALLOW_ORIGINS: loopback test services). No
+// proxy from the environment, no redirects (a push service answers 201).
+func Client(timeout time.Duration, allow []string) *http.Client {
+	open := map[string]bool{}
+	for _, a := range allow {
+		u, err := url.Parse(strings.TrimRight(a, "/"))
+		if err != nil || u.Host == "" {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		open[net.JoinHostPort(u.Hostname(), port)] = true
+	}
+	plain := &net.Dialer{Timeout: 10 * time.Second}
+	guarded := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !publicAddr(ip) {
+			return fmt.Errorf("%w: %s", ErrBlockedAddress, host)
+		}
+		return nil
+	}}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 128
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if open[addr] {
+			return plain.DialContext(ctx, network, addr)
+		}
+		return guarded.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Timeout: timeout, Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func decodeKey(s string) ([]byte, error) {
@@ -204,6 +293,10 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, rs 
 		&wp.Options{HTTPClient: s.HTTP, RecordSize: uint32(rs), Subscriber: subject, TTL: int(ttl.Seconds()), Urgency: wp.UrgencyNormal,
 			VAPIDPublicKey: s.VAPID.PublicKey, VAPIDPrivateKey: s.VAPID.PrivateKey})
 	if err != nil {
+		if errors.Is(err, ErrBlockedAddress) {
+			// The endpoint leads inside the deployment (Client): never retried.
+			return "", &channels.Error{Provider: Provider, Class: channels.Permanent, Message: err.Error()}
+		}
 		if ctx.Err() == nil && res == nil && !isTransport(err) {
 			// Refused before sending: keys that do not encrypt (checked at registration, so
 			// only a damaged row), or the payload.
