@@ -172,6 +172,8 @@ func TestAppInBrowser(t *testing.T) {
 	// STOP: the button sends the word, the same path as typing it; the person is opted out.
 	b.do(t, "click STOP", chromedp.Click(chromedp.CSS(`#stop`)))
 	b.poll(t, "the opt-out answer", `Array.from(document.querySelectorAll('.msg.assistant')).some((e) => e.textContent.includes("You're unsubscribed"))`)
+	// The button's view is hidden by the click: focus moves to the chat tab, not to the page.
+	require.Equal(t, "tab-chat", b.eval(t, `document.activeElement ? document.activeElement.id : ''`), "focus after STOP")
 	var me struct {
 		EndUserID string `json:"end_user_id"`
 		OptedOut  bool   `json:"opted_out"`

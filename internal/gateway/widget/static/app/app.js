@@ -780,13 +780,17 @@
     showView('you');
     notifState();
   });
+  // STOP and START show the chat, where the answer comes; their own view is hidden, so focus
+  // goes to the chat's tab (not lost to the page).
   $('stop').addEventListener('click', () => {
     send('STOP');
     showView('chat');
+    $('tab-chat').focus();
   });
   $('start').addEventListener('click', () => {
     send('START');
     showView('chat');
+    $('tab-chat').focus();
   });
   $('forget').addEventListener('click', async () => {
     if (!window.confirm('Erase everything your coach remembers about you? This cannot be undone.')) return;
