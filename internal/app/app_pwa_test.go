@@ -192,6 +192,24 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "click Forget me", chromedp.Click(chromedp.CSS(`#forget`)))
 	b.poll(t, "the empty memory", `document.getElementById('memory').textContent.includes('Nothing yet')`)
 
+	// In the background (another app in front, the page still alive) the socket closes, so the
+	// server pushes the next reply as a notification instead of writing it to a hidden page;
+	// back in front, the app reconnects and resumes.
+	conn := ownerConn(t, h)
+	sockets := func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
+			WHERE l.session = sha256(convert_to('widget:conversation:' || $1::text, 'UTF8'))`, conv).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, sockets(), "the app's socket is open")
+	run(t, b, "the app goes to the background", chromedp.Evaluate[bool](`Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+	  document.dispatchEvent(new Event('visibilitychange')); true`))
+	b.poll(t, "the socket closed in the background", `coachwireApp.state().status === 'offline'`)
+	testenv.Eventually(t, browserWait, func() bool { return sockets() == 0 }, "the app's socket closed in the background")
+	run(t, b, "the app comes back", chromedp.Evaluate[bool](`delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); true`))
+	b.poll(t, "the app online again", `coachwireApp.state().ready`)
+
 	regMu.Lock()
 	id := regID
 	regMu.Unlock()
@@ -229,13 +247,7 @@ func TestAppInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, st, string(raw))
 	b.do(t, "leave the app", chromedp.Navigate(a.URL+"/healthz"))
-	conn := ownerConn(t, h)
-	testenv.Eventually(t, browserWait, func() bool {
-		var n int
-		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
-			WHERE l.session = sha256(convert_to('widget:conversation:' || $1::text, 'UTF8'))`, conv).Scan(&n))
-		return n == 0
-	}, "the app's socket closed")
+	testenv.Eventually(t, browserWait, func() bool { return sockets() == 0 }, "the app's socket closed")
 	bus := testenv.BusAt(t, h.natsURL)
 	msgID := uuid.NewString()
 	ev := events.New(cr.ID, events.MessageReceived{Channel: events.ChannelApp, ProviderMessageID: msgID, EndUserID: uuid.MustParse(me.EndUserID),

@@ -247,7 +247,23 @@
       connect();
     }, cap / 2 + Math.random() * cap / 2);
   }
+  // backgrounded: the page is alive but not shown (another app or tab in front) and has nothing
+  // to send. The socket stays closed then, so the server pushes replies as notifications
+  // instead of writing them to a page nobody sees (docs/app.md "Notifications").
+  function backgrounded() {
+    return document.visibilityState === 'hidden' && !st.outbox.length;
+  }
+  // disconnect closes the socket on purpose (page hidden or left): no reconnect until shown.
+  function disconnect(reason) {
+    const sock = ws;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    if (!sock) return;
+    socketGone();
+    sock.close(1000, reason);
+  }
   async function connect() {
+    if (backgrounded()) return;
     if (ws || !navigator.onLine) {
       if (!navigator.onLine) setStatus('offline');
       return;
@@ -280,6 +296,8 @@
         return;
       }
       for (const fr of Array.isArray(f) ? f : [f]) if (fr && typeof fr === 'object') frame(fr);
+      // Hidden with the outbox now sent: the rest comes as notifications.
+      if (ws === sock && st.ready && backgrounded()) disconnect('page hidden');
     };
     sock.onclose = () => {
       if (ws !== sock) return;
@@ -812,20 +830,19 @@
   });
   // Leaving the page (closed, or kept in the back-forward cache): the socket closes now, so the
   // server knows the app is not open and pushes the next reply as a notification.
-  window.addEventListener('pagehide', () => {
-    const sock = ws;
-    clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    if (!sock) return;
-    socketGone();
-    sock.close(1000, 'page hidden');
-  });
+  window.addEventListener('pagehide', () => disconnect('page hidden'));
   window.addEventListener('pageshow', (e) => {
     if (e.persisted) connect();
   });
+  // In the background the socket closes (once the outbox is sent); in front again it reconnects
+  // and resumes.
   document.addEventListener('visibilitychange', () => {
     seen();
-    if (document.visibilityState === 'visible' && !ws) connect();
+    if (document.visibilityState === 'visible') {
+      if (!ws) connect();
+    } else if (backgrounded()) {
+      disconnect('page hidden');
+    }
   });
   if (window.visualViewport) {
     window.visualViewport.addEventListener('resize', fitViewport);
