@@ -207,8 +207,16 @@ func TestAppInBrowser(t *testing.T) {
 	  document.dispatchEvent(new Event('visibilitychange')); true`))
 	b.poll(t, "the socket closed in the background", `coachwireApp.state().status === 'offline'`)
 	testenv.Eventually(t, browserWait, func() bool { return sockets() == 0 }, "the app's socket closed in the background")
-	run(t, b, "the app comes back", chromedp.Evaluate[bool](`delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); true`))
+	// It comes back with its session expired (an hour later) and the network returning at the
+	// same moment: two reasons to connect, one session request and one socket.
+	run(t, b, "the app comes back", chromedp.Evaluate[bool](`window.__sockets = 0; window.__sessions = 0;
+	  window.__WebSocket = WebSocket; window.WebSocket = function (u, p) { window.__sockets++; return new window.__WebSocket(u, p); };
+	  window.__fetch = fetch; window.fetch = function (u, o) { if (String(u).includes('/app/session')) window.__sessions++; return window.__fetch(u, o); };
+	  window.__now = Date.now; Date.now = () => window.__now.call(Date) + 3600e3;
+	  delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); window.dispatchEvent(new Event('online')); true`))
 	b.poll(t, "the app online again", `coachwireApp.state().ready`)
+	require.Equal(t, "1 1", b.eval(t, `window.__sessions + ' ' + window.__sockets`), "session requests and sockets on coming back")
+	run(t, b, "the real clock", chromedp.Evaluate[bool](`Date.now = window.__now; window.WebSocket = window.__WebSocket; window.fetch = window.__fetch; true`))
 
 	regMu.Lock()
 	id := regID

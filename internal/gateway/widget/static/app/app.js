@@ -38,6 +38,9 @@
   let ws = null;
   let attempts = 0;
   let reconnectTimer = 0;
+  // connecting is true while connect waits for a session: a second call then (the network back
+  // and the page shown at once) must not open a second socket, which would stay open unseen.
+  let connecting = false;
   let retryTimer = 0;
   let seenSent = 0;
 
@@ -263,17 +266,25 @@
     sock.close(1000, reason);
   }
   async function connect() {
-    if (backgrounded()) return;
+    if (backgrounded() || connecting) return;
     if (ws || !navigator.onLine) {
       if (!navigator.onLine) setStatus('offline');
       return;
     }
     setStatus('connecting');
+    connecting = true;
     try {
       if (!sessionValid()) await getSession();
     } catch (e) {
       setStatus('offline');
       return scheduleReconnect();
+    } finally {
+      connecting = false;
+    }
+    if (ws || backgrounded()) {
+      // Connected meanwhile, or hidden while waiting: no socket now.
+      if (!ws) setStatus('offline');
+      return;
     }
     const sock = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/widget/ws',
       [PROTOCOL, 'bearer.' + st.session.token]);
