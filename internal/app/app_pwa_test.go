@@ -172,6 +172,8 @@ func TestAppInBrowser(t *testing.T) {
 	// STOP: the button sends the word, the same path as typing it; the person is opted out.
 	b.do(t, "click STOP", chromedp.Click(chromedp.CSS(`#stop`)))
 	b.poll(t, "the opt-out answer", `Array.from(document.querySelectorAll('.msg.assistant')).some((e) => e.textContent.includes("You're unsubscribed"))`)
+	// The button's view is hidden by the click: focus moves to the chat tab, not to the page.
+	require.Equal(t, "tab-chat", b.eval(t, `document.activeElement ? document.activeElement.id : ''`), "focus after STOP")
 	var me struct {
 		EndUserID string `json:"end_user_id"`
 		OptedOut  bool   `json:"opted_out"`
@@ -189,6 +191,32 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "back to You", chromedp.Click(chromedp.CSS(`#tab-you`)))
 	b.do(t, "click Forget me", chromedp.Click(chromedp.CSS(`#forget`)))
 	b.poll(t, "the empty memory", `document.getElementById('memory').textContent.includes('Nothing yet')`)
+
+	// In the background (another app in front, the page still alive) the socket closes, so the
+	// server pushes the next reply as a notification instead of writing it to a hidden page;
+	// back in front, the app reconnects and resumes.
+	conn := ownerConn(t, h)
+	sockets := func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
+			WHERE l.session = sha256(convert_to('widget:conversation:' || $1::text, 'UTF8'))`, conv).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, sockets(), "the app's socket is open")
+	run(t, b, "the app goes to the background", chromedp.Evaluate[bool](`Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+	  document.dispatchEvent(new Event('visibilitychange')); true`))
+	b.poll(t, "the socket closed in the background", `coachwireApp.state().status === 'offline'`)
+	testenv.Eventually(t, browserWait, func() bool { return sockets() == 0 }, "the app's socket closed in the background")
+	// It comes back with its session expired (an hour later) and the network returning at the
+	// same moment: two reasons to connect, one session request and one socket.
+	run(t, b, "the app comes back", chromedp.Evaluate[bool](`window.__sockets = 0; window.__sessions = 0;
+	  window.__WebSocket = WebSocket; window.WebSocket = function (u, p) { window.__sockets++; return new window.__WebSocket(u, p); };
+	  window.__fetch = fetch; window.fetch = function (u, o) { if (String(u).includes('/app/session')) window.__sessions++; return window.__fetch(u, o); };
+	  window.__now = Date.now; Date.now = () => window.__now.call(Date) + 3600e3;
+	  delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); window.dispatchEvent(new Event('online')); true`))
+	b.poll(t, "the app online again", `coachwireApp.state().ready`)
+	require.Equal(t, "1 1", b.eval(t, `window.__sessions + ' ' + window.__sockets`), "session requests and sockets on coming back")
+	run(t, b, "the real clock", chromedp.Evaluate[bool](`Date.now = window.__now; window.WebSocket = window.__WebSocket; window.fetch = window.__fetch; true`))
 
 	regMu.Lock()
 	id := regID
@@ -227,13 +255,7 @@ func TestAppInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, st, string(raw))
 	b.do(t, "leave the app", chromedp.Navigate(a.URL+"/healthz"))
-	conn := ownerConn(t, h)
-	testenv.Eventually(t, browserWait, func() bool {
-		var n int
-		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM socket_leases l JOIN socket_holders h ON h.holder = l.holder
-			WHERE l.session = sha256(convert_to('widget:conversation:' || $1::text, 'UTF8'))`, conv).Scan(&n))
-		return n == 0
-	}, "the app's socket closed")
+	testenv.Eventually(t, browserWait, func() bool { return sockets() == 0 }, "the app's socket closed")
 	bus := testenv.BusAt(t, h.natsURL)
 	msgID := uuid.NewString()
 	ev := events.New(cr.ID, events.MessageReceived{Channel: events.ChannelApp, ProviderMessageID: msgID, EndUserID: uuid.MustParse(me.EndUserID),

@@ -38,6 +38,9 @@
   let ws = null;
   let attempts = 0;
   let reconnectTimer = 0;
+  // connecting is true while connect waits for a session: a second call then (the network back
+  // and the page shown at once) must not open a second socket, which would stay open unseen.
+  let connecting = false;
   let retryTimer = 0;
   let seenSent = 0;
 
@@ -247,17 +250,41 @@
       connect();
     }, cap / 2 + Math.random() * cap / 2);
   }
+  // backgrounded: the page is alive but not shown (another app or tab in front) and has nothing
+  // to send. The socket stays closed then, so the server pushes replies as notifications
+  // instead of writing them to a page nobody sees (docs/app.md "Notifications").
+  function backgrounded() {
+    return document.visibilityState === 'hidden' && !st.outbox.length;
+  }
+  // disconnect closes the socket on purpose (page hidden or left): no reconnect until shown.
+  function disconnect(reason) {
+    const sock = ws;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = 0;
+    if (!sock) return;
+    socketGone();
+    sock.close(1000, reason);
+  }
   async function connect() {
+    if (backgrounded() || connecting) return;
     if (ws || !navigator.onLine) {
       if (!navigator.onLine) setStatus('offline');
       return;
     }
     setStatus('connecting');
+    connecting = true;
     try {
       if (!sessionValid()) await getSession();
     } catch (e) {
       setStatus('offline');
       return scheduleReconnect();
+    } finally {
+      connecting = false;
+    }
+    if (ws || backgrounded()) {
+      // Connected meanwhile, or hidden while waiting: no socket now.
+      if (!ws) setStatus('offline');
+      return;
     }
     const sock = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/widget/ws',
       [PROTOCOL, 'bearer.' + st.session.token]);
@@ -280,6 +307,8 @@
         return;
       }
       for (const fr of Array.isArray(f) ? f : [f]) if (fr && typeof fr === 'object') frame(fr);
+      // Hidden with the outbox now sent: the rest comes as notifications.
+      if (ws === sock && st.ready && backgrounded()) disconnect('page hidden');
     };
     sock.onclose = () => {
       if (ws !== sock) return;
@@ -780,13 +809,17 @@
     showView('you');
     notifState();
   });
+  // STOP and START show the chat, where the answer comes; their own view is hidden, so focus
+  // goes to the chat's tab (not lost to the page).
   $('stop').addEventListener('click', () => {
     send('STOP');
     showView('chat');
+    $('tab-chat').focus();
   });
   $('start').addEventListener('click', () => {
     send('START');
     showView('chat');
+    $('tab-chat').focus();
   });
   $('forget').addEventListener('click', async () => {
     if (!window.confirm('Erase everything your coach remembers about you? This cannot be undone.')) return;
@@ -808,20 +841,19 @@
   });
   // Leaving the page (closed, or kept in the back-forward cache): the socket closes now, so the
   // server knows the app is not open and pushes the next reply as a notification.
-  window.addEventListener('pagehide', () => {
-    const sock = ws;
-    clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    if (!sock) return;
-    socketGone();
-    sock.close(1000, 'page hidden');
-  });
+  window.addEventListener('pagehide', () => disconnect('page hidden'));
   window.addEventListener('pageshow', (e) => {
     if (e.persisted) connect();
   });
+  // In the background the socket closes (once the outbox is sent); in front again it reconnects
+  // and resumes.
   document.addEventListener('visibilitychange', () => {
     seen();
-    if (document.visibilityState === 'visible' && !ws) connect();
+    if (document.visibilityState === 'visible') {
+      if (!ws) connect();
+    } else if (backgrounded()) {
+      disconnect('page hidden');
+    }
   });
   if (window.visualViewport) {
     window.visualViewport.addEventListener('resize', fitViewport);
