@@ -132,7 +132,7 @@ func TestAppInBrowser(t *testing.T) {
 	// Online again: sent once each, in order, each answered.
 	b.do(t, "go online", setOffline(false))
 	b.poll(t, "two replies", `coachwireApp.state().outbox.length === 0 && document.querySelectorAll('.msg.assistant').length === 2 && !document.querySelector('.msg.draft')`)
-	texts := run(t, b, "the conversation", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#log .msg')).map((e) => e.className.split(' ')[1] + ': ' + e.querySelector('span').textContent)`))
+	texts := run(t, b, "the conversation", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#log .msg')).map((e) => e.className.split(' ')[1] + ': ' + e.querySelector('.text').textContent)`))
 	require.Len(t, texts, 4, "%q", texts)
 	require.Equal(t, "user: "+questions[0], texts[0])
 	require.True(t, strings.HasPrefix(texts[1], "assistant: ") && strings.Contains(texts[1], "tiny habit"), "first reply answers the first message: %q", texts[1])
@@ -162,6 +162,17 @@ func TestAppInBrowser(t *testing.T) {
 
 	// axe at phone size, and the screenshot for the README.
 	b.shootApp(t, axe, "chat")
+
+	// The coach's replies are the widget's safe Markdown subset, built node by node: the [1]
+	// citation is a marker, **bold** and a list are elements, and HTML in a reply stays text.
+	require.Equal(t, "[1]", b.eval(t, `document.querySelector('#log .msg.assistant .text .ref').textContent`), "the citation marker")
+	require.Equal(t, "true", b.eval(t, `String(!!coachwireApp.send('Format a plan for me'))`), "a message sent")
+	b.poll(t, "the formatted reply", `Array.from(document.querySelectorAll('#log .msg.assistant .text')).some((e) => e.querySelector('strong'))`)
+	require.Equal(t, `{"strong":"Start small","items":["one push-up","one line in a journal"],"img":0,"xss":false,"text":true}`, b.eval(t, `(() => {
+	  const r = Array.from(document.querySelectorAll('#log .msg.assistant .text')).find((e) => e.querySelector('strong'));
+	  return JSON.stringify({strong: r.querySelector('strong').textContent, items: Array.from(r.querySelectorAll('ul > li')).map((l) => l.textContent),
+	    img: document.querySelectorAll('#log img').length, xss: !!window.__xss, text: r.textContent.includes('<img src=x onerror=window.__xss=1>')});
+	})()`), "the Markdown reply")
 
 	// Keyboard: the tabs are buttons; Enter on "You" shows the person's page.
 	b.do(t, "focus the You tab", chromedp.Focus(chromedp.CSS(`#tab-you`)))
@@ -286,6 +297,8 @@ func appReply(req ollamatest.ChatRequest) string {
 		}
 	}
 	switch {
+	case strings.Contains(q, "Format a plan"):
+		return "**Start small** this week:\n\n- one push-up\n- one line in a journal\n\nNot a picture: <img src=x onerror=window.__xss=1>"
 	case strings.Contains(q, "miss a day"):
 		return "Missing a day is normal; the rule is never to miss twice. If you miss a day, pick the habit up at its usual moment " +
 			"the next day, without making up for it [1]. Missing often means the step is still too big: make it smaller."

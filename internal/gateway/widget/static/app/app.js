@@ -102,10 +102,275 @@
       return '';
     }
   }
+  // ---- Markdown: the widget's safe subset (widget.js renderMarkdown), built node by node -------
+  // Never HTML strings: text goes into text nodes, links only to http(s) (and mailto in [text](url)),
+  // and [n] markers name the sources listed under the reply.
+  const MD_MAX_DEPTH = 4; // deeper list nesting is flattened; inline nesting likewise bounded
+  const QUOTE_RE = /^>[ \t]?/;
+  const CITE_RE = /^\[\d+\] /;
+  const LIST_RE = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/g;
+
+  // safeURL is an absolute http(s) URL, or '' (never javascript:, data:, ...).
+  function safeURL(v, mail) {
+    if (!v || typeof v !== 'string') return '';
+    try {
+      const u = new URL(v);
+      if (u.protocol === 'https:' || u.protocol === 'http:' || (mail && u.protocol === 'mailto:')) return u.href;
+    } catch (e) { /* not a URL */ }
+    return '';
+  }
+  function link(href) {
+    const a = document.createElement('a');
+    a.href = href;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    return a;
+  }
+  // fillText appends text, turning http(s) URLs into links. Text nodes only.
+  function fillText(el, text, linkify) {
+    if (!linkify) {
+      el.appendChild(document.createTextNode(text));
+      return;
+    }
+    let last = 0;
+    text.replace(URL_RE, (match, offset) => {
+      let url = match;
+      const trail = /[).,;:!?\]]+$/.exec(url);
+      if (trail) url = url.slice(0, url.length - trail[0].length);
+      if (offset > last) el.appendChild(document.createTextNode(text.slice(last, offset)));
+      const href = safeURL(url);
+      if (href) {
+        const a = link(href);
+        a.textContent = url;
+        el.appendChild(a);
+      } else {
+        el.appendChild(document.createTextNode(url));
+      }
+      last = offset + url.length;
+      return match;
+    });
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  }
+  function isListItem(line) {
+    return LIST_RE.test(line);
+  }
+  function renderMarkdown(el, text, linkify, refs) {
+    el.textContent = '';
+    const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
+    const ctx = { linkify: linkify, refs: refs || null };
+    let para = null; // lines of the open paragraph
+    let lists = []; // open lists: {indent, el, ordered, li}
+    const closeLists = () => { lists = []; };
+    const flushPara = () => {
+      if (!para) return;
+      const p = document.createElement('p');
+      inlineLines(p, para, ctx);
+      (lists.length ? lists[lists.length - 1].li : el).appendChild(p);
+      para = null;
+    };
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (QUOTE_RE.test(line)) {
+        flushPara();
+        closeLists();
+        const quoted = [];
+        while (i < lines.length && QUOTE_RE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE_RE, ''));
+        i--;
+        const q = document.createElement('blockquote');
+        q.className = 'quote';
+        q.textContent = quoted.join('\n');
+        el.appendChild(q);
+        continue;
+      }
+      if (CITE_RE.test(line) && i + 1 < lines.length && QUOTE_RE.test(lines[i + 1])) {
+        flushPara();
+        closeLists();
+        const c = document.createElement('p');
+        c.className = 'cite';
+        c.textContent = line;
+        el.appendChild(c);
+        continue;
+      }
+      const fence = /^\s*(```|~~~)/.exec(line);
+      if (fence) {
+        flushPara();
+        closeLists();
+        const code = [];
+        for (i++; i < lines.length && lines[i].trim().indexOf(fence[1]) !== 0; i++) code.push(lines[i]);
+        const pre = document.createElement('pre');
+        const c = document.createElement('code');
+        c.textContent = code.join('\n');
+        pre.appendChild(c);
+        el.appendChild(pre);
+        continue;
+      }
+      if (!line.trim()) {
+        flushPara();
+        if (lists.length && !isListItem(lines[i + 1] || '')) closeLists();
+        continue;
+      }
+      const h = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
+      if (h) {
+        flushPara();
+        closeLists();
+        const hd = document.createElement(h[1].length <= 2 ? 'h3' : 'h4');
+        inline(hd, h[2], ctx, 0);
+        el.appendChild(hd);
+        continue;
+      }
+      if (/^\s{0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) {
+        flushPara();
+        closeLists();
+        el.appendChild(document.createElement('hr'));
+        continue;
+      }
+      const li = LIST_RE.exec(line);
+      if (li) {
+        flushPara();
+        const indent = li[1].replace(/\t/g, '    ').length;
+        const ordered = /\d/.test(li[2]);
+        while (lists.length && indent < lists[lists.length - 1].indent) lists.pop();
+        let top = lists[lists.length - 1];
+        if (!top || (indent > top.indent + 1 && lists.length < MD_MAX_DEPTH)) {
+          const l = document.createElement(ordered ? 'ol' : 'ul');
+          if (ordered && parseInt(li[2], 10) > 1) l.start = parseInt(li[2], 10);
+          (top ? top.li : el).appendChild(l);
+          top = { indent: indent, el: l, ordered: ordered, li: null };
+          lists.push(top);
+        } else if (top.ordered !== ordered && indent <= top.indent + 1 && lists.length === 1) {
+          const l = document.createElement(ordered ? 'ol' : 'ul');
+          el.appendChild(l);
+          top = lists[0] = { indent: indent, el: l, ordered: ordered, li: null };
+        }
+        top.li = document.createElement('li');
+        top.el.appendChild(top.li);
+        para = [li[3]];
+        flushPara();
+        // A list item's text is its own paragraph-less line: unwrap the <p>.
+        const p = top.li.lastChild;
+        if (p && p.nodeName === 'P') {
+          while (p.firstChild) top.li.insertBefore(p.firstChild, p);
+          top.li.removeChild(p);
+        }
+        continue;
+      }
+      if (lists.length && /^\s+\S/.test(line) && !para) {
+        // a continuation line of the last list item
+        const last = lists[lists.length - 1].li;
+        last.appendChild(document.createTextNode(' '));
+        inline(last, line.trim(), ctx, 0);
+        continue;
+      }
+      if (!para) {
+        if (lists.length) closeLists();
+        para = [];
+      }
+      para.push(line);
+    }
+    flushPara();
+  }
+  // inlineLines joins wrapped lines; two trailing spaces or a backslash keep the break.
+  function inlineLines(p, lines, ctx) {
+    lines.forEach((l, i) => {
+      const hard = /( {2,}|\\)$/.test(l);
+      inline(p, l.replace(/\s*\\?$/, '').trim(), ctx, 0);
+      if (i < lines.length - 1) p.appendChild(hard ? document.createElement('br') : document.createTextNode(' '));
+    });
+  }
+  // inline renders emphasis, code spans, links and citation markers of one line of text.
+  function inline(parent, s, ctx, depth) {
+    let buf = '';
+    const flush = () => {
+      if (buf) fillText(parent, buf, ctx.linkify);
+      buf = '';
+    };
+    for (let i = 0; i < s.length;) {
+      const c = s[i];
+      if (c === '\\' && i + 1 < s.length && /[\\`*_[\]()#>+\-.!~]/.test(s[i + 1])) {
+        buf += s[i + 1];
+        i += 2;
+        continue;
+      }
+      if (c === '`') {
+        const j = s.indexOf('`', i + 1);
+        if (j > i + 1) {
+          flush();
+          const code = document.createElement('code');
+          code.textContent = s.slice(i + 1, j);
+          parent.appendChild(code);
+          i = j + 1;
+          continue;
+        }
+      }
+      if ((c === '*' || c === '_') && depth < MD_MAX_DEPTH) {
+        const mark = s[i + 1] === c ? c + c : c;
+        const from = i + mark.length;
+        const j = s.indexOf(mark, from);
+        if (j > from && s[from] !== ' ' && s[j - 1] !== ' ' && (c === '*' || !/\w/.test(s[i - 1] || '') && !/\w/.test(s[j + mark.length] || ''))) {
+          flush();
+          const em = document.createElement(mark.length === 2 ? 'strong' : 'em');
+          inline(em, s.slice(from, j), ctx, depth + 1);
+          parent.appendChild(em);
+          i = j + mark.length;
+          continue;
+        }
+      }
+      if (c === '[') {
+        const rest = s.slice(i, i + 2400);
+        const r = /^\[(\d{1,2})\]/.exec(rest);
+        if (r) {
+          flush();
+          const n = ctx.refs ? ctx.refs[+r[1]] : +r[1];
+          const sup = document.createElement('span');
+          sup.className = 'ref';
+          sup.textContent = '[' + (n || r[1]) + ']';
+          parent.appendChild(sup);
+          i += r[0].length;
+          continue;
+        }
+        const l = /^\[([^\]\n]{1,300})\]\(\s*<?([^)\s>]{1,2048})>?\s*\)/.exec(rest);
+        if (l) {
+          flush();
+          const href = ctx.linkify ? safeURL(l[2], true) : '';
+          if (href) {
+            const a = link(href);
+            inline(a, l[1], { linkify: false, refs: ctx.refs }, depth + 1);
+            parent.appendChild(a);
+          } else {
+            inline(parent, l[1], { linkify: false, refs: ctx.refs }, depth + 1);
+          }
+          i += l[0].length;
+          continue;
+        }
+      }
+      buf += c;
+      i++;
+    }
+    flush();
+  }
+  // uniqueSources: each source once (by title, as listed); refs maps the reply's [n] to the
+  // number of its source in that list.
+  function uniqueSources(sources) {
+    const list = [];
+    const refs = {};
+    const seen = new Map();
+    (sources || []).forEach((s, i) => {
+      const title = (s && (s.title || s.document_title)) || 'Source';
+      if (!seen.has(title)) {
+        list.push(title);
+        seen.set(title, list.length);
+      }
+      refs[i + 1] = seen.get(title);
+    });
+    return { list: list, refs: refs };
+  }
+
   function render(m) {
     if (!m.el) {
       m.el = document.createElement('li');
-      m.textEl = document.createElement('span');
+      m.textEl = document.createElement('div');
+      m.textEl.className = 'text';
       m.el.appendChild(m.textEl);
       m.metaEl = document.createElement('span');
       m.metaEl.className = 'meta';
@@ -114,26 +379,26 @@
     m.el.className = 'msg ' + m.role + (m.waiting ? ' waiting' : '') + (m.failed ? ' failed' : '');
     if (m.seq != null) m.el.setAttribute('data-seq', String(m.seq));
     m.el.setAttribute('data-id', m.id);
-    m.textEl.textContent = m.text;
+    // The person's own words as written; the coach's (and the creator's) as the safe Markdown
+    // subset, [n] pointing into the sources listed below.
+    const u = uniqueSources(m.sources);
+    if (m.role === 'user') m.textEl.textContent = m.text;
+    else renderMarkdown(m.textEl, m.text, true, u.refs);
     let meta = clock(m.at);
     if (m.waiting) meta = m.failed ? 'Not sent' : st.status === 'online' ? 'Sending…' : 'Waiting to send';
     m.metaEl.textContent = meta;
     const old = m.el.querySelector('.sources');
     if (old) old.remove();
-    if (m.sources && m.sources.length) {
-      const ul = document.createElement('ul');
-      ul.className = 'sources';
-      ul.setAttribute('aria-label', 'Sources');
-      const seen = new Set();
-      for (const s of m.sources) {
-        const title = (s && (s.title || s.document_title)) || 'Source';
-        if (seen.has(title)) continue;
-        seen.add(title);
+    if (u.list.length) {
+      const ol = document.createElement('ol');
+      ol.className = 'sources';
+      ol.setAttribute('aria-label', 'Sources');
+      for (const title of u.list) {
         const li = document.createElement('li');
         li.textContent = title;
-        ul.appendChild(li);
+        ol.appendChild(li);
       }
-      m.el.appendChild(ul);
+      m.el.appendChild(ol);
     }
     return m.el;
   }
@@ -384,7 +649,7 @@
     }
     d.text += typeof f.text === 'string' ? f.text : '';
     const stick = nearBottom();
-    d.el.textContent = d.text;
+    renderMarkdown(d.el, d.text, true);
     if (stick) toBottom();
   }
 
