@@ -179,6 +179,8 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "press Enter", pressEnter())
 	b.poll(t, "the You view", `!document.getElementById('view-you').hidden && document.getElementById('tab-you').getAttribute('aria-current') === 'page' && document.getElementById('opt-state').textContent !== ''`)
 	b.axe(t, axe, "the app's You view at phone size")
+	// The notification switch's result is announced: a polite live region.
+	require.Equal(t, "status polite", b.eval(t, `(() => { const e = document.getElementById('notif-state'); return e.getAttribute('role') + ' ' + e.getAttribute('aria-live'); })()`))
 
 	// STOP: the button sends the word, the same path as typing it; the person is opted out.
 	b.do(t, "click STOP", chromedp.Click(chromedp.CSS(`#stop`)))
