@@ -204,6 +204,10 @@ func TestAppInBrowser(t *testing.T) {
 	b.do(t, "back to You", chromedp.Click(chromedp.CSS(`#tab-you`)))
 	b.do(t, "click Forget me", chromedp.Click(chromedp.CSS(`#forget`)))
 	b.poll(t, "the empty memory", `document.getElementById('memory').textContent.includes('Nothing yet')`)
+	// A notification tapped while the app is open: the worker focuses it and posts open-chat,
+	// which shows the Chat tab (the worker's message, as the page receives it).
+	run(t, b, "the worker's open-chat", chromedp.Evaluate[bool](`navigator.serviceWorker.dispatchEvent(new MessageEvent('message', {data: {type: 'open-chat'}})); true`))
+	b.poll(t, "the chat shown", `!document.getElementById('view-chat').hidden && document.getElementById('view-you').hidden && document.getElementById('tab-chat').getAttribute('aria-current') === 'page'`)
 
 	// In the background (another app in front, the page still alive) the socket closes, so the
 	// server pushes the next reply as a notification instead of writing it to a hidden page;

@@ -983,6 +983,13 @@
     // A push the worker did not show because this window is looking at the conversation: the
     // message comes over the socket; if the socket is down, reconnect (the resume brings it).
     navigator.serviceWorker.addEventListener('message', (e) => {
+      // A notification tapped while the app is open: the worker focuses it; show the chat.
+      if (e.data && e.data.type === 'open-chat') {
+        showView('chat');
+        toBottom();
+        if (!ws) connect();
+        return;
+      }
       if (!e.data || e.data.type !== 'push') return;
       st.pushesShownHere++;
       if (!ws) connect();

@@ -2,7 +2,7 @@
 // cache (the page, its script and style sheet, the manifest and the icons) so the app opens
 // offline; the recent conversation and the outbox live in the page's IndexedDB. It shows the
 // coach's pushed messages as notifications, except while the person is looking at that
-// conversation, and a tap focuses the app or opens it.
+// conversation, and a tap focuses the app (showing its chat) or opens it.
 'use strict';
 
 const CACHE = 'coachwire-app-v1';
@@ -31,8 +31,9 @@ self.addEventListener('fetch', (event) => {
   if (!isShell) return;
   event.respondWith(fetch(req).then((res) => {
     if (res.ok) {
+      // The cache's update is part of the event, so the worker is not stopped halfway through it.
       const copy = res.clone();
-      caches.open(CACHE).then((c) => c.put(req.mode === 'navigate' ? scope : req, copy));
+      event.waitUntil(caches.open(CACHE).then((c) => c.put(req.mode === 'navigate' ? scope : req, copy)).catch(() => {}));
     }
     return res;
   }).catch(() => caches.match(req.mode === 'navigate' ? scope : req, { ignoreSearch: true })
@@ -85,8 +86,12 @@ self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const url = (event.notification.data && event.notification.data.url) || scope;
   event.waitUntil(self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
+    // The app already open: focus it and tell it to show the chat, where the message is.
     for (const w of wins) {
-      if (w.url.startsWith(scope) && 'focus' in w) return w.focus();
+      if (w.url.startsWith(scope) && 'focus' in w) {
+        w.postMessage({ type: 'open-chat', conversation_id: (event.notification.data && event.notification.data.conversation_id) || null });
+        return w.focus();
+      }
     }
     return self.clients.openWindow(url);
   }));
