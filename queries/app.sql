@@ -3,7 +3,8 @@
 -- name: CreatorByAppSlug :one
 -- Runs before any tenant is known (the app's URL names only the slug): a SECURITY DEFINER
 -- function, like widget_creator_by_key.
-SELECT app_creator_by_slug(@slug::text)::uuid AS creator_id;
+-- current_slug is the creator's slug now: another when the slug was retired (the app redirects).
+SELECT app_creator_by_slug(@slug::text)::uuid AS creator_id, COALESCE(app_current_slug(@slug::text), '')::text AS current_slug;
 
 -- name: AppSlugTaken :one
 SELECT app_slug_taken(@slug::text) AS taken;

@@ -4,7 +4,8 @@
 -- name: LockEndUsers :many
 -- Serialises proactive decisions per person (caps count across campaigns, channels and
 -- replicas): the end users asked for and every end user linked into the same person
--- (migration 0025), locked in id order so two batches never deadlock.
+-- (migration 0025), locked in id order so two batches never deadlock, nor a batch and a link
+-- or unlink (internal/people's LockPeople locks in the same order: keep them alike).
 SELECT * FROM end_users
 WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY(@ids::uuid[]))
 ORDER BY id FOR UPDATE;

@@ -21,11 +21,13 @@ SELECT * FROM link_codes WHERE code_hash = @code_hash FOR UPDATE;
 -- name: UseLinkCode :exec
 UPDATE link_codes SET used_at = @used_at, used_by = @used_by WHERE code_hash = @code_hash;
 
--- name: LockPerson :many
--- Every end user of the person of @end_user_id (itself included), locked, oldest first.
+-- name: LockPeople :many
+-- Every end user of the people of @ids (themselves included), locked in one statement in id
+-- order: the order every locker of end_users rows uses (the nudge batch's LockEndUsers too), so
+-- a link, an unlink and a batch never deadlock.
 SELECT * FROM end_users
-WHERE person_id = (SELECT e.person_id FROM end_users e WHERE e.id = @end_user_id)
-ORDER BY created_at, id FOR UPDATE;
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY(@ids::uuid[]))
+ORDER BY id FOR UPDATE;
 
 -- name: PersonIdentities :many
 -- The end users sharing a person with each of @ids (themselves included): pairs of an end user

@@ -93,17 +93,23 @@ func (q *Queries) AppSlugTaken(ctx context.Context, slug string) (bool, error) {
 
 const creatorByAppSlug = `-- name: CreatorByAppSlug :one
 
-SELECT app_creator_by_slug($1::text)::uuid AS creator_id
+SELECT app_creator_by_slug($1::text)::uuid AS creator_id, COALESCE(app_current_slug($1::text), '')::text AS current_slug
 `
+
+type CreatorByAppSlugRow struct {
+	CreatorID   uuid.UUID `json:"creator_id"`
+	CurrentSlug string    `json:"current_slug"`
+}
 
 // The installable app (issue 16): the creator's slug and the end user's self-service.
 // Runs before any tenant is known (the app's URL names only the slug): a SECURITY DEFINER
 // function, like widget_creator_by_key.
-func (q *Queries) CreatorByAppSlug(ctx context.Context, slug string) (uuid.UUID, error) {
+// current_slug is the creator's slug now: another when the slug was retired (the app redirects).
+func (q *Queries) CreatorByAppSlug(ctx context.Context, slug string) (CreatorByAppSlugRow, error) {
 	row := q.db.QueryRow(ctx, creatorByAppSlug, slug)
-	var creator_id uuid.UUID
-	err := row.Scan(&creator_id)
-	return creator_id, err
+	var i CreatorByAppSlugRow
+	err := row.Scan(&i.CreatorID, &i.CurrentSlug)
+	return i, err
 }
 
 const setAppSlug = `-- name: SetAppSlug :one

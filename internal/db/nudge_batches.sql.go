@@ -100,7 +100,8 @@ ORDER BY id FOR UPDATE
 // (internal/nudge/batch.go).
 // Serialises proactive decisions per person (caps count across campaigns, channels and
 // replicas): the end users asked for and every end user linked into the same person
-// (migration 0025), locked in id order so two batches never deadlock.
+// (migration 0025), locked in id order so two batches never deadlock, nor a batch and a link
+// or unlink (internal/people's LockPeople locks in the same order: keep them alike).
 func (q *Queries) LockEndUsers(ctx context.Context, ids []uuid.UUID) ([]EndUser, error) {
 	rows, err := q.db.Query(ctx, lockEndUsers, ids)
 	if err != nil {

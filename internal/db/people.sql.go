@@ -103,15 +103,17 @@ func (q *Queries) LockLinkCode(ctx context.Context, codeHash []byte) (LinkCode, 
 	return i, err
 }
 
-const lockPerson = `-- name: LockPerson :many
+const lockPeople = `-- name: LockPeople :many
 SELECT id, creator_id, channel, external_id, display_name, language, timezone, verified, created_at, last_seen_at, channel_id, provider_user_id, chat_id, last_inbound_at, opted_out_at, tags, person_id FROM end_users
-WHERE person_id = (SELECT e.person_id FROM end_users e WHERE e.id = $1)
-ORDER BY created_at, id FOR UPDATE
+WHERE person_id IN (SELECT e.person_id FROM end_users e WHERE e.id = ANY($1::uuid[]))
+ORDER BY id FOR UPDATE
 `
 
-// Every end user of the person of @end_user_id (itself included), locked, oldest first.
-func (q *Queries) LockPerson(ctx context.Context, endUserID uuid.UUID) ([]EndUser, error) {
-	rows, err := q.db.Query(ctx, lockPerson, endUserID)
+// Every end user of the people of @ids (themselves included), locked in one statement in id
+// order: the order every locker of end_users rows uses (the nudge batch's LockEndUsers too), so
+// a link, an unlink and a batch never deadlock.
+func (q *Queries) LockPeople(ctx context.Context, ids []uuid.UUID) ([]EndUser, error) {
+	rows, err := q.db.Query(ctx, lockPeople, ids)
 	if err != nil {
 		return nil, err
 	}

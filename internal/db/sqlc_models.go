@@ -197,8 +197,9 @@ type ApiKeyLookup struct {
 }
 
 type AppSlug struct {
-	CreatorID uuid.UUID `json:"creator_id"`
 	Slug      string    `json:"slug"`
+	CreatorID uuid.UUID `json:"creator_id"`
+	Retired   bool      `json:"retired"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,21 +195,27 @@ func Link(ctx context.Context, q *db.Queries, app, channel db.EndUser, now time.
 	if app.CreatorID != channel.CreatorID {
 		return Linked{}, fmt.Errorf("people: end users of two creators")
 	}
-	// Lock both people (in a fixed order: two links of one pair never deadlock).
-	first, second := app, channel
-	if strings.Compare(first.ID.String(), second.ID.String()) > 0 {
-		first, second = second, first
+	// Lock both people at once, in id order like every locker of end_users rows (LockPeople;
+	// the nudge batch's LockEndUsers): two links, an unlink or a batch never deadlock.
+	members, err := q.LockPeople(ctx, []uuid.UUID{app.ID, channel.ID})
+	if err != nil {
+		return Linked{}, err
+	}
+	personOf := map[uuid.UUID]uuid.UUID{}
+	for _, m := range members {
+		personOf[m.ID] = m.PersonID
 	}
 	locked := map[uuid.UUID][]db.EndUser{}
-	for _, eu := range []db.EndUser{first, second} {
-		members, err := q.LockPerson(ctx, eu.ID)
-		if err != nil {
-			return Linked{}, err
-		}
-		if len(members) == 0 {
+	for _, eu := range []db.EndUser{app, channel} {
+		p, ok := personOf[eu.ID]
+		if !ok {
 			return Linked{}, db.ErrNotFound
 		}
-		locked[eu.ID] = members
+		for _, m := range members {
+			if m.PersonID == p {
+				locked[eu.ID] = append(locked[eu.ID], m)
+			}
+		}
 	}
 	appPeople, chanPeople := locked[app.ID], locked[channel.ID]
 	from, to := appPeople[0].PersonID, chanPeople[0].PersonID
@@ -319,10 +326,11 @@ func mergeEnrollments(ctx context.Context, q *db.Queries, app, channel uuid.UUID
 // enrollments and the opt-out it has now. ErrNotLinked when eu shares its person with nobody.
 // It returns the end users eu was linked with.
 func Unlink(ctx context.Context, q *db.Queries, eu uuid.UUID) ([]db.EndUser, error) {
-	members, err := q.LockPerson(ctx, eu)
+	members, err := q.LockPeople(ctx, []uuid.UUID{eu}) // id order: see Link
 	if err != nil {
 		return nil, err
 	}
+	oldestFirst(members)
 	if len(members) == 0 {
 		return nil, db.ErrNotFound
 	}
@@ -352,6 +360,16 @@ func Unlink(ctx context.Context, q *db.Queries, eu uuid.UUID) ([]db.EndUser, err
 		return nil, err
 	}
 	return others, nil
+}
+
+// oldestFirst sorts end users by creation (then id), as they were locked in id order.
+func oldestFirst(eus []db.EndUser) {
+	slices.SortFunc(eus, func(a, b db.EndUser) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return slices.Compare(a.ID[:], b.ID[:])
+	})
 }
 
 // Identity is one end user of a person, as the APIs show it.

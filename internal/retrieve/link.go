@@ -143,7 +143,11 @@ func (w *Worker) confirmInApp(ctx context.Context, q *db.Queries, l people.Linke
 			name = l.Channel.Channel
 		}
 		m, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: linkConfirmationID(msgID), CreatorID: c.CreatorID, ConversationID: c.ID,
-			Role: "assistant", Body: fmt.Sprintf(linkedAppAnswerFmt, name), Sources: json.RawMessage("[]"), Channel: c.Channel, Status: "queued"})
+			Role: "assistant", Body: fmt.Sprintf(linkedAppAnswerFmt, name), Sources: json.RawMessage("[]"), Channel: c.Channel, Status: "queued",
+			// A service reply to the person's own LINK, not a proactive send: with reply_to set,
+			// dispatch delivers it like a reply (the socket when open, a push only when closed)
+			// and an opt-out never holds it back.
+			ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}})
 		if db.IsNotFound(err) {
 			m, err = q.GetMessage(ctx, linkConfirmationID(msgID))
 		}

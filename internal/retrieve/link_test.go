@@ -95,6 +95,9 @@ func TestLinkByCode(t *testing.T) {
 	require.Len(t, appMsgs, 1, "the app's conversation gets the confirmation, once")
 	require.Equal(t, "assistant", appMsgs[0].Role)
 	require.Contains(t, appMsgs[0].Body, "WhatsApp chat is now linked")
+	// A reply to the person's LINK (dispatch: socket when open, never held by an opt-out), not
+	// a proactive send.
+	require.Equal(t, uuid.NullUUID{UUID: channelMsgID(r, "whatsapp", wa, "w2"), Valid: true}, appMsgs[0].ReplyTo)
 	out := r.outbound(t, events.ChannelApp)
 	require.Len(t, out, 1, "the confirmation is handed to the app's channel once")
 	require.Equal(t, app, out[0].EndUserID)

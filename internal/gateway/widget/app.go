@@ -109,21 +109,44 @@ func SetAppSlug(ctx context.Context, q *db.Queries, creator uuid.UUID, slug stri
 	return err
 }
 
-// appCreator finds the creator of a slug (404 when none).
+// appCreator finds the creator of a slug, current or retired (404 when none).
 func (s *Server) appCreator(ctx context.Context, slug string) (widgetCreator, error) {
+	wc, _, err := s.appCreatorAt(ctx, slug)
+	return wc, err
+}
+
+// appCreatorAt is appCreator with the creator's current slug: another than slug when the
+// creator has changed it since (slug is retired, still theirs).
+func (s *Server) appCreatorAt(ctx context.Context, slug string) (widgetCreator, string, error) {
 	if !ValidSlug(slug) {
-		return widgetCreator{}, httpx.NotFound("app")
+		return widgetCreator{}, "", httpx.NotFound("app")
 	}
-	var id uuid.UUID
+	var row db.CreatorByAppSlugRow
 	err := s.Store.Global(ctx, func(q *db.Queries) error {
 		var err error
-		id, err = q.CreatorByAppSlug(ctx, slug)
+		row, err = q.CreatorByAppSlug(ctx, slug)
 		return err
 	})
-	if err != nil || id == uuid.Nil {
-		return widgetCreator{}, httpx.NotFound("app")
+	if err != nil || row.CreatorID == uuid.Nil {
+		return widgetCreator{}, "", httpx.NotFound("app")
 	}
-	return s.widgetCreator(ctx, id)
+	wc, err := s.widgetCreator(ctx, row.CreatorID)
+	return wc, row.CurrentSlug, err
+}
+
+// movedApp redirects (308) a request for a retired slug to the same path under the creator's
+// current slug, so installed apps and notifications of the old slug reach the same coach; it
+// reports whether it did.
+func movedApp(w http.ResponseWriter, r *http.Request, slug, current string) bool {
+	if current == "" || current == slug {
+		return false
+	}
+	to := "/a/" + current + strings.TrimPrefix(r.URL.Path, "/a/"+slug)
+	if r.URL.RawQuery != "" {
+		to += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, to, http.StatusPermanentRedirect)
+	return true
 }
 
 // appCSP is the app's policy: like the widget preview's, plus its manifest and service worker,
@@ -145,9 +168,12 @@ func (s *Server) AppRedirect(w http.ResponseWriter, r *http.Request) {
 // AppShell serves the app's page (GET /a/{slug}/): a static shell the service worker caches;
 // app.js opens the session and fills it.
 func (s *Server) AppShell(w http.ResponseWriter, r *http.Request) error {
-	wc, err := s.appCreator(r.Context(), r.PathValue("slug"))
+	wc, current, err := s.appCreatorAt(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		return err
+	}
+	if movedApp(w, r, r.PathValue("slug"), current) {
+		return nil
 	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", appCSP)
@@ -217,9 +243,12 @@ type manifestIcon struct {
 // coach settings.
 func (s *Server) AppManifest(w http.ResponseWriter, r *http.Request) error {
 	slug := r.PathValue("slug")
-	wc, err := s.appCreator(r.Context(), slug)
+	wc, current, err := s.appCreatorAt(r.Context(), slug)
 	if err != nil {
 		return err
+	}
+	if movedApp(w, r, slug, current) {
+		return nil
 	}
 	base := "/a/" + slug + "/"
 	lang := wc.Coach.Look["lang"]

@@ -232,3 +232,69 @@ func TestAppIcons(t *testing.T) {
 	img, _ = icon("maskable-512.png")
 	require.Equal(t, [4]uint32{200, 10, 10, 255}, rgba(img, 2, 2))
 }
+
+// TestAppSlugRetired: a changed slug stays its coach's. /a/<old>/ (and its manifest) redirects
+// permanently to the current slug, the app opens a session under the old one, another coach's
+// claim of it is refused like a taken slug (409 app_slug_taken), and the coach may take it back.
+func TestAppSlugRetired(t *testing.T) {
+	t.Parallel()
+	base := newGateway(t, offPerIP)
+	c := testenv.NewClient(base)
+	ctx := context.Background()
+	a, b := c.Register(t), c.Register(t)
+	suffix := strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")
+	old, cur := "old-"+suffix, "new-"+suffix
+	setSlug := func(cr testenv.Creator, slug string) (int, string) {
+		t.Helper()
+		var body struct {
+			AppSlug string `json:"app_slug"`
+			Error   struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		st, raw, err := c.Do(ctx, "PATCH", "/api/v1/widget/settings", cr.AccessToken, map[string]any{"app_slug": slug}, &body)
+		require.NoError(t, err)
+		if st == http.StatusOK {
+			require.Equal(t, slug, body.AppSlug)
+		}
+		return st, string(raw)
+	}
+	st, raw := setSlug(a, old)
+	require.Equal(t, http.StatusOK, st, raw)
+	st, raw = setSlug(a, cur)
+	require.Equal(t, http.StatusOK, st, raw)
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) *http.Response {
+		t.Helper()
+		res, err := noFollow.Get(base + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res
+	}
+	res := get("/a/" + old + "/")
+	require.Equal(t, http.StatusPermanentRedirect, res.StatusCode)
+	require.Equal(t, "/a/"+cur+"/", res.Header.Get("Location"))
+	res = get("/a/" + old + "/manifest.webmanifest")
+	require.Equal(t, http.StatusPermanentRedirect, res.StatusCode)
+	require.Equal(t, "/a/"+cur+"/manifest.webmanifest", res.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, get("/a/"+cur+"/").StatusCode)
+	var s testenv.WidgetSession
+	st, raw2, err := c.Do(ctx, "POST", "/api/v1/app/session", "", map[string]string{"slug": old, "anon_id": "anon-12345678"}, &s)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, string(raw2))
+
+	// Another coach can claim neither the current nor the retired slug.
+	for _, slug := range []string{cur, old} {
+		st, raw = setSlug(b, slug)
+		require.Equal(t, http.StatusConflict, st, "%s: %s", slug, raw)
+		require.Contains(t, raw, "app_slug_taken")
+	}
+	// The coach takes the old slug back: the newer one is now the retired one.
+	st, raw = setSlug(a, old)
+	require.Equal(t, http.StatusOK, st, raw)
+	require.Equal(t, http.StatusOK, get("/a/"+old+"/").StatusCode)
+	res = get("/a/" + cur + "/")
+	require.Equal(t, http.StatusPermanentRedirect, res.StatusCode)
+	require.Equal(t, "/a/"+old+"/", res.Header.Get("Location"))
+}
