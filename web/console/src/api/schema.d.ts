@@ -2658,6 +2658,17 @@ export interface components {
             conversations: (components["schemas"]["Conversation"] & {
                 messages: components["schemas"]["Message"][];
             })[];
+            /** @description The app's push devices (the subscription's keys are not exported). */
+            devices: {
+                /** Format: date-time */
+                created_at: string;
+                device: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                last_push_at?: string;
+                push_service: string;
+            }[];
             end_user: components["schemas"]["EndUser"];
             /** Format: date-time */
             exported_at: string;
