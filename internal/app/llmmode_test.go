@@ -83,7 +83,7 @@ func requireConsumersDocumented(t *testing.T, a *app.App) {
 			}
 		}
 	}
-	require.Len(t, got, 11, "consumers: %v", got)
+	require.Len(t, got, 12, "consumers: %v", got)
 	doc, err := os.ReadFile("../../docs/operations.md")
 	require.NoError(t, err)
 	_, table, _ := strings.Cut(string(doc), "## JetStream settings")
