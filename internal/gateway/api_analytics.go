@@ -217,6 +217,12 @@ func analyticsActivity(ctx context.Context, q *db.Queries, c uuid.UUID, ar analy
 		// or before To (the others are read per day).
 		weeksFrom := ar.From.AddDate(0, 0, (8-isoWeekday(ar.From))%7)
 		tailFrom := ar.To.AddDate(0, 0, 1-(isoWeekday(ar.To)%7))
+		if weeksFrom.After(tailFrom) {
+			// From and To inside one week (From after its Monday, To before its Sunday): no whole
+			// week, and the head (From until the next Monday) would pass To and overlap the tail
+			// (To's Monday until To). The head alone is the range.
+			weeksFrom, tailFrom = ar.To.AddDate(0, 0, 1), ar.To.AddDate(0, 0, 1)
+		}
 		rs, err := q.AnalyticsActivityHome(ctx, db.AnalyticsActivityHomeParams{Mode: ar.Mode, Tz: ar.TZ, FromDay: ar.fromDay(), ToDay: pgDate(ar.To),
 			CreatorID: c, Channel: ar.Channel, StartAt: ar.Start, EndAt: ar.End, WeeksFrom: pgDate(weeksFrom), WeeksLast: pgDate(tailFrom.AddDate(0, 0, -7)), TailFrom: pgDate(tailFrom),
 			// A long range takes the conversations it covers whole from their spans.
