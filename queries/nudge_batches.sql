@@ -19,19 +19,19 @@ JOIN (SELECT unnest(@occurrence_ids::uuid[]) AS occurrence_id, unnest(@end_user_
 -- name: NudgeFacts :many
 -- Per person: the last message they wrote (any conversation, any channel linked into the
 -- person), and the proactive messages sent to them since the start of their local day and since
--- week_start (across campaigns, programs and the person's channels).
+-- week_start (across campaigns, programs and the person's channels). The person's end users are
+-- gathered once per recipient (members) so each count is an index scan over an id array, as
+-- for a single end user.
 SELECT u.id::uuid AS end_user_id,
        COALESCE((SELECT max(m.created_at) FROM conversations c JOIN messages m ON m.conversation_id = c.id
-                 WHERE c.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
-                   AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
+                 WHERE c.end_user_id = ANY(p.members) AND m.role = 'user'), 'epoch'::timestamptz)::timestamptz AS last_user_at,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
-          AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
+        WHERE d.end_user_id = ANY(p.members) AND d.status = 'sent' AND d.decided_at >= u.day_start)::int AS sent_day,
        (SELECT count(*) FROM nudge_deliveries d
-        WHERE d.end_user_id IN (SELECT p.id FROM end_users p WHERE p.person_id = e.person_id)
-          AND d.status = 'sent' AND d.decided_at >= @week_start::timestamptz)::int AS sent_week
+        WHERE d.end_user_id = ANY(p.members) AND d.status = 'sent' AND d.decided_at >= @week_start::timestamptz)::int AS sent_week
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@day_starts::timestamptz[]) AS day_start) AS u
-JOIN end_users e ON e.id = u.id;
+JOIN end_users e ON e.id = u.id
+CROSS JOIN LATERAL (SELECT array_agg(x.id)::uuid[] AS members FROM end_users x WHERE x.person_id = e.person_id) AS p;
 
 -- name: MemoriesOf :many
 -- The profile of each end user's person (linked end users share one), by end user.
