@@ -51,18 +51,9 @@ func (w *Worker) registerApp(ctx context.Context, r *bus.Router) error {
 }
 
 // handleApp delivers a message of the app channel.
+// A push service that asked us to wait longer than MaxWait (429 Retry-After) defers it.
 func (w *Worker) handleApp(msg *message.Message) error {
-	err := w.deliverApp(msg)
-	var te throttledError
-	if errors.As(err, &te) {
-		// A push service asked us to wait longer than MaxWait (429 Retry-After): come back when
-		// the pause ends, as one delivery.
-		wait := max(time.Until(te.until), time.Second)
-		w.Log.InfoContext(msg.Context(), "push service limit: push deferred", "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
-		bus.Defer(msg, wait)
-		return nil
-	}
-	return err
+	return w.deferThrottled(msg, w.deliverApp(msg), "push service limit: push deferred")
 }
 
 func (w *Worker) deliverApp(msg *message.Message) error {

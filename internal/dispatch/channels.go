@@ -143,17 +143,21 @@ type delivery struct {
 // handleChannel delivers a stored message on WhatsApp or Telegram: claim in the send log, then
 // each part (4096-character pieces) claimed and sent once, within the provider's limits.
 func (w *Worker) handleChannel(msg *message.Message) error {
-	err := w.deliverChannel(msg)
+	return w.deferThrottled(msg, w.deliverChannel(msg), "provider limit: reply deferred")
+}
+
+// deferThrottled turns a delivery paused by a provider or push service (or our own limit) for
+// longer than MaxWait into one deferred delivery that comes back when the pause ends, instead of
+// burning deliveries on a backoff; any other result is returned as it is.
+func (w *Worker) deferThrottled(msg *message.Message, err error, logMsg string) error {
 	var te throttledError
-	if errors.As(err, &te) {
-		// Paused by the provider (or our own limit) for longer than MaxWait: come back when
-		// the pause ends, as one delivery, instead of burning deliveries on a backoff.
-		wait := max(time.Until(te.until), time.Second)
-		w.Log.InfoContext(msg.Context(), "provider limit: reply deferred", "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
-		bus.Defer(msg, wait)
-		return nil
+	if !errors.As(err, &te) {
+		return err
 	}
-	return err
+	wait := max(time.Until(te.until), time.Second)
+	w.Log.InfoContext(msg.Context(), logMsg, "message_id", msg.UUID, "key", te.key, "for", wait.Round(time.Millisecond))
+	bus.Defer(msg, wait)
+	return nil
 }
 
 func (w *Worker) deliverChannel(msg *message.Message) error {
