@@ -75,22 +75,9 @@ func (w *Worker) deliverApp(msg *message.Message) error {
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
-		if d.msg, err = q.GetMessage(ctx, out.MessageID); err != nil {
+		if d, claimed, err = claimDelivery(ctx, q, c, out); err != nil || !claimed {
 			return err
 		}
-		if d.conv, err = q.GetConversation(ctx, d.msg.ConversationID); err != nil {
-			return err
-		}
-		if d.user, err = q.GetEndUser(ctx, d.conv.EndUserID); err != nil {
-			return err
-		}
-		if _, err = q.ClaimChannelDelivery(ctx, db.ClaimChannelDeliveryParams{MessageID: d.msg.ID, CreatorID: c, Channel: out.Channel}); err != nil {
-			if db.IsNotFound(err) {
-				return nil // already delivered or failed for good
-			}
-			return err
-		}
-		claimed = true
 		// Sent once it is on the live subject; moved now, before the live push, so a socket's
 		// "delivered" receipt can never be moved back by this handler (as for the widget).
 		if !(proactive(d.msg) && d.user.OptedOutAt != nil) { // else not sent at all (below)

@@ -140,6 +140,27 @@ type delivery struct {
 	ch   db.Channel
 }
 
+// claimDelivery reads the outbound message with its conversation and end user and claims it in
+// the send log; claimed is false when it was already delivered or failed for good.
+func claimDelivery(ctx context.Context, q *db.Queries, c uuid.UUID, out events.MessageOutbound) (d delivery, claimed bool, err error) {
+	if d.msg, err = q.GetMessage(ctx, out.MessageID); err != nil {
+		return d, false, err
+	}
+	if d.conv, err = q.GetConversation(ctx, d.msg.ConversationID); err != nil {
+		return d, false, err
+	}
+	if d.user, err = q.GetEndUser(ctx, d.conv.EndUserID); err != nil {
+		return d, false, err
+	}
+	if _, err = q.ClaimChannelDelivery(ctx, db.ClaimChannelDeliveryParams{MessageID: d.msg.ID, CreatorID: c, Channel: out.Channel}); err != nil {
+		if db.IsNotFound(err) {
+			return d, false, nil // already delivered or failed for good
+		}
+		return d, false, err
+	}
+	return d, true, nil
+}
+
 // handleChannel delivers a stored message on WhatsApp or Telegram: claim in the send log, then
 // each part (4096-character pieces) claimed and sent once, within the provider's limits.
 func (w *Worker) handleChannel(msg *message.Message) error {
@@ -174,22 +195,9 @@ func (w *Worker) deliverChannel(msg *message.Message) error {
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
-		if d.msg, err = q.GetMessage(ctx, out.MessageID); err != nil {
+		if d, claimed, err = claimDelivery(ctx, q, c, out); err != nil || !claimed {
 			return err
 		}
-		if d.conv, err = q.GetConversation(ctx, d.msg.ConversationID); err != nil {
-			return err
-		}
-		if d.user, err = q.GetEndUser(ctx, d.conv.EndUserID); err != nil {
-			return err
-		}
-		if _, err = q.ClaimChannelDelivery(ctx, db.ClaimChannelDeliveryParams{MessageID: d.msg.ID, CreatorID: c, Channel: out.Channel}); err != nil {
-			if db.IsNotFound(err) {
-				return nil // already delivered or failed for good
-			}
-			return err
-		}
-		claimed = true
 		if !d.conv.ChannelID.Valid {
 			noChan = true
 			return nil
