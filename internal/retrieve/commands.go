@@ -226,18 +226,24 @@ func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conve
 	w.Log.InfoContext(ctx, "in-chat command answered", "creator_id", conv.CreatorID, "conversation_id", conv.ID,
 		"command", map[bool]string{true: "program_keyword", false: cmd.String()}[program != nil])
 	// The answer covers the command only: a question sent before it still gets its turn.
-	r, err := q.InsertReply(ctx, db.InsertReplyParams{
-		ID: answerID, CreatorID: conv.CreatorID, ConversationID: conv.ID, Body: body, Sources: json.RawMessage("[]"),
-		ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
-	})
-	a := db.Message(r)
-	if db.IsNotFound(err) {
-		a, err = q.GetMessage(ctx, answerID)
-	}
+	a, err := insertCommandReply(ctx, q, conv, msgID, answerID, body)
 	if err != nil {
 		return nil, err
 	}
 	return &a, nil
+}
+
+// insertCommandReply stores body as the reply answerID to the person's command msgID, covering
+// it only, queued for dispatch; on a redelivery it returns the reply stored the first time.
+func insertCommandReply(ctx context.Context, q *db.Queries, conv db.Conversation, msgID, answerID uuid.UUID, body string) (db.Message, error) {
+	r, err := q.InsertReply(ctx, db.InsertReplyParams{
+		ID: answerID, CreatorID: conv.CreatorID, ConversationID: conv.ID, Body: body, Sources: json.RawMessage("[]"),
+		ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
+	})
+	if db.IsNotFound(err) {
+		return q.GetMessage(ctx, answerID)
+	}
+	return db.Message(r), err
 }
 
 // enroll enrolls the conversation's end user in p (step 0 is then sent by the nudge

@@ -107,14 +107,7 @@ func (w *Worker) answerLink(ctx context.Context, q *db.Queries, conv db.Conversa
 		}
 	}
 	w.Log.InfoContext(ctx, "link command answered", "creator_id", conv.CreatorID, "conversation_id", conv.ID, "outcome", outcome)
-	r, err := q.InsertReply(ctx, db.InsertReplyParams{
-		ID: answerID, CreatorID: conv.CreatorID, ConversationID: conv.ID, Body: body, Sources: json.RawMessage("[]"),
-		ReplyTo: uuid.NullUUID{UUID: msgID, Valid: true}, Channel: conv.Channel, Status: "queued", Covers: []uuid.UUID{msgID},
-	})
-	a := db.Message(r)
-	if db.IsNotFound(err) {
-		a, err = q.GetMessage(ctx, answerID)
-	}
+	a, err := insertCommandReply(ctx, q, conv, msgID, answerID, body)
 	if err != nil {
 		return nil, nil, err
 	}
