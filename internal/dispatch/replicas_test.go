@@ -53,16 +53,16 @@ func TestReplicasShareProviderLimits(t *testing.T) {
 	// Over the whole run the calls average the limit (×0.95 margin), not twice it: n calls span
 	// at least n-1 intervals (15 % off for the scheduling jitter between a reservation and its
 	// call, which a PostgreSQL transaction under load sits in). In a sliding second, jitter can
-	// bunch a few calls (a late one, the next on time); two replicas each holding the whole
-	// limit would show about twice it.
+	// bunch a few calls (a late one, the next on time: 13 of 8 were seen on a loaded machine);
+	// two replicas each holding the whole limit would show twice it (16) in every second.
 	interval := float64(time.Second) / (perSecond * 0.95)
 	minSpan := time.Duration(float64(n-1) * interval * 0.85)
 	t.Logf("most calls in one second: Telegram %d, WhatsApp %d (limit %d); span of %d calls: Telegram %s, WhatsApp %s (at least %s); calls by replica %d and %d",
 		r.tg.MaxPerSecond(), maxInOneSecond(waTimes(r)), perSecond, n, span(tgTimes(r)), span(waTimes(r)), minSpan, rt[0].n.Load(), rt[1].n.Load())
 	require.GreaterOrEqual(t, span(tgTimes(r)), minSpan, "Telegram calls of both replicas together average the bot's limit")
 	require.GreaterOrEqual(t, span(waTimes(r)), minSpan, "WhatsApp calls of both replicas together average the number's limit")
-	require.LessOrEqual(t, r.tg.MaxPerSecond(), perSecond*3/2, "Telegram calls in one second, both replicas together")
-	require.LessOrEqual(t, maxInOneSecond(waTimes(r)), perSecond*3/2, "WhatsApp calls in one second, both replicas together")
+	require.LessOrEqual(t, r.tg.MaxPerSecond(), perSecond*7/4, "Telegram calls in one second, both replicas together")
+	require.LessOrEqual(t, maxInOneSecond(waTimes(r)), perSecond*7/4, "WhatsApp calls in one second, both replicas together")
 	for i := range rt {
 		require.GreaterOrEqual(t, rt[i].n.Load(), int64(n/8), "replica %d sent its share (%d and %d)", i, rt[0].n.Load(), rt[1].n.Load())
 	}
