@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,6 +38,10 @@ type Question struct {
 	Q        string `json:"q"`
 	Answer   string `json:"answer"`
 	Category string `json:"category"`
+	// Set names the held-out file the question comes from (testdata/heldout-NAME.json; "" for
+	// questions.json): its questions are scored in a row of their own ("held-out NAME") and
+	// not in their category's or the overall row, which stay comparable across rounds.
+	Set string `json:"-"`
 }
 
 // Document is one corpus file.
@@ -180,6 +185,9 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 			if q.Answer == "" {
 				cats = cats[:1]
 			}
+			if q.Set != "" {
+				cats = []string{"held-out " + q.Set}
+			}
 			for _, cat := range cats {
 				s := acc[cat]
 				if s == nil {
@@ -213,11 +221,11 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 				if !notFound && strings.Contains(unquote(reply), q.Answer) {
 					s.InReply++
-				} else if cat == "overall" && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
+				} else if (cat == "overall" || q.Set != "") && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
 					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), x, passages.CoverageWith(q.Q, x, found), reply))
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
-				if cat == "overall" && rank != 1 {
+				if (cat == "overall" || q.Set != "") && rank != 1 {
 					res.Misses = append(res.Misses, fmt.Sprintf("[%s] rank %d: %s", q.Category, rank, q.Q))
 				}
 			}
@@ -225,7 +233,13 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s %v %.2f", q.Category, q.Q, x, passages.CoverageWith(q.Q, x, found)))
 			}
 		}
-		for _, cat := range append(append([]string{}, Categories...), "overall") {
+		var sets []string
+		for _, q := range qs {
+			if q.Set != "" && !slices.Contains(sets, "held-out "+q.Set) {
+				sets = append(sets, "held-out "+q.Set)
+			}
+		}
+		for _, cat := range append(append(append([]string{}, Categories...), "overall"), sets...) {
 			s := acc[cat]
 			if s == nil {
 				continue
