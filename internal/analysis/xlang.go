@@ -158,8 +158,13 @@ func Decompound(lang Lang, word string) []string {
 	return nil
 }
 
-// minCognate is the shortest cognate key that is matched (shorter stems are too common).
-const minCognate = 5
+// minCognate is the shortest cognate key that is matched by prefix (shorter stems are too
+// common); minExactCognate the shortest matched only when the keys are equal ("fibr": Italian
+// "fibra", English "fibre").
+const (
+	minCognate      = 5
+	minExactCognate = 4
+)
 
 // Cognate returns the key by which word (lower-cased), read in lang, is compared with words of
 // other languages: its stem, accent-folded, with the spellings that differ across the
@@ -195,9 +200,13 @@ func Cognate(lang Lang, word string) string {
 	return string(b)
 }
 
-// CognatesMatch reports whether two cognate keys match: both of at least minCognate bytes,
-// sharing all of the shorter but at most its last letter ("exercic" and "exercis").
+// CognatesMatch reports whether two cognate keys match: equal and of at least minExactCognate
+// bytes, or both of at least minCognate bytes sharing all of the shorter but at most its last
+// letter ("exercic" and "exercis").
 func CognatesMatch(a, b string) bool {
+	if a == b && len(a) >= minExactCognate {
+		return true
+	}
 	if len(a) < minCognate || len(b) < minCognate {
 		return false
 	}
@@ -212,8 +221,11 @@ func CognatesMatch(a, b string) bool {
 // CognatePrefix is the part of a cognate key by which candidates are indexed (every key that
 // CognatesMatch pairs shares it).
 func CognatePrefix(key string) string {
-	if len(key) < minCognate {
+	switch {
+	case len(key) < minExactCognate:
 		return ""
+	case len(key) < minCognate:
+		return key // matched only by an equal key
 	}
 	return key[:minCognate]
 }

@@ -259,9 +259,11 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		}
 	}
 	// Another language than the documents' (xlang.go).
-	for _, t := range crossTermsNoted(v, words, langs, func(w, t string) { alt(w, t, altSame) }) {
+	cross, unknown := crossTermsNoted(v, words, langs, func(w, t string) { alt(w, t, altSame) })
+	for _, t := range cross {
 		add(t, weightOwn)
 	}
+	x.Stop = append(x.Stop, unknown...) // words it could not look for: not counted against a passage
 	if len(terms) == 0 {
 		return q, nil // only stop words: search them as they are
 	}

@@ -27,6 +27,9 @@ const (
 	// minVote is the number of a question's words a language must hold to be taken for the
 	// question's language when DetectQuery could not tell it.
 	minVote = 2
+	// minSearchable is the number of a question's words the search must have looked for before
+	// the others, which it could not look for, are left out of the reply's coverage.
+	minSearchable = 2
 )
 
 // crossIndex is a vocabulary's words by cognate key, built on the first question that needs it.
@@ -88,14 +91,16 @@ func (s *Store) keepCross(tenant string, v *vocab) {
 //   - Each foreign word is matched against the creator's words by cognate key
 //     (analysis.Cognate): the nearest ones are added, with their stems.
 func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
-	return crossTermsNoted(v, words, langs, nil)
+	terms, _ := crossTermsNoted(v, words, langs, nil)
+	return terms
 }
 
 // crossTermsNoted is crossTerms telling note, when not nil, each translation and cognate (not
-// stems) with the question word it stands for.
-func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string)) []string {
+// stems) with the question word it stands for; and returning the question's words the search
+// could not look for (unsearchable).
+func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string)) (terms, unknown []string) {
 	if v == nil || len(words) == 0 {
-		return nil
+		return nil, nil
 	}
 	docs := v.langs
 	if len(docs) > 2 {
@@ -136,19 +141,23 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 		from = voteLanguages(words, docs, foreign)
 	}
 	if len(from) == 0 {
-		return nil
+		return nil, nil
 	}
 	var out []string
+	found := map[string]bool{} // question words with a translation or cognate the creator uses
 	add := func(t string) {
 		if t != "" && len(out) < maxCrossTerms && !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}
-	translate := func(f analysis.Lang, qw, w string) (found bool) {
+	translate := func(f analysis.Lang, qw, w string) (any bool) {
 		for _, d := range docs {
 			tr := analysis.Translate(f, d, w)
+			// The creator's own words first: of a word's senses, those the documents use.
+			slices.SortStableFunc(tr, func(a, b string) int { return boolRank(v.has(b)) - boolRank(v.has(a)) })
 			for _, t := range tr[:min(len(tr), maxTranslations)] {
 				if !analysis.IsStop(d, t) {
+					found[qw] = found[qw] || v.has(t)
 					add(t)
 					add(analysis.Stem(d, t))
 					if note != nil {
@@ -156,9 +165,9 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 					}
 				}
 			}
-			found = found || len(tr) > 0
+			any = any || len(tr) > 0
 		}
-		return found
+		return any
 	}
 	var x *crossIndex
 	for i, w := range words {
@@ -182,23 +191,24 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 		if x == nil {
 			x = v.cognateIndex()
 		}
-		var found []cognateWord
+		var cands []cognateWord
 		for _, f := range from {
 			k := analysis.Cognate(f, w)
 			for _, c := range x.byPrefix[analysis.CognatePrefix(k)] {
-				if analysis.CognatesMatch(k, c.key) && !slices.Contains(found, c) {
-					found = append(found, c)
+				if analysis.CognatesMatch(k, c.key) && !slices.Contains(cands, c) {
+					cands = append(cands, c)
 				}
 			}
 		}
 		// The closest first: the longest shared key, then the shortest word.
-		slices.SortStableFunc(found, func(a, b cognateWord) int {
+		slices.SortStableFunc(cands, func(a, b cognateWord) int {
 			if d := len(b.key) - len(a.key); d != 0 {
 				return d
 			}
 			return len(a.word) - len(b.word)
 		})
-		for _, c := range found[:min(len(found), maxCognates)] {
+		for _, c := range cands[:min(len(cands), maxCognates)] {
+			found[w] = true
 			add(c.word)
 			add(analysis.Stem(x.lang, c.word))
 			if note != nil {
@@ -206,7 +216,34 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 			}
 		}
 	}
-	return out
+	return out, unsearchable(v, words, append(slices.Clone(from), docs...), found)
+}
+
+// unsearchable returns the words of a question in another language than the documents that
+// the search could not look for: the creator's vocabulary v has neither the word (nor its
+// stem) nor a translation or cognate of it (found). Such a word ("quand", "faut", "dovrei", or
+// a content word the lexicon lacks) says nothing about whether a passage answers the question,
+// so the passages-mode reply does not count it against the passages (they go into
+// Expansions.Stop). Only while the question's words the search could look for are at least as
+// many, and at least minSearchable: a question mostly unknown keeps its words, and its honest
+// answer that nothing was found. Stop words of langs (the question's and the documents'
+// languages, accents folded) are neither.
+func unsearchable(v *vocab, words []string, langs []analysis.Lang, found map[string]bool) []string {
+	var content, unknown []string
+	for _, w := range words {
+		if len([]rune(w)) < 2 || slices.Contains(content, w) || stopIn(langs, w) || stopIn(langs, analysis.Fold(w)) {
+			continue
+		}
+		content = append(content, w)
+		if found[w] || v.has(w) || slices.ContainsFunc(langs, func(l analysis.Lang) bool { return v.words[analysis.Stem(l, w)] }) {
+			continue
+		}
+		unknown = append(unknown, w)
+	}
+	if len(unknown) == 0 || 2*len(unknown) > len(content) || len(content)-len(unknown) < minSearchable {
+		return nil
+	}
+	return unknown
 }
 
 // voteLanguages returns the analysed languages other than docs holding the most of the
@@ -242,6 +279,13 @@ func voteLanguages(words []string, docs []analysis.Lang, foreign []bool) []analy
 		}
 	}
 	return best
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func stopIn(langs []analysis.Lang, w string) bool {

@@ -5,7 +5,7 @@
 // generate.sh, which fetches the pinned versions and runs this program.
 //
 // CLDR names the same things in every language: an emoji's keywords and name (annotations),
-// a unit's name (units), a date field, weekday or month (dates). Each of these is a concept
+// a unit's name (units), a date field, weekday, month or period of the day (dates). Each of these is a concept
 // with a set of words per language. Two words of two languages translate each other when they
 // name the same concepts: for every ordered pair of the analysed languages, each word (its
 // Snowball stem, accent-folded) is paired with the words of the other language whose concepts
@@ -189,6 +189,9 @@ func dates(dir string, lang analysis.Lang, loc string) {
 					Gregorian struct {
 						Months map[string]map[string]map[string]string `json:"months"`
 						Days   map[string]map[string]map[string]string `json:"days"`
+						// DayPeriods: noon, midnight, morning, evening, night (morning1, …:
+						// each locale's own division of the day).
+						DayPeriods map[string]map[string]map[string]string `json:"dayPeriods"`
 					} `json:"gregorian"`
 				} `json:"calendars"`
 			} `json:"dates"`
@@ -201,6 +204,11 @@ func dates(dir string, lang analysis.Lang, loc string) {
 			}
 			for k, s := range m.Dates.Calendars.Gregorian.Days["format"]["wide"] {
 				add("weekday:"+k, lang, s, true)
+			}
+			for k, s := range m.Dates.Calendars.Gregorian.DayPeriods["stand-alone"]["wide"] {
+				if k != "am" && k != "pm" && !strings.Contains(k, "-alt-") {
+					add("dayperiod:"+k, lang, s, true)
+				}
 			}
 		}
 	}
