@@ -17,7 +17,7 @@ import (
 const (
 	// maxTranslations bounds the translations added per question word and direction (the
 	// lexicon lists the likeliest first).
-	maxTranslations = 3
+	maxTranslations = 4
 	// maxCognates bounds the creator's words added per question word.
 	maxCognates = 2
 	// maxCrossTerms bounds the terms added per question.

@@ -41,7 +41,7 @@ import (
 
 const (
 	minDice    = 0.3
-	maxPerWord = 3
+	maxPerWord = 6
 	minLen     = 3
 	// minCog is the shared start of cognate keys that makes a pair of words look alike.
 	minCog = 4
