@@ -30,6 +30,9 @@ const (
 	// minSearchable is the number of a question's words the search must have looked for before
 	// the others, which it could not look for, are left out of the reply's coverage.
 	minSearchable = 2
+	// maxUnknownPer is how many words the search could not look for a question may have per
+	// word it looked for, for those to be left out of the reply's coverage.
+	maxUnknownPer = 2
 )
 
 // crossIndex is a vocabulary's words by cognate key, built on the first question that needs it.
@@ -240,7 +243,7 @@ func unsearchable(v *vocab, words []string, langs []analysis.Lang, found map[str
 		}
 		unknown = append(unknown, w)
 	}
-	if len(unknown) == 0 || 2*len(unknown) > len(content) || len(content)-len(unknown) < minSearchable {
+	if len(unknown) == 0 || len(unknown) > maxUnknownPer*(len(content)-len(unknown)) || len(content)-len(unknown) < minSearchable {
 		return nil
 	}
 	return unknown
