@@ -82,6 +82,8 @@ func TestCognates(t *testing.T) {
 		{Spanish, "carbohidratos", English, "carbohydrates", true},
 		{Spanish, "proteína", English, "protest", false},
 		{Spanish, "día", English, "diary", false}, // too short to match
+		{Italian, "fibra", English, "fibre", true}, // four letters: equal keys only
+		{Italian, "fibra", English, "fibrous", false},
 	} {
 		if got := CognatesMatch(Cognate(c.a, c.wa), Cognate(c.b, c.wb)); got != c.want {
 			t.Errorf("%q (%s) ~ %q (%s): %v (%q, %q)", c.wa, c.a, c.wb, c.b, got, Cognate(c.a, c.wa), Cognate(c.b, c.wb))

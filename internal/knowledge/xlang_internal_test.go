@@ -68,6 +68,30 @@ func TestCrossTermsTranslate(t *testing.T) {
 	}
 }
 
+// TestUnsearchable: the words of a question in another language that the search could not
+// look for (no translation or cognate the creator uses) are reported while they are at most
+// two per word it could look for, and at least two it could; never for a question in the
+// documents' language, nor for one it could look for too little of.
+func TestUnsearchable(t *testing.T) {
+	unknown := func(q string) []string {
+		_, u := crossTermsNoted(englishDocs, analysis.Words(q), analysis.DetectQuery(q, englishDocs.langs), nil)
+		return u
+	}
+	u := unknown("Quand faut-il arrêter la caféine avant de dormir ?")
+	if !slices.Contains(u, "quand") || slices.Contains(u, "caféine") || slices.Contains(u, "dormir") || slices.Contains(u, "il") {
+		t.Errorf("French question: %q", u)
+	}
+	for _, q := range []string{
+		"How many hours of sleep do adults need?",
+		"¿Cómo cambio la contraseña de mi cuenta?", // nothing it could look for
+		"Wie verlängere ich mein Abonnement?",
+	} {
+		if u := unknown(q); u != nil {
+			t.Errorf("%q: %q", q, u)
+		}
+	}
+}
+
 // TestCrossTermsIntoTheDocumentsLanguage: documents in Spanish, question in English.
 func TestCrossTermsIntoTheDocumentsLanguage(t *testing.T) {
 	es := testVocab([]analysis.Lang{analysis.Spanish}, "bebe", "agua", "antes", "durante", "sesiones", "largas")
