@@ -229,3 +229,28 @@ func CognatePrefix(key string) string {
 	}
 	return key[:minCognate]
 }
+
+// derivational are, per language, the suffixes that derive an adverb or adjective from a word
+// the lexicon may hold, longest first: Romance adverbs in -mente/-ment ("gradualmente" →
+// "gradual"), Dutch adjectives and adverbs in -lijk(s) ("wekelijks" → "wek", the stem of
+// "week"), German ones in -lich ("täglich" → "täg": "Tag" folded). A rule per language
+// pattern, not per word.
+var derivational = map[Lang][]string{
+	Spanish:    {"mente"},
+	Portuguese: {"mente"},
+	Italian:    {"mente"},
+	French:     {"ement", "ment"},
+	Dutch:      {"elijkse", "elijks", "elijke", "elijk", "lijkse", "lijks", "lijke", "lijk"},
+	German:     {"lichen", "licher", "liches", "liche", "lich"},
+}
+
+// Underive returns word (lower-cased) of lang without a derivational suffix (derivational),
+// when at least 3 letters remain; "" when it has none.
+func Underive(lang Lang, word string) string {
+	for _, suf := range derivational[lang] {
+		if base, ok := strings.CutSuffix(word, suf); ok && len([]rune(base)) >= 3 {
+			return base
+		}
+	}
+	return ""
+}

@@ -93,3 +93,27 @@ func TestCognates(t *testing.T) {
 		}
 	}
 }
+
+// TestUnderive: an adverb or adjective loses its derivational suffix, by language pattern, and
+// then translates ("wekelijks" → "week"); a word without one, or too short a base, is left alone.
+func TestUnderive(t *testing.T) {
+	for _, c := range []struct {
+		lang       Lang
+		word, want string
+	}{
+		{Dutch, "wekelijkse", "wek"},
+		{German, "täglich", "täg"},
+		{Spanish, "gradualmente", "gradual"},
+		{French, "lentement", "lent"},
+		{Spanish, "mente", ""},
+		{English, "weekly", ""},
+		{Dutch, "week", ""},
+	} {
+		if got := Underive(c.lang, c.word); got != c.want {
+			t.Errorf("%s %q: %q, want %q", c.lang, c.word, got, c.want)
+		}
+	}
+	if tr := Translate(Dutch, English, Underive(Dutch, "wekelijkse")); !slices.Contains(tr, "week") {
+		t.Errorf("wekelijkse: %q", tr)
+	}
+}

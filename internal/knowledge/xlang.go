@@ -182,10 +182,16 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 			continue
 		}
 		for _, f := range from {
-			if !translate(f, w, w) {
-				for _, part := range analysis.Decompound(f, w) {
-					translate(f, w, part)
-				}
+			if translate(f, w, w) {
+				continue
+			}
+			// An adverb or adjective derived from a word the lexicon holds ("wekelijks": "week"),
+			// else a compound's parts.
+			if base := analysis.Underive(f, w); base != "" && translate(f, w, base) {
+				continue
+			}
+			for _, part := range analysis.Decompound(f, w) {
+				translate(f, w, part)
 			}
 		}
 		if !isForeign {
@@ -196,10 +202,15 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 		}
 		var cands []cognateWord
 		for _, f := range from {
-			k := analysis.Cognate(f, w)
-			for _, c := range x.byPrefix[analysis.CognatePrefix(k)] {
-				if analysis.CognatesMatch(k, c.key) && !slices.Contains(cands, c) {
-					cands = append(cands, c)
+			keys := []string{analysis.Cognate(f, w)}
+			if base := analysis.Underive(f, w); base != "" {
+				keys = append(keys, analysis.Cognate(f, base)) // "gradualmente" ~ "gradually"
+			}
+			for _, k := range keys {
+				for _, c := range x.byPrefix[analysis.CognatePrefix(k)] {
+					if analysis.CognatesMatch(k, c.key) && !slices.Contains(cands, c) {
+						cands = append(cands, c)
+					}
 				}
 			}
 		}
