@@ -81,7 +81,7 @@ func TestCognates(t *testing.T) {
 		{Portuguese, "exercício", English, "exercise", true},
 		{Spanish, "carbohidratos", English, "carbohydrates", true},
 		{Spanish, "proteína", English, "protest", false},
-		{Spanish, "día", English, "diary", false}, // too short to match
+		{Spanish, "día", English, "diary", false},  // too short to match
 		{Italian, "fibra", English, "fibre", true}, // four letters: equal keys only
 		{Italian, "fibra", English, "fibrous", false},
 	} {
