@@ -102,7 +102,7 @@ func TestEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := Run(ctx, ks, ch, docs, qs, ollamatest.Embed)
+	rs, err := Run(ctx, ks, ch, docs, append(qs, heldOut(t)...), ollamatest.Embed)
 	if err != nil {
 		t.Fatal(err)
 	}
