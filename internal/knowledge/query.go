@@ -220,7 +220,7 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 	}
 	var related, relatedOf []string // question words (and their corrections) to expand; the question word of each
 	for i, w := range words {
-		if isStopIn(langs, w) {
+		if isStopIn(langs, w) || (english && len(w) == 1 && (w[0] < '0' || w[0] > '9')) {
 			if !slices.Contains(x.Stop, w) {
 				x.Stop = append(x.Stop, w)
 			}
@@ -231,6 +231,13 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 			own = weightPart
 		} else if english {
 			own = ownWeight(w)
+			if v != nil && v.words[w] && !thesaurus.Known(w) {
+				// A word of the documents WordNet does not know is a function word WordNet
+				// leaves out ("without", "per") as often as a name: no more than the usual
+				// weight. (A typo, which WordNet does not know either, keeps the weight of a
+				// word of few senses.)
+				own = weightOwn
+			}
 		}
 		add(w, own)
 		forms := []string{w}

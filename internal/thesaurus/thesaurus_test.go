@@ -9,6 +9,7 @@ func TestRelated(t *testing.T) {
 	for _, c := range []struct{ w, want string }{
 		{"shuteye", "sleep"}, {"grownup", "adult"}, {"recover", "recovery"}, {"espresso", "coffee"},
 		{"nights", "night"}, {"rubbing", "chafe"}, {"quietly", "quiet"}, {"children", "child"},
+		{"stronger", "strength"}, {"fast", "speed"}, {"length", "long"},
 	} {
 		near, broader := Related(c.w)
 		if !slices.Contains(near, c.want) && !slices.Contains(broader, c.want) {

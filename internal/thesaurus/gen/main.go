@@ -13,8 +13,9 @@
 // synonyms: the other single-word lemmas of its most frequent senses (at most maxSenses per part
 // of speech, and only the senses seen in WordNet's sense-tagged corpus when there are any);
 // derived: the derivationally related forms of the lemma in those senses ("recover" →
-// "recovery", "strong" → "strength") and, for adverbs, the adjective they derive from
-// ("quietly" → "quiet"); broader: the lemmas of the
+// "recovery"), the attributes of its adjective senses and the adjectives of its attribute
+// senses ("strong" → "strength", "length" → "long") and, for adverbs, the adjective they derive
+// from ("quietly" → "quiet"); broader: the lemmas of the
 // hypernyms of the first noun sense ("espresso" → "coffee"). Related words of fewer than four
 // letters are left out (the search only adds related words found in a creator's vocabulary,
 // which holds words of four letters or more). Lines "~inflected TAB lemma" are WordNet's
@@ -116,6 +117,13 @@ func main() {
 					switch {
 					case (p.sym == "+" || p.sym == `\`) && p.src == me && p.dst > 0 && p.dst <= len(t.words):
 						derived[lemma] = add(derived[lemma], lemma, t.words[p.dst-1])
+					case p.sym == "=" && p.src == 0:
+						// An adjective's attribute and the values of a noun attribute ("strong" →
+						// "strength", "high" → "height"): the same meaning as another part of
+						// speech, as derivationally related forms are.
+						for _, w := range t.words {
+							derived[lemma] = add(derived[lemma], lemma, w)
+						}
 					case p.sym == "@" && pos == 'n' && i == 0:
 						for _, w := range t.words {
 							broader[lemma] = add(broader[lemma], lemma, w)
