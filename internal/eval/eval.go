@@ -225,7 +225,11 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
 				if cat == "overall" && rank != 1 {
-					res.Misses = append(res.Misses, fmt.Sprintf("[%s] rank %d: %s", q.Category, rank, q.Q))
+					var top []string // the sections found instead, best first
+					for _, p := range found[:min(3, len(found))] {
+						top = append(top, p.Heading)
+					}
+					res.Misses = append(res.Misses, fmt.Sprintf("[%s] rank %d: %s, found instead: %q", q.Category, rank, q.Q, top))
 				}
 			}
 			if q.Answer == "" && !notFound {
