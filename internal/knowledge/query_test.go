@@ -65,6 +65,8 @@ func TestQueryText(t *testing.T) {
 			describe: "an adjective's attribute is a related word"},
 		{q: "I'm tired and I can't sleep, what's wrong?", hasNot: []string{"m", "t", "s"},
 			describe: "a contraction's one letter is no word"},
+		{q: "do I always want espresso?", has: map[string]int{"always": weightOwn, "espresso": weightOwn + 1},
+			describe: "a common English word weighs less than a rare one of as few senses"},
 		{q: "bananas without sugar", has: map[string]int{"without": weightOwn},
 			describe: "a word WordNet does not know (a function word, a name) weighs no more than a word of few senses"},
 	} {

@@ -30,3 +30,12 @@ func TestKnown(t *testing.T) {
 		}
 	}
 }
+
+func TestTagged(t *testing.T) {
+	if m, s, c := Tagged("many"), Tagged("sleeping"), Tagged("chafing"); !(m > s && s > c && c < 10) {
+		t.Errorf("Tagged: many %d, sleeping %d, chafing %d: want many > sleeping > chafing, chafing < 10", m, s, c)
+	}
+	if Tagged("xyzzy") != 0 {
+		t.Errorf("Tagged(xyzzy) = %d", Tagged("xyzzy"))
+	}
+}
