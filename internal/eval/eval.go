@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -38,9 +37,9 @@ type Question struct {
 	Q        string `json:"q"`
 	Answer   string `json:"answer"`
 	Category string `json:"category"`
-	// Set names the held-out file the question comes from (testdata/heldout-NAME.json; "" for
-	// questions.json): its questions are scored in a row of their own ("held-out NAME") and
-	// not in their category's or the overall row, which stay comparable across rounds.
+	// Set names the held-out file the question comes from (testdata/heldout-NAME.json; empty
+	// for questions.json): its questions are scored as one row of their own, "held-out NAME",
+	// outside the categories and overall.
 	Set string `json:"-"`
 }
 
@@ -221,25 +220,30 @@ func Run(ctx context.Context, ks *knowledge.Store, ch *ingest.Chunker, docs []Do
 				}
 				if !notFound && strings.Contains(unquote(reply), q.Answer) {
 					s.InReply++
-				} else if (cat == "overall" || q.Set != "") && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
+				} else if cat == "overall" && rank >= 1 && os.Getenv("COACHWIRE_EVAL_DEBUG") != "" {
 					res.Misses = append(res.Misses, fmt.Sprintf("[%s] passage %d has it, reply does not: %s %v %v %.2f\n%s", q.Category, rank, q.Q, passages.Terms(q.Q), x, passages.CoverageWith(q.Q, x, found), reply))
 				}
 				s.Words += float64(len(strings.Fields(unquote(reply))))
-				if (cat == "overall" || q.Set != "") && rank != 1 {
-					res.Misses = append(res.Misses, fmt.Sprintf("[%s] rank %d: %s", q.Category, rank, q.Q))
+				if cat == "overall" && rank != 1 {
+					var top []string // the sections found instead, best first
+					for _, p := range found[:min(3, len(found))] {
+						top = append(top, p.Heading)
+					}
+					res.Misses = append(res.Misses, fmt.Sprintf("[%s] rank %d: %s, found instead: %q", q.Category, rank, q.Q, top))
 				}
 			}
 			if q.Answer == "" && !notFound {
 				res.Misses = append(res.Misses, fmt.Sprintf("[%s] answered: %s %v %.2f", q.Category, q.Q, x, passages.CoverageWith(q.Q, x, found)))
 			}
 		}
-		var sets []string
-		for _, q := range qs {
-			if q.Set != "" && !slices.Contains(sets, "held-out "+q.Set) {
-				sets = append(sets, "held-out "+q.Set)
+		var held []string
+		for cat := range acc {
+			if strings.HasPrefix(cat, "held-out ") {
+				held = append(held, cat)
 			}
 		}
-		for _, cat := range append(append(append([]string{}, Categories...), "overall"), sets...) {
+		sort.Strings(held)
+		for _, cat := range append(append(append([]string{}, Categories...), "overall"), held...) {
 			s := acc[cat]
 			if s == nil {
 				continue

@@ -220,7 +220,7 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 	}
 	var related, relatedOf []string // question words (and their corrections) to expand; the question word of each
 	for i, w := range words {
-		if isStopIn(langs, w) {
+		if isStopIn(langs, w) || (english && len(w) == 1 && (w[0] < '0' || w[0] > '9')) {
 			if !slices.Contains(x.Stop, w) {
 				x.Stop = append(x.Stop, w)
 			}
@@ -231,6 +231,13 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 			own = weightPart
 		} else if english {
 			own = ownWeight(w)
+			if v != nil && v.words[w] && !thesaurus.Known(w) {
+				// A word of the documents WordNet does not know is a function word WordNet
+				// leaves out ("without", "per") as often as a name: no more than the usual
+				// weight. (A typo, which WordNet does not know either, keeps the weight of a
+				// word of few senses.)
+				own = weightOwn
+			}
 		}
 		add(w, own)
 		forms := []string{w}
@@ -316,18 +323,26 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 	return b.String(), x
 }
 
-// ownWeight is the weight of an English question's own word: lower for a word of many senses.
+// commonTagged is how often a word must occur in WordNet's sense-tagged corpus to count as a
+// common English word ("many" 347, "always" 196, "water" 189; "sleep" 82, "coffee" 46).
+const commonTagged = 100
+
+// ownWeight is the weight of an English question's own word: lower for a word of many senses,
+// and one lower for a common word.
 func ownWeight(w string) int {
+	wt := weightOwn - 2
 	switch n := thesaurus.Senses(w); {
 	case n <= 5:
-		return weightOwn + 1
+		wt = weightOwn + 1
 	case n <= 12:
-		return weightOwn
+		wt = weightOwn
 	case n <= 24:
-		return weightOwn - 1
-	default:
-		return weightOwn - 2
+		wt = weightOwn - 1
 	}
+	if wt > 1 && thesaurus.Tagged(w) >= commonTagged {
+		wt--
+	}
+	return wt
 }
 
 func isStopIn(langs []analysis.Lang, w string) bool {

@@ -41,7 +41,7 @@ func count(q, term string) int {
 
 func TestQueryText(t *testing.T) {
 	s := storeWithVocab("Most adults need seven to nine hours of sleep. Tie the laces firmly. Rest between sets, " +
-		"count your steps. A coffee late keeps you awake. Apply an anti-chafing balm before long races. Support recovery.")
+		"count your steps. A coffee late keeps you awake. Strength grows with rest. Sleep without screens. Apply an anti-chafing balm before long races. Support recovery.")
 	ctx := context.Background()
 	for _, c := range []struct {
 		q        string
@@ -61,6 +61,14 @@ func TestQueryText(t *testing.T) {
 			describe: "derived forms are related words"},
 		{q: "how do I keep going", hasNot: []string{"hold", "support"},
 			describe: "a word of many senses brings no synonyms"},
+		{q: "How do I keep getting stronger over time?", has: map[string]int{"strength": weightRelated},
+			describe: "an adjective's attribute is a related word"},
+		{q: "I'm tired and I can't sleep, what's wrong?", hasNot: []string{"m", "t", "s"},
+			describe: "a contraction's one letter is no word"},
+		{q: "do I always want espresso?", has: map[string]int{"always": weightOwn, "espresso": weightOwn + 1},
+			describe: "a common English word weighs less than a rare one of as few senses"},
+		{q: "bananas without sugar", has: map[string]int{"without": weightOwn},
+			describe: "a word WordNet does not know (a function word, a name) weighs no more than a word of few senses"},
 	} {
 		got := s.queryText(ctx, "t", c.q)
 		for term, w := range c.has {

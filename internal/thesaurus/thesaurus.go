@@ -126,6 +126,23 @@ func Senses(w string) int {
 	return n
 }
 
+// Tagged returns how often w's lemma occurs in WordNet's sense-tagged corpus (the most of its
+// lemmas'; 0 for a word WordNet does not know or never saw tagged): how common the word is in
+// English ("many" 347, "water" 189, "sleep" 82, "chafing" 0). A common word says less about what
+// a question is about than a rare one.
+func Tagged(w string) int {
+	t := load()
+	n := 0
+	for _, l := range Lemmas(w) {
+		f := strings.Split(t.entries[l], "\t")
+		if len(f) >= 6 {
+			k, _ := strconv.Atoi(f[5])
+			n = max(n, k)
+		}
+	}
+	return n
+}
+
 // MaxSenses is the most senses a lemma may have for its synonyms and broader words to be given:
 // the synonyms of a word with many meanings ("keep": 25 senses, "run": 57) are mostly of
 // meanings the question does not have ("keep" → "hold", "support"). Its derived forms are
@@ -154,7 +171,7 @@ func Related(w string) (near, broader []string) {
 	type fields struct{ syn, der, broad string }
 	fs := make([]fields, 0, len(ls))
 	for _, l := range ls {
-		f := strings.SplitN(t.entries[l], "\t", 5) // pos, senses, synonyms, derived, broader
+		f := strings.SplitN(t.entries[l], "\t", 6) // pos, senses, synonyms, derived, broader, tagged
 		if len(f) < 5 {
 			continue
 		}

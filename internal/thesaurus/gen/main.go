@@ -6,16 +6,19 @@
 // The table has one line per single-word lemma (lower-case letters, an inner hyphen or
 // apostrophe):
 //
-//	lemma TAB parts-of-speech TAB senses TAB synonyms TAB derived TAB broader
+//	lemma TAB parts-of-speech TAB senses TAB synonyms TAB derived TAB broader TAB tagged
 //
 // parts of speech: the letters of n(oun), v(erb), a(djective), r (adverb) it is; senses: how
 // many senses it has in all (its polysemy);
 // synonyms: the other single-word lemmas of its most frequent senses (at most maxSenses per part
 // of speech, and only the senses seen in WordNet's sense-tagged corpus when there are any);
 // derived: the derivationally related forms of the lemma in those senses ("recover" →
-// "recovery", "strong" → "strength") and, for adverbs, the adjective they derive from
-// ("quietly" → "quiet"); broader: the lemmas of the
-// hypernyms of the first noun sense ("espresso" → "coffee"). Related words of fewer than four
+// "recovery"), the attributes of its adjective senses and the adjectives of its attribute
+// senses ("strong" → "strength", "length" → "long") and, for adverbs, the adjective they derive
+// from ("quietly" → "quiet"); broader: the lemmas of the
+// hypernyms of the first noun sense ("espresso" → "coffee"); tagged: how often the lemma occurs,
+// in any sense, in WordNet's sense-tagged corpus (cntlist.rev: "many" 347, "sleep" 82,
+// "espresso" 0), a measure of how common a word is in English. Related words of fewer than four
 // letters are left out (the search only adds related words found in a creator's vocabulary,
 // which holds words of four letters or more). Lines "~inflected TAB lemma" are WordNet's
 // irregular forms ("ran" → "run").
@@ -116,6 +119,13 @@ func main() {
 					switch {
 					case (p.sym == "+" || p.sym == `\`) && p.src == me && p.dst > 0 && p.dst <= len(t.words):
 						derived[lemma] = add(derived[lemma], lemma, t.words[p.dst-1])
+					case p.sym == "=" && p.src == 0:
+						// An adjective's attribute and the values of a noun attribute ("strong" →
+						// "strength", "high" → "height"): the same meaning as another part of
+						// speech, as derivationally related forms are.
+						for _, w := range t.words {
+							derived[lemma] = add(derived[lemma], lemma, w)
+						}
 					case p.sym == "@" && pos == 'n' && i == 0:
 						for _, w := range t.words {
 							broader[lemma] = add(broader[lemma], lemma, w)
@@ -130,12 +140,13 @@ func main() {
 		f.Close()
 	}
 
+	freq := readCounts(filepath.Join(*dir, "cntlist.rev"))
 	var lines []string
 	for l := range lemmas {
 		c, d, b := near[l], derived[l], broader[l]
 		d = slices.DeleteFunc(d, func(w string) bool { return slices.Contains(c, w) })
 		b = slices.DeleteFunc(b, func(w string) bool { return slices.Contains(c, w) || slices.Contains(d, w) })
-		lines = append(lines, l+"\t"+poses[l]+"\t"+strconv.Itoa(senses[l])+"\t"+strings.Join(capRel(c), " ")+"\t"+strings.Join(capRel(d), " ")+"\t"+strings.Join(capRel(b), " "))
+		lines = append(lines, l+"\t"+poses[l]+"\t"+strconv.Itoa(senses[l])+"\t"+strings.Join(capRel(c), " ")+"\t"+strings.Join(capRel(d), " ")+"\t"+strings.Join(capRel(b), " ")+"\t"+strconv.Itoa(freq[l]))
 	}
 	for _, name := range []string{"noun", "verb", "adj"} {
 		f, err := os.Open(filepath.Join(*dir, name+".exc"))
@@ -250,4 +261,31 @@ func normPos(p byte) byte {
 		return 'a'
 	}
 	return p
+}
+
+// readCounts sums, per lemma, the counts of its senses in WordNet's sense-tagged corpus
+// (cntlist.rev lines: "sense_key sense_number tag_count", the key starting "lemma%").
+func readCounts(path string) map[string]int {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 3 {
+			continue
+		}
+		l, _, ok := strings.Cut(fs[0], "%")
+		n, err := strconv.Atoi(fs[2])
+		if ok && err == nil {
+			out[strings.ToLower(l)] += n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	return out
 }
