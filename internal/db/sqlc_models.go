@@ -22,6 +22,39 @@ type AnalyticsActivity struct {
 	MessagesOut    int32     `json:"messages_out"`
 }
 
+type AnalyticsCampaignCount struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	Channel      string    `json:"channel"`
+	SkipReason   string    `json:"skip_reason"`
+	FailCode     string    `json:"fail_code"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Sent         int32     `json:"sent"`
+	Held         int32     `json:"held"`
+	Skipped      int32     `json:"skipped"`
+	Delivered    int32     `json:"delivered"`
+	Read         int32     `json:"read"`
+	Failed       int32     `json:"failed"`
+	Replied      int32     `json:"replied"`
+	OptedOut     int32     `json:"opted_out"`
+}
+
+type AnalyticsCampaignState struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	EndUserID    uuid.UUID `json:"end_user_id"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Channel      string    `json:"channel"`
+	SkipReason   string    `json:"skip_reason"`
+	FailCode     string    `json:"fail_code"`
+	Sent         int32     `json:"sent"`
+	Held         int32     `json:"held"`
+	Skipped      int32     `json:"skipped"`
+	Delivered    int32     `json:"delivered"`
+	Read         int32     `json:"read"`
+	Failed       int32     `json:"failed"`
+	Replied      int32     `json:"replied"`
+	OptedOut     int32     `json:"opted_out"`
+}
+
 type AnalyticsChannelEvent struct {
 	ID        int64     `json:"id"`
 	CreatorID uuid.UUID `json:"creator_id"`
