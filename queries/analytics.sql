@@ -296,6 +296,31 @@ GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200;
 
+-- name: AnalyticsGapsHome :many
+-- AnalyticsGaps in the creator's own zone: the range's whole local months [@months_from,
+-- @months_to) from the month rollup (analytics_gap_months, migration 0028), the rest of the
+-- range ([@start_at, @mid_start) and [@mid_end, @end_at)) from the raw rows.
+WITH parts AS (
+    SELECT m.key, m.n, m.no_passage, m.takeover, m.last_at
+    FROM analytics_gap_months m
+    WHERE m.creator_id = @creator_id AND m.month >= @months_from::date AND m.month < @months_to::date
+      AND (@channel::text = '' OR m.channel = @channel::text)
+    UNION ALL
+    SELECT g.key, (g.reason = 'no_passage' OR NOT EXISTS (
+               SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage'))::int,
+           (g.reason = 'no_passage')::int, (g.reason = 'takeover')::int, g.asked_at
+    FROM analytics_gaps g
+    WHERE g.creator_id = @creator_id
+      AND ((g.asked_at >= @start_at AND g.asked_at < @mid_start::timestamptz) OR (g.asked_at >= @mid_end::timestamptz AND g.asked_at < @end_at))
+      AND (@channel::text = '' OR g.channel = @channel::text)
+)
+SELECT p.key::text AS key, sum(p.n)::bigint AS n, max(p.last_at)::timestamptz AS last_at,
+       sum(p.no_passage)::bigint AS no_passage, sum(p.takeover)::bigint AS takeover
+FROM parts p
+GROUP BY p.key
+ORDER BY 2 DESC, 3 DESC
+LIMIT 200;
+
 -- name: AnalyticsGapExamples :many
 -- The newest five questions of each group (analytics_gaps_key), a question once.
 SELECT k.key::text AS key, e.conversation_id, e.message_id, e.asked_at, e.question
@@ -314,6 +339,27 @@ FROM analytics_citations c LEFT JOIN documents d ON d.id = c.document_id
 WHERE c.creator_id = @creator_id AND c.at >= @start_at AND c.at < @end_at
   AND (@channel::text = '' OR c.channel = @channel::text)
 GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT 50;
+
+-- name: AnalyticsMostCitedHome :many
+-- AnalyticsMostCited in the creator's own zone: whole months from analytics_citation_months
+-- (migration 0028), the rest of the range from the raw rows (see AnalyticsGapsHome).
+WITH parts AS (
+    SELECT m.document_id, m.section, m.n::bigint AS n
+    FROM analytics_citation_months m
+    WHERE m.creator_id = @creator_id AND m.month >= @months_from::date AND m.month < @months_to::date
+      AND (@channel::text = '' OR m.channel = @channel::text)
+    UNION ALL
+    SELECT c.document_id, c.section, 1
+    FROM analytics_citations c
+    WHERE c.creator_id = @creator_id
+      AND ((c.at >= @start_at AND c.at < @mid_start::timestamptz) OR (c.at >= @mid_end::timestamptz AND c.at < @end_at))
+      AND (@channel::text = '' OR c.channel = @channel::text)
+), agg AS (
+    SELECT document_id, section, sum(n)::bigint AS citations FROM parts GROUP BY 1, 2 HAVING sum(n) > 0
+)
+SELECT a.document_id, coalesce(d.title, '')::text AS title, a.section, a.citations
+FROM agg a LEFT JOIN documents d ON d.id = a.document_id
+ORDER BY 4 DESC, 2 LIMIT 50;
 
 -- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d

@@ -176,6 +176,8 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		 FROM messages n WHERE n.creator_id = $1 AND n.role = 'assistant' AND n.reply_to IS NULL`,
 		// The campaign rollup of migration 0028, from the decisions and sends above.
 		`SELECT analytics_campaign_rebuild($1)`,
+		// The knowledge gap and citation month rollups of migration 0028, from the rows above.
+		`SELECT analytics_month_rebuild($1)`,
 		`INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
 		 SELECT creator_id, channel, 'failed', error_code, updated_at FROM messages WHERE creator_id = $1 AND status = 'failed'`,
 		// Programs: 5 steps, 500 enrollments each, a decision per step reached.

@@ -1013,6 +1013,86 @@ func (q *Queries) AnalyticsGaps(ctx context.Context, arg AnalyticsGapsParams) ([
 	return items, nil
 }
 
+const analyticsGapsHome = `-- name: AnalyticsGapsHome :many
+WITH parts AS (
+    SELECT m.key, m.n, m.no_passage, m.takeover, m.last_at
+    FROM analytics_gap_months m
+    WHERE m.creator_id = $1 AND m.month >= $2::date AND m.month < $3::date
+      AND ($4::text = '' OR m.channel = $4::text)
+    UNION ALL
+    SELECT g.key, (g.reason = 'no_passage' OR NOT EXISTS (
+               SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage'))::int,
+           (g.reason = 'no_passage')::int, (g.reason = 'takeover')::int, g.asked_at
+    FROM analytics_gaps g
+    WHERE g.creator_id = $1
+      AND ((g.asked_at >= $5 AND g.asked_at < $6::timestamptz) OR (g.asked_at >= $7::timestamptz AND g.asked_at < $8))
+      AND ($4::text = '' OR g.channel = $4::text)
+)
+SELECT p.key::text AS key, sum(p.n)::bigint AS n, max(p.last_at)::timestamptz AS last_at,
+       sum(p.no_passage)::bigint AS no_passage, sum(p.takeover)::bigint AS takeover
+FROM parts p
+GROUP BY p.key
+ORDER BY 2 DESC, 3 DESC
+LIMIT 200
+`
+
+type AnalyticsGapsHomeParams struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	MonthsFrom pgtype.Date `json:"months_from"`
+	MonthsTo   pgtype.Date `json:"months_to"`
+	Channel    string      `json:"channel"`
+	StartAt    time.Time   `json:"start_at"`
+	MidStart   time.Time   `json:"mid_start"`
+	MidEnd     time.Time   `json:"mid_end"`
+	EndAt      time.Time   `json:"end_at"`
+}
+
+type AnalyticsGapsHomeRow struct {
+	Key       string    `json:"key"`
+	N         int64     `json:"n"`
+	LastAt    time.Time `json:"last_at"`
+	NoPassage int64     `json:"no_passage"`
+	Takeover  int64     `json:"takeover"`
+}
+
+// AnalyticsGaps in the creator's own zone: the range's whole local months [@months_from,
+// @months_to) from the month rollup (analytics_gap_months, migration 0028), the rest of the
+// range ([@start_at, @mid_start) and [@mid_end, @end_at)) from the raw rows.
+func (q *Queries) AnalyticsGapsHome(ctx context.Context, arg AnalyticsGapsHomeParams) ([]AnalyticsGapsHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsGapsHome,
+		arg.CreatorID,
+		arg.MonthsFrom,
+		arg.MonthsTo,
+		arg.Channel,
+		arg.StartAt,
+		arg.MidStart,
+		arg.MidEnd,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsGapsHomeRow{}
+	for rows.Next() {
+		var i AnalyticsGapsHomeRow
+		if err := rows.Scan(
+			&i.Key,
+			&i.N,
+			&i.LastAt,
+			&i.NoPassage,
+			&i.Takeover,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsMostCited = `-- name: AnalyticsMostCited :many
 SELECT c.document_id, coalesce(d.title, '')::text AS title, c.section, count(*)::bigint AS citations
 FROM analytics_citations c LEFT JOIN documents d ON d.id = c.document_id
@@ -1049,6 +1129,80 @@ func (q *Queries) AnalyticsMostCited(ctx context.Context, arg AnalyticsMostCited
 	items := []AnalyticsMostCitedRow{}
 	for rows.Next() {
 		var i AnalyticsMostCitedRow
+		if err := rows.Scan(
+			&i.DocumentID,
+			&i.Title,
+			&i.Section,
+			&i.Citations,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsMostCitedHome = `-- name: AnalyticsMostCitedHome :many
+WITH parts AS (
+    SELECT m.document_id, m.section, m.n::bigint AS n
+    FROM analytics_citation_months m
+    WHERE m.creator_id = $1 AND m.month >= $2::date AND m.month < $3::date
+      AND ($4::text = '' OR m.channel = $4::text)
+    UNION ALL
+    SELECT c.document_id, c.section, 1
+    FROM analytics_citations c
+    WHERE c.creator_id = $1
+      AND ((c.at >= $5 AND c.at < $6::timestamptz) OR (c.at >= $7::timestamptz AND c.at < $8))
+      AND ($4::text = '' OR c.channel = $4::text)
+), agg AS (
+    SELECT document_id, section, sum(n)::bigint AS citations FROM parts GROUP BY 1, 2 HAVING sum(n) > 0
+)
+SELECT a.document_id, coalesce(d.title, '')::text AS title, a.section, a.citations
+FROM agg a LEFT JOIN documents d ON d.id = a.document_id
+ORDER BY 4 DESC, 2 LIMIT 50
+`
+
+type AnalyticsMostCitedHomeParams struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	MonthsFrom pgtype.Date `json:"months_from"`
+	MonthsTo   pgtype.Date `json:"months_to"`
+	Channel    string      `json:"channel"`
+	StartAt    time.Time   `json:"start_at"`
+	MidStart   time.Time   `json:"mid_start"`
+	MidEnd     time.Time   `json:"mid_end"`
+	EndAt      time.Time   `json:"end_at"`
+}
+
+type AnalyticsMostCitedHomeRow struct {
+	DocumentID uuid.UUID `json:"document_id"`
+	Title      string    `json:"title"`
+	Section    string    `json:"section"`
+	Citations  int64     `json:"citations"`
+}
+
+// AnalyticsMostCited in the creator's own zone: whole months from analytics_citation_months
+// (migration 0028), the rest of the range from the raw rows (see AnalyticsGapsHome).
+func (q *Queries) AnalyticsMostCitedHome(ctx context.Context, arg AnalyticsMostCitedHomeParams) ([]AnalyticsMostCitedHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsMostCitedHome,
+		arg.CreatorID,
+		arg.MonthsFrom,
+		arg.MonthsTo,
+		arg.Channel,
+		arg.StartAt,
+		arg.MidStart,
+		arg.MidEnd,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsMostCitedHomeRow{}
+	for rows.Next() {
+		var i AnalyticsMostCitedHomeRow
 		if err := rows.Scan(
 			&i.DocumentID,
 			&i.Title,

@@ -73,6 +73,15 @@ type AnalyticsCitation struct {
 	At         time.Time `json:"at"`
 }
 
+type AnalyticsCitationMonth struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	Month      pgtype.Date `json:"month"`
+	Channel    string      `json:"channel"`
+	DocumentID uuid.UUID   `json:"document_id"`
+	Section    string      `json:"section"`
+	N          int32       `json:"n"`
+}
+
 type AnalyticsConversationSpan struct {
 	ConversationID uuid.UUID   `json:"conversation_id"`
 	CreatorID      uuid.UUID   `json:"creator_id"`
@@ -125,6 +134,17 @@ type AnalyticsGap struct {
 	AskedAt        time.Time `json:"asked_at"`
 	Key            string    `json:"key"`
 	Question       string    `json:"question"`
+}
+
+type AnalyticsGapMonth struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Month     pgtype.Date `json:"month"`
+	Channel   string      `json:"channel"`
+	Key       string      `json:"key"`
+	N         int32       `json:"n"`
+	NoPassage int32       `json:"no_passage"`
+	Takeover  int32       `json:"takeover"`
+	LastAt    time.Time   `json:"last_at"`
 }
 
 type AnalyticsPeriodHist struct {

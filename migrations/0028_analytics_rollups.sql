@@ -263,6 +263,210 @@ END
 $$;
 -- +goose StatementEnd
 
+
+-- Knowledge gaps and citations per local month of the creator's own zone (issue 12): a
+-- 12-month range read every gap question and every citation of the year; now it reads the
+-- month rows of its whole months and the raw rows of its first and last partial months only.
+-- Kept by statement triggers on analytics_gaps and analytics_citations, rebuilt when the zone
+-- changes. Erasure: a question deleted with its end user is taken out of its month's row by
+-- the same triggers (the group key is a hash of the normalised question; a group left with no
+-- question is deleted).
+--
+-- analytics_gap_months: per month, channel and question group: the questions (a question that
+-- is a gap for two reasons once), by reason, and the newest one's time. A group's row is
+-- recounted from analytics_gaps (analytics_gaps_key: that group's questions of that month)
+-- under a lock of the group, so concurrent writers (the applier, a takeover) end exact.
+CREATE TABLE analytics_gap_months (
+    creator_id uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    month      date NOT NULL,
+    channel    text NOT NULL,
+    key        text NOT NULL,
+    n          integer NOT NULL,
+    no_passage integer NOT NULL,
+    takeover   integer NOT NULL,
+    last_at    timestamptz NOT NULL,
+    PRIMARY KEY (creator_id, month, channel, key)
+);
+-- analytics_citation_months: citations per month, channel, document and section (counts,
+-- added and subtracted with the rows).
+CREATE TABLE analytics_citation_months (
+    creator_id  uuid NOT NULL REFERENCES creators (id) ON DELETE CASCADE,
+    month       date NOT NULL,
+    channel     text NOT NULL,
+    document_id uuid NOT NULL,
+    section     text NOT NULL,
+    n           integer NOT NULL,
+    PRIMARY KEY (creator_id, month, channel, document_id, section)
+);
+-- +goose StatementBegin
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['analytics_gap_months', 'analytics_citation_months'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format($p$CREATE POLICY tenant_isolation ON %I
+            USING (creator_id = NULLIF(current_setting('app.creator_id', true), '')::uuid)
+            WITH CHECK (creator_id = NULLIF(current_setting('app.creator_id', true), '')::uuid)$p$, t);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_gap_months, analytics_citation_months TO coachwire_app;
+
+-- Recounts the gap groups (p_key[i], local month p_month[i], channel p_channel[i]) of a creator.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_gap_recount(p_creator uuid, p_month date[], p_channel text[], p_key text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(cardinality(p_key), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- The zone: a zone change (a key update of the creator) waits for this transaction, or
+    -- this waits for it and reads the new zone below.
+    PERFORM 1 FROM creators WHERE id = p_creator FOR KEY SHARE;
+    PERFORM pg_advisory_xact_lock(hashtextextended('analytics_gap:' || p_creator::text || k, 0))
+    FROM (SELECT DISTINCT k FROM unnest(p_key) k ORDER BY 1) x;
+    -- New statements: they read what committed before the locks were taken.
+    WITH g AS (
+        SELECT DISTINCT m, c, k FROM unnest(p_month, p_channel, p_key) g(m, c, k)
+    ), cur AS (
+        SELECT g.m, g.c, g.k, x.n, x.no_passage, x.takeover, x.last_at
+        FROM g JOIN creators z ON z.id = p_creator
+        CROSS JOIN LATERAL (
+            SELECT count(DISTINCT a.message_id)::int AS n, count(*) FILTER (WHERE a.reason = 'no_passage')::int AS no_passage,
+                   count(*) FILTER (WHERE a.reason = 'takeover')::int AS takeover, max(a.asked_at) AS last_at
+            FROM analytics_gaps a
+            WHERE a.creator_id = p_creator AND a.key = g.k AND a.channel = g.c
+              AND a.asked_at >= (g.m::timestamp AT TIME ZONE z.timezone)
+              AND a.asked_at < ((g.m + interval '1 month')::timestamp AT TIME ZONE z.timezone)) x
+    ), gone AS (
+        DELETE FROM analytics_gap_months gm USING cur
+        WHERE gm.creator_id = p_creator AND gm.month = cur.m AND gm.channel = cur.c AND gm.key = cur.k AND cur.n = 0
+    )
+    INSERT INTO analytics_gap_months AS gm (creator_id, month, channel, key, n, no_passage, takeover, last_at)
+    SELECT p_creator, m, c, k, n, no_passage, takeover, last_at FROM cur WHERE n > 0
+    ORDER BY 2, 3, 4
+    ON CONFLICT (creator_id, month, channel, key) DO UPDATE
+        SET n = EXCLUDED.n, no_passage = EXCLUDED.no_passage, takeover = EXCLUDED.takeover, last_at = EXCLUDED.last_at;
+END
+$$;
+-- +goose StatementEnd
+
+-- Two functions, as a trigger sees only the transition tables it declares.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_gap_rows_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT x.creator_id, array_agg(x.month) AS months, array_agg(x.channel) AS channels, array_agg(x.key) AS keys
+        FROM (SELECT DISTINCT t.creator_id, date_trunc('month', t.asked_at AT TIME ZONE z.timezone)::date AS month, t.channel, t.key
+              FROM new_rows t JOIN creators z ON z.id = t.creator_id) x
+        GROUP BY 1
+    LOOP
+        PERFORM analytics_gap_recount(r.creator_id, r.months, r.channels, r.keys);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION analytics_gap_rows_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT x.creator_id, array_agg(x.month) AS months, array_agg(x.channel) AS channels, array_agg(x.key) AS keys
+        FROM (SELECT DISTINCT t.creator_id, date_trunc('month', t.asked_at AT TIME ZONE z.timezone)::date AS month, t.channel, t.key
+              FROM old_rows t JOIN creators z ON z.id = t.creator_id) x
+        GROUP BY 1
+    LOOP
+        PERFORM analytics_gap_recount(r.creator_id, r.months, r.channels, r.keys);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_gap_months_ins AFTER INSERT ON analytics_gaps REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_gap_rows_inserted();
+CREATE TRIGGER analytics_gap_months_del AFTER DELETE ON analytics_gaps REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_gap_rows_deleted();
+
+-- Citations added and taken away (the sign) per month.
+-- +goose StatementBegin
+CREATE FUNCTION analytics_citation_rows() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- The zone (see analytics_gap_recount).
+    PERFORM 1 FROM creators WHERE id IN (SELECT DISTINCT creator_id FROM changed_rows) ORDER BY id FOR KEY SHARE;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO analytics_citation_months AS cm (creator_id, month, channel, document_id, section, n)
+        SELECT t.creator_id, date_trunc('month', t.at AT TIME ZONE z.timezone)::date, t.channel, t.document_id, t.section, count(*)
+        FROM changed_rows t JOIN creators z ON z.id = t.creator_id
+        GROUP BY 1, 2, 3, 4, 5
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (creator_id, month, channel, document_id, section) DO UPDATE SET n = cm.n + EXCLUDED.n;
+    ELSE
+        -- (a creator being deleted has no rows left to take from)
+        UPDATE analytics_citation_months cm SET n = cm.n - d.n
+        FROM (SELECT t.creator_id, date_trunc('month', t.at AT TIME ZONE z.timezone)::date AS month, t.channel, t.document_id, t.section,
+                     count(*) AS n
+              FROM changed_rows t JOIN creators z ON z.id = t.creator_id
+              GROUP BY 1, 2, 3, 4, 5) d
+        WHERE cm.creator_id = d.creator_id AND cm.month = d.month AND cm.channel = d.channel AND cm.document_id = d.document_id
+          AND cm.section = d.section;
+        DELETE FROM analytics_citation_months cm
+        USING (SELECT DISTINCT creator_id, document_id FROM changed_rows) d
+        WHERE cm.creator_id = d.creator_id AND cm.document_id = d.document_id AND cm.n = 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_citation_months_ins AFTER INSERT ON analytics_citations REFERENCING NEW TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_citation_rows();
+CREATE TRIGGER analytics_citation_months_del AFTER DELETE ON analytics_citations REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_citation_rows();
+
+-- analytics_month_rebuild recounts a creator's month rollups (a zone change, the backfill
+-- below, the bench's bulk load).
+-- +goose StatementBegin
+CREATE FUNCTION analytics_month_rebuild(p_creator uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM analytics_gap_months WHERE creator_id = p_creator;
+    INSERT INTO analytics_gap_months (creator_id, month, channel, key, n, no_passage, takeover, last_at)
+    SELECT p_creator, date_trunc('month', a.asked_at AT TIME ZONE z.timezone)::date, a.channel, a.key,
+           count(DISTINCT a.message_id), count(*) FILTER (WHERE a.reason = 'no_passage'), count(*) FILTER (WHERE a.reason = 'takeover'),
+           max(a.asked_at)
+    FROM analytics_gaps a JOIN creators z ON z.id = a.creator_id
+    WHERE a.creator_id = p_creator
+    GROUP BY 2, 3, 4;
+    DELETE FROM analytics_citation_months WHERE creator_id = p_creator;
+    INSERT INTO analytics_citation_months (creator_id, month, channel, document_id, section, n)
+    SELECT p_creator, date_trunc('month', c.at AT TIME ZONE z.timezone)::date, c.channel, c.document_id, c.section, count(*)
+    FROM analytics_citations c JOIN creators z ON z.id = c.creator_id
+    WHERE c.creator_id = p_creator
+    GROUP BY 2, 3, 4, 5;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION analytics_month_zone_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM analytics_month_rebuild(NEW.id);
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER analytics_month_zone_changed AFTER UPDATE OF timezone ON creators FOR EACH ROW
+    WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
+    EXECUTE FUNCTION analytics_month_zone_changed();
+
 ALTER TABLE creators NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE nudge_deliveries NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE campaign_occurrences NO FORCE ROW LEVEL SECURITY;
@@ -270,7 +474,15 @@ ALTER TABLE analytics_sends NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE end_users NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_campaign_counts NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_campaign_state NO FORCE ROW LEVEL SECURITY;
-SELECT analytics_campaign_rebuild(id) FROM creators;
+ALTER TABLE analytics_gaps NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_citations NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_gap_months NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_citation_months NO FORCE ROW LEVEL SECURITY;
+SELECT analytics_campaign_rebuild(id), analytics_month_rebuild(id) FROM creators;
+ALTER TABLE analytics_gaps FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_citations FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_gap_months FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_citation_months FORCE ROW LEVEL SECURITY;
 ALTER TABLE creators FORCE ROW LEVEL SECURITY;
 ALTER TABLE nudge_deliveries FORCE ROW LEVEL SECURITY;
 ALTER TABLE campaign_occurrences FORCE ROW LEVEL SECURITY;
@@ -280,6 +492,18 @@ ALTER TABLE analytics_campaign_counts FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_campaign_state FORCE ROW LEVEL SECURITY;
 
 -- +goose Down
+DROP TRIGGER analytics_month_zone_changed ON creators;
+DROP TRIGGER analytics_gap_months_ins ON analytics_gaps;
+DROP TRIGGER analytics_gap_months_del ON analytics_gaps;
+DROP TRIGGER analytics_citation_months_ins ON analytics_citations;
+DROP TRIGGER analytics_citation_months_del ON analytics_citations;
+DROP FUNCTION analytics_month_zone_changed();
+DROP FUNCTION analytics_month_rebuild(uuid);
+DROP FUNCTION analytics_citation_rows();
+DROP FUNCTION analytics_gap_rows_inserted();
+DROP FUNCTION analytics_gap_rows_deleted();
+DROP FUNCTION analytics_gap_recount(uuid, date[], text[], text[]);
+DROP TABLE analytics_gap_months, analytics_citation_months;
 DROP TRIGGER analytics_campaign_opt ON end_users;
 DROP TRIGGER analytics_campaign_sends_ins ON analytics_sends;
 DROP TRIGGER analytics_campaign_sends_upd ON analytics_sends;
