@@ -154,7 +154,7 @@ var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversa
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
 	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes", "analytics_queue",
-	"analytics_campaign_counts", "analytics_campaign_state"}
+	"analytics_campaign_counts", "analytics_campaign_state", "analytics_gap_months", "analytics_citation_months"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.
