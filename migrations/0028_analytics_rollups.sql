@@ -106,6 +106,9 @@ BEGIN
                coalesce(s.status IN ('failed', 'window_closed'), false)::int AS failed, coalesce(s.replied, false)::int AS replied,
                coalesce(e.opted_out_at > s.sent_at, false)::int AS opted_out
         FROM k JOIN nudge_deliveries n ON n.occurrence_id = k.o AND n.end_user_id = k.u
+            -- the tenant's own (the schema owner, outside a tenant, sees every decision but may
+            -- write no rollup row)
+            AND n.creator_id = NULLIF(current_setting('app.creator_id', true), '')::uuid
         JOIN campaign_occurrences oc ON oc.id = n.occurrence_id
         LEFT JOIN analytics_sends s ON s.message_id = n.message_id AND n.status = 'sent'
         LEFT JOIN end_users e ON e.id = n.end_user_id
