@@ -296,6 +296,31 @@ GROUP BY g.key
 ORDER BY 2 DESC, 3 DESC
 LIMIT 200;
 
+-- name: AnalyticsGapsHome :many
+-- AnalyticsGaps in the creator's own zone: the range's whole local months [@months_from,
+-- @months_to) from the month rollup (analytics_gap_months, migration 0028), the rest of the
+-- range ([@start_at, @mid_start) and [@mid_end, @end_at)) from the raw rows.
+WITH parts AS (
+    SELECT m.key, m.n, m.no_passage, m.takeover, m.last_at
+    FROM analytics_gap_months m
+    WHERE m.creator_id = @creator_id AND m.month >= @months_from::date AND m.month < @months_to::date
+      AND (@channel::text = '' OR m.channel = @channel::text)
+    UNION ALL
+    SELECT g.key, (g.reason = 'no_passage' OR NOT EXISTS (
+               SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage'))::int,
+           (g.reason = 'no_passage')::int, (g.reason = 'takeover')::int, g.asked_at
+    FROM analytics_gaps g
+    WHERE g.creator_id = @creator_id
+      AND ((g.asked_at >= @start_at AND g.asked_at < @mid_start::timestamptz) OR (g.asked_at >= @mid_end::timestamptz AND g.asked_at < @end_at))
+      AND (@channel::text = '' OR g.channel = @channel::text)
+)
+SELECT p.key::text AS key, sum(p.n)::bigint AS n, max(p.last_at)::timestamptz AS last_at,
+       sum(p.no_passage)::bigint AS no_passage, sum(p.takeover)::bigint AS takeover
+FROM parts p
+GROUP BY p.key
+ORDER BY 2 DESC, 3 DESC
+LIMIT 200;
+
 -- name: AnalyticsGapExamples :many
 -- The newest five questions of each group (analytics_gaps_key), a question once.
 SELECT k.key::text AS key, e.conversation_id, e.message_id, e.asked_at, e.question
@@ -314,6 +339,27 @@ FROM analytics_citations c LEFT JOIN documents d ON d.id = c.document_id
 WHERE c.creator_id = @creator_id AND c.at >= @start_at AND c.at < @end_at
   AND (@channel::text = '' OR c.channel = @channel::text)
 GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT 50;
+
+-- name: AnalyticsMostCitedHome :many
+-- AnalyticsMostCited in the creator's own zone: whole months from analytics_citation_months
+-- (migration 0028), the rest of the range from the raw rows (see AnalyticsGapsHome).
+WITH parts AS (
+    SELECT m.document_id, m.section, m.n::bigint AS n
+    FROM analytics_citation_months m
+    WHERE m.creator_id = @creator_id AND m.month >= @months_from::date AND m.month < @months_to::date
+      AND (@channel::text = '' OR m.channel = @channel::text)
+    UNION ALL
+    SELECT c.document_id, c.section, 1
+    FROM analytics_citations c
+    WHERE c.creator_id = @creator_id
+      AND ((c.at >= @start_at AND c.at < @mid_start::timestamptz) OR (c.at >= @mid_end::timestamptz AND c.at < @end_at))
+      AND (@channel::text = '' OR c.channel = @channel::text)
+), agg AS (
+    SELECT document_id, section, sum(n)::bigint AS citations FROM parts GROUP BY 1, 2 HAVING sum(n) > 0
+)
+SELECT a.document_id, coalesce(d.title, '')::text AS title, a.section, a.citations
+FROM agg a LEFT JOIN documents d ON d.id = a.document_id
+ORDER BY 4 DESC, 2 LIMIT 50;
 
 -- name: AnalyticsNeverCited :many
 SELECT d.id, d.title FROM documents d
@@ -346,43 +392,38 @@ SELECT cohort::date AS cohort, wk::int AS week, count(*)::bigint AS users
 FROM act WHERE wk BETWEEN 1 AND 8 GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- name: AnalyticsCampaignOccurrences :many
--- Per occurrence scheduled in the range: the decisions and what became of the sent messages
--- (analytics_sends: delivery status, a message of the person in the same conversation within
--- 24 hours); an opt-out after the send from the people who are opted out now.
+-- Per occurrence scheduled in the range: its decisions and what became of the sent messages,
+-- from the per-occurrence rollup (analytics_campaign_counts, migration 0028: a few rows per
+-- occurrence, by the send's channel; decisions without a send count for every channel). An
+-- occurrence is listed even when the channel filter leaves none of its decisions.
 SELECT o.id AS occurrence_id, o.campaign_id, c.name AS campaign_name, o.scheduled_at, o.targeted::bigint AS audience,
-       count(n.end_user_id) FILTER (WHERE n.status = 'sent')::bigint AS sent,
-       count(n.end_user_id) FILTER (WHERE n.status = 'held')::bigint AS held,
-       count(n.end_user_id) FILTER (WHERE n.status = 'skipped')::bigint AS skipped,
-       count(s.message_id) FILTER (WHERE s.status IN ('delivered', 'read'))::bigint AS delivered,
-       count(s.message_id) FILTER (WHERE s.status = 'read')::bigint AS read,
-       count(s.message_id) FILTER (WHERE s.status IN ('failed', 'window_closed'))::bigint AS failed,
-       count(s.message_id) FILTER (WHERE s.replied)::bigint AS replied_24h,
-       count(e.id) FILTER (WHERE e.opted_out_at > s.sent_at)::bigint AS opted_out_after
+       coalesce(sum(k.sent), 0)::bigint AS sent, coalesce(sum(k.held), 0)::bigint AS held, coalesce(sum(k.skipped), 0)::bigint AS skipped,
+       coalesce(sum(k.delivered), 0)::bigint AS delivered, coalesce(sum(k.read), 0)::bigint AS read,
+       coalesce(sum(k.failed), 0)::bigint AS failed, coalesce(sum(k.replied), 0)::bigint AS replied_24h,
+       coalesce(sum(k.opted_out), 0)::bigint AS opted_out_after
 FROM campaign_occurrences o
 JOIN campaigns c ON c.id = o.campaign_id
-LEFT JOIN nudge_deliveries n ON n.occurrence_id = o.id
-LEFT JOIN analytics_sends s ON s.message_id = n.message_id AND n.status = 'sent'
-LEFT JOIN (SELECT eu.id, eu.opted_out_at FROM end_users eu WHERE eu.creator_id = @creator_id AND eu.opted_out_at IS NOT NULL) e
-    ON e.id = n.end_user_id AND n.status = 'sent'
+LEFT JOIN analytics_campaign_counts k ON k.occurrence_id = o.id AND (@channel::text = '' OR k.channel = '' OR k.channel = @channel::text)
 WHERE o.creator_id = @creator_id AND o.scheduled_at >= @start_at AND o.scheduled_at < @end_at
-  AND (@channel::text = '' OR s.channel IS NULL OR s.channel = @channel::text)
 GROUP BY o.id, o.campaign_id, c.name, o.scheduled_at, o.targeted
 ORDER BY o.scheduled_at DESC, o.id;
 
 -- name: AnalyticsCampaignReasons :many
-SELECT n.occurrence_id, n.status, n.reason, count(*)::bigint AS n
-FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-WHERE o.creator_id = @creator_id AND o.scheduled_at >= @start_at AND o.scheduled_at < @end_at AND n.status = 'skipped'
-GROUP BY 1, 2, 3;
+SELECT k.occurrence_id, 'skipped'::text AS status, k.skip_reason AS reason, sum(k.skipped)::bigint AS n
+FROM analytics_campaign_counts k JOIN campaign_occurrences o ON o.id = k.occurrence_id
+WHERE o.creator_id = @creator_id AND o.scheduled_at >= @start_at AND o.scheduled_at < @end_at AND k.skipped <> 0
+GROUP BY 1, 2, 3 HAVING sum(k.skipped) <> 0;
 
 -- name: AnalyticsCampaignFailures :many
-SELECT n.occurrence_id, m.error_code AS code, count(*)::bigint AS n
-FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-JOIN analytics_sends m ON m.message_id = n.message_id
-WHERE o.creator_id = @creator_id AND o.scheduled_at >= @start_at AND o.scheduled_at < @end_at
-  AND n.status = 'sent' AND m.status IN ('failed', 'window_closed')
-  AND (@channel::text = '' OR m.channel = @channel::text)
-GROUP BY 1, 2;
+SELECT k.occurrence_id, k.fail_code AS code, sum(k.failed)::bigint AS n
+FROM analytics_campaign_counts k JOIN campaign_occurrences o ON o.id = k.occurrence_id
+WHERE o.creator_id = @creator_id AND o.scheduled_at >= @start_at AND o.scheduled_at < @end_at AND k.failed <> 0
+  AND (@channel::text = '' OR k.channel = @channel::text)
+GROUP BY 1, 2 HAVING sum(k.failed) <> 0;
+
+-- name: AnalyticsCampaignRebuild :exec
+-- Recounts the creator's campaign rollup from the raw rows (migration 0028; tests and bulk loads).
+SELECT analytics_campaign_rebuild(@creator_id::uuid);
 
 -- name: AnalyticsProgramSteps :many
 SELECT p.id AS program_id, p.name AS program_name, n.step,
@@ -483,5 +524,7 @@ ON CONFLICT (event_id) DO NOTHING;
 
 -- name: AnalyticsSettings :exec
 -- The analytics transaction's settings: a request aggregates up to a million rollup rows once;
--- JIT compilation would cost more than it saves, and sorts and hashes stay in memory.
-SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true);
+-- JIT compilation would cost more than it saves, and sorts and hashes stay in memory. No
+-- parallel workers: the rollup reads are small, and starting workers cost more (70 ms seen on
+-- a loaded machine for a branch of AnalyticsActivityHome that reads no row).
+SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true);

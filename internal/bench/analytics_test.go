@@ -79,9 +79,9 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		`SET LOCAL session_replication_role = replica`,
 		// The creator's own zone: the dashboard's default, read by the per-day rollup.
 		`UPDATE creators SET timezone = 'Europe/Berlin' WHERE id = $1`,
-		`INSERT INTO end_users (id, creator_id, channel, external_id, created_at)
-		 SELECT gen_random_uuid(), $1, (ARRAY['widget','whatsapp','telegram'])[1 + i % 3], 'u' || i, now() - interval '365 days'
-		 FROM generate_series(1, $2::int) i`,
+		`INSERT INTO end_users (id, person_id, creator_id, channel, external_id, created_at)
+		 SELECT id, id, $1, ch, 'u' || i, now() - interval '365 days'
+		 FROM (SELECT gen_random_uuid() AS id, (ARRAY['widget','whatsapp','telegram'])[1 + i % 3] AS ch, i FROM generate_series(1, $2::int) i) g`,
 		`CREATE TEMP TABLE eu ON COMMIT DROP AS
 		 SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, channel FROM end_users WHERE creator_id = $1`,
 		`INSERT INTO conversations (id, creator_id, end_user_id, channel) SELECT gen_random_uuid(), $1, id, channel FROM eu`,
@@ -174,6 +174,10 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 		        EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = n.creator_id AND u.conversation_id = n.conversation_id AND u.role = 'user'
 		                  AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
 		 FROM messages n WHERE n.creator_id = $1 AND n.role = 'assistant' AND n.reply_to IS NULL`,
+		// The campaign rollup of migration 0028, from the decisions and sends above.
+		`SELECT analytics_campaign_rebuild($1)`,
+		// The knowledge gap and citation month rollups of migration 0028, from the rows above.
+		`SELECT analytics_month_rebuild($1)`,
 		`INSERT INTO analytics_channel_events (creator_id, channel, kind, code, at)
 		 SELECT creator_id, channel, 'failed', error_code, updated_at FROM messages WHERE creator_id = $1 AND status = 'failed'`,
 		// Programs: 5 steps, 500 enrollments each, a decision per step reached.

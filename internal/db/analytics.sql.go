@@ -413,13 +413,11 @@ func (q *Queries) AnalyticsApply(ctx context.Context, arg AnalyticsApplyParams) 
 }
 
 const analyticsCampaignFailures = `-- name: AnalyticsCampaignFailures :many
-SELECT n.occurrence_id, m.error_code AS code, count(*)::bigint AS n
-FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-JOIN analytics_sends m ON m.message_id = n.message_id
-WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
-  AND n.status = 'sent' AND m.status IN ('failed', 'window_closed')
-  AND ($4::text = '' OR m.channel = $4::text)
-GROUP BY 1, 2
+SELECT k.occurrence_id, k.fail_code AS code, sum(k.failed)::bigint AS n
+FROM analytics_campaign_counts k JOIN campaign_occurrences o ON o.id = k.occurrence_id
+WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3 AND k.failed <> 0
+  AND ($4::text = '' OR k.channel = $4::text)
+GROUP BY 1, 2 HAVING sum(k.failed) <> 0
 `
 
 type AnalyticsCampaignFailuresParams struct {
@@ -462,31 +460,23 @@ func (q *Queries) AnalyticsCampaignFailures(ctx context.Context, arg AnalyticsCa
 
 const analyticsCampaignOccurrences = `-- name: AnalyticsCampaignOccurrences :many
 SELECT o.id AS occurrence_id, o.campaign_id, c.name AS campaign_name, o.scheduled_at, o.targeted::bigint AS audience,
-       count(n.end_user_id) FILTER (WHERE n.status = 'sent')::bigint AS sent,
-       count(n.end_user_id) FILTER (WHERE n.status = 'held')::bigint AS held,
-       count(n.end_user_id) FILTER (WHERE n.status = 'skipped')::bigint AS skipped,
-       count(s.message_id) FILTER (WHERE s.status IN ('delivered', 'read'))::bigint AS delivered,
-       count(s.message_id) FILTER (WHERE s.status = 'read')::bigint AS read,
-       count(s.message_id) FILTER (WHERE s.status IN ('failed', 'window_closed'))::bigint AS failed,
-       count(s.message_id) FILTER (WHERE s.replied)::bigint AS replied_24h,
-       count(e.id) FILTER (WHERE e.opted_out_at > s.sent_at)::bigint AS opted_out_after
+       coalesce(sum(k.sent), 0)::bigint AS sent, coalesce(sum(k.held), 0)::bigint AS held, coalesce(sum(k.skipped), 0)::bigint AS skipped,
+       coalesce(sum(k.delivered), 0)::bigint AS delivered, coalesce(sum(k.read), 0)::bigint AS read,
+       coalesce(sum(k.failed), 0)::bigint AS failed, coalesce(sum(k.replied), 0)::bigint AS replied_24h,
+       coalesce(sum(k.opted_out), 0)::bigint AS opted_out_after
 FROM campaign_occurrences o
 JOIN campaigns c ON c.id = o.campaign_id
-LEFT JOIN nudge_deliveries n ON n.occurrence_id = o.id
-LEFT JOIN analytics_sends s ON s.message_id = n.message_id AND n.status = 'sent'
-LEFT JOIN (SELECT eu.id, eu.opted_out_at FROM end_users eu WHERE eu.creator_id = $1 AND eu.opted_out_at IS NOT NULL) e
-    ON e.id = n.end_user_id AND n.status = 'sent'
-WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3
-  AND ($4::text = '' OR s.channel IS NULL OR s.channel = $4::text)
+LEFT JOIN analytics_campaign_counts k ON k.occurrence_id = o.id AND ($1::text = '' OR k.channel = '' OR k.channel = $1::text)
+WHERE o.creator_id = $2 AND o.scheduled_at >= $3 AND o.scheduled_at < $4
 GROUP BY o.id, o.campaign_id, c.name, o.scheduled_at, o.targeted
 ORDER BY o.scheduled_at DESC, o.id
 `
 
 type AnalyticsCampaignOccurrencesParams struct {
+	Channel   string    `json:"channel"`
 	CreatorID uuid.UUID `json:"creator_id"`
 	StartAt   time.Time `json:"start_at"`
 	EndAt     time.Time `json:"end_at"`
-	Channel   string    `json:"channel"`
 }
 
 type AnalyticsCampaignOccurrencesRow struct {
@@ -505,15 +495,16 @@ type AnalyticsCampaignOccurrencesRow struct {
 	OptedOutAfter int64     `json:"opted_out_after"`
 }
 
-// Per occurrence scheduled in the range: the decisions and what became of the sent messages
-// (analytics_sends: delivery status, a message of the person in the same conversation within
-// 24 hours); an opt-out after the send from the people who are opted out now.
+// Per occurrence scheduled in the range: its decisions and what became of the sent messages,
+// from the per-occurrence rollup (analytics_campaign_counts, migration 0028: a few rows per
+// occurrence, by the send's channel; decisions without a send count for every channel). An
+// occurrence is listed even when the channel filter leaves none of its decisions.
 func (q *Queries) AnalyticsCampaignOccurrences(ctx context.Context, arg AnalyticsCampaignOccurrencesParams) ([]AnalyticsCampaignOccurrencesRow, error) {
 	rows, err := q.db.Query(ctx, analyticsCampaignOccurrences,
+		arg.Channel,
 		arg.CreatorID,
 		arg.StartAt,
 		arg.EndAt,
-		arg.Channel,
 	)
 	if err != nil {
 		return nil, err
@@ -548,10 +539,10 @@ func (q *Queries) AnalyticsCampaignOccurrences(ctx context.Context, arg Analytic
 }
 
 const analyticsCampaignReasons = `-- name: AnalyticsCampaignReasons :many
-SELECT n.occurrence_id, n.status, n.reason, count(*)::bigint AS n
-FROM nudge_deliveries n JOIN campaign_occurrences o ON o.id = n.occurrence_id
-WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3 AND n.status = 'skipped'
-GROUP BY 1, 2, 3
+SELECT k.occurrence_id, 'skipped'::text AS status, k.skip_reason AS reason, sum(k.skipped)::bigint AS n
+FROM analytics_campaign_counts k JOIN campaign_occurrences o ON o.id = k.occurrence_id
+WHERE o.creator_id = $1 AND o.scheduled_at >= $2 AND o.scheduled_at < $3 AND k.skipped <> 0
+GROUP BY 1, 2, 3 HAVING sum(k.skipped) <> 0
 `
 
 type AnalyticsCampaignReasonsParams struct {
@@ -590,6 +581,16 @@ func (q *Queries) AnalyticsCampaignReasons(ctx context.Context, arg AnalyticsCam
 		return nil, err
 	}
 	return items, nil
+}
+
+const analyticsCampaignRebuild = `-- name: AnalyticsCampaignRebuild :exec
+SELECT analytics_campaign_rebuild($1::uuid)
+`
+
+// Recounts the creator's campaign rollup from the raw rows (migration 0028; tests and bulk loads).
+func (q *Queries) AnalyticsCampaignRebuild(ctx context.Context, creatorID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, analyticsCampaignRebuild, creatorID)
+	return err
 }
 
 const analyticsChannelErrors = `-- name: AnalyticsChannelErrors :many
@@ -1012,6 +1013,86 @@ func (q *Queries) AnalyticsGaps(ctx context.Context, arg AnalyticsGapsParams) ([
 	return items, nil
 }
 
+const analyticsGapsHome = `-- name: AnalyticsGapsHome :many
+WITH parts AS (
+    SELECT m.key, m.n, m.no_passage, m.takeover, m.last_at
+    FROM analytics_gap_months m
+    WHERE m.creator_id = $1 AND m.month >= $2::date AND m.month < $3::date
+      AND ($4::text = '' OR m.channel = $4::text)
+    UNION ALL
+    SELECT g.key, (g.reason = 'no_passage' OR NOT EXISTS (
+               SELECT 1 FROM analytics_gaps o WHERE o.message_id = g.message_id AND o.reason = 'no_passage'))::int,
+           (g.reason = 'no_passage')::int, (g.reason = 'takeover')::int, g.asked_at
+    FROM analytics_gaps g
+    WHERE g.creator_id = $1
+      AND ((g.asked_at >= $5 AND g.asked_at < $6::timestamptz) OR (g.asked_at >= $7::timestamptz AND g.asked_at < $8))
+      AND ($4::text = '' OR g.channel = $4::text)
+)
+SELECT p.key::text AS key, sum(p.n)::bigint AS n, max(p.last_at)::timestamptz AS last_at,
+       sum(p.no_passage)::bigint AS no_passage, sum(p.takeover)::bigint AS takeover
+FROM parts p
+GROUP BY p.key
+ORDER BY 2 DESC, 3 DESC
+LIMIT 200
+`
+
+type AnalyticsGapsHomeParams struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	MonthsFrom pgtype.Date `json:"months_from"`
+	MonthsTo   pgtype.Date `json:"months_to"`
+	Channel    string      `json:"channel"`
+	StartAt    time.Time   `json:"start_at"`
+	MidStart   time.Time   `json:"mid_start"`
+	MidEnd     time.Time   `json:"mid_end"`
+	EndAt      time.Time   `json:"end_at"`
+}
+
+type AnalyticsGapsHomeRow struct {
+	Key       string    `json:"key"`
+	N         int64     `json:"n"`
+	LastAt    time.Time `json:"last_at"`
+	NoPassage int64     `json:"no_passage"`
+	Takeover  int64     `json:"takeover"`
+}
+
+// AnalyticsGaps in the creator's own zone: the range's whole local months [@months_from,
+// @months_to) from the month rollup (analytics_gap_months, migration 0028), the rest of the
+// range ([@start_at, @mid_start) and [@mid_end, @end_at)) from the raw rows.
+func (q *Queries) AnalyticsGapsHome(ctx context.Context, arg AnalyticsGapsHomeParams) ([]AnalyticsGapsHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsGapsHome,
+		arg.CreatorID,
+		arg.MonthsFrom,
+		arg.MonthsTo,
+		arg.Channel,
+		arg.StartAt,
+		arg.MidStart,
+		arg.MidEnd,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsGapsHomeRow{}
+	for rows.Next() {
+		var i AnalyticsGapsHomeRow
+		if err := rows.Scan(
+			&i.Key,
+			&i.N,
+			&i.LastAt,
+			&i.NoPassage,
+			&i.Takeover,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsMostCited = `-- name: AnalyticsMostCited :many
 SELECT c.document_id, coalesce(d.title, '')::text AS title, c.section, count(*)::bigint AS citations
 FROM analytics_citations c LEFT JOIN documents d ON d.id = c.document_id
@@ -1048,6 +1129,80 @@ func (q *Queries) AnalyticsMostCited(ctx context.Context, arg AnalyticsMostCited
 	items := []AnalyticsMostCitedRow{}
 	for rows.Next() {
 		var i AnalyticsMostCitedRow
+		if err := rows.Scan(
+			&i.DocumentID,
+			&i.Title,
+			&i.Section,
+			&i.Citations,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsMostCitedHome = `-- name: AnalyticsMostCitedHome :many
+WITH parts AS (
+    SELECT m.document_id, m.section, m.n::bigint AS n
+    FROM analytics_citation_months m
+    WHERE m.creator_id = $1 AND m.month >= $2::date AND m.month < $3::date
+      AND ($4::text = '' OR m.channel = $4::text)
+    UNION ALL
+    SELECT c.document_id, c.section, 1
+    FROM analytics_citations c
+    WHERE c.creator_id = $1
+      AND ((c.at >= $5 AND c.at < $6::timestamptz) OR (c.at >= $7::timestamptz AND c.at < $8))
+      AND ($4::text = '' OR c.channel = $4::text)
+), agg AS (
+    SELECT document_id, section, sum(n)::bigint AS citations FROM parts GROUP BY 1, 2 HAVING sum(n) > 0
+)
+SELECT a.document_id, coalesce(d.title, '')::text AS title, a.section, a.citations
+FROM agg a LEFT JOIN documents d ON d.id = a.document_id
+ORDER BY 4 DESC, 2 LIMIT 50
+`
+
+type AnalyticsMostCitedHomeParams struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	MonthsFrom pgtype.Date `json:"months_from"`
+	MonthsTo   pgtype.Date `json:"months_to"`
+	Channel    string      `json:"channel"`
+	StartAt    time.Time   `json:"start_at"`
+	MidStart   time.Time   `json:"mid_start"`
+	MidEnd     time.Time   `json:"mid_end"`
+	EndAt      time.Time   `json:"end_at"`
+}
+
+type AnalyticsMostCitedHomeRow struct {
+	DocumentID uuid.UUID `json:"document_id"`
+	Title      string    `json:"title"`
+	Section    string    `json:"section"`
+	Citations  int64     `json:"citations"`
+}
+
+// AnalyticsMostCited in the creator's own zone: whole months from analytics_citation_months
+// (migration 0028), the rest of the range from the raw rows (see AnalyticsGapsHome).
+func (q *Queries) AnalyticsMostCitedHome(ctx context.Context, arg AnalyticsMostCitedHomeParams) ([]AnalyticsMostCitedHomeRow, error) {
+	rows, err := q.db.Query(ctx, analyticsMostCitedHome,
+		arg.CreatorID,
+		arg.MonthsFrom,
+		arg.MonthsTo,
+		arg.Channel,
+		arg.StartAt,
+		arg.MidStart,
+		arg.MidEnd,
+		arg.EndAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AnalyticsMostCitedHomeRow{}
+	for rows.Next() {
+		var i AnalyticsMostCitedHomeRow
 		if err := rows.Scan(
 			&i.DocumentID,
 			&i.Title,
@@ -1434,11 +1589,13 @@ func (q *Queries) AnalyticsResponsivenessHome(ctx context.Context, arg Analytics
 }
 
 const analyticsSettings = `-- name: AnalyticsSettings :exec
-SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)
+SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)
 `
 
 // The analytics transaction's settings: a request aggregates up to a million rollup rows once;
-// JIT compilation would cost more than it saves, and sorts and hashes stay in memory.
+// JIT compilation would cost more than it saves, and sorts and hashes stay in memory. No
+// parallel workers: the rollup reads are small, and starting workers cost more (70 ms seen on
+// a loaded machine for a branch of AnalyticsActivityHome that reads no row).
 func (q *Queries) AnalyticsSettings(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, analyticsSettings)
 	return err

@@ -22,6 +22,39 @@ type AnalyticsActivity struct {
 	MessagesOut    int32     `json:"messages_out"`
 }
 
+type AnalyticsCampaignCount struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	Channel      string    `json:"channel"`
+	SkipReason   string    `json:"skip_reason"`
+	FailCode     string    `json:"fail_code"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Sent         int32     `json:"sent"`
+	Held         int32     `json:"held"`
+	Skipped      int32     `json:"skipped"`
+	Delivered    int32     `json:"delivered"`
+	Read         int32     `json:"read"`
+	Failed       int32     `json:"failed"`
+	Replied      int32     `json:"replied"`
+	OptedOut     int32     `json:"opted_out"`
+}
+
+type AnalyticsCampaignState struct {
+	OccurrenceID uuid.UUID `json:"occurrence_id"`
+	EndUserID    uuid.UUID `json:"end_user_id"`
+	CreatorID    uuid.UUID `json:"creator_id"`
+	Channel      string    `json:"channel"`
+	SkipReason   string    `json:"skip_reason"`
+	FailCode     string    `json:"fail_code"`
+	Sent         int32     `json:"sent"`
+	Held         int32     `json:"held"`
+	Skipped      int32     `json:"skipped"`
+	Delivered    int32     `json:"delivered"`
+	Read         int32     `json:"read"`
+	Failed       int32     `json:"failed"`
+	Replied      int32     `json:"replied"`
+	OptedOut     int32     `json:"opted_out"`
+}
+
 type AnalyticsChannelEvent struct {
 	ID        int64     `json:"id"`
 	CreatorID uuid.UUID `json:"creator_id"`
@@ -38,6 +71,15 @@ type AnalyticsCitation struct {
 	CreatorID  uuid.UUID `json:"creator_id"`
 	Channel    string    `json:"channel"`
 	At         time.Time `json:"at"`
+}
+
+type AnalyticsCitationMonth struct {
+	CreatorID  uuid.UUID   `json:"creator_id"`
+	Month      pgtype.Date `json:"month"`
+	Channel    string      `json:"channel"`
+	DocumentID uuid.UUID   `json:"document_id"`
+	Section    string      `json:"section"`
+	N          int32       `json:"n"`
 }
 
 type AnalyticsConversationSpan struct {
@@ -92,6 +134,17 @@ type AnalyticsGap struct {
 	AskedAt        time.Time `json:"asked_at"`
 	Key            string    `json:"key"`
 	Question       string    `json:"question"`
+}
+
+type AnalyticsGapMonth struct {
+	CreatorID uuid.UUID   `json:"creator_id"`
+	Month     pgtype.Date `json:"month"`
+	Channel   string      `json:"channel"`
+	Key       string      `json:"key"`
+	N         int32       `json:"n"`
+	NoPassage int32       `json:"no_passage"`
+	Takeover  int32       `json:"takeover"`
+	LastAt    time.Time   `json:"last_at"`
 }
 
 type AnalyticsPeriodHist struct {

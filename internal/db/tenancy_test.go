@@ -103,6 +103,19 @@ func seed(t *testing.T, s *db.Store) seeded {
 		if err := q.RecordDeadLetter(ctx, db.RecordDeadLetterParams{EventID: uuid.New(), CreatorID: x.creator, Channel: "whatsapp", Stage: "generate", At: time.Now()}); err != nil {
 			return err
 		}
+		// A campaign decision (the campaign rollup of migration 0028).
+		camp, occ := uuid.New(), uuid.New()
+		if _, err := q.InsertCampaign(ctx, db.InsertCampaignParams{ID: camp, CreatorID: x.creator, Name: "c", Audience: json.RawMessage(`{}`),
+			Content: json.RawMessage(`{"text":"hi"}`), Schedule: json.RawMessage(`{}`)}); err != nil {
+			return err
+		}
+		if err := q.InsertOccurrence(ctx, db.InsertOccurrenceParams{ID: occ, CreatorID: x.creator, CampaignID: camp, ScheduledAt: time.Now()}); err != nil {
+			return err
+		}
+		if err := q.RecordNudgeDecision(ctx, db.RecordNudgeDecisionParams{OccurrenceID: occ, EndUserID: x.endUser, CreatorID: x.creator,
+			CampaignID: uuid.NullUUID{UUID: camp, Valid: true}, Status: "skipped", Reason: "capped", DecidedAt: time.Now()}); err != nil {
+			return err
+		}
 		// The queued messages go into the rollups (migration 0027); one more stays queued.
 		if _, err := q.AnalyticsApply(ctx, db.AnalyticsApplyParams{CreatorID: x.creator, MaxRows: 1000}); err != nil {
 			return err
@@ -140,7 +153,8 @@ func seed(t *testing.T, s *db.Store) seeded {
 var tenantTables = []string{"creators", "refresh_tokens", "end_users", "conversations", "messages", "documents", "deliveries",
 	"llm_usage", "llm_budgets", "members", "invitations", "api_keys", "auth_sessions", "audit_log",
 	"analytics_activity", "analytics_first_contact", "analytics_turns", "analytics_gaps", "analytics_citations", "analytics_team_events", "analytics_channel_events",
-	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes", "analytics_queue"}
+	"message_terms", "analytics_days", "analytics_sends", "analytics_dead_letters", "push_subscriptions", "link_codes", "analytics_queue",
+	"analytics_campaign_counts", "analytics_campaign_state", "analytics_gap_months", "analytics_citation_months"}
 
 // TestRLSMatrix tries every tenant table with SELECT, UPDATE, DELETE and INSERT as another
 // creator, with no tenant and with an empty tenant: nothing of creator A may be seen or written.

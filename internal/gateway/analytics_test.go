@@ -749,6 +749,7 @@ func TestAnalyticsTenancyErasureCSV(t *testing.T) {
 		"SELECT count(*) FROM analytics_turns WHERE conversation_id = $2 OR $1::uuid IS NULL",
 		"SELECT count(*) FROM analytics_gaps WHERE conversation_id = $2 OR question = 'how do i reset my plan' OR $1::uuid IS NULL",
 		"SELECT count(*) FROM analytics_team_events WHERE conversation_id = $2 OR $1::uuid IS NULL",
+		"SELECT count(*) FROM analytics_campaign_state WHERE end_user_id = $1 OR $2::uuid IS NULL",
 	} {
 		var n int
 		if err := tx.QueryRow(ctx, check, gone, conv).Scan(&n); err != nil || n != 0 {

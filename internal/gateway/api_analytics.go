@@ -469,8 +469,36 @@ type citationRow struct {
 	Citations  int64     `json:"citations"`
 }
 
+// wholeMonths splits the range for the month rollups (migration 0028): its whole local
+// months [from, to) and the instants where they begin and end; without a whole month both
+// instants are the range's end (the raw rows cover it all).
+func (ar analyticsRange) wholeMonths() (from, to pgtype.Date, midStart, midEnd time.Time) {
+	f := time.Date(ar.From.Year(), ar.From.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if ar.From.Day() != 1 {
+		f = f.AddDate(0, 1, 0)
+	}
+	next := time.Date(ar.To.Year(), ar.To.Month(), ar.To.Day()+1, 0, 0, 0, 0, time.UTC)
+	t := time.Date(next.Year(), next.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !f.Before(t) {
+		return pgDate(f), pgDate(f), ar.End, ar.End
+	}
+	return pgDate(f), pgDate(t), localMidnight(f.Year(), f.Month(), 1, ar.Loc), localMidnight(t.Year(), t.Month(), 1, ar.Loc)
+}
+
 func analyticsGaps(ctx context.Context, q *db.Queries, c uuid.UUID, ar analyticsRange, content bool) ([]gapRow, []citationRow, []citationRow, error) {
-	groups, err := q.AnalyticsGaps(ctx, db.AnalyticsGapsParams{CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel})
+	var groups []db.AnalyticsGapsRow
+	var err error
+	mf, mt, midStart, midEnd := ar.wholeMonths()
+	if ar.Home {
+		var hs []db.AnalyticsGapsHomeRow
+		hs, err = q.AnalyticsGapsHome(ctx, db.AnalyticsGapsHomeParams{CreatorID: c, MonthsFrom: mf, MonthsTo: mt, Channel: ar.Channel,
+			StartAt: ar.Start, MidStart: midStart, MidEnd: midEnd, EndAt: ar.End})
+		for _, h := range hs {
+			groups = append(groups, db.AnalyticsGapsRow(h))
+		}
+	} else {
+		groups, err = q.AnalyticsGaps(ctx, db.AnalyticsGapsParams{CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel})
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -511,7 +539,17 @@ func analyticsGaps(ctx context.Context, q *db.Queries, c uuid.UUID, ar analytics
 		}
 		gaps = append(gaps, row)
 	}
-	most, err := q.AnalyticsMostCited(ctx, db.AnalyticsMostCitedParams{CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel})
+	var most []db.AnalyticsMostCitedRow
+	if ar.Home {
+		var hs []db.AnalyticsMostCitedHomeRow
+		hs, err = q.AnalyticsMostCitedHome(ctx, db.AnalyticsMostCitedHomeParams{CreatorID: c, MonthsFrom: mf, MonthsTo: mt, Channel: ar.Channel,
+			StartAt: ar.Start, MidStart: midStart, MidEnd: midEnd, EndAt: ar.End})
+		for _, h := range hs {
+			most = append(most, db.AnalyticsMostCitedRow(h))
+		}
+	} else {
+		most, err = q.AnalyticsMostCited(ctx, db.AnalyticsMostCitedParams{CreatorID: c, StartAt: ar.Start, EndAt: ar.End, Channel: ar.Channel})
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
