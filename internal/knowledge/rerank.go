@@ -14,9 +14,18 @@ import (
 // Chosen on make eval's question set (0.5: BM25 MRR 0.777, 0.8: 0.779; without: 0.769).
 const coverageWeight = 0.8
 
+// bodyShare is how much of that coverage is the body's alone (the passage's text without its
+// heading and title): a passage whose heading holds question words its text does not goes below
+// one whose text covers as much. Measured on make eval (BM25 R@1/MRR overall): 0 .793/.837,
+// 0.2 and 0.3 .800/.840, 0.6 .800/.838; demoting only passages whose text holds none of the
+// question's words: .793/.836.
+const bodyShare = 0.3
+
 // rerank orders ps (a search's hits for query) by their score scaled by the question's
 // coverage (passages.CoverageWith: the words the search used for the question's words count,
-// x): score × (1 − coverageWeight + coverageWeight × coverage). Ties keep the search's order. A query without content words leaves the order as it is.
+// x), the body's counting bodyShare of it: score × (1 − coverageWeight + coverageWeight ×
+// ((1 − bodyShare) × coverage + bodyShare × body coverage)). Ties keep the search's order. A
+// query without content words leaves the order as it is.
 func rerank(query string, x *events.Expansions, ps []Passage) {
 	if len(ps) < 2 {
 		return
@@ -25,12 +34,13 @@ func rerank(query string, x *events.Expansions, ps []Passage) {
 	for i, p := range ps {
 		eps[i] = events.Passage{Title: p.Title, Heading: p.Heading, Text: p.Text}
 	}
-	cov := passages.CoverageWith(query, x, eps)
+	cov, body := passages.CoverageWithBody(query, x, eps)
 	if !slices.ContainsFunc(cov, func(c float64) bool { return c > 0 }) {
 		return
 	}
 	for i := range ps {
-		ps[i].Score *= 1 - coverageWeight + coverageWeight*cov[i]
+		c := (1-bodyShare)*cov[i] + bodyShare*body[i]
+		ps[i].Score *= 1 - coverageWeight + coverageWeight*c
 	}
 	slices.SortStableFunc(ps, func(a, b Passage) int {
 		switch {

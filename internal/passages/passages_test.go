@@ -315,3 +315,29 @@ func TestExpansions(t *testing.T) {
 		t.Errorf("alternative matching: nap %b naps %b maps %b", m.word("nap"), m.word("naps"), m.word("maps"))
 	}
 }
+
+// TestCoverageWithBody: the first result is CoverageWith, the second CoverageWith on the
+// passages without headings and titles.
+func TestCoverageWithBody(t *testing.T) {
+	ps := []events.Passage{
+		{Title: "Running", Heading: "Long runs", Text: "Once a week, build endurance slowly: keep the effort easy."},
+		{Title: "Running", Heading: "Blisters and chafing", Text: "Thighs rubbing raw: apply anti-chafe balm before long runs."},
+		{Title: "Running", Heading: "Tapering", Text: "Cut volume in the last two weeks before a race."},
+	}
+	q := "How do I stop my thighs rubbing raw on long runs?"
+	x := &events.Expansions{Words: map[string][]events.Alternative{"thighs": {{Word: "legs", Weight: 0.75}}}}
+	all, body := CoverageWithBody(q, x, ps)
+	bare := slices.Clone(ps)
+	for i := range bare {
+		bare[i].Title, bare[i].Heading = "", ""
+	}
+	if want := CoverageWith(q, x, ps); !slices.Equal(all, want) {
+		t.Errorf("coverage %v, want %v", all, want)
+	}
+	if want := CoverageWith(q, x, bare); !slices.Equal(body, want) {
+		t.Errorf("body coverage %v, want %v", body, want)
+	}
+	if body[0] != 0 || all[0] == 0 || body[1] == 0 {
+		t.Errorf("coverage %v, body %v: want the first passage covered by its heading only", all, body)
+	}
+}

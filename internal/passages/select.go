@@ -34,7 +34,27 @@ func CoverageWith(query string, x *events.Expansions, ps []events.Passage) []flo
 	return coverage(newMatcherWith(query, x), ps)
 }
 
+// CoverageWithBody is CoverageWith and, for each of ps, the coverage of the question by its
+// text alone (without its heading and title; the words weighted by the passages whose text
+// holds them), as CoverageWith on ps without headings and titles; each text is read once for
+// both.
+func CoverageWithBody(query string, x *events.Expansions, ps []events.Passage) (all, body []float64) {
+	m := newMatcherWith(query, x)
+	texts := make([]uint64, len(ps))
+	for i, p := range ps {
+		texts[i] = m.text(p.Text)
+	}
+	all = coverageOf(m, ps, func(i int) uint64 { return m.text(ps[i].Title) | m.text(ps[i].Heading) | texts[i] })
+	body = coverageOf(m, ps, func(i int) uint64 { return texts[i] })
+	return all, body
+}
+
 func coverage(m *matcher, ps []events.Passage) []float64 {
+	return coverageOf(m, ps, func(i int) uint64 { return m.text(ps[i].Title) | m.text(ps[i].Heading) | m.text(ps[i].Text) })
+}
+
+// coverageOf is coverage with the patterns found in passage i given by mask(i).
+func coverageOf(m *matcher, ps []events.Passage, mask func(i int) uint64) []float64 {
 	q := m.terms
 	out := make([]float64, len(ps))
 	if len(q) == 0 || len(ps) == 0 {
@@ -42,8 +62,8 @@ func coverage(m *matcher, ps []events.Passage) []float64 {
 	}
 	has := make([][]float64, len(ps))
 	df := make([]int, len(q))
-	for i, p := range ps {
-		has[i] = m.present(m.text(p.Title)|m.text(p.Heading)|m.text(p.Text), nil)
+	for i := range ps {
+		has[i] = m.present(mask(i), nil)
 		for j := range q {
 			if has[i][j] > 0 {
 				df[j]++
