@@ -27,7 +27,7 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // browserWait bounds every wait on the page; the loopback model streams a reply of a
-// couple of thousand characters in 3-character pieces 20 ms apart, so replies take seconds.
+// couple of thousand characters in pieces tens of milliseconds apart, so replies take seconds.
 const browserWait = 60 * time.Second
 
 // widgetRoot is the JS expression for the widget's open shadow root.
@@ -45,12 +45,14 @@ func TestWidgetInBrowser(t *testing.T) {
 		t.Fatalf("the widget browser test needs Chromium at %s (%v): run `make deps-test` "+
 			"(or `apt-get install chromium`)", chromiumPath, err)
 	}
-	h := newHarness(t, ollamatest.Options{DeltaDelay: 20 * time.Millisecond, ChunkSize: 3})
+	h := newHarness(t, ollamatest.Options{DeltaDelay: 80 * time.Millisecond, ChunkSize: 12})
 	cfg := h.config()
 	cfg.Dev = true
-	// The demo reply quotes every passage (about 1.5k characters, ~500 deltas 20 ms apart, so
-	// 10+ s under -race): longer than the harness's 10 s turn lease and AckWait, which a turn
-	// must survive (the lease is renewed while deltas flow).
+	// The demo reply quotes every passage (about 1.5k characters, ~125 deltas 80 ms apart, so
+	// 10+ s): longer than the harness's 10 s turn lease and AckWait, which a turn must survive
+	// (the lease is renewed while deltas flow). Twelve characters a delta rather than three:
+	// the same 10 s with a quarter of the deltas, each of which the page lays out and paints
+	// (Chromium's CPU), and still a draft that grows many times before the reply is final.
 	a := h.start(cfg)
 	token := waitDemoDocumentIndexed(t, a.URL, cfg.DataDir)
 

@@ -195,7 +195,10 @@ func TestWidgetUXInBrowser(t *testing.T) {
 	needChromium(t)
 	axe, err := os.ReadFile(axeScript)
 	require.NoError(t, err, "axe-core copy (make console)")
-	h := newHarness(t, ollamatest.Options{DeltaDelay: 12 * time.Millisecond, ChunkSize: 4, Reply: uxReply})
+	// The long reply streams for about 3 s (long enough to see and check it mid-stream) in
+	// 12-character deltas: every delta is a frame the page lays out and paints, so a third of
+	// the deltas of 4 characters 12 ms apart is a third of that work for the same stream.
+	h := newHarness(t, ollamatest.Options{DeltaDelay: 36 * time.Millisecond, ChunkSize: 12, Reply: uxReply})
 	a := h.start(h.config())
 	c := testenv.NewClient(a.URL)
 	cr := c.Register(t)
