@@ -49,7 +49,15 @@ func startCluster(ctx context.Context, dataDir string) (*localdeps.Postgres, err
 		return nil, fmt.Errorf("testenv: copy the cached cluster: %v: %s", err, out)
 	}
 	_ = os.Remove(filepath.Join(dataDir, "ready"))
-	return localdeps.StartPostgres(ctx, opt)
+	pg, err := localdeps.StartPostgres(ctx, opt)
+	if err != nil {
+		// A damaged cache must not fail the tests: a cluster of the binary's own.
+		if rerr := os.RemoveAll(dataDir); rerr != nil {
+			return nil, err
+		}
+		return localdeps.StartPostgres(ctx, opt)
+	}
+	return pg, nil
 }
 
 // pgCacheDir is the cached cluster's directory, "" when the cache is off.
