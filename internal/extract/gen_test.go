@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,5 +307,112 @@ func TestGenerateTestdata(t *testing.T) {
 		if !bytes.Equal(got, want) && !strings.HasSuffix(name, ".docx") && !strings.HasSuffix(name, ".pptx") && !strings.HasSuffix(name, ".epub") {
 			t.Errorf("%s differs from its generator (run with -update)", name)
 		}
+	}
+}
+
+// deflateZeros is a raw DEFLATE stream (one block, fixed Huffman codes) that inflates to n zero
+// bytes, with their CRC-32: a literal zero, then copies of 258 bytes at distance 1, then literal
+// zeros for the rest. It costs a few bits per 258 bytes to write, where compressing the zeros
+// (what buildZip does) reads every one of them, slowly under -race.
+func deflateZeros(n int) ([]byte, uint32) {
+	var out []byte
+	var acc uint64
+	var nacc uint
+	bits := func(v uint64, k uint) { // LSB first
+		acc |= v << nacc
+		nacc += k
+		for nacc >= 8 {
+			out = append(out, byte(acc))
+			acc >>= 8
+			nacc -= 8
+		}
+	}
+	code := func(c uint64, k uint) { // a Huffman code: most significant bit first
+		var r uint64
+		for i := uint(0); i < k; i++ {
+			r = r<<1 | (c>>i)&1
+		}
+		bits(r, k)
+	}
+	literal0 := func() { code(0x30, 8) } // literal 0..143: 8 bits from 0x30
+	bits(1, 1)                           // BFINAL
+	bits(1, 2)                           // BTYPE 01: fixed Huffman codes
+	rest := n
+	if rest > 0 {
+		literal0()
+		rest--
+	}
+	for ; rest >= 258; rest -= 258 {
+		code(0xC5, 8) // length 258 (code 285, no extra bits)
+		code(0, 5)    // distance 1 (code 0, no extra bits)
+	}
+	for ; rest > 0; rest-- {
+		literal0()
+	}
+	code(0, 7) // end of block (256)
+	if nacc > 0 {
+		out = append(out, byte(acc))
+	}
+	zeros := make([]byte, 1<<20)
+	var crc uint32
+	for left := n; left > 0; left -= len(zeros) {
+		crc = crc32.Update(crc, crc32.IEEETable, zeros[:min(left, len(zeros))])
+	}
+	return out, crc
+}
+
+// buildHonestBombDOCX: a DOCX whose word/document.xml declares (truthfully) that it inflates to
+// n bytes of zeros.
+func buildHonestBombDOCX(n int) []byte {
+	raw, crc := deflateZeros(n)
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	f, err := w.Create("[Content_Types].xml")
+	if err != nil {
+		panic(err)
+	}
+	f.Write([]byte(ctDOCX))
+	f, err = w.CreateRaw(&zip.FileHeader{
+		Name: "word/document.xml", Method: zip.Deflate,
+		CRC32: crc, CompressedSize64: uint64(len(raw)), UncompressedSize64: uint64(n),
+	})
+	if err != nil {
+		panic(err)
+	}
+	f.Write(raw)
+	if err := w.Close(); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// TestDeflateZeros: the hand-written stream inflates to exactly its zeros, whatever the
+// remainder after the copies of 258.
+func TestDeflateZeros(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 258, 259, 260, 1 + 258*3 + 5, 100_000} {
+		raw, crc := deflateZeros(n)
+		got, err := io.ReadAll(flate.NewReader(bytes.NewReader(raw)))
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if len(got) != n || bytes.ContainsFunc(got, func(r rune) bool { return r != 0 }) {
+			t.Fatalf("n=%d: inflated %d bytes, not all zero", n, len(got))
+		}
+		if c := crc32.ChecksumIEEE(got); c != crc {
+			t.Fatalf("n=%d: crc %08x, want %08x", n, crc, c)
+		}
+	}
+	// A whole DOCX of it reads back through archive/zip, size and checksum checked.
+	b := buildHonestBombDOCX(300_000)
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := zr.File[1].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, rc); err != nil || n != 300_000 {
+		t.Fatalf("read %d bytes: %v", n, err)
 	}
 }

@@ -126,7 +126,8 @@ func cluster(tb testing.TB) *localdeps.Postgres {
 		defer cancel()
 		// fsync off: the cluster is deleted when the tests end, and commits waiting on a disk
 		// the whole machine shares were most of some tests' time.
-		pg, pgErr = localdeps.StartPostgres(ctx, localdeps.PostgresOptions{DataDir: dir("pg"), NoFsync: true})
+		// (startCluster: a copy of the cached, migrated cluster when there is one.)
+		pg, pgErr = startCluster(ctx, dir("pg"))
 		if pgErr == nil {
 			onStop(func() { _ = pg.Stop() })
 		}
@@ -182,6 +183,9 @@ func OwnDatabase(tb testing.TB) DB {
 func makeTemplate(pg *localdeps.Postgres) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if ok, err := templateExists(ctx, pg); err != nil || ok {
+		return err // a copy of the cached cluster has it, migrated
+	}
 	if err := superExec(ctx, pg, "CREATE DATABASE "+templateDB+" OWNER coachwire_owner"); err != nil {
 		return err
 	}
