@@ -105,7 +105,7 @@ deps-test:
 
 ## bench: speed and memory numbers (benchmarks report, never assert)
 bench: deps weaviate
-	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 30m ./internal/bench/
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 90m ./internal/bench/
 	$(GO) test -run='^$$' -bench='UploadToIndexed|WebhookIntake|DispatchBurst|Campaign100k|IdleWidgetSockets' -benchtime=1x -timeout 20m ./internal/app/
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -timeout 10m ./internal/extract/ ./internal/ingest/
 

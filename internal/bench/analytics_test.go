@@ -28,18 +28,16 @@ import (
 // analyticsScale is the generated history of BenchmarkAnalytics (issue 12): the measured
 // creator and Others creators of Fraction its size, in one database. Environment:
 // COACHWIRE_BENCH_ANALYTICS_{MESSAGES,USERS,CAMPAIGNS,PROGRAMS,OTHERS,FRACTION,SAMPLES}.
-// The issue's neighbourhood is 20 creators of similar size (21 million messages); a 1M creator
-// takes several minutes to generate on a loaded 2-core machine, so the default is 2 neighbours
-// of the same size (3 million messages, every rollup and index larger than shared_buffers): the
-// measured creator's queries read by (creator_id, …) indexes, so neighbours weigh through the
-// cache and the index depth. OTHERS=20 runs the issue's setup.
+// The default is the issue's setup: 20 neighbours of the same size (21 million messages). At
+// Fraction 1 the neighbours are copies of the measured creator under new ids (cloneNeighbours),
+// and the whole database is cached between runs (openAnalyticsCache).
 type analyticsScale struct {
 	Messages, Users, Campaigns, Programs, Others, Samples int
 	Fraction                                              float64
 }
 
 func readAnalyticsScale(b *testing.B) analyticsScale {
-	s := analyticsScale{Messages: 1_000_000, Users: 50_000, Campaigns: 100, Programs: 20, Others: 2, Samples: 20, Fraction: 1}
+	s := analyticsScale{Messages: 1_000_000, Users: 50_000, Campaigns: 100, Programs: 20, Others: 20, Samples: 20, Fraction: 1}
 	for name, p := range map[string]*int{"MESSAGES": &s.Messages, "USERS": &s.Users, "CAMPAIGNS": &s.Campaigns, "PROGRAMS": &s.Programs,
 		"OTHERS": &s.Others, "SAMPLES": &s.Samples} {
 		if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_" + name); v != "" {
@@ -221,7 +219,10 @@ func generateHistory(ctx context.Context, tx pgx.Tx, c uuid.UUID, messages, user
 func BenchmarkAnalytics(b *testing.B) {
 	sc := readAnalyticsScale(b)
 	ctx := context.Background()
-	d := testenv.Postgres(b)
+	// The generated database comes from the cache when a run of this scale, schema and
+	// generator made one (analytics_cache_test.go).
+	cache := openAnalyticsCache(b, sc)
+	d := testenv.DB{OwnerURL: cache.PG.OwnerURL(), AppURL: cache.PG.AppURL(), SuperURL: cache.PG.SuperURL()}
 	dir := b.TempDir()
 	svc, err := auth.New(auth.Options{KeyFile: dir + "/jwt.json", Issuer: "http://bench", BcryptCost: 4})
 	if err != nil {
@@ -236,64 +237,169 @@ func BenchmarkAnalytics(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := gateway.New(gateway.Deps{Config: &gateway.Settings{PublicURL: "http://bench",
-		Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}}}, Files: files, Store: testenv.Store(b),
+		Limits: config.Limits{RegistrationsPerIP: config.Rate{N: -1}}}, Files: files, Store: testenv.StoreAt(b, d.AppURL),
 		Bus: testenv.Bus(b), Auth: svc, Keys: keys, Log: slog.New(slog.DiscardHandler)})
 	ts := httptest.NewServer(srv.Handler())
 	b.Cleanup(ts.Close)
 	b.Cleanup(srv.Shutdown)
 	c := testenv.NewClient(ts.URL)
 
-	// The bulk load turns triggers off (session_replication_role): a superuser setting, granted
-	// to the schema owner for this database.
-	super, err := pgx.Connect(ctx, d.SuperURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := super.Exec(ctx, "GRANT SET ON PARAMETER session_replication_role TO coachwire_owner"); err != nil {
-		b.Fatal(err)
-	}
-	super.Close(ctx)
 	owner, err := pgx.Connect(ctx, d.OwnerURL)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { owner.Close(ctx) })
-	gen := func(id uuid.UUID, f float64) time.Duration {
+	// measure asks every section Samples+1 times per range and returns the p50/p95 table, with
+	// the reference query and the load average before and after.
+	measure := func(me testenv.Creator, msgs int64, others int) string {
+		// What this machine gives a query now: a CPU-bound reference (about 60 ms on an idle core)
+		// and the load average, printed with the table (the machine may be shared).
+		reference := func() string {
+			t0 := time.Now()
+			if _, err := owner.Exec(ctx, "SELECT count(*) FROM generate_series(1, 1000000)"); err != nil {
+				b.Fatal(err)
+			}
+			load, _ := os.ReadFile("/proc/loadavg")
+			return fmt.Sprintf("reference query (count of 1M) %.0f ms, load average %s", Ms(time.Since(t0)), strings.Join(strings.Fields(string(load))[:3], " "))
+		}
+		var sb strings.Builder
+		// Generating takes longer than an access token lives: sign in again.
+		var login struct {
+			AccessToken string `json:"access_token"`
+		}
+		if st, raw, err := c.Do(ctx, "POST", "/api/v1/auth/login", "", map[string]string{"email": me.Email, "password": "correct horse battery"}, &login); err != nil ||
+			st != http.StatusOK || login.AccessToken == "" {
+			b.Fatalf("login: %d %v %s", st, err, raw)
+		}
+		me.AccessToken = login.AccessToken
+		sb.WriteString("before: " + reference() + "\n")
+		sections := []string{"activity", "responsiveness", "knowledge-gaps", "retention", "campaigns", "programs", "channels", "team"}
+		today := time.Now().UTC()
+		ranges := []struct {
+			name, q string
+		}{
+			{"30 days", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin", today.AddDate(0, 0, -29).Format("2006-01-02"), today.Format("2006-01-02"))},
+			{"12 months", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin&granularity=week", today.AddDate(-1, 0, 1).Format("2006-01-02"), today.Format("2006-01-02"))},
+		}
+		fmt.Fprintf(&sb, "analytics endpoints, %d requests each (creator: %d messages; %d others ×%.2f)\n%-16s %12s %12s %12s %12s\n",
+			sc.Samples, msgs, others, sc.Fraction, "endpoint", "30d p50-ms", "30d p95-ms", "12mo p50-ms", "12mo p95-ms")
+		for _, sec := range sections {
+			fmt.Fprintf(&sb, "%-16s", sec)
+			for _, r := range ranges {
+				var lat []time.Duration
+				for i := 0; i < sc.Samples+1; i++ {
+					req, _ := http.NewRequest("GET", ts.URL+"/api/v1/analytics/"+sec+"?"+r.q, nil)
+					req.Header.Set("Authorization", "Bearer "+me.AccessToken)
+					t0 := time.Now()
+					res, err := ts.Client().Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						b.Fatalf("%s %s: %d", sec, r.name, res.StatusCode)
+					}
+					if i > 0 { // the first warms the caches
+						lat = append(lat, time.Since(t0))
+					}
+				}
+				slices.Sort(lat)
+				fmt.Fprintf(&sb, " %12.1f %12.1f", Ms(lat[len(lat)/2]), Ms(lat[min(len(lat)-1, int(float64(len(lat))*0.95))]))
+			}
+			sb.WriteString("\n")
+		}
+		sb.WriteString("after:  " + reference() + "\n")
+		return sb.String()
+	}
+	if cache.Hit {
+		m := cache.Meta
+		b.Logf("generated database from the cache %s (%.1f GB, made %s: creator %s, neighbours %s, vacuum %s, all %s): started in %s",
+			cache.Dir, float64(m.Bytes)/1e9, m.Created.Format(time.RFC3339), m.Generate, m.Neighbour, m.Vacuum, m.Total, cache.Started.Round(10*time.Millisecond))
+	} else {
+		gen := func(id uuid.UUID, f float64) time.Duration {
+			start := time.Now()
+			tx, err := owner.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := generateHistory(ctx, tx, id, int(float64(sc.Messages)*f), int(float64(sc.Users)*f), int(float64(sc.Campaigns)*f),
+				int(float64(sc.Programs)*f)); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(start)
+		}
+		others := make([]uuid.UUID, sc.Others)
+		for i := range others {
+			others[i] = c.Register(b).ID
+		}
+		me := c.Register(b)
 		start := time.Now()
-		tx, err := owner.Begin(ctx)
+		took := gen(me.ID, 1)
+		b.Logf("generated the measured creator in %s", took.Round(time.Second))
+		t0 := time.Now()
+		made := sc.Others
+		super, err := pgx.Connect(ctx, superInDB(cache.PG))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := generateHistory(ctx, tx, id, int(float64(sc.Messages)*f), int(float64(sc.Users)*f), int(float64(sc.Campaigns)*f),
-			int(float64(sc.Programs)*f)); err != nil {
-			b.Fatal(err)
+		defer super.Close(ctx)
+		if sc.Fraction == 1 {
+			// Neighbours of the same size: copies of the measured creator's rows under new ids,
+			// two at a time, far quicker than generating each.
+			if _, err := owner.Exec(ctx, "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+			// COACHWIRE_BENCH_ANALYTICS_ALSO=k: on the way, with k neighbours cloned, vacuum and
+			// print the table too (what the neighbours change, in the same run's conditions).
+			rest := others
+			if v := os.Getenv("COACHWIRE_BENCH_ANALYTICS_ALSO"); v != "" {
+				k, err := strconv.Atoi(v)
+				if err != nil || k < 0 || k >= len(others) {
+					b.Fatalf("COACHWIRE_BENCH_ANALYTICS_ALSO=%q", v)
+				}
+				if _, err := cloneNeighbours(ctx, superInDB(cache.PG), cache.DataDir, me.ID, others[:k], 2, b.Logf); err != nil {
+					b.Fatal(err)
+				}
+				if err := execAs(ctx, superInDB(cache.PG), "VACUUM ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+				var msgs int64
+				if err := super.QueryRow(ctx, "SELECT count(*) FROM messages WHERE creator_id = $1", me.ID).Scan(&msgs); err != nil {
+					b.Fatal(err)
+				}
+				out := "\n" + measure(me, msgs, k)
+				fmt.Print(out)
+				b.Log(out)
+				rest = others[k:]
+			}
+			n, err := cloneNeighbours(ctx, superInDB(cache.PG), cache.DataDir, me.ID, rest, 2, b.Logf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			made = len(others) - len(rest) + n
+		} else {
+			for _, id := range others {
+				gen(id, sc.Fraction)
+			}
 		}
-		if err := tx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start)
+		neighbours := time.Since(t0)
+		var msgs, rollup int64
+		tx, _ := owner.Begin(ctx)
+		_, _ = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", me.ID.String())
+		_ = tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM analytics_activity)").Scan(&msgs, &rollup)
+		_ = tx.Rollback(ctx)
+		cache.finish(b, analyticsMeta{Creator: me.ID, Email: me.Email, Messages: msgs, Rollup: rollup,
+			Generate: took.Round(time.Second).String(), Neighbour: neighbours.Round(time.Second).String(), Others: made}, time.Since(start))
+		m := cache.Meta
+		b.Logf("generated: creator with %d messages (%d activity rollup rows) in %s; %d other creators at %.2f× its size in %s; vacuum %s; all in %s; %.1f GB (%s)",
+			msgs, rollup, m.Generate, m.Others, sc.Fraction, m.Neighbour, m.Vacuum, m.Total, float64(m.Bytes)/1e9, cache.Dir)
 	}
-	others := make([]uuid.UUID, sc.Others)
-	for i := range others {
-		others[i] = c.Register(b).ID
-	}
-	me := c.Register(b)
-	var total time.Duration
-	for _, id := range others {
-		total += gen(id, sc.Fraction)
-	}
-	took := gen(me.ID, 1)
-	total += took
-	if _, err := owner.Exec(ctx, "VACUUM ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
-	var msgs, rollup int64
-	tx, _ := owner.Begin(ctx)
-	_, _ = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", me.ID.String())
-	_ = tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM analytics_activity)").Scan(&msgs, &rollup)
-	_ = tx.Rollback(ctx)
-	b.Logf("generated: creator with %d messages (%d activity rollup rows) in %s; %d other creators at %.2f× its size; all in %s",
-		msgs, rollup, took.Round(time.Second), sc.Others, sc.Fraction, total.Round(time.Second))
+	me := testenv.Creator{ID: cache.Meta.Creator, Email: cache.Meta.Email}
+	msgs := cache.Meta.Messages
 
 	// COACHWIRE_BENCH_ANALYTICS_HOLD=<duration>: keep the generated database up that long after
 	// generating, for EXPLAIN in psql (the URLs are printed).
@@ -306,67 +412,15 @@ func BenchmarkAnalytics(b *testing.B) {
 		time.Sleep(hold)
 	}
 
-	// What this machine gives a query now: a CPU-bound reference (about 60 ms on an idle core)
-	// and the load average, printed with the table (the machine may be shared).
-	reference := func() string {
-		t0 := time.Now()
-		if _, err := owner.Exec(ctx, "SELECT count(*) FROM generate_series(1, 1000000)"); err != nil {
-			b.Fatal(err)
-		}
-		load, _ := os.ReadFile("/proc/loadavg")
-		return fmt.Sprintf("reference query (count of 1M) %.0f ms, load average %s", Ms(time.Since(t0)), strings.Join(strings.Fields(string(load))[:3], " "))
+	source := "generated now"
+	if cache.Hit {
+		source = fmt.Sprintf("from the cache, started in %s", cache.Started.Round(10*time.Millisecond))
 	}
-	// Generating takes longer than an access token lives: sign in again.
-	var login struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st, raw, err := c.Do(ctx, "POST", "/api/v1/auth/login", "", map[string]string{"email": me.Email, "password": "correct horse battery"}, &login); err != nil ||
-		st != http.StatusOK || login.AccessToken == "" {
-		b.Fatalf("login: %d %v %s", st, err, raw)
-	}
-	me.AccessToken = login.AccessToken
-	before := reference()
-	sections := []string{"activity", "responsiveness", "knowledge-gaps", "retention", "campaigns", "programs", "channels", "team"}
-	today := time.Now().UTC()
-	ranges := []struct {
-		name, q string
-	}{
-		{"30 days", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin", today.AddDate(0, 0, -29).Format("2006-01-02"), today.Format("2006-01-02"))},
-		{"12 months", fmt.Sprintf("from=%s&to=%s&tz=Europe/Berlin&granularity=week", today.AddDate(-1, 0, 1).Format("2006-01-02"), today.Format("2006-01-02"))},
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nanalytics endpoints, %d requests each (creator: %d messages; %d others ×%.2f)\n%-16s %12s %12s %12s %12s\n",
-		sc.Samples, msgs, sc.Others, sc.Fraction, "endpoint", "30d p50-ms", "30d p95-ms", "12mo p50-ms", "12mo p95-ms")
-	for _, sec := range sections {
-		fmt.Fprintf(&sb, "%-16s", sec)
-		for _, r := range ranges {
-			var lat []time.Duration
-			for i := 0; i < sc.Samples+1; i++ {
-				req, _ := http.NewRequest("GET", ts.URL+"/api/v1/analytics/"+sec+"?"+r.q, nil)
-				req.Header.Set("Authorization", "Bearer "+me.AccessToken)
-				t0 := time.Now()
-				res, err := ts.Client().Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					b.Fatalf("%s %s: %d", sec, r.name, res.StatusCode)
-				}
-				if i > 0 { // the first warms the caches
-					lat = append(lat, time.Since(t0))
-				}
-			}
-			slices.Sort(lat)
-			fmt.Fprintf(&sb, " %12.1f %12.1f", Ms(lat[len(lat)/2]), Ms(lat[min(len(lat)-1, int(float64(len(lat))*0.95))]))
-		}
-		sb.WriteString("\n")
-	}
-	fmt.Fprintf(&sb, "before: %s\nafter:  %s\ngenerated: creator %s, all %d creators %s\n", before, reference(), took.Round(time.Second), sc.Others+1, total.Round(time.Second))
+	out := "\n" + measure(me, msgs, cache.Meta.Others) + fmt.Sprintf("database %s (%.1f GB): creator %s, %d neighbours %s, vacuum %s, all %s\n", source,
+		float64(cache.Meta.Bytes)/1e9, cache.Meta.Generate, cache.Meta.Others, cache.Meta.Neighbour, cache.Meta.Vacuum, cache.Meta.Total)
 	b.ReportMetric(0, "ns/op")
-	fmt.Print(sb.String())
-	b.Log(sb.String())
+	fmt.Print(out)
+	b.Log(out)
 }
 
 // noRollup disables the analytics triggers of migrations 0017 and 0027 on the bench database
