@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -86,7 +87,9 @@ func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
 			tb.Fatalf("testenv: nats cluster server %d not ready", i+1)
 		}
 	}
-	// JetStream answers once the servers elected a meta leader.
+	// JetStream answers once the servers elected a meta leader; a stream with n replicas can be
+	// placed once that leader sees every other server as a current, online peer (a loaded
+	// machine answered "no suitable peers for placement, peer offline" before that).
 	nc, err := nats.Connect(c.URL())
 	if err != nil {
 		tb.Fatalf("testenv: nats cluster: %v", err)
@@ -99,6 +102,9 @@ func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
 		_, err := js.AccountInfo(ctx)
 		cancel()
 		if err == nil {
+			err = c.metaPeersCurrent(n)
+		}
+		if err == nil {
 			return c
 		}
 		if time.Now().After(deadline) {
@@ -106,4 +112,31 @@ func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metaPeersCurrent reports, from the JetStream meta leader's own view, whether all n servers are
+// meta peers that are online and caught up.
+func (c *NATSCluster) metaPeersCurrent(n int) error {
+	for _, s := range c.Servers {
+		if !s.JetStreamIsLeader() {
+			continue
+		}
+		info, err := s.Jsz(&server.JSzOptions{LeaderOnly: true})
+		if err != nil {
+			return err
+		}
+		if info.Meta == nil {
+			return errors.New("meta leader reports no meta cluster")
+		}
+		if len(info.Meta.Replicas) != n-1 {
+			return fmt.Errorf("meta leader sees %d servers, want %d", len(info.Meta.Replicas)+1, n)
+		}
+		for _, p := range info.Meta.Replicas {
+			if !p.Current || p.Offline {
+				return fmt.Errorf("meta peer %s not current (offline %v)", p.Name, p.Offline)
+			}
+		}
+		return nil
+	}
+	return errors.New("no server is the meta leader")
 }
