@@ -31,8 +31,9 @@ func inFlight(c *cluster) (bool, string) {
 	var busy []string
 	names := js.StreamNames(ctx)
 	for name := range names.Name() {
-		// CW_DLQ is the outcome, not work; CW_INGEST's AckWait is 5 minutes, so a document whose
-		// ingest process was killed waits that long (documents are reported on their own).
+		// CW_DLQ is the outcome, not work; a document's ingest can outlast the settling (a killed
+		// ingest's document comes back after CW_INGEST's AckWait): documents are reported on
+		// their own (settleBounds).
 		if name == "CW_DLQ" || name == "CW_INGEST" {
 			continue
 		}
