@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,10 +41,34 @@ type Bus struct {
 	detached jetstream.JetStream // async publishes nobody waits for (publish.go: PublishDetached)
 	log      *slog.Logger
 	opt      Options
+
+	hooksMu     sync.Mutex
+	onReconnect []func()
+}
+
+// OnReconnect registers fn to run, on a goroutine of its own, every time the connection comes
+// back after a loss (NATS restarted, a network cut), once the subscriptions were sent again.
+// Core NATS messages (Notify) published while this process was cut off, or held by a server
+// that died, are gone: a listener that must not miss one (the widget hub's final messages)
+// catches up from the source of truth here.
+func (b *Bus) OnReconnect(fn func()) {
+	b.hooksMu.Lock()
+	b.onReconnect = append(b.onReconnect, fn)
+	b.hooksMu.Unlock()
+}
+
+func (b *Bus) reconnected() {
+	b.hooksMu.Lock()
+	hooks := append([]func(){}, b.onReconnect...)
+	b.hooksMu.Unlock()
+	for _, fn := range hooks {
+		go fn()
+	}
 }
 
 // Connect dials url and prepares JetStream.
 func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Options) (*Bus, error) {
+	b := &Bus{log: log}
 	nc, err := nats.Connect(url,
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -53,7 +78,10 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Option
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+			b.reconnected()
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to NATS at %s: %w", url, err)
@@ -69,7 +97,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opt Option
 	if opt.Replicas == 0 {
 		opt.Replicas = 1
 	}
-	b := &Bus{nc: nc, js: js, log: log, opt: opt}
+	b.nc, b.js, b.opt = nc, js, opt
 	if b.detached, err = newDetached(nc, log); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)

@@ -34,9 +34,13 @@ type subscriber struct {
 	loops     sync.WaitGroup
 }
 
+// NakDelayMax is the longest a failed handler's message waits before it is delivered again
+// (the redelivery backoff doubles from 250 ms per delivery up to it).
+const NakDelayMax = 10 * time.Second
+
 func newSubscriber(c jetstream.Consumer, ackWait time.Duration, keepAlive bool, inFlight int, log *slog.Logger) *subscriber {
 	return &subscriber{consumer: c, ackWait: ackWait, keepAlive: keepAlive, inFlight: max(inFlight, 1), log: log,
-		nak: backoffDelay{base: 250 * time.Millisecond, max: 10 * time.Second}, closing: make(chan struct{})}
+		nak: backoffDelay{base: 250 * time.Millisecond, max: NakDelayMax}, closing: make(chan struct{})}
 }
 
 // Subscribe starts one pull loop; the topic is implied by the consumer.

@@ -232,14 +232,15 @@ func TestChaos(t *testing.T) {
 	docWG.Wait()
 
 	// Quiescence: every accepted message answered, or nothing in flight and nothing new for a
-	// while.
+	// while; at most as long as the consumers' redelivery bounds take (settleBounds).
 	settleStart := time.Now()
-	waitQuiescent(t, c, ld, max(60*time.Second, total/5))
+	settle, docWait := settleBounds(t, c)
+	waitQuiescent(t, c, ld, max(settle, total/5))
 	t.Logf("chaos: quiescent %s after the last phase", time.Since(settleStart).Round(time.Millisecond))
 	close(ld.done)
 	ld.wg.Wait()
 
-	rep := count(t, c, ld, spans, docs, refused, campaignID, nudgees)
+	rep := count(t, c, ld, spans, docs, refused, campaignID, nudgees, docWait)
 	t.Log("\n" + rep.table())
 	if path := os.Getenv("CHAOS_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(rep.table()), 0o644)

@@ -164,7 +164,7 @@ func (ld *load) do(method, path string, body, out any) (int, []byte, error) {
 
 // widgetUser behaves like the real widget: one session, a socket that is re-dialled whenever it
 // drops, `resume` from the last seq seen, and every message re-sent with its id until acked
-// (after an `unavailable` or `rate_limited` error frame, and after each reconnect).
+// (after an `unavailable`, `retry` or `rate_limited` error frame, and after each reconnect).
 func (ld *load) widgetUser(n int) {
 	defer ld.wg.Done()
 	anon := fmt.Sprintf("chaos-anon-%d-%s", n, uuid.NewString()[:6])
@@ -282,7 +282,7 @@ func (ld *load) widgetUser(n int) {
 						continue
 					}
 					switch f.Code {
-					case "unavailable":
+					case "unavailable", "retry": // retry: the publish was not confirmed (NATS down)
 						ld.unavailable.Add(1)
 						p.sendAt = time.Now().Add(500 * time.Millisecond)
 					case "rate_limited":

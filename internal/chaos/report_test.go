@@ -31,8 +31,9 @@ func inFlight(c *cluster) (bool, string) {
 	var busy []string
 	names := js.StreamNames(ctx)
 	for name := range names.Name() {
-		// CW_DLQ is the outcome, not work; CW_INGEST's AckWait is 5 minutes, so a document whose
-		// ingest process was killed waits that long (documents are reported on their own).
+		// CW_DLQ is the outcome, not work; a document's ingest can outlast the settling (a killed
+		// ingest's document comes back after CW_INGEST's AckWait): documents are reported on
+		// their own (settleBounds).
 		if name == "CW_DLQ" || name == "CW_INGEST" {
 			continue
 		}
@@ -81,6 +82,58 @@ func allAnswered(ld *load) bool {
 	return true
 }
 
+// settleBounds reads the consumers' ack deadlines from NATS. settle is how long the suite
+// waits, after the last phase, for what the faults left in flight: a message delivered to a
+// process that was killed, or whose ack a killed NATS never stored, comes back only when its
+// consumer's AckWait has passed (from the last delivery or InProgress), and a handler that then
+// fails waits up to bus.NakDelayMax before the next try; settleSlack covers the in-process
+// retries and the rest of the pipeline after that. The longest AckWait is the channel dispatch
+// consumers' (2 × the provider call timeout + 5 s = 65 s by default: a part left "sending" must
+// be past the call timeout when it comes back), so a reply held by the killed dispatch reaches
+// its provider about 65 s after the kill: with a 30 s schedule, about 50 s after the last phase.
+// docs is how long an acknowledged document may take after the settling: three ack deadlines
+// of CW_INGEST (left out of quiescence), at least 90 s.
+func settleBounds(t *testing.T, c *cluster) (settle, docs time.Duration) {
+	nc, err := nats.Connect(c.natsURL, nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("chaos: consumer settings: %v", err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ackWait, ingestWait time.Duration
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		if name == "CW_DLQ" {
+			continue
+		}
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("chaos: consumer settings: %v", err)
+		}
+		infos := s.ListConsumers(ctx)
+		for ci := range infos.Info() {
+			if name == "CW_INGEST" {
+				ingestWait = max(ingestWait, ci.Config.AckWait)
+			} else {
+				ackWait = max(ackWait, ci.Config.AckWait)
+			}
+		}
+		if err := infos.Err(); err != nil {
+			t.Fatalf("chaos: consumer settings: %v", err)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Fatalf("chaos: consumer settings: %v", err)
+	}
+	return ackWait + bus.NakDelayMax + settleSlack, max(90*time.Second, 3*ingestWait)
+}
+
+// settleSlack is the settling time beyond a redelivery's wait: in-process retries, the stages
+// after the one redelivered, the provider doubles' latency, on a loaded machine.
+const settleSlack = 15 * time.Second
+
 // waitQuiescent waits until every accepted message is answered (then a few seconds more, for
 // late duplicates), or until no consumer has work and nothing observable changed for 10 s, or
 // at most limit.
@@ -105,7 +158,13 @@ func waitQuiescent(t *testing.T, c *cluster, ld *load, limit time.Duration) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	_, why := inFlight(c)
-	t.Logf("chaos: not quiescent after %s (in flight: %s)", limit, why)
+	var open []string
+	for _, it := range ld.l.snapshot() {
+		if ld.l.isAccepted(it) && (it.kind == "widget" && !ld.l.widgetAnswered(it) || it.kind != "widget" && !ld.answeredOnProvider(it)) {
+			open = append(open, it.kind+" "+it.token)
+		}
+	}
+	t.Logf("chaos: not quiescent after %s (in flight: %s; unanswered: %s)", limit, why, strings.Join(open, ", "))
 }
 
 // row is one line of the report.
@@ -183,7 +242,7 @@ type send struct {
 }
 
 // count builds the report from the ledger, the provider doubles, the database and the DLQ.
-func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string, refused [][]int, campaignID string, nudgees []int64) *report {
+func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string, refused [][]int, campaignID string, nudgees []int64, docWait time.Duration) *report {
 	t.Helper()
 	phaseAt := func(at time.Time) int {
 		p := 0
@@ -380,8 +439,8 @@ func count(t *testing.T, c *cluster, ld *load, spans []phaseSpan, docs []string,
 	}
 
 	// Documents uploaded in each phase. CW_INGEST is not part of quiescence: an acknowledged
-	// document gets up to 90 s (three ingest ack deadlines) to leave the pipeline.
-	docDeadline := time.Now().Add(90 * time.Second)
+	// document gets docWait (settleBounds: three ingest ack deadlines) to leave the pipeline.
+	docDeadline := time.Now().Add(docWait)
 	for i, id := range docs {
 		if len(refused[i]) > 0 {
 			rep.notes = append(rep.notes, fmt.Sprintf("document upload in %q refused %d times (statuses %v; 0 = no answer)", spans[i].name, len(refused[i]), refused[i]))

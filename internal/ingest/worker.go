@@ -108,7 +108,13 @@ func (w *Worker) Register(ctx context.Context, r *bus.Router) error {
 	}, w.handle)
 }
 
-const maxDeliver = 5
+// maxDeliver is the ingest consumer's MaxDeliver. A delivery that fails on an unreachable
+// PostgreSQL or Weaviate is nak'ed with a growing delay (0.5, 1, 2, 4, 8, then 10 s: bus), so ten
+// deliveries outlast a dependency restart of about a minute. Five (about 11 s) dead-lettered the
+// event of a document that arrived as PostgreSQL restarted, and the document stayed queued until
+// the sweeper (a retried upload re-publishes under the same Nats-Msg-Id, which JetStream drops as
+// a duplicate). Files that fail on their content fail at once, without redeliveries.
+const maxDeliver = 10
 
 // bm25Batch is how many chunks are written to the index per progress update when there is no
 // embedder (EmbedBatch, when larger, wins).

@@ -132,6 +132,7 @@ func (s *Server) Socket(w http.ResponseWriter, r *http.Request) error {
 		seenLimit: rate.NewLimiter(rate.Every(wsSeenEvery), wsSeenBurst),
 		log:       s.Log.With("creator_id", claims.CreatorID, "conversation_id", claims.ConversationID),
 	}
+	sess.resumedFrom.Store(-1)
 	// The connection is hijacked: the session runs on a goroutine of its own and the HTTP
 	// handler returns, so the server's connection goroutine (and the stack the handshake grew)
 	// is not kept for the socket's lifetime.
@@ -167,8 +168,11 @@ type wsSession struct {
 	// maxWritten is the highest seq of a message frame written to the socket; seenSeq the
 	// highest seq reported seen (read loop only), seenLimit bounds them.
 	maxWritten atomic.Int64
-	seenSeq    int64
-	seenLimit  *rate.Limiter
+	// resumedFrom is the highest last_seq the widget resumed from (it has everything up to
+	// it); -1 until its first resume.
+	resumedFrom atomic.Int64
+	seenSeq     int64
+	seenLimit   *rate.Limiter
 	// unconfirmed are message ids this socket counted against the rate limits but could not
 	// confirm (a `retry` frame went out): their resends are not counted again. Made on the
 	// first unconfirmed publish (an idle socket holds none); only the frame handler touches it.
@@ -188,7 +192,7 @@ func (ss *wsSession) run(parent context.Context) {
 		_ = ss.conn.Close(websocket.StatusGoingAway, ShutdownReason)
 		cancel()
 	}
-	unsubscribe, err := ss.srv.hub.join(ctx, ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, goingAway)
+	unsubscribe, err := ss.srv.hub.join(ctx, ss.claims.CreatorID, ss.claims.ConversationID, ss.deliverLive, goingAway, ss.catchUp)
 	if err != nil {
 		ss.log.Error("widget socket: subscribe live", "err", err)
 		ss.conn.Close(websocket.StatusInternalError, "try again")
@@ -386,6 +390,28 @@ func (ss *wsSession) sendError(ctx context.Context, code, msg string) {
 // shows the whole conversation), so a reconnecting widget misses nothing; the widget drops what
 // it already has by seq, and matches its own messages by client_id.
 func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
+	for cur := ss.resumedFrom.Load(); lastSeq > cur; cur = ss.resumedFrom.Load() {
+		if ss.resumedFrom.CompareAndSwap(cur, lastSeq) {
+			break
+		}
+	}
+	ss.replayAfter(ctx, lastSeq, true)
+}
+
+// catchUp writes the messages after the last one this socket has (resumed from or written
+// since): the hub calls it after a NATS reconnect, when live frames may have been dropped. The
+// widget drops what it already has by seq. A socket that never resumed asked for no history.
+func (ss *wsSession) catchUp() {
+	from := ss.resumedFrom.Load()
+	if from < 0 || ss.ctx.Err() != nil {
+		return
+	}
+	ss.replayAfter(ss.ctx, max(from, ss.maxWritten.Load()), false)
+}
+
+// replayAfter writes every message after lastSeq; answer adds the frames a resume is answered
+// with (ready, or the unavailable error that makes the widget resume again).
+func (ss *wsSession) replayAfter(ctx context.Context, lastSeq int64, answer bool) {
 	var msgs []db.Message
 	err := ss.srv.Store.InTenant(ctx, ss.claims.CreatorID, func(q *db.Queries) error {
 		var err error
@@ -394,7 +420,9 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 	})
 	if err != nil {
 		ss.log.Error("widget socket: replay", "err", err)
-		ss.sendError(ctx, "unavailable", "could not load history, retrying later")
+		if answer {
+			ss.sendError(ctx, "unavailable", "could not load history, retrying later")
+		}
 		return
 	}
 	for _, m := range msgs {
@@ -418,7 +446,9 @@ func (ss *wsSession) replay(ctx context.Context, lastSeq int64) {
 		}
 		ss.send(ctx, f)
 	}
-	ss.send(ctx, serverFrame{Type: "ready"})
+	if answer {
+		ss.send(ctx, serverFrame{Type: "ready"})
+	}
 }
 
 // receive validates an end user's message and publishes it; the ack tells the widget it is
