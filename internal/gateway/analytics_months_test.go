@@ -32,21 +32,8 @@ func TestAnalyticsGapMonthsExact(t *testing.T) {
 	a := e.c.Register(t)
 	store := testenv.Store(t)
 	ctx := context.Background()
-	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
-	setZone := func(tz string) {
-		t.Helper()
-		if err := store.InTenant(ctx, a.ID, func(q *db.Queries) error {
-			p, err := q.GetCreatorPolicy(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			_, err = q.SetCreatorPolicy(ctx, db.SetCreatorPolicyParams{ID: a.ID, Timezone: tz, QuietStart: p.QuietStart, QuietEnd: p.QuietEnd,
-				CapDay: p.NudgeCapDay, CapWeek: p.NudgeCapWeek})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	zones := analyticsZones
+	setZone := func(tz string) { t.Helper(); setCreatorZone(t, store, a.ID, tz) }
 	own := zones[1+rng.IntN(len(zones)-1)]
 	setZone(own)
 

@@ -256,24 +256,11 @@ func TestAnalyticsExact(t *testing.T) {
 	a := e.c.Register(t)
 	store := testenv.Store(t)
 	ctx := context.Background()
-	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
+	zones := analyticsZones
 	// The creator's own zone while the rows are written (the per-day rollup's trigger path; the
 	// first range is asked in it).
 	ownZone := zones[1+rng.IntN(len(zones)-1)]
-	setZone := func(tz string) {
-		t.Helper()
-		if err := store.InTenant(ctx, a.ID, func(q *db.Queries) error {
-			p, err := q.GetCreatorPolicy(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			_, err = q.SetCreatorPolicy(ctx, db.SetCreatorPolicyParams{ID: a.ID, Timezone: tz, QuietStart: p.QuietStart, QuietEnd: p.QuietEnd,
-				CapDay: p.NudgeCapDay, CapWeek: p.NudgeCapWeek})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setZone := func(tz string) { t.Helper(); setCreatorZone(t, store, a.ID, tz) }
 	setZone(ownZone)
 	msgs := analyticsData(t, store, a.ID, rng, 60)
 
@@ -883,4 +870,25 @@ func nonZero(v any) string {
 		}
 	}
 	return ""
+}
+
+// analyticsZones are the zones the exactness tests ask in: whole-hour, half-hour and 45-minute
+// offsets, both hemispheres' DST, a 30-minute DST shift (Lord Howe).
+var analyticsZones = []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
+
+// setCreatorZone changes the creator's own time zone, keeping the rest of its send policy.
+func setCreatorZone(t *testing.T, store *db.Store, creator uuid.UUID, tz string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := store.InTenant(ctx, creator, func(q *db.Queries) error {
+		p, err := q.GetCreatorPolicy(ctx, creator)
+		if err != nil {
+			return err
+		}
+		_, err = q.SetCreatorPolicy(ctx, db.SetCreatorPolicyParams{ID: creator, Timezone: tz, QuietStart: p.QuietStart, QuietEnd: p.QuietEnd,
+			CapDay: p.NudgeCapDay, CapWeek: p.NudgeCapWeek})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
