@@ -154,7 +154,13 @@ func TestChaos(t *testing.T) {
 	}, "the set-up replies to the campaign's recipients")
 	owner, _ := c.pgURLs()
 	tagNudgees(t, owner, cr.ID.String(), nudgees)
-	campaignID, schedule := createCampaign(t, api, cr)
+	// The campaign is made before any fault, while the whole test suite may be loading the
+	// machine: a freshly migrated cluster on a busy disk kept this request waiting over 30 s for
+	// a database connection in make test (never alone). Set-up may wait; the load's clients keep
+	// their own timeouts.
+	setupAPI := testenv.NewClient(c.base)
+	setupAPI.HTTP.Timeout = 2 * time.Minute
+	campaignID, schedule := createCampaign(t, setupAPI, cr)
 	t.Logf("chaos: recurring campaign %s with schedule %s", campaignID, schedule)
 
 	// Load.
