@@ -57,8 +57,10 @@ LIMIT @max_rows;
 
 -- name: LockConversation :one
 -- Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
--- being stored are serialized on this row.
-SELECT * FROM conversations WHERE id = $1 FOR UPDATE;
+-- being stored are serialized on this row. FOR NO KEY UPDATE, the lock an UPDATE of the row
+-- takes: it does not wait for key-share locks (foreign key checks, the analytics batch's lock
+-- on its conversations, migration 0027), which FOR UPDATE would.
+SELECT * FROM conversations WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: SetConversationStatus :one
 UPDATE conversations SET status = @status, last_activity_at = now() WHERE id = @id RETURNING *;

@@ -232,11 +232,13 @@ func (q *Queries) ListConversationsFiltered(ctx context.Context, arg ListConvers
 }
 
 const lockConversation = `-- name: LockConversation :one
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
-// being stored are serialized on this row.
+// being stored are serialized on this row. FOR NO KEY UPDATE, the lock an UPDATE of the row
+// takes: it does not wait for key-share locks (foreign key checks, the analytics batch's lock
+// on its conversations, migration 0027), which FOR UPDATE would.
 func (q *Queries) LockConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
 	row := q.db.QueryRow(ctx, lockConversation, id)
 	var i Conversation
