@@ -22,12 +22,13 @@ SELECT * FROM conversations WHERE id = $1;
 SELECT * FROM conversations ORDER BY last_activity_at DESC LIMIT $1;
 
 -- name: AcquireTurnLease :one
--- Takes the conversation's turn lease when it is free, expired or already ours.
+-- Takes the conversation's turn lease when it is free, expired or already ours, and returns the
+-- conversation as it is now.
 UPDATE conversations
 SET turn_lease_until = now() + make_interval(secs => @lease_seconds::float8), turn_lease_owner = @owner
 WHERE id = @id
   AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = @owner)
-RETURNING id;
+RETURNING *;
 
 -- name: ReleaseTurnLease :exec
 UPDATE conversations SET turn_lease_until = NULL, turn_lease_owner = NULL
