@@ -22,12 +22,13 @@ SELECT * FROM conversations WHERE id = $1;
 SELECT * FROM conversations ORDER BY last_activity_at DESC LIMIT $1;
 
 -- name: AcquireTurnLease :one
--- Takes the conversation's turn lease when it is free, expired or already ours.
+-- Takes the conversation's turn lease when it is free, expired or already ours, and returns the
+-- conversation as it is now.
 UPDATE conversations
 SET turn_lease_until = now() + make_interval(secs => @lease_seconds::float8), turn_lease_owner = @owner
 WHERE id = @id
   AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = @owner)
-RETURNING id;
+RETURNING *;
 
 -- name: ReleaseTurnLease :exec
 UPDATE conversations SET turn_lease_until = NULL, turn_lease_owner = NULL
@@ -57,8 +58,10 @@ LIMIT @max_rows;
 
 -- name: LockConversation :one
 -- Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
--- being stored are serialized on this row.
-SELECT * FROM conversations WHERE id = $1 FOR UPDATE;
+-- being stored are serialized on this row. FOR NO KEY UPDATE, the lock an UPDATE of the row
+-- takes: it does not wait for key-share locks (foreign key checks, the analytics batch's lock
+-- on its conversations, migration 0027), which FOR UPDATE would.
+SELECT * FROM conversations WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: SetConversationStatus :one
 UPDATE conversations SET status = @status, last_activity_at = now() WHERE id = @id RETURNING *;

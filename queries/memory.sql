@@ -35,7 +35,7 @@ WITH person AS (
 ), last AS (
     SELECT COALESCE(max(m.gseq), 0)::bigint AS seq
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = @end_user_id OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id))
+    WHERE c.end_user_id = ANY(ARRAY(SELECT @end_user_id::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id)))
 ), erased AS (
     INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
     SELECT (SELECT id FROM person), @creator_id, '{}', last.seq, 1, now() FROM last
@@ -62,7 +62,7 @@ SELECT mem.floor AS extracted_seq, mem.version,
        COALESCE(max(m.gseq), 0)::bigint AS latest_gseq,
        COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
 FROM mem
-LEFT JOIN conversations c ON c.end_user_id = @end_user_id OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id))
+LEFT JOIN conversations c ON c.end_user_id = ANY(ARRAY(SELECT @end_user_id::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id)))
 LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.gseq > mem.floor
 GROUP BY mem.floor, mem.version;
 
@@ -72,7 +72,7 @@ GROUP BY mem.floor, mem.version;
 -- person's: every end user linked into it.
 SELECT * FROM (
     SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE (c.end_user_id = @end_user_id OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id))) AND m.gseq > @after_gseq AND m.role IN ('user', 'assistant', 'creator')
+    WHERE c.end_user_id = ANY(ARRAY(SELECT @end_user_id::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = @end_user_id))) AND m.gseq > @after_gseq AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
     ORDER BY m.gseq DESC LIMIT @max_messages
 ) recent ORDER BY gseq;

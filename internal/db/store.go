@@ -62,43 +62,52 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // InTenant runs fn in a transaction whose row-level security context is creatorID. The
 // transaction commits when fn returns nil and rolls back otherwise.
 //
-// BEGIN and set_config travel in one round trip (the simple protocol; the only value spliced in
-// is a formatted UUID, never caller text), so the tenant costs no extra round trip. A connection
-// given back in any state but idle is destroyed by the pool, so a tenant setting can never
-// outlive its transaction.
+// BEGIN and set_config travel with the transaction's first statement, in one pipeline
+// (openingConn), so neither the tenant nor the BEGIN costs a round trip of its own. A
+// connection given back in any state but idle is destroyed by the pool, so a tenant setting
+// can never outlive its transaction.
 func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Queries) error) (err error) {
 	if creatorID == uuid.Nil {
 		return errors.New("db: tenant transaction without a creator id")
 	}
+	return s.inTx(ctx, "app.creator_id", creatorID.String(), func(q *Queries) error {
+		if err := fn(q); err != nil {
+			return err
+		}
+		if hook, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {
+			return hook(ctx, creatorID, q)
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction opened with its first statement (openingConn) that sets setting
+// to value (setting "": none), and commits when fn returns nil.
+func (s *Store) inTx(ctx context.Context, setting, value string, fn func(q *Queries) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("db: acquire: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "BEGIN; SELECT set_config('app.creator_id', '"+creatorID.String()+"', true)"); err != nil {
-		rollback(ctx, conn.Conn())
-		return fmt.Errorf("db: begin tenant transaction: %w", err)
-	}
+	oc := &openingConn{conn: conn, setting: setting, value: value}
 	committed := false
 	defer func() {
 		if !committed {
 			rollback(ctx, conn.Conn())
 		}
 	}()
-	q := New(conn)
-	if err := fn(q); err != nil {
+	if err := fn(New(oc)); err != nil {
 		return err
 	}
-	if hook, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {
-		if err := hook(ctx, creatorID, q); err != nil {
-			return err
-		}
+	committed = true
+	if !oc.open { // fn ran no statement: there is no transaction
+		return nil
 	}
 	tag, err := conn.Exec(ctx, "COMMIT")
 	if err != nil {
+		committed = false
 		return fmt.Errorf("db: commit: %w", err)
 	}
-	committed = true
 	if tag.String() == "ROLLBACK" { // the transaction had failed: COMMIT rolls it back
 		return errors.New("db: commit: transaction was rolled back after an earlier error")
 	}
@@ -126,18 +135,7 @@ func (s *Store) AsUser(ctx context.Context, userID uuid.UUID, fn func(q *Queries
 	if userID == uuid.Nil {
 		return errors.New("db: user transaction without a user id")
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
-		return fmt.Errorf("db: set user: %w", err)
-	}
-	if err := fn(New(tx)); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return s.inTx(ctx, "app.user_id", userID.String(), fn)
 }
 
 func rollback(ctx context.Context, c *pgx.Conn) {
@@ -152,15 +150,7 @@ func rollback(ctx context.Context, c *pgx.Conn) {
 // Global runs fn outside any tenant: only the SECURITY DEFINER lookups (login, widget key)
 // return anything there, since every tenant table's policy matches no row.
 func (s *Store) Global(ctx context.Context, fn func(q *Queries) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	if err := fn(New(tx)); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return s.inTx(ctx, "", "", fn)
 }
 
 // IsNotFound reports whether err means "no such row".

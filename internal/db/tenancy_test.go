@@ -535,3 +535,70 @@ func TestAuditLogAppendOnly(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestTransactionOpensWithFirstStatement: a transaction is opened by its first statement
+// (BEGIN and the tenant in the same pipeline), whichever kind it is: an exec, a row, rows. Each
+// first statement runs in the tenant and inside the transaction (a later failure rolls it
+// back); a function that runs no statement opens none; another creator's rows stay invisible.
+func TestTransactionOpensWithFirstStatement(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1) // one connection: every transaction on it
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	boom := fmt.Errorf("boom")
+	leased := func(c, conv uuid.UUID) bool {
+		var held bool
+		require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+			got, err := q.GetConversation(ctx, conv)
+			held = got.TurnLeaseOwner == owner
+			return err
+		}))
+		return held
+	}
+
+	// A row first (UPDATE … RETURNING), rolled back by the function's error.
+	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+		require.NoError(t, err)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.False(t, leased(a.creator, a.conversation), "the first statement ran outside the transaction")
+
+	// The same, committed; then an exec first (it releases the lease), committed.
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+		return err
+	}))
+	require.True(t, leased(a.creator, a.conversation))
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		return q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+	}))
+	require.False(t, leased(a.creator, a.conversation))
+
+	// Rows first, read in part, then more statements in the same transaction: all in the tenant.
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		msgs, err := q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: a.conversation, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		_, err = q.GetConversation(ctx, b.conversation)
+		require.True(t, db.IsNotFound(err), "another creator's conversation: %v", err)
+		_, err = q.GetConversation(ctx, a.conversation)
+		return err
+	}))
+	// Another creator's rows as the first statement: none.
+	require.NoError(t, s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+		msgs, err := q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: a.conversation, Limit: 10})
+		require.Empty(t, msgs)
+		return err
+	}))
+	// No statement: nothing opened, the connection is idle and without a tenant.
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error { return nil }))
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting)
+}

@@ -109,10 +109,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	// is asked, so the lease is visible to every replica while the reply is written.
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
 		var err error
-		if err := acquire(ctx, q, turn.ConversationID, owner, w.Lease); err != nil {
-			return err
-		}
-		if conv, err = q.GetConversation(ctx, turn.ConversationID); err != nil {
+		if conv, err = acquire(ctx, q, turn.ConversationID, owner, w.Lease); err != nil {
 			return err
 		}
 		if trigger, err = q.GetMessage(ctx, turn.MessageID); err != nil {
@@ -266,17 +263,22 @@ func (w *Worker) mode() string {
 
 // lease takes (or renews) the conversation's turn lease or reports errBusy.
 func (w *Worker) lease(ctx context.Context, c, conv, owner uuid.UUID) error {
-	return w.Store.InTenant(ctx, c, func(q *db.Queries) error { return acquire(ctx, q, conv, owner, w.Lease) })
+	return w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+		_, err := acquire(ctx, q, conv, owner, w.Lease)
+		return err
+	})
 }
 
-func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease time.Duration) error {
-	_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{
+// acquire takes the conversation's turn lease (errBusy: another turn holds it) and returns the
+// conversation.
+func acquire(ctx context.Context, q *db.Queries, conv, owner uuid.UUID, lease time.Duration) (db.Conversation, error) {
+	c, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{
 		ID: conv, Owner: uuid.NullUUID{UUID: owner, Valid: true}, LeaseSeconds: lease.Seconds(),
 	})
 	if db.IsNotFound(err) {
-		return errBusy
+		return c, errBusy
 	}
-	return err
+	return c, err
 }
 
 // compose produces the reply text and its sources (the [n] of the text is the n-th source):
