@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/internal/analytics"
@@ -26,25 +27,7 @@ func TestApplyExactlyOnce(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
 	ctx := context.Background()
-	c := uuid.New()
-	var convs []uuid.UUID
-	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
-		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: c, Name: "c", Email: c.String() + "@example.com",
-			WidgetKey: "wk_" + c.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
-			return err
-		}
-		for i := 0; i < 5; i++ {
-			eu, conv := uuid.New(), uuid.New()
-			if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: eu, CreatorID: c, Channel: "widget", ExternalID: eu.String()}); err != nil {
-				return err
-			}
-			if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: c, EndUserID: eu, Channel: "widget"}); err != nil {
-				return err
-			}
-			convs = append(convs, conv)
-		}
-		return nil
-	}))
+	c, convs := seedConversations(t, s, 5)
 	write := func(n int) {
 		for i := 0; i < n; i++ {
 			require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
@@ -68,11 +51,8 @@ func TestApplyExactlyOnce(t *testing.T) {
 	type figures struct{ in, out, rawIn, rawOut, turns, timed, queued int }
 	read := func() figures {
 		t.Helper()
-		tx, err := s.Pool().Begin(ctx)
-		require.NoError(t, err)
+		tx := tenantTx(t, s, c, "0")
 		defer tx.Rollback(ctx) //nolint:errcheck
-		_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
-		require.NoError(t, err)
 		var f figures
 		require.NoError(t, tx.QueryRow(ctx, `SELECT
 			(SELECT coalesce(sum(messages_in), 0) FROM analytics_activity), (SELECT coalesce(sum(messages_out), 0) FROM analytics_days),
@@ -140,39 +120,24 @@ func TestTurnDoesNotWaitForBatch(t *testing.T) {
 	t.Parallel()
 	s := testenv.Store(t)
 	ctx := context.Background()
-	c, eu, conv := uuid.New(), uuid.New(), uuid.New()
+	c, convs := seedConversations(t, s, 1)
+	conv := convs[0]
 	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
-		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: c, Name: "c", Email: c.String() + "@example.com",
-			WidgetKey: "wk_" + c.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
-			return err
-		}
-		if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: eu, CreatorID: c, Channel: "widget", ExternalID: eu.String()}); err != nil {
-			return err
-		}
-		if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: c, EndUserID: eu, Channel: "widget"}); err != nil {
-			return err
-		}
 		_, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: c, ConversationID: conv, Role: "user",
 			Body: "first question?", Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"})
 		return err
 	}))
 
 	// The batch: applied, not committed.
-	batch, err := s.Pool().Begin(ctx)
-	require.NoError(t, err)
+	batch := tenantTx(t, s, c, "0")
 	defer batch.Rollback(ctx) //nolint:errcheck
-	_, err = batch.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
-	require.NoError(t, err)
 	var applied int
 	require.NoError(t, batch.QueryRow(ctx, "SELECT analytics_apply($1, 100)", c).Scan(&applied))
 	require.Equal(t, 1, applied)
 
 	ask := uuid.New()
-	turn, err := s.Pool().Begin(ctx)
-	require.NoError(t, err)
+	turn := tenantTx(t, s, c, "5s")
 	defer turn.Rollback(ctx) //nolint:errcheck
-	_, err = turn.Exec(ctx, "SELECT set_config('app.creator_id', $1, true), set_config('lock_timeout', '5s', true)", c.String())
-	require.NoError(t, err)
 	q := db.New(turn)
 	require.NoError(t, func() error {
 		if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: ask, CreatorID: c, ConversationID: conv, Role: "user",
@@ -189,4 +154,42 @@ func TestTurnDoesNotWaitForBatch(t *testing.T) {
 	}(), "the turn's writes waited for the open analytics batch")
 	require.NoError(t, turn.Commit(ctx))
 	require.NoError(t, batch.Commit(ctx))
+}
+
+// seedConversations makes a creator with n end users, a widget conversation each.
+func seedConversations(t *testing.T, s *db.Store, n int) (uuid.UUID, []uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	c := uuid.New()
+	var convs []uuid.UUID
+	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+		if _, err := q.InsertCreator(ctx, db.InsertCreatorParams{ID: c, Name: "c", Email: c.String() + "@example.com",
+			WidgetKey: "wk_" + c.String(), WidgetSecret: "s", AllowedOrigins: []string{}}); err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			eu, conv := uuid.New(), uuid.New()
+			if _, err := q.UpsertEndUser(ctx, db.UpsertEndUserParams{ID: eu, CreatorID: c, Channel: "widget", ExternalID: eu.String()}); err != nil {
+				return err
+			}
+			if _, err := q.UpsertConversation(ctx, db.UpsertConversationParams{ID: conv, CreatorID: c, EndUserID: eu, Channel: "widget"}); err != nil {
+				return err
+			}
+			convs = append(convs, conv)
+		}
+		return nil
+	}))
+	return c, convs
+}
+
+// tenantTx begins a raw transaction in creator c's tenant whose statements wait for a lock at
+// most lockTimeout ("0": no limit); the caller rolls it back or commits.
+func tenantTx(t *testing.T, s *db.Store, c uuid.UUID, lockTimeout string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.Pool().Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true), set_config('lock_timeout', $2, true)", c.String(), lockTimeout)
+	require.NoError(t, err)
+	return tx
 }
