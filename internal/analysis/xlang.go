@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"encoding/binary"
 	"io"
 	"slices"
 	"sort"
@@ -50,7 +51,8 @@ func loadTable(data []byte) table {
 		panic("analysis: embedded lexicon: " + err.Error()) // built into the binary: cannot happen
 	}
 	var sb strings.Builder
-	sb.Grow(4 * len(data)) // about the decompressed size
+	// The decompressed size, from the gzip trailer (ISIZE): one allocation.
+	sb.Grow(int(binary.LittleEndian.Uint32(data[len(data)-4:])))
 	if _, err := io.Copy(&sb, zr); err != nil {
 		panic("analysis: embedded lexicon: " + err.Error())
 	}
