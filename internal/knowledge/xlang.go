@@ -95,13 +95,23 @@ func (s *Store) keepCross(tenant string, v *vocab) {
 //     (analysis.Cognate): the nearest ones are added, with their stems.
 func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 	terms, _ := crossTermsNoted(v, words, langs, nil)
-	return terms
+	var out []string
+	for _, t := range terms {
+		out = append(out, t.term)
+	}
+	return out
+}
+
+// crossTerm is a term crossTerms adds and its query weight.
+type crossTerm struct {
+	term   string
+	weight int
 }
 
 // crossTermsNoted is crossTerms telling note, when not nil, each translation and cognate (not
 // stems) with the question word it stands for; and returning the question's words the search
 // could not look for (unsearchable).
-func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string)) (terms, unknown []string) {
+func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string, wt float64)) (terms []crossTerm, unknown []string) {
 	if v == nil || len(words) == 0 {
 		return nil, nil
 	}
@@ -146,25 +156,37 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 	if len(from) == 0 {
 		return nil, nil
 	}
-	var out []string
+	var out []crossTerm
 	found := map[string]bool{} // question words with a translation or cognate the creator uses
-	add := func(t string) {
-		if t != "" && len(out) < maxCrossTerms && !slices.Contains(out, t) {
-			out = append(out, t)
+	addW := func(t string, wt int) {
+		if t == "" {
+			return
+		}
+		for i := range out {
+			if out[i].term == t {
+				out[i].weight = max(out[i].weight, wt)
+				return
+			}
+		}
+		if len(out) < maxCrossTerms {
+			out = append(out, crossTerm{t, wt})
 		}
 	}
+	add := func(t string) { addW(t, weightOwn) }
 	translate := func(f analysis.Lang, qw, w string) (any bool) {
 		for _, d := range docs {
-			tr := analysis.Translate(f, d, w)
-			// The creator's own words first: of a word's senses, those the documents use.
-			slices.SortStableFunc(tr, func(a, b string) int { return boolRank(v.has(b)) - boolRank(v.has(a)) })
-			for _, t := range tr[:min(len(tr), maxTranslations)] {
+			tr, both := senses(v, f, d, w, analysis.Translate(f, d, w))
+			for i, t := range tr[:min(len(tr), maxTranslations)] {
 				if !analysis.IsStop(d, t) {
 					found[qw] = found[qw] || v.has(t)
-					add(t)
-					add(analysis.Stem(d, t))
+					wt, aw := weightOwn, altSame
+					if both > 0 && i >= both {
+						wt, aw = weightRelated, altRelated // another sense than the one both ways
+					}
+					addW(t, wt)
+					addW(analysis.Stem(d, t), wt)
 					if note != nil {
-						note(qw, t)
+						note(qw, t, aw)
 					}
 				}
 			}
@@ -226,7 +248,7 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 			add(c.word)
 			add(analysis.Stem(x.lang, c.word))
 			if note != nil {
-				note(w, c.word)
+				note(w, c.word, altSame)
 			}
 		}
 	}
@@ -293,6 +315,31 @@ func voteLanguages(words []string, docs []analysis.Lang, foreign []bool) []analy
 		}
 	}
 	return best
+}
+
+// senses orders tr, the translations into d of w (a word of f), for the creator of v: the
+// creator's own words first (of a word's senses, those the documents use), and of those first
+// the ones that translate back into w (their translations into f hold a word of w's stem:
+// "letto" → "bed" → "letto", not "letto" → "post"): the sense the lexicon gives both ways.
+// both is how many come first that way.
+func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, both int) {
+	if len(tr) == 0 {
+		return tr, 0
+	}
+	key := analysis.Fold(analysis.Stem(f, w))
+	rank := make(map[string]int, len(tr))
+	for _, t := range tr {
+		if !v.has(t) {
+			continue
+		}
+		rank[t] = 1
+		if slices.ContainsFunc(analysis.Translate(d, f, t), func(b string) bool { return analysis.Fold(analysis.Stem(f, b)) == key }) {
+			rank[t] = 2
+			both++
+		}
+	}
+	slices.SortStableFunc(tr, func(a, b string) int { return rank[b] - rank[a] })
+	return tr, both
 }
 
 func boolRank(b bool) int {
