@@ -188,8 +188,6 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 	// The words are stemmed in those of the question's languages the documents are in: a stem
 	// of another language matches only by chance ("nevera", Spanish, stems to "never").
 	stemLangs := langs
-	// The question's own language was told and the documents are in others.
-	foreign := v != nil && len(v.langs) > 0 && len(langs) > 0 && !slices.Contains(v.langs, langs[0])
 	if v != nil && len(v.langs) > 0 {
 		stemLangs = make([]analysis.Lang, 0, len(langs))
 		for _, l := range langs {
@@ -202,6 +200,11 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		}
 	}
 	words := analysis.Words(q)
+	// The question's languages when it is in another than the documents' (xlang.go).
+	var foreignLangs []analysis.Lang
+	if v != nil {
+		_, foreignLangs, _, _ = crossLangs(v, words, langs)
+	}
 	// A hyphenated English compound is one word ("shut-eye" is "shuteye", not "shut" and "eye"):
 	// its parts weigh least and bring no related words.
 	part := make([]bool, len(words))
@@ -263,10 +266,11 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		add(w, own)
 		forms := []string{w}
 		// A word of the vocabulary, an English word of an English question, or a word of a
-		// question in another language than the documents' that the lexicon knows in it, is
+		// question in another language than the documents' (told or voted: crossLangs) that
+		// the lexicon knows in it, is
 		// what it says: only others are corrected ("races" is not "laces" mistyped, German
 		// "Stunde" not "stand").
-		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) && !(foreign && analysis.InLexicon(langs[0], w)) {
+		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) && !inLexicon(foreignLangs, w) {
 			if nearStop(langs, w) {
 				continue // "shoud" is "should" mistyped, not a word to correct to content
 			}
@@ -366,6 +370,11 @@ func ownWeight(w string) int {
 		wt--
 	}
 	return wt
+}
+
+// inLexicon reports whether w is a lexicon word of one of langs.
+func inLexicon(langs []analysis.Lang, w string) bool {
+	return slices.ContainsFunc(langs, func(l analysis.Lang) bool { return analysis.InLexicon(l, w) })
 }
 
 func isStopIn(langs []analysis.Lang, w string) bool {

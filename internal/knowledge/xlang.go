@@ -115,44 +115,7 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 	if v == nil || len(words) == 0 {
 		return nil, nil
 	}
-	docs := v.langs
-	if len(docs) > 2 {
-		docs = docs[:2]
-	}
-	if len(docs) == 0 {
-		docs = []analysis.Lang{analysis.English}
-	}
-	// A foreign word: one the documents do not hold and the lexicon does not know in their
-	// languages (nor a stop word of theirs).
-	foreign := make([]bool, len(words))
-	nForeign := 0
-	for i, w := range words {
-		if len(w) < minCrossLen || v.words[w] || stopIn(docs, w) {
-			continue
-		}
-		foreign[i] = true
-		for _, d := range docs {
-			if analysis.InLexicon(d, w) {
-				foreign[i] = false
-				break
-			}
-		}
-		if foreign[i] {
-			nForeign++
-		}
-	}
-	var from []analysis.Lang // the question's languages
-	all := false             // every content word is read in them (not only the foreign ones)
-	if len(langs) > 0 && !slices.Contains(docs, langs[0]) {
-		for _, l := range langs {
-			if !slices.Contains(docs, l) {
-				from = append(from, l)
-			}
-		}
-		all = true
-	} else if nForeign > 0 {
-		from = voteLanguages(words, docs, foreign)
-	}
+	docs, from, foreign, all := crossLangs(v, words, langs)
 	if len(from) == 0 {
 		return nil, nil
 	}
@@ -253,6 +216,52 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 		}
 	}
 	return out, unsearchable(v, words, append(slices.Clone(from), docs...), found)
+}
+
+// crossLangs returns, for a question whose words are words and whose languages
+// (analysis.DetectQuery) are langs, the documents' languages (v.langs, at most two; English when
+// unknown), the question's languages when it is in another one (none when it is in theirs; see
+// crossTerms), which of its words are foreign (not in the creator's vocabulary, nor a lexicon
+// word or stop word of the documents' languages), and whether every content word is read in
+// the question's languages (its language was detected) or only the foreign ones (voted).
+func crossLangs(v *vocab, words []string, langs []analysis.Lang) (docs, from []analysis.Lang, foreign []bool, all bool) {
+	docs = v.langs
+	if len(docs) > 2 {
+		docs = docs[:2]
+	}
+	if len(docs) == 0 {
+		docs = []analysis.Lang{analysis.English}
+	}
+	// A foreign word: one the documents do not hold and the lexicon does not know in their
+	// languages (nor a stop word of theirs).
+	foreign = make([]bool, len(words))
+	nForeign := 0
+	for i, w := range words {
+		if len(w) < minCrossLen || v.words[w] || stopIn(docs, w) {
+			continue
+		}
+		foreign[i] = true
+		for _, d := range docs {
+			if analysis.InLexicon(d, w) {
+				foreign[i] = false
+				break
+			}
+		}
+		if foreign[i] {
+			nForeign++
+		}
+	}
+	if len(langs) > 0 && !slices.Contains(docs, langs[0]) {
+		for _, l := range langs {
+			if !slices.Contains(docs, l) {
+				from = append(from, l)
+			}
+		}
+		all = true
+	} else if nForeign > 0 {
+		from = voteLanguages(words, docs, foreign)
+	}
+	return docs, from, foreign, all
 }
 
 // unsearchable returns the words of a question in another language than the documents that

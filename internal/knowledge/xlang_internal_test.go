@@ -176,10 +176,10 @@ func TestSensesBothWays(t *testing.T) {
 
 // TestForeignQuestionWords: a question in another language than the documents' is stemmed only
 // in the documents' languages (a Spanish stem matches English words by chance), and its words
-// the lexicon knows in its language are not corrected to the creator's words ("Stunde" is not
-// "stand" mistyped).
+// the lexicon knows in its language, told or voted, are not corrected to the creator's words
+// ("Stunde" is not "stand" mistyped, "libre" not "fibre").
 func TestForeignQuestionWords(t *testing.T) {
-	v := testVocab([]analysis.Lang{analysis.English}, "stand", "standing", "hour", "hours", "sleep")
+	v := testVocab([]analysis.Lang{analysis.English}, "stand", "standing", "hour", "hours", "sleep", "fibre", "litre", "breathe", "swim")
 	v.byGram, v.byBag, v.stems, v.loaded = map[string][]string{}, map[string][]string{}, map[string]bool{}, time.Now()
 	for w := range v.words {
 		for _, g := range trigrams(w) {
@@ -196,5 +196,9 @@ func TestForeignQuestionWords(t *testing.T) {
 	}
 	if german := analysis.Stem(analysis.German, "schlafen"); slices.Contains(terms, german) {
 		t.Errorf("German question: %q holds the German stem %q", q, german)
+	}
+	// A language voted by the foreign words (one French stop word is not enough to tell it).
+	if q, _ := s.queryTerms(context.Background(), "t", "Comment respirer en nage libre ?"); slices.Contains(strings.Fields(q), "fibre") {
+		t.Errorf("French question: %q, want no fibre", q)
 	}
 }
