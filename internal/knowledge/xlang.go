@@ -154,6 +154,18 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 				}
 			}
 			any = any || len(tr) > 0
+			if slices.ContainsFunc(tr, v.has) {
+				continue
+			}
+			// No translation the creator uses: the creator's words that two other languages
+			// both lead to ("schiena" → Rücken, dos → "back").
+			for _, t := range pivots(v, f, d, w) {
+				addW(t, weightRelated)
+				addW(analysis.Stem(d, t), weightRelated)
+				if note != nil {
+					note(qw, t, altRelated)
+				}
+			}
 		}
 		return any
 	}
@@ -349,6 +361,43 @@ func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, bo
 	}
 	slices.SortStableFunc(tr, func(a, b string) int { return rank[b] - rank[a] })
 	return tr, both
+}
+
+// minPivots is how many other languages must lead to a word for pivots to take it.
+const minPivots = 2
+
+// pivots returns the creator's words (v) in d that the translations of w (a word of f) into at
+// least minPivots other analysed languages translate into, those most languages lead to first,
+// at most maxTranslations.
+func pivots(v *vocab, f, d analysis.Lang, w string) []string {
+	votes := map[string]int{}
+	var order []string
+	for _, p := range analysis.Supported {
+		if p == f || p == d {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, t := range analysis.Translate(f, p, w) {
+			for _, u := range analysis.Translate(p, d, t) {
+				if seen[u] || !v.has(u) {
+					continue
+				}
+				seen[u] = true
+				if votes[u] == 0 {
+					order = append(order, u)
+				}
+				votes[u]++
+			}
+		}
+	}
+	out := order[:0]
+	for _, u := range order {
+		if votes[u] >= minPivots {
+			out = append(out, u)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return votes[b] - votes[a] })
+	return out[:min(len(out), maxTranslations)]
 }
 
 func boolRank(b bool) int {

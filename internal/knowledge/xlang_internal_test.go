@@ -202,3 +202,21 @@ func TestForeignQuestionWords(t *testing.T) {
 		t.Errorf("French question: %q, want no fibre", q)
 	}
 }
+
+// TestPivots: a word none of whose translations the creator uses is matched to the creator's
+// words that its translations into two other languages lead to ("schiena": CLDR gives only
+// "scapula"; German Rücken and French dos give "back").
+func TestPivots(t *testing.T) {
+	v := testVocab([]analysis.Lang{analysis.English}, "back", "lower", "relief", "index")
+	if got := pivots(v, analysis.Italian, analysis.English, "schiena"); !slices.Contains(got, "back") {
+		t.Errorf("schiena: %q, want back", got)
+	}
+	terms := cross(v, "Come alleviare il dolore alla parte bassa della schiena?")
+	if !slices.Contains(terms, "back") {
+		t.Errorf("question: %q, want back", terms)
+	}
+	// Only the creator's words, and only where two languages agree.
+	if got := pivots(testVocab([]analysis.Lang{analysis.English}, "relief"), analysis.Italian, analysis.English, "schiena"); len(got) != 0 {
+		t.Errorf("schiena, no back in the vocabulary: %q", got)
+	}
+}
