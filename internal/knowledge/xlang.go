@@ -400,13 +400,6 @@ func pivots(v *vocab, f, d analysis.Lang, w string) []string {
 	return out[:min(len(out), maxTranslations)]
 }
 
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func stopIn(langs []analysis.Lang, w string) bool {
 	for _, l := range langs {
 		if analysis.IsStop(l, w) {
