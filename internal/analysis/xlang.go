@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"encoding/binary"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,21 +24,35 @@ import (
 //go:embed lexicon/lexicon.tsv.gz
 var lexiconData []byte
 
-// lexicon is the decompressed lexicon and, per language, the offsets of its lines: a lookup is
+// wikdictData is a second lexicon of the same form, derived from Wiktionary (WikDict): a
+// separate file because its licence is another (CC BY-SA 3.0, lexicon/NOTICE.md). It has the
+// everyday and domain words CLDR lacks ("agachamento" → "squat"); a word's CLDR translations
+// come first.
+//
+//go:embed lexicon/wikdict.tsv.gz
+var wikdictData []byte
+
+// table is one decompressed lexicon and, per language, the offsets of its lines: a lookup is
 // a binary search, and loading allocates the text and the offsets only.
-var lexicon struct {
-	once  sync.Once
+type table struct {
 	text  string
 	lines map[Lang][]uint32
 }
 
-func loadLexicon() {
-	zr, err := gzip.NewReader(bytes.NewReader(lexiconData))
+// lexicon holds the tables, CLDR's first.
+var lexicon struct {
+	once   sync.Once
+	tables []table
+}
+
+func loadTable(data []byte) table {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		panic("analysis: embedded lexicon: " + err.Error()) // built into the binary: cannot happen
 	}
 	var sb strings.Builder
-	sb.Grow(3 << 20) // the decompressed size: one allocation
+	// The decompressed size, from the gzip trailer (ISIZE): one allocation.
+	sb.Grow(int(binary.LittleEndian.Uint32(data[len(data)-4:])))
 	if _, err := io.Copy(&sb, zr); err != nil {
 		panic("analysis: embedded lexicon: " + err.Error())
 	}
@@ -52,22 +68,25 @@ func loadLexicon() {
 		}
 		off += end + 1
 	}
-	lexicon.text, lexicon.lines = text, lines
+	return table{text, lines}
+}
+
+func loadLexicon() {
+	lexicon.tables = []table{loadTable(lexiconData), loadTable(wikdictData)}
 }
 
 // LoadLexicon reads the embedded lexicon now (it is otherwise read by the first lookup, which
 // then takes some milliseconds).
 func LoadLexicon() { lexicon.once.Do(loadLexicon) }
 
-// lookup returns the translations of key, a word of from ("to:words" fields separated by
-// tabs), and whether the lexicon has the word.
-func lookup(from Lang, key string) (string, bool) {
-	LoadLexicon()
-	ls := lexicon.lines[from]
+// lookup returns the translations of key, a word of from, in table t ("to:words" fields
+// separated by tabs), and whether the table has the word.
+func (t *table) lookup(from Lang, key string) (string, bool) {
+	ls := t.lines[from]
 	skip := len(from) + 1 // "from\t"
 	// cmp compares line i's key with key without cutting the line out.
 	cmp := func(i int) int {
-		line := lexicon.text[int(ls[i])+skip:]
+		line := t.text[int(ls[i])+skip:]
 		for j := 0; ; j++ {
 			switch {
 			case j == len(line) || line[j] == '\t':
@@ -86,7 +105,7 @@ func lookup(from Lang, key string) (string, bool) {
 	if i == len(ls) || cmp(i) != 0 {
 		return "", false
 	}
-	line := lexicon.text[int(ls[i])+skip+len(key):]
+	line := t.text[int(ls[i])+skip+len(key):]
 	if n := strings.IndexByte(line, '\n'); n >= 0 {
 		line = line[:n]
 	}
@@ -94,30 +113,46 @@ func lookup(from Lang, key string) (string, bool) {
 }
 
 // Translate returns the translations into to of word (lower-cased) read as a word of from,
-// best first (nil when the lexicon has none). The lexicon is keyed by the word's stem, so any
-// inflected form finds it; the translations are plain words, to be analysed in to.
+// best first (nil when the lexicon has none): CLDR's, then Wiktionary's it does not repeat.
+// The lexicon is keyed by the word's stem, so any inflected form finds it; the translations
+// are plain words, to be analysed in to.
 func Translate(from, to Lang, word string) []string {
 	if from == to {
 		return nil
 	}
-	t, ok := lookup(from, Fold(Stem(from, word)))
-	if !ok {
-		return nil
-	}
-	for f := range strings.SplitSeq(t, "\t") {
-		if ws, ok := strings.CutPrefix(f, string(to)+":"); ok {
-			return strings.Fields(ws)
+	LoadLexicon()
+	key := Fold(Stem(from, word))
+	var out []string
+	for i := range lexicon.tables {
+		t, ok := lexicon.tables[i].lookup(from, key)
+		if !ok {
+			continue
+		}
+		for f := range strings.SplitSeq(t, "\t") {
+			if ws, ok := strings.CutPrefix(f, string(to)+":"); ok {
+				for w := range strings.FieldsSeq(ws) {
+					if !slices.Contains(out, w) {
+						out = append(out, w)
+					}
+				}
+			}
 		}
 	}
-	return nil
+	return out
 }
 
 // InLexicon reports whether word (lower-cased) is a word of lang in the lexicon: for a word
 // that the documents do not hold, a sign that it is a word of lang (or, of the documents'
 // language, that it is not foreign).
 func InLexicon(lang Lang, word string) bool {
-	_, ok := lookup(lang, Fold(Stem(lang, word)))
-	return ok
+	LoadLexicon()
+	key := Fold(Stem(lang, word))
+	for i := range lexicon.tables {
+		if _, ok := lexicon.tables[i].lookup(lang, key); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // compounding are the analysed languages that write compounds as one word.

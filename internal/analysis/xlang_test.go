@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,10 @@ func TestTranslate(t *testing.T) {
 		{Dutch, English, "water", "water"},
 		{Portuguese, English, "água", "water"},
 		{Portuguese, English, "agua", "water"}, // without its accent
+		// Words CLDR lacks, from the Wiktionary lexicon (wikdict.tsv.gz).
+		{Portuguese, English, "agachamento", "squat"},
+		{German, English, "nacken", "nape"},
+		{Spanish, English, "nevera", "fridge"},
 	} {
 		if got := Translate(c.from, c.to, c.word); !slices.Contains(got, c.want) {
 			t.Errorf("Translate(%s→%s, %q) = %q, want %q among them", c.from, c.to, c.word, got, c.want)
@@ -40,6 +45,28 @@ func TestTranslate(t *testing.T) {
 	}
 	if !InLexicon(English, "water") || InLexicon(English, "xqzwv") {
 		t.Error("InLexicon")
+	}
+	if !InLexicon(Portuguese, "agachamento") {
+		t.Error("InLexicon: a word of the Wiktionary lexicon only")
+	}
+	// CLDR's translations come first, Wiktionary's after, none twice.
+	got := Translate(Spanish, English, "sueño")
+	cldr, _ := lexicon.tables[0].lookup(Spanish, Fold(Stem(Spanish, "sueño")))
+	var first []string
+	for f := range strings.SplitSeq(cldr, "\t") {
+		if ws, ok := strings.CutPrefix(f, "en:"); ok {
+			first = strings.Fields(ws)
+		}
+	}
+	if len(first) == 0 || len(got) <= len(first) || !slices.Equal(got[:len(first)], first) {
+		t.Errorf("Translate(es→en, sueño) = %q, want CLDR's %q first and more after", got, first)
+	}
+	seen := map[string]bool{}
+	for _, w := range got {
+		if seen[w] {
+			t.Errorf("Translate(es→en, sueño) = %q: %q twice", got, w)
+		}
+		seen[w] = true
 	}
 }
 

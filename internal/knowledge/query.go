@@ -60,8 +60,13 @@ const vocabTTL = time.Minute
 // maxCachedVocabs bounds the creators whose vocabulary is kept in memory.
 const maxCachedVocabs = 512
 
-// minCorrectLen: shorter words are not corrected (too many neighbours within distance 2).
+// minCorrectLen: shorter words are not corrected (too many neighbours within distance 2), nor
+// corrections.
 const minCorrectLen = 4
+
+// minVocabLen: shorter words are not kept in the vocabulary. Three-letter words are ("bed",
+// "leg", "day"): which of a foreign word's translations the creator uses is read from it.
+const minVocabLen = 3
 
 func termClass() *models.Class {
 	falseP, trueP := new(bool), new(bool)
@@ -104,7 +109,7 @@ func analyse(c Chunk) analysed {
 	a.textStemmed = analysis.Analyze(lang, c.Text)
 	seen := map[string]bool{}
 	for _, w := range analysis.Words(head + " " + c.Text) {
-		if len(w) >= minCorrectLen && len(w) <= 40 && !seen[w] {
+		if len(w) >= minVocabLen && len(w) <= 40 && !seen[w] {
 			seen[w] = true
 			a.words = append(a.words, w)
 		}
@@ -180,7 +185,26 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 	// The English-only steps (WordNet) apply when English is the query's first language, not
 	// merely the fallback: "placer" in a French question is not the English word.
 	english := len(langs) > 0 && langs[0] == analysis.English
+	// The words are stemmed in those of the question's languages the documents are in: a stem
+	// of another language matches only by chance ("nevera", Spanish, stems to "never").
+	stemLangs := langs
+	if v != nil && len(v.langs) > 0 {
+		stemLangs = make([]analysis.Lang, 0, len(langs))
+		for _, l := range langs {
+			if slices.Contains(v.langs, l) {
+				stemLangs = append(stemLangs, l)
+			}
+		}
+		if len(stemLangs) == 0 {
+			stemLangs = langs
+		}
+	}
 	words := analysis.Words(q)
+	// The question's languages when it is in another than the documents' (xlang.go).
+	var foreignLangs []analysis.Lang
+	if v != nil {
+		_, foreignLangs, _, _ = crossLangs(v, words, langs)
+	}
 	// A hyphenated English compound is one word ("shut-eye" is "shuteye", not "shut" and "eye"):
 	// its parts weigh least and bring no related words.
 	part := make([]bool, len(words))
@@ -241,9 +265,12 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		}
 		add(w, own)
 		forms := []string{w}
-		// A word of the vocabulary, or an English word of an English question, is what it
-		// says: only others are corrected ("races" is not "laces" mistyped).
-		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) {
+		// A word of the vocabulary, an English word of an English question, or a word of a
+		// question in another language than the documents' (told or voted: crossLangs) that
+		// the lexicon knows in it, is
+		// what it says: only others are corrected ("races" is not "laces" mistyped, German
+		// "Stunde" not "stand").
+		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) && !inLexicon(foreignLangs, w) {
 			if nearStop(langs, w) {
 				continue // "shoud" is "should" mistyped, not a word to correct to content
 			}
@@ -254,7 +281,7 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 			}
 		}
 		for _, f := range forms {
-			for _, l := range langs {
+			for _, l := range stemLangs {
 				add(analysis.Stem(l, f), own)
 			}
 		}
@@ -266,9 +293,9 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		}
 	}
 	// Another language than the documents' (xlang.go).
-	cross, unknown := crossTermsNoted(v, words, langs, func(w, t string) { alt(w, t, altSame) })
+	cross, unknown := crossTermsNoted(v, words, langs, func(w, t string, wt float64) { alt(w, t, wt) })
 	for _, t := range cross {
-		add(t, weightOwn)
+		add(t.term, t.weight)
 	}
 	x.Stop = append(x.Stop, unknown...) // words it could not look for: not counted against a passage
 	if len(terms) == 0 {
@@ -343,6 +370,11 @@ func ownWeight(w string) int {
 		wt--
 	}
 	return wt
+}
+
+// inLexicon reports whether w is a lexicon word of one of langs.
+func inLexicon(langs []analysis.Lang, w string) bool {
+	return slices.ContainsFunc(langs, func(l analysis.Lang) bool { return analysis.InLexicon(l, w) })
 }
 
 func isStopIn(langs []analysis.Lang, w string) bool {
@@ -531,11 +563,14 @@ func (s *Store) loadVocab(ctx context.Context, tenant string) (*vocab, error) {
 		for _, w := range words {
 			if !v.words[w] {
 				v.words[w] = true
+				v.stems[analysis.Stem(analysis.English, w)] = true
+				if len(w) < minCorrectLen {
+					continue // not a correction
+				}
 				for _, g := range trigrams(w) {
 					v.byGram[g] = append(v.byGram[g], w)
 				}
 				v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
-				v.stems[analysis.Stem(analysis.English, w)] = true
 			}
 		}
 		if len(words) < termPage {

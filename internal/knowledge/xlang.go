@@ -95,80 +95,77 @@ func (s *Store) keepCross(tenant string, v *vocab) {
 //     (analysis.Cognate): the nearest ones are added, with their stems.
 func crossTerms(v *vocab, words []string, langs []analysis.Lang) []string {
 	terms, _ := crossTermsNoted(v, words, langs, nil)
-	return terms
+	var out []string
+	for _, t := range terms {
+		out = append(out, t.term)
+	}
+	return out
+}
+
+// crossTerm is a term crossTerms adds and its query weight.
+type crossTerm struct {
+	term   string
+	weight int
 }
 
 // crossTermsNoted is crossTerms telling note, when not nil, each translation and cognate (not
 // stems) with the question word it stands for; and returning the question's words the search
 // could not look for (unsearchable).
-func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string)) (terms, unknown []string) {
+func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(w, t string, wt float64)) (terms []crossTerm, unknown []string) {
 	if v == nil || len(words) == 0 {
 		return nil, nil
 	}
-	docs := v.langs
-	if len(docs) > 2 {
-		docs = docs[:2]
-	}
-	if len(docs) == 0 {
-		docs = []analysis.Lang{analysis.English}
-	}
-	// A foreign word: one the documents do not hold and the lexicon does not know in their
-	// languages (nor a stop word of theirs).
-	foreign := make([]bool, len(words))
-	nForeign := 0
-	for i, w := range words {
-		if len(w) < minCrossLen || v.words[w] || stopIn(docs, w) {
-			continue
-		}
-		foreign[i] = true
-		for _, d := range docs {
-			if analysis.InLexicon(d, w) {
-				foreign[i] = false
-				break
-			}
-		}
-		if foreign[i] {
-			nForeign++
-		}
-	}
-	var from []analysis.Lang // the question's languages
-	all := false             // every content word is read in them (not only the foreign ones)
-	if len(langs) > 0 && !slices.Contains(docs, langs[0]) {
-		for _, l := range langs {
-			if !slices.Contains(docs, l) {
-				from = append(from, l)
-			}
-		}
-		all = true
-	} else if nForeign > 0 {
-		from = voteLanguages(words, docs, foreign)
-	}
+	docs, from, foreign, all := crossLangs(v, words, langs)
 	if len(from) == 0 {
 		return nil, nil
 	}
-	var out []string
+	var out []crossTerm
 	found := map[string]bool{} // question words with a translation or cognate the creator uses
-	add := func(t string) {
-		if t != "" && len(out) < maxCrossTerms && !slices.Contains(out, t) {
-			out = append(out, t)
+	addW := func(t string, wt int) {
+		if t == "" {
+			return
+		}
+		for i := range out {
+			if out[i].term == t {
+				out[i].weight = max(out[i].weight, wt)
+				return
+			}
+		}
+		if len(out) < maxCrossTerms {
+			out = append(out, crossTerm{t, wt})
 		}
 	}
+	add := func(t string) { addW(t, weightOwn) }
 	translate := func(f analysis.Lang, qw, w string) (any bool) {
 		for _, d := range docs {
-			tr := analysis.Translate(f, d, w)
-			// The creator's own words first: of a word's senses, those the documents use.
-			slices.SortStableFunc(tr, func(a, b string) int { return boolRank(v.has(b)) - boolRank(v.has(a)) })
-			for _, t := range tr[:min(len(tr), maxTranslations)] {
+			tr, both := senses(v, f, d, w, analysis.Translate(f, d, w))
+			for i, t := range tr[:min(len(tr), maxTranslations)] {
 				if !analysis.IsStop(d, t) {
 					found[qw] = found[qw] || v.has(t)
-					add(t)
-					add(analysis.Stem(d, t))
+					wt, aw := weightOwn, altSame
+					if both > 0 && i >= both {
+						wt, aw = weightRelated, altRelated // another sense than the one both ways
+					}
+					addW(t, wt)
+					addW(analysis.Stem(d, t), wt)
 					if note != nil {
-						note(qw, t)
+						note(qw, t, aw)
 					}
 				}
 			}
 			any = any || len(tr) > 0
+			if slices.ContainsFunc(tr, v.has) {
+				continue
+			}
+			// No translation the creator uses: the creator's words that two other languages
+			// both lead to ("schiena" → Rücken, dos → "back").
+			for _, t := range pivots(v, f, d, w) {
+				addW(t, weightRelated)
+				addW(analysis.Stem(d, t), weightRelated)
+				if note != nil {
+					note(qw, t, altRelated)
+				}
+			}
 		}
 		return any
 	}
@@ -226,11 +223,57 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 			add(c.word)
 			add(analysis.Stem(x.lang, c.word))
 			if note != nil {
-				note(w, c.word)
+				note(w, c.word, altSame)
 			}
 		}
 	}
 	return out, unsearchable(v, words, append(slices.Clone(from), docs...), found)
+}
+
+// crossLangs returns, for a question whose words are words and whose languages
+// (analysis.DetectQuery) are langs, the documents' languages (v.langs, at most two; English when
+// unknown), the question's languages when it is in another one (none when it is in theirs; see
+// crossTerms), which of its words are foreign (not in the creator's vocabulary, nor a lexicon
+// word or stop word of the documents' languages), and whether every content word is read in
+// the question's languages (its language was detected) or only the foreign ones (voted).
+func crossLangs(v *vocab, words []string, langs []analysis.Lang) (docs, from []analysis.Lang, foreign []bool, all bool) {
+	docs = v.langs
+	if len(docs) > 2 {
+		docs = docs[:2]
+	}
+	if len(docs) == 0 {
+		docs = []analysis.Lang{analysis.English}
+	}
+	// A foreign word: one the documents do not hold and the lexicon does not know in their
+	// languages (nor a stop word of theirs).
+	foreign = make([]bool, len(words))
+	nForeign := 0
+	for i, w := range words {
+		if len(w) < minCrossLen || v.words[w] || stopIn(docs, w) {
+			continue
+		}
+		foreign[i] = true
+		for _, d := range docs {
+			if analysis.InLexicon(d, w) {
+				foreign[i] = false
+				break
+			}
+		}
+		if foreign[i] {
+			nForeign++
+		}
+	}
+	if len(langs) > 0 && !slices.Contains(docs, langs[0]) {
+		for _, l := range langs {
+			if !slices.Contains(docs, l) {
+				from = append(from, l)
+			}
+		}
+		all = true
+	} else if nForeign > 0 {
+		from = voteLanguages(words, docs, foreign)
+	}
+	return docs, from, foreign, all
 }
 
 // unsearchable returns the words of a question in another language than the documents that
@@ -295,11 +338,66 @@ func voteLanguages(words []string, docs []analysis.Lang, foreign []bool) []analy
 	return best
 }
 
-func boolRank(b bool) int {
-	if b {
-		return 1
+// senses orders tr, the translations into d of w (a word of f), for the creator of v: the
+// creator's own words first (of a word's senses, those the documents use), and of those first
+// the ones that translate back into w (their translations into f hold a word of w's stem:
+// "letto" → "bed" → "letto", not "letto" → "post"): the sense the lexicon gives both ways.
+// both is how many come first that way.
+func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, both int) {
+	if len(tr) == 0 {
+		return tr, 0
 	}
-	return 0
+	key := analysis.Fold(analysis.Stem(f, w))
+	rank := make(map[string]int, len(tr))
+	for _, t := range tr {
+		if !v.has(t) {
+			continue
+		}
+		rank[t] = 1
+		if slices.ContainsFunc(analysis.Translate(d, f, t), func(b string) bool { return analysis.Fold(analysis.Stem(f, b)) == key }) {
+			rank[t] = 2
+			both++
+		}
+	}
+	slices.SortStableFunc(tr, func(a, b string) int { return rank[b] - rank[a] })
+	return tr, both
+}
+
+// minPivots is how many other languages must lead to a word for pivots to take it.
+const minPivots = 2
+
+// pivots returns the creator's words (v) in d that the translations of w (a word of f) into at
+// least minPivots other analysed languages translate into, those most languages lead to first,
+// at most maxTranslations.
+func pivots(v *vocab, f, d analysis.Lang, w string) []string {
+	votes := map[string]int{}
+	var order []string
+	for _, p := range analysis.Supported {
+		if p == f || p == d {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, t := range analysis.Translate(f, p, w) {
+			for _, u := range analysis.Translate(p, d, t) {
+				if seen[u] || !v.has(u) {
+					continue
+				}
+				seen[u] = true
+				if votes[u] == 0 {
+					order = append(order, u)
+				}
+				votes[u]++
+			}
+		}
+	}
+	out := order[:0]
+	for _, u := range order {
+		if votes[u] >= minPivots {
+			out = append(out, u)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return votes[b] - votes[a] })
+	return out[:min(len(out), maxTranslations)]
 }
 
 func stopIn(langs []analysis.Lang, w string) bool {

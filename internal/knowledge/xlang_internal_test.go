@@ -1,9 +1,12 @@
 package knowledge
 
 import (
+	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/coachwire/coachwire/internal/analysis"
 )
@@ -144,5 +147,76 @@ func TestCognateIndexKeptAcrossRefresh(t *testing.T) {
 	s.keepCross("t", fresh)
 	if !fresh.cross.built.Load() || len(fresh.cross.byPrefix[analysis.CognatePrefix(analysis.Cognate(analysis.English, "marathon"))]) != 1 {
 		t.Fatalf("not built in the refresh: %+v", fresh.cross.byPrefix)
+	}
+}
+
+// TestSensesBothWays: of a foreign word's translations the creator uses, those the lexicon
+// translates back into the word come first ("letto" is "bed", not the "post" CLDR's emoji
+// keywords pair it with), and the others weigh less in the query.
+func TestSensesBothWays(t *testing.T) {
+	v := testVocab([]analysis.Lang{analysis.English}, "bed", "post", "mail", "sleep")
+	tr, both := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto"))
+	if both != 1 || len(tr) == 0 || tr[0] != "bed" {
+		t.Fatalf("letto: %q, %d both ways; want bed first, alone both ways", tr, both)
+	}
+	terms, _ := crossTermsNoted(v, []string{"letto"}, []analysis.Lang{analysis.Italian, analysis.English}, nil)
+	weights := map[string]int{}
+	for _, c := range terms {
+		weights[c.term] = c.weight
+	}
+	if weights["bed"] != weightOwn || weights["post"] == 0 || weights["post"] >= weightOwn {
+		t.Errorf("weights %v: want bed %d, post below it", weights, weightOwn)
+	}
+	// Without a sense both ways, the vocabulary's words come first, at full weight.
+	v = testVocab([]analysis.Lang{analysis.English}, "post")
+	if tr, both := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto")); both != 0 || tr[0] != "post" {
+		t.Errorf("letto, no bed: %q, %d both ways", tr, both)
+	}
+}
+
+// TestForeignQuestionWords: a question in another language than the documents' is stemmed only
+// in the documents' languages (a Spanish stem matches English words by chance), and its words
+// the lexicon knows in its language, told or voted, are not corrected to the creator's words
+// ("Stunde" is not "stand" mistyped, "libre" not "fibre").
+func TestForeignQuestionWords(t *testing.T) {
+	v := testVocab([]analysis.Lang{analysis.English}, "stand", "standing", "hour", "hours", "sleep", "fibre", "litre", "breathe", "swim")
+	v.byGram, v.byBag, v.stems, v.loaded = map[string][]string{}, map[string][]string{}, map[string]bool{}, time.Now()
+	for w := range v.words {
+		for _, g := range trigrams(w) {
+			v.byGram[g] = append(v.byGram[g], w)
+		}
+		v.stems[analysis.Stem(analysis.English, w)] = true
+	}
+	s := &Store{}
+	s.vocabs.m = map[string]*vocab{"t": v}
+	q, _ := s.queryTerms(context.Background(), "t", "Wie lange ist eine Stunde schlafen für mich?")
+	terms := strings.Fields(q)
+	if slices.Contains(terms, "stand") || !slices.Contains(terms, "hour") {
+		t.Errorf("German question: %q, want hour and not stand", q)
+	}
+	if german := analysis.Stem(analysis.German, "schlafen"); slices.Contains(terms, german) {
+		t.Errorf("German question: %q holds the German stem %q", q, german)
+	}
+	// A language voted by the foreign words (one French stop word is not enough to tell it).
+	if q, _ := s.queryTerms(context.Background(), "t", "Comment respirer en nage libre ?"); slices.Contains(strings.Fields(q), "fibre") {
+		t.Errorf("French question: %q, want no fibre", q)
+	}
+}
+
+// TestPivots: a word none of whose translations the creator uses is matched to the creator's
+// words that its translations into two other languages lead to ("schiena": CLDR gives only
+// "scapula"; German Rücken and French dos give "back").
+func TestPivots(t *testing.T) {
+	v := testVocab([]analysis.Lang{analysis.English}, "back", "lower", "relief", "index")
+	if got := pivots(v, analysis.Italian, analysis.English, "schiena"); !slices.Contains(got, "back") {
+		t.Errorf("schiena: %q, want back", got)
+	}
+	terms := cross(v, "Come alleviare il dolore alla parte bassa della schiena?")
+	if !slices.Contains(terms, "back") {
+		t.Errorf("question: %q, want back", terms)
+	}
+	// Only the creator's words, and only where two languages agree.
+	if got := pivots(testVocab([]analysis.Lang{analysis.English}, "relief"), analysis.Italian, analysis.English, "schiena"); len(got) != 0 {
+		t.Errorf("schiena, no back in the vocabulary: %q", got)
 	}
 }

@@ -20,6 +20,10 @@
 //
 // Usage: go run gen.go -cldr DIR -out lexicon.tsv.gz, DIR holding the unpacked packages
 // (DIR/cldr-annotations-full/annotations/..., DIR/cldr-units-full/main/..., ...).
+//
+// With -wikdict DIR instead, the concepts are the senses of the FreeDict+WikDict dictionaries
+// (Wiktionary, CC BY-SA 3.0) of DIR (see wikdict below), paired the same way, and the output
+// is the separate file wikdict.tsv.gz (NOTICE.md: its own licence).
 package main
 
 import (
@@ -28,6 +32,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -214,18 +219,135 @@ func dates(dir string, lang analysis.Lang, loc string) {
 	}
 }
 
+// wikdictLangs are the FreeDict codes of the analysed languages.
+var wikdictLangs = map[string]analysis.Lang{
+	"eng": analysis.English, "spa": analysis.Spanish, "por": analysis.Portuguese, "fra": analysis.French,
+	"deu": analysis.German, "ita": analysis.Italian, "nld": analysis.Dutch,
+}
+
+// wikdict reads the FreeDict+WikDict dictionaries (dictd format) of dir, named
+// freedict-PIVOT-TO.dict.dz, PIVOT a language that is not analysed: each sense of a headword
+// of PIVOT (headword, part of speech and the sense's gloss, which every dictionary from PIVOT
+// shares: they are all made from PIVOT's Wiktionary) is a concept, its one-word translations
+// into the analysed languages its words (the words of a longer one, "natación sincronizada",
+// pair with the wrong words). Proper names are left out.
+func wikdict(dir string) {
+	files, err := filepath.Glob(filepath.Join(dir, "freedict-*-*.dict.dz"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	sort.Strings(files)
+	for _, file := range files {
+		pair := strings.Split(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "freedict-"), ".dict.dz"), "-")
+		to, ok := wikdictLangs[pair[1]]
+		if len(pair) != 2 || !ok || wikdictLangs[pair[0]] != "" {
+			continue
+		}
+		fh, err := os.Open(file)
+		if err != nil {
+			log.Fatal(err)
+		}
+		zr, err := gzip.NewReader(fh) // dictzip is gzip
+		if err != nil {
+			log.Fatalf("%s: %v", file, err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			log.Fatalf("%s: %v", file, err)
+		}
+		fh.Close()
+		idx, err := os.ReadFile(strings.TrimSuffix(file, ".dict.dz") + ".index")
+		if err != nil {
+			log.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(idx), "\n") {
+			f := strings.Split(line, "\t")
+			if len(f) != 3 || strings.HasPrefix(f[0], "00") {
+				continue
+			}
+			off, n := b64(f[1]), b64(f[2])
+			if off+n > len(b) {
+				log.Fatalf("%s: entry %q out of range", file, f[0])
+			}
+			entry(pair[0], to, string(b[off:off+n]))
+		}
+	}
+}
+
+// b64 decodes a dictd index number (base 64, most significant digit first).
+func b64(s string) int {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	n := 0
+	for _, c := range s {
+		n = n*64 + strings.IndexRune(digits, c)
+	}
+	return n
+}
+
+// entry adds the senses of one dictd entry of pivot → to: a headword line
+// "headword /pronunciation/ <pos>", then per sense a line of translations (numbered "N. "
+// when there are several senses) followed by the sense's gloss in pivot.
+func entry(pivot string, to analysis.Lang, text string) {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	head := lines[0]
+	pos := ""
+	if i := strings.LastIndex(head, " <"); i >= 0 && strings.HasSuffix(head, ">") {
+		head, pos = head[:i], head[i+2:len(head)-1]
+	}
+	if i := strings.Index(head, " /"); i >= 0 {
+		head = head[:i]
+	}
+	if pos == "pn" {
+		return
+	}
+	type sense struct{ tr, gloss string }
+	var senses []sense
+	for i, l := range lines[1:] {
+		num, rest, ok := strings.Cut(l, ". ")
+		if ok && num != "" && strings.Trim(num, "0123456789") == "" {
+			senses = append(senses, sense{tr: rest})
+			continue
+		}
+		if i == 0 {
+			senses = append(senses, sense{tr: l})
+			continue
+		}
+		if len(senses) > 0 {
+			senses[len(senses)-1].gloss += l + " "
+		}
+	}
+	for i, s := range senses {
+		id := fmt.Sprintf("wikdict:%s:%s:%s:%s", pivot, head, pos, s.gloss)
+		if s.gloss == "" {
+			id += fmt.Sprint("#", i)
+		}
+		for t := range strings.SplitSeq(s.tr, ",") {
+			if len(strings.Fields(t)) == 1 {
+				add(id, to, t, true)
+			}
+		}
+	}
+}
+
 // fold is s without diacritics: the key a query word is looked up by.
 func fold(s string) string { return analysis.Fold(s) }
 
 func main() {
 	dir := flag.String("cldr", "", "directory holding the unpacked CLDR packages")
+	wd := flag.String("wikdict", "", "directory holding the FreeDict+WikDict dictionaries (instead of -cldr)")
 	out := flag.String("out", "lexicon.tsv.gz", "output file")
 	flag.Parse()
-	for _, lang := range analysis.Supported {
-		for _, loc := range variants[lang] {
-			annotations(*dir, lang, loc)
-			units(*dir, lang, loc)
-			dates(*dir, lang, loc)
+	header := "# derived from Unicode CLDR by internal/analysis/lexicon/gen.go; see NOTICE.md"
+	if *wd != "" {
+		header = "# derived from Wiktionary (WikDict, CC BY-SA 3.0) by internal/analysis/lexicon/gen.go; see NOTICE.md"
+		wikdict(*wd)
+	} else {
+		for _, lang := range analysis.Supported {
+			for _, loc := range variants[lang] {
+				annotations(*dir, lang, loc)
+				units(*dir, lang, loc)
+				dates(*dir, lang, loc)
+			}
 		}
 	}
 	ids := make([]string, 0, len(concepts))
@@ -240,7 +362,7 @@ func main() {
 	}
 	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
 	w := bufio.NewWriter(zw)
-	fmt.Fprintf(w, "# derived from Unicode CLDR by internal/analysis/lexicon/gen.go; see NOTICE.md\n")
+	fmt.Fprintln(w, header)
 	entries := 0
 	for _, from := range analysis.Supported {
 		// One line per word of from: its translations into every other language.
