@@ -20,8 +20,10 @@ func Candidates(limit int) int {
 const NearDuplicate = 0.8
 
 // Lambda weighs relevance against novelty in the maximal-marginal-relevance pick (1: relevance
-// only).
-const Lambda = 0.7
+// only). 0.8: at 0.7 the pick dropped the answering section of two eval questions (ranked 4th
+// and 5th by the search) for other documents' passages; make eval BM25 recall@5 .947 → .960,
+// no category or held-out set worse.
+const Lambda = 0.8
 
 // Clean returns up to limit of ps (best first, as the search ranked them): a passage that is
 // only an HTML comment is dropped, a passage that is a near-duplicate of a better one is dropped, the sentences a passage repeats from a better one
