@@ -130,12 +130,28 @@ func cluster(tb testing.TB) *localdeps.Postgres {
 		pg, pgErr = startCluster(ctx, dir("pg"))
 		if pgErr == nil {
 			onStop(func() { _ = pg.Stop() })
+			pgErr = noJIT(ctx, pg)
 		}
 	})
 	if pgErr != nil {
 		tb.Fatalf("testenv: start postgres: %v", pgErr)
 	}
 	return pg
+}
+
+// noJIT turns PostgreSQL's LLVM JIT off in the tests' cluster: on the tests' small tables the
+// planner still estimated some analytics and seeding queries above jit_above_cost, and compiling
+// them cost more than running them (the gateway's three analytics tests: 20.6 s of CPU with JIT,
+// 5.1 s without; the same answers). Benchmarks (-test.bench) keep PostgreSQL's defaults, JIT
+// included, so their figures stay those of a default server.
+func noJIT(ctx context.Context, pg *localdeps.Postgres) error {
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		return nil
+	}
+	if err := superExec(ctx, pg, "ALTER SYSTEM SET jit = off"); err != nil {
+		return err
+	}
+	return superExec(ctx, pg, "SELECT pg_reload_conf()")
 }
 
 // Postgres returns the package's migrated database, starting the cluster on first use. Every

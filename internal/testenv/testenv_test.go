@@ -125,3 +125,11 @@ func TestOwnNATS(t *testing.T) {
 	_, err := nats.Connect(first, nats.NoReconnect())
 	require.Error(t, err, "the server stopped with its test")
 }
+
+// TestClusterWithoutJIT: the tests' cluster runs without PostgreSQL's JIT, in the shared and in
+// an own database, for the application role too (noJIT).
+func TestClusterWithoutJIT(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "off", queryString(t, testenv.Postgres(t).AppURL, "SHOW jit"))
+	require.Equal(t, "off", queryString(t, testenv.OwnDatabase(t).AppURL, "SHOW jit"))
+}
