@@ -19,6 +19,7 @@ package knowledge
 // and weighs the properties (searchProperties) in BM25F.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -285,6 +286,15 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 				add(analysis.Stem(l, f), own)
 			}
 		}
+		// A clipped English word ("carbs" for "carbohydrates", "reps" for "repetitions") the
+		// documents do not use finds the long words it begins, weighed as a related word.
+		if english && v != nil && !v.words[w] {
+			for _, c := range v.clippedFrom(analysis.Stem(analysis.English, w)) {
+				add(c, weightRelated)
+				add(analysis.Stem(analysis.English, c), weightRelated)
+				alt(w, c, altRelated)
+			}
+		}
 		if !part[i] {
 			related = append(related, forms...)
 			for range forms {
@@ -411,6 +421,25 @@ func trigrams(w string) []string {
 	}
 	return out
 }
+
+// clippedFrom returns the vocabulary words that stem is a clipping of: words beginning with it
+// at least minClipExtra letters longer (the shortest two; none for a stem under 4 letters).
+func (v *vocab) clippedFrom(stem string) []string {
+	if len(stem) < minCorrectLen {
+		return nil
+	}
+	var out []string
+	for _, c := range v.byGram["^"+stem[:2]] {
+		if len(c) >= len(stem)+minClipExtra && strings.HasPrefix(c, stem) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(len(a)-len(b), strings.Compare(a, b)) })
+	return out[:min(len(out), 2)]
+}
+
+// minClipExtra: a clipping drops at least this many letters of its word.
+const minClipExtra = 5
 
 // has reports whether the creator's documents use w or another English form of it (a word of
 // the same stem: "recovery" for "recover").

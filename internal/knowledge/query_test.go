@@ -41,7 +41,8 @@ func count(q, term string) int {
 
 func TestQueryText(t *testing.T) {
 	s := storeWithVocab("Most adults need seven to nine hours of sleep. Tie the laces firmly. Rest between sets, " +
-		"count your steps. A coffee late keeps you awake. Strength grows with rest. Sleep without screens. Apply an anti-chafing balm before long races. Support recovery.")
+		"count your steps. A coffee late keeps you awake. Strength grows with rest. Sleep without screens. Apply an anti-chafing balm before long races. Support recovery. " +
+		"Take carbohydrates every hour. Daytime sleepiness passes.")
 	ctx := context.Background()
 	for _, c := range []struct {
 		q        string
@@ -67,6 +68,10 @@ func TestQueryText(t *testing.T) {
 			describe: "a contraction's one letter is no word"},
 		{q: "do I always want espresso?", has: map[string]int{"always": weightOwn, "espresso": weightOwn + 1},
 			describe: "a common English word weighs less than a rare one of as few senses"},
+		{q: "How many carbs per hour?", has: map[string]int{"carbohydrates": weightRelated},
+			describe: "a clipped word the documents do not use finds the long words it begins"},
+		{q: "How much sleep do adults need?", hasNot: []string{"sleepiness"},
+			describe: "a word the documents use is no clipping"},
 		{q: "bananas without sugar", has: map[string]int{"without": weightOwn},
 			describe: "a word WordNet does not know (a function word, a name) weighs no more than a word of few senses"},
 	} {
