@@ -127,8 +127,16 @@ export default function Inbox({ path }: { path: string }) {
   useEffect(() => {
     void load();
   }, [load]);
+  // The search box's text as of the last render: the debounced filter reads it when it fires,
+  // so a pending timer cannot bring back text cleared meanwhile ("Clear filters" within 300 ms
+  // of typing, before the effect's cleanup ran).
+  const queryRef = useRef(query);
+  queryRef.current = query;
   useEffect(() => {
-    const t = setTimeout(() => setFilters((f) => (f.q === query.trim() ? f : { ...f, q: query.trim() })), 300);
+    const t = setTimeout(() => {
+      const q = queryRef.current.trim();
+      setFilters((f) => (f.q === q ? f : { ...f, q }));
+    }, 300);
     return () => clearTimeout(t);
   }, [query]);
   const more = useCallback(() => {
