@@ -38,4 +38,13 @@ func TestFreePortsDistinct(t *testing.T) {
 	if len(ports) != 8 {
 		t.Fatalf("got %d ports, want 8", len(ports))
 	}
+	// Below the kernel's ephemeral range (where outgoing connections take theirs) when it
+	// leaves room.
+	if low := ephemeralLow(); low-portFloor >= 1000 {
+		for _, p := range ports {
+			if p < portFloor || p >= low {
+				t.Errorf("port %d outside [%d, %d)", p, portFloor, low)
+			}
+		}
+	}
 }
