@@ -94,11 +94,8 @@ func TestCampaignRollupExact(t *testing.T) {
 	}))
 	tenant := func(f func(tx pgx.Tx)) {
 		t.Helper()
-		tx, err := s.Pool().Begin(ctx)
-		require.NoError(t, err)
+		tx := tenantTx(t, s, c, "0")
 		defer tx.Rollback(ctx) //nolint:errcheck
-		_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true)", c.String())
-		require.NoError(t, err)
 		f(tx)
 		require.NoError(t, tx.Commit(ctx))
 	}
