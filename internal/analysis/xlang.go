@@ -117,13 +117,28 @@ func (t *table) lookup(from Lang, key string) (string, bool) {
 // The lexicon is keyed by the word's stem, so any inflected form finds it; the translations
 // are plain words, to be analysed in to.
 func Translate(from, to Lang, word string) []string {
+	return translate(from, to, word, 0)
+}
+
+// TranslateDictionary is Translate from the Wiktionary lexicon alone: pairs of words a
+// dictionary gives, not CLDR's, which pairs the keywords emoji share loosely (English "major"
+// → Spanish "contraseña").
+func TranslateDictionary(from, to Lang, word string) []string {
+	return translate(from, to, word, wiktionary)
+}
+
+// wiktionary is the index of the Wiktionary lexicon in lexicon.tables.
+const wiktionary = 1
+
+// translate is Translate reading the tables from the first-th on.
+func translate(from, to Lang, word string, first int) []string {
 	if from == to {
 		return nil
 	}
 	LoadLexicon()
 	key := Fold(Stem(from, word))
 	var out []string
-	for i := range lexicon.tables {
+	for i := first; i < len(lexicon.tables); i++ {
 		t, ok := lexicon.tables[i].lookup(from, key)
 		if !ok {
 			continue

@@ -144,3 +144,16 @@ func TestUnderive(t *testing.T) {
 		t.Errorf("wekelijkse: %q", tr)
 	}
 }
+
+// TestTranslateDictionary: the Wiktionary lexicon alone, without CLDR's emoji-keyword pairs.
+func TestTranslateDictionary(t *testing.T) {
+	if got := TranslateDictionary(English, Portuguese, "blister"); !slices.Contains(got, "bolha") {
+		t.Errorf("blister → pt: %q, want bolha", got)
+	}
+	if !slices.Contains(Translate(English, Spanish, "major"), "contraseña") {
+		t.Fatal("CLDR no longer pairs major with contraseña: pick another example")
+	}
+	if got := TranslateDictionary(English, Spanish, "major"); slices.Contains(got, "contraseña") {
+		t.Errorf("major → es (dictionary): %q, want no contraseña", got)
+	}
+}

@@ -6,6 +6,7 @@ package knowledge
 // them (cognates: "proteína" finds "protein"). The terms found are added to the BM25 query.
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,12 @@ const (
 	// maxTranslations bounds the translations added per question word and direction (the
 	// lexicon lists the likeliest first).
 	maxTranslations = 4
+	// maxBack is how many of a creator's word's translations are read from the documents' side
+	// (backIndex): the lexicon lists the likeliest first.
+	maxBack = 2
+	// minBackKey is the shortest key looked up from the documents' side (a short stem is many
+	// words': Spanish "cómo" and "coma" are both "com").
+	minBackKey = 4
 	// maxCognates bounds the creator's words added per question word.
 	maxCognates = 2
 	// maxCrossTerms bounds the terms added per question.
@@ -41,6 +48,12 @@ type crossIndex struct {
 	built    atomic.Bool
 	lang     analysis.Lang // the language the keys are read in: the creator's main one
 	byPrefix map[string][]cognateWord
+
+	// back holds, per (question language, document language), the creator's words by the keys
+	// (analysis.Fold of the Snowball stem) of their translations into the question's language:
+	// the lexicon read from the documents' side (backIndex).
+	backMu sync.Mutex
+	back   map[[2]analysis.Lang]map[string][]string
 }
 
 type cognateWord struct{ key, word string }
@@ -67,9 +80,56 @@ func (v *vocab) cognateIndex() *crossIndex {
 	return x
 }
 
-// keepCross builds v's cognate index now when the tenant's vocabulary v replaces had built its
-// own: a creator who gets questions in another language keeps getting them, and the index is
-// then built by the background refresh (outside the cache's lock), not by a question.
+// backIndex returns the creator's words (v) in d by the keys of their translations into f (see
+// crossIndex.back), built on the first question of f that needs it (and again by the background
+// refresh: keepCross). Only the Wiktionary lexicon is read (CLDR pairs emoji keywords loosely:
+// "major" → "contraseña"), a word's first maxBack translations, one word per stem in d.
+func (v *vocab) backIndex(f, d analysis.Lang) map[string][]string {
+	x := &v.cross
+	k := [2]analysis.Lang{f, d}
+	x.backMu.Lock()
+	m, ok := x.back[k]
+	x.backMu.Unlock()
+	if ok {
+		return m
+	}
+	words := make([]string, 0, len(v.words))
+	for w := range v.words {
+		words = append(words, w)
+	}
+	slices.Sort(words)
+	m = map[string][]string{}
+	stems := map[string]map[string]bool{} // per key, the stems (in d) of its words
+	for _, w := range words {
+		tr := analysis.TranslateDictionary(d, f, w)
+		st := analysis.Stem(d, w)
+		for _, t := range tr[:min(len(tr), maxBack)] {
+			key := analysis.Fold(analysis.Stem(f, t))
+			if stems[key] == nil {
+				stems[key] = map[string]bool{}
+			}
+			if !stems[key][st] {
+				stems[key][st] = true
+				m[key] = append(m[key], w)
+			}
+		}
+	}
+	x.backMu.Lock()
+	defer x.backMu.Unlock()
+	if old, ok := x.back[k]; ok {
+		return old // built meanwhile by another question
+	}
+	if x.back == nil {
+		x.back = map[[2]analysis.Lang]map[string][]string{}
+	}
+	x.back[k] = m
+	return m
+}
+
+// keepCross builds v's cognate index, and its indexes of the lexicon read from the documents'
+// side (backIndex), now when the tenant's vocabulary v replaces had built them: a creator who
+// gets questions in another language keeps getting them, and the indexes are then built by the
+// background refresh (outside the cache's lock), not by a question.
 func (s *Store) keepCross(tenant string, v *vocab) {
 	s.vocabs.mu.Lock()
 	old := s.vocabs.m[tenant]
@@ -77,6 +137,38 @@ func (s *Store) keepCross(tenant string, v *vocab) {
 	if old != nil && old.cross.built.Load() {
 		v.cognateIndex()
 	}
+	if old == nil {
+		return
+	}
+	old.cross.backMu.Lock()
+	back := maps.Clone(old.cross.back)
+	old.cross.backMu.Unlock()
+	if len(back) == 0 {
+		return
+	}
+	if sameWords(old, v) {
+		// The indexes are read-only once built: the new vocabulary shares them.
+		v.cross.backMu.Lock()
+		v.cross.back = back
+		v.cross.backMu.Unlock()
+		return
+	}
+	for p := range back {
+		v.backIndex(p[0], p[1])
+	}
+}
+
+// sameWords reports whether a and b hold the same words.
+func sameWords(a, b *vocab) bool {
+	if len(a.words) != len(b.words) {
+		return false
+	}
+	for w := range b.words {
+		if !a.words[w] {
+			return false
+		}
+	}
+	return true
 }
 
 // crossTerms returns the terms to add to the BM25 query for a question whose words are words
@@ -138,13 +230,13 @@ func crossTermsNoted(v *vocab, words []string, langs []analysis.Lang, note func(
 	add := func(t string) { addW(t, weightOwn) }
 	translate := func(f analysis.Lang, qw, w string) (any bool) {
 		for _, d := range docs {
-			tr, both := senses(v, f, d, w, analysis.Translate(f, d, w))
+			tr, both, back := senses(v, f, d, w, analysis.Translate(f, d, w))
 			for i, t := range tr[:min(len(tr), maxTranslations)] {
 				if !analysis.IsStop(d, t) {
 					found[qw] = found[qw] || v.has(t)
 					wt, aw := weightOwn, altSame
-					if both > 0 && i >= both {
-						wt, aw = weightRelated, altRelated // another sense than the one both ways
+					if both+back > 0 && i >= both {
+						wt, aw = weightRelated, altRelated // read from the documents' side, or another sense
 					}
 					addW(t, wt)
 					addW(analysis.Stem(d, t), wt)
@@ -341,12 +433,12 @@ func voteLanguages(words []string, docs []analysis.Lang, foreign []bool) []analy
 // senses orders tr, the translations into d of w (a word of f), for the creator of v: the
 // creator's own words first (of a word's senses, those the documents use), and of those first
 // the ones that translate back into w (their translations into f hold a word of w's stem:
-// "letto" → "bed" → "letto", not "letto" → "post"): the sense the lexicon gives both ways.
-// both is how many come first that way.
-func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, both int) {
-	if len(tr) == 0 {
-		return tr, 0
-	}
+// "letto" → "bed" → "letto", not "letto" → "post"): the sense the lexicon gives both ways; both
+// is how many. When the Wiktionary lexicon gives none of the creator's words for w, the
+// creator's words it gives w for, read from the documents' side (v.backIndex: English
+// "blister" → Portuguese "bolha", where "bolha" → "bubble" only), come next, added to tr; back
+// is how many. The query weighs them as related words.
+func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, both, back int) {
 	key := analysis.Fold(analysis.Stem(f, w))
 	rank := make(map[string]int, len(tr))
 	for _, t := range tr {
@@ -355,12 +447,26 @@ func senses(v *vocab, f, d analysis.Lang, w string, tr []string) (_ []string, bo
 		}
 		rank[t] = 1
 		if slices.ContainsFunc(analysis.Translate(d, f, t), func(b string) bool { return analysis.Fold(analysis.Stem(f, b)) == key }) {
-			rank[t] = 2
+			rank[t] = 3
 			both++
 		}
 	}
+	if len(key) >= minBackKey && !slices.ContainsFunc(analysis.TranslateDictionary(f, d, w), v.has) {
+		for _, b := range v.backIndex(f, d)[key] {
+			if _, ok := rank[b]; !ok && !slices.Contains(tr, b) {
+				tr = append(tr, b)
+			}
+			if rank[b] < 2 {
+				rank[b] = 2
+				back++
+			}
+		}
+	}
+	if len(tr) == 0 {
+		return tr, 0, 0
+	}
 	slices.SortStableFunc(tr, func(a, b string) int { return rank[b] - rank[a] })
-	return tr, both
+	return tr, both, back
 }
 
 // minPivots is how many other languages must lead to a word for pivots to take it.

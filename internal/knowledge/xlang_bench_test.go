@@ -14,7 +14,7 @@ import (
 // BenchmarkQueryTextOtherLanguage is the CPU cost of building one BM25 query for a question in
 // another language than the documents (translation, cognates, compounds, the words it could not
 // look for) against a cached vocabulary of the eval corpus (some 1,100 words), its cognate index
-// built.
+// and its indexes of the lexicon read from the documents' side built.
 func BenchmarkQueryTextOtherLanguage(b *testing.B) {
 	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, stems: map[string]bool{},
 		langs: []analysis.Lang{analysis.English}, loaded: time.Now().Add(time.Hour)}
@@ -39,6 +39,9 @@ func BenchmarkQueryTextOtherLanguage(b *testing.B) {
 		}
 	}
 	v.cognateIndex()
+	for _, f := range []analysis.Lang{analysis.Spanish, analysis.French, analysis.German, analysis.Italian, analysis.Dutch, analysis.Portuguese} {
+		v.backIndex(f, analysis.English) // built by the background refresh once a language has asked (keepCross)
+	}
 	s := &Store{}
 	s.vocabs.m = map[string]*vocab{"t": v}
 	thesaurus.Load()
@@ -51,5 +54,34 @@ func BenchmarkQueryTextOtherLanguage(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		s.queryText(ctx, "t", qs[i%len(qs)])
+	}
+}
+
+// BenchmarkBackIndex is the CPU cost of indexing a vocabulary of the eval corpus (some 1,100
+// words) by its words' Wiktionary translations into one language (vocab.backIndex): once per
+// creator and question language, then by the minute's background refresh.
+func BenchmarkBackIndex(b *testing.B) {
+	v := &vocab{words: map[string]bool{}, langs: []analysis.Lang{analysis.English}}
+	files, err := filepath.Glob("../eval/testdata/corpus/*.md")
+	if err != nil || len(files) == 0 {
+		b.Fatal("no corpus", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, w := range analysis.Words(string(raw)) {
+			if len(w) >= minVocabLen {
+				v.words[w] = true
+			}
+		}
+	}
+	analysis.LoadLexicon()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		v.cross.back = nil
+		v.backIndex(analysis.Portuguese, analysis.English)
 	}
 }

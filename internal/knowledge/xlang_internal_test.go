@@ -155,7 +155,7 @@ func TestCognateIndexKeptAcrossRefresh(t *testing.T) {
 // keywords pair it with), and the others weigh less in the query.
 func TestSensesBothWays(t *testing.T) {
 	v := testVocab([]analysis.Lang{analysis.English}, "bed", "post", "mail", "sleep")
-	tr, both := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto"))
+	tr, both, _ := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto"))
 	if both != 1 || len(tr) == 0 || tr[0] != "bed" {
 		t.Fatalf("letto: %q, %d both ways; want bed first, alone both ways", tr, both)
 	}
@@ -169,7 +169,7 @@ func TestSensesBothWays(t *testing.T) {
 	}
 	// Without a sense both ways, the vocabulary's words come first, at full weight.
 	v = testVocab([]analysis.Lang{analysis.English}, "post")
-	if tr, both := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto")); both != 0 || tr[0] != "post" {
+	if tr, both, _ := senses(v, analysis.Italian, analysis.English, "letto", analysis.Translate(analysis.Italian, analysis.English, "letto")); both != 0 || tr[0] != "post" {
 		t.Errorf("letto, no bed: %q, %d both ways", tr, both)
 	}
 }
@@ -218,5 +218,30 @@ func TestPivots(t *testing.T) {
 	// Only the creator's words, and only where two languages agree.
 	if got := pivots(testVocab([]analysis.Lang{analysis.English}, "relief"), analysis.Italian, analysis.English, "schiena"); len(got) != 0 {
 		t.Errorf("schiena, no back in the vocabulary: %q", got)
+	}
+}
+
+// TestSensesFromDocumentSide: when the Wiktionary lexicon translates a foreign word into none of
+// the creator's words, the creator's words it translates into that word come in as related
+// words (Portuguese "bolhas": "bubble" one way; English "blister" → "bolha" the other); not when
+// a dictionary translation is the creator's, nor for a short stem.
+func TestSensesFromDocumentSide(t *testing.T) {
+	v := testVocab([]analysis.Lang{analysis.English}, "blister", "blisters", "float", "marathon")
+	tr, _, back := senses(v, analysis.Portuguese, analysis.English, "bolhas", analysis.Translate(analysis.Portuguese, analysis.English, "bolhas"))
+	if back != 1 || !slices.Contains(tr, "blister") && !slices.Contains(tr, "blisters") {
+		t.Fatalf("bolhas: %q, %d from the documents' side; want one of blister(s)", tr, back)
+	}
+	terms, _ := crossTermsNoted(v, []string{"como", "evitar", "bolhas", "na", "maratona"}, []analysis.Lang{analysis.Portuguese}, nil)
+	weights := map[string]int{}
+	for _, c := range terms {
+		weights[c.term] = c.weight
+	}
+	if weights["blister"]+weights["blisters"] == 0 || weights["blister"] > weightRelated || weights["blisters"] > weightRelated {
+		t.Errorf("weights %v: want blister(s) at %d", weights, weightRelated)
+	}
+	// "bubble" is the creator's: the dictionary's own sense stands.
+	v = testVocab([]analysis.Lang{analysis.English}, "blister", "bubble")
+	if _, _, back := senses(v, analysis.Portuguese, analysis.English, "bolhas", analysis.Translate(analysis.Portuguese, analysis.English, "bolhas")); back != 0 {
+		t.Errorf("bolhas with bubble: %d from the documents' side, want 0", back)
 	}
 }
