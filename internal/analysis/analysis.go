@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/abadojack/whatlanggo"
@@ -241,15 +242,66 @@ func StopWords(lang Lang) []string {
 }
 
 // Stem returns the Snowball stem of word (lower-cased) in lang; the word itself for a language
-// without a stemmer.
+// without a stemmer. Stems are remembered (stemCache): building one query stems the same words
+// many times (its words in each of its languages, lexicon keys, the creator's words).
 func Stem(lang Lang, word string) string {
 	l := languages[lang]
 	if l == nil {
 		return word
 	}
+	k := stemKey{lang, word}
+	if s, ok := stems.get(k); ok {
+		return s
+	}
 	env := snowball.NewEnv(word)
 	l.stem(env)
-	return env.Current()
+	s := env.Current()
+	stems.put(stemKey{lang, strings.Clone(word)}, s)
+	return s
+}
+
+// stemCacheSize is how many stems a generation of the stem cache holds: a few thousand
+// questions' words; the words of a document being indexed pass through it.
+const stemCacheSize = 8192
+
+type stemKey struct {
+	lang Lang
+	word string
+}
+
+// stemCache remembers recent stems in two generations: when the current one is full it becomes
+// the previous one, and a stem found only there moves back into the current one.
+type stemCache struct {
+	mu        sync.Mutex
+	cur, prev map[stemKey]string
+}
+
+var stems stemCache
+
+func (c *stemCache) get(k stemKey) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.cur[k]; ok {
+		return s, true
+	}
+	s, ok := c.prev[k]
+	if ok {
+		c.putLocked(k, s)
+	}
+	return s, ok
+}
+
+func (c *stemCache) put(k stemKey, s string) {
+	c.mu.Lock()
+	c.putLocked(k, s)
+	c.mu.Unlock()
+}
+
+func (c *stemCache) putLocked(k stemKey, s string) {
+	if len(c.cur) >= stemCacheSize || c.cur == nil {
+		c.prev, c.cur = c.cur, make(map[stemKey]string, stemCacheSize)
+	}
+	c.cur[k] = s
 }
 
 // Terms returns the stemmed words of text in lang without its stop words.

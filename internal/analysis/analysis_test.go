@@ -2,7 +2,10 @@ package analysis
 
 import (
 	"slices"
+	"strconv"
 	"testing"
+
+	snowball "github.com/blevesearch/snowballstem"
 )
 
 func TestDetect(t *testing.T) {
@@ -57,4 +60,39 @@ func TestNearStop(t *testing.T) {
 			t.Errorf("NearStop(%q) = %v", w, !want)
 		}
 	}
+}
+
+// TestStemCache: remembered stems are the stemmer's, in every language, through the cache's
+// turnover and under concurrent use.
+func TestStemCache(t *testing.T) {
+	words := []string{"running", "runs", "sueño", "durmiendo", "schlafen", "slapen", "nuits", "dormire", "corrida"}
+	want := map[Lang][]string{}
+	for _, l := range Supported {
+		for _, w := range words {
+			env := snowball.NewEnv(w)
+			languages[l].stem(env)
+			want[l] = append(want[l], env.Current())
+		}
+	}
+	done := make(chan bool)
+	for g := range 2 {
+		go func() {
+			defer func() { done <- true }()
+			for i := range 3 * stemCacheSize / 2 {
+				if i%97 == 0 {
+					for _, l := range Supported {
+						for j, w := range words {
+							if got := Stem(l, w); got != want[l][j] {
+								t.Errorf("Stem(%s, %q) = %q, want %q", l, w, got, want[l][j])
+								return
+							}
+						}
+					}
+				}
+				Stem(English, strconv.Itoa(g)+"x"+strconv.Itoa(i)) // fills the cache
+			}
+		}()
+	}
+	<-done
+	<-done
 }
