@@ -266,12 +266,13 @@ func (s *Store) queryTerms(ctx context.Context, tenant, q string) (string, *even
 		}
 		add(w, own)
 		forms := []string{w}
-		// A word of the vocabulary, an English word of an English question, or a word of a
-		// question in another language than the documents' (told or voted: crossLangs) that
-		// the lexicon knows in it, is
-		// what it says: only others are corrected ("races" is not "laces" mistyped, German
-		// "Stunde" not "stand").
-		if v != nil && len(w) >= minCorrectLen && !v.words[w] && !(english && thesaurus.Known(w)) && !inLexicon(foreignLangs, w) {
+		// A word of the vocabulary, an English word of an English question or of any question
+		// to English documents, or a word of a question in another language than the
+		// documents' (told or voted: crossLangs) that the lexicon knows in it, is what it
+		// says: only others are corrected ("races" is not "laces" mistyped, German "Stunde"
+		// not "stand", "warming" in a Dutch question not "warning").
+		if v != nil && len(w) >= minCorrectLen && !v.words[w] &&
+			!((english || slices.Contains(v.langs, analysis.English)) && thesaurus.Known(w)) && !inLexicon(foreignLangs, w) {
 			if nearStop(langs, w) {
 				continue // "shoud" is "should" mistyped, not a word to correct to content
 			}

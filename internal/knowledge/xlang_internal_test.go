@@ -201,6 +201,15 @@ func TestForeignQuestionWords(t *testing.T) {
 	if q, _ := s.queryTerms(context.Background(), "t", "Comment respirer en nage libre ?"); slices.Contains(strings.Fields(q), "fibre") {
 		t.Errorf("French question: %q, want no fibre", q)
 	}
+	// An English word is no typo of the English documents' words, whatever the question's
+	// language ("warming" in a Dutch question is not "warning" mistyped).
+	v.words["warning"] = true
+	for _, g := range trigrams("warning") {
+		v.byGram[g] = append(v.byGram[g], "warning")
+	}
+	if q, _ := s.queryTerms(context.Background(), "t", "Hoe lang moet een warming-up duren?"); slices.Contains(strings.Fields(q), "warning") {
+		t.Errorf("Dutch question: %q, want no warning", q)
+	}
 }
 
 // TestPivots: a word none of whose translations the creator uses is matched to the creator's
