@@ -103,6 +103,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	var (
 		conv     db.Conversation
 		inserted bool
+		stored   db.Message
 		answer   *db.Message
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -111,7 +112,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		if err != nil {
 			return err
 		}
-		_, err = q.InsertMessage(ctx, db.InsertMessageParams{
+		stored, err = q.InsertMessage(ctx, db.InsertMessageParams{
 			ID: msgID, CreatorID: c, ConversationID: conv.ID, Role: "user", Body: in.Text,
 			Sources: json.RawMessage("[]"), Channel: in.Channel,
 			ProviderMessageID: &in.ProviderMessageID, Status: "received",
@@ -150,7 +151,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	if answer != nil {
 		return w.publishAnswer(ctx, ev, conv, *answer)
 	}
-	return w.requestTurn(ctx, ev, conv, msgID, in)
+	return w.requestTurn(ctx, ev, conv, msgID, stored.Gseq, in)
 }
 
 // publishAnswer hands an answer stored without the model to dispatch, deduplicated by its id
@@ -167,8 +168,9 @@ func (w *Worker) publishAnswer(ctx context.Context, ev events.Message[events.Mes
 // creator holds the conversation, and tells the memory extractor the person wrote. Both go out
 // as one batch (the turn first, so the reply is not kept waiting behind the memory request),
 // acknowledged together: one wait for JetStream instead of two in a row. Both are deduplicated
-// by the message's id, so a redelivery after a partly stored batch publishes the rest.
-func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, in events.MessageReceived) error {
+// by the message's id, so a redelivery after a partly stored batch publishes the rest. gseq is
+// the message's gseq when this delivery stored it (0 on a redelivery that found it stored).
+func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, gseq int64, in events.MessageReceived) error {
 	c := ev.CreatorID
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
 	var (
@@ -203,7 +205,7 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 	}
 	if w.Memory {
 		mem, err := bus.Event(events.MemorySubject(c), "memory:"+msgID.String(),
-			events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID}, &ev.Envelope, w.Now()))
+			events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID, Gseq: gseq}, &ev.Envelope, w.Now()))
 		if err != nil {
 			return err
 		}
