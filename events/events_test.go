@@ -54,7 +54,8 @@ func TestGolden(t *testing.T) {
 		"nudge_recipient_v1":                  envelope(events.NudgeRecipient{OccurrenceID: doc, CampaignID: conv, EndUserID: msgID, ScheduledAt: at}),
 		"nudge_compose_v1": envelope(events.NudgeCompose{MessageID: msgID, ConversationID: conv, EndUserID: msgID, Channel: "telegram",
 			OccurrenceID: doc, Brief: "Ask how the week went", Fallback: "How was your week?"}),
-		"memory_requested_v1": envelope(events.MemoryRequested{EndUserID: msgID, ConversationID: conv, MessageID: doc}),
+		"memory_requested_v1":      envelope(events.MemoryRequested{EndUserID: msgID, ConversationID: conv, MessageID: doc}),
+		"memory_requested_v1_gseq": envelope(events.MemoryRequested{EndUserID: msgID, ConversationID: conv, MessageID: doc, Gseq: 4711}),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {

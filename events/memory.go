@@ -12,6 +12,9 @@ type MemoryRequested struct {
 	EndUserID      uuid.UUID `json:"end_user_id"`
 	ConversationID uuid.UUID `json:"conversation_id"`
 	MessageID      uuid.UUID `json:"message_id"`
+	// Gseq is the message's gseq when the publisher stored it (0: unknown, the extractor reads
+	// the message), so the extractor's decision needs no read of the message itself.
+	Gseq int64 `json:"gseq,omitempty"`
 }
 
 func (MemoryRequested) EventType() string { return TypeMemoryRequested }

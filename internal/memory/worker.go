@@ -52,15 +52,17 @@ func (w *Worker) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	c, in := ev.CreatorID, ev.Data
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "end_user_id", in.EndUserID)
-	var (
-		trigger db.Message
-		state   db.MemoryStateRow
-	)
+	var state db.MemoryStateRow
+	gseq := in.Gseq // the message's, when retrieve stored it; else read here
 	err = w.Extractor.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		var err error
-		if trigger, err = q.GetMessage(ctx, in.MessageID); err != nil {
-			return err
+		if gseq == 0 {
+			trigger, err := q.GetMessage(ctx, in.MessageID)
+			if err != nil {
+				return err
+			}
+			gseq = trigger.Gseq
 		}
+		var err error
 		state, err = q.MemoryState(ctx, in.EndUserID)
 		return err
 	})
@@ -71,11 +73,17 @@ func (w *Worker) handle(msg *message.Message) error {
 	if err != nil {
 		return fmt.Errorf("memory: state of end user %s: %w", in.EndUserID, err)
 	}
-	if state.ExtractedSeq >= trigger.Gseq {
+	if state.ExtractedSeq >= gseq {
 		return nil // already extracted, or erased after it
 	}
+	if state.LatestGseq < gseq {
+		// The person's messages after the floor do not include it: the message is gone (an
+		// erased end user or conversation), as a read of it would have found.
+		log.DebugContext(ctx, "memory request for a message that is gone: dropped", "message_id", in.MessageID)
+		return nil
+	}
 	if state.Pending < int64(w.Every) {
-		if state.LatestGseq > trigger.Gseq {
+		if state.LatestGseq > gseq {
 			return nil // the request of the person's latest message decides
 		}
 		if wait := w.Idle - time.Duration(state.QuietSeconds*float64(time.Second)); wait > 0 {

@@ -46,12 +46,32 @@ func (p person) write(t *testing.T, s *db.Store, role, body string) uuid.UUID {
 	return id
 }
 
-// request tells the memory worker the person wrote msg, as retrieve does (key is the bus
-// message id: "memory:<msg>" like retrieve's, anything else a redelivery).
+// request tells the memory worker the person wrote msg, as retrieve does on a redelivery of
+// the message (without its gseq; key is the bus message id: "memory:<msg>" like retrieve's,
+// anything else a redelivery).
 func (p person) request(t *testing.T, b *bus.Bus, key string, msg uuid.UUID) {
 	t.Helper()
-	ev := events.New(p.creator, events.MemoryRequested{EndUserID: p.endUser, ConversationID: p.conv, MessageID: msg}, nil, time.Now())
+	p.requestSeq(t, b, key, msg, 0)
+}
+
+// requestSeq is request with the message's gseq, as retrieve sends it when it stored the
+// message.
+func (p person) requestSeq(t *testing.T, b *bus.Bus, key string, msg uuid.UUID, gseq int64) {
+	t.Helper()
+	ev := events.New(p.creator, events.MemoryRequested{EndUserID: p.endUser, ConversationID: p.conv, MessageID: msg, Gseq: gseq}, nil, time.Now())
 	require.NoError(t, bus.PublishEvent(context.Background(), b, events.MemorySubject(p.creator), key, ev))
+}
+
+// gseq reads message id's gseq.
+func (p person) gseq(t *testing.T, s *db.Store, id uuid.UUID) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var m db.Message
+	require.NoError(t, s.InTenant(ctx, p.creator, func(q *db.Queries) (err error) {
+		m, err = q.GetMessage(ctx, id)
+		return err
+	}))
+	return m.Gseq
 }
 
 // settled waits until the memory consumer has acknowledged every request (deferred ones
@@ -89,8 +109,8 @@ func TestWorkerExtractsWhenQuiet(t *testing.T) {
 	m1 := p.write(t, s, "user", "Hi coach. My goal is to run a 10k in spring.")
 	p.write(t, s, "assistant", "Great goal.")
 	m2 := p.write(t, s, "user", "I prefer short workouts before work.")
-	p.request(t, b, "memory:"+m1.String(), m1)
-	p.request(t, b, "memory:"+m2.String(), m2)
+	p.requestSeq(t, b, "memory:"+m1.String(), m1, p.gseq(t, s, m1))
+	p.requestSeq(t, b, "memory:"+m2.String(), m2, p.gseq(t, s, m2))
 	settled(t, b)
 	got := p.profile(t, s)
 	require.Equal(t, []string{"run a 10k in spring"}, got.Goals)
@@ -112,9 +132,17 @@ func TestWorkerExtractsWhenQuiet(t *testing.T) {
 	}))
 	p.request(t, b, "redelivery", m2)
 	p.request(t, b, "gone", uuid.New())
+	// A message retrieve stored (it names its gseq) that is gone by now: dropped, not deferred
+	// until its deliveries run out and dead-lettered.
+	p.requestSeq(t, b, "gone-stored", uuid.New(), p.gseq(t, s, m3)+1000)
 	settled(t, b)
 	require.EqualValues(t, 2, srv.Counts().Chat, "nothing to extract")
 	require.True(t, p.profile(t, s).Empty())
+	dlq, err := b.JetStream().Stream(ctx, events.StreamDLQ)
+	require.NoError(t, err)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs, "nothing dead-lettered")
 
 	m4 := p.write(t, s, "user", "My goal is to sleep eight hours.")
 	p.request(t, b, "memory:"+m4.String(), m4)

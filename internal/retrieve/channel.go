@@ -172,7 +172,7 @@ func (w *Worker) handleChannel(msg *message.Message, ev events.Message[events.Me
 		return nil
 	}
 	in.Text = strings.TrimSpace(in.Text)
-	return w.requestTurn(ctx, ev, conv, msgID, in)
+	return w.requestTurn(ctx, ev, conv, msgID, stored.Gseq, in)
 }
 
 // activity publishes a live update for the creator's dashboard; losing one is harmless.

@@ -103,6 +103,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	var (
 		conv     db.Conversation
 		inserted bool
+		stored   db.Message
 		answer   *db.Message
 	)
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
@@ -111,7 +112,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		if err != nil {
 			return err
 		}
-		_, err = q.InsertMessage(ctx, db.InsertMessageParams{
+		stored, err = q.InsertMessage(ctx, db.InsertMessageParams{
 			ID: msgID, CreatorID: c, ConversationID: conv.ID, Role: "user", Body: in.Text,
 			Sources: json.RawMessage("[]"), Channel: in.Channel,
 			ProviderMessageID: &in.ProviderMessageID, Status: "received",
@@ -150,7 +151,7 @@ func (w *Worker) handle(msg *message.Message) error {
 	if answer != nil {
 		return w.publishAnswer(ctx, ev, conv, *answer)
 	}
-	return w.requestTurn(ctx, ev, conv, msgID, in)
+	return w.requestTurn(ctx, ev, conv, msgID, stored.Gseq, in)
 }
 
 // publishAnswer hands an answer stored without the model to dispatch, deduplicated by its id
@@ -164,11 +165,18 @@ func (w *Worker) publishAnswer(ctx context.Context, ev events.Message[events.Mes
 }
 
 // requestTurn searches the knowledge for the message and asks generate for a reply, unless the
-// creator holds the conversation, then tells the memory extractor the person wrote (after the
-// turn, so the reply is not kept waiting; both are deduplicated by the message's id).
-func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, in events.MessageReceived) error {
+// creator holds the conversation, and tells the memory extractor the person wrote. Both go out
+// as one batch (the turn first, so the reply is not kept waiting behind the memory request),
+// acknowledged together: one wait for JetStream instead of two in a row. Both are deduplicated
+// by the message's id, so a redelivery after a partly stored batch publishes the rest. gseq is
+// the message's gseq when this delivery stored it (0 on a redelivery that found it stored).
+func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.MessageReceived], conv db.Conversation, msgID uuid.UUID, gseq int64, in events.MessageReceived) error {
 	c := ev.CreatorID
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID)
+	var (
+		out    []bus.Outgoing
+		logged func()
+	)
 	if conv.Status == "bot" {
 		passages, expansions, mode, err := w.search(ctx, c, in.Text)
 		if err != nil {
@@ -181,22 +189,46 @@ func (w *Worker) requestTurn(ctx context.Context, ev events.Message[events.Messa
 				"conversation_id", conv.ID, "message_id", msgID, "err", err)
 			passages, expansions, mode = nil, nil, events.SearchUnavailable
 		}
-		turn := events.New(c, events.TurnRequested{
+		turn, err := bus.Event(events.GenerateSubject(c), "turn:"+msgID.String(), events.New(c, events.TurnRequested{
 			ConversationID: conv.ID, MessageID: msgID, Channel: in.Channel,
 			Query: in.Text, Passages: passages, SearchMode: mode, Expansions: expansions,
-		}, &ev.Envelope, w.Now())
-		if err := bus.PublishEvent(ctx, w.Bus, events.GenerateSubject(c), "turn:"+msgID.String(), turn); err != nil {
+		}, &ev.Envelope, w.Now()))
+		if err != nil {
 			return err
 		}
-		log.DebugContext(ctx, "turn requested", "conversation_id", conv.ID, "message_id", msgID, "passages", len(passages), "search_mode", mode)
+		out = append(out, turn)
+		logged = func() {
+			log.DebugContext(ctx, "turn requested", "conversation_id", conv.ID, "message_id", msgID, "passages", len(passages), "search_mode", mode)
+		}
 	} else {
 		log.InfoContext(ctx, "conversation held by the creator: no bot turn", "conversation_id", conv.ID)
 	}
-	if !w.Memory {
-		return nil
+	if w.Memory {
+		mem, err := bus.Event(events.MemorySubject(c), "memory:"+msgID.String(),
+			events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID, Gseq: gseq}, &ev.Envelope, w.Now()))
+		if err != nil {
+			return err
+		}
+		out = append(out, mem)
 	}
-	mem := events.New(c, events.MemoryRequested{EndUserID: conv.EndUserID, ConversationID: conv.ID, MessageID: msgID}, &ev.Envelope, w.Now())
-	return bus.PublishEvent(ctx, w.Bus, events.MemorySubject(c), "memory:"+msgID.String(), mem)
+	if err := w.publish(ctx, out); err != nil {
+		return err
+	}
+	if logged != nil {
+		logged()
+	}
+	return nil
+}
+
+// publish sends out: one message with Publish, several as one batch.
+func (w *Worker) publish(ctx context.Context, out []bus.Outgoing) error {
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return w.Bus.Publish(ctx, out[0].Subject, out[0].MsgID, out[0].Payload, out[0].Header)
+	}
+	return w.Bus.PublishBatch(ctx, out)
 }
 
 // conversation finds the message's conversation, creating end user and conversation for

@@ -138,7 +138,14 @@ func TestWidgetCommands(t *testing.T) {
 		SearchMode: "bm25"}, turns[0], "no knowledge yet: no passages")
 	mem := r.memoryRequests(t)
 	require.Len(t, mem, 2)
-	require.Equal(t, events.MemoryRequested{EndUserID: eu, ConversationID: conv, MessageID: q5}, mem[1])
+	var q5Gseq int64 // the request names the stored message's gseq (the extractor need not read it)
+	for _, m := range r.messages(t, conv) {
+		if m.ID == q5 {
+			q5Gseq = m.Gseq
+		}
+	}
+	require.NotZero(t, q5Gseq)
+	require.Equal(t, events.MemoryRequested{EndUserID: eu, ConversationID: conv, MessageID: q5, Gseq: q5Gseq}, mem[1])
 
 	// A second person: the keyword published twice under one id, then redelivered, enrolls
 	// once; with punctuation it is not the keyword; again it is "already enrolled"; "START" is
