@@ -121,7 +121,6 @@ type Client struct {
 	api  *api.Client
 	opts Options
 	base string
-	host string
 }
 
 // New returns a Client for the Ollama server at baseURL (for example
@@ -148,7 +147,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Client{api: api.NewClient(u, opts.HTTPClient), opts: opts, base: u.String(), host: u.Hostname()}, nil
+	return &Client{api: api.NewClient(u, opts.HTTPClient), opts: opts, base: u.String()}, nil
 }
 
 // URL is the server's base URL.
@@ -273,7 +272,7 @@ func (c *Client) embed(ctx context.Context, model string, inputs []string, keepA
 	if keepAlive != 0 {
 		req.KeepAlive = &api.Duration{Duration: keepAlive}
 	}
-	resp, err := c.embedCall(ctx, req)
+	resp, err := c.api.Embed(ctx, req)
 	if err != nil {
 		return nil, err
 	}
