@@ -41,7 +41,7 @@ TEST_PREREQS = deps deps-test weaviate $(TEST_CHECKS)
 # make test fails when either fails.
 test: deps deps-test weaviate
 	@mkdir -p bin
-	@echo "checks ($(TEST_CHECKS)) alongside: $(GO) test -race -count=1 -p $(TEST_PACKAGES) -timeout 25m -json <slowest first> ./... | testreport"
+	@echo "checks ($(TEST_CHECKS)) alongside: $(GO) test -race -count=1 -ldflags='$(TEST_LDFLAGS)' -vet=off -p $(TEST_PACKAGES) -timeout 25m -json <slowest first> ./... | testreport"
 	@set -o pipefail; \
 	  ( nice -n 10 $(MAKE) --no-print-directory -k $(TEST_CHECKS) > bin/test-checks.log 2>&1; echo $$? > bin/test-checks.rc ) & checks=$$!; \
 	  $(GO) test -race -count=1 -ldflags='$(TEST_LDFLAGS)' -vet=off -p $(TEST_PACKAGES) -timeout 25m -json $(TEST_FIRST) ./... | $(GO) run ./internal/testenv/testreport; \
