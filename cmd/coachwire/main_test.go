@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coachwire/coachwire/internal/app"
+	"github.com/coachwire/coachwire/internal/testenv"
 )
 
 func noEnv(string) string { return "" }
@@ -96,8 +97,7 @@ func TestBinaryHelp(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "coachwire")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	require.NoError(t, testenv.BuildCoachwire(bin))
 
 	cmd := exec.Command(bin, "-h")
 	cmd.Env = []string{}

@@ -40,10 +40,7 @@ func coachwireBin(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "coachwire")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/coachwire/coachwire/cmd/coachwire").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
+		binErr = testenv.BuildCoachwire(binPath)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)

@@ -23,6 +23,7 @@ import (
 	"github.com/coachwire/coachwire/internal/channels/whatsapptest"
 	"github.com/coachwire/coachwire/internal/llm/ollamatest"
 	"github.com/coachwire/coachwire/internal/localdeps"
+	"github.com/coachwire/coachwire/internal/testenv"
 )
 
 // The test binary re-executes itself as the NATS server (see TestMain) so that NATS is an OS
@@ -134,10 +135,7 @@ func newCluster(t *testing.T, dir string, ollamaOpts ollamatest.Options) *cluste
 
 func buildBinaryErr(dir string, errp *error) string {
 	bin := filepath.Join(dir, "coachwire")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/coachwire/coachwire/cmd/coachwire").CombinedOutput()
-	if err != nil {
-		*errp = fmt.Errorf("go build: %v: %s", err, out)
-	}
+	*errp = testenv.BuildCoachwire(bin)
 	return bin
 }
 

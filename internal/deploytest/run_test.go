@@ -38,7 +38,6 @@ func TestComposeServicesRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs every service")
 	}
-	root := repoRoot(t)
 	cred := nonRoot(t)
 	p, err := loadProject(t, secretEnv)
 	require.NoError(t, err)
@@ -49,8 +48,7 @@ func TestComposeServicesRun(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
 	bin := filepath.Join(dir, "coachwire")
-	out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "coachwire")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	require.NoError(t, testenv.BuildCoachwire(bin))
 
 	hosts := startServices(t, p)
 
