@@ -32,7 +32,53 @@ END
 $$;
 -- +goose StatementEnd
 
+-- The request limits' check in one statement (package ratelimit, Allow): the buckets of keys are
+-- locked in the order given (sorted and distinct: concurrent checks cannot deadlock), missing
+-- ones created full, and GCRA applied to all or none. It returns the 1-based position of the key
+-- whose wait is longest and that wait in microseconds when any refuses (nothing is then
+-- consumed), (0, 0) when all allow (each bucket's TAT then moves on by its interval).
+-- Intervals and tolerances are in microseconds. The transaction commits without waiting for
+-- its WAL flush (a bucket lost in a crash only forgets a few recent requests); the function has
+-- no SET clause, which would undo that setting on return, and names its objects by schema.
+-- +goose StatementBegin
+CREATE FUNCTION rate_limit_allow(p_keys bytea[], p_intervals bigint[], p_tolerances bigint[], p_now timestamptz,
+                                 OUT refused integer, OUT wait_us bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    WITH locked AS (
+        INSERT INTO public.rate_limits AS r (key, tat)
+        SELECT u.k, 'epoch'::timestamptz FROM unnest(p_keys) WITH ORDINALITY AS u (k, n) ORDER BY u.n
+        ON CONFLICT (key) DO UPDATE SET key = excluded.key
+        RETURNING r.key, r.tat
+    )
+    SELECT w.n, w.wait INTO refused, wait_us
+    FROM (SELECT u.n::integer AS n,
+                 (extract(epoch FROM greatest(l.tat, p_now) - p_now) * 1000000)::bigint - u.tol AS wait
+          FROM unnest(p_keys, p_tolerances) WITH ORDINALITY AS u (k, tol, n) JOIN locked l ON l.key = u.k) w
+    WHERE w.wait > 0
+    ORDER BY w.wait DESC, w.n
+    LIMIT 1;
+    IF refused IS NULL THEN
+        refused := 0;
+        wait_us := 0;
+        UPDATE public.rate_limits r SET tat = greatest(r.tat, p_now) + u.iv * interval '1 microsecond'
+        FROM unnest(p_keys, p_intervals) AS u (k, iv)
+        WHERE r.key = u.k;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+GRANT EXECUTE ON FUNCTION rate_limit_allow(bytea[], bigint[], bigint[], timestamptz) TO coachwire_app;
+
+-- The TATs of the limit checks move on every request; an index on them made each of those
+-- updates write a new index entry (never a heap-only update). The sweep (SweepRateLimits, once a
+-- minute per process) reads the table instead.
+DROP INDEX rate_limits_tat;
+
 -- +goose Down
+CREATE INDEX rate_limits_tat ON rate_limits (tat);
+DROP FUNCTION rate_limit_allow(bytea[], bigint[], bigint[], timestamptz);
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION message_terms_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -153,6 +153,14 @@ func (s *Store) Global(ctx context.Context, fn func(q *Queries) error) error {
 	return s.inTx(ctx, "", "", fn)
 }
 
+// Autocommit runs fn outside any tenant and outside a transaction of its own: each statement
+// fn runs commits alone (PostgreSQL's implicit transaction of one statement), with no BEGIN or
+// COMMIT and no round trip for them. For one statement that needs nothing around it on tables
+// no creator owns (every tenant table's policy matches no row here, as in Global).
+func (s *Store) Autocommit(ctx context.Context, fn func(q *Queries) error) error {
+	return fn(New(s.pool))
+}
+
 // IsNotFound reports whether err means "no such row".
 func IsNotFound(err error) bool {
 	return errors.Is(err, pgx.ErrNoRows) || errors.Is(err, ErrNotFound)
