@@ -81,6 +81,31 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 	})
 }
 
+// InTenantOne is InTenant for a transaction of one statement: BEGIN, the tenant, the statement
+// and COMMIT travel in one pipeline, one round trip where InTenant takes two. fn runs at most
+// one statement (a second one is refused with an error); the statement commits when it
+// succeeds, whatever fn returns after it, and a failed one rolls back. A context carrying a
+// BeforeCommit hook gets InTenant (the hook's statements must commit with the change).
+func (s *Store) InTenantOne(ctx context.Context, creatorID uuid.UUID, fn func(q *Queries) error) error {
+	if _, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {
+		return s.InTenant(ctx, creatorID, fn)
+	}
+	if creatorID == uuid.Nil {
+		return errors.New("db: tenant transaction without a creator id")
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("db: acquire: %w", err)
+	}
+	defer conn.Release()
+	oc := &openingConn{conn: conn, setting: "app.creator_id", value: creatorID.String(), commit: true}
+	err = fn(New(oc))
+	// Committed with the statement, or the statement failed and its transaction waits for a
+	// ROLLBACK (a pipeline stops at an error: its COMMIT never ran).
+	rollback(ctx, conn.Conn())
+	return err
+}
+
 // inTx runs fn in a transaction opened with its first statement (openingConn) that sets setting
 // to value (setting "": none), and commits when fn returns nil.
 func (s *Store) inTx(ctx context.Context, setting, value string, fn func(q *Queries) error) error {

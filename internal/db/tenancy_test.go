@@ -602,3 +602,76 @@ func TestTransactionOpensWithFirstStatement(t *testing.T) {
 	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
 	require.Empty(t, setting)
 }
+
+// TestInTenantOneCommitsWithItsStatement: a one-statement transaction (BEGIN, tenant, statement
+// and COMMIT in one pipeline) commits a statement that succeeded, whatever fn returns then; a
+// failed statement rolls back and leaves the connection idle and without a tenant; a second
+// statement is refused; the statement sees its own tenant only.
+func TestInTenantOneCommitsWithItsStatement(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1) // one connection: every transaction on it
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	idle := func() {
+		t.Helper()
+		var setting string
+		require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+		require.Empty(t, setting, "tenant leaked out of its transaction")
+	}
+	leased := func(c, conv uuid.UUID) bool {
+		var held bool
+		require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+			got, err := q.GetConversation(ctx, conv)
+			held = got.TurnLeaseOwner == owner
+			return err
+		}))
+		return held
+	}
+
+	boom := fmt.Errorf("boom")
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+		require.NoError(t, err)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.True(t, leased(a.creator, a.conversation), "the statement did not commit")
+	idle()
+
+	// Another creator's conversation: not found, nothing changed.
+	err = s.InTenantOne(ctx, b.creator, func(q *db.Queries) error {
+		return q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+	})
+	require.NoError(t, err)
+	require.True(t, leased(a.creator, a.conversation), "another tenant's statement changed the row")
+	err = s.InTenantOne(ctx, b.creator, func(q *db.Queries) error {
+		_, err := q.GetConversation(ctx, a.conversation)
+		return err
+	})
+	require.True(t, db.IsNotFound(err), "another creator's conversation: %v", err)
+	idle()
+
+	// A failed statement: rolled back, the connection usable at once.
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: a.document, CreatorID: a.creator, Title: "dup", Format: "text", Body: "b"})
+		return err
+	})
+	require.True(t, db.IsUniqueViolation(err), "%v", err)
+	idle()
+
+	// A second statement is refused; the first committed.
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		if err := q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner}); err != nil {
+			return err
+		}
+		_, err := q.GetConversation(ctx, a.conversation)
+		return err
+	})
+	require.ErrorContains(t, err, "second statement")
+	require.False(t, leased(a.creator, a.conversation))
+	idle()
+}

@@ -72,7 +72,13 @@ func (w *Worker) handle(msg *message.Message) error {
 		}
 		status, errText = "failed", err.Error()
 	}
-	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+	// A send is one statement, in one round trip (InTenantOne); a failure records the message's
+	// status with it.
+	inTx := w.Store.InTenant
+	if status == "sent" {
+		inTx = w.Store.InTenantOne
+	}
+	if err := inTx(ctx, c, func(q *db.Queries) error {
 		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil || status == "sent" {
 			return err
 		}
