@@ -675,3 +675,40 @@ func TestInTenantOneCommitsWithItsStatement(t *testing.T) {
 	require.False(t, leased(a.creator, a.conversation))
 	idle()
 }
+
+// TestTurnReadsPipeline: the turn's five reads in one pipeline, as the first statements of a
+// transaction and after one; another creator's rows are as missing as in the single queries.
+func TestTurnReadsPipeline(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	p := db.TurnReadsParams{MessageID: a.message, ConversationID: a.conversation, EndUserID: a.endUser, CreatorID: a.creator, RecentLimit: 21}
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		r, err := q.TurnReads(ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, a.message, r.Trigger.ID)
+		require.Len(t, r.Pending, 1)
+		require.Len(t, r.Recent, 1)
+		require.Nil(t, r.Memory)
+		require.Equal(t, a.creator, r.Creator.ID)
+		// After another statement, in the same transaction.
+		_, err = q.GetConversation(ctx, a.conversation)
+		require.NoError(t, err)
+		_, err = q.TurnReads(ctx, p)
+		return err
+	}))
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting)
+	err = s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+		r, err := q.TurnReads(ctx, p)
+		require.Empty(t, r.Pending)
+		require.Empty(t, r.Recent)
+		return err
+	})
+	require.True(t, db.IsNotFound(err), "another creator's trigger: %v", err)
+}

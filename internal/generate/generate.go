@@ -112,29 +112,30 @@ func (w *Worker) handle(msg *message.Message) error {
 		if conv, err = acquire(ctx, q, turn.ConversationID, owner, w.Lease); err != nil {
 			return err
 		}
-		if trigger, err = q.GetMessage(ctx, turn.MessageID); err != nil {
+		// The trigger; every user message nothing answers yet, the trigger and any that came
+		// after it (a fixed answer or a proactive message in between answers none of them); the
+		// history; the profile; the creator: one round trip (db.TurnReads). The history's
+		// limit assumes one pending message, as is usual; more read it again.
+		rd, err := q.TurnReads(ctx, db.TurnReadsParams{MessageID: turn.MessageID, ConversationID: conv.ID, AnsweredSeq: conv.AnsweredSeq,
+			EndUserID: conv.EndUserID, CreatorID: c, RecentLimit: historyTurns + 1})
+		if err != nil {
 			return err
 		}
+		trigger, pending, recent, creator = rd.Trigger, rd.Pending, rd.Recent, rd.Creator
 		if trigger.AnsweredBy.Valid {
 			r, err := q.GetMessage(ctx, trigger.AnsweredBy.UUID)
 			answered = &r
 			return err
 		}
-		// Every user message nothing answers yet, the trigger and any that came after it: a
-		// fixed answer or a proactive message in between answers none of them.
-		if pending, err = q.UnansweredUserMessages(ctx, db.UnansweredUserMessagesParams{ConversationID: conv.ID, AnsweredSeq: conv.AnsweredSeq}); err != nil {
-			return err
+		if len(pending) > 1 {
+			if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
+				return err
+			}
 		}
-		if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
-			return err
+		if rd.Memory != nil {
+			profile = memory.Parse(rd.Memory.Profile)
 		}
-		if m, err := q.GetMemory(ctx, conv.EndUserID); err == nil {
-			profile = memory.Parse(m.Profile)
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		creator, err = q.GetCreator(ctx, c)
-		return err
+		return nil
 	})
 	if err != nil {
 		released = true // the transaction that took the lease rolled back
