@@ -136,3 +136,47 @@ func turnReads(ctx context.Context, r *Queries, p TurnReadsParams) (TurnReads, e
 	out.Trigger = trigger
 	return out, terr
 }
+
+// ErrQueued is what every query returns in Pipeline's first run of its calls.
+var ErrQueued = errors.New("db: statement queued in a pipeline")
+
+// Pipeline runs the statements calls runs in one round trip. calls runs twice: first against
+// Queries that queue each statement (every call returns ErrQueued and zero results), then,
+// once the pipeline is sent, against Queries that hand each call its result in order. calls
+// must therefore make the same calls both times, in the same order, whatever their results
+// (it may branch on its own inputs, not on results); Pipeline returns calls's error of the
+// second run, or the pipeline's. In a transaction of Store.InTenant the statements run in it
+// (opening it when they are the first).
+func (q *Queries) Pipeline(ctx context.Context, calls func(q *Queries) error) error {
+	rec := &batchRecorder{b: &pgx.Batch{}}
+	if err := calls(New(rec)); rec.b.Len() == 0 {
+		return err // no statement: nothing to send
+	}
+	br, err := q.sendBatch(ctx, rec.b)
+	if err != nil {
+		return err
+	}
+	err = calls(New(batchResults{br}))
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// batchRecorder is the DBTX of Pipeline's first run: it queues each statement.
+type batchRecorder struct{ b *pgx.Batch }
+
+func (r *batchRecorder) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	r.b.Queue(sql, args...)
+	return pgconn.CommandTag{}, ErrQueued
+}
+
+func (r *batchRecorder) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	r.b.Queue(sql, args...)
+	return nil, ErrQueued
+}
+
+func (r *batchRecorder) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	r.b.Queue(sql, args...)
+	return errRow{ErrQueued}
+}

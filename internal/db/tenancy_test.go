@@ -712,3 +712,52 @@ func TestTurnReadsPipeline(t *testing.T) {
 	})
 	require.True(t, db.IsNotFound(err), "another creator's trigger: %v", err)
 }
+
+// TestPipeline: the statements of a Pipeline run in order in the transaction, each call gets
+// its own result, and a failed statement fails the transaction.
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		var (
+			leased, mine, theirs db.Conversation
+			lerr, merr, terr     error
+		)
+		require.NoError(t, q.Pipeline(ctx, func(q *db.Queries) error {
+			leased, lerr = q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+			mine, merr = q.GetConversation(ctx, a.conversation)
+			theirs, terr = q.GetConversation(ctx, b.conversation)
+			return nil
+		}))
+		require.NoError(t, lerr)
+		require.NoError(t, merr)
+		require.Equal(t, owner, leased.TurnLeaseOwner)
+		require.Equal(t, owner, mine.TurnLeaseOwner, "the second statement did not see the first")
+		require.True(t, db.IsNotFound(terr), "another creator's conversation: %v (%v)", terr, theirs.ID)
+		return nil
+	}))
+	boom := fmt.Errorf("boom")
+	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		var rerr, derr error
+		err := q.Pipeline(ctx, func(q *db.Queries) error {
+			rerr = q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+			_, derr = q.InsertDocument(ctx, db.InsertDocumentParams{ID: a.document, CreatorID: a.creator, Title: "dup", Format: "text", Body: "b"})
+			return boom
+		})
+		require.NoError(t, rerr)
+		require.True(t, db.IsUniqueViolation(derr), "%v", derr)
+		return err
+	})
+	require.ErrorIs(t, err, boom)
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		c, err := q.GetConversation(ctx, a.conversation)
+		require.Equal(t, owner, c.TurnLeaseOwner, "the failed transaction's release survived")
+		return err
+	}))
+}
