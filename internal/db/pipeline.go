@@ -36,9 +36,6 @@ func (o *openingConn) sendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchRes
 	if o.open && o.commit {
 		return nil, errSecondStatement
 	}
-	if o.commit {
-		return nil, errors.New("db: a one-statement transaction (InTenantOne) cannot send a pipeline")
-	}
 	if o.open {
 		return o.conn.SendBatch(ctx, b), nil
 	}
@@ -51,6 +48,9 @@ func (o *openingConn) sendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchRes
 	opening := all.Len()
 	for _, qq := range b.QueuedQueries {
 		all.Queue(qq.SQL, qq.Arguments...)
+	}
+	if o.commit {
+		all.Queue("COMMIT") // InTenantOne: the pipeline is the transaction (see first)
 	}
 	br := o.conn.SendBatch(ctx, all)
 	for i := 0; i < opening; i++ {

@@ -81,10 +81,10 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 	})
 }
 
-// InTenantOne is InTenant for a transaction of one statement: BEGIN, the tenant, the statement
-// and COMMIT travel in one pipeline, one round trip where InTenant takes two. fn runs at most
-// one statement (a second one is refused with an error); the statement commits when it
-// succeeds, whatever fn returns after it, and a failed one rolls back. A context carrying a
+// InTenantOne is InTenant for a transaction of one statement (or one Queries.Pipeline): BEGIN,
+// the tenant, the statements and COMMIT travel in one pipeline, one round trip where InTenant
+// takes two. A later statement is refused with an error. What fn ran commits when it succeeded,
+// whatever fn returns after it; a failed statement rolls it all back. A context carrying a
 // BeforeCommit hook gets InTenant (the hook's statements must commit with the change).
 func (s *Store) InTenantOne(ctx context.Context, creatorID uuid.UUID, fn func(q *Queries) error) error {
 	if _, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {

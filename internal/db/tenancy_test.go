@@ -760,4 +760,28 @@ func TestPipeline(t *testing.T) {
 		require.Equal(t, owner, c.TurnLeaseOwner, "the failed transaction's release survived")
 		return err
 	}))
+
+	// A pipeline as the one "statement" of InTenantOne: committed with it, nothing after it.
+	require.NoError(t, s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		var rerr, gerr error
+		var c db.Conversation
+		require.NoError(t, q.Pipeline(ctx, func(q *db.Queries) error {
+			rerr = q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+			c, gerr = q.GetConversation(ctx, a.conversation)
+			return nil
+		}))
+		require.NoError(t, rerr)
+		require.False(t, c.TurnLeaseOwner.Valid)
+		_, err := q.GetConversation(ctx, a.conversation)
+		require.ErrorContains(t, err, "second statement")
+		return gerr
+	}))
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting)
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		c, err := q.GetConversation(ctx, a.conversation)
+		require.False(t, c.TurnLeaseOwner.Valid, "the pipeline of InTenantOne did not commit")
+		return err
+	}))
 }

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,13 +57,17 @@ func (w *Worker) handle(msg *message.Message) error {
 		trigger db.Message
 		state   db.MemoryStateRow
 	)
-	err = w.Extractor.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		var err error
-		if trigger, err = q.GetMessage(ctx, in.MessageID); err != nil {
+	// Both reads and the transaction in one round trip (InTenantOne with a pipeline).
+	err = w.Extractor.Store.InTenantOne(ctx, c, func(q *db.Queries) error {
+		var terr, serr error
+		if err := q.Pipeline(ctx, func(q *db.Queries) error {
+			trigger, terr = q.GetMessage(ctx, in.MessageID)
+			state, serr = q.MemoryState(ctx, in.EndUserID)
+			return nil
+		}); err != nil {
 			return err
 		}
-		state, err = q.MemoryState(ctx, in.EndUserID)
-		return err
+		return cmp.Or(terr, serr)
 	})
 	if db.IsNotFound(err) {
 		log.DebugContext(ctx, "memory request for a message that is gone: dropped", "message_id", in.MessageID)
