@@ -9,3 +9,23 @@ RETURNING *;
 
 -- name: FinishDelivery :exec
 UPDATE deliveries SET status = $2, provider_id = $3, error = $4, updated_at = now() WHERE message_id = $1;
+
+-- name: ClaimWidgetSend :one
+-- A widget message's send in one statement: the message as it is (no row: no such message),
+-- the delivery claimed as ClaimDelivery claims it (claimed false: another attempt owns or
+-- finished it), and, when claimed, the message marked sent as AdvanceMessageStatus marks it
+-- (forward only: never back from delivered, read or a final failure).
+WITH claim AS (
+    INSERT INTO deliveries (message_id, creator_id, channel, status, attempts)
+    SELECT m.id, m.creator_id, @channel::text, 'sending', 1 FROM messages m WHERE m.id = @id
+    ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = now()
+    WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed')
+    RETURNING message_id
+), sent AS (
+    UPDATE messages u SET status = 'sent', error = '', error_code = '', updated_at = now()
+    FROM claim
+    WHERE u.id = claim.message_id AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
+    RETURNING u.id
+)
+SELECT sqlc.embed(messages), EXISTS (SELECT 1 FROM claim) AS claimed
+FROM messages WHERE messages.id = @id;

@@ -58,3 +58,10 @@ DELETE FROM socket_leases WHERE holder IN (SELECT holder FROM dead);
 -- Limit state need not survive a database crash (losing a few milliseconds of counts only
 -- refills buckets a little early): the transaction does not wait for its WAL flush.
 SELECT set_config('synchronous_commit', 'off', true);
+
+-- name: AllowRateLimits :one
+-- GCRA over the buckets of keys (sorted, distinct), all or none, in one statement
+-- (rate_limit_allow, migration 0031): refused is the 1-based position of the key that refuses
+-- with the longest wait (0: allowed), wait_us that wait in microseconds.
+SELECT a.refused::int AS refused, a.wait_us::bigint AS wait_us
+FROM rate_limit_allow(@keys::bytea[], @intervals_us::bigint[], @tolerances_us::bigint[], @now::timestamptz) a;

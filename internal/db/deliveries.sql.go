@@ -44,6 +44,64 @@ func (q *Queries) ClaimDelivery(ctx context.Context, arg ClaimDeliveryParams) (D
 	return i, err
 }
 
+const claimWidgetSend = `-- name: ClaimWidgetSend :one
+WITH claim AS (
+    INSERT INTO deliveries (message_id, creator_id, channel, status, attempts)
+    SELECT m.id, m.creator_id, $2::text, 'sending', 1 FROM messages m WHERE m.id = $1
+    ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = now()
+    WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed')
+    RETURNING message_id
+), sent AS (
+    UPDATE messages u SET status = 'sent', error = '', error_code = '', updated_at = now()
+    FROM claim
+    WHERE u.id = claim.message_id AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
+    RETURNING u.id
+)
+SELECT messages.id, messages.creator_id, messages.conversation_id, messages.gseq, messages.role, messages.body, messages.sources, messages.reply_to, messages.channel, messages.provider_message_id, messages.status, messages.error, messages.created_at, messages.updated_at, messages.error_code, messages.template, messages.seq, messages.answered_by, EXISTS (SELECT 1 FROM claim) AS claimed
+FROM messages WHERE messages.id = $1
+`
+
+type ClaimWidgetSendParams struct {
+	ID      uuid.UUID `json:"id"`
+	Channel string    `json:"channel"`
+}
+
+type ClaimWidgetSendRow struct {
+	Message Message `json:"message"`
+	Claimed bool    `json:"claimed"`
+}
+
+// A widget message's send in one statement: the message as it is (no row: no such message),
+// the delivery claimed as ClaimDelivery claims it (claimed false: another attempt owns or
+// finished it), and, when claimed, the message marked sent as AdvanceMessageStatus marks it
+// (forward only: never back from delivered, read or a final failure).
+func (q *Queries) ClaimWidgetSend(ctx context.Context, arg ClaimWidgetSendParams) (ClaimWidgetSendRow, error) {
+	row := q.db.QueryRow(ctx, claimWidgetSend, arg.ID, arg.Channel)
+	var i ClaimWidgetSendRow
+	err := row.Scan(
+		&i.Message.ID,
+		&i.Message.CreatorID,
+		&i.Message.ConversationID,
+		&i.Message.Gseq,
+		&i.Message.Role,
+		&i.Message.Body,
+		&i.Message.Sources,
+		&i.Message.ReplyTo,
+		&i.Message.Channel,
+		&i.Message.ProviderMessageID,
+		&i.Message.Status,
+		&i.Message.Error,
+		&i.Message.CreatedAt,
+		&i.Message.UpdatedAt,
+		&i.Message.ErrorCode,
+		&i.Message.Template,
+		&i.Message.Seq,
+		&i.Message.AnsweredBy,
+		&i.Claimed,
+	)
+	return i, err
+}
+
 const finishDelivery = `-- name: FinishDelivery :exec
 UPDATE deliveries SET status = $2, provider_id = $3, error = $4, updated_at = now() WHERE message_id = $1
 `

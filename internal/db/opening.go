@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -14,11 +15,17 @@ import (
 // Store.Global) and the statement travel in one pipeline, one round trip where they took two.
 // Later statements go to the connection as they are. A transaction whose function runs no
 // statement never opens (nothing to commit).
+//
+// With commit (Store.InTenantOne), COMMIT follows the statement in the same pipeline: the
+// transaction is that one statement, and a later statement is refused.
 type openingConn struct {
 	conn           *pgxpool.Conn
 	setting, value string // setting "": none
 	open           bool
+	commit         bool
 }
+
+var errSecondStatement = errors.New("db: a one-statement transaction (InTenantOne) ran a second statement")
 
 // first sends the opening and sql, and reads the opening's results: the caller reads sql's.
 func (o *openingConn) first(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
@@ -29,8 +36,17 @@ func (o *openingConn) first(ctx context.Context, sql string, args []any) (pgx.Ba
 		b.Queue("SELECT set_config($1, $2, true)", o.setting, o.value)
 	}
 	b.Queue(sql, args...)
+	if o.commit {
+		// Read with the pipeline's close, after sql's results: a failed sql stops the pipeline
+		// before it (the caller's error), and the transaction is rolled back.
+		b.Queue("COMMIT")
+	}
 	br := o.conn.SendBatch(ctx, b)
-	for i := 0; i < b.Len()-1; i++ {
+	opening := b.Len() - 1
+	if o.commit {
+		opening--
+	}
+	for i := 0; i < opening; i++ {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return nil, fmt.Errorf("db: begin transaction: %w", err)
@@ -40,6 +56,9 @@ func (o *openingConn) first(ctx context.Context, sql string, args []any) (pgx.Ba
 }
 
 func (o *openingConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if o.open && o.commit {
+		return pgconn.CommandTag{}, errSecondStatement
+	}
 	if o.open {
 		return o.conn.Exec(ctx, sql, args...)
 	}
@@ -55,6 +74,9 @@ func (o *openingConn) Exec(ctx context.Context, sql string, args ...any) (pgconn
 }
 
 func (o *openingConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if o.open && o.commit {
+		return nil, errSecondStatement
+	}
 	if o.open {
 		return o.conn.Query(ctx, sql, args...)
 	}
@@ -71,6 +93,9 @@ func (o *openingConn) Query(ctx context.Context, sql string, args ...any) (pgx.R
 }
 
 func (o *openingConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if o.open && o.commit {
+		return errRow{errSecondStatement}
+	}
 	if o.open {
 		return o.conn.QueryRow(ctx, sql, args...)
 	}

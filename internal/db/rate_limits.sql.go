@@ -12,6 +12,38 @@ import (
 	"github.com/google/uuid"
 )
 
+const allowRateLimits = `-- name: AllowRateLimits :one
+SELECT a.refused::int AS refused, a.wait_us::bigint AS wait_us
+FROM rate_limit_allow($1::bytea[], $2::bigint[], $3::bigint[], $4::timestamptz) a
+`
+
+type AllowRateLimitsParams struct {
+	Keys         [][]byte  `json:"keys"`
+	IntervalsUs  []int64   `json:"intervals_us"`
+	TolerancesUs []int64   `json:"tolerances_us"`
+	Now          time.Time `json:"now"`
+}
+
+type AllowRateLimitsRow struct {
+	Refused int32 `json:"refused"`
+	WaitUs  int64 `json:"wait_us"`
+}
+
+// GCRA over the buckets of keys (sorted, distinct), all or none, in one statement
+// (rate_limit_allow, migration 0031): refused is the 1-based position of the key that refuses
+// with the longest wait (0: allowed), wait_us that wait in microseconds.
+func (q *Queries) AllowRateLimits(ctx context.Context, arg AllowRateLimitsParams) (AllowRateLimitsRow, error) {
+	row := q.db.QueryRow(ctx, allowRateLimits,
+		arg.Keys,
+		arg.IntervalsUs,
+		arg.TolerancesUs,
+		arg.Now,
+	)
+	var i AllowRateLimitsRow
+	err := row.Scan(&i.Refused, &i.WaitUs)
+	return i, err
+}
+
 const asyncCommit = `-- name: AsyncCommit :exec
 SELECT set_config('synchronous_commit', 'off', true)
 `

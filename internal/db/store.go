@@ -81,6 +81,31 @@ func (s *Store) InTenant(ctx context.Context, creatorID uuid.UUID, fn func(q *Qu
 	})
 }
 
+// InTenantOne is InTenant for a transaction of one statement (or one Queries.Pipeline): BEGIN,
+// the tenant, the statements and COMMIT travel in one pipeline, one round trip where InTenant
+// takes two. A later statement is refused with an error. What fn ran commits when it succeeded,
+// whatever fn returns after it; a failed statement rolls it all back. A context carrying a
+// BeforeCommit hook gets InTenant (the hook's statements must commit with the change).
+func (s *Store) InTenantOne(ctx context.Context, creatorID uuid.UUID, fn func(q *Queries) error) error {
+	if _, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok {
+		return s.InTenant(ctx, creatorID, fn)
+	}
+	if creatorID == uuid.Nil {
+		return errors.New("db: tenant transaction without a creator id")
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("db: acquire: %w", err)
+	}
+	defer conn.Release()
+	oc := &openingConn{conn: conn, setting: "app.creator_id", value: creatorID.String(), commit: true}
+	err = fn(New(oc))
+	// Committed with the statement, or the statement failed and its transaction waits for a
+	// ROLLBACK (a pipeline stops at an error: its COMMIT never ran).
+	rollback(ctx, conn.Conn())
+	return err
+}
+
 // inTx runs fn in a transaction opened with its first statement (openingConn) that sets setting
 // to value (setting "": none), and commits when fn returns nil.
 func (s *Store) inTx(ctx context.Context, setting, value string, fn func(q *Queries) error) error {
@@ -151,6 +176,14 @@ func rollback(ctx context.Context, c *pgx.Conn) {
 // return anything there, since every tenant table's policy matches no row.
 func (s *Store) Global(ctx context.Context, fn func(q *Queries) error) error {
 	return s.inTx(ctx, "", "", fn)
+}
+
+// Autocommit runs fn outside any tenant and outside a transaction of its own: each statement
+// fn runs commits alone (PostgreSQL's implicit transaction of one statement), with no BEGIN or
+// COMMIT and no round trip for them. For one statement that needs nothing around it on tables
+// no creator owns (every tenant table's policy matches no row here, as in Global).
+func (s *Store) Autocommit(ctx context.Context, fn func(q *Queries) error) error {
+	return fn(New(s.pool))
 }
 
 // IsNotFound reports whether err means "no such row".

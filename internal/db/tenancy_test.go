@@ -602,3 +602,186 @@ func TestTransactionOpensWithFirstStatement(t *testing.T) {
 	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
 	require.Empty(t, setting)
 }
+
+// TestInTenantOneCommitsWithItsStatement: a one-statement transaction (BEGIN, tenant, statement
+// and COMMIT in one pipeline) commits a statement that succeeded, whatever fn returns then; a
+// failed statement rolls back and leaves the connection idle and without a tenant; a second
+// statement is refused; the statement sees its own tenant only.
+func TestInTenantOneCommitsWithItsStatement(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1) // one connection: every transaction on it
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	idle := func() {
+		t.Helper()
+		var setting string
+		require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+		require.Empty(t, setting, "tenant leaked out of its transaction")
+	}
+	leased := func(c, conv uuid.UUID) bool {
+		var held bool
+		require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+			got, err := q.GetConversation(ctx, conv)
+			held = got.TurnLeaseOwner == owner
+			return err
+		}))
+		return held
+	}
+
+	boom := fmt.Errorf("boom")
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+		require.NoError(t, err)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.True(t, leased(a.creator, a.conversation), "the statement did not commit")
+	idle()
+
+	// Another creator's conversation: not found, nothing changed.
+	err = s.InTenantOne(ctx, b.creator, func(q *db.Queries) error {
+		return q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+	})
+	require.NoError(t, err)
+	require.True(t, leased(a.creator, a.conversation), "another tenant's statement changed the row")
+	err = s.InTenantOne(ctx, b.creator, func(q *db.Queries) error {
+		_, err := q.GetConversation(ctx, a.conversation)
+		return err
+	})
+	require.True(t, db.IsNotFound(err), "another creator's conversation: %v", err)
+	idle()
+
+	// A failed statement: rolled back, the connection usable at once.
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		_, err := q.InsertDocument(ctx, db.InsertDocumentParams{ID: a.document, CreatorID: a.creator, Title: "dup", Format: "text", Body: "b"})
+		return err
+	})
+	require.True(t, db.IsUniqueViolation(err), "%v", err)
+	idle()
+
+	// A second statement is refused; the first committed.
+	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		if err := q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner}); err != nil {
+			return err
+		}
+		_, err := q.GetConversation(ctx, a.conversation)
+		return err
+	})
+	require.ErrorContains(t, err, "second statement")
+	require.False(t, leased(a.creator, a.conversation))
+	idle()
+}
+
+// TestTurnReadsPipeline: the turn's five reads in one pipeline, as the first statements of a
+// transaction and after one; another creator's rows are as missing as in the single queries.
+func TestTurnReadsPipeline(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	p := db.TurnReadsParams{MessageID: a.message, ConversationID: a.conversation, EndUserID: a.endUser, CreatorID: a.creator, RecentLimit: 21}
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		r, err := q.TurnReads(ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, a.message, r.Trigger.ID)
+		require.Len(t, r.Pending, 1)
+		require.Len(t, r.Recent, 1)
+		require.Nil(t, r.Memory)
+		require.Equal(t, a.creator, r.Creator.ID)
+		// After another statement, in the same transaction.
+		_, err = q.GetConversation(ctx, a.conversation)
+		require.NoError(t, err)
+		_, err = q.TurnReads(ctx, p)
+		return err
+	}))
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting)
+	err = s.InTenant(ctx, b.creator, func(q *db.Queries) error {
+		r, err := q.TurnReads(ctx, p)
+		require.Empty(t, r.Pending)
+		require.Empty(t, r.Recent)
+		return err
+	})
+	require.True(t, db.IsNotFound(err), "another creator's trigger: %v", err)
+}
+
+// TestPipeline: the statements of a Pipeline run in order in the transaction, each call gets
+// its own result, and a failed statement fails the transaction.
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	s, err := db.Open(context.Background(), d.AppURL, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	a, b := seed(t, s), seed(t, s)
+	ctx := context.Background()
+	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		var (
+			leased, mine, theirs db.Conversation
+			lerr, merr, terr     error
+		)
+		require.NoError(t, q.Pipeline(ctx, func(q *db.Queries) error {
+			leased, lerr = q.AcquireTurnLease(ctx, db.AcquireTurnLeaseParams{ID: a.conversation, Owner: owner, LeaseSeconds: 60})
+			mine, merr = q.GetConversation(ctx, a.conversation)
+			theirs, terr = q.GetConversation(ctx, b.conversation)
+			return nil
+		}))
+		require.NoError(t, lerr)
+		require.NoError(t, merr)
+		require.Equal(t, owner, leased.TurnLeaseOwner)
+		require.Equal(t, owner, mine.TurnLeaseOwner, "the second statement did not see the first")
+		require.True(t, db.IsNotFound(terr), "another creator's conversation: %v (%v)", terr, theirs.ID)
+		return nil
+	}))
+	boom := fmt.Errorf("boom")
+	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		var rerr, derr error
+		err := q.Pipeline(ctx, func(q *db.Queries) error {
+			rerr = q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+			_, derr = q.InsertDocument(ctx, db.InsertDocumentParams{ID: a.document, CreatorID: a.creator, Title: "dup", Format: "text", Body: "b"})
+			return boom
+		})
+		require.NoError(t, rerr)
+		require.True(t, db.IsUniqueViolation(derr), "%v", derr)
+		return err
+	})
+	require.ErrorIs(t, err, boom)
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		c, err := q.GetConversation(ctx, a.conversation)
+		require.Equal(t, owner, c.TurnLeaseOwner, "the failed transaction's release survived")
+		return err
+	}))
+
+	// A pipeline as the one "statement" of InTenantOne: committed with it, nothing after it.
+	require.NoError(t, s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
+		var rerr, gerr error
+		var c db.Conversation
+		require.NoError(t, q.Pipeline(ctx, func(q *db.Queries) error {
+			rerr = q.ReleaseTurnLease(ctx, db.ReleaseTurnLeaseParams{ID: a.conversation, Owner: owner})
+			c, gerr = q.GetConversation(ctx, a.conversation)
+			return nil
+		}))
+		require.NoError(t, rerr)
+		require.False(t, c.TurnLeaseOwner.Valid)
+		_, err := q.GetConversation(ctx, a.conversation)
+		require.ErrorContains(t, err, "second statement")
+		return gerr
+	}))
+	var setting string
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
+	require.Empty(t, setting)
+	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
+		c, err := q.GetConversation(ctx, a.conversation)
+		require.False(t, c.TurnLeaseOwner.Valid, "the pipeline of InTenantOne did not commit")
+		return err
+	}))
+}

@@ -85,7 +85,8 @@ func (w *Worker) handleDeliveryStatus(msg *message.Message) error {
 // nothing.
 func (w *Worker) applyWidgetReceipt(ctx context.Context, c uuid.UUID, st events.DeliveryStatus) error {
 	var changed []db.MarkWidgetReadRow
-	err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+	// Each receipt is one statement: one round trip (InTenantOne).
+	err := w.Store.InTenantOne(ctx, c, func(q *db.Queries) error {
 		switch st.Status {
 		case "delivered":
 			m, err := q.MarkWidgetDelivered(ctx, db.MarkWidgetDeliveredParams{ID: st.MessageID, ConversationID: st.ConversationID})

@@ -32,27 +32,13 @@ func (w *Worker) handle(msg *message.Message) error {
 		m       db.Message
 		claimed bool
 	)
-	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		var err error
-		if m, err = q.GetMessage(ctx, out.MessageID); err != nil {
-			return err
-		}
-		_, err = q.ClaimDelivery(ctx, db.ClaimDeliveryParams{MessageID: m.ID, CreatorID: c, Channel: out.Channel})
-		if db.IsNotFound(err) {
-			return nil // already delivered or failed for good
-		}
-		if err != nil {
-			return err
-		}
-		claimed = true
-		// The message is sent once it is on the live subject. Its status moves now, before the
-		// push: the gateway's "delivered" receipt for it can then never race this update. A push
-		// that fails is retried (the claim allows it), and the widget replays the message on
-		// reconnect anyway.
-		_, err = q.AdvanceMessageStatus(ctx, db.AdvanceMessageStatusParams{ID: m.ID, Status: "sent"})
-		if db.IsNotFound(err) {
-			err = nil
-		}
+	// The message, its claim and its "sent" in one statement, one round trip. The message is
+	// sent once it is on the live subject. Its status moves now, before the push: the
+	// gateway's "delivered" receipt for it can then never race this update. A push that fails
+	// is retried (the claim allows it), and the widget replays the message on reconnect anyway.
+	err = w.Store.InTenantOne(ctx, c, func(q *db.Queries) error {
+		r, err := q.ClaimWidgetSend(ctx, db.ClaimWidgetSendParams{ID: out.MessageID, Channel: out.Channel})
+		m, claimed = r.Message, r.Claimed
 		return err
 	})
 	if err != nil {
@@ -72,7 +58,13 @@ func (w *Worker) handle(msg *message.Message) error {
 		}
 		status, errText = "failed", err.Error()
 	}
-	if err := w.Store.InTenant(ctx, c, func(q *db.Queries) error {
+	// A send is one statement, in one round trip (InTenantOne); a failure records the message's
+	// status with it.
+	inTx := w.Store.InTenant
+	if status == "sent" {
+		inTx = w.Store.InTenantOne
+	}
+	if err := inTx(ctx, c, func(q *db.Queries) error {
 		if err := q.FinishDelivery(ctx, db.FinishDeliveryParams{MessageID: m.ID, Status: status, Error: errText}); err != nil || status == "sent" {
 			return err
 		}

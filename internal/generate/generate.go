@@ -6,6 +6,7 @@
 package generate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,9 @@ const StatusTruncated = "truncated"
 
 // errBusy means another turn of the same conversation is running; the message is retried later.
 var errBusy = errors.New("generate: conversation busy with another turn")
+
+// errDropped rolls back a reply the creator's takeover came before.
+var errDropped = errors.New("generate: conversation taken over: reply dropped")
 
 const historyTurns = 20
 
@@ -112,29 +116,30 @@ func (w *Worker) handle(msg *message.Message) error {
 		if conv, err = acquire(ctx, q, turn.ConversationID, owner, w.Lease); err != nil {
 			return err
 		}
-		if trigger, err = q.GetMessage(ctx, turn.MessageID); err != nil {
+		// The trigger; every user message nothing answers yet, the trigger and any that came
+		// after it (a fixed answer or a proactive message in between answers none of them); the
+		// history; the profile; the creator: one round trip (db.TurnReads). The history's
+		// limit assumes one pending message, as is usual; more read it again.
+		rd, err := q.TurnReads(ctx, db.TurnReadsParams{MessageID: turn.MessageID, ConversationID: conv.ID, AnsweredSeq: conv.AnsweredSeq,
+			EndUserID: conv.EndUserID, CreatorID: c, RecentLimit: historyTurns + 1})
+		if err != nil {
 			return err
 		}
+		trigger, pending, recent, creator = rd.Trigger, rd.Pending, rd.Recent, rd.Creator
 		if trigger.AnsweredBy.Valid {
 			r, err := q.GetMessage(ctx, trigger.AnsweredBy.UUID)
 			answered = &r
 			return err
 		}
-		// Every user message nothing answers yet, the trigger and any that came after it: a
-		// fixed answer or a proactive message in between answers none of them.
-		if pending, err = q.UnansweredUserMessages(ctx, db.UnansweredUserMessagesParams{ConversationID: conv.ID, AnsweredSeq: conv.AnsweredSeq}); err != nil {
-			return err
+		if len(pending) > 1 {
+			if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
+				return err
+			}
 		}
-		if recent, err = q.RecentMessages(ctx, db.RecentMessagesParams{ConversationID: conv.ID, Limit: historyTurns + int32(len(pending))}); err != nil {
-			return err
+		if rd.Memory != nil {
+			profile = memory.Parse(rd.Memory.Profile)
 		}
-		if m, err := q.GetMemory(ctx, conv.EndUserID); err == nil {
-			profile = memory.Parse(m.Profile)
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		creator, err = q.GetCreator(ctx, c)
-		return err
+		return nil
 	})
 	if err != nil {
 		released = true // the transaction that took the lease rolled back
@@ -199,45 +204,54 @@ func (w *Worker) handle(msg *message.Message) error {
 		reply   db.Message
 		dropped bool
 	)
+	// The analytics rollup's row of this turn (migration 0017) gets the first-token time.
+	var ftMs *int64
+	if firstToken > 0 {
+		v := firstToken.Milliseconds()
+		ftMs = &v
+	}
+	// The reply records the messages it was built from as answered (and only those).
+	covers := make([]uuid.UUID, len(pending))
+	for i, m := range pending {
+		covers[i] = m.ID
+	}
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		// A takeover commits on the conversation row: locked here, either it came first and the
-		// bot's reply is dropped, or the reply is stored before the takeover and sent.
-		cur, err := q.LockConversation(ctx, conv.ID)
-		if err != nil {
+		// A takeover commits on the conversation row: locked here first, either it came first
+		// and the bot's reply is dropped (everything after the lock is rolled back), or the reply
+		// is stored before the takeover and sent. The reply, its timing, the answer floor and
+		// the end of the lease commit together; the four statements go in one round trip.
+		var (
+			cur                    db.Conversation
+			r                      db.InsertReplyRow
+			lerr, ierr, terr, ferr error
+		)
+		if err := q.Pipeline(ctx, func(q *db.Queries) error {
+			cur, lerr = q.LockConversation(ctx, conv.ID)
+			r, ierr = q.InsertReply(ctx, db.InsertReplyParams{
+				ID: replyID, CreatorID: c, ConversationID: conv.ID, Body: text, Sources: sources,
+				ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status, Covers: covers,
+			})
+			terr = q.RecordTurnTiming(ctx, db.RecordTurnTimingParams{ReplyID: replyID, FirstTokenMs: ftMs, Mode: w.mode()})
+			ferr = q.FinishTurn(ctx, db.FinishTurnParams{ID: conv.ID, AnsweredSeq: last.Seq, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
+			return nil
+		}); err != nil {
 			return err
+		}
+		if lerr != nil {
+			return lerr
 		}
 		if cur.Status != "bot" {
-			dropped = true
-			return nil
+			return errDropped
 		}
-		// The reply records the messages it was built from as answered (and only those).
-		covers := make([]uuid.UUID, len(pending))
-		for i, m := range pending {
-			covers[i] = m.ID
-		}
-		r, err := q.InsertReply(ctx, db.InsertReplyParams{
-			ID: replyID, CreatorID: c, ConversationID: conv.ID, Body: text, Sources: sources,
-			ReplyTo: uuid.NullUUID{UUID: last.ID, Valid: true}, Channel: conv.Channel, Status: status, Covers: covers,
-		})
 		reply = db.Message(r)
-		if db.IsNotFound(err) { // stored by an earlier attempt
-			reply, err = q.GetMessage(ctx, replyID)
+		if db.IsNotFound(ierr) { // stored by an earlier attempt
+			reply, ierr = q.GetMessage(ctx, replyID)
 		}
-		if err != nil {
-			return err
-		}
-		// The analytics rollup's row of this turn (migration 0017) gets the first-token time.
-		var ftMs *int64
-		if firstToken > 0 {
-			v := firstToken.Milliseconds()
-			ftMs = &v
-		}
-		if err := q.RecordTurnTiming(ctx, db.RecordTurnTimingParams{ReplyID: reply.ID, FirstTokenMs: ftMs, Mode: w.mode()}); err != nil {
-			return err
-		}
-		// The reply, the answer floor and the end of the lease commit together.
-		return q.FinishTurn(ctx, db.FinishTurnParams{ID: conv.ID, AnsweredSeq: last.Seq, Owner: uuid.NullUUID{UUID: owner, Valid: true}})
+		return cmp.Or(ierr, terr, ferr)
 	})
+	if errors.Is(err, errDropped) {
+		dropped, err = true, nil
+	}
 	if err != nil {
 		return err
 	}

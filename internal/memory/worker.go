@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,17 +55,22 @@ func (w *Worker) handle(msg *message.Message) error {
 	log := w.Log.With("creator_id", c, "correlation_id", ev.CorrelationID, "end_user_id", in.EndUserID)
 	var state db.MemoryStateRow
 	gseq := in.Gseq // the message's, when retrieve stored it; else read here
-	err = w.Extractor.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		if gseq == 0 {
-			trigger, err := q.GetMessage(ctx, in.MessageID)
-			if err != nil {
-				return err
+	readMessage := gseq == 0
+	// The reads and the transaction in one round trip (InTenantOne with a pipeline).
+	err = w.Extractor.Store.InTenantOne(ctx, c, func(q *db.Queries) error {
+		var terr, serr error
+		if err := q.Pipeline(ctx, func(q *db.Queries) error {
+			if readMessage {
+				var trigger db.Message
+				trigger, terr = q.GetMessage(ctx, in.MessageID)
+				gseq = trigger.Gseq
 			}
-			gseq = trigger.Gseq
+			state, serr = q.MemoryState(ctx, in.EndUserID)
+			return nil
+		}); err != nil {
+			return err
 		}
-		var err error
-		state, err = q.MemoryState(ctx, in.EndUserID)
-		return err
+		return cmp.Or(terr, serr)
 	})
 	if db.IsNotFound(err) {
 		log.DebugContext(ctx, "memory request for a message that is gone: dropped", "message_id", in.MessageID)

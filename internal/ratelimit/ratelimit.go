@@ -11,9 +11,9 @@
 //
 // Why PostgreSQL rather than a NATS JetStream KV bucket: the check is a read-modify-write of
 // several keys that must be atomic together; PostgreSQL gives row locks and transactions for
-// that in one round trip per statement, while KV offers only per-key compare-and-swap (retry
-// loops under contention, no multi-key atomicity) and no way to count a session's live sockets
-// without listing keys. Every gateway already holds a PostgreSQL pool.
+// that (a check is one statement, one round trip), while KV offers only per-key
+// compare-and-swap (retry loops under contention, no multi-key atomicity) and no way to count a
+// session's live sockets without listing keys. Every gateway already holds a PostgreSQL pool.
 //
 // Time is the caller's clock (replicas are assumed NTP-synchronised; skew of a second shifts a
 // bucket by that much, never more).
@@ -94,51 +94,29 @@ func (l *Limiter) Allow(ctx context.Context, checks ...Check) (Decision, error) 
 	}
 	items, keys := byDigest(items, func(it item) []byte { return it.digest })
 	now := l.now()
-	var dec Decision
-	err := l.store.Global(ctx, func(q *db.Queries) error {
-		rows, err := lockBuckets(ctx, q, keys)
-		if err != nil {
-			return err
-		}
-		tats := make(map[string]time.Time, len(rows))
-		for _, r := range rows {
-			tats[string(r.Key)] = r.Tat
-		}
-		next := make([]time.Time, len(items))
-		for i, it := range items {
-			t, wait := gcra(now, tats[string(it.digest)], it.check.Rule)
-			if wait > dec.RetryAfter {
-				dec.RetryAfter, dec.Key = wait, it.check.Key
-			}
-			next[i] = t
-		}
-		if dec.RetryAfter > 0 {
-			return errRefused // roll back: a refused request consumes nothing
-		}
-		return q.SetRateLimits(ctx, db.SetRateLimitsParams{Keys: keys, Tats: next})
+	ivs, tols := make([]int64, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		t := interval(it.check.Rule)
+		ivs[i], tols[i] = t.Microseconds(), (t * time.Duration(it.check.Rule.N-1)).Microseconds()
+	}
+	// One statement, committed on its own, one round trip: rate_limit_allow (migration 0031)
+	// locks the buckets in key order, creating missing ones full, and applies GCRA to each at
+	// now (TAT' = max(TAT, now); allowed when TAT' - now <= tolerance, then TAT = TAT' +
+	// interval), moving every TAT or none.
+	var res db.AllowRateLimitsRow
+	err := l.store.Autocommit(ctx, func(q *db.Queries) error {
+		var err error
+		res, err = q.AllowRateLimits(ctx, db.AllowRateLimitsParams{Keys: keys, IntervalsUs: ivs, TolerancesUs: tols, Now: now})
+		return err
 	})
-	switch {
-	case errors.Is(err, errRefused):
-		return dec, nil
-	case err != nil:
+	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: %w", err)
+	}
+	if res.Refused > 0 {
+		return Decision{RetryAfter: time.Duration(res.WaitUs) * time.Microsecond, Key: items[res.Refused-1].check.Key}, nil
 	}
 	l.maybeSweep(ctx, now)
 	return Decision{Allowed: true}, nil
-}
-
-// gcra returns the key's new TAT when one request at now is allowed, or the wait until it would
-// be.
-func gcra(now, tat time.Time, r Rule) (time.Time, time.Duration) {
-	t := interval(r)
-	tolerance := t * time.Duration(r.N-1)
-	if tat.Before(now) {
-		tat = now
-	}
-	if ahead := tat.Sub(now); ahead > tolerance {
-		return tat, ahead - tolerance
-	}
-	return tat.Add(t), 0
 }
 
 // Mark records that key holds until now+ttl (or later, when marked so before).

@@ -170,6 +170,19 @@ func MemoryAnswer(p memory.Profile) string {
 // took over can still see and erase their own data and join a program; the creator sees the
 // exchange in the conversation. In a group chat (group is true) the profile is not shown.
 func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conversation, msgID uuid.UUID, text string, group bool) (*db.Message, error) {
+	return w.answerCommandWith(ctx, q, conv, msgID, text, group, nil)
+}
+
+// programLookup is ProgramByKeyword's outcome, read ahead (with the statements that stored the
+// message, in one round trip).
+type programLookup struct {
+	p   db.Program
+	err error
+}
+
+// answerCommandWith is answerCommand with the program keyword's lookup read ahead (nil: it
+// reads it).
+func (w *Worker) answerCommandWith(ctx context.Context, q *db.Queries, conv db.Conversation, msgID uuid.UUID, text string, group bool, ahead *programLookup) (*db.Message, error) {
 	cmd := MatchCommand(text)
 	var program *db.Program
 	if cmd == NoCommand {
@@ -177,7 +190,11 @@ func (w *Worker) answerCommand(ctx context.Context, q *db.Queries, conv db.Conve
 		if kw == "" {
 			return nil, nil
 		}
-		p, err := q.ProgramByKeyword(ctx, kw)
+		if ahead == nil {
+			ahead = &programLookup{}
+			ahead.p, ahead.err = q.ProgramByKeyword(ctx, kw)
+		}
+		p, err := ahead.p, ahead.err
 		if db.IsNotFound(err) {
 			return nil, nil
 		}

@@ -106,17 +106,52 @@ func (w *Worker) handle(msg *message.Message) error {
 		stored   db.Message
 		answer   *db.Message
 	)
+	// The text's program keyword lookup, when the text can be one (answerCommand), is read
+	// with the statements that store the message.
+	var ahead *programLookup
+	kw := ""
+	if proactive.Keyword(in.Text, nil, nil) == "" && MatchCommand(in.Text) == NoCommand {
+		kw = ProgramKeyword(in.Text)
+	}
 	err = w.Store.InTenant(ctx, c, func(q *db.Queries) error {
-		var err error
-		conv, err = w.conversation(ctx, q, c, in)
-		if err != nil {
+		insert := func(q *db.Queries, convID uuid.UUID) error {
+			var err error
+			stored, err = q.InsertMessage(ctx, db.InsertMessageParams{
+				ID: msgID, CreatorID: c, ConversationID: convID, Role: "user", Body: in.Text,
+				Sources: json.RawMessage("[]"), Channel: in.Channel,
+				ProviderMessageID: &in.ProviderMessageID, Status: "received",
+			})
 			return err
 		}
-		stored, err = q.InsertMessage(ctx, db.InsertMessageParams{
-			ID: msgID, CreatorID: c, ConversationID: conv.ID, Role: "user", Body: in.Text,
-			Sources: json.RawMessage("[]"), Channel: in.Channel,
-			ProviderMessageID: &in.ProviderMessageID, Status: "received",
-		})
+		var err error
+		if in.ConversationID != uuid.Nil {
+			// The conversation, the message and the keyword lookup in one round trip: a
+			// conversation that is not the sender's fails the transaction, message included.
+			var cerr error
+			perr := q.Pipeline(ctx, func(q *db.Queries) error {
+				conv, cerr = q.TouchAndGetConversation(ctx, in.ConversationID)
+				err = insert(q, in.ConversationID)
+				if kw != "" {
+					ahead = &programLookup{}
+					ahead.p, ahead.err = q.ProgramByKeyword(ctx, kw)
+				}
+				return nil
+			})
+			if perr != nil {
+				return perr
+			}
+			if cerr != nil {
+				return cerr
+			}
+			if err := checkConversation(conv, in); err != nil {
+				return err
+			}
+		} else {
+			if conv, err = w.conversation(ctx, q, c, in); err != nil {
+				return err
+			}
+			err = insert(q, conv.ID)
+		}
 		switch {
 		case err == nil:
 			inserted = true
@@ -133,7 +168,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		// Opt-out words are not commands on the widget either: they keep going to the coach, and
 		// no program keyword can shadow them.
 		if proactive.Keyword(in.Text, nil, nil) == "" {
-			if answer, err = w.answerCommand(ctx, q, conv, msgID, in.Text, false); err != nil {
+			if answer, err = w.answerCommandWith(ctx, q, conv, msgID, in.Text, false, ahead); err != nil {
 				return err
 			}
 		}
@@ -239,11 +274,7 @@ func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, i
 		if err != nil {
 			return conv, err
 		}
-		if conv.EndUserID != in.EndUserID || conv.Channel != in.Channel {
-			return conv, bus.Permanent(fmt.Errorf("retrieve: %w: conversation %s does not belong to end user %s on %s",
-				events.ErrMalformed, conv.ID, in.EndUserID, in.Channel))
-		}
-		return conv, nil
+		return conv, checkConversation(conv, in)
 	}
 	if in.ExternalUserID == "" {
 		return db.Conversation{}, bus.Permanent(fmt.Errorf("retrieve: %w: neither conversation nor external user id", events.ErrMalformed))
@@ -254,6 +285,15 @@ func (w *Worker) conversation(ctx context.Context, q *db.Queries, c uuid.UUID, i
 		return db.Conversation{}, err
 	}
 	return q.UpsertConversation(ctx, db.UpsertConversationParams{ID: ids.Conversation(c, eu.ID, in.Channel), CreatorID: c, EndUserID: eu.ID, Channel: in.Channel})
+}
+
+// checkConversation refuses a message naming a conversation that is not its sender's.
+func checkConversation(conv db.Conversation, in events.MessageReceived) error {
+	if conv.EndUserID != in.EndUserID || conv.Channel != in.Channel {
+		return bus.Permanent(fmt.Errorf("retrieve: %w: conversation %s does not belong to end user %s on %s",
+			events.ErrMalformed, conv.ID, in.EndUserID, in.Channel))
+	}
+	return nil
 }
 
 // Retrieve is the retrieval of a turn for text in creator c's knowledge, nothing else: the
