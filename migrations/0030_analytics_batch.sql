@@ -236,10 +236,14 @@ BEGIN
         ON CONFLICT (creator_id, day, conversation_id) DO UPDATE
             SET messages_in = d.messages_in + EXCLUDED.messages_in, messages_out = d.messages_out + EXCLUDED.messages_out
     ), fc AS (
+        -- Only the people without a first contact at or before their first message here (the
+        -- batch is the only writer of these rows): a conflicting row would be locked even
+        -- when left as it is.
         INSERT INTO analytics_first_contact AS f (end_user_id, creator_id, channel, first_at)
-        SELECT end_user_id, p_creator, min(channel), min(created_at)
-        FROM x WHERE inbound
+        SELECT x.end_user_id, p_creator, min(x.channel), min(x.created_at)
+        FROM x WHERE x.inbound
         GROUP BY 1
+        HAVING NOT EXISTS (SELECT 1 FROM analytics_first_contact o WHERE o.end_user_id = x.end_user_id AND o.first_at <= min(x.created_at))
         ORDER BY 1
         ON CONFLICT (end_user_id) DO UPDATE SET first_at = EXCLUDED.first_at WHERE EXCLUDED.first_at < f.first_at
         RETURNING f.end_user_id
