@@ -82,6 +82,7 @@ DECLARE
     has_send boolean;
     recount  uuid[];
     recount2 uuid[];
+    convs    uuid[];
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('analytics_apply:' || p_creator::text, 0));
     -- The batch: its queue rows, deleted in this transaction (a batch that rolls back leaves
@@ -104,26 +105,30 @@ BEGIN
     IF NOT FOUND THEN
         RETURN cardinality(ids);
     END IF;
-    -- The proactive sends among them, share locked: a delivery status update (mirrored into
-    -- analytics_sends by analytics_send_status) waits, and then finds the row written here.
-    PERFORM 1 FROM messages m WHERE m.id = ANY(ids) AND m.role = 'assistant' AND m.reply_to IS NULL ORDER BY m.id FOR SHARE;
-    -- The messages, read once, their conversations key-share locked in the same pass: an
-    -- erasure (the end user's delete cascading to the conversation and its messages) waits for
-    -- the batch and then removes what it wrote, or came first and the batch does not see the
-    -- messages. A message deleted before it was applied leaves only its queue row.
-    SELECT array_agg(ROW(b.id, b.conversation_id, b.end_user_id, b.channel, b.mchannel, b.created_at,
-                         (b.created_at AT TIME ZONE tz)::date, b.role, b.reply_to, b.sources, b.status, b.error_code,
+    -- The messages, read once: each by its primary key and its conversation by its own (a join
+    -- would let the planner start from the creator's conversations, estimated at a few rows on
+    -- a young table: every batch read every conversation of the creator).
+    SELECT array_agg(ROW(q.id, m.conversation_id, c.end_user_id, c.channel, m.channel, m.created_at,
+                         (m.created_at AT TIME ZONE tz)::date, m.role, m.reply_to, m.sources, m.status, m.error_code,
                          q.user_id, q.status, q.ft, q.mode)::analytics_batch_message)
     INTO msgs
-    FROM (SELECT m.id, m.conversation_id, c.end_user_id, c.channel, m.channel AS mchannel, m.created_at, m.role, m.reply_to,
-                 m.sources, m.status, m.error_code
-          FROM messages m JOIN conversations c ON c.id = m.conversation_id
-          WHERE m.id = ANY(ids) AND m.role IN ('user', 'assistant', 'creator')
-          ORDER BY c.id
-          FOR KEY SHARE OF c) b
-    JOIN unnest(ids, q_user, q_status, q_ft, q_mode) AS q(id, user_id, status, ft, mode) ON q.id = b.id;
+    FROM unnest(ids, q_user, q_status, q_ft, q_mode) AS q(id, user_id, status, ft, mode)
+    CROSS JOIN LATERAL (SELECT m.conversation_id, m.channel, m.created_at, m.role, m.reply_to, m.sources, m.status, m.error_code
+                        FROM messages m WHERE m.id = q.id AND m.role IN ('user', 'assistant', 'creator') LIMIT 1) m
+    CROSS JOIN LATERAL (SELECT c.end_user_id, c.channel FROM conversations c WHERE c.id = m.conversation_id LIMIT 1) c;
     IF msgs IS NULL THEN
         RETURN cardinality(ids);
+    END IF;
+    -- Their conversations, key-share locked (in order, each by its key): an erasure (the end
+    -- user's delete cascading to the conversation and its messages) waits for the batch and
+    -- then removes what it wrote, or came first: then its conversation is not locked here, and
+    -- its messages, read above, are left out. A message deleted before it was applied leaves
+    -- only its queue row.
+    SELECT array_agg(l.id) INTO convs
+    FROM (SELECT DISTINCT x.conversation_id AS id FROM unnest(msgs) x ORDER BY 1) k
+    CROSS JOIN LATERAL (SELECT c.id FROM conversations c WHERE c.id = k.id FOR KEY SHARE) l;
+    IF coalesce(cardinality(convs), 0) < (SELECT count(DISTINCT x.conversation_id) FROM unnest(msgs) x) THEN
+        msgs := ARRAY(SELECT x FROM unnest(msgs) x WHERE x.conversation_id = ANY(convs));
     END IF;
 
     -- The rollups of the creator's own zone, from the batch's messages per conversation and
@@ -254,14 +259,17 @@ BEGIN
     INTO has_bot, has_send
     FROM unnest(msgs) x;
     IF has_send THEN
-        -- Proactive sends (the coach's messages that answer nothing). The sends go first, so a
-        -- person's message of the same batch (replied, above) is found by the EXISTS below.
+        -- Proactive sends (the coach's messages that answer nothing), share locked (each by its
+        -- key, in order) with their status as it is now: a delivery status update (mirrored
+        -- into analytics_sends by analytics_send_status) committed before is read here, a later
+        -- one waits and then finds the row written here. The sends go first, so a person's
+        -- message of the same batch (replied, above) is found by the EXISTS below.
         INSERT INTO analytics_sends (message_id, creator_id, conversation_id, channel, sent_at, status, error_code, replied)
-        SELECT n.id, p_creator, n.conversation_id, n.mchannel, n.created_at, n.status, n.error_code,
+        SELECT n.id, p_creator, n.conversation_id, n.mchannel, n.created_at, l.status, l.error_code,
                EXISTS (SELECT 1 FROM messages u WHERE u.creator_id = p_creator AND u.conversation_id = n.conversation_id AND u.role = 'user'
                          AND u.created_at >= n.created_at AND u.created_at < n.created_at + interval '24 hours')
-        FROM unnest(msgs) n
-        WHERE n.role = 'assistant' AND n.reply_to IS NULL
+        FROM (SELECT x.* FROM unnest(msgs) x WHERE x.role = 'assistant' AND x.reply_to IS NULL ORDER BY x.id) n
+        CROSS JOIN LATERAL (SELECT m.status, m.error_code FROM messages m WHERE m.id = n.id FOR SHARE) l
         ON CONFLICT DO NOTHING;
     END IF;
     IF has_bot THEN
