@@ -157,7 +157,7 @@ func TestTurnDoesNotWaitForBatch(t *testing.T) {
 }
 
 // seedConversations makes a creator with n end users, a widget conversation each.
-func seedConversations(t *testing.T, s *db.Store, n int) (uuid.UUID, []uuid.UUID) {
+func seedConversations(t testing.TB, s *db.Store, n int) (uuid.UUID, []uuid.UUID) {
 	t.Helper()
 	ctx := context.Background()
 	c := uuid.New()
