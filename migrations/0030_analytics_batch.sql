@@ -1,10 +1,10 @@
 -- +goose Up
 -- The analytics batch made cheaper (issue 12: the turn benchmark at 200 turns/s within 5 % of
--- its figure without analytics). What analytics_apply (migration 0027) cost PostgreSQL per
--- message, and what changed (docs/analytics.md, "5 December, night"):
--- - The batch's messages are read once (one statement: messages by primary key, their
---   conversations key-share locked in the same pass) into an array, and every rollup statement
---   reads that array. Before, four statements each joined the queue, messages and conversations
+-- its figure without analytics). analytics_apply (migration 0027) cost PostgreSQL about 1.2 ms
+-- per turn, now about 0.2 (docs/analytics.md, "5 December, night"; BenchmarkApplyCost):
+-- - The batch's messages are read once (one statement, each message and its conversation by
+--   primary key) into an array, and every rollup statement reads that array; the
+--   conversations are then key-share locked each by its key. Before, four statements each joined the queue, messages and conversations
 --   again, and on young tables (the estimates of a few rows) the planner ran them as a loop over
 --   all the creator's conversations and a scan of the creator's queue per message: 0.2-0.5 s a
 --   batch of 300 turns.
