@@ -157,7 +157,7 @@ func TestTurnDoesNotWaitForBatch(t *testing.T) {
 }
 
 // seedConversations makes a creator with n end users, a widget conversation each.
-func seedConversations(t *testing.T, s *db.Store, n int) (uuid.UUID, []uuid.UUID) {
+func seedConversations(t testing.TB, s *db.Store, n int) (uuid.UUID, []uuid.UUID) {
 	t.Helper()
 	ctx := context.Background()
 	c := uuid.New()
@@ -192,4 +192,71 @@ func tenantTx(t *testing.T, s *db.Store, c uuid.UUID, lockTimeout string) pgx.Tx
 	_, err = tx.Exec(ctx, "SELECT set_config('app.creator_id', $1, true), set_config('lock_timeout', $2, true)", c.String(), lockTimeout)
 	require.NoError(t, err)
 	return tx
+}
+
+// TestApplyAfterErasure: an erasure (the end user deleted, cascading to the conversation and
+// its messages) that is under way while a batch reads its messages: the batch waits for it on
+// the conversation's key-share lock, then leaves that conversation's messages out (no error,
+// nothing of theirs in any rollup) and applies the others.
+func TestApplyAfterErasure(t *testing.T) {
+	t.Parallel()
+	s := testenv.Store(t)
+	ctx := context.Background()
+	c, convs := seedConversations(t, s, 2)
+	var gone uuid.UUID
+	require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
+		for _, conv := range convs {
+			if _, err := q.InsertMessage(ctx, db.InsertMessageParams{ID: uuid.New(), CreatorID: c, ConversationID: conv, Role: "user",
+				Body: "question?", Sources: json.RawMessage("[]"), Channel: "widget", Status: "received"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	erasure := tenantTx(t, s, c, "0")
+	defer erasure.Rollback(ctx) //nolint:errcheck
+	require.NoError(t, erasure.QueryRow(ctx, "DELETE FROM end_users WHERE id = (SELECT end_user_id FROM conversations WHERE id = $1) RETURNING id",
+		convs[0]).Scan(&gone))
+
+	batch := tenantTx(t, s, c, "0")
+	defer batch.Rollback(ctx) //nolint:errcheck
+	var pid int
+	require.NoError(t, batch.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.err = batch.QueryRow(ctx, "SELECT analytics_apply($1, 100)", c).Scan(&r.n)
+		done <- r
+	}()
+	// The batch has read the messages and waits for the erasure's lock on the conversation.
+	waiting := false
+	for i := 0; i < 600 && !waiting; i++ {
+		require.NoError(t, s.Pool().QueryRow(ctx, "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)",
+			pid).Scan(&waiting))
+		if !waiting {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	require.True(t, waiting, "the batch never waited for the erasure")
+	require.NoError(t, erasure.Commit(ctx))
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, 2, r.n, "both queue rows taken")
+	require.NoError(t, batch.Commit(ctx))
+
+	tx := tenantTx(t, s, c, "0")
+	defer tx.Rollback(ctx) //nolint:errcheck
+	var left, in, queued int
+	require.NoError(t, tx.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM analytics_activity WHERE conversation_id = $1) + (SELECT count(*) FROM analytics_days WHERE conversation_id = $1)
+		  + (SELECT count(*) FROM analytics_conversation_span WHERE conversation_id = $1) + (SELECT count(*) FROM analytics_first_contact WHERE end_user_id = $2)
+		  + (SELECT count(*) FROM analytics_retention WHERE end_user_id = $2),
+		(SELECT coalesce(sum(messages_in), 0) FROM analytics_day_totals), (SELECT count(*) FROM analytics_queue)`, convs[0], gone).Scan(&left, &in, &queued))
+	require.Equal(t, 0, left, "rows of the erased conversation")
+	require.Equal(t, 1, in, "the other conversation's message, and only it, counted")
+	require.Equal(t, 0, queued)
 }
