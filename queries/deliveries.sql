@@ -22,9 +22,11 @@ WITH claim AS (
     WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed')
     RETURNING message_id
 ), sent AS (
+    -- By the parameter, not by a join with claim: a join let the planner read every message of
+    -- the creator (row security's creator_id, estimated at a row on young statistics).
     UPDATE messages u SET status = 'sent', error = '', error_code = '', updated_at = now()
-    FROM claim
-    WHERE u.id = claim.message_id AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
+    WHERE u.id = @id AND EXISTS (SELECT 1 FROM claim)
+      AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
     RETURNING u.id
 )
 SELECT sqlc.embed(messages), EXISTS (SELECT 1 FROM claim) AS claimed

@@ -52,9 +52,11 @@ WITH claim AS (
     WHERE deliveries.status NOT IN ('sent', 'delivered', 'read', 'failed')
     RETURNING message_id
 ), sent AS (
+    -- By the parameter, not by a join with claim: a join let the planner read every message of
+    -- the creator (row security's creator_id, estimated at a row on young statistics).
     UPDATE messages u SET status = 'sent', error = '', error_code = '', updated_at = now()
-    FROM claim
-    WHERE u.id = claim.message_id AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
+    WHERE u.id = $1 AND EXISTS (SELECT 1 FROM claim)
+      AND u.status NOT IN ('sent', 'delivered', 'read', 'failed', 'window_closed')
     RETURNING u.id
 )
 SELECT messages.id, messages.creator_id, messages.conversation_id, messages.gseq, messages.role, messages.body, messages.sources, messages.reply_to, messages.channel, messages.provider_message_id, messages.status, messages.error, messages.created_at, messages.updated_at, messages.error_code, messages.template, messages.seq, messages.answered_by, EXISTS (SELECT 1 FROM claim) AS claimed
