@@ -38,11 +38,9 @@ WITH reply AS (
     ON CONFLICT (id) DO NOTHING
     RETURNING *
 ), answered AS (
-    -- By the parameters, not by a join with reply: a join let the planner read every message
-    -- of the creator (row security's creator_id, estimated at a row on young statistics).
-    UPDATE messages u SET answered_by = @id
-    WHERE u.id = ANY(@covers::uuid[]) AND u.conversation_id = @conversation_id
-      AND EXISTS (SELECT 1 FROM reply)
+    UPDATE messages u SET answered_by = reply.id
+    FROM reply
+    WHERE u.id = ANY(@covers::uuid[]) AND u.conversation_id = reply.conversation_id
       AND u.role = 'user' AND u.answered_by IS NULL
     RETURNING u.id
 )

@@ -160,11 +160,9 @@ WITH reply AS (
     ON CONFLICT (id) DO NOTHING
     RETURNING id, creator_id, conversation_id, gseq, role, body, sources, reply_to, channel, provider_message_id, status, error, created_at, updated_at, error_code, template, seq, answered_by
 ), answered AS (
-    -- By the parameters, not by a join with reply: a join let the planner read every message
-    -- of the creator (row security's creator_id, estimated at a row on young statistics).
-    UPDATE messages u SET answered_by = $1
-    WHERE u.id = ANY($9::uuid[]) AND u.conversation_id = $3
-      AND EXISTS (SELECT 1 FROM reply)
+    UPDATE messages u SET answered_by = reply.id
+    FROM reply
+    WHERE u.id = ANY($9::uuid[]) AND u.conversation_id = reply.conversation_id
       AND u.role = 'user' AND u.answered_by IS NULL
     RETURNING u.id
 )
