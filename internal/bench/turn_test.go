@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
 	"github.com/coachwire/coachwire/events"
@@ -154,6 +155,12 @@ func BenchmarkTurnOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	runTurns(p, min(st.Rates[0], 100), 3*time.Second)
+	// Statistics as autovacuum keeps them in a running system. The database is minutes old, and
+	// autovacuum's first pass comes a minute after start (autovacuum_naptime): until then every
+	// table counts as empty, and the generic plans the connections' prepared statements settle
+	// on read the creator's rows where a key would do (the creator's messages estimated at one
+	// row: a widget send read every message of the creator, about 11,000 buffers at 5,000).
+	analyze(b, d.OwnerURL)
 
 	var results []Result
 	for _, rate := range st.Rates {
@@ -391,5 +398,20 @@ func (p *userPool) close() {
 	defer p.mu.Unlock()
 	for _, u := range p.users {
 		u.ws.CloseNow()
+	}
+}
+
+// analyze updates the planner's statistics of every table (ANALYZE as the schema owner); the
+// sessions' cached plans are made again.
+func analyze(b *testing.B, ownerURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
 	}
 }
