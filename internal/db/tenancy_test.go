@@ -542,23 +542,12 @@ func TestAuditLogAppendOnly(t *testing.T) {
 // back); a function that runs no statement opens none; another creator's rows stay invisible.
 func TestTransactionOpensWithFirstStatement(t *testing.T) {
 	t.Parallel()
-	d := testenv.Postgres(t)
-	s, err := db.Open(context.Background(), d.AppURL, 1) // one connection: every transaction on it
-	require.NoError(t, err)
-	defer s.Close()
-	a, b := seed(t, s), seed(t, s)
+	s, a, b := oneConnection(t)
 	ctx := context.Background()
 	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	var err error
 	boom := fmt.Errorf("boom")
-	leased := func(c, conv uuid.UUID) bool {
-		var held bool
-		require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
-			got, err := q.GetConversation(ctx, conv)
-			held = got.TurnLeaseOwner == owner
-			return err
-		}))
-		return held
-	}
+	leased := func(c, conv uuid.UUID) bool { return leasedBy(t, s, c, conv, owner) }
 
 	// A row first (UPDATE … RETURNING), rolled back by the function's error.
 	err = s.InTenant(ctx, a.creator, func(q *db.Queries) error {
@@ -609,28 +598,17 @@ func TestTransactionOpensWithFirstStatement(t *testing.T) {
 // statement is refused; the statement sees its own tenant only.
 func TestInTenantOneCommitsWithItsStatement(t *testing.T) {
 	t.Parallel()
-	d := testenv.Postgres(t)
-	s, err := db.Open(context.Background(), d.AppURL, 1) // one connection: every transaction on it
-	require.NoError(t, err)
-	defer s.Close()
-	a, b := seed(t, s), seed(t, s)
+	s, a, b := oneConnection(t)
 	ctx := context.Background()
 	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
+	var err error
 	idle := func() {
 		t.Helper()
 		var setting string
 		require.NoError(t, s.Pool().QueryRow(ctx, "SELECT COALESCE(current_setting('app.creator_id', true), '')").Scan(&setting))
 		require.Empty(t, setting, "tenant leaked out of its transaction")
 	}
-	leased := func(c, conv uuid.UUID) bool {
-		var held bool
-		require.NoError(t, s.InTenant(ctx, c, func(q *db.Queries) error {
-			got, err := q.GetConversation(ctx, conv)
-			held = got.TurnLeaseOwner == owner
-			return err
-		}))
-		return held
-	}
+	leased := func(c, conv uuid.UUID) bool { return leasedBy(t, s, c, conv, owner) }
 
 	boom := fmt.Errorf("boom")
 	err = s.InTenantOne(ctx, a.creator, func(q *db.Queries) error {
@@ -784,4 +762,26 @@ func TestPipeline(t *testing.T) {
 		require.False(t, c.TurnLeaseOwner.Valid, "the pipeline of InTenantOne did not commit")
 		return err
 	}))
+}
+
+// oneConnection is a store of one connection, so that every transaction runs on it, and two
+// seeded tenants.
+func oneConnection(t *testing.T) (*db.Store, seeded, seeded) {
+	t.Helper()
+	s, err := db.Open(context.Background(), testenv.Postgres(t).AppURL, 1)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s, seed(t, s), seed(t, s)
+}
+
+// leasedBy says whether owner holds the turn lease of conversation conv of creator c.
+func leasedBy(t *testing.T, s *db.Store, c, conv uuid.UUID, owner uuid.NullUUID) bool {
+	t.Helper()
+	var held bool
+	require.NoError(t, s.InTenant(context.Background(), c, func(q *db.Queries) error {
+		got, err := q.GetConversation(context.Background(), conv)
+		held = got.TurnLeaseOwner == owner
+		return err
+	}))
+	return held
 }

@@ -18,24 +18,14 @@ import (
 func BenchmarkQueryTextOtherLanguage(b *testing.B) {
 	v := &vocab{words: map[string]bool{}, byGram: map[string][]string{}, byBag: map[string][]string{}, stems: map[string]bool{},
 		langs: []analysis.Lang{analysis.English}, loaded: time.Now().Add(time.Hour)}
-	files, err := filepath.Glob("../eval/testdata/corpus/*.md")
-	if err != nil || len(files) == 0 {
-		b.Fatal("no corpus", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, w := range analysis.Words(string(raw)) {
-			if len(w) >= minCorrectLen && !v.words[w] {
-				v.words[w] = true
-				for _, g := range trigrams(w) {
-					v.byGram[g] = append(v.byGram[g], w)
-				}
-				v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
-				v.stems[analysis.Stem(analysis.English, w)] = true
+	for _, w := range evalCorpusWords(b) {
+		if len(w) >= minCorrectLen && !v.words[w] {
+			v.words[w] = true
+			for _, g := range trigrams(w) {
+				v.byGram[g] = append(v.byGram[g], w)
 			}
+			v.byBag[bag(w)] = append(v.byBag[bag(w)], w)
+			v.stems[analysis.Stem(analysis.English, w)] = true
 		}
 	}
 	v.cognateIndex()
@@ -62,19 +52,9 @@ func BenchmarkQueryTextOtherLanguage(b *testing.B) {
 // creator and question language, then by the minute's background refresh.
 func BenchmarkBackIndex(b *testing.B) {
 	v := &vocab{words: map[string]bool{}, langs: []analysis.Lang{analysis.English}}
-	files, err := filepath.Glob("../eval/testdata/corpus/*.md")
-	if err != nil || len(files) == 0 {
-		b.Fatal("no corpus", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, w := range analysis.Words(string(raw)) {
-			if len(w) >= minVocabLen {
-				v.words[w] = true
-			}
+	for _, w := range evalCorpusWords(b) {
+		if len(w) >= minVocabLen {
+			v.words[w] = true
 		}
 	}
 	analysis.LoadLexicon()
@@ -84,4 +64,22 @@ func BenchmarkBackIndex(b *testing.B) {
 		v.cross.back = nil
 		v.backIndex(analysis.Portuguese, analysis.English)
 	}
+}
+
+// evalCorpusWords is the words of make eval's corpus (internal/eval/testdata/corpus), in order.
+func evalCorpusWords(b *testing.B) []string {
+	b.Helper()
+	files, err := filepath.Glob("../eval/testdata/corpus/*.md")
+	if err != nil || len(files) == 0 {
+		b.Fatal("no corpus", err)
+	}
+	var words []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		words = append(words, analysis.Words(string(raw))...)
+	}
+	return words
 }
