@@ -658,12 +658,9 @@ func TestInTenantOneCommitsWithItsStatement(t *testing.T) {
 // transaction and after one; another creator's rows are as missing as in the single queries.
 func TestTurnReadsPipeline(t *testing.T) {
 	t.Parallel()
-	d := testenv.Postgres(t)
-	s, err := db.Open(context.Background(), d.AppURL, 1)
-	require.NoError(t, err)
-	defer s.Close()
-	a, b := seed(t, s), seed(t, s)
+	s, a, b := oneConnection(t)
 	ctx := context.Background()
+	var err error
 	p := db.TurnReadsParams{MessageID: a.message, ConversationID: a.conversation, EndUserID: a.endUser, CreatorID: a.creator, RecentLimit: 21}
 	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
 		r, err := q.TurnReads(ctx, p)
@@ -695,12 +692,9 @@ func TestTurnReadsPipeline(t *testing.T) {
 // its own result, and a failed statement fails the transaction.
 func TestPipeline(t *testing.T) {
 	t.Parallel()
-	d := testenv.Postgres(t)
-	s, err := db.Open(context.Background(), d.AppURL, 1)
-	require.NoError(t, err)
-	defer s.Close()
-	a, b := seed(t, s), seed(t, s)
+	s, a, b := oneConnection(t)
 	ctx := context.Background()
+	var err error
 	owner := uuid.NullUUID{UUID: uuid.New(), Valid: true}
 	require.NoError(t, s.InTenant(ctx, a.creator, func(q *db.Queries) error {
 		var (
