@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,45 +97,24 @@ type TurnReads struct {
 // the single queries: a missing trigger or creator is ErrNoRows (IsNotFound); a missing
 // profile is a nil Memory.
 func (q *Queries) TurnReads(ctx context.Context, p TurnReadsParams) (TurnReads, error) {
-	b := &pgx.Batch{}
-	b.Queue(getMessage, p.MessageID)
-	b.Queue(unansweredUserMessages, p.ConversationID, p.AnsweredSeq)
-	b.Queue(recentMessages, p.ConversationID, p.RecentLimit)
-	b.Queue(getMemory, p.EndUserID)
-	b.Queue(getCreator, p.CreatorID)
-	br, err := q.sendBatch(ctx, b)
-	if err != nil {
-		return TurnReads{}, err
-	}
-	out, err := turnReads(ctx, New(batchResults{br}), p)
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return out, err
-}
-
-// turnReads reads TurnReads's results, in its order.
-func turnReads(ctx context.Context, r *Queries, p TurnReadsParams) (TurnReads, error) {
 	var out TurnReads
-	var err error
-	trigger, terr := r.GetMessage(ctx, p.MessageID) // read on, whatever it says: the pipeline's results come in order
-	if out.Pending, err = r.UnansweredUserMessages(ctx, UnansweredUserMessagesParams{ConversationID: p.ConversationID, AnsweredSeq: p.AnsweredSeq}); err != nil {
-		return out, err
-	}
-	if out.Recent, err = r.RecentMessages(ctx, RecentMessagesParams{ConversationID: p.ConversationID, Limit: p.RecentLimit}); err != nil {
-		return out, err
-	}
-	switch m, err := r.GetMemory(ctx, p.EndUserID); {
-	case err == nil:
+	var terr, perr, rerr, merr, cerr error
+	err := q.Pipeline(ctx, func(q *Queries) error {
+		// Every call, whatever the others return (Pipeline's contract).
+		out.Trigger, terr = q.GetMessage(ctx, p.MessageID)
+		out.Pending, perr = q.UnansweredUserMessages(ctx, UnansweredUserMessagesParams{ConversationID: p.ConversationID, AnsweredSeq: p.AnsweredSeq})
+		out.Recent, rerr = q.RecentMessages(ctx, RecentMessagesParams{ConversationID: p.ConversationID, Limit: p.RecentLimit})
+		var m EndUserMemory
+		m, merr = q.GetMemory(ctx, p.EndUserID)
 		out.Memory = &m
-	case !IsNotFound(err):
-		return out, err
+		out.Creator, cerr = q.GetCreator(ctx, p.CreatorID)
+		return nil
+	})
+	if IsNotFound(merr) {
+		out.Memory, merr = nil, nil
 	}
-	if out.Creator, err = r.GetCreator(ctx, p.CreatorID); err != nil {
-		return out, err
-	}
-	out.Trigger = trigger
-	return out, terr
+	// The trigger's error last, as a single reader would find the others first.
+	return out, cmp.Or(err, perr, rerr, merr, cerr, terr)
 }
 
 // ErrQueued is what every query returns in Pipeline's first run of its calls.
